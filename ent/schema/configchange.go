@@ -1,0 +1,44 @@
+package schema
+
+import (
+	"entgo.io/ent"
+	"entgo.io/ent/privacy"
+	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
+	"github.com/google/uuid"
+
+	"github.com/plugshq/plugs/ent/rule"
+)
+
+// ConfigChange is the revision log: one row per configuration change of a
+// source, written in the same transaction as the change. Its auto-increment id
+// is the configuration revision; data planes are brought from one revision to
+// the next by replaying the log.
+type ConfigChange struct {
+	ent.Schema
+}
+
+// Fields of ConfigChange.
+func (ConfigChange) Fields() []ent.Field {
+	return []ent.Field{
+		field.Int64("id").Immutable(),
+		field.UUID("tenant_id", uuid.UUID{}).Immutable(),
+		field.UUID("source_id", uuid.UUID{}).Immutable(),
+		field.Enum("op").Values("upsert", "delete").Immutable(),
+		field.Time("create_time").Default(nowUTC).Immutable(),
+	}
+}
+
+// Indexes of ConfigChange.
+func (ConfigChange) Indexes() []ent.Index {
+	return []ent.Index{index.Fields("source_id")}
+}
+
+// Policy of ConfigChange: the log spans tenants, so only the system reads
+// it; writes come from the revision hook acting for the system.
+func (ConfigChange) Policy() ent.Policy {
+	return privacy.Policy{
+		Query:    privacy.QueryPolicy{rule.DenyIfNoViewer(), rule.AllowIfSystem(), privacy.AlwaysDenyRule()},
+		Mutation: privacy.MutationPolicy{rule.DenyIfNoViewer(), rule.AllowIfSystem(), privacy.AlwaysDenyRule()},
+	}
+}
