@@ -87,7 +87,7 @@ func (x *Node) GetBuild() string {
 	return ""
 }
 
-type ConfigRequest struct {
+type StreamConfigRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Who is asking; required on the first request of a stream.
 	Node *Node `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
@@ -102,20 +102,20 @@ type ConfigRequest struct {
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *ConfigRequest) Reset() {
-	*x = ConfigRequest{}
+func (x *StreamConfigRequest) Reset() {
+	*x = StreamConfigRequest{}
 	mi := &file_plugs_v1_config_service_proto_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *ConfigRequest) String() string {
+func (x *StreamConfigRequest) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*ConfigRequest) ProtoMessage() {}
+func (*StreamConfigRequest) ProtoMessage() {}
 
-func (x *ConfigRequest) ProtoReflect() protoreflect.Message {
+func (x *StreamConfigRequest) ProtoReflect() protoreflect.Message {
 	mi := &file_plugs_v1_config_service_proto_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -127,33 +127,33 @@ func (x *ConfigRequest) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use ConfigRequest.ProtoReflect.Descriptor instead.
-func (*ConfigRequest) Descriptor() ([]byte, []int) {
+// Deprecated: Use StreamConfigRequest.ProtoReflect.Descriptor instead.
+func (*StreamConfigRequest) Descriptor() ([]byte, []int) {
 	return file_plugs_v1_config_service_proto_rawDescGZIP(), []int{1}
 }
 
-func (x *ConfigRequest) GetNode() *Node {
+func (x *StreamConfigRequest) GetNode() *Node {
 	if x != nil {
 		return x.Node
 	}
 	return nil
 }
 
-func (x *ConfigRequest) GetVersionInfo() string {
+func (x *StreamConfigRequest) GetVersionInfo() string {
 	if x != nil {
 		return x.VersionInfo
 	}
 	return ""
 }
 
-func (x *ConfigRequest) GetResponseNonce() string {
+func (x *StreamConfigRequest) GetResponseNonce() string {
 	if x != nil {
 		return x.ResponseNonce
 	}
 	return ""
 }
 
-func (x *ConfigRequest) GetErrorDetail() *ConfigError {
+func (x *StreamConfigRequest) GetErrorDetail() *ConfigError {
 	if x != nil {
 		return x.ErrorDetail
 	}
@@ -214,7 +214,7 @@ func (x *ConfigError) GetSourceId() string {
 	return ""
 }
 
-type ConfigResponse struct {
+type StreamConfigResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The version this response brings the data plane to.
 	VersionInfo string `protobuf:"bytes,1,opt,name=version_info,json=versionInfo,proto3" json:"version_info,omitempty"`
@@ -233,20 +233,20 @@ type ConfigResponse struct {
 	sizeCache        protoimpl.SizeCache
 }
 
-func (x *ConfigResponse) Reset() {
-	*x = ConfigResponse{}
+func (x *StreamConfigResponse) Reset() {
+	*x = StreamConfigResponse{}
 	mi := &file_plugs_v1_config_service_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *ConfigResponse) String() string {
+func (x *StreamConfigResponse) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*ConfigResponse) ProtoMessage() {}
+func (*StreamConfigResponse) ProtoMessage() {}
 
-func (x *ConfigResponse) ProtoReflect() protoreflect.Message {
+func (x *StreamConfigResponse) ProtoReflect() protoreflect.Message {
 	mi := &file_plugs_v1_config_service_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -258,47 +258,47 @@ func (x *ConfigResponse) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use ConfigResponse.ProtoReflect.Descriptor instead.
-func (*ConfigResponse) Descriptor() ([]byte, []int) {
+// Deprecated: Use StreamConfigResponse.ProtoReflect.Descriptor instead.
+func (*StreamConfigResponse) Descriptor() ([]byte, []int) {
 	return file_plugs_v1_config_service_proto_rawDescGZIP(), []int{3}
 }
 
-func (x *ConfigResponse) GetVersionInfo() string {
+func (x *StreamConfigResponse) GetVersionInfo() string {
 	if x != nil {
 		return x.VersionInfo
 	}
 	return ""
 }
 
-func (x *ConfigResponse) GetNonce() string {
+func (x *StreamConfigResponse) GetNonce() string {
 	if x != nil {
 		return x.Nonce
 	}
 	return ""
 }
 
-func (x *ConfigResponse) GetFull() bool {
+func (x *StreamConfigResponse) GetFull() bool {
 	if x != nil {
 		return x.Full
 	}
 	return false
 }
 
-func (x *ConfigResponse) GetBaseVersion() string {
+func (x *StreamConfigResponse) GetBaseVersion() string {
 	if x != nil {
 		return x.BaseVersion
 	}
 	return ""
 }
 
-func (x *ConfigResponse) GetSources() []*SourceConfig {
+func (x *StreamConfigResponse) GetSources() []*SourceConfig {
 	if x != nil {
 		return x.Sources
 	}
 	return nil
 }
 
-func (x *ConfigResponse) GetRemovedSourceIds() []string {
+func (x *StreamConfigResponse) GetRemovedSourceIds() []string {
 	if x != nil {
 		return x.RemovedSourceIds
 	}
@@ -511,16 +511,16 @@ const file_plugs_v1_config_service_proto_rawDesc = "" +
 	"\x04Node\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04zone\x18\x02 \x01(\tR\x04zone\x12\x14\n" +
-	"\x05build\x18\x03 \x01(\tR\x05build\"\xb7\x01\n" +
-	"\rConfigRequest\x12\"\n" +
+	"\x05build\x18\x03 \x01(\tR\x05build\"\xbd\x01\n" +
+	"\x13StreamConfigRequest\x12\"\n" +
 	"\x04node\x18\x01 \x01(\v2\x0e.plugs.v1.NodeR\x04node\x12!\n" +
 	"\fversion_info\x18\x02 \x01(\tR\vversionInfo\x12%\n" +
 	"\x0eresponse_nonce\x18\x03 \x01(\tR\rresponseNonce\x128\n" +
 	"\ferror_detail\x18\x04 \x01(\v2\x15.plugs.v1.ConfigErrorR\verrorDetail\"D\n" +
 	"\vConfigError\x12\x18\n" +
 	"\amessage\x18\x01 \x01(\tR\amessage\x12\x1b\n" +
-	"\tsource_id\x18\x02 \x01(\tR\bsourceId\"\xe0\x01\n" +
-	"\x0eConfigResponse\x12!\n" +
+	"\tsource_id\x18\x02 \x01(\tR\bsourceId\"\xe6\x01\n" +
+	"\x14StreamConfigResponse\x12!\n" +
 	"\fversion_info\x18\x01 \x01(\tR\vversionInfo\x12\x14\n" +
 	"\x05nonce\x18\x02 \x01(\tR\x05nonce\x12\x12\n" +
 	"\x04full\x18\x03 \x01(\bR\x04full\x12!\n" +
@@ -546,9 +546,9 @@ const file_plugs_v1_config_service_proto_rawDesc = "" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\fR\x05value\x12;\n" +
 	"\vexpire_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"expireTime2_\n" +
-	"\x16ConfigDiscoveryService\x12E\n" +
-	"\fStreamConfig\x12\x17.plugs.v1.ConfigRequest\x1a\x18.plugs.v1.ConfigResponse(\x010\x01B/Z-github.com/plugshq/plugs/gen/plugs/v1;plugsv1b\x06proto3"
+	"expireTime2k\n" +
+	"\x16ConfigDiscoveryService\x12Q\n" +
+	"\fStreamConfig\x12\x1d.plugs.v1.StreamConfigRequest\x1a\x1e.plugs.v1.StreamConfigResponse(\x010\x01B/Z-github.com/plugshq/plugs/gen/plugs/v1;plugsv1b\x06proto3"
 
 var (
 	file_plugs_v1_config_service_proto_rawDescOnce sync.Once
@@ -565,9 +565,9 @@ func file_plugs_v1_config_service_proto_rawDescGZIP() []byte {
 var file_plugs_v1_config_service_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_plugs_v1_config_service_proto_goTypes = []any{
 	(*Node)(nil),                  // 0: plugs.v1.Node
-	(*ConfigRequest)(nil),         // 1: plugs.v1.ConfigRequest
+	(*StreamConfigRequest)(nil),   // 1: plugs.v1.StreamConfigRequest
 	(*ConfigError)(nil),           // 2: plugs.v1.ConfigError
-	(*ConfigResponse)(nil),        // 3: plugs.v1.ConfigResponse
+	(*StreamConfigResponse)(nil),  // 3: plugs.v1.StreamConfigResponse
 	(*SourceConfig)(nil),          // 4: plugs.v1.SourceConfig
 	(*SigningSecret)(nil),         // 5: plugs.v1.SigningSecret
 	(Source_Status)(0),            // 6: plugs.v1.Source.Status
@@ -578,9 +578,9 @@ var file_plugs_v1_config_service_proto_goTypes = []any{
 	(*timestamppb.Timestamp)(nil), // 11: google.protobuf.Timestamp
 }
 var file_plugs_v1_config_service_proto_depIdxs = []int32{
-	0,  // 0: plugs.v1.ConfigRequest.node:type_name -> plugs.v1.Node
-	2,  // 1: plugs.v1.ConfigRequest.error_detail:type_name -> plugs.v1.ConfigError
-	4,  // 2: plugs.v1.ConfigResponse.sources:type_name -> plugs.v1.SourceConfig
+	0,  // 0: plugs.v1.StreamConfigRequest.node:type_name -> plugs.v1.Node
+	2,  // 1: plugs.v1.StreamConfigRequest.error_detail:type_name -> plugs.v1.ConfigError
+	4,  // 2: plugs.v1.StreamConfigResponse.sources:type_name -> plugs.v1.SourceConfig
 	6,  // 3: plugs.v1.SourceConfig.status:type_name -> plugs.v1.Source.Status
 	7,  // 4: plugs.v1.SourceConfig.signature_scheme:type_name -> plugs.v1.SignatureScheme
 	5,  // 5: plugs.v1.SourceConfig.secrets:type_name -> plugs.v1.SigningSecret
@@ -588,8 +588,8 @@ var file_plugs_v1_config_service_proto_depIdxs = []int32{
 	9,  // 7: plugs.v1.SourceConfig.field_mappings:type_name -> plugs.v1.FieldMappings
 	10, // 8: plugs.v1.SourceConfig.dedup_window:type_name -> google.protobuf.Duration
 	11, // 9: plugs.v1.SigningSecret.expire_time:type_name -> google.protobuf.Timestamp
-	1,  // 10: plugs.v1.ConfigDiscoveryService.StreamConfig:input_type -> plugs.v1.ConfigRequest
-	3,  // 11: plugs.v1.ConfigDiscoveryService.StreamConfig:output_type -> plugs.v1.ConfigResponse
+	1,  // 10: plugs.v1.ConfigDiscoveryService.StreamConfig:input_type -> plugs.v1.StreamConfigRequest
+	3,  // 11: plugs.v1.ConfigDiscoveryService.StreamConfig:output_type -> plugs.v1.StreamConfigResponse
 	11, // [11:12] is the sub-list for method output_type
 	10, // [10:11] is the sub-list for method input_type
 	10, // [10:10] is the sub-list for extension type_name

@@ -30,11 +30,11 @@ const (
 // authenticate with a data-plane token, never with a tenant's API key: the
 // answers carry decrypted secrets of every tenant.
 type ConfigDiscoveryServiceClient interface {
-	// The data plane sends a ConfigRequest saying who it is and which version
+	// The data plane sends a StreamConfigRequest saying who it is and which version
 	// it holds, then one per response it applied (or rejected). The control
 	// plane answers with a snapshot whenever the configuration revision moves
 	// past the version the data plane holds.
-	StreamConfig(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[ConfigRequest, ConfigResponse], error)
+	StreamConfig(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[StreamConfigRequest, StreamConfigResponse], error)
 }
 
 type configDiscoveryServiceClient struct {
@@ -45,18 +45,18 @@ func NewConfigDiscoveryServiceClient(cc grpc.ClientConnInterface) ConfigDiscover
 	return &configDiscoveryServiceClient{cc}
 }
 
-func (c *configDiscoveryServiceClient) StreamConfig(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[ConfigRequest, ConfigResponse], error) {
+func (c *configDiscoveryServiceClient) StreamConfig(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[StreamConfigRequest, StreamConfigResponse], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	stream, err := c.cc.NewStream(ctx, &ConfigDiscoveryService_ServiceDesc.Streams[0], ConfigDiscoveryService_StreamConfig_FullMethodName, cOpts...)
 	if err != nil {
 		return nil, err
 	}
-	x := &grpc.GenericClientStream[ConfigRequest, ConfigResponse]{ClientStream: stream}
+	x := &grpc.GenericClientStream[StreamConfigRequest, StreamConfigResponse]{ClientStream: stream}
 	return x, nil
 }
 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
-type ConfigDiscoveryService_StreamConfigClient = grpc.BidiStreamingClient[ConfigRequest, ConfigResponse]
+type ConfigDiscoveryService_StreamConfigClient = grpc.BidiStreamingClient[StreamConfigRequest, StreamConfigResponse]
 
 // ConfigDiscoveryServiceServer is the server API for ConfigDiscoveryService service.
 // All implementations must embed UnimplementedConfigDiscoveryServiceServer
@@ -66,11 +66,11 @@ type ConfigDiscoveryService_StreamConfigClient = grpc.BidiStreamingClient[Config
 // authenticate with a data-plane token, never with a tenant's API key: the
 // answers carry decrypted secrets of every tenant.
 type ConfigDiscoveryServiceServer interface {
-	// The data plane sends a ConfigRequest saying who it is and which version
+	// The data plane sends a StreamConfigRequest saying who it is and which version
 	// it holds, then one per response it applied (or rejected). The control
 	// plane answers with a snapshot whenever the configuration revision moves
 	// past the version the data plane holds.
-	StreamConfig(grpc.BidiStreamingServer[ConfigRequest, ConfigResponse]) error
+	StreamConfig(grpc.BidiStreamingServer[StreamConfigRequest, StreamConfigResponse]) error
 	mustEmbedUnimplementedConfigDiscoveryServiceServer()
 }
 
@@ -81,7 +81,7 @@ type ConfigDiscoveryServiceServer interface {
 // pointer dereference when methods are called.
 type UnimplementedConfigDiscoveryServiceServer struct{}
 
-func (UnimplementedConfigDiscoveryServiceServer) StreamConfig(grpc.BidiStreamingServer[ConfigRequest, ConfigResponse]) error {
+func (UnimplementedConfigDiscoveryServiceServer) StreamConfig(grpc.BidiStreamingServer[StreamConfigRequest, StreamConfigResponse]) error {
 	return status.Error(codes.Unimplemented, "method StreamConfig not implemented")
 }
 func (UnimplementedConfigDiscoveryServiceServer) mustEmbedUnimplementedConfigDiscoveryServiceServer() {
@@ -107,11 +107,11 @@ func RegisterConfigDiscoveryServiceServer(s grpc.ServiceRegistrar, srv ConfigDis
 }
 
 func _ConfigDiscoveryService_StreamConfig_Handler(srv interface{}, stream grpc.ServerStream) error {
-	return srv.(ConfigDiscoveryServiceServer).StreamConfig(&grpc.GenericServerStream[ConfigRequest, ConfigResponse]{ServerStream: stream})
+	return srv.(ConfigDiscoveryServiceServer).StreamConfig(&grpc.GenericServerStream[StreamConfigRequest, StreamConfigResponse]{ServerStream: stream})
 }
 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
-type ConfigDiscoveryService_StreamConfigServer = grpc.BidiStreamingServer[ConfigRequest, ConfigResponse]
+type ConfigDiscoveryService_StreamConfigServer = grpc.BidiStreamingServer[StreamConfigRequest, StreamConfigResponse]
 
 // ConfigDiscoveryService_ServiceDesc is the grpc.ServiceDesc for ConfigDiscoveryService service.
 // It's only intended for direct use with grpc.RegisterService,

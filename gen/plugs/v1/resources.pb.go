@@ -84,6 +84,8 @@ const (
 	SignatureScheme_ALGORITHM_ED25519     SignatureScheme_Algorithm = 4
 	// A shared token compared in constant time, no MAC.
 	SignatureScheme_ALGORITHM_TOKEN SignatureScheme_Algorithm = 5
+	// HTTP Basic credentials: the secret is "user:password".
+	SignatureScheme_ALGORITHM_BASIC_AUTH SignatureScheme_Algorithm = 6
 )
 
 // Enum value maps for SignatureScheme_Algorithm.
@@ -95,6 +97,7 @@ var (
 		3: "ALGORITHM_HMAC_SHA512",
 		4: "ALGORITHM_ED25519",
 		5: "ALGORITHM_TOKEN",
+		6: "ALGORITHM_BASIC_AUTH",
 	}
 	SignatureScheme_Algorithm_value = map[string]int32{
 		"ALGORITHM_UNSPECIFIED": 0,
@@ -103,6 +106,7 @@ var (
 		"ALGORITHM_HMAC_SHA512": 3,
 		"ALGORITHM_ED25519":     4,
 		"ALGORITHM_TOKEN":       5,
+		"ALGORITHM_BASIC_AUTH":  6,
 	}
 )
 
@@ -131,6 +135,71 @@ func (x SignatureScheme_Algorithm) Number() protoreflect.EnumNumber {
 // Deprecated: Use SignatureScheme_Algorithm.Descriptor instead.
 func (SignatureScheme_Algorithm) EnumDescriptor() ([]byte, []int) {
 	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{2, 0}
+}
+
+// Handshakes some providers require.
+type SignatureScheme_Handshake int32
+
+const (
+	SignatureScheme_HANDSHAKE_UNSPECIFIED SignatureScheme_Handshake = 0
+	// Slack Events API: answer {"type":"url_verification"} with its challenge.
+	SignatureScheme_HANDSHAKE_SLACK_URL_VERIFICATION SignatureScheme_Handshake = 1
+	// Meta (WhatsApp, Messenger, Instagram): answer GET ?hub.mode=subscribe
+	// with hub.challenge when hub.verify_token equals the secret.
+	SignatureScheme_HANDSHAKE_META_HUB_CHALLENGE SignatureScheme_Handshake = 2
+	// Twitter/X: answer GET ?crc_token= with an HMAC-SHA256 response token.
+	SignatureScheme_HANDSHAKE_TWITTER_CRC SignatureScheme_Handshake = 3
+	// Okta event hooks: echo the x-okta-verification-challenge header.
+	SignatureScheme_HANDSHAKE_OKTA_VERIFICATION SignatureScheme_Handshake = 4
+	// Zoom: answer endpoint.url_validation with the hashed plain token.
+	SignatureScheme_HANDSHAKE_ZOOM_URL_VALIDATION SignatureScheme_Handshake = 5
+)
+
+// Enum value maps for SignatureScheme_Handshake.
+var (
+	SignatureScheme_Handshake_name = map[int32]string{
+		0: "HANDSHAKE_UNSPECIFIED",
+		1: "HANDSHAKE_SLACK_URL_VERIFICATION",
+		2: "HANDSHAKE_META_HUB_CHALLENGE",
+		3: "HANDSHAKE_TWITTER_CRC",
+		4: "HANDSHAKE_OKTA_VERIFICATION",
+		5: "HANDSHAKE_ZOOM_URL_VALIDATION",
+	}
+	SignatureScheme_Handshake_value = map[string]int32{
+		"HANDSHAKE_UNSPECIFIED":            0,
+		"HANDSHAKE_SLACK_URL_VERIFICATION": 1,
+		"HANDSHAKE_META_HUB_CHALLENGE":     2,
+		"HANDSHAKE_TWITTER_CRC":            3,
+		"HANDSHAKE_OKTA_VERIFICATION":      4,
+		"HANDSHAKE_ZOOM_URL_VALIDATION":    5,
+	}
+)
+
+func (x SignatureScheme_Handshake) Enum() *SignatureScheme_Handshake {
+	p := new(SignatureScheme_Handshake)
+	*p = x
+	return p
+}
+
+func (x SignatureScheme_Handshake) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (SignatureScheme_Handshake) Descriptor() protoreflect.EnumDescriptor {
+	return file_plugs_v1_resources_proto_enumTypes[2].Descriptor()
+}
+
+func (SignatureScheme_Handshake) Type() protoreflect.EnumType {
+	return &file_plugs_v1_resources_proto_enumTypes[2]
+}
+
+func (x SignatureScheme_Handshake) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use SignatureScheme_Handshake.Descriptor instead.
+func (SignatureScheme_Handshake) EnumDescriptor() ([]byte, []int) {
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{2, 1}
 }
 
 // Encoding of signature bytes.
@@ -170,11 +239,11 @@ func (x SignatureScheme_Encoding) String() string {
 }
 
 func (SignatureScheme_Encoding) Descriptor() protoreflect.EnumDescriptor {
-	return file_plugs_v1_resources_proto_enumTypes[2].Descriptor()
+	return file_plugs_v1_resources_proto_enumTypes[3].Descriptor()
 }
 
 func (SignatureScheme_Encoding) Type() protoreflect.EnumType {
-	return &file_plugs_v1_resources_proto_enumTypes[2]
+	return &file_plugs_v1_resources_proto_enumTypes[3]
 }
 
 func (x SignatureScheme_Encoding) Number() protoreflect.EnumNumber {
@@ -183,7 +252,7 @@ func (x SignatureScheme_Encoding) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use SignatureScheme_Encoding.Descriptor instead.
 func (SignatureScheme_Encoding) EnumDescriptor() ([]byte, []int) {
-	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{2, 1}
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{2, 2}
 }
 
 // Decoding of the configured secret.
@@ -228,11 +297,11 @@ func (x SignatureScheme_SecretEncoding) String() string {
 }
 
 func (SignatureScheme_SecretEncoding) Descriptor() protoreflect.EnumDescriptor {
-	return file_plugs_v1_resources_proto_enumTypes[3].Descriptor()
+	return file_plugs_v1_resources_proto_enumTypes[4].Descriptor()
 }
 
 func (SignatureScheme_SecretEncoding) Type() protoreflect.EnumType {
-	return &file_plugs_v1_resources_proto_enumTypes[3]
+	return &file_plugs_v1_resources_proto_enumTypes[4]
 }
 
 func (x SignatureScheme_SecretEncoding) Number() protoreflect.EnumNumber {
@@ -241,7 +310,7 @@ func (x SignatureScheme_SecretEncoding) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use SignatureScheme_SecretEncoding.Descriptor instead.
 func (SignatureScheme_SecretEncoding) EnumDescriptor() ([]byte, []int) {
-	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{2, 2}
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{2, 3}
 }
 
 // Kinds of signed content.
@@ -253,7 +322,7 @@ const (
 	SignedPart_KIND_BODY SignedPart_Kind = 1
 	// The timestamp as sent.
 	SignedPart_KIND_TIMESTAMP SignedPart_Kind = 2
-	// The message id header value (the scheme's id header).
+	// The value of the scheme's id_header.
 	SignedPart_KIND_ID SignedPart_Kind = 3
 	// The full request URL as the provider called it.
 	SignedPart_KIND_URL SignedPart_Kind = 4
@@ -263,6 +332,10 @@ const (
 	SignedPart_KIND_LITERAL SignedPart_Kind = 6
 	// The value of a named header.
 	SignedPart_KIND_HEADER SignedPart_Kind = 7
+	// The HTTP method, for example "POST".
+	SignedPart_KIND_METHOD SignedPart_Kind = 8
+	// The string value at a JSONPath of the body (Mailgun's token).
+	SignedPart_KIND_BODY_FIELD SignedPart_Kind = 9
 )
 
 // Enum value maps for SignedPart_Kind.
@@ -276,6 +349,8 @@ var (
 		5: "KIND_SORTED_FORM_PARAMS",
 		6: "KIND_LITERAL",
 		7: "KIND_HEADER",
+		8: "KIND_METHOD",
+		9: "KIND_BODY_FIELD",
 	}
 	SignedPart_Kind_value = map[string]int32{
 		"KIND_UNSPECIFIED":        0,
@@ -286,6 +361,8 @@ var (
 		"KIND_SORTED_FORM_PARAMS": 5,
 		"KIND_LITERAL":            6,
 		"KIND_HEADER":             7,
+		"KIND_METHOD":             8,
+		"KIND_BODY_FIELD":         9,
 	}
 )
 
@@ -300,11 +377,11 @@ func (x SignedPart_Kind) String() string {
 }
 
 func (SignedPart_Kind) Descriptor() protoreflect.EnumDescriptor {
-	return file_plugs_v1_resources_proto_enumTypes[4].Descriptor()
+	return file_plugs_v1_resources_proto_enumTypes[5].Descriptor()
 }
 
 func (SignedPart_Kind) Type() protoreflect.EnumType {
-	return &file_plugs_v1_resources_proto_enumTypes[4]
+	return &file_plugs_v1_resources_proto_enumTypes[5]
 }
 
 func (x SignedPart_Kind) Number() protoreflect.EnumNumber {
@@ -353,11 +430,11 @@ func (x TimestampSource_Format) String() string {
 }
 
 func (TimestampSource_Format) Descriptor() protoreflect.EnumDescriptor {
-	return file_plugs_v1_resources_proto_enumTypes[5].Descriptor()
+	return file_plugs_v1_resources_proto_enumTypes[6].Descriptor()
 }
 
 func (TimestampSource_Format) Type() protoreflect.EnumType {
-	return &file_plugs_v1_resources_proto_enumTypes[5]
+	return &file_plugs_v1_resources_proto_enumTypes[6]
 }
 
 func (x TimestampSource_Format) Number() protoreflect.EnumNumber {
@@ -660,7 +737,16 @@ type SignatureScheme struct {
 	SecretEncoding SignatureScheme_SecretEncoding `protobuf:"varint,10,opt,name=secret_encoding,json=secretEncoding,proto3,enum=plugs.v1.SignatureScheme_SecretEncoding" json:"secret_encoding,omitempty"`
 	// Header whose value must equal the secret, for token-style senders such as
 	// GitLab; used instead of a MAC when algorithm is ALGORITHM_TOKEN.
-	TokenHeader   string `protobuf:"bytes,11,opt,name=token_header,json=tokenHeader,proto3" json:"token_header,omitempty"`
+	TokenHeader string `protobuf:"bytes,11,opt,name=token_header,json=tokenHeader,proto3" json:"token_header,omitempty"`
+	// Header carrying the provider's message id, signed by KIND_ID parts (for
+	// example "webhook-id" for Standard Webhooks).
+	IdHeader string `protobuf:"bytes,12,opt,name=id_header,json=idHeader,proto3" json:"id_header,omitempty"`
+	// When set, the signature is read from this JSONPath of the body instead of
+	// a header (Mailgun). The body is then parsed before it is verified, but
+	// nothing else is read from it until it is.
+	SignatureJsonPath string `protobuf:"bytes,13,opt,name=signature_json_path,json=signatureJsonPath,proto3" json:"signature_json_path,omitempty"`
+	// A handshake the provider performs before or besides sending events.
+	Handshake     SignatureScheme_Handshake `protobuf:"varint,14,opt,name=handshake,proto3,enum=plugs.v1.SignatureScheme_Handshake" json:"handshake,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -772,6 +858,27 @@ func (x *SignatureScheme) GetTokenHeader() string {
 	return ""
 }
 
+func (x *SignatureScheme) GetIdHeader() string {
+	if x != nil {
+		return x.IdHeader
+	}
+	return ""
+}
+
+func (x *SignatureScheme) GetSignatureJsonPath() string {
+	if x != nil {
+		return x.SignatureJsonPath
+	}
+	return ""
+}
+
+func (x *SignatureScheme) GetHandshake() SignatureScheme_Handshake {
+	if x != nil {
+		return x.Handshake
+	}
+	return SignatureScheme_HANDSHAKE_UNSPECIFIED
+}
+
 // StructuredHeader splits a header such as "t=1492774577,v1=5257a869…".
 type StructuredHeader struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -850,7 +957,8 @@ type SignedPart struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Which piece.
 	Kind SignedPart_Kind `protobuf:"varint,1,opt,name=kind,proto3,enum=plugs.v1.SignedPart_Kind" json:"kind,omitempty"`
-	// For KIND_LITERAL the literal text; for KIND_HEADER the header name.
+	// For KIND_LITERAL the literal text; for KIND_HEADER the header name; for
+	// KIND_BODY_FIELD a JSONPath.
 	Value         string `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -904,10 +1012,13 @@ func (x *SignedPart) GetValue() string {
 type TimestampSource struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// A header holding the timestamp; empty when it is in the structured
-	// signature header.
+	// signature header or in the body.
 	Header string `protobuf:"bytes,1,opt,name=header,proto3" json:"header,omitempty"`
 	// Format of the timestamp value.
-	Format        TimestampSource_Format `protobuf:"varint,2,opt,name=format,proto3,enum=plugs.v1.TimestampSource_Format" json:"format,omitempty"`
+	Format TimestampSource_Format `protobuf:"varint,2,opt,name=format,proto3,enum=plugs.v1.TimestampSource_Format" json:"format,omitempty"`
+	// A JSONPath of the body holding the timestamp (Linear, Mailgun); checked
+	// only after the signature verified.
+	JsonPath      string `protobuf:"bytes,3,opt,name=json_path,json=jsonPath,proto3" json:"json_path,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -954,6 +1065,13 @@ func (x *TimestampSource) GetFormat() TimestampSource_Format {
 		return x.Format
 	}
 	return TimestampSource_FORMAT_UNSPECIFIED
+}
+
+func (x *TimestampSource) GetJsonPath() string {
+	if x != nil {
+		return x.JsonPath
+	}
+	return ""
 }
 
 // EventFilter keeps only the wanted event types.
@@ -1359,7 +1477,8 @@ const file_plugs_v1_resources_proto_rawDesc = "" +
 	"\vcreate_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vexpire_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"expireTime\"\xff\a\n" +
+	"expireTime\"\xf9\n" +
+	"\n" +
 	"\x0fSignatureScheme\x12A\n" +
 	"\talgorithm\x18\x01 \x01(\x0e2#.plugs.v1.SignatureScheme.AlgorithmR\talgorithm\x12>\n" +
 	"\bencoding\x18\x02 \x01(\x0e2\".plugs.v1.SignatureScheme.EncodingR\bencoding\x12\x16\n" +
@@ -1374,14 +1493,25 @@ const file_plugs_v1_resources_proto_rawDesc = "" +
 	"\ttolerance\x18\t \x01(\v2\x19.google.protobuf.DurationR\ttolerance\x12Q\n" +
 	"\x0fsecret_encoding\x18\n" +
 	" \x01(\x0e2(.plugs.v1.SignatureScheme.SecretEncodingR\x0esecretEncoding\x12!\n" +
-	"\ftoken_header\x18\v \x01(\tR\vtokenHeader\"\xa1\x01\n" +
+	"\ftoken_header\x18\v \x01(\tR\vtokenHeader\x12\x1b\n" +
+	"\tid_header\x18\f \x01(\tR\bidHeader\x12.\n" +
+	"\x13signature_json_path\x18\r \x01(\tR\x11signatureJsonPath\x12A\n" +
+	"\thandshake\x18\x0e \x01(\x0e2#.plugs.v1.SignatureScheme.HandshakeR\thandshake\"\xbb\x01\n" +
 	"\tAlgorithm\x12\x19\n" +
 	"\x15ALGORITHM_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15ALGORITHM_HMAC_SHA256\x10\x01\x12\x17\n" +
 	"\x13ALGORITHM_HMAC_SHA1\x10\x02\x12\x19\n" +
 	"\x15ALGORITHM_HMAC_SHA512\x10\x03\x12\x15\n" +
 	"\x11ALGORITHM_ED25519\x10\x04\x12\x13\n" +
-	"\x0fALGORITHM_TOKEN\x10\x05\"c\n" +
+	"\x0fALGORITHM_TOKEN\x10\x05\x12\x18\n" +
+	"\x14ALGORITHM_BASIC_AUTH\x10\x06\"\xcd\x01\n" +
+	"\tHandshake\x12\x19\n" +
+	"\x15HANDSHAKE_UNSPECIFIED\x10\x00\x12$\n" +
+	" HANDSHAKE_SLACK_URL_VERIFICATION\x10\x01\x12 \n" +
+	"\x1cHANDSHAKE_META_HUB_CHALLENGE\x10\x02\x12\x19\n" +
+	"\x15HANDSHAKE_TWITTER_CRC\x10\x03\x12\x1f\n" +
+	"\x1bHANDSHAKE_OKTA_VERIFICATION\x10\x04\x12!\n" +
+	"\x1dHANDSHAKE_ZOOM_URL_VALIDATION\x10\x05\"c\n" +
 	"\bEncoding\x12\x18\n" +
 	"\x14ENCODING_UNSPECIFIED\x10\x00\x12\x10\n" +
 	"\fENCODING_HEX\x10\x01\x12\x13\n" +
@@ -1397,11 +1527,11 @@ const file_plugs_v1_resources_proto_rawDesc = "" +
 	"\x0eitem_separator\x18\x01 \x01(\tR\ritemSeparator\x12.\n" +
 	"\x13key_value_separator\x18\x02 \x01(\tR\x11keyValueSeparator\x12#\n" +
 	"\rsignature_key\x18\x03 \x01(\tR\fsignatureKey\x12#\n" +
-	"\rtimestamp_key\x18\x04 \x01(\tR\ftimestampKey\"\xee\x01\n" +
+	"\rtimestamp_key\x18\x04 \x01(\tR\ftimestampKey\"\x94\x02\n" +
 	"\n" +
 	"SignedPart\x12-\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x19.plugs.v1.SignedPart.KindR\x04kind\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value\"\x9a\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value\"\xc0\x01\n" +
 	"\x04Kind\x12\x14\n" +
 	"\x10KIND_UNSPECIFIED\x10\x00\x12\r\n" +
 	"\tKIND_BODY\x10\x01\x12\x12\n" +
@@ -1410,10 +1540,13 @@ const file_plugs_v1_resources_proto_rawDesc = "" +
 	"\bKIND_URL\x10\x04\x12\x1b\n" +
 	"\x17KIND_SORTED_FORM_PARAMS\x10\x05\x12\x10\n" +
 	"\fKIND_LITERAL\x10\x06\x12\x0f\n" +
-	"\vKIND_HEADER\x10\a\"\xca\x01\n" +
+	"\vKIND_HEADER\x10\a\x12\x0f\n" +
+	"\vKIND_METHOD\x10\b\x12\x13\n" +
+	"\x0fKIND_BODY_FIELD\x10\t\"\xe7\x01\n" +
 	"\x0fTimestampSource\x12\x16\n" +
 	"\x06header\x18\x01 \x01(\tR\x06header\x128\n" +
-	"\x06format\x18\x02 \x01(\x0e2 .plugs.v1.TimestampSource.FormatR\x06format\"e\n" +
+	"\x06format\x18\x02 \x01(\x0e2 .plugs.v1.TimestampSource.FormatR\x06format\x12\x1b\n" +
+	"\tjson_path\x18\x03 \x01(\tR\bjsonPath\"e\n" +
 	"\x06Format\x12\x16\n" +
 	"\x12FORMAT_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13FORMAT_UNIX_SECONDS\x10\x01\x12\x16\n" +
@@ -1469,63 +1602,65 @@ func file_plugs_v1_resources_proto_rawDescGZIP() []byte {
 	return file_plugs_v1_resources_proto_rawDescData
 }
 
-var file_plugs_v1_resources_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
+var file_plugs_v1_resources_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
 var file_plugs_v1_resources_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_plugs_v1_resources_proto_goTypes = []any{
 	(Source_Status)(0),                  // 0: plugs.v1.Source.Status
 	(SignatureScheme_Algorithm)(0),      // 1: plugs.v1.SignatureScheme.Algorithm
-	(SignatureScheme_Encoding)(0),       // 2: plugs.v1.SignatureScheme.Encoding
-	(SignatureScheme_SecretEncoding)(0), // 3: plugs.v1.SignatureScheme.SecretEncoding
-	(SignedPart_Kind)(0),                // 4: plugs.v1.SignedPart.Kind
-	(TimestampSource_Format)(0),         // 5: plugs.v1.TimestampSource.Format
-	(*Source)(nil),                      // 6: plugs.v1.Source
-	(*SecretInfo)(nil),                  // 7: plugs.v1.SecretInfo
-	(*SignatureScheme)(nil),             // 8: plugs.v1.SignatureScheme
-	(*StructuredHeader)(nil),            // 9: plugs.v1.StructuredHeader
-	(*SignedPart)(nil),                  // 10: plugs.v1.SignedPart
-	(*TimestampSource)(nil),             // 11: plugs.v1.TimestampSource
-	(*EventFilter)(nil),                 // 12: plugs.v1.EventFilter
-	(*ValueRef)(nil),                    // 13: plugs.v1.ValueRef
-	(*FieldMappings)(nil),               // 14: plugs.v1.FieldMappings
-	(*Template)(nil),                    // 15: plugs.v1.Template
-	nil,                                 // 16: plugs.v1.FieldMappings.PropertiesEntry
-	(*durationpb.Duration)(nil),         // 17: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil),       // 18: google.protobuf.Timestamp
+	(SignatureScheme_Handshake)(0),      // 2: plugs.v1.SignatureScheme.Handshake
+	(SignatureScheme_Encoding)(0),       // 3: plugs.v1.SignatureScheme.Encoding
+	(SignatureScheme_SecretEncoding)(0), // 4: plugs.v1.SignatureScheme.SecretEncoding
+	(SignedPart_Kind)(0),                // 5: plugs.v1.SignedPart.Kind
+	(TimestampSource_Format)(0),         // 6: plugs.v1.TimestampSource.Format
+	(*Source)(nil),                      // 7: plugs.v1.Source
+	(*SecretInfo)(nil),                  // 8: plugs.v1.SecretInfo
+	(*SignatureScheme)(nil),             // 9: plugs.v1.SignatureScheme
+	(*StructuredHeader)(nil),            // 10: plugs.v1.StructuredHeader
+	(*SignedPart)(nil),                  // 11: plugs.v1.SignedPart
+	(*TimestampSource)(nil),             // 12: plugs.v1.TimestampSource
+	(*EventFilter)(nil),                 // 13: plugs.v1.EventFilter
+	(*ValueRef)(nil),                    // 14: plugs.v1.ValueRef
+	(*FieldMappings)(nil),               // 15: plugs.v1.FieldMappings
+	(*Template)(nil),                    // 16: plugs.v1.Template
+	nil,                                 // 17: plugs.v1.FieldMappings.PropertiesEntry
+	(*durationpb.Duration)(nil),         // 18: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),       // 19: google.protobuf.Timestamp
 }
 var file_plugs_v1_resources_proto_depIdxs = []int32{
-	8,  // 0: plugs.v1.Source.signature_scheme:type_name -> plugs.v1.SignatureScheme
-	7,  // 1: plugs.v1.Source.secrets:type_name -> plugs.v1.SecretInfo
-	12, // 2: plugs.v1.Source.event_filter:type_name -> plugs.v1.EventFilter
-	14, // 3: plugs.v1.Source.field_mappings:type_name -> plugs.v1.FieldMappings
+	9,  // 0: plugs.v1.Source.signature_scheme:type_name -> plugs.v1.SignatureScheme
+	8,  // 1: plugs.v1.Source.secrets:type_name -> plugs.v1.SecretInfo
+	13, // 2: plugs.v1.Source.event_filter:type_name -> plugs.v1.EventFilter
+	15, // 3: plugs.v1.Source.field_mappings:type_name -> plugs.v1.FieldMappings
 	0,  // 4: plugs.v1.Source.status:type_name -> plugs.v1.Source.Status
-	17, // 5: plugs.v1.Source.dedup_window:type_name -> google.protobuf.Duration
-	18, // 6: plugs.v1.Source.create_time:type_name -> google.protobuf.Timestamp
-	18, // 7: plugs.v1.Source.update_time:type_name -> google.protobuf.Timestamp
-	18, // 8: plugs.v1.SecretInfo.create_time:type_name -> google.protobuf.Timestamp
-	18, // 9: plugs.v1.SecretInfo.expire_time:type_name -> google.protobuf.Timestamp
+	18, // 5: plugs.v1.Source.dedup_window:type_name -> google.protobuf.Duration
+	19, // 6: plugs.v1.Source.create_time:type_name -> google.protobuf.Timestamp
+	19, // 7: plugs.v1.Source.update_time:type_name -> google.protobuf.Timestamp
+	19, // 8: plugs.v1.SecretInfo.create_time:type_name -> google.protobuf.Timestamp
+	19, // 9: plugs.v1.SecretInfo.expire_time:type_name -> google.protobuf.Timestamp
 	1,  // 10: plugs.v1.SignatureScheme.algorithm:type_name -> plugs.v1.SignatureScheme.Algorithm
-	2,  // 11: plugs.v1.SignatureScheme.encoding:type_name -> plugs.v1.SignatureScheme.Encoding
-	9,  // 12: plugs.v1.SignatureScheme.structured:type_name -> plugs.v1.StructuredHeader
-	10, // 13: plugs.v1.SignatureScheme.signed_parts:type_name -> plugs.v1.SignedPart
-	11, // 14: plugs.v1.SignatureScheme.timestamp:type_name -> plugs.v1.TimestampSource
-	17, // 15: plugs.v1.SignatureScheme.tolerance:type_name -> google.protobuf.Duration
-	3,  // 16: plugs.v1.SignatureScheme.secret_encoding:type_name -> plugs.v1.SignatureScheme.SecretEncoding
-	4,  // 17: plugs.v1.SignedPart.kind:type_name -> plugs.v1.SignedPart.Kind
-	5,  // 18: plugs.v1.TimestampSource.format:type_name -> plugs.v1.TimestampSource.Format
-	13, // 19: plugs.v1.FieldMappings.event_id:type_name -> plugs.v1.ValueRef
-	13, // 20: plugs.v1.FieldMappings.event_type:type_name -> plugs.v1.ValueRef
-	13, // 21: plugs.v1.FieldMappings.customer_id:type_name -> plugs.v1.ValueRef
-	13, // 22: plugs.v1.FieldMappings.quantity:type_name -> plugs.v1.ValueRef
-	13, // 23: plugs.v1.FieldMappings.timestamp:type_name -> plugs.v1.ValueRef
-	16, // 24: plugs.v1.FieldMappings.properties:type_name -> plugs.v1.FieldMappings.PropertiesEntry
-	8,  // 25: plugs.v1.Template.signature_scheme:type_name -> plugs.v1.SignatureScheme
-	14, // 26: plugs.v1.Template.field_mappings:type_name -> plugs.v1.FieldMappings
-	13, // 27: plugs.v1.FieldMappings.PropertiesEntry.value:type_name -> plugs.v1.ValueRef
-	28, // [28:28] is the sub-list for method output_type
-	28, // [28:28] is the sub-list for method input_type
-	28, // [28:28] is the sub-list for extension type_name
-	28, // [28:28] is the sub-list for extension extendee
-	0,  // [0:28] is the sub-list for field type_name
+	3,  // 11: plugs.v1.SignatureScheme.encoding:type_name -> plugs.v1.SignatureScheme.Encoding
+	10, // 12: plugs.v1.SignatureScheme.structured:type_name -> plugs.v1.StructuredHeader
+	11, // 13: plugs.v1.SignatureScheme.signed_parts:type_name -> plugs.v1.SignedPart
+	12, // 14: plugs.v1.SignatureScheme.timestamp:type_name -> plugs.v1.TimestampSource
+	18, // 15: plugs.v1.SignatureScheme.tolerance:type_name -> google.protobuf.Duration
+	4,  // 16: plugs.v1.SignatureScheme.secret_encoding:type_name -> plugs.v1.SignatureScheme.SecretEncoding
+	2,  // 17: plugs.v1.SignatureScheme.handshake:type_name -> plugs.v1.SignatureScheme.Handshake
+	5,  // 18: plugs.v1.SignedPart.kind:type_name -> plugs.v1.SignedPart.Kind
+	6,  // 19: plugs.v1.TimestampSource.format:type_name -> plugs.v1.TimestampSource.Format
+	14, // 20: plugs.v1.FieldMappings.event_id:type_name -> plugs.v1.ValueRef
+	14, // 21: plugs.v1.FieldMappings.event_type:type_name -> plugs.v1.ValueRef
+	14, // 22: plugs.v1.FieldMappings.customer_id:type_name -> plugs.v1.ValueRef
+	14, // 23: plugs.v1.FieldMappings.quantity:type_name -> plugs.v1.ValueRef
+	14, // 24: plugs.v1.FieldMappings.timestamp:type_name -> plugs.v1.ValueRef
+	17, // 25: plugs.v1.FieldMappings.properties:type_name -> plugs.v1.FieldMappings.PropertiesEntry
+	9,  // 26: plugs.v1.Template.signature_scheme:type_name -> plugs.v1.SignatureScheme
+	15, // 27: plugs.v1.Template.field_mappings:type_name -> plugs.v1.FieldMappings
+	14, // 28: plugs.v1.FieldMappings.PropertiesEntry.value:type_name -> plugs.v1.ValueRef
+	29, // [29:29] is the sub-list for method output_type
+	29, // [29:29] is the sub-list for method input_type
+	29, // [29:29] is the sub-list for extension type_name
+	29, // [29:29] is the sub-list for extension extendee
+	0,  // [0:29] is the sub-list for field type_name
 }
 
 func init() { file_plugs_v1_resources_proto_init() }
@@ -1543,7 +1678,7 @@ func file_plugs_v1_resources_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plugs_v1_resources_proto_rawDesc), len(file_plugs_v1_resources_proto_rawDesc)),
-			NumEnums:      6,
+			NumEnums:      7,
 			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   0,

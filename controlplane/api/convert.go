@@ -1,0 +1,73 @@
+package api
+
+import (
+	"slices"
+	"time"
+
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/plugshq/plugs/controlplane/config"
+	"github.com/plugshq/plugs/ent"
+	"github.com/plugshq/plugs/ent/source"
+	plugsv1 "github.com/plugshq/plugs/gen/plugs/v1"
+)
+
+func statusToProto(s source.Status) plugsv1.Source_Status {
+	if s == source.StatusDisabled {
+		return plugsv1.Source_STATUS_DISABLED
+	}
+	return plugsv1.Source_STATUS_ACTIVE
+}
+
+func statusFromProto(s plugsv1.Source_Status) source.Status {
+	if s == plugsv1.Source_STATUS_DISABLED {
+		return source.StatusDisabled
+	}
+	return source.StatusActive
+}
+
+// sourceToProto renders a stored source for the API. Secrets show only
+// their id, fingerprint and times.
+func (s *Sources) sourceToProto(src *ent.Source, secrets []*ent.Secret) (*plugsv1.Source, error) {
+	tpl, err := s.Catalog.Get(src.TemplateID)
+	if err != nil {
+		// A template removed from the binary: show the source with what
+		// it stored rather than hiding it.
+		tpl = &plugsv1.Template{}
+	}
+	eff, err := config.Resolve(src, tpl)
+	if err != nil {
+		return nil, err
+	}
+	out := &plugsv1.Source{
+		Id:              src.ID.String(),
+		DisplayName:     src.DisplayName,
+		TemplateId:      src.TemplateID,
+		MetricId:        src.MetricID,
+		SignatureScheme: eff.Scheme,
+		EventFilter:     eff.Filter,
+		FieldMappings:   eff.Mappings,
+		Status:          statusToProto(src.Status),
+		MaxBodyBytes:    src.MaxBodyBytes,
+		DedupWindow:     durationpb.New(time.Duration(src.DedupWindowSeconds) * time.Second),
+		CreateTime:      timestamppb.New(src.CreateTime),
+		UpdateTime:      timestamppb.New(src.UpdateTime),
+		WebhookUrl:      s.WebhookURL(src.ID.String()),
+		Revision:        src.Revision,
+	}
+	secrets = slices.Clone(secrets)
+	slices.SortFunc(secrets, func(a, b *ent.Secret) int { return b.CreateTime.Compare(a.CreateTime) })
+	for _, sec := range secrets {
+		info := &plugsv1.SecretInfo{
+			Id:          sec.ID.String(),
+			Fingerprint: sec.Fingerprint,
+			CreateTime:  timestamppb.New(sec.CreateTime),
+		}
+		if sec.ExpireTime != nil {
+			info.ExpireTime = timestamppb.New(*sec.ExpireTime)
+		}
+		out.Secrets = append(out.Secrets, info)
+	}
+	return out, nil
+}

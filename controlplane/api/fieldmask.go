@@ -1,0 +1,65 @@
+package api
+
+import (
+	"strings"
+
+	"google.golang.org/protobuf/reflect/protoreflect"
+)
+
+// applyMask copies the fields named by paths from src into dst. A path may
+// go into nested messages ("signature_scheme.header") and end at a map key
+// ("field_mappings.properties.plan"); the last named field is replaced
+// whole. Unknown paths are reported as violations of update_mask.
+func applyMask(v *violations, dst, src protoreflect.Message, paths []string) {
+	for _, path := range paths {
+		if !applyPath(dst, src, strings.Split(path, ".")) {
+			v.add("update_mask", "unknown or unsupported field path "+quote(path))
+		}
+	}
+}
+
+func applyPath(dst, src protoreflect.Message, segs []string) bool {
+	fd := dst.Descriptor().Fields().ByName(protoreflect.Name(segs[0]))
+	if fd == nil {
+		return false
+	}
+	rest := segs[1:]
+	if len(rest) == 0 {
+		if src.Has(fd) {
+			dst.Set(fd, src.Get(fd))
+		} else {
+			dst.Clear(fd)
+		}
+		return true
+	}
+	switch {
+	case fd.IsMap():
+		if len(rest) != 1 || fd.MapKey().Kind() != protoreflect.StringKind {
+			return false
+		}
+		key := protoreflect.ValueOfString(rest[0]).MapKey()
+		sm := src.Get(fd).Map()
+		if sv := sm.Get(key); sv.IsValid() {
+			dst.Mutable(fd).Map().Set(key, sv)
+		} else if dst.Has(fd) {
+			dst.Mutable(fd).Map().Clear(key)
+		}
+		return true
+	case fd.Message() != nil && !fd.IsList():
+		return applyPath(dst.Mutable(fd).Message(), src.Get(fd).Message(), rest)
+	}
+	return false
+}
+
+// populatedPaths lists the top-level fields set in m, the AIP default when
+// an update carries no mask.
+func populatedPaths(m protoreflect.Message) []string {
+	var out []string
+	m.Range(func(fd protoreflect.FieldDescriptor, _ protoreflect.Value) bool {
+		out = append(out, string(fd.Name()))
+		return true
+	})
+	return out
+}
+
+func quote(s string) string { return `"` + s + `"` }

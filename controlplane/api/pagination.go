@@ -1,0 +1,66 @@
+package api
+
+import (
+	"encoding/base64"
+	"strings"
+
+	"github.com/google/uuid"
+)
+
+const (
+	defaultPageSize = 50
+	maxPageSize     = 1000
+)
+
+// pageSize clamps a requested page size.
+func pageSize(n int32) (int, error) {
+	switch {
+	case n < 0:
+		return 0, invalid("page_size", "must not be negative")
+	case n == 0:
+		return defaultPageSize, nil
+	case n > maxPageSize:
+		return maxPageSize, nil
+	}
+	return int(n), nil
+}
+
+// Page tokens are opaque to callers: "v1:" and the last key of the previous
+// page, base64url-encoded. Keys are time-ordered UUIDv7 ids (or template ids),
+// so rows inserted meanwhile never shift a page.
+func encodePageToken(lastKey string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte("v1:" + lastKey))
+}
+
+func decodePageToken(tok string) (string, error) {
+	if tok == "" {
+		return "", nil
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(tok)
+	if err != nil || !strings.HasPrefix(string(raw), "v1:") || len(raw) == 3 {
+		return "", invalid("page_token", "not a page token of this list")
+	}
+	return string(raw[3:]), nil
+}
+
+// decodeIDPageToken decodes a token whose key is a UUID.
+func decodeIDPageToken(tok string) (uuid.UUID, error) {
+	key, err := decodePageToken(tok)
+	if err != nil || key == "" {
+		return uuid.Nil, err
+	}
+	id, perr := uuid.Parse(key)
+	if perr != nil {
+		return uuid.Nil, invalid("page_token", "not a page token of this list")
+	}
+	return id, nil
+}
+
+// parseID checks a resource id.
+func parseID(field, s string) (uuid.UUID, error) {
+	id, err := uuid.Parse(s)
+	if err != nil || len(s) != 36 {
+		return uuid.Nil, invalid(field, "must be a UUID such as 0190c3d2-7f4e-7b7a-9c1d-2e3f4a5b6c7d")
+	}
+	return id, nil
+}

@@ -1,0 +1,46 @@
+package api
+
+import (
+	"context"
+
+	plugsv1 "github.com/plugshq/plugs/gen/plugs/v1"
+	"github.com/plugshq/plugs/templates"
+)
+
+// Templates implements plugs.v1.TemplateService over the built-in catalog.
+type Templates struct {
+	plugsv1.UnimplementedTemplateServiceServer
+	Catalog *templates.Catalog
+}
+
+// ListTemplates implements plugs.v1.TemplateService.
+func (t *Templates) ListTemplates(_ context.Context, req *plugsv1.ListTemplatesRequest) (*plugsv1.ListTemplatesResponse, error) {
+	size, err := pageSize(req.GetPageSize())
+	if err != nil {
+		return nil, err
+	}
+	after, err := decodePageToken(req.GetPageToken())
+	if err != nil {
+		return nil, err
+	}
+	page := t.Catalog.List(after, size+1)
+	resp := &plugsv1.ListTemplatesResponse{}
+	if len(page) > size {
+		page = page[:size]
+		resp.NextPageToken = encodePageToken(page[len(page)-1].GetId())
+	}
+	resp.Templates = page
+	return resp, nil
+}
+
+// GetTemplate implements plugs.v1.TemplateService.
+func (t *Templates) GetTemplate(_ context.Context, req *plugsv1.GetTemplateRequest) (*plugsv1.Template, error) {
+	if req.GetId() == "" {
+		return nil, invalid("id", "is required")
+	}
+	tpl, err := t.Catalog.Get(req.GetId())
+	if err != nil {
+		return nil, notFound("template", req.GetId())
+	}
+	return tpl, nil
+}

@@ -1,0 +1,292 @@
+package api
+
+import (
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/ohler55/ojg/jp"
+
+	plugsv1 "github.com/plugshq/plugs/gen/plugs/v1"
+)
+
+// Limits of a source's settings.
+const (
+	DefaultMaxBodyBytes = 1 << 20
+	MaxMaxBodyBytes     = 32 << 20
+	DefaultDedupWindow  = 72 * time.Hour
+	MinDedupWindow      = time.Minute
+	MaxDedupWindow      = 30 * 24 * time.Hour
+	MinSecretLen        = 16
+	MaxSecretLen        = 4096
+	MaxActiveSecrets    = 10
+	MaxTolerance        = 24 * time.Hour
+	DefaultSecretTTL    = 24 * time.Hour
+)
+
+var (
+	metricIDRe     = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}$`)
+	headerNameRe   = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}$")
+	eventTypeRe    = regexp.MustCompile(`^[^\s*]+(\.\*)?$|^\*$`)
+	propertyNameRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]{0,99}$`)
+)
+
+// validateSource checks a whole effective source (template defaults already
+// applied) and adds violations under prefix.
+func validateSource(v *violations, prefix string, s *plugsv1.Source, templateKnown bool) {
+	if n := utf8.RuneCountInString(s.GetDisplayName()); n == 0 || n > 200 {
+		v.add(prefix+"display_name", "must be 1 to 200 characters")
+	}
+	if !templateKnown {
+		v.add(prefix+"template_id", fmt.Sprintf("unknown template %q; GET /v1/templates lists them", s.GetTemplateId()))
+	}
+	if m := s.GetMetricId(); m != "" && !metricIDRe.MatchString(m) {
+		v.add(prefix+"metric_id", "must be up to 200 letters, digits, '_', '.', ':' or '-', starting with a letter or digit")
+	}
+	validateScheme(v, prefix+"signature_scheme.", s.GetSignatureScheme())
+	validateFilter(v, prefix+"event_filter.", s.GetEventFilter())
+	validateMappings(v, prefix+"field_mappings.", s.GetFieldMappings())
+	if s.GetStatus() == plugsv1.Source_STATUS_UNSPECIFIED {
+		v.add(prefix+"status", "must be STATUS_ACTIVE or STATUS_DISABLED")
+	}
+	if b := s.GetMaxBodyBytes(); b < 1 || b > MaxMaxBodyBytes {
+		v.add(prefix+"max_body_bytes", fmt.Sprintf("must be between 1 and %d", MaxMaxBodyBytes))
+	}
+	if d := s.GetDedupWindow(); d == nil || d.CheckValid() != nil || d.AsDuration() < MinDedupWindow || d.AsDuration() > MaxDedupWindow {
+		v.add(prefix+"dedup_window", fmt.Sprintf("must be between %s and %s", MinDedupWindow, MaxDedupWindow))
+	}
+}
+
+func validateScheme(v *violations, p string, s *plugsv1.SignatureScheme) {
+	if s == nil {
+		v.add(strings.TrimSuffix(p, "."), "is required")
+		return
+	}
+	alg := s.GetAlgorithm()
+	switch alg {
+	case plugsv1.SignatureScheme_ALGORITHM_UNSPECIFIED:
+		v.add(p+"algorithm", "is required")
+		return
+	case plugsv1.SignatureScheme_ALGORITHM_TOKEN:
+		if !headerNameRe.MatchString(s.GetTokenHeader()) {
+			v.add(p+"token_header", "must be a header name")
+		}
+		return
+	case plugsv1.SignatureScheme_ALGORITHM_BASIC_AUTH:
+		return
+	}
+	if _, ok := plugsv1.SignatureScheme_Algorithm_name[int32(alg)]; !ok {
+		v.add(p+"algorithm", "unknown algorithm")
+	}
+	if s.GetEncoding() == plugsv1.SignatureScheme_ENCODING_UNSPECIFIED {
+		v.add(p+"encoding", "is required")
+	}
+	if s.GetSignatureJsonPath() != "" {
+		checkJSONPath(v, p+"signature_json_path", s.GetSignatureJsonPath())
+	} else if !headerNameRe.MatchString(s.GetHeader()) {
+		v.add(p+"header", "must be a header name")
+	}
+	if st := s.GetStructured(); st != nil {
+		if st.GetItemSeparator() == "" {
+			v.add(p+"structured.item_separator", "is required")
+		}
+		if st.GetKeyValueSeparator() == "" {
+			v.add(p+"structured.key_value_separator", "is required")
+		}
+		if st.GetSignatureKey() == "" {
+			v.add(p+"structured.signature_key", "is required")
+		}
+	}
+	if len(s.GetSignedParts()) == 0 {
+		v.add(p+"signed_parts", "must name at least one part")
+	}
+	usesTimestamp := false
+	for i, part := range s.GetSignedParts() {
+		f := fmt.Sprintf("%ssigned_parts[%d]", p, i)
+		switch part.GetKind() {
+		case plugsv1.SignedPart_KIND_LITERAL:
+			if part.GetValue() == "" {
+				v.add(f+".value", "a literal part needs its text")
+			}
+		case plugsv1.SignedPart_KIND_HEADER:
+			if !headerNameRe.MatchString(part.GetValue()) {
+				v.add(f+".value", "must be a header name")
+			}
+		case plugsv1.SignedPart_KIND_BODY_FIELD:
+			checkJSONPath(v, f+".value", part.GetValue())
+		case plugsv1.SignedPart_KIND_ID:
+			if !headerNameRe.MatchString(s.GetIdHeader()) {
+				v.add(p+"id_header", "an id part needs the id header")
+			}
+		case plugsv1.SignedPart_KIND_TIMESTAMP:
+			usesTimestamp = true
+		case plugsv1.SignedPart_KIND_BODY, plugsv1.SignedPart_KIND_URL,
+			plugsv1.SignedPart_KIND_SORTED_FORM_PARAMS, plugsv1.SignedPart_KIND_METHOD:
+		default:
+			v.add(f+".kind", "unknown part kind")
+		}
+	}
+	ts := s.GetTimestamp()
+	if usesTimestamp && ts == nil {
+		v.add(p+"timestamp", "a timestamp part needs a timestamp source")
+	}
+	if ts != nil {
+		if ts.GetHeader() == "" && ts.GetJsonPath() == "" && s.GetStructured().GetTimestampKey() == "" {
+			v.add(p+"timestamp", "say where the timestamp is: a header, a JSONPath, or the structured header's timestamp key")
+		}
+		if ts.GetHeader() != "" && !headerNameRe.MatchString(ts.GetHeader()) {
+			v.add(p+"timestamp.header", "must be a header name")
+		}
+		if ts.GetJsonPath() != "" {
+			checkJSONPath(v, p+"timestamp.json_path", ts.GetJsonPath())
+		}
+		if ts.GetFormat() == plugsv1.TimestampSource_FORMAT_UNSPECIFIED {
+			v.add(p+"timestamp.format", "is required")
+		}
+	}
+	if tol := s.GetTolerance(); tol != nil && (tol.CheckValid() != nil || tol.AsDuration() < 0 || tol.AsDuration() > MaxTolerance) {
+		v.add(p+"tolerance", fmt.Sprintf("must be between 0 and %s", MaxTolerance))
+	}
+	if s.GetIdHeader() != "" && !headerNameRe.MatchString(s.GetIdHeader()) {
+		v.add(p+"id_header", "must be a header name")
+	}
+}
+
+func validateFilter(v *violations, p string, f *plugsv1.EventFilter) {
+	for i, t := range f.GetEventTypes() {
+		field := fmt.Sprintf("%sevent_types[%d]", p, i)
+		switch {
+		case strings.TrimSpace(t) == "":
+			v.add(field, "must not be empty")
+		case len(t) > 200:
+			v.add(field, "must be at most 200 characters")
+		case !eventTypeRe.MatchString(t):
+			v.add(field, `must be an event type, a "prefix.*" wildcard or "*"`)
+		}
+	}
+	if e := f.GetExpression(); e != "" {
+		x, err := jp.ParseString(e)
+		if err != nil {
+			v.add(p+"expression", "not a JSONPath: "+err.Error())
+		} else if !hasFilter(x) {
+			v.add(p+"expression", `must contain a filter such as "$[?(@.livemode == true)]"`)
+		}
+	}
+}
+
+func hasFilter(x jp.Expr) bool {
+	for _, frag := range x {
+		if _, ok := frag.(*jp.Filter); ok {
+			return true
+		}
+	}
+	return false
+}
+
+func validateMappings(v *violations, p string, m *plugsv1.FieldMappings) {
+	refs := []struct {
+		name string
+		ref  *plugsv1.ValueRef
+	}{
+		{"event_id", m.GetEventId()},
+		{"event_type", m.GetEventType()},
+		{"customer_id", m.GetCustomerId()},
+		{"quantity", m.GetQuantity()},
+		{"timestamp", m.GetTimestamp()},
+	}
+	for _, r := range refs {
+		validateRef(v, p+r.name, r.ref)
+	}
+	if len(m.GetProperties()) > 50 {
+		v.add(p+"properties", "at most 50 properties")
+	}
+	for name, ref := range m.GetProperties() {
+		if !propertyNameRe.MatchString(name) {
+			v.add(p+"properties["+name+"]", "name must be a letter or '_' followed by up to 99 letters, digits, '_', '.' or '-'")
+		}
+		validateRef(v, p+"properties["+name+"]", ref)
+	}
+	if c := m.GetQuantity().GetConstant(); c != "" && !isDecimal(c) {
+		v.add(p+"quantity.constant", "must be a decimal number")
+	}
+}
+
+func validateRef(v *violations, field string, r *plugsv1.ValueRef) {
+	if r == nil {
+		return
+	}
+	switch from := r.GetFrom().(type) {
+	case *plugsv1.ValueRef_JsonPath:
+		checkJSONPath(v, field+".json_path", from.JsonPath)
+	case *plugsv1.ValueRef_Header:
+		if !headerNameRe.MatchString(from.Header) {
+			v.add(field+".header", "must be a header name")
+		}
+	case *plugsv1.ValueRef_Constant:
+		if len(from.Constant) > 1024 {
+			v.add(field+".constant", "must be at most 1024 bytes")
+		}
+	case nil:
+		v.add(field, "say where the value is: json_path, header or constant")
+	}
+}
+
+func checkJSONPath(v *violations, field, path string) {
+	if path == "" {
+		v.add(field, "must not be empty")
+		return
+	}
+	if _, err := jp.ParseString(path); err != nil {
+		v.add(field, fmt.Sprintf("not a JSONPath: %v", err))
+	}
+}
+
+var decimalRe = regexp.MustCompile(`^-?(0|[1-9][0-9]*)(\.[0-9]+)?$`)
+
+func isDecimal(s string) bool { return len(s) <= 64 && decimalRe.MatchString(s) }
+
+// validateSecret checks a new signing secret against the scheme's secret
+// encoding. Descriptions never include the secret.
+func validateSecret(v *violations, field, secret string, scheme *plugsv1.SignatureScheme) {
+	if secret == "" {
+		v.add(field, "is required")
+		return
+	}
+	if len(secret) > MaxSecretLen {
+		v.add(field, fmt.Sprintf("must be at most %d characters", MaxSecretLen))
+		return
+	}
+	switch scheme.GetSecretEncoding() {
+	case plugsv1.SignatureScheme_SECRET_ENCODING_WHSEC_BASE64:
+		raw, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(secret, "whsec_"))
+		if !strings.HasPrefix(secret, "whsec_") || err != nil {
+			v.add(field, `must be "whsec_" followed by base64, as the provider shows it`)
+		} else if len(raw) < 16 {
+			v.add(field, "too short: the decoded key must be at least 16 bytes")
+		}
+		return
+	case plugsv1.SignatureScheme_SECRET_ENCODING_BASE64:
+		raw, err := base64.StdEncoding.DecodeString(secret)
+		if err != nil {
+			v.add(field, "must be base64")
+		} else if len(raw) < 16 {
+			v.add(field, "too short: the decoded key must be at least 16 bytes")
+		}
+		return
+	case plugsv1.SignatureScheme_SECRET_ENCODING_HEX:
+		raw, err := hex.DecodeString(secret)
+		if err != nil {
+			v.add(field, "must be hex")
+		} else if len(raw) < 16 {
+			v.add(field, "too short: the decoded key must be at least 16 bytes")
+		}
+		return
+	}
+	if len(secret) < MinSecretLen {
+		v.add(field, fmt.Sprintf("too short: at least %d characters", MinSecretLen))
+	}
+}

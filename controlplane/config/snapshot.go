@@ -1,0 +1,132 @@
+package config
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/plugshq/plugs/controlplane/secrets"
+	"github.com/plugshq/plugs/controlplane/store"
+	"github.com/plugshq/plugs/ent"
+	"github.com/plugshq/plugs/ent/source"
+	"github.com/plugshq/plugs/ent/viewer"
+	plugsv1 "github.com/plugshq/plugs/gen/plugs/v1"
+	"github.com/plugshq/plugs/templates"
+)
+
+// Snapshotter builds the configuration data planes run.
+type Snapshotter struct {
+	Client  *ent.Client
+	Catalog *templates.Catalog
+	Keyring *secrets.Keyring
+	Log     *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Snapshot is a full configuration at a revision.
+type Snapshot struct {
+	Revision int64
+	Sources  []*plugsv1.SourceConfig
+}
+
+// Version renders a revision as a version_info string.
+func Version(rev int64) string { return strconv.FormatInt(rev, 10) }
+
+// Build reads every active source with its live secrets. The revision and
+// the rows are read in one transaction, so the snapshot is exactly the
+// configuration at that revision.
+func (s *Snapshotter) Build(ctx context.Context) (*Snapshot, error) {
+	sys := viewer.System(ctx)
+	tx, err := s.Client.Tx(sys)
+	if err != nil {
+		return nil, fmt.Errorf("config: snapshot: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // read-only
+	rev, err := store.Current(sys, tx.Client())
+	if err != nil {
+		return nil, err
+	}
+	rows, err := tx.Source.Query().
+		Where(source.StatusEQ(source.StatusActive)).
+		WithSecrets().
+		Order(ent.Asc(source.FieldID)).
+		All(sys)
+	if err != nil {
+		return nil, fmt.Errorf("config: snapshot: %w", err)
+	}
+	snap := &Snapshot{Revision: rev, Sources: make([]*plugsv1.SourceConfig, 0, len(rows))}
+	for _, r := range rows {
+		sc, err := s.SourceConfig(r)
+		if err != nil {
+			return nil, err
+		}
+		snap.Sources = append(snap.Sources, sc)
+	}
+	return snap, nil
+}
+
+// SourceConfig resolves one source for a data plane. A secret that does not
+// open (its master key is missing, or the row was tampered with) is left
+// out and logged: the source then fails closed with 401, never open.
+func (s *Snapshotter) SourceConfig(r *ent.Source) (*plugsv1.SourceConfig, error) {
+	tpl, err := s.Catalog.Get(r.TemplateID)
+	if err != nil {
+		tpl = &plugsv1.Template{}
+	}
+	eff, err := Resolve(r, tpl)
+	if err != nil {
+		return nil, fmt.Errorf("config: source %s: %w", r.ID, err)
+	}
+	sc := &plugsv1.SourceConfig{
+		Id:              r.ID.String(),
+		TenantId:        r.TenantID.String(),
+		TemplateId:      r.TemplateID,
+		MetricId:        r.MetricID,
+		Status:          plugsv1.Source_STATUS_ACTIVE,
+		SignatureScheme: eff.Scheme,
+		EventFilter:     eff.Filter,
+		FieldMappings:   eff.Mappings,
+		MaxBodyBytes:    r.MaxBodyBytes,
+		DedupWindow:     durationpb.New(time.Duration(r.DedupWindowSeconds) * time.Second),
+		Revision:        r.Revision,
+	}
+	if r.Status == source.StatusDisabled {
+		sc.Status = plugsv1.Source_STATUS_DISABLED
+	}
+	now := time.Now
+	if s.Now != nil {
+		now = s.Now
+	}
+	for _, sec := range r.Edges.Secrets {
+		if sec.ExpireTime != nil && !sec.ExpireTime.After(now()) {
+			continue
+		}
+		plain, err := s.Keyring.Open(sec.KeyID, sec.Ciphertext, secrets.Binding{
+			TenantID: sec.TenantID.String(), SourceID: sec.SourceID.String(), SecretID: sec.ID.String(),
+		})
+		if err != nil {
+			s.log().Error("secret does not open; left out of the snapshot",
+				"source_id", r.ID, "secret_id", sec.ID, "key_id", sec.KeyID, "error", err)
+			continue
+		}
+		ss := &plugsv1.SigningSecret{Id: sec.ID.String(), Value: plain}
+		if sec.ExpireTime != nil {
+			ss.ExpireTime = timestamppb.New(*sec.ExpireTime)
+		}
+		sc.Secrets = append(sc.Secrets, ss)
+	}
+	return sc, nil
+}
+
+func (s *Snapshotter) log() *slog.Logger {
+	if s.Log != nil {
+		return s.Log
+	}
+	return slog.Default()
+}

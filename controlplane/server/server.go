@@ -1,0 +1,184 @@
+// Package server runs the control plane: one gRPC listener with every
+// service, and one HTTP listener with the REST gateway, which dials the gRPC
+// listener over loopback so REST and gRPC share every interceptor.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
+
+	"github.com/plugshq/plugs/controlplane/api"
+	"github.com/plugshq/plugs/controlplane/auth"
+	"github.com/plugshq/plugs/controlplane/config"
+	"github.com/plugshq/plugs/controlplane/secrets"
+	"github.com/plugshq/plugs/controlplane/store"
+	plugsv1 "github.com/plugshq/plugs/gen/plugs/v1"
+	"github.com/plugshq/plugs/templates"
+)
+
+// maxRESTBody bounds admin API request bodies.
+const maxRESTBody = 1 << 20
+
+// Config is what the control plane needs to run.
+type Config struct {
+	DB      *store.DB
+	Keyring *secrets.Keyring
+	Catalog *templates.Catalog
+	// GRPCAddr and HTTPAddr are listen addresses; port 0 picks a free port.
+	GRPCAddr string
+	HTTPAddr string
+	// PublicIngestURL is the base URL of the data planes, for webhook_url.
+	PublicIngestURL string
+	// DataPlaneTokens are accepted on the configuration stream.
+	DataPlaneTokens []string
+	Log             *slog.Logger
+}
+
+// Server is a running control plane.
+type Server struct {
+	GRPCAddr string
+	HTTPAddr string
+
+	grpc   *grpc.Server
+	http   *http.Server
+	conn   *grpc.ClientConn
+	health *health.Server
+	done   chan error
+}
+
+// Start listens on both addresses and serves until Stop or ctx ends.
+func Start(ctx context.Context, cfg Config) (*Server, error) {
+	log := cfg.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	gl, err := net.Listen("tcp", cfg.GRPCAddr)
+	if err != nil {
+		return nil, fmt.Errorf("server: gRPC listen: %w", err)
+	}
+	hl, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		gl.Close()
+		return nil, fmt.Errorf("server: HTTP listen: %w", err)
+	}
+	in := &auth.Interceptor{
+		Keys:            &auth.APIKeys{Client: cfg.DB.Client},
+		DataPlaneTokens: cfg.DataPlaneTokens,
+		Log:             log,
+	}
+	gs := grpc.NewServer(
+		grpc.ChainUnaryInterceptor(in.Unary),
+		grpc.ChainStreamInterceptor(in.Stream),
+		grpc.MaxRecvMsgSize(4<<20),
+	)
+	plugsv1.RegisterSourceServiceServer(gs, &api.Sources{
+		Client: cfg.DB.Client, Catalog: cfg.Catalog, Keyring: cfg.Keyring,
+		PublicIngestURL: cfg.PublicIngestURL, Log: log,
+	})
+	plugsv1.RegisterTemplateServiceServer(gs, &api.Templates{Catalog: cfg.Catalog})
+	plugsv1.RegisterApiKeyServiceServer(gs, &api.APIKeys{Client: cfg.DB.Client, Log: log})
+	plugsv1.RegisterConfigDiscoveryServiceServer(gs, &config.Server{
+		Snapshots: &config.Snapshotter{Client: cfg.DB.Client, Catalog: cfg.Catalog, Keyring: cfg.Keyring, Log: log},
+		Changes:   cfg.DB.Revisions,
+		Log:       log,
+	})
+	hs := health.NewServer()
+	healthpb.RegisterHealthServer(gs, hs)
+	reflection.Register(gs)
+
+	s := &Server{
+		GRPCAddr: gl.Addr().String(),
+		HTTPAddr: hl.Addr().String(),
+		grpc:     gs,
+		health:   hs,
+		done:     make(chan error, 2),
+	}
+	go func() { s.done <- gs.Serve(gl) }()
+
+	conn, err := grpc.NewClient(loopback(s.GRPCAddr), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		gs.Stop()
+		hl.Close()
+		return nil, fmt.Errorf("server: gateway dial: %w", err)
+	}
+	s.conn = conn
+	mux := runtime.NewServeMux()
+	for _, reg := range []func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error{
+		plugsv1.RegisterSourceServiceHandler,
+		plugsv1.RegisterTemplateServiceHandler,
+		plugsv1.RegisterApiKeyServiceHandler,
+	} {
+		if err := reg(ctx, mux, conn); err != nil {
+			s.Stop(context.Background())
+			hl.Close()
+			return nil, fmt.Errorf("server: gateway: %w", err)
+		}
+	}
+	root := http.NewServeMux()
+	root.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"status":"ok"}`))
+	})
+	root.Handle("/", http.MaxBytesHandler(mux, maxRESTBody))
+	s.http = &http.Server{
+		Handler:           root,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	go func() {
+		err := s.http.Serve(hl)
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+		s.done <- err
+	}()
+	log.Info("control plane listening", "grpc", s.GRPCAddr, "http", s.HTTPAddr)
+	return s, nil
+}
+
+// loopback turns a wildcard listen address into one the gateway can dial.
+func loopback(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" || strings.HasPrefix(host, "[::]") {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// Stop drains HTTP and gRPC within ctx, then closes them hard.
+func (s *Server) Stop(ctx context.Context) {
+	s.health.Shutdown()
+	if s.http != nil {
+		_ = s.http.Shutdown(ctx)
+	}
+	stopped := make(chan struct{})
+	go func() { s.grpc.GracefulStop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-ctx.Done():
+		s.grpc.Stop()
+	}
+	if s.conn != nil {
+		_ = s.conn.Close()
+	}
+}

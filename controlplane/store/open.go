@@ -1,0 +1,116 @@
+// Package store opens the control plane's database (SQLite by default,
+// PostgreSQL in production), applies the versioned migrations and installs
+// the hooks every client needs.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"entgo.io/ent/dialect"
+	entsql "entgo.io/ent/dialect/sql"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+	_ "modernc.org/sqlite"             // registers the "sqlite" driver
+
+	"github.com/plugshq/plugs/ent"
+	_ "github.com/plugshq/plugs/ent/runtime" // privacy policies and hooks of the schema
+)
+
+// DB is an open database with its ent client.
+type DB struct {
+	Client  *ent.Client
+	Dialect string
+	SQL     *sql.DB
+	// Revisions fires after every committed configuration change.
+	Revisions *Revisions
+}
+
+// Close closes the client and the pool.
+func (db *DB) Close() error { return db.Client.Close() }
+
+// SQLitePath is where the SQLite database lives under a data directory.
+func SQLitePath(dataDir string) string { return filepath.Join(dataDir, "plugs.db") }
+
+// SQLiteURL returns the URL of a SQLite file with the pragmas Plugs needs:
+// foreign keys on, WAL so readers do not block the writer, and a busy timeout
+// so concurrent writers queue instead of failing.
+func SQLiteURL(path string) string {
+	q := url.Values{}
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Set("_txlock", "immediate")
+	return "file:" + path + "?" + q.Encode()
+}
+
+// Open connects to databaseURL, or to a SQLite file under dataDir when it is
+// empty, and brings the schema up to date.
+func Open(ctx context.Context, databaseURL, dataDir string) (*DB, error) {
+	db, err := Connect(ctx, databaseURL, dataDir)
+	if err != nil {
+		return nil, err
+	}
+	if err := Migrate(ctx, db.SQL, db.Dialect); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// Connect opens the database without migrating it.
+func Connect(ctx context.Context, databaseURL, dataDir string) (*DB, error) {
+	var (
+		driverName, dsn, dia string
+	)
+	switch {
+	case databaseURL == "":
+		if err := os.MkdirAll(dataDir, 0o700); err != nil {
+			return nil, fmt.Errorf("store: data dir: %w", err)
+		}
+		driverName, dsn, dia = "sqlite", SQLiteURL(SQLitePath(dataDir)), dialect.SQLite
+	case strings.HasPrefix(databaseURL, "postgres://"), strings.HasPrefix(databaseURL, "postgresql://"):
+		driverName, dsn, dia = "pgx", databaseURL, dialect.Postgres
+	case strings.HasPrefix(databaseURL, "sqlite://"):
+		driverName, dsn, dia = "sqlite", SQLiteURL(strings.TrimPrefix(databaseURL, "sqlite://")), dialect.SQLite
+	default:
+		return nil, fmt.Errorf("%w: want postgres://… or sqlite://PATH", ErrUnsupportedDatabase)
+	}
+	sqlDB, err := sql.Open(driverName, dsn)
+	if err != nil {
+		return nil, fmt.Errorf("store: open: %w", err)
+	}
+	if dia == dialect.SQLite {
+		// WAL lets readers run beside the one writer; transactions begin
+		// IMMEDIATE so writers queue on the busy timeout instead of failing
+		// when a read transaction tries to upgrade.
+		sqlDB.SetMaxOpenConns(4)
+	} else {
+		sqlDB.SetMaxOpenConns(20)
+	}
+	if err := sqlDB.PingContext(ctx); err != nil {
+		sqlDB.Close()
+		return nil, fmt.Errorf("store: connect: %w", redact(err, databaseURL))
+	}
+	client := ent.NewClient(ent.Driver(entsql.OpenDB(dia, sqlDB)))
+	revs := NewRevisions()
+	installRevisionHooks(client, revs)
+	return &DB{Client: client, Dialect: dia, SQL: sqlDB, Revisions: revs}, nil
+}
+
+// redact keeps a database password out of an error message.
+func redact(err error, databaseURL string) error {
+	u, perr := url.Parse(databaseURL)
+	if perr != nil || u.User == nil {
+		return err
+	}
+	if pw, ok := u.User.Password(); ok && pw != "" && strings.Contains(err.Error(), pw) {
+		return fmt.Errorf("%s", strings.ReplaceAll(err.Error(), pw, "xxxxx"))
+	}
+	return err
+}

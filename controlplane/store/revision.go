@@ -1,0 +1,198 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"entgo.io/ent/privacy"
+	"github.com/google/uuid"
+
+	"github.com/plugshq/plugs/ent"
+	"github.com/plugshq/plugs/ent/configchange"
+	"github.com/plugshq/plugs/ent/hook"
+	"github.com/plugshq/plugs/ent/secret"
+	"github.com/plugshq/plugs/ent/source"
+)
+
+// ErrNotInTransaction means a configuration change was attempted outside a
+// transaction, where its revision could not be written atomically with it.
+var ErrNotInTransaction = errors.New("store: configuration changes must run in a transaction")
+
+// Revisions tells waiters when the configuration revision moved. Every
+// committed change of a source or secret fires it.
+type Revisions struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+// NewRevisions returns a signal with nothing pending.
+func NewRevisions() *Revisions { return &Revisions{ch: make(chan struct{})} }
+
+// Changed returns a channel closed at the next committed change.
+func (r *Revisions) Changed() <-chan struct{} {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.ch
+}
+
+// Fire wakes every waiter.
+func (r *Revisions) Fire() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	close(r.ch)
+	r.ch = make(chan struct{})
+}
+
+// Current returns the newest configuration revision, 0 when nothing changed
+// yet.
+func Current(ctx context.Context, c *ent.Client) (int64, error) {
+	last, err := c.ConfigChange.Query().
+		Order(ent.Desc(configchange.FieldID)).
+		Limit(1).
+		IDs(privacy.DecisionContext(ctx, privacy.Allow))
+	if err != nil {
+		return 0, fmt.Errorf("store: current revision: %w", err)
+	}
+	if len(last) == 0 {
+		return 0, nil
+	}
+	return last[0], nil
+}
+
+type skipRevisionKey struct{}
+
+type change struct {
+	sourceID, tenantID uuid.UUID
+	op                 configchange.Op
+}
+
+// installRevisionHooks makes every mutation of a source or secret append to
+// the revision log and stamp the source with the new revision, inside the
+// mutation's transaction, and fire r after that transaction commits.
+func installRevisionHooks(c *ent.Client, r *Revisions) {
+	c.Source.Use(func(next ent.Mutator) ent.Mutator {
+		return hook.SourceFunc(func(ctx context.Context, m *ent.SourceMutation) (ent.Value, error) {
+			if ctx.Value(skipRevisionKey{}) != nil {
+				return next.Mutate(ctx, m)
+			}
+			tx, err := m.Tx()
+			if err != nil {
+				return nil, ErrNotInTransaction
+			}
+			var before []change
+			if !m.Op().Is(ent.OpCreate) {
+				if before, err = sourceChanges(ctx, tx.Client(), m, m.Op().Is(ent.OpDelete|ent.OpDeleteOne)); err != nil {
+					return nil, err
+				}
+			}
+			v, err := next.Mutate(ctx, m)
+			if err != nil {
+				return nil, err
+			}
+			if s, ok := v.(*ent.Source); ok && m.Op().Is(ent.OpCreate) {
+				before = []change{{sourceID: s.ID, tenantID: s.TenantID, op: configchange.OpUpsert}}
+			}
+			if err := record(ctx, tx, r, before); err != nil {
+				return nil, err
+			}
+			return v, nil
+		})
+	})
+	c.Secret.Use(func(next ent.Mutator) ent.Mutator {
+		return hook.SecretFunc(func(ctx context.Context, m *ent.SecretMutation) (ent.Value, error) {
+			tx, err := m.Tx()
+			if err != nil {
+				return nil, ErrNotInTransaction
+			}
+			var changes []change
+			if m.Op().Is(ent.OpCreate) {
+				sid, _ := m.SourceID()
+				tid, _ := m.TenantID()
+				changes = []change{{sourceID: sid, tenantID: tid, op: configchange.OpUpsert}}
+			} else {
+				ids, err := m.IDs(ctx)
+				if err != nil {
+					return nil, fmt.Errorf("store: secret ids: %w", err)
+				}
+				rows, err := tx.Secret.Query().Where(secret.IDIn(ids...)).
+					Select(secret.FieldSourceID, secret.FieldTenantID).All(ctx)
+				if err != nil {
+					return nil, fmt.Errorf("store: secret sources: %w", err)
+				}
+				seen := map[uuid.UUID]bool{}
+				for _, s := range rows {
+					if !seen[s.SourceID] {
+						seen[s.SourceID] = true
+						changes = append(changes, change{sourceID: s.SourceID, tenantID: s.TenantID, op: configchange.OpUpsert})
+					}
+				}
+			}
+			v, err := next.Mutate(ctx, m)
+			if err != nil {
+				return nil, err
+			}
+			if err := record(ctx, tx, r, changes); err != nil {
+				return nil, err
+			}
+			return v, nil
+		})
+	})
+}
+
+func sourceChanges(ctx context.Context, c *ent.Client, m *ent.SourceMutation, deleting bool) ([]change, error) {
+	ids, err := m.IDs(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("store: source ids: %w", err)
+	}
+	rows, err := c.Source.Query().Where(source.IDIn(ids...)).Select(source.FieldID, source.FieldTenantID).All(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("store: source tenants: %w", err)
+	}
+	op := configchange.OpUpsert
+	if deleting {
+		op = configchange.OpDelete
+	}
+	out := make([]change, len(rows))
+	for i, s := range rows {
+		out[i] = change{sourceID: s.ID, tenantID: s.TenantID, op: op}
+	}
+	return out, nil
+}
+
+func record(ctx context.Context, tx *ent.Tx, r *Revisions, changes []change) error {
+	if len(changes) == 0 {
+		return nil
+	}
+	sys := privacy.DecisionContext(ctx, privacy.Allow)
+	for _, ch := range changes {
+		cc, err := tx.ConfigChange.Create().
+			SetSourceID(ch.sourceID).
+			SetTenantID(ch.tenantID).
+			SetOp(ch.op).
+			Save(sys)
+		if err != nil {
+			return fmt.Errorf("store: revision log: %w", err)
+		}
+		if ch.op == configchange.OpDelete {
+			continue
+		}
+		err = tx.Source.UpdateOneID(ch.sourceID).
+			SetRevision(cc.ID).
+			Exec(context.WithValue(sys, skipRevisionKey{}, true))
+		if err != nil {
+			return fmt.Errorf("store: stamp revision: %w", err)
+		}
+	}
+	tx.OnCommit(func(next ent.Committer) ent.Committer {
+		return ent.CommitFunc(func(ctx context.Context, tx *ent.Tx) error {
+			err := next.Commit(ctx, tx)
+			if err == nil && r != nil {
+				r.Fire()
+			}
+			return err
+		})
+	})
+	return nil
+}
