@@ -5,6 +5,7 @@ package rule
 
 import (
 	"context"
+	"reflect"
 
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
@@ -40,9 +41,31 @@ func DenyMutation() privacy.MutationRule {
 	})
 }
 
-// wherer is implemented by every generated query and mutation.
+// wherer is implemented by every generated mutation.
 type wherer interface {
 	WhereP(...func(*sql.Selector))
+}
+
+// addPredicate adds p to a generated query or mutation. Mutations take a
+// plain selector function; queries take their own predicate type, whose
+// underlying type is the same function type, through Where. Reflection
+// keeps this package free of generated code.
+func addPredicate(q any, p func(*sql.Selector)) bool {
+	if w, ok := q.(wherer); ok {
+		w.WhereP(p)
+		return true
+	}
+	m := reflect.ValueOf(q).MethodByName("Where")
+	if !m.IsValid() || m.Type().NumIn() != 1 || !m.Type().IsVariadic() {
+		return false
+	}
+	pt := m.Type().In(0).Elem()
+	pv := reflect.ValueOf(p)
+	if !pv.Type().ConvertibleTo(pt) {
+		return false
+	}
+	m.Call([]reflect.Value{pv.Convert(pt)})
+	return true
 }
 
 // FilterTenantRule restricts queries, updates and deletes to the viewer's
@@ -65,11 +88,9 @@ func (r filterColumnRule) filter(ctx context.Context, w any) error {
 	if !ok || v.System {
 		return privacy.Skip
 	}
-	f, ok := w.(wherer)
-	if !ok {
+	if !addPredicate(w, sql.FieldEQ(r.column, v.TenantID)) {
 		return privacy.Denyf("unexpected %T in tenant filter", w)
 	}
-	f.WhereP(sql.FieldEQ(r.column, v.TenantID))
 	return privacy.Allow
 }
 

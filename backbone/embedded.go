@@ -1,0 +1,54 @@
+// Package backbone starts and reaches NATS JetStream, the data planes'
+// durable store: embedded in the single binary for development, an external
+// cluster in production, the same client code for both.
+package backbone
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+)
+
+// Embedded is a nats-server running inside this process.
+type Embedded struct {
+	srv *server.Server
+}
+
+// StartEmbedded runs a JetStream-enabled nats-server with its file store
+// under storeDir, listening on host:port (port -1 picks a free one).
+func StartEmbedded(storeDir, host string, port int, log *slog.Logger) (*Embedded, error) {
+	opts := &server.Options{
+		ServerName: "plugs-embedded",
+		Host:       host,
+		Port:       port,
+		JetStream:  true,
+		StoreDir:   storeDir,
+		NoSigs:     true,
+		// JetStream's defaults: flush to disk every two minutes, no fsync
+		// per write; docs/operations.md states what that survives.
+	}
+	srv, err := server.NewServer(opts)
+	if err != nil {
+		return nil, fmt.Errorf("backbone: embedded server: %w", err)
+	}
+	srv.Start()
+	if !srv.ReadyForConnections(15 * time.Second) {
+		srv.Shutdown()
+		return nil, fmt.Errorf("backbone: embedded server did not start")
+	}
+	if log != nil {
+		log.Info("embedded NATS JetStream started", "url", srv.ClientURL(), "store", storeDir)
+	}
+	return &Embedded{srv: srv}, nil
+}
+
+// URL is the client URL of the embedded server.
+func (e *Embedded) URL() string { return e.srv.ClientURL() }
+
+// Shutdown stops the server and waits for it.
+func (e *Embedded) Shutdown() {
+	e.srv.Shutdown()
+	e.srv.WaitForShutdown()
+}

@@ -1,0 +1,114 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/plugshq/plugs/controlplane/secrets"
+	"github.com/plugshq/plugs/controlplane/server"
+	"github.com/plugshq/plugs/controlplane/store"
+	"github.com/plugshq/plugs/templates"
+)
+
+// cpFlags are the control plane's settings, shared by dev.
+type cpFlags struct {
+	dataDir, databaseURL, keyFile string
+	grpcAddr, httpAddr, publicURL string
+	dataPlaneTokens               string
+}
+
+func (f *cpFlags) register(fs *flag.FlagSet, defDataDir, defGRPC, defHTTP, defPublic string) {
+	fs.StringVar(&f.dataDir, "data-dir", envOr("PLUGS_DATA_DIR", defDataDir), "directory for the SQLite database and key file (PLUGS_DATA_DIR)")
+	fs.StringVar(&f.databaseURL, "database-url", envOr("PLUGS_DATABASE_URL", ""), "postgres://… to use PostgreSQL instead of SQLite (PLUGS_DATABASE_URL)")
+	fs.StringVar(&f.keyFile, "master-key-file", envOr("PLUGS_MASTER_KEY_FILE", ""), "master key file; default DATA_DIR/master.key; PLUGS_MASTER_KEY overrides it")
+	fs.StringVar(&f.grpcAddr, "grpc-addr", envOr("PLUGS_GRPC_ADDR", defGRPC), "gRPC listen address (PLUGS_GRPC_ADDR)")
+	fs.StringVar(&f.httpAddr, "http-addr", envOr("PLUGS_HTTP_ADDR", defHTTP), "REST listen address (PLUGS_HTTP_ADDR)")
+	fs.StringVar(&f.publicURL, "public-url", envOr("PLUGS_PUBLIC_URL", defPublic), "public base URL of the data planes, used in webhook_url (PLUGS_PUBLIC_URL)")
+	fs.StringVar(&f.dataPlaneTokens, "dataplane-token", envOr("PLUGS_DATAPLANE_TOKEN", ""), "comma-separated tokens data planes authenticate with (PLUGS_DATAPLANE_TOKEN)")
+}
+
+func (f *cpFlags) keyFilePath() string {
+	if f.keyFile != "" {
+		return f.keyFile
+	}
+	return filepath.Join(f.dataDir, "master.key")
+}
+
+// controlPlane is a started control plane with what it opened.
+type controlPlane struct {
+	db  *store.DB
+	srv *server.Server
+}
+
+func (c *controlPlane) stop() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c.srv.Stop(ctx)
+	_ = c.db.Close()
+}
+
+func startControlPlane(ctx context.Context, f *cpFlags, createKey bool, extraTokens []string) (*controlPlane, error) {
+	kr, err := secrets.Load(f.keyFilePath(), createKey)
+	if err != nil {
+		return nil, err
+	}
+	db, err := store.Open(ctx, f.databaseURL, f.dataDir)
+	if err != nil {
+		return nil, err
+	}
+	catalog, err := templates.Builtin()
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	tokens := extraTokens
+	for _, t := range strings.Split(f.dataPlaneTokens, ",") {
+		if t = strings.TrimSpace(t); t != "" {
+			tokens = append(tokens, t)
+		}
+	}
+	srv, err := server.Start(ctx, server.Config{
+		DB: db, Keyring: kr, Catalog: catalog,
+		GRPCAddr: f.grpcAddr, HTTPAddr: f.httpAddr,
+		PublicIngestURL: f.publicURL,
+		DataPlaneTokens: tokens,
+		Log:             slog.Default(),
+	})
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return &controlPlane{db: db, srv: srv}, nil
+}
+
+func runControlPlane(ctx context.Context, args []string, _ io.Writer) error {
+	fs := flag.NewFlagSet("plugs controlplane", flag.ContinueOnError)
+	var f cpFlags
+	f.register(fs, "./.plugs", ":9090", ":8081", "http://localhost:8080")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if f.dataPlaneTokens == "" {
+		slog.Warn("no --dataplane-token: data planes cannot connect")
+	}
+	cp, err := startControlPlane(ctx, &f, false, nil)
+	if err != nil {
+		return err
+	}
+	defer cp.stop()
+	<-ctx.Done()
+	return nil
+}
+
+var errUsage = errors.New("usage")
+
+func usageErr(format string, a ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{errUsage}, a...)...)
+}

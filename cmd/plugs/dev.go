@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/plugshq/plugs/backbone"
+	"github.com/plugshq/plugs/controlplane/auth"
+	"github.com/plugshq/plugs/ent/viewer"
+)
+
+// devKeyFile keeps the bootstrap API key of a dev data directory, so the
+// README's walk-through works after a restart too. Development only.
+const devKeyFile = "dev-api-key"
+
+func runDev(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("plugs dev", flag.ContinueOnError)
+	var cp cpFlags
+	var dp dpFlags
+	cp.register(fs, "./.plugs", "127.0.0.1:9090", "127.0.0.1:8081", "")
+	dp.register(fs, "127.0.0.1:8080", true)
+	natsHost := fs.String("nats-host", "127.0.0.1", "embedded NATS listen host")
+	natsPort := fs.Int("nats-port", 4222, "embedded NATS port (-1 picks a free one)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(cp.dataDir, 0o700); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	if cp.publicURL == "" {
+		cp.publicURL = "http://" + dp.ingestAddr
+	}
+	// The in-process data plane authenticates with a token made for this
+	// run only.
+	tok := make([]byte, 24)
+	if _, err := rand.Read(tok); err != nil {
+		return err
+	}
+	dp.token = "dp_dev_" + hex.EncodeToString(tok)
+	dp.controlPlane = cp.grpcAddr
+
+	nats, err := backbone.StartEmbedded(filepath.Join(cp.dataDir, "nats"), *natsHost, *natsPort, nil)
+	if err != nil {
+		return err
+	}
+	defer nats.Shutdown()
+
+	c, err := startControlPlane(ctx, &cp, true, []string{dp.token})
+	if err != nil {
+		return err
+	}
+	defer c.stop()
+	key, fresh, err := devBootstrap(ctx, c, cp.dataDir)
+	if err != nil {
+		return err
+	}
+	dp.controlPlane = c.srv.GRPCAddr
+	d, err := startDataPlane(ctx, &dp)
+	if err != nil {
+		return err
+	}
+	defer d.stop()
+
+	keyNote := "(created now; also saved in " + filepath.Join(cp.dataDir, devKeyFile) + ")"
+	if !fresh {
+		keyNote = "(from " + filepath.Join(cp.dataDir, devKeyFile) + ")"
+	}
+	fmt.Fprintf(stdout, `
+Plugs dev is running.
+
+  REST API      http://%s/v1/sources
+  gRPC          %s  (reflection on)
+  Ingest        %s/v1/ingest/webhook/{sourceId}
+  NATS          %s
+  Data dir      %s
+
+  API key       %s
+                %s
+
+  export PLUGS_API_KEY=%s
+  curl -s -H "Authorization: Bearer $PLUGS_API_KEY" http://%s/v1/templates
+
+Press Ctrl-C to stop.
+`, c.srv.HTTPAddr, c.srv.GRPCAddr, strings.TrimSuffix(cp.publicURL, "/"), nats.URL(), cp.dataDir, key, keyNote, key, c.srv.HTTPAddr)
+	<-ctx.Done()
+	fmt.Fprintln(stdout, "\nstopping")
+	return nil
+}
+
+// devBootstrap makes the dev tenant and its first key when the database has
+// no tenant yet, and otherwise reads the saved key.
+func devBootstrap(ctx context.Context, c *controlPlane, dataDir string) (key string, fresh bool, err error) {
+	path := filepath.Join(dataDir, devKeyFile)
+	n, err := c.db.Client.Tenant.Query().Count(viewer.System(ctx))
+	if err != nil {
+		return "", false, err
+	}
+	if n > 0 {
+		b, err := os.ReadFile(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			return "(not saved; create one with: plugs tokens create --tenant NAME)", false, nil
+		}
+		if err != nil {
+			return "", false, err
+		}
+		return strings.TrimSpace(string(b)), false, nil
+	}
+	_, token, err := auth.Bootstrap(ctx, c.db.Client, "dev", "bootstrap")
+	if err != nil {
+		return "", false, err
+	}
+	if err := os.WriteFile(path, []byte(token+"\n"), 0o600); err != nil {
+		return "", false, err
+	}
+	return token, true, nil
+}

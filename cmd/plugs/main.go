@@ -1,0 +1,80 @@
+// Command plugs is the single Plugs binary: `plugs dev` runs everything in
+// one process; `controlplane` and `dataplane` run the two planes apart; the
+// other subcommands are for operators.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+type command struct {
+	name, summary string
+	run           func(ctx context.Context, args []string, stdout io.Writer) error
+}
+
+func commands() []command {
+	return []command{
+		{"dev", "run control plane, data plane and embedded NATS in one process (SQLite under ./.plugs)", runDev},
+		{"controlplane", "run the control plane (gRPC + REST)", runControlPlane},
+		{"dataplane", "run a data plane that takes its configuration from a control plane", runDataPlane},
+		{"tokens", "create API keys: tokens create --tenant NAME (operator) or --server/--api-key", runTokens},
+		{"keys", "master keys: keys generate | keys rotate (re-encrypt every secret under the newest key)", runKeys},
+		{"version", "print the version", func(_ context.Context, _ []string, w io.Writer) error {
+			_, err := fmt.Fprintln(w, "plugs", version)
+			return err
+		}},
+	}
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: plugs <command> [flags]\n\ncommands:")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-13s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w, "\nRun 'plugs <command> -h' for the flags of a command.")
+}
+
+func main() {
+	slog.SetDefault(slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})))
+	if len(os.Args) < 2 || os.Args[1] == "-h" || os.Args[1] == "--help" || os.Args[1] == "help" {
+		usage(os.Stdout)
+		return
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	for _, c := range commands() {
+		if c.name == os.Args[1] {
+			err := c.run(ctx, os.Args[2:], os.Stdout)
+			if errors.Is(err, flag.ErrHelp) {
+				return
+			}
+			if err != nil && !errors.Is(err, context.Canceled) {
+				fmt.Fprintln(os.Stderr, "plugs "+c.name+":", err)
+				os.Exit(1)
+			}
+			return
+		}
+	}
+	fmt.Fprintf(os.Stderr, "plugs: unknown command %q\n\n", os.Args[1])
+	usage(os.Stderr)
+	os.Exit(2)
+}
+
+// envOr returns the environment variable name, or def when it is unset.
+func envOr(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok {
+		return v
+	}
+	return def
+}

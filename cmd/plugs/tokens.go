@@ -1,0 +1,60 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+
+	"github.com/plugshq/plugs/controlplane/auth"
+	"github.com/plugshq/plugs/controlplane/store"
+	plugsv1 "github.com/plugshq/plugs/gen/plugs/v1"
+)
+
+func runTokens(ctx context.Context, args []string, stdout io.Writer) error {
+	if len(args) == 0 || args[0] != "create" {
+		return usageErr("plugs tokens create [--tenant NAME | --server ADDR --api-key KEY] [--name NAME]")
+	}
+	fs := flag.NewFlagSet("plugs tokens create", flag.ContinueOnError)
+	var cp cpFlags
+	cp.register(fs, "./.plugs", "", "", "")
+	tenant := fs.String("tenant", "", "operator mode: create a new tenant with this name and its first key, directly in the database")
+	server := fs.String("server", envOr("PLUGS_SERVER", "127.0.0.1:9090"), "control plane gRPC address (PLUGS_SERVER)")
+	apiKey := fs.String("api-key", envOr("PLUGS_API_KEY", ""), "an existing key of the tenant (PLUGS_API_KEY)")
+	name := fs.String("name", "", "name of the new key")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	if *tenant != "" {
+		db, err := store.Open(ctx, cp.databaseURL, cp.dataDir)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		t, token, err := auth.Bootstrap(ctx, db.Client, *tenant, *name)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "tenant %s (%s)\n%s\n", t.Name, t.ID, token)
+		return nil
+	}
+	if *apiKey == "" {
+		return usageErr("give --tenant NAME (operator) or --api-key KEY (a key of the tenant)")
+	}
+	conn, err := grpc.NewClient(*server, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+*apiKey)
+	resp, err := plugsv1.NewApiKeyServiceClient(conn).CreateApiKey(ctx, &plugsv1.CreateApiKeyRequest{DisplayName: *name})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "key %s (%s)\n%s\n", resp.GetApiKey().GetId(), resp.GetApiKey().GetPrefix(), resp.GetToken())
+	return nil
+}
