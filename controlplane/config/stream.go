@@ -26,7 +26,10 @@ type Server struct {
 	plugsv1.UnimplementedConfigDiscoveryServiceServer
 	Snapshots *Snapshotter
 	Changes   ChangeSignal
-	Log       *slog.Logger
+	// Shutdown, when closed, ends every stream with UNAVAILABLE so data
+	// planes reconnect elsewhere and a graceful stop does not wait on them.
+	Shutdown <-chan struct{}
+	Log      *slog.Logger
 }
 
 type recvResult struct {
@@ -93,6 +96,8 @@ func (s *Server) StreamConfig(stream plugsv1.ConfigDiscoveryService_StreamConfig
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
+		case <-s.Shutdown:
+			return status.Error(codes.Unavailable, "control plane shutting down")
 		case <-changed:
 			rejected = "" // a new configuration may be accepted
 		case r := <-reqs:

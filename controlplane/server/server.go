@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
@@ -58,6 +59,9 @@ type Server struct {
 	conn   *grpc.ClientConn
 	health *health.Server
 	done   chan error
+	// shutdown ends the configuration streams when the server stops.
+	shutdown     chan struct{}
+	shutdownOnce sync.Once
 }
 
 // Start listens on both addresses and serves until Stop or ctx ends.
@@ -91,9 +95,11 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	})
 	plugsv1.RegisterTemplateServiceServer(gs, &api.Templates{Catalog: cfg.Catalog})
 	plugsv1.RegisterApiKeyServiceServer(gs, &api.APIKeys{Client: cfg.DB.Client, Log: log})
+	shutdown := make(chan struct{})
 	plugsv1.RegisterConfigDiscoveryServiceServer(gs, &config.Server{
 		Snapshots: &config.Snapshotter{Client: cfg.DB.Client, Catalog: cfg.Catalog, Keyring: cfg.Keyring, Log: log},
 		Changes:   cfg.DB.Revisions,
+		Shutdown:  shutdown,
 		Log:       log,
 	})
 	hs := health.NewServer()
@@ -106,6 +112,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		grpc:     gs,
 		health:   hs,
 		done:     make(chan error, 2),
+		shutdown: shutdown,
 	}
 	go func() { s.done <- gs.Serve(gl) }()
 
@@ -177,6 +184,7 @@ func loopback(addr string) string {
 
 // Stop drains HTTP and gRPC within ctx, then closes them hard.
 func (s *Server) Stop(ctx context.Context) {
+	s.shutdownOnce.Do(func() { close(s.shutdown) })
 	s.health.Shutdown()
 	if s.http != nil {
 		_ = s.http.Shutdown(ctx)
