@@ -68,10 +68,7 @@ func (a *APIKeys) ListApiKeys(ctx context.Context, req *plugsv1.ListApiKeysReque
 		return nil, internal(ctx, a.log(), "list API keys", err)
 	}
 	resp := &plugsv1.ListApiKeysResponse{}
-	if len(rows) > size {
-		rows = rows[:size]
-		resp.NextPageToken = encodePageToken(rows[len(rows)-1].ID.String())
-	}
+	rows, resp.NextPageToken = trimPage(rows, size, func(k *ent.APIKey) string { return k.ID.String() })
 	for _, k := range rows {
 		resp.ApiKeys = append(resp.ApiKeys, apiKeyToProto(k))
 	}

@@ -64,3 +64,13 @@ func parseID(field, s string) (uuid.UUID, error) {
 	}
 	return id, nil
 }
+
+// trimPage cuts rows fetched with limit size+1 to one page and returns the
+// token of the next page, empty on the last.
+func trimPage[T any](rows []T, size int, key func(T) string) ([]T, string) {
+	if len(rows) <= size {
+		return rows, ""
+	}
+	rows = rows[:size]
+	return rows, encodePageToken(key(rows[len(rows)-1]))
+}

@@ -205,10 +205,7 @@ func (s *Sources) ListSources(ctx context.Context, req *plugsv1.ListSourcesReque
 		return nil, internal(ctx, s.log(), "list sources", err)
 	}
 	resp := &plugsv1.ListSourcesResponse{}
-	if len(rows) > size {
-		rows = rows[:size]
-		resp.NextPageToken = encodePageToken(rows[len(rows)-1].ID.String())
-	}
+	rows, resp.NextPageToken = trimPage(rows, size, func(r *ent.Source) string { return r.ID.String() })
 	for _, r := range rows {
 		p, err := s.sourceToProto(r, r.Edges.Secrets)
 		if err != nil {

@@ -23,13 +23,8 @@ func (t *Templates) ListTemplates(_ context.Context, req *plugsv1.ListTemplatesR
 	if err != nil {
 		return nil, err
 	}
-	page := t.Catalog.List(after, size+1)
 	resp := &plugsv1.ListTemplatesResponse{}
-	if len(page) > size {
-		page = page[:size]
-		resp.NextPageToken = encodePageToken(page[len(page)-1].GetId())
-	}
-	resp.Templates = page
+	resp.Templates, resp.NextPageToken = trimPage(t.Catalog.List(after, size+1), size, (*plugsv1.Template).GetId)
 	return resp, nil
 }
 
