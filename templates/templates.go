@@ -106,12 +106,6 @@ func (c *Catalog) Get(id string) (*plugsv1.Template, error) {
 	return proto.Clone(t).(*plugsv1.Template), nil
 }
 
-// Has reports whether id names a template.
-func (c *Catalog) Has(id string) bool {
-	_, ok := c.byID[id]
-	return ok
-}
-
 // IDs lists template ids in order.
 func (c *Catalog) IDs() []string { return slices.Clone(c.ids) }
 

@@ -51,11 +51,7 @@ func (a *APIKeys) CreateApiKey(ctx context.Context, req *plugsv1.CreateApiKeyReq
 
 // ListApiKeys implements plugs.v1.ApiKeyService.
 func (a *APIKeys) ListApiKeys(ctx context.Context, req *plugsv1.ListApiKeysRequest) (*plugsv1.ListApiKeysResponse, error) {
-	size, err := pageSize(req.GetPageSize())
-	if err != nil {
-		return nil, err
-	}
-	after, err := decodeIDPageToken(req.GetPageToken())
+	size, after, err := idPage(req.GetPageSize(), req.GetPageToken())
 	if err != nil {
 		return nil, err
 	}

@@ -12,10 +12,6 @@ import (
 	"github.com/plugshq/plugs/ent"
 )
 
-// ErrTooManySecrets means a rotation would leave a source with more active
-// secrets than MaxActiveSecrets.
-var ErrTooManySecrets = errors.New("api: too many active secrets")
-
 // violations collects field violations of one request, named by the
 // request field path (for example "source.event_filter.event_types[1]").
 type violations []*errdetails.BadRequest_FieldViolation

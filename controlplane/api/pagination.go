@@ -56,6 +56,16 @@ func decodeIDPageToken(tok string) (uuid.UUID, error) {
 	return id, nil
 }
 
+// idPage reads the paging fields of a list keyed by UUID.
+func idPage(size int32, token string) (int, uuid.UUID, error) {
+	n, err := pageSize(size)
+	if err != nil {
+		return 0, uuid.Nil, err
+	}
+	after, err := decodeIDPageToken(token)
+	return n, after, err
+}
+
 // parseID checks a resource id.
 func parseID(field, s string) (uuid.UUID, error) {
 	id, err := uuid.Parse(s)

@@ -68,15 +68,10 @@ func (s *Sources) CreateSource(ctx context.Context, req *plugsv1.CreateSourceReq
 	}
 	in = proto.Clone(in).(*plugsv1.Source)
 	tpl, tplErr := s.Catalog.Get(in.GetTemplateId())
-	// What the caller set explicitly is stored as an override; the rest
-	// follows the template.
-	schemeOverride, mappingsOverride := in.GetSignatureScheme(), in.GetFieldMappings()
-	if proto.Size(schemeOverride) == 0 {
-		schemeOverride = nil
+	if proto.Size(in.GetSignatureScheme()) == 0 {
 		in.SignatureScheme = tpl.GetSignatureScheme()
 	}
-	if proto.Size(mappingsOverride) == 0 {
-		mappingsOverride = nil
+	if proto.Size(in.GetFieldMappings()) == 0 {
 		in.FieldMappings = tpl.GetFieldMappings()
 	}
 	if in.GetStatus() == plugsv1.Source_STATUS_UNSPECIFIED {
@@ -94,15 +89,7 @@ func (s *Sources) CreateSource(ctx context.Context, req *plugsv1.CreateSourceReq
 	if err := v.err(); err != nil {
 		return nil, err
 	}
-	schemeBytes, err := config.MarshalOverride(schemeOverride)
-	if err != nil {
-		return nil, internal(ctx, s.log(), "encode source", err)
-	}
-	mappingBytes, err := config.MarshalOverride(mappingsOverride)
-	if err != nil {
-		return nil, internal(ctx, s.log(), "encode source", err)
-	}
-	filterBytes, err := config.MarshalOverride(in.GetEventFilter())
+	fields, err := encodeSource(in, tpl)
 	if err != nil {
 		return nil, internal(ctx, s.log(), "encode source", err)
 	}
@@ -111,17 +98,7 @@ func (s *Sources) CreateSource(ctx context.Context, req *plugsv1.CreateSourceReq
 	var sec *ent.Secret
 	err = withTx(ctx, s.Client, func(tx *ent.Tx) error {
 		var err error
-		created, err = tx.Source.Create().
-			SetDisplayName(in.GetDisplayName()).
-			SetTemplateID(in.GetTemplateId()).
-			SetMetricID(in.GetMetricId()).
-			SetSignatureScheme(schemeBytes).
-			SetEventFilter(filterBytes).
-			SetFieldMappings(mappingBytes).
-			SetStatus(statusFromProto(in.GetStatus())).
-			SetMaxBodyBytes(in.GetMaxBodyBytes()).
-			SetDedupWindowSeconds(int64(in.GetDedupWindow().AsDuration() / time.Second)).
-			Save(ctx)
+		created, err = setSourceFields(tx.Source.Create(), fields).Save(ctx)
 		if err != nil {
 			return err
 		}
@@ -188,11 +165,7 @@ func (s *Sources) get(ctx context.Context, c *ent.Client, id uuid.UUID) (*plugsv
 
 // ListSources implements plugs.v1.SourceService.
 func (s *Sources) ListSources(ctx context.Context, req *plugsv1.ListSourcesRequest) (*plugsv1.ListSourcesResponse, error) {
-	size, err := pageSize(req.GetPageSize())
-	if err != nil {
-		return nil, err
-	}
-	after, err := decodeIDPageToken(req.GetPageToken())
+	size, after, err := idPage(req.GetPageSize(), req.GetPageToken())
 	if err != nil {
 		return nil, err
 	}
@@ -286,39 +259,11 @@ func (s *Sources) UpdateSource(ctx context.Context, req *plugsv1.UpdateSourceReq
 		if err := v.err(); err != nil {
 			return err
 		}
-		// Store overrides only where they differ from the template, so a
-		// source on template defaults follows template fixes.
-		var schemeOverride, mappingsOverride proto.Message
-		if !proto.Equal(merged.GetSignatureScheme(), tpl.GetSignatureScheme()) {
-			schemeOverride = merged.GetSignatureScheme()
-		}
-		if !proto.Equal(merged.GetFieldMappings(), tpl.GetFieldMappings()) {
-			mappingsOverride = merged.GetFieldMappings()
-		}
-		schemeBytes, err := config.MarshalOverride(schemeOverride)
+		fields, err := encodeSource(merged, tpl)
 		if err != nil {
 			return err
 		}
-		mappingBytes, err := config.MarshalOverride(mappingsOverride)
-		if err != nil {
-			return err
-		}
-		filterBytes, err := config.MarshalOverride(merged.GetEventFilter())
-		if err != nil {
-			return err
-		}
-		err = tx.Source.UpdateOneID(id).
-			SetDisplayName(merged.GetDisplayName()).
-			SetTemplateID(merged.GetTemplateId()).
-			SetMetricID(merged.GetMetricId()).
-			SetSignatureScheme(schemeBytes).
-			SetEventFilter(filterBytes).
-			SetFieldMappings(mappingBytes).
-			SetStatus(statusFromProto(merged.GetStatus())).
-			SetMaxBodyBytes(merged.GetMaxBodyBytes()).
-			SetDedupWindowSeconds(int64(merged.GetDedupWindow().AsDuration() / time.Second)).
-			Exec(ctx)
-		if err != nil {
+		if err := setSourceFields(tx.Source.UpdateOneID(id), fields).Exec(ctx); err != nil {
 			return err
 		}
 		out, err = s.get(ctx, tx.Client(), id)
@@ -452,4 +397,66 @@ func rollback(tx *ent.Tx) error {
 		return fmt.Errorf("rollback: %w", err)
 	}
 	return nil
+}
+
+// storedSource is a source's row values: structured settings as stored
+// bytes, nil where they equal the template's default.
+type storedSource struct {
+	displayName, templateID, metricID string
+	scheme, filter, mappings          []byte
+	status                            source.Status
+	maxBodyBytes, dedupWindowSeconds  int64
+}
+
+// encodeSource turns an effective, validated source into its row values.
+// Only settings that differ from the template are stored as overrides, so a
+// source on template defaults follows template fixes.
+func encodeSource(in *plugsv1.Source, tpl *plugsv1.Template) (storedSource, error) {
+	f := storedSource{
+		displayName:        in.GetDisplayName(),
+		templateID:         in.GetTemplateId(),
+		metricID:           in.GetMetricId(),
+		status:             statusFromProto(in.GetStatus()),
+		maxBodyBytes:       in.GetMaxBodyBytes(),
+		dedupWindowSeconds: int64(in.GetDedupWindow().AsDuration() / time.Second),
+	}
+	var err error
+	if !proto.Equal(in.GetSignatureScheme(), tpl.GetSignatureScheme()) {
+		if f.scheme, err = config.MarshalOverride(in.GetSignatureScheme()); err != nil {
+			return f, err
+		}
+	}
+	if !proto.Equal(in.GetFieldMappings(), tpl.GetFieldMappings()) {
+		if f.mappings, err = config.MarshalOverride(in.GetFieldMappings()); err != nil {
+			return f, err
+		}
+	}
+	f.filter, err = config.MarshalOverride(in.GetEventFilter())
+	return f, err
+}
+
+// sourceSetter is what ent's SourceCreate and SourceUpdateOne share.
+type sourceSetter[T any] interface {
+	SetDisplayName(string) T
+	SetTemplateID(string) T
+	SetMetricID(string) T
+	SetSignatureScheme([]byte) T
+	SetEventFilter([]byte) T
+	SetFieldMappings([]byte) T
+	SetStatus(source.Status) T
+	SetMaxBodyBytes(int64) T
+	SetDedupWindowSeconds(int64) T
+}
+
+func setSourceFields[T sourceSetter[T]](b T, f storedSource) T {
+	b.SetDisplayName(f.displayName)
+	b.SetTemplateID(f.templateID)
+	b.SetMetricID(f.metricID)
+	b.SetSignatureScheme(f.scheme)
+	b.SetEventFilter(f.filter)
+	b.SetFieldMappings(f.mappings)
+	b.SetStatus(f.status)
+	b.SetMaxBodyBytes(f.maxBodyBytes)
+	b.SetDedupWindowSeconds(f.dedupWindowSeconds)
+	return b
 }

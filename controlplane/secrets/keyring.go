@@ -22,7 +22,6 @@ const KeySize = 32
 type Keyring struct {
 	aeads   map[string]cipher.AEAD
 	primary string
-	order   []string
 }
 
 // Key is one master key with its id.
@@ -65,7 +64,6 @@ func NewKeyring(keys ...Key) (*Keyring, error) {
 			return nil, fmt.Errorf("%w: %w", ErrBadMasterKey, err)
 		}
 		kr.aeads[id] = aead
-		kr.order = append(kr.order, id)
 		kr.primary = id
 	}
 	return kr, nil
@@ -115,6 +113,3 @@ func FormatKey(k Key) string {
 
 // PrimaryID is the id of the key that seals.
 func (kr *Keyring) PrimaryID() string { return kr.primary }
-
-// IDs lists the key ids, primary last.
-func (kr *Keyring) IDs() []string { return append([]string(nil), kr.order...) }

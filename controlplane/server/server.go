@@ -58,7 +58,6 @@ type Server struct {
 	http   *http.Server
 	conn   *grpc.ClientConn
 	health *health.Server
-	done   chan error
 	// shutdown ends the configuration streams when the server stops.
 	shutdown     chan struct{}
 	shutdownOnce sync.Once
@@ -111,10 +110,13 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		HTTPAddr: hl.Addr().String(),
 		grpc:     gs,
 		health:   hs,
-		done:     make(chan error, 2),
 		shutdown: shutdown,
 	}
-	go func() { s.done <- gs.Serve(gl) }()
+	go func() {
+		if err := gs.Serve(gl); err != nil {
+			log.Error("gRPC listener stopped", "error", err)
+		}
+	}()
 
 	conn, err := grpc.NewClient(loopback(s.GRPCAddr), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
@@ -160,11 +162,9 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	go func() {
-		err := s.http.Serve(hl)
-		if errors.Is(err, http.ErrServerClosed) {
-			err = nil
+		if err := s.http.Serve(hl); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("HTTP listener stopped", "error", err)
 		}
-		s.done <- err
 	}()
 	log.Info("control plane listening", "grpc", s.GRPCAddr, "http", s.HTTPAddr)
 	return s, nil

@@ -12,4 +12,8 @@ var (
 	// ErrUnknownMigration means the database holds a migration version this
 	// binary does not know: it was migrated by a newer release.
 	ErrUnknownMigration = errors.New("store: database has a migration this binary does not know")
+	// ErrNotInTransaction means a configuration change was attempted outside
+	// a transaction, where its revision could not be written atomically with
+	// it.
+	ErrNotInTransaction = errors.New("store: configuration changes must run in a transaction")
 )

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 
@@ -15,10 +14,6 @@ import (
 	"github.com/plugshq/plugs/ent/secret"
 	"github.com/plugshq/plugs/ent/source"
 )
-
-// ErrNotInTransaction means a configuration change was attempted outside a
-// transaction, where its revision could not be written atomically with it.
-var ErrNotInTransaction = errors.New("store: configuration changes must run in a transaction")
 
 // Revisions tells waiters when the configuration revision moved. Every
 // committed change of a source or secret fires it.
