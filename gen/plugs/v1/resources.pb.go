@@ -746,7 +746,11 @@ type SignatureScheme struct {
 	// nothing else is read from it until it is.
 	SignatureJsonPath string `protobuf:"bytes,13,opt,name=signature_json_path,json=signatureJsonPath,proto3" json:"signature_json_path,omitempty"`
 	// A handshake the provider performs before or besides sending events.
-	Handshake     SignatureScheme_Handshake `protobuf:"varint,14,opt,name=handshake,proto3,enum=plugs.v1.SignatureScheme_Handshake" json:"handshake,omitempty"`
+	Handshake SignatureScheme_Handshake `protobuf:"varint,14,opt,name=handshake,proto3,enum=plugs.v1.SignatureScheme_Handshake" json:"handshake,omitempty"`
+	// The verify token chosen when subscribing, for HANDSHAKE_META_HUB_CHALLENGE:
+	// a subscription request is answered only when its hub.verify_token equals
+	// it. It is not a signing secret and is returned by reads.
+	VerifyToken   string `protobuf:"bytes,15,opt,name=verify_token,json=verifyToken,proto3" json:"verify_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -877,6 +881,13 @@ func (x *SignatureScheme) GetHandshake() SignatureScheme_Handshake {
 		return x.Handshake
 	}
 	return SignatureScheme_HANDSHAKE_UNSPECIFIED
+}
+
+func (x *SignatureScheme) GetVerifyToken() string {
+	if x != nil {
+		return x.VerifyToken
+	}
+	return ""
 }
 
 // StructuredHeader splits a header such as "t=1492774577,v1=5257a869…".
@@ -1477,8 +1488,7 @@ const file_plugs_v1_resources_proto_rawDesc = "" +
 	"\vcreate_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vexpire_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"expireTime\"\xf9\n" +
-	"\n" +
+	"expireTime\"\x9c\v\n" +
 	"\x0fSignatureScheme\x12A\n" +
 	"\talgorithm\x18\x01 \x01(\x0e2#.plugs.v1.SignatureScheme.AlgorithmR\talgorithm\x12>\n" +
 	"\bencoding\x18\x02 \x01(\x0e2\".plugs.v1.SignatureScheme.EncodingR\bencoding\x12\x16\n" +
@@ -1496,7 +1506,8 @@ const file_plugs_v1_resources_proto_rawDesc = "" +
 	"\ftoken_header\x18\v \x01(\tR\vtokenHeader\x12\x1b\n" +
 	"\tid_header\x18\f \x01(\tR\bidHeader\x12.\n" +
 	"\x13signature_json_path\x18\r \x01(\tR\x11signatureJsonPath\x12A\n" +
-	"\thandshake\x18\x0e \x01(\x0e2#.plugs.v1.SignatureScheme.HandshakeR\thandshake\"\xbb\x01\n" +
+	"\thandshake\x18\x0e \x01(\x0e2#.plugs.v1.SignatureScheme.HandshakeR\thandshake\x12!\n" +
+	"\fverify_token\x18\x0f \x01(\tR\vverifyToken\"\xbb\x01\n" +
 	"\tAlgorithm\x12\x19\n" +
 	"\x15ALGORITHM_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15ALGORITHM_HMAC_SHA256\x10\x01\x12\x17\n" +

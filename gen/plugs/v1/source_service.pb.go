@@ -386,11 +386,240 @@ func (x *RotateSecretRequest) GetPreviousSecretTtl() *durationpb.Duration {
 	return nil
 }
 
+type PreviewMappingRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// UUID of the source.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// The sample request body exactly as a provider would send it.
+	Body string `protobuf:"bytes,2,opt,name=body,proto3" json:"body,omitempty"`
+	// Sample request headers, for mappings that read a header.
+	Headers map[string]string `protobuf:"bytes,3,rep,name=headers,proto3" json:"headers,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Content type of body; empty means application/json.
+	ContentType string `protobuf:"bytes,4,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"`
+	// Draft mappings to try instead of the source's own.
+	FieldMappings *FieldMappings `protobuf:"bytes,5,opt,name=field_mappings,json=fieldMappings,proto3" json:"field_mappings,omitempty"`
+	// Draft filter to try instead of the source's own.
+	EventFilter   *EventFilter `protobuf:"bytes,6,opt,name=event_filter,json=eventFilter,proto3" json:"event_filter,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PreviewMappingRequest) Reset() {
+	*x = PreviewMappingRequest{}
+	mi := &file_plugs_v1_source_service_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PreviewMappingRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PreviewMappingRequest) ProtoMessage() {}
+
+func (x *PreviewMappingRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_plugs_v1_source_service_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PreviewMappingRequest.ProtoReflect.Descriptor instead.
+func (*PreviewMappingRequest) Descriptor() ([]byte, []int) {
+	return file_plugs_v1_source_service_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *PreviewMappingRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *PreviewMappingRequest) GetBody() string {
+	if x != nil {
+		return x.Body
+	}
+	return ""
+}
+
+func (x *PreviewMappingRequest) GetHeaders() map[string]string {
+	if x != nil {
+		return x.Headers
+	}
+	return nil
+}
+
+func (x *PreviewMappingRequest) GetContentType() string {
+	if x != nil {
+		return x.ContentType
+	}
+	return ""
+}
+
+func (x *PreviewMappingRequest) GetFieldMappings() *FieldMappings {
+	if x != nil {
+		return x.FieldMappings
+	}
+	return nil
+}
+
+func (x *PreviewMappingRequest) GetEventFilter() *EventFilter {
+	if x != nil {
+		return x.EventFilter
+	}
+	return nil
+}
+
+type PreviewMappingResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The usage event the payload maps to; unset when a required field failed
+	// or the body does not parse.
+	Event *UsageEvent `protobuf:"bytes,1,opt,name=event,proto3" json:"event,omitempty"`
+	// Why fields could not be mapped; an optional field that is absent is
+	// listed too, so a draft can be corrected before it is saved.
+	FieldErrors []*FieldError `protobuf:"bytes,2,rep,name=field_errors,json=fieldErrors,proto3" json:"field_errors,omitempty"`
+	// Whether the event filter drops this event (the data plane would answer
+	// 200 and keep nothing).
+	Filtered bool `protobuf:"varint,3,opt,name=filtered,proto3" json:"filtered,omitempty"`
+	// Set when the body does not parse as its content type.
+	ParseError    string `protobuf:"bytes,4,opt,name=parse_error,json=parseError,proto3" json:"parse_error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PreviewMappingResponse) Reset() {
+	*x = PreviewMappingResponse{}
+	mi := &file_plugs_v1_source_service_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PreviewMappingResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PreviewMappingResponse) ProtoMessage() {}
+
+func (x *PreviewMappingResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_plugs_v1_source_service_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PreviewMappingResponse.ProtoReflect.Descriptor instead.
+func (*PreviewMappingResponse) Descriptor() ([]byte, []int) {
+	return file_plugs_v1_source_service_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *PreviewMappingResponse) GetEvent() *UsageEvent {
+	if x != nil {
+		return x.Event
+	}
+	return nil
+}
+
+func (x *PreviewMappingResponse) GetFieldErrors() []*FieldError {
+	if x != nil {
+		return x.FieldErrors
+	}
+	return nil
+}
+
+func (x *PreviewMappingResponse) GetFiltered() bool {
+	if x != nil {
+		return x.Filtered
+	}
+	return false
+}
+
+func (x *PreviewMappingResponse) GetParseError() string {
+	if x != nil {
+		return x.ParseError
+	}
+	return ""
+}
+
+// FieldError says why one field of a mapping has no value.
+type FieldError struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The mapping field, for example "customer_id" or "properties.plan".
+	Field string `protobuf:"bytes,1,opt,name=field,proto3" json:"field,omitempty"`
+	// What went wrong.
+	Description string `protobuf:"bytes,2,opt,name=description,proto3" json:"description,omitempty"`
+	// Whether the field is required (its failure rejects the webhook).
+	Required      bool `protobuf:"varint,3,opt,name=required,proto3" json:"required,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FieldError) Reset() {
+	*x = FieldError{}
+	mi := &file_plugs_v1_source_service_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FieldError) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FieldError) ProtoMessage() {}
+
+func (x *FieldError) ProtoReflect() protoreflect.Message {
+	mi := &file_plugs_v1_source_service_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FieldError.ProtoReflect.Descriptor instead.
+func (*FieldError) Descriptor() ([]byte, []int) {
+	return file_plugs_v1_source_service_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *FieldError) GetField() string {
+	if x != nil {
+		return x.Field
+	}
+	return ""
+}
+
+func (x *FieldError) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *FieldError) GetRequired() bool {
+	if x != nil {
+		return x.Required
+	}
+	return false
+}
+
 var File_plugs_v1_source_service_proto protoreflect.FileDescriptor
 
 const file_plugs_v1_source_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1dplugs/v1/source_service.proto\x12\bplugs.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x18plugs/v1/resources.proto\"?\n" +
+	"\x1dplugs/v1/source_service.proto\x12\bplugs.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x18plugs/v1/resources.proto\x1a\x1aplugs/v1/usage_event.proto\"?\n" +
 	"\x13CreateSourceRequest\x12(\n" +
 	"\x06source\x18\x01 \x01(\v2\x10.plugs.v1.SourceR\x06source\"\"\n" +
 	"\x10GetSourceRequest\x12\x0e\n" +
@@ -411,14 +640,36 @@ const file_plugs_v1_source_service_proto_rawDesc = "" +
 	"\x13RotateSecretRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
 	"\x06secret\x18\x02 \x01(\tR\x06secret\x12I\n" +
-	"\x13previous_secret_ttl\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\x11previousSecretTtl2\xa0\x03\n" +
+	"\x13previous_secret_ttl\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\x11previousSecretTtl\"\xdc\x02\n" +
+	"\x15PreviewMappingRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04body\x18\x02 \x01(\tR\x04body\x12F\n" +
+	"\aheaders\x18\x03 \x03(\v2,.plugs.v1.PreviewMappingRequest.HeadersEntryR\aheaders\x12!\n" +
+	"\fcontent_type\x18\x04 \x01(\tR\vcontentType\x12>\n" +
+	"\x0efield_mappings\x18\x05 \x01(\v2\x17.plugs.v1.FieldMappingsR\rfieldMappings\x128\n" +
+	"\fevent_filter\x18\x06 \x01(\v2\x15.plugs.v1.EventFilterR\veventFilter\x1a:\n" +
+	"\fHeadersEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xba\x01\n" +
+	"\x16PreviewMappingResponse\x12*\n" +
+	"\x05event\x18\x01 \x01(\v2\x14.plugs.v1.UsageEventR\x05event\x127\n" +
+	"\ffield_errors\x18\x02 \x03(\v2\x14.plugs.v1.FieldErrorR\vfieldErrors\x12\x1a\n" +
+	"\bfiltered\x18\x03 \x01(\bR\bfiltered\x12\x1f\n" +
+	"\vparse_error\x18\x04 \x01(\tR\n" +
+	"parseError\"`\n" +
+	"\n" +
+	"FieldError\x12\x14\n" +
+	"\x05field\x18\x01 \x01(\tR\x05field\x12 \n" +
+	"\vdescription\x18\x02 \x01(\tR\vdescription\x12\x1a\n" +
+	"\brequired\x18\x03 \x01(\bR\brequired2\xf5\x03\n" +
 	"\rSourceService\x12?\n" +
 	"\fCreateSource\x12\x1d.plugs.v1.CreateSourceRequest\x1a\x10.plugs.v1.Source\x129\n" +
 	"\tGetSource\x12\x1a.plugs.v1.GetSourceRequest\x1a\x10.plugs.v1.Source\x12J\n" +
 	"\vListSources\x12\x1c.plugs.v1.ListSourcesRequest\x1a\x1d.plugs.v1.ListSourcesResponse\x12?\n" +
 	"\fUpdateSource\x12\x1d.plugs.v1.UpdateSourceRequest\x1a\x10.plugs.v1.Source\x12E\n" +
 	"\fDeleteSource\x12\x1d.plugs.v1.DeleteSourceRequest\x1a\x16.google.protobuf.Empty\x12?\n" +
-	"\fRotateSecret\x12\x1d.plugs.v1.RotateSecretRequest\x1a\x10.plugs.v1.SourceB/Z-github.com/plugshq/plugs/gen/plugs/v1;plugsv1b\x06proto3"
+	"\fRotateSecret\x12\x1d.plugs.v1.RotateSecretRequest\x1a\x10.plugs.v1.Source\x12S\n" +
+	"\x0ePreviewMapping\x12\x1f.plugs.v1.PreviewMappingRequest\x1a .plugs.v1.PreviewMappingResponseB/Z-github.com/plugshq/plugs/gen/plugs/v1;plugsv1b\x06proto3"
 
 var (
 	file_plugs_v1_source_service_proto_rawDescOnce sync.Once
@@ -432,43 +683,57 @@ func file_plugs_v1_source_service_proto_rawDescGZIP() []byte {
 	return file_plugs_v1_source_service_proto_rawDescData
 }
 
-var file_plugs_v1_source_service_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_plugs_v1_source_service_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_plugs_v1_source_service_proto_goTypes = []any{
-	(*CreateSourceRequest)(nil),   // 0: plugs.v1.CreateSourceRequest
-	(*GetSourceRequest)(nil),      // 1: plugs.v1.GetSourceRequest
-	(*ListSourcesRequest)(nil),    // 2: plugs.v1.ListSourcesRequest
-	(*ListSourcesResponse)(nil),   // 3: plugs.v1.ListSourcesResponse
-	(*UpdateSourceRequest)(nil),   // 4: plugs.v1.UpdateSourceRequest
-	(*DeleteSourceRequest)(nil),   // 5: plugs.v1.DeleteSourceRequest
-	(*RotateSecretRequest)(nil),   // 6: plugs.v1.RotateSecretRequest
-	(*Source)(nil),                // 7: plugs.v1.Source
-	(*fieldmaskpb.FieldMask)(nil), // 8: google.protobuf.FieldMask
-	(*durationpb.Duration)(nil),   // 9: google.protobuf.Duration
-	(*emptypb.Empty)(nil),         // 10: google.protobuf.Empty
+	(*CreateSourceRequest)(nil),    // 0: plugs.v1.CreateSourceRequest
+	(*GetSourceRequest)(nil),       // 1: plugs.v1.GetSourceRequest
+	(*ListSourcesRequest)(nil),     // 2: plugs.v1.ListSourcesRequest
+	(*ListSourcesResponse)(nil),    // 3: plugs.v1.ListSourcesResponse
+	(*UpdateSourceRequest)(nil),    // 4: plugs.v1.UpdateSourceRequest
+	(*DeleteSourceRequest)(nil),    // 5: plugs.v1.DeleteSourceRequest
+	(*RotateSecretRequest)(nil),    // 6: plugs.v1.RotateSecretRequest
+	(*PreviewMappingRequest)(nil),  // 7: plugs.v1.PreviewMappingRequest
+	(*PreviewMappingResponse)(nil), // 8: plugs.v1.PreviewMappingResponse
+	(*FieldError)(nil),             // 9: plugs.v1.FieldError
+	nil,                            // 10: plugs.v1.PreviewMappingRequest.HeadersEntry
+	(*Source)(nil),                 // 11: plugs.v1.Source
+	(*fieldmaskpb.FieldMask)(nil),  // 12: google.protobuf.FieldMask
+	(*durationpb.Duration)(nil),    // 13: google.protobuf.Duration
+	(*FieldMappings)(nil),          // 14: plugs.v1.FieldMappings
+	(*EventFilter)(nil),            // 15: plugs.v1.EventFilter
+	(*UsageEvent)(nil),             // 16: plugs.v1.UsageEvent
+	(*emptypb.Empty)(nil),          // 17: google.protobuf.Empty
 }
 var file_plugs_v1_source_service_proto_depIdxs = []int32{
-	7,  // 0: plugs.v1.CreateSourceRequest.source:type_name -> plugs.v1.Source
-	7,  // 1: plugs.v1.ListSourcesResponse.sources:type_name -> plugs.v1.Source
-	7,  // 2: plugs.v1.UpdateSourceRequest.source:type_name -> plugs.v1.Source
-	8,  // 3: plugs.v1.UpdateSourceRequest.update_mask:type_name -> google.protobuf.FieldMask
-	9,  // 4: plugs.v1.RotateSecretRequest.previous_secret_ttl:type_name -> google.protobuf.Duration
-	0,  // 5: plugs.v1.SourceService.CreateSource:input_type -> plugs.v1.CreateSourceRequest
-	1,  // 6: plugs.v1.SourceService.GetSource:input_type -> plugs.v1.GetSourceRequest
-	2,  // 7: plugs.v1.SourceService.ListSources:input_type -> plugs.v1.ListSourcesRequest
-	4,  // 8: plugs.v1.SourceService.UpdateSource:input_type -> plugs.v1.UpdateSourceRequest
-	5,  // 9: plugs.v1.SourceService.DeleteSource:input_type -> plugs.v1.DeleteSourceRequest
-	6,  // 10: plugs.v1.SourceService.RotateSecret:input_type -> plugs.v1.RotateSecretRequest
-	7,  // 11: plugs.v1.SourceService.CreateSource:output_type -> plugs.v1.Source
-	7,  // 12: plugs.v1.SourceService.GetSource:output_type -> plugs.v1.Source
-	3,  // 13: plugs.v1.SourceService.ListSources:output_type -> plugs.v1.ListSourcesResponse
-	7,  // 14: plugs.v1.SourceService.UpdateSource:output_type -> plugs.v1.Source
-	10, // 15: plugs.v1.SourceService.DeleteSource:output_type -> google.protobuf.Empty
-	7,  // 16: plugs.v1.SourceService.RotateSecret:output_type -> plugs.v1.Source
-	11, // [11:17] is the sub-list for method output_type
-	5,  // [5:11] is the sub-list for method input_type
-	5,  // [5:5] is the sub-list for extension type_name
-	5,  // [5:5] is the sub-list for extension extendee
-	0,  // [0:5] is the sub-list for field type_name
+	11, // 0: plugs.v1.CreateSourceRequest.source:type_name -> plugs.v1.Source
+	11, // 1: plugs.v1.ListSourcesResponse.sources:type_name -> plugs.v1.Source
+	11, // 2: plugs.v1.UpdateSourceRequest.source:type_name -> plugs.v1.Source
+	12, // 3: plugs.v1.UpdateSourceRequest.update_mask:type_name -> google.protobuf.FieldMask
+	13, // 4: plugs.v1.RotateSecretRequest.previous_secret_ttl:type_name -> google.protobuf.Duration
+	10, // 5: plugs.v1.PreviewMappingRequest.headers:type_name -> plugs.v1.PreviewMappingRequest.HeadersEntry
+	14, // 6: plugs.v1.PreviewMappingRequest.field_mappings:type_name -> plugs.v1.FieldMappings
+	15, // 7: plugs.v1.PreviewMappingRequest.event_filter:type_name -> plugs.v1.EventFilter
+	16, // 8: plugs.v1.PreviewMappingResponse.event:type_name -> plugs.v1.UsageEvent
+	9,  // 9: plugs.v1.PreviewMappingResponse.field_errors:type_name -> plugs.v1.FieldError
+	0,  // 10: plugs.v1.SourceService.CreateSource:input_type -> plugs.v1.CreateSourceRequest
+	1,  // 11: plugs.v1.SourceService.GetSource:input_type -> plugs.v1.GetSourceRequest
+	2,  // 12: plugs.v1.SourceService.ListSources:input_type -> plugs.v1.ListSourcesRequest
+	4,  // 13: plugs.v1.SourceService.UpdateSource:input_type -> plugs.v1.UpdateSourceRequest
+	5,  // 14: plugs.v1.SourceService.DeleteSource:input_type -> plugs.v1.DeleteSourceRequest
+	6,  // 15: plugs.v1.SourceService.RotateSecret:input_type -> plugs.v1.RotateSecretRequest
+	7,  // 16: plugs.v1.SourceService.PreviewMapping:input_type -> plugs.v1.PreviewMappingRequest
+	11, // 17: plugs.v1.SourceService.CreateSource:output_type -> plugs.v1.Source
+	11, // 18: plugs.v1.SourceService.GetSource:output_type -> plugs.v1.Source
+	3,  // 19: plugs.v1.SourceService.ListSources:output_type -> plugs.v1.ListSourcesResponse
+	11, // 20: plugs.v1.SourceService.UpdateSource:output_type -> plugs.v1.Source
+	17, // 21: plugs.v1.SourceService.DeleteSource:output_type -> google.protobuf.Empty
+	11, // 22: plugs.v1.SourceService.RotateSecret:output_type -> plugs.v1.Source
+	8,  // 23: plugs.v1.SourceService.PreviewMapping:output_type -> plugs.v1.PreviewMappingResponse
+	17, // [17:24] is the sub-list for method output_type
+	10, // [10:17] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_plugs_v1_source_service_proto_init() }
@@ -477,13 +742,14 @@ func file_plugs_v1_source_service_proto_init() {
 		return
 	}
 	file_plugs_v1_resources_proto_init()
+	file_plugs_v1_usage_event_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plugs_v1_source_service_proto_rawDesc), len(file_plugs_v1_source_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   7,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -20,12 +20,13 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	SourceService_CreateSource_FullMethodName = "/plugs.v1.SourceService/CreateSource"
-	SourceService_GetSource_FullMethodName    = "/plugs.v1.SourceService/GetSource"
-	SourceService_ListSources_FullMethodName  = "/plugs.v1.SourceService/ListSources"
-	SourceService_UpdateSource_FullMethodName = "/plugs.v1.SourceService/UpdateSource"
-	SourceService_DeleteSource_FullMethodName = "/plugs.v1.SourceService/DeleteSource"
-	SourceService_RotateSecret_FullMethodName = "/plugs.v1.SourceService/RotateSecret"
+	SourceService_CreateSource_FullMethodName   = "/plugs.v1.SourceService/CreateSource"
+	SourceService_GetSource_FullMethodName      = "/plugs.v1.SourceService/GetSource"
+	SourceService_ListSources_FullMethodName    = "/plugs.v1.SourceService/ListSources"
+	SourceService_UpdateSource_FullMethodName   = "/plugs.v1.SourceService/UpdateSource"
+	SourceService_DeleteSource_FullMethodName   = "/plugs.v1.SourceService/DeleteSource"
+	SourceService_RotateSecret_FullMethodName   = "/plugs.v1.SourceService/RotateSecret"
+	SourceService_PreviewMapping_FullMethodName = "/plugs.v1.SourceService/PreviewMapping"
 )
 
 // SourceServiceClient is the client API for SourceService service.
@@ -49,6 +50,11 @@ type SourceServiceClient interface {
 	// expiry the caller sets, so a provider can be switched over without
 	// losing requests.
 	RotateSecret(ctx context.Context, in *RotateSecretRequest, opts ...grpc.CallOption) (*Source, error)
+	// Runs a sample payload through the source's filter and field mappings
+	// (or draft ones given in the request) with the data plane's own code and
+	// returns the usage event it yields, or why each field failed. Nothing is
+	// verified, stored or forwarded.
+	PreviewMapping(ctx context.Context, in *PreviewMappingRequest, opts ...grpc.CallOption) (*PreviewMappingResponse, error)
 }
 
 type sourceServiceClient struct {
@@ -119,6 +125,16 @@ func (c *sourceServiceClient) RotateSecret(ctx context.Context, in *RotateSecret
 	return out, nil
 }
 
+func (c *sourceServiceClient) PreviewMapping(ctx context.Context, in *PreviewMappingRequest, opts ...grpc.CallOption) (*PreviewMappingResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PreviewMappingResponse)
+	err := c.cc.Invoke(ctx, SourceService_PreviewMapping_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // SourceServiceServer is the server API for SourceService service.
 // All implementations must embed UnimplementedSourceServiceServer
 // for forward compatibility.
@@ -140,6 +156,11 @@ type SourceServiceServer interface {
 	// expiry the caller sets, so a provider can be switched over without
 	// losing requests.
 	RotateSecret(context.Context, *RotateSecretRequest) (*Source, error)
+	// Runs a sample payload through the source's filter and field mappings
+	// (or draft ones given in the request) with the data plane's own code and
+	// returns the usage event it yields, or why each field failed. Nothing is
+	// verified, stored or forwarded.
+	PreviewMapping(context.Context, *PreviewMappingRequest) (*PreviewMappingResponse, error)
 	mustEmbedUnimplementedSourceServiceServer()
 }
 
@@ -167,6 +188,9 @@ func (UnimplementedSourceServiceServer) DeleteSource(context.Context, *DeleteSou
 }
 func (UnimplementedSourceServiceServer) RotateSecret(context.Context, *RotateSecretRequest) (*Source, error) {
 	return nil, status.Error(codes.Unimplemented, "method RotateSecret not implemented")
+}
+func (UnimplementedSourceServiceServer) PreviewMapping(context.Context, *PreviewMappingRequest) (*PreviewMappingResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method PreviewMapping not implemented")
 }
 func (UnimplementedSourceServiceServer) mustEmbedUnimplementedSourceServiceServer() {}
 func (UnimplementedSourceServiceServer) testEmbeddedByValue()                       {}
@@ -297,6 +321,24 @@ func _SourceService_RotateSecret_Handler(srv interface{}, ctx context.Context, d
 	return interceptor(ctx, in, info, handler)
 }
 
+func _SourceService_PreviewMapping_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PreviewMappingRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SourceServiceServer).PreviewMapping(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SourceService_PreviewMapping_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SourceServiceServer).PreviewMapping(ctx, req.(*PreviewMappingRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // SourceService_ServiceDesc is the grpc.ServiceDesc for SourceService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -327,6 +369,10 @@ var SourceService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RotateSecret",
 			Handler:    _SourceService_RotateSecret_Handler,
+		},
+		{
+			MethodName: "PreviewMapping",
+			Handler:    _SourceService_PreviewMapping_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

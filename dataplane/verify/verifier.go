@@ -1,0 +1,256 @@
+// Package verify proves a webhook authentic. One engine runs every
+// provider: a plugs.v1.SignatureScheme says which header carries the
+// signature, how it is encoded and split, what content is signed and where
+// the timestamp comes from; Compile turns a scheme and the source's secrets
+// into a Verifier once per configuration, and Verify checks a request
+// against it. Verify reads the raw body bytes; the body is parsed only when
+// the scheme signs or carries something inside it.
+package verify
+
+import (
+	"crypto/ed25519"
+	"crypto/hmac"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"net/textproto"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/plugshq/plugs/dataplane/payload"
+	plugsv1 "github.com/plugshq/plugs/gen/plugs/v1"
+)
+
+// DefaultTolerance is how old (or how far ahead) a timestamp may be when a
+// scheme sets no tolerance.
+const DefaultTolerance = 300 * time.Second
+
+// maxSignatures bounds how many signatures of one request are tried, so a
+// header stuffed with thousands of candidates cannot multiply the work.
+const maxSignatures = 16
+
+// Verifier checks requests against one source's scheme and secrets. It is
+// immutable and safe for concurrent use.
+type Verifier struct {
+	scheme    *plugsv1.SignatureScheme
+	alg       plugsv1.SignatureScheme_Algorithm
+	enc       plugsv1.SignatureScheme_Encoding
+	header    string // canonical
+	prefix    string
+	structed  *plugsv1.StructuredHeader
+	separator string
+	parts     []part
+	tsHeader  string // canonical; empty when none
+	tsFormat  plugsv1.TimestampSource_Format
+	tsSlot    int // body path of the timestamp, -1 when none
+	hasTS     bool
+	tolerance time.Duration
+	token     string // canonical token header
+	idHeader  string // canonical
+	sigSlot   int    // body path of the signature, -1 when none
+	paths     payload.Paths
+	keys      []*key
+	// Keys whose secrets did not decode; reported by Problems.
+	problems []string
+
+	states sync.Pool // *state
+}
+
+type part struct {
+	kind   plugsv1.SignedPart_Kind
+	value  string // literal text or canonical header name
+	slot   int    // body path for KIND_BODY_FIELD
+	ctForm bool
+}
+
+// key is one decoded secret.
+type key struct {
+	id     string
+	raw    []byte
+	pub    ed25519.PublicKey
+	expire time.Time // zero: never
+	macs   sync.Pool // hash.Hash keyed with raw
+}
+
+// state is the scratch space of one verification, pooled.
+type state struct {
+	sigs    [maxSignatures][64]byte
+	lens    [maxSignatures]int
+	n       int
+	scratch []byte
+	sum     [64]byte
+}
+
+// Compile checks a scheme and decodes the secrets. A secret that does not
+// decode under the scheme is left out (and named by Problems) rather than
+// failing the source: the source then fails closed with ErrSecretMissing if
+// no secret is left.
+func Compile(scheme *plugsv1.SignatureScheme, secrets []*plugsv1.SigningSecret) (*Verifier, error) {
+	v := &Verifier{
+		scheme:    scheme,
+		alg:       scheme.GetAlgorithm(),
+		enc:       scheme.GetEncoding(),
+		header:    canonical(scheme.GetHeader()),
+		prefix:    scheme.GetPrefix(),
+		separator: scheme.GetSignatureSeparator(),
+		tsSlot:    -1,
+		sigSlot:   -1,
+		tolerance: DefaultTolerance,
+		token:     canonical(scheme.GetTokenHeader()),
+		idHeader:  canonical(scheme.GetIdHeader()),
+	}
+	v.states.New = func() any { return &state{scratch: make([]byte, 0, 512)} }
+	if st := scheme.GetStructured(); st != nil && st.GetSignatureKey() != "" {
+		if st.GetItemSeparator() == "" || st.GetKeyValueSeparator() == "" {
+			return nil, fmt.Errorf("%w: structured header needs item and key/value separators", ErrInvalidScheme)
+		}
+		v.structed = st
+	}
+	if d := scheme.GetTolerance(); d != nil {
+		if err := d.CheckValid(); err != nil || d.AsDuration() <= 0 {
+			return nil, fmt.Errorf("%w: tolerance must be positive", ErrInvalidScheme)
+		}
+		v.tolerance = d.AsDuration()
+	}
+	if ts := scheme.GetTimestamp(); ts != nil {
+		v.hasTS = true
+		v.tsHeader = canonical(ts.GetHeader())
+		v.tsFormat = ts.GetFormat()
+		if v.tsFormat == plugsv1.TimestampSource_FORMAT_UNSPECIFIED {
+			v.tsFormat = plugsv1.TimestampSource_FORMAT_UNIX_SECONDS
+		}
+		if p := ts.GetJsonPath(); p != "" {
+			slot, err := v.paths.Add(p)
+			if err != nil {
+				return nil, fmt.Errorf("%w: timestamp.json_path: %w", ErrInvalidScheme, err)
+			}
+			v.tsSlot = slot
+		}
+		if v.tsHeader == "" && v.tsSlot < 0 && (v.structed == nil || v.structed.GetTimestampKey() == "") {
+			return nil, fmt.Errorf("%w: timestamp set but no header, JSONPath or structured key says where it is", ErrInvalidScheme)
+		}
+	}
+	if p := scheme.GetSignatureJsonPath(); p != "" {
+		slot, err := v.paths.Add(p)
+		if err != nil {
+			return nil, fmt.Errorf("%w: signature_json_path: %w", ErrInvalidScheme, err)
+		}
+		v.sigSlot = slot
+	}
+	for i, p := range scheme.GetSignedParts() {
+		pt := part{kind: p.GetKind(), value: p.GetValue()}
+		switch pt.kind {
+		case plugsv1.SignedPart_KIND_HEADER:
+			if pt.value == "" {
+				return nil, fmt.Errorf("%w: signed_parts[%d]: header name missing", ErrInvalidScheme, i)
+			}
+			pt.value = canonical(pt.value)
+		case plugsv1.SignedPart_KIND_BODY_FIELD:
+			slot, err := v.paths.Add(pt.value)
+			if err != nil {
+				return nil, fmt.Errorf("%w: signed_parts[%d]: %w", ErrInvalidScheme, i, err)
+			}
+			pt.slot = slot
+		case plugsv1.SignedPart_KIND_ID:
+			if v.idHeader == "" {
+				return nil, fmt.Errorf("%w: signed_parts[%d]: KIND_ID needs id_header", ErrInvalidScheme, i)
+			}
+		case plugsv1.SignedPart_KIND_TIMESTAMP:
+			if !v.hasTS {
+				return nil, fmt.Errorf("%w: signed_parts[%d]: KIND_TIMESTAMP needs a timestamp source", ErrInvalidScheme, i)
+			}
+		case plugsv1.SignedPart_KIND_UNSPECIFIED:
+			return nil, fmt.Errorf("%w: signed_parts[%d]: kind missing", ErrInvalidScheme, i)
+		}
+		v.parts = append(v.parts, pt)
+	}
+	newHash := macHash(v.alg)
+	switch {
+	case newHash != nil:
+	case v.alg == plugsv1.SignatureScheme_ALGORITHM_ED25519:
+	case v.alg == plugsv1.SignatureScheme_ALGORITHM_TOKEN:
+		if v.token == "" {
+			return nil, fmt.Errorf("%w: token scheme needs token_header", ErrInvalidScheme)
+		}
+	case v.alg == plugsv1.SignatureScheme_ALGORITHM_BASIC_AUTH:
+	default:
+		return nil, fmt.Errorf("%w: algorithm %v", ErrInvalidScheme, v.alg)
+	}
+	if newHash != nil || v.alg == plugsv1.SignatureScheme_ALGORITHM_ED25519 {
+		if v.header == "" && v.sigSlot < 0 {
+			return nil, fmt.Errorf("%w: no header or signature_json_path carries the signature", ErrInvalidScheme)
+		}
+		if len(v.parts) == 0 {
+			return nil, fmt.Errorf("%w: signed_parts is empty", ErrInvalidScheme)
+		}
+		if v.enc == plugsv1.SignatureScheme_ENCODING_UNSPECIFIED {
+			return nil, fmt.Errorf("%w: encoding missing", ErrInvalidScheme)
+		}
+	}
+	for _, s := range secrets {
+		k, err := decodeSecret(scheme.GetSecretEncoding(), s.GetValue())
+		if err != nil {
+			v.problems = append(v.problems, fmt.Sprintf("secret %s: %v", s.GetId(), err))
+			continue
+		}
+		kk := &key{id: s.GetId(), raw: k}
+		if t := s.GetExpireTime(); t != nil {
+			kk.expire = t.AsTime()
+		}
+		if v.alg == plugsv1.SignatureScheme_ALGORITHM_ED25519 {
+			if len(k) != ed25519.PublicKeySize {
+				v.problems = append(v.problems, fmt.Sprintf("secret %s: an Ed25519 public key has 32 bytes, not %d", s.GetId(), len(k)))
+				continue
+			}
+			kk.pub = ed25519.PublicKey(k)
+		}
+		if newHash != nil {
+			raw := kk.raw
+			kk.macs.New = func() any { return hmac.New(newHash, raw) }
+		}
+		v.keys = append(v.keys, kk)
+	}
+	return v, nil
+}
+
+// Problems lists secrets that were left out because they do not decode.
+func (v *Verifier) Problems() []string { return v.problems }
+
+// Scheme returns the scheme the verifier was compiled from.
+func (v *Verifier) Scheme() *plugsv1.SignatureScheme { return v.scheme }
+
+func canonical(h string) string {
+	if h == "" {
+		return ""
+	}
+	return textproto.CanonicalMIMEHeaderKey(h)
+}
+
+func decodeSecret(enc plugsv1.SignatureScheme_SecretEncoding, value []byte) ([]byte, error) {
+	if len(value) == 0 {
+		return nil, fmt.Errorf("empty")
+	}
+	s := string(value)
+	switch enc {
+	case plugsv1.SignatureScheme_SECRET_ENCODING_WHSEC_BASE64:
+		b, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(s, "whsec_"))
+		if err != nil {
+			return nil, fmt.Errorf("not whsec_ and base64: %w", err)
+		}
+		return b, nil
+	case plugsv1.SignatureScheme_SECRET_ENCODING_BASE64:
+		b, err := base64.StdEncoding.DecodeString(s)
+		if err != nil {
+			return nil, fmt.Errorf("not base64: %w", err)
+		}
+		return b, nil
+	case plugsv1.SignatureScheme_SECRET_ENCODING_HEX:
+		b, err := hex.DecodeString(s)
+		if err != nil {
+			return nil, fmt.Errorf("not hex: %w", err)
+		}
+		return b, nil
+	}
+	return value, nil
+}

@@ -1,0 +1,444 @@
+package verify
+
+import (
+	"crypto/ed25519"
+	"crypto/hmac"
+	"crypto/subtle"
+	"encoding/base64"
+	"fmt"
+	"hash"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/plugshq/plugs/dataplane/payload"
+	plugsv1 "github.com/plugshq/plugs/gen/plugs/v1"
+)
+
+// Request is what verification reads of a webhook request.
+type Request struct {
+	Method string
+	// URL is the full URL the provider called, as it called it (scheme,
+	// host, path and query), for schemes that sign it.
+	URL string
+	// Header holds the request headers with canonical names, as net/http
+	// gives them.
+	Header http.Header
+	// Body is the raw body and its parsed view.
+	Body *payload.Doc
+}
+
+// Options adjust one verification.
+type Options struct {
+	// Now is the receiver's clock.
+	Now time.Time
+	// SkipFreshness skips the timestamp tolerance check, for replaying a
+	// request received earlier. The signature is still checked.
+	SkipFreshness bool
+}
+
+// Verify returns nil when the request carries a valid signature (or token)
+// under any active secret, and otherwise an error wrapping one of the
+// package's sentinel errors.
+func (v *Verifier) Verify(req *Request, opts Options) error {
+	keys := v.activeKeys(opts.Now)
+	if keys == 0 {
+		return ErrSecretMissing
+	}
+	switch v.alg {
+	case plugsv1.SignatureScheme_ALGORITHM_TOKEN:
+		return v.verifyToken(req, opts.Now)
+	case plugsv1.SignatureScheme_ALGORITHM_BASIC_AUTH:
+		return v.verifyBasic(req, opts.Now)
+	}
+	st := v.states.Get().(*state)
+	defer v.states.Put(st)
+	st.n = 0
+
+	sigText, err := v.signatureText(req)
+	if err != nil {
+		return err
+	}
+	tsText, err := v.collect(st, sigText, req)
+	if err != nil {
+		return err
+	}
+	if st.n == 0 {
+		return fmt.Errorf("%w: no signature in the expected encoding", ErrSignatureMalformed)
+	}
+	if v.hasTS && v.tsSlot < 0 && tsText == "" {
+		if v.tsHeader != "" {
+			return fmt.Errorf("%w: header %s", ErrSignatureMissing, v.tsHeader)
+		}
+		return fmt.Errorf("%w: no timestamp in the signature header", ErrSignatureMalformed)
+	}
+	if v.idHeader != "" && slices.ContainsFunc(v.parts, func(p part) bool { return p.kind == plugsv1.SignedPart_KIND_ID }) && req.Header.Get(v.idHeader) == "" {
+		return fmt.Errorf("%w: header %s", ErrSignatureMissing, v.idHeader)
+	}
+	matched := false
+	for _, k := range v.keys {
+		if !k.activeAt(opts.Now) {
+			continue
+		}
+		ok, err := v.check(st, k, req, tsText)
+		if err != nil {
+			return err
+		}
+		if ok {
+			matched = true
+			break
+		}
+	}
+	if !matched {
+		return ErrSignatureInvalid
+	}
+	if !v.hasTS || opts.SkipFreshness {
+		return nil
+	}
+	if v.tsSlot >= 0 {
+		val, err := v.paths.Get(req.Body, v.tsSlot)
+		if err != nil || !val.Present() {
+			return fmt.Errorf("%w: no timestamp in the body", ErrSignatureMalformed)
+		}
+		tsText = val.Text()
+	}
+	ts, err := ParseTime(tsText, v.tsFormat)
+	if err != nil {
+		return fmt.Errorf("%w: timestamp: %w", ErrSignatureMalformed, err)
+	}
+	if d := opts.Now.Sub(ts); d > v.tolerance || d < -v.tolerance {
+		return fmt.Errorf("%w: %s off", ErrSignatureStale, d.Round(time.Second))
+	}
+	return nil
+}
+
+func (v *Verifier) activeKeys(now time.Time) int {
+	n := 0
+	for _, k := range v.keys {
+		if k.activeAt(now) {
+			n++
+		}
+	}
+	return n
+}
+
+func (k *key) activeAt(now time.Time) bool { return k.expire.IsZero() || now.Before(k.expire) }
+
+// signatureText returns the text holding the signature(s).
+func (v *Verifier) signatureText(req *Request) (string, error) {
+	if v.sigSlot >= 0 {
+		val, err := v.paths.Get(req.Body, v.sigSlot)
+		if err != nil {
+			return "", fmt.Errorf("%w: body does not parse: %w", ErrSignatureMissing, err)
+		}
+		if !val.Present() {
+			return "", fmt.Errorf("%w: %s", ErrSignatureMissing, v.paths.Text(v.sigSlot))
+		}
+		return val.Text(), nil
+	}
+	vals := req.Header[v.header]
+	if len(vals) == 0 || vals[0] == "" {
+		return "", fmt.Errorf("%w: header %s", ErrSignatureMissing, v.header)
+	}
+	return vals[0], nil
+}
+
+// collect decodes the signatures of text into st and returns the timestamp
+// text the request carries (from the structured header or the timestamp
+// header).
+func (v *Verifier) collect(st *state, text string, req *Request) (string, error) {
+	ts := ""
+	if v.tsHeader != "" {
+		ts = strings.TrimSpace(req.Header.Get(v.tsHeader))
+	}
+	switch {
+	case v.structed != nil:
+		sep, kv := v.structed.GetItemSeparator(), v.structed.GetKeyValueSeparator()
+		sigKey, tsKey := v.structed.GetSignatureKey(), v.structed.GetTimestampKey()
+		for item := range strings.SplitSeq(text, sep) {
+			k, val, ok := strings.Cut(strings.TrimSpace(item), kv)
+			if !ok {
+				continue
+			}
+			switch k {
+			case sigKey:
+				v.add(st, val)
+			case tsKey:
+				if tsKey != "" {
+					ts = val
+				}
+			}
+		}
+	case v.separator != "":
+		for item := range strings.SplitSeq(text, v.separator) {
+			if item == "" {
+				continue
+			}
+			sig, ok := strings.CutPrefix(item, v.prefix)
+			if !ok {
+				// Another version or algorithm (for example Standard
+				// Webhooks' "v1a," next to "v1,"): not ours to check.
+				continue
+			}
+			v.add(st, sig)
+		}
+	default:
+		sig, ok := strings.CutPrefix(strings.TrimSpace(text), v.prefix)
+		if !ok {
+			return "", fmt.Errorf("%w: expected prefix %q", ErrSignatureMalformed, v.prefix)
+		}
+		v.add(st, sig)
+	}
+	return ts, nil
+}
+
+// add decodes one signature into st; one that does not decode is skipped.
+func (v *Verifier) add(st *state, text string) {
+	if st.n == maxSignatures || text == "" {
+		return
+	}
+	dst := st.sigs[st.n][:]
+	src := append(st.scratch[:0], text...)
+	st.scratch = src[:0]
+	n, err := decode(v.enc, dst, src)
+	if err != nil || n == 0 {
+		return
+	}
+	st.lens[st.n] = n
+	st.n++
+}
+
+func decode(enc plugsv1.SignatureScheme_Encoding, dst, src []byte) (int, error) {
+	switch enc {
+	case plugsv1.SignatureScheme_ENCODING_HEX:
+		if len(src) > 2*len(dst) || len(src)%2 != 0 {
+			return 0, fmt.Errorf("bad length")
+		}
+		return hexDecode(dst, src)
+	case plugsv1.SignatureScheme_ENCODING_BASE64:
+		return decodeB64(base64.StdEncoding, base64.RawStdEncoding, dst, src)
+	case plugsv1.SignatureScheme_ENCODING_BASE64URL:
+		return decodeB64(base64.URLEncoding, base64.RawURLEncoding, dst, src)
+	}
+	return 0, fmt.Errorf("unknown encoding")
+}
+
+func decodeB64(padded, raw *base64.Encoding, dst, src []byte) (int, error) {
+	enc := padded
+	if len(src)%4 != 0 {
+		enc = raw
+	}
+	if enc.DecodedLen(len(src)) > len(dst) {
+		return 0, fmt.Errorf("too long")
+	}
+	return enc.Decode(dst, src)
+}
+
+func hexDecode(dst, src []byte) (int, error) {
+	for i := 0; i+1 < len(src); i += 2 {
+		hi, ok1 := fromHex(src[i])
+		lo, ok2 := fromHex(src[i+1])
+		if !ok1 || !ok2 {
+			return 0, fmt.Errorf("not hex")
+		}
+		dst[i/2] = hi<<4 | lo
+	}
+	return len(src) / 2, nil
+}
+
+func fromHex(c byte) (byte, bool) {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0', true
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10, true
+	case c >= 'A' && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
+}
+
+// check reports whether any collected signature is valid under k.
+func (v *Verifier) check(st *state, k *key, req *Request, ts string) (bool, error) {
+	if v.alg == plugsv1.SignatureScheme_ALGORITHM_ED25519 {
+		msg, err := v.message(st.scratch[:0], req, ts)
+		st.scratch = msg[:0]
+		if err != nil {
+			return false, err
+		}
+		for i := range st.n {
+			if st.lens[i] == ed25519.SignatureSize && ed25519.Verify(k.pub, msg, st.sigs[i][:ed25519.SignatureSize]) {
+				return true, nil
+			}
+		}
+		return false, nil
+	}
+	h := k.macs.Get().(hash.Hash)
+	defer k.macs.Put(h)
+	h.Reset()
+	if err := v.writeMessage(h, st, req, ts); err != nil {
+		return false, err
+	}
+	sum := h.Sum(st.sum[:0])
+	for i := range st.n {
+		if hmac.Equal(sum, st.sigs[i][:st.lens[i]]) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// writeMessage writes the signed content into h, the body straight from
+// the request bytes and the small parts through st's scratch buffer.
+func (v *Verifier) writeMessage(h hash.Hash, st *state, req *Request, ts string) error {
+	buf := st.scratch[:0]
+	for _, p := range v.parts {
+		if p.kind == plugsv1.SignedPart_KIND_BODY {
+			if len(buf) > 0 {
+				h.Write(buf)
+				buf = buf[:0]
+			}
+			h.Write(req.Body.Raw())
+			continue
+		}
+		var err error
+		if buf, err = v.appendPart(buf, p, req, ts); err != nil {
+			return err
+		}
+	}
+	if len(buf) > 0 {
+		h.Write(buf)
+	}
+	st.scratch = buf[:0]
+	return nil
+}
+
+// message appends the whole signed content to buf.
+func (v *Verifier) message(buf []byte, req *Request, ts string) ([]byte, error) {
+	for _, p := range v.parts {
+		var err error
+		if p.kind == plugsv1.SignedPart_KIND_BODY {
+			buf = append(buf, req.Body.Raw()...)
+		} else if buf, err = v.appendPart(buf, p, req, ts); err != nil {
+			return buf, err
+		}
+	}
+	return buf, nil
+}
+
+func (v *Verifier) appendPart(buf []byte, p part, req *Request, ts string) ([]byte, error) {
+	switch p.kind {
+	case plugsv1.SignedPart_KIND_TIMESTAMP:
+		return append(buf, ts...), nil
+	case plugsv1.SignedPart_KIND_LITERAL:
+		return append(buf, p.value...), nil
+	case plugsv1.SignedPart_KIND_ID:
+		return append(buf, req.Header.Get(v.idHeader)...), nil
+	case plugsv1.SignedPart_KIND_HEADER:
+		return append(buf, req.Header.Get(p.value)...), nil
+	case plugsv1.SignedPart_KIND_METHOD:
+		return append(buf, req.Method...), nil
+	case plugsv1.SignedPart_KIND_URL:
+		return append(buf, req.URL...), nil
+	case plugsv1.SignedPart_KIND_SORTED_FORM_PARAMS:
+		return appendSortedForm(buf, req.Body)
+	case plugsv1.SignedPart_KIND_BODY_FIELD:
+		val, err := v.paths.Get(req.Body, p.slot)
+		if err != nil {
+			return buf, fmt.Errorf("%w: body does not parse: %w", ErrSignatureMissing, err)
+		}
+		if !val.Present() {
+			return buf, fmt.Errorf("%w: %s", ErrSignatureMissing, v.paths.Text(p.slot))
+		}
+		return append(buf, val.Text()...), nil
+	}
+	return buf, nil
+}
+
+// appendSortedForm appends every form field sorted by name (byte order),
+// each name followed by its values, with no separators, as Twilio signs
+// them. A body that is not a form contributes nothing.
+func appendSortedForm(buf []byte, body *payload.Doc) ([]byte, error) {
+	if !body.Form() {
+		return buf, nil
+	}
+	q, err := url.ParseQuery(string(body.Raw()))
+	if err != nil {
+		return buf, fmt.Errorf("%w: form body does not parse: %w", ErrSignatureMalformed, err)
+	}
+	names := make([]string, 0, len(q))
+	for name := range q {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		for _, val := range q[name] {
+			buf = append(buf, name...)
+			buf = append(buf, val...)
+		}
+	}
+	return buf, nil
+}
+
+func (v *Verifier) verifyToken(req *Request, now time.Time) error {
+	got := req.Header.Get(v.token)
+	if got == "" {
+		return fmt.Errorf("%w: header %s", ErrSignatureMissing, v.token)
+	}
+	for _, k := range v.keys {
+		if k.activeAt(now) && subtle.ConstantTimeCompare([]byte(got), k.raw) == 1 {
+			return nil
+		}
+	}
+	return ErrSignatureInvalid
+}
+
+func (v *Verifier) verifyBasic(req *Request, now time.Time) error {
+	auth := req.Header.Get("Authorization")
+	if auth == "" {
+		return fmt.Errorf("%w: header Authorization", ErrSignatureMissing)
+	}
+	scheme, cred, ok := strings.Cut(auth, " ")
+	if !ok || !strings.EqualFold(scheme, "Basic") {
+		return fmt.Errorf("%w: not Basic credentials", ErrSignatureMalformed)
+	}
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(cred))
+	if err != nil || !strings.Contains(string(raw), ":") {
+		return fmt.Errorf("%w: Basic credentials do not decode", ErrSignatureMalformed)
+	}
+	for _, k := range v.keys {
+		if k.activeAt(now) && subtle.ConstantTimeCompare(raw, k.raw) == 1 {
+			return nil
+		}
+	}
+	return ErrSignatureInvalid
+}
+
+// ParseTime reads a timestamp in the given format and returns it in UTC.
+// Unix seconds may carry a fraction.
+func ParseTime(text string, format plugsv1.TimestampSource_Format) (time.Time, error) {
+	text = strings.TrimSpace(text)
+	switch format {
+	case plugsv1.TimestampSource_FORMAT_RFC3339:
+		t, err := time.Parse(time.RFC3339Nano, text)
+		return t.UTC(), err
+	case plugsv1.TimestampSource_FORMAT_UNIX_MILLIS:
+		ms, err := strconv.ParseInt(text, 10, 64)
+		if err != nil {
+			return time.Time{}, err
+		}
+		return time.UnixMilli(ms).UTC(), nil
+	}
+	if s, err := strconv.ParseInt(text, 10, 64); err == nil {
+		return time.Unix(s, 0).UTC(), nil
+	}
+	f, err := strconv.ParseFloat(text, 64)
+	if err != nil || f != f || f > 1e12 || f < -1e12 {
+		return time.Time{}, fmt.Errorf("not Unix seconds: %q", text)
+	}
+	sec := int64(f)
+	return time.Unix(sec, int64((f-float64(sec))*1e9)).UTC(), nil
+}
