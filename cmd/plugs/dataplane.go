@@ -13,6 +13,8 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/plugshq/plugs/dataplane/configclient"
+	"github.com/plugshq/plugs/dataplane/pipeline"
+	"github.com/plugshq/plugs/dataplane/receiver"
 	dpserver "github.com/plugshq/plugs/dataplane/server"
 	"github.com/plugshq/plugs/dataplane/snapshot"
 	plugsv1 "github.com/plugshq/plugs/gen/plugs/v1"
@@ -20,6 +22,11 @@ import (
 
 type dpFlags struct {
 	controlPlane, token, ingestAddr, nodeID, zone string
+	publicURL                                     string
+	trustForwarded                                bool
+	// allowUnverified honours the skip-verification request header; only
+	// plugs dev can set it.
+	allowUnverified bool
 }
 
 // register adds the data plane's flags; inProcess (plugs dev) leaves out
@@ -33,6 +40,23 @@ func (f *dpFlags) register(fs *flag.FlagSet, defIngest string, inProcess bool) {
 	fs.StringVar(&f.ingestAddr, "ingest-addr", envOr("PLUGS_INGEST_ADDR", defIngest), "public ingest listen address (PLUGS_INGEST_ADDR)")
 	fs.StringVar(&f.nodeID, "node-id", envOr("PLUGS_NODE_ID", host), "stable id of this data plane (PLUGS_NODE_ID)")
 	fs.StringVar(&f.zone, "zone", envOr("PLUGS_ZONE", ""), "zone or region (PLUGS_ZONE)")
+	fs.BoolVar(&f.trustForwarded, "trust-forwarded-headers", envOr("PLUGS_TRUST_FORWARDED_HEADERS", "") == "true",
+		"rebuild the request URL from X-Forwarded-Proto/Host, behind a proxy that sets them (PLUGS_TRUST_FORWARDED_HEADERS)")
+	if inProcess {
+		fs.BoolVar(&f.allowUnverified, "allow-unverified", false,
+			"accept requests carrying "+receiver.SkipVerificationHeader+": true without checking their signature (development only)")
+	} else {
+		fs.StringVar(&f.publicURL, "public-url", envOr("PLUGS_PUBLIC_URL", ""),
+			"base URL providers call, for schemes that sign the URL (PLUGS_PUBLIC_URL)")
+	}
+}
+
+// refuseBypass reports, loudly, a verification bypass asked of a data plane
+// that is not plugs dev, and ignores it.
+func refuseBypass(log *slog.Logger) {
+	if v := os.Getenv("PLUGS_ALLOW_UNVERIFIED"); v != "" && v != "false" {
+		log.Error("PLUGS_ALLOW_UNVERIFIED is ignored: the verification bypass exists only in plugs dev; every webhook is verified")
+	}
 }
 
 type dataPlane struct {
@@ -62,7 +86,13 @@ func startDataPlane(ctx context.Context, f *dpFlags) (*dataPlane, error) {
 		return nil, fmt.Errorf("dial control plane: %w", err)
 	}
 	store := &snapshot.Store{}
-	srv, err := dpserver.Start(f.ingestAddr, store, slog.Default())
+	log := slog.Default()
+	if f.allowUnverified {
+		log.Warn("verification bypass on: requests with " + receiver.SkipVerificationHeader + ": true are accepted unsigned (development only)")
+	}
+	p := pipeline.New(store, pipeline.LogSink{Log: log}, pipeline.Options{Log: log, AllowUnverified: f.allowUnverified})
+	rc := receiver.New(p, receiver.Options{PublicURL: f.publicURL, TrustForwardedHeaders: f.trustForwarded, Log: log})
+	srv, err := dpserver.Start(dpserver.Config{Addr: f.ingestAddr, Store: store, Ingest: rc, Log: log})
 	if err != nil {
 		conn.Close()
 		return nil, err
@@ -87,6 +117,7 @@ func runDataPlane(ctx context.Context, args []string, _ io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	refuseBypass(slog.Default())
 	dp, err := startDataPlane(ctx, &f)
 	if err != nil {
 		return err

@@ -39,6 +39,7 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 	if cp.publicURL == "" {
 		cp.publicURL = "http://" + dp.ingestAddr
 	}
+	dp.publicURL = cp.publicURL
 	// The in-process data plane authenticates with a token made for this
 	// run only.
 	tok := make([]byte, 24)

@@ -107,7 +107,10 @@ func TestDataPlaneFollowsControlPlane(t *testing.T) {
 }
 
 func TestBuildRejectsBadSourceAndKeepsBase(t *testing.T) {
-	good := &plugsv1.SourceConfig{Id: "a", SignatureScheme: &plugsv1.SignatureScheme{Algorithm: plugsv1.SignatureScheme_ALGORITHM_HMAC_SHA256}}
+	good := &plugsv1.SourceConfig{Id: "a", SignatureScheme: &plugsv1.SignatureScheme{
+		Algorithm: plugsv1.SignatureScheme_ALGORITHM_HMAC_SHA256, Encoding: plugsv1.SignatureScheme_ENCODING_HEX,
+		Header: "X-Signature", SignedParts: []*plugsv1.SignedPart{{Kind: plugsv1.SignedPart_KIND_BODY}},
+	}}
 	base, err := snapshot.Build(nil, "1", true, []*plugsv1.SourceConfig{good}, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -27,7 +27,8 @@ const (
 type Value struct {
 	Kind Kind
 	raw  []byte
-	v    any
+	str  string // a string that is not a slice of raw JSON
+	v    any    // other parsed values
 }
 
 // Present reports whether the path selected a value other than null.
@@ -57,11 +58,11 @@ func parsedValue(x any, found bool) Value {
 	if !found {
 		return Value{}
 	}
-	switch x.(type) {
+	switch s := x.(type) {
 	case nil:
 		return Value{Kind: Null}
 	case string:
-		return Value{Kind: String, v: x}
+		return Value{Kind: String, str: s}
 	case bool:
 		return Value{Kind: Bool, v: x}
 	case int64, float64, json.Number, int:
@@ -71,7 +72,7 @@ func parsedValue(x any, found bool) Value {
 	case []any:
 		return Value{Kind: Array, v: x}
 	}
-	return Value{Kind: String, v: oj.JSON(x)}
+	return Value{Kind: String, str: oj.JSON(x)}
 }
 
 // Text returns the value as text: a string's contents, a number as written,
@@ -81,11 +82,12 @@ func (v Value) Text() string {
 	if v.raw != nil {
 		return v.rawText()
 	}
+	if v.Kind == String {
+		return v.str
+	}
 	switch x := v.v.(type) {
 	case nil:
 		return ""
-	case string:
-		return x
 	case bool:
 		return strconv.FormatBool(x)
 	case int64:
@@ -129,3 +131,7 @@ func (v Value) rawText() string {
 	}
 	return string(v.raw)
 }
+
+// StringValue wraps text from outside the body (a header, a constant) as a
+// string value.
+func StringValue(s string) Value { return Value{Kind: String, str: s} }

@@ -1,6 +1,6 @@
-// Package server runs a data plane's public HTTP listener: health and
-// readiness now, the ingest endpoint as it is added. Timeouts on every phase
-// keep a slow client from holding a pod.
+// Package server runs a data plane's public HTTP listener: the ingest
+// endpoint, health and readiness. Timeouts on every phase keep a slow client
+// from holding a pod.
 package server
 
 import (
@@ -21,16 +21,34 @@ type Server struct {
 	http *http.Server
 }
 
-// Start listens on addr and serves until Stop.
-func Start(addr string, store *snapshot.Store, log *slog.Logger) (*Server, error) {
+// Config configures the listener.
+type Config struct {
+	Addr  string
+	Store *snapshot.Store
+	// Ingest adds the ingest routes.
+	Ingest interface{ Register(*http.ServeMux) }
+	Log    *slog.Logger
+	// ReadHeaderTimeout, ReadTimeout (headers and body) and IdleTimeout
+	// bound how long a client may hold a connection; zero means 5 s, 30 s
+	// and 120 s.
+	ReadHeaderTimeout, ReadTimeout, IdleTimeout time.Duration
+}
+
+// Start listens on cfg.Addr and serves until Stop.
+func Start(cfg Config) (*Server, error) {
+	log := cfg.Log
 	if log == nil {
 		log = slog.Default()
 	}
-	ln, err := net.Listen("tcp", addr)
+	store := cfg.Store
+	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("dataplane: listen: %w", err)
 	}
 	mux := http.NewServeMux()
+	if cfg.Ingest != nil {
+		cfg.Ingest.Register(mux)
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, `{"status":"ok"}`)
 	})
@@ -46,10 +64,10 @@ func Start(addr string, store *snapshot.Store, log *slog.Logger) (*Server, error
 		Addr: ln.Addr().String(),
 		http: &http.Server{
 			Handler:           mux,
-			ReadHeaderTimeout: 5 * time.Second,
-			ReadTimeout:       30 * time.Second,
-			WriteTimeout:      30 * time.Second,
-			IdleTimeout:       120 * time.Second,
+			ReadHeaderTimeout: or(cfg.ReadHeaderTimeout, 5*time.Second),
+			ReadTimeout:       or(cfg.ReadTimeout, 30*time.Second),
+			WriteTimeout:      or(cfg.ReadTimeout, 30*time.Second) + 10*time.Second,
+			IdleTimeout:       or(cfg.IdleTimeout, 120*time.Second),
 			MaxHeaderBytes:    64 << 10,
 			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		},
@@ -70,4 +88,11 @@ func writeJSON(w http.ResponseWriter, code int, body string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	_, _ = w.Write([]byte(body))
+}
+
+func or(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
 }

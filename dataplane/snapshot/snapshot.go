@@ -8,17 +8,18 @@ import (
 	"maps"
 	"sync/atomic"
 
-	"github.com/ohler55/ojg/jp"
-
+	"github.com/plugshq/plugs/dataplane/mapping"
+	"github.com/plugshq/plugs/dataplane/verify"
 	plugsv1 "github.com/plugshq/plugs/gen/plugs/v1"
 )
 
 // Source is one source compiled for serving.
 type Source struct {
-	Config *plugsv1.SourceConfig
-	// Paths are the compiled JSONPaths of the source's mappings and filter,
-	// keyed by their text.
-	Paths map[string]jp.Expr
+	Config   *plugsv1.SourceConfig
+	Verifier *verify.Verifier
+	Mapper   *mapping.Mapper
+	// MaxBodyBytes is the body limit, the default when the config sets none.
+	MaxBodyBytes int64
 }
 
 // Config is an immutable configuration at one version.
@@ -35,58 +36,29 @@ func (c *Config) Source(id string) *Source {
 	return c.Sources[id]
 }
 
-// Compile checks and compiles one source. Everything a request needs is
-// compiled here, once per configuration version, never per request.
+// DefaultMaxBodyBytes is the body limit of a source that sets none.
+const DefaultMaxBodyBytes = 1 << 20
+
+// Compile checks and compiles one source: its signature scheme and secrets,
+// its JSONPaths and filter. Everything a request needs is compiled here,
+// once per configuration version, never per request.
 func Compile(sc *plugsv1.SourceConfig) (*Source, error) {
 	if sc.GetId() == "" {
 		return nil, fmt.Errorf("%w: source without id", ErrInvalidSource)
 	}
-	if sc.GetSignatureScheme().GetAlgorithm() == plugsv1.SignatureScheme_ALGORITHM_UNSPECIFIED {
-		return nil, fmt.Errorf("%w: %s: no signature algorithm", ErrInvalidSource, sc.GetId())
+	v, err := verify.Compile(sc.GetSignatureScheme(), sc.GetSecrets())
+	if err != nil {
+		return nil, fmt.Errorf("%w: signature_scheme: %w", ErrInvalidSource, err)
 	}
-	s := &Source{Config: sc, Paths: map[string]jp.Expr{}}
-	add := func(field, path string) error {
-		if path == "" {
-			return nil
-		}
-		x, err := jp.ParseString(path)
-		if err != nil {
-			return fmt.Errorf("%w: %s: %s: %w", ErrInvalidSource, sc.GetId(), field, err)
-		}
-		s.Paths[path] = x
-		return nil
+	m, err := mapping.Compile(sc.GetFieldMappings(), sc.GetEventFilter())
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidSource, err)
 	}
-	m := sc.GetFieldMappings()
-	refs := map[string]*plugsv1.ValueRef{
-		"event_id": m.GetEventId(), "event_type": m.GetEventType(), "customer_id": m.GetCustomerId(),
-		"quantity": m.GetQuantity(), "timestamp": m.GetTimestamp(),
+	limit := sc.GetMaxBodyBytes()
+	if limit <= 0 {
+		limit = DefaultMaxBodyBytes
 	}
-	for name, r := range m.GetProperties() {
-		refs["properties."+name] = r
-	}
-	for field, r := range refs {
-		if err := add(field, r.GetJsonPath()); err != nil {
-			return nil, err
-		}
-	}
-	if err := add("event_filter.expression", sc.GetEventFilter().GetExpression()); err != nil {
-		return nil, err
-	}
-	scheme := sc.GetSignatureScheme()
-	if err := add("signature_scheme.signature_json_path", scheme.GetSignatureJsonPath()); err != nil {
-		return nil, err
-	}
-	if err := add("signature_scheme.timestamp.json_path", scheme.GetTimestamp().GetJsonPath()); err != nil {
-		return nil, err
-	}
-	for i, p := range scheme.GetSignedParts() {
-		if p.GetKind() == plugsv1.SignedPart_KIND_BODY_FIELD {
-			if err := add(fmt.Sprintf("signature_scheme.signed_parts[%d]", i), p.GetValue()); err != nil {
-				return nil, err
-			}
-		}
-	}
-	return s, nil
+	return &Source{Config: sc, Verifier: v, Mapper: m, MaxBodyBytes: limit}, nil
 }
 
 // Build compiles a full configuration, or a delta on top of base (which is

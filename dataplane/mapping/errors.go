@@ -1,0 +1,56 @@
+package mapping
+
+import (
+	"errors"
+	"strings"
+)
+
+var (
+	// ErrFiltered means the event filter drops the event: the webhook is
+	// answered 200 and nothing is kept.
+	ErrFiltered = errors.New("mapping: event filtered out")
+	// ErrMappingFailed means a required field is missing or a field's value
+	// is invalid. The error is a *Error naming the fields.
+	ErrMappingFailed = errors.New("mapping: field mapping failed")
+	// ErrInvalidMapping means mappings or a filter do not compile.
+	ErrInvalidMapping = errors.New("mapping: invalid mapping")
+)
+
+// FieldError says why one field has no value.
+type FieldError struct {
+	// Field is the mapping field, for example "customer_id" or
+	// "properties.plan".
+	Field       string
+	Description string
+	Required    bool
+}
+
+// Error lists the fields that failed; it wraps ErrMappingFailed.
+type Error struct {
+	Fields []FieldError
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString("mapping failed: ")
+	for i, f := range e.Fields {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(f.Field)
+		b.WriteString(": ")
+		b.WriteString(f.Description)
+	}
+	return b.String()
+}
+
+// Unwrap makes errors.Is(err, ErrMappingFailed) hold.
+func (e *Error) Unwrap() error { return ErrMappingFailed }
+
+// Field returns the first failed field's name.
+func (e *Error) Field() string {
+	if len(e.Fields) == 0 {
+		return ""
+	}
+	return e.Fields[0].Field
+}

@@ -1,0 +1,37 @@
+package pipeline
+
+// Outcome is what became of a webhook.
+type Outcome string
+
+// Outcomes, as receipts record them.
+const (
+	Accepted  Outcome = "accepted"
+	Duplicate Outcome = "duplicate"
+	Filtered  Outcome = "filtered"
+	Rejected  Outcome = "rejected"
+	// Handshake means the request was a provider's handshake and was
+	// answered; no event results.
+	Handshake Outcome = "handshake"
+	// UnknownSource means no source has the id; only metrics count these.
+	UnknownSource Outcome = "unknown_source"
+)
+
+// Cause says why a webhook was rejected.
+type Cause string
+
+// Causes of rejection.
+const (
+	CauseNone                Cause = ""
+	CauseSourceDisabled      Cause = "source_disabled"
+	CauseMethodNotAllowed    Cause = "method_not_allowed"
+	CausePayloadTooLarge     Cause = "payload_too_large"
+	CauseBodyUnreadable      Cause = "body_unreadable"
+	CauseSecretMissing       Cause = "secret_missing"
+	CauseSignatureMissing    Cause = "signature_missing"
+	CauseSignatureMalformed  Cause = "signature_malformed"
+	CauseSignatureStale      Cause = "signature_stale"
+	CauseSignatureInvalid    Cause = "signature_invalid"
+	CauseUnparsablePayload   Cause = "unparsable_payload"
+	CauseMappingFailed       Cause = "mapping_failed"
+	CauseBackboneUnavailable Cause = "backbone_unavailable"
+)

@@ -1,0 +1,264 @@
+// Package pipeline is the path of one webhook through a data plane, read
+// top to bottom in Handle: find the source, read the body within its limit,
+// answer a handshake, verify the raw bytes, map and filter, hand the event
+// to the sink. Each step is a small package that knows nothing of HTTP; the
+// receiver turns a Result into a response.
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/google/uuid"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/plugshq/plugs/dataplane/mapping"
+	"github.com/plugshq/plugs/dataplane/payload"
+	"github.com/plugshq/plugs/dataplane/snapshot"
+	"github.com/plugshq/plugs/dataplane/verify"
+	plugsv1 "github.com/plugshq/plugs/gen/plugs/v1"
+)
+
+// Sink takes normalized events. Enqueue returns once the event is stored
+// durably (or known to be a duplicate of a stored one); an error means
+// nothing was stored and the provider must retry.
+type Sink interface {
+	Enqueue(ctx context.Context, ev *plugsv1.UsageEvent) (duplicate bool, err error)
+}
+
+// Request is one webhook as the pipeline sees it.
+type Request struct {
+	SourceID string
+	Method   string
+	// URL is the full URL the provider called (for schemes that sign it).
+	URL      string
+	RawQuery string
+	Header   http.Header
+	Body     io.Reader
+	// ContentLength is the declared body length, -1 when unknown.
+	ContentLength int64
+	ReceiveTime   time.Time
+	// SkipVerification asks to skip the signature check; honoured only by
+	// a pipeline built with AllowUnverified (plugs dev).
+	SkipVerification bool
+	// Replay marks a request received earlier and run again: the timestamp
+	// freshness check is skipped, the signature is still checked.
+	Replay bool
+}
+
+// Result is what became of a request.
+type Result struct {
+	Outcome Outcome
+	Cause   Cause
+	// Detail explains a rejection for logs and receipts; it never holds a
+	// secret.
+	Detail string
+	// Field is the mapping field that failed, for CauseMappingFailed.
+	Field string
+	// Source is the source the request named, nil when unknown.
+	Source *snapshot.Source
+	// Body is the raw body as read (possibly cut at the limit).
+	Body []byte
+	// Event is the usage event, for accepted and duplicate outcomes.
+	Event *plugsv1.UsageEvent
+	// Answer is the response to a handshake.
+	Answer *verify.Answer
+	// Verify, Map and Store are the durations of the steps that ran.
+	Verify, Map, Store time.Duration
+}
+
+// Pipeline runs webhooks against the configuration being served.
+type Pipeline struct {
+	config *snapshot.Store
+	sink   Sink
+	log    *slog.Logger
+	// allowUnverified honours Request.SkipVerification. Only plugs dev
+	// sets it.
+	allowUnverified bool
+}
+
+// Options configure a pipeline.
+type Options struct {
+	Log *slog.Logger
+	// AllowUnverified lets requests skip signature verification. It exists
+	// for local development with plugs dev and must never be set on a data
+	// plane that faces the internet.
+	AllowUnverified bool
+}
+
+// New returns a pipeline reading configuration from config and handing
+// events to sink.
+func New(config *snapshot.Store, sink Sink, opts Options) *Pipeline {
+	if opts.Log == nil {
+		opts.Log = slog.Default()
+	}
+	return &Pipeline{config: config, sink: sink, log: opts.Log, allowUnverified: opts.AllowUnverified}
+}
+
+// Handle runs one webhook through every step and reports the outcome.
+func (p *Pipeline) Handle(ctx context.Context, req *Request) *Result {
+	res := &Result{}
+
+	// 1. The source: the id is the only routing key.
+	src := p.config.Load().Source(req.SourceID)
+	if src == nil {
+		res.Outcome = UnknownSource
+		return res
+	}
+	res.Source = src
+	if src.Config.GetStatus() == plugsv1.Source_STATUS_DISABLED {
+		return res.reject(CauseSourceDisabled, "the source is disabled")
+	}
+	if req.Method != http.MethodPost && req.Method != http.MethodGet {
+		return res.reject(CauseMethodNotAllowed, req.Method+" is not accepted")
+	}
+
+	// 2. The body, never more than the source allows.
+	body, err := readBody(req.Body, req.ContentLength, src.MaxBodyBytes)
+	res.Body = body
+	switch {
+	case errors.Is(err, errTooLarge):
+		return res.reject(CausePayloadTooLarge, fmt.Sprintf("body larger than %d bytes", src.MaxBodyBytes))
+	case err != nil:
+		return res.reject(CauseBodyUnreadable, err.Error())
+	}
+	doc := payload.New(body, req.Header.Get("Content-Type"))
+	vreq := &verify.Request{Method: req.Method, URL: req.URL, Header: req.Header, Body: doc}
+	now := req.ReceiveTime
+
+	// 3. Handshakes that come unsigned, as GET requests.
+	if req.Method == http.MethodGet {
+		ans, err := src.Verifier.Handshake(vreq, req.RawQuery, false, now)
+		switch {
+		case err != nil:
+			return res.reject(verifyCause(err), err.Error())
+		case ans == nil:
+			return res.reject(CauseMethodNotAllowed, "GET is only answered for the provider's handshake")
+		}
+		res.Outcome, res.Answer = Handshake, ans
+		return res
+	}
+
+	// 4. Verification of the raw bytes, before anything reads them.
+	start := time.Now()
+	unverified := req.SkipVerification && p.allowUnverified
+	if !unverified {
+		err := src.Verifier.Verify(vreq, verify.Options{Now: now, SkipFreshness: req.Replay})
+		res.Verify = time.Since(start)
+		if err != nil {
+			return res.reject(verifyCause(err), err.Error())
+		}
+	}
+
+	// 5. Handshakes that are signed like events (Slack, Zoom).
+	if ans, err := src.Verifier.Handshake(vreq, req.RawQuery, true, now); err != nil {
+		return res.reject(verifyCause(err), err.Error())
+	} else if ans != nil {
+		res.Outcome, res.Answer = Handshake, ans
+		return res
+	}
+
+	// 6. Filter and map to a usage event.
+	start = time.Now()
+	ev := &plugsv1.UsageEvent{
+		TenantId:    src.Config.GetTenantId(),
+		SourceId:    src.Config.GetId(),
+		MetricId:    src.Config.GetMetricId(),
+		ReceiveTime: timestamppb.New(now),
+		Unverified:  unverified,
+	}
+	err = src.Mapper.Map(mapping.Input{Body: doc, Header: req.Header, ReceiveTime: now}, ev)
+	res.Map = time.Since(start)
+	var mapErr *mapping.Error
+	switch {
+	case errors.Is(err, mapping.ErrFiltered):
+		res.Outcome = Filtered
+		res.Event = ev
+		return res
+	case errors.Is(err, payload.ErrUnparsable):
+		return res.reject(CauseUnparsablePayload, err.Error())
+	case errors.As(err, &mapErr):
+		res.Field = mapErr.Field()
+		return res.reject(CauseMappingFailed, err.Error())
+	case err != nil:
+		return res.reject(CauseMappingFailed, err.Error())
+	}
+	id, err := uuid.NewV7()
+	if err != nil {
+		return res.reject(CauseBackboneUnavailable, "cannot generate an event id: "+err.Error())
+	}
+	ev.Id = id.String()
+	res.Event = ev
+
+	// 7. Store durably; only then is the webhook acknowledged.
+	start = time.Now()
+	dup, err := p.sink.Enqueue(ctx, ev)
+	res.Store = time.Since(start)
+	if err != nil {
+		p.log.Warn("event not stored", "source", ev.SourceId, "error", err)
+		return res.reject(CauseBackboneUnavailable, err.Error())
+	}
+	if dup {
+		res.Outcome = Duplicate
+		return res
+	}
+	res.Outcome = Accepted
+	return res
+}
+
+func (r *Result) reject(c Cause, detail string) *Result {
+	r.Outcome, r.Cause, r.Detail = Rejected, c, detail
+	return r
+}
+
+// verifyCause maps a verification error to its cause.
+func verifyCause(err error) Cause {
+	switch {
+	case errors.Is(err, verify.ErrSecretMissing):
+		return CauseSecretMissing
+	case errors.Is(err, verify.ErrSignatureMissing):
+		return CauseSignatureMissing
+	case errors.Is(err, verify.ErrSignatureMalformed):
+		return CauseSignatureMalformed
+	case errors.Is(err, verify.ErrSignatureStale):
+		return CauseSignatureStale
+	}
+	return CauseSignatureInvalid
+}
+
+// readBody reads at most limit bytes; a body that declares or turns out to
+// be longer fails with errTooLarge without reading past the limit.
+func readBody(r io.Reader, declared, limit int64) ([]byte, error) {
+	if r == nil {
+		return nil, nil
+	}
+	if declared > limit {
+		return nil, errTooLarge
+	}
+	size := int64(512)
+	if declared >= 0 {
+		size = declared + 1
+	}
+	buf := make([]byte, 0, min(size, limit+1))
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Read(buf[len(buf):min(int64(cap(buf)), limit+1)])
+		buf = buf[:len(buf)+n]
+		if int64(len(buf)) > limit {
+			return buf[:limit], errTooLarge
+		}
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, fmt.Errorf("reading the body: %w", err)
+		}
+	}
+}

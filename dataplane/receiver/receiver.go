@@ -1,0 +1,184 @@
+// Package receiver is the HTTP face of the ingest endpoint,
+// POST /v1/ingest/webhook/{sourceId}: it turns a request into a
+// pipeline.Request, and a pipeline.Result into the status and JSON body of
+// the ingest contract. Everything between lives in the pipeline.
+package receiver
+
+import (
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/plugshq/plugs/dataplane/pipeline"
+)
+
+// SkipVerificationHeader asks a plugs dev data plane to accept a request
+// without checking its signature. Every other data plane ignores it.
+const SkipVerificationHeader = "X-Plugs-Skip-Verification"
+
+// Options configure a receiver.
+type Options struct {
+	// PublicURL is the base URL providers call, such as
+	// "https://hooks.example.com". Schemes that sign the URL (Twilio,
+	// Square, HubSpot) need the URL exactly as the provider called it, which
+	// a data plane behind a load balancer cannot see. Empty means the URL
+	// is rebuilt from the request.
+	PublicURL string
+	// TrustForwardedHeaders rebuilds the URL from X-Forwarded-Proto and
+	// X-Forwarded-Host when PublicURL is empty. Set it only behind a proxy
+	// that overwrites those headers.
+	TrustForwardedHeaders bool
+	// RetryAfter is sent with 503 answers.
+	RetryAfter time.Duration
+	Log        *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Receiver serves the ingest endpoint.
+type Receiver struct {
+	pipeline *pipeline.Pipeline
+	opts     Options
+}
+
+// New returns a receiver running requests through p.
+func New(p *pipeline.Pipeline, opts Options) *Receiver {
+	if opts.Log == nil {
+		opts.Log = slog.Default()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.RetryAfter <= 0 {
+		opts.RetryAfter = 5 * time.Second
+	}
+	opts.PublicURL = strings.TrimSuffix(opts.PublicURL, "/")
+	return &Receiver{pipeline: p, opts: opts}
+}
+
+// Register adds the ingest routes to mux.
+func (rc *Receiver) Register(mux *http.ServeMux) {
+	mux.Handle("/v1/ingest/webhook/{sourceId}", rc)
+}
+
+// ServeHTTP handles one webhook.
+func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	req := &pipeline.Request{
+		SourceID:         r.PathValue("sourceId"),
+		Method:           r.Method,
+		URL:              rc.requestURL(r),
+		RawQuery:         r.URL.RawQuery,
+		Header:           r.Header,
+		Body:             r.Body,
+		ContentLength:    r.ContentLength,
+		ReceiveTime:      rc.opts.Now().UTC(),
+		SkipVerification: r.Header.Get(SkipVerificationHeader) == "true",
+	}
+	res := rc.pipeline.Handle(r.Context(), req)
+	rc.respond(w, res)
+}
+
+func (rc *Receiver) respond(w http.ResponseWriter, res *pipeline.Result) {
+	switch res.Outcome {
+	case pipeline.Accepted, pipeline.Duplicate, pipeline.Filtered:
+		writeJSON(w, http.StatusOK, received)
+		return
+	case pipeline.Handshake:
+		w.Header().Set("Content-Type", res.Answer.ContentType)
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write(res.Answer.Body)
+		return
+	case pipeline.UnknownSource:
+		writeJSON(w, http.StatusNotFound, notFound)
+		return
+	}
+	status := statusOf(res.Cause)
+	body := errorBody{Error: messages[res.Cause], Cause: string(res.Cause)}
+	switch res.Cause {
+	case pipeline.CauseMappingFailed:
+		body.Field = res.Field
+		body.Error = "required field " + res.Field + " could not be mapped"
+	case pipeline.CauseMethodNotAllowed:
+		w.Header().Set("Allow", "POST")
+	case pipeline.CauseBackboneUnavailable:
+		w.Header().Set("Retry-After", strconv.Itoa(int(rc.opts.RetryAfter.Seconds())))
+	}
+	b, _ := json.Marshal(body)
+	writeJSON(w, status, b)
+}
+
+var (
+	received = []byte(`{"received":true}`)
+	notFound = []byte(`{"error":"not found"}`)
+)
+
+type errorBody struct {
+	Error string `json:"error"`
+	Cause string `json:"cause"`
+	Field string `json:"field,omitempty"`
+}
+
+// messages are what a sender is told. They name the cause but never echo
+// the detail, which may describe the source's configuration.
+var messages = map[pipeline.Cause]string{
+	pipeline.CauseSourceDisabled:      "the source is disabled",
+	pipeline.CauseMethodNotAllowed:    "only POST is accepted",
+	pipeline.CausePayloadTooLarge:     "request body too large",
+	pipeline.CauseBodyUnreadable:      "request body could not be read",
+	pipeline.CauseSecretMissing:       "signature verification failed",
+	pipeline.CauseSignatureMissing:    "signature missing",
+	pipeline.CauseSignatureMalformed:  "signature malformed",
+	pipeline.CauseSignatureStale:      "signature timestamp outside the tolerance",
+	pipeline.CauseSignatureInvalid:    "signature verification failed",
+	pipeline.CauseUnparsablePayload:   "request body does not parse",
+	pipeline.CauseBackboneUnavailable: "temporarily unable to store the event; retry later",
+}
+
+func statusOf(c pipeline.Cause) int {
+	switch c {
+	case pipeline.CauseSourceDisabled:
+		return http.StatusForbidden
+	case pipeline.CauseMethodNotAllowed:
+		return http.StatusMethodNotAllowed
+	case pipeline.CausePayloadTooLarge:
+		return http.StatusRequestEntityTooLarge
+	case pipeline.CauseBodyUnreadable, pipeline.CauseUnparsablePayload:
+		return http.StatusBadRequest
+	case pipeline.CauseMappingFailed:
+		return http.StatusUnprocessableEntity
+	case pipeline.CauseBackboneUnavailable:
+		return http.StatusServiceUnavailable
+	}
+	// Every verification failure, a missing secret included: fail closed.
+	return http.StatusUnauthorized
+}
+
+// requestURL is the URL the provider called.
+func (rc *Receiver) requestURL(r *http.Request) string {
+	if rc.opts.PublicURL != "" {
+		return rc.opts.PublicURL + r.URL.RequestURI()
+	}
+	scheme, host := "http", r.Host
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	if rc.opts.TrustForwardedHeaders {
+		if p := r.Header.Get("X-Forwarded-Proto"); p == "http" || p == "https" {
+			scheme = p
+		}
+		if h := r.Header.Get("X-Forwarded-Host"); h != "" {
+			host = h
+		}
+	}
+	return scheme + "://" + host + r.URL.RequestURI()
+}
+
+func writeJSON(w http.ResponseWriter, status int, body []byte) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
