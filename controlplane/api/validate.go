@@ -11,6 +11,8 @@ import (
 
 	"github.com/ohler55/ojg/jp"
 
+	"github.com/plugshq/plugs/dataplane/mapping"
+	"github.com/plugshq/plugs/dataplane/verify"
 	plugsv1 "github.com/plugshq/plugs/gen/plugs/v1"
 )
 
@@ -58,6 +60,18 @@ func validateSource(v *violations, prefix string, s *plugsv1.Source, templateKno
 	}
 	if d := s.GetDedupWindow(); d == nil || d.CheckValid() != nil || d.AsDuration() < MinDedupWindow || d.AsDuration() > MaxDedupWindow {
 		v.add(prefix+"dedup_window", fmt.Sprintf("must be between %s and %s", MinDedupWindow, MaxDedupWindow))
+	}
+	if len(*v) > 0 {
+		return
+	}
+	// Last, compile with the data plane's own code: what passes here is
+	// exactly what a data plane accepts, so no change saved through the API
+	// can be rejected at the edge.
+	if _, err := verify.Compile(s.GetSignatureScheme(), nil); err != nil {
+		v.add(prefix+"signature_scheme", err.Error())
+	}
+	if _, err := mapping.Compile(s.GetFieldMappings(), s.GetEventFilter()); err != nil {
+		v.add(prefix+"field_mappings", err.Error())
 	}
 }
 

@@ -4,11 +4,14 @@ import (
 	"crypto/ed25519"
 	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ohler55/ojg/jp"
@@ -37,6 +40,9 @@ type Message struct {
 type Signed struct {
 	Header http.Header
 	Body   []byte
+	// URL is the message's URL, with the body hash parameter added when
+	// the scheme authenticates a body that is not a form through the URL.
+	URL string
 }
 
 // Sign signs m under scheme with secret (as configured on a source) at
@@ -63,7 +69,7 @@ func sign(scheme *plugsv1.SignatureScheme, secret []byte, priv ed25519.PrivateKe
 	if err != nil {
 		return nil, err
 	}
-	out := &Signed{Header: m.Header.Clone(), Body: m.Body}
+	out := &Signed{Header: m.Header.Clone(), Body: m.Body, URL: m.URL}
 	if out.Header == nil {
 		out.Header = http.Header{}
 	}
@@ -100,7 +106,16 @@ func sign(scheme *plugsv1.SignatureScheme, secret []byte, priv ed25519.PrivateKe
 			}
 		}
 	}
-	req := &Request{Method: m.Method, URL: m.URL, Header: out.Header, Body: payload.New(out.Body, out.Header.Get("Content-Type"))}
+	body := payload.New(out.Body, out.Header.Get("Content-Type"))
+	if v.signsForm && v.bodyHashParam != "" && !body.Form() && len(out.Body) > 0 {
+		sum := sha256.Sum256(out.Body)
+		sep := "?"
+		if strings.Contains(out.URL, "?") {
+			sep = "&"
+		}
+		out.URL += sep + url.QueryEscape(v.bodyHashParam) + "=" + hex.EncodeToString(sum[:])
+	}
+	req := &Request{Method: m.Method, URL: out.URL, Header: out.Header, Body: body}
 	msg, err := v.message(nil, req, ts)
 	if err != nil {
 		return nil, err

@@ -51,6 +51,10 @@ type Verifier struct {
 	sigSlot   int    // body path of the signature, -1 when none
 	paths     payload.Paths
 	keys      []*key
+	// signsForm is set when the scheme signs form parameters;
+	// bodyHashParam then authenticates a body that is not a form.
+	signsForm     bool
+	bodyHashParam string
 	// Keys whose secrets did not decode; reported by Problems.
 	problems []string
 
@@ -88,17 +92,18 @@ type state struct {
 // no secret is left.
 func Compile(scheme *plugsv1.SignatureScheme, secrets []*plugsv1.SigningSecret) (*Verifier, error) {
 	v := &Verifier{
-		scheme:    scheme,
-		alg:       scheme.GetAlgorithm(),
-		enc:       scheme.GetEncoding(),
-		header:    canonical(scheme.GetHeader()),
-		prefix:    scheme.GetPrefix(),
-		separator: scheme.GetSignatureSeparator(),
-		tsSlot:    -1,
-		sigSlot:   -1,
-		tolerance: DefaultTolerance,
-		token:     canonical(scheme.GetTokenHeader()),
-		idHeader:  canonical(scheme.GetIdHeader()),
+		scheme:        scheme,
+		alg:           scheme.GetAlgorithm(),
+		enc:           scheme.GetEncoding(),
+		header:        canonical(scheme.GetHeader()),
+		prefix:        scheme.GetPrefix(),
+		separator:     scheme.GetSignatureSeparator(),
+		tsSlot:        -1,
+		sigSlot:       -1,
+		tolerance:     DefaultTolerance,
+		bodyHashParam: scheme.GetBodyHashParam(),
+		token:         canonical(scheme.GetTokenHeader()),
+		idHeader:      canonical(scheme.GetIdHeader()),
 	}
 	v.states.New = func() any { return &state{scratch: make([]byte, 0, 512)} }
 	if st := scheme.GetStructured(); st != nil && st.GetSignatureKey() != "" {
@@ -160,6 +165,8 @@ func Compile(scheme *plugsv1.SignatureScheme, secrets []*plugsv1.SigningSecret) 
 			if !v.hasTS {
 				return nil, fmt.Errorf("%w: signed_parts[%d]: KIND_TIMESTAMP needs a timestamp source", ErrInvalidScheme, i)
 			}
+		case plugsv1.SignedPart_KIND_SORTED_FORM_PARAMS:
+			v.signsForm = true
 		case plugsv1.SignedPart_KIND_UNSPECIFIED:
 			return nil, fmt.Errorf("%w: signed_parts[%d]: kind missing", ErrInvalidScheme, i)
 		}

@@ -3,8 +3,10 @@ package verify
 import (
 	"crypto/ed25519"
 	"crypto/hmac"
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"hash"
 	"net/http"
@@ -94,6 +96,9 @@ func (v *Verifier) Verify(req *Request, opts Options) error {
 	}
 	if !matched {
 		return ErrSignatureInvalid
+	}
+	if err := v.checkBodyHash(req); err != nil {
+		return err
 	}
 	if !v.hasTS || opts.SkipFreshness {
 		return nil
@@ -359,8 +364,9 @@ func (v *Verifier) appendPart(buf []byte, p part, req *Request, ts string) ([]by
 }
 
 // appendSortedForm appends every form field sorted by name (byte order),
-// each name followed by its values, with no separators, as Twilio signs
-// them. A body that is not a form contributes nothing.
+// each name followed by its value, with no separators, as Twilio signs
+// them; a repeated name appears once per value, values in sorted order. A
+// body that is not a form contributes nothing (checkBodyHash covers it).
 func appendSortedForm(buf []byte, body *payload.Doc) ([]byte, error) {
 	if !body.Form() {
 		return buf, nil
@@ -375,7 +381,11 @@ func appendSortedForm(buf []byte, body *payload.Doc) ([]byte, error) {
 	}
 	slices.Sort(names)
 	for _, name := range names {
-		for _, val := range q[name] {
+		vals := q[name]
+		if len(vals) > 1 {
+			slices.Sort(vals)
+		}
+		for _, val := range vals {
 			buf = append(buf, name...)
 			buf = append(buf, val...)
 		}
@@ -441,4 +451,30 @@ func ParseTime(text string, format plugsv1.TimestampSource_Format) (time.Time, e
 	}
 	sec := int64(f)
 	return time.Unix(sec, int64((f-float64(sec))*1e9)).UTC(), nil
+}
+
+// checkBodyHash makes sure the body is covered when a scheme signs form
+// parameters but the body is not a form: the signed URL must then carry the
+// body's SHA-256 in the scheme's body_hash_param.
+func (v *Verifier) checkBodyHash(req *Request) error {
+	if !v.signsForm || req.Body.Form() || len(req.Body.Raw()) == 0 {
+		return nil
+	}
+	if v.bodyHashParam == "" {
+		return fmt.Errorf("%w: the body is not a form and the scheme signs only form parameters", ErrSignatureInvalid)
+	}
+	u, err := url.Parse(req.URL)
+	if err != nil {
+		return fmt.Errorf("%w: request URL: %w", ErrSignatureMalformed, err)
+	}
+	want := u.Query().Get(v.bodyHashParam)
+	if want == "" {
+		return fmt.Errorf("%w: query parameter %s", ErrSignatureMissing, v.bodyHashParam)
+	}
+	sum := sha256.Sum256(req.Body.Raw())
+	got := hex.EncodeToString(sum[:])
+	if subtle.ConstantTimeCompare([]byte(strings.ToLower(want)), []byte(got)) != 1 {
+		return fmt.Errorf("%w: body does not match %s", ErrSignatureInvalid, v.bodyHashParam)
+	}
+	return nil
 }

@@ -326,7 +326,8 @@ const (
 	SignedPart_KIND_ID SignedPart_Kind = 3
 	// The full request URL as the provider called it.
 	SignedPart_KIND_URL SignedPart_Kind = 4
-	// Form parameters sorted by name, each name followed by its value.
+	// Form parameters sorted by name, each name followed by its value; the
+	// values of a repeated name in sorted order, each after the name.
 	SignedPart_KIND_SORTED_FORM_PARAMS SignedPart_Kind = 5
 	// Literal text such as "." or "v0:".
 	SignedPart_KIND_LITERAL SignedPart_Kind = 6
@@ -750,7 +751,13 @@ type SignatureScheme struct {
 	// The verify token chosen when subscribing, for HANDSHAKE_META_HUB_CHALLENGE:
 	// a subscription request is answered only when its hub.verify_token equals
 	// it. It is not a signing secret and is returned by reads.
-	VerifyToken   string `protobuf:"bytes,15,opt,name=verify_token,json=verifyToken,proto3" json:"verify_token,omitempty"`
+	VerifyToken string `protobuf:"bytes,15,opt,name=verify_token,json=verifyToken,proto3" json:"verify_token,omitempty"`
+	// For schemes that sign the URL and the form parameters (Twilio): a
+	// request whose body is not a form is authenticated through this query
+	// parameter of the signed URL, which must hold the hex SHA-256 of the
+	// body (Twilio's "bodySHA256"). Without it such a body is refused,
+	// because nothing would cover it.
+	BodyHashParam string `protobuf:"bytes,16,opt,name=body_hash_param,json=bodyHashParam,proto3" json:"body_hash_param,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -886,6 +893,13 @@ func (x *SignatureScheme) GetHandshake() SignatureScheme_Handshake {
 func (x *SignatureScheme) GetVerifyToken() string {
 	if x != nil {
 		return x.VerifyToken
+	}
+	return ""
+}
+
+func (x *SignatureScheme) GetBodyHashParam() string {
+	if x != nil {
+		return x.BodyHashParam
 	}
 	return ""
 }
@@ -1488,7 +1502,7 @@ const file_plugs_v1_resources_proto_rawDesc = "" +
 	"\vcreate_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vexpire_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"expireTime\"\x9c\v\n" +
+	"expireTime\"\xc4\v\n" +
 	"\x0fSignatureScheme\x12A\n" +
 	"\talgorithm\x18\x01 \x01(\x0e2#.plugs.v1.SignatureScheme.AlgorithmR\talgorithm\x12>\n" +
 	"\bencoding\x18\x02 \x01(\x0e2\".plugs.v1.SignatureScheme.EncodingR\bencoding\x12\x16\n" +
@@ -1507,7 +1521,8 @@ const file_plugs_v1_resources_proto_rawDesc = "" +
 	"\tid_header\x18\f \x01(\tR\bidHeader\x12.\n" +
 	"\x13signature_json_path\x18\r \x01(\tR\x11signatureJsonPath\x12A\n" +
 	"\thandshake\x18\x0e \x01(\x0e2#.plugs.v1.SignatureScheme.HandshakeR\thandshake\x12!\n" +
-	"\fverify_token\x18\x0f \x01(\tR\vverifyToken\"\xbb\x01\n" +
+	"\fverify_token\x18\x0f \x01(\tR\vverifyToken\x12&\n" +
+	"\x0fbody_hash_param\x18\x10 \x01(\tR\rbodyHashParam\"\xbb\x01\n" +
 	"\tAlgorithm\x12\x19\n" +
 	"\x15ALGORITHM_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15ALGORITHM_HMAC_SHA256\x10\x01\x12\x17\n" +
