@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/textproto"
 	"slices"
+	"sync"
 	"time"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -29,6 +30,7 @@ type Mapper struct {
 	fields [nFields]field
 	props  []field // sorted by name
 	filter filter
+	values sync.Pool // *[]payload.Value of paths.Len()
 }
 
 // Indexes of the fixed fields.
@@ -92,6 +94,8 @@ func Compile(m *plugsv1.FieldMappings, f *plugsv1.EventFilter) (*Mapper, error) 
 		return nil, err
 	}
 	mp.filter = flt
+	n := mp.paths.Len()
+	mp.values.New = func() any { v := make([]payload.Value, n); return &v }
 	return mp, nil
 }
 
@@ -127,12 +131,6 @@ type Input struct {
 	ReceiveTime time.Time
 }
 
-// lookup holds the values of one mapping run; small sources need no
-// allocation for it.
-type lookup struct {
-	small [16]payload.Value
-}
-
 // Map fills ev's mapped fields (event id and type, customer, quantity, event
 // time, properties) from in. It returns an error wrapping
 // payload.ErrUnparsable when the body does not parse, ErrFiltered when the
@@ -151,13 +149,9 @@ func (mp *Mapper) Preview(in Input, ev *plugsv1.UsageEvent) (filtered bool, fiel
 }
 
 func (mp *Mapper) run(in Input, ev *plugsv1.UsageEvent, report *[]FieldError) error {
-	var lk lookup
-	vals := lk.small[:0]
-	if n := mp.paths.Len(); n <= len(lk.small) {
-		vals = lk.small[:n]
-	} else {
-		vals = make([]payload.Value, n)
-	}
+	buf := mp.values.Get().(*[]payload.Value)
+	defer mp.values.Put(buf)
+	vals := *buf
 	if err := mp.paths.Lookup(in.Body, vals); err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
 )
 
 // maxDepth bounds nesting so that a hostile body of a million "[" cannot
@@ -178,10 +179,15 @@ func (s *scanner) elements(i int, n *node) int {
 func (s *scanner) string(i int) (int, bool) {
 	data := s.data
 	escaped := false
-	for j := i + 1; j < len(data); j++ {
-		// Skip eight plain bytes at a time: most of a body is string
-		// contents without quotes, backslashes or control characters.
-		for j+8 <= len(data) && plain8(binary.LittleEndian.Uint64(data[j:])) {
+	j := i + 1
+	for {
+		// Jump eight bytes at a time to the next quote, backslash or
+		// control character: most of a body is plain string contents.
+		for j+8 <= len(data) {
+			if m := special8(binary.LittleEndian.Uint64(data[j:])); m != 0 {
+				j += bits.TrailingZeros64(m) / 8
+				break
+			}
 			j += 8
 		}
 		if j >= len(data) {
@@ -200,15 +206,17 @@ func (s *scanner) string(i int) (int, bool) {
 			}
 			switch data[j+1] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-				j++
+				j += 2
 			case 'u':
 				if j+5 >= len(data) || !isHex(data[j+2]) || !isHex(data[j+3]) || !isHex(data[j+4]) || !isHex(data[j+5]) {
 					return s.fail(j, "invalid \\u escape"), false
 				}
-				j += 5
+				j += 6
 			default:
 				return s.fail(j, "invalid escape"), false
 			}
+		default:
+			j++
 		}
 	}
 	return s.fail(len(data), "unterminated string"), false
@@ -219,13 +227,15 @@ const (
 	highs = 0x8080808080808080
 )
 
-// plain8 reports whether none of the eight bytes of x is a quote, a
-// backslash or a control character (the classic "has zero byte" and "has
-// byte less than" bit tricks, exact for these constants).
-func plain8(x uint64) bool {
+// special8 marks the bytes of x (little-endian) that are a quote, a
+// backslash or a control character, with the classic "has zero byte" and
+// "has byte less than" bit tricks. Marks above the first may be false (a
+// borrow carries upwards); the lowest mark is always exact, which is all
+// string needs.
+func special8(x uint64) uint64 {
 	quote := x ^ (ones * '"')
 	backslash := x ^ (ones * '\\')
-	return ((quote-ones)&^quote|(backslash-ones)&^backslash|(x-ones*0x20)&^x)&highs == 0
+	return ((quote-ones)&^quote | (backslash-ones)&^backslash | (x-ones*0x20)&^x) & highs
 }
 
 func isHex(c byte) bool {
