@@ -8,6 +8,7 @@
 package payload
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"strings"
@@ -97,8 +98,13 @@ func (d *Doc) Parsed() (any, error) {
 	}
 	v, err := oj.Parse(d.raw)
 	if err != nil {
-		d.parsedErr = fmt.Errorf("%w: %w", ErrUnparsable, err)
-		return nil, d.parsedErr
+		// The body passed the strict check, so it is JSON; ojg declines a
+		// few valid spellings (such as the number 0e0). The standard
+		// library reads those.
+		if jerr := json.Unmarshal(d.raw, &v); jerr != nil {
+			d.parsedErr = fmt.Errorf("%w: %w", ErrUnparsable, err)
+			return nil, d.parsedErr
+		}
 	}
 	d.parsed = v
 	return v, nil
