@@ -78,6 +78,10 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		SkipVerification: r.Header.Get(SkipVerificationHeader) == "true",
 	}
 	res := rc.pipeline.Handle(r.Context(), req)
+	if res.Outcome == pipeline.Rejected {
+		// Debug only: a flood of forged requests must not flood the log.
+		rc.opts.Log.Debug("webhook rejected", "source", req.SourceID, "cause", res.Cause, "detail", res.Detail)
+	}
 	rc.respond(w, res)
 }
 
