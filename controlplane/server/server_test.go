@@ -199,6 +199,8 @@ func testTenantIsolation(t *testing.T, dialect string) {
 	wantCode(t, err, codes.NotFound)
 	_, err = e.sources().RotateSecret(b, &plugsv1.RotateSecretRequest{Id: src.GetId(), Secret: "attacker_secret_0123456789"})
 	wantCode(t, err, codes.NotFound)
+	_, err = e.sources().PreviewMapping(b, &plugsv1.PreviewMappingRequest{Id: src.GetId(), Body: `{"id":"x","type":"y"}`})
+	wantCode(t, err, codes.NotFound)
 	_, err = e.sources().DeleteSource(b, &plugsv1.DeleteSourceRequest{Id: src.GetId()})
 	wantCode(t, err, codes.NotFound)
 	list, err := e.sources().ListSources(b, &plugsv1.ListSourcesRequest{})
@@ -614,5 +616,78 @@ func TestConfigStreamDeliversSnapshots(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("no push after delete")
+	}
+}
+
+func TestPreviewMapping(t *testing.T) {
+	e := startEnv(t, "sqlite")
+	src, err := e.sources().CreateSource(as(e.keyA), newSource("stripe", secretA))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := "/v1/sources/" + src.GetId() + ":previewMapping"
+
+	// The source's own (template) mappings.
+	code, body := e.rest("POST", path, e.keyA, `{"body": "{\"id\":\"evt_9\",\"type\":\"invoice.paid\",\"created\":1700000000,\"data\":{\"object\":{\"customer\":\"cus_9\"}}}"}`)
+	if code != http.StatusOK {
+		t.Fatalf("%d %s", code, body)
+	}
+	var got struct {
+		Event struct {
+			EventID, EventType, CustomerID, Quantity, EventTime string
+		}
+		FieldErrors []struct {
+			Field    string
+			Required bool
+		}
+		Filtered   bool
+		ParseError string
+	}
+	if err := json.Unmarshal(body, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Event.EventID != "evt_9" || got.Event.CustomerID != "cus_9" || got.Event.Quantity != "1" || got.Event.EventTime != "2023-11-14T22:13:20Z" {
+		t.Fatalf("preview %s", body)
+	}
+
+	// A draft mapping reading the quantity from a header, and a body that
+	// lacks the required id.
+	resp, err := e.sources().PreviewMapping(as(e.keyA), &plugsv1.PreviewMappingRequest{
+		Id:      src.GetId(),
+		Body:    `{"type":"invoice.paid"}`,
+		Headers: map[string]string{"x-units": "12.5"},
+		FieldMappings: &plugsv1.FieldMappings{
+			EventId:   &plugsv1.ValueRef{From: &plugsv1.ValueRef_JsonPath{JsonPath: "$.id"}, Required: true},
+			EventType: &plugsv1.ValueRef{From: &plugsv1.ValueRef_JsonPath{JsonPath: "$.type"}},
+			Quantity:  &plugsv1.ValueRef{From: &plugsv1.ValueRef_Header{Header: "X-Units"}},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.GetEvent() != nil || len(resp.GetFieldErrors()) != 1 || resp.GetFieldErrors()[0].GetField() != "event_id" || !resp.GetFieldErrors()[0].GetRequired() {
+		t.Fatalf("draft preview %v", resp)
+	}
+
+	// A filter that drops the event, and a body that does not parse.
+	resp, err = e.sources().PreviewMapping(as(e.keyA), &plugsv1.PreviewMappingRequest{
+		Id: src.GetId(), Body: `{"id":"e","type":"charge.refunded"}`,
+		EventFilter: &plugsv1.EventFilter{EventTypes: []string{"invoice.*"}},
+	})
+	if err != nil || !resp.GetFiltered() {
+		t.Fatalf("filtered preview %v %v", resp, err)
+	}
+	resp, err = e.sources().PreviewMapping(as(e.keyA), &plugsv1.PreviewMappingRequest{Id: src.GetId(), Body: `{"id":`})
+	if err != nil || resp.GetParseError() == "" || resp.GetEvent() != nil {
+		t.Fatalf("unparsable preview %v %v", resp, err)
+	}
+
+	// A draft that does not compile is a field violation.
+	_, err = e.sources().PreviewMapping(as(e.keyA), &plugsv1.PreviewMappingRequest{
+		Id: src.GetId(), Body: `{}`,
+		FieldMappings: &plugsv1.FieldMappings{EventId: &plugsv1.ValueRef{From: &plugsv1.ValueRef_JsonPath{JsonPath: "$[?(@.x =="}}},
+	})
+	if v := fieldViolations(t, err); v["field_mappings.event_id.json_path"] == "" {
+		t.Fatalf("violations %v", v)
 	}
 }
