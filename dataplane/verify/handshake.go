@@ -28,13 +28,14 @@ var (
 	slackChallenge = jp.MustParseString("$.challenge")
 	zoomEvent      = jp.MustParseString("$.event")
 	zoomPlainToken = jp.MustParseString("$.payload.plainToken")
+	discordType    = jp.MustParseString("$.type")
 )
 
 // Handshake answers req when it is the provider's handshake and returns nil
 // otherwise. Handshakes that arrive as GET requests carry no signature
 // (Meta's subscription check, Twitter's CRC, Okta's verification) and are
-// answered before any verification; Slack and Zoom sign theirs like any
-// event, so a POST is only answered when verified is true.
+// answered before any verification; Slack, Zoom and Discord sign theirs
+// like any event, so a POST is only answered when verified is true.
 func (v *Verifier) Handshake(req *Request, rawQuery string, verified bool, now time.Time) (*Answer, error) {
 	kind := v.scheme.GetHandshake()
 	if kind == plugsv1.SignatureScheme_HANDSHAKE_UNSPECIFIED {
@@ -67,6 +68,12 @@ func (v *Verifier) Handshake(req *Request, rawQuery string, verified bool, now t
 		mac := hmac.New(sha256.New, k.raw)
 		mac.Write([]byte(plain))
 		return jsonAnswer(map[string]string{"plainToken": plain, "encryptedToken": hex.EncodeToString(mac.Sum(nil))}), nil
+	case plugsv1.SignatureScheme_HANDSHAKE_DISCORD_PING:
+		data, err := req.Body.Parsed()
+		if err != nil || discordType.First(data) != int64(1) {
+			return nil, nil
+		}
+		return &Answer{ContentType: "application/json", Body: []byte(`{"type":1}`)}, nil
 	}
 	return nil, nil
 }

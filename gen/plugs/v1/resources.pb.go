@@ -153,6 +153,9 @@ const (
 	SignatureScheme_HANDSHAKE_OKTA_VERIFICATION SignatureScheme_Handshake = 4
 	// Zoom: answer endpoint.url_validation with the hashed plain token.
 	SignatureScheme_HANDSHAKE_ZOOM_URL_VALIDATION SignatureScheme_Handshake = 5
+	// Discord interactions: answer the signed PING ({"type":1}) with PONG
+	// ({"type":1}).
+	SignatureScheme_HANDSHAKE_DISCORD_PING SignatureScheme_Handshake = 6
 )
 
 // Enum value maps for SignatureScheme_Handshake.
@@ -164,6 +167,7 @@ var (
 		3: "HANDSHAKE_TWITTER_CRC",
 		4: "HANDSHAKE_OKTA_VERIFICATION",
 		5: "HANDSHAKE_ZOOM_URL_VALIDATION",
+		6: "HANDSHAKE_DISCORD_PING",
 	}
 	SignatureScheme_Handshake_value = map[string]int32{
 		"HANDSHAKE_UNSPECIFIED":            0,
@@ -172,6 +176,7 @@ var (
 		"HANDSHAKE_TWITTER_CRC":            3,
 		"HANDSHAKE_OKTA_VERIFICATION":      4,
 		"HANDSHAKE_ZOOM_URL_VALIDATION":    5,
+		"HANDSHAKE_DISCORD_PING":           6,
 	}
 )
 
@@ -1502,7 +1507,7 @@ const file_plugs_v1_resources_proto_rawDesc = "" +
 	"\vcreate_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vexpire_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"expireTime\"\xc4\v\n" +
+	"expireTime\"\xe0\v\n" +
 	"\x0fSignatureScheme\x12A\n" +
 	"\talgorithm\x18\x01 \x01(\x0e2#.plugs.v1.SignatureScheme.AlgorithmR\talgorithm\x12>\n" +
 	"\bencoding\x18\x02 \x01(\x0e2\".plugs.v1.SignatureScheme.EncodingR\bencoding\x12\x16\n" +
@@ -1530,14 +1535,15 @@ const file_plugs_v1_resources_proto_rawDesc = "" +
 	"\x15ALGORITHM_HMAC_SHA512\x10\x03\x12\x15\n" +
 	"\x11ALGORITHM_ED25519\x10\x04\x12\x13\n" +
 	"\x0fALGORITHM_TOKEN\x10\x05\x12\x18\n" +
-	"\x14ALGORITHM_BASIC_AUTH\x10\x06\"\xcd\x01\n" +
+	"\x14ALGORITHM_BASIC_AUTH\x10\x06\"\xe9\x01\n" +
 	"\tHandshake\x12\x19\n" +
 	"\x15HANDSHAKE_UNSPECIFIED\x10\x00\x12$\n" +
 	" HANDSHAKE_SLACK_URL_VERIFICATION\x10\x01\x12 \n" +
 	"\x1cHANDSHAKE_META_HUB_CHALLENGE\x10\x02\x12\x19\n" +
 	"\x15HANDSHAKE_TWITTER_CRC\x10\x03\x12\x1f\n" +
 	"\x1bHANDSHAKE_OKTA_VERIFICATION\x10\x04\x12!\n" +
-	"\x1dHANDSHAKE_ZOOM_URL_VALIDATION\x10\x05\"c\n" +
+	"\x1dHANDSHAKE_ZOOM_URL_VALIDATION\x10\x05\x12\x1a\n" +
+	"\x16HANDSHAKE_DISCORD_PING\x10\x06\"c\n" +
 	"\bEncoding\x12\x18\n" +
 	"\x14ENCODING_UNSPECIFIED\x10\x00\x12\x10\n" +
 	"\fENCODING_HEX\x10\x01\x12\x13\n" +
