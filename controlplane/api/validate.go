@@ -162,8 +162,8 @@ func validateScheme(v *violations, p string, s *plugsv1.SignatureScheme) {
 			v.add(p+"timestamp.format", "is required")
 		}
 	}
-	if tol := s.GetTolerance(); tol != nil && (tol.CheckValid() != nil || tol.AsDuration() < 0 || tol.AsDuration() > MaxTolerance) {
-		v.add(p+"tolerance", fmt.Sprintf("must be between 0 and %s", MaxTolerance))
+	if tol := s.GetTolerance(); tol != nil && (tol.CheckValid() != nil || tol.AsDuration() <= 0 || tol.AsDuration() > MaxTolerance) {
+		v.add(p+"tolerance", fmt.Sprintf("must be more than 0 and at most %s", MaxTolerance))
 	}
 	if s.GetIdHeader() != "" && !headerNameRe.MatchString(s.GetIdHeader()) {
 		v.add(p+"id_header", "must be a header name")

@@ -18,6 +18,8 @@ import (
 	"sync"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/plugshq/plugs/dataplane/payload"
 	plugsv1 "github.com/plugshq/plugs/gen/plugs/v1"
 )
@@ -55,6 +57,8 @@ type Verifier struct {
 	// bodyHashParam then authenticates a body that is not a form.
 	signsForm     bool
 	bodyHashParam string
+	// tsSigned is set when a signed part is the timestamp.
+	tsSigned bool
 	// Keys whose secrets did not decode; reported by Problems.
 	problems []string
 
@@ -106,9 +110,9 @@ func Compile(scheme *plugsv1.SignatureScheme, secrets []*plugsv1.SigningSecret) 
 		idHeader:      canonical(scheme.GetIdHeader()),
 	}
 	v.states.New = func() any { return &state{scratch: make([]byte, 0, 512)} }
-	if st := scheme.GetStructured(); st != nil && st.GetSignatureKey() != "" {
-		if st.GetItemSeparator() == "" || st.GetKeyValueSeparator() == "" {
-			return nil, fmt.Errorf("%w: structured header needs item and key/value separators", ErrInvalidScheme)
+	if st := scheme.GetStructured(); proto.Size(st) > 0 {
+		if st.GetItemSeparator() == "" || st.GetKeyValueSeparator() == "" || st.GetSignatureKey() == "" {
+			return nil, fmt.Errorf("%w: structured header needs item and key/value separators and a signature key", ErrInvalidScheme)
 		}
 		v.structed = st
 	}
@@ -162,6 +166,7 @@ func Compile(scheme *plugsv1.SignatureScheme, secrets []*plugsv1.SigningSecret) 
 				return nil, fmt.Errorf("%w: signed_parts[%d]: KIND_ID needs id_header", ErrInvalidScheme, i)
 			}
 		case plugsv1.SignedPart_KIND_TIMESTAMP:
+			v.tsSigned = true
 			if !v.hasTS {
 				return nil, fmt.Errorf("%w: signed_parts[%d]: KIND_TIMESTAMP needs a timestamp source", ErrInvalidScheme, i)
 			}
@@ -196,7 +201,13 @@ func Compile(scheme *plugsv1.SignatureScheme, secrets []*plugsv1.SigningSecret) 
 		}
 	}
 	for _, s := range secrets {
-		k, err := decodeSecret(scheme.GetSecretEncoding(), s.GetValue())
+		enc := scheme.GetSecretEncoding()
+		if newHash == nil && v.alg != plugsv1.SignatureScheme_ALGORITHM_ED25519 {
+			// A token or Basic credentials are compared as configured:
+			// they are what the sender puts on the wire.
+			enc = plugsv1.SignatureScheme_SECRET_ENCODING_RAW
+		}
+		k, err := decodeSecret(enc, s.GetValue())
 		if err != nil {
 			v.problems = append(v.problems, fmt.Sprintf("secret %s: %v", s.GetId(), err))
 			continue
