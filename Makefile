@@ -37,7 +37,7 @@ generate-ent:
 # .ci/pg-start prints).
 migration:
 	@test -n "$(NAME)" || (echo "usage: make migration NAME=what_changed" >&2; exit 2)
-	$(GO) run ./controlplane/store/migrategen -name $(NAME)
+	$(GO) run ./cmd/migrategen -name $(NAME)
 
 lint:
 	$(GO) tool buf lint

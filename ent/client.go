@@ -18,6 +18,8 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/plugshq/plugs/ent/apikey"
 	"github.com/plugshq/plugs/ent/configchange"
+	"github.com/plugshq/plugs/ent/dataplane"
+	"github.com/plugshq/plugs/ent/dataplanetoken"
 	"github.com/plugshq/plugs/ent/secret"
 	"github.com/plugshq/plugs/ent/source"
 	"github.com/plugshq/plugs/ent/tenant"
@@ -34,6 +36,10 @@ type Client struct {
 	APIKey *APIKeyClient
 	// ConfigChange is the client for interacting with the ConfigChange builders.
 	ConfigChange *ConfigChangeClient
+	// DataPlane is the client for interacting with the DataPlane builders.
+	DataPlane *DataPlaneClient
+	// DataPlaneToken is the client for interacting with the DataPlaneToken builders.
+	DataPlaneToken *DataPlaneTokenClient
 	// Secret is the client for interacting with the Secret builders.
 	Secret *SecretClient
 	// Source is the client for interacting with the Source builders.
@@ -53,6 +59,8 @@ func (c *Client) init() {
 	c.Schema = migrate.NewSchema(c.driver)
 	c.APIKey = NewAPIKeyClient(c.config)
 	c.ConfigChange = NewConfigChangeClient(c.config)
+	c.DataPlane = NewDataPlaneClient(c.config)
+	c.DataPlaneToken = NewDataPlaneTokenClient(c.config)
 	c.Secret = NewSecretClient(c.config)
 	c.Source = NewSourceClient(c.config)
 	c.Tenant = NewTenantClient(c.config)
@@ -146,13 +154,15 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 	cfg := c.config
 	cfg.driver = tx
 	return &Tx{
-		ctx:          ctx,
-		config:       cfg,
-		APIKey:       NewAPIKeyClient(cfg),
-		ConfigChange: NewConfigChangeClient(cfg),
-		Secret:       NewSecretClient(cfg),
-		Source:       NewSourceClient(cfg),
-		Tenant:       NewTenantClient(cfg),
+		ctx:            ctx,
+		config:         cfg,
+		APIKey:         NewAPIKeyClient(cfg),
+		ConfigChange:   NewConfigChangeClient(cfg),
+		DataPlane:      NewDataPlaneClient(cfg),
+		DataPlaneToken: NewDataPlaneTokenClient(cfg),
+		Secret:         NewSecretClient(cfg),
+		Source:         NewSourceClient(cfg),
+		Tenant:         NewTenantClient(cfg),
 	}, nil
 }
 
@@ -170,13 +180,15 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 	cfg := c.config
 	cfg.driver = &txDriver{tx: tx, drv: c.driver}
 	return &Tx{
-		ctx:          ctx,
-		config:       cfg,
-		APIKey:       NewAPIKeyClient(cfg),
-		ConfigChange: NewConfigChangeClient(cfg),
-		Secret:       NewSecretClient(cfg),
-		Source:       NewSourceClient(cfg),
-		Tenant:       NewTenantClient(cfg),
+		ctx:            ctx,
+		config:         cfg,
+		APIKey:         NewAPIKeyClient(cfg),
+		ConfigChange:   NewConfigChangeClient(cfg),
+		DataPlane:      NewDataPlaneClient(cfg),
+		DataPlaneToken: NewDataPlaneTokenClient(cfg),
+		Secret:         NewSecretClient(cfg),
+		Source:         NewSourceClient(cfg),
+		Tenant:         NewTenantClient(cfg),
 	}, nil
 }
 
@@ -205,21 +217,23 @@ func (c *Client) Close() error {
 // Use adds the mutation hooks to all the entity clients.
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
-	c.APIKey.Use(hooks...)
-	c.ConfigChange.Use(hooks...)
-	c.Secret.Use(hooks...)
-	c.Source.Use(hooks...)
-	c.Tenant.Use(hooks...)
+	for _, n := range []interface{ Use(...Hook) }{
+		c.APIKey, c.ConfigChange, c.DataPlane, c.DataPlaneToken, c.Secret, c.Source,
+		c.Tenant,
+	} {
+		n.Use(hooks...)
+	}
 }
 
 // Intercept adds the query interceptors to all the entity clients.
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
-	c.APIKey.Intercept(interceptors...)
-	c.ConfigChange.Intercept(interceptors...)
-	c.Secret.Intercept(interceptors...)
-	c.Source.Intercept(interceptors...)
-	c.Tenant.Intercept(interceptors...)
+	for _, n := range []interface{ Intercept(...Interceptor) }{
+		c.APIKey, c.ConfigChange, c.DataPlane, c.DataPlaneToken, c.Secret, c.Source,
+		c.Tenant,
+	} {
+		n.Intercept(interceptors...)
+	}
 }
 
 // Mutate implements the ent.Mutator interface.
@@ -229,6 +243,10 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.APIKey.mutate(ctx, m)
 	case *ConfigChangeMutation:
 		return c.ConfigChange.mutate(ctx, m)
+	case *DataPlaneMutation:
+		return c.DataPlane.mutate(ctx, m)
+	case *DataPlaneTokenMutation:
+		return c.DataPlaneToken.mutate(ctx, m)
 	case *SecretMutation:
 		return c.Secret.mutate(ctx, m)
 	case *SourceMutation:
@@ -505,6 +523,274 @@ func (c *ConfigChangeClient) mutate(ctx context.Context, m *ConfigChangeMutation
 		return (&ConfigChangeDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown ConfigChange mutation op: %q", m.Op())
+	}
+}
+
+// DataPlaneClient is a client for the DataPlane schema.
+type DataPlaneClient struct {
+	config
+}
+
+// NewDataPlaneClient returns a client for the DataPlane from the given config.
+func NewDataPlaneClient(c config) *DataPlaneClient {
+	return &DataPlaneClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `dataplane.Hooks(f(g(h())))`.
+func (c *DataPlaneClient) Use(hooks ...Hook) {
+	c.hooks.DataPlane = append(c.hooks.DataPlane, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `dataplane.Intercept(f(g(h())))`.
+func (c *DataPlaneClient) Intercept(interceptors ...Interceptor) {
+	c.inters.DataPlane = append(c.inters.DataPlane, interceptors...)
+}
+
+// Create returns a builder for creating a DataPlane entity.
+func (c *DataPlaneClient) Create() *DataPlaneCreate {
+	mutation := newDataPlaneMutation(c.config, OpCreate)
+	return &DataPlaneCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of DataPlane entities.
+func (c *DataPlaneClient) CreateBulk(builders ...*DataPlaneCreate) *DataPlaneCreateBulk {
+	return &DataPlaneCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *DataPlaneClient) MapCreateBulk(slice any, setFunc func(*DataPlaneCreate, int)) *DataPlaneCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &DataPlaneCreateBulk{err: fmt.Errorf("calling to DataPlaneClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*DataPlaneCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &DataPlaneCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for DataPlane.
+func (c *DataPlaneClient) Update() *DataPlaneUpdate {
+	mutation := newDataPlaneMutation(c.config, OpUpdate)
+	return &DataPlaneUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *DataPlaneClient) UpdateOne(_m *DataPlane) *DataPlaneUpdateOne {
+	mutation := newDataPlaneMutation(c.config, OpUpdateOne, withDataPlane(_m))
+	return &DataPlaneUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *DataPlaneClient) UpdateOneID(id string) *DataPlaneUpdateOne {
+	mutation := newDataPlaneMutation(c.config, OpUpdateOne, withDataPlaneID(id))
+	return &DataPlaneUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for DataPlane.
+func (c *DataPlaneClient) Delete() *DataPlaneDelete {
+	mutation := newDataPlaneMutation(c.config, OpDelete)
+	return &DataPlaneDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *DataPlaneClient) DeleteOne(_m *DataPlane) *DataPlaneDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *DataPlaneClient) DeleteOneID(id string) *DataPlaneDeleteOne {
+	builder := c.Delete().Where(dataplane.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &DataPlaneDeleteOne{builder}
+}
+
+// Query returns a query builder for DataPlane.
+func (c *DataPlaneClient) Query() *DataPlaneQuery {
+	return &DataPlaneQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeDataPlane},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a DataPlane entity by its id.
+func (c *DataPlaneClient) Get(ctx context.Context, id string) (*DataPlane, error) {
+	return c.Query().Where(dataplane.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *DataPlaneClient) GetX(ctx context.Context, id string) *DataPlane {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *DataPlaneClient) Hooks() []Hook {
+	hooks := c.hooks.DataPlane
+	return append(hooks[:len(hooks):len(hooks)], dataplane.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *DataPlaneClient) Interceptors() []Interceptor {
+	return c.inters.DataPlane
+}
+
+func (c *DataPlaneClient) mutate(ctx context.Context, m *DataPlaneMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&DataPlaneCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&DataPlaneUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&DataPlaneUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&DataPlaneDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown DataPlane mutation op: %q", m.Op())
+	}
+}
+
+// DataPlaneTokenClient is a client for the DataPlaneToken schema.
+type DataPlaneTokenClient struct {
+	config
+}
+
+// NewDataPlaneTokenClient returns a client for the DataPlaneToken from the given config.
+func NewDataPlaneTokenClient(c config) *DataPlaneTokenClient {
+	return &DataPlaneTokenClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `dataplanetoken.Hooks(f(g(h())))`.
+func (c *DataPlaneTokenClient) Use(hooks ...Hook) {
+	c.hooks.DataPlaneToken = append(c.hooks.DataPlaneToken, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `dataplanetoken.Intercept(f(g(h())))`.
+func (c *DataPlaneTokenClient) Intercept(interceptors ...Interceptor) {
+	c.inters.DataPlaneToken = append(c.inters.DataPlaneToken, interceptors...)
+}
+
+// Create returns a builder for creating a DataPlaneToken entity.
+func (c *DataPlaneTokenClient) Create() *DataPlaneTokenCreate {
+	mutation := newDataPlaneTokenMutation(c.config, OpCreate)
+	return &DataPlaneTokenCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of DataPlaneToken entities.
+func (c *DataPlaneTokenClient) CreateBulk(builders ...*DataPlaneTokenCreate) *DataPlaneTokenCreateBulk {
+	return &DataPlaneTokenCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *DataPlaneTokenClient) MapCreateBulk(slice any, setFunc func(*DataPlaneTokenCreate, int)) *DataPlaneTokenCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &DataPlaneTokenCreateBulk{err: fmt.Errorf("calling to DataPlaneTokenClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*DataPlaneTokenCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &DataPlaneTokenCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for DataPlaneToken.
+func (c *DataPlaneTokenClient) Update() *DataPlaneTokenUpdate {
+	mutation := newDataPlaneTokenMutation(c.config, OpUpdate)
+	return &DataPlaneTokenUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *DataPlaneTokenClient) UpdateOne(_m *DataPlaneToken) *DataPlaneTokenUpdateOne {
+	mutation := newDataPlaneTokenMutation(c.config, OpUpdateOne, withDataPlaneToken(_m))
+	return &DataPlaneTokenUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *DataPlaneTokenClient) UpdateOneID(id uuid.UUID) *DataPlaneTokenUpdateOne {
+	mutation := newDataPlaneTokenMutation(c.config, OpUpdateOne, withDataPlaneTokenID(id))
+	return &DataPlaneTokenUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for DataPlaneToken.
+func (c *DataPlaneTokenClient) Delete() *DataPlaneTokenDelete {
+	mutation := newDataPlaneTokenMutation(c.config, OpDelete)
+	return &DataPlaneTokenDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *DataPlaneTokenClient) DeleteOne(_m *DataPlaneToken) *DataPlaneTokenDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *DataPlaneTokenClient) DeleteOneID(id uuid.UUID) *DataPlaneTokenDeleteOne {
+	builder := c.Delete().Where(dataplanetoken.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &DataPlaneTokenDeleteOne{builder}
+}
+
+// Query returns a query builder for DataPlaneToken.
+func (c *DataPlaneTokenClient) Query() *DataPlaneTokenQuery {
+	return &DataPlaneTokenQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeDataPlaneToken},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a DataPlaneToken entity by its id.
+func (c *DataPlaneTokenClient) Get(ctx context.Context, id uuid.UUID) (*DataPlaneToken, error) {
+	return c.Query().Where(dataplanetoken.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *DataPlaneTokenClient) GetX(ctx context.Context, id uuid.UUID) *DataPlaneToken {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *DataPlaneTokenClient) Hooks() []Hook {
+	hooks := c.hooks.DataPlaneToken
+	return append(hooks[:len(hooks):len(hooks)], dataplanetoken.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *DataPlaneTokenClient) Interceptors() []Interceptor {
+	return c.inters.DataPlaneToken
+}
+
+func (c *DataPlaneTokenClient) mutate(ctx context.Context, m *DataPlaneTokenMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&DataPlaneTokenCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&DataPlaneTokenUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&DataPlaneTokenUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&DataPlaneTokenDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown DataPlaneToken mutation op: %q", m.Op())
 	}
 }
 
@@ -945,10 +1231,12 @@ func (c *TenantClient) mutate(ctx context.Context, m *TenantMutation) (Value, er
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		APIKey, ConfigChange, Secret, Source, Tenant []ent.Hook
+		APIKey, ConfigChange, DataPlane, DataPlaneToken, Secret, Source,
+		Tenant []ent.Hook
 	}
 	inters struct {
-		APIKey, ConfigChange, Secret, Source, Tenant []ent.Interceptor
+		APIKey, ConfigChange, DataPlane, DataPlaneToken, Secret, Source,
+		Tenant []ent.Interceptor
 	}
 )
 

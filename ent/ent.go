@@ -14,6 +14,8 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/plugshq/plugs/ent/apikey"
 	"github.com/plugshq/plugs/ent/configchange"
+	"github.com/plugshq/plugs/ent/dataplane"
+	"github.com/plugshq/plugs/ent/dataplanetoken"
 	"github.com/plugshq/plugs/ent/secret"
 	"github.com/plugshq/plugs/ent/source"
 	"github.com/plugshq/plugs/ent/tenant"
@@ -77,11 +79,13 @@ var (
 func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
-			apikey.Table:       apikey.ValidColumn,
-			configchange.Table: configchange.ValidColumn,
-			secret.Table:       secret.ValidColumn,
-			source.Table:       source.ValidColumn,
-			tenant.Table:       tenant.ValidColumn,
+			apikey.Table:         apikey.ValidColumn,
+			configchange.Table:   configchange.ValidColumn,
+			dataplane.Table:      dataplane.ValidColumn,
+			dataplanetoken.Table: dataplanetoken.ValidColumn,
+			secret.Table:         secret.ValidColumn,
+			source.Table:         source.ValidColumn,
+			tenant.Table:         tenant.ValidColumn,
 		})
 	})
 	return columnCheck(t, c)

@@ -14,6 +14,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/plugshq/plugs/ent/apikey"
 	"github.com/plugshq/plugs/ent/configchange"
+	"github.com/plugshq/plugs/ent/dataplane"
+	"github.com/plugshq/plugs/ent/dataplanetoken"
 	"github.com/plugshq/plugs/ent/predicate"
 	"github.com/plugshq/plugs/ent/secret"
 	"github.com/plugshq/plugs/ent/source"
@@ -29,11 +31,13 @@ const (
 	OpUpdateOne = ent.OpUpdateOne
 
 	// Node types.
-	TypeAPIKey       = "APIKey"
-	TypeConfigChange = "ConfigChange"
-	TypeSecret       = "Secret"
-	TypeSource       = "Source"
-	TypeTenant       = "Tenant"
+	TypeAPIKey         = "APIKey"
+	TypeConfigChange   = "ConfigChange"
+	TypeDataPlane      = "DataPlane"
+	TypeDataPlaneToken = "DataPlaneToken"
+	TypeSecret         = "Secret"
+	TypeSource         = "Source"
+	TypeTenant         = "Tenant"
 )
 
 // APIKeyMutation represents an operation that mutates the APIKey nodes in the graph.
@@ -1206,6 +1210,1539 @@ func (m *ConfigChangeMutation) ClearEdge(name string) error {
 // It returns an error if the edge is not defined in the schema.
 func (m *ConfigChangeMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown ConfigChange edge %s", name)
+}
+
+// DataPlaneMutation represents an operation that mutates the DataPlane nodes in the graph.
+type DataPlaneMutation struct {
+	config
+	op                Op
+	typ               string
+	id                *string
+	zone              *string
+	build             *string
+	replica           *string
+	connected         *bool
+	connect_time      *time.Time
+	last_seen_time    *time.Time
+	acked_revision    *int64
+	addacked_revision *int64
+	nack_revision     *int64
+	addnack_revision  *int64
+	nack_error        *string
+	nack_time         *time.Time
+	clearedFields     map[string]struct{}
+	done              bool
+	oldValue          func(context.Context) (*DataPlane, error)
+	predicates        []predicate.DataPlane
+}
+
+var _ ent.Mutation = (*DataPlaneMutation)(nil)
+
+// dataplaneOption allows management of the mutation configuration using functional options.
+type dataplaneOption func(*DataPlaneMutation)
+
+// newDataPlaneMutation creates new mutation for the DataPlane entity.
+func newDataPlaneMutation(c config, op Op, opts ...dataplaneOption) *DataPlaneMutation {
+	m := &DataPlaneMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeDataPlane,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withDataPlaneID sets the ID field of the mutation.
+func withDataPlaneID(id string) dataplaneOption {
+	return func(m *DataPlaneMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *DataPlane
+		)
+		m.oldValue = func(ctx context.Context) (*DataPlane, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().DataPlane.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withDataPlane sets the old DataPlane of the mutation.
+func withDataPlane(node *DataPlane) dataplaneOption {
+	return func(m *DataPlaneMutation) {
+		m.oldValue = func(context.Context) (*DataPlane, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m DataPlaneMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m DataPlaneMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of DataPlane entities.
+func (m *DataPlaneMutation) SetID(id string) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *DataPlaneMutation) ID() (id string, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *DataPlaneMutation) IDs(ctx context.Context) ([]string, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []string{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().DataPlane.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetZone sets the "zone" field.
+func (m *DataPlaneMutation) SetZone(s string) {
+	m.zone = &s
+}
+
+// Zone returns the value of the "zone" field in the mutation.
+func (m *DataPlaneMutation) Zone() (r string, exists bool) {
+	v := m.zone
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldZone returns the old "zone" field's value of the DataPlane entity.
+// If the DataPlane object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DataPlaneMutation) OldZone(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldZone is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldZone requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldZone: %w", err)
+	}
+	return oldValue.Zone, nil
+}
+
+// ResetZone resets all changes to the "zone" field.
+func (m *DataPlaneMutation) ResetZone() {
+	m.zone = nil
+}
+
+// SetBuild sets the "build" field.
+func (m *DataPlaneMutation) SetBuild(s string) {
+	m.build = &s
+}
+
+// Build returns the value of the "build" field in the mutation.
+func (m *DataPlaneMutation) Build() (r string, exists bool) {
+	v := m.build
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldBuild returns the old "build" field's value of the DataPlane entity.
+// If the DataPlane object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DataPlaneMutation) OldBuild(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldBuild is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldBuild requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldBuild: %w", err)
+	}
+	return oldValue.Build, nil
+}
+
+// ResetBuild resets all changes to the "build" field.
+func (m *DataPlaneMutation) ResetBuild() {
+	m.build = nil
+}
+
+// SetReplica sets the "replica" field.
+func (m *DataPlaneMutation) SetReplica(s string) {
+	m.replica = &s
+}
+
+// Replica returns the value of the "replica" field in the mutation.
+func (m *DataPlaneMutation) Replica() (r string, exists bool) {
+	v := m.replica
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReplica returns the old "replica" field's value of the DataPlane entity.
+// If the DataPlane object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DataPlaneMutation) OldReplica(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReplica is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReplica requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReplica: %w", err)
+	}
+	return oldValue.Replica, nil
+}
+
+// ResetReplica resets all changes to the "replica" field.
+func (m *DataPlaneMutation) ResetReplica() {
+	m.replica = nil
+}
+
+// SetConnected sets the "connected" field.
+func (m *DataPlaneMutation) SetConnected(b bool) {
+	m.connected = &b
+}
+
+// Connected returns the value of the "connected" field in the mutation.
+func (m *DataPlaneMutation) Connected() (r bool, exists bool) {
+	v := m.connected
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldConnected returns the old "connected" field's value of the DataPlane entity.
+// If the DataPlane object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DataPlaneMutation) OldConnected(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldConnected is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldConnected requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldConnected: %w", err)
+	}
+	return oldValue.Connected, nil
+}
+
+// ResetConnected resets all changes to the "connected" field.
+func (m *DataPlaneMutation) ResetConnected() {
+	m.connected = nil
+}
+
+// SetConnectTime sets the "connect_time" field.
+func (m *DataPlaneMutation) SetConnectTime(t time.Time) {
+	m.connect_time = &t
+}
+
+// ConnectTime returns the value of the "connect_time" field in the mutation.
+func (m *DataPlaneMutation) ConnectTime() (r time.Time, exists bool) {
+	v := m.connect_time
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldConnectTime returns the old "connect_time" field's value of the DataPlane entity.
+// If the DataPlane object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DataPlaneMutation) OldConnectTime(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldConnectTime is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldConnectTime requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldConnectTime: %w", err)
+	}
+	return oldValue.ConnectTime, nil
+}
+
+// ResetConnectTime resets all changes to the "connect_time" field.
+func (m *DataPlaneMutation) ResetConnectTime() {
+	m.connect_time = nil
+}
+
+// SetLastSeenTime sets the "last_seen_time" field.
+func (m *DataPlaneMutation) SetLastSeenTime(t time.Time) {
+	m.last_seen_time = &t
+}
+
+// LastSeenTime returns the value of the "last_seen_time" field in the mutation.
+func (m *DataPlaneMutation) LastSeenTime() (r time.Time, exists bool) {
+	v := m.last_seen_time
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLastSeenTime returns the old "last_seen_time" field's value of the DataPlane entity.
+// If the DataPlane object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DataPlaneMutation) OldLastSeenTime(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLastSeenTime is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLastSeenTime requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLastSeenTime: %w", err)
+	}
+	return oldValue.LastSeenTime, nil
+}
+
+// ResetLastSeenTime resets all changes to the "last_seen_time" field.
+func (m *DataPlaneMutation) ResetLastSeenTime() {
+	m.last_seen_time = nil
+}
+
+// SetAckedRevision sets the "acked_revision" field.
+func (m *DataPlaneMutation) SetAckedRevision(i int64) {
+	m.acked_revision = &i
+	m.addacked_revision = nil
+}
+
+// AckedRevision returns the value of the "acked_revision" field in the mutation.
+func (m *DataPlaneMutation) AckedRevision() (r int64, exists bool) {
+	v := m.acked_revision
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAckedRevision returns the old "acked_revision" field's value of the DataPlane entity.
+// If the DataPlane object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DataPlaneMutation) OldAckedRevision(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAckedRevision is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAckedRevision requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAckedRevision: %w", err)
+	}
+	return oldValue.AckedRevision, nil
+}
+
+// AddAckedRevision adds i to the "acked_revision" field.
+func (m *DataPlaneMutation) AddAckedRevision(i int64) {
+	if m.addacked_revision != nil {
+		*m.addacked_revision += i
+	} else {
+		m.addacked_revision = &i
+	}
+}
+
+// AddedAckedRevision returns the value that was added to the "acked_revision" field in this mutation.
+func (m *DataPlaneMutation) AddedAckedRevision() (r int64, exists bool) {
+	v := m.addacked_revision
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetAckedRevision resets all changes to the "acked_revision" field.
+func (m *DataPlaneMutation) ResetAckedRevision() {
+	m.acked_revision = nil
+	m.addacked_revision = nil
+}
+
+// SetNackRevision sets the "nack_revision" field.
+func (m *DataPlaneMutation) SetNackRevision(i int64) {
+	m.nack_revision = &i
+	m.addnack_revision = nil
+}
+
+// NackRevision returns the value of the "nack_revision" field in the mutation.
+func (m *DataPlaneMutation) NackRevision() (r int64, exists bool) {
+	v := m.nack_revision
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldNackRevision returns the old "nack_revision" field's value of the DataPlane entity.
+// If the DataPlane object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DataPlaneMutation) OldNackRevision(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldNackRevision is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldNackRevision requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldNackRevision: %w", err)
+	}
+	return oldValue.NackRevision, nil
+}
+
+// AddNackRevision adds i to the "nack_revision" field.
+func (m *DataPlaneMutation) AddNackRevision(i int64) {
+	if m.addnack_revision != nil {
+		*m.addnack_revision += i
+	} else {
+		m.addnack_revision = &i
+	}
+}
+
+// AddedNackRevision returns the value that was added to the "nack_revision" field in this mutation.
+func (m *DataPlaneMutation) AddedNackRevision() (r int64, exists bool) {
+	v := m.addnack_revision
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetNackRevision resets all changes to the "nack_revision" field.
+func (m *DataPlaneMutation) ResetNackRevision() {
+	m.nack_revision = nil
+	m.addnack_revision = nil
+}
+
+// SetNackError sets the "nack_error" field.
+func (m *DataPlaneMutation) SetNackError(s string) {
+	m.nack_error = &s
+}
+
+// NackError returns the value of the "nack_error" field in the mutation.
+func (m *DataPlaneMutation) NackError() (r string, exists bool) {
+	v := m.nack_error
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldNackError returns the old "nack_error" field's value of the DataPlane entity.
+// If the DataPlane object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DataPlaneMutation) OldNackError(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldNackError is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldNackError requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldNackError: %w", err)
+	}
+	return oldValue.NackError, nil
+}
+
+// ResetNackError resets all changes to the "nack_error" field.
+func (m *DataPlaneMutation) ResetNackError() {
+	m.nack_error = nil
+}
+
+// SetNackTime sets the "nack_time" field.
+func (m *DataPlaneMutation) SetNackTime(t time.Time) {
+	m.nack_time = &t
+}
+
+// NackTime returns the value of the "nack_time" field in the mutation.
+func (m *DataPlaneMutation) NackTime() (r time.Time, exists bool) {
+	v := m.nack_time
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldNackTime returns the old "nack_time" field's value of the DataPlane entity.
+// If the DataPlane object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DataPlaneMutation) OldNackTime(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldNackTime is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldNackTime requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldNackTime: %w", err)
+	}
+	return oldValue.NackTime, nil
+}
+
+// ClearNackTime clears the value of the "nack_time" field.
+func (m *DataPlaneMutation) ClearNackTime() {
+	m.nack_time = nil
+	m.clearedFields[dataplane.FieldNackTime] = struct{}{}
+}
+
+// NackTimeCleared returns if the "nack_time" field was cleared in this mutation.
+func (m *DataPlaneMutation) NackTimeCleared() bool {
+	_, ok := m.clearedFields[dataplane.FieldNackTime]
+	return ok
+}
+
+// ResetNackTime resets all changes to the "nack_time" field.
+func (m *DataPlaneMutation) ResetNackTime() {
+	m.nack_time = nil
+	delete(m.clearedFields, dataplane.FieldNackTime)
+}
+
+// Where appends a list predicates to the DataPlaneMutation builder.
+func (m *DataPlaneMutation) Where(ps ...predicate.DataPlane) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the DataPlaneMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *DataPlaneMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.DataPlane, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *DataPlaneMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *DataPlaneMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (DataPlane).
+func (m *DataPlaneMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *DataPlaneMutation) Fields() []string {
+	fields := make([]string, 0, 10)
+	if m.zone != nil {
+		fields = append(fields, dataplane.FieldZone)
+	}
+	if m.build != nil {
+		fields = append(fields, dataplane.FieldBuild)
+	}
+	if m.replica != nil {
+		fields = append(fields, dataplane.FieldReplica)
+	}
+	if m.connected != nil {
+		fields = append(fields, dataplane.FieldConnected)
+	}
+	if m.connect_time != nil {
+		fields = append(fields, dataplane.FieldConnectTime)
+	}
+	if m.last_seen_time != nil {
+		fields = append(fields, dataplane.FieldLastSeenTime)
+	}
+	if m.acked_revision != nil {
+		fields = append(fields, dataplane.FieldAckedRevision)
+	}
+	if m.nack_revision != nil {
+		fields = append(fields, dataplane.FieldNackRevision)
+	}
+	if m.nack_error != nil {
+		fields = append(fields, dataplane.FieldNackError)
+	}
+	if m.nack_time != nil {
+		fields = append(fields, dataplane.FieldNackTime)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *DataPlaneMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case dataplane.FieldZone:
+		return m.Zone()
+	case dataplane.FieldBuild:
+		return m.Build()
+	case dataplane.FieldReplica:
+		return m.Replica()
+	case dataplane.FieldConnected:
+		return m.Connected()
+	case dataplane.FieldConnectTime:
+		return m.ConnectTime()
+	case dataplane.FieldLastSeenTime:
+		return m.LastSeenTime()
+	case dataplane.FieldAckedRevision:
+		return m.AckedRevision()
+	case dataplane.FieldNackRevision:
+		return m.NackRevision()
+	case dataplane.FieldNackError:
+		return m.NackError()
+	case dataplane.FieldNackTime:
+		return m.NackTime()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *DataPlaneMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case dataplane.FieldZone:
+		return m.OldZone(ctx)
+	case dataplane.FieldBuild:
+		return m.OldBuild(ctx)
+	case dataplane.FieldReplica:
+		return m.OldReplica(ctx)
+	case dataplane.FieldConnected:
+		return m.OldConnected(ctx)
+	case dataplane.FieldConnectTime:
+		return m.OldConnectTime(ctx)
+	case dataplane.FieldLastSeenTime:
+		return m.OldLastSeenTime(ctx)
+	case dataplane.FieldAckedRevision:
+		return m.OldAckedRevision(ctx)
+	case dataplane.FieldNackRevision:
+		return m.OldNackRevision(ctx)
+	case dataplane.FieldNackError:
+		return m.OldNackError(ctx)
+	case dataplane.FieldNackTime:
+		return m.OldNackTime(ctx)
+	}
+	return nil, fmt.Errorf("unknown DataPlane field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *DataPlaneMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case dataplane.FieldZone:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetZone(v)
+		return nil
+	case dataplane.FieldBuild:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetBuild(v)
+		return nil
+	case dataplane.FieldReplica:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReplica(v)
+		return nil
+	case dataplane.FieldConnected:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetConnected(v)
+		return nil
+	case dataplane.FieldConnectTime:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetConnectTime(v)
+		return nil
+	case dataplane.FieldLastSeenTime:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLastSeenTime(v)
+		return nil
+	case dataplane.FieldAckedRevision:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAckedRevision(v)
+		return nil
+	case dataplane.FieldNackRevision:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetNackRevision(v)
+		return nil
+	case dataplane.FieldNackError:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetNackError(v)
+		return nil
+	case dataplane.FieldNackTime:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetNackTime(v)
+		return nil
+	}
+	return fmt.Errorf("unknown DataPlane field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *DataPlaneMutation) AddedFields() []string {
+	var fields []string
+	if m.addacked_revision != nil {
+		fields = append(fields, dataplane.FieldAckedRevision)
+	}
+	if m.addnack_revision != nil {
+		fields = append(fields, dataplane.FieldNackRevision)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *DataPlaneMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case dataplane.FieldAckedRevision:
+		return m.AddedAckedRevision()
+	case dataplane.FieldNackRevision:
+		return m.AddedNackRevision()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *DataPlaneMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case dataplane.FieldAckedRevision:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddAckedRevision(v)
+		return nil
+	case dataplane.FieldNackRevision:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddNackRevision(v)
+		return nil
+	}
+	return fmt.Errorf("unknown DataPlane numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *DataPlaneMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(dataplane.FieldNackTime) {
+		fields = append(fields, dataplane.FieldNackTime)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *DataPlaneMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *DataPlaneMutation) ClearField(name string) error {
+	switch name {
+	case dataplane.FieldNackTime:
+		m.ClearNackTime()
+		return nil
+	}
+	return fmt.Errorf("unknown DataPlane nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *DataPlaneMutation) ResetField(name string) error {
+	switch name {
+	case dataplane.FieldZone:
+		m.ResetZone()
+		return nil
+	case dataplane.FieldBuild:
+		m.ResetBuild()
+		return nil
+	case dataplane.FieldReplica:
+		m.ResetReplica()
+		return nil
+	case dataplane.FieldConnected:
+		m.ResetConnected()
+		return nil
+	case dataplane.FieldConnectTime:
+		m.ResetConnectTime()
+		return nil
+	case dataplane.FieldLastSeenTime:
+		m.ResetLastSeenTime()
+		return nil
+	case dataplane.FieldAckedRevision:
+		m.ResetAckedRevision()
+		return nil
+	case dataplane.FieldNackRevision:
+		m.ResetNackRevision()
+		return nil
+	case dataplane.FieldNackError:
+		m.ResetNackError()
+		return nil
+	case dataplane.FieldNackTime:
+		m.ResetNackTime()
+		return nil
+	}
+	return fmt.Errorf("unknown DataPlane field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *DataPlaneMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *DataPlaneMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *DataPlaneMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *DataPlaneMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *DataPlaneMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *DataPlaneMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *DataPlaneMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown DataPlane unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *DataPlaneMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown DataPlane edge %s", name)
+}
+
+// DataPlaneTokenMutation represents an operation that mutates the DataPlaneToken nodes in the graph.
+type DataPlaneTokenMutation struct {
+	config
+	op             Op
+	typ            string
+	id             *uuid.UUID
+	create_time    *time.Time
+	update_time    *time.Time
+	display_name   *string
+	prefix         *string
+	hash           *[]byte
+	last_used_time *time.Time
+	clearedFields  map[string]struct{}
+	done           bool
+	oldValue       func(context.Context) (*DataPlaneToken, error)
+	predicates     []predicate.DataPlaneToken
+}
+
+var _ ent.Mutation = (*DataPlaneTokenMutation)(nil)
+
+// dataplanetokenOption allows management of the mutation configuration using functional options.
+type dataplanetokenOption func(*DataPlaneTokenMutation)
+
+// newDataPlaneTokenMutation creates new mutation for the DataPlaneToken entity.
+func newDataPlaneTokenMutation(c config, op Op, opts ...dataplanetokenOption) *DataPlaneTokenMutation {
+	m := &DataPlaneTokenMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeDataPlaneToken,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withDataPlaneTokenID sets the ID field of the mutation.
+func withDataPlaneTokenID(id uuid.UUID) dataplanetokenOption {
+	return func(m *DataPlaneTokenMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *DataPlaneToken
+		)
+		m.oldValue = func(ctx context.Context) (*DataPlaneToken, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().DataPlaneToken.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withDataPlaneToken sets the old DataPlaneToken of the mutation.
+func withDataPlaneToken(node *DataPlaneToken) dataplanetokenOption {
+	return func(m *DataPlaneTokenMutation) {
+		m.oldValue = func(context.Context) (*DataPlaneToken, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m DataPlaneTokenMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m DataPlaneTokenMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of DataPlaneToken entities.
+func (m *DataPlaneTokenMutation) SetID(id uuid.UUID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *DataPlaneTokenMutation) ID() (id uuid.UUID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *DataPlaneTokenMutation) IDs(ctx context.Context) ([]uuid.UUID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []uuid.UUID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().DataPlaneToken.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreateTime sets the "create_time" field.
+func (m *DataPlaneTokenMutation) SetCreateTime(t time.Time) {
+	m.create_time = &t
+}
+
+// CreateTime returns the value of the "create_time" field in the mutation.
+func (m *DataPlaneTokenMutation) CreateTime() (r time.Time, exists bool) {
+	v := m.create_time
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreateTime returns the old "create_time" field's value of the DataPlaneToken entity.
+// If the DataPlaneToken object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DataPlaneTokenMutation) OldCreateTime(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreateTime is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreateTime requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreateTime: %w", err)
+	}
+	return oldValue.CreateTime, nil
+}
+
+// ResetCreateTime resets all changes to the "create_time" field.
+func (m *DataPlaneTokenMutation) ResetCreateTime() {
+	m.create_time = nil
+}
+
+// SetUpdateTime sets the "update_time" field.
+func (m *DataPlaneTokenMutation) SetUpdateTime(t time.Time) {
+	m.update_time = &t
+}
+
+// UpdateTime returns the value of the "update_time" field in the mutation.
+func (m *DataPlaneTokenMutation) UpdateTime() (r time.Time, exists bool) {
+	v := m.update_time
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdateTime returns the old "update_time" field's value of the DataPlaneToken entity.
+// If the DataPlaneToken object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DataPlaneTokenMutation) OldUpdateTime(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdateTime is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdateTime requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdateTime: %w", err)
+	}
+	return oldValue.UpdateTime, nil
+}
+
+// ResetUpdateTime resets all changes to the "update_time" field.
+func (m *DataPlaneTokenMutation) ResetUpdateTime() {
+	m.update_time = nil
+}
+
+// SetDisplayName sets the "display_name" field.
+func (m *DataPlaneTokenMutation) SetDisplayName(s string) {
+	m.display_name = &s
+}
+
+// DisplayName returns the value of the "display_name" field in the mutation.
+func (m *DataPlaneTokenMutation) DisplayName() (r string, exists bool) {
+	v := m.display_name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDisplayName returns the old "display_name" field's value of the DataPlaneToken entity.
+// If the DataPlaneToken object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DataPlaneTokenMutation) OldDisplayName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDisplayName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDisplayName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDisplayName: %w", err)
+	}
+	return oldValue.DisplayName, nil
+}
+
+// ResetDisplayName resets all changes to the "display_name" field.
+func (m *DataPlaneTokenMutation) ResetDisplayName() {
+	m.display_name = nil
+}
+
+// SetPrefix sets the "prefix" field.
+func (m *DataPlaneTokenMutation) SetPrefix(s string) {
+	m.prefix = &s
+}
+
+// Prefix returns the value of the "prefix" field in the mutation.
+func (m *DataPlaneTokenMutation) Prefix() (r string, exists bool) {
+	v := m.prefix
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPrefix returns the old "prefix" field's value of the DataPlaneToken entity.
+// If the DataPlaneToken object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DataPlaneTokenMutation) OldPrefix(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPrefix is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPrefix requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPrefix: %w", err)
+	}
+	return oldValue.Prefix, nil
+}
+
+// ResetPrefix resets all changes to the "prefix" field.
+func (m *DataPlaneTokenMutation) ResetPrefix() {
+	m.prefix = nil
+}
+
+// SetHash sets the "hash" field.
+func (m *DataPlaneTokenMutation) SetHash(b []byte) {
+	m.hash = &b
+}
+
+// Hash returns the value of the "hash" field in the mutation.
+func (m *DataPlaneTokenMutation) Hash() (r []byte, exists bool) {
+	v := m.hash
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldHash returns the old "hash" field's value of the DataPlaneToken entity.
+// If the DataPlaneToken object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DataPlaneTokenMutation) OldHash(ctx context.Context) (v []byte, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldHash is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldHash requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldHash: %w", err)
+	}
+	return oldValue.Hash, nil
+}
+
+// ResetHash resets all changes to the "hash" field.
+func (m *DataPlaneTokenMutation) ResetHash() {
+	m.hash = nil
+}
+
+// SetLastUsedTime sets the "last_used_time" field.
+func (m *DataPlaneTokenMutation) SetLastUsedTime(t time.Time) {
+	m.last_used_time = &t
+}
+
+// LastUsedTime returns the value of the "last_used_time" field in the mutation.
+func (m *DataPlaneTokenMutation) LastUsedTime() (r time.Time, exists bool) {
+	v := m.last_used_time
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLastUsedTime returns the old "last_used_time" field's value of the DataPlaneToken entity.
+// If the DataPlaneToken object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DataPlaneTokenMutation) OldLastUsedTime(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLastUsedTime is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLastUsedTime requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLastUsedTime: %w", err)
+	}
+	return oldValue.LastUsedTime, nil
+}
+
+// ClearLastUsedTime clears the value of the "last_used_time" field.
+func (m *DataPlaneTokenMutation) ClearLastUsedTime() {
+	m.last_used_time = nil
+	m.clearedFields[dataplanetoken.FieldLastUsedTime] = struct{}{}
+}
+
+// LastUsedTimeCleared returns if the "last_used_time" field was cleared in this mutation.
+func (m *DataPlaneTokenMutation) LastUsedTimeCleared() bool {
+	_, ok := m.clearedFields[dataplanetoken.FieldLastUsedTime]
+	return ok
+}
+
+// ResetLastUsedTime resets all changes to the "last_used_time" field.
+func (m *DataPlaneTokenMutation) ResetLastUsedTime() {
+	m.last_used_time = nil
+	delete(m.clearedFields, dataplanetoken.FieldLastUsedTime)
+}
+
+// Where appends a list predicates to the DataPlaneTokenMutation builder.
+func (m *DataPlaneTokenMutation) Where(ps ...predicate.DataPlaneToken) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the DataPlaneTokenMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *DataPlaneTokenMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.DataPlaneToken, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *DataPlaneTokenMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *DataPlaneTokenMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (DataPlaneToken).
+func (m *DataPlaneTokenMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *DataPlaneTokenMutation) Fields() []string {
+	fields := make([]string, 0, 6)
+	if m.create_time != nil {
+		fields = append(fields, dataplanetoken.FieldCreateTime)
+	}
+	if m.update_time != nil {
+		fields = append(fields, dataplanetoken.FieldUpdateTime)
+	}
+	if m.display_name != nil {
+		fields = append(fields, dataplanetoken.FieldDisplayName)
+	}
+	if m.prefix != nil {
+		fields = append(fields, dataplanetoken.FieldPrefix)
+	}
+	if m.hash != nil {
+		fields = append(fields, dataplanetoken.FieldHash)
+	}
+	if m.last_used_time != nil {
+		fields = append(fields, dataplanetoken.FieldLastUsedTime)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *DataPlaneTokenMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case dataplanetoken.FieldCreateTime:
+		return m.CreateTime()
+	case dataplanetoken.FieldUpdateTime:
+		return m.UpdateTime()
+	case dataplanetoken.FieldDisplayName:
+		return m.DisplayName()
+	case dataplanetoken.FieldPrefix:
+		return m.Prefix()
+	case dataplanetoken.FieldHash:
+		return m.Hash()
+	case dataplanetoken.FieldLastUsedTime:
+		return m.LastUsedTime()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *DataPlaneTokenMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case dataplanetoken.FieldCreateTime:
+		return m.OldCreateTime(ctx)
+	case dataplanetoken.FieldUpdateTime:
+		return m.OldUpdateTime(ctx)
+	case dataplanetoken.FieldDisplayName:
+		return m.OldDisplayName(ctx)
+	case dataplanetoken.FieldPrefix:
+		return m.OldPrefix(ctx)
+	case dataplanetoken.FieldHash:
+		return m.OldHash(ctx)
+	case dataplanetoken.FieldLastUsedTime:
+		return m.OldLastUsedTime(ctx)
+	}
+	return nil, fmt.Errorf("unknown DataPlaneToken field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *DataPlaneTokenMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case dataplanetoken.FieldCreateTime:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreateTime(v)
+		return nil
+	case dataplanetoken.FieldUpdateTime:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdateTime(v)
+		return nil
+	case dataplanetoken.FieldDisplayName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDisplayName(v)
+		return nil
+	case dataplanetoken.FieldPrefix:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPrefix(v)
+		return nil
+	case dataplanetoken.FieldHash:
+		v, ok := value.([]byte)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetHash(v)
+		return nil
+	case dataplanetoken.FieldLastUsedTime:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLastUsedTime(v)
+		return nil
+	}
+	return fmt.Errorf("unknown DataPlaneToken field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *DataPlaneTokenMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *DataPlaneTokenMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *DataPlaneTokenMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown DataPlaneToken numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *DataPlaneTokenMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(dataplanetoken.FieldLastUsedTime) {
+		fields = append(fields, dataplanetoken.FieldLastUsedTime)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *DataPlaneTokenMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *DataPlaneTokenMutation) ClearField(name string) error {
+	switch name {
+	case dataplanetoken.FieldLastUsedTime:
+		m.ClearLastUsedTime()
+		return nil
+	}
+	return fmt.Errorf("unknown DataPlaneToken nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *DataPlaneTokenMutation) ResetField(name string) error {
+	switch name {
+	case dataplanetoken.FieldCreateTime:
+		m.ResetCreateTime()
+		return nil
+	case dataplanetoken.FieldUpdateTime:
+		m.ResetUpdateTime()
+		return nil
+	case dataplanetoken.FieldDisplayName:
+		m.ResetDisplayName()
+		return nil
+	case dataplanetoken.FieldPrefix:
+		m.ResetPrefix()
+		return nil
+	case dataplanetoken.FieldHash:
+		m.ResetHash()
+		return nil
+	case dataplanetoken.FieldLastUsedTime:
+		m.ResetLastUsedTime()
+		return nil
+	}
+	return fmt.Errorf("unknown DataPlaneToken field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *DataPlaneTokenMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *DataPlaneTokenMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *DataPlaneTokenMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *DataPlaneTokenMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *DataPlaneTokenMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *DataPlaneTokenMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *DataPlaneTokenMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown DataPlaneToken unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *DataPlaneTokenMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown DataPlaneToken edge %s", name)
 }
 
 // SecretMutation represents an operation that mutates the Secret nodes in the graph.

@@ -18,6 +18,10 @@ type Tx struct {
 	APIKey *APIKeyClient
 	// ConfigChange is the client for interacting with the ConfigChange builders.
 	ConfigChange *ConfigChangeClient
+	// DataPlane is the client for interacting with the DataPlane builders.
+	DataPlane *DataPlaneClient
+	// DataPlaneToken is the client for interacting with the DataPlaneToken builders.
+	DataPlaneToken *DataPlaneTokenClient
 	// Secret is the client for interacting with the Secret builders.
 	Secret *SecretClient
 	// Source is the client for interacting with the Source builders.
@@ -157,6 +161,8 @@ func (tx *Tx) Client() *Client {
 func (tx *Tx) init() {
 	tx.APIKey = NewAPIKeyClient(tx.config)
 	tx.ConfigChange = NewConfigChangeClient(tx.config)
+	tx.DataPlane = NewDataPlaneClient(tx.config)
+	tx.DataPlaneToken = NewDataPlaneTokenClient(tx.config)
 	tx.Secret = NewSecretClient(tx.config)
 	tx.Source = NewSourceClient(tx.config)
 	tx.Tenant = NewTenantClient(tx.config)

@@ -33,6 +33,30 @@ func (f ConfigChangeFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ConfigChangeMutation", m)
 }
 
+// The DataPlaneFunc type is an adapter to allow the use of ordinary
+// function as DataPlane mutator.
+type DataPlaneFunc func(context.Context, *ent.DataPlaneMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f DataPlaneFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.DataPlaneMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.DataPlaneMutation", m)
+}
+
+// The DataPlaneTokenFunc type is an adapter to allow the use of ordinary
+// function as DataPlaneToken mutator.
+type DataPlaneTokenFunc func(context.Context, *ent.DataPlaneTokenMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f DataPlaneTokenFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.DataPlaneTokenMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.DataPlaneTokenMutation", m)
+}
+
 // The SecretFunc type is an adapter to allow the use of ordinary
 // function as Secret mutator.
 type SecretFunc func(context.Context, *ent.SecretMutation) (ent.Value, error)

@@ -53,6 +53,49 @@ var (
 			},
 		},
 	}
+	// DataPlanesColumns holds the columns for the "data_planes" table.
+	DataPlanesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 200},
+		{Name: "zone", Type: field.TypeString, Size: 200, Default: ""},
+		{Name: "build", Type: field.TypeString, Size: 200, Default: ""},
+		{Name: "replica", Type: field.TypeString, Size: 200, Default: ""},
+		{Name: "connected", Type: field.TypeBool, Default: false},
+		{Name: "connect_time", Type: field.TypeTime},
+		{Name: "last_seen_time", Type: field.TypeTime},
+		{Name: "acked_revision", Type: field.TypeInt64, Default: 0},
+		{Name: "nack_revision", Type: field.TypeInt64, Default: 0},
+		{Name: "nack_error", Type: field.TypeString, Size: 2000, Default: ""},
+		{Name: "nack_time", Type: field.TypeTime, Nullable: true},
+	}
+	// DataPlanesTable holds the schema information for the "data_planes" table.
+	DataPlanesTable = &schema.Table{
+		Name:       "data_planes",
+		Columns:    DataPlanesColumns,
+		PrimaryKey: []*schema.Column{DataPlanesColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "dataplane_connected_last_seen_time",
+				Unique:  false,
+				Columns: []*schema.Column{DataPlanesColumns[4], DataPlanesColumns[6]},
+			},
+		},
+	}
+	// DataPlaneTokensColumns holds the columns for the "data_plane_tokens" table.
+	DataPlaneTokensColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeUUID},
+		{Name: "create_time", Type: field.TypeTime},
+		{Name: "update_time", Type: field.TypeTime},
+		{Name: "display_name", Type: field.TypeString, Size: 200, Default: ""},
+		{Name: "prefix", Type: field.TypeString, Unique: true},
+		{Name: "hash", Type: field.TypeBytes},
+		{Name: "last_used_time", Type: field.TypeTime, Nullable: true},
+	}
+	// DataPlaneTokensTable holds the schema information for the "data_plane_tokens" table.
+	DataPlaneTokensTable = &schema.Table{
+		Name:       "data_plane_tokens",
+		Columns:    DataPlaneTokensColumns,
+		PrimaryKey: []*schema.Column{DataPlaneTokensColumns[0]},
+	}
 	// SecretsColumns holds the columns for the "secrets" table.
 	SecretsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeUUID},
@@ -133,6 +176,8 @@ var (
 	Tables = []*schema.Table{
 		APIKeysTable,
 		ConfigChangesTable,
+		DataPlanesTable,
+		DataPlaneTokensTable,
 		SecretsTable,
 		SourcesTable,
 		TenantsTable,

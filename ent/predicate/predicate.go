@@ -12,6 +12,12 @@ type APIKey func(*sql.Selector)
 // ConfigChange is the predicate function for configchange builders.
 type ConfigChange func(*sql.Selector)
 
+// DataPlane is the predicate function for dataplane builders.
+type DataPlane func(*sql.Selector)
+
+// DataPlaneToken is the predicate function for dataplanetoken builders.
+type DataPlaneToken func(*sql.Selector)
+
 // Secret is the predicate function for secret builders.
 type Secret func(*sql.Selector)
 

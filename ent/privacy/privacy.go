@@ -158,6 +158,54 @@ func (f ConfigChangeMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mu
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ConfigChangeMutation", m)
 }
 
+// The DataPlaneQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type DataPlaneQueryRuleFunc func(context.Context, *ent.DataPlaneQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f DataPlaneQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.DataPlaneQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.DataPlaneQuery", q)
+}
+
+// The DataPlaneMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type DataPlaneMutationRuleFunc func(context.Context, *ent.DataPlaneMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f DataPlaneMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.DataPlaneMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.DataPlaneMutation", m)
+}
+
+// The DataPlaneTokenQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type DataPlaneTokenQueryRuleFunc func(context.Context, *ent.DataPlaneTokenQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f DataPlaneTokenQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.DataPlaneTokenQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.DataPlaneTokenQuery", q)
+}
+
+// The DataPlaneTokenMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type DataPlaneTokenMutationRuleFunc func(context.Context, *ent.DataPlaneTokenMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f DataPlaneTokenMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.DataPlaneTokenMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.DataPlaneTokenMutation", m)
+}
+
 // The SecretQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type SecretQueryRuleFunc func(context.Context, *ent.SecretQuery) error

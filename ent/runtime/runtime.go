@@ -9,6 +9,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/plugshq/plugs/ent/apikey"
 	"github.com/plugshq/plugs/ent/configchange"
+	"github.com/plugshq/plugs/ent/dataplane"
+	"github.com/plugshq/plugs/ent/dataplanetoken"
 	"github.com/plugshq/plugs/ent/schema"
 	"github.com/plugshq/plugs/ent/secret"
 	"github.com/plugshq/plugs/ent/source"
@@ -82,6 +84,113 @@ func init() {
 	configchangeDescCreateTime := configchangeFields[4].Descriptor()
 	// configchange.DefaultCreateTime holds the default value on creation for the create_time field.
 	configchange.DefaultCreateTime = configchangeDescCreateTime.Default.(func() time.Time)
+	dataplane.Policy = privacy.NewPolicies(schema.DataPlane{})
+	dataplane.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := dataplane.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	dataplaneFields := schema.DataPlane{}.Fields()
+	_ = dataplaneFields
+	// dataplaneDescZone is the schema descriptor for zone field.
+	dataplaneDescZone := dataplaneFields[1].Descriptor()
+	// dataplane.DefaultZone holds the default value on creation for the zone field.
+	dataplane.DefaultZone = dataplaneDescZone.Default.(string)
+	// dataplane.ZoneValidator is a validator for the "zone" field. It is called by the builders before save.
+	dataplane.ZoneValidator = dataplaneDescZone.Validators[0].(func(string) error)
+	// dataplaneDescBuild is the schema descriptor for build field.
+	dataplaneDescBuild := dataplaneFields[2].Descriptor()
+	// dataplane.DefaultBuild holds the default value on creation for the build field.
+	dataplane.DefaultBuild = dataplaneDescBuild.Default.(string)
+	// dataplane.BuildValidator is a validator for the "build" field. It is called by the builders before save.
+	dataplane.BuildValidator = dataplaneDescBuild.Validators[0].(func(string) error)
+	// dataplaneDescReplica is the schema descriptor for replica field.
+	dataplaneDescReplica := dataplaneFields[3].Descriptor()
+	// dataplane.DefaultReplica holds the default value on creation for the replica field.
+	dataplane.DefaultReplica = dataplaneDescReplica.Default.(string)
+	// dataplane.ReplicaValidator is a validator for the "replica" field. It is called by the builders before save.
+	dataplane.ReplicaValidator = dataplaneDescReplica.Validators[0].(func(string) error)
+	// dataplaneDescConnected is the schema descriptor for connected field.
+	dataplaneDescConnected := dataplaneFields[4].Descriptor()
+	// dataplane.DefaultConnected holds the default value on creation for the connected field.
+	dataplane.DefaultConnected = dataplaneDescConnected.Default.(bool)
+	// dataplaneDescAckedRevision is the schema descriptor for acked_revision field.
+	dataplaneDescAckedRevision := dataplaneFields[7].Descriptor()
+	// dataplane.DefaultAckedRevision holds the default value on creation for the acked_revision field.
+	dataplane.DefaultAckedRevision = dataplaneDescAckedRevision.Default.(int64)
+	// dataplaneDescNackRevision is the schema descriptor for nack_revision field.
+	dataplaneDescNackRevision := dataplaneFields[8].Descriptor()
+	// dataplane.DefaultNackRevision holds the default value on creation for the nack_revision field.
+	dataplane.DefaultNackRevision = dataplaneDescNackRevision.Default.(int64)
+	// dataplaneDescNackError is the schema descriptor for nack_error field.
+	dataplaneDescNackError := dataplaneFields[9].Descriptor()
+	// dataplane.DefaultNackError holds the default value on creation for the nack_error field.
+	dataplane.DefaultNackError = dataplaneDescNackError.Default.(string)
+	// dataplane.NackErrorValidator is a validator for the "nack_error" field. It is called by the builders before save.
+	dataplane.NackErrorValidator = dataplaneDescNackError.Validators[0].(func(string) error)
+	// dataplaneDescID is the schema descriptor for id field.
+	dataplaneDescID := dataplaneFields[0].Descriptor()
+	// dataplane.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	dataplane.IDValidator = func() func(string) error {
+		validators := dataplaneDescID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(id string) error {
+			for _, fn := range fns {
+				if err := fn(id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	dataplanetokenMixin := schema.DataPlaneToken{}.Mixin()
+	dataplanetoken.Policy = privacy.NewPolicies(schema.DataPlaneToken{})
+	dataplanetoken.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := dataplanetoken.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	dataplanetokenMixinFields0 := dataplanetokenMixin[0].Fields()
+	_ = dataplanetokenMixinFields0
+	dataplanetokenFields := schema.DataPlaneToken{}.Fields()
+	_ = dataplanetokenFields
+	// dataplanetokenDescCreateTime is the schema descriptor for create_time field.
+	dataplanetokenDescCreateTime := dataplanetokenMixinFields0[0].Descriptor()
+	// dataplanetoken.DefaultCreateTime holds the default value on creation for the create_time field.
+	dataplanetoken.DefaultCreateTime = dataplanetokenDescCreateTime.Default.(func() time.Time)
+	// dataplanetokenDescUpdateTime is the schema descriptor for update_time field.
+	dataplanetokenDescUpdateTime := dataplanetokenMixinFields0[1].Descriptor()
+	// dataplanetoken.DefaultUpdateTime holds the default value on creation for the update_time field.
+	dataplanetoken.DefaultUpdateTime = dataplanetokenDescUpdateTime.Default.(func() time.Time)
+	// dataplanetoken.UpdateDefaultUpdateTime holds the default value on update for the update_time field.
+	dataplanetoken.UpdateDefaultUpdateTime = dataplanetokenDescUpdateTime.UpdateDefault.(func() time.Time)
+	// dataplanetokenDescDisplayName is the schema descriptor for display_name field.
+	dataplanetokenDescDisplayName := dataplanetokenFields[1].Descriptor()
+	// dataplanetoken.DefaultDisplayName holds the default value on creation for the display_name field.
+	dataplanetoken.DefaultDisplayName = dataplanetokenDescDisplayName.Default.(string)
+	// dataplanetoken.DisplayNameValidator is a validator for the "display_name" field. It is called by the builders before save.
+	dataplanetoken.DisplayNameValidator = dataplanetokenDescDisplayName.Validators[0].(func(string) error)
+	// dataplanetokenDescPrefix is the schema descriptor for prefix field.
+	dataplanetokenDescPrefix := dataplanetokenFields[2].Descriptor()
+	// dataplanetoken.PrefixValidator is a validator for the "prefix" field. It is called by the builders before save.
+	dataplanetoken.PrefixValidator = dataplanetokenDescPrefix.Validators[0].(func(string) error)
+	// dataplanetokenDescHash is the schema descriptor for hash field.
+	dataplanetokenDescHash := dataplanetokenFields[3].Descriptor()
+	// dataplanetoken.HashValidator is a validator for the "hash" field. It is called by the builders before save.
+	dataplanetoken.HashValidator = dataplanetokenDescHash.Validators[0].(func([]byte) error)
+	// dataplanetokenDescID is the schema descriptor for id field.
+	dataplanetokenDescID := dataplanetokenFields[0].Descriptor()
+	// dataplanetoken.DefaultID holds the default value on creation for the id field.
+	dataplanetoken.DefaultID = dataplanetokenDescID.Default.(func() uuid.UUID)
 	secretMixin := schema.Secret{}.Mixin()
 	secret.Policy = privacy.NewPolicies(secretMixin[1], schema.Secret{})
 	secret.Hooks[0] = func(next ent.Mutator) ent.Mutator {
