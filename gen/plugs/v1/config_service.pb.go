@@ -23,6 +23,256 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type ListDataPlanesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// At most this many; 0 means 100, more than 1000 is 1000.
+	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// next_page_token of a previous answer.
+	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDataPlanesRequest) Reset() {
+	*x = ListDataPlanesRequest{}
+	mi := &file_plugs_v1_config_service_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDataPlanesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDataPlanesRequest) ProtoMessage() {}
+
+func (x *ListDataPlanesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_plugs_v1_config_service_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDataPlanesRequest.ProtoReflect.Descriptor instead.
+func (*ListDataPlanesRequest) Descriptor() ([]byte, []int) {
+	return file_plugs_v1_config_service_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *ListDataPlanesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListDataPlanesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListDataPlanesResponse struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	DataPlanes []*DataPlane           `protobuf:"bytes,1,rep,name=data_planes,json=dataPlanes,proto3" json:"data_planes,omitempty"`
+	// Empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	// The configuration version the control plane serves now.
+	CurrentVersion string `protobuf:"bytes,3,opt,name=current_version,json=currentVersion,proto3" json:"current_version,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *ListDataPlanesResponse) Reset() {
+	*x = ListDataPlanesResponse{}
+	mi := &file_plugs_v1_config_service_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDataPlanesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDataPlanesResponse) ProtoMessage() {}
+
+func (x *ListDataPlanesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_plugs_v1_config_service_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDataPlanesResponse.ProtoReflect.Descriptor instead.
+func (*ListDataPlanesResponse) Descriptor() ([]byte, []int) {
+	return file_plugs_v1_config_service_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ListDataPlanesResponse) GetDataPlanes() []*DataPlane {
+	if x != nil {
+		return x.DataPlanes
+	}
+	return nil
+}
+
+func (x *ListDataPlanesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+func (x *ListDataPlanesResponse) GetCurrentVersion() string {
+	if x != nil {
+		return x.CurrentVersion
+	}
+	return ""
+}
+
+// DataPlane is one data-plane node as the control planes know it.
+type DataPlane struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The node's id.
+	NodeId string `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	Zone   string `protobuf:"bytes,2,opt,name=zone,proto3" json:"zone,omitempty"`
+	// Build of the node's binary.
+	Build string `protobuf:"bytes,3,opt,name=build,proto3" json:"build,omitempty"`
+	// The control-plane replica it is connected to.
+	Replica string `protobuf:"bytes,4,opt,name=replica,proto3" json:"replica,omitempty"`
+	// Whether its configuration stream is open.
+	Connected bool `protobuf:"varint,5,opt,name=connected,proto3" json:"connected,omitempty"`
+	// When the current (or last) stream opened.
+	ConnectTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=connect_time,json=connectTime,proto3" json:"connect_time,omitempty"`
+	// Last request or heartbeat on the stream.
+	LastSeenTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=last_seen_time,json=lastSeenTime,proto3" json:"last_seen_time,omitempty"`
+	// The version it acknowledged and serves; empty before the first.
+	AckedVersion string `protobuf:"bytes,8,opt,name=acked_version,json=ackedVersion,proto3" json:"acked_version,omitempty"`
+	// The last version it rejected, if any.
+	NackVersion string `protobuf:"bytes,9,opt,name=nack_version,json=nackVersion,proto3" json:"nack_version,omitempty"`
+	// Why it rejected nack_version.
+	NackError     string                 `protobuf:"bytes,10,opt,name=nack_error,json=nackError,proto3" json:"nack_error,omitempty"`
+	NackTime      *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=nack_time,json=nackTime,proto3" json:"nack_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DataPlane) Reset() {
+	*x = DataPlane{}
+	mi := &file_plugs_v1_config_service_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DataPlane) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DataPlane) ProtoMessage() {}
+
+func (x *DataPlane) ProtoReflect() protoreflect.Message {
+	mi := &file_plugs_v1_config_service_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DataPlane.ProtoReflect.Descriptor instead.
+func (*DataPlane) Descriptor() ([]byte, []int) {
+	return file_plugs_v1_config_service_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *DataPlane) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+func (x *DataPlane) GetZone() string {
+	if x != nil {
+		return x.Zone
+	}
+	return ""
+}
+
+func (x *DataPlane) GetBuild() string {
+	if x != nil {
+		return x.Build
+	}
+	return ""
+}
+
+func (x *DataPlane) GetReplica() string {
+	if x != nil {
+		return x.Replica
+	}
+	return ""
+}
+
+func (x *DataPlane) GetConnected() bool {
+	if x != nil {
+		return x.Connected
+	}
+	return false
+}
+
+func (x *DataPlane) GetConnectTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ConnectTime
+	}
+	return nil
+}
+
+func (x *DataPlane) GetLastSeenTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastSeenTime
+	}
+	return nil
+}
+
+func (x *DataPlane) GetAckedVersion() string {
+	if x != nil {
+		return x.AckedVersion
+	}
+	return ""
+}
+
+func (x *DataPlane) GetNackVersion() string {
+	if x != nil {
+		return x.NackVersion
+	}
+	return ""
+}
+
+func (x *DataPlane) GetNackError() string {
+	if x != nil {
+		return x.NackError
+	}
+	return ""
+}
+
+func (x *DataPlane) GetNackTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.NackTime
+	}
+	return nil
+}
+
 // Node identifies a data plane.
 type Node struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -38,7 +288,7 @@ type Node struct {
 
 func (x *Node) Reset() {
 	*x = Node{}
-	mi := &file_plugs_v1_config_service_proto_msgTypes[0]
+	mi := &file_plugs_v1_config_service_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -50,7 +300,7 @@ func (x *Node) String() string {
 func (*Node) ProtoMessage() {}
 
 func (x *Node) ProtoReflect() protoreflect.Message {
-	mi := &file_plugs_v1_config_service_proto_msgTypes[0]
+	mi := &file_plugs_v1_config_service_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -63,7 +313,7 @@ func (x *Node) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Node.ProtoReflect.Descriptor instead.
 func (*Node) Descriptor() ([]byte, []int) {
-	return file_plugs_v1_config_service_proto_rawDescGZIP(), []int{0}
+	return file_plugs_v1_config_service_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Node) GetId() string {
@@ -104,7 +354,7 @@ type StreamConfigRequest struct {
 
 func (x *StreamConfigRequest) Reset() {
 	*x = StreamConfigRequest{}
-	mi := &file_plugs_v1_config_service_proto_msgTypes[1]
+	mi := &file_plugs_v1_config_service_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -116,7 +366,7 @@ func (x *StreamConfigRequest) String() string {
 func (*StreamConfigRequest) ProtoMessage() {}
 
 func (x *StreamConfigRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugs_v1_config_service_proto_msgTypes[1]
+	mi := &file_plugs_v1_config_service_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -129,7 +379,7 @@ func (x *StreamConfigRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamConfigRequest.ProtoReflect.Descriptor instead.
 func (*StreamConfigRequest) Descriptor() ([]byte, []int) {
-	return file_plugs_v1_config_service_proto_rawDescGZIP(), []int{1}
+	return file_plugs_v1_config_service_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *StreamConfigRequest) GetNode() *Node {
@@ -172,7 +422,7 @@ type ConfigError struct {
 
 func (x *ConfigError) Reset() {
 	*x = ConfigError{}
-	mi := &file_plugs_v1_config_service_proto_msgTypes[2]
+	mi := &file_plugs_v1_config_service_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -184,7 +434,7 @@ func (x *ConfigError) String() string {
 func (*ConfigError) ProtoMessage() {}
 
 func (x *ConfigError) ProtoReflect() protoreflect.Message {
-	mi := &file_plugs_v1_config_service_proto_msgTypes[2]
+	mi := &file_plugs_v1_config_service_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -197,7 +447,7 @@ func (x *ConfigError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigError.ProtoReflect.Descriptor instead.
 func (*ConfigError) Descriptor() ([]byte, []int) {
-	return file_plugs_v1_config_service_proto_rawDescGZIP(), []int{2}
+	return file_plugs_v1_config_service_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ConfigError) GetMessage() string {
@@ -235,7 +485,7 @@ type StreamConfigResponse struct {
 
 func (x *StreamConfigResponse) Reset() {
 	*x = StreamConfigResponse{}
-	mi := &file_plugs_v1_config_service_proto_msgTypes[3]
+	mi := &file_plugs_v1_config_service_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -247,7 +497,7 @@ func (x *StreamConfigResponse) String() string {
 func (*StreamConfigResponse) ProtoMessage() {}
 
 func (x *StreamConfigResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugs_v1_config_service_proto_msgTypes[3]
+	mi := &file_plugs_v1_config_service_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -260,7 +510,7 @@ func (x *StreamConfigResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamConfigResponse.ProtoReflect.Descriptor instead.
 func (*StreamConfigResponse) Descriptor() ([]byte, []int) {
-	return file_plugs_v1_config_service_proto_rawDescGZIP(), []int{3}
+	return file_plugs_v1_config_service_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *StreamConfigResponse) GetVersionInfo() string {
@@ -328,7 +578,7 @@ type SourceConfig struct {
 
 func (x *SourceConfig) Reset() {
 	*x = SourceConfig{}
-	mi := &file_plugs_v1_config_service_proto_msgTypes[4]
+	mi := &file_plugs_v1_config_service_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -340,7 +590,7 @@ func (x *SourceConfig) String() string {
 func (*SourceConfig) ProtoMessage() {}
 
 func (x *SourceConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_plugs_v1_config_service_proto_msgTypes[4]
+	mi := &file_plugs_v1_config_service_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -353,7 +603,7 @@ func (x *SourceConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SourceConfig.ProtoReflect.Descriptor instead.
 func (*SourceConfig) Descriptor() ([]byte, []int) {
-	return file_plugs_v1_config_service_proto_rawDescGZIP(), []int{4}
+	return file_plugs_v1_config_service_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *SourceConfig) GetId() string {
@@ -454,7 +704,7 @@ type SigningSecret struct {
 
 func (x *SigningSecret) Reset() {
 	*x = SigningSecret{}
-	mi := &file_plugs_v1_config_service_proto_msgTypes[5]
+	mi := &file_plugs_v1_config_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -466,7 +716,7 @@ func (x *SigningSecret) String() string {
 func (*SigningSecret) ProtoMessage() {}
 
 func (x *SigningSecret) ProtoReflect() protoreflect.Message {
-	mi := &file_plugs_v1_config_service_proto_msgTypes[5]
+	mi := &file_plugs_v1_config_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -479,7 +729,7 @@ func (x *SigningSecret) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SigningSecret.ProtoReflect.Descriptor instead.
 func (*SigningSecret) Descriptor() ([]byte, []int) {
-	return file_plugs_v1_config_service_proto_rawDescGZIP(), []int{5}
+	return file_plugs_v1_config_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *SigningSecret) GetId() string {
@@ -507,7 +757,30 @@ var File_plugs_v1_config_service_proto protoreflect.FileDescriptor
 
 const file_plugs_v1_config_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1dplugs/v1/config_service.proto\x12\bplugs.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18plugs/v1/resources.proto\"@\n" +
+	"\x1dplugs/v1/config_service.proto\x12\bplugs.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18plugs/v1/resources.proto\"S\n" +
+	"\x15ListDataPlanesRequest\x12\x1b\n" +
+	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\"\x9f\x01\n" +
+	"\x16ListDataPlanesResponse\x124\n" +
+	"\vdata_planes\x18\x01 \x03(\v2\x13.plugs.v1.DataPlaneR\n" +
+	"dataPlanes\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12'\n" +
+	"\x0fcurrent_version\x18\x03 \x01(\tR\x0ecurrentVersion\"\xa7\x03\n" +
+	"\tDataPlane\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x12\n" +
+	"\x04zone\x18\x02 \x01(\tR\x04zone\x12\x14\n" +
+	"\x05build\x18\x03 \x01(\tR\x05build\x12\x18\n" +
+	"\areplica\x18\x04 \x01(\tR\areplica\x12\x1c\n" +
+	"\tconnected\x18\x05 \x01(\bR\tconnected\x12=\n" +
+	"\fconnect_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\vconnectTime\x12@\n" +
+	"\x0elast_seen_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\flastSeenTime\x12#\n" +
+	"\racked_version\x18\b \x01(\tR\fackedVersion\x12!\n" +
+	"\fnack_version\x18\t \x01(\tR\vnackVersion\x12\x1d\n" +
+	"\n" +
+	"nack_error\x18\n" +
+	" \x01(\tR\tnackError\x127\n" +
+	"\tnack_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\bnackTime\"@\n" +
 	"\x04Node\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04zone\x18\x02 \x01(\tR\x04zone\x12\x14\n" +
@@ -548,7 +821,9 @@ const file_plugs_v1_config_service_proto_rawDesc = "" +
 	"\vexpire_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"expireTime2k\n" +
 	"\x16ConfigDiscoveryService\x12Q\n" +
-	"\fStreamConfig\x12\x1d.plugs.v1.StreamConfigRequest\x1a\x1e.plugs.v1.StreamConfigResponse(\x010\x01B/Z-github.com/plugshq/plugs/gen/plugs/v1;plugsv1b\x06proto3"
+	"\fStreamConfig\x12\x1d.plugs.v1.StreamConfigRequest\x1a\x1e.plugs.v1.StreamConfigResponse(\x010\x012g\n" +
+	"\x10DataPlaneService\x12S\n" +
+	"\x0eListDataPlanes\x12\x1f.plugs.v1.ListDataPlanesRequest\x1a .plugs.v1.ListDataPlanesResponseB/Z-github.com/plugshq/plugs/gen/plugs/v1;plugsv1b\x06proto3"
 
 var (
 	file_plugs_v1_config_service_proto_rawDescOnce sync.Once
@@ -562,39 +837,48 @@ func file_plugs_v1_config_service_proto_rawDescGZIP() []byte {
 	return file_plugs_v1_config_service_proto_rawDescData
 }
 
-var file_plugs_v1_config_service_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_plugs_v1_config_service_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_plugs_v1_config_service_proto_goTypes = []any{
-	(*Node)(nil),                  // 0: plugs.v1.Node
-	(*StreamConfigRequest)(nil),   // 1: plugs.v1.StreamConfigRequest
-	(*ConfigError)(nil),           // 2: plugs.v1.ConfigError
-	(*StreamConfigResponse)(nil),  // 3: plugs.v1.StreamConfigResponse
-	(*SourceConfig)(nil),          // 4: plugs.v1.SourceConfig
-	(*SigningSecret)(nil),         // 5: plugs.v1.SigningSecret
-	(Source_Status)(0),            // 6: plugs.v1.Source.Status
-	(*SignatureScheme)(nil),       // 7: plugs.v1.SignatureScheme
-	(*EventFilter)(nil),           // 8: plugs.v1.EventFilter
-	(*FieldMappings)(nil),         // 9: plugs.v1.FieldMappings
-	(*durationpb.Duration)(nil),   // 10: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil), // 11: google.protobuf.Timestamp
+	(*ListDataPlanesRequest)(nil),  // 0: plugs.v1.ListDataPlanesRequest
+	(*ListDataPlanesResponse)(nil), // 1: plugs.v1.ListDataPlanesResponse
+	(*DataPlane)(nil),              // 2: plugs.v1.DataPlane
+	(*Node)(nil),                   // 3: plugs.v1.Node
+	(*StreamConfigRequest)(nil),    // 4: plugs.v1.StreamConfigRequest
+	(*ConfigError)(nil),            // 5: plugs.v1.ConfigError
+	(*StreamConfigResponse)(nil),   // 6: plugs.v1.StreamConfigResponse
+	(*SourceConfig)(nil),           // 7: plugs.v1.SourceConfig
+	(*SigningSecret)(nil),          // 8: plugs.v1.SigningSecret
+	(*timestamppb.Timestamp)(nil),  // 9: google.protobuf.Timestamp
+	(Source_Status)(0),             // 10: plugs.v1.Source.Status
+	(*SignatureScheme)(nil),        // 11: plugs.v1.SignatureScheme
+	(*EventFilter)(nil),            // 12: plugs.v1.EventFilter
+	(*FieldMappings)(nil),          // 13: plugs.v1.FieldMappings
+	(*durationpb.Duration)(nil),    // 14: google.protobuf.Duration
 }
 var file_plugs_v1_config_service_proto_depIdxs = []int32{
-	0,  // 0: plugs.v1.StreamConfigRequest.node:type_name -> plugs.v1.Node
-	2,  // 1: plugs.v1.StreamConfigRequest.error_detail:type_name -> plugs.v1.ConfigError
-	4,  // 2: plugs.v1.StreamConfigResponse.sources:type_name -> plugs.v1.SourceConfig
-	6,  // 3: plugs.v1.SourceConfig.status:type_name -> plugs.v1.Source.Status
-	7,  // 4: plugs.v1.SourceConfig.signature_scheme:type_name -> plugs.v1.SignatureScheme
-	5,  // 5: plugs.v1.SourceConfig.secrets:type_name -> plugs.v1.SigningSecret
-	8,  // 6: plugs.v1.SourceConfig.event_filter:type_name -> plugs.v1.EventFilter
-	9,  // 7: plugs.v1.SourceConfig.field_mappings:type_name -> plugs.v1.FieldMappings
-	10, // 8: plugs.v1.SourceConfig.dedup_window:type_name -> google.protobuf.Duration
-	11, // 9: plugs.v1.SigningSecret.expire_time:type_name -> google.protobuf.Timestamp
-	1,  // 10: plugs.v1.ConfigDiscoveryService.StreamConfig:input_type -> plugs.v1.StreamConfigRequest
-	3,  // 11: plugs.v1.ConfigDiscoveryService.StreamConfig:output_type -> plugs.v1.StreamConfigResponse
-	11, // [11:12] is the sub-list for method output_type
-	10, // [10:11] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	2,  // 0: plugs.v1.ListDataPlanesResponse.data_planes:type_name -> plugs.v1.DataPlane
+	9,  // 1: plugs.v1.DataPlane.connect_time:type_name -> google.protobuf.Timestamp
+	9,  // 2: plugs.v1.DataPlane.last_seen_time:type_name -> google.protobuf.Timestamp
+	9,  // 3: plugs.v1.DataPlane.nack_time:type_name -> google.protobuf.Timestamp
+	3,  // 4: plugs.v1.StreamConfigRequest.node:type_name -> plugs.v1.Node
+	5,  // 5: plugs.v1.StreamConfigRequest.error_detail:type_name -> plugs.v1.ConfigError
+	7,  // 6: plugs.v1.StreamConfigResponse.sources:type_name -> plugs.v1.SourceConfig
+	10, // 7: plugs.v1.SourceConfig.status:type_name -> plugs.v1.Source.Status
+	11, // 8: plugs.v1.SourceConfig.signature_scheme:type_name -> plugs.v1.SignatureScheme
+	8,  // 9: plugs.v1.SourceConfig.secrets:type_name -> plugs.v1.SigningSecret
+	12, // 10: plugs.v1.SourceConfig.event_filter:type_name -> plugs.v1.EventFilter
+	13, // 11: plugs.v1.SourceConfig.field_mappings:type_name -> plugs.v1.FieldMappings
+	14, // 12: plugs.v1.SourceConfig.dedup_window:type_name -> google.protobuf.Duration
+	9,  // 13: plugs.v1.SigningSecret.expire_time:type_name -> google.protobuf.Timestamp
+	4,  // 14: plugs.v1.ConfigDiscoveryService.StreamConfig:input_type -> plugs.v1.StreamConfigRequest
+	0,  // 15: plugs.v1.DataPlaneService.ListDataPlanes:input_type -> plugs.v1.ListDataPlanesRequest
+	6,  // 16: plugs.v1.ConfigDiscoveryService.StreamConfig:output_type -> plugs.v1.StreamConfigResponse
+	1,  // 17: plugs.v1.DataPlaneService.ListDataPlanes:output_type -> plugs.v1.ListDataPlanesResponse
+	16, // [16:18] is the sub-list for method output_type
+	14, // [14:16] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_plugs_v1_config_service_proto_init() }
@@ -609,9 +893,9 @@ func file_plugs_v1_config_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plugs_v1_config_service_proto_rawDesc), len(file_plugs_v1_config_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   6,
+			NumMessages:   9,
 			NumExtensions: 0,
-			NumServices:   1,
+			NumServices:   2,
 		},
 		GoTypes:           file_plugs_v1_config_service_proto_goTypes,
 		DependencyIndexes: file_plugs_v1_config_service_proto_depIdxs,

@@ -32,8 +32,9 @@ const (
 type ConfigDiscoveryServiceClient interface {
 	// The data plane sends a StreamConfigRequest saying who it is and which version
 	// it holds, then one per response it applied (or rejected). The control
-	// plane answers with a snapshot whenever the configuration revision moves
-	// past the version the data plane holds.
+	// plane answers whenever the configuration revision moves past the
+	// version the data plane holds: with a delta from that version when its
+	// revision log reaches back that far, otherwise with a full snapshot.
 	StreamConfig(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[StreamConfigRequest, StreamConfigResponse], error)
 }
 
@@ -68,8 +69,9 @@ type ConfigDiscoveryService_StreamConfigClient = grpc.BidiStreamingClient[Stream
 type ConfigDiscoveryServiceServer interface {
 	// The data plane sends a StreamConfigRequest saying who it is and which version
 	// it holds, then one per response it applied (or rejected). The control
-	// plane answers with a snapshot whenever the configuration revision moves
-	// past the version the data plane holds.
+	// plane answers whenever the configuration revision moves past the
+	// version the data plane holds: with a delta from that version when its
+	// revision log reaches back that far, otherwise with a full snapshot.
 	StreamConfig(grpc.BidiStreamingServer[StreamConfigRequest, StreamConfigResponse]) error
 	mustEmbedUnimplementedConfigDiscoveryServiceServer()
 }
@@ -128,5 +130,115 @@ var ConfigDiscoveryService_ServiceDesc = grpc.ServiceDesc{
 			ClientStreams: true,
 		},
 	},
+	Metadata: "plugs/v1/config_service.proto",
+}
+
+const (
+	DataPlaneService_ListDataPlanes_FullMethodName = "/plugs.v1.DataPlaneService/ListDataPlanes"
+)
+
+// DataPlaneServiceClient is the client API for DataPlaneService service.
+//
+// For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
+//
+// DataPlaneService shows the data planes connected to the control planes
+// and the configuration each one runs.
+type DataPlaneServiceClient interface {
+	// Lists data planes seen recently, connected ones first.
+	ListDataPlanes(ctx context.Context, in *ListDataPlanesRequest, opts ...grpc.CallOption) (*ListDataPlanesResponse, error)
+}
+
+type dataPlaneServiceClient struct {
+	cc grpc.ClientConnInterface
+}
+
+func NewDataPlaneServiceClient(cc grpc.ClientConnInterface) DataPlaneServiceClient {
+	return &dataPlaneServiceClient{cc}
+}
+
+func (c *dataPlaneServiceClient) ListDataPlanes(ctx context.Context, in *ListDataPlanesRequest, opts ...grpc.CallOption) (*ListDataPlanesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListDataPlanesResponse)
+	err := c.cc.Invoke(ctx, DataPlaneService_ListDataPlanes_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// DataPlaneServiceServer is the server API for DataPlaneService service.
+// All implementations must embed UnimplementedDataPlaneServiceServer
+// for forward compatibility.
+//
+// DataPlaneService shows the data planes connected to the control planes
+// and the configuration each one runs.
+type DataPlaneServiceServer interface {
+	// Lists data planes seen recently, connected ones first.
+	ListDataPlanes(context.Context, *ListDataPlanesRequest) (*ListDataPlanesResponse, error)
+	mustEmbedUnimplementedDataPlaneServiceServer()
+}
+
+// UnimplementedDataPlaneServiceServer must be embedded to have
+// forward compatible implementations.
+//
+// NOTE: this should be embedded by value instead of pointer to avoid a nil
+// pointer dereference when methods are called.
+type UnimplementedDataPlaneServiceServer struct{}
+
+func (UnimplementedDataPlaneServiceServer) ListDataPlanes(context.Context, *ListDataPlanesRequest) (*ListDataPlanesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListDataPlanes not implemented")
+}
+func (UnimplementedDataPlaneServiceServer) mustEmbedUnimplementedDataPlaneServiceServer() {}
+func (UnimplementedDataPlaneServiceServer) testEmbeddedByValue()                          {}
+
+// UnsafeDataPlaneServiceServer may be embedded to opt out of forward compatibility for this service.
+// Use of this interface is not recommended, as added methods to DataPlaneServiceServer will
+// result in compilation errors.
+type UnsafeDataPlaneServiceServer interface {
+	mustEmbedUnimplementedDataPlaneServiceServer()
+}
+
+func RegisterDataPlaneServiceServer(s grpc.ServiceRegistrar, srv DataPlaneServiceServer) {
+	// If the following call panics, it indicates UnimplementedDataPlaneServiceServer was
+	// embedded by pointer and is nil.  This will cause panics if an
+	// unimplemented method is ever invoked, so we test this at initialization
+	// time to prevent it from happening at runtime later due to I/O.
+	if t, ok := srv.(interface{ testEmbeddedByValue() }); ok {
+		t.testEmbeddedByValue()
+	}
+	s.RegisterService(&DataPlaneService_ServiceDesc, srv)
+}
+
+func _DataPlaneService_ListDataPlanes_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListDataPlanesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DataPlaneServiceServer).ListDataPlanes(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DataPlaneService_ListDataPlanes_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DataPlaneServiceServer).ListDataPlanes(ctx, req.(*ListDataPlanesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+// DataPlaneService_ServiceDesc is the grpc.ServiceDesc for DataPlaneService service.
+// It's only intended for direct use with grpc.RegisterService,
+// and not to be introspected or modified (even as a copy)
+var DataPlaneService_ServiceDesc = grpc.ServiceDesc{
+	ServiceName: "plugs.v1.DataPlaneService",
+	HandlerType: (*DataPlaneServiceServer)(nil),
+	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "ListDataPlanes",
+			Handler:    _DataPlaneService_ListDataPlanes_Handler,
+		},
+	},
+	Streams:  []grpc.StreamDesc{},
 	Metadata: "plugs/v1/config_service.proto",
 }

@@ -495,9 +495,14 @@ type Source struct {
 	// {public ingest base URL}/v1/ingest/webhook/{id}.
 	WebhookUrl string `protobuf:"bytes,15,opt,name=webhook_url,json=webhookUrl,proto3" json:"webhook_url,omitempty"`
 	// Output only. Configuration revision of the last change to this source.
-	Revision      int64 `protobuf:"varint,16,opt,name=revision,proto3" json:"revision,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Revision int64 `protobuf:"varint,16,opt,name=revision,proto3" json:"revision,omitempty"`
+	// Output only. How many connected data planes run this source's current
+	// revision (or a later one), out of data_planes_connected.
+	DataPlanesCurrent int32 `protobuf:"varint,17,opt,name=data_planes_current,json=dataPlanesCurrent,proto3" json:"data_planes_current,omitempty"`
+	// Output only. How many data planes are connected.
+	DataPlanesConnected int32 `protobuf:"varint,18,opt,name=data_planes_connected,json=dataPlanesConnected,proto3" json:"data_planes_connected,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *Source) Reset() {
@@ -638,6 +643,20 @@ func (x *Source) GetWebhookUrl() string {
 func (x *Source) GetRevision() int64 {
 	if x != nil {
 		return x.Revision
+	}
+	return 0
+}
+
+func (x *Source) GetDataPlanesCurrent() int32 {
+	if x != nil {
+		return x.DataPlanesCurrent
+	}
+	return 0
+}
+
+func (x *Source) GetDataPlanesConnected() int32 {
+	if x != nil {
+		return x.DataPlanesConnected
 	}
 	return 0
 }
@@ -1473,7 +1492,7 @@ var File_plugs_v1_resources_proto protoreflect.FileDescriptor
 
 const file_plugs_v1_resources_proto_rawDesc = "" +
 	"\n" +
-	"\x18plugs/v1/resources.proto\x12\bplugs.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x97\x06\n" +
+	"\x18plugs/v1/resources.proto\x12\bplugs.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xfb\x06\n" +
 	"\x06Source\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
 	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12\x1f\n" +
@@ -1495,7 +1514,9 @@ const file_plugs_v1_resources_proto_rawDesc = "" +
 	"updateTime\x12\x1f\n" +
 	"\vwebhook_url\x18\x0f \x01(\tR\n" +
 	"webhookUrl\x12\x1a\n" +
-	"\brevision\x18\x10 \x01(\x03R\brevision\"H\n" +
+	"\brevision\x18\x10 \x01(\x03R\brevision\x12.\n" +
+	"\x13data_planes_current\x18\x11 \x01(\x05R\x11dataPlanesCurrent\x122\n" +
+	"\x15data_planes_connected\x18\x12 \x01(\x05R\x13dataPlanesConnected\"H\n" +
 	"\x06Status\x12\x16\n" +
 	"\x12STATUS_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rSTATUS_ACTIVE\x10\x01\x12\x13\n" +
