@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"time"
 
+	"entgo.io/ent/dialect"
+	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
 	"github.com/plugshq/plugs/ent/dataplane"
@@ -18,6 +20,7 @@ type DataPlaneCreate struct {
 	config
 	mutation *DataPlaneMutation
 	hooks    []Hook
+	conflict []sql.ConflictOption
 }
 
 // SetZone sets the "zone" field.
@@ -303,6 +306,7 @@ func (_c *DataPlaneCreate) createSpec() (*DataPlane, *sqlgraph.CreateSpec) {
 		_node = &DataPlane{config: _c.config}
 		_spec = sqlgraph.NewCreateSpec(dataplane.Table, sqlgraph.NewFieldSpec(dataplane.FieldID, field.TypeString))
 	)
+	_spec.OnConflict = _c.conflict
 	if id, ok := _c.mutation.ID(); ok {
 		_node.ID = id
 		_spec.ID.Value = id
@@ -350,11 +354,446 @@ func (_c *DataPlaneCreate) createSpec() (*DataPlane, *sqlgraph.CreateSpec) {
 	return _node, _spec
 }
 
+// OnConflict allows configuring the `ON CONFLICT` / `ON DUPLICATE KEY` clause
+// of the `INSERT` statement. For example:
+//
+//	client.DataPlane.Create().
+//		SetZone(v).
+//		OnConflict(
+//			// Update the row with the new values
+//			// the was proposed for insertion.
+//			sql.ResolveWithNewValues(),
+//		).
+//		// Override some of the fields with custom
+//		// update values.
+//		Update(func(u *ent.DataPlaneUpsert) {
+//			SetZone(v+v).
+//		}).
+//		Exec(ctx)
+func (_c *DataPlaneCreate) OnConflict(opts ...sql.ConflictOption) *DataPlaneUpsertOne {
+	_c.conflict = opts
+	return &DataPlaneUpsertOne{
+		create: _c,
+	}
+}
+
+// OnConflictColumns calls `OnConflict` and configures the columns
+// as conflict target. Using this option is equivalent to using:
+//
+//	client.DataPlane.Create().
+//		OnConflict(sql.ConflictColumns(columns...)).
+//		Exec(ctx)
+func (_c *DataPlaneCreate) OnConflictColumns(columns ...string) *DataPlaneUpsertOne {
+	_c.conflict = append(_c.conflict, sql.ConflictColumns(columns...))
+	return &DataPlaneUpsertOne{
+		create: _c,
+	}
+}
+
+type (
+	// DataPlaneUpsertOne is the builder for "upsert"-ing
+	//  one DataPlane node.
+	DataPlaneUpsertOne struct {
+		create *DataPlaneCreate
+	}
+
+	// DataPlaneUpsert is the "OnConflict" setter.
+	DataPlaneUpsert struct {
+		*sql.UpdateSet
+	}
+)
+
+// SetZone sets the "zone" field.
+func (u *DataPlaneUpsert) SetZone(v string) *DataPlaneUpsert {
+	u.Set(dataplane.FieldZone, v)
+	return u
+}
+
+// UpdateZone sets the "zone" field to the value that was provided on create.
+func (u *DataPlaneUpsert) UpdateZone() *DataPlaneUpsert {
+	u.SetExcluded(dataplane.FieldZone)
+	return u
+}
+
+// SetBuild sets the "build" field.
+func (u *DataPlaneUpsert) SetBuild(v string) *DataPlaneUpsert {
+	u.Set(dataplane.FieldBuild, v)
+	return u
+}
+
+// UpdateBuild sets the "build" field to the value that was provided on create.
+func (u *DataPlaneUpsert) UpdateBuild() *DataPlaneUpsert {
+	u.SetExcluded(dataplane.FieldBuild)
+	return u
+}
+
+// SetReplica sets the "replica" field.
+func (u *DataPlaneUpsert) SetReplica(v string) *DataPlaneUpsert {
+	u.Set(dataplane.FieldReplica, v)
+	return u
+}
+
+// UpdateReplica sets the "replica" field to the value that was provided on create.
+func (u *DataPlaneUpsert) UpdateReplica() *DataPlaneUpsert {
+	u.SetExcluded(dataplane.FieldReplica)
+	return u
+}
+
+// SetConnected sets the "connected" field.
+func (u *DataPlaneUpsert) SetConnected(v bool) *DataPlaneUpsert {
+	u.Set(dataplane.FieldConnected, v)
+	return u
+}
+
+// UpdateConnected sets the "connected" field to the value that was provided on create.
+func (u *DataPlaneUpsert) UpdateConnected() *DataPlaneUpsert {
+	u.SetExcluded(dataplane.FieldConnected)
+	return u
+}
+
+// SetConnectTime sets the "connect_time" field.
+func (u *DataPlaneUpsert) SetConnectTime(v time.Time) *DataPlaneUpsert {
+	u.Set(dataplane.FieldConnectTime, v)
+	return u
+}
+
+// UpdateConnectTime sets the "connect_time" field to the value that was provided on create.
+func (u *DataPlaneUpsert) UpdateConnectTime() *DataPlaneUpsert {
+	u.SetExcluded(dataplane.FieldConnectTime)
+	return u
+}
+
+// SetLastSeenTime sets the "last_seen_time" field.
+func (u *DataPlaneUpsert) SetLastSeenTime(v time.Time) *DataPlaneUpsert {
+	u.Set(dataplane.FieldLastSeenTime, v)
+	return u
+}
+
+// UpdateLastSeenTime sets the "last_seen_time" field to the value that was provided on create.
+func (u *DataPlaneUpsert) UpdateLastSeenTime() *DataPlaneUpsert {
+	u.SetExcluded(dataplane.FieldLastSeenTime)
+	return u
+}
+
+// SetAckedRevision sets the "acked_revision" field.
+func (u *DataPlaneUpsert) SetAckedRevision(v int64) *DataPlaneUpsert {
+	u.Set(dataplane.FieldAckedRevision, v)
+	return u
+}
+
+// UpdateAckedRevision sets the "acked_revision" field to the value that was provided on create.
+func (u *DataPlaneUpsert) UpdateAckedRevision() *DataPlaneUpsert {
+	u.SetExcluded(dataplane.FieldAckedRevision)
+	return u
+}
+
+// AddAckedRevision adds v to the "acked_revision" field.
+func (u *DataPlaneUpsert) AddAckedRevision(v int64) *DataPlaneUpsert {
+	u.Add(dataplane.FieldAckedRevision, v)
+	return u
+}
+
+// SetNackRevision sets the "nack_revision" field.
+func (u *DataPlaneUpsert) SetNackRevision(v int64) *DataPlaneUpsert {
+	u.Set(dataplane.FieldNackRevision, v)
+	return u
+}
+
+// UpdateNackRevision sets the "nack_revision" field to the value that was provided on create.
+func (u *DataPlaneUpsert) UpdateNackRevision() *DataPlaneUpsert {
+	u.SetExcluded(dataplane.FieldNackRevision)
+	return u
+}
+
+// AddNackRevision adds v to the "nack_revision" field.
+func (u *DataPlaneUpsert) AddNackRevision(v int64) *DataPlaneUpsert {
+	u.Add(dataplane.FieldNackRevision, v)
+	return u
+}
+
+// SetNackError sets the "nack_error" field.
+func (u *DataPlaneUpsert) SetNackError(v string) *DataPlaneUpsert {
+	u.Set(dataplane.FieldNackError, v)
+	return u
+}
+
+// UpdateNackError sets the "nack_error" field to the value that was provided on create.
+func (u *DataPlaneUpsert) UpdateNackError() *DataPlaneUpsert {
+	u.SetExcluded(dataplane.FieldNackError)
+	return u
+}
+
+// SetNackTime sets the "nack_time" field.
+func (u *DataPlaneUpsert) SetNackTime(v time.Time) *DataPlaneUpsert {
+	u.Set(dataplane.FieldNackTime, v)
+	return u
+}
+
+// UpdateNackTime sets the "nack_time" field to the value that was provided on create.
+func (u *DataPlaneUpsert) UpdateNackTime() *DataPlaneUpsert {
+	u.SetExcluded(dataplane.FieldNackTime)
+	return u
+}
+
+// ClearNackTime clears the value of the "nack_time" field.
+func (u *DataPlaneUpsert) ClearNackTime() *DataPlaneUpsert {
+	u.SetNull(dataplane.FieldNackTime)
+	return u
+}
+
+// UpdateNewValues updates the mutable fields using the new values that were set on create except the ID field.
+// Using this option is equivalent to using:
+//
+//	client.DataPlane.Create().
+//		OnConflict(
+//			sql.ResolveWithNewValues(),
+//			sql.ResolveWith(func(u *sql.UpdateSet) {
+//				u.SetIgnore(dataplane.FieldID)
+//			}),
+//		).
+//		Exec(ctx)
+func (u *DataPlaneUpsertOne) UpdateNewValues() *DataPlaneUpsertOne {
+	u.create.conflict = append(u.create.conflict, sql.ResolveWithNewValues())
+	u.create.conflict = append(u.create.conflict, sql.ResolveWith(func(s *sql.UpdateSet) {
+		if _, exists := u.create.mutation.ID(); exists {
+			s.SetIgnore(dataplane.FieldID)
+		}
+	}))
+	return u
+}
+
+// Ignore sets each column to itself in case of conflict.
+// Using this option is equivalent to using:
+//
+//	client.DataPlane.Create().
+//	    OnConflict(sql.ResolveWithIgnore()).
+//	    Exec(ctx)
+func (u *DataPlaneUpsertOne) Ignore() *DataPlaneUpsertOne {
+	u.create.conflict = append(u.create.conflict, sql.ResolveWithIgnore())
+	return u
+}
+
+// DoNothing configures the conflict_action to `DO NOTHING`.
+// Supported only by SQLite and PostgreSQL.
+func (u *DataPlaneUpsertOne) DoNothing() *DataPlaneUpsertOne {
+	u.create.conflict = append(u.create.conflict, sql.DoNothing())
+	return u
+}
+
+// Update allows overriding fields `UPDATE` values. See the DataPlaneCreate.OnConflict
+// documentation for more info.
+func (u *DataPlaneUpsertOne) Update(set func(*DataPlaneUpsert)) *DataPlaneUpsertOne {
+	u.create.conflict = append(u.create.conflict, sql.ResolveWith(func(update *sql.UpdateSet) {
+		set(&DataPlaneUpsert{UpdateSet: update})
+	}))
+	return u
+}
+
+// SetZone sets the "zone" field.
+func (u *DataPlaneUpsertOne) SetZone(v string) *DataPlaneUpsertOne {
+	return u.Update(func(s *DataPlaneUpsert) {
+		s.SetZone(v)
+	})
+}
+
+// UpdateZone sets the "zone" field to the value that was provided on create.
+func (u *DataPlaneUpsertOne) UpdateZone() *DataPlaneUpsertOne {
+	return u.Update(func(s *DataPlaneUpsert) {
+		s.UpdateZone()
+	})
+}
+
+// SetBuild sets the "build" field.
+func (u *DataPlaneUpsertOne) SetBuild(v string) *DataPlaneUpsertOne {
+	return u.Update(func(s *DataPlaneUpsert) {
+		s.SetBuild(v)
+	})
+}
+
+// UpdateBuild sets the "build" field to the value that was provided on create.
+func (u *DataPlaneUpsertOne) UpdateBuild() *DataPlaneUpsertOne {
+	return u.Update(func(s *DataPlaneUpsert) {
+		s.UpdateBuild()
+	})
+}
+
+// SetReplica sets the "replica" field.
+func (u *DataPlaneUpsertOne) SetReplica(v string) *DataPlaneUpsertOne {
+	return u.Update(func(s *DataPlaneUpsert) {
+		s.SetReplica(v)
+	})
+}
+
+// UpdateReplica sets the "replica" field to the value that was provided on create.
+func (u *DataPlaneUpsertOne) UpdateReplica() *DataPlaneUpsertOne {
+	return u.Update(func(s *DataPlaneUpsert) {
+		s.UpdateReplica()
+	})
+}
+
+// SetConnected sets the "connected" field.
+func (u *DataPlaneUpsertOne) SetConnected(v bool) *DataPlaneUpsertOne {
+	return u.Update(func(s *DataPlaneUpsert) {
+		s.SetConnected(v)
+	})
+}
+
+// UpdateConnected sets the "connected" field to the value that was provided on create.
+func (u *DataPlaneUpsertOne) UpdateConnected() *DataPlaneUpsertOne {
+	return u.Update(func(s *DataPlaneUpsert) {
+		s.UpdateConnected()
+	})
+}
+
+// SetConnectTime sets the "connect_time" field.
+func (u *DataPlaneUpsertOne) SetConnectTime(v time.Time) *DataPlaneUpsertOne {
+	return u.Update(func(s *DataPlaneUpsert) {
+		s.SetConnectTime(v)
+	})
+}
+
+// UpdateConnectTime sets the "connect_time" field to the value that was provided on create.
+func (u *DataPlaneUpsertOne) UpdateConnectTime() *DataPlaneUpsertOne {
+	return u.Update(func(s *DataPlaneUpsert) {
+		s.UpdateConnectTime()
+	})
+}
+
+// SetLastSeenTime sets the "last_seen_time" field.
+func (u *DataPlaneUpsertOne) SetLastSeenTime(v time.Time) *DataPlaneUpsertOne {
+	return u.Update(func(s *DataPlaneUpsert) {
+		s.SetLastSeenTime(v)
+	})
+}
+
+// UpdateLastSeenTime sets the "last_seen_time" field to the value that was provided on create.
+func (u *DataPlaneUpsertOne) UpdateLastSeenTime() *DataPlaneUpsertOne {
+	return u.Update(func(s *DataPlaneUpsert) {
+		s.UpdateLastSeenTime()
+	})
+}
+
+// SetAckedRevision sets the "acked_revision" field.
+func (u *DataPlaneUpsertOne) SetAckedRevision(v int64) *DataPlaneUpsertOne {
+	return u.Update(func(s *DataPlaneUpsert) {
+		s.SetAckedRevision(v)
+	})
+}
+
+// AddAckedRevision adds v to the "acked_revision" field.
+func (u *DataPlaneUpsertOne) AddAckedRevision(v int64) *DataPlaneUpsertOne {
+	return u.Update(func(s *DataPlaneUpsert) {
+		s.AddAckedRevision(v)
+	})
+}
+
+// UpdateAckedRevision sets the "acked_revision" field to the value that was provided on create.
+func (u *DataPlaneUpsertOne) UpdateAckedRevision() *DataPlaneUpsertOne {
+	return u.Update(func(s *DataPlaneUpsert) {
+		s.UpdateAckedRevision()
+	})
+}
+
+// SetNackRevision sets the "nack_revision" field.
+func (u *DataPlaneUpsertOne) SetNackRevision(v int64) *DataPlaneUpsertOne {
+	return u.Update(func(s *DataPlaneUpsert) {
+		s.SetNackRevision(v)
+	})
+}
+
+// AddNackRevision adds v to the "nack_revision" field.
+func (u *DataPlaneUpsertOne) AddNackRevision(v int64) *DataPlaneUpsertOne {
+	return u.Update(func(s *DataPlaneUpsert) {
+		s.AddNackRevision(v)
+	})
+}
+
+// UpdateNackRevision sets the "nack_revision" field to the value that was provided on create.
+func (u *DataPlaneUpsertOne) UpdateNackRevision() *DataPlaneUpsertOne {
+	return u.Update(func(s *DataPlaneUpsert) {
+		s.UpdateNackRevision()
+	})
+}
+
+// SetNackError sets the "nack_error" field.
+func (u *DataPlaneUpsertOne) SetNackError(v string) *DataPlaneUpsertOne {
+	return u.Update(func(s *DataPlaneUpsert) {
+		s.SetNackError(v)
+	})
+}
+
+// UpdateNackError sets the "nack_error" field to the value that was provided on create.
+func (u *DataPlaneUpsertOne) UpdateNackError() *DataPlaneUpsertOne {
+	return u.Update(func(s *DataPlaneUpsert) {
+		s.UpdateNackError()
+	})
+}
+
+// SetNackTime sets the "nack_time" field.
+func (u *DataPlaneUpsertOne) SetNackTime(v time.Time) *DataPlaneUpsertOne {
+	return u.Update(func(s *DataPlaneUpsert) {
+		s.SetNackTime(v)
+	})
+}
+
+// UpdateNackTime sets the "nack_time" field to the value that was provided on create.
+func (u *DataPlaneUpsertOne) UpdateNackTime() *DataPlaneUpsertOne {
+	return u.Update(func(s *DataPlaneUpsert) {
+		s.UpdateNackTime()
+	})
+}
+
+// ClearNackTime clears the value of the "nack_time" field.
+func (u *DataPlaneUpsertOne) ClearNackTime() *DataPlaneUpsertOne {
+	return u.Update(func(s *DataPlaneUpsert) {
+		s.ClearNackTime()
+	})
+}
+
+// Exec executes the query.
+func (u *DataPlaneUpsertOne) Exec(ctx context.Context) error {
+	if len(u.create.conflict) == 0 {
+		return errors.New("ent: missing options for DataPlaneCreate.OnConflict")
+	}
+	return u.create.Exec(ctx)
+}
+
+// ExecX is like Exec, but panics if an error occurs.
+func (u *DataPlaneUpsertOne) ExecX(ctx context.Context) {
+	if err := u.create.Exec(ctx); err != nil {
+		panic(err)
+	}
+}
+
+// Exec executes the UPSERT query and returns the inserted/updated ID.
+func (u *DataPlaneUpsertOne) ID(ctx context.Context) (id string, err error) {
+	if u.create.driver.Dialect() == dialect.MySQL {
+		// In case of "ON CONFLICT", there is no way to get back non-numeric ID
+		// fields from the database since MySQL does not support the RETURNING clause.
+		return id, errors.New("ent: DataPlaneUpsertOne.ID is not supported by MySQL driver. Use DataPlaneUpsertOne.Exec instead")
+	}
+	node, err := u.create.Save(ctx)
+	if err != nil {
+		return id, err
+	}
+	return node.ID, nil
+}
+
+// IDX is like ID, but panics if an error occurs.
+func (u *DataPlaneUpsertOne) IDX(ctx context.Context) string {
+	id, err := u.ID(ctx)
+	if err != nil {
+		panic(err)
+	}
+	return id
+}
+
 // DataPlaneCreateBulk is the builder for creating many DataPlane entities in bulk.
 type DataPlaneCreateBulk struct {
 	config
 	err      error
 	builders []*DataPlaneCreate
+	conflict []sql.ConflictOption
 }
 
 // Save creates the DataPlane entities in the database.
@@ -384,6 +823,7 @@ func (_c *DataPlaneCreateBulk) Save(ctx context.Context) ([]*DataPlane, error) {
 					_, err = mutators[i+1].Mutate(root, _c.builders[i+1].mutation)
 				} else {
 					spec := &sqlgraph.BatchCreateSpec{Nodes: specs}
+					spec.OnConflict = _c.conflict
 					// Invoke the actual operation on the latest mutation in the chain.
 					if err = sqlgraph.BatchCreate(ctx, _c.driver, spec); err != nil {
 						if sqlgraph.IsConstraintError(err) {
@@ -430,6 +870,281 @@ func (_c *DataPlaneCreateBulk) Exec(ctx context.Context) error {
 // ExecX is like Exec, but panics if an error occurs.
 func (_c *DataPlaneCreateBulk) ExecX(ctx context.Context) {
 	if err := _c.Exec(ctx); err != nil {
+		panic(err)
+	}
+}
+
+// OnConflict allows configuring the `ON CONFLICT` / `ON DUPLICATE KEY` clause
+// of the `INSERT` statement. For example:
+//
+//	client.DataPlane.CreateBulk(builders...).
+//		OnConflict(
+//			// Update the row with the new values
+//			// the was proposed for insertion.
+//			sql.ResolveWithNewValues(),
+//		).
+//		// Override some of the fields with custom
+//		// update values.
+//		Update(func(u *ent.DataPlaneUpsert) {
+//			SetZone(v+v).
+//		}).
+//		Exec(ctx)
+func (_c *DataPlaneCreateBulk) OnConflict(opts ...sql.ConflictOption) *DataPlaneUpsertBulk {
+	_c.conflict = opts
+	return &DataPlaneUpsertBulk{
+		create: _c,
+	}
+}
+
+// OnConflictColumns calls `OnConflict` and configures the columns
+// as conflict target. Using this option is equivalent to using:
+//
+//	client.DataPlane.Create().
+//		OnConflict(sql.ConflictColumns(columns...)).
+//		Exec(ctx)
+func (_c *DataPlaneCreateBulk) OnConflictColumns(columns ...string) *DataPlaneUpsertBulk {
+	_c.conflict = append(_c.conflict, sql.ConflictColumns(columns...))
+	return &DataPlaneUpsertBulk{
+		create: _c,
+	}
+}
+
+// DataPlaneUpsertBulk is the builder for "upsert"-ing
+// a bulk of DataPlane nodes.
+type DataPlaneUpsertBulk struct {
+	create *DataPlaneCreateBulk
+}
+
+// UpdateNewValues updates the mutable fields using the new values that
+// were set on create. Using this option is equivalent to using:
+//
+//	client.DataPlane.Create().
+//		OnConflict(
+//			sql.ResolveWithNewValues(),
+//			sql.ResolveWith(func(u *sql.UpdateSet) {
+//				u.SetIgnore(dataplane.FieldID)
+//			}),
+//		).
+//		Exec(ctx)
+func (u *DataPlaneUpsertBulk) UpdateNewValues() *DataPlaneUpsertBulk {
+	u.create.conflict = append(u.create.conflict, sql.ResolveWithNewValues())
+	u.create.conflict = append(u.create.conflict, sql.ResolveWith(func(s *sql.UpdateSet) {
+		for _, b := range u.create.builders {
+			if _, exists := b.mutation.ID(); exists {
+				s.SetIgnore(dataplane.FieldID)
+			}
+		}
+	}))
+	return u
+}
+
+// Ignore sets each column to itself in case of conflict.
+// Using this option is equivalent to using:
+//
+//	client.DataPlane.Create().
+//		OnConflict(sql.ResolveWithIgnore()).
+//		Exec(ctx)
+func (u *DataPlaneUpsertBulk) Ignore() *DataPlaneUpsertBulk {
+	u.create.conflict = append(u.create.conflict, sql.ResolveWithIgnore())
+	return u
+}
+
+// DoNothing configures the conflict_action to `DO NOTHING`.
+// Supported only by SQLite and PostgreSQL.
+func (u *DataPlaneUpsertBulk) DoNothing() *DataPlaneUpsertBulk {
+	u.create.conflict = append(u.create.conflict, sql.DoNothing())
+	return u
+}
+
+// Update allows overriding fields `UPDATE` values. See the DataPlaneCreateBulk.OnConflict
+// documentation for more info.
+func (u *DataPlaneUpsertBulk) Update(set func(*DataPlaneUpsert)) *DataPlaneUpsertBulk {
+	u.create.conflict = append(u.create.conflict, sql.ResolveWith(func(update *sql.UpdateSet) {
+		set(&DataPlaneUpsert{UpdateSet: update})
+	}))
+	return u
+}
+
+// SetZone sets the "zone" field.
+func (u *DataPlaneUpsertBulk) SetZone(v string) *DataPlaneUpsertBulk {
+	return u.Update(func(s *DataPlaneUpsert) {
+		s.SetZone(v)
+	})
+}
+
+// UpdateZone sets the "zone" field to the value that was provided on create.
+func (u *DataPlaneUpsertBulk) UpdateZone() *DataPlaneUpsertBulk {
+	return u.Update(func(s *DataPlaneUpsert) {
+		s.UpdateZone()
+	})
+}
+
+// SetBuild sets the "build" field.
+func (u *DataPlaneUpsertBulk) SetBuild(v string) *DataPlaneUpsertBulk {
+	return u.Update(func(s *DataPlaneUpsert) {
+		s.SetBuild(v)
+	})
+}
+
+// UpdateBuild sets the "build" field to the value that was provided on create.
+func (u *DataPlaneUpsertBulk) UpdateBuild() *DataPlaneUpsertBulk {
+	return u.Update(func(s *DataPlaneUpsert) {
+		s.UpdateBuild()
+	})
+}
+
+// SetReplica sets the "replica" field.
+func (u *DataPlaneUpsertBulk) SetReplica(v string) *DataPlaneUpsertBulk {
+	return u.Update(func(s *DataPlaneUpsert) {
+		s.SetReplica(v)
+	})
+}
+
+// UpdateReplica sets the "replica" field to the value that was provided on create.
+func (u *DataPlaneUpsertBulk) UpdateReplica() *DataPlaneUpsertBulk {
+	return u.Update(func(s *DataPlaneUpsert) {
+		s.UpdateReplica()
+	})
+}
+
+// SetConnected sets the "connected" field.
+func (u *DataPlaneUpsertBulk) SetConnected(v bool) *DataPlaneUpsertBulk {
+	return u.Update(func(s *DataPlaneUpsert) {
+		s.SetConnected(v)
+	})
+}
+
+// UpdateConnected sets the "connected" field to the value that was provided on create.
+func (u *DataPlaneUpsertBulk) UpdateConnected() *DataPlaneUpsertBulk {
+	return u.Update(func(s *DataPlaneUpsert) {
+		s.UpdateConnected()
+	})
+}
+
+// SetConnectTime sets the "connect_time" field.
+func (u *DataPlaneUpsertBulk) SetConnectTime(v time.Time) *DataPlaneUpsertBulk {
+	return u.Update(func(s *DataPlaneUpsert) {
+		s.SetConnectTime(v)
+	})
+}
+
+// UpdateConnectTime sets the "connect_time" field to the value that was provided on create.
+func (u *DataPlaneUpsertBulk) UpdateConnectTime() *DataPlaneUpsertBulk {
+	return u.Update(func(s *DataPlaneUpsert) {
+		s.UpdateConnectTime()
+	})
+}
+
+// SetLastSeenTime sets the "last_seen_time" field.
+func (u *DataPlaneUpsertBulk) SetLastSeenTime(v time.Time) *DataPlaneUpsertBulk {
+	return u.Update(func(s *DataPlaneUpsert) {
+		s.SetLastSeenTime(v)
+	})
+}
+
+// UpdateLastSeenTime sets the "last_seen_time" field to the value that was provided on create.
+func (u *DataPlaneUpsertBulk) UpdateLastSeenTime() *DataPlaneUpsertBulk {
+	return u.Update(func(s *DataPlaneUpsert) {
+		s.UpdateLastSeenTime()
+	})
+}
+
+// SetAckedRevision sets the "acked_revision" field.
+func (u *DataPlaneUpsertBulk) SetAckedRevision(v int64) *DataPlaneUpsertBulk {
+	return u.Update(func(s *DataPlaneUpsert) {
+		s.SetAckedRevision(v)
+	})
+}
+
+// AddAckedRevision adds v to the "acked_revision" field.
+func (u *DataPlaneUpsertBulk) AddAckedRevision(v int64) *DataPlaneUpsertBulk {
+	return u.Update(func(s *DataPlaneUpsert) {
+		s.AddAckedRevision(v)
+	})
+}
+
+// UpdateAckedRevision sets the "acked_revision" field to the value that was provided on create.
+func (u *DataPlaneUpsertBulk) UpdateAckedRevision() *DataPlaneUpsertBulk {
+	return u.Update(func(s *DataPlaneUpsert) {
+		s.UpdateAckedRevision()
+	})
+}
+
+// SetNackRevision sets the "nack_revision" field.
+func (u *DataPlaneUpsertBulk) SetNackRevision(v int64) *DataPlaneUpsertBulk {
+	return u.Update(func(s *DataPlaneUpsert) {
+		s.SetNackRevision(v)
+	})
+}
+
+// AddNackRevision adds v to the "nack_revision" field.
+func (u *DataPlaneUpsertBulk) AddNackRevision(v int64) *DataPlaneUpsertBulk {
+	return u.Update(func(s *DataPlaneUpsert) {
+		s.AddNackRevision(v)
+	})
+}
+
+// UpdateNackRevision sets the "nack_revision" field to the value that was provided on create.
+func (u *DataPlaneUpsertBulk) UpdateNackRevision() *DataPlaneUpsertBulk {
+	return u.Update(func(s *DataPlaneUpsert) {
+		s.UpdateNackRevision()
+	})
+}
+
+// SetNackError sets the "nack_error" field.
+func (u *DataPlaneUpsertBulk) SetNackError(v string) *DataPlaneUpsertBulk {
+	return u.Update(func(s *DataPlaneUpsert) {
+		s.SetNackError(v)
+	})
+}
+
+// UpdateNackError sets the "nack_error" field to the value that was provided on create.
+func (u *DataPlaneUpsertBulk) UpdateNackError() *DataPlaneUpsertBulk {
+	return u.Update(func(s *DataPlaneUpsert) {
+		s.UpdateNackError()
+	})
+}
+
+// SetNackTime sets the "nack_time" field.
+func (u *DataPlaneUpsertBulk) SetNackTime(v time.Time) *DataPlaneUpsertBulk {
+	return u.Update(func(s *DataPlaneUpsert) {
+		s.SetNackTime(v)
+	})
+}
+
+// UpdateNackTime sets the "nack_time" field to the value that was provided on create.
+func (u *DataPlaneUpsertBulk) UpdateNackTime() *DataPlaneUpsertBulk {
+	return u.Update(func(s *DataPlaneUpsert) {
+		s.UpdateNackTime()
+	})
+}
+
+// ClearNackTime clears the value of the "nack_time" field.
+func (u *DataPlaneUpsertBulk) ClearNackTime() *DataPlaneUpsertBulk {
+	return u.Update(func(s *DataPlaneUpsert) {
+		s.ClearNackTime()
+	})
+}
+
+// Exec executes the query.
+func (u *DataPlaneUpsertBulk) Exec(ctx context.Context) error {
+	if u.create.err != nil {
+		return u.create.err
+	}
+	for i, b := range u.create.builders {
+		if len(b.conflict) != 0 {
+			return fmt.Errorf("ent: OnConflict was set for builder %d. Set it on the DataPlaneCreateBulk instead", i)
+		}
+	}
+	if len(u.create.conflict) == 0 {
+		return errors.New("ent: missing options for DataPlaneCreateBulk.OnConflict")
+	}
+	return u.create.Exec(ctx)
+}
+
+// ExecX is like Exec, but panics if an error occurs.
+func (u *DataPlaneUpsertBulk) ExecX(ctx context.Context) {
+	if err := u.create.Exec(ctx); err != nil {
 		panic(err)
 	}
 }

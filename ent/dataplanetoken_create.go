@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"time"
 
+	"entgo.io/ent/dialect"
+	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
 	"github.com/google/uuid"
@@ -19,6 +21,7 @@ type DataPlaneTokenCreate struct {
 	config
 	mutation *DataPlaneTokenMutation
 	hooks    []Hook
+	conflict []sql.ConflictOption
 }
 
 // SetCreateTime sets the "create_time" field.
@@ -231,6 +234,7 @@ func (_c *DataPlaneTokenCreate) createSpec() (*DataPlaneToken, *sqlgraph.CreateS
 		_node = &DataPlaneToken{config: _c.config}
 		_spec = sqlgraph.NewCreateSpec(dataplanetoken.Table, sqlgraph.NewFieldSpec(dataplanetoken.FieldID, field.TypeUUID))
 	)
+	_spec.OnConflict = _c.conflict
 	if id, ok := _c.mutation.ID(); ok {
 		_node.ID = id
 		_spec.ID.Value = &id
@@ -262,11 +266,247 @@ func (_c *DataPlaneTokenCreate) createSpec() (*DataPlaneToken, *sqlgraph.CreateS
 	return _node, _spec
 }
 
+// OnConflict allows configuring the `ON CONFLICT` / `ON DUPLICATE KEY` clause
+// of the `INSERT` statement. For example:
+//
+//	client.DataPlaneToken.Create().
+//		SetCreateTime(v).
+//		OnConflict(
+//			// Update the row with the new values
+//			// the was proposed for insertion.
+//			sql.ResolveWithNewValues(),
+//		).
+//		// Override some of the fields with custom
+//		// update values.
+//		Update(func(u *ent.DataPlaneTokenUpsert) {
+//			SetCreateTime(v+v).
+//		}).
+//		Exec(ctx)
+func (_c *DataPlaneTokenCreate) OnConflict(opts ...sql.ConflictOption) *DataPlaneTokenUpsertOne {
+	_c.conflict = opts
+	return &DataPlaneTokenUpsertOne{
+		create: _c,
+	}
+}
+
+// OnConflictColumns calls `OnConflict` and configures the columns
+// as conflict target. Using this option is equivalent to using:
+//
+//	client.DataPlaneToken.Create().
+//		OnConflict(sql.ConflictColumns(columns...)).
+//		Exec(ctx)
+func (_c *DataPlaneTokenCreate) OnConflictColumns(columns ...string) *DataPlaneTokenUpsertOne {
+	_c.conflict = append(_c.conflict, sql.ConflictColumns(columns...))
+	return &DataPlaneTokenUpsertOne{
+		create: _c,
+	}
+}
+
+type (
+	// DataPlaneTokenUpsertOne is the builder for "upsert"-ing
+	//  one DataPlaneToken node.
+	DataPlaneTokenUpsertOne struct {
+		create *DataPlaneTokenCreate
+	}
+
+	// DataPlaneTokenUpsert is the "OnConflict" setter.
+	DataPlaneTokenUpsert struct {
+		*sql.UpdateSet
+	}
+)
+
+// SetUpdateTime sets the "update_time" field.
+func (u *DataPlaneTokenUpsert) SetUpdateTime(v time.Time) *DataPlaneTokenUpsert {
+	u.Set(dataplanetoken.FieldUpdateTime, v)
+	return u
+}
+
+// UpdateUpdateTime sets the "update_time" field to the value that was provided on create.
+func (u *DataPlaneTokenUpsert) UpdateUpdateTime() *DataPlaneTokenUpsert {
+	u.SetExcluded(dataplanetoken.FieldUpdateTime)
+	return u
+}
+
+// SetDisplayName sets the "display_name" field.
+func (u *DataPlaneTokenUpsert) SetDisplayName(v string) *DataPlaneTokenUpsert {
+	u.Set(dataplanetoken.FieldDisplayName, v)
+	return u
+}
+
+// UpdateDisplayName sets the "display_name" field to the value that was provided on create.
+func (u *DataPlaneTokenUpsert) UpdateDisplayName() *DataPlaneTokenUpsert {
+	u.SetExcluded(dataplanetoken.FieldDisplayName)
+	return u
+}
+
+// SetLastUsedTime sets the "last_used_time" field.
+func (u *DataPlaneTokenUpsert) SetLastUsedTime(v time.Time) *DataPlaneTokenUpsert {
+	u.Set(dataplanetoken.FieldLastUsedTime, v)
+	return u
+}
+
+// UpdateLastUsedTime sets the "last_used_time" field to the value that was provided on create.
+func (u *DataPlaneTokenUpsert) UpdateLastUsedTime() *DataPlaneTokenUpsert {
+	u.SetExcluded(dataplanetoken.FieldLastUsedTime)
+	return u
+}
+
+// ClearLastUsedTime clears the value of the "last_used_time" field.
+func (u *DataPlaneTokenUpsert) ClearLastUsedTime() *DataPlaneTokenUpsert {
+	u.SetNull(dataplanetoken.FieldLastUsedTime)
+	return u
+}
+
+// UpdateNewValues updates the mutable fields using the new values that were set on create except the ID field.
+// Using this option is equivalent to using:
+//
+//	client.DataPlaneToken.Create().
+//		OnConflict(
+//			sql.ResolveWithNewValues(),
+//			sql.ResolveWith(func(u *sql.UpdateSet) {
+//				u.SetIgnore(dataplanetoken.FieldID)
+//			}),
+//		).
+//		Exec(ctx)
+func (u *DataPlaneTokenUpsertOne) UpdateNewValues() *DataPlaneTokenUpsertOne {
+	u.create.conflict = append(u.create.conflict, sql.ResolveWithNewValues())
+	u.create.conflict = append(u.create.conflict, sql.ResolveWith(func(s *sql.UpdateSet) {
+		if _, exists := u.create.mutation.ID(); exists {
+			s.SetIgnore(dataplanetoken.FieldID)
+		}
+		if _, exists := u.create.mutation.CreateTime(); exists {
+			s.SetIgnore(dataplanetoken.FieldCreateTime)
+		}
+		if _, exists := u.create.mutation.Prefix(); exists {
+			s.SetIgnore(dataplanetoken.FieldPrefix)
+		}
+		if _, exists := u.create.mutation.Hash(); exists {
+			s.SetIgnore(dataplanetoken.FieldHash)
+		}
+	}))
+	return u
+}
+
+// Ignore sets each column to itself in case of conflict.
+// Using this option is equivalent to using:
+//
+//	client.DataPlaneToken.Create().
+//	    OnConflict(sql.ResolveWithIgnore()).
+//	    Exec(ctx)
+func (u *DataPlaneTokenUpsertOne) Ignore() *DataPlaneTokenUpsertOne {
+	u.create.conflict = append(u.create.conflict, sql.ResolveWithIgnore())
+	return u
+}
+
+// DoNothing configures the conflict_action to `DO NOTHING`.
+// Supported only by SQLite and PostgreSQL.
+func (u *DataPlaneTokenUpsertOne) DoNothing() *DataPlaneTokenUpsertOne {
+	u.create.conflict = append(u.create.conflict, sql.DoNothing())
+	return u
+}
+
+// Update allows overriding fields `UPDATE` values. See the DataPlaneTokenCreate.OnConflict
+// documentation for more info.
+func (u *DataPlaneTokenUpsertOne) Update(set func(*DataPlaneTokenUpsert)) *DataPlaneTokenUpsertOne {
+	u.create.conflict = append(u.create.conflict, sql.ResolveWith(func(update *sql.UpdateSet) {
+		set(&DataPlaneTokenUpsert{UpdateSet: update})
+	}))
+	return u
+}
+
+// SetUpdateTime sets the "update_time" field.
+func (u *DataPlaneTokenUpsertOne) SetUpdateTime(v time.Time) *DataPlaneTokenUpsertOne {
+	return u.Update(func(s *DataPlaneTokenUpsert) {
+		s.SetUpdateTime(v)
+	})
+}
+
+// UpdateUpdateTime sets the "update_time" field to the value that was provided on create.
+func (u *DataPlaneTokenUpsertOne) UpdateUpdateTime() *DataPlaneTokenUpsertOne {
+	return u.Update(func(s *DataPlaneTokenUpsert) {
+		s.UpdateUpdateTime()
+	})
+}
+
+// SetDisplayName sets the "display_name" field.
+func (u *DataPlaneTokenUpsertOne) SetDisplayName(v string) *DataPlaneTokenUpsertOne {
+	return u.Update(func(s *DataPlaneTokenUpsert) {
+		s.SetDisplayName(v)
+	})
+}
+
+// UpdateDisplayName sets the "display_name" field to the value that was provided on create.
+func (u *DataPlaneTokenUpsertOne) UpdateDisplayName() *DataPlaneTokenUpsertOne {
+	return u.Update(func(s *DataPlaneTokenUpsert) {
+		s.UpdateDisplayName()
+	})
+}
+
+// SetLastUsedTime sets the "last_used_time" field.
+func (u *DataPlaneTokenUpsertOne) SetLastUsedTime(v time.Time) *DataPlaneTokenUpsertOne {
+	return u.Update(func(s *DataPlaneTokenUpsert) {
+		s.SetLastUsedTime(v)
+	})
+}
+
+// UpdateLastUsedTime sets the "last_used_time" field to the value that was provided on create.
+func (u *DataPlaneTokenUpsertOne) UpdateLastUsedTime() *DataPlaneTokenUpsertOne {
+	return u.Update(func(s *DataPlaneTokenUpsert) {
+		s.UpdateLastUsedTime()
+	})
+}
+
+// ClearLastUsedTime clears the value of the "last_used_time" field.
+func (u *DataPlaneTokenUpsertOne) ClearLastUsedTime() *DataPlaneTokenUpsertOne {
+	return u.Update(func(s *DataPlaneTokenUpsert) {
+		s.ClearLastUsedTime()
+	})
+}
+
+// Exec executes the query.
+func (u *DataPlaneTokenUpsertOne) Exec(ctx context.Context) error {
+	if len(u.create.conflict) == 0 {
+		return errors.New("ent: missing options for DataPlaneTokenCreate.OnConflict")
+	}
+	return u.create.Exec(ctx)
+}
+
+// ExecX is like Exec, but panics if an error occurs.
+func (u *DataPlaneTokenUpsertOne) ExecX(ctx context.Context) {
+	if err := u.create.Exec(ctx); err != nil {
+		panic(err)
+	}
+}
+
+// Exec executes the UPSERT query and returns the inserted/updated ID.
+func (u *DataPlaneTokenUpsertOne) ID(ctx context.Context) (id uuid.UUID, err error) {
+	if u.create.driver.Dialect() == dialect.MySQL {
+		// In case of "ON CONFLICT", there is no way to get back non-numeric ID
+		// fields from the database since MySQL does not support the RETURNING clause.
+		return id, errors.New("ent: DataPlaneTokenUpsertOne.ID is not supported by MySQL driver. Use DataPlaneTokenUpsertOne.Exec instead")
+	}
+	node, err := u.create.Save(ctx)
+	if err != nil {
+		return id, err
+	}
+	return node.ID, nil
+}
+
+// IDX is like ID, but panics if an error occurs.
+func (u *DataPlaneTokenUpsertOne) IDX(ctx context.Context) uuid.UUID {
+	id, err := u.ID(ctx)
+	if err != nil {
+		panic(err)
+	}
+	return id
+}
+
 // DataPlaneTokenCreateBulk is the builder for creating many DataPlaneToken entities in bulk.
 type DataPlaneTokenCreateBulk struct {
 	config
 	err      error
 	builders []*DataPlaneTokenCreate
+	conflict []sql.ConflictOption
 }
 
 // Save creates the DataPlaneToken entities in the database.
@@ -296,6 +536,7 @@ func (_c *DataPlaneTokenCreateBulk) Save(ctx context.Context) ([]*DataPlaneToken
 					_, err = mutators[i+1].Mutate(root, _c.builders[i+1].mutation)
 				} else {
 					spec := &sqlgraph.BatchCreateSpec{Nodes: specs}
+					spec.OnConflict = _c.conflict
 					// Invoke the actual operation on the latest mutation in the chain.
 					if err = sqlgraph.BatchCreate(ctx, _c.driver, spec); err != nil {
 						if sqlgraph.IsConstraintError(err) {
@@ -342,6 +583,178 @@ func (_c *DataPlaneTokenCreateBulk) Exec(ctx context.Context) error {
 // ExecX is like Exec, but panics if an error occurs.
 func (_c *DataPlaneTokenCreateBulk) ExecX(ctx context.Context) {
 	if err := _c.Exec(ctx); err != nil {
+		panic(err)
+	}
+}
+
+// OnConflict allows configuring the `ON CONFLICT` / `ON DUPLICATE KEY` clause
+// of the `INSERT` statement. For example:
+//
+//	client.DataPlaneToken.CreateBulk(builders...).
+//		OnConflict(
+//			// Update the row with the new values
+//			// the was proposed for insertion.
+//			sql.ResolveWithNewValues(),
+//		).
+//		// Override some of the fields with custom
+//		// update values.
+//		Update(func(u *ent.DataPlaneTokenUpsert) {
+//			SetCreateTime(v+v).
+//		}).
+//		Exec(ctx)
+func (_c *DataPlaneTokenCreateBulk) OnConflict(opts ...sql.ConflictOption) *DataPlaneTokenUpsertBulk {
+	_c.conflict = opts
+	return &DataPlaneTokenUpsertBulk{
+		create: _c,
+	}
+}
+
+// OnConflictColumns calls `OnConflict` and configures the columns
+// as conflict target. Using this option is equivalent to using:
+//
+//	client.DataPlaneToken.Create().
+//		OnConflict(sql.ConflictColumns(columns...)).
+//		Exec(ctx)
+func (_c *DataPlaneTokenCreateBulk) OnConflictColumns(columns ...string) *DataPlaneTokenUpsertBulk {
+	_c.conflict = append(_c.conflict, sql.ConflictColumns(columns...))
+	return &DataPlaneTokenUpsertBulk{
+		create: _c,
+	}
+}
+
+// DataPlaneTokenUpsertBulk is the builder for "upsert"-ing
+// a bulk of DataPlaneToken nodes.
+type DataPlaneTokenUpsertBulk struct {
+	create *DataPlaneTokenCreateBulk
+}
+
+// UpdateNewValues updates the mutable fields using the new values that
+// were set on create. Using this option is equivalent to using:
+//
+//	client.DataPlaneToken.Create().
+//		OnConflict(
+//			sql.ResolveWithNewValues(),
+//			sql.ResolveWith(func(u *sql.UpdateSet) {
+//				u.SetIgnore(dataplanetoken.FieldID)
+//			}),
+//		).
+//		Exec(ctx)
+func (u *DataPlaneTokenUpsertBulk) UpdateNewValues() *DataPlaneTokenUpsertBulk {
+	u.create.conflict = append(u.create.conflict, sql.ResolveWithNewValues())
+	u.create.conflict = append(u.create.conflict, sql.ResolveWith(func(s *sql.UpdateSet) {
+		for _, b := range u.create.builders {
+			if _, exists := b.mutation.ID(); exists {
+				s.SetIgnore(dataplanetoken.FieldID)
+			}
+			if _, exists := b.mutation.CreateTime(); exists {
+				s.SetIgnore(dataplanetoken.FieldCreateTime)
+			}
+			if _, exists := b.mutation.Prefix(); exists {
+				s.SetIgnore(dataplanetoken.FieldPrefix)
+			}
+			if _, exists := b.mutation.Hash(); exists {
+				s.SetIgnore(dataplanetoken.FieldHash)
+			}
+		}
+	}))
+	return u
+}
+
+// Ignore sets each column to itself in case of conflict.
+// Using this option is equivalent to using:
+//
+//	client.DataPlaneToken.Create().
+//		OnConflict(sql.ResolveWithIgnore()).
+//		Exec(ctx)
+func (u *DataPlaneTokenUpsertBulk) Ignore() *DataPlaneTokenUpsertBulk {
+	u.create.conflict = append(u.create.conflict, sql.ResolveWithIgnore())
+	return u
+}
+
+// DoNothing configures the conflict_action to `DO NOTHING`.
+// Supported only by SQLite and PostgreSQL.
+func (u *DataPlaneTokenUpsertBulk) DoNothing() *DataPlaneTokenUpsertBulk {
+	u.create.conflict = append(u.create.conflict, sql.DoNothing())
+	return u
+}
+
+// Update allows overriding fields `UPDATE` values. See the DataPlaneTokenCreateBulk.OnConflict
+// documentation for more info.
+func (u *DataPlaneTokenUpsertBulk) Update(set func(*DataPlaneTokenUpsert)) *DataPlaneTokenUpsertBulk {
+	u.create.conflict = append(u.create.conflict, sql.ResolveWith(func(update *sql.UpdateSet) {
+		set(&DataPlaneTokenUpsert{UpdateSet: update})
+	}))
+	return u
+}
+
+// SetUpdateTime sets the "update_time" field.
+func (u *DataPlaneTokenUpsertBulk) SetUpdateTime(v time.Time) *DataPlaneTokenUpsertBulk {
+	return u.Update(func(s *DataPlaneTokenUpsert) {
+		s.SetUpdateTime(v)
+	})
+}
+
+// UpdateUpdateTime sets the "update_time" field to the value that was provided on create.
+func (u *DataPlaneTokenUpsertBulk) UpdateUpdateTime() *DataPlaneTokenUpsertBulk {
+	return u.Update(func(s *DataPlaneTokenUpsert) {
+		s.UpdateUpdateTime()
+	})
+}
+
+// SetDisplayName sets the "display_name" field.
+func (u *DataPlaneTokenUpsertBulk) SetDisplayName(v string) *DataPlaneTokenUpsertBulk {
+	return u.Update(func(s *DataPlaneTokenUpsert) {
+		s.SetDisplayName(v)
+	})
+}
+
+// UpdateDisplayName sets the "display_name" field to the value that was provided on create.
+func (u *DataPlaneTokenUpsertBulk) UpdateDisplayName() *DataPlaneTokenUpsertBulk {
+	return u.Update(func(s *DataPlaneTokenUpsert) {
+		s.UpdateDisplayName()
+	})
+}
+
+// SetLastUsedTime sets the "last_used_time" field.
+func (u *DataPlaneTokenUpsertBulk) SetLastUsedTime(v time.Time) *DataPlaneTokenUpsertBulk {
+	return u.Update(func(s *DataPlaneTokenUpsert) {
+		s.SetLastUsedTime(v)
+	})
+}
+
+// UpdateLastUsedTime sets the "last_used_time" field to the value that was provided on create.
+func (u *DataPlaneTokenUpsertBulk) UpdateLastUsedTime() *DataPlaneTokenUpsertBulk {
+	return u.Update(func(s *DataPlaneTokenUpsert) {
+		s.UpdateLastUsedTime()
+	})
+}
+
+// ClearLastUsedTime clears the value of the "last_used_time" field.
+func (u *DataPlaneTokenUpsertBulk) ClearLastUsedTime() *DataPlaneTokenUpsertBulk {
+	return u.Update(func(s *DataPlaneTokenUpsert) {
+		s.ClearLastUsedTime()
+	})
+}
+
+// Exec executes the query.
+func (u *DataPlaneTokenUpsertBulk) Exec(ctx context.Context) error {
+	if u.create.err != nil {
+		return u.create.err
+	}
+	for i, b := range u.create.builders {
+		if len(b.conflict) != 0 {
+			return fmt.Errorf("ent: OnConflict was set for builder %d. Set it on the DataPlaneTokenCreateBulk instead", i)
+		}
+	}
+	if len(u.create.conflict) == 0 {
+		return errors.New("ent: missing options for DataPlaneTokenCreateBulk.OnConflict")
+	}
+	return u.create.Exec(ctx)
+}
+
+// ExecX is like Exec, but panics if an error occurs.
+func (u *DataPlaneTokenUpsertBulk) ExecX(ctx context.Context) {
+	if err := u.create.Exec(ctx); err != nil {
 		panic(err)
 	}
 }

@@ -3,4 +3,4 @@
 // else here is rebuilt by `make generate`.
 package ent
 
-//go:generate go tool ent generate --feature privacy,sql/versioned-migration,sql/lock,sql/modifier,sql/execquery ./schema
+//go:generate go tool ent generate --feature privacy,sql/versioned-migration,sql/lock,sql/modifier,sql/execquery,sql/upsert ./schema

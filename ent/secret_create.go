@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"time"
 
+	"entgo.io/ent/dialect"
+	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
 	"github.com/google/uuid"
@@ -20,6 +22,7 @@ type SecretCreate struct {
 	config
 	mutation *SecretMutation
 	hooks    []Hook
+	conflict []sql.ConflictOption
 }
 
 // SetCreateTime sets the "create_time" field.
@@ -246,6 +249,7 @@ func (_c *SecretCreate) createSpec() (*Secret, *sqlgraph.CreateSpec) {
 		_node = &Secret{config: _c.config}
 		_spec = sqlgraph.NewCreateSpec(secret.Table, sqlgraph.NewFieldSpec(secret.FieldID, field.TypeUUID))
 	)
+	_spec.OnConflict = _c.conflict
 	if id, ok := _c.mutation.ID(); ok {
 		_node.ID = id
 		_spec.ID.Value = &id
@@ -298,11 +302,299 @@ func (_c *SecretCreate) createSpec() (*Secret, *sqlgraph.CreateSpec) {
 	return _node, _spec
 }
 
+// OnConflict allows configuring the `ON CONFLICT` / `ON DUPLICATE KEY` clause
+// of the `INSERT` statement. For example:
+//
+//	client.Secret.Create().
+//		SetCreateTime(v).
+//		OnConflict(
+//			// Update the row with the new values
+//			// the was proposed for insertion.
+//			sql.ResolveWithNewValues(),
+//		).
+//		// Override some of the fields with custom
+//		// update values.
+//		Update(func(u *ent.SecretUpsert) {
+//			SetCreateTime(v+v).
+//		}).
+//		Exec(ctx)
+func (_c *SecretCreate) OnConflict(opts ...sql.ConflictOption) *SecretUpsertOne {
+	_c.conflict = opts
+	return &SecretUpsertOne{
+		create: _c,
+	}
+}
+
+// OnConflictColumns calls `OnConflict` and configures the columns
+// as conflict target. Using this option is equivalent to using:
+//
+//	client.Secret.Create().
+//		OnConflict(sql.ConflictColumns(columns...)).
+//		Exec(ctx)
+func (_c *SecretCreate) OnConflictColumns(columns ...string) *SecretUpsertOne {
+	_c.conflict = append(_c.conflict, sql.ConflictColumns(columns...))
+	return &SecretUpsertOne{
+		create: _c,
+	}
+}
+
+type (
+	// SecretUpsertOne is the builder for "upsert"-ing
+	//  one Secret node.
+	SecretUpsertOne struct {
+		create *SecretCreate
+	}
+
+	// SecretUpsert is the "OnConflict" setter.
+	SecretUpsert struct {
+		*sql.UpdateSet
+	}
+)
+
+// SetUpdateTime sets the "update_time" field.
+func (u *SecretUpsert) SetUpdateTime(v time.Time) *SecretUpsert {
+	u.Set(secret.FieldUpdateTime, v)
+	return u
+}
+
+// UpdateUpdateTime sets the "update_time" field to the value that was provided on create.
+func (u *SecretUpsert) UpdateUpdateTime() *SecretUpsert {
+	u.SetExcluded(secret.FieldUpdateTime)
+	return u
+}
+
+// SetKeyID sets the "key_id" field.
+func (u *SecretUpsert) SetKeyID(v string) *SecretUpsert {
+	u.Set(secret.FieldKeyID, v)
+	return u
+}
+
+// UpdateKeyID sets the "key_id" field to the value that was provided on create.
+func (u *SecretUpsert) UpdateKeyID() *SecretUpsert {
+	u.SetExcluded(secret.FieldKeyID)
+	return u
+}
+
+// SetCiphertext sets the "ciphertext" field.
+func (u *SecretUpsert) SetCiphertext(v []byte) *SecretUpsert {
+	u.Set(secret.FieldCiphertext, v)
+	return u
+}
+
+// UpdateCiphertext sets the "ciphertext" field to the value that was provided on create.
+func (u *SecretUpsert) UpdateCiphertext() *SecretUpsert {
+	u.SetExcluded(secret.FieldCiphertext)
+	return u
+}
+
+// SetFingerprint sets the "fingerprint" field.
+func (u *SecretUpsert) SetFingerprint(v string) *SecretUpsert {
+	u.Set(secret.FieldFingerprint, v)
+	return u
+}
+
+// UpdateFingerprint sets the "fingerprint" field to the value that was provided on create.
+func (u *SecretUpsert) UpdateFingerprint() *SecretUpsert {
+	u.SetExcluded(secret.FieldFingerprint)
+	return u
+}
+
+// SetExpireTime sets the "expire_time" field.
+func (u *SecretUpsert) SetExpireTime(v time.Time) *SecretUpsert {
+	u.Set(secret.FieldExpireTime, v)
+	return u
+}
+
+// UpdateExpireTime sets the "expire_time" field to the value that was provided on create.
+func (u *SecretUpsert) UpdateExpireTime() *SecretUpsert {
+	u.SetExcluded(secret.FieldExpireTime)
+	return u
+}
+
+// ClearExpireTime clears the value of the "expire_time" field.
+func (u *SecretUpsert) ClearExpireTime() *SecretUpsert {
+	u.SetNull(secret.FieldExpireTime)
+	return u
+}
+
+// UpdateNewValues updates the mutable fields using the new values that were set on create except the ID field.
+// Using this option is equivalent to using:
+//
+//	client.Secret.Create().
+//		OnConflict(
+//			sql.ResolveWithNewValues(),
+//			sql.ResolveWith(func(u *sql.UpdateSet) {
+//				u.SetIgnore(secret.FieldID)
+//			}),
+//		).
+//		Exec(ctx)
+func (u *SecretUpsertOne) UpdateNewValues() *SecretUpsertOne {
+	u.create.conflict = append(u.create.conflict, sql.ResolveWithNewValues())
+	u.create.conflict = append(u.create.conflict, sql.ResolveWith(func(s *sql.UpdateSet) {
+		if _, exists := u.create.mutation.ID(); exists {
+			s.SetIgnore(secret.FieldID)
+		}
+		if _, exists := u.create.mutation.CreateTime(); exists {
+			s.SetIgnore(secret.FieldCreateTime)
+		}
+		if _, exists := u.create.mutation.TenantID(); exists {
+			s.SetIgnore(secret.FieldTenantID)
+		}
+		if _, exists := u.create.mutation.SourceID(); exists {
+			s.SetIgnore(secret.FieldSourceID)
+		}
+	}))
+	return u
+}
+
+// Ignore sets each column to itself in case of conflict.
+// Using this option is equivalent to using:
+//
+//	client.Secret.Create().
+//	    OnConflict(sql.ResolveWithIgnore()).
+//	    Exec(ctx)
+func (u *SecretUpsertOne) Ignore() *SecretUpsertOne {
+	u.create.conflict = append(u.create.conflict, sql.ResolveWithIgnore())
+	return u
+}
+
+// DoNothing configures the conflict_action to `DO NOTHING`.
+// Supported only by SQLite and PostgreSQL.
+func (u *SecretUpsertOne) DoNothing() *SecretUpsertOne {
+	u.create.conflict = append(u.create.conflict, sql.DoNothing())
+	return u
+}
+
+// Update allows overriding fields `UPDATE` values. See the SecretCreate.OnConflict
+// documentation for more info.
+func (u *SecretUpsertOne) Update(set func(*SecretUpsert)) *SecretUpsertOne {
+	u.create.conflict = append(u.create.conflict, sql.ResolveWith(func(update *sql.UpdateSet) {
+		set(&SecretUpsert{UpdateSet: update})
+	}))
+	return u
+}
+
+// SetUpdateTime sets the "update_time" field.
+func (u *SecretUpsertOne) SetUpdateTime(v time.Time) *SecretUpsertOne {
+	return u.Update(func(s *SecretUpsert) {
+		s.SetUpdateTime(v)
+	})
+}
+
+// UpdateUpdateTime sets the "update_time" field to the value that was provided on create.
+func (u *SecretUpsertOne) UpdateUpdateTime() *SecretUpsertOne {
+	return u.Update(func(s *SecretUpsert) {
+		s.UpdateUpdateTime()
+	})
+}
+
+// SetKeyID sets the "key_id" field.
+func (u *SecretUpsertOne) SetKeyID(v string) *SecretUpsertOne {
+	return u.Update(func(s *SecretUpsert) {
+		s.SetKeyID(v)
+	})
+}
+
+// UpdateKeyID sets the "key_id" field to the value that was provided on create.
+func (u *SecretUpsertOne) UpdateKeyID() *SecretUpsertOne {
+	return u.Update(func(s *SecretUpsert) {
+		s.UpdateKeyID()
+	})
+}
+
+// SetCiphertext sets the "ciphertext" field.
+func (u *SecretUpsertOne) SetCiphertext(v []byte) *SecretUpsertOne {
+	return u.Update(func(s *SecretUpsert) {
+		s.SetCiphertext(v)
+	})
+}
+
+// UpdateCiphertext sets the "ciphertext" field to the value that was provided on create.
+func (u *SecretUpsertOne) UpdateCiphertext() *SecretUpsertOne {
+	return u.Update(func(s *SecretUpsert) {
+		s.UpdateCiphertext()
+	})
+}
+
+// SetFingerprint sets the "fingerprint" field.
+func (u *SecretUpsertOne) SetFingerprint(v string) *SecretUpsertOne {
+	return u.Update(func(s *SecretUpsert) {
+		s.SetFingerprint(v)
+	})
+}
+
+// UpdateFingerprint sets the "fingerprint" field to the value that was provided on create.
+func (u *SecretUpsertOne) UpdateFingerprint() *SecretUpsertOne {
+	return u.Update(func(s *SecretUpsert) {
+		s.UpdateFingerprint()
+	})
+}
+
+// SetExpireTime sets the "expire_time" field.
+func (u *SecretUpsertOne) SetExpireTime(v time.Time) *SecretUpsertOne {
+	return u.Update(func(s *SecretUpsert) {
+		s.SetExpireTime(v)
+	})
+}
+
+// UpdateExpireTime sets the "expire_time" field to the value that was provided on create.
+func (u *SecretUpsertOne) UpdateExpireTime() *SecretUpsertOne {
+	return u.Update(func(s *SecretUpsert) {
+		s.UpdateExpireTime()
+	})
+}
+
+// ClearExpireTime clears the value of the "expire_time" field.
+func (u *SecretUpsertOne) ClearExpireTime() *SecretUpsertOne {
+	return u.Update(func(s *SecretUpsert) {
+		s.ClearExpireTime()
+	})
+}
+
+// Exec executes the query.
+func (u *SecretUpsertOne) Exec(ctx context.Context) error {
+	if len(u.create.conflict) == 0 {
+		return errors.New("ent: missing options for SecretCreate.OnConflict")
+	}
+	return u.create.Exec(ctx)
+}
+
+// ExecX is like Exec, but panics if an error occurs.
+func (u *SecretUpsertOne) ExecX(ctx context.Context) {
+	if err := u.create.Exec(ctx); err != nil {
+		panic(err)
+	}
+}
+
+// Exec executes the UPSERT query and returns the inserted/updated ID.
+func (u *SecretUpsertOne) ID(ctx context.Context) (id uuid.UUID, err error) {
+	if u.create.driver.Dialect() == dialect.MySQL {
+		// In case of "ON CONFLICT", there is no way to get back non-numeric ID
+		// fields from the database since MySQL does not support the RETURNING clause.
+		return id, errors.New("ent: SecretUpsertOne.ID is not supported by MySQL driver. Use SecretUpsertOne.Exec instead")
+	}
+	node, err := u.create.Save(ctx)
+	if err != nil {
+		return id, err
+	}
+	return node.ID, nil
+}
+
+// IDX is like ID, but panics if an error occurs.
+func (u *SecretUpsertOne) IDX(ctx context.Context) uuid.UUID {
+	id, err := u.ID(ctx)
+	if err != nil {
+		panic(err)
+	}
+	return id
+}
+
 // SecretCreateBulk is the builder for creating many Secret entities in bulk.
 type SecretCreateBulk struct {
 	config
 	err      error
 	builders []*SecretCreate
+	conflict []sql.ConflictOption
 }
 
 // Save creates the Secret entities in the database.
@@ -332,6 +624,7 @@ func (_c *SecretCreateBulk) Save(ctx context.Context) ([]*Secret, error) {
 					_, err = mutators[i+1].Mutate(root, _c.builders[i+1].mutation)
 				} else {
 					spec := &sqlgraph.BatchCreateSpec{Nodes: specs}
+					spec.OnConflict = _c.conflict
 					// Invoke the actual operation on the latest mutation in the chain.
 					if err = sqlgraph.BatchCreate(ctx, _c.driver, spec); err != nil {
 						if sqlgraph.IsConstraintError(err) {
@@ -378,6 +671,206 @@ func (_c *SecretCreateBulk) Exec(ctx context.Context) error {
 // ExecX is like Exec, but panics if an error occurs.
 func (_c *SecretCreateBulk) ExecX(ctx context.Context) {
 	if err := _c.Exec(ctx); err != nil {
+		panic(err)
+	}
+}
+
+// OnConflict allows configuring the `ON CONFLICT` / `ON DUPLICATE KEY` clause
+// of the `INSERT` statement. For example:
+//
+//	client.Secret.CreateBulk(builders...).
+//		OnConflict(
+//			// Update the row with the new values
+//			// the was proposed for insertion.
+//			sql.ResolveWithNewValues(),
+//		).
+//		// Override some of the fields with custom
+//		// update values.
+//		Update(func(u *ent.SecretUpsert) {
+//			SetCreateTime(v+v).
+//		}).
+//		Exec(ctx)
+func (_c *SecretCreateBulk) OnConflict(opts ...sql.ConflictOption) *SecretUpsertBulk {
+	_c.conflict = opts
+	return &SecretUpsertBulk{
+		create: _c,
+	}
+}
+
+// OnConflictColumns calls `OnConflict` and configures the columns
+// as conflict target. Using this option is equivalent to using:
+//
+//	client.Secret.Create().
+//		OnConflict(sql.ConflictColumns(columns...)).
+//		Exec(ctx)
+func (_c *SecretCreateBulk) OnConflictColumns(columns ...string) *SecretUpsertBulk {
+	_c.conflict = append(_c.conflict, sql.ConflictColumns(columns...))
+	return &SecretUpsertBulk{
+		create: _c,
+	}
+}
+
+// SecretUpsertBulk is the builder for "upsert"-ing
+// a bulk of Secret nodes.
+type SecretUpsertBulk struct {
+	create *SecretCreateBulk
+}
+
+// UpdateNewValues updates the mutable fields using the new values that
+// were set on create. Using this option is equivalent to using:
+//
+//	client.Secret.Create().
+//		OnConflict(
+//			sql.ResolveWithNewValues(),
+//			sql.ResolveWith(func(u *sql.UpdateSet) {
+//				u.SetIgnore(secret.FieldID)
+//			}),
+//		).
+//		Exec(ctx)
+func (u *SecretUpsertBulk) UpdateNewValues() *SecretUpsertBulk {
+	u.create.conflict = append(u.create.conflict, sql.ResolveWithNewValues())
+	u.create.conflict = append(u.create.conflict, sql.ResolveWith(func(s *sql.UpdateSet) {
+		for _, b := range u.create.builders {
+			if _, exists := b.mutation.ID(); exists {
+				s.SetIgnore(secret.FieldID)
+			}
+			if _, exists := b.mutation.CreateTime(); exists {
+				s.SetIgnore(secret.FieldCreateTime)
+			}
+			if _, exists := b.mutation.TenantID(); exists {
+				s.SetIgnore(secret.FieldTenantID)
+			}
+			if _, exists := b.mutation.SourceID(); exists {
+				s.SetIgnore(secret.FieldSourceID)
+			}
+		}
+	}))
+	return u
+}
+
+// Ignore sets each column to itself in case of conflict.
+// Using this option is equivalent to using:
+//
+//	client.Secret.Create().
+//		OnConflict(sql.ResolveWithIgnore()).
+//		Exec(ctx)
+func (u *SecretUpsertBulk) Ignore() *SecretUpsertBulk {
+	u.create.conflict = append(u.create.conflict, sql.ResolveWithIgnore())
+	return u
+}
+
+// DoNothing configures the conflict_action to `DO NOTHING`.
+// Supported only by SQLite and PostgreSQL.
+func (u *SecretUpsertBulk) DoNothing() *SecretUpsertBulk {
+	u.create.conflict = append(u.create.conflict, sql.DoNothing())
+	return u
+}
+
+// Update allows overriding fields `UPDATE` values. See the SecretCreateBulk.OnConflict
+// documentation for more info.
+func (u *SecretUpsertBulk) Update(set func(*SecretUpsert)) *SecretUpsertBulk {
+	u.create.conflict = append(u.create.conflict, sql.ResolveWith(func(update *sql.UpdateSet) {
+		set(&SecretUpsert{UpdateSet: update})
+	}))
+	return u
+}
+
+// SetUpdateTime sets the "update_time" field.
+func (u *SecretUpsertBulk) SetUpdateTime(v time.Time) *SecretUpsertBulk {
+	return u.Update(func(s *SecretUpsert) {
+		s.SetUpdateTime(v)
+	})
+}
+
+// UpdateUpdateTime sets the "update_time" field to the value that was provided on create.
+func (u *SecretUpsertBulk) UpdateUpdateTime() *SecretUpsertBulk {
+	return u.Update(func(s *SecretUpsert) {
+		s.UpdateUpdateTime()
+	})
+}
+
+// SetKeyID sets the "key_id" field.
+func (u *SecretUpsertBulk) SetKeyID(v string) *SecretUpsertBulk {
+	return u.Update(func(s *SecretUpsert) {
+		s.SetKeyID(v)
+	})
+}
+
+// UpdateKeyID sets the "key_id" field to the value that was provided on create.
+func (u *SecretUpsertBulk) UpdateKeyID() *SecretUpsertBulk {
+	return u.Update(func(s *SecretUpsert) {
+		s.UpdateKeyID()
+	})
+}
+
+// SetCiphertext sets the "ciphertext" field.
+func (u *SecretUpsertBulk) SetCiphertext(v []byte) *SecretUpsertBulk {
+	return u.Update(func(s *SecretUpsert) {
+		s.SetCiphertext(v)
+	})
+}
+
+// UpdateCiphertext sets the "ciphertext" field to the value that was provided on create.
+func (u *SecretUpsertBulk) UpdateCiphertext() *SecretUpsertBulk {
+	return u.Update(func(s *SecretUpsert) {
+		s.UpdateCiphertext()
+	})
+}
+
+// SetFingerprint sets the "fingerprint" field.
+func (u *SecretUpsertBulk) SetFingerprint(v string) *SecretUpsertBulk {
+	return u.Update(func(s *SecretUpsert) {
+		s.SetFingerprint(v)
+	})
+}
+
+// UpdateFingerprint sets the "fingerprint" field to the value that was provided on create.
+func (u *SecretUpsertBulk) UpdateFingerprint() *SecretUpsertBulk {
+	return u.Update(func(s *SecretUpsert) {
+		s.UpdateFingerprint()
+	})
+}
+
+// SetExpireTime sets the "expire_time" field.
+func (u *SecretUpsertBulk) SetExpireTime(v time.Time) *SecretUpsertBulk {
+	return u.Update(func(s *SecretUpsert) {
+		s.SetExpireTime(v)
+	})
+}
+
+// UpdateExpireTime sets the "expire_time" field to the value that was provided on create.
+func (u *SecretUpsertBulk) UpdateExpireTime() *SecretUpsertBulk {
+	return u.Update(func(s *SecretUpsert) {
+		s.UpdateExpireTime()
+	})
+}
+
+// ClearExpireTime clears the value of the "expire_time" field.
+func (u *SecretUpsertBulk) ClearExpireTime() *SecretUpsertBulk {
+	return u.Update(func(s *SecretUpsert) {
+		s.ClearExpireTime()
+	})
+}
+
+// Exec executes the query.
+func (u *SecretUpsertBulk) Exec(ctx context.Context) error {
+	if u.create.err != nil {
+		return u.create.err
+	}
+	for i, b := range u.create.builders {
+		if len(b.conflict) != 0 {
+			return fmt.Errorf("ent: OnConflict was set for builder %d. Set it on the SecretCreateBulk instead", i)
+		}
+	}
+	if len(u.create.conflict) == 0 {
+		return errors.New("ent: missing options for SecretCreateBulk.OnConflict")
+	}
+	return u.create.Exec(ctx)
+}
+
+// ExecX is like Exec, but panics if an error occurs.
+func (u *SecretUpsertBulk) ExecX(ctx context.Context) {
+	if err := u.create.Exec(ctx); err != nil {
 		panic(err)
 	}
 }

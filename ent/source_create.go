@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"time"
 
+	"entgo.io/ent/dialect"
+	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
 	"github.com/google/uuid"
@@ -20,6 +22,7 @@ type SourceCreate struct {
 	config
 	mutation *SourceMutation
 	hooks    []Hook
+	conflict []sql.ConflictOption
 }
 
 // SetCreateTime sets the "create_time" field.
@@ -330,6 +333,7 @@ func (_c *SourceCreate) createSpec() (*Source, *sqlgraph.CreateSpec) {
 		_node = &Source{config: _c.config}
 		_spec = sqlgraph.NewCreateSpec(source.Table, sqlgraph.NewFieldSpec(source.FieldID, field.TypeUUID))
 	)
+	_spec.OnConflict = _c.conflict
 	if id, ok := _c.mutation.ID(); ok {
 		_node.ID = id
 		_spec.ID.Value = &id
@@ -405,11 +409,517 @@ func (_c *SourceCreate) createSpec() (*Source, *sqlgraph.CreateSpec) {
 	return _node, _spec
 }
 
+// OnConflict allows configuring the `ON CONFLICT` / `ON DUPLICATE KEY` clause
+// of the `INSERT` statement. For example:
+//
+//	client.Source.Create().
+//		SetCreateTime(v).
+//		OnConflict(
+//			// Update the row with the new values
+//			// the was proposed for insertion.
+//			sql.ResolveWithNewValues(),
+//		).
+//		// Override some of the fields with custom
+//		// update values.
+//		Update(func(u *ent.SourceUpsert) {
+//			SetCreateTime(v+v).
+//		}).
+//		Exec(ctx)
+func (_c *SourceCreate) OnConflict(opts ...sql.ConflictOption) *SourceUpsertOne {
+	_c.conflict = opts
+	return &SourceUpsertOne{
+		create: _c,
+	}
+}
+
+// OnConflictColumns calls `OnConflict` and configures the columns
+// as conflict target. Using this option is equivalent to using:
+//
+//	client.Source.Create().
+//		OnConflict(sql.ConflictColumns(columns...)).
+//		Exec(ctx)
+func (_c *SourceCreate) OnConflictColumns(columns ...string) *SourceUpsertOne {
+	_c.conflict = append(_c.conflict, sql.ConflictColumns(columns...))
+	return &SourceUpsertOne{
+		create: _c,
+	}
+}
+
+type (
+	// SourceUpsertOne is the builder for "upsert"-ing
+	//  one Source node.
+	SourceUpsertOne struct {
+		create *SourceCreate
+	}
+
+	// SourceUpsert is the "OnConflict" setter.
+	SourceUpsert struct {
+		*sql.UpdateSet
+	}
+)
+
+// SetUpdateTime sets the "update_time" field.
+func (u *SourceUpsert) SetUpdateTime(v time.Time) *SourceUpsert {
+	u.Set(source.FieldUpdateTime, v)
+	return u
+}
+
+// UpdateUpdateTime sets the "update_time" field to the value that was provided on create.
+func (u *SourceUpsert) UpdateUpdateTime() *SourceUpsert {
+	u.SetExcluded(source.FieldUpdateTime)
+	return u
+}
+
+// SetDisplayName sets the "display_name" field.
+func (u *SourceUpsert) SetDisplayName(v string) *SourceUpsert {
+	u.Set(source.FieldDisplayName, v)
+	return u
+}
+
+// UpdateDisplayName sets the "display_name" field to the value that was provided on create.
+func (u *SourceUpsert) UpdateDisplayName() *SourceUpsert {
+	u.SetExcluded(source.FieldDisplayName)
+	return u
+}
+
+// SetTemplateID sets the "template_id" field.
+func (u *SourceUpsert) SetTemplateID(v string) *SourceUpsert {
+	u.Set(source.FieldTemplateID, v)
+	return u
+}
+
+// UpdateTemplateID sets the "template_id" field to the value that was provided on create.
+func (u *SourceUpsert) UpdateTemplateID() *SourceUpsert {
+	u.SetExcluded(source.FieldTemplateID)
+	return u
+}
+
+// SetMetricID sets the "metric_id" field.
+func (u *SourceUpsert) SetMetricID(v string) *SourceUpsert {
+	u.Set(source.FieldMetricID, v)
+	return u
+}
+
+// UpdateMetricID sets the "metric_id" field to the value that was provided on create.
+func (u *SourceUpsert) UpdateMetricID() *SourceUpsert {
+	u.SetExcluded(source.FieldMetricID)
+	return u
+}
+
+// SetSignatureScheme sets the "signature_scheme" field.
+func (u *SourceUpsert) SetSignatureScheme(v []byte) *SourceUpsert {
+	u.Set(source.FieldSignatureScheme, v)
+	return u
+}
+
+// UpdateSignatureScheme sets the "signature_scheme" field to the value that was provided on create.
+func (u *SourceUpsert) UpdateSignatureScheme() *SourceUpsert {
+	u.SetExcluded(source.FieldSignatureScheme)
+	return u
+}
+
+// ClearSignatureScheme clears the value of the "signature_scheme" field.
+func (u *SourceUpsert) ClearSignatureScheme() *SourceUpsert {
+	u.SetNull(source.FieldSignatureScheme)
+	return u
+}
+
+// SetEventFilter sets the "event_filter" field.
+func (u *SourceUpsert) SetEventFilter(v []byte) *SourceUpsert {
+	u.Set(source.FieldEventFilter, v)
+	return u
+}
+
+// UpdateEventFilter sets the "event_filter" field to the value that was provided on create.
+func (u *SourceUpsert) UpdateEventFilter() *SourceUpsert {
+	u.SetExcluded(source.FieldEventFilter)
+	return u
+}
+
+// ClearEventFilter clears the value of the "event_filter" field.
+func (u *SourceUpsert) ClearEventFilter() *SourceUpsert {
+	u.SetNull(source.FieldEventFilter)
+	return u
+}
+
+// SetFieldMappings sets the "field_mappings" field.
+func (u *SourceUpsert) SetFieldMappings(v []byte) *SourceUpsert {
+	u.Set(source.FieldFieldMappings, v)
+	return u
+}
+
+// UpdateFieldMappings sets the "field_mappings" field to the value that was provided on create.
+func (u *SourceUpsert) UpdateFieldMappings() *SourceUpsert {
+	u.SetExcluded(source.FieldFieldMappings)
+	return u
+}
+
+// ClearFieldMappings clears the value of the "field_mappings" field.
+func (u *SourceUpsert) ClearFieldMappings() *SourceUpsert {
+	u.SetNull(source.FieldFieldMappings)
+	return u
+}
+
+// SetStatus sets the "status" field.
+func (u *SourceUpsert) SetStatus(v source.Status) *SourceUpsert {
+	u.Set(source.FieldStatus, v)
+	return u
+}
+
+// UpdateStatus sets the "status" field to the value that was provided on create.
+func (u *SourceUpsert) UpdateStatus() *SourceUpsert {
+	u.SetExcluded(source.FieldStatus)
+	return u
+}
+
+// SetMaxBodyBytes sets the "max_body_bytes" field.
+func (u *SourceUpsert) SetMaxBodyBytes(v int64) *SourceUpsert {
+	u.Set(source.FieldMaxBodyBytes, v)
+	return u
+}
+
+// UpdateMaxBodyBytes sets the "max_body_bytes" field to the value that was provided on create.
+func (u *SourceUpsert) UpdateMaxBodyBytes() *SourceUpsert {
+	u.SetExcluded(source.FieldMaxBodyBytes)
+	return u
+}
+
+// AddMaxBodyBytes adds v to the "max_body_bytes" field.
+func (u *SourceUpsert) AddMaxBodyBytes(v int64) *SourceUpsert {
+	u.Add(source.FieldMaxBodyBytes, v)
+	return u
+}
+
+// SetDedupWindowSeconds sets the "dedup_window_seconds" field.
+func (u *SourceUpsert) SetDedupWindowSeconds(v int64) *SourceUpsert {
+	u.Set(source.FieldDedupWindowSeconds, v)
+	return u
+}
+
+// UpdateDedupWindowSeconds sets the "dedup_window_seconds" field to the value that was provided on create.
+func (u *SourceUpsert) UpdateDedupWindowSeconds() *SourceUpsert {
+	u.SetExcluded(source.FieldDedupWindowSeconds)
+	return u
+}
+
+// AddDedupWindowSeconds adds v to the "dedup_window_seconds" field.
+func (u *SourceUpsert) AddDedupWindowSeconds(v int64) *SourceUpsert {
+	u.Add(source.FieldDedupWindowSeconds, v)
+	return u
+}
+
+// SetRevision sets the "revision" field.
+func (u *SourceUpsert) SetRevision(v int64) *SourceUpsert {
+	u.Set(source.FieldRevision, v)
+	return u
+}
+
+// UpdateRevision sets the "revision" field to the value that was provided on create.
+func (u *SourceUpsert) UpdateRevision() *SourceUpsert {
+	u.SetExcluded(source.FieldRevision)
+	return u
+}
+
+// AddRevision adds v to the "revision" field.
+func (u *SourceUpsert) AddRevision(v int64) *SourceUpsert {
+	u.Add(source.FieldRevision, v)
+	return u
+}
+
+// UpdateNewValues updates the mutable fields using the new values that were set on create except the ID field.
+// Using this option is equivalent to using:
+//
+//	client.Source.Create().
+//		OnConflict(
+//			sql.ResolveWithNewValues(),
+//			sql.ResolveWith(func(u *sql.UpdateSet) {
+//				u.SetIgnore(source.FieldID)
+//			}),
+//		).
+//		Exec(ctx)
+func (u *SourceUpsertOne) UpdateNewValues() *SourceUpsertOne {
+	u.create.conflict = append(u.create.conflict, sql.ResolveWithNewValues())
+	u.create.conflict = append(u.create.conflict, sql.ResolveWith(func(s *sql.UpdateSet) {
+		if _, exists := u.create.mutation.ID(); exists {
+			s.SetIgnore(source.FieldID)
+		}
+		if _, exists := u.create.mutation.CreateTime(); exists {
+			s.SetIgnore(source.FieldCreateTime)
+		}
+		if _, exists := u.create.mutation.TenantID(); exists {
+			s.SetIgnore(source.FieldTenantID)
+		}
+	}))
+	return u
+}
+
+// Ignore sets each column to itself in case of conflict.
+// Using this option is equivalent to using:
+//
+//	client.Source.Create().
+//	    OnConflict(sql.ResolveWithIgnore()).
+//	    Exec(ctx)
+func (u *SourceUpsertOne) Ignore() *SourceUpsertOne {
+	u.create.conflict = append(u.create.conflict, sql.ResolveWithIgnore())
+	return u
+}
+
+// DoNothing configures the conflict_action to `DO NOTHING`.
+// Supported only by SQLite and PostgreSQL.
+func (u *SourceUpsertOne) DoNothing() *SourceUpsertOne {
+	u.create.conflict = append(u.create.conflict, sql.DoNothing())
+	return u
+}
+
+// Update allows overriding fields `UPDATE` values. See the SourceCreate.OnConflict
+// documentation for more info.
+func (u *SourceUpsertOne) Update(set func(*SourceUpsert)) *SourceUpsertOne {
+	u.create.conflict = append(u.create.conflict, sql.ResolveWith(func(update *sql.UpdateSet) {
+		set(&SourceUpsert{UpdateSet: update})
+	}))
+	return u
+}
+
+// SetUpdateTime sets the "update_time" field.
+func (u *SourceUpsertOne) SetUpdateTime(v time.Time) *SourceUpsertOne {
+	return u.Update(func(s *SourceUpsert) {
+		s.SetUpdateTime(v)
+	})
+}
+
+// UpdateUpdateTime sets the "update_time" field to the value that was provided on create.
+func (u *SourceUpsertOne) UpdateUpdateTime() *SourceUpsertOne {
+	return u.Update(func(s *SourceUpsert) {
+		s.UpdateUpdateTime()
+	})
+}
+
+// SetDisplayName sets the "display_name" field.
+func (u *SourceUpsertOne) SetDisplayName(v string) *SourceUpsertOne {
+	return u.Update(func(s *SourceUpsert) {
+		s.SetDisplayName(v)
+	})
+}
+
+// UpdateDisplayName sets the "display_name" field to the value that was provided on create.
+func (u *SourceUpsertOne) UpdateDisplayName() *SourceUpsertOne {
+	return u.Update(func(s *SourceUpsert) {
+		s.UpdateDisplayName()
+	})
+}
+
+// SetTemplateID sets the "template_id" field.
+func (u *SourceUpsertOne) SetTemplateID(v string) *SourceUpsertOne {
+	return u.Update(func(s *SourceUpsert) {
+		s.SetTemplateID(v)
+	})
+}
+
+// UpdateTemplateID sets the "template_id" field to the value that was provided on create.
+func (u *SourceUpsertOne) UpdateTemplateID() *SourceUpsertOne {
+	return u.Update(func(s *SourceUpsert) {
+		s.UpdateTemplateID()
+	})
+}
+
+// SetMetricID sets the "metric_id" field.
+func (u *SourceUpsertOne) SetMetricID(v string) *SourceUpsertOne {
+	return u.Update(func(s *SourceUpsert) {
+		s.SetMetricID(v)
+	})
+}
+
+// UpdateMetricID sets the "metric_id" field to the value that was provided on create.
+func (u *SourceUpsertOne) UpdateMetricID() *SourceUpsertOne {
+	return u.Update(func(s *SourceUpsert) {
+		s.UpdateMetricID()
+	})
+}
+
+// SetSignatureScheme sets the "signature_scheme" field.
+func (u *SourceUpsertOne) SetSignatureScheme(v []byte) *SourceUpsertOne {
+	return u.Update(func(s *SourceUpsert) {
+		s.SetSignatureScheme(v)
+	})
+}
+
+// UpdateSignatureScheme sets the "signature_scheme" field to the value that was provided on create.
+func (u *SourceUpsertOne) UpdateSignatureScheme() *SourceUpsertOne {
+	return u.Update(func(s *SourceUpsert) {
+		s.UpdateSignatureScheme()
+	})
+}
+
+// ClearSignatureScheme clears the value of the "signature_scheme" field.
+func (u *SourceUpsertOne) ClearSignatureScheme() *SourceUpsertOne {
+	return u.Update(func(s *SourceUpsert) {
+		s.ClearSignatureScheme()
+	})
+}
+
+// SetEventFilter sets the "event_filter" field.
+func (u *SourceUpsertOne) SetEventFilter(v []byte) *SourceUpsertOne {
+	return u.Update(func(s *SourceUpsert) {
+		s.SetEventFilter(v)
+	})
+}
+
+// UpdateEventFilter sets the "event_filter" field to the value that was provided on create.
+func (u *SourceUpsertOne) UpdateEventFilter() *SourceUpsertOne {
+	return u.Update(func(s *SourceUpsert) {
+		s.UpdateEventFilter()
+	})
+}
+
+// ClearEventFilter clears the value of the "event_filter" field.
+func (u *SourceUpsertOne) ClearEventFilter() *SourceUpsertOne {
+	return u.Update(func(s *SourceUpsert) {
+		s.ClearEventFilter()
+	})
+}
+
+// SetFieldMappings sets the "field_mappings" field.
+func (u *SourceUpsertOne) SetFieldMappings(v []byte) *SourceUpsertOne {
+	return u.Update(func(s *SourceUpsert) {
+		s.SetFieldMappings(v)
+	})
+}
+
+// UpdateFieldMappings sets the "field_mappings" field to the value that was provided on create.
+func (u *SourceUpsertOne) UpdateFieldMappings() *SourceUpsertOne {
+	return u.Update(func(s *SourceUpsert) {
+		s.UpdateFieldMappings()
+	})
+}
+
+// ClearFieldMappings clears the value of the "field_mappings" field.
+func (u *SourceUpsertOne) ClearFieldMappings() *SourceUpsertOne {
+	return u.Update(func(s *SourceUpsert) {
+		s.ClearFieldMappings()
+	})
+}
+
+// SetStatus sets the "status" field.
+func (u *SourceUpsertOne) SetStatus(v source.Status) *SourceUpsertOne {
+	return u.Update(func(s *SourceUpsert) {
+		s.SetStatus(v)
+	})
+}
+
+// UpdateStatus sets the "status" field to the value that was provided on create.
+func (u *SourceUpsertOne) UpdateStatus() *SourceUpsertOne {
+	return u.Update(func(s *SourceUpsert) {
+		s.UpdateStatus()
+	})
+}
+
+// SetMaxBodyBytes sets the "max_body_bytes" field.
+func (u *SourceUpsertOne) SetMaxBodyBytes(v int64) *SourceUpsertOne {
+	return u.Update(func(s *SourceUpsert) {
+		s.SetMaxBodyBytes(v)
+	})
+}
+
+// AddMaxBodyBytes adds v to the "max_body_bytes" field.
+func (u *SourceUpsertOne) AddMaxBodyBytes(v int64) *SourceUpsertOne {
+	return u.Update(func(s *SourceUpsert) {
+		s.AddMaxBodyBytes(v)
+	})
+}
+
+// UpdateMaxBodyBytes sets the "max_body_bytes" field to the value that was provided on create.
+func (u *SourceUpsertOne) UpdateMaxBodyBytes() *SourceUpsertOne {
+	return u.Update(func(s *SourceUpsert) {
+		s.UpdateMaxBodyBytes()
+	})
+}
+
+// SetDedupWindowSeconds sets the "dedup_window_seconds" field.
+func (u *SourceUpsertOne) SetDedupWindowSeconds(v int64) *SourceUpsertOne {
+	return u.Update(func(s *SourceUpsert) {
+		s.SetDedupWindowSeconds(v)
+	})
+}
+
+// AddDedupWindowSeconds adds v to the "dedup_window_seconds" field.
+func (u *SourceUpsertOne) AddDedupWindowSeconds(v int64) *SourceUpsertOne {
+	return u.Update(func(s *SourceUpsert) {
+		s.AddDedupWindowSeconds(v)
+	})
+}
+
+// UpdateDedupWindowSeconds sets the "dedup_window_seconds" field to the value that was provided on create.
+func (u *SourceUpsertOne) UpdateDedupWindowSeconds() *SourceUpsertOne {
+	return u.Update(func(s *SourceUpsert) {
+		s.UpdateDedupWindowSeconds()
+	})
+}
+
+// SetRevision sets the "revision" field.
+func (u *SourceUpsertOne) SetRevision(v int64) *SourceUpsertOne {
+	return u.Update(func(s *SourceUpsert) {
+		s.SetRevision(v)
+	})
+}
+
+// AddRevision adds v to the "revision" field.
+func (u *SourceUpsertOne) AddRevision(v int64) *SourceUpsertOne {
+	return u.Update(func(s *SourceUpsert) {
+		s.AddRevision(v)
+	})
+}
+
+// UpdateRevision sets the "revision" field to the value that was provided on create.
+func (u *SourceUpsertOne) UpdateRevision() *SourceUpsertOne {
+	return u.Update(func(s *SourceUpsert) {
+		s.UpdateRevision()
+	})
+}
+
+// Exec executes the query.
+func (u *SourceUpsertOne) Exec(ctx context.Context) error {
+	if len(u.create.conflict) == 0 {
+		return errors.New("ent: missing options for SourceCreate.OnConflict")
+	}
+	return u.create.Exec(ctx)
+}
+
+// ExecX is like Exec, but panics if an error occurs.
+func (u *SourceUpsertOne) ExecX(ctx context.Context) {
+	if err := u.create.Exec(ctx); err != nil {
+		panic(err)
+	}
+}
+
+// Exec executes the UPSERT query and returns the inserted/updated ID.
+func (u *SourceUpsertOne) ID(ctx context.Context) (id uuid.UUID, err error) {
+	if u.create.driver.Dialect() == dialect.MySQL {
+		// In case of "ON CONFLICT", there is no way to get back non-numeric ID
+		// fields from the database since MySQL does not support the RETURNING clause.
+		return id, errors.New("ent: SourceUpsertOne.ID is not supported by MySQL driver. Use SourceUpsertOne.Exec instead")
+	}
+	node, err := u.create.Save(ctx)
+	if err != nil {
+		return id, err
+	}
+	return node.ID, nil
+}
+
+// IDX is like ID, but panics if an error occurs.
+func (u *SourceUpsertOne) IDX(ctx context.Context) uuid.UUID {
+	id, err := u.ID(ctx)
+	if err != nil {
+		panic(err)
+	}
+	return id
+}
+
 // SourceCreateBulk is the builder for creating many Source entities in bulk.
 type SourceCreateBulk struct {
 	config
 	err      error
 	builders []*SourceCreate
+	conflict []sql.ConflictOption
 }
 
 // Save creates the Source entities in the database.
@@ -439,6 +949,7 @@ func (_c *SourceCreateBulk) Save(ctx context.Context) ([]*Source, error) {
 					_, err = mutators[i+1].Mutate(root, _c.builders[i+1].mutation)
 				} else {
 					spec := &sqlgraph.BatchCreateSpec{Nodes: specs}
+					spec.OnConflict = _c.conflict
 					// Invoke the actual operation on the latest mutation in the chain.
 					if err = sqlgraph.BatchCreate(ctx, _c.driver, spec); err != nil {
 						if sqlgraph.IsConstraintError(err) {
@@ -485,6 +996,322 @@ func (_c *SourceCreateBulk) Exec(ctx context.Context) error {
 // ExecX is like Exec, but panics if an error occurs.
 func (_c *SourceCreateBulk) ExecX(ctx context.Context) {
 	if err := _c.Exec(ctx); err != nil {
+		panic(err)
+	}
+}
+
+// OnConflict allows configuring the `ON CONFLICT` / `ON DUPLICATE KEY` clause
+// of the `INSERT` statement. For example:
+//
+//	client.Source.CreateBulk(builders...).
+//		OnConflict(
+//			// Update the row with the new values
+//			// the was proposed for insertion.
+//			sql.ResolveWithNewValues(),
+//		).
+//		// Override some of the fields with custom
+//		// update values.
+//		Update(func(u *ent.SourceUpsert) {
+//			SetCreateTime(v+v).
+//		}).
+//		Exec(ctx)
+func (_c *SourceCreateBulk) OnConflict(opts ...sql.ConflictOption) *SourceUpsertBulk {
+	_c.conflict = opts
+	return &SourceUpsertBulk{
+		create: _c,
+	}
+}
+
+// OnConflictColumns calls `OnConflict` and configures the columns
+// as conflict target. Using this option is equivalent to using:
+//
+//	client.Source.Create().
+//		OnConflict(sql.ConflictColumns(columns...)).
+//		Exec(ctx)
+func (_c *SourceCreateBulk) OnConflictColumns(columns ...string) *SourceUpsertBulk {
+	_c.conflict = append(_c.conflict, sql.ConflictColumns(columns...))
+	return &SourceUpsertBulk{
+		create: _c,
+	}
+}
+
+// SourceUpsertBulk is the builder for "upsert"-ing
+// a bulk of Source nodes.
+type SourceUpsertBulk struct {
+	create *SourceCreateBulk
+}
+
+// UpdateNewValues updates the mutable fields using the new values that
+// were set on create. Using this option is equivalent to using:
+//
+//	client.Source.Create().
+//		OnConflict(
+//			sql.ResolveWithNewValues(),
+//			sql.ResolveWith(func(u *sql.UpdateSet) {
+//				u.SetIgnore(source.FieldID)
+//			}),
+//		).
+//		Exec(ctx)
+func (u *SourceUpsertBulk) UpdateNewValues() *SourceUpsertBulk {
+	u.create.conflict = append(u.create.conflict, sql.ResolveWithNewValues())
+	u.create.conflict = append(u.create.conflict, sql.ResolveWith(func(s *sql.UpdateSet) {
+		for _, b := range u.create.builders {
+			if _, exists := b.mutation.ID(); exists {
+				s.SetIgnore(source.FieldID)
+			}
+			if _, exists := b.mutation.CreateTime(); exists {
+				s.SetIgnore(source.FieldCreateTime)
+			}
+			if _, exists := b.mutation.TenantID(); exists {
+				s.SetIgnore(source.FieldTenantID)
+			}
+		}
+	}))
+	return u
+}
+
+// Ignore sets each column to itself in case of conflict.
+// Using this option is equivalent to using:
+//
+//	client.Source.Create().
+//		OnConflict(sql.ResolveWithIgnore()).
+//		Exec(ctx)
+func (u *SourceUpsertBulk) Ignore() *SourceUpsertBulk {
+	u.create.conflict = append(u.create.conflict, sql.ResolveWithIgnore())
+	return u
+}
+
+// DoNothing configures the conflict_action to `DO NOTHING`.
+// Supported only by SQLite and PostgreSQL.
+func (u *SourceUpsertBulk) DoNothing() *SourceUpsertBulk {
+	u.create.conflict = append(u.create.conflict, sql.DoNothing())
+	return u
+}
+
+// Update allows overriding fields `UPDATE` values. See the SourceCreateBulk.OnConflict
+// documentation for more info.
+func (u *SourceUpsertBulk) Update(set func(*SourceUpsert)) *SourceUpsertBulk {
+	u.create.conflict = append(u.create.conflict, sql.ResolveWith(func(update *sql.UpdateSet) {
+		set(&SourceUpsert{UpdateSet: update})
+	}))
+	return u
+}
+
+// SetUpdateTime sets the "update_time" field.
+func (u *SourceUpsertBulk) SetUpdateTime(v time.Time) *SourceUpsertBulk {
+	return u.Update(func(s *SourceUpsert) {
+		s.SetUpdateTime(v)
+	})
+}
+
+// UpdateUpdateTime sets the "update_time" field to the value that was provided on create.
+func (u *SourceUpsertBulk) UpdateUpdateTime() *SourceUpsertBulk {
+	return u.Update(func(s *SourceUpsert) {
+		s.UpdateUpdateTime()
+	})
+}
+
+// SetDisplayName sets the "display_name" field.
+func (u *SourceUpsertBulk) SetDisplayName(v string) *SourceUpsertBulk {
+	return u.Update(func(s *SourceUpsert) {
+		s.SetDisplayName(v)
+	})
+}
+
+// UpdateDisplayName sets the "display_name" field to the value that was provided on create.
+func (u *SourceUpsertBulk) UpdateDisplayName() *SourceUpsertBulk {
+	return u.Update(func(s *SourceUpsert) {
+		s.UpdateDisplayName()
+	})
+}
+
+// SetTemplateID sets the "template_id" field.
+func (u *SourceUpsertBulk) SetTemplateID(v string) *SourceUpsertBulk {
+	return u.Update(func(s *SourceUpsert) {
+		s.SetTemplateID(v)
+	})
+}
+
+// UpdateTemplateID sets the "template_id" field to the value that was provided on create.
+func (u *SourceUpsertBulk) UpdateTemplateID() *SourceUpsertBulk {
+	return u.Update(func(s *SourceUpsert) {
+		s.UpdateTemplateID()
+	})
+}
+
+// SetMetricID sets the "metric_id" field.
+func (u *SourceUpsertBulk) SetMetricID(v string) *SourceUpsertBulk {
+	return u.Update(func(s *SourceUpsert) {
+		s.SetMetricID(v)
+	})
+}
+
+// UpdateMetricID sets the "metric_id" field to the value that was provided on create.
+func (u *SourceUpsertBulk) UpdateMetricID() *SourceUpsertBulk {
+	return u.Update(func(s *SourceUpsert) {
+		s.UpdateMetricID()
+	})
+}
+
+// SetSignatureScheme sets the "signature_scheme" field.
+func (u *SourceUpsertBulk) SetSignatureScheme(v []byte) *SourceUpsertBulk {
+	return u.Update(func(s *SourceUpsert) {
+		s.SetSignatureScheme(v)
+	})
+}
+
+// UpdateSignatureScheme sets the "signature_scheme" field to the value that was provided on create.
+func (u *SourceUpsertBulk) UpdateSignatureScheme() *SourceUpsertBulk {
+	return u.Update(func(s *SourceUpsert) {
+		s.UpdateSignatureScheme()
+	})
+}
+
+// ClearSignatureScheme clears the value of the "signature_scheme" field.
+func (u *SourceUpsertBulk) ClearSignatureScheme() *SourceUpsertBulk {
+	return u.Update(func(s *SourceUpsert) {
+		s.ClearSignatureScheme()
+	})
+}
+
+// SetEventFilter sets the "event_filter" field.
+func (u *SourceUpsertBulk) SetEventFilter(v []byte) *SourceUpsertBulk {
+	return u.Update(func(s *SourceUpsert) {
+		s.SetEventFilter(v)
+	})
+}
+
+// UpdateEventFilter sets the "event_filter" field to the value that was provided on create.
+func (u *SourceUpsertBulk) UpdateEventFilter() *SourceUpsertBulk {
+	return u.Update(func(s *SourceUpsert) {
+		s.UpdateEventFilter()
+	})
+}
+
+// ClearEventFilter clears the value of the "event_filter" field.
+func (u *SourceUpsertBulk) ClearEventFilter() *SourceUpsertBulk {
+	return u.Update(func(s *SourceUpsert) {
+		s.ClearEventFilter()
+	})
+}
+
+// SetFieldMappings sets the "field_mappings" field.
+func (u *SourceUpsertBulk) SetFieldMappings(v []byte) *SourceUpsertBulk {
+	return u.Update(func(s *SourceUpsert) {
+		s.SetFieldMappings(v)
+	})
+}
+
+// UpdateFieldMappings sets the "field_mappings" field to the value that was provided on create.
+func (u *SourceUpsertBulk) UpdateFieldMappings() *SourceUpsertBulk {
+	return u.Update(func(s *SourceUpsert) {
+		s.UpdateFieldMappings()
+	})
+}
+
+// ClearFieldMappings clears the value of the "field_mappings" field.
+func (u *SourceUpsertBulk) ClearFieldMappings() *SourceUpsertBulk {
+	return u.Update(func(s *SourceUpsert) {
+		s.ClearFieldMappings()
+	})
+}
+
+// SetStatus sets the "status" field.
+func (u *SourceUpsertBulk) SetStatus(v source.Status) *SourceUpsertBulk {
+	return u.Update(func(s *SourceUpsert) {
+		s.SetStatus(v)
+	})
+}
+
+// UpdateStatus sets the "status" field to the value that was provided on create.
+func (u *SourceUpsertBulk) UpdateStatus() *SourceUpsertBulk {
+	return u.Update(func(s *SourceUpsert) {
+		s.UpdateStatus()
+	})
+}
+
+// SetMaxBodyBytes sets the "max_body_bytes" field.
+func (u *SourceUpsertBulk) SetMaxBodyBytes(v int64) *SourceUpsertBulk {
+	return u.Update(func(s *SourceUpsert) {
+		s.SetMaxBodyBytes(v)
+	})
+}
+
+// AddMaxBodyBytes adds v to the "max_body_bytes" field.
+func (u *SourceUpsertBulk) AddMaxBodyBytes(v int64) *SourceUpsertBulk {
+	return u.Update(func(s *SourceUpsert) {
+		s.AddMaxBodyBytes(v)
+	})
+}
+
+// UpdateMaxBodyBytes sets the "max_body_bytes" field to the value that was provided on create.
+func (u *SourceUpsertBulk) UpdateMaxBodyBytes() *SourceUpsertBulk {
+	return u.Update(func(s *SourceUpsert) {
+		s.UpdateMaxBodyBytes()
+	})
+}
+
+// SetDedupWindowSeconds sets the "dedup_window_seconds" field.
+func (u *SourceUpsertBulk) SetDedupWindowSeconds(v int64) *SourceUpsertBulk {
+	return u.Update(func(s *SourceUpsert) {
+		s.SetDedupWindowSeconds(v)
+	})
+}
+
+// AddDedupWindowSeconds adds v to the "dedup_window_seconds" field.
+func (u *SourceUpsertBulk) AddDedupWindowSeconds(v int64) *SourceUpsertBulk {
+	return u.Update(func(s *SourceUpsert) {
+		s.AddDedupWindowSeconds(v)
+	})
+}
+
+// UpdateDedupWindowSeconds sets the "dedup_window_seconds" field to the value that was provided on create.
+func (u *SourceUpsertBulk) UpdateDedupWindowSeconds() *SourceUpsertBulk {
+	return u.Update(func(s *SourceUpsert) {
+		s.UpdateDedupWindowSeconds()
+	})
+}
+
+// SetRevision sets the "revision" field.
+func (u *SourceUpsertBulk) SetRevision(v int64) *SourceUpsertBulk {
+	return u.Update(func(s *SourceUpsert) {
+		s.SetRevision(v)
+	})
+}
+
+// AddRevision adds v to the "revision" field.
+func (u *SourceUpsertBulk) AddRevision(v int64) *SourceUpsertBulk {
+	return u.Update(func(s *SourceUpsert) {
+		s.AddRevision(v)
+	})
+}
+
+// UpdateRevision sets the "revision" field to the value that was provided on create.
+func (u *SourceUpsertBulk) UpdateRevision() *SourceUpsertBulk {
+	return u.Update(func(s *SourceUpsert) {
+		s.UpdateRevision()
+	})
+}
+
+// Exec executes the query.
+func (u *SourceUpsertBulk) Exec(ctx context.Context) error {
+	if u.create.err != nil {
+		return u.create.err
+	}
+	for i, b := range u.create.builders {
+		if len(b.conflict) != 0 {
+			return fmt.Errorf("ent: OnConflict was set for builder %d. Set it on the SourceCreateBulk instead", i)
+		}
+	}
+	if len(u.create.conflict) == 0 {
+		return errors.New("ent: missing options for SourceCreateBulk.OnConflict")
+	}
+	return u.create.Exec(ctx)
+}
+
+// ExecX is like Exec, but panics if an error occurs.
+func (u *SourceUpsertBulk) ExecX(ctx context.Context) {
+	if err := u.create.Exec(ctx); err != nil {
 		panic(err)
 	}
 }

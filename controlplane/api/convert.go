@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"slices"
 	"time"
 
@@ -29,7 +30,7 @@ func statusFromProto(s plugsv1.Source_Status) source.Status {
 
 // sourceToProto renders a stored source for the API. Secrets show only
 // their id, fingerprint and times.
-func (s *Sources) sourceToProto(src *ent.Source, secrets []*ent.Secret) (*plugsv1.Source, error) {
+func (s *Sources) sourceToProto(ctx context.Context, src *ent.Source, secrets []*ent.Secret) (*plugsv1.Source, error) {
 	tpl, err := s.Catalog.Get(src.TemplateID)
 	if err != nil {
 		// A template removed from the binary: show the source with what
@@ -56,6 +57,7 @@ func (s *Sources) sourceToProto(src *ent.Source, secrets []*ent.Secret) (*plugsv
 		WebhookUrl:      s.WebhookURL(src.ID.String()),
 		Revision:        src.Revision,
 	}
+	out.DataPlanesCurrent, out.DataPlanesConnected = s.Rollout.Counts(ctx, src.Revision)
 	secrets = slices.Clone(secrets)
 	slices.SortFunc(secrets, func(a, b *ent.Secret) int { return b.CreateTime.Compare(a.CreateTime) })
 	for _, sec := range secrets {

@@ -36,7 +36,10 @@ type Sources struct {
 	Keyring *secrets.Keyring
 	// PublicIngestURL is the base URL providers reach the data planes at.
 	PublicIngestURL string
-	Log             *slog.Logger
+	// Rollout counts the data planes running a source's revision; nil
+	// leaves the counts at zero.
+	Rollout *Rollout
+	Log     *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -112,7 +115,7 @@ func (s *Sources) CreateSource(ctx context.Context, req *plugsv1.CreateSourceReq
 	if err != nil {
 		return nil, internal(ctx, s.log(), "create source", err)
 	}
-	out, err := s.sourceToProto(created, []*ent.Secret{sec})
+	out, err := s.sourceToProto(ctx, created, []*ent.Secret{sec})
 	if err != nil {
 		return nil, internal(ctx, s.log(), "render source", err)
 	}
@@ -156,7 +159,7 @@ func (s *Sources) get(ctx context.Context, c *ent.Client, id uuid.UUID) (*plugsv
 	if err != nil {
 		return nil, internal(ctx, s.log(), "get source", err)
 	}
-	out, err := s.sourceToProto(src, src.Edges.Secrets)
+	out, err := s.sourceToProto(ctx, src, src.Edges.Secrets)
 	if err != nil {
 		return nil, internal(ctx, s.log(), "render source", err)
 	}
@@ -180,7 +183,7 @@ func (s *Sources) ListSources(ctx context.Context, req *plugsv1.ListSourcesReque
 	resp := &plugsv1.ListSourcesResponse{}
 	rows, resp.NextPageToken = trimPage(rows, size, func(r *ent.Source) string { return r.ID.String() })
 	for _, r := range rows {
-		p, err := s.sourceToProto(r, r.Edges.Secrets)
+		p, err := s.sourceToProto(ctx, r, r.Edges.Secrets)
 		if err != nil {
 			return nil, internal(ctx, s.log(), "render source", err)
 		}
@@ -232,7 +235,7 @@ func (s *Sources) UpdateSource(ctx context.Context, req *plugsv1.UpdateSourceReq
 		if err != nil {
 			return err
 		}
-		merged, err := s.sourceToProto(cur, nil)
+		merged, err := s.sourceToProto(ctx, cur, nil)
 		if err != nil {
 			return err
 		}

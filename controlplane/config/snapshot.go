@@ -1,7 +1,6 @@
 package config
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -11,15 +10,13 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/plugshq/plugs/controlplane/secrets"
-	"github.com/plugshq/plugs/controlplane/store"
 	"github.com/plugshq/plugs/ent"
 	"github.com/plugshq/plugs/ent/source"
-	"github.com/plugshq/plugs/ent/viewer"
 	plugsv1 "github.com/plugshq/plugs/gen/plugs/v1"
 	"github.com/plugshq/plugs/templates"
 )
 
-// Snapshotter builds the configuration data planes run.
+// Snapshotter renders stored sources as the configuration data planes run.
 type Snapshotter struct {
 	Client  *ent.Client
 	Catalog *templates.Catalog
@@ -29,51 +26,23 @@ type Snapshotter struct {
 	Now func() time.Time
 }
 
-// Snapshot is a full configuration at a revision.
-type Snapshot struct {
-	Revision int64
-	Sources  []*plugsv1.SourceConfig
-}
-
 // Version renders a revision as a version_info string.
 func Version(rev int64) string { return strconv.FormatInt(rev, 10) }
 
-// Build reads every active source with its live secrets. The revision and
-// the rows are read in one transaction, so the snapshot is exactly the
-// configuration at that revision.
-func (s *Snapshotter) Build(ctx context.Context) (*Snapshot, error) {
-	sys := viewer.System(ctx)
-	tx, err := s.Client.Tx(sys)
-	if err != nil {
-		return nil, fmt.Errorf("config: snapshot: %w", err)
+// ParseVersion reads a version_info string; -1 when it names no revision.
+func ParseVersion(v string) int64 {
+	rev, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || rev < 0 {
+		return -1
 	}
-	defer tx.Rollback() //nolint:errcheck // read-only
-	rev, err := store.Current(sys, tx.Client())
-	if err != nil {
-		return nil, err
-	}
-	rows, err := tx.Source.Query().
-		Where(source.StatusEQ(source.StatusActive)).
-		WithSecrets().
-		Order(ent.Asc(source.FieldID)).
-		All(sys)
-	if err != nil {
-		return nil, fmt.Errorf("config: snapshot: %w", err)
-	}
-	snap := &Snapshot{Revision: rev, Sources: make([]*plugsv1.SourceConfig, 0, len(rows))}
-	for _, r := range rows {
-		sc, err := s.SourceConfig(r)
-		if err != nil {
-			return nil, err
-		}
-		snap.Sources = append(snap.Sources, sc)
-	}
-	return snap, nil
+	return rev
 }
 
 // SourceConfig resolves one source for a data plane. A secret that does not
 // open (its master key is missing, or the row was tampered with) is left
-// out and logged: the source then fails closed with 401, never open.
+// out and logged: the source then fails closed with 401, never open. A
+// disabled source travels without secrets: data planes only need to know
+// it exists, to answer that it is disabled.
 func (s *Snapshotter) SourceConfig(r *ent.Source) (*plugsv1.SourceConfig, error) {
 	tpl, err := s.Catalog.Get(r.TemplateID)
 	if err != nil {
@@ -98,6 +67,7 @@ func (s *Snapshotter) SourceConfig(r *ent.Source) (*plugsv1.SourceConfig, error)
 	}
 	if r.Status == source.StatusDisabled {
 		sc.Status = plugsv1.Source_STATUS_DISABLED
+		return sc, nil
 	}
 	now := time.Now
 	if s.Now != nil {

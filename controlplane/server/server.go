@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -44,9 +45,16 @@ type Config struct {
 	HTTPAddr string
 	// PublicIngestURL is the base URL of the data planes, for webhook_url.
 	PublicIngestURL string
-	// DataPlaneTokens are accepted on the configuration stream.
+	// DataPlaneTokens are accepted on the configuration stream besides the
+	// tokens stored by `plugs tokens create --dataplane`.
 	DataPlaneTokens []string
-	Log             *slog.Logger
+	// Replica names this control-plane process in data-plane status;
+	// empty means the host name.
+	Replica string
+	// PollInterval is how often the revision is polled, besides
+	// PostgreSQL notifications; zero means 2 s.
+	PollInterval time.Duration
+	Log          *slog.Logger
 }
 
 // Server is a running control plane.
@@ -61,6 +69,12 @@ type Server struct {
 	// shutdown ends the configuration streams when the server stops.
 	shutdown     chan struct{}
 	shutdownOnce sync.Once
+	// stopBackground ends the cache follower, the revision watch and the
+	// status writer; background is done when they have.
+	stopBackground context.CancelFunc
+	background     sync.WaitGroup
+	// Cache is the configuration the streams serve.
+	Cache *config.Cache
 }
 
 // Start listens on both addresses and serves until Stop or ctx ends.
@@ -69,6 +83,17 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if log == nil {
 		log = slog.Default()
 	}
+	snap := &config.Snapshotter{Client: cfg.DB.Client, Catalog: cfg.Catalog, Keyring: cfg.Keyring, Log: log}
+	cache := config.NewCache(snap, cfg.DB.Dialect, 0)
+	if err := cache.Load(ctx); err != nil {
+		return nil, fmt.Errorf("server: load configuration: %w", err)
+	}
+	replica := cfg.Replica
+	if replica == "" {
+		replica, _ = os.Hostname()
+	}
+	status := config.NewDBStatus(cfg.DB.Client, replica, 0, log)
+
 	gl, err := net.Listen("tcp", cfg.GRPCAddr)
 	if err != nil {
 		return nil, fmt.Errorf("server: gRPC listen: %w", err)
@@ -90,28 +115,36 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	)
 	plugsv1.RegisterSourceServiceServer(gs, &api.Sources{
 		Client: cfg.DB.Client, Catalog: cfg.Catalog, Keyring: cfg.Keyring,
-		PublicIngestURL: cfg.PublicIngestURL, Log: log,
+		PublicIngestURL: cfg.PublicIngestURL, Log: log, Rollout: &api.Rollout{Client: cfg.DB.Client},
 	})
+	plugsv1.RegisterDataPlaneServiceServer(gs, &api.DataPlanes{Client: cfg.DB.Client, Revision: cache, Log: log})
 	plugsv1.RegisterTemplateServiceServer(gs, &api.Templates{Catalog: cfg.Catalog})
 	plugsv1.RegisterApiKeyServiceServer(gs, &api.APIKeys{Client: cfg.DB.Client, Log: log})
 	shutdown := make(chan struct{})
 	plugsv1.RegisterConfigDiscoveryServiceServer(gs, &config.Server{
-		Snapshots: &config.Snapshotter{Client: cfg.DB.Client, Catalog: cfg.Catalog, Keyring: cfg.Keyring, Log: log},
-		Changes:   cfg.DB.Revisions,
-		Shutdown:  shutdown,
-		Log:       log,
+		Cache:    cache,
+		Status:   status,
+		Shutdown: shutdown,
+		Log:      log,
 	})
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(gs, hs)
 	reflection.Register(gs)
 
+	bg, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	s := &Server{
-		GRPCAddr: gl.Addr().String(),
-		HTTPAddr: hl.Addr().String(),
-		grpc:     gs,
-		health:   hs,
-		shutdown: shutdown,
+		GRPCAddr:       gl.Addr().String(),
+		HTTPAddr:       hl.Addr().String(),
+		grpc:           gs,
+		health:         hs,
+		shutdown:       shutdown,
+		stopBackground: stopBackground,
+		Cache:          cache,
 	}
+	store.Watch(bg, cfg.DB, cfg.PollInterval, log)
+	s.background.Add(2)
+	go func() { defer s.background.Done(); cache.Follow(bg, cfg.DB.Revisions) }()
+	go func() { defer s.background.Done(); status.Run(bg) }()
 	go func() {
 		if err := gs.Serve(gl); err != nil {
 			log.Error("gRPC listener stopped", "error", err)
@@ -139,6 +172,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		plugsv1.RegisterSourceServiceHandler,
 		plugsv1.RegisterTemplateServiceHandler,
 		plugsv1.RegisterApiKeyServiceHandler,
+		plugsv1.RegisterDataPlaneServiceHandler,
 	} {
 		if err := reg(ctx, mux, conn); err != nil {
 			s.Stop(context.Background())
@@ -196,6 +230,8 @@ func (s *Server) Stop(ctx context.Context) {
 	case <-ctx.Done():
 		s.grpc.Stop()
 	}
+	s.stopBackground()
+	s.background.Wait()
 	if s.conn != nil {
 		_ = s.conn.Close()
 	}

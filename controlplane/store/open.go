@@ -26,8 +26,11 @@ type DB struct {
 	Client  *ent.Client
 	Dialect string
 	SQL     *sql.DB
-	// Revisions fires after every committed configuration change.
+	// Revisions fires after every committed configuration change made
+	// through this process; Watch makes it fire for changes made by other
+	// processes too.
 	Revisions *Revisions
+	url       string
 }
 
 // Close closes the client and the pool.
@@ -99,8 +102,8 @@ func Connect(ctx context.Context, databaseURL, dataDir string) (*DB, error) {
 	}
 	client := ent.NewClient(ent.Driver(entsql.OpenDB(dia, sqlDB)))
 	revs := NewRevisions()
-	installRevisionHooks(client, revs)
-	return &DB{Client: client, Dialect: dia, SQL: sqlDB, Revisions: revs}, nil
+	installRevisionHooks(client, revs, dia)
+	return &DB{Client: client, Dialect: dia, SQL: sqlDB, Revisions: revs, url: dsn}, nil
 }
 
 // redact keeps a database password out of an error message.

@@ -3,7 +3,10 @@ package store
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"sync"
+
+	"entgo.io/ent/dialect"
 
 	"entgo.io/ent/privacy"
 	"github.com/google/uuid"
@@ -63,10 +66,21 @@ type change struct {
 	op                 configchange.Op
 }
 
+// revisionLock is the PostgreSQL advisory lock configuration writers take
+// before they draw a revision. It makes revisions commit in the order they
+// are drawn, so a reader that has seen revision n has seen every revision
+// below it and can follow the log with "id > n". (SQLite has one writer at
+// a time anyway.)
+const revisionLock = 0x706c7567735f7276 // "plugs_rv"
+
+// NotifyChannel is the PostgreSQL channel a committed configuration change
+// is announced on, so every control-plane replica learns of it at once.
+const NotifyChannel = "plugs_config"
+
 // installRevisionHooks makes every mutation of a source or secret append to
 // the revision log and stamp the source with the new revision, inside the
 // mutation's transaction, and fire r after that transaction commits.
-func installRevisionHooks(c *ent.Client, r *Revisions) {
+func installRevisionHooks(c *ent.Client, r *Revisions, dia string) {
 	c.Source.Use(func(next ent.Mutator) ent.Mutator {
 		return hook.SourceFunc(func(ctx context.Context, m *ent.SourceMutation) (ent.Value, error) {
 			if ctx.Value(skipRevisionKey{}) != nil {
@@ -89,7 +103,7 @@ func installRevisionHooks(c *ent.Client, r *Revisions) {
 			if s, ok := v.(*ent.Source); ok && m.Op().Is(ent.OpCreate) {
 				before = []change{{sourceID: s.ID, tenantID: s.TenantID, op: configchange.OpUpsert}}
 			}
-			if err := record(ctx, tx, r, before); err != nil {
+			if err := record(ctx, tx, r, dia, before); err != nil {
 				return nil, err
 			}
 			return v, nil
@@ -128,7 +142,7 @@ func installRevisionHooks(c *ent.Client, r *Revisions) {
 			if err != nil {
 				return nil, err
 			}
-			if err := record(ctx, tx, r, changes); err != nil {
+			if err := record(ctx, tx, r, dia, changes); err != nil {
 				return nil, err
 			}
 			return v, nil
@@ -156,11 +170,17 @@ func sourceChanges(ctx context.Context, c *ent.Client, m *ent.SourceMutation, de
 	return out, nil
 }
 
-func record(ctx context.Context, tx *ent.Tx, r *Revisions, changes []change) error {
+func record(ctx context.Context, tx *ent.Tx, r *Revisions, dia string, changes []change) error {
 	if len(changes) == 0 {
 		return nil
 	}
 	sys := privacy.DecisionContext(ctx, privacy.Allow)
+	if dia == dialect.Postgres {
+		if _, err := tx.ExecContext(sys, "SELECT pg_advisory_xact_lock($1)", int64(revisionLock)); err != nil {
+			return fmt.Errorf("store: revision lock: %w", err)
+		}
+	}
+	var last int64
 	for _, ch := range changes {
 		cc, err := tx.ConfigChange.Create().
 			SetSourceID(ch.sourceID).
@@ -170,6 +190,7 @@ func record(ctx context.Context, tx *ent.Tx, r *Revisions, changes []change) err
 		if err != nil {
 			return fmt.Errorf("store: revision log: %w", err)
 		}
+		last = cc.ID
 		if ch.op == configchange.OpDelete {
 			continue
 		}
@@ -178,6 +199,12 @@ func record(ctx context.Context, tx *ent.Tx, r *Revisions, changes []change) err
 			Exec(context.WithValue(sys, skipRevisionKey{}, true))
 		if err != nil {
 			return fmt.Errorf("store: stamp revision: %w", err)
+		}
+	}
+	if dia == dialect.Postgres {
+		// Delivered to listeners when the transaction commits, not before.
+		if _, err := tx.ExecContext(sys, "SELECT pg_notify($1, $2)", NotifyChannel, strconv.FormatInt(last, 10)); err != nil {
+			return fmt.Errorf("store: notify: %w", err)
 		}
 	}
 	tx.OnCommit(func(next ent.Committer) ent.Committer {

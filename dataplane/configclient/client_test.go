@@ -92,7 +92,10 @@ func TestDataPlaneFollowsControlPlane(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "disabled source dropped", func() bool { return store.Load().Source(src.GetId()) == nil })
+	waitFor(t, "source disabled, without its secrets", func() bool {
+		got := store.Load().Source(src.GetId())
+		return got != nil && got.Config.GetStatus() == plugsv1.Source_STATUS_DISABLED && len(got.Config.GetSecrets()) == 0
+	})
 	held := store.Load()
 
 	// Fail-static: with the control plane gone the data plane keeps its
