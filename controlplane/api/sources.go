@@ -390,7 +390,11 @@ func withTx(ctx context.Context, c *ent.Client, fn func(*ent.Tx) error) error {
 		return err
 	}
 	if err := fn(tx); err != nil {
-		return errors.Join(err, rollback(tx))
+		if rbErr := rollback(tx); rbErr != nil {
+			return errors.Join(err, rbErr)
+		}
+		// Unwrapped, so a gRPC status made inside keeps its own message.
+		return err
 	}
 	return tx.Commit()
 }
