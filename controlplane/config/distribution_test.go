@@ -140,6 +140,16 @@ func testDeltasMatchFullSnapshots(t *testing.T, dialect string) {
 			}
 		}
 	}
+	// Every source shows that all three data planes run its revision.
+	waitFor(t, "rollout counts", func() bool {
+		for _, id := range m.ids {
+			s, err := api.GetSource(ctx, &plugsv1.GetSourceRequest{Id: id})
+			if err != nil || s.GetDataPlanesCurrent() != int32(len(dps)) || s.GetDataPlanesConnected() != int32(len(dps)) {
+				return false
+			}
+		}
+		return true
+	})
 	for _, d := range dps {
 		resps := d.rec.responses()
 		if len(resps) < 2 {
