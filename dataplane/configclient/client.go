@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
@@ -30,6 +31,13 @@ type Client struct {
 	// MinBackoff and MaxBackoff bound the reconnect delay; zero means 200 ms
 	// and 30 s.
 	MinBackoff, MaxBackoff time.Duration
+	// Persist, when set, is given each configuration applied, to keep a copy
+	// a restarted data plane can serve before the control plane answers
+	// (snapshotfile.Save). It runs on its own goroutine so a slow disk never
+	// delays an ACK, and it is given only the latest configuration: versions
+	// that arrive while a write is under way are skipped. A failure is logged
+	// and never NACKs: the configuration is good, only its copy is not.
+	Persist func(*snapshot.Config) error
 }
 
 // Run keeps the stream up until ctx ends.
@@ -41,10 +49,18 @@ func (c *Client) Run(ctx context.Context) error {
 	if maxB == 0 {
 		maxB = 30 * time.Second
 	}
+	var p *persister
+	if c.Persist != nil {
+		p = &persister{save: c.Persist, log: c.log(), wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+		go p.run(context.WithoutCancel(ctx))
+		// Run returns only once the last configuration applied is written,
+		// so a clean shutdown leaves the newest copy on disk.
+		defer p.close()
+	}
 	backoff := minB
 	for {
 		start := time.Now()
-		err := c.stream(ctx)
+		err := c.stream(ctx, p)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -63,7 +79,7 @@ func (c *Client) Run(ctx context.Context) error {
 	}
 }
 
-func (c *Client) stream(ctx context.Context) error {
+func (c *Client) stream(ctx context.Context, p *persister) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+c.Token)
@@ -83,14 +99,20 @@ func (c *Client) stream(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("configclient: receive: %w", err)
 		}
-		if err := st.Send(c.apply(ctx, resp)); err != nil {
+		ack, applied := c.apply(ctx, resp)
+		err = st.Send(ack)
+		// Offered after the ACK, and even when the ACK failed: the
+		// configuration is swapped in and served either way.
+		p.offer(applied)
+		if err != nil {
 			return fmt.Errorf("configclient: ack: %w", err)
 		}
 	}
 }
 
-// apply compiles a response and swaps it in, returning the ACK or NACK.
-func (c *Client) apply(ctx context.Context, resp *plugsv1.StreamConfigResponse) *plugsv1.StreamConfigRequest {
+// apply compiles a response and swaps it in, returning the ACK or NACK and
+// the configuration swapped in (nil on a NACK).
+func (c *Client) apply(ctx context.Context, resp *plugsv1.StreamConfigResponse) (*plugsv1.StreamConfigRequest, *snapshot.Config) {
 	cur := c.Store.Load()
 	ack := &plugsv1.StreamConfigRequest{ResponseNonce: resp.GetNonce()}
 	if cur != nil {
@@ -98,7 +120,7 @@ func (c *Client) apply(ctx context.Context, resp *plugsv1.StreamConfigResponse) 
 	}
 	if !resp.GetFull() && (cur == nil || cur.Version != resp.GetBaseVersion()) {
 		ack.ErrorDetail = &plugsv1.ConfigError{Message: fmt.Sprintf("delta on %q but holding %q", resp.GetBaseVersion(), ack.VersionInfo)}
-		return ack
+		return ack, nil
 	}
 	next, err := snapshot.Build(cur, resp.GetVersionInfo(), resp.GetFull(), resp.GetSources(), resp.GetRemovedSourceIds())
 	if err != nil {
@@ -108,12 +130,12 @@ func (c *Client) apply(ctx context.Context, resp *plugsv1.StreamConfigResponse) 
 			detail.SourceId = se.ID
 		}
 		ack.ErrorDetail = detail
-		return ack
+		return ack, nil
 	}
 	c.Store.Swap(next)
 	c.log().InfoContext(ctx, "configuration applied", "version", next.Version, "sources", len(next.Sources))
 	ack.VersionInfo = next.Version
-	return ack
+	return ack, next
 }
 
 func (c *Client) log() *slog.Logger {
@@ -121,4 +143,61 @@ func (c *Client) log() *slog.Logger {
 		return c.Log
 	}
 	return slog.Default()
+}
+
+// persister writes configurations off the stream's path. It holds only the
+// latest one offered: offers made while a write is under way replace each
+// other, so a burst of versions costs one more write, not one per version.
+type persister struct {
+	save   func(*snapshot.Config) error
+	log    *slog.Logger
+	latest atomic.Pointer[snapshot.Config]
+	wake   chan struct{} // capacity 1: one pending signal covers any number of offers
+	stop   chan struct{} // closed once nothing more will be offered
+	done   chan struct{} // closed when the last write is over
+}
+
+// offer hands cfg over to be written; it never blocks. A nil persister or
+// configuration is ignored.
+func (p *persister) offer(cfg *snapshot.Config) {
+	if p == nil || cfg == nil {
+		return
+	}
+	p.latest.Store(cfg)
+	select {
+	case p.wake <- struct{}{}:
+	default: // a signal is already pending; it will pick up cfg
+	}
+}
+
+func (p *persister) run(ctx context.Context) {
+	defer close(p.done)
+	for {
+		select {
+		case <-p.wake:
+			p.write(ctx)
+		case <-p.stop:
+			p.write(ctx) // an offer whose signal lost the race with stop
+			return
+		}
+	}
+}
+
+// close waits for the configuration offered last to be written. Called once
+// the stream is over, so no offer can come after it.
+func (p *persister) close() {
+	close(p.stop)
+	<-p.done
+}
+
+func (p *persister) write(ctx context.Context) {
+	cfg := p.latest.Swap(nil)
+	if cfg == nil {
+		return
+	}
+	if err := p.save(cfg); err != nil {
+		p.log.WarnContext(ctx, "could not persist the configuration; a restart would serve an older copy or wait for the control plane", "version", cfg.Version, "error", err)
+		return
+	}
+	p.log.DebugContext(ctx, "configuration persisted", "version", cfg.Version)
 }
