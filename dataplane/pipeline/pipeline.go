@@ -7,6 +7,8 @@ package pipeline
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -187,6 +189,12 @@ func (p *Pipeline) Handle(ctx context.Context, req *Request) *Result {
 		return res.reject(CauseMappingFailed, err.Error())
 	case err != nil:
 		return res.reject(CauseMappingFailed, err.Error())
+	}
+	if ev.EventId == "" {
+		// No provider id mapped: a retry of the same request has the same
+		// body, so the body's hash keeps duplicates out all the same.
+		sum := sha256.Sum256(body)
+		ev.EventId = "sha256:" + hex.EncodeToString(sum[:])
 	}
 	id, err := uuid.NewV7()
 	if err != nil {

@@ -35,7 +35,10 @@ type UsageEvent struct {
 	SourceId string `protobuf:"bytes,3,opt,name=source_id,json=sourceId,proto3" json:"source_id,omitempty"`
 	// The billing metric of the source.
 	MetricId string `protobuf:"bytes,4,opt,name=metric_id,json=metricId,proto3" json:"metric_id,omitempty"`
-	// The provider's id of the event, the key duplicates are dropped by.
+	// The provider's id of the event, the key duplicates are dropped by. When
+	// the source's mappings find none it is "sha256:" and the hex SHA-256 of
+	// the raw body, so a provider's retry of the same request is still a
+	// duplicate.
 	EventId string `protobuf:"bytes,5,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
 	// The provider's event type, for example "invoice.paid".
 	EventType string `protobuf:"bytes,6,opt,name=event_type,json=eventType,proto3" json:"event_type,omitempty"`

@@ -1,0 +1,79 @@
+package backbone
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/protobuf/proto"
+
+	plugsv1 "github.com/plugshq/plugs/gen/plugs/v1"
+)
+
+// Server error codes that mean "this subject already holds an event".
+const (
+	codeWrongLastSubjectSeq = 10071 // the expected-empty subject is not
+	codeMaxPerSubject       = 10077 // DiscardNewPerSubject refused it
+)
+
+// DefaultDedupWindow is used for an event whose source sets none.
+const DefaultDedupWindow = 72 * time.Hour
+
+// EventStore stores usage events in EventsStream. It is a pipeline.Sink.
+type EventStore struct {
+	JS jetstream.JetStream
+	// Timeout bounds one store; past it the webhook is answered 503 and
+	// the provider retries. Zero means 2 s.
+	Timeout time.Duration
+	// Window returns the dedup window of a source; nil or zero means
+	// DefaultDedupWindow.
+	Window func(sourceID string) time.Duration
+}
+
+// Subject is where the event of a source with a provider event id lives.
+// The id is hashed: provider ids may hold characters subjects cannot.
+func Subject(sourceID, eventID string) string {
+	sum := sha256.Sum256([]byte(eventID))
+	return "plugs.events." + sourceID + "." + hex.EncodeToString(sum[:16])
+}
+
+// Enqueue stores ev unless its (source, event id) is already stored. It
+// returns once the server has confirmed the write (or the duplicate).
+func (s *EventStore) Enqueue(ctx context.Context, ev *plugsv1.UsageEvent) (bool, error) {
+	data, err := proto.Marshal(ev)
+	if err != nil {
+		return false, fmt.Errorf("backbone: encode event: %w", err)
+	}
+	window := DefaultDedupWindow
+	if s.Window != nil {
+		if w := s.Window(ev.GetSourceId()); w > 0 {
+			window = min(w, MaxDedupWindow)
+		}
+	}
+	timeout := s.Timeout
+	if timeout <= 0 {
+		timeout = 2 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	msg := &nats.Msg{Subject: Subject(ev.GetSourceId(), ev.GetEventId()), Data: data, Header: nats.Header{}}
+	msg.Header.Set("Plugs-Event-Id", ev.GetId())
+	_, err = s.JS.PublishMsg(ctx, msg,
+		jetstream.WithExpectLastSequencePerSubject(0),
+		jetstream.WithMsgTTL(window),
+		jetstream.WithExpectStream(EventsStream),
+	)
+	if err == nil {
+		return false, nil
+	}
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) && (apiErr.ErrorCode == codeWrongLastSubjectSeq || apiErr.ErrorCode == codeMaxPerSubject) {
+		return true, nil
+	}
+	return false, fmt.Errorf("%w: %w", ErrUnavailable, err)
+}
