@@ -1,0 +1,160 @@
+// Package egress guards every outbound connection Plugs makes to a
+// customer-supplied URL (destinations, test deliveries) against
+// server-side request forgery. The check runs on the address actually being
+// dialled, after DNS resolution, in the dialer's Control hook: a name that
+// resolves to a public address when saved and to 127.0.0.1 when used (DNS
+// rebinding) is refused at connect time. Redirects are never followed.
+package egress
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// blocked are the ranges that never leave the operator's own network.
+var blocked = mustPrefixes(
+	"0.0.0.0/8",       // "this network"
+	"10.0.0.0/8",      // private
+	"100.64.0.0/10",   // shared address space (CGNAT)
+	"127.0.0.0/8",     // loopback
+	"169.254.0.0/16",  // link-local (cloud metadata lives here)
+	"172.16.0.0/12",   // private
+	"192.0.0.0/24",    // IETF protocol assignments
+	"192.0.2.0/24",    // documentation
+	"192.168.0.0/16",  // private
+	"198.18.0.0/15",   // benchmarking
+	"198.51.100.0/24", // documentation
+	"203.0.113.0/24",  // documentation
+	"224.0.0.0/4",     // multicast
+	"240.0.0.0/4",     // reserved, broadcast
+	"::/128",          // unspecified
+	"::1/128",         // loopback
+	"64:ff9b::/96",    // NAT64, can reach IPv4 private space
+	"64:ff9b:1::/48",  // local-use NAT64
+	"100::/64",        // discard
+	"2001:db8::/32",   // documentation
+	"fc00::/7",        // unique local
+	"fe80::/10",       // link-local
+	"ff00::/8",        // multicast
+)
+
+func mustPrefixes(ss ...string) []netip.Prefix {
+	out := make([]netip.Prefix, len(ss))
+	for i, s := range ss {
+		out[i] = netip.MustParsePrefix(s)
+	}
+	return out
+}
+
+// Guard decides which addresses outbound connections may reach.
+type Guard struct {
+	// Allow lists CIDRs and host names the operator permits despite the
+	// rules (a local test receiver, say). Development only.
+	allowNets  []netip.Prefix
+	allowHosts map[string]bool
+}
+
+// NewGuard returns a guard; allow holds CIDRs ("127.0.0.1/32") and host
+// names ("receiver.internal").
+func NewGuard(allow []string) (*Guard, error) {
+	g := &Guard{allowHosts: map[string]bool{}}
+	for _, a := range allow {
+		a = strings.TrimSpace(a)
+		if a == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(a); err == nil {
+			g.allowNets = append(g.allowNets, p.Masked())
+			continue
+		}
+		if ip, err := netip.ParseAddr(a); err == nil {
+			g.allowNets = append(g.allowNets, netip.PrefixFrom(ip, ip.BitLen()))
+			continue
+		}
+		if strings.ContainsAny(a, "/ :") {
+			return nil, fmt.Errorf("egress: allowlist entry %q is neither a CIDR nor a host name", a)
+		}
+		g.allowHosts[strings.ToLower(strings.TrimSuffix(a, "."))] = true
+	}
+	return g, nil
+}
+
+// HostAllowed reports whether host is on the allowlist by name.
+func (g *Guard) HostAllowed(host string) bool {
+	return g != nil && g.allowHosts[strings.ToLower(strings.TrimSuffix(host, "."))]
+}
+
+// CheckAddr reports whether ip may be connected to.
+func (g *Guard) CheckAddr(ip netip.Addr) error {
+	ip = ip.Unmap() // ::ffff:127.0.0.1 is 127.0.0.1
+	if g != nil {
+		for _, p := range g.allowNets {
+			if p.Contains(ip) {
+				return nil
+			}
+		}
+	}
+	for _, p := range blocked {
+		if p.Contains(ip) {
+			return fmt.Errorf("%w: %s is in %s", ErrForbiddenAddress, ip, p)
+		}
+	}
+	return nil
+}
+
+// Dialer returns a dialer that refuses forbidden addresses at connect time.
+// Connections to hosts allowlisted by name skip the check; every other
+// connection is checked on the address the kernel is asked to reach.
+func (g *Guard) Dialer(timeout time.Duration) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	checked := &net.Dialer{
+		Timeout: timeout,
+		Control: func(_, address string, _ syscall.RawConn) error {
+			host, _, err := net.SplitHostPort(address)
+			if err != nil {
+				return fmt.Errorf("%w: %q", ErrForbiddenAddress, address)
+			}
+			ip, err := netip.ParseAddr(host)
+			if err != nil {
+				return fmt.Errorf("%w: %q is not an IP address", ErrForbiddenAddress, host)
+			}
+			return g.CheckAddr(ip)
+		},
+	}
+	open := &net.Dialer{Timeout: timeout}
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if host, _, err := net.SplitHostPort(addr); err == nil && g.HostAllowed(host) {
+			return open.DialContext(ctx, network, addr)
+		}
+		return checked.DialContext(ctx, network, addr)
+	}
+}
+
+// Client returns an HTTP client whose every connection passes the guard,
+// that never follows redirects (a 3xx is the answer) and never uses a proxy
+// from the environment (the proxy would make the connection instead).
+func (g *Guard) Client(timeout time.Duration) *http.Client {
+	tr := &http.Transport{
+		Proxy:                 nil,
+		DialContext:           g.Dialer(10 * time.Second),
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          100,
+		MaxIdleConnsPerHost:   10,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ResponseHeaderTimeout: timeout,
+		ExpectContinueTimeout: time.Second,
+	}
+	return &http.Client{
+		Transport: tr,
+		Timeout:   timeout,
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
+	}
+}
