@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -22,6 +23,10 @@ type cpFlags struct {
 	dataDir, databaseURL, keyFile string
 	grpcAddr, httpAddr, publicURL string
 	dataPlaneTokens               string
+	// tls is registered by the commands that serve (controlplane, dev)
+	// only; tlsConfig is what it loaded, nil for plaintext.
+	tls       serverTLSFlags
+	tlsConfig *tls.Config
 }
 
 func (f *cpFlags) register(fs *flag.FlagSet, defDataDir, defGRPC, defHTTP, defPublic string) {
@@ -32,6 +37,17 @@ func (f *cpFlags) register(fs *flag.FlagSet, defDataDir, defGRPC, defHTTP, defPu
 	fs.StringVar(&f.httpAddr, "http-addr", envOr("PLUGS_HTTP_ADDR", defHTTP), "REST listen address (PLUGS_HTTP_ADDR)")
 	fs.StringVar(&f.publicURL, "public-url", envOr("PLUGS_PUBLIC_URL", defPublic), "public base URL of the data planes, used in webhook_url (PLUGS_PUBLIC_URL)")
 	fs.StringVar(&f.dataPlaneTokens, "dataplane-token", envOr("PLUGS_DATAPLANE_TOKEN", ""), "comma-separated tokens data planes authenticate with (PLUGS_DATAPLANE_TOKEN)")
+}
+
+// loadTLS checks the TLS flags and loads their files, so a bad one stops
+// the command before anything starts.
+func (f *cpFlags) loadTLS() error {
+	cfg, err := f.tls.load()
+	if err != nil {
+		return err
+	}
+	f.tlsConfig = cfg
+	return nil
 }
 
 func (f *cpFlags) keyFilePath() string {
@@ -79,6 +95,7 @@ func startControlPlane(ctx context.Context, f *cpFlags, createKey bool, extraTok
 		GRPCAddr: f.grpcAddr, HTTPAddr: f.httpAddr,
 		PublicIngestURL: f.publicURL,
 		DataPlaneTokens: tokens,
+		TLS:             f.tlsConfig,
 		Log:             slog.Default(),
 	})
 	if err != nil {
@@ -92,11 +109,17 @@ func runControlPlane(ctx context.Context, args []string, _ io.Writer) error {
 	fs := flag.NewFlagSet("plugs controlplane", flag.ContinueOnError)
 	var f cpFlags
 	f.register(fs, "./.plugs", ":9090", ":8081", "http://localhost:8080")
+	f.tls.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if f.dataPlaneTokens == "" {
-		slog.Warn("no --dataplane-token: data planes cannot connect")
+	if err := f.loadTLS(); err != nil {
+		return err
+	}
+	if f.tlsConfig == nil && !isLoopback(f.grpcAddr) {
+		// config.Server refuses a plaintext stream from another host, since
+		// it carries every source's signing secret.
+		slog.Warn("no --tls-cert: data planes can connect from this host only")
 	}
 	cp, err := startControlPlane(ctx, &f, false, nil)
 	if err != nil {

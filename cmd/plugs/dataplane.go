@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"flag"
 	"fmt"
 	"io"
@@ -10,7 +11,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/credentials"
 
 	"github.com/plugshq/plugs/dataplane/configclient"
 	"github.com/plugshq/plugs/dataplane/pipeline"
@@ -27,7 +28,19 @@ type dpFlags struct {
 	// allowUnverified honours the skip-verification request header; only
 	// plugs dev can set it.
 	allowUnverified bool
+	// controlTLS is how to reach the control plane; creds is what it
+	// loaded, or what plugs dev sets for its in-process data plane.
+	controlTLS clientTLSFlags
+	creds      credentials.TransportCredentials
+	// ingestCert and ingestKey serve the ingest listener over TLS;
+	// ingestTLS is what they loaded, nil for plaintext.
+	ingestCert, ingestKey string
+	ingestTLS             *tls.Config
 }
+
+// maxConfigMsg bounds a configuration message the data plane accepts: a
+// full snapshot of many sources is far beyond gRPC's 4 MiB default.
+const maxConfigMsg = 1 << 30
 
 // register adds the data plane's flags; inProcess (plugs dev) leaves out
 // the connection flags, which dev sets itself.
@@ -35,8 +48,12 @@ func (f *dpFlags) register(fs *flag.FlagSet, defIngest string, inProcess bool) {
 	host, _ := os.Hostname()
 	if !inProcess {
 		fs.StringVar(&f.controlPlane, "controlplane", envOr("PLUGS_CONTROLPLANE", "127.0.0.1:9090"), "control plane gRPC address (PLUGS_CONTROLPLANE)")
-		fs.StringVar(&f.token, "dataplane-token", envOr("PLUGS_DATAPLANE_TOKEN", ""), "data-plane token (PLUGS_DATAPLANE_TOKEN)")
+		fs.StringVar(&f.token, "dataplane-token", envOr("PLUGS_DATAPLANE_TOKEN", ""),
+			"data-plane token, from the control plane's --dataplane-token or `plugs tokens create --dataplane` (PLUGS_DATAPLANE_TOKEN)")
+		f.controlTLS.register(fs, true)
 	}
+	fs.StringVar(&f.ingestCert, "ingest-tls-cert", envOr("PLUGS_INGEST_TLS_CERT", ""), "PEM certificate to serve the ingest listener over TLS (PLUGS_INGEST_TLS_CERT)")
+	fs.StringVar(&f.ingestKey, "ingest-tls-key", envOr("PLUGS_INGEST_TLS_KEY", ""), "PEM private key of --ingest-tls-cert (PLUGS_INGEST_TLS_KEY)")
 	fs.StringVar(&f.ingestAddr, "ingest-addr", envOr("PLUGS_INGEST_ADDR", defIngest), "public ingest listen address (PLUGS_INGEST_ADDR)")
 	fs.StringVar(&f.nodeID, "node-id", envOr("PLUGS_NODE_ID", host), "stable id of this data plane (PLUGS_NODE_ID)")
 	fs.StringVar(&f.zone, "zone", envOr("PLUGS_ZONE", ""), "zone or region (PLUGS_ZONE)")
@@ -49,6 +66,31 @@ func (f *dpFlags) register(fs *flag.FlagSet, defIngest string, inProcess bool) {
 		fs.StringVar(&f.publicURL, "public-url", envOr("PLUGS_PUBLIC_URL", ""),
 			"base URL providers call, for schemes that sign the URL (PLUGS_PUBLIC_URL)")
 	}
+}
+
+// load checks the TLS flags and loads their files, so a bad one stops the
+// command before anything starts.
+func (f *dpFlags) load(inProcess bool) error {
+	cert, err := loadKeyPair("--ingest-tls-cert", "--ingest-tls-key", f.ingestCert, f.ingestKey)
+	if err != nil {
+		return err
+	}
+	if cert != nil {
+		f.ingestTLS = &tls.Config{Certificates: []tls.Certificate{*cert}, MinVersion: tls.VersionTLS12}
+	}
+	if inProcess {
+		return nil
+	}
+	if f.token == "" && f.controlTLS.cert == "" {
+		return usageErr("give --dataplane-token, or --tls-cert and --tls-key signed by the control plane's --tls-client-ca")
+	}
+	if f.creds, err = f.controlTLS.credentials(); err != nil {
+		return err
+	}
+	if !f.controlTLS.enabled() && !isLoopback(f.controlPlane) {
+		slog.Warn("no --tls-ca or --tls-cert: the control plane sends configuration in plaintext to loopback only, and the token would cross the network in the clear")
+	}
+	return nil
 }
 
 // refuseBypass reports, loudly, a verification bypass asked of a data plane
@@ -75,13 +117,12 @@ func (d *dataPlane) stop() {
 	_ = d.conn.Close()
 }
 
+// startDataPlane runs a data plane; f must have been loaded, or have creds
+// set by plugs dev.
 func startDataPlane(ctx context.Context, f *dpFlags) (*dataPlane, error) {
-	if f.token == "" {
-		return nil, usageErr("--dataplane-token is required")
-	}
-	// TLS for the configuration stream is configured with the control
-	// plane's listeners; plain connections are for loopback and dev.
-	conn, err := grpc.NewClient(f.controlPlane, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(f.controlPlane,
+		grpc.WithTransportCredentials(f.creds),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxConfigMsg)))
 	if err != nil {
 		return nil, fmt.Errorf("dial control plane: %w", err)
 	}
@@ -92,7 +133,7 @@ func startDataPlane(ctx context.Context, f *dpFlags) (*dataPlane, error) {
 	}
 	p := pipeline.New(store, pipeline.LogSink{Log: log}, pipeline.Options{Log: log, AllowUnverified: f.allowUnverified})
 	rc := receiver.New(p, receiver.Options{PublicURL: f.publicURL, TrustForwardedHeaders: f.trustForwarded, Log: log})
-	srv, err := dpserver.Start(dpserver.Config{Addr: f.ingestAddr, Store: store, Ingest: rc, Log: log})
+	srv, err := dpserver.Start(dpserver.Config{Addr: f.ingestAddr, Store: store, Ingest: rc, Log: log, TLS: f.ingestTLS})
 	if err != nil {
 		conn.Close()
 		return nil, err
@@ -115,6 +156,9 @@ func runDataPlane(ctx context.Context, args []string, _ io.Writer) error {
 	var f dpFlags
 	f.register(fs, ":8080", false)
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := f.load(false); err != nil {
 		return err
 	}
 	refuseBypass(slog.Default())

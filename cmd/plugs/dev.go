@@ -27,17 +27,24 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 	var cp cpFlags
 	var dp dpFlags
 	cp.register(fs, "./.plugs", "127.0.0.1:9090", "127.0.0.1:8081", "")
+	cp.tls.register(fs)
 	dp.register(fs, "127.0.0.1:8080", true)
 	natsHost := fs.String("nats-host", "127.0.0.1", "embedded NATS listen host")
 	natsPort := fs.Int("nats-port", 4222, "embedded NATS port (-1 picks a free one)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if err := cp.loadTLS(); err != nil {
+		return err
+	}
+	if err := dp.load(true); err != nil {
+		return err
+	}
 	if err := os.MkdirAll(cp.dataDir, 0o700); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
 	if cp.publicURL == "" {
-		cp.publicURL = "http://" + dp.ingestAddr
+		cp.publicURL = scheme(dp.ingestTLS != nil) + dp.ingestAddr
 	}
 	dp.publicURL = cp.publicURL
 	// The in-process data plane authenticates with a token made for this
@@ -65,12 +72,16 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	dp.controlPlane = c.srv.GRPCAddr
+	// The in-process data plane trusts exactly the control plane's own
+	// certificate, as the REST gateway does.
+	dp.creds = c.srv.LoopbackCredentials()
 	d, err := startDataPlane(ctx, &dp)
 	if err != nil {
 		return err
 	}
 	defer d.stop()
 
+	rest := scheme(cp.tlsConfig != nil)
 	keyNote := "(created now; also saved in " + filepath.Join(cp.dataDir, devKeyFile) + ")"
 	if !fresh {
 		keyNote = "(from " + filepath.Join(cp.dataDir, devKeyFile) + ")"
@@ -78,7 +89,7 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 	fmt.Fprintf(stdout, `
 Plugs dev is running.
 
-  REST API      http://%s/v1/sources
+  REST API      %s%s/v1/sources
   gRPC          %s  (reflection on)
   Ingest        %s/v1/ingest/webhook/{sourceId}
   NATS          %s
@@ -88,10 +99,10 @@ Plugs dev is running.
                 %s
 
   export PLUGS_API_KEY=%s
-  curl -s -H "Authorization: Bearer $PLUGS_API_KEY" http://%s/v1/templates
+  curl -s -H "Authorization: Bearer $PLUGS_API_KEY" %s%s/v1/templates
 
 Press Ctrl-C to stop.
-`, c.srv.HTTPAddr, c.srv.GRPCAddr, strings.TrimSuffix(cp.publicURL, "/"), nats.URL(), cp.dataDir, key, keyNote, key, c.srv.HTTPAddr)
+`, rest, c.srv.HTTPAddr, c.srv.GRPCAddr, strings.TrimSuffix(cp.publicURL, "/"), nats.URL(), cp.dataDir, key, keyNote, key, rest, c.srv.HTTPAddr)
 	<-ctx.Done()
 	fmt.Fprintln(stdout, "\nstopping")
 	return nil
@@ -123,4 +134,12 @@ func devBootstrap(ctx context.Context, c *controlPlane, dataDir string) (key str
 		return "", false, err
 	}
 	return token, true, nil
+}
+
+// scheme is the URL scheme of a listener with or without TLS.
+func scheme(secure bool) string {
+	if secure {
+		return "https://"
+	}
+	return "http://"
 }

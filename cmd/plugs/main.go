@@ -28,7 +28,7 @@ func commands() []command {
 		{"dev", "run control plane, data plane and embedded NATS in one process (SQLite under ./.plugs)", runDev},
 		{"controlplane", "run the control plane (gRPC + REST)", runControlPlane},
 		{"dataplane", "run a data plane that takes its configuration from a control plane", runDataPlane},
-		{"tokens", "create API keys: tokens create --tenant NAME (operator) or --server/--api-key", runTokens},
+		{"tokens", "create credentials: tokens create --tenant NAME or --dataplane --name NAME (operator), or --server/--api-key", runTokens},
 		{"keys", "master keys: keys generate | keys rotate (re-encrypt every secret under the newest key)", runKeys},
 		{"version", "print the version", func(_ context.Context, _ []string, w io.Writer) error {
 			_, err := fmt.Fprintln(w, "plugs", version)

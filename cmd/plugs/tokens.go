@@ -7,7 +7,6 @@ import (
 	"io"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 
 	"github.com/plugshq/plugs/controlplane/auth"
@@ -17,17 +16,41 @@ import (
 
 func runTokens(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(args) == 0 || args[0] != "create" {
-		return usageErr("plugs tokens create [--tenant NAME | --server ADDR --api-key KEY] [--name NAME]")
+		return usageErr("plugs tokens create [--tenant NAME | --dataplane | --server ADDR --api-key KEY] [--name NAME]")
 	}
 	fs := flag.NewFlagSet("plugs tokens create", flag.ContinueOnError)
 	var cp cpFlags
 	cp.register(fs, "./.plugs", "", "", "")
 	tenant := fs.String("tenant", "", "operator mode: create a new tenant with this name and its first key, directly in the database")
+	dataPlane := fs.Bool("dataplane", false, "operator mode: create a data-plane token named --name, directly in the database")
 	server := fs.String("server", envOr("PLUGS_SERVER", "127.0.0.1:9090"), "control plane gRPC address (PLUGS_SERVER)")
 	apiKey := fs.String("api-key", envOr("PLUGS_API_KEY", ""), "an existing key of the tenant (PLUGS_API_KEY)")
-	name := fs.String("name", "", "name of the new key")
+	name := fs.String("name", "", "name of the new key or data-plane token")
+	var clientTLS clientTLSFlags
+	clientTLS.register(fs, false)
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
+	}
+	if *dataPlane {
+		if *tenant != "" {
+			return usageErr("give --tenant or --dataplane, not both")
+		}
+		if *name == "" {
+			return usageErr("--dataplane needs --name, to tell the token apart from others later")
+		}
+		db, err := store.Open(ctx, cp.databaseURL, cp.dataDir)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		token, err := auth.CreateDataPlaneToken(ctx, db.Client, *name)
+		if err != nil {
+			return err
+		}
+		// The token alone, so DP_TOKEN=$(plugs tokens create --dataplane …)
+		// works; it is not stored and cannot be shown again.
+		fmt.Fprintln(stdout, token)
+		return nil
 	}
 	if *tenant != "" {
 		db, err := store.Open(ctx, cp.databaseURL, cp.dataDir)
@@ -45,7 +68,11 @@ func runTokens(ctx context.Context, args []string, stdout io.Writer) error {
 	if *apiKey == "" {
 		return usageErr("give --tenant NAME (operator) or --api-key KEY (a key of the tenant)")
 	}
-	conn, err := grpc.NewClient(*server, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	creds, err := clientTLS.credentials()
+	if err != nil {
+		return err
+	}
+	conn, err := grpc.NewClient(*server, grpc.WithTransportCredentials(creds))
 	if err != nil {
 		return err
 	}

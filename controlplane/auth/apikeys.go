@@ -2,7 +2,6 @@ package auth
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"time"
@@ -30,15 +29,13 @@ func (a *APIKeys) Authenticate(ctx context.Context, token string) (uuid.UUID, er
 	sys := viewer.System(ctx)
 	k, err := a.Client.APIKey.Query().Where(apikey.Prefix(prefix)).Only(sys)
 	if ent.IsNotFound(err) {
-		// Spend the same comparison as a hit, so timing does not tell
-		// whether a prefix exists.
-		subtle.ConstantTimeCompare(HashToken(token), make([]byte, 32))
+		hashMatches(token, nil)
 		return uuid.Nil, ErrInvalidCredentials
 	}
 	if err != nil {
 		return uuid.Nil, fmt.Errorf("auth: look up key: %w", err)
 	}
-	if subtle.ConstantTimeCompare(HashToken(token), k.Hash) != 1 {
+	if !hashMatches(token, k.Hash) {
 		return uuid.Nil, ErrInvalidCredentials
 	}
 	a.touch(sys, k)
@@ -48,12 +45,8 @@ func (a *APIKeys) Authenticate(ctx context.Context, token string) (uuid.UUID, er
 // touch records the last use to the minute, so a busy key does not write on
 // every request.
 func (a *APIKeys) touch(ctx context.Context, k *ent.APIKey) {
-	now := time.Now
-	if a.Now != nil {
-		now = a.Now
-	}
-	t := now().UTC().Truncate(time.Minute)
-	if k.LastUsedTime != nil && !k.LastUsedTime.Before(t) {
+	t, due := touchDue(a.Now, k.LastUsedTime)
+	if !due {
 		return
 	}
 	// Best effort: a failed touch must not fail the request.

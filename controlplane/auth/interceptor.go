@@ -2,22 +2,23 @@ package auth
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
+	"crypto/x509"
 	"errors"
 	"log/slog"
 	"strings"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
 	"github.com/plugshq/plugs/ent/viewer"
 )
 
 // ConfigServicePrefix is the gRPC service data planes call; it takes
-// data-plane tokens, never tenant API keys.
+// data-plane tokens or client certificates, never tenant API keys.
 const ConfigServicePrefix = "/plugs.v1.ConfigDiscoveryService/"
 
 // publicPrefixes need no credentials: server reflection and health.
@@ -31,10 +32,10 @@ var publicPrefixes = []string{
 // header forwarded as metadata, so both paths meet here.
 type Interceptor struct {
 	Keys *APIKeys
-	// DataPlaneTokens are the accepted data-plane tokens; none means the
-	// configuration stream is closed to everyone.
-	DataPlaneTokens []string
-	Log             *slog.Logger
+	// DataPlanes checks data-plane tokens; nil means only a client
+	// certificate opens the configuration stream.
+	DataPlanes *DataPlanes
+	Log        *slog.Logger
 }
 
 func (in *Interceptor) authenticate(ctx context.Context, method string) (context.Context, error) {
@@ -43,40 +44,78 @@ func (in *Interceptor) authenticate(ctx context.Context, method string) (context
 			return ctx, nil
 		}
 	}
+	if strings.HasPrefix(method, ConfigServicePrefix) {
+		return in.authenticateDataPlane(ctx, method)
+	}
+	// A client certificate says nothing about a tenant: tenant calls
+	// always need an API key.
+	token, err := bearer(ctx)
+	if err != nil {
+		return nil, unauthenticated(err, "<API key>")
+	}
+	tenantID, err := in.Keys.Authenticate(ctx, token)
+	if err != nil {
+		return nil, in.failure(ctx, method, err)
+	}
+	return viewer.ForTenant(ctx, tenantID), nil
+}
+
+// authenticateDataPlane admits a data plane that presented a client
+// certificate the TLS handshake verified, or else a data-plane token.
+func (in *Interceptor) authenticateDataPlane(ctx context.Context, method string) (context.Context, error) {
+	if cert := verifiedClientCert(ctx); cert != nil {
+		in.logger().DebugContext(ctx, "data plane authenticated by client certificate", "subject", cert.Subject.String())
+		return viewer.System(ctx), nil
+	}
+	token, err := bearer(ctx)
+	if err != nil {
+		return nil, unauthenticated(err, "<data-plane token>, or present a client certificate")
+	}
+	if in.DataPlanes == nil {
+		return nil, unauthenticated(ErrInvalidCredentials, "")
+	}
+	if err := in.DataPlanes.Authenticate(ctx, token); err != nil {
+		return nil, in.failure(ctx, method, err)
+	}
+	return viewer.System(ctx), nil
+}
+
+// failure maps an authenticator's error: a wrong credential is
+// UNAUTHENTICATED; a store that cannot answer is UNAVAILABLE, so clients
+// retry instead of believing their credential was revoked.
+func (in *Interceptor) failure(ctx context.Context, method string, err error) error {
+	if !errors.Is(err, ErrInvalidCredentials) {
+		in.logger().ErrorContext(ctx, "authentication failed", "method", method, "error", err)
+		return status.Error(codes.Unavailable, "authentication is unavailable")
+	}
+	return unauthenticated(err, "")
+}
+
+// bearer returns the bearer token of the call's metadata.
+func bearer(ctx context.Context) (string, error) {
 	md, _ := metadata.FromIncomingContext(ctx)
 	var header string
 	if v := md.Get("authorization"); len(v) > 0 {
 		header = v[0]
 	}
-	token, err := BearerToken(header)
-	if err != nil {
-		return nil, unauthenticated(err)
-	}
-	if strings.HasPrefix(method, ConfigServicePrefix) {
-		if !in.dataPlaneTokenOK(token) {
-			return nil, unauthenticated(ErrInvalidCredentials)
-		}
-		return viewer.System(ctx), nil
-	}
-	tenantID, err := in.Keys.Authenticate(ctx, token)
-	if err != nil {
-		if !errors.Is(err, ErrInvalidCredentials) {
-			in.logger().ErrorContext(ctx, "authentication failed", "method", method, "error", err)
-			return nil, status.Error(codes.Unavailable, "authentication is unavailable")
-		}
-		return nil, unauthenticated(err)
-	}
-	return viewer.ForTenant(ctx, tenantID), nil
+	return BearerToken(header)
 }
 
-func (in *Interceptor) dataPlaneTokenOK(token string) bool {
-	got := sha256.Sum256([]byte(token))
-	ok := 0
-	for _, t := range in.DataPlaneTokens {
-		want := sha256.Sum256([]byte(t))
-		ok |= subtle.ConstantTimeCompare(got[:], want[:])
+// verifiedClientCert returns the leaf of a client certificate chain the TLS
+// handshake verified, or nil. A chain is only verified when the server was
+// given a client CA (--tls-client-ca), and that CA is trusted to vouch for
+// data planes alone; a certificate presented but not verified never gets
+// here, because the handshake refuses it.
+func verifiedClientCert(ctx context.Context) *x509.Certificate {
+	p, ok := peer.FromContext(ctx)
+	if !ok {
+		return nil
 	}
-	return ok == 1
+	ti, ok := p.AuthInfo.(credentials.TLSInfo)
+	if !ok || len(ti.State.VerifiedChains) == 0 || len(ti.State.VerifiedChains[0]) == 0 {
+		return nil
+	}
+	return ti.State.VerifiedChains[0][0]
 }
 
 func (in *Interceptor) logger() *slog.Logger {
@@ -86,9 +125,11 @@ func (in *Interceptor) logger() *slog.Logger {
 	return slog.Default()
 }
 
-func unauthenticated(err error) error {
+// unauthenticated is the status of a missing or wrong credential; want
+// tells a caller that sent none what to send.
+func unauthenticated(err error, want string) error {
 	if errors.Is(err, ErrNoCredentials) {
-		return status.Error(codes.Unauthenticated, "missing credentials: send Authorization: Bearer <API key>")
+		return status.Error(codes.Unauthenticated, "missing credentials: send Authorization: Bearer "+want)
 	}
 	return status.Error(codes.Unauthenticated, "invalid credentials")
 }

@@ -1,10 +1,13 @@
 // Package server runs the control plane: one gRPC listener with every
 // service, and one HTTP listener with the REST gateway, which dials the gRPC
-// listener over loopback so REST and gRPC share every interceptor.
+// listener over loopback so REST and gRPC share every interceptor. With a
+// TLS configuration both listeners serve TLS.
 package server
 
 import (
+	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,6 +20,7 @@ import (
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -54,7 +58,15 @@ type Config struct {
 	// PollInterval is how often the revision is polled, besides
 	// PostgreSQL notifications; zero means 2 s.
 	PollInterval time.Duration
-	Log          *slog.Logger
+	// TLS, when set, serves both listeners over TLS with its Certificates
+	// (at least one; GetCertificate alone is not enough, because the gateway
+	// pins the certificates it is given). Its ClientCAs, when set, verify a
+	// client certificate if one is presented (tls.VerifyClientCertIfGiven
+	// unless ClientAuth says otherwise) on the gRPC listener, and a verified
+	// certificate authenticates a data plane without a token. nil serves
+	// plaintext, which data planes may use over loopback only.
+	TLS *tls.Config
+	Log *slog.Logger
 }
 
 // Server is a running control plane.
@@ -66,6 +78,8 @@ type Server struct {
 	http   *http.Server
 	conn   *grpc.ClientConn
 	health *health.Server
+	// loopbackCreds dial the gRPC listener from this process.
+	loopbackCreds credentials.TransportCredentials
 	// shutdown ends the configuration streams when the server stops.
 	shutdown     chan struct{}
 	shutdownOnce sync.Once
@@ -82,6 +96,10 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	log := cfg.Log
 	if log == nil {
 		log = slog.Default()
+	}
+	grpcTLS, httpTLS, loopbackCreds, err := serverTLS(cfg.TLS)
+	if err != nil {
+		return nil, err
 	}
 	snap := &config.Snapshotter{Client: cfg.DB.Client, Catalog: cfg.Catalog, Keyring: cfg.Keyring, Log: log}
 	cache := config.NewCache(snap, cfg.DB.Dialect, 0)
@@ -104,15 +122,19 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("server: HTTP listen: %w", err)
 	}
 	in := &auth.Interceptor{
-		Keys:            &auth.APIKeys{Client: cfg.DB.Client},
-		DataPlaneTokens: cfg.DataPlaneTokens,
-		Log:             log,
+		Keys:       &auth.APIKeys{Client: cfg.DB.Client},
+		DataPlanes: &auth.DataPlanes{Client: cfg.DB.Client, Static: cfg.DataPlaneTokens},
+		Log:        log,
 	}
-	gs := grpc.NewServer(
+	opts := []grpc.ServerOption{
 		grpc.ChainUnaryInterceptor(in.Unary),
 		grpc.ChainStreamInterceptor(in.Stream),
-		grpc.MaxRecvMsgSize(4<<20),
-	)
+		grpc.MaxRecvMsgSize(4 << 20),
+	}
+	if grpcTLS != nil {
+		opts = append(opts, grpc.Creds(credentials.NewTLS(grpcTLS)))
+	}
+	gs := grpc.NewServer(opts...)
 	plugsv1.RegisterSourceServiceServer(gs, &api.Sources{
 		Client: cfg.DB.Client, Catalog: cfg.Catalog, Keyring: cfg.Keyring,
 		PublicIngestURL: cfg.PublicIngestURL, Log: log, Rollout: &api.Rollout{Client: cfg.DB.Client},
@@ -136,6 +158,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		GRPCAddr:       gl.Addr().String(),
 		HTTPAddr:       hl.Addr().String(),
 		grpc:           gs,
+		loopbackCreds:  loopbackCreds,
 		health:         hs,
 		shutdown:       shutdown,
 		stopBackground: stopBackground,
@@ -151,7 +174,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		}
 	}()
 
-	conn, err := grpc.NewClient(loopback(s.GRPCAddr), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(loopback(s.GRPCAddr), grpc.WithTransportCredentials(loopbackCreds))
 	if err != nil {
 		gs.Stop()
 		hl.Close()
@@ -194,14 +217,87 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		TLSConfig:         httpTLS,
 	}
 	go func() {
-		if err := s.http.Serve(hl); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		var err error
+		if httpTLS != nil {
+			// The certificates are in TLSConfig; ServeTLS also offers h2.
+			err = s.http.ServeTLS(hl, "", "")
+		} else {
+			err = s.http.Serve(hl)
+		}
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("HTTP listener stopped", "error", err)
 		}
 	}()
-	log.Info("control plane listening", "grpc", s.GRPCAddr, "http", s.HTTPAddr)
+	log.Info("control plane listening", "grpc", s.GRPCAddr, "http", s.HTTPAddr,
+		"tls", cfg.TLS != nil, "client_ca", grpcTLS != nil && grpcTLS.ClientCAs != nil)
 	return s, nil
+}
+
+// serverTLS derives the gRPC and REST listeners' TLS configurations from
+// the one given, and the credentials this process dials its own gRPC
+// listener with. A nil cfg means plaintext everywhere.
+func serverTLS(cfg *tls.Config) (grpcTLS, httpTLS *tls.Config, loopbackCreds credentials.TransportCredentials, err error) {
+	if cfg == nil {
+		return nil, nil, insecure.NewCredentials(), nil
+	}
+	if len(cfg.Certificates) == 0 {
+		return nil, nil, nil, errors.New("server: the TLS configuration has no certificate")
+	}
+	grpcTLS = cfg.Clone()
+	if grpcTLS.MinVersion == 0 {
+		grpcTLS.MinVersion = tls.VersionTLS12
+	}
+	if grpcTLS.ClientCAs != nil && grpcTLS.ClientAuth == tls.NoClientCert {
+		// If given, not required: tenants and token-holding data planes
+		// connect without a certificate.
+		grpcTLS.ClientAuth = tls.VerifyClientCertIfGiven
+	}
+	// REST is for people and tools with API keys; asking them for a client
+	// certificate would only make browsers prompt for one.
+	httpTLS = grpcTLS.Clone()
+	httpTLS.ClientAuth = tls.NoClientCert
+	httpTLS.ClientCAs = nil
+
+	pins := make([][]byte, 0, len(cfg.Certificates))
+	for _, c := range cfg.Certificates {
+		if len(c.Certificate) == 0 {
+			return nil, nil, nil, errors.New("server: a TLS certificate has no certificate data")
+		}
+		pins = append(pins, c.Certificate[0])
+	}
+	loopbackCreds = credentials.NewTLS(&tls.Config{
+		MinVersion: tls.VersionTLS12,
+		// The gateway dials 127.0.0.1, a name the certificate need not
+		// carry, and the CA that signed it need not be in any pool here.
+		// Instead of the usual chain and name checks, VerifyConnection pins
+		// the listener to the exact certificates this server was given:
+		// nothing else on that port can pass.
+		InsecureSkipVerify: true, //nolint:gosec // pinned in VerifyConnection
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			if len(cs.PeerCertificates) > 0 {
+				for _, p := range pins {
+					if bytes.Equal(cs.PeerCertificates[0].Raw, p) {
+						return nil
+					}
+				}
+			}
+			return errors.New("server: the loopback gRPC listener presented a certificate other than this server's")
+		},
+		// No client certificate, ever: the gateway carries tenants' calls,
+		// and a certificate would make every REST caller a data plane.
+	})
+	return grpcTLS, httpTLS, loopbackCreds, nil
+}
+
+// LoopbackCredentials are the transport credentials this process dials its
+// own gRPC listener with, as the REST gateway does: plaintext without TLS,
+// otherwise TLS that trusts exactly this server's certificates. plugs dev
+// gives them to its in-process data plane.
+func (s *Server) LoopbackCredentials() credentials.TransportCredentials {
+	return s.loopbackCreds
 }
 
 // loopback turns a wildcard listen address into one the gateway can dial.

@@ -554,6 +554,14 @@ func TestConfigStreamDeliversSnapshots(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The shared cache follows commits in the background.
+	deadline := time.Now().Add(10 * time.Second)
+	for e.srv.Cache.Revision() < src.GetRevision() {
+		if time.Now().After(deadline) {
+			t.Fatal("cache never reached the source's revision")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	ctx, cancel := context.WithCancel(as(dataPlaneToken))
 	defer cancel()
 	st, err := plugsv1.NewConfigDiscoveryServiceClient(e.conn).StreamConfig(ctx)

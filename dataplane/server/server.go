@@ -5,6 +5,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -32,6 +33,9 @@ type Config struct {
 	// bound how long a client may hold a connection; zero means 5 s, 30 s
 	// and 120 s.
 	ReadHeaderTimeout, ReadTimeout, IdleTimeout time.Duration
+	// TLS, when set, serves the listener over TLS with its Certificates;
+	// nil serves plaintext, for a pod behind a proxy that terminates TLS.
+	TLS *tls.Config
 }
 
 // Start listens on cfg.Addr and serves until Stop.
@@ -41,6 +45,16 @@ func Start(cfg Config) (*Server, error) {
 		log = slog.Default()
 	}
 	store := cfg.Store
+	var tlsCfg *tls.Config
+	if cfg.TLS != nil {
+		if len(cfg.TLS.Certificates) == 0 && cfg.TLS.GetCertificate == nil {
+			return nil, errors.New("dataplane: the TLS configuration has no certificate")
+		}
+		tlsCfg = cfg.TLS.Clone()
+		if tlsCfg.MinVersion == 0 {
+			tlsCfg.MinVersion = tls.VersionTLS12
+		}
+	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("dataplane: listen: %w", err)
@@ -70,14 +84,22 @@ func Start(cfg Config) (*Server, error) {
 			IdleTimeout:       or(cfg.IdleTimeout, 120*time.Second),
 			MaxHeaderBytes:    64 << 10,
 			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+			TLSConfig:         tlsCfg,
 		},
 	}
 	go func() {
-		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		var err error
+		if tlsCfg != nil {
+			// The certificates are in TLSConfig; ServeTLS also offers h2.
+			err = s.http.ServeTLS(ln, "", "")
+		} else {
+			err = s.http.Serve(ln)
+		}
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("data plane listener stopped", "error", err)
 		}
 	}()
-	log.Info("data plane listening", "addr", s.Addr)
+	log.Info("data plane listening", "addr", s.Addr, "tls", tlsCfg != nil)
 	return s, nil
 }
 
