@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -13,11 +14,13 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 
+	"github.com/plugshq/plugs/backbone"
 	"github.com/plugshq/plugs/dataplane/configclient"
 	"github.com/plugshq/plugs/dataplane/pipeline"
 	"github.com/plugshq/plugs/dataplane/receiver"
 	dpserver "github.com/plugshq/plugs/dataplane/server"
 	"github.com/plugshq/plugs/dataplane/snapshot"
+	"github.com/plugshq/plugs/dataplane/snapshotfile"
 	plugsv1 "github.com/plugshq/plugs/gen/plugs/v1"
 )
 
@@ -36,6 +39,13 @@ type dpFlags struct {
 	// ingestTLS is what they loaded, nil for plaintext.
 	ingestCert, ingestKey string
 	ingestTLS             *tls.Config
+	// snapshotFile keeps the last good configuration, sealed with
+	// snapshotKey, so a restart serves before the control plane answers.
+	snapshotFile, snapshotKey string
+	// natsURL and natsCreds reach the backbone; natsReplicas is the
+	// replica count of the streams created there.
+	natsURL, natsCreds string
+	natsReplicas       int
 }
 
 // maxConfigMsg bounds a configuration message the data plane accepts: a
@@ -57,6 +67,15 @@ func (f *dpFlags) register(fs *flag.FlagSet, defIngest string, inProcess bool) {
 	fs.StringVar(&f.ingestAddr, "ingest-addr", envOr("PLUGS_INGEST_ADDR", defIngest), "public ingest listen address (PLUGS_INGEST_ADDR)")
 	fs.StringVar(&f.nodeID, "node-id", envOr("PLUGS_NODE_ID", host), "stable id of this data plane (PLUGS_NODE_ID)")
 	fs.StringVar(&f.zone, "zone", envOr("PLUGS_ZONE", ""), "zone or region (PLUGS_ZONE)")
+	fs.StringVar(&f.snapshotFile, "snapshot-file", envOr("PLUGS_SNAPSHOT_FILE", ""),
+		"keep the last configuration in this file, encrypted, and serve it at start until the control plane answers (PLUGS_SNAPSHOT_FILE)")
+	fs.StringVar(&f.snapshotKey, "snapshot-key", envOr("PLUGS_SNAPSHOT_KEY", ""),
+		"base64 of 32 bytes sealing --snapshot-file; prefer the environment variable (PLUGS_SNAPSHOT_KEY)")
+	if !inProcess {
+		fs.StringVar(&f.natsURL, "nats-url", envOr("PLUGS_NATS_URL", "nats://127.0.0.1:4222"), "NATS JetStream server or cluster URLs (PLUGS_NATS_URL)")
+		fs.StringVar(&f.natsCreds, "nats-creds", envOr("PLUGS_NATS_CREDS", ""), "NATS credentials file (PLUGS_NATS_CREDS)")
+		fs.IntVar(&f.natsReplicas, "nats-replicas", envInt("PLUGS_NATS_REPLICAS", 1), "replicas of the streams Plugs creates: 3 on a production cluster (PLUGS_NATS_REPLICAS)")
+	}
 	fs.BoolVar(&f.trustForwarded, "trust-forwarded-headers", envOr("PLUGS_TRUST_FORWARDED_HEADERS", "") == "true",
 		"rebuild the request URL from X-Forwarded-Proto/Host, behind a proxy that sets them (PLUGS_TRUST_FORWARDED_HEADERS)")
 	if inProcess {
@@ -71,6 +90,17 @@ func (f *dpFlags) register(fs *flag.FlagSet, defIngest string, inProcess bool) {
 // load checks the TLS flags and loads their files, so a bad one stops the
 // command before anything starts.
 func (f *dpFlags) load(inProcess bool) error {
+	if f.snapshotFile != "" {
+		if _, err := snapshotfile.ParseKey(f.snapshotKey); err != nil {
+			return usageErr("--snapshot-key: " + err.Error())
+		}
+	}
+	if f.natsReplicas == 0 {
+		f.natsReplicas = 1
+	}
+	if f.natsReplicas < 1 || f.natsReplicas > 5 {
+		return usageErr("--nats-replicas must be between 1 and 5")
+	}
 	cert, err := loadKeyPair("--ingest-tls-cert", "--ingest-tls-key", f.ingestCert, f.ingestKey)
 	if err != nil {
 		return err
@@ -104,6 +134,7 @@ func refuseBypass(log *slog.Logger) {
 type dataPlane struct {
 	srv    *dpserver.Server
 	conn   *grpc.ClientConn
+	nats   *backbone.Conn
 	cancel context.CancelFunc
 	done   chan struct{}
 }
@@ -115,6 +146,7 @@ func (d *dataPlane) stop() {
 	d.cancel()
 	<-d.done
 	_ = d.conn.Close()
+	d.nats.Close()
 }
 
 // startDataPlane runs a data plane; f must have been loaded, or have creds
@@ -128,24 +160,43 @@ func startDataPlane(ctx context.Context, f *dpFlags) (*dataPlane, error) {
 	}
 	store := &snapshot.Store{}
 	log := slog.Default()
-	if f.allowUnverified {
-		log.Warn("verification bypass on: requests with " + receiver.SkipVerificationHeader + ": true are accepted unsigned (development only)")
-	}
-	p := pipeline.New(store, pipeline.LogSink{Log: log}, pipeline.Options{Log: log, AllowUnverified: f.allowUnverified})
-	rc := receiver.New(p, receiver.Options{PublicURL: f.publicURL, TrustForwardedHeaders: f.trustForwarded, Log: log})
-	srv, err := dpserver.Start(dpserver.Config{Addr: f.ingestAddr, Store: store, Ingest: rc, Log: log, TLS: f.ingestTLS})
+	persist, err := restoreSnapshot(f, store, log)
 	if err != nil {
 		conn.Close()
 		return nil, err
 	}
+	nc, err := backbone.Connect(ctx, backbone.Options{URL: f.natsURL, CredsFile: f.natsCreds, Name: "plugs-dataplane " + f.nodeID, Log: log})
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	go ensureStreams(ctx, nc, f.natsReplicas, log)
+	events := &backbone.EventStore{JS: nc.JS, Window: func(sourceID string) time.Duration {
+		if src := store.Load().Source(sourceID); src != nil {
+			return src.Config.GetDedupWindow().AsDuration()
+		}
+		return 0
+	}}
+	if f.allowUnverified {
+		log.Warn("verification bypass on: requests with " + receiver.SkipVerificationHeader + ": true are accepted unsigned (development only)")
+	}
+	p := pipeline.New(store, events, pipeline.Options{Log: log, AllowUnverified: f.allowUnverified})
+	rc := receiver.New(p, receiver.Options{PublicURL: f.publicURL, TrustForwardedHeaders: f.trustForwarded, Log: log})
+	srv, err := dpserver.Start(dpserver.Config{Addr: f.ingestAddr, Store: store, Ingest: rc, Log: log, TLS: f.ingestTLS})
+	if err != nil {
+		conn.Close()
+		nc.Close()
+		return nil, err
+	}
 	runCtx, cancel := context.WithCancel(ctx)
-	d := &dataPlane{srv: srv, conn: conn, cancel: cancel, done: make(chan struct{})}
+	d := &dataPlane{srv: srv, conn: conn, nats: nc, cancel: cancel, done: make(chan struct{})}
 	cc := &configclient.Client{
-		Conn:  conn,
-		Token: f.token,
-		Node:  &plugsv1.Node{Id: f.nodeID, Zone: f.zone, Build: version},
-		Store: store,
-		Log:   slog.Default(),
+		Conn:    conn,
+		Token:   f.token,
+		Node:    &plugsv1.Node{Id: f.nodeID, Zone: f.zone, Build: version},
+		Store:   store,
+		Log:     slog.Default(),
+		Persist: persist,
 	}
 	go func() { defer close(d.done); _ = cc.Run(runCtx) }()
 	return d, nil
@@ -169,4 +220,44 @@ func runDataPlane(ctx context.Context, args []string, _ io.Writer) error {
 	defer dp.stop()
 	<-ctx.Done()
 	return nil
+}
+
+// restoreSnapshot loads the persisted configuration, if one is configured,
+// and returns the function that keeps it current.
+func restoreSnapshot(f *dpFlags, store *snapshot.Store, log *slog.Logger) (func(*snapshot.Config) error, error) {
+	if f.snapshotFile == "" {
+		return nil, nil
+	}
+	key, err := snapshotfile.ParseKey(f.snapshotKey)
+	if err != nil {
+		return nil, usageErr("--snapshot-key: " + err.Error())
+	}
+	switch cfg, err := snapshotfile.Load(f.snapshotFile, key); {
+	case err == nil:
+		store.Swap(cfg)
+		log.Info("serving the persisted configuration until the control plane answers", "version", cfg.Version, "sources", len(cfg.Sources))
+	case errors.Is(err, snapshotfile.ErrNoSnapshot):
+	case errors.Is(err, snapshotfile.ErrInsecureFile):
+		return nil, err
+	default:
+		log.Warn("persisted configuration ignored", "file", f.snapshotFile, "error", err)
+	}
+	return func(c *snapshot.Config) error { return snapshotfile.Save(f.snapshotFile, key, c) }, nil
+}
+
+// ensureStreams creates the backbone's streams, retrying until it can: a
+// data plane starts (and answers 503) while NATS is still coming up.
+func ensureStreams(ctx context.Context, nc *backbone.Conn, replicas int, log *slog.Logger) {
+	for backoff := 200 * time.Millisecond; ; backoff = min(2*backoff, 10*time.Second) {
+		err := backbone.EnsureStreams(ctx, nc.JS, backbone.StreamOptions{Replicas: replicas})
+		if err == nil {
+			return
+		}
+		log.Warn("backbone streams not ready", "error", err, "retry_in", backoff)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+	}
 }

@@ -61,6 +61,7 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer nats.Shutdown()
+	dp.natsURL, dp.natsReplicas = nats.URL(), 1
 
 	c, err := startControlPlane(ctx, &cp, true, []string{dp.token})
 	if err != nil {
