@@ -479,8 +479,12 @@ type StreamConfigResponse struct {
 	Sources []*SourceConfig `protobuf:"bytes,5,rep,name=sources,proto3" json:"sources,omitempty"`
 	// Ids of sources to drop (deltas only).
 	RemovedSourceIds []string `protobuf:"bytes,6,rep,name=removed_source_ids,json=removedSourceIds,proto3" json:"removed_source_ids,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// Destinations to add or replace.
+	Destinations []*DestinationConfig `protobuf:"bytes,7,rep,name=destinations,proto3" json:"destinations,omitempty"`
+	// Ids of destinations to drop (deltas only).
+	RemovedDestinationIds []string `protobuf:"bytes,8,rep,name=removed_destination_ids,json=removedDestinationIds,proto3" json:"removed_destination_ids,omitempty"`
+	unknownFields         protoimpl.UnknownFields
+	sizeCache             protoimpl.SizeCache
 }
 
 func (x *StreamConfigResponse) Reset() {
@@ -555,6 +559,156 @@ func (x *StreamConfigResponse) GetRemovedSourceIds() []string {
 	return nil
 }
 
+func (x *StreamConfigResponse) GetDestinations() []*DestinationConfig {
+	if x != nil {
+		return x.Destinations
+	}
+	return nil
+}
+
+func (x *StreamConfigResponse) GetRemovedDestinationIds() []string {
+	if x != nil {
+		return x.RemovedDestinationIds
+	}
+	return nil
+}
+
+// DestinationConfig is everything a data plane needs to forward to one
+// destination.
+type DestinationConfig struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Id       string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	TenantId string                 `protobuf:"bytes,2,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	Url      string                 `protobuf:"bytes,3,opt,name=url,proto3" json:"url,omitempty"`
+	// The decrypted shared key, as configured.
+	SharedKey       []byte                     `protobuf:"bytes,4,opt,name=shared_key,json=sharedKey,proto3" json:"shared_key,omitempty"`
+	SignatureStyle  Destination_SignatureStyle `protobuf:"varint,5,opt,name=signature_style,json=signatureStyle,proto3,enum=plugs.v1.Destination_SignatureStyle" json:"signature_style,omitempty"`
+	SignatureHeader string                     `protobuf:"bytes,6,opt,name=signature_header,json=signatureHeader,proto3" json:"signature_header,omitempty"`
+	Status          Destination_Status         `protobuf:"varint,7,opt,name=status,proto3,enum=plugs.v1.Destination_Status" json:"status,omitempty"`
+	// Empty means every source of the tenant.
+	SourceIds      []string             `protobuf:"bytes,8,rep,name=source_ids,json=sourceIds,proto3" json:"source_ids,omitempty"`
+	RetryPolicy    *RetryPolicy         `protobuf:"bytes,9,opt,name=retry_policy,json=retryPolicy,proto3" json:"retry_policy,omitempty"`
+	Timeout        *durationpb.Duration `protobuf:"bytes,10,opt,name=timeout,proto3" json:"timeout,omitempty"`
+	MaxConcurrency int32                `protobuf:"varint,11,opt,name=max_concurrency,json=maxConcurrency,proto3" json:"max_concurrency,omitempty"`
+	Revision       int64                `protobuf:"varint,12,opt,name=revision,proto3" json:"revision,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *DestinationConfig) Reset() {
+	*x = DestinationConfig{}
+	mi := &file_plugs_v1_config_service_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DestinationConfig) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DestinationConfig) ProtoMessage() {}
+
+func (x *DestinationConfig) ProtoReflect() protoreflect.Message {
+	mi := &file_plugs_v1_config_service_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DestinationConfig.ProtoReflect.Descriptor instead.
+func (*DestinationConfig) Descriptor() ([]byte, []int) {
+	return file_plugs_v1_config_service_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *DestinationConfig) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *DestinationConfig) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
+func (x *DestinationConfig) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *DestinationConfig) GetSharedKey() []byte {
+	if x != nil {
+		return x.SharedKey
+	}
+	return nil
+}
+
+func (x *DestinationConfig) GetSignatureStyle() Destination_SignatureStyle {
+	if x != nil {
+		return x.SignatureStyle
+	}
+	return Destination_SIGNATURE_STYLE_UNSPECIFIED
+}
+
+func (x *DestinationConfig) GetSignatureHeader() string {
+	if x != nil {
+		return x.SignatureHeader
+	}
+	return ""
+}
+
+func (x *DestinationConfig) GetStatus() Destination_Status {
+	if x != nil {
+		return x.Status
+	}
+	return Destination_STATUS_UNSPECIFIED
+}
+
+func (x *DestinationConfig) GetSourceIds() []string {
+	if x != nil {
+		return x.SourceIds
+	}
+	return nil
+}
+
+func (x *DestinationConfig) GetRetryPolicy() *RetryPolicy {
+	if x != nil {
+		return x.RetryPolicy
+	}
+	return nil
+}
+
+func (x *DestinationConfig) GetTimeout() *durationpb.Duration {
+	if x != nil {
+		return x.Timeout
+	}
+	return nil
+}
+
+func (x *DestinationConfig) GetMaxConcurrency() int32 {
+	if x != nil {
+		return x.MaxConcurrency
+	}
+	return 0
+}
+
+func (x *DestinationConfig) GetRevision() int64 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
+}
+
 // SourceConfig is everything a data plane needs to serve one source, with the
 // template already resolved.
 type SourceConfig struct {
@@ -578,7 +732,7 @@ type SourceConfig struct {
 
 func (x *SourceConfig) Reset() {
 	*x = SourceConfig{}
-	mi := &file_plugs_v1_config_service_proto_msgTypes[7]
+	mi := &file_plugs_v1_config_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -590,7 +744,7 @@ func (x *SourceConfig) String() string {
 func (*SourceConfig) ProtoMessage() {}
 
 func (x *SourceConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_plugs_v1_config_service_proto_msgTypes[7]
+	mi := &file_plugs_v1_config_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -603,7 +757,7 @@ func (x *SourceConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SourceConfig.ProtoReflect.Descriptor instead.
 func (*SourceConfig) Descriptor() ([]byte, []int) {
-	return file_plugs_v1_config_service_proto_rawDescGZIP(), []int{7}
+	return file_plugs_v1_config_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *SourceConfig) GetId() string {
@@ -704,7 +858,7 @@ type SigningSecret struct {
 
 func (x *SigningSecret) Reset() {
 	*x = SigningSecret{}
-	mi := &file_plugs_v1_config_service_proto_msgTypes[8]
+	mi := &file_plugs_v1_config_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -716,7 +870,7 @@ func (x *SigningSecret) String() string {
 func (*SigningSecret) ProtoMessage() {}
 
 func (x *SigningSecret) ProtoReflect() protoreflect.Message {
-	mi := &file_plugs_v1_config_service_proto_msgTypes[8]
+	mi := &file_plugs_v1_config_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -729,7 +883,7 @@ func (x *SigningSecret) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SigningSecret.ProtoReflect.Descriptor instead.
 func (*SigningSecret) Descriptor() ([]byte, []int) {
-	return file_plugs_v1_config_service_proto_rawDescGZIP(), []int{8}
+	return file_plugs_v1_config_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *SigningSecret) GetId() string {
@@ -757,7 +911,7 @@ var File_plugs_v1_config_service_proto protoreflect.FileDescriptor
 
 const file_plugs_v1_config_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1dplugs/v1/config_service.proto\x12\bplugs.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18plugs/v1/resources.proto\"S\n" +
+	"\x1dplugs/v1/config_service.proto\x12\bplugs.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1aplugs/v1/destination.proto\x1a\x18plugs/v1/resources.proto\"S\n" +
 	"\x15ListDataPlanesRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
@@ -792,14 +946,32 @@ const file_plugs_v1_config_service_proto_rawDesc = "" +
 	"\ferror_detail\x18\x04 \x01(\v2\x15.plugs.v1.ConfigErrorR\verrorDetail\"D\n" +
 	"\vConfigError\x12\x18\n" +
 	"\amessage\x18\x01 \x01(\tR\amessage\x12\x1b\n" +
-	"\tsource_id\x18\x02 \x01(\tR\bsourceId\"\xe6\x01\n" +
+	"\tsource_id\x18\x02 \x01(\tR\bsourceId\"\xdf\x02\n" +
 	"\x14StreamConfigResponse\x12!\n" +
 	"\fversion_info\x18\x01 \x01(\tR\vversionInfo\x12\x14\n" +
 	"\x05nonce\x18\x02 \x01(\tR\x05nonce\x12\x12\n" +
 	"\x04full\x18\x03 \x01(\bR\x04full\x12!\n" +
 	"\fbase_version\x18\x04 \x01(\tR\vbaseVersion\x120\n" +
 	"\asources\x18\x05 \x03(\v2\x16.plugs.v1.SourceConfigR\asources\x12,\n" +
-	"\x12removed_source_ids\x18\x06 \x03(\tR\x10removedSourceIds\"\x9d\x04\n" +
+	"\x12removed_source_ids\x18\x06 \x03(\tR\x10removedSourceIds\x12?\n" +
+	"\fdestinations\x18\a \x03(\v2\x1b.plugs.v1.DestinationConfigR\fdestinations\x126\n" +
+	"\x17removed_destination_ids\x18\b \x03(\tR\x15removedDestinationIds\"\xf4\x03\n" +
+	"\x11DestinationConfig\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
+	"\ttenant_id\x18\x02 \x01(\tR\btenantId\x12\x10\n" +
+	"\x03url\x18\x03 \x01(\tR\x03url\x12\x1d\n" +
+	"\n" +
+	"shared_key\x18\x04 \x01(\fR\tsharedKey\x12M\n" +
+	"\x0fsignature_style\x18\x05 \x01(\x0e2$.plugs.v1.Destination.SignatureStyleR\x0esignatureStyle\x12)\n" +
+	"\x10signature_header\x18\x06 \x01(\tR\x0fsignatureHeader\x124\n" +
+	"\x06status\x18\a \x01(\x0e2\x1c.plugs.v1.Destination.StatusR\x06status\x12\x1d\n" +
+	"\n" +
+	"source_ids\x18\b \x03(\tR\tsourceIds\x128\n" +
+	"\fretry_policy\x18\t \x01(\v2\x15.plugs.v1.RetryPolicyR\vretryPolicy\x123\n" +
+	"\atimeout\x18\n" +
+	" \x01(\v2\x19.google.protobuf.DurationR\atimeout\x12'\n" +
+	"\x0fmax_concurrency\x18\v \x01(\x05R\x0emaxConcurrency\x12\x1a\n" +
+	"\brevision\x18\f \x01(\x03R\brevision\"\x9d\x04\n" +
 	"\fSourceConfig\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
 	"\ttenant_id\x18\x02 \x01(\tR\btenantId\x12\x1f\n" +
@@ -837,48 +1009,57 @@ func file_plugs_v1_config_service_proto_rawDescGZIP() []byte {
 	return file_plugs_v1_config_service_proto_rawDescData
 }
 
-var file_plugs_v1_config_service_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_plugs_v1_config_service_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_plugs_v1_config_service_proto_goTypes = []any{
-	(*ListDataPlanesRequest)(nil),  // 0: plugs.v1.ListDataPlanesRequest
-	(*ListDataPlanesResponse)(nil), // 1: plugs.v1.ListDataPlanesResponse
-	(*DataPlane)(nil),              // 2: plugs.v1.DataPlane
-	(*Node)(nil),                   // 3: plugs.v1.Node
-	(*StreamConfigRequest)(nil),    // 4: plugs.v1.StreamConfigRequest
-	(*ConfigError)(nil),            // 5: plugs.v1.ConfigError
-	(*StreamConfigResponse)(nil),   // 6: plugs.v1.StreamConfigResponse
-	(*SourceConfig)(nil),           // 7: plugs.v1.SourceConfig
-	(*SigningSecret)(nil),          // 8: plugs.v1.SigningSecret
-	(*timestamppb.Timestamp)(nil),  // 9: google.protobuf.Timestamp
-	(Source_Status)(0),             // 10: plugs.v1.Source.Status
-	(*SignatureScheme)(nil),        // 11: plugs.v1.SignatureScheme
-	(*EventFilter)(nil),            // 12: plugs.v1.EventFilter
-	(*FieldMappings)(nil),          // 13: plugs.v1.FieldMappings
-	(*durationpb.Duration)(nil),    // 14: google.protobuf.Duration
+	(*ListDataPlanesRequest)(nil),   // 0: plugs.v1.ListDataPlanesRequest
+	(*ListDataPlanesResponse)(nil),  // 1: plugs.v1.ListDataPlanesResponse
+	(*DataPlane)(nil),               // 2: plugs.v1.DataPlane
+	(*Node)(nil),                    // 3: plugs.v1.Node
+	(*StreamConfigRequest)(nil),     // 4: plugs.v1.StreamConfigRequest
+	(*ConfigError)(nil),             // 5: plugs.v1.ConfigError
+	(*StreamConfigResponse)(nil),    // 6: plugs.v1.StreamConfigResponse
+	(*DestinationConfig)(nil),       // 7: plugs.v1.DestinationConfig
+	(*SourceConfig)(nil),            // 8: plugs.v1.SourceConfig
+	(*SigningSecret)(nil),           // 9: plugs.v1.SigningSecret
+	(*timestamppb.Timestamp)(nil),   // 10: google.protobuf.Timestamp
+	(Destination_SignatureStyle)(0), // 11: plugs.v1.Destination.SignatureStyle
+	(Destination_Status)(0),         // 12: plugs.v1.Destination.Status
+	(*RetryPolicy)(nil),             // 13: plugs.v1.RetryPolicy
+	(*durationpb.Duration)(nil),     // 14: google.protobuf.Duration
+	(Source_Status)(0),              // 15: plugs.v1.Source.Status
+	(*SignatureScheme)(nil),         // 16: plugs.v1.SignatureScheme
+	(*EventFilter)(nil),             // 17: plugs.v1.EventFilter
+	(*FieldMappings)(nil),           // 18: plugs.v1.FieldMappings
 }
 var file_plugs_v1_config_service_proto_depIdxs = []int32{
 	2,  // 0: plugs.v1.ListDataPlanesResponse.data_planes:type_name -> plugs.v1.DataPlane
-	9,  // 1: plugs.v1.DataPlane.connect_time:type_name -> google.protobuf.Timestamp
-	9,  // 2: plugs.v1.DataPlane.last_seen_time:type_name -> google.protobuf.Timestamp
-	9,  // 3: plugs.v1.DataPlane.nack_time:type_name -> google.protobuf.Timestamp
+	10, // 1: plugs.v1.DataPlane.connect_time:type_name -> google.protobuf.Timestamp
+	10, // 2: plugs.v1.DataPlane.last_seen_time:type_name -> google.protobuf.Timestamp
+	10, // 3: plugs.v1.DataPlane.nack_time:type_name -> google.protobuf.Timestamp
 	3,  // 4: plugs.v1.StreamConfigRequest.node:type_name -> plugs.v1.Node
 	5,  // 5: plugs.v1.StreamConfigRequest.error_detail:type_name -> plugs.v1.ConfigError
-	7,  // 6: plugs.v1.StreamConfigResponse.sources:type_name -> plugs.v1.SourceConfig
-	10, // 7: plugs.v1.SourceConfig.status:type_name -> plugs.v1.Source.Status
-	11, // 8: plugs.v1.SourceConfig.signature_scheme:type_name -> plugs.v1.SignatureScheme
-	8,  // 9: plugs.v1.SourceConfig.secrets:type_name -> plugs.v1.SigningSecret
-	12, // 10: plugs.v1.SourceConfig.event_filter:type_name -> plugs.v1.EventFilter
-	13, // 11: plugs.v1.SourceConfig.field_mappings:type_name -> plugs.v1.FieldMappings
-	14, // 12: plugs.v1.SourceConfig.dedup_window:type_name -> google.protobuf.Duration
-	9,  // 13: plugs.v1.SigningSecret.expire_time:type_name -> google.protobuf.Timestamp
-	4,  // 14: plugs.v1.ConfigDiscoveryService.StreamConfig:input_type -> plugs.v1.StreamConfigRequest
-	0,  // 15: plugs.v1.DataPlaneService.ListDataPlanes:input_type -> plugs.v1.ListDataPlanesRequest
-	6,  // 16: plugs.v1.ConfigDiscoveryService.StreamConfig:output_type -> plugs.v1.StreamConfigResponse
-	1,  // 17: plugs.v1.DataPlaneService.ListDataPlanes:output_type -> plugs.v1.ListDataPlanesResponse
-	16, // [16:18] is the sub-list for method output_type
-	14, // [14:16] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	8,  // 6: plugs.v1.StreamConfigResponse.sources:type_name -> plugs.v1.SourceConfig
+	7,  // 7: plugs.v1.StreamConfigResponse.destinations:type_name -> plugs.v1.DestinationConfig
+	11, // 8: plugs.v1.DestinationConfig.signature_style:type_name -> plugs.v1.Destination.SignatureStyle
+	12, // 9: plugs.v1.DestinationConfig.status:type_name -> plugs.v1.Destination.Status
+	13, // 10: plugs.v1.DestinationConfig.retry_policy:type_name -> plugs.v1.RetryPolicy
+	14, // 11: plugs.v1.DestinationConfig.timeout:type_name -> google.protobuf.Duration
+	15, // 12: plugs.v1.SourceConfig.status:type_name -> plugs.v1.Source.Status
+	16, // 13: plugs.v1.SourceConfig.signature_scheme:type_name -> plugs.v1.SignatureScheme
+	9,  // 14: plugs.v1.SourceConfig.secrets:type_name -> plugs.v1.SigningSecret
+	17, // 15: plugs.v1.SourceConfig.event_filter:type_name -> plugs.v1.EventFilter
+	18, // 16: plugs.v1.SourceConfig.field_mappings:type_name -> plugs.v1.FieldMappings
+	14, // 17: plugs.v1.SourceConfig.dedup_window:type_name -> google.protobuf.Duration
+	10, // 18: plugs.v1.SigningSecret.expire_time:type_name -> google.protobuf.Timestamp
+	4,  // 19: plugs.v1.ConfigDiscoveryService.StreamConfig:input_type -> plugs.v1.StreamConfigRequest
+	0,  // 20: plugs.v1.DataPlaneService.ListDataPlanes:input_type -> plugs.v1.ListDataPlanesRequest
+	6,  // 21: plugs.v1.ConfigDiscoveryService.StreamConfig:output_type -> plugs.v1.StreamConfigResponse
+	1,  // 22: plugs.v1.DataPlaneService.ListDataPlanes:output_type -> plugs.v1.ListDataPlanesResponse
+	21, // [21:23] is the sub-list for method output_type
+	19, // [19:21] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_plugs_v1_config_service_proto_init() }
@@ -886,6 +1067,7 @@ func file_plugs_v1_config_service_proto_init() {
 	if File_plugs_v1_config_service_proto != nil {
 		return
 	}
+	file_plugs_v1_destination_proto_init()
 	file_plugs_v1_resources_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -893,7 +1075,7 @@ func file_plugs_v1_config_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plugs_v1_config_service_proto_rawDesc), len(file_plugs_v1_config_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   9,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   2,
 		},
