@@ -16,9 +16,30 @@ type Embedded struct {
 	srv *server.Server
 }
 
+// Durability is how eagerly the embedded server writes to disk.
+type Durability int
+
+const (
+	// DurabilityDefault is JetStream's default: every write reaches the
+	// operating system before it is acknowledged, and the server syncs its
+	// files to disk every two minutes. An acknowledged event survives the
+	// process being killed; it may be lost if the machine loses power
+	// within those two minutes.
+	DurabilityDefault Durability = iota
+	// DurabilityFsync syncs every write to disk before acknowledging it
+	// (SyncAlways): an acknowledged event survives a power loss too, at a
+	// large cost in throughput (see docs/benchmarks.md).
+	DurabilityFsync
+)
+
 // StartEmbedded runs a JetStream-enabled nats-server with its file store
 // under storeDir, listening on host:port (port -1 picks a free one).
 func StartEmbedded(storeDir, host string, port int, log *slog.Logger) (*Embedded, error) {
+	return StartEmbeddedWith(storeDir, host, port, DurabilityDefault, log)
+}
+
+// StartEmbeddedWith is StartEmbedded with a durability mode.
+func StartEmbeddedWith(storeDir, host string, port int, d Durability, log *slog.Logger) (*Embedded, error) {
 	opts := &server.Options{
 		ServerName: "plugs-embedded",
 		Host:       host,
@@ -26,8 +47,7 @@ func StartEmbedded(storeDir, host string, port int, log *slog.Logger) (*Embedded
 		JetStream:  true,
 		StoreDir:   storeDir,
 		NoSigs:     true,
-		// JetStream's defaults: flush to disk every two minutes, no fsync
-		// per write; docs/operations.md states what that survives.
+		SyncAlways: d == DurabilityFsync,
 	}
 	srv, err := server.NewServer(opts)
 	if err != nil {
@@ -39,7 +59,7 @@ func StartEmbedded(storeDir, host string, port int, log *slog.Logger) (*Embedded
 		return nil, fmt.Errorf("backbone: embedded server did not start")
 	}
 	if log != nil {
-		log.Info("embedded NATS JetStream started", "url", srv.ClientURL(), "store", storeDir)
+		log.Info("embedded NATS JetStream started", "url", srv.ClientURL(), "store", storeDir, "fsync_every_write", d == DurabilityFsync)
 	}
 	return &Embedded{srv: srv}, nil
 }

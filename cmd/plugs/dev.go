@@ -31,6 +31,7 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 	dp.register(fs, "127.0.0.1:8080", true)
 	natsHost := fs.String("nats-host", "127.0.0.1", "embedded NATS listen host")
 	natsPort := fs.Int("nats-port", 4222, "embedded NATS port (-1 picks a free one)")
+	natsFsync := fs.Bool("nats-fsync", false, "sync every event to disk before acknowledging it (survives power loss; far slower)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -56,7 +57,11 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 	dp.token = "dp_dev_" + hex.EncodeToString(tok)
 	dp.controlPlane = cp.grpcAddr
 
-	nats, err := backbone.StartEmbedded(filepath.Join(cp.dataDir, "nats"), *natsHost, *natsPort, nil)
+	durability := backbone.DurabilityDefault
+	if *natsFsync {
+		durability = backbone.DurabilityFsync
+	}
+	nats, err := backbone.StartEmbeddedWith(filepath.Join(cp.dataDir, "nats"), *natsHost, *natsPort, durability, nil)
 	if err != nil {
 		return err
 	}
