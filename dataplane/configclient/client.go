@@ -122,7 +122,7 @@ func (c *Client) apply(ctx context.Context, resp *plugsv1.StreamConfigResponse) 
 		ack.ErrorDetail = &plugsv1.ConfigError{Message: fmt.Sprintf("delta on %q but holding %q", resp.GetBaseVersion(), ack.VersionInfo)}
 		return ack, nil
 	}
-	next, err := snapshot.Build(cur, resp.GetVersionInfo(), resp.GetFull(), resp.GetSources(), resp.GetRemovedSourceIds())
+	next, err := snapshot.Apply(cur, resp)
 	if err != nil {
 		c.log().ErrorContext(ctx, "configuration rejected; serving the previous one", "version", resp.GetVersionInfo(), "error", err)
 		detail := &plugsv1.ConfigError{Message: err.Error()}

@@ -26,6 +26,9 @@ type Source struct {
 type Config struct {
 	Version string
 	Sources map[string]*Source
+	// Destinations by id, and by tenant for routing.
+	Destinations map[string]*plugsv1.DestinationConfig
+	byTenant     map[string][]*plugsv1.DestinationConfig
 }
 
 // Source returns the source with id, or nil.
@@ -61,22 +64,50 @@ func Compile(sc *plugsv1.SourceConfig) (*Source, error) {
 	return &Source{Config: sc, Verifier: v, Mapper: m, MaxBodyBytes: limit}, nil
 }
 
-// Build compiles a full configuration, or a delta on top of base (which is
-// not modified). Any source that fails to compile fails the whole build.
+// Build compiles a full configuration of sources, or a delta of sources on
+// top of base (which is not modified).
 func Build(base *Config, version string, full bool, upserts []*plugsv1.SourceConfig, removed []string) (*Config, error) {
-	next := &Config{Version: version, Sources: make(map[string]*Source, len(upserts))}
-	if !full && base != nil {
-		next.Sources = maps.Clone(base.Sources)
+	return Apply(base, &plugsv1.StreamConfigResponse{VersionInfo: version, Full: full, Sources: upserts, RemovedSourceIds: removed})
+}
+
+// Apply compiles a configuration response: the whole configuration when it
+// is full, otherwise a delta on top of base (which is not modified). Any
+// source or destination that fails to compile fails the whole response.
+func Apply(base *Config, r *plugsv1.StreamConfigResponse) (*Config, error) {
+	next := &Config{
+		Version:      r.GetVersionInfo(),
+		Sources:      make(map[string]*Source, len(r.GetSources())),
+		Destinations: make(map[string]*plugsv1.DestinationConfig, len(r.GetDestinations())),
 	}
-	for _, id := range removed {
+	if !r.GetFull() && base != nil {
+		next.Sources = maps.Clone(base.Sources)
+		next.Destinations = maps.Clone(base.Destinations)
+		if next.Destinations == nil {
+			next.Destinations = map[string]*plugsv1.DestinationConfig{}
+		}
+	}
+	for _, id := range r.GetRemovedSourceIds() {
 		delete(next.Sources, id)
 	}
-	for _, sc := range upserts {
+	for _, sc := range r.GetSources() {
 		s, err := Compile(sc)
 		if err != nil {
 			return nil, &SourceError{ID: sc.GetId(), Err: err}
 		}
 		next.Sources[sc.GetId()] = s
+	}
+	for _, id := range r.GetRemovedDestinationIds() {
+		delete(next.Destinations, id)
+	}
+	for _, d := range r.GetDestinations() {
+		if err := checkDestination(d); err != nil {
+			return nil, &SourceError{ID: d.GetId(), Err: err}
+		}
+		next.Destinations[d.GetId()] = d
+	}
+	next.byTenant = make(map[string][]*plugsv1.DestinationConfig)
+	for _, d := range next.Destinations {
+		next.byTenant[d.GetTenantId()] = append(next.byTenant[d.GetTenantId()], d)
 	}
 	return next, nil
 }

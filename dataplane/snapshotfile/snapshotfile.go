@@ -82,6 +82,9 @@ func Save(path string, key []byte, cfg *snapshot.Config) error {
 	// Sources sorted and a deterministic marshal: the same configuration
 	// gives the same plaintext, which keeps files comparable when debugging.
 	resp := &plugsv1.StreamConfigResponse{VersionInfo: cfg.Version, Full: true}
+	for _, id := range slices.Sorted(maps.Keys(cfg.Destinations)) {
+		resp.Destinations = append(resp.Destinations, cfg.Destinations[id])
+	}
 	for _, id := range slices.Sorted(maps.Keys(cfg.Sources)) {
 		resp.Sources = append(resp.Sources, cfg.Sources[id].Config)
 	}
@@ -177,7 +180,7 @@ func Load(path string, key []byte) (*snapshot.Config, error) {
 		// Authentic yet unreadable: written by something that is not Save.
 		return nil, fmt.Errorf("%w: %s: not a full configuration", ErrCorrupt, path)
 	}
-	cfg, err := snapshot.Build(nil, resp.GetVersionInfo(), true, resp.GetSources(), nil)
+	cfg, err := snapshot.Apply(nil, &resp)
 	if err != nil {
 		return nil, fmt.Errorf("snapshotfile: %s: %w", path, err)
 	}
