@@ -20,6 +20,7 @@ import (
 	"github.com/plugshq/plugs/ent/configchange"
 	"github.com/plugshq/plugs/ent/dataplane"
 	"github.com/plugshq/plugs/ent/dataplanetoken"
+	"github.com/plugshq/plugs/ent/destination"
 	"github.com/plugshq/plugs/ent/secret"
 	"github.com/plugshq/plugs/ent/source"
 	"github.com/plugshq/plugs/ent/tenant"
@@ -40,6 +41,8 @@ type Client struct {
 	DataPlane *DataPlaneClient
 	// DataPlaneToken is the client for interacting with the DataPlaneToken builders.
 	DataPlaneToken *DataPlaneTokenClient
+	// Destination is the client for interacting with the Destination builders.
+	Destination *DestinationClient
 	// Secret is the client for interacting with the Secret builders.
 	Secret *SecretClient
 	// Source is the client for interacting with the Source builders.
@@ -61,6 +64,7 @@ func (c *Client) init() {
 	c.ConfigChange = NewConfigChangeClient(c.config)
 	c.DataPlane = NewDataPlaneClient(c.config)
 	c.DataPlaneToken = NewDataPlaneTokenClient(c.config)
+	c.Destination = NewDestinationClient(c.config)
 	c.Secret = NewSecretClient(c.config)
 	c.Source = NewSourceClient(c.config)
 	c.Tenant = NewTenantClient(c.config)
@@ -160,6 +164,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		ConfigChange:   NewConfigChangeClient(cfg),
 		DataPlane:      NewDataPlaneClient(cfg),
 		DataPlaneToken: NewDataPlaneTokenClient(cfg),
+		Destination:    NewDestinationClient(cfg),
 		Secret:         NewSecretClient(cfg),
 		Source:         NewSourceClient(cfg),
 		Tenant:         NewTenantClient(cfg),
@@ -186,6 +191,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		ConfigChange:   NewConfigChangeClient(cfg),
 		DataPlane:      NewDataPlaneClient(cfg),
 		DataPlaneToken: NewDataPlaneTokenClient(cfg),
+		Destination:    NewDestinationClient(cfg),
 		Secret:         NewSecretClient(cfg),
 		Source:         NewSourceClient(cfg),
 		Tenant:         NewTenantClient(cfg),
@@ -218,8 +224,8 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
-		c.APIKey, c.ConfigChange, c.DataPlane, c.DataPlaneToken, c.Secret, c.Source,
-		c.Tenant,
+		c.APIKey, c.ConfigChange, c.DataPlane, c.DataPlaneToken, c.Destination,
+		c.Secret, c.Source, c.Tenant,
 	} {
 		n.Use(hooks...)
 	}
@@ -229,8 +235,8 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
-		c.APIKey, c.ConfigChange, c.DataPlane, c.DataPlaneToken, c.Secret, c.Source,
-		c.Tenant,
+		c.APIKey, c.ConfigChange, c.DataPlane, c.DataPlaneToken, c.Destination,
+		c.Secret, c.Source, c.Tenant,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -247,6 +253,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.DataPlane.mutate(ctx, m)
 	case *DataPlaneTokenMutation:
 		return c.DataPlaneToken.mutate(ctx, m)
+	case *DestinationMutation:
+		return c.Destination.mutate(ctx, m)
 	case *SecretMutation:
 		return c.Secret.mutate(ctx, m)
 	case *SourceMutation:
@@ -794,6 +802,140 @@ func (c *DataPlaneTokenClient) mutate(ctx context.Context, m *DataPlaneTokenMuta
 	}
 }
 
+// DestinationClient is a client for the Destination schema.
+type DestinationClient struct {
+	config
+}
+
+// NewDestinationClient returns a client for the Destination from the given config.
+func NewDestinationClient(c config) *DestinationClient {
+	return &DestinationClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `destination.Hooks(f(g(h())))`.
+func (c *DestinationClient) Use(hooks ...Hook) {
+	c.hooks.Destination = append(c.hooks.Destination, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `destination.Intercept(f(g(h())))`.
+func (c *DestinationClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Destination = append(c.inters.Destination, interceptors...)
+}
+
+// Create returns a builder for creating a Destination entity.
+func (c *DestinationClient) Create() *DestinationCreate {
+	mutation := newDestinationMutation(c.config, OpCreate)
+	return &DestinationCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Destination entities.
+func (c *DestinationClient) CreateBulk(builders ...*DestinationCreate) *DestinationCreateBulk {
+	return &DestinationCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *DestinationClient) MapCreateBulk(slice any, setFunc func(*DestinationCreate, int)) *DestinationCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &DestinationCreateBulk{err: fmt.Errorf("calling to DestinationClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*DestinationCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &DestinationCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Destination.
+func (c *DestinationClient) Update() *DestinationUpdate {
+	mutation := newDestinationMutation(c.config, OpUpdate)
+	return &DestinationUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *DestinationClient) UpdateOne(_m *Destination) *DestinationUpdateOne {
+	mutation := newDestinationMutation(c.config, OpUpdateOne, withDestination(_m))
+	return &DestinationUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *DestinationClient) UpdateOneID(id uuid.UUID) *DestinationUpdateOne {
+	mutation := newDestinationMutation(c.config, OpUpdateOne, withDestinationID(id))
+	return &DestinationUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Destination.
+func (c *DestinationClient) Delete() *DestinationDelete {
+	mutation := newDestinationMutation(c.config, OpDelete)
+	return &DestinationDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *DestinationClient) DeleteOne(_m *Destination) *DestinationDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *DestinationClient) DeleteOneID(id uuid.UUID) *DestinationDeleteOne {
+	builder := c.Delete().Where(destination.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &DestinationDeleteOne{builder}
+}
+
+// Query returns a query builder for Destination.
+func (c *DestinationClient) Query() *DestinationQuery {
+	return &DestinationQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeDestination},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Destination entity by its id.
+func (c *DestinationClient) Get(ctx context.Context, id uuid.UUID) (*Destination, error) {
+	return c.Query().Where(destination.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *DestinationClient) GetX(ctx context.Context, id uuid.UUID) *Destination {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *DestinationClient) Hooks() []Hook {
+	hooks := c.hooks.Destination
+	return append(hooks[:len(hooks):len(hooks)], destination.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *DestinationClient) Interceptors() []Interceptor {
+	return c.inters.Destination
+}
+
+func (c *DestinationClient) mutate(ctx context.Context, m *DestinationMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&DestinationCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&DestinationUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&DestinationUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&DestinationDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Destination mutation op: %q", m.Op())
+	}
+}
+
 // SecretClient is a client for the Secret schema.
 type SecretClient struct {
 	config
@@ -1231,11 +1373,11 @@ func (c *TenantClient) mutate(ctx context.Context, m *TenantMutation) (Value, er
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		APIKey, ConfigChange, DataPlane, DataPlaneToken, Secret, Source,
+		APIKey, ConfigChange, DataPlane, DataPlaneToken, Destination, Secret, Source,
 		Tenant []ent.Hook
 	}
 	inters struct {
-		APIKey, ConfigChange, DataPlane, DataPlaneToken, Secret, Source,
+		APIKey, ConfigChange, DataPlane, DataPlaneToken, Destination, Secret, Source,
 		Tenant []ent.Interceptor
 	}
 )

@@ -20,8 +20,12 @@ type ConfigChange struct {
 	ID int64 `json:"id,omitempty"`
 	// TenantID holds the value of the "tenant_id" field.
 	TenantID uuid.UUID `json:"tenant_id,omitempty"`
+	// Kind holds the value of the "kind" field.
+	Kind configchange.Kind `json:"kind,omitempty"`
 	// SourceID holds the value of the "source_id" field.
 	SourceID uuid.UUID `json:"source_id,omitempty"`
+	// DestinationID holds the value of the "destination_id" field.
+	DestinationID uuid.UUID `json:"destination_id,omitempty"`
 	// Op holds the value of the "op" field.
 	Op configchange.Op `json:"op,omitempty"`
 	// CreateTime holds the value of the "create_time" field.
@@ -36,11 +40,11 @@ func (*ConfigChange) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case configchange.FieldID:
 			values[i] = new(sql.NullInt64)
-		case configchange.FieldOp:
+		case configchange.FieldKind, configchange.FieldOp:
 			values[i] = new(sql.NullString)
 		case configchange.FieldCreateTime:
 			values[i] = new(sql.NullTime)
-		case configchange.FieldTenantID, configchange.FieldSourceID:
+		case configchange.FieldTenantID, configchange.FieldSourceID, configchange.FieldDestinationID:
 			values[i] = new(uuid.UUID)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -69,11 +73,23 @@ func (_m *ConfigChange) assignValues(columns []string, values []any) error {
 			} else if value != nil {
 				_m.TenantID = *value
 			}
+		case configchange.FieldKind:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field kind", values[i])
+			} else if value.Valid {
+				_m.Kind = configchange.Kind(value.String)
+			}
 		case configchange.FieldSourceID:
 			if value, ok := values[i].(*uuid.UUID); !ok {
 				return fmt.Errorf("unexpected type %T for field source_id", values[i])
 			} else if value != nil {
 				_m.SourceID = *value
+			}
+		case configchange.FieldDestinationID:
+			if value, ok := values[i].(*uuid.UUID); !ok {
+				return fmt.Errorf("unexpected type %T for field destination_id", values[i])
+			} else if value != nil {
+				_m.DestinationID = *value
 			}
 		case configchange.FieldOp:
 			if value, ok := values[i].(*sql.NullString); !ok {
@@ -126,8 +142,14 @@ func (_m *ConfigChange) String() string {
 	builder.WriteString("tenant_id=")
 	builder.WriteString(fmt.Sprintf("%v", _m.TenantID))
 	builder.WriteString(", ")
+	builder.WriteString("kind=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Kind))
+	builder.WriteString(", ")
 	builder.WriteString("source_id=")
 	builder.WriteString(fmt.Sprintf("%v", _m.SourceID))
+	builder.WriteString(", ")
+	builder.WriteString("destination_id=")
+	builder.WriteString(fmt.Sprintf("%v", _m.DestinationID))
 	builder.WriteString(", ")
 	builder.WriteString("op=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Op))

@@ -29,9 +29,45 @@ func (_c *ConfigChangeCreate) SetTenantID(v uuid.UUID) *ConfigChangeCreate {
 	return _c
 }
 
+// SetKind sets the "kind" field.
+func (_c *ConfigChangeCreate) SetKind(v configchange.Kind) *ConfigChangeCreate {
+	_c.mutation.SetKind(v)
+	return _c
+}
+
+// SetNillableKind sets the "kind" field if the given value is not nil.
+func (_c *ConfigChangeCreate) SetNillableKind(v *configchange.Kind) *ConfigChangeCreate {
+	if v != nil {
+		_c.SetKind(*v)
+	}
+	return _c
+}
+
 // SetSourceID sets the "source_id" field.
 func (_c *ConfigChangeCreate) SetSourceID(v uuid.UUID) *ConfigChangeCreate {
 	_c.mutation.SetSourceID(v)
+	return _c
+}
+
+// SetNillableSourceID sets the "source_id" field if the given value is not nil.
+func (_c *ConfigChangeCreate) SetNillableSourceID(v *uuid.UUID) *ConfigChangeCreate {
+	if v != nil {
+		_c.SetSourceID(*v)
+	}
+	return _c
+}
+
+// SetDestinationID sets the "destination_id" field.
+func (_c *ConfigChangeCreate) SetDestinationID(v uuid.UUID) *ConfigChangeCreate {
+	_c.mutation.SetDestinationID(v)
+	return _c
+}
+
+// SetNillableDestinationID sets the "destination_id" field if the given value is not nil.
+func (_c *ConfigChangeCreate) SetNillableDestinationID(v *uuid.UUID) *ConfigChangeCreate {
+	if v != nil {
+		_c.SetDestinationID(*v)
+	}
 	return _c
 }
 
@@ -98,6 +134,10 @@ func (_c *ConfigChangeCreate) ExecX(ctx context.Context) {
 
 // defaults sets the default values of the builder before save.
 func (_c *ConfigChangeCreate) defaults() error {
+	if _, ok := _c.mutation.Kind(); !ok {
+		v := configchange.DefaultKind
+		_c.mutation.SetKind(v)
+	}
 	if _, ok := _c.mutation.CreateTime(); !ok {
 		if configchange.DefaultCreateTime == nil {
 			return fmt.Errorf("ent: uninitialized configchange.DefaultCreateTime (forgotten import ent/runtime?)")
@@ -113,8 +153,13 @@ func (_c *ConfigChangeCreate) check() error {
 	if _, ok := _c.mutation.TenantID(); !ok {
 		return &ValidationError{Name: "tenant_id", err: errors.New(`ent: missing required field "ConfigChange.tenant_id"`)}
 	}
-	if _, ok := _c.mutation.SourceID(); !ok {
-		return &ValidationError{Name: "source_id", err: errors.New(`ent: missing required field "ConfigChange.source_id"`)}
+	if _, ok := _c.mutation.Kind(); !ok {
+		return &ValidationError{Name: "kind", err: errors.New(`ent: missing required field "ConfigChange.kind"`)}
+	}
+	if v, ok := _c.mutation.Kind(); ok {
+		if err := configchange.KindValidator(v); err != nil {
+			return &ValidationError{Name: "kind", err: fmt.Errorf(`ent: validator failed for field "ConfigChange.kind": %w`, err)}
+		}
 	}
 	if _, ok := _c.mutation.GetOp(); !ok {
 		return &ValidationError{Name: "op", err: errors.New(`ent: missing required field "ConfigChange.op"`)}
@@ -164,9 +209,17 @@ func (_c *ConfigChangeCreate) createSpec() (*ConfigChange, *sqlgraph.CreateSpec)
 		_spec.SetField(configchange.FieldTenantID, field.TypeUUID, value)
 		_node.TenantID = value
 	}
+	if value, ok := _c.mutation.Kind(); ok {
+		_spec.SetField(configchange.FieldKind, field.TypeEnum, value)
+		_node.Kind = value
+	}
 	if value, ok := _c.mutation.SourceID(); ok {
 		_spec.SetField(configchange.FieldSourceID, field.TypeUUID, value)
 		_node.SourceID = value
+	}
+	if value, ok := _c.mutation.DestinationID(); ok {
+		_spec.SetField(configchange.FieldDestinationID, field.TypeUUID, value)
+		_node.DestinationID = value
 	}
 	if value, ok := _c.mutation.GetOp(); ok {
 		_spec.SetField(configchange.FieldOp, field.TypeEnum, value)
@@ -248,8 +301,14 @@ func (u *ConfigChangeUpsertOne) UpdateNewValues() *ConfigChangeUpsertOne {
 		if _, exists := u.create.mutation.TenantID(); exists {
 			s.SetIgnore(configchange.FieldTenantID)
 		}
+		if _, exists := u.create.mutation.Kind(); exists {
+			s.SetIgnore(configchange.FieldKind)
+		}
 		if _, exists := u.create.mutation.SourceID(); exists {
 			s.SetIgnore(configchange.FieldSourceID)
+		}
+		if _, exists := u.create.mutation.DestinationID(); exists {
+			s.SetIgnore(configchange.FieldDestinationID)
 		}
 		if _, exists := u.create.mutation.GetOp(); exists {
 			s.SetIgnore(configchange.FieldOp)
@@ -473,8 +532,14 @@ func (u *ConfigChangeUpsertBulk) UpdateNewValues() *ConfigChangeUpsertBulk {
 			if _, exists := b.mutation.TenantID(); exists {
 				s.SetIgnore(configchange.FieldTenantID)
 			}
+			if _, exists := b.mutation.Kind(); exists {
+				s.SetIgnore(configchange.FieldKind)
+			}
 			if _, exists := b.mutation.SourceID(); exists {
 				s.SetIgnore(configchange.FieldSourceID)
+			}
+			if _, exists := b.mutation.DestinationID(); exists {
+				s.SetIgnore(configchange.FieldDestinationID)
 			}
 			if _, exists := b.mutation.GetOp(); exists {
 				s.SetIgnore(configchange.FieldOp)

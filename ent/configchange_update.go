@@ -75,6 +75,12 @@ func (_u *ConfigChangeUpdate) sqlSave(ctx context.Context) (_node int, err error
 			}
 		}
 	}
+	if _u.mutation.SourceIDCleared() {
+		_spec.ClearField(configchange.FieldSourceID, field.TypeUUID)
+	}
+	if _u.mutation.DestinationIDCleared() {
+		_spec.ClearField(configchange.FieldDestinationID, field.TypeUUID)
+	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
@@ -173,6 +179,12 @@ func (_u *ConfigChangeUpdateOne) sqlSave(ctx context.Context) (_node *ConfigChan
 				ps[i](selector)
 			}
 		}
+	}
+	if _u.mutation.SourceIDCleared() {
+		_spec.ClearField(configchange.FieldSourceID, field.TypeUUID)
+	}
+	if _u.mutation.DestinationIDCleared() {
+		_spec.ClearField(configchange.FieldDestinationID, field.TypeUUID)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	_node = &ConfigChange{config: _u.config}

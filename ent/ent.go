@@ -16,6 +16,7 @@ import (
 	"github.com/plugshq/plugs/ent/configchange"
 	"github.com/plugshq/plugs/ent/dataplane"
 	"github.com/plugshq/plugs/ent/dataplanetoken"
+	"github.com/plugshq/plugs/ent/destination"
 	"github.com/plugshq/plugs/ent/secret"
 	"github.com/plugshq/plugs/ent/source"
 	"github.com/plugshq/plugs/ent/tenant"
@@ -83,6 +84,7 @@ func checkColumn(t, c string) error {
 			configchange.Table:   configchange.ValidColumn,
 			dataplane.Table:      dataplane.ValidColumn,
 			dataplanetoken.Table: dataplanetoken.ValidColumn,
+			destination.Table:    destination.ValidColumn,
 			secret.Table:         secret.ValidColumn,
 			source.Table:         source.ValidColumn,
 			tenant.Table:         tenant.ValidColumn,

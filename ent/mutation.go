@@ -16,6 +16,7 @@ import (
 	"github.com/plugshq/plugs/ent/configchange"
 	"github.com/plugshq/plugs/ent/dataplane"
 	"github.com/plugshq/plugs/ent/dataplanetoken"
+	"github.com/plugshq/plugs/ent/destination"
 	"github.com/plugshq/plugs/ent/predicate"
 	"github.com/plugshq/plugs/ent/secret"
 	"github.com/plugshq/plugs/ent/source"
@@ -35,6 +36,7 @@ const (
 	TypeConfigChange   = "ConfigChange"
 	TypeDataPlane      = "DataPlane"
 	TypeDataPlaneToken = "DataPlaneToken"
+	TypeDestination    = "Destination"
 	TypeSecret         = "Secret"
 	TypeSource         = "Source"
 	TypeTenant         = "Tenant"
@@ -721,17 +723,19 @@ func (m *APIKeyMutation) ResetEdge(name string) error {
 // ConfigChangeMutation represents an operation that mutates the ConfigChange nodes in the graph.
 type ConfigChangeMutation struct {
 	config
-	op            Op
-	typ           string
-	id            *int64
-	tenant_id     *uuid.UUID
-	source_id     *uuid.UUID
-	_op           *configchange.Op
-	create_time   *time.Time
-	clearedFields map[string]struct{}
-	done          bool
-	oldValue      func(context.Context) (*ConfigChange, error)
-	predicates    []predicate.ConfigChange
+	op             Op
+	typ            string
+	id             *int64
+	tenant_id      *uuid.UUID
+	kind           *configchange.Kind
+	source_id      *uuid.UUID
+	destination_id *uuid.UUID
+	_op            *configchange.Op
+	create_time    *time.Time
+	clearedFields  map[string]struct{}
+	done           bool
+	oldValue       func(context.Context) (*ConfigChange, error)
+	predicates     []predicate.ConfigChange
 }
 
 var _ ent.Mutation = (*ConfigChangeMutation)(nil)
@@ -874,6 +878,42 @@ func (m *ConfigChangeMutation) ResetTenantID() {
 	m.tenant_id = nil
 }
 
+// SetKind sets the "kind" field.
+func (m *ConfigChangeMutation) SetKind(c configchange.Kind) {
+	m.kind = &c
+}
+
+// Kind returns the value of the "kind" field in the mutation.
+func (m *ConfigChangeMutation) Kind() (r configchange.Kind, exists bool) {
+	v := m.kind
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldKind returns the old "kind" field's value of the ConfigChange entity.
+// If the ConfigChange object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ConfigChangeMutation) OldKind(ctx context.Context) (v configchange.Kind, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldKind is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldKind requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldKind: %w", err)
+	}
+	return oldValue.Kind, nil
+}
+
+// ResetKind resets all changes to the "kind" field.
+func (m *ConfigChangeMutation) ResetKind() {
+	m.kind = nil
+}
+
 // SetSourceID sets the "source_id" field.
 func (m *ConfigChangeMutation) SetSourceID(u uuid.UUID) {
 	m.source_id = &u
@@ -905,9 +945,71 @@ func (m *ConfigChangeMutation) OldSourceID(ctx context.Context) (v uuid.UUID, er
 	return oldValue.SourceID, nil
 }
 
+// ClearSourceID clears the value of the "source_id" field.
+func (m *ConfigChangeMutation) ClearSourceID() {
+	m.source_id = nil
+	m.clearedFields[configchange.FieldSourceID] = struct{}{}
+}
+
+// SourceIDCleared returns if the "source_id" field was cleared in this mutation.
+func (m *ConfigChangeMutation) SourceIDCleared() bool {
+	_, ok := m.clearedFields[configchange.FieldSourceID]
+	return ok
+}
+
 // ResetSourceID resets all changes to the "source_id" field.
 func (m *ConfigChangeMutation) ResetSourceID() {
 	m.source_id = nil
+	delete(m.clearedFields, configchange.FieldSourceID)
+}
+
+// SetDestinationID sets the "destination_id" field.
+func (m *ConfigChangeMutation) SetDestinationID(u uuid.UUID) {
+	m.destination_id = &u
+}
+
+// DestinationID returns the value of the "destination_id" field in the mutation.
+func (m *ConfigChangeMutation) DestinationID() (r uuid.UUID, exists bool) {
+	v := m.destination_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDestinationID returns the old "destination_id" field's value of the ConfigChange entity.
+// If the ConfigChange object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ConfigChangeMutation) OldDestinationID(ctx context.Context) (v uuid.UUID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDestinationID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDestinationID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDestinationID: %w", err)
+	}
+	return oldValue.DestinationID, nil
+}
+
+// ClearDestinationID clears the value of the "destination_id" field.
+func (m *ConfigChangeMutation) ClearDestinationID() {
+	m.destination_id = nil
+	m.clearedFields[configchange.FieldDestinationID] = struct{}{}
+}
+
+// DestinationIDCleared returns if the "destination_id" field was cleared in this mutation.
+func (m *ConfigChangeMutation) DestinationIDCleared() bool {
+	_, ok := m.clearedFields[configchange.FieldDestinationID]
+	return ok
+}
+
+// ResetDestinationID resets all changes to the "destination_id" field.
+func (m *ConfigChangeMutation) ResetDestinationID() {
+	m.destination_id = nil
+	delete(m.clearedFields, configchange.FieldDestinationID)
 }
 
 // SetOpField sets the "op" field.
@@ -1016,12 +1118,18 @@ func (m *ConfigChangeMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ConfigChangeMutation) Fields() []string {
-	fields := make([]string, 0, 4)
+	fields := make([]string, 0, 6)
 	if m.tenant_id != nil {
 		fields = append(fields, configchange.FieldTenantID)
 	}
+	if m.kind != nil {
+		fields = append(fields, configchange.FieldKind)
+	}
 	if m.source_id != nil {
 		fields = append(fields, configchange.FieldSourceID)
+	}
+	if m.destination_id != nil {
+		fields = append(fields, configchange.FieldDestinationID)
 	}
 	if m._op != nil {
 		fields = append(fields, configchange.FieldOp)
@@ -1039,8 +1147,12 @@ func (m *ConfigChangeMutation) Field(name string) (ent.Value, bool) {
 	switch name {
 	case configchange.FieldTenantID:
 		return m.TenantID()
+	case configchange.FieldKind:
+		return m.Kind()
 	case configchange.FieldSourceID:
 		return m.SourceID()
+	case configchange.FieldDestinationID:
+		return m.DestinationID()
 	case configchange.FieldOp:
 		return m.GetOp()
 	case configchange.FieldCreateTime:
@@ -1056,8 +1168,12 @@ func (m *ConfigChangeMutation) OldField(ctx context.Context, name string) (ent.V
 	switch name {
 	case configchange.FieldTenantID:
 		return m.OldTenantID(ctx)
+	case configchange.FieldKind:
+		return m.OldKind(ctx)
 	case configchange.FieldSourceID:
 		return m.OldSourceID(ctx)
+	case configchange.FieldDestinationID:
+		return m.OldDestinationID(ctx)
 	case configchange.FieldOp:
 		return m.OldOp(ctx)
 	case configchange.FieldCreateTime:
@@ -1078,12 +1194,26 @@ func (m *ConfigChangeMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetTenantID(v)
 		return nil
+	case configchange.FieldKind:
+		v, ok := value.(configchange.Kind)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetKind(v)
+		return nil
 	case configchange.FieldSourceID:
 		v, ok := value.(uuid.UUID)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetSourceID(v)
+		return nil
+	case configchange.FieldDestinationID:
+		v, ok := value.(uuid.UUID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDestinationID(v)
 		return nil
 	case configchange.FieldOp:
 		v, ok := value.(configchange.Op)
@@ -1128,7 +1258,14 @@ func (m *ConfigChangeMutation) AddField(name string, value ent.Value) error {
 // ClearedFields returns all nullable fields that were cleared during this
 // mutation.
 func (m *ConfigChangeMutation) ClearedFields() []string {
-	return nil
+	var fields []string
+	if m.FieldCleared(configchange.FieldSourceID) {
+		fields = append(fields, configchange.FieldSourceID)
+	}
+	if m.FieldCleared(configchange.FieldDestinationID) {
+		fields = append(fields, configchange.FieldDestinationID)
+	}
+	return fields
 }
 
 // FieldCleared returns a boolean indicating if a field with the given name was
@@ -1141,6 +1278,14 @@ func (m *ConfigChangeMutation) FieldCleared(name string) bool {
 // ClearField clears the value of the field with the given name. It returns an
 // error if the field is not defined in the schema.
 func (m *ConfigChangeMutation) ClearField(name string) error {
+	switch name {
+	case configchange.FieldSourceID:
+		m.ClearSourceID()
+		return nil
+	case configchange.FieldDestinationID:
+		m.ClearDestinationID()
+		return nil
+	}
 	return fmt.Errorf("unknown ConfigChange nullable field %s", name)
 }
 
@@ -1151,8 +1296,14 @@ func (m *ConfigChangeMutation) ResetField(name string) error {
 	case configchange.FieldTenantID:
 		m.ResetTenantID()
 		return nil
+	case configchange.FieldKind:
+		m.ResetKind()
+		return nil
 	case configchange.FieldSourceID:
 		m.ResetSourceID()
+		return nil
+	case configchange.FieldDestinationID:
+		m.ResetDestinationID()
 		return nil
 	case configchange.FieldOp:
 		m.ResetOp()
@@ -2743,6 +2894,1308 @@ func (m *DataPlaneTokenMutation) ClearEdge(name string) error {
 // It returns an error if the edge is not defined in the schema.
 func (m *DataPlaneTokenMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown DataPlaneToken edge %s", name)
+}
+
+// DestinationMutation represents an operation that mutates the Destination nodes in the graph.
+type DestinationMutation struct {
+	config
+	op                     Op
+	typ                    string
+	id                     *uuid.UUID
+	create_time            *time.Time
+	update_time            *time.Time
+	tenant_id              *uuid.UUID
+	display_name           *string
+	url                    *string
+	shared_key_ciphertext  *[]byte
+	key_id                 *string
+	shared_key_fingerprint *string
+	signature_style        *destination.SignatureStyle
+	signature_header       *string
+	status                 *destination.Status
+	source_ids             *[]string
+	appendsource_ids       []string
+	retry_policy           *[]byte
+	timeout_ms             *int64
+	addtimeout_ms          *int64
+	max_concurrency        *int
+	addmax_concurrency     *int
+	revision               *int64
+	addrevision            *int64
+	clearedFields          map[string]struct{}
+	done                   bool
+	oldValue               func(context.Context) (*Destination, error)
+	predicates             []predicate.Destination
+}
+
+var _ ent.Mutation = (*DestinationMutation)(nil)
+
+// destinationOption allows management of the mutation configuration using functional options.
+type destinationOption func(*DestinationMutation)
+
+// newDestinationMutation creates new mutation for the Destination entity.
+func newDestinationMutation(c config, op Op, opts ...destinationOption) *DestinationMutation {
+	m := &DestinationMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeDestination,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withDestinationID sets the ID field of the mutation.
+func withDestinationID(id uuid.UUID) destinationOption {
+	return func(m *DestinationMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *Destination
+		)
+		m.oldValue = func(ctx context.Context) (*Destination, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().Destination.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withDestination sets the old Destination of the mutation.
+func withDestination(node *Destination) destinationOption {
+	return func(m *DestinationMutation) {
+		m.oldValue = func(context.Context) (*Destination, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m DestinationMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m DestinationMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of Destination entities.
+func (m *DestinationMutation) SetID(id uuid.UUID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *DestinationMutation) ID() (id uuid.UUID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *DestinationMutation) IDs(ctx context.Context) ([]uuid.UUID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []uuid.UUID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().Destination.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreateTime sets the "create_time" field.
+func (m *DestinationMutation) SetCreateTime(t time.Time) {
+	m.create_time = &t
+}
+
+// CreateTime returns the value of the "create_time" field in the mutation.
+func (m *DestinationMutation) CreateTime() (r time.Time, exists bool) {
+	v := m.create_time
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreateTime returns the old "create_time" field's value of the Destination entity.
+// If the Destination object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DestinationMutation) OldCreateTime(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreateTime is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreateTime requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreateTime: %w", err)
+	}
+	return oldValue.CreateTime, nil
+}
+
+// ResetCreateTime resets all changes to the "create_time" field.
+func (m *DestinationMutation) ResetCreateTime() {
+	m.create_time = nil
+}
+
+// SetUpdateTime sets the "update_time" field.
+func (m *DestinationMutation) SetUpdateTime(t time.Time) {
+	m.update_time = &t
+}
+
+// UpdateTime returns the value of the "update_time" field in the mutation.
+func (m *DestinationMutation) UpdateTime() (r time.Time, exists bool) {
+	v := m.update_time
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdateTime returns the old "update_time" field's value of the Destination entity.
+// If the Destination object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DestinationMutation) OldUpdateTime(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdateTime is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdateTime requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdateTime: %w", err)
+	}
+	return oldValue.UpdateTime, nil
+}
+
+// ResetUpdateTime resets all changes to the "update_time" field.
+func (m *DestinationMutation) ResetUpdateTime() {
+	m.update_time = nil
+}
+
+// SetTenantID sets the "tenant_id" field.
+func (m *DestinationMutation) SetTenantID(u uuid.UUID) {
+	m.tenant_id = &u
+}
+
+// TenantID returns the value of the "tenant_id" field in the mutation.
+func (m *DestinationMutation) TenantID() (r uuid.UUID, exists bool) {
+	v := m.tenant_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTenantID returns the old "tenant_id" field's value of the Destination entity.
+// If the Destination object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DestinationMutation) OldTenantID(ctx context.Context) (v uuid.UUID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTenantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTenantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTenantID: %w", err)
+	}
+	return oldValue.TenantID, nil
+}
+
+// ResetTenantID resets all changes to the "tenant_id" field.
+func (m *DestinationMutation) ResetTenantID() {
+	m.tenant_id = nil
+}
+
+// SetDisplayName sets the "display_name" field.
+func (m *DestinationMutation) SetDisplayName(s string) {
+	m.display_name = &s
+}
+
+// DisplayName returns the value of the "display_name" field in the mutation.
+func (m *DestinationMutation) DisplayName() (r string, exists bool) {
+	v := m.display_name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDisplayName returns the old "display_name" field's value of the Destination entity.
+// If the Destination object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DestinationMutation) OldDisplayName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDisplayName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDisplayName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDisplayName: %w", err)
+	}
+	return oldValue.DisplayName, nil
+}
+
+// ResetDisplayName resets all changes to the "display_name" field.
+func (m *DestinationMutation) ResetDisplayName() {
+	m.display_name = nil
+}
+
+// SetURL sets the "url" field.
+func (m *DestinationMutation) SetURL(s string) {
+	m.url = &s
+}
+
+// URL returns the value of the "url" field in the mutation.
+func (m *DestinationMutation) URL() (r string, exists bool) {
+	v := m.url
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldURL returns the old "url" field's value of the Destination entity.
+// If the Destination object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DestinationMutation) OldURL(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldURL is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldURL requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldURL: %w", err)
+	}
+	return oldValue.URL, nil
+}
+
+// ResetURL resets all changes to the "url" field.
+func (m *DestinationMutation) ResetURL() {
+	m.url = nil
+}
+
+// SetSharedKeyCiphertext sets the "shared_key_ciphertext" field.
+func (m *DestinationMutation) SetSharedKeyCiphertext(b []byte) {
+	m.shared_key_ciphertext = &b
+}
+
+// SharedKeyCiphertext returns the value of the "shared_key_ciphertext" field in the mutation.
+func (m *DestinationMutation) SharedKeyCiphertext() (r []byte, exists bool) {
+	v := m.shared_key_ciphertext
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSharedKeyCiphertext returns the old "shared_key_ciphertext" field's value of the Destination entity.
+// If the Destination object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DestinationMutation) OldSharedKeyCiphertext(ctx context.Context) (v []byte, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSharedKeyCiphertext is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSharedKeyCiphertext requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSharedKeyCiphertext: %w", err)
+	}
+	return oldValue.SharedKeyCiphertext, nil
+}
+
+// ResetSharedKeyCiphertext resets all changes to the "shared_key_ciphertext" field.
+func (m *DestinationMutation) ResetSharedKeyCiphertext() {
+	m.shared_key_ciphertext = nil
+}
+
+// SetKeyID sets the "key_id" field.
+func (m *DestinationMutation) SetKeyID(s string) {
+	m.key_id = &s
+}
+
+// KeyID returns the value of the "key_id" field in the mutation.
+func (m *DestinationMutation) KeyID() (r string, exists bool) {
+	v := m.key_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldKeyID returns the old "key_id" field's value of the Destination entity.
+// If the Destination object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DestinationMutation) OldKeyID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldKeyID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldKeyID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldKeyID: %w", err)
+	}
+	return oldValue.KeyID, nil
+}
+
+// ResetKeyID resets all changes to the "key_id" field.
+func (m *DestinationMutation) ResetKeyID() {
+	m.key_id = nil
+}
+
+// SetSharedKeyFingerprint sets the "shared_key_fingerprint" field.
+func (m *DestinationMutation) SetSharedKeyFingerprint(s string) {
+	m.shared_key_fingerprint = &s
+}
+
+// SharedKeyFingerprint returns the value of the "shared_key_fingerprint" field in the mutation.
+func (m *DestinationMutation) SharedKeyFingerprint() (r string, exists bool) {
+	v := m.shared_key_fingerprint
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSharedKeyFingerprint returns the old "shared_key_fingerprint" field's value of the Destination entity.
+// If the Destination object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DestinationMutation) OldSharedKeyFingerprint(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSharedKeyFingerprint is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSharedKeyFingerprint requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSharedKeyFingerprint: %w", err)
+	}
+	return oldValue.SharedKeyFingerprint, nil
+}
+
+// ResetSharedKeyFingerprint resets all changes to the "shared_key_fingerprint" field.
+func (m *DestinationMutation) ResetSharedKeyFingerprint() {
+	m.shared_key_fingerprint = nil
+}
+
+// SetSignatureStyle sets the "signature_style" field.
+func (m *DestinationMutation) SetSignatureStyle(ds destination.SignatureStyle) {
+	m.signature_style = &ds
+}
+
+// SignatureStyle returns the value of the "signature_style" field in the mutation.
+func (m *DestinationMutation) SignatureStyle() (r destination.SignatureStyle, exists bool) {
+	v := m.signature_style
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSignatureStyle returns the old "signature_style" field's value of the Destination entity.
+// If the Destination object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DestinationMutation) OldSignatureStyle(ctx context.Context) (v destination.SignatureStyle, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSignatureStyle is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSignatureStyle requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSignatureStyle: %w", err)
+	}
+	return oldValue.SignatureStyle, nil
+}
+
+// ResetSignatureStyle resets all changes to the "signature_style" field.
+func (m *DestinationMutation) ResetSignatureStyle() {
+	m.signature_style = nil
+}
+
+// SetSignatureHeader sets the "signature_header" field.
+func (m *DestinationMutation) SetSignatureHeader(s string) {
+	m.signature_header = &s
+}
+
+// SignatureHeader returns the value of the "signature_header" field in the mutation.
+func (m *DestinationMutation) SignatureHeader() (r string, exists bool) {
+	v := m.signature_header
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSignatureHeader returns the old "signature_header" field's value of the Destination entity.
+// If the Destination object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DestinationMutation) OldSignatureHeader(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSignatureHeader is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSignatureHeader requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSignatureHeader: %w", err)
+	}
+	return oldValue.SignatureHeader, nil
+}
+
+// ResetSignatureHeader resets all changes to the "signature_header" field.
+func (m *DestinationMutation) ResetSignatureHeader() {
+	m.signature_header = nil
+}
+
+// SetStatus sets the "status" field.
+func (m *DestinationMutation) SetStatus(d destination.Status) {
+	m.status = &d
+}
+
+// Status returns the value of the "status" field in the mutation.
+func (m *DestinationMutation) Status() (r destination.Status, exists bool) {
+	v := m.status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStatus returns the old "status" field's value of the Destination entity.
+// If the Destination object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DestinationMutation) OldStatus(ctx context.Context) (v destination.Status, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStatus: %w", err)
+	}
+	return oldValue.Status, nil
+}
+
+// ResetStatus resets all changes to the "status" field.
+func (m *DestinationMutation) ResetStatus() {
+	m.status = nil
+}
+
+// SetSourceIds sets the "source_ids" field.
+func (m *DestinationMutation) SetSourceIds(s []string) {
+	m.source_ids = &s
+	m.appendsource_ids = nil
+}
+
+// SourceIds returns the value of the "source_ids" field in the mutation.
+func (m *DestinationMutation) SourceIds() (r []string, exists bool) {
+	v := m.source_ids
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSourceIds returns the old "source_ids" field's value of the Destination entity.
+// If the Destination object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DestinationMutation) OldSourceIds(ctx context.Context) (v []string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSourceIds is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSourceIds requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSourceIds: %w", err)
+	}
+	return oldValue.SourceIds, nil
+}
+
+// AppendSourceIds adds s to the "source_ids" field.
+func (m *DestinationMutation) AppendSourceIds(s []string) {
+	m.appendsource_ids = append(m.appendsource_ids, s...)
+}
+
+// AppendedSourceIds returns the list of values that were appended to the "source_ids" field in this mutation.
+func (m *DestinationMutation) AppendedSourceIds() ([]string, bool) {
+	if len(m.appendsource_ids) == 0 {
+		return nil, false
+	}
+	return m.appendsource_ids, true
+}
+
+// ClearSourceIds clears the value of the "source_ids" field.
+func (m *DestinationMutation) ClearSourceIds() {
+	m.source_ids = nil
+	m.appendsource_ids = nil
+	m.clearedFields[destination.FieldSourceIds] = struct{}{}
+}
+
+// SourceIdsCleared returns if the "source_ids" field was cleared in this mutation.
+func (m *DestinationMutation) SourceIdsCleared() bool {
+	_, ok := m.clearedFields[destination.FieldSourceIds]
+	return ok
+}
+
+// ResetSourceIds resets all changes to the "source_ids" field.
+func (m *DestinationMutation) ResetSourceIds() {
+	m.source_ids = nil
+	m.appendsource_ids = nil
+	delete(m.clearedFields, destination.FieldSourceIds)
+}
+
+// SetRetryPolicy sets the "retry_policy" field.
+func (m *DestinationMutation) SetRetryPolicy(b []byte) {
+	m.retry_policy = &b
+}
+
+// RetryPolicy returns the value of the "retry_policy" field in the mutation.
+func (m *DestinationMutation) RetryPolicy() (r []byte, exists bool) {
+	v := m.retry_policy
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRetryPolicy returns the old "retry_policy" field's value of the Destination entity.
+// If the Destination object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DestinationMutation) OldRetryPolicy(ctx context.Context) (v []byte, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRetryPolicy is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRetryPolicy requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRetryPolicy: %w", err)
+	}
+	return oldValue.RetryPolicy, nil
+}
+
+// ClearRetryPolicy clears the value of the "retry_policy" field.
+func (m *DestinationMutation) ClearRetryPolicy() {
+	m.retry_policy = nil
+	m.clearedFields[destination.FieldRetryPolicy] = struct{}{}
+}
+
+// RetryPolicyCleared returns if the "retry_policy" field was cleared in this mutation.
+func (m *DestinationMutation) RetryPolicyCleared() bool {
+	_, ok := m.clearedFields[destination.FieldRetryPolicy]
+	return ok
+}
+
+// ResetRetryPolicy resets all changes to the "retry_policy" field.
+func (m *DestinationMutation) ResetRetryPolicy() {
+	m.retry_policy = nil
+	delete(m.clearedFields, destination.FieldRetryPolicy)
+}
+
+// SetTimeoutMs sets the "timeout_ms" field.
+func (m *DestinationMutation) SetTimeoutMs(i int64) {
+	m.timeout_ms = &i
+	m.addtimeout_ms = nil
+}
+
+// TimeoutMs returns the value of the "timeout_ms" field in the mutation.
+func (m *DestinationMutation) TimeoutMs() (r int64, exists bool) {
+	v := m.timeout_ms
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTimeoutMs returns the old "timeout_ms" field's value of the Destination entity.
+// If the Destination object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DestinationMutation) OldTimeoutMs(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTimeoutMs is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTimeoutMs requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTimeoutMs: %w", err)
+	}
+	return oldValue.TimeoutMs, nil
+}
+
+// AddTimeoutMs adds i to the "timeout_ms" field.
+func (m *DestinationMutation) AddTimeoutMs(i int64) {
+	if m.addtimeout_ms != nil {
+		*m.addtimeout_ms += i
+	} else {
+		m.addtimeout_ms = &i
+	}
+}
+
+// AddedTimeoutMs returns the value that was added to the "timeout_ms" field in this mutation.
+func (m *DestinationMutation) AddedTimeoutMs() (r int64, exists bool) {
+	v := m.addtimeout_ms
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetTimeoutMs resets all changes to the "timeout_ms" field.
+func (m *DestinationMutation) ResetTimeoutMs() {
+	m.timeout_ms = nil
+	m.addtimeout_ms = nil
+}
+
+// SetMaxConcurrency sets the "max_concurrency" field.
+func (m *DestinationMutation) SetMaxConcurrency(i int) {
+	m.max_concurrency = &i
+	m.addmax_concurrency = nil
+}
+
+// MaxConcurrency returns the value of the "max_concurrency" field in the mutation.
+func (m *DestinationMutation) MaxConcurrency() (r int, exists bool) {
+	v := m.max_concurrency
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMaxConcurrency returns the old "max_concurrency" field's value of the Destination entity.
+// If the Destination object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DestinationMutation) OldMaxConcurrency(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMaxConcurrency is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMaxConcurrency requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMaxConcurrency: %w", err)
+	}
+	return oldValue.MaxConcurrency, nil
+}
+
+// AddMaxConcurrency adds i to the "max_concurrency" field.
+func (m *DestinationMutation) AddMaxConcurrency(i int) {
+	if m.addmax_concurrency != nil {
+		*m.addmax_concurrency += i
+	} else {
+		m.addmax_concurrency = &i
+	}
+}
+
+// AddedMaxConcurrency returns the value that was added to the "max_concurrency" field in this mutation.
+func (m *DestinationMutation) AddedMaxConcurrency() (r int, exists bool) {
+	v := m.addmax_concurrency
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetMaxConcurrency resets all changes to the "max_concurrency" field.
+func (m *DestinationMutation) ResetMaxConcurrency() {
+	m.max_concurrency = nil
+	m.addmax_concurrency = nil
+}
+
+// SetRevision sets the "revision" field.
+func (m *DestinationMutation) SetRevision(i int64) {
+	m.revision = &i
+	m.addrevision = nil
+}
+
+// Revision returns the value of the "revision" field in the mutation.
+func (m *DestinationMutation) Revision() (r int64, exists bool) {
+	v := m.revision
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRevision returns the old "revision" field's value of the Destination entity.
+// If the Destination object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DestinationMutation) OldRevision(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRevision is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRevision requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRevision: %w", err)
+	}
+	return oldValue.Revision, nil
+}
+
+// AddRevision adds i to the "revision" field.
+func (m *DestinationMutation) AddRevision(i int64) {
+	if m.addrevision != nil {
+		*m.addrevision += i
+	} else {
+		m.addrevision = &i
+	}
+}
+
+// AddedRevision returns the value that was added to the "revision" field in this mutation.
+func (m *DestinationMutation) AddedRevision() (r int64, exists bool) {
+	v := m.addrevision
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetRevision resets all changes to the "revision" field.
+func (m *DestinationMutation) ResetRevision() {
+	m.revision = nil
+	m.addrevision = nil
+}
+
+// Where appends a list predicates to the DestinationMutation builder.
+func (m *DestinationMutation) Where(ps ...predicate.Destination) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the DestinationMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *DestinationMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.Destination, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *DestinationMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *DestinationMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (Destination).
+func (m *DestinationMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *DestinationMutation) Fields() []string {
+	fields := make([]string, 0, 16)
+	if m.create_time != nil {
+		fields = append(fields, destination.FieldCreateTime)
+	}
+	if m.update_time != nil {
+		fields = append(fields, destination.FieldUpdateTime)
+	}
+	if m.tenant_id != nil {
+		fields = append(fields, destination.FieldTenantID)
+	}
+	if m.display_name != nil {
+		fields = append(fields, destination.FieldDisplayName)
+	}
+	if m.url != nil {
+		fields = append(fields, destination.FieldURL)
+	}
+	if m.shared_key_ciphertext != nil {
+		fields = append(fields, destination.FieldSharedKeyCiphertext)
+	}
+	if m.key_id != nil {
+		fields = append(fields, destination.FieldKeyID)
+	}
+	if m.shared_key_fingerprint != nil {
+		fields = append(fields, destination.FieldSharedKeyFingerprint)
+	}
+	if m.signature_style != nil {
+		fields = append(fields, destination.FieldSignatureStyle)
+	}
+	if m.signature_header != nil {
+		fields = append(fields, destination.FieldSignatureHeader)
+	}
+	if m.status != nil {
+		fields = append(fields, destination.FieldStatus)
+	}
+	if m.source_ids != nil {
+		fields = append(fields, destination.FieldSourceIds)
+	}
+	if m.retry_policy != nil {
+		fields = append(fields, destination.FieldRetryPolicy)
+	}
+	if m.timeout_ms != nil {
+		fields = append(fields, destination.FieldTimeoutMs)
+	}
+	if m.max_concurrency != nil {
+		fields = append(fields, destination.FieldMaxConcurrency)
+	}
+	if m.revision != nil {
+		fields = append(fields, destination.FieldRevision)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *DestinationMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case destination.FieldCreateTime:
+		return m.CreateTime()
+	case destination.FieldUpdateTime:
+		return m.UpdateTime()
+	case destination.FieldTenantID:
+		return m.TenantID()
+	case destination.FieldDisplayName:
+		return m.DisplayName()
+	case destination.FieldURL:
+		return m.URL()
+	case destination.FieldSharedKeyCiphertext:
+		return m.SharedKeyCiphertext()
+	case destination.FieldKeyID:
+		return m.KeyID()
+	case destination.FieldSharedKeyFingerprint:
+		return m.SharedKeyFingerprint()
+	case destination.FieldSignatureStyle:
+		return m.SignatureStyle()
+	case destination.FieldSignatureHeader:
+		return m.SignatureHeader()
+	case destination.FieldStatus:
+		return m.Status()
+	case destination.FieldSourceIds:
+		return m.SourceIds()
+	case destination.FieldRetryPolicy:
+		return m.RetryPolicy()
+	case destination.FieldTimeoutMs:
+		return m.TimeoutMs()
+	case destination.FieldMaxConcurrency:
+		return m.MaxConcurrency()
+	case destination.FieldRevision:
+		return m.Revision()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *DestinationMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case destination.FieldCreateTime:
+		return m.OldCreateTime(ctx)
+	case destination.FieldUpdateTime:
+		return m.OldUpdateTime(ctx)
+	case destination.FieldTenantID:
+		return m.OldTenantID(ctx)
+	case destination.FieldDisplayName:
+		return m.OldDisplayName(ctx)
+	case destination.FieldURL:
+		return m.OldURL(ctx)
+	case destination.FieldSharedKeyCiphertext:
+		return m.OldSharedKeyCiphertext(ctx)
+	case destination.FieldKeyID:
+		return m.OldKeyID(ctx)
+	case destination.FieldSharedKeyFingerprint:
+		return m.OldSharedKeyFingerprint(ctx)
+	case destination.FieldSignatureStyle:
+		return m.OldSignatureStyle(ctx)
+	case destination.FieldSignatureHeader:
+		return m.OldSignatureHeader(ctx)
+	case destination.FieldStatus:
+		return m.OldStatus(ctx)
+	case destination.FieldSourceIds:
+		return m.OldSourceIds(ctx)
+	case destination.FieldRetryPolicy:
+		return m.OldRetryPolicy(ctx)
+	case destination.FieldTimeoutMs:
+		return m.OldTimeoutMs(ctx)
+	case destination.FieldMaxConcurrency:
+		return m.OldMaxConcurrency(ctx)
+	case destination.FieldRevision:
+		return m.OldRevision(ctx)
+	}
+	return nil, fmt.Errorf("unknown Destination field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *DestinationMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case destination.FieldCreateTime:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreateTime(v)
+		return nil
+	case destination.FieldUpdateTime:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdateTime(v)
+		return nil
+	case destination.FieldTenantID:
+		v, ok := value.(uuid.UUID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTenantID(v)
+		return nil
+	case destination.FieldDisplayName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDisplayName(v)
+		return nil
+	case destination.FieldURL:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetURL(v)
+		return nil
+	case destination.FieldSharedKeyCiphertext:
+		v, ok := value.([]byte)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSharedKeyCiphertext(v)
+		return nil
+	case destination.FieldKeyID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetKeyID(v)
+		return nil
+	case destination.FieldSharedKeyFingerprint:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSharedKeyFingerprint(v)
+		return nil
+	case destination.FieldSignatureStyle:
+		v, ok := value.(destination.SignatureStyle)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSignatureStyle(v)
+		return nil
+	case destination.FieldSignatureHeader:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSignatureHeader(v)
+		return nil
+	case destination.FieldStatus:
+		v, ok := value.(destination.Status)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStatus(v)
+		return nil
+	case destination.FieldSourceIds:
+		v, ok := value.([]string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSourceIds(v)
+		return nil
+	case destination.FieldRetryPolicy:
+		v, ok := value.([]byte)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRetryPolicy(v)
+		return nil
+	case destination.FieldTimeoutMs:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTimeoutMs(v)
+		return nil
+	case destination.FieldMaxConcurrency:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMaxConcurrency(v)
+		return nil
+	case destination.FieldRevision:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRevision(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Destination field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *DestinationMutation) AddedFields() []string {
+	var fields []string
+	if m.addtimeout_ms != nil {
+		fields = append(fields, destination.FieldTimeoutMs)
+	}
+	if m.addmax_concurrency != nil {
+		fields = append(fields, destination.FieldMaxConcurrency)
+	}
+	if m.addrevision != nil {
+		fields = append(fields, destination.FieldRevision)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *DestinationMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case destination.FieldTimeoutMs:
+		return m.AddedTimeoutMs()
+	case destination.FieldMaxConcurrency:
+		return m.AddedMaxConcurrency()
+	case destination.FieldRevision:
+		return m.AddedRevision()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *DestinationMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case destination.FieldTimeoutMs:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddTimeoutMs(v)
+		return nil
+	case destination.FieldMaxConcurrency:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddMaxConcurrency(v)
+		return nil
+	case destination.FieldRevision:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRevision(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Destination numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *DestinationMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(destination.FieldSourceIds) {
+		fields = append(fields, destination.FieldSourceIds)
+	}
+	if m.FieldCleared(destination.FieldRetryPolicy) {
+		fields = append(fields, destination.FieldRetryPolicy)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *DestinationMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *DestinationMutation) ClearField(name string) error {
+	switch name {
+	case destination.FieldSourceIds:
+		m.ClearSourceIds()
+		return nil
+	case destination.FieldRetryPolicy:
+		m.ClearRetryPolicy()
+		return nil
+	}
+	return fmt.Errorf("unknown Destination nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *DestinationMutation) ResetField(name string) error {
+	switch name {
+	case destination.FieldCreateTime:
+		m.ResetCreateTime()
+		return nil
+	case destination.FieldUpdateTime:
+		m.ResetUpdateTime()
+		return nil
+	case destination.FieldTenantID:
+		m.ResetTenantID()
+		return nil
+	case destination.FieldDisplayName:
+		m.ResetDisplayName()
+		return nil
+	case destination.FieldURL:
+		m.ResetURL()
+		return nil
+	case destination.FieldSharedKeyCiphertext:
+		m.ResetSharedKeyCiphertext()
+		return nil
+	case destination.FieldKeyID:
+		m.ResetKeyID()
+		return nil
+	case destination.FieldSharedKeyFingerprint:
+		m.ResetSharedKeyFingerprint()
+		return nil
+	case destination.FieldSignatureStyle:
+		m.ResetSignatureStyle()
+		return nil
+	case destination.FieldSignatureHeader:
+		m.ResetSignatureHeader()
+		return nil
+	case destination.FieldStatus:
+		m.ResetStatus()
+		return nil
+	case destination.FieldSourceIds:
+		m.ResetSourceIds()
+		return nil
+	case destination.FieldRetryPolicy:
+		m.ResetRetryPolicy()
+		return nil
+	case destination.FieldTimeoutMs:
+		m.ResetTimeoutMs()
+		return nil
+	case destination.FieldMaxConcurrency:
+		m.ResetMaxConcurrency()
+		return nil
+	case destination.FieldRevision:
+		m.ResetRevision()
+		return nil
+	}
+	return fmt.Errorf("unknown Destination field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *DestinationMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *DestinationMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *DestinationMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *DestinationMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *DestinationMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *DestinationMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *DestinationMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown Destination unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *DestinationMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown Destination edge %s", name)
 }
 
 // SecretMutation represents an operation that mutates the Secret nodes in the graph.

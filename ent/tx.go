@@ -22,6 +22,8 @@ type Tx struct {
 	DataPlane *DataPlaneClient
 	// DataPlaneToken is the client for interacting with the DataPlaneToken builders.
 	DataPlaneToken *DataPlaneTokenClient
+	// Destination is the client for interacting with the Destination builders.
+	Destination *DestinationClient
 	// Secret is the client for interacting with the Secret builders.
 	Secret *SecretClient
 	// Source is the client for interacting with the Source builders.
@@ -163,6 +165,7 @@ func (tx *Tx) init() {
 	tx.ConfigChange = NewConfigChangeClient(tx.config)
 	tx.DataPlane = NewDataPlaneClient(tx.config)
 	tx.DataPlaneToken = NewDataPlaneTokenClient(tx.config)
+	tx.Destination = NewDestinationClient(tx.config)
 	tx.Secret = NewSecretClient(tx.config)
 	tx.Source = NewSourceClient(tx.config)
 	tx.Tenant = NewTenantClient(tx.config)

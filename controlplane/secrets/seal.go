@@ -9,16 +9,38 @@ import (
 )
 
 // Binding is what a sealed secret belongs to. It is the AES-GCM additional
-// data: a ciphertext opens only for the same tenant, source and secret id.
+// data: a ciphertext opens only for the same kind, tenant, source and secret
+// id.
 type Binding struct {
+	// Kind says what sort of row holds the ciphertext. Empty is a source's
+	// signing secret, whose additional data predates kinds and must not
+	// change, or every stored secret would stop opening.
+	Kind     string
 	TenantID string
 	SourceID string
 	SecretID string
 }
 
+// KindDestinationKey is the kind of a destination's shared key.
+const KindDestinationKey = "destination-key"
+
+// DestinationBinding binds a destination's shared key to its tenant and
+// destination id. The destination id fills both id slots: a destination
+// holds exactly one key, and the kind keeps it apart from source secrets.
+func DestinationBinding(tenantID, destinationID string) Binding {
+	return Binding{Kind: KindDestinationKey, TenantID: tenantID, SourceID: destinationID, SecretID: destinationID}
+}
+
 func (b Binding) additionalData() []byte {
 	var sb strings.Builder
-	sb.WriteString("plugs.secret.v1")
+	if b.Kind == "" {
+		sb.WriteString("plugs.secret.v1")
+	} else {
+		// A prefix of its own, so legacy additional data stays byte for
+		// byte what it was and no ids can make the two kinds collide
+		// (as long as no kind is named "secret").
+		sb.WriteString("plugs." + b.Kind + ".v1")
+	}
 	for _, part := range []string{b.TenantID, b.SourceID, b.SecretID} {
 		sb.WriteByte(0)
 		sb.WriteString(part)

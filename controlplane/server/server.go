@@ -49,6 +49,9 @@ type Config struct {
 	HTTPAddr string
 	// PublicIngestURL is the base URL of the data planes, for webhook_url.
 	PublicIngestURL string
+	// AllowHTTPHosts are host names destinations may reach over plain
+	// http://, for development; every other destination needs https://.
+	AllowHTTPHosts []string
 	// DataPlaneTokens are accepted on the configuration stream besides the
 	// tokens stored by `plugs tokens create --dataplane`.
 	DataPlaneTokens []string
@@ -142,6 +145,11 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	plugsv1.RegisterDataPlaneServiceServer(gs, &api.DataPlanes{Client: cfg.DB.Client, Revision: cache, Log: log})
 	plugsv1.RegisterTemplateServiceServer(gs, &api.Templates{Catalog: cfg.Catalog})
 	plugsv1.RegisterApiKeyServiceServer(gs, &api.APIKeys{Client: cfg.DB.Client, Log: log})
+	destinations := &api.Destinations{
+		Client: cfg.DB.Client, Keyring: cfg.Keyring, AllowHTTPHosts: cfg.AllowHTTPHosts, Log: log,
+	}
+	plugsv1.RegisterDestinationServiceServer(gs, destinations)
+	plugsv1.RegisterWebhookRegistrationServiceServer(gs, &api.Webhooks{Destinations: destinations})
 	shutdown := make(chan struct{})
 	plugsv1.RegisterConfigDiscoveryServiceServer(gs, &config.Server{
 		Cache:    cache,
@@ -185,10 +193,10 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		// Omit unset fields in JSON answers; input-only fields such as a
 		// source's secret then never appear, not even empty.
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.HTTPBodyMarshaler{
-			Marshaler: &runtime.JSONPb{
+			Marshaler: &formMarshaler{JSONPb: runtime.JSONPb{
 				MarshalOptions:   protojson.MarshalOptions{EmitUnpopulated: false},
 				UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
-			},
+			}},
 		}),
 	)
 	for _, reg := range []func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error{
@@ -196,6 +204,8 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		plugsv1.RegisterTemplateServiceHandler,
 		plugsv1.RegisterApiKeyServiceHandler,
 		plugsv1.RegisterDataPlaneServiceHandler,
+		plugsv1.RegisterDestinationServiceHandler,
+		plugsv1.RegisterWebhookRegistrationServiceHandler,
 	} {
 		if err := reg(ctx, mux, conn); err != nil {
 			s.Stop(context.Background())
@@ -234,6 +244,24 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	log.Info("control plane listening", "grpc", s.GRPCAddr, "http", s.HTTPAddr,
 		"tls", cfg.TLS != nil, "client_ca", grpcTLS != nil && grpcTLS.ClientCAs != nil)
 	return s, nil
+}
+
+// formMarshaler is the gateway's JSON, except that the webhook registration
+// form's list answers with every field, zeros and an empty content included:
+// its clients read "number": 0 and "content": [] and would break on a
+// missing key. Its messages have no input-only fields to hide.
+type formMarshaler struct {
+	runtime.JSONPb
+}
+
+var completeJSON = &runtime.JSONPb{MarshalOptions: protojson.MarshalOptions{EmitUnpopulated: true}}
+
+// Marshal implements runtime.Marshaler.
+func (m *formMarshaler) Marshal(v any) ([]byte, error) {
+	if _, ok := v.(*plugsv1.ListWebhooksResponse); ok {
+		return completeJSON.Marshal(v)
+	}
+	return m.JSONPb.Marshal(v)
 }
 
 // serverTLS derives the gRPC and REST listeners' TLS configurations from

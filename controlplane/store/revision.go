@@ -13,13 +13,14 @@ import (
 
 	"github.com/plugshq/plugs/ent"
 	"github.com/plugshq/plugs/ent/configchange"
+	"github.com/plugshq/plugs/ent/destination"
 	"github.com/plugshq/plugs/ent/hook"
 	"github.com/plugshq/plugs/ent/secret"
 	"github.com/plugshq/plugs/ent/source"
 )
 
 // Revisions tells waiters when the configuration revision moved. Every
-// committed change of a source or secret fires it.
+// committed change of a source, secret or destination fires it.
 type Revisions struct {
 	mu sync.Mutex
 	ch chan struct{}
@@ -61,9 +62,12 @@ func Current(ctx context.Context, c *ent.Client) (int64, error) {
 
 type skipRevisionKey struct{}
 
+// change is one row of the revision log to write. kind says whether id is a
+// source's or a destination's.
 type change struct {
-	sourceID, tenantID uuid.UUID
-	op                 configchange.Op
+	kind         configchange.Kind
+	id, tenantID uuid.UUID
+	op           configchange.Op
 }
 
 // revisionLock is the PostgreSQL advisory lock configuration writers take
@@ -77,9 +81,10 @@ const revisionLock = 0x706c7567735f7276 // "plugs_rv"
 // is announced on, so every control-plane replica learns of it at once.
 const NotifyChannel = "plugs_config"
 
-// installRevisionHooks makes every mutation of a source or secret append to
-// the revision log and stamp the source with the new revision, inside the
-// mutation's transaction, and fire r after that transaction commits.
+// installRevisionHooks makes every mutation of a source, secret or
+// destination append to the revision log and stamp the source or destination
+// with the new revision, inside the mutation's transaction, and fire r after
+// that transaction commits.
 func installRevisionHooks(c *ent.Client, r *Revisions, dia string) {
 	c.Source.Use(func(next ent.Mutator) ent.Mutator {
 		return hook.SourceFunc(func(ctx context.Context, m *ent.SourceMutation) (ent.Value, error) {
@@ -101,7 +106,37 @@ func installRevisionHooks(c *ent.Client, r *Revisions, dia string) {
 				return nil, err
 			}
 			if s, ok := v.(*ent.Source); ok && m.Op().Is(ent.OpCreate) {
-				before = []change{{sourceID: s.ID, tenantID: s.TenantID, op: configchange.OpUpsert}}
+				before = []change{{kind: configchange.KindSource, id: s.ID, tenantID: s.TenantID, op: configchange.OpUpsert}}
+			}
+			if err := record(ctx, tx, r, dia, before); err != nil {
+				return nil, err
+			}
+			return v, nil
+		})
+	})
+	c.Destination.Use(func(next ent.Mutator) ent.Mutator {
+		return hook.DestinationFunc(func(ctx context.Context, m *ent.DestinationMutation) (ent.Value, error) {
+			if ctx.Value(skipRevisionKey{}) != nil {
+				return next.Mutate(ctx, m)
+			}
+			tx, err := m.Tx()
+			if err != nil {
+				return nil, ErrNotInTransaction
+			}
+			var before []change
+			if !m.Op().Is(ent.OpCreate) {
+				// Read before the mutation: a delete leaves nothing to read
+				// after it.
+				if before, err = destinationChanges(ctx, tx.Client(), m, m.Op().Is(ent.OpDelete|ent.OpDeleteOne)); err != nil {
+					return nil, err
+				}
+			}
+			v, err := next.Mutate(ctx, m)
+			if err != nil {
+				return nil, err
+			}
+			if d, ok := v.(*ent.Destination); ok && m.Op().Is(ent.OpCreate) {
+				before = []change{{kind: configchange.KindDestination, id: d.ID, tenantID: d.TenantID, op: configchange.OpUpsert}}
 			}
 			if err := record(ctx, tx, r, dia, before); err != nil {
 				return nil, err
@@ -119,7 +154,7 @@ func installRevisionHooks(c *ent.Client, r *Revisions, dia string) {
 			if m.Op().Is(ent.OpCreate) {
 				sid, _ := m.SourceID()
 				tid, _ := m.TenantID()
-				changes = []change{{sourceID: sid, tenantID: tid, op: configchange.OpUpsert}}
+				changes = []change{{kind: configchange.KindSource, id: sid, tenantID: tid, op: configchange.OpUpsert}}
 			} else {
 				ids, err := m.IDs(ctx)
 				if err != nil {
@@ -134,7 +169,7 @@ func installRevisionHooks(c *ent.Client, r *Revisions, dia string) {
 				for _, s := range rows {
 					if !seen[s.SourceID] {
 						seen[s.SourceID] = true
-						changes = append(changes, change{sourceID: s.SourceID, tenantID: s.TenantID, op: configchange.OpUpsert})
+						changes = append(changes, change{kind: configchange.KindSource, id: s.SourceID, tenantID: s.TenantID, op: configchange.OpUpsert})
 					}
 				}
 			}
@@ -165,7 +200,28 @@ func sourceChanges(ctx context.Context, c *ent.Client, m *ent.SourceMutation, de
 	}
 	out := make([]change, len(rows))
 	for i, s := range rows {
-		out[i] = change{sourceID: s.ID, tenantID: s.TenantID, op: op}
+		out[i] = change{kind: configchange.KindSource, id: s.ID, tenantID: s.TenantID, op: op}
+	}
+	return out, nil
+}
+
+func destinationChanges(ctx context.Context, c *ent.Client, m *ent.DestinationMutation, deleting bool) ([]change, error) {
+	ids, err := m.IDs(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("store: destination ids: %w", err)
+	}
+	rows, err := c.Destination.Query().Where(destination.IDIn(ids...)).
+		Select(destination.FieldID, destination.FieldTenantID).All(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("store: destination tenants: %w", err)
+	}
+	op := configchange.OpUpsert
+	if deleting {
+		op = configchange.OpDelete
+	}
+	out := make([]change, len(rows))
+	for i, d := range rows {
+		out[i] = change{kind: configchange.KindDestination, id: d.ID, tenantID: d.TenantID, op: op}
 	}
 	return out, nil
 }
@@ -182,11 +238,16 @@ func record(ctx context.Context, tx *ent.Tx, r *Revisions, dia string, changes [
 	}
 	var last int64
 	for _, ch := range changes {
-		cc, err := tx.ConfigChange.Create().
-			SetSourceID(ch.sourceID).
+		create := tx.ConfigChange.Create().
+			SetKind(ch.kind).
 			SetTenantID(ch.tenantID).
-			SetOp(ch.op).
-			Save(sys)
+			SetOp(ch.op)
+		if ch.kind == configchange.KindDestination {
+			create.SetDestinationID(ch.id)
+		} else {
+			create.SetSourceID(ch.id)
+		}
+		cc, err := create.Save(sys)
 		if err != nil {
 			return fmt.Errorf("store: revision log: %w", err)
 		}
@@ -194,9 +255,12 @@ func record(ctx context.Context, tx *ent.Tx, r *Revisions, dia string, changes [
 		if ch.op == configchange.OpDelete {
 			continue
 		}
-		err = tx.Source.UpdateOneID(ch.sourceID).
-			SetRevision(cc.ID).
-			Exec(context.WithValue(sys, skipRevisionKey{}, true))
+		stamp := context.WithValue(sys, skipRevisionKey{}, true)
+		if ch.kind == configchange.KindDestination {
+			err = tx.Destination.UpdateOneID(ch.id).SetRevision(cc.ID).Exec(stamp)
+		} else {
+			err = tx.Source.UpdateOneID(ch.id).SetRevision(cc.ID).Exec(stamp)
+		}
 		if err != nil {
 			return fmt.Errorf("store: stamp revision: %w", err)
 		}

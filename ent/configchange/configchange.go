@@ -17,8 +17,12 @@ const (
 	FieldID = "id"
 	// FieldTenantID holds the string denoting the tenant_id field in the database.
 	FieldTenantID = "tenant_id"
+	// FieldKind holds the string denoting the kind field in the database.
+	FieldKind = "kind"
 	// FieldSourceID holds the string denoting the source_id field in the database.
 	FieldSourceID = "source_id"
+	// FieldDestinationID holds the string denoting the destination_id field in the database.
+	FieldDestinationID = "destination_id"
 	// FieldOp holds the string denoting the op field in the database.
 	FieldOp = "op"
 	// FieldCreateTime holds the string denoting the create_time field in the database.
@@ -31,7 +35,9 @@ const (
 var Columns = []string{
 	FieldID,
 	FieldTenantID,
+	FieldKind,
 	FieldSourceID,
+	FieldDestinationID,
 	FieldOp,
 	FieldCreateTime,
 }
@@ -57,6 +63,32 @@ var (
 	// DefaultCreateTime holds the default value on creation for the "create_time" field.
 	DefaultCreateTime func() time.Time
 )
+
+// Kind defines the type for the "kind" enum field.
+type Kind string
+
+// KindSource is the default value of the Kind enum.
+const DefaultKind = KindSource
+
+// Kind values.
+const (
+	KindSource      Kind = "source"
+	KindDestination Kind = "destination"
+)
+
+func (k Kind) String() string {
+	return string(k)
+}
+
+// KindValidator is a validator for the "kind" field enum values. It is called by the builders before save.
+func KindValidator(k Kind) error {
+	switch k {
+	case KindSource, KindDestination:
+		return nil
+	default:
+		return fmt.Errorf("configchange: invalid enum value for kind field: %q", k)
+	}
+}
 
 // Op defines the type for the "op" enum field.
 type Op string
@@ -94,9 +126,19 @@ func ByTenantID(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldTenantID, opts...).ToFunc()
 }
 
+// ByKind orders the results by the kind field.
+func ByKind(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldKind, opts...).ToFunc()
+}
+
 // BySourceID orders the results by the source_id field.
 func BySourceID(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldSourceID, opts...).ToFunc()
+}
+
+// ByDestinationID orders the results by the destination_id field.
+func ByDestinationID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldDestinationID, opts...).ToFunc()
 }
 
 // ByOp orders the results by the op field.

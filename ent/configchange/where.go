@@ -65,6 +65,11 @@ func SourceID(v uuid.UUID) predicate.ConfigChange {
 	return predicate.ConfigChange(sql.FieldEQ(FieldSourceID, v))
 }
 
+// DestinationID applies equality check predicate on the "destination_id" field. It's identical to DestinationIDEQ.
+func DestinationID(v uuid.UUID) predicate.ConfigChange {
+	return predicate.ConfigChange(sql.FieldEQ(FieldDestinationID, v))
+}
+
 // CreateTime applies equality check predicate on the "create_time" field. It's identical to CreateTimeEQ.
 func CreateTime(v time.Time) predicate.ConfigChange {
 	return predicate.ConfigChange(sql.FieldEQ(FieldCreateTime, v))
@@ -110,6 +115,26 @@ func TenantIDLTE(v uuid.UUID) predicate.ConfigChange {
 	return predicate.ConfigChange(sql.FieldLTE(FieldTenantID, v))
 }
 
+// KindEQ applies the EQ predicate on the "kind" field.
+func KindEQ(v Kind) predicate.ConfigChange {
+	return predicate.ConfigChange(sql.FieldEQ(FieldKind, v))
+}
+
+// KindNEQ applies the NEQ predicate on the "kind" field.
+func KindNEQ(v Kind) predicate.ConfigChange {
+	return predicate.ConfigChange(sql.FieldNEQ(FieldKind, v))
+}
+
+// KindIn applies the In predicate on the "kind" field.
+func KindIn(vs ...Kind) predicate.ConfigChange {
+	return predicate.ConfigChange(sql.FieldIn(FieldKind, vs...))
+}
+
+// KindNotIn applies the NotIn predicate on the "kind" field.
+func KindNotIn(vs ...Kind) predicate.ConfigChange {
+	return predicate.ConfigChange(sql.FieldNotIn(FieldKind, vs...))
+}
+
 // SourceIDEQ applies the EQ predicate on the "source_id" field.
 func SourceIDEQ(v uuid.UUID) predicate.ConfigChange {
 	return predicate.ConfigChange(sql.FieldEQ(FieldSourceID, v))
@@ -148,6 +173,66 @@ func SourceIDLT(v uuid.UUID) predicate.ConfigChange {
 // SourceIDLTE applies the LTE predicate on the "source_id" field.
 func SourceIDLTE(v uuid.UUID) predicate.ConfigChange {
 	return predicate.ConfigChange(sql.FieldLTE(FieldSourceID, v))
+}
+
+// SourceIDIsNil applies the IsNil predicate on the "source_id" field.
+func SourceIDIsNil() predicate.ConfigChange {
+	return predicate.ConfigChange(sql.FieldIsNull(FieldSourceID))
+}
+
+// SourceIDNotNil applies the NotNil predicate on the "source_id" field.
+func SourceIDNotNil() predicate.ConfigChange {
+	return predicate.ConfigChange(sql.FieldNotNull(FieldSourceID))
+}
+
+// DestinationIDEQ applies the EQ predicate on the "destination_id" field.
+func DestinationIDEQ(v uuid.UUID) predicate.ConfigChange {
+	return predicate.ConfigChange(sql.FieldEQ(FieldDestinationID, v))
+}
+
+// DestinationIDNEQ applies the NEQ predicate on the "destination_id" field.
+func DestinationIDNEQ(v uuid.UUID) predicate.ConfigChange {
+	return predicate.ConfigChange(sql.FieldNEQ(FieldDestinationID, v))
+}
+
+// DestinationIDIn applies the In predicate on the "destination_id" field.
+func DestinationIDIn(vs ...uuid.UUID) predicate.ConfigChange {
+	return predicate.ConfigChange(sql.FieldIn(FieldDestinationID, vs...))
+}
+
+// DestinationIDNotIn applies the NotIn predicate on the "destination_id" field.
+func DestinationIDNotIn(vs ...uuid.UUID) predicate.ConfigChange {
+	return predicate.ConfigChange(sql.FieldNotIn(FieldDestinationID, vs...))
+}
+
+// DestinationIDGT applies the GT predicate on the "destination_id" field.
+func DestinationIDGT(v uuid.UUID) predicate.ConfigChange {
+	return predicate.ConfigChange(sql.FieldGT(FieldDestinationID, v))
+}
+
+// DestinationIDGTE applies the GTE predicate on the "destination_id" field.
+func DestinationIDGTE(v uuid.UUID) predicate.ConfigChange {
+	return predicate.ConfigChange(sql.FieldGTE(FieldDestinationID, v))
+}
+
+// DestinationIDLT applies the LT predicate on the "destination_id" field.
+func DestinationIDLT(v uuid.UUID) predicate.ConfigChange {
+	return predicate.ConfigChange(sql.FieldLT(FieldDestinationID, v))
+}
+
+// DestinationIDLTE applies the LTE predicate on the "destination_id" field.
+func DestinationIDLTE(v uuid.UUID) predicate.ConfigChange {
+	return predicate.ConfigChange(sql.FieldLTE(FieldDestinationID, v))
+}
+
+// DestinationIDIsNil applies the IsNil predicate on the "destination_id" field.
+func DestinationIDIsNil() predicate.ConfigChange {
+	return predicate.ConfigChange(sql.FieldIsNull(FieldDestinationID))
+}
+
+// DestinationIDNotNil applies the NotNil predicate on the "destination_id" field.
+func DestinationIDNotNil() predicate.ConfigChange {
+	return predicate.ConfigChange(sql.FieldNotNull(FieldDestinationID))
 }
 
 // OpEQ applies the EQ predicate on the "op" field.

@@ -57,6 +57,18 @@ func (f DataPlaneTokenFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Val
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.DataPlaneTokenMutation", m)
 }
 
+// The DestinationFunc type is an adapter to allow the use of ordinary
+// function as Destination mutator.
+type DestinationFunc func(context.Context, *ent.DestinationMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f DestinationFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.DestinationMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.DestinationMutation", m)
+}
+
 // The SecretFunc type is an adapter to allow the use of ordinary
 // function as Secret mutator.
 type SecretFunc func(context.Context, *ent.SecretMutation) (ent.Value, error)

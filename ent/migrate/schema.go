@@ -36,7 +36,9 @@ var (
 	ConfigChangesColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt64, Increment: true},
 		{Name: "tenant_id", Type: field.TypeUUID},
-		{Name: "source_id", Type: field.TypeUUID},
+		{Name: "kind", Type: field.TypeEnum, Enums: []string{"source", "destination"}, Default: "source"},
+		{Name: "source_id", Type: field.TypeUUID, Nullable: true},
+		{Name: "destination_id", Type: field.TypeUUID, Nullable: true},
 		{Name: "op", Type: field.TypeEnum, Enums: []string{"upsert", "delete"}},
 		{Name: "create_time", Type: field.TypeTime},
 	}
@@ -49,7 +51,12 @@ var (
 			{
 				Name:    "configchange_source_id",
 				Unique:  false,
-				Columns: []*schema.Column{ConfigChangesColumns[2]},
+				Columns: []*schema.Column{ConfigChangesColumns[3]},
+			},
+			{
+				Name:    "configchange_destination_id",
+				Unique:  false,
+				Columns: []*schema.Column{ConfigChangesColumns[4]},
 			},
 		},
 	}
@@ -95,6 +102,39 @@ var (
 		Name:       "data_plane_tokens",
 		Columns:    DataPlaneTokensColumns,
 		PrimaryKey: []*schema.Column{DataPlaneTokensColumns[0]},
+	}
+	// DestinationsColumns holds the columns for the "destinations" table.
+	DestinationsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeUUID},
+		{Name: "create_time", Type: field.TypeTime},
+		{Name: "update_time", Type: field.TypeTime},
+		{Name: "tenant_id", Type: field.TypeUUID},
+		{Name: "display_name", Type: field.TypeString, Size: 200},
+		{Name: "url", Type: field.TypeString, Size: 2048},
+		{Name: "shared_key_ciphertext", Type: field.TypeBytes},
+		{Name: "key_id", Type: field.TypeString},
+		{Name: "shared_key_fingerprint", Type: field.TypeString},
+		{Name: "signature_style", Type: field.TypeEnum, Enums: []string{"standard_webhooks", "hub"}, Default: "standard_webhooks"},
+		{Name: "signature_header", Type: field.TypeString, Default: ""},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"active", "paused"}, Default: "active"},
+		{Name: "source_ids", Type: field.TypeJSON, Nullable: true},
+		{Name: "retry_policy", Type: field.TypeBytes, Nullable: true},
+		{Name: "timeout_ms", Type: field.TypeInt64},
+		{Name: "max_concurrency", Type: field.TypeInt},
+		{Name: "revision", Type: field.TypeInt64, Default: 0},
+	}
+	// DestinationsTable holds the schema information for the "destinations" table.
+	DestinationsTable = &schema.Table{
+		Name:       "destinations",
+		Columns:    DestinationsColumns,
+		PrimaryKey: []*schema.Column{DestinationsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "destination_tenant_id",
+				Unique:  false,
+				Columns: []*schema.Column{DestinationsColumns[3]},
+			},
+		},
 	}
 	// SecretsColumns holds the columns for the "secrets" table.
 	SecretsColumns = []*schema.Column{
@@ -178,6 +218,7 @@ var (
 		ConfigChangesTable,
 		DataPlanesTable,
 		DataPlaneTokensTable,
+		DestinationsTable,
 		SecretsTable,
 		SourcesTable,
 		TenantsTable,

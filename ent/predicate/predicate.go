@@ -18,6 +18,9 @@ type DataPlane func(*sql.Selector)
 // DataPlaneToken is the predicate function for dataplanetoken builders.
 type DataPlaneToken func(*sql.Selector)
 
+// Destination is the predicate function for destination builders.
+type Destination func(*sql.Selector)
+
 // Secret is the predicate function for secret builders.
 type Secret func(*sql.Selector)
 

@@ -206,6 +206,30 @@ func (f DataPlaneTokenMutationRuleFunc) EvalMutation(ctx context.Context, m ent.
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.DataPlaneTokenMutation", m)
 }
 
+// The DestinationQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type DestinationQueryRuleFunc func(context.Context, *ent.DestinationQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f DestinationQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.DestinationQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.DestinationQuery", q)
+}
+
+// The DestinationMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type DestinationMutationRuleFunc func(context.Context, *ent.DestinationMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f DestinationMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.DestinationMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.DestinationMutation", m)
+}
+
 // The SecretQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type SecretQueryRuleFunc func(context.Context, *ent.SecretQuery) error

@@ -11,6 +11,7 @@ import (
 	"github.com/plugshq/plugs/ent/configchange"
 	"github.com/plugshq/plugs/ent/dataplane"
 	"github.com/plugshq/plugs/ent/dataplanetoken"
+	"github.com/plugshq/plugs/ent/destination"
 	"github.com/plugshq/plugs/ent/schema"
 	"github.com/plugshq/plugs/ent/secret"
 	"github.com/plugshq/plugs/ent/source"
@@ -81,7 +82,7 @@ func init() {
 	configchangeFields := schema.ConfigChange{}.Fields()
 	_ = configchangeFields
 	// configchangeDescCreateTime is the schema descriptor for create_time field.
-	configchangeDescCreateTime := configchangeFields[4].Descriptor()
+	configchangeDescCreateTime := configchangeFields[6].Descriptor()
 	// configchange.DefaultCreateTime holds the default value on creation for the create_time field.
 	configchange.DefaultCreateTime = configchangeDescCreateTime.Default.(func() time.Time)
 	dataplane.Policy = privacy.NewPolicies(schema.DataPlane{})
@@ -191,6 +192,101 @@ func init() {
 	dataplanetokenDescID := dataplanetokenFields[0].Descriptor()
 	// dataplanetoken.DefaultID holds the default value on creation for the id field.
 	dataplanetoken.DefaultID = dataplanetokenDescID.Default.(func() uuid.UUID)
+	destinationMixin := schema.Destination{}.Mixin()
+	destination.Policy = privacy.NewPolicies(destinationMixin[1], schema.Destination{})
+	destination.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := destination.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	destinationMixinHooks1 := destinationMixin[1].Hooks()
+
+	destination.Hooks[1] = destinationMixinHooks1[0]
+	destinationMixinFields0 := destinationMixin[0].Fields()
+	_ = destinationMixinFields0
+	destinationFields := schema.Destination{}.Fields()
+	_ = destinationFields
+	// destinationDescCreateTime is the schema descriptor for create_time field.
+	destinationDescCreateTime := destinationMixinFields0[0].Descriptor()
+	// destination.DefaultCreateTime holds the default value on creation for the create_time field.
+	destination.DefaultCreateTime = destinationDescCreateTime.Default.(func() time.Time)
+	// destinationDescUpdateTime is the schema descriptor for update_time field.
+	destinationDescUpdateTime := destinationMixinFields0[1].Descriptor()
+	// destination.DefaultUpdateTime holds the default value on creation for the update_time field.
+	destination.DefaultUpdateTime = destinationDescUpdateTime.Default.(func() time.Time)
+	// destination.UpdateDefaultUpdateTime holds the default value on update for the update_time field.
+	destination.UpdateDefaultUpdateTime = destinationDescUpdateTime.UpdateDefault.(func() time.Time)
+	// destinationDescDisplayName is the schema descriptor for display_name field.
+	destinationDescDisplayName := destinationFields[1].Descriptor()
+	// destination.DisplayNameValidator is a validator for the "display_name" field. It is called by the builders before save.
+	destination.DisplayNameValidator = func() func(string) error {
+		validators := destinationDescDisplayName.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(display_name string) error {
+			for _, fn := range fns {
+				if err := fn(display_name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// destinationDescURL is the schema descriptor for url field.
+	destinationDescURL := destinationFields[2].Descriptor()
+	// destination.URLValidator is a validator for the "url" field. It is called by the builders before save.
+	destination.URLValidator = func() func(string) error {
+		validators := destinationDescURL.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(url string) error {
+			for _, fn := range fns {
+				if err := fn(url); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// destinationDescSharedKeyCiphertext is the schema descriptor for shared_key_ciphertext field.
+	destinationDescSharedKeyCiphertext := destinationFields[3].Descriptor()
+	// destination.SharedKeyCiphertextValidator is a validator for the "shared_key_ciphertext" field. It is called by the builders before save.
+	destination.SharedKeyCiphertextValidator = destinationDescSharedKeyCiphertext.Validators[0].(func([]byte) error)
+	// destinationDescKeyID is the schema descriptor for key_id field.
+	destinationDescKeyID := destinationFields[4].Descriptor()
+	// destination.KeyIDValidator is a validator for the "key_id" field. It is called by the builders before save.
+	destination.KeyIDValidator = destinationDescKeyID.Validators[0].(func(string) error)
+	// destinationDescSharedKeyFingerprint is the schema descriptor for shared_key_fingerprint field.
+	destinationDescSharedKeyFingerprint := destinationFields[5].Descriptor()
+	// destination.SharedKeyFingerprintValidator is a validator for the "shared_key_fingerprint" field. It is called by the builders before save.
+	destination.SharedKeyFingerprintValidator = destinationDescSharedKeyFingerprint.Validators[0].(func(string) error)
+	// destinationDescSignatureHeader is the schema descriptor for signature_header field.
+	destinationDescSignatureHeader := destinationFields[7].Descriptor()
+	// destination.DefaultSignatureHeader holds the default value on creation for the signature_header field.
+	destination.DefaultSignatureHeader = destinationDescSignatureHeader.Default.(string)
+	// destinationDescTimeoutMs is the schema descriptor for timeout_ms field.
+	destinationDescTimeoutMs := destinationFields[11].Descriptor()
+	// destination.TimeoutMsValidator is a validator for the "timeout_ms" field. It is called by the builders before save.
+	destination.TimeoutMsValidator = destinationDescTimeoutMs.Validators[0].(func(int64) error)
+	// destinationDescMaxConcurrency is the schema descriptor for max_concurrency field.
+	destinationDescMaxConcurrency := destinationFields[12].Descriptor()
+	// destination.MaxConcurrencyValidator is a validator for the "max_concurrency" field. It is called by the builders before save.
+	destination.MaxConcurrencyValidator = destinationDescMaxConcurrency.Validators[0].(func(int) error)
+	// destinationDescRevision is the schema descriptor for revision field.
+	destinationDescRevision := destinationFields[13].Descriptor()
+	// destination.DefaultRevision holds the default value on creation for the revision field.
+	destination.DefaultRevision = destinationDescRevision.Default.(int64)
+	// destinationDescID is the schema descriptor for id field.
+	destinationDescID := destinationFields[0].Descriptor()
+	// destination.DefaultID holds the default value on creation for the id field.
+	destination.DefaultID = destinationDescID.Default.(func() uuid.UUID)
 	secretMixin := schema.Secret{}.Mixin()
 	secret.Policy = privacy.NewPolicies(secretMixin[1], schema.Secret{})
 	secret.Hooks[0] = func(next ent.Mutator) ent.Mutator {

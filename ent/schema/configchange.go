@@ -11,9 +11,11 @@ import (
 )
 
 // ConfigChange is the revision log: one row per configuration change of a
-// source, written in the same transaction as the change. Its auto-increment id
-// is the configuration revision; data planes are brought from one revision to
-// the next by replaying the log.
+// source or a destination, written in the same transaction as the change.
+// Its auto-increment id is the configuration revision; data planes are
+// brought from one revision to the next by replaying the log. kind says which
+// of source_id and destination_id names the changed resource; the other is
+// NULL.
 type ConfigChange struct {
 	ent.Schema
 }
@@ -23,7 +25,12 @@ func (ConfigChange) Fields() []ent.Field {
 	return []ent.Field{
 		field.Int64("id").Immutable(),
 		field.UUID("tenant_id", uuid.UUID{}).Immutable(),
-		field.UUID("source_id", uuid.UUID{}).Immutable(),
+		// Rows written before destinations existed are source changes.
+		field.Enum("kind").Values("source", "destination").Default("source").Immutable(),
+		// Not Nillable, so readers of source changes keep a plain UUID; a
+		// destination change reads as uuid.Nil here.
+		field.UUID("source_id", uuid.UUID{}).Optional().Immutable(),
+		field.UUID("destination_id", uuid.UUID{}).Optional().Immutable(),
 		field.Enum("op").Values("upsert", "delete").Immutable(),
 		field.Time("create_time").Default(nowUTC).Immutable(),
 	}
@@ -31,7 +38,7 @@ func (ConfigChange) Fields() []ent.Field {
 
 // Indexes of ConfigChange.
 func (ConfigChange) Indexes() []ent.Index {
-	return []ent.Index{index.Fields("source_id")}
+	return []ent.Index{index.Fields("source_id"), index.Fields("destination_id")}
 }
 
 // Policy of ConfigChange: the log spans tenants, so only the system reads
