@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"sort"
 	"sync"
@@ -15,6 +16,7 @@ import (
 	"github.com/plugshq/plugs/controlplane/store"
 	"github.com/plugshq/plugs/ent"
 	"github.com/plugshq/plugs/ent/configchange"
+	"github.com/plugshq/plugs/ent/destination"
 	"github.com/plugshq/plugs/ent/source"
 	"github.com/plugshq/plugs/ent/viewer"
 	plugsv1 "github.com/plugshq/plugs/gen/plugs/v1"
@@ -39,6 +41,7 @@ type Cache struct {
 	mu      sync.RWMutex
 	rev     int64
 	sources map[string]*plugsv1.SourceConfig
+	dests   map[string]*plugsv1.DestinationConfig
 	changes []logEntry // ascending by rev, all with rev > floor
 	// floor is the oldest version a delta can start from: every change
 	// after it is in changes.
@@ -46,17 +49,33 @@ type Cache struct {
 	changed chan struct{}
 }
 
+// logEntry is one change: of a source, or of a destination.
 type logEntry struct {
-	rev      int64
-	sourceID string
+	rev  int64
+	id   string
+	dest bool
 }
+
+func entryOf(ch *ent.ConfigChange) logEntry {
+	if ch.Kind == configchange.KindDestination {
+		return logEntry{rev: ch.ID, id: ch.DestinationID.String(), dest: true}
+	}
+	return logEntry{rev: ch.ID, id: ch.SourceID.String()}
+}
+
+// logFields are the columns of the revision log the cache reads.
+var logFields = []string{configchange.FieldID, configchange.FieldKind, configchange.FieldSourceID, configchange.FieldDestinationID}
 
 // NewCache returns an empty cache; Load fills it.
 func NewCache(s *Snapshotter, dia string, window int) *Cache {
 	if window <= 0 {
 		window = DefaultLogWindow
 	}
-	return &Cache{snap: s, dia: dia, window: window, log: s.log(), sources: map[string]*plugsv1.SourceConfig{}, changed: make(chan struct{})}
+	return &Cache{
+		snap: s, dia: dia, window: window, log: s.log(),
+		sources: map[string]*plugsv1.SourceConfig{}, dests: map[string]*plugsv1.DestinationConfig{},
+		changed: make(chan struct{}),
+	}
 }
 
 // readTx opens a read-only transaction that sees one consistent state of
@@ -95,25 +114,38 @@ func (c *Cache) Load(ctx context.Context) error {
 		}
 		sources[sc.GetId()] = sc
 	}
+	drows, err := tx.Destination.Query().All(sys)
+	if err != nil {
+		return fmt.Errorf("config: load destinations: %w", err)
+	}
+	dests := make(map[string]*plugsv1.DestinationConfig, len(drows))
+	for _, d := range drows {
+		dc, err := c.snap.DestinationConfig(d)
+		if err != nil {
+			c.log.Error("destination left out of the configuration", "destination_id", d.ID, "error", err)
+			continue
+		}
+		dests[dc.GetId()] = dc
+	}
 	tail, err := tx.ConfigChange.Query().
 		Where(configchange.IDLTE(rev)).
 		Order(ent.Desc(configchange.FieldID)).
 		Limit(c.window).
-		Select(configchange.FieldID, configchange.FieldSourceID).
+		Select(logFields...).
 		All(sys)
 	if err != nil {
 		return fmt.Errorf("config: load log: %w", err)
 	}
 	changes := make([]logEntry, len(tail))
 	for i, ch := range tail {
-		changes[len(tail)-1-i] = logEntry{rev: ch.ID, sourceID: ch.SourceID.String()}
+		changes[len(tail)-1-i] = entryOf(ch)
 	}
 	floor := int64(0)
 	if len(tail) == c.window {
 		floor = changes[0].rev - 1
 	}
 	c.mu.Lock()
-	c.rev, c.sources, c.changes, c.floor = rev, sources, changes, floor
+	c.rev, c.sources, c.dests, c.changes, c.floor = rev, sources, dests, changes, floor
 	c.wake()
 	c.mu.Unlock()
 	return nil
@@ -137,7 +169,7 @@ func (c *Cache) Refresh(ctx context.Context) error {
 	rows, err := tx.ConfigChange.Query().
 		Where(configchange.IDGT(from)).
 		Order(ent.Asc(configchange.FieldID)).
-		Select(configchange.FieldID, configchange.FieldSourceID).
+		Select(logFields...).
 		All(sys)
 	if err != nil {
 		return fmt.Errorf("config: refresh: %w", err)
@@ -145,12 +177,22 @@ func (c *Cache) Refresh(ctx context.Context) error {
 	if len(rows) == 0 {
 		return nil
 	}
-	ids := make([]uuid.UUID, 0, len(rows))
+	var ids, destIDs []uuid.UUID
 	seen := make(map[uuid.UUID]bool, len(rows))
 	for _, r := range rows {
-		if !seen[r.SourceID] {
-			seen[r.SourceID] = true
-			ids = append(ids, r.SourceID)
+		e := entryOf(r)
+		id := r.SourceID
+		if e.dest {
+			id = r.DestinationID
+		}
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		if e.dest {
+			destIDs = append(destIDs, id)
+		} else {
+			ids = append(ids, id)
 		}
 	}
 	loaded := make(map[string]*plugsv1.SourceConfig, len(ids))
@@ -168,8 +210,34 @@ func (c *Cache) Refresh(ctx context.Context) error {
 		}
 	}
 
+	loadedDests := make(map[string]*plugsv1.DestinationConfig, len(destIDs))
+	for chunk := range slices.Chunk(destIDs, 500) {
+		ds, err := tx.Destination.Query().Where(destination.IDIn(chunk...)).All(sys)
+		if err != nil {
+			return fmt.Errorf("config: refresh destinations: %w", err)
+		}
+		for _, d := range ds {
+			dc, err := c.snap.DestinationConfig(d)
+			if err != nil {
+				c.log.Error("destination left out of the configuration", "destination_id", d.ID, "error", err)
+				continue
+			}
+			loadedDests[dc.GetId()] = dc
+		}
+	}
+
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	nextDests := maps.Clone(c.dests)
+	for _, id := range destIDs {
+		key := id.String()
+		if dc, ok := loadedDests[key]; ok {
+			nextDests[key] = dc
+		} else {
+			delete(nextDests, key)
+		}
+	}
+	c.dests = nextDests
 	// Copy on write: streams may be ranging over the old map.
 	next := make(map[string]*plugsv1.SourceConfig, len(c.sources)+len(loaded))
 	for id, sc := range c.sources {
@@ -184,7 +252,7 @@ func (c *Cache) Refresh(ctx context.Context) error {
 		}
 	}
 	for _, r := range rows {
-		c.changes = append(c.changes, logEntry{rev: r.ID, sourceID: r.SourceID.String()})
+		c.changes = append(c.changes, entryOf(r))
 	}
 	if over := len(c.changes) - c.window; over > 0 {
 		c.floor = c.changes[over-1].rev
@@ -238,6 +306,9 @@ type Update struct {
 	Base     int64
 	Upserts  []*plugsv1.SourceConfig
 	Removed  []string
+	// Destinations upserted and removed.
+	Destinations        []*plugsv1.DestinationConfig
+	RemovedDestinations []string
 }
 
 // UpdateFrom returns the update from version held (-1 when the data plane
@@ -256,20 +327,33 @@ func (c *Cache) UpdateFrom(held int64) *Update {
 			u.Upserts = append(u.Upserts, sc)
 		}
 		sort.Slice(u.Upserts, func(i, j int) bool { return u.Upserts[i].GetId() < u.Upserts[j].GetId() })
+		for _, id := range slices.Sorted(maps.Keys(c.dests)) {
+			u.Destinations = append(u.Destinations, c.dests[id])
+		}
 		return u
 	}
 	u := &Update{Revision: c.rev, Base: held}
 	i := sort.Search(len(c.changes), func(i int) bool { return c.changes[i].rev > held })
-	done := map[string]bool{}
+	done := map[logEntry]bool{}
 	for _, e := range c.changes[i:] {
-		if done[e.sourceID] {
+		key := logEntry{id: e.id, dest: e.dest}
+		if done[key] {
 			continue
 		}
-		done[e.sourceID] = true
-		if sc, ok := c.sources[e.sourceID]; ok {
-			u.Upserts = append(u.Upserts, sc)
-		} else {
-			u.Removed = append(u.Removed, e.sourceID)
+		done[key] = true
+		switch {
+		case e.dest:
+			if dc, ok := c.dests[e.id]; ok {
+				u.Destinations = append(u.Destinations, dc)
+			} else {
+				u.RemovedDestinations = append(u.RemovedDestinations, e.id)
+			}
+		default:
+			if sc, ok := c.sources[e.id]; ok {
+				u.Upserts = append(u.Upserts, sc)
+			} else {
+				u.Removed = append(u.Removed, e.id)
+			}
 		}
 	}
 	return u

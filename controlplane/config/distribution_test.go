@@ -27,19 +27,23 @@ import (
 
 // mutator applies random configuration changes through the API.
 type mutator struct {
-	t   *testing.T
-	api plugsv1.SourceServiceClient
-	ctx context.Context
-	rnd *rand.Rand
-	ids []string
-	n   int
+	t     *testing.T
+	api   plugsv1.SourceServiceClient
+	dests plugsv1.DestinationServiceClient
+	dids  []string
+	// destsMade counts destinations created, some deleted since.
+	destsMade int
+	ctx       context.Context
+	rnd       *rand.Rand
+	ids       []string
+	n         int
 }
 
 func (m *mutator) step() {
 	m.t.Helper()
 	m.n++
 	tpls := []string{"stripe", "github", "custom", "slack", "svix"}
-	op := m.rnd.IntN(7)
+	op := m.rnd.IntN(10)
 	if len(m.ids) < 3 {
 		op = 0
 	}
@@ -80,6 +84,35 @@ func (m *mutator) step() {
 		i := m.rnd.IntN(len(m.ids))
 		_, err = m.api.DeleteSource(m.ctx, &plugsv1.DeleteSourceRequest{Id: m.ids[i]})
 		m.ids = append(m.ids[:i], m.ids[i+1:]...)
+	case 7: // a destination
+		var d *plugsv1.Destination
+		d, err = m.dests.CreateDestination(m.ctx, &plugsv1.CreateDestinationRequest{Destination: &plugsv1.Destination{
+			DisplayName: fmt.Sprintf("d%d", m.n), Url: fmt.Sprintf("https://billing%d.example.com/hook", m.n),
+			SharedKey: whsec(5000 + m.n), SourceIds: []string{m.pick()},
+		}})
+		if err == nil {
+			m.dids = append(m.dids, d.GetId())
+			m.destsMade++
+		}
+	case 8: // pause or resume one
+		if len(m.dids) == 0 {
+			return
+		}
+		st := plugsv1.Destination_STATUS_PAUSED
+		if m.rnd.IntN(2) == 0 {
+			st = plugsv1.Destination_STATUS_ACTIVE
+		}
+		_, err = m.dests.UpdateDestination(m.ctx, &plugsv1.UpdateDestinationRequest{
+			Destination: &plugsv1.Destination{Id: m.dids[m.rnd.IntN(len(m.dids))], Status: st},
+			UpdateMask:  &fieldmaskpb.FieldMask{Paths: []string{"status"}},
+		})
+	case 9: // delete one
+		if len(m.dids) == 0 {
+			return
+		}
+		i := m.rnd.IntN(len(m.dids))
+		_, err = m.dests.DeleteDestination(m.ctx, &plugsv1.DeleteDestinationRequest{Id: m.dids[i]})
+		m.dids = append(m.dids[:i], m.dids[i+1:]...)
 	case 6: // body limit
 		_, err = m.api.UpdateSource(m.ctx, &plugsv1.UpdateSourceRequest{
 			Source:     &plugsv1.Source{Id: m.pick(), MaxBodyBytes: int64(1000 + m.n)},
@@ -111,7 +144,8 @@ func TestDeltasMatchFullSnapshots(t *testing.T) {
 func testDeltasMatchFullSnapshots(t *testing.T, dialect string) {
 	cp := startControlPlane(t, storetest.Open(t, dialect), newKeyring(t), "127.0.0.1:0")
 	api, ctx := apiClient(t, cp, "tenant")
-	m := &mutator{t: t, api: api, ctx: ctx, rnd: rand.New(rand.NewPCG(7, uint64(len(dialect))))}
+	m := &mutator{t: t, api: api, dests: plugsv1.NewDestinationServiceClient(dial(t, cp.srv.GRPCAddr)), ctx: ctx,
+		rnd: rand.New(rand.NewPCG(7, uint64(len(dialect))))}
 	dps := []*dataPlane{
 		startDataPlane(t, cp.srv.GRPCAddr, "dp-a", nil),
 		startDataPlane(t, cp.srv.GRPCAddr, "dp-b", nil),
@@ -132,13 +166,19 @@ func testDeltasMatchFullSnapshots(t *testing.T, dialect string) {
 			}
 			dps[1] = startDataPlane(t, cp.srv.GRPCAddr, "dp-b", held)
 		}
-		version, ref := reference(t, cp)
+		version, ref, refDests := referenceAll(t, cp)
 		for _, d := range dps {
 			waitFor(t, d.id+" at "+version, func() bool { return d.version() == version })
 			if diff := sameAsReference(d, version, ref); diff != "" {
 				t.Fatalf("round %d, %s: %s", round, d.id, diff)
 			}
+			if diff := sameDestinations(d, refDests); diff != "" {
+				t.Fatalf("round %d, %s: %s", round, d.id, diff)
+			}
 		}
+	}
+	if m.destsMade == 0 {
+		t.Fatal("the random sequence made no destination")
 	}
 	// Every source shows that all three data planes run its revision.
 	waitFor(t, "rollout counts", func() bool {

@@ -181,6 +181,12 @@ func (d *dataPlane) version() string {
 // reference is the configuration at the database's newest revision, built
 // from nothing, to compare data planes against.
 func reference(t testing.TB, cp *controlPlane) (string, map[string]*plugsv1.SourceConfig) {
+	v, srcs, _ := referenceAll(t, cp)
+	return v, srcs
+}
+
+// referenceAll is reference with the destinations too.
+func referenceAll(t testing.TB, cp *controlPlane) (string, map[string]*plugsv1.SourceConfig, map[string]*plugsv1.DestinationConfig) {
 	t.Helper()
 	c := config.NewCache(&config.Snapshotter{Client: cp.db.Client, Catalog: templates.MustBuiltin(), Keyring: cp.kr, Log: quiet}, cp.db.Dialect, 0)
 	if err := c.Load(context.Background()); err != nil {
@@ -188,13 +194,31 @@ func reference(t testing.TB, cp *controlPlane) (string, map[string]*plugsv1.Sour
 	}
 	u := c.UpdateFrom(-1)
 	out := map[string]*plugsv1.SourceConfig{}
+	dests := map[string]*plugsv1.DestinationConfig{}
 	if u == nil {
-		return config.Version(c.Revision()), out
+		return config.Version(c.Revision()), out, dests
 	}
 	for _, sc := range u.Upserts {
 		out[sc.GetId()] = sc
 	}
-	return config.Version(u.Revision), out
+	for _, d := range u.Destinations {
+		dests[d.GetId()] = d
+	}
+	return config.Version(u.Revision), out, dests
+}
+
+// sameDestinations reports how d's destinations differ from ref.
+func sameDestinations(d *dataPlane, ref map[string]*plugsv1.DestinationConfig) string {
+	cfg := d.store.Load()
+	if len(cfg.Destinations) != len(ref) {
+		return "destination count differs"
+	}
+	for id, want := range ref {
+		if got := cfg.Destinations[id]; got == nil || !proto.Equal(got, want) {
+			return "destination " + id + " differs"
+		}
+	}
+	return ""
 }
 
 // sameAsReference reports how d's configuration differs from ref.

@@ -100,6 +100,7 @@ func (s *Server) StreamConfig(stream plugsv1.ConfigDiscoveryService_StreamConfig
 				resp := &plugsv1.StreamConfigResponse{
 					VersionInfo: Version(u.Revision), Nonce: newNonce(), Full: u.Full,
 					Sources: u.Upserts, RemovedSourceIds: u.Removed,
+					Destinations: u.Destinations, RemovedDestinationIds: u.RemovedDestinations,
 				}
 				if !u.Full {
 					resp.BaseVersion = Version(u.Base)
