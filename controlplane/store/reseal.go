@@ -6,6 +6,7 @@ import (
 
 	"github.com/plugshq/plugs/controlplane/secrets"
 	"github.com/plugshq/plugs/ent"
+	"github.com/plugshq/plugs/ent/destination"
 	"github.com/plugshq/plugs/ent/secret"
 	"github.com/plugshq/plugs/ent/viewer"
 )
@@ -42,8 +43,31 @@ func ResealSecrets(ctx context.Context, c *ent.Client, kr *secrets.Keyring) (int
 			return 0, fmt.Errorf("store: reseal secret %s: %w", s.ID, err)
 		}
 	}
+	dests, err := tx.Destination.Query().Where(destination.KeyIDNEQ(kr.PrimaryID())).All(sys)
+	if err != nil {
+		_ = tx.Rollback()
+		return 0, fmt.Errorf("store: reseal: %w", err)
+	}
+	for _, d := range dests {
+		b := secrets.DestinationBinding(d.TenantID.String(), d.ID.String())
+		plain, err := kr.Open(d.KeyID, d.SharedKeyCiphertext, b)
+		if err != nil {
+			_ = tx.Rollback()
+			return 0, fmt.Errorf("store: reseal destination %s: %w", d.ID, err)
+		}
+		keyID, sealed, err := kr.Seal(plain, b)
+		clear(plain)
+		if err != nil {
+			_ = tx.Rollback()
+			return 0, err
+		}
+		if err := tx.Destination.UpdateOneID(d.ID).SetKeyID(keyID).SetSharedKeyCiphertext(sealed).Exec(sys); err != nil {
+			_ = tx.Rollback()
+			return 0, fmt.Errorf("store: reseal destination %s: %w", d.ID, err)
+		}
+	}
 	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("store: reseal: %w", err)
 	}
-	return len(rows), nil
+	return len(rows) + len(dests), nil
 }

@@ -86,13 +86,18 @@ func TestResealSecretsUnderNewKey(t *testing.T) {
 			keyID, sealed, _ := kr1.Seal([]byte("the-plain-secret-value"), b)
 			secretRow = tx.Secret.Create().SetID(id).SetTenantID(tenant.ID).SetSourceID(src.ID).
 				SetKeyID(keyID).SetCiphertext(sealed).SetFingerprint("f").SaveX(sys)
+			destID := mustV7()
+			db2 := secrets.DestinationBinding(tenant.ID.String(), destID.String())
+			dKeyID, dSealed, _ := kr1.Seal([]byte("the-destination-key"), db2)
+			tx.Destination.Create().SetID(destID).SetTenantID(tenant.ID).SetDisplayName("d").SetURL("https://x.example").
+				SetKeyID(dKeyID).SetSharedKeyCiphertext(dSealed).SetSharedKeyFingerprint("f").SaveX(sys)
 			if err := tx.Commit(); err != nil {
 				t.Fatal(err)
 			}
 			k2, _ := secrets.GenerateKey()
 			kr2, _ := secrets.NewKeyring(k1, k2)
 			n, err := store.ResealSecrets(ctx, db.Client, kr2)
-			if err != nil || n != 1 {
+			if err != nil || n != 2 {
 				t.Fatalf("reseal: n=%d err=%v", n, err)
 			}
 			got := db.Client.Secret.GetX(sys, secretRow.ID)
@@ -104,6 +109,10 @@ func TestResealSecretsUnderNewKey(t *testing.T) {
 			plain, err := kr3.Open(got.KeyID, got.Ciphertext, b)
 			if err != nil || string(plain) != "the-plain-secret-value" {
 				t.Fatalf("open after reseal: %q %v", plain, err)
+			}
+			dest := db.Client.Destination.GetX(sys, destID)
+			if plain, err := kr3.Open(dest.KeyID, dest.SharedKeyCiphertext, db2); err != nil || string(plain) != "the-destination-key" {
+				t.Fatalf("destination key after reseal: %q %v", plain, err)
 			}
 			if n, _ := store.ResealSecrets(ctx, db.Client, kr2); n != 0 {
 				t.Fatalf("second reseal moved %d", n)
