@@ -90,7 +90,7 @@ func TestResealSecretsUnderNewKey(t *testing.T) {
 			db2 := secrets.DestinationBinding(tenant.ID.String(), destID.String())
 			dKeyID, dSealed, _ := kr1.Seal([]byte("the-destination-key"), db2)
 			tx.Destination.Create().SetID(destID).SetTenantID(tenant.ID).SetDisplayName("d").SetURL("https://x.example").
-				SetKeyID(dKeyID).SetSharedKeyCiphertext(dSealed).SetSharedKeyFingerprint("f").SaveX(sys)
+				SetKeyID(dKeyID).SetSharedKeyCiphertext(dSealed).SetSharedKeyFingerprint("f").SetTimeoutMs(10000).SetMaxConcurrency(10).SaveX(sys)
 			if err := tx.Commit(); err != nil {
 				t.Fatal(err)
 			}
