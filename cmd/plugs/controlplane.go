@@ -23,6 +23,8 @@ type cpFlags struct {
 	dataDir, databaseURL, keyFile string
 	grpcAddr, httpAddr, publicURL string
 	dataPlaneTokens               string
+	// allowHTTPHosts may receive deliveries over plain http (development).
+	allowHTTPHosts string
 	// tls is registered by the commands that serve (controlplane, dev)
 	// only; tlsConfig is what it loaded, nil for plaintext.
 	tls       serverTLSFlags
@@ -37,6 +39,19 @@ func (f *cpFlags) register(fs *flag.FlagSet, defDataDir, defGRPC, defHTTP, defPu
 	fs.StringVar(&f.httpAddr, "http-addr", envOr("PLUGS_HTTP_ADDR", defHTTP), "REST listen address (PLUGS_HTTP_ADDR)")
 	fs.StringVar(&f.publicURL, "public-url", envOr("PLUGS_PUBLIC_URL", defPublic), "public base URL of the data planes, used in webhook_url (PLUGS_PUBLIC_URL)")
 	fs.StringVar(&f.dataPlaneTokens, "dataplane-token", envOr("PLUGS_DATAPLANE_TOKEN", ""), "comma-separated tokens data planes authenticate with (PLUGS_DATAPLANE_TOKEN)")
+	fs.StringVar(&f.allowHTTPHosts, "allow-http-hosts", envOr("PLUGS_ALLOW_HTTP_HOSTS", ""),
+		"comma-separated hosts destinations may use over plain http, for development (PLUGS_ALLOW_HTTP_HOSTS)")
+}
+
+// splitList reads a comma-separated flag.
+func splitList(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // loadTLS checks the TLS flags and loads their files, so a bad one stops
@@ -84,18 +99,14 @@ func startControlPlane(ctx context.Context, f *cpFlags, createKey bool, extraTok
 		db.Close()
 		return nil, err
 	}
-	tokens := extraTokens
-	for _, t := range strings.Split(f.dataPlaneTokens, ",") {
-		if t = strings.TrimSpace(t); t != "" {
-			tokens = append(tokens, t)
-		}
-	}
+	tokens := append(extraTokens, splitList(f.dataPlaneTokens)...)
 	srv, err := server.Start(ctx, server.Config{
 		DB: db, Keyring: kr, Catalog: catalog,
 		GRPCAddr: f.grpcAddr, HTTPAddr: f.httpAddr,
 		PublicIngestURL: f.publicURL,
 		DataPlaneTokens: tokens,
 		TLS:             f.tlsConfig,
+		AllowHTTPHosts:  splitList(f.allowHTTPHosts),
 		Log:             slog.Default(),
 	})
 	if err != nil {

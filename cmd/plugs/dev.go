@@ -48,6 +48,10 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 		cp.publicURL = scheme(dp.ingestTLS != nil) + dp.ingestAddr
 	}
 	dp.publicURL = cp.publicURL
+	if cp.allowHTTPHosts == "" {
+		// Local receivers are the point of a dev setup.
+		cp.allowHTTPHosts = "localhost,127.0.0.1"
+	}
 	// The in-process data plane authenticates with a token made for this
 	// run only.
 	tok := make([]byte, 24)
