@@ -22,6 +22,44 @@ const eventsSubjects = "plugs.events.>"
 // MaxDedupWindow bounds per-message TTLs and is the stream's own MaxAge.
 const MaxDedupWindow = 31 * 24 * time.Hour
 
+// DeliveriesStream holds one message per (usage event, destination) to
+// deliver, on DeliverySubject(destinationID). The forwarder's router writes
+// it with Nats-Msg-Id "<event id>:<destination id>", so an event routed twice
+// (a redelivery after a crash) is stored once; each destination's deliverer
+// consumes its own subject. Delivered messages stay until MaxAge so recent
+// deliveries can be inspected; retention is by limits, not by acks.
+const DeliveriesStream = "PLUGS_DELIVERIES"
+
+// DeadStream holds the deliveries a destination never took, on
+// DeadSubject(destinationID), with headers saying why, until they are
+// re-driven or age out.
+const DeadStream = "PLUGS_DEAD"
+
+const (
+	deliveriesSubjects = "plugs.deliveries.>"
+	deadSubjects       = "plugs.dead.>"
+)
+
+// DeliveriesMaxAge bounds how long a delivery waits, paused destination or
+// not: past the longest retry policy (80 h by default) with room for a long
+// pause.
+const DeliveriesMaxAge = 8 * 24 * time.Hour
+
+// DeliveriesDedupWindow is how long the server remembers a Nats-Msg-Id on
+// DeliveriesStream and DeadStream. It must outlast the router's ack wait:
+// an event is only routed again when its ack was lost, which shows within
+// seconds, not minutes.
+const DeliveriesDedupWindow = 10 * time.Minute
+
+// DeadMaxAge is how long a dead letter is kept for re-driving.
+const DeadMaxAge = 30 * 24 * time.Hour
+
+// DeliverySubject is where the deliveries of a destination are queued.
+func DeliverySubject(destinationID string) string { return "plugs.deliveries." + destinationID }
+
+// DeadSubject is where the dead letters of a destination are kept.
+func DeadSubject(destinationID string) string { return "plugs.dead." + destinationID }
+
 // StreamOptions configure the streams Plugs creates.
 type StreamOptions struct {
 	// Replicas is the number of copies of each stream: 1 for a single
@@ -50,13 +88,46 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, o StreamOptions)
 		// ids. Keep its window small.
 		Duplicates: time.Minute,
 	}
+	deliveries := jetstream.StreamConfig{
+		Name:        DeliveriesStream,
+		Description: "Plugs deliveries: one per usage event and destination, consumed per destination",
+		Subjects:    []string{deliveriesSubjects},
+		Storage:     jetstream.FileStorage,
+		Retention:   jetstream.LimitsPolicy,
+		Discard:     jetstream.DiscardOld,
+		MaxAge:      DeliveriesMaxAge,
+		Replicas:    o.Replicas,
+		Duplicates:  DeliveriesDedupWindow,
+	}
+	dead := jetstream.StreamConfig{
+		Name:        DeadStream,
+		Description: "Plugs dead letters: deliveries a destination never took, kept for re-driving",
+		Subjects:    []string{deadSubjects},
+		Storage:     jetstream.FileStorage,
+		Retention:   jetstream.LimitsPolicy,
+		Discard:     jetstream.DiscardOld,
+		MaxAge:      DeadMaxAge,
+		Replicas:    o.Replicas,
+		// A dead letter is written with an id derived from the delivery, so
+		// a retry after a lost publish ack does not store it twice.
+		Duplicates: DeliveriesDedupWindow,
+	}
+	for _, c := range []jetstream.StreamConfig{cfg, deliveries, dead} {
+		if err := ensureStream(ctx, js, c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func ensureStream(ctx context.Context, js jetstream.JetStream, cfg jetstream.StreamConfig) error {
 	_, err := js.CreateOrUpdateStream(ctx, cfg)
 	if err != nil {
 		var apiErr *jetstream.APIError
 		if errors.As(err, &apiErr) {
-			return fmt.Errorf("backbone: stream %s: %w", EventsStream, err)
+			return fmt.Errorf("backbone: stream %s: %w", cfg.Name, err)
 		}
-		return fmt.Errorf("%w: stream %s: %w", ErrUnavailable, EventsStream, err)
+		return fmt.Errorf("%w: stream %s: %w", ErrUnavailable, cfg.Name, err)
 	}
 	return nil
 }

@@ -1,0 +1,165 @@
+package forward
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/plugshq/plugs/backbone"
+	plugsv1 "github.com/plugshq/plugs/gen/plugs/v1"
+)
+
+// DeadLetter is a delivery a destination never took.
+type DeadLetter struct {
+	// Seq is its sequence in the dead-letter stream.
+	Seq           uint64
+	DestinationID string
+	EventID       string
+	// Event is the usage event; nil when the delivery held none
+	// (ReasonMalformed).
+	Event  *plugsv1.UsageEvent
+	Reason Reason
+	// Attempts is how many requests were made.
+	Attempts int
+	// LastStatus is the last answer's status, 0 when there was none.
+	LastStatus int
+	LastError  string
+	// Accepted is when the webhook was accepted; Time when the delivery
+	// was dead-lettered.
+	Accepted time.Time
+	Time     time.Time
+}
+
+// Limits of ListDead.
+const (
+	DefaultListLimit = 100
+	MaxListLimit     = 1000
+)
+
+// ListDead returns the oldest dead letters of a destination, at most limit
+// of them (0 means DefaultListLimit, more than MaxListLimit is
+// MaxListLimit).
+func ListDead(ctx context.Context, js jetstream.JetStream, destID string, limit int) ([]DeadLetter, error) {
+	if limit <= 0 {
+		limit = DefaultListLimit
+	}
+	limit = min(limit, MaxListLimit)
+	var out []DeadLetter
+	err := eachDead(ctx, js, destID, func(dl DeadLetter, _ *jetstream.RawStreamMsg) (bool, error) {
+		out = append(out, dl)
+		return len(out) < limit, nil
+	})
+	return out, err
+}
+
+// Redrive queues again the dead letters of a destination that filter
+// accepts (nil accepts all) and removes them from the dead letters. A
+// re-driven delivery counts its attempts from 1 again and its max_age from
+// now. It returns how many were re-driven; on an error, those counted are
+// re-driven and the rest are still dead letters, so the call can be
+// repeated.
+func Redrive(ctx context.Context, js jetstream.JetStream, destID string, filter func(DeadLetter) bool) (int, error) {
+	stream, err := js.Stream(ctx, backbone.DeadStream)
+	if err != nil {
+		return 0, fmt.Errorf("%w: stream %s: %w", ErrBackbone, backbone.DeadStream, err)
+	}
+	n := 0
+	err = eachDead(ctx, js, destID, func(dl DeadLetter, raw *jetstream.RawStreamMsg) (bool, error) {
+		if filter != nil && !filter(dl) {
+			return true, nil
+		}
+		m := nats.NewMsg(backbone.DeliverySubject(destID))
+		m.Data = raw.Data
+		for _, k := range []string{HeaderEventID, HeaderAccepted} {
+			if v := raw.Header.Get(k); v != "" {
+				m.Header.Set(k, v)
+			}
+		}
+		m.Header.Set(HeaderDestinationID, destID)
+		m.Header.Set(HeaderRedriven, time.Now().UTC().Format(time.RFC3339Nano))
+		// A new id, or the deliveries stream would take it for the
+		// original delivery; derived from the dead letter, so a re-drive
+		// repeated after a failure does not queue it twice.
+		if _, err := js.PublishMsg(ctx, m,
+			jetstream.WithMsgID("redrive:"+destID+":"+strconv.FormatUint(raw.Sequence, 10)),
+			jetstream.WithExpectStream(backbone.DeliveriesStream)); err != nil {
+			return false, fmt.Errorf("%w: re-drive %d: %w", ErrBackbone, raw.Sequence, err)
+		}
+		if err := stream.DeleteMsg(ctx, raw.Sequence); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
+			return false, fmt.Errorf("%w: delete dead letter %d: %w", ErrBackbone, raw.Sequence, err)
+		}
+		n++
+		return true, nil
+	})
+	return n, err
+}
+
+// ListDead lists the dead letters of a destination; see the function
+// ListDead.
+func (f *Forwarder) ListDead(ctx context.Context, destID string, limit int) ([]DeadLetter, error) {
+	return ListDead(ctx, f.js, destID, limit)
+}
+
+// Redrive re-drives dead letters of a destination; see the function
+// Redrive. Deliveries to a paused destination wait until it is resumed.
+func (f *Forwarder) Redrive(ctx context.Context, destID string, filter func(DeadLetter) bool) (int, error) {
+	return Redrive(ctx, f.js, destID, filter)
+}
+
+// eachDead calls fn with each dead letter of the destination, oldest
+// first, until fn returns false or an error. It reads one message at a
+// time by subject, so a destination with few dead letters among many is
+// listed without reading the others.
+func eachDead(ctx context.Context, js jetstream.JetStream, destID string, fn func(DeadLetter, *jetstream.RawStreamMsg) (bool, error)) error {
+	if err := checkID(destID); err != nil {
+		return err
+	}
+	stream, err := js.Stream(ctx, backbone.DeadStream)
+	if err != nil {
+		return fmt.Errorf("%w: stream %s: %w", ErrBackbone, backbone.DeadStream, err)
+	}
+	subject := backbone.DeadSubject(destID)
+	for seq := uint64(1); ; {
+		raw, err := stream.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(subject))
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("%w: read dead letters: %w", ErrBackbone, err)
+		}
+		more, err := fn(decodeDead(raw, destID), raw)
+		if err != nil || !more {
+			return err
+		}
+		seq = raw.Sequence + 1
+	}
+}
+
+func decodeDead(raw *jetstream.RawStreamMsg, destID string) DeadLetter {
+	h := raw.Header
+	dl := DeadLetter{
+		Seq:           raw.Sequence,
+		DestinationID: destID,
+		EventID:       h.Get(HeaderEventID),
+		Reason:        Reason(h.Get(HeaderReason)),
+		LastError:     h.Get(HeaderLastError),
+		Time:          raw.Time,
+	}
+	dl.Attempts, _ = strconv.Atoi(h.Get(HeaderAttempts))
+	dl.LastStatus, _ = strconv.Atoi(h.Get(HeaderLastStatus))
+	dl.Accepted, _ = time.Parse(time.RFC3339Nano, h.Get(HeaderAccepted))
+	ev := &plugsv1.UsageEvent{}
+	if proto.Unmarshal(raw.Data, ev) == nil {
+		dl.Event = ev
+		if dl.EventID == "" {
+			dl.EventID = ev.GetId()
+		}
+	}
+	return dl
+}
