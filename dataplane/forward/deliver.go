@@ -268,7 +268,14 @@ func (dl *deliverer) post(d *destination, eventID string, body []byte) (res resu
 	}
 	req.Header.Set("Content-Type", ContentType)
 	req.Header.Set("User-Agent", userAgent)
-	d.sign(req.Header, eventID, res.start, body)
+	sig, err := d.signer.Sign(eventID, res.start, body)
+	if err != nil {
+		res.err, res.refused = fmt.Errorf("%w: %w", ErrRequest, err), true
+		return res
+	}
+	for k, v := range sig {
+		req.Header[k] = v
+	}
 	resp, err := dl.f.client.Do(req)
 	if err != nil {
 		res.refused = errors.Is(err, egress.ErrForbiddenAddress)

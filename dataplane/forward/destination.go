@@ -2,6 +2,7 @@ package forward
 
 import (
 	"fmt"
+	"github.com/plugshq/plugs/consumer"
 	"net/url"
 	"strings"
 	"time"
@@ -28,9 +29,7 @@ type destination struct {
 	cfg     *plugsv1.DestinationConfig
 	id      string
 	url     string
-	key     []byte
-	hub     bool
-	header  string // hub-style signature header
+	signer  *consumer.Signer // the one implementation consumers verify against
 	timeout time.Duration
 	maxConc int
 	policy  policy
@@ -45,23 +44,23 @@ func compile(d *plugsv1.DestinationConfig) (*destination, error) {
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		return nil, fmt.Errorf("%w: destination %s: url is not http(s)", ErrInvalidDestination, d.GetId())
 	}
-	key, err := decodeKey(d.GetSharedKey())
-	if err != nil {
-		return nil, fmt.Errorf("destination %s: %w", d.GetId(), err)
+	signer := &consumer.Signer{Key: string(d.GetSharedKey()), Header: d.GetSignatureHeader()}
+	if d.GetSignatureStyle() == plugsv1.Destination_SIGNATURE_STYLE_HUB {
+		signer.Style = consumer.Hub
+	}
+	// Sign once now, so a key no consumer could verify against stops the
+	// destination here rather than at every attempt.
+	if _, err := signer.Sign("check", time.Unix(0, 0), nil); err != nil {
+		return nil, fmt.Errorf("%w: destination %s: shared key: %w", ErrInvalidDestination, d.GetId(), err)
 	}
 	out := &destination{
 		cfg:     d,
 		id:      d.GetId(),
 		url:     d.GetUrl(),
-		key:     key,
-		hub:     d.GetSignatureStyle() == plugsv1.Destination_SIGNATURE_STYLE_HUB,
-		header:  d.GetSignatureHeader(),
+		signer:  signer,
 		timeout: d.GetTimeout().AsDuration(),
 		maxConc: int(d.GetMaxConcurrency()),
 		policy:  policyOf(d.GetRetryPolicy()),
-	}
-	if out.header == "" {
-		out.header = DefaultHubHeader
 	}
 	if out.timeout <= 0 {
 		out.timeout = DefaultTimeout

@@ -16,6 +16,17 @@ import (
 	plugsv1 "github.com/plugshq/plugs/gen/plugs/v1"
 )
 
+// sign puts the signature headers of a delivery on h, as an attempt does.
+func (d *destination) sign(h http.Header, id string, now time.Time, body []byte) {
+	sig, err := d.signer.Sign(id, now, body)
+	if err != nil {
+		panic(err)
+	}
+	for k, v := range sig {
+		h[k] = v
+	}
+}
+
 func mustCompile(t *testing.T, d *plugsv1.DestinationConfig) *destination {
 	t.Helper()
 	d.Id, d.TenantId, d.Url = "d1", "t1", "https://example.com/hook"
