@@ -16,6 +16,8 @@ import (
 
 	"github.com/plugshq/plugs/backbone"
 	"github.com/plugshq/plugs/dataplane/configclient"
+	"github.com/plugshq/plugs/dataplane/egress"
+	"github.com/plugshq/plugs/dataplane/forward"
 	"github.com/plugshq/plugs/dataplane/pipeline"
 	"github.com/plugshq/plugs/dataplane/receiver"
 	dpserver "github.com/plugshq/plugs/dataplane/server"
@@ -46,6 +48,9 @@ type dpFlags struct {
 	// replica count of the streams created there.
 	natsURL, natsCreds string
 	natsReplicas       int
+	// egressAllow lists CIDRs and hosts deliveries may reach although they
+	// are private (development).
+	egressAllow string
 }
 
 // maxConfigMsg bounds a configuration message the data plane accepts: a
@@ -76,6 +81,8 @@ func (f *dpFlags) register(fs *flag.FlagSet, defIngest string, inProcess bool) {
 		fs.StringVar(&f.natsCreds, "nats-creds", envOr("PLUGS_NATS_CREDS", ""), "NATS credentials file (PLUGS_NATS_CREDS)")
 		fs.IntVar(&f.natsReplicas, "nats-replicas", envInt("PLUGS_NATS_REPLICAS", 1), "replicas of the streams Plugs creates: 3 on a production cluster (PLUGS_NATS_REPLICAS)")
 	}
+	fs.StringVar(&f.egressAllow, "egress-allow", envOr("PLUGS_EGRESS_ALLOW", ""),
+		"comma-separated CIDRs and host names deliveries may reach despite being private, for development (PLUGS_EGRESS_ALLOW)")
 	fs.BoolVar(&f.trustForwarded, "trust-forwarded-headers", envOr("PLUGS_TRUST_FORWARDED_HEADERS", "") == "true",
 		"rebuild the request URL from X-Forwarded-Proto/Host, behind a proxy that sets them (PLUGS_TRUST_FORWARDED_HEADERS)")
 	if inProcess {
@@ -132,11 +139,12 @@ func refuseBypass(log *slog.Logger) {
 }
 
 type dataPlane struct {
-	srv    *dpserver.Server
-	conn   *grpc.ClientConn
-	nats   *backbone.Conn
-	cancel context.CancelFunc
-	done   chan struct{}
+	srv       *dpserver.Server
+	conn      *grpc.ClientConn
+	nats      *backbone.Conn
+	forwarder *forward.Forwarder
+	cancel    context.CancelFunc
+	done      chan struct{}
 }
 
 func (d *dataPlane) stop() {
@@ -145,6 +153,7 @@ func (d *dataPlane) stop() {
 	d.srv.Stop(ctx)
 	d.cancel()
 	<-d.done
+	d.forwarder.Stop()
 	_ = d.conn.Close()
 	d.nats.Close()
 }
@@ -188,8 +197,21 @@ func startDataPlane(ctx context.Context, f *dpFlags) (*dataPlane, error) {
 		nc.Close()
 		return nil, err
 	}
+	guard, err := egress.NewGuard(splitList(f.egressAllow))
+	if err != nil {
+		srv.Stop(ctx)
+		conn.Close()
+		nc.Close()
+		return nil, usageErr("--egress-allow: " + err.Error())
+	}
+	fwd := forward.New(nc.JS, snapshot.Routes{Store: store}, forward.Options{Guard: guard, Log: log,
+		OnAttempt: func(a forward.Attempt) {
+			log.Debug("delivery attempt", "destination", a.DestinationID, "event", a.EventID, "attempt", a.Number,
+				"status", a.StatusCode, "outcome", a.Outcome, "error", a.Err)
+		}})
 	runCtx, cancel := context.WithCancel(ctx)
-	d := &dataPlane{srv: srv, conn: conn, nats: nc, cancel: cancel, done: make(chan struct{})}
+	d := &dataPlane{srv: srv, conn: conn, nats: nc, forwarder: fwd, cancel: cancel, done: make(chan struct{})}
+	go runForwarder(runCtx, fwd, store, log)
 	cc := &configclient.Client{
 		Conn:    conn,
 		Token:   f.token,
@@ -259,5 +281,23 @@ func ensureStreams(ctx context.Context, nc *backbone.Conn, replicas int, log *sl
 			return
 		case <-time.After(backoff):
 		}
+	}
+}
+
+// runForwarder starts forwarding once a configuration is loaded: the
+// router acknowledges each event after routing it to the destinations it
+// knows, so it must not run before it knows them.
+func runForwarder(ctx context.Context, fwd *forward.Forwarder, store *snapshot.Store, log *slog.Logger) {
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for !store.Ready() {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+	if err := fwd.Run(ctx); err != nil && ctx.Err() == nil {
+		log.Error("forwarder stopped", "error", err)
 	}
 }

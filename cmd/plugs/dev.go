@@ -52,6 +52,9 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 		// Local receivers are the point of a dev setup.
 		cp.allowHTTPHosts = "localhost,127.0.0.1"
 	}
+	if dp.egressAllow == "" {
+		dp.egressAllow = "127.0.0.0/8,::1/128,localhost"
+	}
 	// The in-process data plane authenticates with a token made for this
 	// run only.
 	tok := make([]byte, 24)

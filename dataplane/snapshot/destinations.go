@@ -47,3 +47,25 @@ func (c *Config) Destination(id string) *plugsv1.DestinationConfig {
 	}
 	return c.Destinations[id]
 }
+
+// Routes is the forwarder's view of the destinations of the configuration
+// being served.
+type Routes struct{ Store *Store }
+
+// ForEvent returns the destinations an event is routed to.
+func (r Routes) ForEvent(tenantID, sourceID string) []*plugsv1.DestinationConfig {
+	return r.Store.Load().DestinationsFor(tenantID, sourceID)
+}
+
+// All returns every destination.
+func (r Routes) All() []*plugsv1.DestinationConfig {
+	cfg := r.Store.Load()
+	if cfg == nil {
+		return nil
+	}
+	out := make([]*plugsv1.DestinationConfig, 0, len(cfg.Destinations))
+	for _, d := range cfg.Destinations {
+		out = append(out, d)
+	}
+	return out
+}
