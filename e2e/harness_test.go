@@ -1,0 +1,243 @@
+package e2e
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+
+	"github.com/plugshq/plugs/backbone"
+	"github.com/plugshq/plugs/consumer"
+	"github.com/plugshq/plugs/controlplane/auth"
+	"github.com/plugshq/plugs/controlplane/secrets"
+	"github.com/plugshq/plugs/controlplane/server"
+	"github.com/plugshq/plugs/controlplane/store/storetest"
+	"github.com/plugshq/plugs/dataplane/configclient"
+	"github.com/plugshq/plugs/dataplane/egress"
+	"github.com/plugshq/plugs/dataplane/forward"
+	"github.com/plugshq/plugs/dataplane/pipeline"
+	"github.com/plugshq/plugs/dataplane/receiver"
+	"github.com/plugshq/plugs/dataplane/snapshot"
+	"github.com/plugshq/plugs/dataplane/verify"
+	plugsv1 "github.com/plugshq/plugs/gen/plugs/v1"
+	"github.com/plugshq/plugs/templates"
+)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+const dpToken = "dp-token-e2e"
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// world is one Plugs installation in the test process.
+type world struct {
+	t       *testing.T
+	ingest  string // base URL of the data plane's receiver
+	store   *snapshot.Store
+	nats    *backbone.Conn
+	sources plugsv1.SourceServiceClient
+	dests   plugsv1.DestinationServiceClient
+	ctx     context.Context // carries the tenant's API key
+}
+
+func start(t *testing.T) *world {
+	t.Helper()
+	ctx := context.Background()
+	db := storetest.Open(t, "sqlite")
+	k, _ := secrets.GenerateKey()
+	kr, _ := secrets.NewKeyring(k)
+	srv, err := server.Start(ctx, server.Config{
+		DB: db, Keyring: kr, Catalog: templates.MustBuiltin(),
+		GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", PublicIngestURL: "http://ingest.test",
+		DataPlaneTokens: []string{dpToken}, AllowHTTPHosts: []string{"127.0.0.1"}, Log: quiet,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		c, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		srv.Stop(c)
+	})
+	_, key, err := auth.Bootstrap(ctx, db.Client, "tenant", "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := grpc.NewClient(srv.GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+
+	nats, err := backbone.StartEmbedded(t.TempDir(), "127.0.0.1", -1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nats.Shutdown)
+	nc, err := backbone.Connect(ctx, backbone.Options{URL: nats.URL(), Name: "e2e"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	if err := backbone.EnsureStreams(ctx, nc.JS, backbone.StreamOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	// The data plane: configuration, receiver, forwarder.
+	store := &snapshot.Store{}
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	cc := &configclient.Client{Conn: conn, Token: dpToken, Node: &plugsv1.Node{Id: "dp"}, Store: store, Log: quiet,
+		MinBackoff: 10 * time.Millisecond, MaxBackoff: 200 * time.Millisecond}
+	go func() { defer close(done); _ = cc.Run(runCtx) }()
+	waitFor(t, "configuration", store.Ready)
+	events := &backbone.EventStore{JS: nc.JS}
+	mux := http.NewServeMux()
+	receiver.New(pipeline.New(store, events, pipeline.Options{Log: quiet}), receiver.Options{Log: quiet}).Register(mux)
+	ingest := httptest.NewServer(mux)
+	guard, _ := egress.NewGuard([]string{"127.0.0.0/8"})
+	fwd := forward.New(nc.JS, snapshot.Routes{Store: store}, forward.Options{Guard: guard, Log: quiet, ReconcileEvery: 50 * time.Millisecond})
+	fwdDone := make(chan struct{})
+	go func() { defer close(fwdDone); _ = fwd.Run(runCtx) }()
+	t.Cleanup(func() {
+		ingest.Close()
+		fwd.Stop()
+		cancel()
+		<-done
+		<-fwdDone
+	})
+	return &world{
+		t: t, ingest: ingest.URL, store: store, nats: nc,
+		sources: plugsv1.NewSourceServiceClient(conn), dests: plugsv1.NewDestinationServiceClient(conn),
+		ctx: metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+key),
+	}
+}
+
+const stripeSecret = "whsec_e2e_0123456789abcdefghij"
+
+// stripeSource creates a Stripe source and waits for the data plane to
+// have it.
+func (w *world) stripeSource() string {
+	w.t.Helper()
+	src, err := w.sources.CreateSource(w.ctx, &plugsv1.CreateSourceRequest{Source: &plugsv1.Source{
+		DisplayName: "stripe", TemplateId: "stripe", MetricId: "invoices", Secret: stripeSecret,
+	}})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	waitFor(w.t, "source on the data plane", func() bool { return w.store.Load().Source(src.GetId()) != nil })
+	return src.GetId()
+}
+
+// destination registers a receiver and waits for the data plane to have it.
+func (w *world) destination(url, key string, policy *plugsv1.RetryPolicy) string {
+	w.t.Helper()
+	d, err := w.dests.CreateDestination(w.ctx, &plugsv1.CreateDestinationRequest{Destination: &plugsv1.Destination{
+		DisplayName: "billing", Url: url, SharedKey: key, RetryPolicy: policy,
+	}})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	waitFor(w.t, "destination on the data plane", func() bool { return w.store.Load().Destination(d.GetId()) != nil })
+	return d.GetId()
+}
+
+// send posts a signed Stripe event and returns the status.
+func (w *world) send(sourceID, body string) int {
+	w.t.Helper()
+	tpl, _ := templates.MustBuiltin().Get("stripe")
+	s, err := verify.Sign(tpl.GetSignatureScheme(), stripeSecret, verify.Message{Body: []byte(body)}, time.Now())
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodPost, w.ingest+"/v1/ingest/webhook/"+sourceID, strings.NewReader(body))
+	req.Header = s.Header
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// billing is a customer's endpoint: it verifies each delivery with the
+// consumer package and counts deliveries per provider event id.
+type billing struct {
+	srv      *httptest.Server
+	mu       sync.Mutex
+	byEvent  map[string]int
+	requests int
+	// fail answers 500 while it returns true.
+	fail func(n int) bool
+}
+
+func newBilling(t *testing.T, key string) *billing {
+	b := &billing{byEvent: map[string]int{}}
+	v := &consumer.Verifier{Key: key}
+	b.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b.mu.Lock()
+		b.requests++
+		n := b.requests
+		fail := b.fail
+		b.mu.Unlock()
+		if fail != nil && fail(n) {
+			http.Error(w, "down", http.StatusInternalServerError)
+			return
+		}
+		ev, err := v.VerifyRequest(r)
+		if err != nil {
+			t.Errorf("delivery does not verify: %v", err)
+			http.Error(w, err.Error(), http.StatusUnauthorized)
+			return
+		}
+		b.mu.Lock()
+		b.byEvent[ev.Usage.GetEventId()]++
+		b.mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(b.srv.Close)
+	return b
+}
+
+func (b *billing) count(eventID string) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.byEvent[eventID]
+}
+
+func (b *billing) distinct() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.byEvent)
+}
+
+// settled reports whether the destination's queue is empty: nothing left
+// to deliver or waiting for an acknowledgement.
+func (w *world) settled(destID string) bool {
+	c, err := w.nats.JS.Consumer(context.Background(), backbone.DeliveriesStream, forward.ConsumerName(destID))
+	if err != nil {
+		return false
+	}
+	info, err := c.Info(context.Background())
+	return err == nil && info.NumPending == 0 && info.NumAckPending == 0
+}
