@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/plugshq/plugs/backbone"
 	"github.com/plugshq/plugs/controlplane/secrets"
 	"github.com/plugshq/plugs/controlplane/server"
 	"github.com/plugshq/plugs/controlplane/store"
@@ -29,6 +30,10 @@ type cpFlags struct {
 	// only; tlsConfig is what it loaded, nil for plaintext.
 	tls       serverTLSFlags
 	tlsConfig *tls.Config
+	// natsURL and natsCreds reach the backbone, for the destinations' dead
+	// letters; no URL leaves those methods answering FAILED_PRECONDITION.
+	// Registered by controlplane only: dev sets the embedded server's URL.
+	natsURL, natsCreds string
 }
 
 func (f *cpFlags) register(fs *flag.FlagSet, defDataDir, defGRPC, defHTTP, defPublic string) {
@@ -41,6 +46,15 @@ func (f *cpFlags) register(fs *flag.FlagSet, defDataDir, defGRPC, defHTTP, defPu
 	fs.StringVar(&f.dataPlaneTokens, "dataplane-token", envOr("PLUGS_DATAPLANE_TOKEN", ""), "comma-separated tokens data planes authenticate with (PLUGS_DATAPLANE_TOKEN)")
 	fs.StringVar(&f.allowHTTPHosts, "allow-http-hosts", envOr("PLUGS_ALLOW_HTTP_HOSTS", ""),
 		"comma-separated hosts destinations may use over plain http, for development (PLUGS_ALLOW_HTTP_HOSTS)")
+}
+
+// registerNATS adds the flags reaching the backbone; plugs dev does not
+// take them (its data-plane flags would clash, and it sets the embedded
+// server's URL itself).
+func (f *cpFlags) registerNATS(fs *flag.FlagSet) {
+	fs.StringVar(&f.natsURL, "nats-url", envOr("PLUGS_NATS_URL", ""),
+		"NATS JetStream server or cluster URLs, to list and re-drive dead letters; empty disables that (PLUGS_NATS_URL)")
+	fs.StringVar(&f.natsCreds, "nats-creds", envOr("PLUGS_NATS_CREDS", ""), "NATS credentials file (PLUGS_NATS_CREDS)")
 }
 
 // splitList reads a comma-separated flag.
@@ -76,12 +90,17 @@ func (f *cpFlags) keyFilePath() string {
 type controlPlane struct {
 	db  *store.DB
 	srv *server.Server
+	// nats is nil without --nats-url.
+	nats *backbone.Conn
 }
 
 func (c *controlPlane) stop() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	c.srv.Stop(ctx)
+	if c.nats != nil {
+		c.nats.Close()
+	}
 	_ = c.db.Close()
 }
 
@@ -100,7 +119,7 @@ func startControlPlane(ctx context.Context, f *cpFlags, createKey bool, extraTok
 		return nil, err
 	}
 	tokens := append(extraTokens, splitList(f.dataPlaneTokens)...)
-	srv, err := server.Start(ctx, server.Config{
+	cfg := server.Config{
 		DB: db, Keyring: kr, Catalog: catalog,
 		GRPCAddr: f.grpcAddr, HTTPAddr: f.httpAddr,
 		PublicIngestURL: f.publicURL,
@@ -108,12 +127,30 @@ func startControlPlane(ctx context.Context, f *cpFlags, createKey bool, extraTok
 		TLS:             f.tlsConfig,
 		AllowHTTPHosts:  splitList(f.allowHTTPHosts),
 		Log:             slog.Default(),
-	})
+	}
+	var nc *backbone.Conn
+	if f.natsURL != "" {
+		// Connect returns at once and keeps reconnecting in the
+		// background: NATS being down fails dead-letter calls, not the
+		// control plane.
+		nc, err = backbone.Connect(ctx, backbone.Options{URL: f.natsURL, CredsFile: f.natsCreds, Name: "plugs-controlplane", Log: slog.Default()})
+		if err != nil {
+			db.Close()
+			return nil, err
+		}
+		cfg.JetStream = nc.JS
+	} else {
+		slog.Info("no --nats-url: dead letters cannot be listed or re-driven through the API")
+	}
+	srv, err := server.Start(ctx, cfg)
 	if err != nil {
+		if nc != nil {
+			nc.Close()
+		}
 		db.Close()
 		return nil, err
 	}
-	return &controlPlane{db: db, srv: srv}, nil
+	return &controlPlane{db: db, srv: srv, nats: nc}, nil
 }
 
 func runControlPlane(ctx context.Context, args []string, _ io.Writer) error {
@@ -121,6 +158,7 @@ func runControlPlane(ctx context.Context, args []string, _ io.Writer) error {
 	var f cpFlags
 	f.register(fs, "./.plugs", ":9090", ":8081", "http://localhost:8080")
 	f.tls.register(fs)
+	f.registerNATS(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -74,6 +74,7 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	defer nats.Shutdown()
 	dp.natsURL, dp.natsReplicas = nats.URL(), 1
+	cp.natsURL = nats.URL()
 
 	c, err := startControlPlane(ctx, &cp, true, []string{dp.token})
 	if err != nil {

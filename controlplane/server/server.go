@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
@@ -61,6 +62,11 @@ type Config struct {
 	// PollInterval is how often the revision is polled, besides
 	// PostgreSQL notifications; zero means 2 s.
 	PollInterval time.Duration
+	// JetStream reaches the backbone, where the destinations' dead letters
+	// are kept; nil leaves ListDeadLetters and RedriveDeadLetters
+	// answering FAILED_PRECONDITION. The control plane only reads and
+	// re-drives dead letters: the data planes create the streams.
+	JetStream jetstream.JetStream
 	// TLS, when set, serves both listeners over TLS with its Certificates
 	// (at least one; GetCertificate alone is not enough, because the gateway
 	// pins the certificates it is given). Its ClientCAs, when set, verify a
@@ -148,7 +154,10 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	destinations := &api.Destinations{
 		Client: cfg.DB.Client, Keyring: cfg.Keyring, AllowHTTPHosts: cfg.AllowHTTPHosts, Log: log,
 	}
-	plugsv1.RegisterDestinationServiceServer(gs, destinations)
+	plugsv1.RegisterDestinationServiceServer(gs, &api.DestinationService{
+		Destinations: destinations,
+		DeadLetters:  &api.DeadLetters{Client: cfg.DB.Client, JS: cfg.JetStream, Log: log},
+	})
 	plugsv1.RegisterWebhookRegistrationServiceServer(gs, &api.Webhooks{Destinations: destinations})
 	shutdown := make(chan struct{})
 	plugsv1.RegisterConfigDiscoveryServiceServer(gs, &config.Server{

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"time"
 
@@ -46,16 +47,34 @@ const (
 // of them (0 means DefaultListLimit, more than MaxListLimit is
 // MaxListLimit).
 func ListDead(ctx context.Context, js jetstream.JetStream, destID string, limit int) ([]DeadLetter, error) {
+	out, _, err := ListDeadAfter(ctx, js, destID, 0, limit)
+	return out, err
+}
+
+// ListDeadAfter returns, oldest first, the dead letters of a destination
+// whose sequence (DeadLetter.Seq) is greater than after, at most limit of
+// them (as in ListDead), and whether more follow them. Paging with the
+// last Seq of one page as the next page's after neither skips nor repeats
+// a dead letter, whatever is dead-lettered or re-driven in between.
+func ListDeadAfter(ctx context.Context, js jetstream.JetStream, destID string, after uint64, limit int) ([]DeadLetter, bool, error) {
 	if limit <= 0 {
 		limit = DefaultListLimit
 	}
 	limit = min(limit, MaxListLimit)
+	if after == math.MaxUint64 {
+		return nil, false, nil
+	}
 	var out []DeadLetter
-	err := eachDead(ctx, js, destID, func(dl DeadLetter, _ *jetstream.RawStreamMsg) (bool, error) {
+	more := false
+	err := eachDead(ctx, js, destID, after+1, func(dl DeadLetter, _ *jetstream.RawStreamMsg) (bool, error) {
+		if len(out) == limit {
+			more = true
+			return false, nil
+		}
 		out = append(out, dl)
-		return len(out) < limit, nil
+		return true, nil
 	})
-	return out, err
+	return out, more, err
 }
 
 // Redrive queues again the dead letters of a destination that filter
@@ -69,8 +88,19 @@ func Redrive(ctx context.Context, js jetstream.JetStream, destID string, filter 
 	if err != nil {
 		return 0, fmt.Errorf("%w: stream %s: %w", ErrBackbone, backbone.DeadStream, err)
 	}
+	// Only the letters there now: a re-driven delivery the destination
+	// refuses again comes back as a new letter, which this call must not
+	// pick up again, or it would go round while the destination refuses.
+	info, err := stream.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("%w: stream %s: %w", ErrBackbone, backbone.DeadStream, err)
+	}
+	last := info.State.LastSeq
 	n := 0
-	err = eachDead(ctx, js, destID, func(dl DeadLetter, raw *jetstream.RawStreamMsg) (bool, error) {
+	err = eachDead(ctx, js, destID, 1, func(dl DeadLetter, raw *jetstream.RawStreamMsg) (bool, error) {
+		if raw.Sequence > last {
+			return false, nil
+		}
 		if filter != nil && !filter(dl) {
 			return true, nil
 		}
@@ -112,11 +142,11 @@ func (f *Forwarder) Redrive(ctx context.Context, destID string, filter func(Dead
 	return Redrive(ctx, f.js, destID, filter)
 }
 
-// eachDead calls fn with each dead letter of the destination, oldest
-// first, until fn returns false or an error. It reads one message at a
-// time by subject, so a destination with few dead letters among many is
-// listed without reading the others.
-func eachDead(ctx context.Context, js jetstream.JetStream, destID string, fn func(DeadLetter, *jetstream.RawStreamMsg) (bool, error)) error {
+// eachDead calls fn with each dead letter of the destination from
+// sequence from on, oldest first, until fn returns false or an error. It
+// reads one message at a time by subject, so a destination with few dead
+// letters among many is listed without reading the others.
+func eachDead(ctx context.Context, js jetstream.JetStream, destID string, from uint64, fn func(DeadLetter, *jetstream.RawStreamMsg) (bool, error)) error {
 	if err := checkID(destID); err != nil {
 		return err
 	}
@@ -125,7 +155,7 @@ func eachDead(ctx context.Context, js jetstream.JetStream, destID string, fn fun
 		return fmt.Errorf("%w: stream %s: %w", ErrBackbone, backbone.DeadStream, err)
 	}
 	subject := backbone.DeadSubject(destID)
-	for seq := uint64(1); ; {
+	for seq := max(from, 1); ; {
 		raw, err := stream.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(subject))
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
 			return nil

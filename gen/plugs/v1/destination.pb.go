@@ -128,6 +128,67 @@ func (Destination_Status) EnumDescriptor() ([]byte, []int) {
 	return file_plugs_v1_destination_proto_rawDescGZIP(), []int{0, 1}
 }
 
+// Why a delivery became a dead letter.
+type DeadLetter_Reason int32
+
+const (
+	DeadLetter_REASON_UNSPECIFIED DeadLetter_Reason = 0
+	// The destination answered with a status that is not retried (a 4xx
+	// not listed in retry_status_codes).
+	DeadLetter_REASON_REJECTED DeadLetter_Reason = 1
+	// The retry policy's max_attempts were made.
+	DeadLetter_REASON_ATTEMPTS_EXHAUSTED DeadLetter_Reason = 2
+	// The retry policy's max_age since the event was accepted passed.
+	DeadLetter_REASON_EXPIRED DeadLetter_Reason = 3
+	// The delivery holds no usage event.
+	DeadLetter_REASON_MALFORMED DeadLetter_Reason = 4
+)
+
+// Enum value maps for DeadLetter_Reason.
+var (
+	DeadLetter_Reason_name = map[int32]string{
+		0: "REASON_UNSPECIFIED",
+		1: "REASON_REJECTED",
+		2: "REASON_ATTEMPTS_EXHAUSTED",
+		3: "REASON_EXPIRED",
+		4: "REASON_MALFORMED",
+	}
+	DeadLetter_Reason_value = map[string]int32{
+		"REASON_UNSPECIFIED":        0,
+		"REASON_REJECTED":           1,
+		"REASON_ATTEMPTS_EXHAUSTED": 2,
+		"REASON_EXPIRED":            3,
+		"REASON_MALFORMED":          4,
+	}
+)
+
+func (x DeadLetter_Reason) Enum() *DeadLetter_Reason {
+	p := new(DeadLetter_Reason)
+	*p = x
+	return p
+}
+
+func (x DeadLetter_Reason) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (DeadLetter_Reason) Descriptor() protoreflect.EnumDescriptor {
+	return file_plugs_v1_destination_proto_enumTypes[2].Descriptor()
+}
+
+func (DeadLetter_Reason) Type() protoreflect.EnumType {
+	return &file_plugs_v1_destination_proto_enumTypes[2]
+}
+
+func (x DeadLetter_Reason) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use DeadLetter_Reason.Descriptor instead.
+func (DeadLetter_Reason) EnumDescriptor() ([]byte, []int) {
+	return file_plugs_v1_destination_proto_rawDescGZIP(), []int{8, 0}
+}
+
 // Destination is an HTTPS endpoint of the customer's billing pipeline that
 // receives the tenant's usage events, signed with a shared key.
 type Destination struct {
@@ -685,6 +746,441 @@ func (x *DeleteDestinationRequest) GetId() string {
 	return ""
 }
 
+// DeadLetter is a delivery a destination never took: refused, or still
+// failing when its retry policy ran out. It is kept 30 days for re-driving.
+type DeadLetter struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The destination it was for.
+	DestinationId string `protobuf:"bytes,1,opt,name=destination_id,json=destinationId,proto3" json:"destination_id,omitempty"`
+	// UUID of the usage event; empty for REASON_MALFORMED.
+	UsageEventId string `protobuf:"bytes,2,opt,name=usage_event_id,json=usageEventId,proto3" json:"usage_event_id,omitempty"`
+	// The provider's id of the event (UsageEvent.event_id).
+	ProviderEventId string `protobuf:"bytes,3,opt,name=provider_event_id,json=providerEventId,proto3" json:"provider_event_id,omitempty"`
+	// The provider's event type, for example "invoice.paid".
+	EventType string `protobuf:"bytes,4,opt,name=event_type,json=eventType,proto3" json:"event_type,omitempty"`
+	// Source the webhook arrived on.
+	SourceId string `protobuf:"bytes,5,opt,name=source_id,json=sourceId,proto3" json:"source_id,omitempty"`
+	// Why the delivery was given up.
+	Reason DeadLetter_Reason `protobuf:"varint,6,opt,name=reason,proto3,enum=plugs.v1.DeadLetter_Reason" json:"reason,omitempty"`
+	// Requests made to the destination.
+	Attempts int32 `protobuf:"varint,7,opt,name=attempts,proto3" json:"attempts,omitempty"`
+	// Status of the last answer; 0 when none came (a network error or a
+	// timeout) or no request was made.
+	LastStatusCode int32 `protobuf:"varint,8,opt,name=last_status_code,json=lastStatusCode,proto3" json:"last_status_code,omitempty"`
+	// The last failure, for example "forward: destination refused the
+	// delivery: 400 Bad Request: unknown customer".
+	LastError string `protobuf:"bytes,9,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	// When the webhook was accepted.
+	AcceptTime *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=accept_time,json=acceptTime,proto3" json:"accept_time,omitempty"`
+	// When the delivery became a dead letter.
+	DeadTime      *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=dead_time,json=deadTime,proto3" json:"dead_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeadLetter) Reset() {
+	*x = DeadLetter{}
+	mi := &file_plugs_v1_destination_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeadLetter) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeadLetter) ProtoMessage() {}
+
+func (x *DeadLetter) ProtoReflect() protoreflect.Message {
+	mi := &file_plugs_v1_destination_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeadLetter.ProtoReflect.Descriptor instead.
+func (*DeadLetter) Descriptor() ([]byte, []int) {
+	return file_plugs_v1_destination_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *DeadLetter) GetDestinationId() string {
+	if x != nil {
+		return x.DestinationId
+	}
+	return ""
+}
+
+func (x *DeadLetter) GetUsageEventId() string {
+	if x != nil {
+		return x.UsageEventId
+	}
+	return ""
+}
+
+func (x *DeadLetter) GetProviderEventId() string {
+	if x != nil {
+		return x.ProviderEventId
+	}
+	return ""
+}
+
+func (x *DeadLetter) GetEventType() string {
+	if x != nil {
+		return x.EventType
+	}
+	return ""
+}
+
+func (x *DeadLetter) GetSourceId() string {
+	if x != nil {
+		return x.SourceId
+	}
+	return ""
+}
+
+func (x *DeadLetter) GetReason() DeadLetter_Reason {
+	if x != nil {
+		return x.Reason
+	}
+	return DeadLetter_REASON_UNSPECIFIED
+}
+
+func (x *DeadLetter) GetAttempts() int32 {
+	if x != nil {
+		return x.Attempts
+	}
+	return 0
+}
+
+func (x *DeadLetter) GetLastStatusCode() int32 {
+	if x != nil {
+		return x.LastStatusCode
+	}
+	return 0
+}
+
+func (x *DeadLetter) GetLastError() string {
+	if x != nil {
+		return x.LastError
+	}
+	return ""
+}
+
+func (x *DeadLetter) GetAcceptTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AcceptTime
+	}
+	return nil
+}
+
+func (x *DeadLetter) GetDeadTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DeadTime
+	}
+	return nil
+}
+
+type ListDeadLettersRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// UUID of the destination.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// At most this many; 0 means 50, more than 1000 is 1000.
+	PageSize      int32  `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDeadLettersRequest) Reset() {
+	*x = ListDeadLettersRequest{}
+	mi := &file_plugs_v1_destination_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDeadLettersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDeadLettersRequest) ProtoMessage() {}
+
+func (x *ListDeadLettersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_plugs_v1_destination_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDeadLettersRequest.ProtoReflect.Descriptor instead.
+func (*ListDeadLettersRequest) Descriptor() ([]byte, []int) {
+	return file_plugs_v1_destination_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ListDeadLettersRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ListDeadLettersRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListDeadLettersRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListDeadLettersResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	DeadLetters   []*DeadLetter          `protobuf:"bytes,1,rep,name=dead_letters,json=deadLetters,proto3" json:"dead_letters,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDeadLettersResponse) Reset() {
+	*x = ListDeadLettersResponse{}
+	mi := &file_plugs_v1_destination_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDeadLettersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDeadLettersResponse) ProtoMessage() {}
+
+func (x *ListDeadLettersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_plugs_v1_destination_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDeadLettersResponse.ProtoReflect.Descriptor instead.
+func (*ListDeadLettersResponse) Descriptor() ([]byte, []int) {
+	return file_plugs_v1_destination_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *ListDeadLettersResponse) GetDeadLetters() []*DeadLetter {
+	if x != nil {
+		return x.DeadLetters
+	}
+	return nil
+}
+
+func (x *ListDeadLettersResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// DeadLetterFilter selects dead letters. Each field set must match; a field
+// left unset matches every dead letter.
+type DeadLetterFilter struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Usage event ids (DeadLetter.usage_event_id); at most 1000.
+	UsageEventIds []string `protobuf:"bytes,1,rep,name=usage_event_ids,json=usageEventIds,proto3" json:"usage_event_ids,omitempty"`
+	// Provider event ids (DeadLetter.provider_event_id); at most 1000.
+	ProviderEventIds []string `protobuf:"bytes,2,rep,name=provider_event_ids,json=providerEventIds,proto3" json:"provider_event_ids,omitempty"`
+	// The reason; REASON_UNSPECIFIED matches every reason.
+	Reason DeadLetter_Reason `protobuf:"varint,3,opt,name=reason,proto3,enum=plugs.v1.DeadLetter_Reason" json:"reason,omitempty"`
+	// Dead letters whose dead_time is at or after this.
+	DeadTimeStart *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=dead_time_start,json=deadTimeStart,proto3" json:"dead_time_start,omitempty"`
+	// Dead letters whose dead_time is before this.
+	DeadTimeEnd   *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=dead_time_end,json=deadTimeEnd,proto3" json:"dead_time_end,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeadLetterFilter) Reset() {
+	*x = DeadLetterFilter{}
+	mi := &file_plugs_v1_destination_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeadLetterFilter) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeadLetterFilter) ProtoMessage() {}
+
+func (x *DeadLetterFilter) ProtoReflect() protoreflect.Message {
+	mi := &file_plugs_v1_destination_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeadLetterFilter.ProtoReflect.Descriptor instead.
+func (*DeadLetterFilter) Descriptor() ([]byte, []int) {
+	return file_plugs_v1_destination_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *DeadLetterFilter) GetUsageEventIds() []string {
+	if x != nil {
+		return x.UsageEventIds
+	}
+	return nil
+}
+
+func (x *DeadLetterFilter) GetProviderEventIds() []string {
+	if x != nil {
+		return x.ProviderEventIds
+	}
+	return nil
+}
+
+func (x *DeadLetterFilter) GetReason() DeadLetter_Reason {
+	if x != nil {
+		return x.Reason
+	}
+	return DeadLetter_REASON_UNSPECIFIED
+}
+
+func (x *DeadLetterFilter) GetDeadTimeStart() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DeadTimeStart
+	}
+	return nil
+}
+
+func (x *DeadLetterFilter) GetDeadTimeEnd() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DeadTimeEnd
+	}
+	return nil
+}
+
+type RedriveDeadLettersRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// UUID of the destination.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Which dead letters to re-drive; unset re-drives all of them.
+	Filter        *DeadLetterFilter `protobuf:"bytes,2,opt,name=filter,proto3" json:"filter,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RedriveDeadLettersRequest) Reset() {
+	*x = RedriveDeadLettersRequest{}
+	mi := &file_plugs_v1_destination_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RedriveDeadLettersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RedriveDeadLettersRequest) ProtoMessage() {}
+
+func (x *RedriveDeadLettersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_plugs_v1_destination_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RedriveDeadLettersRequest.ProtoReflect.Descriptor instead.
+func (*RedriveDeadLettersRequest) Descriptor() ([]byte, []int) {
+	return file_plugs_v1_destination_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *RedriveDeadLettersRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *RedriveDeadLettersRequest) GetFilter() *DeadLetterFilter {
+	if x != nil {
+		return x.Filter
+	}
+	return nil
+}
+
+type RedriveDeadLettersResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// How many dead letters were queued again.
+	RedrivenCount int32 `protobuf:"varint,1,opt,name=redriven_count,json=redrivenCount,proto3" json:"redriven_count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RedriveDeadLettersResponse) Reset() {
+	*x = RedriveDeadLettersResponse{}
+	mi := &file_plugs_v1_destination_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RedriveDeadLettersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RedriveDeadLettersResponse) ProtoMessage() {}
+
+func (x *RedriveDeadLettersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_plugs_v1_destination_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RedriveDeadLettersResponse.ProtoReflect.Descriptor instead.
+func (*RedriveDeadLettersResponse) Descriptor() ([]byte, []int) {
+	return file_plugs_v1_destination_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *RedriveDeadLettersResponse) GetRedrivenCount() int32 {
+	if x != nil {
+		return x.RedrivenCount
+	}
+	return 0
+}
+
 type RegisterWebhookRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The URL to deliver to.
@@ -697,7 +1193,7 @@ type RegisterWebhookRequest struct {
 
 func (x *RegisterWebhookRequest) Reset() {
 	*x = RegisterWebhookRequest{}
-	mi := &file_plugs_v1_destination_proto_msgTypes[8]
+	mi := &file_plugs_v1_destination_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -709,7 +1205,7 @@ func (x *RegisterWebhookRequest) String() string {
 func (*RegisterWebhookRequest) ProtoMessage() {}
 
 func (x *RegisterWebhookRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugs_v1_destination_proto_msgTypes[8]
+	mi := &file_plugs_v1_destination_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -722,7 +1218,7 @@ func (x *RegisterWebhookRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterWebhookRequest.ProtoReflect.Descriptor instead.
 func (*RegisterWebhookRequest) Descriptor() ([]byte, []int) {
-	return file_plugs_v1_destination_proto_rawDescGZIP(), []int{8}
+	return file_plugs_v1_destination_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *RegisterWebhookRequest) GetCallbackUrl() string {
@@ -756,7 +1252,7 @@ type WebhookRegistration struct {
 
 func (x *WebhookRegistration) Reset() {
 	*x = WebhookRegistration{}
-	mi := &file_plugs_v1_destination_proto_msgTypes[9]
+	mi := &file_plugs_v1_destination_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -768,7 +1264,7 @@ func (x *WebhookRegistration) String() string {
 func (*WebhookRegistration) ProtoMessage() {}
 
 func (x *WebhookRegistration) ProtoReflect() protoreflect.Message {
-	mi := &file_plugs_v1_destination_proto_msgTypes[9]
+	mi := &file_plugs_v1_destination_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -781,7 +1277,7 @@ func (x *WebhookRegistration) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WebhookRegistration.ProtoReflect.Descriptor instead.
 func (*WebhookRegistration) Descriptor() ([]byte, []int) {
-	return file_plugs_v1_destination_proto_rawDescGZIP(), []int{9}
+	return file_plugs_v1_destination_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *WebhookRegistration) GetId() string {
@@ -831,7 +1327,7 @@ type ListWebhooksRequest struct {
 
 func (x *ListWebhooksRequest) Reset() {
 	*x = ListWebhooksRequest{}
-	mi := &file_plugs_v1_destination_proto_msgTypes[10]
+	mi := &file_plugs_v1_destination_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -843,7 +1339,7 @@ func (x *ListWebhooksRequest) String() string {
 func (*ListWebhooksRequest) ProtoMessage() {}
 
 func (x *ListWebhooksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugs_v1_destination_proto_msgTypes[10]
+	mi := &file_plugs_v1_destination_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -856,7 +1352,7 @@ func (x *ListWebhooksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWebhooksRequest.ProtoReflect.Descriptor instead.
 func (*ListWebhooksRequest) Descriptor() ([]byte, []int) {
-	return file_plugs_v1_destination_proto_rawDescGZIP(), []int{10}
+	return file_plugs_v1_destination_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ListWebhooksRequest) GetPage() int32 {
@@ -886,7 +1382,7 @@ type ListWebhooksResponse struct {
 
 func (x *ListWebhooksResponse) Reset() {
 	*x = ListWebhooksResponse{}
-	mi := &file_plugs_v1_destination_proto_msgTypes[11]
+	mi := &file_plugs_v1_destination_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -898,7 +1394,7 @@ func (x *ListWebhooksResponse) String() string {
 func (*ListWebhooksResponse) ProtoMessage() {}
 
 func (x *ListWebhooksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugs_v1_destination_proto_msgTypes[11]
+	mi := &file_plugs_v1_destination_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -911,7 +1407,7 @@ func (x *ListWebhooksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWebhooksResponse.ProtoReflect.Descriptor instead.
 func (*ListWebhooksResponse) Descriptor() ([]byte, []int) {
-	return file_plugs_v1_destination_proto_rawDescGZIP(), []int{11}
+	return file_plugs_v1_destination_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ListWebhooksResponse) GetContent() []*WebhookRegistration {
@@ -1006,7 +1502,49 @@ const file_plugs_v1_destination_proto_rawDesc = "" +
 	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
 	"updateMask\"*\n" +
 	"\x18DeleteDestinationRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\"Z\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"\xd1\x04\n" +
+	"\n" +
+	"DeadLetter\x12%\n" +
+	"\x0edestination_id\x18\x01 \x01(\tR\rdestinationId\x12$\n" +
+	"\x0eusage_event_id\x18\x02 \x01(\tR\fusageEventId\x12*\n" +
+	"\x11provider_event_id\x18\x03 \x01(\tR\x0fproviderEventId\x12\x1d\n" +
+	"\n" +
+	"event_type\x18\x04 \x01(\tR\teventType\x12\x1b\n" +
+	"\tsource_id\x18\x05 \x01(\tR\bsourceId\x123\n" +
+	"\x06reason\x18\x06 \x01(\x0e2\x1b.plugs.v1.DeadLetter.ReasonR\x06reason\x12\x1a\n" +
+	"\battempts\x18\a \x01(\x05R\battempts\x12(\n" +
+	"\x10last_status_code\x18\b \x01(\x05R\x0elastStatusCode\x12\x1d\n" +
+	"\n" +
+	"last_error\x18\t \x01(\tR\tlastError\x12;\n" +
+	"\vaccept_time\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"acceptTime\x127\n" +
+	"\tdead_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\bdeadTime\"~\n" +
+	"\x06Reason\x12\x16\n" +
+	"\x12REASON_UNSPECIFIED\x10\x00\x12\x13\n" +
+	"\x0fREASON_REJECTED\x10\x01\x12\x1d\n" +
+	"\x19REASON_ATTEMPTS_EXHAUSTED\x10\x02\x12\x12\n" +
+	"\x0eREASON_EXPIRED\x10\x03\x12\x14\n" +
+	"\x10REASON_MALFORMED\x10\x04\"d\n" +
+	"\x16ListDeadLettersRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"z\n" +
+	"\x17ListDeadLettersResponse\x127\n" +
+	"\fdead_letters\x18\x01 \x03(\v2\x14.plugs.v1.DeadLetterR\vdeadLetters\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xa1\x02\n" +
+	"\x10DeadLetterFilter\x12&\n" +
+	"\x0fusage_event_ids\x18\x01 \x03(\tR\rusageEventIds\x12,\n" +
+	"\x12provider_event_ids\x18\x02 \x03(\tR\x10providerEventIds\x123\n" +
+	"\x06reason\x18\x03 \x01(\x0e2\x1b.plugs.v1.DeadLetter.ReasonR\x06reason\x12B\n" +
+	"\x0fdead_time_start\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\rdeadTimeStart\x12>\n" +
+	"\rdead_time_end\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\vdeadTimeEnd\"_\n" +
+	"\x19RedriveDeadLettersRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x122\n" +
+	"\x06filter\x18\x02 \x01(\v2\x1a.plugs.v1.DeadLetterFilterR\x06filter\"C\n" +
+	"\x1aRedriveDeadLettersResponse\x12%\n" +
+	"\x0eredriven_count\x18\x01 \x01(\x05R\rredrivenCount\"Z\n" +
 	"\x16RegisterWebhookRequest\x12!\n" +
 	"\fcallback_url\x18\x01 \x01(\tR\vcallbackUrl\x12\x1d\n" +
 	"\n" +
@@ -1026,13 +1564,15 @@ const file_plugs_v1_destination_proto_rawDesc = "" +
 	"totalPages\x12%\n" +
 	"\x0etotal_elements\x18\x03 \x01(\x05R\rtotalElements\x12\x12\n" +
 	"\x04size\x18\x04 \x01(\x05R\x04size\x12\x16\n" +
-	"\x06number\x18\x05 \x01(\x05R\x06number2\xaa\x03\n" +
+	"\x06number\x18\x05 \x01(\x05R\x06number2\xe3\x04\n" +
 	"\x12DestinationService\x12N\n" +
 	"\x11CreateDestination\x12\".plugs.v1.CreateDestinationRequest\x1a\x15.plugs.v1.Destination\x12H\n" +
 	"\x0eGetDestination\x12\x1f.plugs.v1.GetDestinationRequest\x1a\x15.plugs.v1.Destination\x12Y\n" +
 	"\x10ListDestinations\x12!.plugs.v1.ListDestinationsRequest\x1a\".plugs.v1.ListDestinationsResponse\x12N\n" +
 	"\x11UpdateDestination\x12\".plugs.v1.UpdateDestinationRequest\x1a\x15.plugs.v1.Destination\x12O\n" +
-	"\x11DeleteDestination\x12\".plugs.v1.DeleteDestinationRequest\x1a\x16.google.protobuf.Empty2\xbf\x01\n" +
+	"\x11DeleteDestination\x12\".plugs.v1.DeleteDestinationRequest\x1a\x16.google.protobuf.Empty\x12V\n" +
+	"\x0fListDeadLetters\x12 .plugs.v1.ListDeadLettersRequest\x1a!.plugs.v1.ListDeadLettersResponse\x12_\n" +
+	"\x12RedriveDeadLetters\x12#.plugs.v1.RedriveDeadLettersRequest\x1a$.plugs.v1.RedriveDeadLettersResponse2\xbf\x01\n" +
 	"\x1aWebhookRegistrationService\x12R\n" +
 	"\x0fRegisterWebhook\x12 .plugs.v1.RegisterWebhookRequest\x1a\x1d.plugs.v1.WebhookRegistration\x12M\n" +
 	"\fListWebhooks\x12\x1d.plugs.v1.ListWebhooksRequest\x1a\x1e.plugs.v1.ListWebhooksResponseB/Z-github.com/plugshq/plugs/gen/plugs/v1;plugsv1b\x06proto3"
@@ -1049,62 +1589,81 @@ func file_plugs_v1_destination_proto_rawDescGZIP() []byte {
 	return file_plugs_v1_destination_proto_rawDescData
 }
 
-var file_plugs_v1_destination_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_plugs_v1_destination_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_plugs_v1_destination_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_plugs_v1_destination_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_plugs_v1_destination_proto_goTypes = []any{
-	(Destination_SignatureStyle)(0),  // 0: plugs.v1.Destination.SignatureStyle
-	(Destination_Status)(0),          // 1: plugs.v1.Destination.Status
-	(*Destination)(nil),              // 2: plugs.v1.Destination
-	(*RetryPolicy)(nil),              // 3: plugs.v1.RetryPolicy
-	(*CreateDestinationRequest)(nil), // 4: plugs.v1.CreateDestinationRequest
-	(*GetDestinationRequest)(nil),    // 5: plugs.v1.GetDestinationRequest
-	(*ListDestinationsRequest)(nil),  // 6: plugs.v1.ListDestinationsRequest
-	(*ListDestinationsResponse)(nil), // 7: plugs.v1.ListDestinationsResponse
-	(*UpdateDestinationRequest)(nil), // 8: plugs.v1.UpdateDestinationRequest
-	(*DeleteDestinationRequest)(nil), // 9: plugs.v1.DeleteDestinationRequest
-	(*RegisterWebhookRequest)(nil),   // 10: plugs.v1.RegisterWebhookRequest
-	(*WebhookRegistration)(nil),      // 11: plugs.v1.WebhookRegistration
-	(*ListWebhooksRequest)(nil),      // 12: plugs.v1.ListWebhooksRequest
-	(*ListWebhooksResponse)(nil),     // 13: plugs.v1.ListWebhooksResponse
-	(*durationpb.Duration)(nil),      // 14: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil),    // 15: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),    // 16: google.protobuf.FieldMask
-	(*emptypb.Empty)(nil),            // 17: google.protobuf.Empty
+	(Destination_SignatureStyle)(0),    // 0: plugs.v1.Destination.SignatureStyle
+	(Destination_Status)(0),            // 1: plugs.v1.Destination.Status
+	(DeadLetter_Reason)(0),             // 2: plugs.v1.DeadLetter.Reason
+	(*Destination)(nil),                // 3: plugs.v1.Destination
+	(*RetryPolicy)(nil),                // 4: plugs.v1.RetryPolicy
+	(*CreateDestinationRequest)(nil),   // 5: plugs.v1.CreateDestinationRequest
+	(*GetDestinationRequest)(nil),      // 6: plugs.v1.GetDestinationRequest
+	(*ListDestinationsRequest)(nil),    // 7: plugs.v1.ListDestinationsRequest
+	(*ListDestinationsResponse)(nil),   // 8: plugs.v1.ListDestinationsResponse
+	(*UpdateDestinationRequest)(nil),   // 9: plugs.v1.UpdateDestinationRequest
+	(*DeleteDestinationRequest)(nil),   // 10: plugs.v1.DeleteDestinationRequest
+	(*DeadLetter)(nil),                 // 11: plugs.v1.DeadLetter
+	(*ListDeadLettersRequest)(nil),     // 12: plugs.v1.ListDeadLettersRequest
+	(*ListDeadLettersResponse)(nil),    // 13: plugs.v1.ListDeadLettersResponse
+	(*DeadLetterFilter)(nil),           // 14: plugs.v1.DeadLetterFilter
+	(*RedriveDeadLettersRequest)(nil),  // 15: plugs.v1.RedriveDeadLettersRequest
+	(*RedriveDeadLettersResponse)(nil), // 16: plugs.v1.RedriveDeadLettersResponse
+	(*RegisterWebhookRequest)(nil),     // 17: plugs.v1.RegisterWebhookRequest
+	(*WebhookRegistration)(nil),        // 18: plugs.v1.WebhookRegistration
+	(*ListWebhooksRequest)(nil),        // 19: plugs.v1.ListWebhooksRequest
+	(*ListWebhooksResponse)(nil),       // 20: plugs.v1.ListWebhooksResponse
+	(*durationpb.Duration)(nil),        // 21: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),      // 22: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),      // 23: google.protobuf.FieldMask
+	(*emptypb.Empty)(nil),              // 24: google.protobuf.Empty
 }
 var file_plugs_v1_destination_proto_depIdxs = []int32{
 	0,  // 0: plugs.v1.Destination.signature_style:type_name -> plugs.v1.Destination.SignatureStyle
 	1,  // 1: plugs.v1.Destination.status:type_name -> plugs.v1.Destination.Status
-	3,  // 2: plugs.v1.Destination.retry_policy:type_name -> plugs.v1.RetryPolicy
-	14, // 3: plugs.v1.Destination.timeout:type_name -> google.protobuf.Duration
-	15, // 4: plugs.v1.Destination.create_time:type_name -> google.protobuf.Timestamp
-	15, // 5: plugs.v1.Destination.update_time:type_name -> google.protobuf.Timestamp
-	14, // 6: plugs.v1.RetryPolicy.initial_backoff:type_name -> google.protobuf.Duration
-	14, // 7: plugs.v1.RetryPolicy.max_backoff:type_name -> google.protobuf.Duration
-	14, // 8: plugs.v1.RetryPolicy.max_age:type_name -> google.protobuf.Duration
-	2,  // 9: plugs.v1.CreateDestinationRequest.destination:type_name -> plugs.v1.Destination
-	2,  // 10: plugs.v1.ListDestinationsResponse.destinations:type_name -> plugs.v1.Destination
-	2,  // 11: plugs.v1.UpdateDestinationRequest.destination:type_name -> plugs.v1.Destination
-	16, // 12: plugs.v1.UpdateDestinationRequest.update_mask:type_name -> google.protobuf.FieldMask
-	11, // 13: plugs.v1.ListWebhooksResponse.content:type_name -> plugs.v1.WebhookRegistration
-	4,  // 14: plugs.v1.DestinationService.CreateDestination:input_type -> plugs.v1.CreateDestinationRequest
-	5,  // 15: plugs.v1.DestinationService.GetDestination:input_type -> plugs.v1.GetDestinationRequest
-	6,  // 16: plugs.v1.DestinationService.ListDestinations:input_type -> plugs.v1.ListDestinationsRequest
-	8,  // 17: plugs.v1.DestinationService.UpdateDestination:input_type -> plugs.v1.UpdateDestinationRequest
-	9,  // 18: plugs.v1.DestinationService.DeleteDestination:input_type -> plugs.v1.DeleteDestinationRequest
-	10, // 19: plugs.v1.WebhookRegistrationService.RegisterWebhook:input_type -> plugs.v1.RegisterWebhookRequest
-	12, // 20: plugs.v1.WebhookRegistrationService.ListWebhooks:input_type -> plugs.v1.ListWebhooksRequest
-	2,  // 21: plugs.v1.DestinationService.CreateDestination:output_type -> plugs.v1.Destination
-	2,  // 22: plugs.v1.DestinationService.GetDestination:output_type -> plugs.v1.Destination
-	7,  // 23: plugs.v1.DestinationService.ListDestinations:output_type -> plugs.v1.ListDestinationsResponse
-	2,  // 24: plugs.v1.DestinationService.UpdateDestination:output_type -> plugs.v1.Destination
-	17, // 25: plugs.v1.DestinationService.DeleteDestination:output_type -> google.protobuf.Empty
-	11, // 26: plugs.v1.WebhookRegistrationService.RegisterWebhook:output_type -> plugs.v1.WebhookRegistration
-	13, // 27: plugs.v1.WebhookRegistrationService.ListWebhooks:output_type -> plugs.v1.ListWebhooksResponse
-	21, // [21:28] is the sub-list for method output_type
-	14, // [14:21] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	4,  // 2: plugs.v1.Destination.retry_policy:type_name -> plugs.v1.RetryPolicy
+	21, // 3: plugs.v1.Destination.timeout:type_name -> google.protobuf.Duration
+	22, // 4: plugs.v1.Destination.create_time:type_name -> google.protobuf.Timestamp
+	22, // 5: plugs.v1.Destination.update_time:type_name -> google.protobuf.Timestamp
+	21, // 6: plugs.v1.RetryPolicy.initial_backoff:type_name -> google.protobuf.Duration
+	21, // 7: plugs.v1.RetryPolicy.max_backoff:type_name -> google.protobuf.Duration
+	21, // 8: plugs.v1.RetryPolicy.max_age:type_name -> google.protobuf.Duration
+	3,  // 9: plugs.v1.CreateDestinationRequest.destination:type_name -> plugs.v1.Destination
+	3,  // 10: plugs.v1.ListDestinationsResponse.destinations:type_name -> plugs.v1.Destination
+	3,  // 11: plugs.v1.UpdateDestinationRequest.destination:type_name -> plugs.v1.Destination
+	23, // 12: plugs.v1.UpdateDestinationRequest.update_mask:type_name -> google.protobuf.FieldMask
+	2,  // 13: plugs.v1.DeadLetter.reason:type_name -> plugs.v1.DeadLetter.Reason
+	22, // 14: plugs.v1.DeadLetter.accept_time:type_name -> google.protobuf.Timestamp
+	22, // 15: plugs.v1.DeadLetter.dead_time:type_name -> google.protobuf.Timestamp
+	11, // 16: plugs.v1.ListDeadLettersResponse.dead_letters:type_name -> plugs.v1.DeadLetter
+	2,  // 17: plugs.v1.DeadLetterFilter.reason:type_name -> plugs.v1.DeadLetter.Reason
+	22, // 18: plugs.v1.DeadLetterFilter.dead_time_start:type_name -> google.protobuf.Timestamp
+	22, // 19: plugs.v1.DeadLetterFilter.dead_time_end:type_name -> google.protobuf.Timestamp
+	14, // 20: plugs.v1.RedriveDeadLettersRequest.filter:type_name -> plugs.v1.DeadLetterFilter
+	18, // 21: plugs.v1.ListWebhooksResponse.content:type_name -> plugs.v1.WebhookRegistration
+	5,  // 22: plugs.v1.DestinationService.CreateDestination:input_type -> plugs.v1.CreateDestinationRequest
+	6,  // 23: plugs.v1.DestinationService.GetDestination:input_type -> plugs.v1.GetDestinationRequest
+	7,  // 24: plugs.v1.DestinationService.ListDestinations:input_type -> plugs.v1.ListDestinationsRequest
+	9,  // 25: plugs.v1.DestinationService.UpdateDestination:input_type -> plugs.v1.UpdateDestinationRequest
+	10, // 26: plugs.v1.DestinationService.DeleteDestination:input_type -> plugs.v1.DeleteDestinationRequest
+	12, // 27: plugs.v1.DestinationService.ListDeadLetters:input_type -> plugs.v1.ListDeadLettersRequest
+	15, // 28: plugs.v1.DestinationService.RedriveDeadLetters:input_type -> plugs.v1.RedriveDeadLettersRequest
+	17, // 29: plugs.v1.WebhookRegistrationService.RegisterWebhook:input_type -> plugs.v1.RegisterWebhookRequest
+	19, // 30: plugs.v1.WebhookRegistrationService.ListWebhooks:input_type -> plugs.v1.ListWebhooksRequest
+	3,  // 31: plugs.v1.DestinationService.CreateDestination:output_type -> plugs.v1.Destination
+	3,  // 32: plugs.v1.DestinationService.GetDestination:output_type -> plugs.v1.Destination
+	8,  // 33: plugs.v1.DestinationService.ListDestinations:output_type -> plugs.v1.ListDestinationsResponse
+	3,  // 34: plugs.v1.DestinationService.UpdateDestination:output_type -> plugs.v1.Destination
+	24, // 35: plugs.v1.DestinationService.DeleteDestination:output_type -> google.protobuf.Empty
+	13, // 36: plugs.v1.DestinationService.ListDeadLetters:output_type -> plugs.v1.ListDeadLettersResponse
+	16, // 37: plugs.v1.DestinationService.RedriveDeadLetters:output_type -> plugs.v1.RedriveDeadLettersResponse
+	18, // 38: plugs.v1.WebhookRegistrationService.RegisterWebhook:output_type -> plugs.v1.WebhookRegistration
+	20, // 39: plugs.v1.WebhookRegistrationService.ListWebhooks:output_type -> plugs.v1.ListWebhooksResponse
+	31, // [31:40] is the sub-list for method output_type
+	22, // [22:31] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_plugs_v1_destination_proto_init() }
@@ -1117,8 +1676,8 @@ func file_plugs_v1_destination_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plugs_v1_destination_proto_rawDesc), len(file_plugs_v1_destination_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   12,
+			NumEnums:      3,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

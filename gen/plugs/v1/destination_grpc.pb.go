@@ -20,11 +20,13 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	DestinationService_CreateDestination_FullMethodName = "/plugs.v1.DestinationService/CreateDestination"
-	DestinationService_GetDestination_FullMethodName    = "/plugs.v1.DestinationService/GetDestination"
-	DestinationService_ListDestinations_FullMethodName  = "/plugs.v1.DestinationService/ListDestinations"
-	DestinationService_UpdateDestination_FullMethodName = "/plugs.v1.DestinationService/UpdateDestination"
-	DestinationService_DeleteDestination_FullMethodName = "/plugs.v1.DestinationService/DeleteDestination"
+	DestinationService_CreateDestination_FullMethodName  = "/plugs.v1.DestinationService/CreateDestination"
+	DestinationService_GetDestination_FullMethodName     = "/plugs.v1.DestinationService/GetDestination"
+	DestinationService_ListDestinations_FullMethodName   = "/plugs.v1.DestinationService/ListDestinations"
+	DestinationService_UpdateDestination_FullMethodName  = "/plugs.v1.DestinationService/UpdateDestination"
+	DestinationService_DeleteDestination_FullMethodName  = "/plugs.v1.DestinationService/DeleteDestination"
+	DestinationService_ListDeadLetters_FullMethodName    = "/plugs.v1.DestinationService/ListDeadLetters"
+	DestinationService_RedriveDeadLetters_FullMethodName = "/plugs.v1.DestinationService/RedriveDeadLetters"
 )
 
 // DestinationServiceClient is the client API for DestinationService service.
@@ -44,6 +46,16 @@ type DestinationServiceClient interface {
 	UpdateDestination(ctx context.Context, in *UpdateDestinationRequest, opts ...grpc.CallOption) (*Destination, error)
 	// Deletes a destination; events not yet delivered to it are dropped.
 	DeleteDestination(ctx context.Context, in *DeleteDestinationRequest, opts ...grpc.CallOption) (*emptypb.Empty, error)
+	// Lists the destination's dead letters, the deliveries it never took,
+	// oldest first. Needs the control plane to reach the backbone
+	// (FAILED_PRECONDITION otherwise).
+	ListDeadLetters(ctx context.Context, in *ListDeadLettersRequest, opts ...grpc.CallOption) (*ListDeadLettersResponse, error)
+	// Queues again the destination's dead letters that match the filter (all
+	// of them without one) and removes them from the dead letters. A
+	// re-driven delivery counts its attempts from 1 again and its max_age
+	// from now; to a paused destination it waits until it is resumed. On an
+	// error some may have been re-driven already: the call can be repeated.
+	RedriveDeadLetters(ctx context.Context, in *RedriveDeadLettersRequest, opts ...grpc.CallOption) (*RedriveDeadLettersResponse, error)
 }
 
 type destinationServiceClient struct {
@@ -104,6 +116,26 @@ func (c *destinationServiceClient) DeleteDestination(ctx context.Context, in *De
 	return out, nil
 }
 
+func (c *destinationServiceClient) ListDeadLetters(ctx context.Context, in *ListDeadLettersRequest, opts ...grpc.CallOption) (*ListDeadLettersResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListDeadLettersResponse)
+	err := c.cc.Invoke(ctx, DestinationService_ListDeadLetters_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *destinationServiceClient) RedriveDeadLetters(ctx context.Context, in *RedriveDeadLettersRequest, opts ...grpc.CallOption) (*RedriveDeadLettersResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RedriveDeadLettersResponse)
+	err := c.cc.Invoke(ctx, DestinationService_RedriveDeadLetters_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // DestinationServiceServer is the server API for DestinationService service.
 // All implementations must embed UnimplementedDestinationServiceServer
 // for forward compatibility.
@@ -121,6 +153,16 @@ type DestinationServiceServer interface {
 	UpdateDestination(context.Context, *UpdateDestinationRequest) (*Destination, error)
 	// Deletes a destination; events not yet delivered to it are dropped.
 	DeleteDestination(context.Context, *DeleteDestinationRequest) (*emptypb.Empty, error)
+	// Lists the destination's dead letters, the deliveries it never took,
+	// oldest first. Needs the control plane to reach the backbone
+	// (FAILED_PRECONDITION otherwise).
+	ListDeadLetters(context.Context, *ListDeadLettersRequest) (*ListDeadLettersResponse, error)
+	// Queues again the destination's dead letters that match the filter (all
+	// of them without one) and removes them from the dead letters. A
+	// re-driven delivery counts its attempts from 1 again and its max_age
+	// from now; to a paused destination it waits until it is resumed. On an
+	// error some may have been re-driven already: the call can be repeated.
+	RedriveDeadLetters(context.Context, *RedriveDeadLettersRequest) (*RedriveDeadLettersResponse, error)
 	mustEmbedUnimplementedDestinationServiceServer()
 }
 
@@ -145,6 +187,12 @@ func (UnimplementedDestinationServiceServer) UpdateDestination(context.Context, 
 }
 func (UnimplementedDestinationServiceServer) DeleteDestination(context.Context, *DeleteDestinationRequest) (*emptypb.Empty, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeleteDestination not implemented")
+}
+func (UnimplementedDestinationServiceServer) ListDeadLetters(context.Context, *ListDeadLettersRequest) (*ListDeadLettersResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListDeadLetters not implemented")
+}
+func (UnimplementedDestinationServiceServer) RedriveDeadLetters(context.Context, *RedriveDeadLettersRequest) (*RedriveDeadLettersResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RedriveDeadLetters not implemented")
 }
 func (UnimplementedDestinationServiceServer) mustEmbedUnimplementedDestinationServiceServer() {}
 func (UnimplementedDestinationServiceServer) testEmbeddedByValue()                            {}
@@ -257,6 +305,42 @@ func _DestinationService_DeleteDestination_Handler(srv interface{}, ctx context.
 	return interceptor(ctx, in, info, handler)
 }
 
+func _DestinationService_ListDeadLetters_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListDeadLettersRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DestinationServiceServer).ListDeadLetters(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DestinationService_ListDeadLetters_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DestinationServiceServer).ListDeadLetters(ctx, req.(*ListDeadLettersRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _DestinationService_RedriveDeadLetters_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RedriveDeadLettersRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DestinationServiceServer).RedriveDeadLetters(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DestinationService_RedriveDeadLetters_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DestinationServiceServer).RedriveDeadLetters(ctx, req.(*RedriveDeadLettersRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // DestinationService_ServiceDesc is the grpc.ServiceDesc for DestinationService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -283,6 +367,14 @@ var DestinationService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DeleteDestination",
 			Handler:    _DestinationService_DeleteDestination_Handler,
+		},
+		{
+			MethodName: "ListDeadLetters",
+			Handler:    _DestinationService_ListDeadLetters_Handler,
+		},
+		{
+			MethodName: "RedriveDeadLetters",
+			Handler:    _DestinationService_RedriveDeadLetters_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
