@@ -30,10 +30,10 @@ type cpFlags struct {
 	// only; tlsConfig is what it loaded, nil for plaintext.
 	tls       serverTLSFlags
 	tlsConfig *tls.Config
-	// natsURL and natsCreds reach the backbone, for the destinations' dead
-	// letters; no URL leaves those methods answering FAILED_PRECONDITION.
-	// Registered by controlplane only: dev sets the embedded server's URL.
-	natsURL, natsCreds string
+	// nats reaches the backbone, for the destinations' dead letters; no
+	// URL leaves those methods answering FAILED_PRECONDITION. Registered by
+	// controlplane only: dev sets the embedded server's URL.
+	nats natsFlags
 }
 
 func (f *cpFlags) register(fs *flag.FlagSet, defDataDir, defGRPC, defHTTP, defPublic string) {
@@ -52,9 +52,8 @@ func (f *cpFlags) register(fs *flag.FlagSet, defDataDir, defGRPC, defHTTP, defPu
 // take them (its data-plane flags would clash, and it sets the embedded
 // server's URL itself).
 func (f *cpFlags) registerNATS(fs *flag.FlagSet) {
-	fs.StringVar(&f.natsURL, "nats-url", envOr("PLUGS_NATS_URL", ""),
-		"NATS JetStream server or cluster URLs, to list and re-drive dead letters; empty disables that (PLUGS_NATS_URL)")
-	fs.StringVar(&f.natsCreds, "nats-creds", envOr("PLUGS_NATS_CREDS", ""), "NATS credentials file (PLUGS_NATS_CREDS)")
+	f.nats.urlHelp = "NATS JetStream server or cluster URLs, to list and re-drive dead letters; empty disables that"
+	f.nats.register(fs)
 }
 
 // splitList reads a comma-separated flag.
@@ -129,11 +128,11 @@ func startControlPlane(ctx context.Context, f *cpFlags, createKey bool, extraTok
 		Log:             slog.Default(),
 	}
 	var nc *backbone.Conn
-	if f.natsURL != "" {
+	if f.nats.url != "" {
 		// Connect returns at once and keeps reconnecting in the
 		// background: NATS being down fails dead-letter calls, not the
 		// control plane.
-		nc, err = backbone.Connect(ctx, backbone.Options{URL: f.natsURL, CredsFile: f.natsCreds, Name: "plugs-controlplane", Log: slog.Default()})
+		nc, err = backbone.Connect(ctx, f.nats.options("plugs-controlplane"))
 		if err != nil {
 			db.Close()
 			return nil, err
@@ -163,6 +162,9 @@ func runControlPlane(ctx context.Context, args []string, _ io.Writer) error {
 		return err
 	}
 	if err := f.loadTLS(); err != nil {
+		return err
+	}
+	if err := f.nats.load(); err != nil {
 		return err
 	}
 	if f.tlsConfig == nil && !isLoopback(f.grpcAddr) {

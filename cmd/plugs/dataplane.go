@@ -44,10 +44,10 @@ type dpFlags struct {
 	// snapshotFile keeps the last good configuration, sealed with
 	// snapshotKey, so a restart serves before the control plane answers.
 	snapshotFile, snapshotKey string
-	// natsURL and natsCreds reach the backbone; natsReplicas is the
-	// replica count of the streams created there.
-	natsURL, natsCreds string
-	natsReplicas       int
+	// nats reaches the backbone; natsReplicas is the replica count of the
+	// streams created there.
+	nats         natsFlags
+	natsReplicas int
 	// egressAllow lists CIDRs and hosts deliveries may reach although they
 	// are private (development).
 	egressAllow string
@@ -77,8 +77,8 @@ func (f *dpFlags) register(fs *flag.FlagSet, defIngest string, inProcess bool) {
 	fs.StringVar(&f.snapshotKey, "snapshot-key", envOr("PLUGS_SNAPSHOT_KEY", ""),
 		"base64 of 32 bytes sealing --snapshot-file; prefer the environment variable (PLUGS_SNAPSHOT_KEY)")
 	if !inProcess {
-		fs.StringVar(&f.natsURL, "nats-url", envOr("PLUGS_NATS_URL", "nats://127.0.0.1:4222"), "NATS JetStream server or cluster URLs (PLUGS_NATS_URL)")
-		fs.StringVar(&f.natsCreds, "nats-creds", envOr("PLUGS_NATS_CREDS", ""), "NATS credentials file (PLUGS_NATS_CREDS)")
+		f.nats.defURL, f.nats.urlHelp = "nats://127.0.0.1:4222", "NATS JetStream server or cluster URLs"
+		f.nats.register(fs)
 		fs.IntVar(&f.natsReplicas, "nats-replicas", envInt("PLUGS_NATS_REPLICAS", 1), "replicas of the streams Plugs creates: 3 on a production cluster (PLUGS_NATS_REPLICAS)")
 	}
 	fs.StringVar(&f.egressAllow, "egress-allow", envOr("PLUGS_EGRESS_ALLOW", ""),
@@ -101,6 +101,9 @@ func (f *dpFlags) load(inProcess bool) error {
 		if _, err := snapshotfile.ParseKey(f.snapshotKey); err != nil {
 			return usageErr("--snapshot-key: " + err.Error())
 		}
+	}
+	if err := f.nats.load(); err != nil {
+		return err
 	}
 	if f.natsReplicas == 0 {
 		f.natsReplicas = 1
@@ -174,7 +177,7 @@ func startDataPlane(ctx context.Context, f *dpFlags) (*dataPlane, error) {
 		conn.Close()
 		return nil, err
 	}
-	nc, err := backbone.Connect(ctx, backbone.Options{URL: f.natsURL, CredsFile: f.natsCreds, Name: "plugs-dataplane " + f.nodeID, Log: log})
+	nc, err := backbone.Connect(ctx, f.nats.options("plugs-dataplane "+f.nodeID))
 	if err != nil {
 		conn.Close()
 		return nil, err

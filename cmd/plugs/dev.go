@@ -73,8 +73,8 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer nats.Shutdown()
-	dp.natsURL, dp.natsReplicas = nats.URL(), 1
-	cp.natsURL = nats.URL()
+	dp.nats.url, dp.natsReplicas = nats.URL(), 1
+	cp.nats.url = nats.URL()
 
 	c, err := startControlPlane(ctx, &cp, true, []string{dp.token})
 	if err != nil {
