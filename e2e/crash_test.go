@@ -157,9 +157,6 @@ type crashWorld struct {
 	embd *backbone.Embedded
 }
 
-// openStoreMu serializes opening the control plane's store.
-var openStoreMu sync.Mutex
-
 const crashDestKey = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
 func startCrashWorld(t *testing.T) *crashWorld {
@@ -167,11 +164,7 @@ func startCrashWorld(t *testing.T) *crashWorld {
 	ctx := context.Background()
 	w := &crashWorld{t: t, natsDir: t.TempDir(), natsHost: "127.0.0.1"}
 
-	// store.MigrationDir fills a process-wide atlas MemDir, so two stores
-	// opened at once race; the crash tests run in parallel.
-	openStoreMu.Lock()
 	db := storetest.Open(t, "sqlite")
-	openStoreMu.Unlock()
 	k, _ := secrets.GenerateKey()
 	kr, _ := secrets.NewKeyring(k)
 	srv, err := server.Start(ctx, server.Config{

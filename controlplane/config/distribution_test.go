@@ -217,11 +217,14 @@ func TestRejectedVersionIsNotResent(t *testing.T) {
 	api, actx := apiClient(t, cp, "tenant")
 	create := func(name string) {
 		t.Helper()
-		if _, err := api.CreateSource(actx, &plugsv1.CreateSourceRequest{Source: &plugsv1.Source{
+		src, err := api.CreateSource(actx, &plugsv1.CreateSourceRequest{Source: &plugsv1.Source{
 			DisplayName: name, TemplateId: "stripe", Secret: "whsec_0123456789abcdefghij",
-		}}); err != nil {
+		}})
+		if err != nil {
 			t.Fatal(err)
 		}
+		// The shared cache follows commits in the background.
+		waitFor(t, "the cache at the new revision", func() bool { return cp.srv.Cache.Revision() >= src.GetRevision() })
 	}
 	create("one")
 

@@ -166,7 +166,7 @@ func (d *DBStatus) flush(ctx context.Context) {
 			SetID(st.node.GetId()).SetZone(st.node.GetZone()).SetBuild(st.node.GetBuild()).
 			SetReplica(d.replica).SetConnected(st.connected).
 			SetConnectTime(st.since).SetLastSeenTime(st.seen).SetAckedRevision(st.acked)
-		if st.nackRev > 0 {
+		if !st.nackTime.IsZero() {
 			b.SetNackRevision(st.nackRev).SetNackError(st.nackMsg).SetNackTime(st.nackTime)
 		}
 		builders[i] = b

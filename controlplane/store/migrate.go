@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"path"
 	"strings"
+	"sync"
 
 	"ariga.io/atlas/sql/migrate"
 	"entgo.io/ent/dialect"
@@ -28,6 +29,13 @@ func MigrationDir(dia string) (*migrate.MemDir, error) {
 	if name == "" {
 		return nil, fmt.Errorf("%w: dialect %q", ErrUnsupportedDatabase, dia)
 	}
+	// Filled once per process: the embedded files never change, and a
+	// shared MemDir being reset and refilled by two opens at once races.
+	migrationDirsMu.Lock()
+	defer migrationDirsMu.Unlock()
+	if dir, ok := migrationDirs[name]; ok {
+		return dir, nil
+	}
 	dir := migrate.OpenMemDir("plugs-" + name)
 	dir.Reset()
 	entries, err := fs.ReadDir(migrationFS, path.Join("migrations", name))
@@ -43,8 +51,14 @@ func MigrationDir(dia string) (*migrate.MemDir, error) {
 			return nil, fmt.Errorf("store: migrations: %w", err)
 		}
 	}
+	migrationDirs[name] = dir
 	return dir, nil
 }
+
+var (
+	migrationDirsMu sync.Mutex
+	migrationDirs   = map[string]*migrate.MemDir{}
+)
 
 const (
 	createVersionTable = `CREATE TABLE IF NOT EXISTS plugs_schema_migrations (

@@ -106,8 +106,13 @@ func New(config *snapshot.Store, sink Sink, opts Options) *Pipeline {
 func (p *Pipeline) Handle(ctx context.Context, req *Request) *Result {
 	res := &Result{}
 
-	// 1. The source: the id is the only routing key.
-	src := p.config.Load().Source(req.SourceID)
+	// 1. The source: the id is the only routing key. Before the first
+	// configuration arrives nothing can be said about it.
+	cfg := p.config.Load()
+	if cfg == nil {
+		return res.reject(CauseNotReady, "no configuration loaded yet")
+	}
+	src := cfg.Source(req.SourceID)
 	if src == nil {
 		res.Outcome = UnknownSource
 		return res

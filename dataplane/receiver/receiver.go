@@ -107,7 +107,7 @@ func (rc *Receiver) respond(w http.ResponseWriter, res *pipeline.Result) {
 		body.Error = "required field " + res.Field + " could not be mapped"
 	case pipeline.CauseMethodNotAllowed:
 		w.Header().Set("Allow", "POST")
-	case pipeline.CauseBackboneUnavailable:
+	case pipeline.CauseBackboneUnavailable, pipeline.CauseNotReady:
 		w.Header().Set("Retry-After", strconv.Itoa(int(rc.opts.RetryAfter.Seconds())))
 	}
 	b, _ := json.Marshal(body)
@@ -139,6 +139,7 @@ var messages = map[pipeline.Cause]string{
 	pipeline.CauseSignatureInvalid:    "signature verification failed",
 	pipeline.CauseUnparsablePayload:   "request body does not parse",
 	pipeline.CauseBackboneUnavailable: "temporarily unable to store the event; retry later",
+	pipeline.CauseNotReady:            "starting up; retry later",
 }
 
 func statusOf(c pipeline.Cause) int {
@@ -153,7 +154,7 @@ func statusOf(c pipeline.Cause) int {
 		return http.StatusBadRequest
 	case pipeline.CauseMappingFailed:
 		return http.StatusUnprocessableEntity
-	case pipeline.CauseBackboneUnavailable:
+	case pipeline.CauseBackboneUnavailable, pipeline.CauseNotReady:
 		return http.StatusServiceUnavailable
 	}
 	// Every verification failure, a missing secret included: fail closed.

@@ -294,3 +294,20 @@ func TestSlowClientIsCutOff(t *testing.T) {
 		t.Fatal("the server held the connection for 10 s")
 	}
 }
+
+// Before its first configuration a data plane cannot tell an unknown
+// source from one it has not heard of yet: it answers 503, not 404.
+func TestNotReadyAnswers503(t *testing.T) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	p := pipeline.New(&snapshot.Store{}, &recorder{}, pipeline.Options{Log: log})
+	srv, err := server.Start(server.Config{Addr: "127.0.0.1:0", Store: &snapshot.Store{}, Ingest: receiver.New(p, receiver.Options{Log: log}), Log: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Stop(context.Background()) })
+	f := &fixture{url: "http://" + srv.Addr}
+	status, body, h := f.post(t, stripeID, http.Header{}, invoice)
+	if status != 503 || h.Get("Retry-After") == "" || body["cause"] != "not_ready" {
+		t.Fatalf("%d %v %v", status, body, h)
+	}
+}
