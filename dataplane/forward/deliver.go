@@ -193,13 +193,12 @@ func (dl *deliverer) deliver(msg jetstream.Msg) {
 	switch d.policy.judge(res.status, res.err, res.refused) {
 	case delivered:
 		a.Outcome = Delivered
-		// A confirmed ack: an ack lost on the way means a second delivery
-		// of the event, which is worth a log line.
-		ctx, cancel := context.WithTimeout(context.Background(), dl.f.opts.PublishTimeout)
-		if err := msg.DoubleAck(ctx); err != nil {
+		// A confirmed ack, retried while the server may still take it (it
+		// waits AckWait, the timeout and 30 s, before redelivering): a NATS
+		// restart during an attempt then costs no second delivery.
+		if err := dl.ack(msg, res.start.Add(d.timeout+25*time.Second)); err != nil {
 			log.Warn("delivered, but the ack was not confirmed; the event may be delivered again", "event", eventID, "error", err)
 		}
-		cancel()
 	case retry:
 		now := time.Now()
 		delay, ok := d.policy.retryAfter(res.status, res.header, now)
@@ -360,4 +359,24 @@ func headerValue(s string) string {
 		}
 	}
 	return s
+}
+
+// ack acknowledges msg, retrying until the server confirms or deadline
+// passes. Acknowledging twice is harmless, so a retry after an ack whose
+// confirmation was lost is safe.
+func (dl *deliverer) ack(msg jetstream.Msg, deadline time.Time) error {
+	wait := 50 * time.Millisecond
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), dl.f.opts.PublishTimeout)
+		err := msg.DoubleAck(ctx)
+		cancel()
+		if err == nil || errors.Is(err, jetstream.ErrMsgAlreadyAckd) {
+			return nil
+		}
+		if time.Now().Add(wait).After(deadline) {
+			return err
+		}
+		time.Sleep(wait)
+		wait = min(2*wait, 2*time.Second)
+	}
 }
