@@ -2,12 +2,14 @@ package forward_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -381,23 +383,7 @@ func TestPausedThenResumed(t *testing.T) {
 	// Paused again mid-stream: what is queued waits.
 	e.dests.update("d1", func(d *plugsv1.DestinationConfig) { d.Status = plugsv1.Destination_STATUS_PAUSED })
 	f.Reconcile()
-	notPulled := func() bool {
-		c, err := e.conn.JS.Consumer(context.Background(), "PLUGS_DELIVERIES", forward.ConsumerName("d1"))
-		if err != nil {
-			return false
-		}
-		info, err := c.Info(context.Background())
-		return err == nil && info.NumWaiting == 0
-	}
-	// No pull request waiting, and still none a moment later (a consumer
-	// between two pulls would have issued the next one by then).
-	eventually(t, 5*time.Second, func() bool {
-		if !notPulled() {
-			return false
-		}
-		time.Sleep(50 * time.Millisecond)
-		return notPulled()
-	}, "the paused destination is still being pulled from")
+	e.waitNotPulled(t, "d1")
 	more := e.put("t1", "src", "q", 5)
 	time.Sleep(200 * time.Millisecond)
 	if n := r.requests.Load(); n != int64(len(ids)) {
@@ -446,4 +432,41 @@ func TestRestartDeliversNothingTwice(t *testing.T) {
 	if n := r.requests.Load(); n != int64(len(ids)) {
 		t.Fatalf("%d requests for %d events", n, len(ids))
 	}
+}
+
+// A deleted destination's consumer and queued deliveries are removed.
+func TestDeletedDestinationIsForgotten(t *testing.T) {
+	e := newEnv(t)
+	r := newReceiver(t, []byte("k"), "")
+	e.dests.add(destination("gone", "t1", r, "k"))
+	f := e.start(forward.Options{ReconcileEvery: 20 * time.Millisecond})
+	// Active first, so its durable consumer exists; then paused, so
+	// deliveries queue up.
+	eventually(t, 10*time.Second, func() bool {
+		_, err := e.conn.JS.Consumer(context.Background(), "PLUGS_DELIVERIES", forward.ConsumerName("gone"))
+		return err == nil
+	}, "no consumer for the destination")
+	e.dests.update("gone", func(d *plugsv1.DestinationConfig) { d.Status = plugsv1.Destination_STATUS_PAUSED })
+	f.Reconcile()
+	e.waitNotPulled(t, "gone")
+	ids := e.put("t1", "src", "x", 5)
+	subject := "plugs.deliveries.gone"
+	queued := func() uint64 {
+		s, err := e.conn.JS.Stream(context.Background(), "PLUGS_DELIVERIES")
+		if err != nil {
+			return 0
+		}
+		info, err := s.Info(context.Background(), jetstream.WithSubjectFilter(subject))
+		if err != nil {
+			return 0
+		}
+		return info.State.Subjects[subject]
+	}
+	eventually(t, 10*time.Second, func() bool { return queued() == uint64(len(ids)) }, "deliveries not queued")
+	e.dests.remove("gone")
+	f.Reconcile()
+	eventually(t, 10*time.Second, func() bool {
+		_, err := e.conn.JS.Consumer(context.Background(), "PLUGS_DELIVERIES", forward.ConsumerName("gone"))
+		return errors.Is(err, jetstream.ErrConsumerNotFound) && queued() == 0
+	}, "the deleted destination's consumer or deliveries remain")
 }

@@ -60,6 +60,13 @@ func (s *dests) add(d *plugsv1.DestinationConfig) {
 	s.ds = append(s.ds, d)
 }
 
+// remove deletes the destination.
+func (s *dests) remove(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ds = slices.DeleteFunc(s.ds, func(d *plugsv1.DestinationConfig) bool { return d.GetId() == id })
+}
+
 // update replaces the destination with a changed copy.
 func (s *dests) update(id string, change func(*plugsv1.DestinationConfig)) {
 	s.mu.Lock()
@@ -395,4 +402,26 @@ func destination(id, tenant string, r *receiver, key string) *plugsv1.Destinatio
 func whsec(seed string) (string, []byte) {
 	raw := []byte(strings.Repeat(seed, 24/len(seed)+1))[:24]
 	return "whsec_" + base64.StdEncoding.EncodeToString(raw), raw
+}
+
+// waitNotPulled waits until no pull request is waiting on the destination's
+// consumer, and still none a moment later (a consumer between two pulls
+// would have issued the next one by then): its deliverer has stopped.
+func (e *env) waitNotPulled(t *testing.T, destID string) {
+	t.Helper()
+	notPulled := func() bool {
+		c, err := e.conn.JS.Consumer(context.Background(), "PLUGS_DELIVERIES", forward.ConsumerName(destID))
+		if err != nil {
+			return false
+		}
+		info, err := c.Info(context.Background())
+		return err == nil && info.NumWaiting == 0
+	}
+	eventually(t, 5*time.Second, func() bool {
+		if !notPulled() {
+			return false
+		}
+		time.Sleep(50 * time.Millisecond)
+		return notPulled()
+	}, "the paused destination is still being pulled from")
 }
