@@ -46,9 +46,11 @@ type deliverer struct {
 	// since the consumer's AckWait and MaxAckPending follow them.
 	dest atomic.Pointer[destination]
 	cc   jetstream.ConsumeContext
-	// sem holds a slot per attempt in flight. The consumer's MaxAckPending
-	// is the same number, so the server never hands over more than there
-	// are slots and a message never waits here for long.
+	// sem holds a slot per attempt in flight: max_concurrency is enforced
+	// here. The consumer's MaxAckPending is far larger, because deliveries
+	// waiting for their retry count against it; were it max_concurrency,
+	// that many failing events would hold up every other delivery to the
+	// destination until their backoff ended.
 	sem chan struct{}
 
 	mu       sync.Mutex
@@ -67,11 +69,13 @@ func (f *Forwarder) startDeliverer(ctx context.Context, d *destination) (*delive
 		FilterSubject: backbone.DeliverySubject(d.id),
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       d.timeout + ackMargin,
+		// A message may wait for a slot behind one attempt, then make its
+		// own.
+		AckWait: 2*d.timeout + ackMargin,
 		// Attempts are counted against the retry policy here; a server
 		// limit would drop deliveries without a dead letter.
 		MaxDeliver:    -1,
-		MaxAckPending: d.maxConc,
+		MaxAckPending: maxAckPending(d.maxConc),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%w: consumer %s: %w", ErrBackbone, ConsumerName(d.id), err)
@@ -87,6 +91,14 @@ func (f *Forwarder) startDeliverer(ctx context.Context, d *destination) (*delive
 		return nil, fmt.Errorf("%w: consume %s: %w", ErrBackbone, ConsumerName(d.id), err)
 	}
 	return dl, nil
+}
+
+// maxAckPending bounds the deliveries of one destination out with the data
+// planes at once, in flight or waiting for a retry: enough that retries do
+// not starve new deliveries, few enough that a destination that is down
+// does not pull its whole backlog into waiting retries.
+func maxAckPending(maxConc int) int {
+	return min(max(100*maxConc, 1000), 10_000)
 }
 
 // receive is the consumer's callback: it hands the delivery to an attempt

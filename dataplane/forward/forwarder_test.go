@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -469,4 +470,31 @@ func TestDeletedDestinationIsForgotten(t *testing.T) {
 		_, err := e.conn.JS.Consumer(context.Background(), "PLUGS_DELIVERIES", forward.ConsumerName("gone"))
 		return errors.Is(err, jetstream.ErrConsumerNotFound) && queued() == 0
 	}, "the deleted destination's consumer or deliveries remain")
+}
+
+// An event waiting for its retry does not hold up the destination's other
+// deliveries, even with a concurrency of one.
+func TestRetryWaitDoesNotBlockOthers(t *testing.T) {
+	e := newEnv(t)
+	r := newReceiver(t, []byte("k"), "")
+	var stuck atomic.Value // the webhook-id that always fails
+	r.answer = func(n int, _ http.ResponseWriter, req *http.Request) int {
+		id := req.Header.Get("webhook-id")
+		if n == 1 {
+			stuck.Store(id)
+		}
+		if stuck.Load() == id {
+			return http.StatusInternalServerError
+		}
+		return http.StatusOK
+	}
+	d := destination("one-at-a-time", "t1", r, "k")
+	d.MaxConcurrency = 1
+	d.RetryPolicy.InitialBackoff = durationpb.New(time.Minute)
+	d.RetryPolicy.MaxBackoff = durationpb.New(time.Minute)
+	e.dests.add(d)
+	e.start(forward.Options{})
+	ids := e.put("t1", "src", "y", 6)
+	// Five get through while the first waits a minute for its retry.
+	eventually(t, 10*time.Second, func() bool { return r.count() == len(ids)-1 }, "deliveries held up behind a retry")
 }
