@@ -203,24 +203,9 @@ func (d *Destinations) UpdateDestination(ctx context.Context, req *plugsv1.Updat
 	if err != nil {
 		return nil, err
 	}
-	paths := req.GetUpdateMask().GetPaths()
-	if len(paths) == 0 {
-		for _, p := range populatedPaths(in.ProtoReflect()) {
-			if updatableDestinationPaths[p] {
-				paths = append(paths, p)
-			}
-		}
-	}
 	var v violations
-	for _, p := range paths {
-		top, _, nested := strings.Cut(p, ".")
-		if !updatableDestinationPaths[top] || (nested && top != "retry_policy") {
-			v.add("update_mask", fmt.Sprintf("field %q cannot be updated", p))
-		}
-	}
-	if len(paths) == 0 {
-		v.add("update_mask", "names no field to update")
-	}
+	paths := updatePaths(&v, req.GetUpdateMask().GetPaths(), in.ProtoReflect(), updatableDestinationPaths,
+		func(top string) bool { return top == "retry_policy" })
 	if err := v.err(); err != nil {
 		return nil, err
 	}

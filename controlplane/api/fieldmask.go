@@ -1,10 +1,37 @@
 package api
 
 import (
+	"fmt"
 	"strings"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
+
+// updatePaths returns the paths an update changes: the mask's, or when the
+// mask is empty the populated fields of in that may be updated. A path is
+// allowed when its top-level field is in updatable and, if it goes deeper,
+// nested(top) holds. Refused paths and an empty result are violations of
+// update_mask.
+func updatePaths(v *violations, mask []string, in protoreflect.Message, updatable map[string]bool, nested func(top string) bool) []string {
+	paths := mask
+	if len(paths) == 0 {
+		for _, p := range populatedPaths(in) {
+			if updatable[p] {
+				paths = append(paths, p)
+			}
+		}
+	}
+	for _, p := range paths {
+		top, _, deeper := strings.Cut(p, ".")
+		if !updatable[top] || (deeper && !nested(top)) {
+			v.add("update_mask", fmt.Sprintf("field %q cannot be updated", p))
+		}
+	}
+	if len(paths) == 0 {
+		v.add("update_mask", "names no field to update")
+	}
+	return paths
+}
 
 // applyMask copies the fields named by paths from src into dst. A path may
 // go into nested messages ("signature_scheme.header") and end at a map key

@@ -202,24 +202,10 @@ func (s *Sources) UpdateSource(ctx context.Context, req *plugsv1.UpdateSourceReq
 	if err != nil {
 		return nil, err
 	}
-	paths := req.GetUpdateMask().GetPaths()
-	if len(paths) == 0 {
-		for _, p := range populatedPaths(in.ProtoReflect()) {
-			if updatablePaths[p] {
-				paths = append(paths, p)
-			}
-		}
-	}
 	var v violations
-	for _, p := range paths {
-		top, _, _ := strings.Cut(p, ".")
-		if !updatablePaths[top] {
-			v.add("update_mask", fmt.Sprintf("field %q cannot be updated", p))
-		}
-	}
-	if len(paths) == 0 {
-		v.add("update_mask", "names no field to update")
-	}
+	// Any structured setting may be changed in part, such as
+	// signature_scheme.tolerance.
+	paths := updatePaths(&v, req.GetUpdateMask().GetPaths(), in.ProtoReflect(), updatablePaths, func(string) bool { return true })
 	if in.GetSecret() != "" {
 		v.add("source.secret", "secrets change through :rotateSecret")
 	}
