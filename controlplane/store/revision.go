@@ -88,60 +88,32 @@ const NotifyChannel = "plugs_config"
 func installRevisionHooks(c *ent.Client, r *Revisions, dia string) {
 	c.Source.Use(func(next ent.Mutator) ent.Mutator {
 		return hook.SourceFunc(func(ctx context.Context, m *ent.SourceMutation) (ent.Value, error) {
-			if ctx.Value(skipRevisionKey{}) != nil {
-				return next.Mutate(ctx, m)
-			}
-			tx, err := m.Tx()
-			if err != nil {
-				return nil, ErrNotInTransaction
-			}
-			var before []change
-			if !m.Op().Is(ent.OpCreate) {
-				if before, err = sourceChanges(ctx, tx.Client(), m, m.Op().Is(ent.OpDelete|ent.OpDeleteOne)); err != nil {
-					return nil, err
-				}
-			}
-			v, err := next.Mutate(ctx, m)
-			if err != nil {
-				return nil, err
-			}
-			if s, ok := v.(*ent.Source); ok && m.Op().Is(ent.OpCreate) {
-				before = []change{{kind: configchange.KindSource, id: s.ID, tenantID: s.TenantID, op: configchange.OpUpsert}}
-			}
-			if err := record(ctx, tx, r, dia, before); err != nil {
-				return nil, err
-			}
-			return v, nil
+			return revisioned(ctx, m, m.Tx, next, r, dia,
+				func(c *ent.Client) ([]change, error) {
+					return sourceChanges(ctx, c, m, m.Op().Is(ent.OpDelete|ent.OpDeleteOne))
+				},
+				func(v ent.Value) []change {
+					s, ok := v.(*ent.Source)
+					if !ok {
+						return nil
+					}
+					return []change{{kind: configchange.KindSource, id: s.ID, tenantID: s.TenantID, op: configchange.OpUpsert}}
+				})
 		})
 	})
 	c.Destination.Use(func(next ent.Mutator) ent.Mutator {
 		return hook.DestinationFunc(func(ctx context.Context, m *ent.DestinationMutation) (ent.Value, error) {
-			if ctx.Value(skipRevisionKey{}) != nil {
-				return next.Mutate(ctx, m)
-			}
-			tx, err := m.Tx()
-			if err != nil {
-				return nil, ErrNotInTransaction
-			}
-			var before []change
-			if !m.Op().Is(ent.OpCreate) {
-				// Read before the mutation: a delete leaves nothing to read
-				// after it.
-				if before, err = destinationChanges(ctx, tx.Client(), m, m.Op().Is(ent.OpDelete|ent.OpDeleteOne)); err != nil {
-					return nil, err
-				}
-			}
-			v, err := next.Mutate(ctx, m)
-			if err != nil {
-				return nil, err
-			}
-			if d, ok := v.(*ent.Destination); ok && m.Op().Is(ent.OpCreate) {
-				before = []change{{kind: configchange.KindDestination, id: d.ID, tenantID: d.TenantID, op: configchange.OpUpsert}}
-			}
-			if err := record(ctx, tx, r, dia, before); err != nil {
-				return nil, err
-			}
-			return v, nil
+			return revisioned(ctx, m, m.Tx, next, r, dia,
+				func(c *ent.Client) ([]change, error) {
+					return destinationChanges(ctx, c, m, m.Op().Is(ent.OpDelete|ent.OpDeleteOne))
+				},
+				func(v ent.Value) []change {
+					d, ok := v.(*ent.Destination)
+					if !ok {
+						return nil
+					}
+					return []change{{kind: configchange.KindDestination, id: d.ID, tenantID: d.TenantID, op: configchange.OpUpsert}}
+				})
 		})
 	})
 	c.Secret.Use(func(next ent.Mutator) ent.Mutator {
@@ -183,6 +155,38 @@ func installRevisionHooks(c *ent.Client, r *Revisions, dia string) {
 			return v, nil
 		})
 	})
+}
+
+// revisioned runs a mutation of a source or destination and records it in
+// the revision log, in the mutation's transaction. The changes of an
+// update or delete are read before it runs (a delete leaves nothing to
+// read after it); those of a create come from its result.
+func revisioned(ctx context.Context, m ent.Mutation, tx func() (*ent.Tx, error), next ent.Mutator, r *Revisions, dia string,
+	before func(*ent.Client) ([]change, error), created func(ent.Value) []change) (ent.Value, error) {
+	if ctx.Value(skipRevisionKey{}) != nil {
+		return next.Mutate(ctx, m)
+	}
+	t, err := tx()
+	if err != nil {
+		return nil, ErrNotInTransaction
+	}
+	var changes []change
+	if !m.Op().Is(ent.OpCreate) {
+		if changes, err = before(t.Client()); err != nil {
+			return nil, err
+		}
+	}
+	v, err := next.Mutate(ctx, m)
+	if err != nil {
+		return nil, err
+	}
+	if m.Op().Is(ent.OpCreate) {
+		changes = created(v)
+	}
+	if err := record(ctx, t, r, dia, changes); err != nil {
+		return nil, err
+	}
+	return v, nil
 }
 
 func sourceChanges(ctx context.Context, c *ent.Client, m *ent.SourceMutation, deleting bool) ([]change, error) {
