@@ -17,23 +17,18 @@ import (
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/plugshq/plugs/backbone"
 	"github.com/plugshq/plugs/consumer"
-	"github.com/plugshq/plugs/controlplane/auth"
-	"github.com/plugshq/plugs/controlplane/secrets"
 	"github.com/plugshq/plugs/controlplane/server"
 	"github.com/plugshq/plugs/controlplane/store/storetest"
 	"github.com/plugshq/plugs/dataplane/egress"
 	"github.com/plugshq/plugs/dataplane/forward"
 	plugsv1 "github.com/plugshq/plugs/gen/plugs/v1"
-	"github.com/plugshq/plugs/templates"
 )
 
 // deadWorld is a control plane reaching an embedded JetStream, and a
@@ -87,40 +82,10 @@ func startDeadWorld(t *testing.T, dialect string) *deadWorld {
 		t.Fatal(err)
 	}
 
-	db := storetest.Open(t, dialect)
-	k, _ := secrets.GenerateKey()
-	kr, _ := secrets.NewKeyring(k)
-	e := &env{t: t, logs: &syncBuffer{}}
-	srv, err := server.Start(ctx, server.Config{
-		DB: db, Keyring: kr, Catalog: templates.MustBuiltin(),
-		GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
-		PublicIngestURL: "https://ingest.example.com",
-		DataPlaneTokens: []string{dataPlaneToken},
-		AllowHTTPHosts:  []string{"127.0.0.1"},
-		JetStream:       nc.JS,
-		Log:             slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	e := startEnvWith(t, dialect, func(c *server.Config) {
+		c.AllowHTTPHosts = []string{"127.0.0.1"}
+		c.JetStream = nc.JS
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Stop(ctx)
-	})
-	e.srv = srv
-	if _, e.keyA, err = auth.Bootstrap(ctx, db.Client, "tenant-a", "a"); err != nil {
-		t.Fatal(err)
-	}
-	if _, e.keyB, err = auth.Bootstrap(ctx, db.Client, "tenant-b", "b"); err != nil {
-		t.Fatal(err)
-	}
-	conn, err := grpc.NewClient(srv.GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	e.conn = conn
 
 	w := &deadWorld{env: e, nats: nc, store: &backbone.EventStore{JS: nc.JS}, routes: &staticRoutes{}}
 	guard, err := egress.NewGuard([]string{"127.0.0.0/8"})

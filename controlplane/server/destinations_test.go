@@ -1,10 +1,8 @@
 package server_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"regexp"
 	"slices"
@@ -12,21 +10,16 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
-	"github.com/plugshq/plugs/controlplane/auth"
-	"github.com/plugshq/plugs/controlplane/secrets"
 	"github.com/plugshq/plugs/controlplane/server"
 	"github.com/plugshq/plugs/controlplane/store/storetest"
 	plugsv1 "github.com/plugshq/plugs/gen/plugs/v1"
-	"github.com/plugshq/plugs/templates"
 )
 
 // Shared keys of the tests; none may appear in any answer or log line.
@@ -42,58 +35,7 @@ const (
 // setting startEnv does not take.
 func startEnvAllowingHTTP(t *testing.T, dialect string, allowHTTP ...string) *env {
 	t.Helper()
-	ctx := context.Background()
-	db := storetest.Open(t, dialect)
-	k, _ := secrets.GenerateKey()
-	kr, _ := secrets.NewKeyring(k)
-	logs := &syncBuffer{}
-	e := &env{t: t, logs: logs}
-	srv, err := server.Start(ctx, server.Config{
-		DB: db, Keyring: kr, Catalog: templates.MustBuiltin(),
-		GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
-		PublicIngestURL: "https://ingest.example.com",
-		DataPlaneTokens: []string{dataPlaneToken},
-		AllowHTTPHosts:  allowHTTP,
-		Log:             slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Stop(ctx)
-	})
-	e.srv = srv
-	if _, e.keyA, err = auth.Bootstrap(ctx, db.Client, "tenant-a", "a"); err != nil {
-		t.Fatal(err)
-	}
-	if _, e.keyB, err = auth.Bootstrap(ctx, db.Client, "tenant-b", "b"); err != nil {
-		t.Fatal(err)
-	}
-	conn, err := grpc.NewClient(srv.GRPCAddr,
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithUnaryInterceptor(func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-			err := invoker(ctx, method, req, reply, cc, opts...)
-			if m, ok := reply.(proto.Message); ok {
-				b, _ := protojson.Marshal(m)
-				e.record(b)
-			}
-			if err != nil {
-				e.record([]byte(err.Error()))
-				if st, ok := status.FromError(err); ok {
-					b, _ := protojson.Marshal(st.Proto())
-					e.record(b)
-				}
-			}
-			return err
-		}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	e.conn = conn
-	return e
+	return startEnvWith(t, dialect, func(c *server.Config) { c.AllowHTTPHosts = allowHTTP })
 }
 
 func (e *env) destSvc() plugsv1.DestinationServiceClient {

@@ -71,19 +71,27 @@ func (e *env) record(b []byte) {
 
 func startEnv(t *testing.T, dialect string) *env {
 	t.Helper()
+	return startEnvWith(t, dialect, func(*server.Config) {})
+}
+
+// startEnvWith is startEnv with a change to the server's configuration.
+func startEnvWith(t *testing.T, dialect string, change func(*server.Config)) *env {
+	t.Helper()
 	ctx := context.Background()
 	db := storetest.Open(t, dialect)
 	k, _ := secrets.GenerateKey()
 	kr, _ := secrets.NewKeyring(k)
 	logs := &syncBuffer{}
 	e := &env{t: t, logs: logs}
-	srv, err := server.Start(ctx, server.Config{
+	cfg := server.Config{
 		DB: db, Keyring: kr, Catalog: templates.MustBuiltin(),
 		GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
 		PublicIngestURL: "https://ingest.example.com",
 		DataPlaneTokens: []string{dataPlaneToken},
 		Log:             slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-	})
+	}
+	change(&cfg)
+	srv, err := server.Start(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
