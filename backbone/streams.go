@@ -60,17 +60,37 @@ func DeliverySubject(destinationID string) string { return "plugs.deliveries." +
 // DeadSubject is where the dead letters of a destination are kept.
 func DeadSubject(destinationID string) string { return "plugs.dead." + destinationID }
 
+// ReceiptsStream holds a receipt of every request that named a known
+// source, raw body included, published by the data planes off the request
+// path; the control plane indexes them for queries.
+const ReceiptsStream = "PLUGS_RECEIPTS"
+
+// DefaultReceiptRetention is how long receipts are kept when the operator
+// sets nothing.
+const DefaultReceiptRetention = 30 * 24 * time.Hour
+
+// ReceiptSubject is where receipts of a tenant's source are published.
+func ReceiptSubject(tenantID, sourceID string) string {
+	return "plugs.receipts." + tenantID + "." + sourceID
+}
+
 // StreamOptions configure the streams Plugs creates.
 type StreamOptions struct {
 	// Replicas is the number of copies of each stream: 1 for a single
 	// server, 3 in a production cluster.
 	Replicas int
+	// ReceiptRetention is how long receipts stay in their stream; zero
+	// means DefaultReceiptRetention.
+	ReceiptRetention time.Duration
 }
 
 // EnsureStreams creates or updates the streams Plugs uses.
 func EnsureStreams(ctx context.Context, js jetstream.JetStream, o StreamOptions) error {
 	if o.Replicas <= 0 {
 		o.Replicas = 1
+	}
+	if o.ReceiptRetention <= 0 {
+		o.ReceiptRetention = DefaultReceiptRetention
 	}
 	cfg := jetstream.StreamConfig{
 		Name:                 EventsStream,
@@ -112,7 +132,18 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, o StreamOptions)
 		// a retry after a lost publish ack does not store it twice.
 		Duplicates: DeliveriesDedupWindow,
 	}
-	for _, c := range []jetstream.StreamConfig{cfg, deliveries, dead} {
+	receipts := jetstream.StreamConfig{
+		Name:        ReceiptsStream,
+		Description: "Plugs receipts: every request to a known source with its raw body, outcome and cause",
+		Subjects:    []string{"plugs.receipts.>"},
+		Storage:     jetstream.FileStorage,
+		Retention:   jetstream.LimitsPolicy,
+		Discard:     jetstream.DiscardOld,
+		MaxAge:      o.ReceiptRetention,
+		Replicas:    o.Replicas,
+		Duplicates:  time.Minute,
+	}
+	for _, c := range []jetstream.StreamConfig{cfg, deliveries, dead, receipts} {
 		if err := ensureStream(ctx, js, c); err != nil {
 			return err
 		}
