@@ -19,6 +19,7 @@ import (
 	"github.com/plugshq/plugs/dataplane/egress"
 	"github.com/plugshq/plugs/dataplane/forward"
 	"github.com/plugshq/plugs/dataplane/pipeline"
+	"github.com/plugshq/plugs/dataplane/receipts"
 	"github.com/plugshq/plugs/dataplane/receiver"
 	dpserver "github.com/plugshq/plugs/dataplane/server"
 	"github.com/plugshq/plugs/dataplane/snapshot"
@@ -146,6 +147,7 @@ type dataPlane struct {
 	conn      *grpc.ClientConn
 	nats      *backbone.Conn
 	forwarder *forward.Forwarder
+	receipts  *receipts.Recorder
 	cancel    context.CancelFunc
 	done      chan struct{}
 }
@@ -157,6 +159,7 @@ func (d *dataPlane) stop() {
 	d.cancel()
 	<-d.done
 	d.forwarder.Stop()
+	<-d.receipts.Done() // what the drained requests recorded is published
 	_ = d.conn.Close()
 	d.nats.Close()
 }
@@ -193,7 +196,9 @@ func startDataPlane(ctx context.Context, f *dpFlags) (*dataPlane, error) {
 		log.Warn("verification bypass on: requests with " + receiver.SkipVerificationHeader + ": true are accepted unsigned (development only)")
 	}
 	p := pipeline.New(store, events, pipeline.Options{Log: log, AllowUnverified: f.allowUnverified})
-	rc := receiver.New(p, receiver.Options{PublicURL: f.publicURL, TrustForwardedHeaders: f.trustForwarded, Log: log})
+	recorder := receipts.New(nc.JS, 0, log)
+	rc := receiver.New(p, receiver.Options{PublicURL: f.publicURL, TrustForwardedHeaders: f.trustForwarded, Log: log,
+		Receipts: recorder, NodeID: f.nodeID})
 	srv, err := dpserver.Start(dpserver.Config{Addr: f.ingestAddr, Store: store, Ingest: rc, Log: log, TLS: f.ingestTLS})
 	if err != nil {
 		conn.Close()
@@ -213,7 +218,8 @@ func startDataPlane(ctx context.Context, f *dpFlags) (*dataPlane, error) {
 				"status", a.StatusCode, "outcome", a.Outcome, "error", a.Err)
 		}})
 	runCtx, cancel := context.WithCancel(ctx)
-	d := &dataPlane{srv: srv, conn: conn, nats: nc, forwarder: fwd, cancel: cancel, done: make(chan struct{})}
+	d := &dataPlane{srv: srv, conn: conn, nats: nc, forwarder: fwd, receipts: recorder, cancel: cancel, done: make(chan struct{})}
+	go recorder.Run(runCtx)
 	go runForwarder(runCtx, fwd, store, log)
 	cc := &configclient.Client{
 		Conn:    conn,

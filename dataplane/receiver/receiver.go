@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/plugshq/plugs/dataplane/pipeline"
+	"github.com/plugshq/plugs/dataplane/receipts"
+	plugsv1 "github.com/plugshq/plugs/gen/plugs/v1"
 )
 
 // SkipVerificationHeader asks a plugs dev data plane to accept a request
@@ -36,6 +38,11 @@ type Options struct {
 	Log        *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Receipts, when set, is given a receipt of every request that names
+	// a known source; it must not block.
+	Receipts interface{ Record(*plugsv1.Receipt) }
+	// NodeID names this data plane in receipts.
+	NodeID string
 }
 
 // Receiver serves the ingest endpoint.
@@ -82,22 +89,32 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// Debug only: a flood of forged requests must not flood the log.
 		rc.opts.Log.Debug("webhook rejected", "source", req.SourceID, "cause", res.Cause, "detail", res.Detail)
 	}
-	rc.respond(w, res)
+	status := rc.respond(w, res)
+	if rc.opts.Receipts != nil {
+		receipt := receipts.Build(receipts.Request{
+			Method: r.Method, RequestURI: r.URL.RequestURI(), RemoteAddr: r.RemoteAddr,
+			Header: r.Header, ReceiveTime: req.ReceiveTime, Replay: req.Replay,
+		}, res, status, rc.opts.Now().Sub(req.ReceiveTime), rc.opts.NodeID)
+		if receipt != nil {
+			rc.opts.Receipts.Record(receipt)
+		}
+	}
 }
 
-func (rc *Receiver) respond(w http.ResponseWriter, res *pipeline.Result) {
+// respond writes the answer and returns its status.
+func (rc *Receiver) respond(w http.ResponseWriter, res *pipeline.Result) int {
 	switch res.Outcome {
 	case pipeline.Accepted, pipeline.Duplicate, pipeline.Filtered:
 		writeJSON(w, http.StatusOK, received)
-		return
+		return http.StatusOK
 	case pipeline.Handshake:
 		w.Header().Set("Content-Type", res.Answer.ContentType)
 		w.WriteHeader(http.StatusOK)
 		_, _ = w.Write(res.Answer.Body)
-		return
+		return http.StatusOK
 	case pipeline.UnknownSource:
 		writeJSON(w, http.StatusNotFound, notFound)
-		return
+		return http.StatusNotFound
 	}
 	status := statusOf(res.Cause)
 	body := errorBody{Error: messages[res.Cause], Cause: string(res.Cause)}
@@ -112,6 +129,7 @@ func (rc *Receiver) respond(w http.ResponseWriter, res *pipeline.Result) {
 	}
 	b, _ := json.Marshal(body)
 	writeJSON(w, status, b)
+	return status
 }
 
 var (

@@ -81,6 +81,23 @@ type fixture struct {
 
 func start(t *testing.T, allowUnverified bool, now time.Time) *fixture {
 	t.Helper()
+	return startWith(t, allowUnverified, now, nil)
+}
+
+// receiptLog keeps the receipts a receiver records.
+type receiptLog struct {
+	mu  sync.Mutex
+	all []*plugsv1.Receipt
+}
+
+func (l *receiptLog) Record(r *plugsv1.Receipt) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.all = append(l.all, r)
+}
+
+func startWith(t *testing.T, allowUnverified bool, now time.Time, rec interface{ Record(*plugsv1.Receipt) }) *fixture {
+	t.Helper()
 	stripe := sourceFrom(t, stripeID, "stripe", secret)
 	stripe.EventFilter = &plugsv1.EventFilter{EventTypes: []string{"invoice.*", "customer.subscription.*"}}
 	disabled := sourceFrom(t, disabledID, "stripe", secret)
@@ -98,7 +115,7 @@ func start(t *testing.T, allowUnverified bool, now time.Time) *fixture {
 	sink := &recorder{}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	p := pipeline.New(store, sink, pipeline.Options{Log: log, AllowUnverified: allowUnverified})
-	rc := receiver.New(p, receiver.Options{Log: log, Now: func() time.Time { return now }})
+	rc := receiver.New(p, receiver.Options{Log: log, Now: func() time.Time { return now }, Receipts: rec, NodeID: "dp-test"})
 	srv, err := server.Start(server.Config{Addr: "127.0.0.1:0", Store: store, Ingest: rc, Log: log, ReadTimeout: 500 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -309,5 +326,29 @@ func TestNotReadyAnswers503(t *testing.T) {
 	status, body, h := f.post(t, stripeID, http.Header{}, invoice)
 	if status != 503 || h.Get("Retry-After") == "" || body["cause"] != "not_ready" {
 		t.Fatalf("%d %v %v", status, body, h)
+	}
+}
+
+// Every request naming a known source leaves a receipt with its outcome,
+// cause and body; unknown sources leave none.
+func TestReceipts(t *testing.T) {
+	now := time.Now()
+	log := &receiptLog{}
+	f := startWith(t, false, now, log)
+	f.post(t, stripeID, stripeSigned(t, invoice, now, secret), invoice)
+	f.post(t, stripeID, stripeSigned(t, invoice, now, "whsec_another_secret_000"), invoice)
+	f.post(t, "0192d1a0-0000-7000-8000-0000000000ff", http.Header{}, invoice)
+	log.mu.Lock()
+	defer log.mu.Unlock()
+	if len(log.all) != 2 {
+		t.Fatalf("%d receipts, want 2", len(log.all))
+	}
+	ok, bad := log.all[0], log.all[1]
+	if ok.GetOutcome() != plugsv1.Receipt_OUTCOME_ACCEPTED || ok.GetProviderEventId() != "evt_1" || ok.GetUsageEventId() == "" ||
+		ok.GetStatusCode() != 200 || string(ok.GetBody()) != invoice || ok.GetDataPlane() != "dp-test" {
+		t.Errorf("accepted receipt %v", ok)
+	}
+	if bad.GetOutcome() != plugsv1.Receipt_OUTCOME_REJECTED || bad.GetCause() != "signature_invalid" || bad.GetStatusCode() != 401 {
+		t.Errorf("rejected receipt %v", bad)
 	}
 }
