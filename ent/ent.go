@@ -17,6 +17,7 @@ import (
 	"github.com/plugshq/plugs/ent/dataplane"
 	"github.com/plugshq/plugs/ent/dataplanetoken"
 	"github.com/plugshq/plugs/ent/destination"
+	"github.com/plugshq/plugs/ent/receipt"
 	"github.com/plugshq/plugs/ent/secret"
 	"github.com/plugshq/plugs/ent/source"
 	"github.com/plugshq/plugs/ent/tenant"
@@ -85,6 +86,7 @@ func checkColumn(t, c string) error {
 			dataplane.Table:      dataplane.ValidColumn,
 			dataplanetoken.Table: dataplanetoken.ValidColumn,
 			destination.Table:    destination.ValidColumn,
+			receipt.Table:        receipt.ValidColumn,
 			secret.Table:         secret.ValidColumn,
 			source.Table:         source.ValidColumn,
 			tenant.Table:         tenant.ValidColumn,

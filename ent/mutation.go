@@ -18,6 +18,8 @@ import (
 	"github.com/plugshq/plugs/ent/dataplanetoken"
 	"github.com/plugshq/plugs/ent/destination"
 	"github.com/plugshq/plugs/ent/predicate"
+	"github.com/plugshq/plugs/ent/receipt"
+	"github.com/plugshq/plugs/ent/schema"
 	"github.com/plugshq/plugs/ent/secret"
 	"github.com/plugshq/plugs/ent/source"
 	"github.com/plugshq/plugs/ent/tenant"
@@ -37,6 +39,7 @@ const (
 	TypeDataPlane      = "DataPlane"
 	TypeDataPlaneToken = "DataPlaneToken"
 	TypeDestination    = "Destination"
+	TypeReceipt        = "Receipt"
 	TypeSecret         = "Secret"
 	TypeSource         = "Source"
 	TypeTenant         = "Tenant"
@@ -4196,6 +4199,1491 @@ func (m *DestinationMutation) ClearEdge(name string) error {
 // It returns an error if the edge is not defined in the schema.
 func (m *DestinationMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown Destination edge %s", name)
+}
+
+// ReceiptMutation represents an operation that mutates the Receipt nodes in the graph.
+type ReceiptMutation struct {
+	config
+	op                Op
+	typ               string
+	id                *uuid.UUID
+	tenant_id         *uuid.UUID
+	source_id         *uuid.UUID
+	receive_time      *time.Time
+	outcome           *receipt.Outcome
+	cause             *string
+	detail            *string
+	field             *string
+	event_type        *string
+	provider_event_id *string
+	usage_event_id    *string
+	status_code       *int32
+	addstatus_code    *int32
+	latency_ms        *int64
+	addlatency_ms     *int64
+	replay            *bool
+	data_plane        *string
+	remote_address    *string
+	method            *string
+	request_uri       *string
+	headers           *[]schema.ReceiptHeader
+	appendheaders     []schema.ReceiptHeader
+	body              *[]byte
+	body_truncated    *bool
+	clearedFields     map[string]struct{}
+	done              bool
+	oldValue          func(context.Context) (*Receipt, error)
+	predicates        []predicate.Receipt
+}
+
+var _ ent.Mutation = (*ReceiptMutation)(nil)
+
+// receiptOption allows management of the mutation configuration using functional options.
+type receiptOption func(*ReceiptMutation)
+
+// newReceiptMutation creates new mutation for the Receipt entity.
+func newReceiptMutation(c config, op Op, opts ...receiptOption) *ReceiptMutation {
+	m := &ReceiptMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeReceipt,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withReceiptID sets the ID field of the mutation.
+func withReceiptID(id uuid.UUID) receiptOption {
+	return func(m *ReceiptMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *Receipt
+		)
+		m.oldValue = func(ctx context.Context) (*Receipt, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().Receipt.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withReceipt sets the old Receipt of the mutation.
+func withReceipt(node *Receipt) receiptOption {
+	return func(m *ReceiptMutation) {
+		m.oldValue = func(context.Context) (*Receipt, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m ReceiptMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m ReceiptMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of Receipt entities.
+func (m *ReceiptMutation) SetID(id uuid.UUID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *ReceiptMutation) ID() (id uuid.UUID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *ReceiptMutation) IDs(ctx context.Context) ([]uuid.UUID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []uuid.UUID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().Receipt.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetTenantID sets the "tenant_id" field.
+func (m *ReceiptMutation) SetTenantID(u uuid.UUID) {
+	m.tenant_id = &u
+}
+
+// TenantID returns the value of the "tenant_id" field in the mutation.
+func (m *ReceiptMutation) TenantID() (r uuid.UUID, exists bool) {
+	v := m.tenant_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTenantID returns the old "tenant_id" field's value of the Receipt entity.
+// If the Receipt object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReceiptMutation) OldTenantID(ctx context.Context) (v uuid.UUID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTenantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTenantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTenantID: %w", err)
+	}
+	return oldValue.TenantID, nil
+}
+
+// ResetTenantID resets all changes to the "tenant_id" field.
+func (m *ReceiptMutation) ResetTenantID() {
+	m.tenant_id = nil
+}
+
+// SetSourceID sets the "source_id" field.
+func (m *ReceiptMutation) SetSourceID(u uuid.UUID) {
+	m.source_id = &u
+}
+
+// SourceID returns the value of the "source_id" field in the mutation.
+func (m *ReceiptMutation) SourceID() (r uuid.UUID, exists bool) {
+	v := m.source_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSourceID returns the old "source_id" field's value of the Receipt entity.
+// If the Receipt object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReceiptMutation) OldSourceID(ctx context.Context) (v uuid.UUID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSourceID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSourceID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSourceID: %w", err)
+	}
+	return oldValue.SourceID, nil
+}
+
+// ResetSourceID resets all changes to the "source_id" field.
+func (m *ReceiptMutation) ResetSourceID() {
+	m.source_id = nil
+}
+
+// SetReceiveTime sets the "receive_time" field.
+func (m *ReceiptMutation) SetReceiveTime(t time.Time) {
+	m.receive_time = &t
+}
+
+// ReceiveTime returns the value of the "receive_time" field in the mutation.
+func (m *ReceiptMutation) ReceiveTime() (r time.Time, exists bool) {
+	v := m.receive_time
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReceiveTime returns the old "receive_time" field's value of the Receipt entity.
+// If the Receipt object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReceiptMutation) OldReceiveTime(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReceiveTime is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReceiveTime requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReceiveTime: %w", err)
+	}
+	return oldValue.ReceiveTime, nil
+}
+
+// ResetReceiveTime resets all changes to the "receive_time" field.
+func (m *ReceiptMutation) ResetReceiveTime() {
+	m.receive_time = nil
+}
+
+// SetOutcome sets the "outcome" field.
+func (m *ReceiptMutation) SetOutcome(r receipt.Outcome) {
+	m.outcome = &r
+}
+
+// Outcome returns the value of the "outcome" field in the mutation.
+func (m *ReceiptMutation) Outcome() (r receipt.Outcome, exists bool) {
+	v := m.outcome
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOutcome returns the old "outcome" field's value of the Receipt entity.
+// If the Receipt object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReceiptMutation) OldOutcome(ctx context.Context) (v receipt.Outcome, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOutcome is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOutcome requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOutcome: %w", err)
+	}
+	return oldValue.Outcome, nil
+}
+
+// ResetOutcome resets all changes to the "outcome" field.
+func (m *ReceiptMutation) ResetOutcome() {
+	m.outcome = nil
+}
+
+// SetCause sets the "cause" field.
+func (m *ReceiptMutation) SetCause(s string) {
+	m.cause = &s
+}
+
+// Cause returns the value of the "cause" field in the mutation.
+func (m *ReceiptMutation) Cause() (r string, exists bool) {
+	v := m.cause
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCause returns the old "cause" field's value of the Receipt entity.
+// If the Receipt object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReceiptMutation) OldCause(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCause is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCause requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCause: %w", err)
+	}
+	return oldValue.Cause, nil
+}
+
+// ResetCause resets all changes to the "cause" field.
+func (m *ReceiptMutation) ResetCause() {
+	m.cause = nil
+}
+
+// SetDetail sets the "detail" field.
+func (m *ReceiptMutation) SetDetail(s string) {
+	m.detail = &s
+}
+
+// Detail returns the value of the "detail" field in the mutation.
+func (m *ReceiptMutation) Detail() (r string, exists bool) {
+	v := m.detail
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDetail returns the old "detail" field's value of the Receipt entity.
+// If the Receipt object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReceiptMutation) OldDetail(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDetail is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDetail requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDetail: %w", err)
+	}
+	return oldValue.Detail, nil
+}
+
+// ResetDetail resets all changes to the "detail" field.
+func (m *ReceiptMutation) ResetDetail() {
+	m.detail = nil
+}
+
+// SetFieldField sets the "field" field.
+func (m *ReceiptMutation) SetFieldField(s string) {
+	m.field = &s
+}
+
+// GetField returns the value of the "field" field in the mutation.
+func (m *ReceiptMutation) GetField() (r string, exists bool) {
+	v := m.field
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// GetOldField returns the old "field" field's value of the Receipt entity.
+// If the Receipt object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReceiptMutation) GetOldField(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("GetOldField is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("GetOldField requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for GetOldField: %w", err)
+	}
+	return oldValue.Field, nil
+}
+
+// ResetFieldField resets all changes to the "field" field.
+func (m *ReceiptMutation) ResetFieldField() {
+	m.field = nil
+}
+
+// SetEventType sets the "event_type" field.
+func (m *ReceiptMutation) SetEventType(s string) {
+	m.event_type = &s
+}
+
+// EventType returns the value of the "event_type" field in the mutation.
+func (m *ReceiptMutation) EventType() (r string, exists bool) {
+	v := m.event_type
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEventType returns the old "event_type" field's value of the Receipt entity.
+// If the Receipt object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReceiptMutation) OldEventType(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEventType is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEventType requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEventType: %w", err)
+	}
+	return oldValue.EventType, nil
+}
+
+// ResetEventType resets all changes to the "event_type" field.
+func (m *ReceiptMutation) ResetEventType() {
+	m.event_type = nil
+}
+
+// SetProviderEventID sets the "provider_event_id" field.
+func (m *ReceiptMutation) SetProviderEventID(s string) {
+	m.provider_event_id = &s
+}
+
+// ProviderEventID returns the value of the "provider_event_id" field in the mutation.
+func (m *ReceiptMutation) ProviderEventID() (r string, exists bool) {
+	v := m.provider_event_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldProviderEventID returns the old "provider_event_id" field's value of the Receipt entity.
+// If the Receipt object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReceiptMutation) OldProviderEventID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldProviderEventID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldProviderEventID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldProviderEventID: %w", err)
+	}
+	return oldValue.ProviderEventID, nil
+}
+
+// ResetProviderEventID resets all changes to the "provider_event_id" field.
+func (m *ReceiptMutation) ResetProviderEventID() {
+	m.provider_event_id = nil
+}
+
+// SetUsageEventID sets the "usage_event_id" field.
+func (m *ReceiptMutation) SetUsageEventID(s string) {
+	m.usage_event_id = &s
+}
+
+// UsageEventID returns the value of the "usage_event_id" field in the mutation.
+func (m *ReceiptMutation) UsageEventID() (r string, exists bool) {
+	v := m.usage_event_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUsageEventID returns the old "usage_event_id" field's value of the Receipt entity.
+// If the Receipt object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReceiptMutation) OldUsageEventID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUsageEventID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUsageEventID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUsageEventID: %w", err)
+	}
+	return oldValue.UsageEventID, nil
+}
+
+// ResetUsageEventID resets all changes to the "usage_event_id" field.
+func (m *ReceiptMutation) ResetUsageEventID() {
+	m.usage_event_id = nil
+}
+
+// SetStatusCode sets the "status_code" field.
+func (m *ReceiptMutation) SetStatusCode(i int32) {
+	m.status_code = &i
+	m.addstatus_code = nil
+}
+
+// StatusCode returns the value of the "status_code" field in the mutation.
+func (m *ReceiptMutation) StatusCode() (r int32, exists bool) {
+	v := m.status_code
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStatusCode returns the old "status_code" field's value of the Receipt entity.
+// If the Receipt object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReceiptMutation) OldStatusCode(ctx context.Context) (v int32, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStatusCode is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStatusCode requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStatusCode: %w", err)
+	}
+	return oldValue.StatusCode, nil
+}
+
+// AddStatusCode adds i to the "status_code" field.
+func (m *ReceiptMutation) AddStatusCode(i int32) {
+	if m.addstatus_code != nil {
+		*m.addstatus_code += i
+	} else {
+		m.addstatus_code = &i
+	}
+}
+
+// AddedStatusCode returns the value that was added to the "status_code" field in this mutation.
+func (m *ReceiptMutation) AddedStatusCode() (r int32, exists bool) {
+	v := m.addstatus_code
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetStatusCode resets all changes to the "status_code" field.
+func (m *ReceiptMutation) ResetStatusCode() {
+	m.status_code = nil
+	m.addstatus_code = nil
+}
+
+// SetLatencyMs sets the "latency_ms" field.
+func (m *ReceiptMutation) SetLatencyMs(i int64) {
+	m.latency_ms = &i
+	m.addlatency_ms = nil
+}
+
+// LatencyMs returns the value of the "latency_ms" field in the mutation.
+func (m *ReceiptMutation) LatencyMs() (r int64, exists bool) {
+	v := m.latency_ms
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLatencyMs returns the old "latency_ms" field's value of the Receipt entity.
+// If the Receipt object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReceiptMutation) OldLatencyMs(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLatencyMs is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLatencyMs requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLatencyMs: %w", err)
+	}
+	return oldValue.LatencyMs, nil
+}
+
+// AddLatencyMs adds i to the "latency_ms" field.
+func (m *ReceiptMutation) AddLatencyMs(i int64) {
+	if m.addlatency_ms != nil {
+		*m.addlatency_ms += i
+	} else {
+		m.addlatency_ms = &i
+	}
+}
+
+// AddedLatencyMs returns the value that was added to the "latency_ms" field in this mutation.
+func (m *ReceiptMutation) AddedLatencyMs() (r int64, exists bool) {
+	v := m.addlatency_ms
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetLatencyMs resets all changes to the "latency_ms" field.
+func (m *ReceiptMutation) ResetLatencyMs() {
+	m.latency_ms = nil
+	m.addlatency_ms = nil
+}
+
+// SetReplay sets the "replay" field.
+func (m *ReceiptMutation) SetReplay(b bool) {
+	m.replay = &b
+}
+
+// Replay returns the value of the "replay" field in the mutation.
+func (m *ReceiptMutation) Replay() (r bool, exists bool) {
+	v := m.replay
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReplay returns the old "replay" field's value of the Receipt entity.
+// If the Receipt object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReceiptMutation) OldReplay(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReplay is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReplay requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReplay: %w", err)
+	}
+	return oldValue.Replay, nil
+}
+
+// ResetReplay resets all changes to the "replay" field.
+func (m *ReceiptMutation) ResetReplay() {
+	m.replay = nil
+}
+
+// SetDataPlane sets the "data_plane" field.
+func (m *ReceiptMutation) SetDataPlane(s string) {
+	m.data_plane = &s
+}
+
+// DataPlane returns the value of the "data_plane" field in the mutation.
+func (m *ReceiptMutation) DataPlane() (r string, exists bool) {
+	v := m.data_plane
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDataPlane returns the old "data_plane" field's value of the Receipt entity.
+// If the Receipt object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReceiptMutation) OldDataPlane(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDataPlane is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDataPlane requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDataPlane: %w", err)
+	}
+	return oldValue.DataPlane, nil
+}
+
+// ResetDataPlane resets all changes to the "data_plane" field.
+func (m *ReceiptMutation) ResetDataPlane() {
+	m.data_plane = nil
+}
+
+// SetRemoteAddress sets the "remote_address" field.
+func (m *ReceiptMutation) SetRemoteAddress(s string) {
+	m.remote_address = &s
+}
+
+// RemoteAddress returns the value of the "remote_address" field in the mutation.
+func (m *ReceiptMutation) RemoteAddress() (r string, exists bool) {
+	v := m.remote_address
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRemoteAddress returns the old "remote_address" field's value of the Receipt entity.
+// If the Receipt object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReceiptMutation) OldRemoteAddress(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRemoteAddress is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRemoteAddress requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRemoteAddress: %w", err)
+	}
+	return oldValue.RemoteAddress, nil
+}
+
+// ResetRemoteAddress resets all changes to the "remote_address" field.
+func (m *ReceiptMutation) ResetRemoteAddress() {
+	m.remote_address = nil
+}
+
+// SetMethod sets the "method" field.
+func (m *ReceiptMutation) SetMethod(s string) {
+	m.method = &s
+}
+
+// Method returns the value of the "method" field in the mutation.
+func (m *ReceiptMutation) Method() (r string, exists bool) {
+	v := m.method
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMethod returns the old "method" field's value of the Receipt entity.
+// If the Receipt object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReceiptMutation) OldMethod(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMethod is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMethod requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMethod: %w", err)
+	}
+	return oldValue.Method, nil
+}
+
+// ResetMethod resets all changes to the "method" field.
+func (m *ReceiptMutation) ResetMethod() {
+	m.method = nil
+}
+
+// SetRequestURI sets the "request_uri" field.
+func (m *ReceiptMutation) SetRequestURI(s string) {
+	m.request_uri = &s
+}
+
+// RequestURI returns the value of the "request_uri" field in the mutation.
+func (m *ReceiptMutation) RequestURI() (r string, exists bool) {
+	v := m.request_uri
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRequestURI returns the old "request_uri" field's value of the Receipt entity.
+// If the Receipt object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReceiptMutation) OldRequestURI(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRequestURI is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRequestURI requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRequestURI: %w", err)
+	}
+	return oldValue.RequestURI, nil
+}
+
+// ResetRequestURI resets all changes to the "request_uri" field.
+func (m *ReceiptMutation) ResetRequestURI() {
+	m.request_uri = nil
+}
+
+// SetHeaders sets the "headers" field.
+func (m *ReceiptMutation) SetHeaders(sh []schema.ReceiptHeader) {
+	m.headers = &sh
+	m.appendheaders = nil
+}
+
+// Headers returns the value of the "headers" field in the mutation.
+func (m *ReceiptMutation) Headers() (r []schema.ReceiptHeader, exists bool) {
+	v := m.headers
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldHeaders returns the old "headers" field's value of the Receipt entity.
+// If the Receipt object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReceiptMutation) OldHeaders(ctx context.Context) (v []schema.ReceiptHeader, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldHeaders is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldHeaders requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldHeaders: %w", err)
+	}
+	return oldValue.Headers, nil
+}
+
+// AppendHeaders adds sh to the "headers" field.
+func (m *ReceiptMutation) AppendHeaders(sh []schema.ReceiptHeader) {
+	m.appendheaders = append(m.appendheaders, sh...)
+}
+
+// AppendedHeaders returns the list of values that were appended to the "headers" field in this mutation.
+func (m *ReceiptMutation) AppendedHeaders() ([]schema.ReceiptHeader, bool) {
+	if len(m.appendheaders) == 0 {
+		return nil, false
+	}
+	return m.appendheaders, true
+}
+
+// ClearHeaders clears the value of the "headers" field.
+func (m *ReceiptMutation) ClearHeaders() {
+	m.headers = nil
+	m.appendheaders = nil
+	m.clearedFields[receipt.FieldHeaders] = struct{}{}
+}
+
+// HeadersCleared returns if the "headers" field was cleared in this mutation.
+func (m *ReceiptMutation) HeadersCleared() bool {
+	_, ok := m.clearedFields[receipt.FieldHeaders]
+	return ok
+}
+
+// ResetHeaders resets all changes to the "headers" field.
+func (m *ReceiptMutation) ResetHeaders() {
+	m.headers = nil
+	m.appendheaders = nil
+	delete(m.clearedFields, receipt.FieldHeaders)
+}
+
+// SetBody sets the "body" field.
+func (m *ReceiptMutation) SetBody(b []byte) {
+	m.body = &b
+}
+
+// Body returns the value of the "body" field in the mutation.
+func (m *ReceiptMutation) Body() (r []byte, exists bool) {
+	v := m.body
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldBody returns the old "body" field's value of the Receipt entity.
+// If the Receipt object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReceiptMutation) OldBody(ctx context.Context) (v []byte, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldBody is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldBody requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldBody: %w", err)
+	}
+	return oldValue.Body, nil
+}
+
+// ClearBody clears the value of the "body" field.
+func (m *ReceiptMutation) ClearBody() {
+	m.body = nil
+	m.clearedFields[receipt.FieldBody] = struct{}{}
+}
+
+// BodyCleared returns if the "body" field was cleared in this mutation.
+func (m *ReceiptMutation) BodyCleared() bool {
+	_, ok := m.clearedFields[receipt.FieldBody]
+	return ok
+}
+
+// ResetBody resets all changes to the "body" field.
+func (m *ReceiptMutation) ResetBody() {
+	m.body = nil
+	delete(m.clearedFields, receipt.FieldBody)
+}
+
+// SetBodyTruncated sets the "body_truncated" field.
+func (m *ReceiptMutation) SetBodyTruncated(b bool) {
+	m.body_truncated = &b
+}
+
+// BodyTruncated returns the value of the "body_truncated" field in the mutation.
+func (m *ReceiptMutation) BodyTruncated() (r bool, exists bool) {
+	v := m.body_truncated
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldBodyTruncated returns the old "body_truncated" field's value of the Receipt entity.
+// If the Receipt object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReceiptMutation) OldBodyTruncated(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldBodyTruncated is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldBodyTruncated requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldBodyTruncated: %w", err)
+	}
+	return oldValue.BodyTruncated, nil
+}
+
+// ResetBodyTruncated resets all changes to the "body_truncated" field.
+func (m *ReceiptMutation) ResetBodyTruncated() {
+	m.body_truncated = nil
+}
+
+// Where appends a list predicates to the ReceiptMutation builder.
+func (m *ReceiptMutation) Where(ps ...predicate.Receipt) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the ReceiptMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *ReceiptMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.Receipt, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *ReceiptMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *ReceiptMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (Receipt).
+func (m *ReceiptMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *ReceiptMutation) Fields() []string {
+	fields := make([]string, 0, 20)
+	if m.tenant_id != nil {
+		fields = append(fields, receipt.FieldTenantID)
+	}
+	if m.source_id != nil {
+		fields = append(fields, receipt.FieldSourceID)
+	}
+	if m.receive_time != nil {
+		fields = append(fields, receipt.FieldReceiveTime)
+	}
+	if m.outcome != nil {
+		fields = append(fields, receipt.FieldOutcome)
+	}
+	if m.cause != nil {
+		fields = append(fields, receipt.FieldCause)
+	}
+	if m.detail != nil {
+		fields = append(fields, receipt.FieldDetail)
+	}
+	if m.field != nil {
+		fields = append(fields, receipt.FieldField)
+	}
+	if m.event_type != nil {
+		fields = append(fields, receipt.FieldEventType)
+	}
+	if m.provider_event_id != nil {
+		fields = append(fields, receipt.FieldProviderEventID)
+	}
+	if m.usage_event_id != nil {
+		fields = append(fields, receipt.FieldUsageEventID)
+	}
+	if m.status_code != nil {
+		fields = append(fields, receipt.FieldStatusCode)
+	}
+	if m.latency_ms != nil {
+		fields = append(fields, receipt.FieldLatencyMs)
+	}
+	if m.replay != nil {
+		fields = append(fields, receipt.FieldReplay)
+	}
+	if m.data_plane != nil {
+		fields = append(fields, receipt.FieldDataPlane)
+	}
+	if m.remote_address != nil {
+		fields = append(fields, receipt.FieldRemoteAddress)
+	}
+	if m.method != nil {
+		fields = append(fields, receipt.FieldMethod)
+	}
+	if m.request_uri != nil {
+		fields = append(fields, receipt.FieldRequestURI)
+	}
+	if m.headers != nil {
+		fields = append(fields, receipt.FieldHeaders)
+	}
+	if m.body != nil {
+		fields = append(fields, receipt.FieldBody)
+	}
+	if m.body_truncated != nil {
+		fields = append(fields, receipt.FieldBodyTruncated)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *ReceiptMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case receipt.FieldTenantID:
+		return m.TenantID()
+	case receipt.FieldSourceID:
+		return m.SourceID()
+	case receipt.FieldReceiveTime:
+		return m.ReceiveTime()
+	case receipt.FieldOutcome:
+		return m.Outcome()
+	case receipt.FieldCause:
+		return m.Cause()
+	case receipt.FieldDetail:
+		return m.Detail()
+	case receipt.FieldField:
+		return m.GetField()
+	case receipt.FieldEventType:
+		return m.EventType()
+	case receipt.FieldProviderEventID:
+		return m.ProviderEventID()
+	case receipt.FieldUsageEventID:
+		return m.UsageEventID()
+	case receipt.FieldStatusCode:
+		return m.StatusCode()
+	case receipt.FieldLatencyMs:
+		return m.LatencyMs()
+	case receipt.FieldReplay:
+		return m.Replay()
+	case receipt.FieldDataPlane:
+		return m.DataPlane()
+	case receipt.FieldRemoteAddress:
+		return m.RemoteAddress()
+	case receipt.FieldMethod:
+		return m.Method()
+	case receipt.FieldRequestURI:
+		return m.RequestURI()
+	case receipt.FieldHeaders:
+		return m.Headers()
+	case receipt.FieldBody:
+		return m.Body()
+	case receipt.FieldBodyTruncated:
+		return m.BodyTruncated()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *ReceiptMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case receipt.FieldTenantID:
+		return m.OldTenantID(ctx)
+	case receipt.FieldSourceID:
+		return m.OldSourceID(ctx)
+	case receipt.FieldReceiveTime:
+		return m.OldReceiveTime(ctx)
+	case receipt.FieldOutcome:
+		return m.OldOutcome(ctx)
+	case receipt.FieldCause:
+		return m.OldCause(ctx)
+	case receipt.FieldDetail:
+		return m.OldDetail(ctx)
+	case receipt.FieldField:
+		return m.GetOldField(ctx)
+	case receipt.FieldEventType:
+		return m.OldEventType(ctx)
+	case receipt.FieldProviderEventID:
+		return m.OldProviderEventID(ctx)
+	case receipt.FieldUsageEventID:
+		return m.OldUsageEventID(ctx)
+	case receipt.FieldStatusCode:
+		return m.OldStatusCode(ctx)
+	case receipt.FieldLatencyMs:
+		return m.OldLatencyMs(ctx)
+	case receipt.FieldReplay:
+		return m.OldReplay(ctx)
+	case receipt.FieldDataPlane:
+		return m.OldDataPlane(ctx)
+	case receipt.FieldRemoteAddress:
+		return m.OldRemoteAddress(ctx)
+	case receipt.FieldMethod:
+		return m.OldMethod(ctx)
+	case receipt.FieldRequestURI:
+		return m.OldRequestURI(ctx)
+	case receipt.FieldHeaders:
+		return m.OldHeaders(ctx)
+	case receipt.FieldBody:
+		return m.OldBody(ctx)
+	case receipt.FieldBodyTruncated:
+		return m.OldBodyTruncated(ctx)
+	}
+	return nil, fmt.Errorf("unknown Receipt field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ReceiptMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case receipt.FieldTenantID:
+		v, ok := value.(uuid.UUID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTenantID(v)
+		return nil
+	case receipt.FieldSourceID:
+		v, ok := value.(uuid.UUID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSourceID(v)
+		return nil
+	case receipt.FieldReceiveTime:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReceiveTime(v)
+		return nil
+	case receipt.FieldOutcome:
+		v, ok := value.(receipt.Outcome)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOutcome(v)
+		return nil
+	case receipt.FieldCause:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCause(v)
+		return nil
+	case receipt.FieldDetail:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDetail(v)
+		return nil
+	case receipt.FieldField:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFieldField(v)
+		return nil
+	case receipt.FieldEventType:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEventType(v)
+		return nil
+	case receipt.FieldProviderEventID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetProviderEventID(v)
+		return nil
+	case receipt.FieldUsageEventID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUsageEventID(v)
+		return nil
+	case receipt.FieldStatusCode:
+		v, ok := value.(int32)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStatusCode(v)
+		return nil
+	case receipt.FieldLatencyMs:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLatencyMs(v)
+		return nil
+	case receipt.FieldReplay:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReplay(v)
+		return nil
+	case receipt.FieldDataPlane:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDataPlane(v)
+		return nil
+	case receipt.FieldRemoteAddress:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRemoteAddress(v)
+		return nil
+	case receipt.FieldMethod:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMethod(v)
+		return nil
+	case receipt.FieldRequestURI:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRequestURI(v)
+		return nil
+	case receipt.FieldHeaders:
+		v, ok := value.([]schema.ReceiptHeader)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetHeaders(v)
+		return nil
+	case receipt.FieldBody:
+		v, ok := value.([]byte)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetBody(v)
+		return nil
+	case receipt.FieldBodyTruncated:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetBodyTruncated(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Receipt field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *ReceiptMutation) AddedFields() []string {
+	var fields []string
+	if m.addstatus_code != nil {
+		fields = append(fields, receipt.FieldStatusCode)
+	}
+	if m.addlatency_ms != nil {
+		fields = append(fields, receipt.FieldLatencyMs)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *ReceiptMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case receipt.FieldStatusCode:
+		return m.AddedStatusCode()
+	case receipt.FieldLatencyMs:
+		return m.AddedLatencyMs()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ReceiptMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case receipt.FieldStatusCode:
+		v, ok := value.(int32)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddStatusCode(v)
+		return nil
+	case receipt.FieldLatencyMs:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddLatencyMs(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Receipt numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *ReceiptMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(receipt.FieldHeaders) {
+		fields = append(fields, receipt.FieldHeaders)
+	}
+	if m.FieldCleared(receipt.FieldBody) {
+		fields = append(fields, receipt.FieldBody)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *ReceiptMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *ReceiptMutation) ClearField(name string) error {
+	switch name {
+	case receipt.FieldHeaders:
+		m.ClearHeaders()
+		return nil
+	case receipt.FieldBody:
+		m.ClearBody()
+		return nil
+	}
+	return fmt.Errorf("unknown Receipt nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *ReceiptMutation) ResetField(name string) error {
+	switch name {
+	case receipt.FieldTenantID:
+		m.ResetTenantID()
+		return nil
+	case receipt.FieldSourceID:
+		m.ResetSourceID()
+		return nil
+	case receipt.FieldReceiveTime:
+		m.ResetReceiveTime()
+		return nil
+	case receipt.FieldOutcome:
+		m.ResetOutcome()
+		return nil
+	case receipt.FieldCause:
+		m.ResetCause()
+		return nil
+	case receipt.FieldDetail:
+		m.ResetDetail()
+		return nil
+	case receipt.FieldField:
+		m.ResetFieldField()
+		return nil
+	case receipt.FieldEventType:
+		m.ResetEventType()
+		return nil
+	case receipt.FieldProviderEventID:
+		m.ResetProviderEventID()
+		return nil
+	case receipt.FieldUsageEventID:
+		m.ResetUsageEventID()
+		return nil
+	case receipt.FieldStatusCode:
+		m.ResetStatusCode()
+		return nil
+	case receipt.FieldLatencyMs:
+		m.ResetLatencyMs()
+		return nil
+	case receipt.FieldReplay:
+		m.ResetReplay()
+		return nil
+	case receipt.FieldDataPlane:
+		m.ResetDataPlane()
+		return nil
+	case receipt.FieldRemoteAddress:
+		m.ResetRemoteAddress()
+		return nil
+	case receipt.FieldMethod:
+		m.ResetMethod()
+		return nil
+	case receipt.FieldRequestURI:
+		m.ResetRequestURI()
+		return nil
+	case receipt.FieldHeaders:
+		m.ResetHeaders()
+		return nil
+	case receipt.FieldBody:
+		m.ResetBody()
+		return nil
+	case receipt.FieldBodyTruncated:
+		m.ResetBodyTruncated()
+		return nil
+	}
+	return fmt.Errorf("unknown Receipt field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *ReceiptMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *ReceiptMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *ReceiptMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *ReceiptMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *ReceiptMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *ReceiptMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *ReceiptMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown Receipt unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *ReceiptMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown Receipt edge %s", name)
 }
 
 // SecretMutation represents an operation that mutates the Secret nodes in the graph.

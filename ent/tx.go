@@ -24,6 +24,8 @@ type Tx struct {
 	DataPlaneToken *DataPlaneTokenClient
 	// Destination is the client for interacting with the Destination builders.
 	Destination *DestinationClient
+	// Receipt is the client for interacting with the Receipt builders.
+	Receipt *ReceiptClient
 	// Secret is the client for interacting with the Secret builders.
 	Secret *SecretClient
 	// Source is the client for interacting with the Source builders.
@@ -166,6 +168,7 @@ func (tx *Tx) init() {
 	tx.DataPlane = NewDataPlaneClient(tx.config)
 	tx.DataPlaneToken = NewDataPlaneTokenClient(tx.config)
 	tx.Destination = NewDestinationClient(tx.config)
+	tx.Receipt = NewReceiptClient(tx.config)
 	tx.Secret = NewSecretClient(tx.config)
 	tx.Source = NewSourceClient(tx.config)
 	tx.Tenant = NewTenantClient(tx.config)

@@ -31,6 +31,7 @@ import (
 	"github.com/plugshq/plugs/controlplane/api"
 	"github.com/plugshq/plugs/controlplane/auth"
 	"github.com/plugshq/plugs/controlplane/config"
+	"github.com/plugshq/plugs/controlplane/receipts"
 	"github.com/plugshq/plugs/controlplane/secrets"
 	"github.com/plugshq/plugs/controlplane/store"
 	plugsv1 "github.com/plugshq/plugs/gen/plugs/v1"
@@ -63,10 +64,17 @@ type Config struct {
 	// PostgreSQL notifications; zero means 2 s.
 	PollInterval time.Duration
 	// JetStream reaches the backbone, where the destinations' dead letters
-	// are kept; nil leaves ListDeadLetters and RedriveDeadLetters
-	// answering FAILED_PRECONDITION. The control plane only reads and
-	// re-drives dead letters: the data planes create the streams.
+	// are kept and the receipts arrive; nil leaves ListDeadLetters and
+	// RedriveDeadLetters answering FAILED_PRECONDITION and indexes no new
+	// receipts. The control plane only reads the streams (and re-drives
+	// dead letters): the data planes create them.
 	JetStream jetstream.JetStream
+	// ReceiptRetention is how long indexed receipts are kept, by receive
+	// time; zero means backbone.DefaultReceiptRetention. Set it to the data
+	// planes' receipts stream retention: the index cannot show what the
+	// stream dropped before it was indexed, and keeping rows past it only
+	// costs space.
+	ReceiptRetention time.Duration
 	// TLS, when set, serves both listeners over TLS with its Certificates
 	// (at least one; GetCertificate alone is not enough, because the gateway
 	// pins the certificates it is given). Its ClientCAs, when set, verify a
@@ -92,8 +100,9 @@ type Server struct {
 	// shutdown ends the configuration streams when the server stops.
 	shutdown     chan struct{}
 	shutdownOnce sync.Once
-	// stopBackground ends the cache follower, the revision watch and the
-	// status writer; background is done when they have.
+	// stopBackground ends the cache follower, the revision watch, the
+	// status writer and the receipts indexer; background is done when they
+	// have.
 	stopBackground context.CancelFunc
 	background     sync.WaitGroup
 	// Cache is the configuration the streams serve.
@@ -159,6 +168,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		DeadLetters:  &api.DeadLetters{Client: cfg.DB.Client, JS: cfg.JetStream, Log: log},
 	})
 	plugsv1.RegisterWebhookRegistrationServiceServer(gs, &api.Webhooks{Destinations: destinations})
+	plugsv1.RegisterReceiptServiceServer(gs, &api.Receipts{Client: cfg.DB.Client, Log: log})
 	shutdown := make(chan struct{})
 	plugsv1.RegisterConfigDiscoveryServiceServer(gs, &config.Server{
 		Cache:    cache,
@@ -182,9 +192,13 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		Cache:          cache,
 	}
 	store.Watch(bg, cfg.DB, cfg.PollInterval, log)
-	s.background.Add(2)
+	// Without JetStream no receipt arrives, but those indexed before still
+	// age out, so the indexer runs either way.
+	indexer := &receipts.Indexer{Client: cfg.DB.Client, JS: cfg.JetStream, Retention: cfg.ReceiptRetention, Log: log}
+	s.background.Add(3)
 	go func() { defer s.background.Done(); cache.Follow(bg, cfg.DB.Revisions) }()
 	go func() { defer s.background.Done(); status.Run(bg) }()
+	go func() { defer s.background.Done(); _ = indexer.Run(bg) }()
 	go func() {
 		if err := gs.Serve(gl); err != nil {
 			log.Error("gRPC listener stopped", "error", err)
@@ -215,6 +229,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		plugsv1.RegisterDataPlaneServiceHandler,
 		plugsv1.RegisterDestinationServiceHandler,
 		plugsv1.RegisterWebhookRegistrationServiceHandler,
+		plugsv1.RegisterReceiptServiceHandler,
 	} {
 		if err := reg(ctx, mux, conn); err != nil {
 			s.Stop(context.Background())

@@ -136,6 +136,58 @@ var (
 			},
 		},
 	}
+	// ReceiptsColumns holds the columns for the "receipts" table.
+	ReceiptsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeUUID},
+		{Name: "tenant_id", Type: field.TypeUUID},
+		{Name: "source_id", Type: field.TypeUUID},
+		{Name: "receive_time", Type: field.TypeTime},
+		{Name: "outcome", Type: field.TypeEnum, Enums: []string{"unspecified", "accepted", "duplicate", "filtered", "rejected", "handshake"}},
+		{Name: "cause", Type: field.TypeString, Default: ""},
+		{Name: "detail", Type: field.TypeString, Default: ""},
+		{Name: "field", Type: field.TypeString, Default: ""},
+		{Name: "event_type", Type: field.TypeString, Default: ""},
+		{Name: "provider_event_id", Type: field.TypeString, Default: ""},
+		{Name: "usage_event_id", Type: field.TypeString, Default: ""},
+		{Name: "status_code", Type: field.TypeInt32, Default: 0},
+		{Name: "latency_ms", Type: field.TypeInt64, Default: 0},
+		{Name: "replay", Type: field.TypeBool, Default: false},
+		{Name: "data_plane", Type: field.TypeString, Default: ""},
+		{Name: "remote_address", Type: field.TypeString, Default: ""},
+		{Name: "method", Type: field.TypeString, Default: ""},
+		{Name: "request_uri", Type: field.TypeString, Default: ""},
+		{Name: "headers", Type: field.TypeJSON, Nullable: true},
+		{Name: "body", Type: field.TypeBytes, Nullable: true},
+		{Name: "body_truncated", Type: field.TypeBool, Default: false},
+	}
+	// ReceiptsTable holds the schema information for the "receipts" table.
+	ReceiptsTable = &schema.Table{
+		Name:       "receipts",
+		Columns:    ReceiptsColumns,
+		PrimaryKey: []*schema.Column{ReceiptsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "receipt_tenant_id",
+				Unique:  false,
+				Columns: []*schema.Column{ReceiptsColumns[1]},
+			},
+			{
+				Name:    "receipt_source_id_receive_time_id",
+				Unique:  false,
+				Columns: []*schema.Column{ReceiptsColumns[2], ReceiptsColumns[3], ReceiptsColumns[0]},
+			},
+			{
+				Name:    "receipt_source_id_provider_event_id",
+				Unique:  false,
+				Columns: []*schema.Column{ReceiptsColumns[2], ReceiptsColumns[9]},
+			},
+			{
+				Name:    "receipt_receive_time",
+				Unique:  false,
+				Columns: []*schema.Column{ReceiptsColumns[3]},
+			},
+		},
+	}
 	// SecretsColumns holds the columns for the "secrets" table.
 	SecretsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeUUID},
@@ -219,6 +271,7 @@ var (
 		DataPlanesTable,
 		DataPlaneTokensTable,
 		DestinationsTable,
+		ReceiptsTable,
 		SecretsTable,
 		SourcesTable,
 		TenantsTable,

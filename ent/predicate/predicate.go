@@ -21,6 +21,9 @@ type DataPlaneToken func(*sql.Selector)
 // Destination is the predicate function for destination builders.
 type Destination func(*sql.Selector)
 
+// Receipt is the predicate function for receipt builders.
+type Receipt func(*sql.Selector)
+
 // Secret is the predicate function for secret builders.
 type Secret func(*sql.Selector)
 

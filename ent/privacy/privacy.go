@@ -230,6 +230,30 @@ func (f DestinationMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mut
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.DestinationMutation", m)
 }
 
+// The ReceiptQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type ReceiptQueryRuleFunc func(context.Context, *ent.ReceiptQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f ReceiptQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ReceiptQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.ReceiptQuery", q)
+}
+
+// The ReceiptMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type ReceiptMutationRuleFunc func(context.Context, *ent.ReceiptMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f ReceiptMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.ReceiptMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ReceiptMutation", m)
+}
+
 // The SecretQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type SecretQueryRuleFunc func(context.Context, *ent.SecretQuery) error

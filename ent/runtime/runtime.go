@@ -12,6 +12,7 @@ import (
 	"github.com/plugshq/plugs/ent/dataplane"
 	"github.com/plugshq/plugs/ent/dataplanetoken"
 	"github.com/plugshq/plugs/ent/destination"
+	"github.com/plugshq/plugs/ent/receipt"
 	"github.com/plugshq/plugs/ent/schema"
 	"github.com/plugshq/plugs/ent/secret"
 	"github.com/plugshq/plugs/ent/source"
@@ -287,6 +288,77 @@ func init() {
 	destinationDescID := destinationFields[0].Descriptor()
 	// destination.DefaultID holds the default value on creation for the id field.
 	destination.DefaultID = destinationDescID.Default.(func() uuid.UUID)
+	receiptMixin := schema.Receipt{}.Mixin()
+	receipt.Policy = privacy.NewPolicies(receiptMixin[0], schema.Receipt{})
+	receipt.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := receipt.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	receiptMixinHooks0 := receiptMixin[0].Hooks()
+
+	receipt.Hooks[1] = receiptMixinHooks0[0]
+	receiptFields := schema.Receipt{}.Fields()
+	_ = receiptFields
+	// receiptDescCause is the schema descriptor for cause field.
+	receiptDescCause := receiptFields[4].Descriptor()
+	// receipt.DefaultCause holds the default value on creation for the cause field.
+	receipt.DefaultCause = receiptDescCause.Default.(string)
+	// receiptDescDetail is the schema descriptor for detail field.
+	receiptDescDetail := receiptFields[5].Descriptor()
+	// receipt.DefaultDetail holds the default value on creation for the detail field.
+	receipt.DefaultDetail = receiptDescDetail.Default.(string)
+	// receiptDescField is the schema descriptor for field field.
+	receiptDescField := receiptFields[6].Descriptor()
+	// receipt.DefaultField holds the default value on creation for the field field.
+	receipt.DefaultField = receiptDescField.Default.(string)
+	// receiptDescEventType is the schema descriptor for event_type field.
+	receiptDescEventType := receiptFields[7].Descriptor()
+	// receipt.DefaultEventType holds the default value on creation for the event_type field.
+	receipt.DefaultEventType = receiptDescEventType.Default.(string)
+	// receiptDescProviderEventID is the schema descriptor for provider_event_id field.
+	receiptDescProviderEventID := receiptFields[8].Descriptor()
+	// receipt.DefaultProviderEventID holds the default value on creation for the provider_event_id field.
+	receipt.DefaultProviderEventID = receiptDescProviderEventID.Default.(string)
+	// receiptDescUsageEventID is the schema descriptor for usage_event_id field.
+	receiptDescUsageEventID := receiptFields[9].Descriptor()
+	// receipt.DefaultUsageEventID holds the default value on creation for the usage_event_id field.
+	receipt.DefaultUsageEventID = receiptDescUsageEventID.Default.(string)
+	// receiptDescStatusCode is the schema descriptor for status_code field.
+	receiptDescStatusCode := receiptFields[10].Descriptor()
+	// receipt.DefaultStatusCode holds the default value on creation for the status_code field.
+	receipt.DefaultStatusCode = receiptDescStatusCode.Default.(int32)
+	// receiptDescLatencyMs is the schema descriptor for latency_ms field.
+	receiptDescLatencyMs := receiptFields[11].Descriptor()
+	// receipt.DefaultLatencyMs holds the default value on creation for the latency_ms field.
+	receipt.DefaultLatencyMs = receiptDescLatencyMs.Default.(int64)
+	// receiptDescReplay is the schema descriptor for replay field.
+	receiptDescReplay := receiptFields[12].Descriptor()
+	// receipt.DefaultReplay holds the default value on creation for the replay field.
+	receipt.DefaultReplay = receiptDescReplay.Default.(bool)
+	// receiptDescDataPlane is the schema descriptor for data_plane field.
+	receiptDescDataPlane := receiptFields[13].Descriptor()
+	// receipt.DefaultDataPlane holds the default value on creation for the data_plane field.
+	receipt.DefaultDataPlane = receiptDescDataPlane.Default.(string)
+	// receiptDescRemoteAddress is the schema descriptor for remote_address field.
+	receiptDescRemoteAddress := receiptFields[14].Descriptor()
+	// receipt.DefaultRemoteAddress holds the default value on creation for the remote_address field.
+	receipt.DefaultRemoteAddress = receiptDescRemoteAddress.Default.(string)
+	// receiptDescMethod is the schema descriptor for method field.
+	receiptDescMethod := receiptFields[15].Descriptor()
+	// receipt.DefaultMethod holds the default value on creation for the method field.
+	receipt.DefaultMethod = receiptDescMethod.Default.(string)
+	// receiptDescRequestURI is the schema descriptor for request_uri field.
+	receiptDescRequestURI := receiptFields[16].Descriptor()
+	// receipt.DefaultRequestURI holds the default value on creation for the request_uri field.
+	receipt.DefaultRequestURI = receiptDescRequestURI.Default.(string)
+	// receiptDescBodyTruncated is the schema descriptor for body_truncated field.
+	receiptDescBodyTruncated := receiptFields[19].Descriptor()
+	// receipt.DefaultBodyTruncated holds the default value on creation for the body_truncated field.
+	receipt.DefaultBodyTruncated = receiptDescBodyTruncated.Default.(bool)
 	secretMixin := schema.Secret{}.Mixin()
 	secret.Policy = privacy.NewPolicies(secretMixin[1], schema.Secret{})
 	secret.Hooks[0] = func(next ent.Mutator) ent.Mutator {

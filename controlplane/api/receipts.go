@@ -1,0 +1,207 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"entgo.io/ent/dialect/sql"
+	"github.com/google/uuid"
+
+	"github.com/plugshq/plugs/controlplane/receipts"
+	"github.com/plugshq/plugs/ent"
+	"github.com/plugshq/plugs/ent/predicate"
+	"github.com/plugshq/plugs/ent/receipt"
+	"github.com/plugshq/plugs/ent/source"
+	plugsv1 "github.com/plugshq/plugs/gen/plugs/v1"
+)
+
+// maxReceiptFilterLen bounds a text filter of ListReceipts; no stored
+// cause, event type or provider event id worth finding is longer.
+const maxReceiptFilterLen = 1024
+
+// Receipts implements plugs.v1.ReceiptService over the receipts index,
+// which the receipts indexer fills from the backbone. Rows are
+// tenant-scoped by the ORM: another tenant's receipt is not found, exactly
+// like a missing one.
+type Receipts struct {
+	plugsv1.UnimplementedReceiptServiceServer
+
+	Client *ent.Client
+	Log    *slog.Logger
+}
+
+// listedReceiptFields are the columns a list reads: everything but the
+// headers and the body, which may be a megabyte each.
+var listedReceiptFields = func() []string {
+	var out []string
+	for _, c := range receipt.Columns {
+		if c != receipt.FieldHeaders && c != receipt.FieldBody {
+			out = append(out, c)
+		}
+	}
+	return out
+}()
+
+// ListReceipts implements plugs.v1.ReceiptService.
+func (r *Receipts) ListReceipts(ctx context.Context, req *plugsv1.ListReceiptsRequest) (*plugsv1.ListReceiptsResponse, error) {
+	sourceID, err := parseID("source_id", req.GetSourceId())
+	if err != nil {
+		return nil, err
+	}
+	var v violations
+	size, err := pageSize(req.GetPageSize())
+	if err != nil {
+		v.add("page_size", "must not be negative")
+	}
+	after, hasAfter, err := decodeReceiptPageToken(sourceID, req.GetPageToken())
+	if err != nil {
+		v.add("page_token", "not a page token of this list")
+	}
+	q := r.Client.Receipt.Query().Where(receipt.SourceID(sourceID))
+	if o := req.GetOutcome(); o != plugsv1.Receipt_OUTCOME_UNSPECIFIED {
+		stored, ok := receipts.StoredOutcome(o)
+		if ok {
+			q.Where(receipt.OutcomeEQ(stored))
+		} else {
+			v.add("outcome", "must be one of OUTCOME_ACCEPTED, OUTCOME_DUPLICATE, OUTCOME_FILTERED, OUTCOME_REJECTED, OUTCOME_HANDSHAKE")
+		}
+	}
+	for _, f := range []struct {
+		name, value string
+		pred        func(string) predicate.Receipt
+	}{
+		{"cause", req.GetCause(), receipt.Cause},
+		{"event_type", req.GetEventType(), receipt.EventType},
+		{"provider_event_id", req.GetProviderEventId(), receipt.ProviderEventID},
+	} {
+		if f.value == "" {
+			continue
+		}
+		if len(f.value) > maxReceiptFilterLen {
+			v.add(f.name, fmt.Sprintf("must be at most %d bytes", maxReceiptFilterLen))
+			continue
+		}
+		q.Where(f.pred(f.value))
+	}
+	var start, end time.Time
+	if t := req.GetStartTime(); t != nil {
+		if t.CheckValid() != nil {
+			v.add("start_time", "must be a valid timestamp")
+		} else {
+			start = t.AsTime()
+			q.Where(receipt.ReceiveTimeGTE(start))
+		}
+	}
+	if t := req.GetEndTime(); t != nil {
+		if t.CheckValid() != nil {
+			v.add("end_time", "must be a valid timestamp")
+		} else {
+			end = t.AsTime()
+			q.Where(receipt.ReceiveTimeLT(end))
+		}
+	}
+	if !start.IsZero() && !end.IsZero() && !end.After(start) {
+		v.add("end_time", "must be after start_time")
+	}
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	// The source first: another tenant's source is not found, exactly
+	// like a missing one, rather than an empty list.
+	ok, err := r.Client.Source.Query().Where(source.ID(sourceID)).Exist(ctx)
+	if err != nil {
+		return nil, internal(ctx, r.log(), "look up source", err)
+	}
+	if !ok {
+		return nil, notFound("source", sourceID.String())
+	}
+	if hasAfter {
+		// Strictly after the last row of the previous page in (receive
+		// time, id) order, newest first: receipts indexed meanwhile are
+		// newer and sort before it, so they shift no page.
+		q.Where(receipt.Or(
+			receipt.ReceiveTimeLT(after.time),
+			receipt.And(receipt.ReceiveTimeEQ(after.time), receipt.IDLT(after.id)),
+		))
+	}
+	rows, err := q.
+		Order(receipt.ByReceiveTime(sql.OrderDesc()), receipt.ByID(sql.OrderDesc())).
+		Limit(size + 1).
+		Select(listedReceiptFields...).
+		All(ctx)
+	if err != nil {
+		return nil, internal(ctx, r.log(), "list receipts", err)
+	}
+	resp := &plugsv1.ListReceiptsResponse{Receipts: make([]*plugsv1.Receipt, 0, min(len(rows), size))}
+	if len(rows) > size {
+		rows = rows[:size]
+		last := rows[size-1]
+		resp.NextPageToken = encodeReceiptPageToken(sourceID, receiptKey{time: last.ReceiveTime, id: last.ID})
+	}
+	for _, row := range rows {
+		resp.Receipts = append(resp.Receipts, receipts.ToProto(row, false))
+	}
+	return resp, nil
+}
+
+// GetReceipt implements plugs.v1.ReceiptService.
+func (r *Receipts) GetReceipt(ctx context.Context, req *plugsv1.GetReceiptRequest) (*plugsv1.Receipt, error) {
+	id, err := parseID("id", req.GetId())
+	if err != nil {
+		return nil, err
+	}
+	row, err := r.Client.Receipt.Get(ctx, id)
+	if ent.IsNotFound(err) {
+		return nil, notFound("receipt", id.String())
+	}
+	if err != nil {
+		return nil, internal(ctx, r.log(), "get receipt", err)
+	}
+	return receipts.ToProto(row, true), nil
+}
+
+func (r *Receipts) log() *slog.Logger {
+	if r.Log != nil {
+		return r.Log
+	}
+	return slog.Default()
+}
+
+// receiptKey is a receipt's place in list order.
+type receiptKey struct {
+	time time.Time
+	id   uuid.UUID
+}
+
+// A receipts page token holds the source and the last row's key:
+// "<source id>/<receive time, Unix nanoseconds>/<receipt id>". Binding the
+// source keeps a token of one source's list from being used on another's.
+func encodeReceiptPageToken(sourceID uuid.UUID, k receiptKey) string {
+	return encodePageToken(sourceID.String() + "/" + strconv.FormatInt(k.time.UnixNano(), 10) + "/" + k.id.String())
+}
+
+func decodeReceiptPageToken(sourceID uuid.UUID, tok string) (receiptKey, bool, error) {
+	key, err := decodePageToken(tok)
+	if err != nil || key == "" {
+		return receiptKey{}, false, err
+	}
+	bad := invalid("page_token", "not a page token of this list")
+	parts := strings.Split(key, "/")
+	if len(parts) != 3 || parts[0] != sourceID.String() {
+		return receiptKey{}, false, bad
+	}
+	ns, err := strconv.ParseInt(parts[1], 10, 64)
+	if err != nil {
+		return receiptKey{}, false, bad
+	}
+	id, err := uuid.Parse(parts[2])
+	if err != nil {
+		return receiptKey{}, false, bad
+	}
+	// UTC, as stored: SQLite compares times as text.
+	return receiptKey{time: time.Unix(0, ns).UTC(), id: id}, true, nil
+}

@@ -1,0 +1,200 @@
+package receipts
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/plugshq/plugs/backbone"
+	"github.com/plugshq/plugs/ent"
+	"github.com/plugshq/plugs/ent/receipt"
+	"github.com/plugshq/plugs/ent/schema"
+	plugsv1 "github.com/plugshq/plugs/gen/plugs/v1"
+)
+
+var outcomes = map[plugsv1.Receipt_Outcome]receipt.Outcome{
+	plugsv1.Receipt_OUTCOME_UNSPECIFIED: receipt.OutcomeUnspecified,
+	plugsv1.Receipt_OUTCOME_ACCEPTED:    receipt.OutcomeAccepted,
+	plugsv1.Receipt_OUTCOME_DUPLICATE:   receipt.OutcomeDuplicate,
+	plugsv1.Receipt_OUTCOME_FILTERED:    receipt.OutcomeFiltered,
+	plugsv1.Receipt_OUTCOME_REJECTED:    receipt.OutcomeRejected,
+	plugsv1.Receipt_OUTCOME_HANDSHAKE:   receipt.OutcomeHandshake,
+}
+
+// StoredOutcome is how an API outcome is stored; false for a number the
+// API does not define.
+func StoredOutcome(o plugsv1.Receipt_Outcome) (receipt.Outcome, bool) {
+	s, ok := outcomes[o]
+	return s, ok
+}
+
+// APIOutcome is the API's name of a stored outcome.
+func APIOutcome(s receipt.Outcome) plugsv1.Receipt_Outcome {
+	for o, v := range outcomes {
+		if v == s {
+			return o
+		}
+	}
+	return plugsv1.Receipt_OUTCOME_UNSPECIFIED
+}
+
+// Row is a decoded receipt, checked and ready to insert.
+type Row struct {
+	ID, TenantID, SourceID uuid.UUID
+	Receipt                *plugsv1.Receipt
+	// ReceiveTime is the receipt's time, UTC, cut to microseconds.
+	ReceiveTime time.Time
+}
+
+// Decode reads a message of backbone.ReceiptsStream published on subject.
+// The ids must parse and agree with the subject, which the data plane
+// derived from the same ids: a receipt filed under another tenant's
+// subject is a bug, and indexing it could show it to the wrong tenant.
+// Empty ids are taken from the subject. A receipt without a receive time
+// takes published, the time the stream stored it.
+func Decode(subject string, data []byte, published time.Time) (Row, error) {
+	r := &plugsv1.Receipt{}
+	if err := proto.Unmarshal(data, r); err != nil {
+		return Row{}, fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	subTenant, subSource, ok := subjectIDs(subject)
+	if !ok {
+		return Row{}, fmt.Errorf("%w: subject %q is not plugs.receipts.<tenant id>.<source id>", ErrMalformed, subject)
+	}
+	row := Row{Receipt: r}
+	var err error
+	if row.ID, err = uuid.Parse(r.GetId()); err != nil {
+		return Row{}, fmt.Errorf("%w: id %q: %w", ErrMalformed, r.GetId(), err)
+	}
+	if row.TenantID, err = idOr("tenant_id", r.GetTenantId(), subTenant); err != nil {
+		return Row{}, err
+	}
+	if row.SourceID, err = idOr("source_id", r.GetSourceId(), subSource); err != nil {
+		return Row{}, err
+	}
+	if row.TenantID == uuid.Nil || row.SourceID == uuid.Nil {
+		return Row{}, fmt.Errorf("%w: nil tenant or source id", ErrMalformed)
+	}
+	t := published
+	if rt := r.GetReceiveTime(); rt != nil && rt.IsValid() {
+		t = rt.AsTime()
+	}
+	// PostgreSQL keeps microseconds; cutting here makes the stored value
+	// the same on every dialect, and page tokens exact.
+	row.ReceiveTime = t.UTC().Truncate(time.Microsecond)
+	return row, nil
+}
+
+// idOr parses a receipt's id, taking the subject's when it is empty, and
+// refuses one that disagrees with the subject.
+func idOr(field, s string, fromSubject uuid.UUID) (uuid.UUID, error) {
+	if s == "" {
+		return fromSubject, nil
+	}
+	id, err := uuid.Parse(s)
+	if err != nil {
+		return uuid.Nil, fmt.Errorf("%w: %s %q: %w", ErrMalformed, field, s, err)
+	}
+	if id != fromSubject {
+		return uuid.Nil, fmt.Errorf("%w: %s %s published on the subject of %s", ErrMalformed, field, id, fromSubject)
+	}
+	return id, nil
+}
+
+// subjectIDs reads the tenant and source ids of a receipt's subject.
+func subjectIDs(subject string) (tenant, source uuid.UUID, ok bool) {
+	parts := strings.Split(subject, ".")
+	if len(parts) != 4 || backbone.ReceiptSubject(parts[2], parts[3]) != subject {
+		return uuid.Nil, uuid.Nil, false
+	}
+	var err1, err2 error
+	tenant, err1 = uuid.Parse(parts[2])
+	source, err2 = uuid.Parse(parts[3])
+	return tenant, source, err1 == nil && err2 == nil
+}
+
+// create builds the insert of a row.
+func (row Row) create(c *ent.Client) *ent.ReceiptCreate {
+	r := row.Receipt
+	outcome, ok := StoredOutcome(r.GetOutcome())
+	if !ok {
+		// A data plane newer than this control plane: keep the receipt,
+		// its cause and status still tell what happened.
+		outcome = receipt.OutcomeUnspecified
+	}
+	var headers []schema.ReceiptHeader
+	for _, h := range r.GetHeaders() {
+		vals := make([]string, len(h.GetValues()))
+		for i, v := range h.GetValues() {
+			vals[i] = text(v)
+		}
+		headers = append(headers, schema.ReceiptHeader{Name: text(h.GetName()), Values: vals})
+	}
+	return c.Receipt.Create().
+		SetID(row.ID).
+		SetTenantID(row.TenantID).
+		SetSourceID(row.SourceID).
+		SetReceiveTime(row.ReceiveTime).
+		SetOutcome(outcome).
+		SetCause(text(r.GetCause())).
+		SetDetail(text(r.GetDetail())).
+		SetField(text(r.GetField())).
+		SetEventType(text(r.GetEventType())).
+		SetProviderEventID(text(r.GetProviderEventId())).
+		SetUsageEventID(text(r.GetUsageEventId())).
+		SetStatusCode(r.GetStatusCode()).
+		SetLatencyMs(r.GetLatency().AsDuration().Milliseconds()).
+		SetReplay(r.GetReplay()).
+		SetDataPlane(text(r.GetDataPlane())).
+		SetRemoteAddress(text(r.GetRemoteAddress())).
+		SetMethod(text(r.GetMethod())).
+		SetRequestURI(text(r.GetRequestUri())).
+		SetHeaders(headers).
+		SetBody(r.GetBody()).
+		SetBodyTruncated(r.GetBodyTruncated())
+}
+
+// text makes a string storable everywhere: PostgreSQL refuses NUL in text
+// and in jsonb, and a sender controls much of what a receipt quotes. The
+// raw bytes of the body are kept as they are.
+func text(s string) string {
+	return strings.ReplaceAll(s, "\x00", "\uFFFD")
+}
+
+// ToProto renders a stored receipt. Headers and body are left out unless
+// full is set: lists carry neither.
+func ToProto(r *ent.Receipt, full bool) *plugsv1.Receipt {
+	out := &plugsv1.Receipt{
+		Id:              r.ID.String(),
+		SourceId:        r.SourceID.String(),
+		TenantId:        r.TenantID.String(),
+		ReceiveTime:     timestamppb.New(r.ReceiveTime),
+		RemoteAddress:   r.RemoteAddress,
+		Method:          r.Method,
+		RequestUri:      r.RequestURI,
+		BodyTruncated:   r.BodyTruncated,
+		Outcome:         APIOutcome(r.Outcome),
+		Cause:           r.Cause,
+		Detail:          r.Detail,
+		Field:           r.Field,
+		EventType:       r.EventType,
+		ProviderEventId: r.ProviderEventID,
+		UsageEventId:    r.UsageEventID,
+		Latency:         durationpb.New(time.Duration(r.LatencyMs) * time.Millisecond),
+		Replay:          r.Replay,
+		DataPlane:       r.DataPlane,
+		StatusCode:      r.StatusCode,
+	}
+	if full {
+		for _, h := range r.Headers {
+			out.Headers = append(out.Headers, &plugsv1.ReceiptHeader{Name: h.Name, Values: h.Values})
+		}
+		out.Body = r.Body
+	}
+	return out
+}

@@ -1,0 +1,75 @@
+package schema
+
+import (
+	"entgo.io/ent"
+	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
+	"github.com/google/uuid"
+)
+
+// Receipt is the index of one plugs.v1.Receipt: a request that named a
+// known source, what became of it and why. The data planes publish receipts
+// to backbone.ReceiptsStream; the control plane's indexer copies them here
+// so they can be queried, and deletes them after the retention. Rows are
+// written only by the indexer (the system viewer) and never updated.
+type Receipt struct {
+	ent.Schema
+}
+
+// ReceiptHeader is one request header of a receipt, kept in the order the
+// data plane recorded it.
+type ReceiptHeader struct {
+	Name   string   `json:"name"`
+	Values []string `json:"values"`
+}
+
+// Mixin of Receipt. No time mixin: receive_time is the time that matters,
+// and rows never change.
+func (Receipt) Mixin() []ent.Mixin {
+	return []ent.Mixin{TenantMixin{}}
+}
+
+// Fields of Receipt.
+func (Receipt) Fields() []ent.Field {
+	return []ent.Field{
+		// The receipt's own id from the message, not a new one: indexing a
+		// redelivered message again then finds the row already there.
+		field.UUID("id", newID()).Immutable(),
+		field.UUID("source_id", uuid.UUID{}).Immutable(),
+		// UTC, cut to microseconds (PostgreSQL's precision) so a page
+		// token holds exactly the stored value on every dialect.
+		field.Time("receive_time").Immutable(),
+		field.Enum("outcome").
+			Values("unspecified", "accepted", "duplicate", "filtered", "rejected", "handshake").
+			Immutable(),
+		field.String("cause").Default("").Immutable(),
+		field.String("detail").Default("").Immutable(),
+		field.String("field").Default("").Immutable(),
+		field.String("event_type").Default("").Immutable(),
+		field.String("provider_event_id").Default("").Immutable(),
+		field.String("usage_event_id").Default("").Immutable(),
+		field.Int32("status_code").Default(0).Immutable(),
+		field.Int64("latency_ms").Default(0).Immutable(),
+		field.Bool("replay").Default(false).Immutable(),
+		field.String("data_plane").Default("").Immutable(),
+		field.String("remote_address").Default("").Immutable(),
+		field.String("method").Default("").Immutable(),
+		field.String("request_uri").Default("").Immutable(),
+		// Credentials were redacted by the data plane before publishing.
+		field.JSON("headers", []ReceiptHeader{}).Optional().Immutable(),
+		field.Bytes("body").Optional().Immutable(),
+		field.Bool("body_truncated").Default(false).Immutable(),
+	}
+}
+
+// Indexes of Receipt.
+func (Receipt) Indexes() []ent.Index {
+	return []ent.Index{
+		// A source's receipts newest first, in page-token order.
+		index.Fields("source_id", "receive_time", "id"),
+		// "What happened to this provider event?"
+		index.Fields("source_id", "provider_event_id"),
+		// The retention job deletes the oldest receipts of every source.
+		index.Fields("receive_time"),
+	}
+}
