@@ -25,6 +25,7 @@ import (
 	"github.com/plugshq/plugs/dataplane/egress"
 	"github.com/plugshq/plugs/dataplane/forward"
 	"github.com/plugshq/plugs/dataplane/pipeline"
+	"github.com/plugshq/plugs/dataplane/receipts"
 	"github.com/plugshq/plugs/dataplane/receiver"
 	"github.com/plugshq/plugs/dataplane/snapshot"
 	"github.com/plugshq/plugs/dataplane/verify"
@@ -49,25 +50,40 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 // world is one Plugs installation in the test process.
 type world struct {
-	t       *testing.T
-	ingest  string // base URL of the data plane's receiver
-	store   *snapshot.Store
-	nats    *backbone.Conn
-	sources plugsv1.SourceServiceClient
-	dests   plugsv1.DestinationServiceClient
-	ctx     context.Context // carries the tenant's API key
+	t        *testing.T
+	ingest   string // base URL of the data plane's receiver
+	store    *snapshot.Store
+	nats     *backbone.Conn
+	sources  plugsv1.SourceServiceClient
+	dests    plugsv1.DestinationServiceClient
+	receipts plugsv1.ReceiptServiceClient
+	ctx      context.Context // carries the tenant's API key
 }
 
 func start(t *testing.T) *world {
 	t.Helper()
 	ctx := context.Background()
+	nats, err := backbone.StartEmbedded(t.TempDir(), "127.0.0.1", -1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nats.Shutdown)
+	nc, err := backbone.Connect(ctx, backbone.Options{URL: nats.URL(), Name: "e2e"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	if err := backbone.EnsureStreams(ctx, nc.JS, backbone.StreamOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
 	db := storetest.Open(t, "sqlite")
 	k, _ := secrets.GenerateKey()
 	kr, _ := secrets.NewKeyring(k)
 	srv, err := server.Start(ctx, server.Config{
 		DB: db, Keyring: kr, Catalog: templates.MustBuiltin(),
 		GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", PublicIngestURL: "http://ingest.test",
-		DataPlaneTokens: []string{dpToken}, AllowHTTPHosts: []string{"127.0.0.1"}, Log: quiet,
+		DataPlaneTokens: []string{dpToken}, AllowHTTPHosts: []string{"127.0.0.1"}, JetStream: nc.JS, Log: quiet,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -87,20 +103,6 @@ func start(t *testing.T) *world {
 	}
 	t.Cleanup(func() { conn.Close() })
 
-	nats, err := backbone.StartEmbedded(t.TempDir(), "127.0.0.1", -1, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nats.Shutdown)
-	nc, err := backbone.Connect(ctx, backbone.Options{URL: nats.URL(), Name: "e2e"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	if err := backbone.EnsureStreams(ctx, nc.JS, backbone.StreamOptions{}); err != nil {
-		t.Fatal(err)
-	}
-
 	// The data plane: configuration, receiver, forwarder.
 	store := &snapshot.Store{}
 	runCtx, cancel := context.WithCancel(ctx)
@@ -110,8 +112,11 @@ func start(t *testing.T) *world {
 	go func() { defer close(done); _ = cc.Run(runCtx) }()
 	waitFor(t, "configuration", store.Ready)
 	events := &backbone.EventStore{JS: nc.JS}
+	recorder := receipts.New(nc.JS, 0, quiet)
+	go recorder.Run(runCtx)
 	mux := http.NewServeMux()
-	receiver.New(pipeline.New(store, events, pipeline.Options{Log: quiet}), receiver.Options{Log: quiet}).Register(mux)
+	receiver.New(pipeline.New(store, events, pipeline.Options{Log: quiet}),
+		receiver.Options{Log: quiet, Receipts: recorder, NodeID: "dp"}).Register(mux)
 	ingest := httptest.NewServer(mux)
 	guard, _ := egress.NewGuard([]string{"127.0.0.0/8"})
 	fwd := forward.New(nc.JS, snapshot.Routes{Store: store}, forward.Options{Guard: guard, Log: quiet, ReconcileEvery: 50 * time.Millisecond})
@@ -127,7 +132,8 @@ func start(t *testing.T) *world {
 	return &world{
 		t: t, ingest: ingest.URL, store: store, nats: nc,
 		sources: plugsv1.NewSourceServiceClient(conn), dests: plugsv1.NewDestinationServiceClient(conn),
-		ctx: metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+key),
+		receipts: plugsv1.NewReceiptServiceClient(conn),
+		ctx:      metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+key),
 	}
 }
 

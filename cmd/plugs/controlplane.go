@@ -30,6 +30,8 @@ type cpFlags struct {
 	// only; tlsConfig is what it loaded, nil for plaintext.
 	tls       serverTLSFlags
 	tlsConfig *tls.Config
+	// receiptRetention is how long receipts are kept in the index.
+	receiptRetention time.Duration
 	// nats reaches the backbone, for the destinations' dead letters; no
 	// URL leaves those methods answering FAILED_PRECONDITION. Registered by
 	// controlplane only: dev sets the embedded server's URL.
@@ -44,6 +46,8 @@ func (f *cpFlags) register(fs *flag.FlagSet, defDataDir, defGRPC, defHTTP, defPu
 	fs.StringVar(&f.httpAddr, "http-addr", envOr("PLUGS_HTTP_ADDR", defHTTP), "REST listen address (PLUGS_HTTP_ADDR)")
 	fs.StringVar(&f.publicURL, "public-url", envOr("PLUGS_PUBLIC_URL", defPublic), "public base URL of the data planes, used in webhook_url (PLUGS_PUBLIC_URL)")
 	fs.StringVar(&f.dataPlaneTokens, "dataplane-token", envOr("PLUGS_DATAPLANE_TOKEN", ""), "comma-separated tokens data planes authenticate with (PLUGS_DATAPLANE_TOKEN)")
+	fs.DurationVar(&f.receiptRetention, "receipt-retention", envDuration("PLUGS_RECEIPT_RETENTION", 30*24*time.Hour),
+		"how long receipts of received webhooks are kept; set the data planes' flag to the same (PLUGS_RECEIPT_RETENTION)")
 	fs.StringVar(&f.allowHTTPHosts, "allow-http-hosts", envOr("PLUGS_ALLOW_HTTP_HOSTS", ""),
 		"comma-separated hosts destinations may use over plain http, for development (PLUGS_ALLOW_HTTP_HOSTS)")
 }
@@ -121,11 +125,12 @@ func startControlPlane(ctx context.Context, f *cpFlags, createKey bool, extraTok
 	cfg := server.Config{
 		DB: db, Keyring: kr, Catalog: catalog,
 		GRPCAddr: f.grpcAddr, HTTPAddr: f.httpAddr,
-		PublicIngestURL: f.publicURL,
-		DataPlaneTokens: tokens,
-		TLS:             f.tlsConfig,
-		AllowHTTPHosts:  splitList(f.allowHTTPHosts),
-		Log:             slog.Default(),
+		PublicIngestURL:  f.publicURL,
+		DataPlaneTokens:  tokens,
+		TLS:              f.tlsConfig,
+		AllowHTTPHosts:   splitList(f.allowHTTPHosts),
+		ReceiptRetention: f.receiptRetention,
+		Log:              slog.Default(),
 	}
 	var nc *backbone.Conn
 	if f.nats.url != "" {

@@ -47,8 +47,9 @@ type dpFlags struct {
 	snapshotFile, snapshotKey string
 	// nats reaches the backbone; natsReplicas is the replica count of the
 	// streams created there.
-	nats         natsFlags
-	natsReplicas int
+	nats             natsFlags
+	natsReplicas     int
+	receiptRetention time.Duration
 	// egressAllow lists CIDRs and hosts deliveries may reach although they
 	// are private (development).
 	egressAllow string
@@ -185,7 +186,7 @@ func startDataPlane(ctx context.Context, f *dpFlags) (*dataPlane, error) {
 		conn.Close()
 		return nil, err
 	}
-	go ensureStreams(ctx, nc, f.natsReplicas, log)
+	go ensureStreams(ctx, nc, backbone.StreamOptions{Replicas: f.natsReplicas, ReceiptRetention: f.receiptRetention}, log)
 	events := &backbone.EventStore{JS: nc.JS, Window: func(sourceID string) time.Duration {
 		if src := store.Load().Source(sourceID); src != nil {
 			return src.Config.GetDedupWindow().AsDuration()
@@ -278,9 +279,9 @@ func restoreSnapshot(f *dpFlags, store *snapshot.Store, log *slog.Logger) (func(
 
 // ensureStreams creates the backbone's streams, retrying until it can: a
 // data plane starts (and answers 503) while NATS is still coming up.
-func ensureStreams(ctx context.Context, nc *backbone.Conn, replicas int, log *slog.Logger) {
+func ensureStreams(ctx context.Context, nc *backbone.Conn, opts backbone.StreamOptions, log *slog.Logger) {
 	for backoff := 200 * time.Millisecond; ; backoff = min(2*backoff, 10*time.Second) {
-		err := backbone.EnsureStreams(ctx, nc.JS, backbone.StreamOptions{Replicas: replicas})
+		err := backbone.EnsureStreams(ctx, nc.JS, opts)
 		if err == nil {
 			return
 		}

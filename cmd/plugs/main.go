@@ -14,6 +14,7 @@ import (
 	"os/signal"
 	"strconv"
 	"syscall"
+	"time"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -73,6 +74,15 @@ func main() {
 }
 
 // envOr returns the environment variable name, or def when it is unset.
+// envDuration is envOr for durations; a value that does not parse is the
+// default.
+func envDuration(name string, def time.Duration) time.Duration {
+	if d, err := time.ParseDuration(os.Getenv(name)); err == nil {
+		return d
+	}
+	return def
+}
+
 // envInt is envOr for integers; a value that does not parse is the default.
 func envInt(name string, def int) int {
 	if v, err := strconv.Atoi(os.Getenv(name)); err == nil {
