@@ -74,6 +74,11 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	defer nats.Shutdown()
 	dp.nats.url, dp.natsReplicas = nats.URL(), 1
+	// The streams exist before either plane starts, so the control plane's
+	// receipts index does not wait for the data plane to create them.
+	if err := ensureDevStreams(ctx, nats.URL()); err != nil {
+		return err
+	}
 	cp.nats.url = nats.URL()
 
 	c, err := startControlPlane(ctx, &cp, true, []string{dp.token})
@@ -156,4 +161,13 @@ func scheme(secure bool) string {
 		return "https://"
 	}
 	return "http://"
+}
+
+func ensureDevStreams(ctx context.Context, url string) error {
+	nc, err := backbone.Connect(ctx, backbone.Options{URL: url, Name: "plugs-dev"})
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	return backbone.EnsureStreams(ctx, nc.JS, backbone.StreamOptions{Replicas: 1})
 }
