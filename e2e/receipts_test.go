@@ -4,8 +4,11 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/plugshq/plugs/dataplane/verify"
 	plugsv1 "github.com/plugshq/plugs/gen/plugs/v1"
+	"github.com/plugshq/plugs/templates"
 )
 
 // A receipt of each request travels from the data plane through the
@@ -56,5 +59,69 @@ func TestReceiptsReachTheAPI(t *testing.T) {
 	accepted, err := w.receipts.ListReceipts(w.ctx, &plugsv1.ListReceiptsRequest{SourceId: src, Outcome: plugsv1.Receipt_OUTCOME_ACCEPTED})
 	if err != nil || len(accepted.GetReceipts()) != 1 || accepted.GetReceipts()[0].GetProviderEventId() != "evt_ok" {
 		t.Fatalf("accepted: %v %v", accepted, err)
+	}
+}
+
+// The case replay exists for: a webhook rejected because the source had the
+// wrong secret is found by its cause, the secret is fixed, and the replay
+// is accepted and delivered once; replaying it again is a duplicate.
+func TestFixTheSecretThenReplay(t *testing.T) {
+	w := start(t)
+	src := w.stripeSource()
+	key := "a-plain-shared-key-0123456789"
+	b := newBilling(t, key)
+	dest := w.destination(b.srv.URL, key, nil)
+
+	// The provider signs with a secret the source does not have yet.
+	const providerSecret = "whsec_the_right_one_0123456789"
+	body := invoice("evt_replayed")
+	tpl, _ := templates.MustBuiltin().Get("stripe")
+	s, err := verify.Sign(tpl.GetSignatureScheme(), providerSecret, verify.Message{Body: []byte(body)}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodPost, w.ingest+"/v1/ingest/webhook/"+src, strings.NewReader(body))
+	req.Header = s.Header
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 401 {
+		t.Fatalf("answered %d", resp.StatusCode)
+	}
+	var found *plugsv1.ListReceiptsResponse
+	waitFor(t, "the rejected receipt", func() bool {
+		found, err = w.receipts.ListReceipts(w.ctx, &plugsv1.ListReceiptsRequest{SourceId: src, Cause: "signature_invalid"})
+		return err == nil && len(found.GetReceipts()) == 1
+	})
+	if _, err := w.sources.RotateSecret(w.ctx, &plugsv1.RotateSecretRequest{Id: src, Secret: providerSecret}); err != nil {
+		t.Fatal(err)
+	}
+	var replay *plugsv1.ReplayReceiptResponse
+	waitFor(t, "a replay with the new secret accepted", func() bool {
+		replay, err = w.receipts.ReplayReceipt(w.ctx, &plugsv1.ReplayReceiptRequest{Id: found.GetReceipts()[0].GetId()})
+		return err == nil && replay.GetReceipt().GetOutcome() == plugsv1.Receipt_OUTCOME_ACCEPTED
+	})
+	if !replay.GetReceipt().GetReplay() {
+		t.Fatal("the replay's receipt is not marked as a replay")
+	}
+	waitFor(t, "delivered", func() bool { return b.count("evt_replayed") == 1 && w.settled(dest) })
+	again, err := w.receipts.ReplayReceipt(w.ctx, &plugsv1.ReplayReceiptRequest{Id: found.GetReceipts()[0].GetId()})
+	if err != nil || again.GetReceipt().GetOutcome() != plugsv1.Receipt_OUTCOME_DUPLICATE {
+		t.Fatalf("second replay: %v %v", again, err)
+	}
+	waitFor(t, "the replays indexed", func() bool {
+		list, err := w.receipts.ListReceipts(w.ctx, &plugsv1.ListReceiptsRequest{SourceId: src})
+		n := 0
+		for _, r := range list.GetReceipts() {
+			if r.GetReplay() {
+				n++
+			}
+		}
+		return err == nil && n >= 2
+	})
+	if c := b.count("evt_replayed"); c != 1 {
+		t.Fatalf("delivered %d times", c)
 	}
 }

@@ -31,7 +31,9 @@ type Receipts struct {
 	plugsv1.UnimplementedReceiptServiceServer
 
 	Client *ent.Client
-	Log    *slog.Logger
+	// Replayer runs replays; nil answers FAILED_PRECONDITION.
+	Replayer *Replayer
+	Log      *slog.Logger
 }
 
 // listedReceiptFields are the columns a list reads: everything but the

@@ -292,6 +292,14 @@ func (c *Cache) Changed() <-chan struct{} {
 	return c.changed
 }
 
+// Source returns the configuration of a source as data planes run it, nil
+// when there is none.
+func (c *Cache) Source(id string) *plugsv1.SourceConfig {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.sources[id]
+}
+
 // Revision is the newest revision the cache holds.
 func (c *Cache) Revision() int64 {
 	c.mu.RLock()

@@ -168,7 +168,9 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		DeadLetters:  &api.DeadLetters{Client: cfg.DB.Client, JS: cfg.JetStream, Log: log},
 	})
 	plugsv1.RegisterWebhookRegistrationServiceServer(gs, &api.Webhooks{Destinations: destinations})
-	plugsv1.RegisterReceiptServiceServer(gs, &api.Receipts{Client: cfg.DB.Client, Log: log})
+	plugsv1.RegisterReceiptServiceServer(gs, &api.Receipts{Client: cfg.DB.Client, Log: log, Replayer: &api.Replayer{
+		Sources: cache, JetStream: cfg.JetStream, PublicIngestURL: cfg.PublicIngestURL, Node: "controlplane " + replica,
+	}})
 	shutdown := make(chan struct{})
 	plugsv1.RegisterConfigDiscoveryServiceServer(gs, &config.Server{
 		Cache:    cache,

@@ -93,21 +93,26 @@ func (r *Recorder) Run(ctx context.Context) {
 // Done is closed when Run has returned.
 func (r *Recorder) Done() <-chan struct{} { return r.done }
 
-func (r *Recorder) publish(ctx context.Context, rc *plugsv1.Receipt) {
+// Publish stores one receipt in the receipts stream and waits for the
+// confirmation. The receipt id is the message id, so a publish retried
+// after a lost confirmation is stored once.
+func Publish(ctx context.Context, js jetstream.JetStream, rc *plugsv1.Receipt) error {
 	data, err := proto.Marshal(rc)
 	if err != nil {
-		r.dropped.Add(1)
-		r.log.Error("receipt not encoded", "error", err)
-		return
+		return err
 	}
 	msg := &nats.Msg{Subject: backbone.ReceiptSubject(rc.GetTenantId(), rc.GetSourceId()), Data: data, Header: nats.Header{}}
-	// The receipt id as the message id: a publish retried after a lost
-	// confirmation is stored once.
 	msg.Header.Set(nats.MsgIdHdr, rc.GetId())
+	_, err = js.PublishMsg(ctx, msg, jetstream.WithExpectStream(backbone.ReceiptsStream))
+	return err
+}
+
+func (r *Recorder) publish(ctx context.Context, rc *plugsv1.Receipt) {
+	var err error
 	wait := 100 * time.Millisecond
 	for i := range attempts {
 		pctx, cancel := context.WithTimeout(ctx, r.timeout)
-		_, err = r.js.PublishMsg(pctx, msg, jetstream.WithExpectStream(backbone.ReceiptsStream))
+		err = Publish(pctx, r.js, rc)
 		cancel()
 		if err == nil {
 			r.published.Add(1)

@@ -101,6 +101,17 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// Status is the HTTP status the ingest contract gives a result.
+func Status(res *pipeline.Result) int {
+	switch res.Outcome {
+	case pipeline.Accepted, pipeline.Duplicate, pipeline.Filtered, pipeline.Handshake:
+		return http.StatusOK
+	case pipeline.UnknownSource:
+		return http.StatusNotFound
+	}
+	return statusOf(res.Cause)
+}
+
 // respond writes the answer and returns its status.
 func (rc *Receiver) respond(w http.ResponseWriter, res *pipeline.Result) int {
 	switch res.Outcome {
@@ -116,7 +127,7 @@ func (rc *Receiver) respond(w http.ResponseWriter, res *pipeline.Result) int {
 		writeJSON(w, http.StatusNotFound, notFound)
 		return http.StatusNotFound
 	}
-	status := statusOf(res.Cause)
+	status := Status(res)
 	body := errorBody{Error: messages[res.Cause], Cause: string(res.Cause)}
 	switch res.Cause {
 	case pipeline.CauseMappingFailed:

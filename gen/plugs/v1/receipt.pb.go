@@ -80,7 +80,107 @@ func (x Receipt_Outcome) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Receipt_Outcome.Descriptor instead.
 func (Receipt_Outcome) EnumDescriptor() ([]byte, []int) {
-	return file_plugs_v1_receipt_proto_rawDescGZIP(), []int{0, 0}
+	return file_plugs_v1_receipt_proto_rawDescGZIP(), []int{2, 0}
+}
+
+type ReplayReceiptRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// UUID of the receipt.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Store the event even if its provider event id was stored already; the
+	// stored event's id then carries a "#replay:<receipt id>" suffix.
+	BypassDedup   bool `protobuf:"varint,2,opt,name=bypass_dedup,json=bypassDedup,proto3" json:"bypass_dedup,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReplayReceiptRequest) Reset() {
+	*x = ReplayReceiptRequest{}
+	mi := &file_plugs_v1_receipt_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplayReceiptRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplayReceiptRequest) ProtoMessage() {}
+
+func (x *ReplayReceiptRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_plugs_v1_receipt_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplayReceiptRequest.ProtoReflect.Descriptor instead.
+func (*ReplayReceiptRequest) Descriptor() ([]byte, []int) {
+	return file_plugs_v1_receipt_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *ReplayReceiptRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ReplayReceiptRequest) GetBypassDedup() bool {
+	if x != nil {
+		return x.BypassDedup
+	}
+	return false
+}
+
+type ReplayReceiptResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The receipt of the replay (replay set), also indexed like any other.
+	Receipt       *Receipt `protobuf:"bytes,1,opt,name=receipt,proto3" json:"receipt,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReplayReceiptResponse) Reset() {
+	*x = ReplayReceiptResponse{}
+	mi := &file_plugs_v1_receipt_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplayReceiptResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplayReceiptResponse) ProtoMessage() {}
+
+func (x *ReplayReceiptResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_plugs_v1_receipt_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplayReceiptResponse.ProtoReflect.Descriptor instead.
+func (*ReplayReceiptResponse) Descriptor() ([]byte, []int) {
+	return file_plugs_v1_receipt_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ReplayReceiptResponse) GetReceipt() *Receipt {
+	if x != nil {
+		return x.Receipt
+	}
+	return nil
 }
 
 // Receipt records one request that named a known source: what arrived,
@@ -132,7 +232,7 @@ type Receipt struct {
 
 func (x *Receipt) Reset() {
 	*x = Receipt{}
-	mi := &file_plugs_v1_receipt_proto_msgTypes[0]
+	mi := &file_plugs_v1_receipt_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -144,7 +244,7 @@ func (x *Receipt) String() string {
 func (*Receipt) ProtoMessage() {}
 
 func (x *Receipt) ProtoReflect() protoreflect.Message {
-	mi := &file_plugs_v1_receipt_proto_msgTypes[0]
+	mi := &file_plugs_v1_receipt_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -157,7 +257,7 @@ func (x *Receipt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Receipt.ProtoReflect.Descriptor instead.
 func (*Receipt) Descriptor() ([]byte, []int) {
-	return file_plugs_v1_receipt_proto_rawDescGZIP(), []int{0}
+	return file_plugs_v1_receipt_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *Receipt) GetId() string {
@@ -318,7 +418,7 @@ type ReceiptHeader struct {
 
 func (x *ReceiptHeader) Reset() {
 	*x = ReceiptHeader{}
-	mi := &file_plugs_v1_receipt_proto_msgTypes[1]
+	mi := &file_plugs_v1_receipt_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -330,7 +430,7 @@ func (x *ReceiptHeader) String() string {
 func (*ReceiptHeader) ProtoMessage() {}
 
 func (x *ReceiptHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_plugs_v1_receipt_proto_msgTypes[1]
+	mi := &file_plugs_v1_receipt_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -343,7 +443,7 @@ func (x *ReceiptHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReceiptHeader.ProtoReflect.Descriptor instead.
 func (*ReceiptHeader) Descriptor() ([]byte, []int) {
-	return file_plugs_v1_receipt_proto_rawDescGZIP(), []int{1}
+	return file_plugs_v1_receipt_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *ReceiptHeader) GetName() string {
@@ -386,7 +486,7 @@ type ListReceiptsRequest struct {
 
 func (x *ListReceiptsRequest) Reset() {
 	*x = ListReceiptsRequest{}
-	mi := &file_plugs_v1_receipt_proto_msgTypes[2]
+	mi := &file_plugs_v1_receipt_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -398,7 +498,7 @@ func (x *ListReceiptsRequest) String() string {
 func (*ListReceiptsRequest) ProtoMessage() {}
 
 func (x *ListReceiptsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugs_v1_receipt_proto_msgTypes[2]
+	mi := &file_plugs_v1_receipt_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -411,7 +511,7 @@ func (x *ListReceiptsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListReceiptsRequest.ProtoReflect.Descriptor instead.
 func (*ListReceiptsRequest) Descriptor() ([]byte, []int) {
-	return file_plugs_v1_receipt_proto_rawDescGZIP(), []int{2}
+	return file_plugs_v1_receipt_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ListReceiptsRequest) GetSourceId() string {
@@ -487,7 +587,7 @@ type ListReceiptsResponse struct {
 
 func (x *ListReceiptsResponse) Reset() {
 	*x = ListReceiptsResponse{}
-	mi := &file_plugs_v1_receipt_proto_msgTypes[3]
+	mi := &file_plugs_v1_receipt_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -499,7 +599,7 @@ func (x *ListReceiptsResponse) String() string {
 func (*ListReceiptsResponse) ProtoMessage() {}
 
 func (x *ListReceiptsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugs_v1_receipt_proto_msgTypes[3]
+	mi := &file_plugs_v1_receipt_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -512,7 +612,7 @@ func (x *ListReceiptsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListReceiptsResponse.ProtoReflect.Descriptor instead.
 func (*ListReceiptsResponse) Descriptor() ([]byte, []int) {
-	return file_plugs_v1_receipt_proto_rawDescGZIP(), []int{3}
+	return file_plugs_v1_receipt_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ListReceiptsResponse) GetReceipts() []*Receipt {
@@ -538,7 +638,7 @@ type GetReceiptRequest struct {
 
 func (x *GetReceiptRequest) Reset() {
 	*x = GetReceiptRequest{}
-	mi := &file_plugs_v1_receipt_proto_msgTypes[4]
+	mi := &file_plugs_v1_receipt_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -550,7 +650,7 @@ func (x *GetReceiptRequest) String() string {
 func (*GetReceiptRequest) ProtoMessage() {}
 
 func (x *GetReceiptRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugs_v1_receipt_proto_msgTypes[4]
+	mi := &file_plugs_v1_receipt_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -563,7 +663,7 @@ func (x *GetReceiptRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetReceiptRequest.ProtoReflect.Descriptor instead.
 func (*GetReceiptRequest) Descriptor() ([]byte, []int) {
-	return file_plugs_v1_receipt_proto_rawDescGZIP(), []int{4}
+	return file_plugs_v1_receipt_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *GetReceiptRequest) GetId() string {
@@ -577,7 +677,12 @@ var File_plugs_v1_receipt_proto protoreflect.FileDescriptor
 
 const file_plugs_v1_receipt_proto_rawDesc = "" +
 	"\n" +
-	"\x16plugs/v1/receipt.proto\x12\bplugs.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xec\x06\n" +
+	"\x16plugs/v1/receipt.proto\x12\bplugs.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"I\n" +
+	"\x14ReplayReceiptRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
+	"\fbypass_dedup\x18\x02 \x01(\bR\vbypassDedup\"D\n" +
+	"\x15ReplayReceiptResponse\x12+\n" +
+	"\areceipt\x18\x01 \x01(\v2\x11.plugs.v1.ReceiptR\areceipt\"\xec\x06\n" +
 	"\aReceipt\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
 	"\tsource_id\x18\x02 \x01(\tR\bsourceId\x12\x1b\n" +
@@ -632,11 +737,12 @@ const file_plugs_v1_receipt_proto_rawDesc = "" +
 	"\breceipts\x18\x01 \x03(\v2\x11.plugs.v1.ReceiptR\breceipts\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"#\n" +
 	"\x11GetReceiptRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id2\x9d\x01\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id2\xef\x01\n" +
 	"\x0eReceiptService\x12M\n" +
 	"\fListReceipts\x12\x1d.plugs.v1.ListReceiptsRequest\x1a\x1e.plugs.v1.ListReceiptsResponse\x12<\n" +
 	"\n" +
-	"GetReceipt\x12\x1b.plugs.v1.GetReceiptRequest\x1a\x11.plugs.v1.ReceiptB/Z-github.com/plugshq/plugs/gen/plugs/v1;plugsv1b\x06proto3"
+	"GetReceipt\x12\x1b.plugs.v1.GetReceiptRequest\x1a\x11.plugs.v1.Receipt\x12P\n" +
+	"\rReplayReceipt\x12\x1e.plugs.v1.ReplayReceiptRequest\x1a\x1f.plugs.v1.ReplayReceiptResponseB/Z-github.com/plugshq/plugs/gen/plugs/v1;plugsv1b\x06proto3"
 
 var (
 	file_plugs_v1_receipt_proto_rawDescOnce sync.Once
@@ -651,35 +757,40 @@ func file_plugs_v1_receipt_proto_rawDescGZIP() []byte {
 }
 
 var file_plugs_v1_receipt_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_plugs_v1_receipt_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_plugs_v1_receipt_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_plugs_v1_receipt_proto_goTypes = []any{
 	(Receipt_Outcome)(0),          // 0: plugs.v1.Receipt.Outcome
-	(*Receipt)(nil),               // 1: plugs.v1.Receipt
-	(*ReceiptHeader)(nil),         // 2: plugs.v1.ReceiptHeader
-	(*ListReceiptsRequest)(nil),   // 3: plugs.v1.ListReceiptsRequest
-	(*ListReceiptsResponse)(nil),  // 4: plugs.v1.ListReceiptsResponse
-	(*GetReceiptRequest)(nil),     // 5: plugs.v1.GetReceiptRequest
-	(*timestamppb.Timestamp)(nil), // 6: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 7: google.protobuf.Duration
+	(*ReplayReceiptRequest)(nil),  // 1: plugs.v1.ReplayReceiptRequest
+	(*ReplayReceiptResponse)(nil), // 2: plugs.v1.ReplayReceiptResponse
+	(*Receipt)(nil),               // 3: plugs.v1.Receipt
+	(*ReceiptHeader)(nil),         // 4: plugs.v1.ReceiptHeader
+	(*ListReceiptsRequest)(nil),   // 5: plugs.v1.ListReceiptsRequest
+	(*ListReceiptsResponse)(nil),  // 6: plugs.v1.ListReceiptsResponse
+	(*GetReceiptRequest)(nil),     // 7: plugs.v1.GetReceiptRequest
+	(*timestamppb.Timestamp)(nil), // 8: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 9: google.protobuf.Duration
 }
 var file_plugs_v1_receipt_proto_depIdxs = []int32{
-	6,  // 0: plugs.v1.Receipt.receive_time:type_name -> google.protobuf.Timestamp
-	2,  // 1: plugs.v1.Receipt.headers:type_name -> plugs.v1.ReceiptHeader
-	0,  // 2: plugs.v1.Receipt.outcome:type_name -> plugs.v1.Receipt.Outcome
-	7,  // 3: plugs.v1.Receipt.latency:type_name -> google.protobuf.Duration
-	0,  // 4: plugs.v1.ListReceiptsRequest.outcome:type_name -> plugs.v1.Receipt.Outcome
-	6,  // 5: plugs.v1.ListReceiptsRequest.start_time:type_name -> google.protobuf.Timestamp
-	6,  // 6: plugs.v1.ListReceiptsRequest.end_time:type_name -> google.protobuf.Timestamp
-	1,  // 7: plugs.v1.ListReceiptsResponse.receipts:type_name -> plugs.v1.Receipt
-	3,  // 8: plugs.v1.ReceiptService.ListReceipts:input_type -> plugs.v1.ListReceiptsRequest
-	5,  // 9: plugs.v1.ReceiptService.GetReceipt:input_type -> plugs.v1.GetReceiptRequest
-	4,  // 10: plugs.v1.ReceiptService.ListReceipts:output_type -> plugs.v1.ListReceiptsResponse
-	1,  // 11: plugs.v1.ReceiptService.GetReceipt:output_type -> plugs.v1.Receipt
-	10, // [10:12] is the sub-list for method output_type
-	8,  // [8:10] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	3,  // 0: plugs.v1.ReplayReceiptResponse.receipt:type_name -> plugs.v1.Receipt
+	8,  // 1: plugs.v1.Receipt.receive_time:type_name -> google.protobuf.Timestamp
+	4,  // 2: plugs.v1.Receipt.headers:type_name -> plugs.v1.ReceiptHeader
+	0,  // 3: plugs.v1.Receipt.outcome:type_name -> plugs.v1.Receipt.Outcome
+	9,  // 4: plugs.v1.Receipt.latency:type_name -> google.protobuf.Duration
+	0,  // 5: plugs.v1.ListReceiptsRequest.outcome:type_name -> plugs.v1.Receipt.Outcome
+	8,  // 6: plugs.v1.ListReceiptsRequest.start_time:type_name -> google.protobuf.Timestamp
+	8,  // 7: plugs.v1.ListReceiptsRequest.end_time:type_name -> google.protobuf.Timestamp
+	3,  // 8: plugs.v1.ListReceiptsResponse.receipts:type_name -> plugs.v1.Receipt
+	5,  // 9: plugs.v1.ReceiptService.ListReceipts:input_type -> plugs.v1.ListReceiptsRequest
+	7,  // 10: plugs.v1.ReceiptService.GetReceipt:input_type -> plugs.v1.GetReceiptRequest
+	1,  // 11: plugs.v1.ReceiptService.ReplayReceipt:input_type -> plugs.v1.ReplayReceiptRequest
+	6,  // 12: plugs.v1.ReceiptService.ListReceipts:output_type -> plugs.v1.ListReceiptsResponse
+	3,  // 13: plugs.v1.ReceiptService.GetReceipt:output_type -> plugs.v1.Receipt
+	2,  // 14: plugs.v1.ReceiptService.ReplayReceipt:output_type -> plugs.v1.ReplayReceiptResponse
+	12, // [12:15] is the sub-list for method output_type
+	9,  // [9:12] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_plugs_v1_receipt_proto_init() }
@@ -693,7 +804,7 @@ func file_plugs_v1_receipt_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plugs_v1_receipt_proto_rawDesc), len(file_plugs_v1_receipt_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   5,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,8 +19,9 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	ReceiptService_ListReceipts_FullMethodName = "/plugs.v1.ReceiptService/ListReceipts"
-	ReceiptService_GetReceipt_FullMethodName   = "/plugs.v1.ReceiptService/GetReceipt"
+	ReceiptService_ListReceipts_FullMethodName  = "/plugs.v1.ReceiptService/ListReceipts"
+	ReceiptService_GetReceipt_FullMethodName    = "/plugs.v1.ReceiptService/GetReceipt"
+	ReceiptService_ReplayReceipt_FullMethodName = "/plugs.v1.ReceiptService/ReplayReceipt"
 )
 
 // ReceiptServiceClient is the client API for ReceiptService service.
@@ -34,6 +35,13 @@ type ReceiptServiceClient interface {
 	ListReceipts(ctx context.Context, in *ListReceiptsRequest, opts ...grpc.CallOption) (*ListReceiptsResponse, error)
 	// Gets one receipt with its headers and raw body.
 	GetReceipt(ctx context.Context, in *GetReceiptRequest, opts ...grpc.CallOption) (*Receipt, error)
+	// Runs a received request through the pipeline again with the source's
+	// current secrets and mappings (after fixing a wrong secret, say). Only
+	// the timestamp freshness check is skipped; a replay of an event already
+	// stored is a duplicate unless bypass_dedup is set. Requests whose
+	// credentials were redacted from the receipt (token or Basic auth
+	// schemes) cannot verify again.
+	ReplayReceipt(ctx context.Context, in *ReplayReceiptRequest, opts ...grpc.CallOption) (*ReplayReceiptResponse, error)
 }
 
 type receiptServiceClient struct {
@@ -64,6 +72,16 @@ func (c *receiptServiceClient) GetReceipt(ctx context.Context, in *GetReceiptReq
 	return out, nil
 }
 
+func (c *receiptServiceClient) ReplayReceipt(ctx context.Context, in *ReplayReceiptRequest, opts ...grpc.CallOption) (*ReplayReceiptResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReplayReceiptResponse)
+	err := c.cc.Invoke(ctx, ReceiptService_ReplayReceipt_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ReceiptServiceServer is the server API for ReceiptService service.
 // All implementations must embed UnimplementedReceiptServiceServer
 // for forward compatibility.
@@ -75,6 +93,13 @@ type ReceiptServiceServer interface {
 	ListReceipts(context.Context, *ListReceiptsRequest) (*ListReceiptsResponse, error)
 	// Gets one receipt with its headers and raw body.
 	GetReceipt(context.Context, *GetReceiptRequest) (*Receipt, error)
+	// Runs a received request through the pipeline again with the source's
+	// current secrets and mappings (after fixing a wrong secret, say). Only
+	// the timestamp freshness check is skipped; a replay of an event already
+	// stored is a duplicate unless bypass_dedup is set. Requests whose
+	// credentials were redacted from the receipt (token or Basic auth
+	// schemes) cannot verify again.
+	ReplayReceipt(context.Context, *ReplayReceiptRequest) (*ReplayReceiptResponse, error)
 	mustEmbedUnimplementedReceiptServiceServer()
 }
 
@@ -90,6 +115,9 @@ func (UnimplementedReceiptServiceServer) ListReceipts(context.Context, *ListRece
 }
 func (UnimplementedReceiptServiceServer) GetReceipt(context.Context, *GetReceiptRequest) (*Receipt, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetReceipt not implemented")
+}
+func (UnimplementedReceiptServiceServer) ReplayReceipt(context.Context, *ReplayReceiptRequest) (*ReplayReceiptResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ReplayReceipt not implemented")
 }
 func (UnimplementedReceiptServiceServer) mustEmbedUnimplementedReceiptServiceServer() {}
 func (UnimplementedReceiptServiceServer) testEmbeddedByValue()                        {}
@@ -148,6 +176,24 @@ func _ReceiptService_GetReceipt_Handler(srv interface{}, ctx context.Context, de
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ReceiptService_ReplayReceipt_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReplayReceiptRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ReceiptServiceServer).ReplayReceipt(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ReceiptService_ReplayReceipt_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ReceiptServiceServer).ReplayReceipt(ctx, req.(*ReplayReceiptRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ReceiptService_ServiceDesc is the grpc.ServiceDesc for ReceiptService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -162,6 +208,10 @@ var ReceiptService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetReceipt",
 			Handler:    _ReceiptService_GetReceipt_Handler,
+		},
+		{
+			MethodName: "ReplayReceipt",
+			Handler:    _ReceiptService_ReplayReceipt_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
