@@ -31,6 +31,7 @@ func commands() []command {
 		{"controlplane", "run the control plane (gRPC + REST)", runControlPlane},
 		{"dataplane", "run a data plane that takes its configuration from a control plane", runDataPlane},
 		{"tokens", "create credentials: tokens create --tenant NAME or --dataplane --name NAME (operator), or --server/--api-key", runTokens},
+		{"sign", "print a curl command sending a body signed as a template's provider signs it", runSign},
 		{"keys", "master keys: keys generate | keys rotate (re-encrypt every secret under the newest key)", runKeys},
 		{"version", "print the version", func(_ context.Context, _ []string, w io.Writer) error {
 			_, err := fmt.Fprintln(w, "plugs", version)

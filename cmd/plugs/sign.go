@@ -1,0 +1,94 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/plugshq/plugs/dataplane/verify"
+	"github.com/plugshq/plugs/templates"
+)
+
+// runSign prints a ready curl command that sends a body signed the way the
+// template's provider signs it: to try a source without the provider.
+func runSign(_ context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("plugs sign", flag.ContinueOnError)
+	tplID := fs.String("template", "", "template id, for example stripe (see GET /v1/templates)")
+	secret := fs.String("secret", envOr("PLUGS_SIGN_SECRET", ""), "the source's signing secret (PLUGS_SIGN_SECRET)")
+	url := fs.String("url", "", "the source's webhook URL, http://127.0.0.1:8080/v1/ingest/webhook/SOURCE_ID with plugs dev")
+	bodyFile := fs.String("body", "", "file holding the body to send; default the template's sample payload")
+	var headers headerFlags
+	fs.Var(&headers, "header", "extra header Name:value, for headers the mappings read (repeatable)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *tplID == "" || *secret == "" || *url == "" {
+		return usageErr("--template, --secret and --url are required")
+	}
+	tpl, err := templates.MustBuiltin().Get(*tplID)
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	body := []byte(strings.TrimSpace(tpl.GetSamplePayload()))
+	if *bodyFile != "" {
+		if body, err = os.ReadFile(*bodyFile); err != nil {
+			return err
+		}
+	}
+	contentType := tpl.GetSampleContentType()
+	if contentType == "" {
+		contentType = "application/json"
+	}
+	signed, err := verify.Sign(tpl.GetSignatureScheme(), *secret, verify.Message{
+		Method: "POST", URL: *url, ContentType: contentType, Header: headers.header(), Body: body,
+	}, time.Now())
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "curl -sS -X POST %s", shellQuote(signed.URL))
+	names := make([]string, 0, len(signed.Header))
+	for name := range signed.Header {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		for _, v := range signed.Header[name] {
+			fmt.Fprintf(stdout, " \\\n  -H %s", shellQuote(name+": "+v))
+		}
+	}
+	fmt.Fprintf(stdout, " \\\n  --data-binary %s\n", shellQuote(string(signed.Body)))
+	return nil
+}
+
+// shellQuote quotes s for a POSIX shell.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// headerFlags collects repeated --header Name:value flags.
+type headerFlags []string
+
+func (h *headerFlags) String() string { return strings.Join(*h, ", ") }
+
+func (h *headerFlags) Set(v string) error {
+	if name, _, ok := strings.Cut(v, ":"); !ok || strings.TrimSpace(name) == "" {
+		return fmt.Errorf("want Name:value, got %q", v)
+	}
+	*h = append(*h, v)
+	return nil
+}
+
+func (h *headerFlags) header() http.Header {
+	out := http.Header{}
+	for _, v := range *h {
+		name, value, _ := strings.Cut(v, ":")
+		out.Add(strings.TrimSpace(name), strings.TrimSpace(value))
+	}
+	return out
+}
