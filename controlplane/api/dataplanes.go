@@ -4,12 +4,12 @@ import (
 	"context"
 	"log/slog"
 	"slices"
-	"strconv"
 	"sync"
 	"time"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/plugshq/plugs/controlplane/config"
 	"github.com/plugshq/plugs/ent"
 	"github.com/plugshq/plugs/ent/dataplane"
 	"github.com/plugshq/plugs/ent/viewer"
@@ -56,7 +56,7 @@ func (d *DataPlanes) ListDataPlanes(ctx context.Context, req *plugsv1.ListDataPl
 	if err != nil {
 		return nil, internal(ctx, d.log(), "list data planes", err)
 	}
-	resp := &plugsv1.ListDataPlanesResponse{CurrentVersion: version(d.Revision.Revision())}
+	resp := &plugsv1.ListDataPlanesResponse{CurrentVersion: config.Version(d.Revision.Revision())}
 	rows, resp.NextPageToken = trimPage(rows, size, func(r *ent.DataPlane) string { return r.ID })
 	live := time.Now().Add(-LiveWindow)
 	for _, r := range rows {
@@ -67,10 +67,10 @@ func (d *DataPlanes) ListDataPlanes(ctx context.Context, req *plugsv1.ListDataPl
 			LastSeenTime: timestamppb.New(r.LastSeenTime),
 		}
 		if r.AckedRevision > 0 {
-			dp.AckedVersion = version(r.AckedRevision)
+			dp.AckedVersion = config.Version(r.AckedRevision)
 		}
 		if r.NackRevision > 0 {
-			dp.NackVersion, dp.NackError = version(r.NackRevision), r.NackError
+			dp.NackVersion, dp.NackError = config.Version(r.NackRevision), r.NackError
 			if r.NackTime != nil {
 				dp.NackTime = timestamppb.New(*r.NackTime)
 			}
@@ -121,5 +121,3 @@ func (r *Rollout) Counts(ctx context.Context, rev int64) (current, connected int
 	i, _ := slices.BinarySearch(r.acked, rev)
 	return int32(len(r.acked) - i), int32(len(r.acked))
 }
-
-func version(rev int64) string { return strconv.FormatInt(rev, 10) }

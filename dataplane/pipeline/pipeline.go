@@ -28,7 +28,8 @@ import (
 
 // Sink takes normalized events. Enqueue returns once the event is stored
 // durably (or known to be a duplicate of a stored one); an error means
-// nothing was stored and the provider must retry.
+// nothing is known to be stored: the webhook is answered 503 and the
+// provider retries.
 type Sink interface {
 	Enqueue(ctx context.Context, ev *plugsv1.UsageEvent) (duplicate bool, err error)
 }

@@ -68,10 +68,7 @@ func Build(req Request, res *pipeline.Result, status int, latency time.Duration,
 		rc.EventType, rc.ProviderEventId = ev.GetEventType(), ev.GetEventId()
 		rc.UsageEventId = ev.GetId()
 	}
-	secretHeaders := slices.Clone(redacted)
-	if h := sc.GetSignatureScheme().GetTokenHeader(); h != "" {
-		secretHeaders = append(secretHeaders, h)
-	}
+	token := sc.GetSignatureScheme().GetTokenHeader()
 	names := make([]string, 0, len(req.Header))
 	for name := range req.Header {
 		names = append(names, name)
@@ -79,7 +76,7 @@ func Build(req Request, res *pipeline.Result, status int, latency time.Duration,
 	slices.Sort(names)
 	for _, name := range names {
 		values := req.Header[name]
-		if slices.ContainsFunc(secretHeaders, func(s string) bool { return strings.EqualFold(s, name) }) {
+		if (token != "" && strings.EqualFold(token, name)) || slices.ContainsFunc(redacted, func(s string) bool { return strings.EqualFold(s, name) }) {
 			values = []string{"[redacted]"}
 		}
 		rc.Headers = append(rc.Headers, &plugsv1.ReceiptHeader{Name: name, Values: values})

@@ -35,7 +35,7 @@ func (r *recorder) Enqueue(_ context.Context, ev *plugsv1.UsageEvent) (bool, err
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.fail {
-		return false, fmt.Errorf("%w: test", pipeline.ErrBackboneUnavailable)
+		return false, errors.New("backbone down for the test")
 	}
 	r.events = append(r.events, ev)
 	return false, nil

@@ -57,8 +57,9 @@ type Verifier struct {
 	// bodyHashParam then authenticates a body that is not a form.
 	signsForm     bool
 	bodyHashParam string
-	// tsSigned is set when a signed part is the timestamp.
-	tsSigned bool
+	// tsSigned and idSigned are set when a signed part is the timestamp
+	// or the message id.
+	tsSigned, idSigned bool
 	// Keys whose secrets did not decode; reported by Problems.
 	problems []string
 
@@ -165,6 +166,7 @@ func Compile(scheme *plugsv1.SignatureScheme, secrets []*plugsv1.SigningSecret) 
 			if v.idHeader == "" {
 				return nil, fmt.Errorf("%w: signed_parts[%d]: KIND_ID needs id_header", ErrInvalidScheme, i)
 			}
+			v.idSigned = true
 		case plugsv1.SignedPart_KIND_TIMESTAMP:
 			v.tsSigned = true
 			if !v.hasTS {

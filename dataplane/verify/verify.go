@@ -86,7 +86,7 @@ func (v *Verifier) Verify(req *Request, opts Options) error {
 		}
 		return fmt.Errorf("%w: no timestamp in the signature header", ErrSignatureMalformed)
 	}
-	if v.idHeader != "" && slices.ContainsFunc(v.parts, func(p part) bool { return p.kind == plugsv1.SignedPart_KIND_ID }) && req.Header.Get(v.idHeader) == "" {
+	if v.idSigned && req.Header.Get(v.idHeader) == "" {
 		return fmt.Errorf("%w: header %s", ErrSignatureMissing, v.idHeader)
 	}
 	matched := false
