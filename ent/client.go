@@ -20,8 +20,10 @@ import (
 	"github.com/plugshq/plugs/ent/configchange"
 	"github.com/plugshq/plugs/ent/dataplane"
 	"github.com/plugshq/plugs/ent/dataplanetoken"
+	"github.com/plugshq/plugs/ent/deliveryattempt"
 	"github.com/plugshq/plugs/ent/destination"
 	"github.com/plugshq/plugs/ent/receipt"
+	"github.com/plugshq/plugs/ent/replayoperation"
 	"github.com/plugshq/plugs/ent/secret"
 	"github.com/plugshq/plugs/ent/source"
 	"github.com/plugshq/plugs/ent/tenant"
@@ -42,10 +44,14 @@ type Client struct {
 	DataPlane *DataPlaneClient
 	// DataPlaneToken is the client for interacting with the DataPlaneToken builders.
 	DataPlaneToken *DataPlaneTokenClient
+	// DeliveryAttempt is the client for interacting with the DeliveryAttempt builders.
+	DeliveryAttempt *DeliveryAttemptClient
 	// Destination is the client for interacting with the Destination builders.
 	Destination *DestinationClient
 	// Receipt is the client for interacting with the Receipt builders.
 	Receipt *ReceiptClient
+	// ReplayOperation is the client for interacting with the ReplayOperation builders.
+	ReplayOperation *ReplayOperationClient
 	// Secret is the client for interacting with the Secret builders.
 	Secret *SecretClient
 	// Source is the client for interacting with the Source builders.
@@ -67,8 +73,10 @@ func (c *Client) init() {
 	c.ConfigChange = NewConfigChangeClient(c.config)
 	c.DataPlane = NewDataPlaneClient(c.config)
 	c.DataPlaneToken = NewDataPlaneTokenClient(c.config)
+	c.DeliveryAttempt = NewDeliveryAttemptClient(c.config)
 	c.Destination = NewDestinationClient(c.config)
 	c.Receipt = NewReceiptClient(c.config)
+	c.ReplayOperation = NewReplayOperationClient(c.config)
 	c.Secret = NewSecretClient(c.config)
 	c.Source = NewSourceClient(c.config)
 	c.Tenant = NewTenantClient(c.config)
@@ -162,17 +170,19 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 	cfg := c.config
 	cfg.driver = tx
 	return &Tx{
-		ctx:            ctx,
-		config:         cfg,
-		APIKey:         NewAPIKeyClient(cfg),
-		ConfigChange:   NewConfigChangeClient(cfg),
-		DataPlane:      NewDataPlaneClient(cfg),
-		DataPlaneToken: NewDataPlaneTokenClient(cfg),
-		Destination:    NewDestinationClient(cfg),
-		Receipt:        NewReceiptClient(cfg),
-		Secret:         NewSecretClient(cfg),
-		Source:         NewSourceClient(cfg),
-		Tenant:         NewTenantClient(cfg),
+		ctx:             ctx,
+		config:          cfg,
+		APIKey:          NewAPIKeyClient(cfg),
+		ConfigChange:    NewConfigChangeClient(cfg),
+		DataPlane:       NewDataPlaneClient(cfg),
+		DataPlaneToken:  NewDataPlaneTokenClient(cfg),
+		DeliveryAttempt: NewDeliveryAttemptClient(cfg),
+		Destination:     NewDestinationClient(cfg),
+		Receipt:         NewReceiptClient(cfg),
+		ReplayOperation: NewReplayOperationClient(cfg),
+		Secret:          NewSecretClient(cfg),
+		Source:          NewSourceClient(cfg),
+		Tenant:          NewTenantClient(cfg),
 	}, nil
 }
 
@@ -190,17 +200,19 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 	cfg := c.config
 	cfg.driver = &txDriver{tx: tx, drv: c.driver}
 	return &Tx{
-		ctx:            ctx,
-		config:         cfg,
-		APIKey:         NewAPIKeyClient(cfg),
-		ConfigChange:   NewConfigChangeClient(cfg),
-		DataPlane:      NewDataPlaneClient(cfg),
-		DataPlaneToken: NewDataPlaneTokenClient(cfg),
-		Destination:    NewDestinationClient(cfg),
-		Receipt:        NewReceiptClient(cfg),
-		Secret:         NewSecretClient(cfg),
-		Source:         NewSourceClient(cfg),
-		Tenant:         NewTenantClient(cfg),
+		ctx:             ctx,
+		config:          cfg,
+		APIKey:          NewAPIKeyClient(cfg),
+		ConfigChange:    NewConfigChangeClient(cfg),
+		DataPlane:       NewDataPlaneClient(cfg),
+		DataPlaneToken:  NewDataPlaneTokenClient(cfg),
+		DeliveryAttempt: NewDeliveryAttemptClient(cfg),
+		Destination:     NewDestinationClient(cfg),
+		Receipt:         NewReceiptClient(cfg),
+		ReplayOperation: NewReplayOperationClient(cfg),
+		Secret:          NewSecretClient(cfg),
+		Source:          NewSourceClient(cfg),
+		Tenant:          NewTenantClient(cfg),
 	}, nil
 }
 
@@ -230,8 +242,8 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
-		c.APIKey, c.ConfigChange, c.DataPlane, c.DataPlaneToken, c.Destination,
-		c.Receipt, c.Secret, c.Source, c.Tenant,
+		c.APIKey, c.ConfigChange, c.DataPlane, c.DataPlaneToken, c.DeliveryAttempt,
+		c.Destination, c.Receipt, c.ReplayOperation, c.Secret, c.Source, c.Tenant,
 	} {
 		n.Use(hooks...)
 	}
@@ -241,8 +253,8 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
-		c.APIKey, c.ConfigChange, c.DataPlane, c.DataPlaneToken, c.Destination,
-		c.Receipt, c.Secret, c.Source, c.Tenant,
+		c.APIKey, c.ConfigChange, c.DataPlane, c.DataPlaneToken, c.DeliveryAttempt,
+		c.Destination, c.Receipt, c.ReplayOperation, c.Secret, c.Source, c.Tenant,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -259,10 +271,14 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.DataPlane.mutate(ctx, m)
 	case *DataPlaneTokenMutation:
 		return c.DataPlaneToken.mutate(ctx, m)
+	case *DeliveryAttemptMutation:
+		return c.DeliveryAttempt.mutate(ctx, m)
 	case *DestinationMutation:
 		return c.Destination.mutate(ctx, m)
 	case *ReceiptMutation:
 		return c.Receipt.mutate(ctx, m)
+	case *ReplayOperationMutation:
+		return c.ReplayOperation.mutate(ctx, m)
 	case *SecretMutation:
 		return c.Secret.mutate(ctx, m)
 	case *SourceMutation:
@@ -810,6 +826,140 @@ func (c *DataPlaneTokenClient) mutate(ctx context.Context, m *DataPlaneTokenMuta
 	}
 }
 
+// DeliveryAttemptClient is a client for the DeliveryAttempt schema.
+type DeliveryAttemptClient struct {
+	config
+}
+
+// NewDeliveryAttemptClient returns a client for the DeliveryAttempt from the given config.
+func NewDeliveryAttemptClient(c config) *DeliveryAttemptClient {
+	return &DeliveryAttemptClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `deliveryattempt.Hooks(f(g(h())))`.
+func (c *DeliveryAttemptClient) Use(hooks ...Hook) {
+	c.hooks.DeliveryAttempt = append(c.hooks.DeliveryAttempt, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `deliveryattempt.Intercept(f(g(h())))`.
+func (c *DeliveryAttemptClient) Intercept(interceptors ...Interceptor) {
+	c.inters.DeliveryAttempt = append(c.inters.DeliveryAttempt, interceptors...)
+}
+
+// Create returns a builder for creating a DeliveryAttempt entity.
+func (c *DeliveryAttemptClient) Create() *DeliveryAttemptCreate {
+	mutation := newDeliveryAttemptMutation(c.config, OpCreate)
+	return &DeliveryAttemptCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of DeliveryAttempt entities.
+func (c *DeliveryAttemptClient) CreateBulk(builders ...*DeliveryAttemptCreate) *DeliveryAttemptCreateBulk {
+	return &DeliveryAttemptCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *DeliveryAttemptClient) MapCreateBulk(slice any, setFunc func(*DeliveryAttemptCreate, int)) *DeliveryAttemptCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &DeliveryAttemptCreateBulk{err: fmt.Errorf("calling to DeliveryAttemptClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*DeliveryAttemptCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &DeliveryAttemptCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for DeliveryAttempt.
+func (c *DeliveryAttemptClient) Update() *DeliveryAttemptUpdate {
+	mutation := newDeliveryAttemptMutation(c.config, OpUpdate)
+	return &DeliveryAttemptUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *DeliveryAttemptClient) UpdateOne(_m *DeliveryAttempt) *DeliveryAttemptUpdateOne {
+	mutation := newDeliveryAttemptMutation(c.config, OpUpdateOne, withDeliveryAttempt(_m))
+	return &DeliveryAttemptUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *DeliveryAttemptClient) UpdateOneID(id uuid.UUID) *DeliveryAttemptUpdateOne {
+	mutation := newDeliveryAttemptMutation(c.config, OpUpdateOne, withDeliveryAttemptID(id))
+	return &DeliveryAttemptUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for DeliveryAttempt.
+func (c *DeliveryAttemptClient) Delete() *DeliveryAttemptDelete {
+	mutation := newDeliveryAttemptMutation(c.config, OpDelete)
+	return &DeliveryAttemptDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *DeliveryAttemptClient) DeleteOne(_m *DeliveryAttempt) *DeliveryAttemptDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *DeliveryAttemptClient) DeleteOneID(id uuid.UUID) *DeliveryAttemptDeleteOne {
+	builder := c.Delete().Where(deliveryattempt.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &DeliveryAttemptDeleteOne{builder}
+}
+
+// Query returns a query builder for DeliveryAttempt.
+func (c *DeliveryAttemptClient) Query() *DeliveryAttemptQuery {
+	return &DeliveryAttemptQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeDeliveryAttempt},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a DeliveryAttempt entity by its id.
+func (c *DeliveryAttemptClient) Get(ctx context.Context, id uuid.UUID) (*DeliveryAttempt, error) {
+	return c.Query().Where(deliveryattempt.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *DeliveryAttemptClient) GetX(ctx context.Context, id uuid.UUID) *DeliveryAttempt {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *DeliveryAttemptClient) Hooks() []Hook {
+	hooks := c.hooks.DeliveryAttempt
+	return append(hooks[:len(hooks):len(hooks)], deliveryattempt.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *DeliveryAttemptClient) Interceptors() []Interceptor {
+	return c.inters.DeliveryAttempt
+}
+
+func (c *DeliveryAttemptClient) mutate(ctx context.Context, m *DeliveryAttemptMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&DeliveryAttemptCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&DeliveryAttemptUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&DeliveryAttemptUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&DeliveryAttemptDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown DeliveryAttempt mutation op: %q", m.Op())
+	}
+}
+
 // DestinationClient is a client for the Destination schema.
 type DestinationClient struct {
 	config
@@ -1075,6 +1225,140 @@ func (c *ReceiptClient) mutate(ctx context.Context, m *ReceiptMutation) (Value, 
 		return (&ReceiptDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown Receipt mutation op: %q", m.Op())
+	}
+}
+
+// ReplayOperationClient is a client for the ReplayOperation schema.
+type ReplayOperationClient struct {
+	config
+}
+
+// NewReplayOperationClient returns a client for the ReplayOperation from the given config.
+func NewReplayOperationClient(c config) *ReplayOperationClient {
+	return &ReplayOperationClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `replayoperation.Hooks(f(g(h())))`.
+func (c *ReplayOperationClient) Use(hooks ...Hook) {
+	c.hooks.ReplayOperation = append(c.hooks.ReplayOperation, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `replayoperation.Intercept(f(g(h())))`.
+func (c *ReplayOperationClient) Intercept(interceptors ...Interceptor) {
+	c.inters.ReplayOperation = append(c.inters.ReplayOperation, interceptors...)
+}
+
+// Create returns a builder for creating a ReplayOperation entity.
+func (c *ReplayOperationClient) Create() *ReplayOperationCreate {
+	mutation := newReplayOperationMutation(c.config, OpCreate)
+	return &ReplayOperationCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of ReplayOperation entities.
+func (c *ReplayOperationClient) CreateBulk(builders ...*ReplayOperationCreate) *ReplayOperationCreateBulk {
+	return &ReplayOperationCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *ReplayOperationClient) MapCreateBulk(slice any, setFunc func(*ReplayOperationCreate, int)) *ReplayOperationCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &ReplayOperationCreateBulk{err: fmt.Errorf("calling to ReplayOperationClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*ReplayOperationCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &ReplayOperationCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for ReplayOperation.
+func (c *ReplayOperationClient) Update() *ReplayOperationUpdate {
+	mutation := newReplayOperationMutation(c.config, OpUpdate)
+	return &ReplayOperationUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *ReplayOperationClient) UpdateOne(_m *ReplayOperation) *ReplayOperationUpdateOne {
+	mutation := newReplayOperationMutation(c.config, OpUpdateOne, withReplayOperation(_m))
+	return &ReplayOperationUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *ReplayOperationClient) UpdateOneID(id uuid.UUID) *ReplayOperationUpdateOne {
+	mutation := newReplayOperationMutation(c.config, OpUpdateOne, withReplayOperationID(id))
+	return &ReplayOperationUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for ReplayOperation.
+func (c *ReplayOperationClient) Delete() *ReplayOperationDelete {
+	mutation := newReplayOperationMutation(c.config, OpDelete)
+	return &ReplayOperationDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *ReplayOperationClient) DeleteOne(_m *ReplayOperation) *ReplayOperationDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *ReplayOperationClient) DeleteOneID(id uuid.UUID) *ReplayOperationDeleteOne {
+	builder := c.Delete().Where(replayoperation.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &ReplayOperationDeleteOne{builder}
+}
+
+// Query returns a query builder for ReplayOperation.
+func (c *ReplayOperationClient) Query() *ReplayOperationQuery {
+	return &ReplayOperationQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeReplayOperation},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a ReplayOperation entity by its id.
+func (c *ReplayOperationClient) Get(ctx context.Context, id uuid.UUID) (*ReplayOperation, error) {
+	return c.Query().Where(replayoperation.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *ReplayOperationClient) GetX(ctx context.Context, id uuid.UUID) *ReplayOperation {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *ReplayOperationClient) Hooks() []Hook {
+	hooks := c.hooks.ReplayOperation
+	return append(hooks[:len(hooks):len(hooks)], replayoperation.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *ReplayOperationClient) Interceptors() []Interceptor {
+	return c.inters.ReplayOperation
+}
+
+func (c *ReplayOperationClient) mutate(ctx context.Context, m *ReplayOperationMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&ReplayOperationCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&ReplayOperationUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&ReplayOperationUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&ReplayOperationDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown ReplayOperation mutation op: %q", m.Op())
 	}
 }
 
@@ -1515,12 +1799,12 @@ func (c *TenantClient) mutate(ctx context.Context, m *TenantMutation) (Value, er
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		APIKey, ConfigChange, DataPlane, DataPlaneToken, Destination, Receipt, Secret,
-		Source, Tenant []ent.Hook
+		APIKey, ConfigChange, DataPlane, DataPlaneToken, DeliveryAttempt, Destination,
+		Receipt, ReplayOperation, Secret, Source, Tenant []ent.Hook
 	}
 	inters struct {
-		APIKey, ConfigChange, DataPlane, DataPlaneToken, Destination, Receipt, Secret,
-		Source, Tenant []ent.Interceptor
+		APIKey, ConfigChange, DataPlane, DataPlaneToken, DeliveryAttempt, Destination,
+		Receipt, ReplayOperation, Secret, Source, Tenant []ent.Interceptor
 	}
 )
 

@@ -16,8 +16,10 @@ import (
 	"github.com/plugshq/plugs/ent/configchange"
 	"github.com/plugshq/plugs/ent/dataplane"
 	"github.com/plugshq/plugs/ent/dataplanetoken"
+	"github.com/plugshq/plugs/ent/deliveryattempt"
 	"github.com/plugshq/plugs/ent/destination"
 	"github.com/plugshq/plugs/ent/receipt"
+	"github.com/plugshq/plugs/ent/replayoperation"
 	"github.com/plugshq/plugs/ent/secret"
 	"github.com/plugshq/plugs/ent/source"
 	"github.com/plugshq/plugs/ent/tenant"
@@ -81,15 +83,17 @@ var (
 func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
-			apikey.Table:         apikey.ValidColumn,
-			configchange.Table:   configchange.ValidColumn,
-			dataplane.Table:      dataplane.ValidColumn,
-			dataplanetoken.Table: dataplanetoken.ValidColumn,
-			destination.Table:    destination.ValidColumn,
-			receipt.Table:        receipt.ValidColumn,
-			secret.Table:         secret.ValidColumn,
-			source.Table:         source.ValidColumn,
-			tenant.Table:         tenant.ValidColumn,
+			apikey.Table:          apikey.ValidColumn,
+			configchange.Table:    configchange.ValidColumn,
+			dataplane.Table:       dataplane.ValidColumn,
+			dataplanetoken.Table:  dataplanetoken.ValidColumn,
+			deliveryattempt.Table: deliveryattempt.ValidColumn,
+			destination.Table:     destination.ValidColumn,
+			receipt.Table:         receipt.ValidColumn,
+			replayoperation.Table: replayoperation.ValidColumn,
+			secret.Table:          secret.ValidColumn,
+			source.Table:          source.ValidColumn,
+			tenant.Table:          tenant.ValidColumn,
 		})
 	})
 	return columnCheck(t, c)

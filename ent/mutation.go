@@ -16,9 +16,11 @@ import (
 	"github.com/plugshq/plugs/ent/configchange"
 	"github.com/plugshq/plugs/ent/dataplane"
 	"github.com/plugshq/plugs/ent/dataplanetoken"
+	"github.com/plugshq/plugs/ent/deliveryattempt"
 	"github.com/plugshq/plugs/ent/destination"
 	"github.com/plugshq/plugs/ent/predicate"
 	"github.com/plugshq/plugs/ent/receipt"
+	"github.com/plugshq/plugs/ent/replayoperation"
 	"github.com/plugshq/plugs/ent/schema"
 	"github.com/plugshq/plugs/ent/secret"
 	"github.com/plugshq/plugs/ent/source"
@@ -34,15 +36,17 @@ const (
 	OpUpdateOne = ent.OpUpdateOne
 
 	// Node types.
-	TypeAPIKey         = "APIKey"
-	TypeConfigChange   = "ConfigChange"
-	TypeDataPlane      = "DataPlane"
-	TypeDataPlaneToken = "DataPlaneToken"
-	TypeDestination    = "Destination"
-	TypeReceipt        = "Receipt"
-	TypeSecret         = "Secret"
-	TypeSource         = "Source"
-	TypeTenant         = "Tenant"
+	TypeAPIKey          = "APIKey"
+	TypeConfigChange    = "ConfigChange"
+	TypeDataPlane       = "DataPlane"
+	TypeDataPlaneToken  = "DataPlaneToken"
+	TypeDeliveryAttempt = "DeliveryAttempt"
+	TypeDestination     = "Destination"
+	TypeReceipt         = "Receipt"
+	TypeReplayOperation = "ReplayOperation"
+	TypeSecret          = "Secret"
+	TypeSource          = "Source"
+	TypeTenant          = "Tenant"
 )
 
 // APIKeyMutation represents an operation that mutates the APIKey nodes in the graph.
@@ -2899,6 +2903,1251 @@ func (m *DataPlaneTokenMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown DataPlaneToken edge %s", name)
 }
 
+// DeliveryAttemptMutation represents an operation that mutates the DeliveryAttempt nodes in the graph.
+type DeliveryAttemptMutation struct {
+	config
+	op                Op
+	typ               string
+	id                *uuid.UUID
+	tenant_id         *uuid.UUID
+	destination_id    *uuid.UUID
+	usage_event_id    *string
+	provider_event_id *string
+	event_type        *string
+	source_id         *string
+	attempt           *int32
+	addattempt        *int32
+	attempt_time      *time.Time
+	status_code       *int32
+	addstatus_code    *int32
+	latency_ms        *int64
+	addlatency_ms     *int64
+	error             *string
+	outcome           *deliveryattempt.Outcome
+	next_retry_time   *time.Time
+	data_plane        *string
+	delivery_seq      *uint64
+	adddelivery_seq   *int64
+	clearedFields     map[string]struct{}
+	done              bool
+	oldValue          func(context.Context) (*DeliveryAttempt, error)
+	predicates        []predicate.DeliveryAttempt
+}
+
+var _ ent.Mutation = (*DeliveryAttemptMutation)(nil)
+
+// deliveryattemptOption allows management of the mutation configuration using functional options.
+type deliveryattemptOption func(*DeliveryAttemptMutation)
+
+// newDeliveryAttemptMutation creates new mutation for the DeliveryAttempt entity.
+func newDeliveryAttemptMutation(c config, op Op, opts ...deliveryattemptOption) *DeliveryAttemptMutation {
+	m := &DeliveryAttemptMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeDeliveryAttempt,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withDeliveryAttemptID sets the ID field of the mutation.
+func withDeliveryAttemptID(id uuid.UUID) deliveryattemptOption {
+	return func(m *DeliveryAttemptMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *DeliveryAttempt
+		)
+		m.oldValue = func(ctx context.Context) (*DeliveryAttempt, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().DeliveryAttempt.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withDeliveryAttempt sets the old DeliveryAttempt of the mutation.
+func withDeliveryAttempt(node *DeliveryAttempt) deliveryattemptOption {
+	return func(m *DeliveryAttemptMutation) {
+		m.oldValue = func(context.Context) (*DeliveryAttempt, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m DeliveryAttemptMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m DeliveryAttemptMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of DeliveryAttempt entities.
+func (m *DeliveryAttemptMutation) SetID(id uuid.UUID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *DeliveryAttemptMutation) ID() (id uuid.UUID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *DeliveryAttemptMutation) IDs(ctx context.Context) ([]uuid.UUID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []uuid.UUID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().DeliveryAttempt.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetTenantID sets the "tenant_id" field.
+func (m *DeliveryAttemptMutation) SetTenantID(u uuid.UUID) {
+	m.tenant_id = &u
+}
+
+// TenantID returns the value of the "tenant_id" field in the mutation.
+func (m *DeliveryAttemptMutation) TenantID() (r uuid.UUID, exists bool) {
+	v := m.tenant_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTenantID returns the old "tenant_id" field's value of the DeliveryAttempt entity.
+// If the DeliveryAttempt object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeliveryAttemptMutation) OldTenantID(ctx context.Context) (v uuid.UUID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTenantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTenantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTenantID: %w", err)
+	}
+	return oldValue.TenantID, nil
+}
+
+// ResetTenantID resets all changes to the "tenant_id" field.
+func (m *DeliveryAttemptMutation) ResetTenantID() {
+	m.tenant_id = nil
+}
+
+// SetDestinationID sets the "destination_id" field.
+func (m *DeliveryAttemptMutation) SetDestinationID(u uuid.UUID) {
+	m.destination_id = &u
+}
+
+// DestinationID returns the value of the "destination_id" field in the mutation.
+func (m *DeliveryAttemptMutation) DestinationID() (r uuid.UUID, exists bool) {
+	v := m.destination_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDestinationID returns the old "destination_id" field's value of the DeliveryAttempt entity.
+// If the DeliveryAttempt object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeliveryAttemptMutation) OldDestinationID(ctx context.Context) (v uuid.UUID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDestinationID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDestinationID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDestinationID: %w", err)
+	}
+	return oldValue.DestinationID, nil
+}
+
+// ResetDestinationID resets all changes to the "destination_id" field.
+func (m *DeliveryAttemptMutation) ResetDestinationID() {
+	m.destination_id = nil
+}
+
+// SetUsageEventID sets the "usage_event_id" field.
+func (m *DeliveryAttemptMutation) SetUsageEventID(s string) {
+	m.usage_event_id = &s
+}
+
+// UsageEventID returns the value of the "usage_event_id" field in the mutation.
+func (m *DeliveryAttemptMutation) UsageEventID() (r string, exists bool) {
+	v := m.usage_event_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUsageEventID returns the old "usage_event_id" field's value of the DeliveryAttempt entity.
+// If the DeliveryAttempt object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeliveryAttemptMutation) OldUsageEventID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUsageEventID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUsageEventID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUsageEventID: %w", err)
+	}
+	return oldValue.UsageEventID, nil
+}
+
+// ResetUsageEventID resets all changes to the "usage_event_id" field.
+func (m *DeliveryAttemptMutation) ResetUsageEventID() {
+	m.usage_event_id = nil
+}
+
+// SetProviderEventID sets the "provider_event_id" field.
+func (m *DeliveryAttemptMutation) SetProviderEventID(s string) {
+	m.provider_event_id = &s
+}
+
+// ProviderEventID returns the value of the "provider_event_id" field in the mutation.
+func (m *DeliveryAttemptMutation) ProviderEventID() (r string, exists bool) {
+	v := m.provider_event_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldProviderEventID returns the old "provider_event_id" field's value of the DeliveryAttempt entity.
+// If the DeliveryAttempt object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeliveryAttemptMutation) OldProviderEventID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldProviderEventID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldProviderEventID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldProviderEventID: %w", err)
+	}
+	return oldValue.ProviderEventID, nil
+}
+
+// ResetProviderEventID resets all changes to the "provider_event_id" field.
+func (m *DeliveryAttemptMutation) ResetProviderEventID() {
+	m.provider_event_id = nil
+}
+
+// SetEventType sets the "event_type" field.
+func (m *DeliveryAttemptMutation) SetEventType(s string) {
+	m.event_type = &s
+}
+
+// EventType returns the value of the "event_type" field in the mutation.
+func (m *DeliveryAttemptMutation) EventType() (r string, exists bool) {
+	v := m.event_type
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEventType returns the old "event_type" field's value of the DeliveryAttempt entity.
+// If the DeliveryAttempt object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeliveryAttemptMutation) OldEventType(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEventType is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEventType requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEventType: %w", err)
+	}
+	return oldValue.EventType, nil
+}
+
+// ResetEventType resets all changes to the "event_type" field.
+func (m *DeliveryAttemptMutation) ResetEventType() {
+	m.event_type = nil
+}
+
+// SetSourceID sets the "source_id" field.
+func (m *DeliveryAttemptMutation) SetSourceID(s string) {
+	m.source_id = &s
+}
+
+// SourceID returns the value of the "source_id" field in the mutation.
+func (m *DeliveryAttemptMutation) SourceID() (r string, exists bool) {
+	v := m.source_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSourceID returns the old "source_id" field's value of the DeliveryAttempt entity.
+// If the DeliveryAttempt object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeliveryAttemptMutation) OldSourceID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSourceID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSourceID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSourceID: %w", err)
+	}
+	return oldValue.SourceID, nil
+}
+
+// ResetSourceID resets all changes to the "source_id" field.
+func (m *DeliveryAttemptMutation) ResetSourceID() {
+	m.source_id = nil
+}
+
+// SetAttempt sets the "attempt" field.
+func (m *DeliveryAttemptMutation) SetAttempt(i int32) {
+	m.attempt = &i
+	m.addattempt = nil
+}
+
+// Attempt returns the value of the "attempt" field in the mutation.
+func (m *DeliveryAttemptMutation) Attempt() (r int32, exists bool) {
+	v := m.attempt
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAttempt returns the old "attempt" field's value of the DeliveryAttempt entity.
+// If the DeliveryAttempt object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeliveryAttemptMutation) OldAttempt(ctx context.Context) (v int32, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAttempt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAttempt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAttempt: %w", err)
+	}
+	return oldValue.Attempt, nil
+}
+
+// AddAttempt adds i to the "attempt" field.
+func (m *DeliveryAttemptMutation) AddAttempt(i int32) {
+	if m.addattempt != nil {
+		*m.addattempt += i
+	} else {
+		m.addattempt = &i
+	}
+}
+
+// AddedAttempt returns the value that was added to the "attempt" field in this mutation.
+func (m *DeliveryAttemptMutation) AddedAttempt() (r int32, exists bool) {
+	v := m.addattempt
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetAttempt resets all changes to the "attempt" field.
+func (m *DeliveryAttemptMutation) ResetAttempt() {
+	m.attempt = nil
+	m.addattempt = nil
+}
+
+// SetAttemptTime sets the "attempt_time" field.
+func (m *DeliveryAttemptMutation) SetAttemptTime(t time.Time) {
+	m.attempt_time = &t
+}
+
+// AttemptTime returns the value of the "attempt_time" field in the mutation.
+func (m *DeliveryAttemptMutation) AttemptTime() (r time.Time, exists bool) {
+	v := m.attempt_time
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAttemptTime returns the old "attempt_time" field's value of the DeliveryAttempt entity.
+// If the DeliveryAttempt object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeliveryAttemptMutation) OldAttemptTime(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAttemptTime is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAttemptTime requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAttemptTime: %w", err)
+	}
+	return oldValue.AttemptTime, nil
+}
+
+// ResetAttemptTime resets all changes to the "attempt_time" field.
+func (m *DeliveryAttemptMutation) ResetAttemptTime() {
+	m.attempt_time = nil
+}
+
+// SetStatusCode sets the "status_code" field.
+func (m *DeliveryAttemptMutation) SetStatusCode(i int32) {
+	m.status_code = &i
+	m.addstatus_code = nil
+}
+
+// StatusCode returns the value of the "status_code" field in the mutation.
+func (m *DeliveryAttemptMutation) StatusCode() (r int32, exists bool) {
+	v := m.status_code
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStatusCode returns the old "status_code" field's value of the DeliveryAttempt entity.
+// If the DeliveryAttempt object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeliveryAttemptMutation) OldStatusCode(ctx context.Context) (v int32, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStatusCode is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStatusCode requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStatusCode: %w", err)
+	}
+	return oldValue.StatusCode, nil
+}
+
+// AddStatusCode adds i to the "status_code" field.
+func (m *DeliveryAttemptMutation) AddStatusCode(i int32) {
+	if m.addstatus_code != nil {
+		*m.addstatus_code += i
+	} else {
+		m.addstatus_code = &i
+	}
+}
+
+// AddedStatusCode returns the value that was added to the "status_code" field in this mutation.
+func (m *DeliveryAttemptMutation) AddedStatusCode() (r int32, exists bool) {
+	v := m.addstatus_code
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetStatusCode resets all changes to the "status_code" field.
+func (m *DeliveryAttemptMutation) ResetStatusCode() {
+	m.status_code = nil
+	m.addstatus_code = nil
+}
+
+// SetLatencyMs sets the "latency_ms" field.
+func (m *DeliveryAttemptMutation) SetLatencyMs(i int64) {
+	m.latency_ms = &i
+	m.addlatency_ms = nil
+}
+
+// LatencyMs returns the value of the "latency_ms" field in the mutation.
+func (m *DeliveryAttemptMutation) LatencyMs() (r int64, exists bool) {
+	v := m.latency_ms
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLatencyMs returns the old "latency_ms" field's value of the DeliveryAttempt entity.
+// If the DeliveryAttempt object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeliveryAttemptMutation) OldLatencyMs(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLatencyMs is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLatencyMs requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLatencyMs: %w", err)
+	}
+	return oldValue.LatencyMs, nil
+}
+
+// AddLatencyMs adds i to the "latency_ms" field.
+func (m *DeliveryAttemptMutation) AddLatencyMs(i int64) {
+	if m.addlatency_ms != nil {
+		*m.addlatency_ms += i
+	} else {
+		m.addlatency_ms = &i
+	}
+}
+
+// AddedLatencyMs returns the value that was added to the "latency_ms" field in this mutation.
+func (m *DeliveryAttemptMutation) AddedLatencyMs() (r int64, exists bool) {
+	v := m.addlatency_ms
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetLatencyMs resets all changes to the "latency_ms" field.
+func (m *DeliveryAttemptMutation) ResetLatencyMs() {
+	m.latency_ms = nil
+	m.addlatency_ms = nil
+}
+
+// SetError sets the "error" field.
+func (m *DeliveryAttemptMutation) SetError(s string) {
+	m.error = &s
+}
+
+// Error returns the value of the "error" field in the mutation.
+func (m *DeliveryAttemptMutation) Error() (r string, exists bool) {
+	v := m.error
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldError returns the old "error" field's value of the DeliveryAttempt entity.
+// If the DeliveryAttempt object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeliveryAttemptMutation) OldError(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldError is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldError requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldError: %w", err)
+	}
+	return oldValue.Error, nil
+}
+
+// ResetError resets all changes to the "error" field.
+func (m *DeliveryAttemptMutation) ResetError() {
+	m.error = nil
+}
+
+// SetOutcome sets the "outcome" field.
+func (m *DeliveryAttemptMutation) SetOutcome(d deliveryattempt.Outcome) {
+	m.outcome = &d
+}
+
+// Outcome returns the value of the "outcome" field in the mutation.
+func (m *DeliveryAttemptMutation) Outcome() (r deliveryattempt.Outcome, exists bool) {
+	v := m.outcome
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOutcome returns the old "outcome" field's value of the DeliveryAttempt entity.
+// If the DeliveryAttempt object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeliveryAttemptMutation) OldOutcome(ctx context.Context) (v deliveryattempt.Outcome, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOutcome is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOutcome requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOutcome: %w", err)
+	}
+	return oldValue.Outcome, nil
+}
+
+// ResetOutcome resets all changes to the "outcome" field.
+func (m *DeliveryAttemptMutation) ResetOutcome() {
+	m.outcome = nil
+}
+
+// SetNextRetryTime sets the "next_retry_time" field.
+func (m *DeliveryAttemptMutation) SetNextRetryTime(t time.Time) {
+	m.next_retry_time = &t
+}
+
+// NextRetryTime returns the value of the "next_retry_time" field in the mutation.
+func (m *DeliveryAttemptMutation) NextRetryTime() (r time.Time, exists bool) {
+	v := m.next_retry_time
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldNextRetryTime returns the old "next_retry_time" field's value of the DeliveryAttempt entity.
+// If the DeliveryAttempt object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeliveryAttemptMutation) OldNextRetryTime(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldNextRetryTime is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldNextRetryTime requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldNextRetryTime: %w", err)
+	}
+	return oldValue.NextRetryTime, nil
+}
+
+// ClearNextRetryTime clears the value of the "next_retry_time" field.
+func (m *DeliveryAttemptMutation) ClearNextRetryTime() {
+	m.next_retry_time = nil
+	m.clearedFields[deliveryattempt.FieldNextRetryTime] = struct{}{}
+}
+
+// NextRetryTimeCleared returns if the "next_retry_time" field was cleared in this mutation.
+func (m *DeliveryAttemptMutation) NextRetryTimeCleared() bool {
+	_, ok := m.clearedFields[deliveryattempt.FieldNextRetryTime]
+	return ok
+}
+
+// ResetNextRetryTime resets all changes to the "next_retry_time" field.
+func (m *DeliveryAttemptMutation) ResetNextRetryTime() {
+	m.next_retry_time = nil
+	delete(m.clearedFields, deliveryattempt.FieldNextRetryTime)
+}
+
+// SetDataPlane sets the "data_plane" field.
+func (m *DeliveryAttemptMutation) SetDataPlane(s string) {
+	m.data_plane = &s
+}
+
+// DataPlane returns the value of the "data_plane" field in the mutation.
+func (m *DeliveryAttemptMutation) DataPlane() (r string, exists bool) {
+	v := m.data_plane
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDataPlane returns the old "data_plane" field's value of the DeliveryAttempt entity.
+// If the DeliveryAttempt object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeliveryAttemptMutation) OldDataPlane(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDataPlane is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDataPlane requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDataPlane: %w", err)
+	}
+	return oldValue.DataPlane, nil
+}
+
+// ResetDataPlane resets all changes to the "data_plane" field.
+func (m *DeliveryAttemptMutation) ResetDataPlane() {
+	m.data_plane = nil
+}
+
+// SetDeliverySeq sets the "delivery_seq" field.
+func (m *DeliveryAttemptMutation) SetDeliverySeq(u uint64) {
+	m.delivery_seq = &u
+	m.adddelivery_seq = nil
+}
+
+// DeliverySeq returns the value of the "delivery_seq" field in the mutation.
+func (m *DeliveryAttemptMutation) DeliverySeq() (r uint64, exists bool) {
+	v := m.delivery_seq
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDeliverySeq returns the old "delivery_seq" field's value of the DeliveryAttempt entity.
+// If the DeliveryAttempt object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeliveryAttemptMutation) OldDeliverySeq(ctx context.Context) (v uint64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDeliverySeq is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDeliverySeq requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDeliverySeq: %w", err)
+	}
+	return oldValue.DeliverySeq, nil
+}
+
+// AddDeliverySeq adds u to the "delivery_seq" field.
+func (m *DeliveryAttemptMutation) AddDeliverySeq(u int64) {
+	if m.adddelivery_seq != nil {
+		*m.adddelivery_seq += u
+	} else {
+		m.adddelivery_seq = &u
+	}
+}
+
+// AddedDeliverySeq returns the value that was added to the "delivery_seq" field in this mutation.
+func (m *DeliveryAttemptMutation) AddedDeliverySeq() (r int64, exists bool) {
+	v := m.adddelivery_seq
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetDeliverySeq resets all changes to the "delivery_seq" field.
+func (m *DeliveryAttemptMutation) ResetDeliverySeq() {
+	m.delivery_seq = nil
+	m.adddelivery_seq = nil
+}
+
+// Where appends a list predicates to the DeliveryAttemptMutation builder.
+func (m *DeliveryAttemptMutation) Where(ps ...predicate.DeliveryAttempt) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the DeliveryAttemptMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *DeliveryAttemptMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.DeliveryAttempt, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *DeliveryAttemptMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *DeliveryAttemptMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (DeliveryAttempt).
+func (m *DeliveryAttemptMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *DeliveryAttemptMutation) Fields() []string {
+	fields := make([]string, 0, 15)
+	if m.tenant_id != nil {
+		fields = append(fields, deliveryattempt.FieldTenantID)
+	}
+	if m.destination_id != nil {
+		fields = append(fields, deliveryattempt.FieldDestinationID)
+	}
+	if m.usage_event_id != nil {
+		fields = append(fields, deliveryattempt.FieldUsageEventID)
+	}
+	if m.provider_event_id != nil {
+		fields = append(fields, deliveryattempt.FieldProviderEventID)
+	}
+	if m.event_type != nil {
+		fields = append(fields, deliveryattempt.FieldEventType)
+	}
+	if m.source_id != nil {
+		fields = append(fields, deliveryattempt.FieldSourceID)
+	}
+	if m.attempt != nil {
+		fields = append(fields, deliveryattempt.FieldAttempt)
+	}
+	if m.attempt_time != nil {
+		fields = append(fields, deliveryattempt.FieldAttemptTime)
+	}
+	if m.status_code != nil {
+		fields = append(fields, deliveryattempt.FieldStatusCode)
+	}
+	if m.latency_ms != nil {
+		fields = append(fields, deliveryattempt.FieldLatencyMs)
+	}
+	if m.error != nil {
+		fields = append(fields, deliveryattempt.FieldError)
+	}
+	if m.outcome != nil {
+		fields = append(fields, deliveryattempt.FieldOutcome)
+	}
+	if m.next_retry_time != nil {
+		fields = append(fields, deliveryattempt.FieldNextRetryTime)
+	}
+	if m.data_plane != nil {
+		fields = append(fields, deliveryattempt.FieldDataPlane)
+	}
+	if m.delivery_seq != nil {
+		fields = append(fields, deliveryattempt.FieldDeliverySeq)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *DeliveryAttemptMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case deliveryattempt.FieldTenantID:
+		return m.TenantID()
+	case deliveryattempt.FieldDestinationID:
+		return m.DestinationID()
+	case deliveryattempt.FieldUsageEventID:
+		return m.UsageEventID()
+	case deliveryattempt.FieldProviderEventID:
+		return m.ProviderEventID()
+	case deliveryattempt.FieldEventType:
+		return m.EventType()
+	case deliveryattempt.FieldSourceID:
+		return m.SourceID()
+	case deliveryattempt.FieldAttempt:
+		return m.Attempt()
+	case deliveryattempt.FieldAttemptTime:
+		return m.AttemptTime()
+	case deliveryattempt.FieldStatusCode:
+		return m.StatusCode()
+	case deliveryattempt.FieldLatencyMs:
+		return m.LatencyMs()
+	case deliveryattempt.FieldError:
+		return m.Error()
+	case deliveryattempt.FieldOutcome:
+		return m.Outcome()
+	case deliveryattempt.FieldNextRetryTime:
+		return m.NextRetryTime()
+	case deliveryattempt.FieldDataPlane:
+		return m.DataPlane()
+	case deliveryattempt.FieldDeliverySeq:
+		return m.DeliverySeq()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *DeliveryAttemptMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case deliveryattempt.FieldTenantID:
+		return m.OldTenantID(ctx)
+	case deliveryattempt.FieldDestinationID:
+		return m.OldDestinationID(ctx)
+	case deliveryattempt.FieldUsageEventID:
+		return m.OldUsageEventID(ctx)
+	case deliveryattempt.FieldProviderEventID:
+		return m.OldProviderEventID(ctx)
+	case deliveryattempt.FieldEventType:
+		return m.OldEventType(ctx)
+	case deliveryattempt.FieldSourceID:
+		return m.OldSourceID(ctx)
+	case deliveryattempt.FieldAttempt:
+		return m.OldAttempt(ctx)
+	case deliveryattempt.FieldAttemptTime:
+		return m.OldAttemptTime(ctx)
+	case deliveryattempt.FieldStatusCode:
+		return m.OldStatusCode(ctx)
+	case deliveryattempt.FieldLatencyMs:
+		return m.OldLatencyMs(ctx)
+	case deliveryattempt.FieldError:
+		return m.OldError(ctx)
+	case deliveryattempt.FieldOutcome:
+		return m.OldOutcome(ctx)
+	case deliveryattempt.FieldNextRetryTime:
+		return m.OldNextRetryTime(ctx)
+	case deliveryattempt.FieldDataPlane:
+		return m.OldDataPlane(ctx)
+	case deliveryattempt.FieldDeliverySeq:
+		return m.OldDeliverySeq(ctx)
+	}
+	return nil, fmt.Errorf("unknown DeliveryAttempt field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *DeliveryAttemptMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case deliveryattempt.FieldTenantID:
+		v, ok := value.(uuid.UUID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTenantID(v)
+		return nil
+	case deliveryattempt.FieldDestinationID:
+		v, ok := value.(uuid.UUID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDestinationID(v)
+		return nil
+	case deliveryattempt.FieldUsageEventID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUsageEventID(v)
+		return nil
+	case deliveryattempt.FieldProviderEventID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetProviderEventID(v)
+		return nil
+	case deliveryattempt.FieldEventType:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEventType(v)
+		return nil
+	case deliveryattempt.FieldSourceID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSourceID(v)
+		return nil
+	case deliveryattempt.FieldAttempt:
+		v, ok := value.(int32)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAttempt(v)
+		return nil
+	case deliveryattempt.FieldAttemptTime:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAttemptTime(v)
+		return nil
+	case deliveryattempt.FieldStatusCode:
+		v, ok := value.(int32)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStatusCode(v)
+		return nil
+	case deliveryattempt.FieldLatencyMs:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLatencyMs(v)
+		return nil
+	case deliveryattempt.FieldError:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetError(v)
+		return nil
+	case deliveryattempt.FieldOutcome:
+		v, ok := value.(deliveryattempt.Outcome)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOutcome(v)
+		return nil
+	case deliveryattempt.FieldNextRetryTime:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetNextRetryTime(v)
+		return nil
+	case deliveryattempt.FieldDataPlane:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDataPlane(v)
+		return nil
+	case deliveryattempt.FieldDeliverySeq:
+		v, ok := value.(uint64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDeliverySeq(v)
+		return nil
+	}
+	return fmt.Errorf("unknown DeliveryAttempt field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *DeliveryAttemptMutation) AddedFields() []string {
+	var fields []string
+	if m.addattempt != nil {
+		fields = append(fields, deliveryattempt.FieldAttempt)
+	}
+	if m.addstatus_code != nil {
+		fields = append(fields, deliveryattempt.FieldStatusCode)
+	}
+	if m.addlatency_ms != nil {
+		fields = append(fields, deliveryattempt.FieldLatencyMs)
+	}
+	if m.adddelivery_seq != nil {
+		fields = append(fields, deliveryattempt.FieldDeliverySeq)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *DeliveryAttemptMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case deliveryattempt.FieldAttempt:
+		return m.AddedAttempt()
+	case deliveryattempt.FieldStatusCode:
+		return m.AddedStatusCode()
+	case deliveryattempt.FieldLatencyMs:
+		return m.AddedLatencyMs()
+	case deliveryattempt.FieldDeliverySeq:
+		return m.AddedDeliverySeq()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *DeliveryAttemptMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case deliveryattempt.FieldAttempt:
+		v, ok := value.(int32)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddAttempt(v)
+		return nil
+	case deliveryattempt.FieldStatusCode:
+		v, ok := value.(int32)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddStatusCode(v)
+		return nil
+	case deliveryattempt.FieldLatencyMs:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddLatencyMs(v)
+		return nil
+	case deliveryattempt.FieldDeliverySeq:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddDeliverySeq(v)
+		return nil
+	}
+	return fmt.Errorf("unknown DeliveryAttempt numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *DeliveryAttemptMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(deliveryattempt.FieldNextRetryTime) {
+		fields = append(fields, deliveryattempt.FieldNextRetryTime)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *DeliveryAttemptMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *DeliveryAttemptMutation) ClearField(name string) error {
+	switch name {
+	case deliveryattempt.FieldNextRetryTime:
+		m.ClearNextRetryTime()
+		return nil
+	}
+	return fmt.Errorf("unknown DeliveryAttempt nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *DeliveryAttemptMutation) ResetField(name string) error {
+	switch name {
+	case deliveryattempt.FieldTenantID:
+		m.ResetTenantID()
+		return nil
+	case deliveryattempt.FieldDestinationID:
+		m.ResetDestinationID()
+		return nil
+	case deliveryattempt.FieldUsageEventID:
+		m.ResetUsageEventID()
+		return nil
+	case deliveryattempt.FieldProviderEventID:
+		m.ResetProviderEventID()
+		return nil
+	case deliveryattempt.FieldEventType:
+		m.ResetEventType()
+		return nil
+	case deliveryattempt.FieldSourceID:
+		m.ResetSourceID()
+		return nil
+	case deliveryattempt.FieldAttempt:
+		m.ResetAttempt()
+		return nil
+	case deliveryattempt.FieldAttemptTime:
+		m.ResetAttemptTime()
+		return nil
+	case deliveryattempt.FieldStatusCode:
+		m.ResetStatusCode()
+		return nil
+	case deliveryattempt.FieldLatencyMs:
+		m.ResetLatencyMs()
+		return nil
+	case deliveryattempt.FieldError:
+		m.ResetError()
+		return nil
+	case deliveryattempt.FieldOutcome:
+		m.ResetOutcome()
+		return nil
+	case deliveryattempt.FieldNextRetryTime:
+		m.ResetNextRetryTime()
+		return nil
+	case deliveryattempt.FieldDataPlane:
+		m.ResetDataPlane()
+		return nil
+	case deliveryattempt.FieldDeliverySeq:
+		m.ResetDeliverySeq()
+		return nil
+	}
+	return fmt.Errorf("unknown DeliveryAttempt field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *DeliveryAttemptMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *DeliveryAttemptMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *DeliveryAttemptMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *DeliveryAttemptMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *DeliveryAttemptMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *DeliveryAttemptMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *DeliveryAttemptMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown DeliveryAttempt unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *DeliveryAttemptMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown DeliveryAttempt edge %s", name)
+}
+
 // DestinationMutation represents an operation that mutates the Destination nodes in the graph.
 type DestinationMutation struct {
 	config
@@ -5684,6 +6933,1677 @@ func (m *ReceiptMutation) ClearEdge(name string) error {
 // It returns an error if the edge is not defined in the schema.
 func (m *ReceiptMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown Receipt edge %s", name)
+}
+
+// ReplayOperationMutation represents an operation that mutates the ReplayOperation nodes in the graph.
+type ReplayOperationMutation struct {
+	config
+	op                 Op
+	typ                string
+	id                 *uuid.UUID
+	create_time        *time.Time
+	update_time        *time.Time
+	tenant_id          *uuid.UUID
+	source_id          *uuid.UUID
+	request            *[]byte
+	cutoff_time        *time.Time
+	state              *replayoperation.State
+	total_count        *int32
+	addtotal_count     *int32
+	processed_count    *int32
+	addprocessed_count *int32
+	accepted_count     *int32
+	addaccepted_count  *int32
+	duplicate_count    *int32
+	addduplicate_count *int32
+	filtered_count     *int32
+	addfiltered_count  *int32
+	rejected_count     *int32
+	addrejected_count  *int32
+	failed_count       *int32
+	addfailed_count    *int32
+	error              *string
+	cursor_time        *time.Time
+	cursor_id          *uuid.UUID
+	owner              *string
+	heartbeat_time     *time.Time
+	end_time           *time.Time
+	clearedFields      map[string]struct{}
+	done               bool
+	oldValue           func(context.Context) (*ReplayOperation, error)
+	predicates         []predicate.ReplayOperation
+}
+
+var _ ent.Mutation = (*ReplayOperationMutation)(nil)
+
+// replayoperationOption allows management of the mutation configuration using functional options.
+type replayoperationOption func(*ReplayOperationMutation)
+
+// newReplayOperationMutation creates new mutation for the ReplayOperation entity.
+func newReplayOperationMutation(c config, op Op, opts ...replayoperationOption) *ReplayOperationMutation {
+	m := &ReplayOperationMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeReplayOperation,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withReplayOperationID sets the ID field of the mutation.
+func withReplayOperationID(id uuid.UUID) replayoperationOption {
+	return func(m *ReplayOperationMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *ReplayOperation
+		)
+		m.oldValue = func(ctx context.Context) (*ReplayOperation, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().ReplayOperation.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withReplayOperation sets the old ReplayOperation of the mutation.
+func withReplayOperation(node *ReplayOperation) replayoperationOption {
+	return func(m *ReplayOperationMutation) {
+		m.oldValue = func(context.Context) (*ReplayOperation, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m ReplayOperationMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m ReplayOperationMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of ReplayOperation entities.
+func (m *ReplayOperationMutation) SetID(id uuid.UUID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *ReplayOperationMutation) ID() (id uuid.UUID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *ReplayOperationMutation) IDs(ctx context.Context) ([]uuid.UUID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []uuid.UUID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().ReplayOperation.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreateTime sets the "create_time" field.
+func (m *ReplayOperationMutation) SetCreateTime(t time.Time) {
+	m.create_time = &t
+}
+
+// CreateTime returns the value of the "create_time" field in the mutation.
+func (m *ReplayOperationMutation) CreateTime() (r time.Time, exists bool) {
+	v := m.create_time
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreateTime returns the old "create_time" field's value of the ReplayOperation entity.
+// If the ReplayOperation object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReplayOperationMutation) OldCreateTime(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreateTime is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreateTime requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreateTime: %w", err)
+	}
+	return oldValue.CreateTime, nil
+}
+
+// ResetCreateTime resets all changes to the "create_time" field.
+func (m *ReplayOperationMutation) ResetCreateTime() {
+	m.create_time = nil
+}
+
+// SetUpdateTime sets the "update_time" field.
+func (m *ReplayOperationMutation) SetUpdateTime(t time.Time) {
+	m.update_time = &t
+}
+
+// UpdateTime returns the value of the "update_time" field in the mutation.
+func (m *ReplayOperationMutation) UpdateTime() (r time.Time, exists bool) {
+	v := m.update_time
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdateTime returns the old "update_time" field's value of the ReplayOperation entity.
+// If the ReplayOperation object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReplayOperationMutation) OldUpdateTime(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdateTime is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdateTime requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdateTime: %w", err)
+	}
+	return oldValue.UpdateTime, nil
+}
+
+// ResetUpdateTime resets all changes to the "update_time" field.
+func (m *ReplayOperationMutation) ResetUpdateTime() {
+	m.update_time = nil
+}
+
+// SetTenantID sets the "tenant_id" field.
+func (m *ReplayOperationMutation) SetTenantID(u uuid.UUID) {
+	m.tenant_id = &u
+}
+
+// TenantID returns the value of the "tenant_id" field in the mutation.
+func (m *ReplayOperationMutation) TenantID() (r uuid.UUID, exists bool) {
+	v := m.tenant_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTenantID returns the old "tenant_id" field's value of the ReplayOperation entity.
+// If the ReplayOperation object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReplayOperationMutation) OldTenantID(ctx context.Context) (v uuid.UUID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTenantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTenantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTenantID: %w", err)
+	}
+	return oldValue.TenantID, nil
+}
+
+// ResetTenantID resets all changes to the "tenant_id" field.
+func (m *ReplayOperationMutation) ResetTenantID() {
+	m.tenant_id = nil
+}
+
+// SetSourceID sets the "source_id" field.
+func (m *ReplayOperationMutation) SetSourceID(u uuid.UUID) {
+	m.source_id = &u
+}
+
+// SourceID returns the value of the "source_id" field in the mutation.
+func (m *ReplayOperationMutation) SourceID() (r uuid.UUID, exists bool) {
+	v := m.source_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSourceID returns the old "source_id" field's value of the ReplayOperation entity.
+// If the ReplayOperation object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReplayOperationMutation) OldSourceID(ctx context.Context) (v uuid.UUID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSourceID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSourceID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSourceID: %w", err)
+	}
+	return oldValue.SourceID, nil
+}
+
+// ResetSourceID resets all changes to the "source_id" field.
+func (m *ReplayOperationMutation) ResetSourceID() {
+	m.source_id = nil
+}
+
+// SetRequest sets the "request" field.
+func (m *ReplayOperationMutation) SetRequest(b []byte) {
+	m.request = &b
+}
+
+// Request returns the value of the "request" field in the mutation.
+func (m *ReplayOperationMutation) Request() (r []byte, exists bool) {
+	v := m.request
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRequest returns the old "request" field's value of the ReplayOperation entity.
+// If the ReplayOperation object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReplayOperationMutation) OldRequest(ctx context.Context) (v []byte, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRequest is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRequest requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRequest: %w", err)
+	}
+	return oldValue.Request, nil
+}
+
+// ResetRequest resets all changes to the "request" field.
+func (m *ReplayOperationMutation) ResetRequest() {
+	m.request = nil
+}
+
+// SetCutoffTime sets the "cutoff_time" field.
+func (m *ReplayOperationMutation) SetCutoffTime(t time.Time) {
+	m.cutoff_time = &t
+}
+
+// CutoffTime returns the value of the "cutoff_time" field in the mutation.
+func (m *ReplayOperationMutation) CutoffTime() (r time.Time, exists bool) {
+	v := m.cutoff_time
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCutoffTime returns the old "cutoff_time" field's value of the ReplayOperation entity.
+// If the ReplayOperation object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReplayOperationMutation) OldCutoffTime(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCutoffTime is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCutoffTime requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCutoffTime: %w", err)
+	}
+	return oldValue.CutoffTime, nil
+}
+
+// ResetCutoffTime resets all changes to the "cutoff_time" field.
+func (m *ReplayOperationMutation) ResetCutoffTime() {
+	m.cutoff_time = nil
+}
+
+// SetState sets the "state" field.
+func (m *ReplayOperationMutation) SetState(r replayoperation.State) {
+	m.state = &r
+}
+
+// State returns the value of the "state" field in the mutation.
+func (m *ReplayOperationMutation) State() (r replayoperation.State, exists bool) {
+	v := m.state
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldState returns the old "state" field's value of the ReplayOperation entity.
+// If the ReplayOperation object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReplayOperationMutation) OldState(ctx context.Context) (v replayoperation.State, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldState is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldState requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldState: %w", err)
+	}
+	return oldValue.State, nil
+}
+
+// ResetState resets all changes to the "state" field.
+func (m *ReplayOperationMutation) ResetState() {
+	m.state = nil
+}
+
+// SetTotalCount sets the "total_count" field.
+func (m *ReplayOperationMutation) SetTotalCount(i int32) {
+	m.total_count = &i
+	m.addtotal_count = nil
+}
+
+// TotalCount returns the value of the "total_count" field in the mutation.
+func (m *ReplayOperationMutation) TotalCount() (r int32, exists bool) {
+	v := m.total_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTotalCount returns the old "total_count" field's value of the ReplayOperation entity.
+// If the ReplayOperation object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReplayOperationMutation) OldTotalCount(ctx context.Context) (v int32, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTotalCount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTotalCount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTotalCount: %w", err)
+	}
+	return oldValue.TotalCount, nil
+}
+
+// AddTotalCount adds i to the "total_count" field.
+func (m *ReplayOperationMutation) AddTotalCount(i int32) {
+	if m.addtotal_count != nil {
+		*m.addtotal_count += i
+	} else {
+		m.addtotal_count = &i
+	}
+}
+
+// AddedTotalCount returns the value that was added to the "total_count" field in this mutation.
+func (m *ReplayOperationMutation) AddedTotalCount() (r int32, exists bool) {
+	v := m.addtotal_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetTotalCount resets all changes to the "total_count" field.
+func (m *ReplayOperationMutation) ResetTotalCount() {
+	m.total_count = nil
+	m.addtotal_count = nil
+}
+
+// SetProcessedCount sets the "processed_count" field.
+func (m *ReplayOperationMutation) SetProcessedCount(i int32) {
+	m.processed_count = &i
+	m.addprocessed_count = nil
+}
+
+// ProcessedCount returns the value of the "processed_count" field in the mutation.
+func (m *ReplayOperationMutation) ProcessedCount() (r int32, exists bool) {
+	v := m.processed_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldProcessedCount returns the old "processed_count" field's value of the ReplayOperation entity.
+// If the ReplayOperation object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReplayOperationMutation) OldProcessedCount(ctx context.Context) (v int32, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldProcessedCount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldProcessedCount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldProcessedCount: %w", err)
+	}
+	return oldValue.ProcessedCount, nil
+}
+
+// AddProcessedCount adds i to the "processed_count" field.
+func (m *ReplayOperationMutation) AddProcessedCount(i int32) {
+	if m.addprocessed_count != nil {
+		*m.addprocessed_count += i
+	} else {
+		m.addprocessed_count = &i
+	}
+}
+
+// AddedProcessedCount returns the value that was added to the "processed_count" field in this mutation.
+func (m *ReplayOperationMutation) AddedProcessedCount() (r int32, exists bool) {
+	v := m.addprocessed_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetProcessedCount resets all changes to the "processed_count" field.
+func (m *ReplayOperationMutation) ResetProcessedCount() {
+	m.processed_count = nil
+	m.addprocessed_count = nil
+}
+
+// SetAcceptedCount sets the "accepted_count" field.
+func (m *ReplayOperationMutation) SetAcceptedCount(i int32) {
+	m.accepted_count = &i
+	m.addaccepted_count = nil
+}
+
+// AcceptedCount returns the value of the "accepted_count" field in the mutation.
+func (m *ReplayOperationMutation) AcceptedCount() (r int32, exists bool) {
+	v := m.accepted_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAcceptedCount returns the old "accepted_count" field's value of the ReplayOperation entity.
+// If the ReplayOperation object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReplayOperationMutation) OldAcceptedCount(ctx context.Context) (v int32, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAcceptedCount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAcceptedCount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAcceptedCount: %w", err)
+	}
+	return oldValue.AcceptedCount, nil
+}
+
+// AddAcceptedCount adds i to the "accepted_count" field.
+func (m *ReplayOperationMutation) AddAcceptedCount(i int32) {
+	if m.addaccepted_count != nil {
+		*m.addaccepted_count += i
+	} else {
+		m.addaccepted_count = &i
+	}
+}
+
+// AddedAcceptedCount returns the value that was added to the "accepted_count" field in this mutation.
+func (m *ReplayOperationMutation) AddedAcceptedCount() (r int32, exists bool) {
+	v := m.addaccepted_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetAcceptedCount resets all changes to the "accepted_count" field.
+func (m *ReplayOperationMutation) ResetAcceptedCount() {
+	m.accepted_count = nil
+	m.addaccepted_count = nil
+}
+
+// SetDuplicateCount sets the "duplicate_count" field.
+func (m *ReplayOperationMutation) SetDuplicateCount(i int32) {
+	m.duplicate_count = &i
+	m.addduplicate_count = nil
+}
+
+// DuplicateCount returns the value of the "duplicate_count" field in the mutation.
+func (m *ReplayOperationMutation) DuplicateCount() (r int32, exists bool) {
+	v := m.duplicate_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDuplicateCount returns the old "duplicate_count" field's value of the ReplayOperation entity.
+// If the ReplayOperation object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReplayOperationMutation) OldDuplicateCount(ctx context.Context) (v int32, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDuplicateCount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDuplicateCount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDuplicateCount: %w", err)
+	}
+	return oldValue.DuplicateCount, nil
+}
+
+// AddDuplicateCount adds i to the "duplicate_count" field.
+func (m *ReplayOperationMutation) AddDuplicateCount(i int32) {
+	if m.addduplicate_count != nil {
+		*m.addduplicate_count += i
+	} else {
+		m.addduplicate_count = &i
+	}
+}
+
+// AddedDuplicateCount returns the value that was added to the "duplicate_count" field in this mutation.
+func (m *ReplayOperationMutation) AddedDuplicateCount() (r int32, exists bool) {
+	v := m.addduplicate_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetDuplicateCount resets all changes to the "duplicate_count" field.
+func (m *ReplayOperationMutation) ResetDuplicateCount() {
+	m.duplicate_count = nil
+	m.addduplicate_count = nil
+}
+
+// SetFilteredCount sets the "filtered_count" field.
+func (m *ReplayOperationMutation) SetFilteredCount(i int32) {
+	m.filtered_count = &i
+	m.addfiltered_count = nil
+}
+
+// FilteredCount returns the value of the "filtered_count" field in the mutation.
+func (m *ReplayOperationMutation) FilteredCount() (r int32, exists bool) {
+	v := m.filtered_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFilteredCount returns the old "filtered_count" field's value of the ReplayOperation entity.
+// If the ReplayOperation object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReplayOperationMutation) OldFilteredCount(ctx context.Context) (v int32, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFilteredCount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFilteredCount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFilteredCount: %w", err)
+	}
+	return oldValue.FilteredCount, nil
+}
+
+// AddFilteredCount adds i to the "filtered_count" field.
+func (m *ReplayOperationMutation) AddFilteredCount(i int32) {
+	if m.addfiltered_count != nil {
+		*m.addfiltered_count += i
+	} else {
+		m.addfiltered_count = &i
+	}
+}
+
+// AddedFilteredCount returns the value that was added to the "filtered_count" field in this mutation.
+func (m *ReplayOperationMutation) AddedFilteredCount() (r int32, exists bool) {
+	v := m.addfiltered_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetFilteredCount resets all changes to the "filtered_count" field.
+func (m *ReplayOperationMutation) ResetFilteredCount() {
+	m.filtered_count = nil
+	m.addfiltered_count = nil
+}
+
+// SetRejectedCount sets the "rejected_count" field.
+func (m *ReplayOperationMutation) SetRejectedCount(i int32) {
+	m.rejected_count = &i
+	m.addrejected_count = nil
+}
+
+// RejectedCount returns the value of the "rejected_count" field in the mutation.
+func (m *ReplayOperationMutation) RejectedCount() (r int32, exists bool) {
+	v := m.rejected_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRejectedCount returns the old "rejected_count" field's value of the ReplayOperation entity.
+// If the ReplayOperation object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReplayOperationMutation) OldRejectedCount(ctx context.Context) (v int32, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRejectedCount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRejectedCount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRejectedCount: %w", err)
+	}
+	return oldValue.RejectedCount, nil
+}
+
+// AddRejectedCount adds i to the "rejected_count" field.
+func (m *ReplayOperationMutation) AddRejectedCount(i int32) {
+	if m.addrejected_count != nil {
+		*m.addrejected_count += i
+	} else {
+		m.addrejected_count = &i
+	}
+}
+
+// AddedRejectedCount returns the value that was added to the "rejected_count" field in this mutation.
+func (m *ReplayOperationMutation) AddedRejectedCount() (r int32, exists bool) {
+	v := m.addrejected_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetRejectedCount resets all changes to the "rejected_count" field.
+func (m *ReplayOperationMutation) ResetRejectedCount() {
+	m.rejected_count = nil
+	m.addrejected_count = nil
+}
+
+// SetFailedCount sets the "failed_count" field.
+func (m *ReplayOperationMutation) SetFailedCount(i int32) {
+	m.failed_count = &i
+	m.addfailed_count = nil
+}
+
+// FailedCount returns the value of the "failed_count" field in the mutation.
+func (m *ReplayOperationMutation) FailedCount() (r int32, exists bool) {
+	v := m.failed_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFailedCount returns the old "failed_count" field's value of the ReplayOperation entity.
+// If the ReplayOperation object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReplayOperationMutation) OldFailedCount(ctx context.Context) (v int32, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFailedCount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFailedCount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFailedCount: %w", err)
+	}
+	return oldValue.FailedCount, nil
+}
+
+// AddFailedCount adds i to the "failed_count" field.
+func (m *ReplayOperationMutation) AddFailedCount(i int32) {
+	if m.addfailed_count != nil {
+		*m.addfailed_count += i
+	} else {
+		m.addfailed_count = &i
+	}
+}
+
+// AddedFailedCount returns the value that was added to the "failed_count" field in this mutation.
+func (m *ReplayOperationMutation) AddedFailedCount() (r int32, exists bool) {
+	v := m.addfailed_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetFailedCount resets all changes to the "failed_count" field.
+func (m *ReplayOperationMutation) ResetFailedCount() {
+	m.failed_count = nil
+	m.addfailed_count = nil
+}
+
+// SetError sets the "error" field.
+func (m *ReplayOperationMutation) SetError(s string) {
+	m.error = &s
+}
+
+// Error returns the value of the "error" field in the mutation.
+func (m *ReplayOperationMutation) Error() (r string, exists bool) {
+	v := m.error
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldError returns the old "error" field's value of the ReplayOperation entity.
+// If the ReplayOperation object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReplayOperationMutation) OldError(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldError is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldError requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldError: %w", err)
+	}
+	return oldValue.Error, nil
+}
+
+// ResetError resets all changes to the "error" field.
+func (m *ReplayOperationMutation) ResetError() {
+	m.error = nil
+}
+
+// SetCursorTime sets the "cursor_time" field.
+func (m *ReplayOperationMutation) SetCursorTime(t time.Time) {
+	m.cursor_time = &t
+}
+
+// CursorTime returns the value of the "cursor_time" field in the mutation.
+func (m *ReplayOperationMutation) CursorTime() (r time.Time, exists bool) {
+	v := m.cursor_time
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCursorTime returns the old "cursor_time" field's value of the ReplayOperation entity.
+// If the ReplayOperation object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReplayOperationMutation) OldCursorTime(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCursorTime is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCursorTime requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCursorTime: %w", err)
+	}
+	return oldValue.CursorTime, nil
+}
+
+// ClearCursorTime clears the value of the "cursor_time" field.
+func (m *ReplayOperationMutation) ClearCursorTime() {
+	m.cursor_time = nil
+	m.clearedFields[replayoperation.FieldCursorTime] = struct{}{}
+}
+
+// CursorTimeCleared returns if the "cursor_time" field was cleared in this mutation.
+func (m *ReplayOperationMutation) CursorTimeCleared() bool {
+	_, ok := m.clearedFields[replayoperation.FieldCursorTime]
+	return ok
+}
+
+// ResetCursorTime resets all changes to the "cursor_time" field.
+func (m *ReplayOperationMutation) ResetCursorTime() {
+	m.cursor_time = nil
+	delete(m.clearedFields, replayoperation.FieldCursorTime)
+}
+
+// SetCursorID sets the "cursor_id" field.
+func (m *ReplayOperationMutation) SetCursorID(u uuid.UUID) {
+	m.cursor_id = &u
+}
+
+// CursorID returns the value of the "cursor_id" field in the mutation.
+func (m *ReplayOperationMutation) CursorID() (r uuid.UUID, exists bool) {
+	v := m.cursor_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCursorID returns the old "cursor_id" field's value of the ReplayOperation entity.
+// If the ReplayOperation object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReplayOperationMutation) OldCursorID(ctx context.Context) (v *uuid.UUID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCursorID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCursorID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCursorID: %w", err)
+	}
+	return oldValue.CursorID, nil
+}
+
+// ClearCursorID clears the value of the "cursor_id" field.
+func (m *ReplayOperationMutation) ClearCursorID() {
+	m.cursor_id = nil
+	m.clearedFields[replayoperation.FieldCursorID] = struct{}{}
+}
+
+// CursorIDCleared returns if the "cursor_id" field was cleared in this mutation.
+func (m *ReplayOperationMutation) CursorIDCleared() bool {
+	_, ok := m.clearedFields[replayoperation.FieldCursorID]
+	return ok
+}
+
+// ResetCursorID resets all changes to the "cursor_id" field.
+func (m *ReplayOperationMutation) ResetCursorID() {
+	m.cursor_id = nil
+	delete(m.clearedFields, replayoperation.FieldCursorID)
+}
+
+// SetOwner sets the "owner" field.
+func (m *ReplayOperationMutation) SetOwner(s string) {
+	m.owner = &s
+}
+
+// Owner returns the value of the "owner" field in the mutation.
+func (m *ReplayOperationMutation) Owner() (r string, exists bool) {
+	v := m.owner
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOwner returns the old "owner" field's value of the ReplayOperation entity.
+// If the ReplayOperation object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReplayOperationMutation) OldOwner(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOwner is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOwner requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOwner: %w", err)
+	}
+	return oldValue.Owner, nil
+}
+
+// ResetOwner resets all changes to the "owner" field.
+func (m *ReplayOperationMutation) ResetOwner() {
+	m.owner = nil
+}
+
+// SetHeartbeatTime sets the "heartbeat_time" field.
+func (m *ReplayOperationMutation) SetHeartbeatTime(t time.Time) {
+	m.heartbeat_time = &t
+}
+
+// HeartbeatTime returns the value of the "heartbeat_time" field in the mutation.
+func (m *ReplayOperationMutation) HeartbeatTime() (r time.Time, exists bool) {
+	v := m.heartbeat_time
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldHeartbeatTime returns the old "heartbeat_time" field's value of the ReplayOperation entity.
+// If the ReplayOperation object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReplayOperationMutation) OldHeartbeatTime(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldHeartbeatTime is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldHeartbeatTime requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldHeartbeatTime: %w", err)
+	}
+	return oldValue.HeartbeatTime, nil
+}
+
+// ClearHeartbeatTime clears the value of the "heartbeat_time" field.
+func (m *ReplayOperationMutation) ClearHeartbeatTime() {
+	m.heartbeat_time = nil
+	m.clearedFields[replayoperation.FieldHeartbeatTime] = struct{}{}
+}
+
+// HeartbeatTimeCleared returns if the "heartbeat_time" field was cleared in this mutation.
+func (m *ReplayOperationMutation) HeartbeatTimeCleared() bool {
+	_, ok := m.clearedFields[replayoperation.FieldHeartbeatTime]
+	return ok
+}
+
+// ResetHeartbeatTime resets all changes to the "heartbeat_time" field.
+func (m *ReplayOperationMutation) ResetHeartbeatTime() {
+	m.heartbeat_time = nil
+	delete(m.clearedFields, replayoperation.FieldHeartbeatTime)
+}
+
+// SetEndTime sets the "end_time" field.
+func (m *ReplayOperationMutation) SetEndTime(t time.Time) {
+	m.end_time = &t
+}
+
+// EndTime returns the value of the "end_time" field in the mutation.
+func (m *ReplayOperationMutation) EndTime() (r time.Time, exists bool) {
+	v := m.end_time
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEndTime returns the old "end_time" field's value of the ReplayOperation entity.
+// If the ReplayOperation object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReplayOperationMutation) OldEndTime(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEndTime is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEndTime requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEndTime: %w", err)
+	}
+	return oldValue.EndTime, nil
+}
+
+// ClearEndTime clears the value of the "end_time" field.
+func (m *ReplayOperationMutation) ClearEndTime() {
+	m.end_time = nil
+	m.clearedFields[replayoperation.FieldEndTime] = struct{}{}
+}
+
+// EndTimeCleared returns if the "end_time" field was cleared in this mutation.
+func (m *ReplayOperationMutation) EndTimeCleared() bool {
+	_, ok := m.clearedFields[replayoperation.FieldEndTime]
+	return ok
+}
+
+// ResetEndTime resets all changes to the "end_time" field.
+func (m *ReplayOperationMutation) ResetEndTime() {
+	m.end_time = nil
+	delete(m.clearedFields, replayoperation.FieldEndTime)
+}
+
+// Where appends a list predicates to the ReplayOperationMutation builder.
+func (m *ReplayOperationMutation) Where(ps ...predicate.ReplayOperation) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the ReplayOperationMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *ReplayOperationMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.ReplayOperation, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *ReplayOperationMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *ReplayOperationMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (ReplayOperation).
+func (m *ReplayOperationMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *ReplayOperationMutation) Fields() []string {
+	fields := make([]string, 0, 20)
+	if m.create_time != nil {
+		fields = append(fields, replayoperation.FieldCreateTime)
+	}
+	if m.update_time != nil {
+		fields = append(fields, replayoperation.FieldUpdateTime)
+	}
+	if m.tenant_id != nil {
+		fields = append(fields, replayoperation.FieldTenantID)
+	}
+	if m.source_id != nil {
+		fields = append(fields, replayoperation.FieldSourceID)
+	}
+	if m.request != nil {
+		fields = append(fields, replayoperation.FieldRequest)
+	}
+	if m.cutoff_time != nil {
+		fields = append(fields, replayoperation.FieldCutoffTime)
+	}
+	if m.state != nil {
+		fields = append(fields, replayoperation.FieldState)
+	}
+	if m.total_count != nil {
+		fields = append(fields, replayoperation.FieldTotalCount)
+	}
+	if m.processed_count != nil {
+		fields = append(fields, replayoperation.FieldProcessedCount)
+	}
+	if m.accepted_count != nil {
+		fields = append(fields, replayoperation.FieldAcceptedCount)
+	}
+	if m.duplicate_count != nil {
+		fields = append(fields, replayoperation.FieldDuplicateCount)
+	}
+	if m.filtered_count != nil {
+		fields = append(fields, replayoperation.FieldFilteredCount)
+	}
+	if m.rejected_count != nil {
+		fields = append(fields, replayoperation.FieldRejectedCount)
+	}
+	if m.failed_count != nil {
+		fields = append(fields, replayoperation.FieldFailedCount)
+	}
+	if m.error != nil {
+		fields = append(fields, replayoperation.FieldError)
+	}
+	if m.cursor_time != nil {
+		fields = append(fields, replayoperation.FieldCursorTime)
+	}
+	if m.cursor_id != nil {
+		fields = append(fields, replayoperation.FieldCursorID)
+	}
+	if m.owner != nil {
+		fields = append(fields, replayoperation.FieldOwner)
+	}
+	if m.heartbeat_time != nil {
+		fields = append(fields, replayoperation.FieldHeartbeatTime)
+	}
+	if m.end_time != nil {
+		fields = append(fields, replayoperation.FieldEndTime)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *ReplayOperationMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case replayoperation.FieldCreateTime:
+		return m.CreateTime()
+	case replayoperation.FieldUpdateTime:
+		return m.UpdateTime()
+	case replayoperation.FieldTenantID:
+		return m.TenantID()
+	case replayoperation.FieldSourceID:
+		return m.SourceID()
+	case replayoperation.FieldRequest:
+		return m.Request()
+	case replayoperation.FieldCutoffTime:
+		return m.CutoffTime()
+	case replayoperation.FieldState:
+		return m.State()
+	case replayoperation.FieldTotalCount:
+		return m.TotalCount()
+	case replayoperation.FieldProcessedCount:
+		return m.ProcessedCount()
+	case replayoperation.FieldAcceptedCount:
+		return m.AcceptedCount()
+	case replayoperation.FieldDuplicateCount:
+		return m.DuplicateCount()
+	case replayoperation.FieldFilteredCount:
+		return m.FilteredCount()
+	case replayoperation.FieldRejectedCount:
+		return m.RejectedCount()
+	case replayoperation.FieldFailedCount:
+		return m.FailedCount()
+	case replayoperation.FieldError:
+		return m.Error()
+	case replayoperation.FieldCursorTime:
+		return m.CursorTime()
+	case replayoperation.FieldCursorID:
+		return m.CursorID()
+	case replayoperation.FieldOwner:
+		return m.Owner()
+	case replayoperation.FieldHeartbeatTime:
+		return m.HeartbeatTime()
+	case replayoperation.FieldEndTime:
+		return m.EndTime()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *ReplayOperationMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case replayoperation.FieldCreateTime:
+		return m.OldCreateTime(ctx)
+	case replayoperation.FieldUpdateTime:
+		return m.OldUpdateTime(ctx)
+	case replayoperation.FieldTenantID:
+		return m.OldTenantID(ctx)
+	case replayoperation.FieldSourceID:
+		return m.OldSourceID(ctx)
+	case replayoperation.FieldRequest:
+		return m.OldRequest(ctx)
+	case replayoperation.FieldCutoffTime:
+		return m.OldCutoffTime(ctx)
+	case replayoperation.FieldState:
+		return m.OldState(ctx)
+	case replayoperation.FieldTotalCount:
+		return m.OldTotalCount(ctx)
+	case replayoperation.FieldProcessedCount:
+		return m.OldProcessedCount(ctx)
+	case replayoperation.FieldAcceptedCount:
+		return m.OldAcceptedCount(ctx)
+	case replayoperation.FieldDuplicateCount:
+		return m.OldDuplicateCount(ctx)
+	case replayoperation.FieldFilteredCount:
+		return m.OldFilteredCount(ctx)
+	case replayoperation.FieldRejectedCount:
+		return m.OldRejectedCount(ctx)
+	case replayoperation.FieldFailedCount:
+		return m.OldFailedCount(ctx)
+	case replayoperation.FieldError:
+		return m.OldError(ctx)
+	case replayoperation.FieldCursorTime:
+		return m.OldCursorTime(ctx)
+	case replayoperation.FieldCursorID:
+		return m.OldCursorID(ctx)
+	case replayoperation.FieldOwner:
+		return m.OldOwner(ctx)
+	case replayoperation.FieldHeartbeatTime:
+		return m.OldHeartbeatTime(ctx)
+	case replayoperation.FieldEndTime:
+		return m.OldEndTime(ctx)
+	}
+	return nil, fmt.Errorf("unknown ReplayOperation field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ReplayOperationMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case replayoperation.FieldCreateTime:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreateTime(v)
+		return nil
+	case replayoperation.FieldUpdateTime:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdateTime(v)
+		return nil
+	case replayoperation.FieldTenantID:
+		v, ok := value.(uuid.UUID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTenantID(v)
+		return nil
+	case replayoperation.FieldSourceID:
+		v, ok := value.(uuid.UUID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSourceID(v)
+		return nil
+	case replayoperation.FieldRequest:
+		v, ok := value.([]byte)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRequest(v)
+		return nil
+	case replayoperation.FieldCutoffTime:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCutoffTime(v)
+		return nil
+	case replayoperation.FieldState:
+		v, ok := value.(replayoperation.State)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetState(v)
+		return nil
+	case replayoperation.FieldTotalCount:
+		v, ok := value.(int32)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTotalCount(v)
+		return nil
+	case replayoperation.FieldProcessedCount:
+		v, ok := value.(int32)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetProcessedCount(v)
+		return nil
+	case replayoperation.FieldAcceptedCount:
+		v, ok := value.(int32)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAcceptedCount(v)
+		return nil
+	case replayoperation.FieldDuplicateCount:
+		v, ok := value.(int32)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDuplicateCount(v)
+		return nil
+	case replayoperation.FieldFilteredCount:
+		v, ok := value.(int32)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFilteredCount(v)
+		return nil
+	case replayoperation.FieldRejectedCount:
+		v, ok := value.(int32)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRejectedCount(v)
+		return nil
+	case replayoperation.FieldFailedCount:
+		v, ok := value.(int32)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFailedCount(v)
+		return nil
+	case replayoperation.FieldError:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetError(v)
+		return nil
+	case replayoperation.FieldCursorTime:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCursorTime(v)
+		return nil
+	case replayoperation.FieldCursorID:
+		v, ok := value.(uuid.UUID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCursorID(v)
+		return nil
+	case replayoperation.FieldOwner:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOwner(v)
+		return nil
+	case replayoperation.FieldHeartbeatTime:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetHeartbeatTime(v)
+		return nil
+	case replayoperation.FieldEndTime:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEndTime(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ReplayOperation field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *ReplayOperationMutation) AddedFields() []string {
+	var fields []string
+	if m.addtotal_count != nil {
+		fields = append(fields, replayoperation.FieldTotalCount)
+	}
+	if m.addprocessed_count != nil {
+		fields = append(fields, replayoperation.FieldProcessedCount)
+	}
+	if m.addaccepted_count != nil {
+		fields = append(fields, replayoperation.FieldAcceptedCount)
+	}
+	if m.addduplicate_count != nil {
+		fields = append(fields, replayoperation.FieldDuplicateCount)
+	}
+	if m.addfiltered_count != nil {
+		fields = append(fields, replayoperation.FieldFilteredCount)
+	}
+	if m.addrejected_count != nil {
+		fields = append(fields, replayoperation.FieldRejectedCount)
+	}
+	if m.addfailed_count != nil {
+		fields = append(fields, replayoperation.FieldFailedCount)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *ReplayOperationMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case replayoperation.FieldTotalCount:
+		return m.AddedTotalCount()
+	case replayoperation.FieldProcessedCount:
+		return m.AddedProcessedCount()
+	case replayoperation.FieldAcceptedCount:
+		return m.AddedAcceptedCount()
+	case replayoperation.FieldDuplicateCount:
+		return m.AddedDuplicateCount()
+	case replayoperation.FieldFilteredCount:
+		return m.AddedFilteredCount()
+	case replayoperation.FieldRejectedCount:
+		return m.AddedRejectedCount()
+	case replayoperation.FieldFailedCount:
+		return m.AddedFailedCount()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ReplayOperationMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case replayoperation.FieldTotalCount:
+		v, ok := value.(int32)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddTotalCount(v)
+		return nil
+	case replayoperation.FieldProcessedCount:
+		v, ok := value.(int32)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddProcessedCount(v)
+		return nil
+	case replayoperation.FieldAcceptedCount:
+		v, ok := value.(int32)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddAcceptedCount(v)
+		return nil
+	case replayoperation.FieldDuplicateCount:
+		v, ok := value.(int32)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddDuplicateCount(v)
+		return nil
+	case replayoperation.FieldFilteredCount:
+		v, ok := value.(int32)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddFilteredCount(v)
+		return nil
+	case replayoperation.FieldRejectedCount:
+		v, ok := value.(int32)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRejectedCount(v)
+		return nil
+	case replayoperation.FieldFailedCount:
+		v, ok := value.(int32)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddFailedCount(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ReplayOperation numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *ReplayOperationMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(replayoperation.FieldCursorTime) {
+		fields = append(fields, replayoperation.FieldCursorTime)
+	}
+	if m.FieldCleared(replayoperation.FieldCursorID) {
+		fields = append(fields, replayoperation.FieldCursorID)
+	}
+	if m.FieldCleared(replayoperation.FieldHeartbeatTime) {
+		fields = append(fields, replayoperation.FieldHeartbeatTime)
+	}
+	if m.FieldCleared(replayoperation.FieldEndTime) {
+		fields = append(fields, replayoperation.FieldEndTime)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *ReplayOperationMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *ReplayOperationMutation) ClearField(name string) error {
+	switch name {
+	case replayoperation.FieldCursorTime:
+		m.ClearCursorTime()
+		return nil
+	case replayoperation.FieldCursorID:
+		m.ClearCursorID()
+		return nil
+	case replayoperation.FieldHeartbeatTime:
+		m.ClearHeartbeatTime()
+		return nil
+	case replayoperation.FieldEndTime:
+		m.ClearEndTime()
+		return nil
+	}
+	return fmt.Errorf("unknown ReplayOperation nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *ReplayOperationMutation) ResetField(name string) error {
+	switch name {
+	case replayoperation.FieldCreateTime:
+		m.ResetCreateTime()
+		return nil
+	case replayoperation.FieldUpdateTime:
+		m.ResetUpdateTime()
+		return nil
+	case replayoperation.FieldTenantID:
+		m.ResetTenantID()
+		return nil
+	case replayoperation.FieldSourceID:
+		m.ResetSourceID()
+		return nil
+	case replayoperation.FieldRequest:
+		m.ResetRequest()
+		return nil
+	case replayoperation.FieldCutoffTime:
+		m.ResetCutoffTime()
+		return nil
+	case replayoperation.FieldState:
+		m.ResetState()
+		return nil
+	case replayoperation.FieldTotalCount:
+		m.ResetTotalCount()
+		return nil
+	case replayoperation.FieldProcessedCount:
+		m.ResetProcessedCount()
+		return nil
+	case replayoperation.FieldAcceptedCount:
+		m.ResetAcceptedCount()
+		return nil
+	case replayoperation.FieldDuplicateCount:
+		m.ResetDuplicateCount()
+		return nil
+	case replayoperation.FieldFilteredCount:
+		m.ResetFilteredCount()
+		return nil
+	case replayoperation.FieldRejectedCount:
+		m.ResetRejectedCount()
+		return nil
+	case replayoperation.FieldFailedCount:
+		m.ResetFailedCount()
+		return nil
+	case replayoperation.FieldError:
+		m.ResetError()
+		return nil
+	case replayoperation.FieldCursorTime:
+		m.ResetCursorTime()
+		return nil
+	case replayoperation.FieldCursorID:
+		m.ResetCursorID()
+		return nil
+	case replayoperation.FieldOwner:
+		m.ResetOwner()
+		return nil
+	case replayoperation.FieldHeartbeatTime:
+		m.ResetHeartbeatTime()
+		return nil
+	case replayoperation.FieldEndTime:
+		m.ResetEndTime()
+		return nil
+	}
+	return fmt.Errorf("unknown ReplayOperation field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *ReplayOperationMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *ReplayOperationMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *ReplayOperationMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *ReplayOperationMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *ReplayOperationMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *ReplayOperationMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *ReplayOperationMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown ReplayOperation unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *ReplayOperationMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown ReplayOperation edge %s", name)
 }
 
 // SecretMutation represents an operation that mutates the Secret nodes in the graph.

@@ -22,10 +22,14 @@ type Tx struct {
 	DataPlane *DataPlaneClient
 	// DataPlaneToken is the client for interacting with the DataPlaneToken builders.
 	DataPlaneToken *DataPlaneTokenClient
+	// DeliveryAttempt is the client for interacting with the DeliveryAttempt builders.
+	DeliveryAttempt *DeliveryAttemptClient
 	// Destination is the client for interacting with the Destination builders.
 	Destination *DestinationClient
 	// Receipt is the client for interacting with the Receipt builders.
 	Receipt *ReceiptClient
+	// ReplayOperation is the client for interacting with the ReplayOperation builders.
+	ReplayOperation *ReplayOperationClient
 	// Secret is the client for interacting with the Secret builders.
 	Secret *SecretClient
 	// Source is the client for interacting with the Source builders.
@@ -167,8 +171,10 @@ func (tx *Tx) init() {
 	tx.ConfigChange = NewConfigChangeClient(tx.config)
 	tx.DataPlane = NewDataPlaneClient(tx.config)
 	tx.DataPlaneToken = NewDataPlaneTokenClient(tx.config)
+	tx.DeliveryAttempt = NewDeliveryAttemptClient(tx.config)
 	tx.Destination = NewDestinationClient(tx.config)
 	tx.Receipt = NewReceiptClient(tx.config)
+	tx.ReplayOperation = NewReplayOperationClient(tx.config)
 	tx.Secret = NewSecretClient(tx.config)
 	tx.Source = NewSourceClient(tx.config)
 	tx.Tenant = NewTenantClient(tx.config)

@@ -57,6 +57,18 @@ func (f DataPlaneTokenFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Val
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.DataPlaneTokenMutation", m)
 }
 
+// The DeliveryAttemptFunc type is an adapter to allow the use of ordinary
+// function as DeliveryAttempt mutator.
+type DeliveryAttemptFunc func(context.Context, *ent.DeliveryAttemptMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f DeliveryAttemptFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.DeliveryAttemptMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.DeliveryAttemptMutation", m)
+}
+
 // The DestinationFunc type is an adapter to allow the use of ordinary
 // function as Destination mutator.
 type DestinationFunc func(context.Context, *ent.DestinationMutation) (ent.Value, error)
@@ -79,6 +91,18 @@ func (f ReceiptFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, err
 		return f(ctx, mv)
 	}
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ReceiptMutation", m)
+}
+
+// The ReplayOperationFunc type is an adapter to allow the use of ordinary
+// function as ReplayOperation mutator.
+type ReplayOperationFunc func(context.Context, *ent.ReplayOperationMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f ReplayOperationFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.ReplayOperationMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ReplayOperationMutation", m)
 }
 
 // The SecretFunc type is an adapter to allow the use of ordinary

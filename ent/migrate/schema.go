@@ -103,6 +103,58 @@ var (
 		Columns:    DataPlaneTokensColumns,
 		PrimaryKey: []*schema.Column{DataPlaneTokensColumns[0]},
 	}
+	// DeliveryAttemptsColumns holds the columns for the "delivery_attempts" table.
+	DeliveryAttemptsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeUUID},
+		{Name: "tenant_id", Type: field.TypeUUID},
+		{Name: "destination_id", Type: field.TypeUUID},
+		{Name: "usage_event_id", Type: field.TypeString, Default: ""},
+		{Name: "provider_event_id", Type: field.TypeString, Default: ""},
+		{Name: "event_type", Type: field.TypeString, Default: ""},
+		{Name: "source_id", Type: field.TypeString, Default: ""},
+		{Name: "attempt", Type: field.TypeInt32, Default: 0},
+		{Name: "attempt_time", Type: field.TypeTime},
+		{Name: "status_code", Type: field.TypeInt32, Default: 0},
+		{Name: "latency_ms", Type: field.TypeInt64, Default: 0},
+		{Name: "error", Type: field.TypeString, Default: ""},
+		{Name: "outcome", Type: field.TypeEnum, Enums: []string{"unspecified", "delivered", "retrying", "dead_lettered"}},
+		{Name: "next_retry_time", Type: field.TypeTime, Nullable: true},
+		{Name: "data_plane", Type: field.TypeString, Default: ""},
+		{Name: "delivery_seq", Type: field.TypeUint64, Default: 0},
+	}
+	// DeliveryAttemptsTable holds the schema information for the "delivery_attempts" table.
+	DeliveryAttemptsTable = &schema.Table{
+		Name:       "delivery_attempts",
+		Columns:    DeliveryAttemptsColumns,
+		PrimaryKey: []*schema.Column{DeliveryAttemptsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "deliveryattempt_tenant_id",
+				Unique:  false,
+				Columns: []*schema.Column{DeliveryAttemptsColumns[1]},
+			},
+			{
+				Name:    "deliveryattempt_destination_id_attempt_time_id",
+				Unique:  false,
+				Columns: []*schema.Column{DeliveryAttemptsColumns[2], DeliveryAttemptsColumns[8], DeliveryAttemptsColumns[0]},
+			},
+			{
+				Name:    "deliveryattempt_destination_id_usage_event_id",
+				Unique:  false,
+				Columns: []*schema.Column{DeliveryAttemptsColumns[2], DeliveryAttemptsColumns[3]},
+			},
+			{
+				Name:    "deliveryattempt_destination_id_provider_event_id",
+				Unique:  false,
+				Columns: []*schema.Column{DeliveryAttemptsColumns[2], DeliveryAttemptsColumns[4]},
+			},
+			{
+				Name:    "deliveryattempt_attempt_time",
+				Unique:  false,
+				Columns: []*schema.Column{DeliveryAttemptsColumns[8]},
+			},
+		},
+	}
 	// DestinationsColumns holds the columns for the "destinations" table.
 	DestinationsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeUUID},
@@ -188,6 +240,53 @@ var (
 			},
 		},
 	}
+	// ReplayOperationsColumns holds the columns for the "replay_operations" table.
+	ReplayOperationsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeUUID},
+		{Name: "create_time", Type: field.TypeTime},
+		{Name: "update_time", Type: field.TypeTime},
+		{Name: "tenant_id", Type: field.TypeUUID},
+		{Name: "source_id", Type: field.TypeUUID},
+		{Name: "request", Type: field.TypeBytes},
+		{Name: "cutoff_time", Type: field.TypeTime},
+		{Name: "state", Type: field.TypeEnum, Enums: []string{"running", "succeeded", "failed", "cancelled"}, Default: "running"},
+		{Name: "total_count", Type: field.TypeInt32, Default: 0},
+		{Name: "processed_count", Type: field.TypeInt32, Default: 0},
+		{Name: "accepted_count", Type: field.TypeInt32, Default: 0},
+		{Name: "duplicate_count", Type: field.TypeInt32, Default: 0},
+		{Name: "filtered_count", Type: field.TypeInt32, Default: 0},
+		{Name: "rejected_count", Type: field.TypeInt32, Default: 0},
+		{Name: "failed_count", Type: field.TypeInt32, Default: 0},
+		{Name: "error", Type: field.TypeString, Default: ""},
+		{Name: "cursor_time", Type: field.TypeTime, Nullable: true},
+		{Name: "cursor_id", Type: field.TypeUUID, Nullable: true},
+		{Name: "owner", Type: field.TypeString, Default: ""},
+		{Name: "heartbeat_time", Type: field.TypeTime, Nullable: true},
+		{Name: "end_time", Type: field.TypeTime, Nullable: true},
+	}
+	// ReplayOperationsTable holds the schema information for the "replay_operations" table.
+	ReplayOperationsTable = &schema.Table{
+		Name:       "replay_operations",
+		Columns:    ReplayOperationsColumns,
+		PrimaryKey: []*schema.Column{ReplayOperationsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "replayoperation_tenant_id",
+				Unique:  false,
+				Columns: []*schema.Column{ReplayOperationsColumns[3]},
+			},
+			{
+				Name:    "replayoperation_source_id_id",
+				Unique:  false,
+				Columns: []*schema.Column{ReplayOperationsColumns[4], ReplayOperationsColumns[0]},
+			},
+			{
+				Name:    "replayoperation_state",
+				Unique:  false,
+				Columns: []*schema.Column{ReplayOperationsColumns[7]},
+			},
+		},
+	}
 	// SecretsColumns holds the columns for the "secrets" table.
 	SecretsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeUUID},
@@ -270,8 +369,10 @@ var (
 		ConfigChangesTable,
 		DataPlanesTable,
 		DataPlaneTokensTable,
+		DeliveryAttemptsTable,
 		DestinationsTable,
 		ReceiptsTable,
+		ReplayOperationsTable,
 		SecretsTable,
 		SourcesTable,
 		TenantsTable,

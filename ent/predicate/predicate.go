@@ -18,11 +18,17 @@ type DataPlane func(*sql.Selector)
 // DataPlaneToken is the predicate function for dataplanetoken builders.
 type DataPlaneToken func(*sql.Selector)
 
+// DeliveryAttempt is the predicate function for deliveryattempt builders.
+type DeliveryAttempt func(*sql.Selector)
+
 // Destination is the predicate function for destination builders.
 type Destination func(*sql.Selector)
 
 // Receipt is the predicate function for receipt builders.
 type Receipt func(*sql.Selector)
+
+// ReplayOperation is the predicate function for replayoperation builders.
+type ReplayOperation func(*sql.Selector)
 
 // Secret is the predicate function for secret builders.
 type Secret func(*sql.Selector)

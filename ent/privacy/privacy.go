@@ -206,6 +206,30 @@ func (f DataPlaneTokenMutationRuleFunc) EvalMutation(ctx context.Context, m ent.
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.DataPlaneTokenMutation", m)
 }
 
+// The DeliveryAttemptQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type DeliveryAttemptQueryRuleFunc func(context.Context, *ent.DeliveryAttemptQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f DeliveryAttemptQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.DeliveryAttemptQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.DeliveryAttemptQuery", q)
+}
+
+// The DeliveryAttemptMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type DeliveryAttemptMutationRuleFunc func(context.Context, *ent.DeliveryAttemptMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f DeliveryAttemptMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.DeliveryAttemptMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.DeliveryAttemptMutation", m)
+}
+
 // The DestinationQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type DestinationQueryRuleFunc func(context.Context, *ent.DestinationQuery) error
@@ -252,6 +276,30 @@ func (f ReceiptMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutatio
 		return f(ctx, m)
 	}
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ReceiptMutation", m)
+}
+
+// The ReplayOperationQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type ReplayOperationQueryRuleFunc func(context.Context, *ent.ReplayOperationQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f ReplayOperationQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ReplayOperationQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.ReplayOperationQuery", q)
+}
+
+// The ReplayOperationMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type ReplayOperationMutationRuleFunc func(context.Context, *ent.ReplayOperationMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f ReplayOperationMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.ReplayOperationMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ReplayOperationMutation", m)
 }
 
 // The SecretQueryRuleFunc type is an adapter to allow the use of ordinary

@@ -11,8 +11,10 @@ import (
 	"github.com/plugshq/plugs/ent/configchange"
 	"github.com/plugshq/plugs/ent/dataplane"
 	"github.com/plugshq/plugs/ent/dataplanetoken"
+	"github.com/plugshq/plugs/ent/deliveryattempt"
 	"github.com/plugshq/plugs/ent/destination"
 	"github.com/plugshq/plugs/ent/receipt"
+	"github.com/plugshq/plugs/ent/replayoperation"
 	"github.com/plugshq/plugs/ent/schema"
 	"github.com/plugshq/plugs/ent/secret"
 	"github.com/plugshq/plugs/ent/source"
@@ -193,6 +195,61 @@ func init() {
 	dataplanetokenDescID := dataplanetokenFields[0].Descriptor()
 	// dataplanetoken.DefaultID holds the default value on creation for the id field.
 	dataplanetoken.DefaultID = dataplanetokenDescID.Default.(func() uuid.UUID)
+	deliveryattemptMixin := schema.DeliveryAttempt{}.Mixin()
+	deliveryattempt.Policy = privacy.NewPolicies(deliveryattemptMixin[0], schema.DeliveryAttempt{})
+	deliveryattempt.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := deliveryattempt.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	deliveryattemptMixinHooks0 := deliveryattemptMixin[0].Hooks()
+
+	deliveryattempt.Hooks[1] = deliveryattemptMixinHooks0[0]
+	deliveryattemptFields := schema.DeliveryAttempt{}.Fields()
+	_ = deliveryattemptFields
+	// deliveryattemptDescUsageEventID is the schema descriptor for usage_event_id field.
+	deliveryattemptDescUsageEventID := deliveryattemptFields[2].Descriptor()
+	// deliveryattempt.DefaultUsageEventID holds the default value on creation for the usage_event_id field.
+	deliveryattempt.DefaultUsageEventID = deliveryattemptDescUsageEventID.Default.(string)
+	// deliveryattemptDescProviderEventID is the schema descriptor for provider_event_id field.
+	deliveryattemptDescProviderEventID := deliveryattemptFields[3].Descriptor()
+	// deliveryattempt.DefaultProviderEventID holds the default value on creation for the provider_event_id field.
+	deliveryattempt.DefaultProviderEventID = deliveryattemptDescProviderEventID.Default.(string)
+	// deliveryattemptDescEventType is the schema descriptor for event_type field.
+	deliveryattemptDescEventType := deliveryattemptFields[4].Descriptor()
+	// deliveryattempt.DefaultEventType holds the default value on creation for the event_type field.
+	deliveryattempt.DefaultEventType = deliveryattemptDescEventType.Default.(string)
+	// deliveryattemptDescSourceID is the schema descriptor for source_id field.
+	deliveryattemptDescSourceID := deliveryattemptFields[5].Descriptor()
+	// deliveryattempt.DefaultSourceID holds the default value on creation for the source_id field.
+	deliveryattempt.DefaultSourceID = deliveryattemptDescSourceID.Default.(string)
+	// deliveryattemptDescAttempt is the schema descriptor for attempt field.
+	deliveryattemptDescAttempt := deliveryattemptFields[6].Descriptor()
+	// deliveryattempt.DefaultAttempt holds the default value on creation for the attempt field.
+	deliveryattempt.DefaultAttempt = deliveryattemptDescAttempt.Default.(int32)
+	// deliveryattemptDescStatusCode is the schema descriptor for status_code field.
+	deliveryattemptDescStatusCode := deliveryattemptFields[8].Descriptor()
+	// deliveryattempt.DefaultStatusCode holds the default value on creation for the status_code field.
+	deliveryattempt.DefaultStatusCode = deliveryattemptDescStatusCode.Default.(int32)
+	// deliveryattemptDescLatencyMs is the schema descriptor for latency_ms field.
+	deliveryattemptDescLatencyMs := deliveryattemptFields[9].Descriptor()
+	// deliveryattempt.DefaultLatencyMs holds the default value on creation for the latency_ms field.
+	deliveryattempt.DefaultLatencyMs = deliveryattemptDescLatencyMs.Default.(int64)
+	// deliveryattemptDescError is the schema descriptor for error field.
+	deliveryattemptDescError := deliveryattemptFields[10].Descriptor()
+	// deliveryattempt.DefaultError holds the default value on creation for the error field.
+	deliveryattempt.DefaultError = deliveryattemptDescError.Default.(string)
+	// deliveryattemptDescDataPlane is the schema descriptor for data_plane field.
+	deliveryattemptDescDataPlane := deliveryattemptFields[13].Descriptor()
+	// deliveryattempt.DefaultDataPlane holds the default value on creation for the data_plane field.
+	deliveryattempt.DefaultDataPlane = deliveryattemptDescDataPlane.Default.(string)
+	// deliveryattemptDescDeliverySeq is the schema descriptor for delivery_seq field.
+	deliveryattemptDescDeliverySeq := deliveryattemptFields[14].Descriptor()
+	// deliveryattempt.DefaultDeliverySeq holds the default value on creation for the delivery_seq field.
+	deliveryattempt.DefaultDeliverySeq = deliveryattemptDescDeliverySeq.Default.(uint64)
 	destinationMixin := schema.Destination{}.Mixin()
 	destination.Policy = privacy.NewPolicies(destinationMixin[1], schema.Destination{})
 	destination.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -359,6 +416,73 @@ func init() {
 	receiptDescBodyTruncated := receiptFields[19].Descriptor()
 	// receipt.DefaultBodyTruncated holds the default value on creation for the body_truncated field.
 	receipt.DefaultBodyTruncated = receiptDescBodyTruncated.Default.(bool)
+	replayoperationMixin := schema.ReplayOperation{}.Mixin()
+	replayoperation.Policy = privacy.NewPolicies(replayoperationMixin[1], schema.ReplayOperation{})
+	replayoperation.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := replayoperation.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	replayoperationMixinHooks1 := replayoperationMixin[1].Hooks()
+
+	replayoperation.Hooks[1] = replayoperationMixinHooks1[0]
+	replayoperationMixinFields0 := replayoperationMixin[0].Fields()
+	_ = replayoperationMixinFields0
+	replayoperationFields := schema.ReplayOperation{}.Fields()
+	_ = replayoperationFields
+	// replayoperationDescCreateTime is the schema descriptor for create_time field.
+	replayoperationDescCreateTime := replayoperationMixinFields0[0].Descriptor()
+	// replayoperation.DefaultCreateTime holds the default value on creation for the create_time field.
+	replayoperation.DefaultCreateTime = replayoperationDescCreateTime.Default.(func() time.Time)
+	// replayoperationDescUpdateTime is the schema descriptor for update_time field.
+	replayoperationDescUpdateTime := replayoperationMixinFields0[1].Descriptor()
+	// replayoperation.DefaultUpdateTime holds the default value on creation for the update_time field.
+	replayoperation.DefaultUpdateTime = replayoperationDescUpdateTime.Default.(func() time.Time)
+	// replayoperation.UpdateDefaultUpdateTime holds the default value on update for the update_time field.
+	replayoperation.UpdateDefaultUpdateTime = replayoperationDescUpdateTime.UpdateDefault.(func() time.Time)
+	// replayoperationDescTotalCount is the schema descriptor for total_count field.
+	replayoperationDescTotalCount := replayoperationFields[5].Descriptor()
+	// replayoperation.DefaultTotalCount holds the default value on creation for the total_count field.
+	replayoperation.DefaultTotalCount = replayoperationDescTotalCount.Default.(int32)
+	// replayoperationDescProcessedCount is the schema descriptor for processed_count field.
+	replayoperationDescProcessedCount := replayoperationFields[6].Descriptor()
+	// replayoperation.DefaultProcessedCount holds the default value on creation for the processed_count field.
+	replayoperation.DefaultProcessedCount = replayoperationDescProcessedCount.Default.(int32)
+	// replayoperationDescAcceptedCount is the schema descriptor for accepted_count field.
+	replayoperationDescAcceptedCount := replayoperationFields[7].Descriptor()
+	// replayoperation.DefaultAcceptedCount holds the default value on creation for the accepted_count field.
+	replayoperation.DefaultAcceptedCount = replayoperationDescAcceptedCount.Default.(int32)
+	// replayoperationDescDuplicateCount is the schema descriptor for duplicate_count field.
+	replayoperationDescDuplicateCount := replayoperationFields[8].Descriptor()
+	// replayoperation.DefaultDuplicateCount holds the default value on creation for the duplicate_count field.
+	replayoperation.DefaultDuplicateCount = replayoperationDescDuplicateCount.Default.(int32)
+	// replayoperationDescFilteredCount is the schema descriptor for filtered_count field.
+	replayoperationDescFilteredCount := replayoperationFields[9].Descriptor()
+	// replayoperation.DefaultFilteredCount holds the default value on creation for the filtered_count field.
+	replayoperation.DefaultFilteredCount = replayoperationDescFilteredCount.Default.(int32)
+	// replayoperationDescRejectedCount is the schema descriptor for rejected_count field.
+	replayoperationDescRejectedCount := replayoperationFields[10].Descriptor()
+	// replayoperation.DefaultRejectedCount holds the default value on creation for the rejected_count field.
+	replayoperation.DefaultRejectedCount = replayoperationDescRejectedCount.Default.(int32)
+	// replayoperationDescFailedCount is the schema descriptor for failed_count field.
+	replayoperationDescFailedCount := replayoperationFields[11].Descriptor()
+	// replayoperation.DefaultFailedCount holds the default value on creation for the failed_count field.
+	replayoperation.DefaultFailedCount = replayoperationDescFailedCount.Default.(int32)
+	// replayoperationDescError is the schema descriptor for error field.
+	replayoperationDescError := replayoperationFields[12].Descriptor()
+	// replayoperation.DefaultError holds the default value on creation for the error field.
+	replayoperation.DefaultError = replayoperationDescError.Default.(string)
+	// replayoperationDescOwner is the schema descriptor for owner field.
+	replayoperationDescOwner := replayoperationFields[15].Descriptor()
+	// replayoperation.DefaultOwner holds the default value on creation for the owner field.
+	replayoperation.DefaultOwner = replayoperationDescOwner.Default.(string)
+	// replayoperationDescID is the schema descriptor for id field.
+	replayoperationDescID := replayoperationFields[0].Descriptor()
+	// replayoperation.DefaultID holds the default value on creation for the id field.
+	replayoperation.DefaultID = replayoperationDescID.Default.(func() uuid.UUID)
 	secretMixin := schema.Secret{}.Mixin()
 	secret.Policy = privacy.NewPolicies(secretMixin[1], schema.Secret{})
 	secret.Hooks[0] = func(next ent.Mutator) ent.Mutator {

@@ -189,6 +189,62 @@ func (DeadLetter_Reason) EnumDescriptor() ([]byte, []int) {
 	return file_plugs_v1_destination_proto_rawDescGZIP(), []int{8, 0}
 }
 
+// What became of the delivery after the attempt.
+type DeliveryAttempt_Outcome int32
+
+const (
+	DeliveryAttempt_OUTCOME_UNSPECIFIED DeliveryAttempt_Outcome = 0
+	// The destination took the event (2xx).
+	DeliveryAttempt_OUTCOME_DELIVERED DeliveryAttempt_Outcome = 1
+	// Another attempt is scheduled.
+	DeliveryAttempt_OUTCOME_RETRYING DeliveryAttempt_Outcome = 2
+	// No further attempt will be made; the delivery is a dead letter.
+	DeliveryAttempt_OUTCOME_DEAD_LETTERED DeliveryAttempt_Outcome = 3
+)
+
+// Enum value maps for DeliveryAttempt_Outcome.
+var (
+	DeliveryAttempt_Outcome_name = map[int32]string{
+		0: "OUTCOME_UNSPECIFIED",
+		1: "OUTCOME_DELIVERED",
+		2: "OUTCOME_RETRYING",
+		3: "OUTCOME_DEAD_LETTERED",
+	}
+	DeliveryAttempt_Outcome_value = map[string]int32{
+		"OUTCOME_UNSPECIFIED":   0,
+		"OUTCOME_DELIVERED":     1,
+		"OUTCOME_RETRYING":      2,
+		"OUTCOME_DEAD_LETTERED": 3,
+	}
+)
+
+func (x DeliveryAttempt_Outcome) Enum() *DeliveryAttempt_Outcome {
+	p := new(DeliveryAttempt_Outcome)
+	*p = x
+	return p
+}
+
+func (x DeliveryAttempt_Outcome) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (DeliveryAttempt_Outcome) Descriptor() protoreflect.EnumDescriptor {
+	return file_plugs_v1_destination_proto_enumTypes[3].Descriptor()
+}
+
+func (DeliveryAttempt_Outcome) Type() protoreflect.EnumType {
+	return &file_plugs_v1_destination_proto_enumTypes[3]
+}
+
+func (x DeliveryAttempt_Outcome) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use DeliveryAttempt_Outcome.Descriptor instead.
+func (DeliveryAttempt_Outcome) EnumDescriptor() ([]byte, []int) {
+	return file_plugs_v1_destination_proto_rawDescGZIP(), []int{18, 0}
+}
+
 // Destination is an HTTPS endpoint of the customer's billing pipeline that
 // receives the tenant's usage events, signed with a shared key.
 type Destination struct {
@@ -1445,6 +1501,428 @@ func (x *ListWebhooksResponse) GetNumber() int32 {
 	return 0
 }
 
+// DeliveryAttempt is one request made to a destination: an entry of its
+// delivery log.
+type DeliveryAttempt struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Output only. UUID of the entry.
+	Id            string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	DestinationId string `protobuf:"bytes,2,opt,name=destination_id,json=destinationId,proto3" json:"destination_id,omitempty"`
+	// The usage event delivered: the CloudEvents id and the webhook-id the
+	// destination saw.
+	UsageEventId string `protobuf:"bytes,3,opt,name=usage_event_id,json=usageEventId,proto3" json:"usage_event_id,omitempty"`
+	// The provider's id of the event (UsageEvent.event_id).
+	ProviderEventId string `protobuf:"bytes,4,opt,name=provider_event_id,json=providerEventId,proto3" json:"provider_event_id,omitempty"`
+	EventType       string `protobuf:"bytes,5,opt,name=event_type,json=eventType,proto3" json:"event_type,omitempty"`
+	// Source the webhook arrived on.
+	SourceId string `protobuf:"bytes,6,opt,name=source_id,json=sourceId,proto3" json:"source_id,omitempty"`
+	// Counts the requests of one delivery from 1; a re-driven or retried
+	// delivery starts again at 1.
+	Attempt int32 `protobuf:"varint,7,opt,name=attempt,proto3" json:"attempt,omitempty"`
+	// When the request was sent.
+	AttemptTime *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=attempt_time,json=attemptTime,proto3" json:"attempt_time,omitempty"`
+	// The destination's answer; 0 when none came (a network error, a
+	// timeout, an address the egress guard refused).
+	StatusCode int32                `protobuf:"varint,9,opt,name=status_code,json=statusCode,proto3" json:"status_code,omitempty"`
+	Latency    *durationpb.Duration `protobuf:"bytes,10,opt,name=latency,proto3" json:"latency,omitempty"`
+	// Why the attempt failed; empty when it delivered.
+	Error   string                  `protobuf:"bytes,11,opt,name=error,proto3" json:"error,omitempty"`
+	Outcome DeliveryAttempt_Outcome `protobuf:"varint,12,opt,name=outcome,proto3,enum=plugs.v1.DeliveryAttempt_Outcome" json:"outcome,omitempty"`
+	// When the next attempt is due, for OUTCOME_RETRYING.
+	NextRetryTime *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=next_retry_time,json=nextRetryTime,proto3" json:"next_retry_time,omitempty"`
+	// The data-plane node that made the request.
+	DataPlane     string `protobuf:"bytes,14,opt,name=data_plane,json=dataPlane,proto3" json:"data_plane,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeliveryAttempt) Reset() {
+	*x = DeliveryAttempt{}
+	mi := &file_plugs_v1_destination_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeliveryAttempt) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeliveryAttempt) ProtoMessage() {}
+
+func (x *DeliveryAttempt) ProtoReflect() protoreflect.Message {
+	mi := &file_plugs_v1_destination_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeliveryAttempt.ProtoReflect.Descriptor instead.
+func (*DeliveryAttempt) Descriptor() ([]byte, []int) {
+	return file_plugs_v1_destination_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *DeliveryAttempt) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *DeliveryAttempt) GetDestinationId() string {
+	if x != nil {
+		return x.DestinationId
+	}
+	return ""
+}
+
+func (x *DeliveryAttempt) GetUsageEventId() string {
+	if x != nil {
+		return x.UsageEventId
+	}
+	return ""
+}
+
+func (x *DeliveryAttempt) GetProviderEventId() string {
+	if x != nil {
+		return x.ProviderEventId
+	}
+	return ""
+}
+
+func (x *DeliveryAttempt) GetEventType() string {
+	if x != nil {
+		return x.EventType
+	}
+	return ""
+}
+
+func (x *DeliveryAttempt) GetSourceId() string {
+	if x != nil {
+		return x.SourceId
+	}
+	return ""
+}
+
+func (x *DeliveryAttempt) GetAttempt() int32 {
+	if x != nil {
+		return x.Attempt
+	}
+	return 0
+}
+
+func (x *DeliveryAttempt) GetAttemptTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AttemptTime
+	}
+	return nil
+}
+
+func (x *DeliveryAttempt) GetStatusCode() int32 {
+	if x != nil {
+		return x.StatusCode
+	}
+	return 0
+}
+
+func (x *DeliveryAttempt) GetLatency() *durationpb.Duration {
+	if x != nil {
+		return x.Latency
+	}
+	return nil
+}
+
+func (x *DeliveryAttempt) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *DeliveryAttempt) GetOutcome() DeliveryAttempt_Outcome {
+	if x != nil {
+		return x.Outcome
+	}
+	return DeliveryAttempt_OUTCOME_UNSPECIFIED
+}
+
+func (x *DeliveryAttempt) GetNextRetryTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.NextRetryTime
+	}
+	return nil
+}
+
+func (x *DeliveryAttempt) GetDataPlane() string {
+	if x != nil {
+		return x.DataPlane
+	}
+	return ""
+}
+
+type ListDeliveriesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// UUID of the destination.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Only attempts of this usage event.
+	UsageEventId string `protobuf:"bytes,2,opt,name=usage_event_id,json=usageEventId,proto3" json:"usage_event_id,omitempty"`
+	// Only attempts of this provider event id.
+	ProviderEventId string `protobuf:"bytes,3,opt,name=provider_event_id,json=providerEventId,proto3" json:"provider_event_id,omitempty"`
+	// Only attempts with this outcome.
+	Outcome DeliveryAttempt_Outcome `protobuf:"varint,4,opt,name=outcome,proto3,enum=plugs.v1.DeliveryAttempt_Outcome" json:"outcome,omitempty"`
+	// Only attempts made at or after this time.
+	StartTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	// Only attempts made before this time.
+	EndTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
+	// At most this many; 0 means 50, more than 1000 is 1000.
+	PageSize      int32  `protobuf:"varint,7,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,8,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDeliveriesRequest) Reset() {
+	*x = ListDeliveriesRequest{}
+	mi := &file_plugs_v1_destination_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDeliveriesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDeliveriesRequest) ProtoMessage() {}
+
+func (x *ListDeliveriesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_plugs_v1_destination_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDeliveriesRequest.ProtoReflect.Descriptor instead.
+func (*ListDeliveriesRequest) Descriptor() ([]byte, []int) {
+	return file_plugs_v1_destination_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *ListDeliveriesRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ListDeliveriesRequest) GetUsageEventId() string {
+	if x != nil {
+		return x.UsageEventId
+	}
+	return ""
+}
+
+func (x *ListDeliveriesRequest) GetProviderEventId() string {
+	if x != nil {
+		return x.ProviderEventId
+	}
+	return ""
+}
+
+func (x *ListDeliveriesRequest) GetOutcome() DeliveryAttempt_Outcome {
+	if x != nil {
+		return x.Outcome
+	}
+	return DeliveryAttempt_OUTCOME_UNSPECIFIED
+}
+
+func (x *ListDeliveriesRequest) GetStartTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartTime
+	}
+	return nil
+}
+
+func (x *ListDeliveriesRequest) GetEndTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EndTime
+	}
+	return nil
+}
+
+func (x *ListDeliveriesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListDeliveriesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListDeliveriesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Deliveries    []*DeliveryAttempt     `protobuf:"bytes,1,rep,name=deliveries,proto3" json:"deliveries,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDeliveriesResponse) Reset() {
+	*x = ListDeliveriesResponse{}
+	mi := &file_plugs_v1_destination_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDeliveriesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDeliveriesResponse) ProtoMessage() {}
+
+func (x *ListDeliveriesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_plugs_v1_destination_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDeliveriesResponse.ProtoReflect.Descriptor instead.
+func (*ListDeliveriesResponse) Descriptor() ([]byte, []int) {
+	return file_plugs_v1_destination_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *ListDeliveriesResponse) GetDeliveries() []*DeliveryAttempt {
+	if x != nil {
+		return x.Deliveries
+	}
+	return nil
+}
+
+func (x *ListDeliveriesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+type RetryDeliveryRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// UUID of the destination.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// UUID of the usage event to deliver again.
+	UsageEventId  string `protobuf:"bytes,2,opt,name=usage_event_id,json=usageEventId,proto3" json:"usage_event_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RetryDeliveryRequest) Reset() {
+	*x = RetryDeliveryRequest{}
+	mi := &file_plugs_v1_destination_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RetryDeliveryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RetryDeliveryRequest) ProtoMessage() {}
+
+func (x *RetryDeliveryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_plugs_v1_destination_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RetryDeliveryRequest.ProtoReflect.Descriptor instead.
+func (*RetryDeliveryRequest) Descriptor() ([]byte, []int) {
+	return file_plugs_v1_destination_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *RetryDeliveryRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *RetryDeliveryRequest) GetUsageEventId() string {
+	if x != nil {
+		return x.UsageEventId
+	}
+	return ""
+}
+
+type RetryDeliveryResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The webhook-id the new delivery carries: the usage event's id, as
+	// before, so the destination can recognise the event.
+	UsageEventId  string `protobuf:"bytes,1,opt,name=usage_event_id,json=usageEventId,proto3" json:"usage_event_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RetryDeliveryResponse) Reset() {
+	*x = RetryDeliveryResponse{}
+	mi := &file_plugs_v1_destination_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RetryDeliveryResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RetryDeliveryResponse) ProtoMessage() {}
+
+func (x *RetryDeliveryResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_plugs_v1_destination_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RetryDeliveryResponse.ProtoReflect.Descriptor instead.
+func (*RetryDeliveryResponse) Descriptor() ([]byte, []int) {
+	return file_plugs_v1_destination_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *RetryDeliveryResponse) GetUsageEventId() string {
+	if x != nil {
+		return x.UsageEventId
+	}
+	return ""
+}
+
 var File_plugs_v1_destination_proto protoreflect.FileDescriptor
 
 const file_plugs_v1_destination_proto_rawDesc = "" +
@@ -1564,7 +2042,52 @@ const file_plugs_v1_destination_proto_rawDesc = "" +
 	"totalPages\x12%\n" +
 	"\x0etotal_elements\x18\x03 \x01(\x05R\rtotalElements\x12\x12\n" +
 	"\x04size\x18\x04 \x01(\x05R\x04size\x12\x16\n" +
-	"\x06number\x18\x05 \x01(\x05R\x06number2\xe3\x04\n" +
+	"\x06number\x18\x05 \x01(\x05R\x06number\"\xa7\x05\n" +
+	"\x0fDeliveryAttempt\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12%\n" +
+	"\x0edestination_id\x18\x02 \x01(\tR\rdestinationId\x12$\n" +
+	"\x0eusage_event_id\x18\x03 \x01(\tR\fusageEventId\x12*\n" +
+	"\x11provider_event_id\x18\x04 \x01(\tR\x0fproviderEventId\x12\x1d\n" +
+	"\n" +
+	"event_type\x18\x05 \x01(\tR\teventType\x12\x1b\n" +
+	"\tsource_id\x18\x06 \x01(\tR\bsourceId\x12\x18\n" +
+	"\aattempt\x18\a \x01(\x05R\aattempt\x12=\n" +
+	"\fattempt_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\vattemptTime\x12\x1f\n" +
+	"\vstatus_code\x18\t \x01(\x05R\n" +
+	"statusCode\x123\n" +
+	"\alatency\x18\n" +
+	" \x01(\v2\x19.google.protobuf.DurationR\alatency\x12\x14\n" +
+	"\x05error\x18\v \x01(\tR\x05error\x12;\n" +
+	"\aoutcome\x18\f \x01(\x0e2!.plugs.v1.DeliveryAttempt.OutcomeR\aoutcome\x12B\n" +
+	"\x0fnext_retry_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\rnextRetryTime\x12\x1d\n" +
+	"\n" +
+	"data_plane\x18\x0e \x01(\tR\tdataPlane\"j\n" +
+	"\aOutcome\x12\x17\n" +
+	"\x13OUTCOME_UNSPECIFIED\x10\x00\x12\x15\n" +
+	"\x11OUTCOME_DELIVERED\x10\x01\x12\x14\n" +
+	"\x10OUTCOME_RETRYING\x10\x02\x12\x19\n" +
+	"\x15OUTCOME_DEAD_LETTERED\x10\x03\"\xe4\x02\n" +
+	"\x15ListDeliveriesRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12$\n" +
+	"\x0eusage_event_id\x18\x02 \x01(\tR\fusageEventId\x12*\n" +
+	"\x11provider_event_id\x18\x03 \x01(\tR\x0fproviderEventId\x12;\n" +
+	"\aoutcome\x18\x04 \x01(\x0e2!.plugs.v1.DeliveryAttempt.OutcomeR\aoutcome\x129\n" +
+	"\n" +
+	"start_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
+	"\bend_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x12\x1b\n" +
+	"\tpage_size\x18\a \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\b \x01(\tR\tpageToken\"{\n" +
+	"\x16ListDeliveriesResponse\x129\n" +
+	"\n" +
+	"deliveries\x18\x01 \x03(\v2\x19.plugs.v1.DeliveryAttemptR\n" +
+	"deliveries\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"L\n" +
+	"\x14RetryDeliveryRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12$\n" +
+	"\x0eusage_event_id\x18\x02 \x01(\tR\fusageEventId\"=\n" +
+	"\x15RetryDeliveryResponse\x12$\n" +
+	"\x0eusage_event_id\x18\x01 \x01(\tR\fusageEventId2\x8a\x06\n" +
 	"\x12DestinationService\x12N\n" +
 	"\x11CreateDestination\x12\".plugs.v1.CreateDestinationRequest\x1a\x15.plugs.v1.Destination\x12H\n" +
 	"\x0eGetDestination\x12\x1f.plugs.v1.GetDestinationRequest\x1a\x15.plugs.v1.Destination\x12Y\n" +
@@ -1572,7 +2095,9 @@ const file_plugs_v1_destination_proto_rawDesc = "" +
 	"\x11UpdateDestination\x12\".plugs.v1.UpdateDestinationRequest\x1a\x15.plugs.v1.Destination\x12O\n" +
 	"\x11DeleteDestination\x12\".plugs.v1.DeleteDestinationRequest\x1a\x16.google.protobuf.Empty\x12V\n" +
 	"\x0fListDeadLetters\x12 .plugs.v1.ListDeadLettersRequest\x1a!.plugs.v1.ListDeadLettersResponse\x12_\n" +
-	"\x12RedriveDeadLetters\x12#.plugs.v1.RedriveDeadLettersRequest\x1a$.plugs.v1.RedriveDeadLettersResponse2\xbf\x01\n" +
+	"\x12RedriveDeadLetters\x12#.plugs.v1.RedriveDeadLettersRequest\x1a$.plugs.v1.RedriveDeadLettersResponse\x12S\n" +
+	"\x0eListDeliveries\x12\x1f.plugs.v1.ListDeliveriesRequest\x1a .plugs.v1.ListDeliveriesResponse\x12P\n" +
+	"\rRetryDelivery\x12\x1e.plugs.v1.RetryDeliveryRequest\x1a\x1f.plugs.v1.RetryDeliveryResponse2\xbf\x01\n" +
 	"\x1aWebhookRegistrationService\x12R\n" +
 	"\x0fRegisterWebhook\x12 .plugs.v1.RegisterWebhookRequest\x1a\x1d.plugs.v1.WebhookRegistration\x12M\n" +
 	"\fListWebhooks\x12\x1d.plugs.v1.ListWebhooksRequest\x1a\x1e.plugs.v1.ListWebhooksResponseB/Z-github.com/plugshq/plugs/gen/plugs/v1;plugsv1b\x06proto3"
@@ -1589,81 +2114,99 @@ func file_plugs_v1_destination_proto_rawDescGZIP() []byte {
 	return file_plugs_v1_destination_proto_rawDescData
 }
 
-var file_plugs_v1_destination_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_plugs_v1_destination_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_plugs_v1_destination_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
+var file_plugs_v1_destination_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
 var file_plugs_v1_destination_proto_goTypes = []any{
 	(Destination_SignatureStyle)(0),    // 0: plugs.v1.Destination.SignatureStyle
 	(Destination_Status)(0),            // 1: plugs.v1.Destination.Status
 	(DeadLetter_Reason)(0),             // 2: plugs.v1.DeadLetter.Reason
-	(*Destination)(nil),                // 3: plugs.v1.Destination
-	(*RetryPolicy)(nil),                // 4: plugs.v1.RetryPolicy
-	(*CreateDestinationRequest)(nil),   // 5: plugs.v1.CreateDestinationRequest
-	(*GetDestinationRequest)(nil),      // 6: plugs.v1.GetDestinationRequest
-	(*ListDestinationsRequest)(nil),    // 7: plugs.v1.ListDestinationsRequest
-	(*ListDestinationsResponse)(nil),   // 8: plugs.v1.ListDestinationsResponse
-	(*UpdateDestinationRequest)(nil),   // 9: plugs.v1.UpdateDestinationRequest
-	(*DeleteDestinationRequest)(nil),   // 10: plugs.v1.DeleteDestinationRequest
-	(*DeadLetter)(nil),                 // 11: plugs.v1.DeadLetter
-	(*ListDeadLettersRequest)(nil),     // 12: plugs.v1.ListDeadLettersRequest
-	(*ListDeadLettersResponse)(nil),    // 13: plugs.v1.ListDeadLettersResponse
-	(*DeadLetterFilter)(nil),           // 14: plugs.v1.DeadLetterFilter
-	(*RedriveDeadLettersRequest)(nil),  // 15: plugs.v1.RedriveDeadLettersRequest
-	(*RedriveDeadLettersResponse)(nil), // 16: plugs.v1.RedriveDeadLettersResponse
-	(*RegisterWebhookRequest)(nil),     // 17: plugs.v1.RegisterWebhookRequest
-	(*WebhookRegistration)(nil),        // 18: plugs.v1.WebhookRegistration
-	(*ListWebhooksRequest)(nil),        // 19: plugs.v1.ListWebhooksRequest
-	(*ListWebhooksResponse)(nil),       // 20: plugs.v1.ListWebhooksResponse
-	(*durationpb.Duration)(nil),        // 21: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil),      // 22: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),      // 23: google.protobuf.FieldMask
-	(*emptypb.Empty)(nil),              // 24: google.protobuf.Empty
+	(DeliveryAttempt_Outcome)(0),       // 3: plugs.v1.DeliveryAttempt.Outcome
+	(*Destination)(nil),                // 4: plugs.v1.Destination
+	(*RetryPolicy)(nil),                // 5: plugs.v1.RetryPolicy
+	(*CreateDestinationRequest)(nil),   // 6: plugs.v1.CreateDestinationRequest
+	(*GetDestinationRequest)(nil),      // 7: plugs.v1.GetDestinationRequest
+	(*ListDestinationsRequest)(nil),    // 8: plugs.v1.ListDestinationsRequest
+	(*ListDestinationsResponse)(nil),   // 9: plugs.v1.ListDestinationsResponse
+	(*UpdateDestinationRequest)(nil),   // 10: plugs.v1.UpdateDestinationRequest
+	(*DeleteDestinationRequest)(nil),   // 11: plugs.v1.DeleteDestinationRequest
+	(*DeadLetter)(nil),                 // 12: plugs.v1.DeadLetter
+	(*ListDeadLettersRequest)(nil),     // 13: plugs.v1.ListDeadLettersRequest
+	(*ListDeadLettersResponse)(nil),    // 14: plugs.v1.ListDeadLettersResponse
+	(*DeadLetterFilter)(nil),           // 15: plugs.v1.DeadLetterFilter
+	(*RedriveDeadLettersRequest)(nil),  // 16: plugs.v1.RedriveDeadLettersRequest
+	(*RedriveDeadLettersResponse)(nil), // 17: plugs.v1.RedriveDeadLettersResponse
+	(*RegisterWebhookRequest)(nil),     // 18: plugs.v1.RegisterWebhookRequest
+	(*WebhookRegistration)(nil),        // 19: plugs.v1.WebhookRegistration
+	(*ListWebhooksRequest)(nil),        // 20: plugs.v1.ListWebhooksRequest
+	(*ListWebhooksResponse)(nil),       // 21: plugs.v1.ListWebhooksResponse
+	(*DeliveryAttempt)(nil),            // 22: plugs.v1.DeliveryAttempt
+	(*ListDeliveriesRequest)(nil),      // 23: plugs.v1.ListDeliveriesRequest
+	(*ListDeliveriesResponse)(nil),     // 24: plugs.v1.ListDeliveriesResponse
+	(*RetryDeliveryRequest)(nil),       // 25: plugs.v1.RetryDeliveryRequest
+	(*RetryDeliveryResponse)(nil),      // 26: plugs.v1.RetryDeliveryResponse
+	(*durationpb.Duration)(nil),        // 27: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),      // 28: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),      // 29: google.protobuf.FieldMask
+	(*emptypb.Empty)(nil),              // 30: google.protobuf.Empty
 }
 var file_plugs_v1_destination_proto_depIdxs = []int32{
 	0,  // 0: plugs.v1.Destination.signature_style:type_name -> plugs.v1.Destination.SignatureStyle
 	1,  // 1: plugs.v1.Destination.status:type_name -> plugs.v1.Destination.Status
-	4,  // 2: plugs.v1.Destination.retry_policy:type_name -> plugs.v1.RetryPolicy
-	21, // 3: plugs.v1.Destination.timeout:type_name -> google.protobuf.Duration
-	22, // 4: plugs.v1.Destination.create_time:type_name -> google.protobuf.Timestamp
-	22, // 5: plugs.v1.Destination.update_time:type_name -> google.protobuf.Timestamp
-	21, // 6: plugs.v1.RetryPolicy.initial_backoff:type_name -> google.protobuf.Duration
-	21, // 7: plugs.v1.RetryPolicy.max_backoff:type_name -> google.protobuf.Duration
-	21, // 8: plugs.v1.RetryPolicy.max_age:type_name -> google.protobuf.Duration
-	3,  // 9: plugs.v1.CreateDestinationRequest.destination:type_name -> plugs.v1.Destination
-	3,  // 10: plugs.v1.ListDestinationsResponse.destinations:type_name -> plugs.v1.Destination
-	3,  // 11: plugs.v1.UpdateDestinationRequest.destination:type_name -> plugs.v1.Destination
-	23, // 12: plugs.v1.UpdateDestinationRequest.update_mask:type_name -> google.protobuf.FieldMask
+	5,  // 2: plugs.v1.Destination.retry_policy:type_name -> plugs.v1.RetryPolicy
+	27, // 3: plugs.v1.Destination.timeout:type_name -> google.protobuf.Duration
+	28, // 4: plugs.v1.Destination.create_time:type_name -> google.protobuf.Timestamp
+	28, // 5: plugs.v1.Destination.update_time:type_name -> google.protobuf.Timestamp
+	27, // 6: plugs.v1.RetryPolicy.initial_backoff:type_name -> google.protobuf.Duration
+	27, // 7: plugs.v1.RetryPolicy.max_backoff:type_name -> google.protobuf.Duration
+	27, // 8: plugs.v1.RetryPolicy.max_age:type_name -> google.protobuf.Duration
+	4,  // 9: plugs.v1.CreateDestinationRequest.destination:type_name -> plugs.v1.Destination
+	4,  // 10: plugs.v1.ListDestinationsResponse.destinations:type_name -> plugs.v1.Destination
+	4,  // 11: plugs.v1.UpdateDestinationRequest.destination:type_name -> plugs.v1.Destination
+	29, // 12: plugs.v1.UpdateDestinationRequest.update_mask:type_name -> google.protobuf.FieldMask
 	2,  // 13: plugs.v1.DeadLetter.reason:type_name -> plugs.v1.DeadLetter.Reason
-	22, // 14: plugs.v1.DeadLetter.accept_time:type_name -> google.protobuf.Timestamp
-	22, // 15: plugs.v1.DeadLetter.dead_time:type_name -> google.protobuf.Timestamp
-	11, // 16: plugs.v1.ListDeadLettersResponse.dead_letters:type_name -> plugs.v1.DeadLetter
+	28, // 14: plugs.v1.DeadLetter.accept_time:type_name -> google.protobuf.Timestamp
+	28, // 15: plugs.v1.DeadLetter.dead_time:type_name -> google.protobuf.Timestamp
+	12, // 16: plugs.v1.ListDeadLettersResponse.dead_letters:type_name -> plugs.v1.DeadLetter
 	2,  // 17: plugs.v1.DeadLetterFilter.reason:type_name -> plugs.v1.DeadLetter.Reason
-	22, // 18: plugs.v1.DeadLetterFilter.dead_time_start:type_name -> google.protobuf.Timestamp
-	22, // 19: plugs.v1.DeadLetterFilter.dead_time_end:type_name -> google.protobuf.Timestamp
-	14, // 20: plugs.v1.RedriveDeadLettersRequest.filter:type_name -> plugs.v1.DeadLetterFilter
-	18, // 21: plugs.v1.ListWebhooksResponse.content:type_name -> plugs.v1.WebhookRegistration
-	5,  // 22: plugs.v1.DestinationService.CreateDestination:input_type -> plugs.v1.CreateDestinationRequest
-	6,  // 23: plugs.v1.DestinationService.GetDestination:input_type -> plugs.v1.GetDestinationRequest
-	7,  // 24: plugs.v1.DestinationService.ListDestinations:input_type -> plugs.v1.ListDestinationsRequest
-	9,  // 25: plugs.v1.DestinationService.UpdateDestination:input_type -> plugs.v1.UpdateDestinationRequest
-	10, // 26: plugs.v1.DestinationService.DeleteDestination:input_type -> plugs.v1.DeleteDestinationRequest
-	12, // 27: plugs.v1.DestinationService.ListDeadLetters:input_type -> plugs.v1.ListDeadLettersRequest
-	15, // 28: plugs.v1.DestinationService.RedriveDeadLetters:input_type -> plugs.v1.RedriveDeadLettersRequest
-	17, // 29: plugs.v1.WebhookRegistrationService.RegisterWebhook:input_type -> plugs.v1.RegisterWebhookRequest
-	19, // 30: plugs.v1.WebhookRegistrationService.ListWebhooks:input_type -> plugs.v1.ListWebhooksRequest
-	3,  // 31: plugs.v1.DestinationService.CreateDestination:output_type -> plugs.v1.Destination
-	3,  // 32: plugs.v1.DestinationService.GetDestination:output_type -> plugs.v1.Destination
-	8,  // 33: plugs.v1.DestinationService.ListDestinations:output_type -> plugs.v1.ListDestinationsResponse
-	3,  // 34: plugs.v1.DestinationService.UpdateDestination:output_type -> plugs.v1.Destination
-	24, // 35: plugs.v1.DestinationService.DeleteDestination:output_type -> google.protobuf.Empty
-	13, // 36: plugs.v1.DestinationService.ListDeadLetters:output_type -> plugs.v1.ListDeadLettersResponse
-	16, // 37: plugs.v1.DestinationService.RedriveDeadLetters:output_type -> plugs.v1.RedriveDeadLettersResponse
-	18, // 38: plugs.v1.WebhookRegistrationService.RegisterWebhook:output_type -> plugs.v1.WebhookRegistration
-	20, // 39: plugs.v1.WebhookRegistrationService.ListWebhooks:output_type -> plugs.v1.ListWebhooksResponse
-	31, // [31:40] is the sub-list for method output_type
-	22, // [22:31] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	28, // 18: plugs.v1.DeadLetterFilter.dead_time_start:type_name -> google.protobuf.Timestamp
+	28, // 19: plugs.v1.DeadLetterFilter.dead_time_end:type_name -> google.protobuf.Timestamp
+	15, // 20: plugs.v1.RedriveDeadLettersRequest.filter:type_name -> plugs.v1.DeadLetterFilter
+	19, // 21: plugs.v1.ListWebhooksResponse.content:type_name -> plugs.v1.WebhookRegistration
+	28, // 22: plugs.v1.DeliveryAttempt.attempt_time:type_name -> google.protobuf.Timestamp
+	27, // 23: plugs.v1.DeliveryAttempt.latency:type_name -> google.protobuf.Duration
+	3,  // 24: plugs.v1.DeliveryAttempt.outcome:type_name -> plugs.v1.DeliveryAttempt.Outcome
+	28, // 25: plugs.v1.DeliveryAttempt.next_retry_time:type_name -> google.protobuf.Timestamp
+	3,  // 26: plugs.v1.ListDeliveriesRequest.outcome:type_name -> plugs.v1.DeliveryAttempt.Outcome
+	28, // 27: plugs.v1.ListDeliveriesRequest.start_time:type_name -> google.protobuf.Timestamp
+	28, // 28: plugs.v1.ListDeliveriesRequest.end_time:type_name -> google.protobuf.Timestamp
+	22, // 29: plugs.v1.ListDeliveriesResponse.deliveries:type_name -> plugs.v1.DeliveryAttempt
+	6,  // 30: plugs.v1.DestinationService.CreateDestination:input_type -> plugs.v1.CreateDestinationRequest
+	7,  // 31: plugs.v1.DestinationService.GetDestination:input_type -> plugs.v1.GetDestinationRequest
+	8,  // 32: plugs.v1.DestinationService.ListDestinations:input_type -> plugs.v1.ListDestinationsRequest
+	10, // 33: plugs.v1.DestinationService.UpdateDestination:input_type -> plugs.v1.UpdateDestinationRequest
+	11, // 34: plugs.v1.DestinationService.DeleteDestination:input_type -> plugs.v1.DeleteDestinationRequest
+	13, // 35: plugs.v1.DestinationService.ListDeadLetters:input_type -> plugs.v1.ListDeadLettersRequest
+	16, // 36: plugs.v1.DestinationService.RedriveDeadLetters:input_type -> plugs.v1.RedriveDeadLettersRequest
+	23, // 37: plugs.v1.DestinationService.ListDeliveries:input_type -> plugs.v1.ListDeliveriesRequest
+	25, // 38: plugs.v1.DestinationService.RetryDelivery:input_type -> plugs.v1.RetryDeliveryRequest
+	18, // 39: plugs.v1.WebhookRegistrationService.RegisterWebhook:input_type -> plugs.v1.RegisterWebhookRequest
+	20, // 40: plugs.v1.WebhookRegistrationService.ListWebhooks:input_type -> plugs.v1.ListWebhooksRequest
+	4,  // 41: plugs.v1.DestinationService.CreateDestination:output_type -> plugs.v1.Destination
+	4,  // 42: plugs.v1.DestinationService.GetDestination:output_type -> plugs.v1.Destination
+	9,  // 43: plugs.v1.DestinationService.ListDestinations:output_type -> plugs.v1.ListDestinationsResponse
+	4,  // 44: plugs.v1.DestinationService.UpdateDestination:output_type -> plugs.v1.Destination
+	30, // 45: plugs.v1.DestinationService.DeleteDestination:output_type -> google.protobuf.Empty
+	14, // 46: plugs.v1.DestinationService.ListDeadLetters:output_type -> plugs.v1.ListDeadLettersResponse
+	17, // 47: plugs.v1.DestinationService.RedriveDeadLetters:output_type -> plugs.v1.RedriveDeadLettersResponse
+	24, // 48: plugs.v1.DestinationService.ListDeliveries:output_type -> plugs.v1.ListDeliveriesResponse
+	26, // 49: plugs.v1.DestinationService.RetryDelivery:output_type -> plugs.v1.RetryDeliveryResponse
+	19, // 50: plugs.v1.WebhookRegistrationService.RegisterWebhook:output_type -> plugs.v1.WebhookRegistration
+	21, // 51: plugs.v1.WebhookRegistrationService.ListWebhooks:output_type -> plugs.v1.ListWebhooksResponse
+	41, // [41:52] is the sub-list for method output_type
+	30, // [30:41] is the sub-list for method input_type
+	30, // [30:30] is the sub-list for extension type_name
+	30, // [30:30] is the sub-list for extension extendee
+	0,  // [0:30] is the sub-list for field type_name
 }
 
 func init() { file_plugs_v1_destination_proto_init() }
@@ -1676,8 +2219,8 @@ func file_plugs_v1_destination_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plugs_v1_destination_proto_rawDesc), len(file_plugs_v1_destination_proto_rawDesc)),
-			NumEnums:      3,
-			NumMessages:   18,
+			NumEnums:      4,
+			NumMessages:   23,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

@@ -27,6 +27,8 @@ const (
 	DestinationService_DeleteDestination_FullMethodName  = "/plugs.v1.DestinationService/DeleteDestination"
 	DestinationService_ListDeadLetters_FullMethodName    = "/plugs.v1.DestinationService/ListDeadLetters"
 	DestinationService_RedriveDeadLetters_FullMethodName = "/plugs.v1.DestinationService/RedriveDeadLetters"
+	DestinationService_ListDeliveries_FullMethodName     = "/plugs.v1.DestinationService/ListDeliveries"
+	DestinationService_RetryDelivery_FullMethodName      = "/plugs.v1.DestinationService/RetryDelivery"
 )
 
 // DestinationServiceClient is the client API for DestinationService service.
@@ -56,6 +58,15 @@ type DestinationServiceClient interface {
 	// from now; to a paused destination it waits until it is resumed. On an
 	// error some may have been re-driven already: the call can be repeated.
 	RedriveDeadLetters(ctx context.Context, in *RedriveDeadLettersRequest, opts ...grpc.CallOption) (*RedriveDeadLettersResponse, error)
+	// Lists the destination's delivery log, newest first: one entry per
+	// request made to it, with the answer, the latency and, for a failure,
+	// when the next attempt is due.
+	ListDeliveries(ctx context.Context, in *ListDeliveriesRequest, opts ...grpc.CallOption) (*ListDeliveriesResponse, error)
+	// Queues one usage event for the destination again, whatever became of
+	// its earlier deliveries (delivered, retrying or dead): a new delivery
+	// with attempts counted from 1. FAILED_PRECONDITION when the event is no
+	// longer held by the backbone.
+	RetryDelivery(ctx context.Context, in *RetryDeliveryRequest, opts ...grpc.CallOption) (*RetryDeliveryResponse, error)
 }
 
 type destinationServiceClient struct {
@@ -136,6 +147,26 @@ func (c *destinationServiceClient) RedriveDeadLetters(ctx context.Context, in *R
 	return out, nil
 }
 
+func (c *destinationServiceClient) ListDeliveries(ctx context.Context, in *ListDeliveriesRequest, opts ...grpc.CallOption) (*ListDeliveriesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListDeliveriesResponse)
+	err := c.cc.Invoke(ctx, DestinationService_ListDeliveries_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *destinationServiceClient) RetryDelivery(ctx context.Context, in *RetryDeliveryRequest, opts ...grpc.CallOption) (*RetryDeliveryResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RetryDeliveryResponse)
+	err := c.cc.Invoke(ctx, DestinationService_RetryDelivery_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // DestinationServiceServer is the server API for DestinationService service.
 // All implementations must embed UnimplementedDestinationServiceServer
 // for forward compatibility.
@@ -163,6 +194,15 @@ type DestinationServiceServer interface {
 	// from now; to a paused destination it waits until it is resumed. On an
 	// error some may have been re-driven already: the call can be repeated.
 	RedriveDeadLetters(context.Context, *RedriveDeadLettersRequest) (*RedriveDeadLettersResponse, error)
+	// Lists the destination's delivery log, newest first: one entry per
+	// request made to it, with the answer, the latency and, for a failure,
+	// when the next attempt is due.
+	ListDeliveries(context.Context, *ListDeliveriesRequest) (*ListDeliveriesResponse, error)
+	// Queues one usage event for the destination again, whatever became of
+	// its earlier deliveries (delivered, retrying or dead): a new delivery
+	// with attempts counted from 1. FAILED_PRECONDITION when the event is no
+	// longer held by the backbone.
+	RetryDelivery(context.Context, *RetryDeliveryRequest) (*RetryDeliveryResponse, error)
 	mustEmbedUnimplementedDestinationServiceServer()
 }
 
@@ -193,6 +233,12 @@ func (UnimplementedDestinationServiceServer) ListDeadLetters(context.Context, *L
 }
 func (UnimplementedDestinationServiceServer) RedriveDeadLetters(context.Context, *RedriveDeadLettersRequest) (*RedriveDeadLettersResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RedriveDeadLetters not implemented")
+}
+func (UnimplementedDestinationServiceServer) ListDeliveries(context.Context, *ListDeliveriesRequest) (*ListDeliveriesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListDeliveries not implemented")
+}
+func (UnimplementedDestinationServiceServer) RetryDelivery(context.Context, *RetryDeliveryRequest) (*RetryDeliveryResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RetryDelivery not implemented")
 }
 func (UnimplementedDestinationServiceServer) mustEmbedUnimplementedDestinationServiceServer() {}
 func (UnimplementedDestinationServiceServer) testEmbeddedByValue()                            {}
@@ -341,6 +387,42 @@ func _DestinationService_RedriveDeadLetters_Handler(srv interface{}, ctx context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _DestinationService_ListDeliveries_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListDeliveriesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DestinationServiceServer).ListDeliveries(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DestinationService_ListDeliveries_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DestinationServiceServer).ListDeliveries(ctx, req.(*ListDeliveriesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _DestinationService_RetryDelivery_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RetryDeliveryRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DestinationServiceServer).RetryDelivery(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DestinationService_RetryDelivery_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DestinationServiceServer).RetryDelivery(ctx, req.(*RetryDeliveryRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // DestinationService_ServiceDesc is the grpc.ServiceDesc for DestinationService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -375,6 +457,14 @@ var DestinationService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RedriveDeadLetters",
 			Handler:    _DestinationService_RedriveDeadLetters_Handler,
+		},
+		{
+			MethodName: "ListDeliveries",
+			Handler:    _DestinationService_ListDeliveries_Handler,
+		},
+		{
+			MethodName: "RetryDelivery",
+			Handler:    _DestinationService_RetryDelivery_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -23,6 +23,61 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type ReplayOperation_State int32
+
+const (
+	ReplayOperation_STATE_UNSPECIFIED ReplayOperation_State = 0
+	ReplayOperation_STATE_RUNNING     ReplayOperation_State = 1
+	ReplayOperation_STATE_SUCCEEDED   ReplayOperation_State = 2
+	ReplayOperation_STATE_FAILED      ReplayOperation_State = 3
+	ReplayOperation_STATE_CANCELLED   ReplayOperation_State = 4
+)
+
+// Enum value maps for ReplayOperation_State.
+var (
+	ReplayOperation_State_name = map[int32]string{
+		0: "STATE_UNSPECIFIED",
+		1: "STATE_RUNNING",
+		2: "STATE_SUCCEEDED",
+		3: "STATE_FAILED",
+		4: "STATE_CANCELLED",
+	}
+	ReplayOperation_State_value = map[string]int32{
+		"STATE_UNSPECIFIED": 0,
+		"STATE_RUNNING":     1,
+		"STATE_SUCCEEDED":   2,
+		"STATE_FAILED":      3,
+		"STATE_CANCELLED":   4,
+	}
+)
+
+func (x ReplayOperation_State) Enum() *ReplayOperation_State {
+	p := new(ReplayOperation_State)
+	*p = x
+	return p
+}
+
+func (x ReplayOperation_State) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ReplayOperation_State) Descriptor() protoreflect.EnumDescriptor {
+	return file_plugs_v1_receipt_proto_enumTypes[0].Descriptor()
+}
+
+func (ReplayOperation_State) Type() protoreflect.EnumType {
+	return &file_plugs_v1_receipt_proto_enumTypes[0]
+}
+
+func (x ReplayOperation_State) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ReplayOperation_State.Descriptor instead.
+func (ReplayOperation_State) EnumDescriptor() ([]byte, []int) {
+	return file_plugs_v1_receipt_proto_rawDescGZIP(), []int{1, 0}
+}
+
 // What became of a request.
 type Receipt_Outcome int32
 
@@ -67,11 +122,11 @@ func (x Receipt_Outcome) String() string {
 }
 
 func (Receipt_Outcome) Descriptor() protoreflect.EnumDescriptor {
-	return file_plugs_v1_receipt_proto_enumTypes[0].Descriptor()
+	return file_plugs_v1_receipt_proto_enumTypes[1].Descriptor()
 }
 
 func (Receipt_Outcome) Type() protoreflect.EnumType {
-	return &file_plugs_v1_receipt_proto_enumTypes[0]
+	return &file_plugs_v1_receipt_proto_enumTypes[1]
 }
 
 func (x Receipt_Outcome) Number() protoreflect.EnumNumber {
@@ -80,7 +135,482 @@ func (x Receipt_Outcome) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Receipt_Outcome.Descriptor instead.
 func (Receipt_Outcome) EnumDescriptor() ([]byte, []int) {
-	return file_plugs_v1_receipt_proto_rawDescGZIP(), []int{2, 0}
+	return file_plugs_v1_receipt_proto_rawDescGZIP(), []int{8, 0}
+}
+
+// ReplayReceiptsRequest selects the receipts of a source to replay; each
+// field set must match, as in ListReceiptsRequest.
+type ReplayReceiptsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// UUID of the source.
+	SourceId        string          `protobuf:"bytes,1,opt,name=source_id,json=sourceId,proto3" json:"source_id,omitempty"`
+	Outcome         Receipt_Outcome `protobuf:"varint,2,opt,name=outcome,proto3,enum=plugs.v1.Receipt_Outcome" json:"outcome,omitempty"`
+	Cause           string          `protobuf:"bytes,3,opt,name=cause,proto3" json:"cause,omitempty"`
+	EventType       string          `protobuf:"bytes,4,opt,name=event_type,json=eventType,proto3" json:"event_type,omitempty"`
+	ProviderEventId string          `protobuf:"bytes,5,opt,name=provider_event_id,json=providerEventId,proto3" json:"provider_event_id,omitempty"`
+	// Receipts received at or after this time.
+	StartTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	// Receipts received before this time; at most the time of the call.
+	EndTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
+	// As in ReplayReceiptRequest.
+	BypassDedup   bool `protobuf:"varint,8,opt,name=bypass_dedup,json=bypassDedup,proto3" json:"bypass_dedup,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReplayReceiptsRequest) Reset() {
+	*x = ReplayReceiptsRequest{}
+	mi := &file_plugs_v1_receipt_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplayReceiptsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplayReceiptsRequest) ProtoMessage() {}
+
+func (x *ReplayReceiptsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_plugs_v1_receipt_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplayReceiptsRequest.ProtoReflect.Descriptor instead.
+func (*ReplayReceiptsRequest) Descriptor() ([]byte, []int) {
+	return file_plugs_v1_receipt_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *ReplayReceiptsRequest) GetSourceId() string {
+	if x != nil {
+		return x.SourceId
+	}
+	return ""
+}
+
+func (x *ReplayReceiptsRequest) GetOutcome() Receipt_Outcome {
+	if x != nil {
+		return x.Outcome
+	}
+	return Receipt_OUTCOME_UNSPECIFIED
+}
+
+func (x *ReplayReceiptsRequest) GetCause() string {
+	if x != nil {
+		return x.Cause
+	}
+	return ""
+}
+
+func (x *ReplayReceiptsRequest) GetEventType() string {
+	if x != nil {
+		return x.EventType
+	}
+	return ""
+}
+
+func (x *ReplayReceiptsRequest) GetProviderEventId() string {
+	if x != nil {
+		return x.ProviderEventId
+	}
+	return ""
+}
+
+func (x *ReplayReceiptsRequest) GetStartTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartTime
+	}
+	return nil
+}
+
+func (x *ReplayReceiptsRequest) GetEndTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EndTime
+	}
+	return nil
+}
+
+func (x *ReplayReceiptsRequest) GetBypassDedup() bool {
+	if x != nil {
+		return x.BypassDedup
+	}
+	return false
+}
+
+// ReplayOperation is a bulk replay running in the background.
+type ReplayOperation struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Output only. UUID of the operation.
+	Id       string                `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	SourceId string                `protobuf:"bytes,2,opt,name=source_id,json=sourceId,proto3" json:"source_id,omitempty"`
+	State    ReplayOperation_State `protobuf:"varint,3,opt,name=state,proto3,enum=plugs.v1.ReplayOperation_State" json:"state,omitempty"`
+	// The filter it was started with.
+	Request *ReplayReceiptsRequest `protobuf:"bytes,4,opt,name=request,proto3" json:"request,omitempty"`
+	// Receipts matching the filter when the operation started.
+	TotalCount int32 `protobuf:"varint,5,opt,name=total_count,json=totalCount,proto3" json:"total_count,omitempty"`
+	// Receipts replayed so far.
+	ProcessedCount int32 `protobuf:"varint,6,opt,name=processed_count,json=processedCount,proto3" json:"processed_count,omitempty"`
+	// Of those, how many the pipeline accepted, found duplicate, filtered
+	// out or rejected again.
+	AcceptedCount  int32 `protobuf:"varint,7,opt,name=accepted_count,json=acceptedCount,proto3" json:"accepted_count,omitempty"`
+	DuplicateCount int32 `protobuf:"varint,8,opt,name=duplicate_count,json=duplicateCount,proto3" json:"duplicate_count,omitempty"`
+	FilteredCount  int32 `protobuf:"varint,9,opt,name=filtered_count,json=filteredCount,proto3" json:"filtered_count,omitempty"`
+	RejectedCount  int32 `protobuf:"varint,10,opt,name=rejected_count,json=rejectedCount,proto3" json:"rejected_count,omitempty"`
+	// Receipts that could not be replayed at all (a body cut short, the
+	// backbone unavailable after retries).
+	FailedCount int32 `protobuf:"varint,11,opt,name=failed_count,json=failedCount,proto3" json:"failed_count,omitempty"`
+	// Why the operation failed, for STATE_FAILED.
+	Error      string                 `protobuf:"bytes,12,opt,name=error,proto3" json:"error,omitempty"`
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// When it ended; unset while pending or running.
+	EndTime       *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReplayOperation) Reset() {
+	*x = ReplayOperation{}
+	mi := &file_plugs_v1_receipt_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplayOperation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplayOperation) ProtoMessage() {}
+
+func (x *ReplayOperation) ProtoReflect() protoreflect.Message {
+	mi := &file_plugs_v1_receipt_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplayOperation.ProtoReflect.Descriptor instead.
+func (*ReplayOperation) Descriptor() ([]byte, []int) {
+	return file_plugs_v1_receipt_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ReplayOperation) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ReplayOperation) GetSourceId() string {
+	if x != nil {
+		return x.SourceId
+	}
+	return ""
+}
+
+func (x *ReplayOperation) GetState() ReplayOperation_State {
+	if x != nil {
+		return x.State
+	}
+	return ReplayOperation_STATE_UNSPECIFIED
+}
+
+func (x *ReplayOperation) GetRequest() *ReplayReceiptsRequest {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+func (x *ReplayOperation) GetTotalCount() int32 {
+	if x != nil {
+		return x.TotalCount
+	}
+	return 0
+}
+
+func (x *ReplayOperation) GetProcessedCount() int32 {
+	if x != nil {
+		return x.ProcessedCount
+	}
+	return 0
+}
+
+func (x *ReplayOperation) GetAcceptedCount() int32 {
+	if x != nil {
+		return x.AcceptedCount
+	}
+	return 0
+}
+
+func (x *ReplayOperation) GetDuplicateCount() int32 {
+	if x != nil {
+		return x.DuplicateCount
+	}
+	return 0
+}
+
+func (x *ReplayOperation) GetFilteredCount() int32 {
+	if x != nil {
+		return x.FilteredCount
+	}
+	return 0
+}
+
+func (x *ReplayOperation) GetRejectedCount() int32 {
+	if x != nil {
+		return x.RejectedCount
+	}
+	return 0
+}
+
+func (x *ReplayOperation) GetFailedCount() int32 {
+	if x != nil {
+		return x.FailedCount
+	}
+	return 0
+}
+
+func (x *ReplayOperation) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *ReplayOperation) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *ReplayOperation) GetUpdateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdateTime
+	}
+	return nil
+}
+
+func (x *ReplayOperation) GetEndTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EndTime
+	}
+	return nil
+}
+
+type GetReplayOperationRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetReplayOperationRequest) Reset() {
+	*x = GetReplayOperationRequest{}
+	mi := &file_plugs_v1_receipt_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetReplayOperationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetReplayOperationRequest) ProtoMessage() {}
+
+func (x *GetReplayOperationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_plugs_v1_receipt_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetReplayOperationRequest.ProtoReflect.Descriptor instead.
+func (*GetReplayOperationRequest) Descriptor() ([]byte, []int) {
+	return file_plugs_v1_receipt_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *GetReplayOperationRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+type ListReplayOperationsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Only operations on this source.
+	SourceId string `protobuf:"bytes,1,opt,name=source_id,json=sourceId,proto3" json:"source_id,omitempty"`
+	// At most this many; 0 means 50, more than 1000 is 1000.
+	PageSize      int32  `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListReplayOperationsRequest) Reset() {
+	*x = ListReplayOperationsRequest{}
+	mi := &file_plugs_v1_receipt_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListReplayOperationsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListReplayOperationsRequest) ProtoMessage() {}
+
+func (x *ListReplayOperationsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_plugs_v1_receipt_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListReplayOperationsRequest.ProtoReflect.Descriptor instead.
+func (*ListReplayOperationsRequest) Descriptor() ([]byte, []int) {
+	return file_plugs_v1_receipt_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *ListReplayOperationsRequest) GetSourceId() string {
+	if x != nil {
+		return x.SourceId
+	}
+	return ""
+}
+
+func (x *ListReplayOperationsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListReplayOperationsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListReplayOperationsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Operations    []*ReplayOperation     `protobuf:"bytes,1,rep,name=operations,proto3" json:"operations,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListReplayOperationsResponse) Reset() {
+	*x = ListReplayOperationsResponse{}
+	mi := &file_plugs_v1_receipt_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListReplayOperationsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListReplayOperationsResponse) ProtoMessage() {}
+
+func (x *ListReplayOperationsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_plugs_v1_receipt_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListReplayOperationsResponse.ProtoReflect.Descriptor instead.
+func (*ListReplayOperationsResponse) Descriptor() ([]byte, []int) {
+	return file_plugs_v1_receipt_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ListReplayOperationsResponse) GetOperations() []*ReplayOperation {
+	if x != nil {
+		return x.Operations
+	}
+	return nil
+}
+
+func (x *ListReplayOperationsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+type CancelReplayOperationRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CancelReplayOperationRequest) Reset() {
+	*x = CancelReplayOperationRequest{}
+	mi := &file_plugs_v1_receipt_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CancelReplayOperationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CancelReplayOperationRequest) ProtoMessage() {}
+
+func (x *CancelReplayOperationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_plugs_v1_receipt_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CancelReplayOperationRequest.ProtoReflect.Descriptor instead.
+func (*CancelReplayOperationRequest) Descriptor() ([]byte, []int) {
+	return file_plugs_v1_receipt_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *CancelReplayOperationRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
 }
 
 type ReplayReceiptRequest struct {
@@ -96,7 +626,7 @@ type ReplayReceiptRequest struct {
 
 func (x *ReplayReceiptRequest) Reset() {
 	*x = ReplayReceiptRequest{}
-	mi := &file_plugs_v1_receipt_proto_msgTypes[0]
+	mi := &file_plugs_v1_receipt_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -108,7 +638,7 @@ func (x *ReplayReceiptRequest) String() string {
 func (*ReplayReceiptRequest) ProtoMessage() {}
 
 func (x *ReplayReceiptRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugs_v1_receipt_proto_msgTypes[0]
+	mi := &file_plugs_v1_receipt_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -121,7 +651,7 @@ func (x *ReplayReceiptRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplayReceiptRequest.ProtoReflect.Descriptor instead.
 func (*ReplayReceiptRequest) Descriptor() ([]byte, []int) {
-	return file_plugs_v1_receipt_proto_rawDescGZIP(), []int{0}
+	return file_plugs_v1_receipt_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ReplayReceiptRequest) GetId() string {
@@ -148,7 +678,7 @@ type ReplayReceiptResponse struct {
 
 func (x *ReplayReceiptResponse) Reset() {
 	*x = ReplayReceiptResponse{}
-	mi := &file_plugs_v1_receipt_proto_msgTypes[1]
+	mi := &file_plugs_v1_receipt_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -160,7 +690,7 @@ func (x *ReplayReceiptResponse) String() string {
 func (*ReplayReceiptResponse) ProtoMessage() {}
 
 func (x *ReplayReceiptResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugs_v1_receipt_proto_msgTypes[1]
+	mi := &file_plugs_v1_receipt_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -173,7 +703,7 @@ func (x *ReplayReceiptResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplayReceiptResponse.ProtoReflect.Descriptor instead.
 func (*ReplayReceiptResponse) Descriptor() ([]byte, []int) {
-	return file_plugs_v1_receipt_proto_rawDescGZIP(), []int{1}
+	return file_plugs_v1_receipt_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ReplayReceiptResponse) GetReceipt() *Receipt {
@@ -232,7 +762,7 @@ type Receipt struct {
 
 func (x *Receipt) Reset() {
 	*x = Receipt{}
-	mi := &file_plugs_v1_receipt_proto_msgTypes[2]
+	mi := &file_plugs_v1_receipt_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -244,7 +774,7 @@ func (x *Receipt) String() string {
 func (*Receipt) ProtoMessage() {}
 
 func (x *Receipt) ProtoReflect() protoreflect.Message {
-	mi := &file_plugs_v1_receipt_proto_msgTypes[2]
+	mi := &file_plugs_v1_receipt_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -257,7 +787,7 @@ func (x *Receipt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Receipt.ProtoReflect.Descriptor instead.
 func (*Receipt) Descriptor() ([]byte, []int) {
-	return file_plugs_v1_receipt_proto_rawDescGZIP(), []int{2}
+	return file_plugs_v1_receipt_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Receipt) GetId() string {
@@ -418,7 +948,7 @@ type ReceiptHeader struct {
 
 func (x *ReceiptHeader) Reset() {
 	*x = ReceiptHeader{}
-	mi := &file_plugs_v1_receipt_proto_msgTypes[3]
+	mi := &file_plugs_v1_receipt_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -430,7 +960,7 @@ func (x *ReceiptHeader) String() string {
 func (*ReceiptHeader) ProtoMessage() {}
 
 func (x *ReceiptHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_plugs_v1_receipt_proto_msgTypes[3]
+	mi := &file_plugs_v1_receipt_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -443,7 +973,7 @@ func (x *ReceiptHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReceiptHeader.ProtoReflect.Descriptor instead.
 func (*ReceiptHeader) Descriptor() ([]byte, []int) {
-	return file_plugs_v1_receipt_proto_rawDescGZIP(), []int{3}
+	return file_plugs_v1_receipt_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ReceiptHeader) GetName() string {
@@ -486,7 +1016,7 @@ type ListReceiptsRequest struct {
 
 func (x *ListReceiptsRequest) Reset() {
 	*x = ListReceiptsRequest{}
-	mi := &file_plugs_v1_receipt_proto_msgTypes[4]
+	mi := &file_plugs_v1_receipt_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -498,7 +1028,7 @@ func (x *ListReceiptsRequest) String() string {
 func (*ListReceiptsRequest) ProtoMessage() {}
 
 func (x *ListReceiptsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugs_v1_receipt_proto_msgTypes[4]
+	mi := &file_plugs_v1_receipt_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -511,7 +1041,7 @@ func (x *ListReceiptsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListReceiptsRequest.ProtoReflect.Descriptor instead.
 func (*ListReceiptsRequest) Descriptor() ([]byte, []int) {
-	return file_plugs_v1_receipt_proto_rawDescGZIP(), []int{4}
+	return file_plugs_v1_receipt_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ListReceiptsRequest) GetSourceId() string {
@@ -587,7 +1117,7 @@ type ListReceiptsResponse struct {
 
 func (x *ListReceiptsResponse) Reset() {
 	*x = ListReceiptsResponse{}
-	mi := &file_plugs_v1_receipt_proto_msgTypes[5]
+	mi := &file_plugs_v1_receipt_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -599,7 +1129,7 @@ func (x *ListReceiptsResponse) String() string {
 func (*ListReceiptsResponse) ProtoMessage() {}
 
 func (x *ListReceiptsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugs_v1_receipt_proto_msgTypes[5]
+	mi := &file_plugs_v1_receipt_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -612,7 +1142,7 @@ func (x *ListReceiptsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListReceiptsResponse.ProtoReflect.Descriptor instead.
 func (*ListReceiptsResponse) Descriptor() ([]byte, []int) {
-	return file_plugs_v1_receipt_proto_rawDescGZIP(), []int{5}
+	return file_plugs_v1_receipt_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ListReceiptsResponse) GetReceipts() []*Receipt {
@@ -638,7 +1168,7 @@ type GetReceiptRequest struct {
 
 func (x *GetReceiptRequest) Reset() {
 	*x = GetReceiptRequest{}
-	mi := &file_plugs_v1_receipt_proto_msgTypes[6]
+	mi := &file_plugs_v1_receipt_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -650,7 +1180,7 @@ func (x *GetReceiptRequest) String() string {
 func (*GetReceiptRequest) ProtoMessage() {}
 
 func (x *GetReceiptRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugs_v1_receipt_proto_msgTypes[6]
+	mi := &file_plugs_v1_receipt_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -663,7 +1193,7 @@ func (x *GetReceiptRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetReceiptRequest.ProtoReflect.Descriptor instead.
 func (*GetReceiptRequest) Descriptor() ([]byte, []int) {
-	return file_plugs_v1_receipt_proto_rawDescGZIP(), []int{6}
+	return file_plugs_v1_receipt_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *GetReceiptRequest) GetId() string {
@@ -677,7 +1207,58 @@ var File_plugs_v1_receipt_proto protoreflect.FileDescriptor
 
 const file_plugs_v1_receipt_proto_rawDesc = "" +
 	"\n" +
-	"\x16plugs/v1/receipt.proto\x12\bplugs.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"I\n" +
+	"\x16plugs/v1/receipt.proto\x12\bplugs.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xdf\x02\n" +
+	"\x15ReplayReceiptsRequest\x12\x1b\n" +
+	"\tsource_id\x18\x01 \x01(\tR\bsourceId\x123\n" +
+	"\aoutcome\x18\x02 \x01(\x0e2\x19.plugs.v1.Receipt.OutcomeR\aoutcome\x12\x14\n" +
+	"\x05cause\x18\x03 \x01(\tR\x05cause\x12\x1d\n" +
+	"\n" +
+	"event_type\x18\x04 \x01(\tR\teventType\x12*\n" +
+	"\x11provider_event_id\x18\x05 \x01(\tR\x0fproviderEventId\x129\n" +
+	"\n" +
+	"start_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
+	"\bend_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x12!\n" +
+	"\fbypass_dedup\x18\b \x01(\bR\vbypassDedup\"\xf1\x05\n" +
+	"\x0fReplayOperation\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
+	"\tsource_id\x18\x02 \x01(\tR\bsourceId\x125\n" +
+	"\x05state\x18\x03 \x01(\x0e2\x1f.plugs.v1.ReplayOperation.StateR\x05state\x129\n" +
+	"\arequest\x18\x04 \x01(\v2\x1f.plugs.v1.ReplayReceiptsRequestR\arequest\x12\x1f\n" +
+	"\vtotal_count\x18\x05 \x01(\x05R\n" +
+	"totalCount\x12'\n" +
+	"\x0fprocessed_count\x18\x06 \x01(\x05R\x0eprocessedCount\x12%\n" +
+	"\x0eaccepted_count\x18\a \x01(\x05R\racceptedCount\x12'\n" +
+	"\x0fduplicate_count\x18\b \x01(\x05R\x0eduplicateCount\x12%\n" +
+	"\x0efiltered_count\x18\t \x01(\x05R\rfilteredCount\x12%\n" +
+	"\x0erejected_count\x18\n" +
+	" \x01(\x05R\rrejectedCount\x12!\n" +
+	"\ffailed_count\x18\v \x01(\x05R\vfailedCount\x12\x14\n" +
+	"\x05error\x18\f \x01(\tR\x05error\x12;\n" +
+	"\vcreate_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x12;\n" +
+	"\vupdate_time\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"updateTime\x125\n" +
+	"\bend_time\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\"m\n" +
+	"\x05State\x12\x15\n" +
+	"\x11STATE_UNSPECIFIED\x10\x00\x12\x11\n" +
+	"\rSTATE_RUNNING\x10\x01\x12\x13\n" +
+	"\x0fSTATE_SUCCEEDED\x10\x02\x12\x10\n" +
+	"\fSTATE_FAILED\x10\x03\x12\x13\n" +
+	"\x0fSTATE_CANCELLED\x10\x04\"+\n" +
+	"\x19GetReplayOperationRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"v\n" +
+	"\x1bListReplayOperationsRequest\x12\x1b\n" +
+	"\tsource_id\x18\x01 \x01(\tR\bsourceId\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"\x81\x01\n" +
+	"\x1cListReplayOperationsResponse\x129\n" +
+	"\n" +
+	"operations\x18\x01 \x03(\v2\x19.plugs.v1.ReplayOperationR\n" +
+	"operations\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\".\n" +
+	"\x1cCancelReplayOperationRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"I\n" +
 	"\x14ReplayReceiptRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
 	"\fbypass_dedup\x18\x02 \x01(\bR\vbypassDedup\"D\n" +
@@ -737,12 +1318,16 @@ const file_plugs_v1_receipt_proto_rawDesc = "" +
 	"\breceipts\x18\x01 \x03(\v2\x11.plugs.v1.ReceiptR\breceipts\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"#\n" +
 	"\x11GetReceiptRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id2\xef\x01\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id2\xd6\x04\n" +
 	"\x0eReceiptService\x12M\n" +
 	"\fListReceipts\x12\x1d.plugs.v1.ListReceiptsRequest\x1a\x1e.plugs.v1.ListReceiptsResponse\x12<\n" +
 	"\n" +
 	"GetReceipt\x12\x1b.plugs.v1.GetReceiptRequest\x1a\x11.plugs.v1.Receipt\x12P\n" +
-	"\rReplayReceipt\x12\x1e.plugs.v1.ReplayReceiptRequest\x1a\x1f.plugs.v1.ReplayReceiptResponseB/Z-github.com/plugshq/plugs/gen/plugs/v1;plugsv1b\x06proto3"
+	"\rReplayReceipt\x12\x1e.plugs.v1.ReplayReceiptRequest\x1a\x1f.plugs.v1.ReplayReceiptResponse\x12L\n" +
+	"\x0eReplayReceipts\x12\x1f.plugs.v1.ReplayReceiptsRequest\x1a\x19.plugs.v1.ReplayOperation\x12T\n" +
+	"\x12GetReplayOperation\x12#.plugs.v1.GetReplayOperationRequest\x1a\x19.plugs.v1.ReplayOperation\x12e\n" +
+	"\x14ListReplayOperations\x12%.plugs.v1.ListReplayOperationsRequest\x1a&.plugs.v1.ListReplayOperationsResponse\x12Z\n" +
+	"\x15CancelReplayOperation\x12&.plugs.v1.CancelReplayOperationRequest\x1a\x19.plugs.v1.ReplayOperationB/Z-github.com/plugshq/plugs/gen/plugs/v1;plugsv1b\x06proto3"
 
 var (
 	file_plugs_v1_receipt_proto_rawDescOnce sync.Once
@@ -756,41 +1341,65 @@ func file_plugs_v1_receipt_proto_rawDescGZIP() []byte {
 	return file_plugs_v1_receipt_proto_rawDescData
 }
 
-var file_plugs_v1_receipt_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_plugs_v1_receipt_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_plugs_v1_receipt_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_plugs_v1_receipt_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_plugs_v1_receipt_proto_goTypes = []any{
-	(Receipt_Outcome)(0),          // 0: plugs.v1.Receipt.Outcome
-	(*ReplayReceiptRequest)(nil),  // 1: plugs.v1.ReplayReceiptRequest
-	(*ReplayReceiptResponse)(nil), // 2: plugs.v1.ReplayReceiptResponse
-	(*Receipt)(nil),               // 3: plugs.v1.Receipt
-	(*ReceiptHeader)(nil),         // 4: plugs.v1.ReceiptHeader
-	(*ListReceiptsRequest)(nil),   // 5: plugs.v1.ListReceiptsRequest
-	(*ListReceiptsResponse)(nil),  // 6: plugs.v1.ListReceiptsResponse
-	(*GetReceiptRequest)(nil),     // 7: plugs.v1.GetReceiptRequest
-	(*timestamppb.Timestamp)(nil), // 8: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 9: google.protobuf.Duration
+	(ReplayOperation_State)(0),           // 0: plugs.v1.ReplayOperation.State
+	(Receipt_Outcome)(0),                 // 1: plugs.v1.Receipt.Outcome
+	(*ReplayReceiptsRequest)(nil),        // 2: plugs.v1.ReplayReceiptsRequest
+	(*ReplayOperation)(nil),              // 3: plugs.v1.ReplayOperation
+	(*GetReplayOperationRequest)(nil),    // 4: plugs.v1.GetReplayOperationRequest
+	(*ListReplayOperationsRequest)(nil),  // 5: plugs.v1.ListReplayOperationsRequest
+	(*ListReplayOperationsResponse)(nil), // 6: plugs.v1.ListReplayOperationsResponse
+	(*CancelReplayOperationRequest)(nil), // 7: plugs.v1.CancelReplayOperationRequest
+	(*ReplayReceiptRequest)(nil),         // 8: plugs.v1.ReplayReceiptRequest
+	(*ReplayReceiptResponse)(nil),        // 9: plugs.v1.ReplayReceiptResponse
+	(*Receipt)(nil),                      // 10: plugs.v1.Receipt
+	(*ReceiptHeader)(nil),                // 11: plugs.v1.ReceiptHeader
+	(*ListReceiptsRequest)(nil),          // 12: plugs.v1.ListReceiptsRequest
+	(*ListReceiptsResponse)(nil),         // 13: plugs.v1.ListReceiptsResponse
+	(*GetReceiptRequest)(nil),            // 14: plugs.v1.GetReceiptRequest
+	(*timestamppb.Timestamp)(nil),        // 15: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),          // 16: google.protobuf.Duration
 }
 var file_plugs_v1_receipt_proto_depIdxs = []int32{
-	3,  // 0: plugs.v1.ReplayReceiptResponse.receipt:type_name -> plugs.v1.Receipt
-	8,  // 1: plugs.v1.Receipt.receive_time:type_name -> google.protobuf.Timestamp
-	4,  // 2: plugs.v1.Receipt.headers:type_name -> plugs.v1.ReceiptHeader
-	0,  // 3: plugs.v1.Receipt.outcome:type_name -> plugs.v1.Receipt.Outcome
-	9,  // 4: plugs.v1.Receipt.latency:type_name -> google.protobuf.Duration
-	0,  // 5: plugs.v1.ListReceiptsRequest.outcome:type_name -> plugs.v1.Receipt.Outcome
-	8,  // 6: plugs.v1.ListReceiptsRequest.start_time:type_name -> google.protobuf.Timestamp
-	8,  // 7: plugs.v1.ListReceiptsRequest.end_time:type_name -> google.protobuf.Timestamp
-	3,  // 8: plugs.v1.ListReceiptsResponse.receipts:type_name -> plugs.v1.Receipt
-	5,  // 9: plugs.v1.ReceiptService.ListReceipts:input_type -> plugs.v1.ListReceiptsRequest
-	7,  // 10: plugs.v1.ReceiptService.GetReceipt:input_type -> plugs.v1.GetReceiptRequest
-	1,  // 11: plugs.v1.ReceiptService.ReplayReceipt:input_type -> plugs.v1.ReplayReceiptRequest
-	6,  // 12: plugs.v1.ReceiptService.ListReceipts:output_type -> plugs.v1.ListReceiptsResponse
-	3,  // 13: plugs.v1.ReceiptService.GetReceipt:output_type -> plugs.v1.Receipt
-	2,  // 14: plugs.v1.ReceiptService.ReplayReceipt:output_type -> plugs.v1.ReplayReceiptResponse
-	12, // [12:15] is the sub-list for method output_type
-	9,  // [9:12] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	1,  // 0: plugs.v1.ReplayReceiptsRequest.outcome:type_name -> plugs.v1.Receipt.Outcome
+	15, // 1: plugs.v1.ReplayReceiptsRequest.start_time:type_name -> google.protobuf.Timestamp
+	15, // 2: plugs.v1.ReplayReceiptsRequest.end_time:type_name -> google.protobuf.Timestamp
+	0,  // 3: plugs.v1.ReplayOperation.state:type_name -> plugs.v1.ReplayOperation.State
+	2,  // 4: plugs.v1.ReplayOperation.request:type_name -> plugs.v1.ReplayReceiptsRequest
+	15, // 5: plugs.v1.ReplayOperation.create_time:type_name -> google.protobuf.Timestamp
+	15, // 6: plugs.v1.ReplayOperation.update_time:type_name -> google.protobuf.Timestamp
+	15, // 7: plugs.v1.ReplayOperation.end_time:type_name -> google.protobuf.Timestamp
+	3,  // 8: plugs.v1.ListReplayOperationsResponse.operations:type_name -> plugs.v1.ReplayOperation
+	10, // 9: plugs.v1.ReplayReceiptResponse.receipt:type_name -> plugs.v1.Receipt
+	15, // 10: plugs.v1.Receipt.receive_time:type_name -> google.protobuf.Timestamp
+	11, // 11: plugs.v1.Receipt.headers:type_name -> plugs.v1.ReceiptHeader
+	1,  // 12: plugs.v1.Receipt.outcome:type_name -> plugs.v1.Receipt.Outcome
+	16, // 13: plugs.v1.Receipt.latency:type_name -> google.protobuf.Duration
+	1,  // 14: plugs.v1.ListReceiptsRequest.outcome:type_name -> plugs.v1.Receipt.Outcome
+	15, // 15: plugs.v1.ListReceiptsRequest.start_time:type_name -> google.protobuf.Timestamp
+	15, // 16: plugs.v1.ListReceiptsRequest.end_time:type_name -> google.protobuf.Timestamp
+	10, // 17: plugs.v1.ListReceiptsResponse.receipts:type_name -> plugs.v1.Receipt
+	12, // 18: plugs.v1.ReceiptService.ListReceipts:input_type -> plugs.v1.ListReceiptsRequest
+	14, // 19: plugs.v1.ReceiptService.GetReceipt:input_type -> plugs.v1.GetReceiptRequest
+	8,  // 20: plugs.v1.ReceiptService.ReplayReceipt:input_type -> plugs.v1.ReplayReceiptRequest
+	2,  // 21: plugs.v1.ReceiptService.ReplayReceipts:input_type -> plugs.v1.ReplayReceiptsRequest
+	4,  // 22: plugs.v1.ReceiptService.GetReplayOperation:input_type -> plugs.v1.GetReplayOperationRequest
+	5,  // 23: plugs.v1.ReceiptService.ListReplayOperations:input_type -> plugs.v1.ListReplayOperationsRequest
+	7,  // 24: plugs.v1.ReceiptService.CancelReplayOperation:input_type -> plugs.v1.CancelReplayOperationRequest
+	13, // 25: plugs.v1.ReceiptService.ListReceipts:output_type -> plugs.v1.ListReceiptsResponse
+	10, // 26: plugs.v1.ReceiptService.GetReceipt:output_type -> plugs.v1.Receipt
+	9,  // 27: plugs.v1.ReceiptService.ReplayReceipt:output_type -> plugs.v1.ReplayReceiptResponse
+	3,  // 28: plugs.v1.ReceiptService.ReplayReceipts:output_type -> plugs.v1.ReplayOperation
+	3,  // 29: plugs.v1.ReceiptService.GetReplayOperation:output_type -> plugs.v1.ReplayOperation
+	6,  // 30: plugs.v1.ReceiptService.ListReplayOperations:output_type -> plugs.v1.ListReplayOperationsResponse
+	3,  // 31: plugs.v1.ReceiptService.CancelReplayOperation:output_type -> plugs.v1.ReplayOperation
+	25, // [25:32] is the sub-list for method output_type
+	18, // [18:25] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_plugs_v1_receipt_proto_init() }
@@ -803,8 +1412,8 @@ func file_plugs_v1_receipt_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plugs_v1_receipt_proto_rawDesc), len(file_plugs_v1_receipt_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   7,
+			NumEnums:      2,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,9 +19,13 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	ReceiptService_ListReceipts_FullMethodName  = "/plugs.v1.ReceiptService/ListReceipts"
-	ReceiptService_GetReceipt_FullMethodName    = "/plugs.v1.ReceiptService/GetReceipt"
-	ReceiptService_ReplayReceipt_FullMethodName = "/plugs.v1.ReceiptService/ReplayReceipt"
+	ReceiptService_ListReceipts_FullMethodName          = "/plugs.v1.ReceiptService/ListReceipts"
+	ReceiptService_GetReceipt_FullMethodName            = "/plugs.v1.ReceiptService/GetReceipt"
+	ReceiptService_ReplayReceipt_FullMethodName         = "/plugs.v1.ReceiptService/ReplayReceipt"
+	ReceiptService_ReplayReceipts_FullMethodName        = "/plugs.v1.ReceiptService/ReplayReceipts"
+	ReceiptService_GetReplayOperation_FullMethodName    = "/plugs.v1.ReceiptService/GetReplayOperation"
+	ReceiptService_ListReplayOperations_FullMethodName  = "/plugs.v1.ReceiptService/ListReplayOperations"
+	ReceiptService_CancelReplayOperation_FullMethodName = "/plugs.v1.ReceiptService/CancelReplayOperation"
 )
 
 // ReceiptServiceClient is the client API for ReceiptService service.
@@ -42,6 +46,20 @@ type ReceiptServiceClient interface {
 	// credentials were redacted from the receipt (token or Basic auth
 	// schemes) cannot verify again.
 	ReplayReceipt(ctx context.Context, in *ReplayReceiptRequest, opts ...grpc.CallOption) (*ReplayReceiptResponse, error)
+	// Starts replaying every receipt of a source that matches the filter, as
+	// ReplayReceipt does one, in the background: "fix the secret, then
+	// replay every signature_invalid of the last day". Only receipts of
+	// requests received before the call are replayed, and never replays
+	// themselves. Returns the operation, whose progress GetReplayOperation
+	// reports.
+	ReplayReceipts(ctx context.Context, in *ReplayReceiptsRequest, opts ...grpc.CallOption) (*ReplayOperation, error)
+	// Gets a bulk replay's progress.
+	GetReplayOperation(ctx context.Context, in *GetReplayOperationRequest, opts ...grpc.CallOption) (*ReplayOperation, error)
+	// Lists a tenant's bulk replays, newest first.
+	ListReplayOperations(ctx context.Context, in *ListReplayOperationsRequest, opts ...grpc.CallOption) (*ListReplayOperationsResponse, error)
+	// Stops a running bulk replay; the receipts replayed so far stay
+	// replayed.
+	CancelReplayOperation(ctx context.Context, in *CancelReplayOperationRequest, opts ...grpc.CallOption) (*ReplayOperation, error)
 }
 
 type receiptServiceClient struct {
@@ -82,6 +100,46 @@ func (c *receiptServiceClient) ReplayReceipt(ctx context.Context, in *ReplayRece
 	return out, nil
 }
 
+func (c *receiptServiceClient) ReplayReceipts(ctx context.Context, in *ReplayReceiptsRequest, opts ...grpc.CallOption) (*ReplayOperation, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReplayOperation)
+	err := c.cc.Invoke(ctx, ReceiptService_ReplayReceipts_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *receiptServiceClient) GetReplayOperation(ctx context.Context, in *GetReplayOperationRequest, opts ...grpc.CallOption) (*ReplayOperation, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReplayOperation)
+	err := c.cc.Invoke(ctx, ReceiptService_GetReplayOperation_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *receiptServiceClient) ListReplayOperations(ctx context.Context, in *ListReplayOperationsRequest, opts ...grpc.CallOption) (*ListReplayOperationsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListReplayOperationsResponse)
+	err := c.cc.Invoke(ctx, ReceiptService_ListReplayOperations_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *receiptServiceClient) CancelReplayOperation(ctx context.Context, in *CancelReplayOperationRequest, opts ...grpc.CallOption) (*ReplayOperation, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReplayOperation)
+	err := c.cc.Invoke(ctx, ReceiptService_CancelReplayOperation_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ReceiptServiceServer is the server API for ReceiptService service.
 // All implementations must embed UnimplementedReceiptServiceServer
 // for forward compatibility.
@@ -100,6 +158,20 @@ type ReceiptServiceServer interface {
 	// credentials were redacted from the receipt (token or Basic auth
 	// schemes) cannot verify again.
 	ReplayReceipt(context.Context, *ReplayReceiptRequest) (*ReplayReceiptResponse, error)
+	// Starts replaying every receipt of a source that matches the filter, as
+	// ReplayReceipt does one, in the background: "fix the secret, then
+	// replay every signature_invalid of the last day". Only receipts of
+	// requests received before the call are replayed, and never replays
+	// themselves. Returns the operation, whose progress GetReplayOperation
+	// reports.
+	ReplayReceipts(context.Context, *ReplayReceiptsRequest) (*ReplayOperation, error)
+	// Gets a bulk replay's progress.
+	GetReplayOperation(context.Context, *GetReplayOperationRequest) (*ReplayOperation, error)
+	// Lists a tenant's bulk replays, newest first.
+	ListReplayOperations(context.Context, *ListReplayOperationsRequest) (*ListReplayOperationsResponse, error)
+	// Stops a running bulk replay; the receipts replayed so far stay
+	// replayed.
+	CancelReplayOperation(context.Context, *CancelReplayOperationRequest) (*ReplayOperation, error)
 	mustEmbedUnimplementedReceiptServiceServer()
 }
 
@@ -118,6 +190,18 @@ func (UnimplementedReceiptServiceServer) GetReceipt(context.Context, *GetReceipt
 }
 func (UnimplementedReceiptServiceServer) ReplayReceipt(context.Context, *ReplayReceiptRequest) (*ReplayReceiptResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ReplayReceipt not implemented")
+}
+func (UnimplementedReceiptServiceServer) ReplayReceipts(context.Context, *ReplayReceiptsRequest) (*ReplayOperation, error) {
+	return nil, status.Error(codes.Unimplemented, "method ReplayReceipts not implemented")
+}
+func (UnimplementedReceiptServiceServer) GetReplayOperation(context.Context, *GetReplayOperationRequest) (*ReplayOperation, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetReplayOperation not implemented")
+}
+func (UnimplementedReceiptServiceServer) ListReplayOperations(context.Context, *ListReplayOperationsRequest) (*ListReplayOperationsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListReplayOperations not implemented")
+}
+func (UnimplementedReceiptServiceServer) CancelReplayOperation(context.Context, *CancelReplayOperationRequest) (*ReplayOperation, error) {
+	return nil, status.Error(codes.Unimplemented, "method CancelReplayOperation not implemented")
 }
 func (UnimplementedReceiptServiceServer) mustEmbedUnimplementedReceiptServiceServer() {}
 func (UnimplementedReceiptServiceServer) testEmbeddedByValue()                        {}
@@ -194,6 +278,78 @@ func _ReceiptService_ReplayReceipt_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ReceiptService_ReplayReceipts_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReplayReceiptsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ReceiptServiceServer).ReplayReceipts(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ReceiptService_ReplayReceipts_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ReceiptServiceServer).ReplayReceipts(ctx, req.(*ReplayReceiptsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ReceiptService_GetReplayOperation_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetReplayOperationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ReceiptServiceServer).GetReplayOperation(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ReceiptService_GetReplayOperation_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ReceiptServiceServer).GetReplayOperation(ctx, req.(*GetReplayOperationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ReceiptService_ListReplayOperations_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListReplayOperationsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ReceiptServiceServer).ListReplayOperations(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ReceiptService_ListReplayOperations_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ReceiptServiceServer).ListReplayOperations(ctx, req.(*ListReplayOperationsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ReceiptService_CancelReplayOperation_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CancelReplayOperationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ReceiptServiceServer).CancelReplayOperation(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ReceiptService_CancelReplayOperation_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ReceiptServiceServer).CancelReplayOperation(ctx, req.(*CancelReplayOperationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ReceiptService_ServiceDesc is the grpc.ServiceDesc for ReceiptService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -212,6 +368,22 @@ var ReceiptService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ReplayReceipt",
 			Handler:    _ReceiptService_ReplayReceipt_Handler,
+		},
+		{
+			MethodName: "ReplayReceipts",
+			Handler:    _ReceiptService_ReplayReceipts_Handler,
+		},
+		{
+			MethodName: "GetReplayOperation",
+			Handler:    _ReceiptService_GetReplayOperation_Handler,
+		},
+		{
+			MethodName: "ListReplayOperations",
+			Handler:    _ReceiptService_ListReplayOperations_Handler,
+		},
+		{
+			MethodName: "CancelReplayOperation",
+			Handler:    _ReceiptService_CancelReplayOperation_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

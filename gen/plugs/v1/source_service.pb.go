@@ -615,11 +615,148 @@ func (x *FieldError) GetRequired() bool {
 	return false
 }
 
+type SendTestEventRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// UUID of the source.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// A body to send instead of the template's sample payload.
+	Body          []byte `protobuf:"bytes,2,opt,name=body,proto3" json:"body,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SendTestEventRequest) Reset() {
+	*x = SendTestEventRequest{}
+	mi := &file_plugs_v1_source_service_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendTestEventRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendTestEventRequest) ProtoMessage() {}
+
+func (x *SendTestEventRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_plugs_v1_source_service_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendTestEventRequest.ProtoReflect.Descriptor instead.
+func (*SendTestEventRequest) Descriptor() ([]byte, []int) {
+	return file_plugs_v1_source_service_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *SendTestEventRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *SendTestEventRequest) GetBody() []byte {
+	if x != nil {
+		return x.Body
+	}
+	return nil
+}
+
+type SendTestEventResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The HTTP status the ingest endpoint answered.
+	StatusCode int32 `protobuf:"varint,1,opt,name=status_code,json=statusCode,proto3" json:"status_code,omitempty"`
+	// The body it answered.
+	ResponseBody string `protobuf:"bytes,2,opt,name=response_body,json=responseBody,proto3" json:"response_body,omitempty"`
+	// The provider event id the test event carried: a fresh one for each
+	// test event sent with the sample payload, so it is never a duplicate.
+	ProviderEventId string `protobuf:"bytes,3,opt,name=provider_event_id,json=providerEventId,proto3" json:"provider_event_id,omitempty"`
+	// The receipt of the request, once indexed; unset if the index did not
+	// have it within a few seconds (receipt_id then finds it later).
+	Receipt *Receipt `protobuf:"bytes,4,opt,name=receipt,proto3" json:"receipt,omitempty"`
+	// The receipt's id, as the data plane answered it.
+	ReceiptId     string `protobuf:"bytes,5,opt,name=receipt_id,json=receiptId,proto3" json:"receipt_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SendTestEventResponse) Reset() {
+	*x = SendTestEventResponse{}
+	mi := &file_plugs_v1_source_service_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendTestEventResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendTestEventResponse) ProtoMessage() {}
+
+func (x *SendTestEventResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_plugs_v1_source_service_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendTestEventResponse.ProtoReflect.Descriptor instead.
+func (*SendTestEventResponse) Descriptor() ([]byte, []int) {
+	return file_plugs_v1_source_service_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *SendTestEventResponse) GetStatusCode() int32 {
+	if x != nil {
+		return x.StatusCode
+	}
+	return 0
+}
+
+func (x *SendTestEventResponse) GetResponseBody() string {
+	if x != nil {
+		return x.ResponseBody
+	}
+	return ""
+}
+
+func (x *SendTestEventResponse) GetProviderEventId() string {
+	if x != nil {
+		return x.ProviderEventId
+	}
+	return ""
+}
+
+func (x *SendTestEventResponse) GetReceipt() *Receipt {
+	if x != nil {
+		return x.Receipt
+	}
+	return nil
+}
+
+func (x *SendTestEventResponse) GetReceiptId() string {
+	if x != nil {
+		return x.ReceiptId
+	}
+	return ""
+}
+
 var File_plugs_v1_source_service_proto protoreflect.FileDescriptor
 
 const file_plugs_v1_source_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1dplugs/v1/source_service.proto\x12\bplugs.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x18plugs/v1/resources.proto\x1a\x1aplugs/v1/usage_event.proto\"?\n" +
+	"\x1dplugs/v1/source_service.proto\x12\bplugs.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x16plugs/v1/receipt.proto\x1a\x18plugs/v1/resources.proto\x1a\x1aplugs/v1/usage_event.proto\"?\n" +
 	"\x13CreateSourceRequest\x12(\n" +
 	"\x06source\x18\x01 \x01(\v2\x10.plugs.v1.SourceR\x06source\"\"\n" +
 	"\x10GetSourceRequest\x12\x0e\n" +
@@ -661,7 +798,18 @@ const file_plugs_v1_source_service_proto_rawDesc = "" +
 	"FieldError\x12\x14\n" +
 	"\x05field\x18\x01 \x01(\tR\x05field\x12 \n" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x12\x1a\n" +
-	"\brequired\x18\x03 \x01(\bR\brequired2\xf5\x03\n" +
+	"\brequired\x18\x03 \x01(\bR\brequired\":\n" +
+	"\x14SendTestEventRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04body\x18\x02 \x01(\fR\x04body\"\xd5\x01\n" +
+	"\x15SendTestEventResponse\x12\x1f\n" +
+	"\vstatus_code\x18\x01 \x01(\x05R\n" +
+	"statusCode\x12#\n" +
+	"\rresponse_body\x18\x02 \x01(\tR\fresponseBody\x12*\n" +
+	"\x11provider_event_id\x18\x03 \x01(\tR\x0fproviderEventId\x12+\n" +
+	"\areceipt\x18\x04 \x01(\v2\x11.plugs.v1.ReceiptR\areceipt\x12\x1d\n" +
+	"\n" +
+	"receipt_id\x18\x05 \x01(\tR\treceiptId2\xc7\x04\n" +
 	"\rSourceService\x12?\n" +
 	"\fCreateSource\x12\x1d.plugs.v1.CreateSourceRequest\x1a\x10.plugs.v1.Source\x129\n" +
 	"\tGetSource\x12\x1a.plugs.v1.GetSourceRequest\x1a\x10.plugs.v1.Source\x12J\n" +
@@ -669,7 +817,8 @@ const file_plugs_v1_source_service_proto_rawDesc = "" +
 	"\fUpdateSource\x12\x1d.plugs.v1.UpdateSourceRequest\x1a\x10.plugs.v1.Source\x12E\n" +
 	"\fDeleteSource\x12\x1d.plugs.v1.DeleteSourceRequest\x1a\x16.google.protobuf.Empty\x12?\n" +
 	"\fRotateSecret\x12\x1d.plugs.v1.RotateSecretRequest\x1a\x10.plugs.v1.Source\x12S\n" +
-	"\x0ePreviewMapping\x12\x1f.plugs.v1.PreviewMappingRequest\x1a .plugs.v1.PreviewMappingResponseB/Z-github.com/plugshq/plugs/gen/plugs/v1;plugsv1b\x06proto3"
+	"\x0ePreviewMapping\x12\x1f.plugs.v1.PreviewMappingRequest\x1a .plugs.v1.PreviewMappingResponse\x12P\n" +
+	"\rSendTestEvent\x12\x1e.plugs.v1.SendTestEventRequest\x1a\x1f.plugs.v1.SendTestEventResponseB/Z-github.com/plugshq/plugs/gen/plugs/v1;plugsv1b\x06proto3"
 
 var (
 	file_plugs_v1_source_service_proto_rawDescOnce sync.Once
@@ -683,7 +832,7 @@ func file_plugs_v1_source_service_proto_rawDescGZIP() []byte {
 	return file_plugs_v1_source_service_proto_rawDescData
 }
 
-var file_plugs_v1_source_service_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_plugs_v1_source_service_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_plugs_v1_source_service_proto_goTypes = []any{
 	(*CreateSourceRequest)(nil),    // 0: plugs.v1.CreateSourceRequest
 	(*GetSourceRequest)(nil),       // 1: plugs.v1.GetSourceRequest
@@ -695,45 +844,51 @@ var file_plugs_v1_source_service_proto_goTypes = []any{
 	(*PreviewMappingRequest)(nil),  // 7: plugs.v1.PreviewMappingRequest
 	(*PreviewMappingResponse)(nil), // 8: plugs.v1.PreviewMappingResponse
 	(*FieldError)(nil),             // 9: plugs.v1.FieldError
-	nil,                            // 10: plugs.v1.PreviewMappingRequest.HeadersEntry
-	(*Source)(nil),                 // 11: plugs.v1.Source
-	(*fieldmaskpb.FieldMask)(nil),  // 12: google.protobuf.FieldMask
-	(*durationpb.Duration)(nil),    // 13: google.protobuf.Duration
-	(*FieldMappings)(nil),          // 14: plugs.v1.FieldMappings
-	(*EventFilter)(nil),            // 15: plugs.v1.EventFilter
-	(*UsageEvent)(nil),             // 16: plugs.v1.UsageEvent
-	(*emptypb.Empty)(nil),          // 17: google.protobuf.Empty
+	(*SendTestEventRequest)(nil),   // 10: plugs.v1.SendTestEventRequest
+	(*SendTestEventResponse)(nil),  // 11: plugs.v1.SendTestEventResponse
+	nil,                            // 12: plugs.v1.PreviewMappingRequest.HeadersEntry
+	(*Source)(nil),                 // 13: plugs.v1.Source
+	(*fieldmaskpb.FieldMask)(nil),  // 14: google.protobuf.FieldMask
+	(*durationpb.Duration)(nil),    // 15: google.protobuf.Duration
+	(*FieldMappings)(nil),          // 16: plugs.v1.FieldMappings
+	(*EventFilter)(nil),            // 17: plugs.v1.EventFilter
+	(*UsageEvent)(nil),             // 18: plugs.v1.UsageEvent
+	(*Receipt)(nil),                // 19: plugs.v1.Receipt
+	(*emptypb.Empty)(nil),          // 20: google.protobuf.Empty
 }
 var file_plugs_v1_source_service_proto_depIdxs = []int32{
-	11, // 0: plugs.v1.CreateSourceRequest.source:type_name -> plugs.v1.Source
-	11, // 1: plugs.v1.ListSourcesResponse.sources:type_name -> plugs.v1.Source
-	11, // 2: plugs.v1.UpdateSourceRequest.source:type_name -> plugs.v1.Source
-	12, // 3: plugs.v1.UpdateSourceRequest.update_mask:type_name -> google.protobuf.FieldMask
-	13, // 4: plugs.v1.RotateSecretRequest.previous_secret_ttl:type_name -> google.protobuf.Duration
-	10, // 5: plugs.v1.PreviewMappingRequest.headers:type_name -> plugs.v1.PreviewMappingRequest.HeadersEntry
-	14, // 6: plugs.v1.PreviewMappingRequest.field_mappings:type_name -> plugs.v1.FieldMappings
-	15, // 7: plugs.v1.PreviewMappingRequest.event_filter:type_name -> plugs.v1.EventFilter
-	16, // 8: plugs.v1.PreviewMappingResponse.event:type_name -> plugs.v1.UsageEvent
+	13, // 0: plugs.v1.CreateSourceRequest.source:type_name -> plugs.v1.Source
+	13, // 1: plugs.v1.ListSourcesResponse.sources:type_name -> plugs.v1.Source
+	13, // 2: plugs.v1.UpdateSourceRequest.source:type_name -> plugs.v1.Source
+	14, // 3: plugs.v1.UpdateSourceRequest.update_mask:type_name -> google.protobuf.FieldMask
+	15, // 4: plugs.v1.RotateSecretRequest.previous_secret_ttl:type_name -> google.protobuf.Duration
+	12, // 5: plugs.v1.PreviewMappingRequest.headers:type_name -> plugs.v1.PreviewMappingRequest.HeadersEntry
+	16, // 6: plugs.v1.PreviewMappingRequest.field_mappings:type_name -> plugs.v1.FieldMappings
+	17, // 7: plugs.v1.PreviewMappingRequest.event_filter:type_name -> plugs.v1.EventFilter
+	18, // 8: plugs.v1.PreviewMappingResponse.event:type_name -> plugs.v1.UsageEvent
 	9,  // 9: plugs.v1.PreviewMappingResponse.field_errors:type_name -> plugs.v1.FieldError
-	0,  // 10: plugs.v1.SourceService.CreateSource:input_type -> plugs.v1.CreateSourceRequest
-	1,  // 11: plugs.v1.SourceService.GetSource:input_type -> plugs.v1.GetSourceRequest
-	2,  // 12: plugs.v1.SourceService.ListSources:input_type -> plugs.v1.ListSourcesRequest
-	4,  // 13: plugs.v1.SourceService.UpdateSource:input_type -> plugs.v1.UpdateSourceRequest
-	5,  // 14: plugs.v1.SourceService.DeleteSource:input_type -> plugs.v1.DeleteSourceRequest
-	6,  // 15: plugs.v1.SourceService.RotateSecret:input_type -> plugs.v1.RotateSecretRequest
-	7,  // 16: plugs.v1.SourceService.PreviewMapping:input_type -> plugs.v1.PreviewMappingRequest
-	11, // 17: plugs.v1.SourceService.CreateSource:output_type -> plugs.v1.Source
-	11, // 18: plugs.v1.SourceService.GetSource:output_type -> plugs.v1.Source
-	3,  // 19: plugs.v1.SourceService.ListSources:output_type -> plugs.v1.ListSourcesResponse
-	11, // 20: plugs.v1.SourceService.UpdateSource:output_type -> plugs.v1.Source
-	17, // 21: plugs.v1.SourceService.DeleteSource:output_type -> google.protobuf.Empty
-	11, // 22: plugs.v1.SourceService.RotateSecret:output_type -> plugs.v1.Source
-	8,  // 23: plugs.v1.SourceService.PreviewMapping:output_type -> plugs.v1.PreviewMappingResponse
-	17, // [17:24] is the sub-list for method output_type
-	10, // [10:17] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	19, // 10: plugs.v1.SendTestEventResponse.receipt:type_name -> plugs.v1.Receipt
+	0,  // 11: plugs.v1.SourceService.CreateSource:input_type -> plugs.v1.CreateSourceRequest
+	1,  // 12: plugs.v1.SourceService.GetSource:input_type -> plugs.v1.GetSourceRequest
+	2,  // 13: plugs.v1.SourceService.ListSources:input_type -> plugs.v1.ListSourcesRequest
+	4,  // 14: plugs.v1.SourceService.UpdateSource:input_type -> plugs.v1.UpdateSourceRequest
+	5,  // 15: plugs.v1.SourceService.DeleteSource:input_type -> plugs.v1.DeleteSourceRequest
+	6,  // 16: plugs.v1.SourceService.RotateSecret:input_type -> plugs.v1.RotateSecretRequest
+	7,  // 17: plugs.v1.SourceService.PreviewMapping:input_type -> plugs.v1.PreviewMappingRequest
+	10, // 18: plugs.v1.SourceService.SendTestEvent:input_type -> plugs.v1.SendTestEventRequest
+	13, // 19: plugs.v1.SourceService.CreateSource:output_type -> plugs.v1.Source
+	13, // 20: plugs.v1.SourceService.GetSource:output_type -> plugs.v1.Source
+	3,  // 21: plugs.v1.SourceService.ListSources:output_type -> plugs.v1.ListSourcesResponse
+	13, // 22: plugs.v1.SourceService.UpdateSource:output_type -> plugs.v1.Source
+	20, // 23: plugs.v1.SourceService.DeleteSource:output_type -> google.protobuf.Empty
+	13, // 24: plugs.v1.SourceService.RotateSecret:output_type -> plugs.v1.Source
+	8,  // 25: plugs.v1.SourceService.PreviewMapping:output_type -> plugs.v1.PreviewMappingResponse
+	11, // 26: plugs.v1.SourceService.SendTestEvent:output_type -> plugs.v1.SendTestEventResponse
+	19, // [19:27] is the sub-list for method output_type
+	11, // [11:19] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_plugs_v1_source_service_proto_init() }
@@ -741,6 +896,7 @@ func file_plugs_v1_source_service_proto_init() {
 	if File_plugs_v1_source_service_proto != nil {
 		return
 	}
+	file_plugs_v1_receipt_proto_init()
 	file_plugs_v1_resources_proto_init()
 	file_plugs_v1_usage_event_proto_init()
 	type x struct{}
@@ -749,7 +905,7 @@ func file_plugs_v1_source_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plugs_v1_source_service_proto_rawDesc), len(file_plugs_v1_source_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   11,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

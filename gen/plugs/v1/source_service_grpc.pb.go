@@ -27,6 +27,7 @@ const (
 	SourceService_DeleteSource_FullMethodName   = "/plugs.v1.SourceService/DeleteSource"
 	SourceService_RotateSecret_FullMethodName   = "/plugs.v1.SourceService/RotateSecret"
 	SourceService_PreviewMapping_FullMethodName = "/plugs.v1.SourceService/PreviewMapping"
+	SourceService_SendTestEvent_FullMethodName  = "/plugs.v1.SourceService/SendTestEvent"
 )
 
 // SourceServiceClient is the client API for SourceService service.
@@ -55,6 +56,12 @@ type SourceServiceClient interface {
 	// returns the usage event it yields, or why each field failed. Nothing is
 	// verified, stored or forwarded.
 	PreviewMapping(ctx context.Context, in *PreviewMappingRequest, opts ...grpc.CallOption) (*PreviewMappingResponse, error)
+	// Sends the source's template sample payload, signed with the source's
+	// current secret as the provider signs, through the real ingest
+	// endpoint, and returns the data plane's answer and the receipt.
+	// FAILED_PRECONDITION when the source has no template or no active
+	// secret, or the control plane knows no ingest URL.
+	SendTestEvent(ctx context.Context, in *SendTestEventRequest, opts ...grpc.CallOption) (*SendTestEventResponse, error)
 }
 
 type sourceServiceClient struct {
@@ -135,6 +142,16 @@ func (c *sourceServiceClient) PreviewMapping(ctx context.Context, in *PreviewMap
 	return out, nil
 }
 
+func (c *sourceServiceClient) SendTestEvent(ctx context.Context, in *SendTestEventRequest, opts ...grpc.CallOption) (*SendTestEventResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SendTestEventResponse)
+	err := c.cc.Invoke(ctx, SourceService_SendTestEvent_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // SourceServiceServer is the server API for SourceService service.
 // All implementations must embed UnimplementedSourceServiceServer
 // for forward compatibility.
@@ -161,6 +178,12 @@ type SourceServiceServer interface {
 	// returns the usage event it yields, or why each field failed. Nothing is
 	// verified, stored or forwarded.
 	PreviewMapping(context.Context, *PreviewMappingRequest) (*PreviewMappingResponse, error)
+	// Sends the source's template sample payload, signed with the source's
+	// current secret as the provider signs, through the real ingest
+	// endpoint, and returns the data plane's answer and the receipt.
+	// FAILED_PRECONDITION when the source has no template or no active
+	// secret, or the control plane knows no ingest URL.
+	SendTestEvent(context.Context, *SendTestEventRequest) (*SendTestEventResponse, error)
 	mustEmbedUnimplementedSourceServiceServer()
 }
 
@@ -191,6 +214,9 @@ func (UnimplementedSourceServiceServer) RotateSecret(context.Context, *RotateSec
 }
 func (UnimplementedSourceServiceServer) PreviewMapping(context.Context, *PreviewMappingRequest) (*PreviewMappingResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method PreviewMapping not implemented")
+}
+func (UnimplementedSourceServiceServer) SendTestEvent(context.Context, *SendTestEventRequest) (*SendTestEventResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SendTestEvent not implemented")
 }
 func (UnimplementedSourceServiceServer) mustEmbedUnimplementedSourceServiceServer() {}
 func (UnimplementedSourceServiceServer) testEmbeddedByValue()                       {}
@@ -339,6 +365,24 @@ func _SourceService_PreviewMapping_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
+func _SourceService_SendTestEvent_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SendTestEventRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SourceServiceServer).SendTestEvent(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SourceService_SendTestEvent_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SourceServiceServer).SendTestEvent(ctx, req.(*SendTestEventRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // SourceService_ServiceDesc is the grpc.ServiceDesc for SourceService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -373,6 +417,10 @@ var SourceService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "PreviewMapping",
 			Handler:    _SourceService_PreviewMapping_Handler,
+		},
+		{
+			MethodName: "SendTestEvent",
+			Handler:    _SourceService_SendTestEvent_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
