@@ -42,6 +42,7 @@ const (
 	envNATS         = "PLUGS_E2E_NATS_URL"
 	envIngest       = "PLUGS_E2E_INGEST_ADDR"
 	envNode         = "PLUGS_E2E_NODE_ID"
+	envRoles        = "PLUGS_E2E_ROLES" // as plugs dataplane --roles; default both
 )
 
 // init, in a child, runs the data plane until the process is killed or its
@@ -98,13 +99,18 @@ func runChildDataPlane(ctx context.Context, log *slog.Logger) error {
 		}
 		return 0
 	}}
-	rc := receiver.New(pipeline.New(store, events, pipeline.Options{Log: log}), receiver.Options{Log: log})
+	roles := os.Getenv(envRoles)
+	receive, forwards := roles == "" || strings.Contains(roles, "receive"), roles == "" || strings.Contains(roles, "forward")
+	var ingest interface{ Register(*http.ServeMux) }
+	if receive {
+		ingest = receiver.New(pipeline.New(store, events, pipeline.Options{Log: log}), receiver.Options{Log: log})
+	}
 	// The port was free when the parent picked it, and was this data
 	// plane's before a restart; retry briefly in case something holds it
 	// for a moment.
 	var srv *dpserver.Server
 	for deadline := time.Now().Add(10 * time.Second); ; {
-		srv, err = dpserver.Start(dpserver.Config{Addr: os.Getenv(envIngest), Store: store, Ingest: rc, Log: log})
+		srv, err = dpserver.Start(dpserver.Config{Addr: os.Getenv(envIngest), Store: store, Ingest: ingest, Log: log})
 		if err == nil {
 			break
 		}
@@ -126,6 +132,9 @@ func runChildDataPlane(ctx context.Context, log *slog.Logger) error {
 	fwd := forward.New(nc.JS, snapshot.Routes{Store: store}, forward.Options{Guard: guard, Log: log, ReconcileEvery: 50 * time.Millisecond})
 	var wg sync.WaitGroup
 	wg.Go(func() {
+		if !forwards {
+			return
+		}
 		// As runForwarder: the router acknowledges an event once routed to
 		// the destinations it knows, so it waits for a configuration.
 		for !store.Ready() {
@@ -164,6 +173,13 @@ type childDataPlane struct {
 
 func newChildDataPlane(t *testing.T, controlPlane, natsURL string) *childDataPlane {
 	t.Helper()
+	return newChildRoles(t, controlPlane, natsURL, "", "dp-child")
+}
+
+// newChildRoles is a child data plane with only some roles ("receive",
+// "forward"; empty for both), under a node id of its own.
+func newChildRoles(t *testing.T, controlPlane, natsURL, roles, node string) *childDataPlane {
+	t.Helper()
 	c := &childDataPlane{t: t, ingest: freeAddr(t), logDir: t.TempDir()}
 	c.env = append(os.Environ(),
 		envChild+"=dataplane",
@@ -171,7 +187,8 @@ func newChildDataPlane(t *testing.T, controlPlane, natsURL string) *childDataPla
 		envToken+"="+dpToken,
 		envNATS+"="+natsURL,
 		envIngest+"="+c.ingest,
-		envNode+"=dp-child",
+		envNode+"="+node,
+		envRoles+"="+roles,
 	)
 	t.Cleanup(func() {
 		c.kill()

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"time"
 
@@ -53,6 +54,13 @@ type dpFlags struct {
 	// egressAllow lists CIDRs and hosts deliveries may reach although they
 	// are private (development).
 	egressAllow string
+	// roles is what this data plane does: receive webhooks, forward
+	// events, or both (the default). Running them in separate processes
+	// keeps a receiver crash from repeating a delivery in flight, and lets
+	// forwarding egress from a few hosts the customer can allow-list.
+	roles    string
+	receive  bool
+	forwards bool
 }
 
 // maxConfigMsg bounds a configuration message the data plane accepts: a
@@ -83,6 +91,10 @@ func (f *dpFlags) register(fs *flag.FlagSet, defIngest string, inProcess bool) {
 		f.nats.register(fs)
 		fs.IntVar(&f.natsReplicas, "nats-replicas", envInt("PLUGS_NATS_REPLICAS", 1), "replicas of the streams Plugs creates: 3 on a production cluster (PLUGS_NATS_REPLICAS)")
 	}
+	if !inProcess {
+		fs.StringVar(&f.roles, "roles", envOr("PLUGS_DATAPLANE_ROLES", "receive,forward"),
+			"what this data plane does: receive (the ingest endpoint), forward (deliveries to destinations), or both (PLUGS_DATAPLANE_ROLES)")
+	}
 	fs.StringVar(&f.egressAllow, "egress-allow", envOr("PLUGS_EGRESS_ALLOW", ""),
 		"comma-separated CIDRs and host names deliveries may reach despite being private, for development (PLUGS_EGRESS_ALLOW)")
 	fs.BoolVar(&f.trustForwarded, "trust-forwarded-headers", envOr("PLUGS_TRUST_FORWARDED_HEADERS", "") == "true",
@@ -99,6 +111,9 @@ func (f *dpFlags) register(fs *flag.FlagSet, defIngest string, inProcess bool) {
 // load checks the TLS flags and loads their files, so a bad one stops the
 // command before anything starts.
 func (f *dpFlags) load(inProcess bool) error {
+	if err := f.parseRoles(); err != nil {
+		return err
+	}
 	if f.snapshotFile != "" {
 		if _, err := snapshotfile.ParseKey(f.snapshotKey); err != nil {
 			return usageErr("--snapshot-key: " + err.Error())
@@ -131,6 +146,26 @@ func (f *dpFlags) load(inProcess bool) error {
 	}
 	if !f.controlTLS.enabled() && !isLoopback(f.controlPlane) {
 		slog.Warn("no --tls-ca or --tls-cert: the control plane sends configuration in plaintext to loopback only, and the token would cross the network in the clear")
+	}
+	return nil
+}
+
+// parseRoles reads --roles; plugs dev, which has no such flag, does both.
+func (f *dpFlags) parseRoles() error {
+	f.receive, f.forwards = false, false
+	roles := splitList(f.roles)
+	if len(roles) == 0 {
+		roles = []string{"receive", "forward"}
+	}
+	for _, r := range roles {
+		switch r {
+		case "receive":
+			f.receive = true
+		case "forward":
+			f.forwards = true
+		default:
+			return usageErr("--roles: unknown role %q; use receive, forward or both", r)
+		}
 	}
 	return nil
 }
@@ -200,7 +235,12 @@ func startDataPlane(ctx context.Context, f *dpFlags) (*dataPlane, error) {
 	recorder := receipts.New(nc.JS, 0, log)
 	rc := receiver.New(p, receiver.Options{PublicURL: f.publicURL, TrustForwardedHeaders: f.trustForwarded, Log: log,
 		Receipts: recorder, NodeID: f.nodeID})
-	srv, err := dpserver.Start(dpserver.Config{Addr: f.ingestAddr, Store: store, Ingest: rc, Log: log, TLS: f.ingestTLS})
+	// A forwarding-only data plane still serves /healthz and /readyz.
+	var ingest interface{ Register(*http.ServeMux) }
+	if f.receive {
+		ingest = rc
+	}
+	srv, err := dpserver.Start(dpserver.Config{Addr: f.ingestAddr, Store: store, Ingest: ingest, Log: log, TLS: f.ingestTLS})
 	if err != nil {
 		conn.Close()
 		nc.Close()
@@ -221,7 +261,9 @@ func startDataPlane(ctx context.Context, f *dpFlags) (*dataPlane, error) {
 	runCtx, cancel := context.WithCancel(ctx)
 	d := &dataPlane{srv: srv, conn: conn, nats: nc, forwarder: fwd, receipts: recorder, cancel: cancel, done: make(chan struct{})}
 	go recorder.Run(runCtx)
-	go runForwarder(runCtx, fwd, store, log)
+	if f.forwards {
+		go runForwarder(runCtx, fwd, store, log)
+	}
 	cc := &configclient.Client{
 		Conn:    conn,
 		Token:   f.token,
