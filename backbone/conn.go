@@ -73,3 +73,7 @@ func Connect(ctx context.Context, o Options) (*Conn, error) {
 func (c *Conn) Close() {
 	_ = c.NC.Drain()
 }
+
+// Connected reports whether the connection to NATS is up now; while it is
+// not, nothing can be stored and a data plane is not ready.
+func (c *Conn) Connected() bool { return c.NC.IsConnected() }

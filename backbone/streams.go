@@ -74,13 +74,24 @@ func ReceiptSubject(tenantID, sourceID string) string {
 	return "plugs.receipts." + tenantID + "." + sourceID
 }
 
+// AttemptsStream holds the delivery log: one message per request a data
+// plane made to a destination, published off the delivery path; the
+// control plane indexes them for queries. Kept as long as receipts.
+const AttemptsStream = "PLUGS_ATTEMPTS"
+
+// AttemptSubject is where the attempts of a tenant's destination are
+// published.
+func AttemptSubject(tenantID, destinationID string) string {
+	return "plugs.attempts." + tenantID + "." + destinationID
+}
+
 // StreamOptions configure the streams Plugs creates.
 type StreamOptions struct {
 	// Replicas is the number of copies of each stream: 1 for a single
 	// server, 3 in a production cluster.
 	Replicas int
-	// ReceiptRetention is how long receipts stay in their stream; zero
-	// means DefaultReceiptRetention.
+	// ReceiptRetention is how long receipts, and delivery attempts, stay
+	// in their streams; zero means DefaultReceiptRetention.
 	ReceiptRetention time.Duration
 }
 
@@ -143,7 +154,20 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, o StreamOptions)
 		Replicas:    o.Replicas,
 		Duplicates:  time.Minute,
 	}
-	for _, c := range []jetstream.StreamConfig{cfg, deliveries, dead, receipts} {
+	attempts := jetstream.StreamConfig{
+		Name:        AttemptsStream,
+		Description: "Plugs delivery log: every request made to a destination, its answer and what became of the delivery",
+		Subjects:    []string{"plugs.attempts.>"},
+		Storage:     jetstream.FileStorage,
+		Retention:   jetstream.LimitsPolicy,
+		Discard:     jetstream.DiscardOld,
+		MaxAge:      o.ReceiptRetention,
+		Replicas:    o.Replicas,
+		// An attempt is published with its own id, retried within
+		// seconds when a confirmation is lost.
+		Duplicates: time.Minute,
+	}
+	for _, c := range []jetstream.StreamConfig{cfg, deliveries, dead, receipts, attempts} {
 		if err := ensureStream(ctx, js, c); err != nil {
 			return err
 		}

@@ -20,6 +20,7 @@ import (
 	"github.com/plugshq/plugs/controlplane/auth"
 	"github.com/plugshq/plugs/controlplane/secrets"
 	"github.com/plugshq/plugs/controlplane/server"
+	"github.com/plugshq/plugs/controlplane/store"
 	"github.com/plugshq/plugs/controlplane/store/storetest"
 	"github.com/plugshq/plugs/dataplane/configclient"
 	"github.com/plugshq/plugs/dataplane/egress"
@@ -58,6 +59,7 @@ type world struct {
 	dests    plugsv1.DestinationServiceClient
 	receipts plugsv1.ReceiptServiceClient
 	ctx      context.Context // carries the tenant's API key
+	db       *store.DB
 }
 
 func start(t *testing.T) *world {
@@ -80,9 +82,14 @@ func start(t *testing.T) *world {
 	db := storetest.Open(t, "sqlite")
 	k, _ := secrets.GenerateKey()
 	kr, _ := secrets.NewKeyring(k)
+	// The ingest listener exists before the control plane, which sends
+	// test events to it; it serves once the data plane is wired.
+	mux := http.NewServeMux()
+	ingest := httptest.NewUnstartedServer(mux)
 	srv, err := server.Start(ctx, server.Config{
 		DB: db, Keyring: kr, Catalog: templates.MustBuiltin(),
 		GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", PublicIngestURL: "http://ingest.test",
+		IngestURL:       "http://" + ingest.Listener.Addr().String(),
 		DataPlaneTokens: []string{dpToken}, AllowHTTPHosts: []string{"127.0.0.1"}, JetStream: nc.JS, Log: quiet,
 	})
 	if err != nil {
@@ -114,12 +121,15 @@ func start(t *testing.T) *world {
 	events := &backbone.EventStore{JS: nc.JS}
 	recorder := receipts.New(nc.JS, 0, quiet)
 	go recorder.Run(runCtx)
-	mux := http.NewServeMux()
 	receiver.New(pipeline.New(store, events, pipeline.Options{Log: quiet}),
 		receiver.Options{Log: quiet, Receipts: recorder, NodeID: "dp"}).Register(mux)
-	ingest := httptest.NewServer(mux)
+	ingest.Start()
 	guard, _ := egress.NewGuard([]string{"127.0.0.0/8"})
-	fwd := forward.New(nc.JS, snapshot.Routes{Store: store}, forward.Options{Guard: guard, Log: quiet, ReconcileEvery: 50 * time.Millisecond})
+	// The delivery log stops with runCtx, after the forwarder.
+	attempts := forward.NewAttemptLog(nc.JS, "dp", 0, quiet)
+	go attempts.Run(runCtx)
+	fwd := forward.New(nc.JS, snapshot.Routes{Store: store}, forward.Options{Guard: guard, Log: quiet, ReconcileEvery: 50 * time.Millisecond,
+		OnAttempt: attempts.Record})
 	fwdDone := make(chan struct{})
 	go func() { defer close(fwdDone); _ = fwd.Run(runCtx) }()
 	t.Cleanup(func() {
@@ -134,6 +144,7 @@ func start(t *testing.T) *world {
 		sources: plugsv1.NewSourceServiceClient(conn), dests: plugsv1.NewDestinationServiceClient(conn),
 		receipts: plugsv1.NewReceiptServiceClient(conn),
 		ctx:      metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+key),
+		db:       db,
 	}
 }
 
@@ -169,8 +180,15 @@ func (w *world) destination(url, key string, policy *plugsv1.RetryPolicy) string
 // send posts a signed Stripe event and returns the status.
 func (w *world) send(sourceID, body string) int {
 	w.t.Helper()
+	return w.sendSigned(sourceID, stripeSecret, body)
+}
+
+// sendSigned posts a Stripe event signed with secret and returns the
+// status.
+func (w *world) sendSigned(sourceID, secret, body string) int {
+	w.t.Helper()
 	tpl, _ := templates.MustBuiltin().Get("stripe")
-	s, err := verify.Sign(tpl.GetSignatureScheme(), stripeSecret, verify.Message{Body: []byte(body)}, time.Now())
+	s, err := verify.Sign(tpl.GetSignatureScheme(), secret, verify.Message{Body: []byte(body)}, time.Now())
 	if err != nil {
 		w.t.Fatal(err)
 	}

@@ -9395,32 +9395,36 @@ func (m *SecretMutation) ResetEdge(name string) error {
 // SourceMutation represents an operation that mutates the Source nodes in the graph.
 type SourceMutation struct {
 	config
-	op                      Op
-	typ                     string
-	id                      *uuid.UUID
-	create_time             *time.Time
-	update_time             *time.Time
-	tenant_id               *uuid.UUID
-	display_name            *string
-	template_id             *string
-	metric_id               *string
-	signature_scheme        *[]byte
-	event_filter            *[]byte
-	field_mappings          *[]byte
-	status                  *source.Status
-	max_body_bytes          *int64
-	addmax_body_bytes       *int64
-	dedup_window_seconds    *int64
-	adddedup_window_seconds *int64
-	revision                *int64
-	addrevision             *int64
-	clearedFields           map[string]struct{}
-	secrets                 map[uuid.UUID]struct{}
-	removedsecrets          map[uuid.UUID]struct{}
-	clearedsecrets          bool
-	done                    bool
-	oldValue                func(context.Context) (*Source, error)
-	predicates              []predicate.Source
+	op                       Op
+	typ                      string
+	id                       *uuid.UUID
+	create_time              *time.Time
+	update_time              *time.Time
+	tenant_id                *uuid.UUID
+	display_name             *string
+	template_id              *string
+	metric_id                *string
+	signature_scheme         *[]byte
+	event_filter             *[]byte
+	field_mappings           *[]byte
+	status                   *source.Status
+	max_body_bytes           *int64
+	addmax_body_bytes        *int64
+	dedup_window_seconds     *int64
+	adddedup_window_seconds  *int64
+	rate_limit_per_second    *float64
+	addrate_limit_per_second *float64
+	rate_limit_burst         *int32
+	addrate_limit_burst      *int32
+	revision                 *int64
+	addrevision              *int64
+	clearedFields            map[string]struct{}
+	secrets                  map[uuid.UUID]struct{}
+	removedsecrets           map[uuid.UUID]struct{}
+	clearedsecrets           bool
+	done                     bool
+	oldValue                 func(context.Context) (*Source, error)
+	predicates               []predicate.Source
 }
 
 var _ ent.Mutation = (*SourceMutation)(nil)
@@ -10038,6 +10042,118 @@ func (m *SourceMutation) ResetDedupWindowSeconds() {
 	m.adddedup_window_seconds = nil
 }
 
+// SetRateLimitPerSecond sets the "rate_limit_per_second" field.
+func (m *SourceMutation) SetRateLimitPerSecond(f float64) {
+	m.rate_limit_per_second = &f
+	m.addrate_limit_per_second = nil
+}
+
+// RateLimitPerSecond returns the value of the "rate_limit_per_second" field in the mutation.
+func (m *SourceMutation) RateLimitPerSecond() (r float64, exists bool) {
+	v := m.rate_limit_per_second
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRateLimitPerSecond returns the old "rate_limit_per_second" field's value of the Source entity.
+// If the Source object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SourceMutation) OldRateLimitPerSecond(ctx context.Context) (v float64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRateLimitPerSecond is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRateLimitPerSecond requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRateLimitPerSecond: %w", err)
+	}
+	return oldValue.RateLimitPerSecond, nil
+}
+
+// AddRateLimitPerSecond adds f to the "rate_limit_per_second" field.
+func (m *SourceMutation) AddRateLimitPerSecond(f float64) {
+	if m.addrate_limit_per_second != nil {
+		*m.addrate_limit_per_second += f
+	} else {
+		m.addrate_limit_per_second = &f
+	}
+}
+
+// AddedRateLimitPerSecond returns the value that was added to the "rate_limit_per_second" field in this mutation.
+func (m *SourceMutation) AddedRateLimitPerSecond() (r float64, exists bool) {
+	v := m.addrate_limit_per_second
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetRateLimitPerSecond resets all changes to the "rate_limit_per_second" field.
+func (m *SourceMutation) ResetRateLimitPerSecond() {
+	m.rate_limit_per_second = nil
+	m.addrate_limit_per_second = nil
+}
+
+// SetRateLimitBurst sets the "rate_limit_burst" field.
+func (m *SourceMutation) SetRateLimitBurst(i int32) {
+	m.rate_limit_burst = &i
+	m.addrate_limit_burst = nil
+}
+
+// RateLimitBurst returns the value of the "rate_limit_burst" field in the mutation.
+func (m *SourceMutation) RateLimitBurst() (r int32, exists bool) {
+	v := m.rate_limit_burst
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRateLimitBurst returns the old "rate_limit_burst" field's value of the Source entity.
+// If the Source object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SourceMutation) OldRateLimitBurst(ctx context.Context) (v int32, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRateLimitBurst is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRateLimitBurst requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRateLimitBurst: %w", err)
+	}
+	return oldValue.RateLimitBurst, nil
+}
+
+// AddRateLimitBurst adds i to the "rate_limit_burst" field.
+func (m *SourceMutation) AddRateLimitBurst(i int32) {
+	if m.addrate_limit_burst != nil {
+		*m.addrate_limit_burst += i
+	} else {
+		m.addrate_limit_burst = &i
+	}
+}
+
+// AddedRateLimitBurst returns the value that was added to the "rate_limit_burst" field in this mutation.
+func (m *SourceMutation) AddedRateLimitBurst() (r int32, exists bool) {
+	v := m.addrate_limit_burst
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetRateLimitBurst resets all changes to the "rate_limit_burst" field.
+func (m *SourceMutation) ResetRateLimitBurst() {
+	m.rate_limit_burst = nil
+	m.addrate_limit_burst = nil
+}
+
 // SetRevision sets the "revision" field.
 func (m *SourceMutation) SetRevision(i int64) {
 	m.revision = &i
@@ -10182,7 +10298,7 @@ func (m *SourceMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *SourceMutation) Fields() []string {
-	fields := make([]string, 0, 13)
+	fields := make([]string, 0, 15)
 	if m.create_time != nil {
 		fields = append(fields, source.FieldCreateTime)
 	}
@@ -10219,6 +10335,12 @@ func (m *SourceMutation) Fields() []string {
 	if m.dedup_window_seconds != nil {
 		fields = append(fields, source.FieldDedupWindowSeconds)
 	}
+	if m.rate_limit_per_second != nil {
+		fields = append(fields, source.FieldRateLimitPerSecond)
+	}
+	if m.rate_limit_burst != nil {
+		fields = append(fields, source.FieldRateLimitBurst)
+	}
 	if m.revision != nil {
 		fields = append(fields, source.FieldRevision)
 	}
@@ -10254,6 +10376,10 @@ func (m *SourceMutation) Field(name string) (ent.Value, bool) {
 		return m.MaxBodyBytes()
 	case source.FieldDedupWindowSeconds:
 		return m.DedupWindowSeconds()
+	case source.FieldRateLimitPerSecond:
+		return m.RateLimitPerSecond()
+	case source.FieldRateLimitBurst:
+		return m.RateLimitBurst()
 	case source.FieldRevision:
 		return m.Revision()
 	}
@@ -10289,6 +10415,10 @@ func (m *SourceMutation) OldField(ctx context.Context, name string) (ent.Value, 
 		return m.OldMaxBodyBytes(ctx)
 	case source.FieldDedupWindowSeconds:
 		return m.OldDedupWindowSeconds(ctx)
+	case source.FieldRateLimitPerSecond:
+		return m.OldRateLimitPerSecond(ctx)
+	case source.FieldRateLimitBurst:
+		return m.OldRateLimitBurst(ctx)
 	case source.FieldRevision:
 		return m.OldRevision(ctx)
 	}
@@ -10384,6 +10514,20 @@ func (m *SourceMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetDedupWindowSeconds(v)
 		return nil
+	case source.FieldRateLimitPerSecond:
+		v, ok := value.(float64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRateLimitPerSecond(v)
+		return nil
+	case source.FieldRateLimitBurst:
+		v, ok := value.(int32)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRateLimitBurst(v)
+		return nil
 	case source.FieldRevision:
 		v, ok := value.(int64)
 		if !ok {
@@ -10405,6 +10549,12 @@ func (m *SourceMutation) AddedFields() []string {
 	if m.adddedup_window_seconds != nil {
 		fields = append(fields, source.FieldDedupWindowSeconds)
 	}
+	if m.addrate_limit_per_second != nil {
+		fields = append(fields, source.FieldRateLimitPerSecond)
+	}
+	if m.addrate_limit_burst != nil {
+		fields = append(fields, source.FieldRateLimitBurst)
+	}
 	if m.addrevision != nil {
 		fields = append(fields, source.FieldRevision)
 	}
@@ -10420,6 +10570,10 @@ func (m *SourceMutation) AddedField(name string) (ent.Value, bool) {
 		return m.AddedMaxBodyBytes()
 	case source.FieldDedupWindowSeconds:
 		return m.AddedDedupWindowSeconds()
+	case source.FieldRateLimitPerSecond:
+		return m.AddedRateLimitPerSecond()
+	case source.FieldRateLimitBurst:
+		return m.AddedRateLimitBurst()
 	case source.FieldRevision:
 		return m.AddedRevision()
 	}
@@ -10444,6 +10598,20 @@ func (m *SourceMutation) AddField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.AddDedupWindowSeconds(v)
+		return nil
+	case source.FieldRateLimitPerSecond:
+		v, ok := value.(float64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRateLimitPerSecond(v)
+		return nil
+	case source.FieldRateLimitBurst:
+		v, ok := value.(int32)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRateLimitBurst(v)
 		return nil
 	case source.FieldRevision:
 		v, ok := value.(int64)
@@ -10535,6 +10703,12 @@ func (m *SourceMutation) ResetField(name string) error {
 		return nil
 	case source.FieldDedupWindowSeconds:
 		m.ResetDedupWindowSeconds()
+		return nil
+	case source.FieldRateLimitPerSecond:
+		m.ResetRateLimitPerSecond()
+		return nil
+	case source.FieldRateLimitBurst:
+		m.ResetRateLimitBurst()
 		return nil
 	case source.FieldRevision:
 		m.ResetRevision()

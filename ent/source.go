@@ -42,6 +42,10 @@ type Source struct {
 	MaxBodyBytes int64 `json:"max_body_bytes,omitempty"`
 	// DedupWindowSeconds holds the value of the "dedup_window_seconds" field.
 	DedupWindowSeconds int64 `json:"dedup_window_seconds,omitempty"`
+	// RateLimitPerSecond holds the value of the "rate_limit_per_second" field.
+	RateLimitPerSecond float64 `json:"rate_limit_per_second,omitempty"`
+	// RateLimitBurst holds the value of the "rate_limit_burst" field.
+	RateLimitBurst int32 `json:"rate_limit_burst,omitempty"`
 	// Revision holds the value of the "revision" field.
 	Revision int64 `json:"revision,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
@@ -75,7 +79,9 @@ func (*Source) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case source.FieldSignatureScheme, source.FieldEventFilter, source.FieldFieldMappings:
 			values[i] = new([]byte)
-		case source.FieldMaxBodyBytes, source.FieldDedupWindowSeconds, source.FieldRevision:
+		case source.FieldRateLimitPerSecond:
+			values[i] = new(sql.NullFloat64)
+		case source.FieldMaxBodyBytes, source.FieldDedupWindowSeconds, source.FieldRateLimitBurst, source.FieldRevision:
 			values[i] = new(sql.NullInt64)
 		case source.FieldDisplayName, source.FieldTemplateID, source.FieldMetricID, source.FieldStatus:
 			values[i] = new(sql.NullString)
@@ -176,6 +182,18 @@ func (_m *Source) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.DedupWindowSeconds = value.Int64
 			}
+		case source.FieldRateLimitPerSecond:
+			if value, ok := values[i].(*sql.NullFloat64); !ok {
+				return fmt.Errorf("unexpected type %T for field rate_limit_per_second", values[i])
+			} else if value.Valid {
+				_m.RateLimitPerSecond = value.Float64
+			}
+		case source.FieldRateLimitBurst:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field rate_limit_burst", values[i])
+			} else if value.Valid {
+				_m.RateLimitBurst = int32(value.Int64)
+			}
 		case source.FieldRevision:
 			if value, ok := values[i].(*sql.NullInt64); !ok {
 				return fmt.Errorf("unexpected type %T for field revision", values[i])
@@ -258,6 +276,12 @@ func (_m *Source) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("dedup_window_seconds=")
 	builder.WriteString(fmt.Sprintf("%v", _m.DedupWindowSeconds))
+	builder.WriteString(", ")
+	builder.WriteString("rate_limit_per_second=")
+	builder.WriteString(fmt.Sprintf("%v", _m.RateLimitPerSecond))
+	builder.WriteString(", ")
+	builder.WriteString("rate_limit_burst=")
+	builder.WriteString(fmt.Sprintf("%v", _m.RateLimitBurst))
 	builder.WriteString(", ")
 	builder.WriteString("revision=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Revision))

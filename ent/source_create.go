@@ -129,6 +129,34 @@ func (_c *SourceCreate) SetDedupWindowSeconds(v int64) *SourceCreate {
 	return _c
 }
 
+// SetRateLimitPerSecond sets the "rate_limit_per_second" field.
+func (_c *SourceCreate) SetRateLimitPerSecond(v float64) *SourceCreate {
+	_c.mutation.SetRateLimitPerSecond(v)
+	return _c
+}
+
+// SetNillableRateLimitPerSecond sets the "rate_limit_per_second" field if the given value is not nil.
+func (_c *SourceCreate) SetNillableRateLimitPerSecond(v *float64) *SourceCreate {
+	if v != nil {
+		_c.SetRateLimitPerSecond(*v)
+	}
+	return _c
+}
+
+// SetRateLimitBurst sets the "rate_limit_burst" field.
+func (_c *SourceCreate) SetRateLimitBurst(v int32) *SourceCreate {
+	_c.mutation.SetRateLimitBurst(v)
+	return _c
+}
+
+// SetNillableRateLimitBurst sets the "rate_limit_burst" field if the given value is not nil.
+func (_c *SourceCreate) SetNillableRateLimitBurst(v *int32) *SourceCreate {
+	if v != nil {
+		_c.SetRateLimitBurst(*v)
+	}
+	return _c
+}
+
 // SetRevision sets the "revision" field.
 func (_c *SourceCreate) SetRevision(v int64) *SourceCreate {
 	_c.mutation.SetRevision(v)
@@ -231,6 +259,14 @@ func (_c *SourceCreate) defaults() error {
 		v := source.DefaultStatus
 		_c.mutation.SetStatus(v)
 	}
+	if _, ok := _c.mutation.RateLimitPerSecond(); !ok {
+		v := source.DefaultRateLimitPerSecond
+		_c.mutation.SetRateLimitPerSecond(v)
+	}
+	if _, ok := _c.mutation.RateLimitBurst(); !ok {
+		v := source.DefaultRateLimitBurst
+		_c.mutation.SetRateLimitBurst(v)
+	}
 	if _, ok := _c.mutation.Revision(); !ok {
 		v := source.DefaultRevision
 		_c.mutation.SetRevision(v)
@@ -298,6 +334,12 @@ func (_c *SourceCreate) check() error {
 		if err := source.DedupWindowSecondsValidator(v); err != nil {
 			return &ValidationError{Name: "dedup_window_seconds", err: fmt.Errorf(`ent: validator failed for field "Source.dedup_window_seconds": %w`, err)}
 		}
+	}
+	if _, ok := _c.mutation.RateLimitPerSecond(); !ok {
+		return &ValidationError{Name: "rate_limit_per_second", err: errors.New(`ent: missing required field "Source.rate_limit_per_second"`)}
+	}
+	if _, ok := _c.mutation.RateLimitBurst(); !ok {
+		return &ValidationError{Name: "rate_limit_burst", err: errors.New(`ent: missing required field "Source.rate_limit_burst"`)}
 	}
 	if _, ok := _c.mutation.Revision(); !ok {
 		return &ValidationError{Name: "revision", err: errors.New(`ent: missing required field "Source.revision"`)}
@@ -385,6 +427,14 @@ func (_c *SourceCreate) createSpec() (*Source, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.DedupWindowSeconds(); ok {
 		_spec.SetField(source.FieldDedupWindowSeconds, field.TypeInt64, value)
 		_node.DedupWindowSeconds = value
+	}
+	if value, ok := _c.mutation.RateLimitPerSecond(); ok {
+		_spec.SetField(source.FieldRateLimitPerSecond, field.TypeFloat64, value)
+		_node.RateLimitPerSecond = value
+	}
+	if value, ok := _c.mutation.RateLimitBurst(); ok {
+		_spec.SetField(source.FieldRateLimitBurst, field.TypeInt32, value)
+		_node.RateLimitBurst = value
 	}
 	if value, ok := _c.mutation.Revision(); ok {
 		_spec.SetField(source.FieldRevision, field.TypeInt64, value)
@@ -605,6 +655,42 @@ func (u *SourceUpsert) UpdateDedupWindowSeconds() *SourceUpsert {
 // AddDedupWindowSeconds adds v to the "dedup_window_seconds" field.
 func (u *SourceUpsert) AddDedupWindowSeconds(v int64) *SourceUpsert {
 	u.Add(source.FieldDedupWindowSeconds, v)
+	return u
+}
+
+// SetRateLimitPerSecond sets the "rate_limit_per_second" field.
+func (u *SourceUpsert) SetRateLimitPerSecond(v float64) *SourceUpsert {
+	u.Set(source.FieldRateLimitPerSecond, v)
+	return u
+}
+
+// UpdateRateLimitPerSecond sets the "rate_limit_per_second" field to the value that was provided on create.
+func (u *SourceUpsert) UpdateRateLimitPerSecond() *SourceUpsert {
+	u.SetExcluded(source.FieldRateLimitPerSecond)
+	return u
+}
+
+// AddRateLimitPerSecond adds v to the "rate_limit_per_second" field.
+func (u *SourceUpsert) AddRateLimitPerSecond(v float64) *SourceUpsert {
+	u.Add(source.FieldRateLimitPerSecond, v)
+	return u
+}
+
+// SetRateLimitBurst sets the "rate_limit_burst" field.
+func (u *SourceUpsert) SetRateLimitBurst(v int32) *SourceUpsert {
+	u.Set(source.FieldRateLimitBurst, v)
+	return u
+}
+
+// UpdateRateLimitBurst sets the "rate_limit_burst" field to the value that was provided on create.
+func (u *SourceUpsert) UpdateRateLimitBurst() *SourceUpsert {
+	u.SetExcluded(source.FieldRateLimitBurst)
+	return u
+}
+
+// AddRateLimitBurst adds v to the "rate_limit_burst" field.
+func (u *SourceUpsert) AddRateLimitBurst(v int32) *SourceUpsert {
+	u.Add(source.FieldRateLimitBurst, v)
 	return u
 }
 
@@ -852,6 +938,48 @@ func (u *SourceUpsertOne) AddDedupWindowSeconds(v int64) *SourceUpsertOne {
 func (u *SourceUpsertOne) UpdateDedupWindowSeconds() *SourceUpsertOne {
 	return u.Update(func(s *SourceUpsert) {
 		s.UpdateDedupWindowSeconds()
+	})
+}
+
+// SetRateLimitPerSecond sets the "rate_limit_per_second" field.
+func (u *SourceUpsertOne) SetRateLimitPerSecond(v float64) *SourceUpsertOne {
+	return u.Update(func(s *SourceUpsert) {
+		s.SetRateLimitPerSecond(v)
+	})
+}
+
+// AddRateLimitPerSecond adds v to the "rate_limit_per_second" field.
+func (u *SourceUpsertOne) AddRateLimitPerSecond(v float64) *SourceUpsertOne {
+	return u.Update(func(s *SourceUpsert) {
+		s.AddRateLimitPerSecond(v)
+	})
+}
+
+// UpdateRateLimitPerSecond sets the "rate_limit_per_second" field to the value that was provided on create.
+func (u *SourceUpsertOne) UpdateRateLimitPerSecond() *SourceUpsertOne {
+	return u.Update(func(s *SourceUpsert) {
+		s.UpdateRateLimitPerSecond()
+	})
+}
+
+// SetRateLimitBurst sets the "rate_limit_burst" field.
+func (u *SourceUpsertOne) SetRateLimitBurst(v int32) *SourceUpsertOne {
+	return u.Update(func(s *SourceUpsert) {
+		s.SetRateLimitBurst(v)
+	})
+}
+
+// AddRateLimitBurst adds v to the "rate_limit_burst" field.
+func (u *SourceUpsertOne) AddRateLimitBurst(v int32) *SourceUpsertOne {
+	return u.Update(func(s *SourceUpsert) {
+		s.AddRateLimitBurst(v)
+	})
+}
+
+// UpdateRateLimitBurst sets the "rate_limit_burst" field to the value that was provided on create.
+func (u *SourceUpsertOne) UpdateRateLimitBurst() *SourceUpsertOne {
+	return u.Update(func(s *SourceUpsert) {
+		s.UpdateRateLimitBurst()
 	})
 }
 
@@ -1269,6 +1397,48 @@ func (u *SourceUpsertBulk) AddDedupWindowSeconds(v int64) *SourceUpsertBulk {
 func (u *SourceUpsertBulk) UpdateDedupWindowSeconds() *SourceUpsertBulk {
 	return u.Update(func(s *SourceUpsert) {
 		s.UpdateDedupWindowSeconds()
+	})
+}
+
+// SetRateLimitPerSecond sets the "rate_limit_per_second" field.
+func (u *SourceUpsertBulk) SetRateLimitPerSecond(v float64) *SourceUpsertBulk {
+	return u.Update(func(s *SourceUpsert) {
+		s.SetRateLimitPerSecond(v)
+	})
+}
+
+// AddRateLimitPerSecond adds v to the "rate_limit_per_second" field.
+func (u *SourceUpsertBulk) AddRateLimitPerSecond(v float64) *SourceUpsertBulk {
+	return u.Update(func(s *SourceUpsert) {
+		s.AddRateLimitPerSecond(v)
+	})
+}
+
+// UpdateRateLimitPerSecond sets the "rate_limit_per_second" field to the value that was provided on create.
+func (u *SourceUpsertBulk) UpdateRateLimitPerSecond() *SourceUpsertBulk {
+	return u.Update(func(s *SourceUpsert) {
+		s.UpdateRateLimitPerSecond()
+	})
+}
+
+// SetRateLimitBurst sets the "rate_limit_burst" field.
+func (u *SourceUpsertBulk) SetRateLimitBurst(v int32) *SourceUpsertBulk {
+	return u.Update(func(s *SourceUpsert) {
+		s.SetRateLimitBurst(v)
+	})
+}
+
+// AddRateLimitBurst adds v to the "rate_limit_burst" field.
+func (u *SourceUpsertBulk) AddRateLimitBurst(v int32) *SourceUpsertBulk {
+	return u.Update(func(s *SourceUpsert) {
+		s.AddRateLimitBurst(v)
+	})
+}
+
+// UpdateRateLimitBurst sets the "rate_limit_burst" field to the value that was provided on create.
+func (u *SourceUpsertBulk) UpdateRateLimitBurst() *SourceUpsertBulk {
+	return u.Update(func(s *SourceUpsert) {
+		s.UpdateRateLimitBurst()
 	})
 }
 

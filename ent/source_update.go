@@ -171,6 +171,48 @@ func (_u *SourceUpdate) AddDedupWindowSeconds(v int64) *SourceUpdate {
 	return _u
 }
 
+// SetRateLimitPerSecond sets the "rate_limit_per_second" field.
+func (_u *SourceUpdate) SetRateLimitPerSecond(v float64) *SourceUpdate {
+	_u.mutation.ResetRateLimitPerSecond()
+	_u.mutation.SetRateLimitPerSecond(v)
+	return _u
+}
+
+// SetNillableRateLimitPerSecond sets the "rate_limit_per_second" field if the given value is not nil.
+func (_u *SourceUpdate) SetNillableRateLimitPerSecond(v *float64) *SourceUpdate {
+	if v != nil {
+		_u.SetRateLimitPerSecond(*v)
+	}
+	return _u
+}
+
+// AddRateLimitPerSecond adds value to the "rate_limit_per_second" field.
+func (_u *SourceUpdate) AddRateLimitPerSecond(v float64) *SourceUpdate {
+	_u.mutation.AddRateLimitPerSecond(v)
+	return _u
+}
+
+// SetRateLimitBurst sets the "rate_limit_burst" field.
+func (_u *SourceUpdate) SetRateLimitBurst(v int32) *SourceUpdate {
+	_u.mutation.ResetRateLimitBurst()
+	_u.mutation.SetRateLimitBurst(v)
+	return _u
+}
+
+// SetNillableRateLimitBurst sets the "rate_limit_burst" field if the given value is not nil.
+func (_u *SourceUpdate) SetNillableRateLimitBurst(v *int32) *SourceUpdate {
+	if v != nil {
+		_u.SetRateLimitBurst(*v)
+	}
+	return _u
+}
+
+// AddRateLimitBurst adds value to the "rate_limit_burst" field.
+func (_u *SourceUpdate) AddRateLimitBurst(v int32) *SourceUpdate {
+	_u.mutation.AddRateLimitBurst(v)
+	return _u
+}
+
 // SetRevision sets the "revision" field.
 func (_u *SourceUpdate) SetRevision(v int64) *SourceUpdate {
 	_u.mutation.ResetRevision()
@@ -367,6 +409,18 @@ func (_u *SourceUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.AddedDedupWindowSeconds(); ok {
 		_spec.AddField(source.FieldDedupWindowSeconds, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.RateLimitPerSecond(); ok {
+		_spec.SetField(source.FieldRateLimitPerSecond, field.TypeFloat64, value)
+	}
+	if value, ok := _u.mutation.AddedRateLimitPerSecond(); ok {
+		_spec.AddField(source.FieldRateLimitPerSecond, field.TypeFloat64, value)
+	}
+	if value, ok := _u.mutation.RateLimitBurst(); ok {
+		_spec.SetField(source.FieldRateLimitBurst, field.TypeInt32, value)
+	}
+	if value, ok := _u.mutation.AddedRateLimitBurst(); ok {
+		_spec.AddField(source.FieldRateLimitBurst, field.TypeInt32, value)
 	}
 	if value, ok := _u.mutation.Revision(); ok {
 		_spec.SetField(source.FieldRevision, field.TypeInt64, value)
@@ -578,6 +632,48 @@ func (_u *SourceUpdateOne) SetNillableDedupWindowSeconds(v *int64) *SourceUpdate
 // AddDedupWindowSeconds adds value to the "dedup_window_seconds" field.
 func (_u *SourceUpdateOne) AddDedupWindowSeconds(v int64) *SourceUpdateOne {
 	_u.mutation.AddDedupWindowSeconds(v)
+	return _u
+}
+
+// SetRateLimitPerSecond sets the "rate_limit_per_second" field.
+func (_u *SourceUpdateOne) SetRateLimitPerSecond(v float64) *SourceUpdateOne {
+	_u.mutation.ResetRateLimitPerSecond()
+	_u.mutation.SetRateLimitPerSecond(v)
+	return _u
+}
+
+// SetNillableRateLimitPerSecond sets the "rate_limit_per_second" field if the given value is not nil.
+func (_u *SourceUpdateOne) SetNillableRateLimitPerSecond(v *float64) *SourceUpdateOne {
+	if v != nil {
+		_u.SetRateLimitPerSecond(*v)
+	}
+	return _u
+}
+
+// AddRateLimitPerSecond adds value to the "rate_limit_per_second" field.
+func (_u *SourceUpdateOne) AddRateLimitPerSecond(v float64) *SourceUpdateOne {
+	_u.mutation.AddRateLimitPerSecond(v)
+	return _u
+}
+
+// SetRateLimitBurst sets the "rate_limit_burst" field.
+func (_u *SourceUpdateOne) SetRateLimitBurst(v int32) *SourceUpdateOne {
+	_u.mutation.ResetRateLimitBurst()
+	_u.mutation.SetRateLimitBurst(v)
+	return _u
+}
+
+// SetNillableRateLimitBurst sets the "rate_limit_burst" field if the given value is not nil.
+func (_u *SourceUpdateOne) SetNillableRateLimitBurst(v *int32) *SourceUpdateOne {
+	if v != nil {
+		_u.SetRateLimitBurst(*v)
+	}
+	return _u
+}
+
+// AddRateLimitBurst adds value to the "rate_limit_burst" field.
+func (_u *SourceUpdateOne) AddRateLimitBurst(v int32) *SourceUpdateOne {
+	_u.mutation.AddRateLimitBurst(v)
 	return _u
 }
 
@@ -807,6 +903,18 @@ func (_u *SourceUpdateOne) sqlSave(ctx context.Context) (_node *Source, err erro
 	}
 	if value, ok := _u.mutation.AddedDedupWindowSeconds(); ok {
 		_spec.AddField(source.FieldDedupWindowSeconds, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.RateLimitPerSecond(); ok {
+		_spec.SetField(source.FieldRateLimitPerSecond, field.TypeFloat64, value)
+	}
+	if value, ok := _u.mutation.AddedRateLimitPerSecond(); ok {
+		_spec.AddField(source.FieldRateLimitPerSecond, field.TypeFloat64, value)
+	}
+	if value, ok := _u.mutation.RateLimitBurst(); ok {
+		_spec.SetField(source.FieldRateLimitBurst, field.TypeInt32, value)
+	}
+	if value, ok := _u.mutation.AddedRateLimitBurst(); ok {
+		_spec.AddField(source.FieldRateLimitBurst, field.TypeInt32, value)
 	}
 	if value, ok := _u.mutation.Revision(); ok {
 		_spec.SetField(source.FieldRevision, field.TypeInt64, value)

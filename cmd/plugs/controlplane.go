@@ -12,10 +12,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/plugshq/plugs/backbone"
 	"github.com/plugshq/plugs/controlplane/secrets"
 	"github.com/plugshq/plugs/controlplane/server"
 	"github.com/plugshq/plugs/controlplane/store"
+	plugsv1 "github.com/plugshq/plugs/gen/plugs/v1"
+	"github.com/plugshq/plugs/metrics"
 	"github.com/plugshq/plugs/templates"
 )
 
@@ -32,6 +36,15 @@ type cpFlags struct {
 	tlsConfig *tls.Config
 	// receiptRetention is how long receipts are kept in the index.
 	receiptRetention time.Duration
+	// ingestURL is where the control plane reaches a data plane to send
+	// test events; dev sets its own data plane's.
+	ingestURL string
+	// metrics gets the control plane's series, served at /metrics on the
+	// REST port; plugs dev shares it with its data plane.
+	metrics *prometheus.Registry
+	// apiRate and apiBurst bound each API key's calls.
+	apiRate  float64
+	apiBurst int
 	// nats reaches the backbone, for the destinations' dead letters; no
 	// URL leaves those methods answering FAILED_PRECONDITION. Registered by
 	// controlplane only: dev sets the embedded server's URL.
@@ -50,6 +63,10 @@ func (f *cpFlags) register(fs *flag.FlagSet, defDataDir, defGRPC, defHTTP, defPu
 		"how long receipts of received webhooks are kept; set the data planes' flag to the same (PLUGS_RECEIPT_RETENTION)")
 	fs.StringVar(&f.allowHTTPHosts, "allow-http-hosts", envOr("PLUGS_ALLOW_HTTP_HOSTS", ""),
 		"comma-separated hosts destinations may use over plain http, for development (PLUGS_ALLOW_HTTP_HOSTS)")
+	fs.Float64Var(&f.apiRate, "api-rate-limit", envFloat("PLUGS_API_RATE_LIMIT", 50),
+		"calls per second each API key may make, gRPC and REST together, answering 429 past it; 0 means no limit (PLUGS_API_RATE_LIMIT)")
+	fs.IntVar(&f.apiBurst, "api-rate-limit-burst", envInt("PLUGS_API_RATE_LIMIT_BURST", 100),
+		"calls each API key may make at once above --api-rate-limit (PLUGS_API_RATE_LIMIT_BURST)")
 }
 
 // registerNATS adds the flags reaching the backbone; plugs dev does not
@@ -126,11 +143,18 @@ func startControlPlane(ctx context.Context, f *cpFlags, createKey bool, extraTok
 		DB: db, Keyring: kr, Catalog: catalog,
 		GRPCAddr: f.grpcAddr, HTTPAddr: f.httpAddr,
 		PublicIngestURL:  f.publicURL,
+		IngestURL:        f.ingestURL,
 		DataPlaneTokens:  tokens,
 		TLS:              f.tlsConfig,
 		AllowHTTPHosts:   splitList(f.allowHTTPHosts),
 		ReceiptRetention: f.receiptRetention,
 		Log:              slog.Default(),
+	}
+	if cfg.Metrics = f.metrics; cfg.Metrics == nil {
+		cfg.Metrics = metrics.NewRegistry()
+	}
+	if f.apiRate > 0 {
+		cfg.APIRateLimit = &plugsv1.RateLimit{RequestsPerSecond: f.apiRate, Burst: int32(min(f.apiBurst, 1_000_000))}
 	}
 	var nc *backbone.Conn
 	if f.nats.url != "" {
@@ -163,7 +187,9 @@ func runControlPlane(ctx context.Context, args []string, _ io.Writer) error {
 	f.register(fs, "./.plugs", ":9090", ":8081", "http://localhost:8080")
 	f.tls.register(fs)
 	f.registerNATS(fs)
-	if err := fs.Parse(args); err != nil {
+	fs.StringVar(&f.ingestURL, "ingest-url", envOr("PLUGS_INGEST_URL", ""),
+		"base URL this control plane reaches a data plane's ingest endpoint at, to send test events; empty disables them (PLUGS_INGEST_URL)")
+	if err := parseSettings(fs, args); err != nil {
 		return err
 	}
 	if err := f.loadTLS(); err != nil {

@@ -8,10 +8,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 
@@ -26,6 +28,8 @@ import (
 	"github.com/plugshq/plugs/dataplane/snapshot"
 	"github.com/plugshq/plugs/dataplane/snapshotfile"
 	plugsv1 "github.com/plugshq/plugs/gen/plugs/v1"
+	"github.com/plugshq/plugs/metrics"
+	"github.com/plugshq/plugs/ratelimit"
 )
 
 type dpFlags struct {
@@ -61,6 +65,15 @@ type dpFlags struct {
 	roles    string
 	receive  bool
 	forwards bool
+	// rateLimit and rateBurst are the global token bucket of the ingest
+	// endpoint; sources add their own.
+	rateLimit float64
+	rateBurst int
+	// metricsAddr serves /metrics apart from the public ingest listener;
+	// empty serves none. plugs dev sets metrics instead: the data plane's
+	// series join the control plane's on its /metrics.
+	metricsAddr string
+	metrics     *prometheus.Registry
 }
 
 // maxConfigMsg bounds a configuration message the data plane accepts: a
@@ -95,6 +108,14 @@ func (f *dpFlags) register(fs *flag.FlagSet, defIngest string, inProcess bool) {
 		fs.StringVar(&f.roles, "roles", envOr("PLUGS_DATAPLANE_ROLES", "receive,forward"),
 			"what this data plane does: receive (the ingest endpoint), forward (deliveries to destinations), or both (PLUGS_DATAPLANE_ROLES)")
 	}
+	if !inProcess {
+		fs.StringVar(&f.metricsAddr, "metrics-addr", envOr("PLUGS_METRICS_ADDR", ":9091"),
+			"listen address of /metrics, kept off the public ingest listener; empty disables it (PLUGS_METRICS_ADDR)")
+	}
+	fs.Float64Var(&f.rateLimit, "rate-limit", envFloat("PLUGS_RATE_LIMIT", 0),
+		"requests per second this data plane accepts across all sources, answering 429 past it; 0 means no limit (PLUGS_RATE_LIMIT)")
+	fs.IntVar(&f.rateBurst, "rate-limit-burst", envInt("PLUGS_RATE_LIMIT_BURST", 0),
+		"requests accepted at once above --rate-limit; 0 means --rate-limit rounded up (PLUGS_RATE_LIMIT_BURST)")
 	fs.StringVar(&f.egressAllow, "egress-allow", envOr("PLUGS_EGRESS_ALLOW", ""),
 		"comma-separated CIDRs and host names deliveries may reach despite being private, for development (PLUGS_EGRESS_ALLOW)")
 	fs.BoolVar(&f.trustForwarded, "trust-forwarded-headers", envOr("PLUGS_TRUST_FORWARDED_HEADERS", "") == "true",
@@ -113,6 +134,9 @@ func (f *dpFlags) register(fs *flag.FlagSet, defIngest string, inProcess bool) {
 func (f *dpFlags) load(inProcess bool) error {
 	if err := f.parseRoles(); err != nil {
 		return err
+	}
+	if f.rateLimit < 0 || f.rateBurst < 0 {
+		return usageErr("--rate-limit and --rate-limit-burst must not be negative")
 	}
 	if f.snapshotFile != "" {
 		if _, err := snapshotfile.ParseKey(f.snapshotKey); err != nil {
@@ -184,8 +208,15 @@ type dataPlane struct {
 	nats      *backbone.Conn
 	forwarder *forward.Forwarder
 	receipts  *receipts.Recorder
-	cancel    context.CancelFunc
-	done      chan struct{}
+	// attempts publishes the delivery log; stopAttempts ends it once the
+	// forwarder has stopped.
+	attempts     *forward.AttemptLog
+	stopAttempts context.CancelFunc
+	// metrics serves /metrics, nil when --metrics-addr is empty; it
+	// stops last, so a final scrape sees the shutdown.
+	metrics *http.Server
+	cancel  context.CancelFunc
+	done    chan struct{}
 }
 
 func (d *dataPlane) stop() {
@@ -196,8 +227,31 @@ func (d *dataPlane) stop() {
 	<-d.done
 	d.forwarder.Stop()
 	<-d.receipts.Done() // what the drained requests recorded is published
+	d.stopAttempts()
+	<-d.attempts.Done() // and the attempts finished while stopping
 	_ = d.conn.Close()
 	d.nats.Close()
+	if d.metrics != nil {
+		_ = d.metrics.Shutdown(ctx)
+	}
+}
+
+// serveMetrics serves reg at /metrics on addr until Shutdown.
+func serveMetrics(addr string, reg *prometheus.Registry, log *slog.Logger) (*http.Server, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("--metrics-addr: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", metrics.Handler(reg))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("metrics listener stopped", "error", err)
+		}
+	}()
+	log.Info("metrics listening", "addr", ln.Addr().String())
+	return srv, nil
 }
 
 // startDataPlane runs a data plane; f must have been loaded, or have creds
@@ -231,7 +285,13 @@ func startDataPlane(ctx context.Context, f *dpFlags) (*dataPlane, error) {
 	if f.allowUnverified {
 		log.Warn("verification bypass on: requests with " + receiver.SkipVerificationHeader + ": true are accepted unsigned (development only)")
 	}
-	p := pipeline.New(store, events, pipeline.Options{Log: log, AllowUnverified: f.allowUnverified})
+	reg := f.metrics
+	if reg == nil {
+		reg = metrics.NewRegistry()
+	}
+	m := metrics.NewDataPlane(reg)
+	p := pipeline.New(store, events, pipeline.Options{Log: log, AllowUnverified: f.allowUnverified,
+		Limits: ratelimit.New(f.rateLimit, f.rateBurst), Observer: m})
 	recorder := receipts.New(nc.JS, 0, log)
 	rc := receiver.New(p, receiver.Options{PublicURL: f.publicURL, TrustForwardedHeaders: f.trustForwarded, Log: log,
 		Receipts: recorder, NodeID: f.nodeID})
@@ -240,7 +300,7 @@ func startDataPlane(ctx context.Context, f *dpFlags) (*dataPlane, error) {
 	if f.receive {
 		ingest = rc
 	}
-	srv, err := dpserver.Start(dpserver.Config{Addr: f.ingestAddr, Store: store, Ingest: ingest, Log: log, TLS: f.ingestTLS})
+	srv, err := dpserver.Start(dpserver.Config{Addr: f.ingestAddr, Store: store, Ingest: ingest, Backbone: nc, Log: log, TLS: f.ingestTLS})
 	if err != nil {
 		conn.Close()
 		nc.Close()
@@ -253,24 +313,40 @@ func startDataPlane(ctx context.Context, f *dpFlags) (*dataPlane, error) {
 		nc.Close()
 		return nil, usageErr("--egress-allow: " + err.Error())
 	}
+	var metricsSrv *http.Server
+	if f.metricsAddr != "" {
+		if metricsSrv, err = serveMetrics(f.metricsAddr, reg, log); err != nil {
+			srv.Stop(ctx)
+			conn.Close()
+			nc.Close()
+			return nil, err
+		}
+	}
+	// The delivery log outlives the forwarder's context: attempts under
+	// way when the data plane stops are finished, and logged, after it.
+	attempts := forward.NewAttemptLog(nc.JS, f.nodeID, 0, log)
+	attemptsCtx, stopAttempts := context.WithCancel(context.WithoutCancel(ctx))
+	go attempts.Run(attemptsCtx)
+	m.WatchSpools(reg, recorder, attempts)
 	fwd := forward.New(nc.JS, snapshot.Routes{Store: store}, forward.Options{Guard: guard, Log: log,
-		OnAttempt: func(a forward.Attempt) {
-			log.Debug("delivery attempt", "destination", a.DestinationID, "event", a.EventID, "attempt", a.Number,
-				"status", a.StatusCode, "outcome", a.Outcome, "error", a.Err)
-		}})
+		OnAttempt: func(a forward.Attempt) { m.Attempt(a); attempts.Record(a) }})
 	runCtx, cancel := context.WithCancel(ctx)
-	d := &dataPlane{srv: srv, conn: conn, nats: nc, forwarder: fwd, receipts: recorder, cancel: cancel, done: make(chan struct{})}
+	d := &dataPlane{srv: srv, conn: conn, nats: nc, forwarder: fwd, receipts: recorder, attempts: attempts, stopAttempts: stopAttempts,
+		metrics: metricsSrv, cancel: cancel, done: make(chan struct{})}
 	go recorder.Run(runCtx)
 	if f.forwards {
 		go runForwarder(runCtx, fwd, store, log)
+		go m.PollBacklog(runCtx, nc.JS, 15*time.Second, log)
 	}
+
 	cc := &configclient.Client{
-		Conn:    conn,
-		Token:   f.token,
-		Node:    &plugsv1.Node{Id: f.nodeID, Zone: f.zone, Build: version},
-		Store:   store,
-		Log:     slog.Default(),
-		Persist: persist,
+		Conn:     conn,
+		Token:    f.token,
+		Node:     &plugsv1.Node{Id: f.nodeID, Zone: f.zone, Build: version},
+		Store:    store,
+		Log:      slog.Default(),
+		Persist:  persist,
+		Observer: m,
 	}
 	go func() { defer close(d.done); _ = cc.Run(runCtx) }()
 	return d, nil
@@ -280,7 +356,7 @@ func runDataPlane(ctx context.Context, args []string, _ io.Writer) error {
 	fs := flag.NewFlagSet("plugs dataplane", flag.ContinueOnError)
 	var f dpFlags
 	f.register(fs, ":8080", false)
-	if err := fs.Parse(args); err != nil {
+	if err := parseSettings(fs, args); err != nil {
 		return err
 	}
 	if err := f.load(false); err != nil {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"github.com/plugshq/plugs/backbone"
 	"github.com/plugshq/plugs/controlplane/auth"
 	"github.com/plugshq/plugs/ent/viewer"
+	"github.com/plugshq/plugs/metrics"
 )
 
 // devKeyFile keeps the bootstrap API key of a dev data directory, so the
@@ -32,7 +34,7 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 	natsHost := fs.String("nats-host", "127.0.0.1", "embedded NATS listen host")
 	natsPort := fs.Int("nats-port", 4222, "embedded NATS port (-1 picks a free one)")
 	natsFsync := fs.Bool("nats-fsync", false, "sync every event to disk before acknowledging it (survives power loss; far slower)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseSettings(fs, args); err != nil {
 		return err
 	}
 	if err := cp.loadTLS(); err != nil {
@@ -48,6 +50,9 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 		cp.publicURL = scheme(dp.ingestTLS != nil) + dp.ingestAddr
 	}
 	dp.publicURL = cp.publicURL
+	// Test events go to the in-process data plane, whatever URL providers
+	// are given.
+	cp.ingestURL = scheme(dp.ingestTLS != nil) + dialable(dp.ingestAddr)
 	if cp.allowHTTPHosts == "" {
 		// Local receivers are the point of a dev setup.
 		cp.allowHTTPHosts = "localhost,127.0.0.1"
@@ -81,6 +86,9 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	cp.nats.url = nats.URL()
 
+	// One /metrics, on the REST port, for both planes.
+	cp.metrics = metrics.NewRegistry()
+	dp.metrics = cp.metrics
 	c, err := startControlPlane(ctx, &cp, true, []string{dp.token})
 	if err != nil {
 		return err
@@ -109,6 +117,8 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 Plugs dev is running.
 
   REST API      %s%s/v1/sources
+  API document  %[1]s%[2]s/openapi.json
+  Metrics       %[1]s%[2]s/metrics
   gRPC          %s  (reflection on)
   Ingest        %s/v1/ingest/webhook/{sourceId}
   NATS          %s
@@ -153,6 +163,16 @@ func devBootstrap(ctx context.Context, c *controlPlane, dataDir string) (key str
 		return "", false, err
 	}
 	return token, true, nil
+}
+
+// dialable turns a wildcard listen address (":8080") into one this host
+// can dial.
+func dialable(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || (host != "" && host != "0.0.0.0" && host != "::") {
+		return addr
+	}
+	return net.JoinHostPort("127.0.0.1", port)
 }
 
 // scheme is the URL scheme of a listener with or without TLS.

@@ -32,6 +32,11 @@ func commands() []command {
 		{"dataplane", "run a data plane that takes its configuration from a control plane", runDataPlane},
 		{"tokens", "create credentials: tokens create --tenant NAME or --dataplane --name NAME (operator), or --server/--api-key", runTokens},
 		{"sign", "print a curl command sending a body signed as a template's provider signs it", runSign},
+		{"send-test", "send a source's sample event through the ingest endpoint and print its receipt", runSendTest},
+		{"receipts", "receipts tail --source ID: follow a source's receipts as they arrive", runReceipts},
+		{"sources", "sources list | get ID | create | delete ID: the tenant's webhook sources", runSources},
+		{"destinations", "destinations list | get ID | create | delete ID | deliveries ID | dead-letters ID", runDestinations},
+		{"templates", "templates list: the provider templates sources start from", runTemplates},
 		{"keys", "master keys: keys generate | keys rotate (re-encrypt every secret under the newest key)", runKeys},
 		{"version", "print the version", func(_ context.Context, _ []string, w io.Writer) error {
 			_, err := fmt.Fprintln(w, "plugs", version)
@@ -45,6 +50,10 @@ func usage(w io.Writer) {
 	for _, c := range commands() {
 		fmt.Fprintf(w, "  %-13s %s\n", c.name, c.summary)
 	}
+	fmt.Fprintln(w, "\nsources, destinations, templates, send-test and receipts call a control plane's gRPC API\n"+
+		"(--server, default 127.0.0.1:9090) with an API key from --api-key, PLUGS_API_KEY or the one\n"+
+		"plugs dev saved in .plugs/dev-api-key; sources, destinations and templates also read it from a\n"+
+		"--config file, and print the API's JSON with -o json.")
 	fmt.Fprintln(w, "\nRun 'plugs <command> -h' for the flags of a command.")
 }
 
@@ -80,6 +89,15 @@ func main() {
 func envDuration(name string, def time.Duration) time.Duration {
 	if d, err := time.ParseDuration(os.Getenv(name)); err == nil {
 		return d
+	}
+	return def
+}
+
+// envFloat is envOr for numbers; a value that does not parse is the
+// default.
+func envFloat(name string, def float64) float64 {
+	if v, err := strconv.ParseFloat(os.Getenv(name), 64); err == nil {
+		return v
 	}
 	return def
 }

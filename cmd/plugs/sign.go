@@ -11,12 +11,14 @@ import (
 	"strings"
 	"time"
 
-	"github.com/plugshq/plugs/dataplane/verify"
 	"github.com/plugshq/plugs/templates"
+	"github.com/plugshq/plugs/templates/sample"
 )
 
 // runSign prints a ready curl command that sends a body signed the way the
-// template's provider signs it: to try a source without the provider.
+// template's provider signs it: to try a source without the provider. The
+// template's sample gets a fresh event id each time, so it is never a
+// duplicate of the last one.
 func runSign(_ context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("plugs sign", flag.ContinueOnError)
 	tplID := fs.String("template", "", "template id, for example stripe (see GET /v1/templates)")
@@ -35,19 +37,13 @@ func runSign(_ context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return usageErr("%v", err)
 	}
-	body := []byte(strings.TrimSpace(tpl.GetSamplePayload()))
+	var body []byte
 	if *bodyFile != "" {
 		if body, err = os.ReadFile(*bodyFile); err != nil {
 			return err
 		}
 	}
-	contentType := tpl.GetSampleContentType()
-	if contentType == "" {
-		contentType = "application/json"
-	}
-	signed, err := verify.Sign(tpl.GetSignatureScheme(), *secret, verify.Message{
-		Method: "POST", URL: *url, ContentType: contentType, Header: headers.header(), Body: body,
-	}, time.Now())
+	signed, err := sample.Sign(sample.Spec{Template: tpl, Secret: *secret, URL: *url, Body: body, Header: headers.header()}, time.Now())
 	if err != nil {
 		return err
 	}

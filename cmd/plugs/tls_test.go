@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plugshq/plugs/backbone"
 	"github.com/plugshq/plugs/controlplane/auth"
 	"github.com/plugshq/plugs/controlplane/store"
 )
@@ -195,9 +196,15 @@ func TestMutualTLSEndToEnd(t *testing.T) {
 	}
 	defer c.stop()
 
+	// Ready means a configuration and a reachable backbone.
+	embd, err := backbone.StartEmbedded(t.TempDir(), "127.0.0.1", -1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer embd.Shutdown()
 	dp := dpFlags{controlPlane: c.srv.GRPCAddr, ingestAddr: "127.0.0.1:0", nodeID: "dp-mtls",
 		controlTLS: clientTLSFlags{ca: serverCA.certFile, cert: dpCert.certFile, key: dpCert.keyFile},
-		ingestCert: ingestCert.certFile, ingestKey: ingestCert.keyFile}
+		ingestCert: ingestCert.certFile, ingestKey: ingestCert.keyFile, nats: natsFlags{url: embd.URL()}}
 	if err := dp.load(false); err != nil {
 		t.Fatal(err)
 	}

@@ -52,6 +52,7 @@ func (s *Sources) sourceToProto(ctx context.Context, src *ent.Source, secrets []
 		Status:          statusToProto(src.Status),
 		MaxBodyBytes:    src.MaxBodyBytes,
 		DedupWindow:     durationpb.New(time.Duration(src.DedupWindowSeconds) * time.Second),
+		RateLimit:       config.RateLimit(src),
 		CreateTime:      timestamppb.New(src.CreateTime),
 		UpdateTime:      timestamppb.New(src.UpdateTime),
 		WebhookUrl:      s.WebhookURL(src.ID.String()),

@@ -12,15 +12,10 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go/jetstream"
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/plugshq/plugs/dataplane/forward"
 	"github.com/plugshq/plugs/ent"
-	"github.com/plugshq/plugs/ent/destination"
 	"github.com/plugshq/plugs/ent/viewer"
 	plugsv1 "github.com/plugshq/plugs/gen/plugs/v1"
 )
@@ -32,10 +27,11 @@ const (
 )
 
 // DestinationService is the whole of plugs.v1.DestinationService: the
-// destinations themselves, and their dead letters.
+// destinations themselves, their dead letters and their delivery log.
 type DestinationService struct {
 	*Destinations
 	*DeadLetters
+	*Deliveries
 }
 
 // DeadLetters implements the dead-letter methods of
@@ -121,23 +117,11 @@ func (d *DeadLetters) RedriveDeadLetters(ctx context.Context, req *plugsv1.Redri
 // otherwise, exactly like a missing one) and that the backbone is
 // configured.
 func (d *DeadLetters) ready(ctx context.Context, id uuid.UUID) error {
-	ok, err := d.Client.Destination.Query().Where(destination.ID(id)).Exist(ctx)
-	if err != nil {
-		return internal(ctx, d.logger(), "look up destination", err)
-	}
-	if !ok {
-		return notFound("destination", id.String())
+	if err := requireDestination(ctx, d.Client, d.logger(), id); err != nil {
+		return err
 	}
 	if d.JS == nil {
-		st := status.New(codes.FailedPrecondition, "no backbone configured")
-		if dt, err := st.WithDetails(&errdetails.PreconditionFailure{Violations: []*errdetails.PreconditionFailure_Violation{{
-			Type:        "BACKBONE",
-			Subject:     "control plane",
-			Description: "dead letters are kept in NATS JetStream; start the control plane with --nats-url (PLUGS_NATS_URL)",
-		}}}); err == nil {
-			st = dt
-		}
-		return st.Err()
+		return noBackbone("dead letters are")
 	}
 	return nil
 }
@@ -145,15 +129,7 @@ func (d *DeadLetters) ready(ctx context.Context, id uuid.UUID) error {
 // backboneErr turns a failed read or write of the dead letters into a
 // status: UNAVAILABLE, worth retrying, when the backbone did not answer.
 func (d *DeadLetters) backboneErr(ctx context.Context, what string, err error) error {
-	if ctx.Err() != nil || !errors.Is(err, forward.ErrBackbone) {
-		return internal(ctx, d.logger(), what, err)
-	}
-	d.logger().WarnContext(ctx, what, "error", err)
-	st := status.New(codes.Unavailable, "backbone unavailable; try again")
-	if dt, derr := st.WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(time.Second)}); derr == nil {
-		st = dt
-	}
-	return st.Err()
+	return backboneErr(ctx, d.logger(), what, err)
 }
 
 func (d *DeadLetters) logger() *slog.Logger {

@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -12,16 +11,11 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/plugshq/plugs/controlplane/receipts"
+	"github.com/plugshq/plugs/controlplane/replay"
 	"github.com/plugshq/plugs/ent"
-	"github.com/plugshq/plugs/ent/predicate"
 	"github.com/plugshq/plugs/ent/receipt"
-	"github.com/plugshq/plugs/ent/source"
 	plugsv1 "github.com/plugshq/plugs/gen/plugs/v1"
 )
-
-// maxReceiptFilterLen bounds a text filter of ListReceipts; no stored
-// cause, event type or provider event id worth finding is longer.
-const maxReceiptFilterLen = 1024
 
 // Receipts implements plugs.v1.ReceiptService over the receipts index,
 // which the receipts indexer fills from the backbone. Rows are
@@ -32,8 +26,11 @@ type Receipts struct {
 
 	Client *ent.Client
 	// Replayer runs replays; nil answers FAILED_PRECONDITION.
-	Replayer *Replayer
-	Log      *slog.Logger
+	Replayer *replay.Replayer
+	// Replays runs bulk replays in the background; nil answers
+	// ReplayReceipts with FAILED_PRECONDITION.
+	Replays ReplayRunner
+	Log     *slog.Logger
 }
 
 // listedReceiptFields are the columns a list reads: everything but the
@@ -63,63 +60,16 @@ func (r *Receipts) ListReceipts(ctx context.Context, req *plugsv1.ListReceiptsRe
 	if err != nil {
 		v.add("page_token", "not a page token of this list")
 	}
-	q := r.Client.Receipt.Query().Where(receipt.SourceID(sourceID))
-	if o := req.GetOutcome(); o != plugsv1.Receipt_OUTCOME_UNSPECIFIED {
-		stored, ok := receipts.StoredOutcome(o)
-		if ok {
-			q.Where(receipt.OutcomeEQ(stored))
-		} else {
-			v.add("outcome", "must be one of OUTCOME_ACCEPTED, OUTCOME_DUPLICATE, OUTCOME_FILTERED, OUTCOME_REJECTED, OUTCOME_HANDSHAKE")
-		}
-	}
-	for _, f := range []struct {
-		name, value string
-		pred        func(string) predicate.Receipt
-	}{
-		{"cause", req.GetCause(), receipt.Cause},
-		{"event_type", req.GetEventType(), receipt.EventType},
-		{"provider_event_id", req.GetProviderEventId(), receipt.ProviderEventID},
-	} {
-		if f.value == "" {
-			continue
-		}
-		if len(f.value) > maxReceiptFilterLen {
-			v.add(f.name, fmt.Sprintf("must be at most %d bytes", maxReceiptFilterLen))
-			continue
-		}
-		q.Where(f.pred(f.value))
-	}
-	var start, end time.Time
-	if t := req.GetStartTime(); t != nil {
-		if t.CheckValid() != nil {
-			v.add("start_time", "must be a valid timestamp")
-		} else {
-			start = t.AsTime()
-			q.Where(receipt.ReceiveTimeGTE(start))
-		}
-	}
-	if t := req.GetEndTime(); t != nil {
-		if t.CheckValid() != nil {
-			v.add("end_time", "must be a valid timestamp")
-		} else {
-			end = t.AsTime()
-			q.Where(receipt.ReceiveTimeLT(end))
-		}
-	}
-	if !start.IsZero() && !end.IsZero() && !end.After(start) {
-		v.add("end_time", "must be after start_time")
-	}
+	where, bad := receipts.Where(sourceID, req)
+	v = append(v, bad...)
+	q := r.Client.Receipt.Query().Where(where...)
 	if err := v.err(); err != nil {
 		return nil, err
 	}
-	// The source first: another tenant's source is not found, exactly
-	// like a missing one, rather than an empty list.
-	ok, err := r.Client.Source.Query().Where(source.ID(sourceID)).Exist(ctx)
-	if err != nil {
-		return nil, internal(ctx, r.log(), "look up source", err)
-	}
-	if !ok {
-		return nil, notFound("source", sourceID.String())
+	// The source first: another tenant's source is not found, rather
+	// than an empty list.
+	if err := r.requireSource(ctx, sourceID); err != nil {
+		return nil, err
 	}
 	if hasAfter {
 		// Strictly after the last row of the previous page in (receive

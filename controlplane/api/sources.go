@@ -39,7 +39,9 @@ type Sources struct {
 	// Rollout counts the data planes running a source's revision; nil
 	// leaves the counts at zero.
 	Rollout *Rollout
-	Log     *slog.Logger
+	// TestEvents sends test events; nil answers FAILED_PRECONDITION.
+	TestEvents *TestEvents
+	Log        *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -61,6 +63,7 @@ var updatablePaths = map[string]bool{
 	"display_name": true, "template_id": true, "metric_id": true,
 	"signature_scheme": true, "event_filter": true, "field_mappings": true,
 	"status": true, "max_body_bytes": true, "dedup_window": true,
+	"rate_limit": true,
 }
 
 // CreateSource implements plugs.v1.SourceService.
@@ -399,6 +402,8 @@ type storedSource struct {
 	scheme, filter, mappings          []byte
 	status                            source.Status
 	maxBodyBytes, dedupWindowSeconds  int64
+	ratePerSecond                     float64
+	rateBurst                         int32
 }
 
 // encodeSource turns an effective, validated source into its row values.
@@ -412,6 +417,8 @@ func encodeSource(in *plugsv1.Source, tpl *plugsv1.Template) (storedSource, erro
 		status:             statusFromProto(in.GetStatus()),
 		maxBodyBytes:       in.GetMaxBodyBytes(),
 		dedupWindowSeconds: int64(in.GetDedupWindow().AsDuration() / time.Second),
+		ratePerSecond:      in.GetRateLimit().GetRequestsPerSecond(),
+		rateBurst:          in.GetRateLimit().GetBurst(),
 	}
 	var err error
 	if !proto.Equal(in.GetSignatureScheme(), tpl.GetSignatureScheme()) {
@@ -439,6 +446,8 @@ type sourceSetter[T any] interface {
 	SetStatus(source.Status) T
 	SetMaxBodyBytes(int64) T
 	SetDedupWindowSeconds(int64) T
+	SetRateLimitPerSecond(float64) T
+	SetRateLimitBurst(int32) T
 }
 
 func setSourceFields[T sourceSetter[T]](b T, f storedSource) T {
@@ -451,5 +460,7 @@ func setSourceFields[T sourceSetter[T]](b T, f storedSource) T {
 	b.SetStatus(f.status)
 	b.SetMaxBodyBytes(f.maxBodyBytes)
 	b.SetDedupWindowSeconds(f.dedupWindowSeconds)
+	b.SetRateLimitPerSecond(f.ratePerSecond)
+	b.SetRateLimitBurst(f.rateBurst)
 	return b
 }

@@ -23,11 +23,13 @@ const (
 	DefaultDedupWindow  = 72 * time.Hour
 	MinDedupWindow      = time.Minute
 	MaxDedupWindow      = 30 * 24 * time.Hour
-	MinSecretLen        = 16
-	MaxSecretLen        = 4096
-	MaxActiveSecrets    = 10
-	MaxTolerance        = 24 * time.Hour
-	DefaultSecretTTL    = 24 * time.Hour
+	// MaxRateLimit bounds a source's requests per second and burst.
+	MaxRateLimit     = 1_000_000
+	MinSecretLen     = 16
+	MaxSecretLen     = 4096
+	MaxActiveSecrets = 10
+	MaxTolerance     = 24 * time.Hour
+	DefaultSecretTTL = 24 * time.Hour
 )
 
 var (
@@ -60,6 +62,14 @@ func validateSource(v *violations, prefix string, s *plugsv1.Source, templateKno
 	}
 	if d := s.GetDedupWindow(); d == nil || d.CheckValid() != nil || d.AsDuration() < MinDedupWindow || d.AsDuration() > MaxDedupWindow {
 		v.add(prefix+"dedup_window", fmt.Sprintf("must be between %s and %s", MinDedupWindow, MaxDedupWindow))
+	}
+	if rl := s.GetRateLimit(); rl != nil {
+		if r := rl.GetRequestsPerSecond(); !(r > 0 && r <= MaxRateLimit) {
+			v.add(prefix+"rate_limit.requests_per_second", fmt.Sprintf("must be greater than 0 and at most %d", MaxRateLimit))
+		}
+		if b := rl.GetBurst(); b < 0 || b > MaxRateLimit {
+			v.add(prefix+"rate_limit.burst", fmt.Sprintf("must be between 0 and %d", MaxRateLimit))
+		}
 	}
 	if len(*v) > 0 {
 		return

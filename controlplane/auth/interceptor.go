@@ -35,7 +35,9 @@ type Interceptor struct {
 	// DataPlanes checks data-plane tokens; nil means only a client
 	// certificate opens the configuration stream.
 	DataPlanes *DataPlanes
-	Log        *slog.Logger
+	// Limits bounds each API key's calls; nil means no limit.
+	Limits *KeyLimits
+	Log    *slog.Logger
 }
 
 func (in *Interceptor) authenticate(ctx context.Context, method string) (context.Context, error) {
@@ -56,6 +58,12 @@ func (in *Interceptor) authenticate(ctx context.Context, method string) (context
 	tenantID, err := in.Keys.Authenticate(ctx, token)
 	if err != nil {
 		return nil, in.failure(ctx, method, err)
+	}
+	// Keyed by the key's public prefix: the bucket is the key's, and no
+	// secret is kept in memory for it.
+	prefix, _ := splitAPIKeyToken(token)
+	if err := in.Limits.allow(ctx, prefix); err != nil {
+		return nil, err
 	}
 	return viewer.ForTenant(ctx, tenantID), nil
 }

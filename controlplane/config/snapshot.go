@@ -64,6 +64,7 @@ func (s *Snapshotter) SourceConfig(r *ent.Source) (*plugsv1.SourceConfig, error)
 		MaxBodyBytes:    r.MaxBodyBytes,
 		DedupWindow:     durationpb.New(time.Duration(r.DedupWindowSeconds) * time.Second),
 		Revision:        r.Revision,
+		RateLimit:       RateLimit(r),
 	}
 	if r.Status == source.StatusDisabled {
 		sc.Status = plugsv1.Source_STATUS_DISABLED
@@ -99,4 +100,13 @@ func (s *Snapshotter) log() *slog.Logger {
 		return s.Log
 	}
 	return slog.Default()
+}
+
+// RateLimit is a source's token bucket as the API and data planes see it;
+// nil when the source has no limit of its own.
+func RateLimit(r *ent.Source) *plugsv1.RateLimit {
+	if r.RateLimitPerSecond <= 0 {
+		return nil
+	}
+	return &plugsv1.RateLimit{RequestsPerSecond: r.RateLimitPerSecond, Burst: r.RateLimitBurst}
 }

@@ -188,3 +188,16 @@ func (d *DBStatus) flush(ctx context.Context) {
 		d.mu.Unlock()
 	}
 }
+
+// ConnectedCount is how many data planes hold a stream to this replica.
+func (d *DBStatus) ConnectedCount() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n := 0
+	for _, st := range d.nodes {
+		if st.streams > 0 {
+			n++
+		}
+	}
+	return n
+}

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/plugshq/plugs/backbone"
+	"github.com/plugshq/plugs/controlplane/streamindex"
 	"github.com/plugshq/plugs/ent"
 	"github.com/plugshq/plugs/ent/receipt"
 	"github.com/plugshq/plugs/ent/schema"
@@ -62,7 +63,7 @@ func Decode(subject string, data []byte, published time.Time) (Row, error) {
 	if err := proto.Unmarshal(data, r); err != nil {
 		return Row{}, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
-	subTenant, subSource, ok := subjectIDs(subject)
+	subTenant, subSource, ok := streamindex.SubjectIDs(subject, backbone.ReceiptSubject)
 	if !ok {
 		return Row{}, fmt.Errorf("%w: subject %q is not plugs.receipts.<tenant id>.<source id>", ErrMalformed, subject)
 	}
@@ -93,29 +94,11 @@ func Decode(subject string, data []byte, published time.Time) (Row, error) {
 // idOr parses a receipt's id, taking the subject's when it is empty, and
 // refuses one that disagrees with the subject.
 func idOr(field, s string, fromSubject uuid.UUID) (uuid.UUID, error) {
-	if s == "" {
-		return fromSubject, nil
-	}
-	id, err := uuid.Parse(s)
+	id, err := streamindex.MatchID(field, s, fromSubject)
 	if err != nil {
-		return uuid.Nil, fmt.Errorf("%w: %s %q: %w", ErrMalformed, field, s, err)
-	}
-	if id != fromSubject {
-		return uuid.Nil, fmt.Errorf("%w: %s %s published on the subject of %s", ErrMalformed, field, id, fromSubject)
+		return uuid.Nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
 	return id, nil
-}
-
-// subjectIDs reads the tenant and source ids of a receipt's subject.
-func subjectIDs(subject string) (tenant, source uuid.UUID, ok bool) {
-	parts := strings.Split(subject, ".")
-	if len(parts) != 4 || backbone.ReceiptSubject(parts[2], parts[3]) != subject {
-		return uuid.Nil, uuid.Nil, false
-	}
-	var err1, err2 error
-	tenant, err1 = uuid.Parse(parts[2])
-	source, err2 = uuid.Parse(parts[3])
-	return tenant, source, err1 == nil && err2 == nil
 }
 
 // create builds the insert of a row.

@@ -6,16 +6,14 @@ package receipts
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/plugshq/plugs/backbone"
+	"github.com/plugshq/plugs/controlplane/streamindex"
 	"github.com/plugshq/plugs/ent"
 	"github.com/plugshq/plugs/ent/receipt"
 	"github.com/plugshq/plugs/ent/viewer"
@@ -28,22 +26,11 @@ const ConsumerName = "plugs-receipts-indexer"
 
 const (
 	// DefaultRetentionEvery is how often old receipts are deleted.
-	DefaultRetentionEvery = time.Hour
+	DefaultRetentionEvery = streamindex.DefaultRetentionEvery
 	// DefaultBatchSize bounds the receipts written in one insert.
-	DefaultBatchSize = 100
+	DefaultBatchSize = streamindex.DefaultBatchSize
 	// DefaultPruneBatchSize bounds the receipts deleted in one statement.
-	DefaultPruneBatchSize = 1000
-	// maxBatchBytes bounds the raw receipts held at once, bodies included
-	// (up to a source's limit each, 1 MiB by default).
-	maxBatchBytes = 8 << 20
-	// ackWait is how long a receipt a replica took and lost is held
-	// before another indexes it; indexing it twice is harmless.
-	ackWait = 30 * time.Second
-	// defaultRetryDelay is the wait before setting up the consumer again,
-	// and before a receipt whose insert failed is delivered again.
-	defaultRetryDelay = 5 * time.Second
-	// setupTimeout bounds creating the consumer.
-	setupTimeout = 10 * time.Second
+	DefaultPruneBatchSize = streamindex.DefaultPruneBatchSize
 )
 
 // Indexer indexes receipts and applies their retention. Its zero options
@@ -72,9 +59,7 @@ type Indexer struct {
 	RetryDelay time.Duration
 	Log        *slog.Logger
 
-	mu     sync.Mutex
-	cancel context.CancelFunc
-	done   chan struct{}
+	runner streamindex.Runner
 }
 
 // Run indexes and prunes until ctx is done or Stop is called, and returns
@@ -83,243 +68,58 @@ type Indexer struct {
 // created by the data planes: until one has, Run waits for the receipts
 // stream.
 func (ix *Indexer) Run(ctx context.Context) error {
-	ix.mu.Lock()
-	if ix.done != nil {
-		ix.mu.Unlock()
+	if !ix.runner.Run(ctx, ix.indexer().Run) {
 		return ErrRunning
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	ix.cancel, ix.done = cancel, done
-	ix.mu.Unlock()
-	defer func() {
-		cancel()
-		ix.mu.Lock()
-		ix.cancel, ix.done = nil, nil
-		ix.mu.Unlock()
-		close(done)
-	}()
-
-	var wg sync.WaitGroup
-	wg.Go(func() { ix.pruneLoop(ctx) })
-	if ix.JS != nil {
-		wg.Go(func() { ix.consumeLoop(ctx) })
-	}
-	wg.Wait()
 	return nil
 }
 
 // Stop ends Run and waits for it. Receipts taken but not yet indexed are
 // handed back to the stream for another replica.
-func (ix *Indexer) Stop() {
-	ix.mu.Lock()
-	cancel, done := ix.cancel, ix.done
-	ix.mu.Unlock()
-	if cancel == nil {
-		return
-	}
-	cancel()
-	<-done
+func (ix *Indexer) Stop() { ix.runner.Stop() }
+
+// Prune deletes the receipts received before cutoff and returns how many
+// it deleted, PruneBatchSize rows per statement, oldest first.
+func (ix *Indexer) Prune(ctx context.Context, cutoff time.Time) (int, error) {
+	return ix.indexer().Prune(ctx, cutoff)
 }
 
-func (ix *Indexer) log() *slog.Logger {
-	if ix.Log != nil {
-		return ix.Log.With("component", "receipts-indexer")
+func (ix *Indexer) indexer() *streamindex.Indexer[Row] {
+	retention := ix.Retention
+	if retention <= 0 {
+		retention = backbone.DefaultReceiptRetention
 	}
-	return slog.Default().With("component", "receipts-indexer")
-}
-
-func (ix *Indexer) batchSize() int {
-	if ix.BatchSize > 0 {
-		return ix.BatchSize
-	}
-	return DefaultBatchSize
-}
-
-func (ix *Indexer) retryDelay() time.Duration {
-	if ix.RetryDelay > 0 {
-		return ix.RetryDelay
-	}
-	return defaultRetryDelay
-}
-
-// errConsumeClosed means the consumer stopped on its own, for example
-// because it was deleted.
-var errConsumeClosed = errors.New("receipts: consumer closed")
-
-// consumeLoop keeps a consumer running until ctx is done.
-func (ix *Indexer) consumeLoop(ctx context.Context) {
-	waiting := false
-	for {
-		err := ix.consume(ctx)
-		if ctx.Err() != nil {
-			return
-		}
-		switch {
-		case errors.Is(err, jetstream.ErrStreamNotFound):
-			// Normal until the first data plane starts: say it once.
-			if !waiting {
-				ix.log().Info("waiting for the receipts stream, which the data planes create", "stream", backbone.ReceiptsStream)
-				waiting = true
-			}
-		case err != nil:
-			ix.log().Warn("receipts consumer stopped; starting it again", "error", err)
-		}
-		if !sleep(ctx, ix.retryDelay()) {
-			return
-		}
+	return &streamindex.Indexer[Row]{
+		Table:          table{ix.Client},
+		JS:             ix.JS,
+		Stream:         backbone.ReceiptsStream,
+		Consumer:       ConsumerName,
+		Description:    "Plugs control plane: receipts into the queryable index",
+		One:            "receipt",
+		Many:           "receipts",
+		Retention:      retention,
+		RetentionEvery: ix.RetentionEvery,
+		BatchSize:      ix.BatchSize,
+		PruneBatchSize: ix.PruneBatchSize,
+		RetryDelay:     ix.RetryDelay,
+		Log:            ix.Log,
 	}
 }
 
-// consume pulls receipts and indexes them in batches until ctx is done or
-// the consumer stops.
-func (ix *Indexer) consume(ctx context.Context) error {
-	sctx, cancel := context.WithTimeout(ctx, setupTimeout)
-	cons, err := ix.JS.CreateOrUpdateConsumer(sctx, backbone.ReceiptsStream, jetstream.ConsumerConfig{
-		Durable:       ConsumerName,
-		Description:   "Plugs control plane: receipts into the queryable index",
-		DeliverPolicy: jetstream.DeliverAllPolicy,
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       ackWait,
-		MaxDeliver:    -1,
-	})
-	cancel()
-	if err != nil {
-		return fmt.Errorf("consumer %s: %w", ConsumerName, err)
-	}
-	size := ix.batchSize()
-	// The callback hands messages to this goroutine, which batches what
-	// has arrived meanwhile: under load batches grow, and when idle a
-	// receipt is indexed at once.
-	msgs := make(chan jetstream.Msg, size)
-	quit := make(chan struct{})
-	cc, err := cons.Consume(func(m jetstream.Msg) {
-		select {
-		case msgs <- m:
-		case <-quit:
-			_ = m.Nak()
-		}
-	},
-		jetstream.PullMaxMessagesWithBytesLimit(size, maxBatchBytes),
-		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
-			ix.log().Warn("receipts consumer", "error", err)
-		}))
-	if err != nil {
-		return fmt.Errorf("consume %s: %w", ConsumerName, err)
-	}
-	defer func() {
-		cc.Stop()
-		close(quit)
-		// Hand back what was taken and not indexed, so another replica
-		// has it now rather than after the ack wait.
-		for {
-			select {
-			case m := <-msgs:
-				_ = m.Nak()
-			default:
-				return
-			}
-		}
-	}()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-cc.Closed():
-			return errConsumeClosed
-		case m := <-msgs:
-			batch, bytes := []jetstream.Msg{m}, len(m.Data())
-		fill:
-			for len(batch) < size && bytes < maxBatchBytes {
-				select {
-				case m := <-msgs:
-					batch = append(batch, m)
-					bytes += len(m.Data())
-				default:
-					break fill
-				}
-			}
-			ix.index(ctx, batch)
-		}
-	}
+// table is the receipts table as the stream indexer sees it.
+type table struct{ c *ent.Client }
+
+func (t table) Decode(m jetstream.Msg, published time.Time) (Row, error) {
+	return Decode(m.Subject(), m.Data(), published)
 }
 
-// pending is one receipt to insert and the messages that carried it: a
-// receipt published twice may arrive twice in one batch.
-type pending struct {
-	row  Row
-	msgs []jetstream.Msg
+func (table) Key(r Row) uuid.UUID { return r.ID }
+
+func (table) LogAttrs(r Row) []any {
+	return []any{"receipt_id", r.ID, "tenant_id", r.TenantID, "source_id", r.SourceID}
 }
 
-// index decodes and inserts a batch, then settles each message: acked once
-// its receipt is stored, terminated when it is malformed, and handed back
-// with a delay when the insert failed.
-func (ix *Indexer) index(ctx context.Context, msgs []jetstream.Msg) {
-	var items []*pending
-	byID := map[uuid.UUID]*pending{}
-	for _, m := range msgs {
-		published := time.Now()
-		md, err := m.Metadata()
-		if err == nil {
-			published = md.Timestamp
-		}
-		row, err := Decode(m.Subject(), m.Data(), published)
-		if err != nil {
-			var seq uint64
-			if md != nil {
-				seq = md.Sequence.Stream
-			}
-			ix.log().Error("receipt cannot be indexed; dropped", "subject", m.Subject(), "seq", seq, "error", err)
-			_ = m.TermWithReason("malformed receipt")
-			continue
-		}
-		if p, ok := byID[row.ID]; ok {
-			p.msgs = append(p.msgs, m)
-			continue
-		}
-		p := &pending{row: row, msgs: []jetstream.Msg{m}}
-		byID[row.ID] = p
-		items = append(items, p)
-	}
-	if len(items) == 0 {
-		return
-	}
-	rows := make([]Row, len(items))
-	for i, p := range items {
-		rows[i] = p.row
-	}
-	err := Insert(ctx, ix.Client, rows...)
-	if err == nil {
-		for _, p := range items {
-			ack(p.msgs)
-		}
-		return
-	}
-	if len(items) > 1 && ctx.Err() == nil {
-		ix.log().Warn("receipt batch not indexed; indexing one by one", "count", len(items), "error", err)
-	}
-	// One receipt the database refuses must not hold up the others.
-	for _, p := range items {
-		if err := Insert(ctx, ix.Client, p.row); err != nil {
-			if ctx.Err() == nil {
-				ix.log().Error("receipt not indexed; retrying", "receipt_id", p.row.ID, "tenant_id", p.row.TenantID, "source_id", p.row.SourceID, "error", err)
-			}
-			for _, m := range p.msgs {
-				_ = m.NakWithDelay(ix.retryDelay())
-			}
-			continue
-		}
-		ack(p.msgs)
-	}
-}
-
-// ack acknowledges messages. A lost ack only means the receipt comes back
-// and is found already indexed.
-func ack(msgs []jetstream.Msg) {
-	for _, m := range msgs {
-		_ = m.Ack()
-	}
-}
+func (t table) Insert(ctx context.Context, rows ...Row) error { return Insert(ctx, t.c, rows...) }
 
 // Insert stores receipts, skipping those already stored: a receipt's id is
 // its own, so indexing a message again changes nothing.
@@ -335,16 +135,4 @@ func Insert(ctx context.Context, c *ent.Client, rows ...Row) error {
 		OnConflictColumns(receipt.FieldID).
 		DoNothing().
 		Exec(viewer.System(ctx))
-}
-
-// sleep waits for d or until ctx is done; false when ctx is done.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/plugshq/plugs/backbone"
 	"github.com/plugshq/plugs/consumer"
 	"github.com/plugshq/plugs/controlplane/server"
+	"github.com/plugshq/plugs/controlplane/store"
 	"github.com/plugshq/plugs/controlplane/store/storetest"
 	"github.com/plugshq/plugs/dataplane/egress"
 	"github.com/plugshq/plugs/dataplane/forward"
@@ -35,6 +36,7 @@ import (
 // forwarder delivering from it to the destinations the tests route there.
 type deadWorld struct {
 	*env
+	db    *store.DB
 	nats  *backbone.Conn
 	store *backbone.EventStore
 	// routes are the destinations the forwarder knows.
@@ -82,18 +84,26 @@ func startDeadWorld(t *testing.T, dialect string) *deadWorld {
 		t.Fatal(err)
 	}
 
+	var db *store.DB
 	e := startEnvWith(t, dialect, func(c *server.Config) {
 		c.AllowHTTPHosts = []string{"127.0.0.1"}
 		c.JetStream = nc.JS
+		db = c.DB
 	})
 
-	w := &deadWorld{env: e, nats: nc, store: &backbone.EventStore{JS: nc.JS}, routes: &staticRoutes{}}
+	w := &deadWorld{env: e, db: db, nats: nc, store: &backbone.EventStore{JS: nc.JS}, routes: &staticRoutes{}}
 	guard, err := egress.NewGuard([]string{"127.0.0.0/8"})
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The forwarder's delivery log, which the control plane indexes; it
+	// stops after the forwarder (cleanups run last first).
+	attempts := forward.NewAttemptLog(nc.JS, "dp-test", 0, slog.New(slog.DiscardHandler))
+	logCtx, stopLog := context.WithCancel(context.Background())
+	go attempts.Run(logCtx)
+	t.Cleanup(func() { stopLog(); <-attempts.Done() })
 	fwd := forward.New(nc.JS, w.routes, forward.Options{Guard: guard, ReconcileEvery: 20 * time.Millisecond,
-		Log: slog.New(slog.DiscardHandler)})
+		Log: slog.New(slog.DiscardHandler), OnAttempt: attempts.Record})
 	errc := make(chan error, 1)
 	go func() { errc <- fwd.Run(context.Background()) }()
 	t.Cleanup(func() {

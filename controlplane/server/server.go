@@ -20,6 +20,7 @@ import (
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
@@ -28,13 +29,18 @@ import (
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/plugshq/plugs"
 	"github.com/plugshq/plugs/controlplane/api"
 	"github.com/plugshq/plugs/controlplane/auth"
 	"github.com/plugshq/plugs/controlplane/config"
+	"github.com/plugshq/plugs/controlplane/deliveries"
 	"github.com/plugshq/plugs/controlplane/receipts"
+	"github.com/plugshq/plugs/controlplane/replay"
 	"github.com/plugshq/plugs/controlplane/secrets"
 	"github.com/plugshq/plugs/controlplane/store"
 	plugsv1 "github.com/plugshq/plugs/gen/plugs/v1"
+	"github.com/plugshq/plugs/metrics"
+	"github.com/plugshq/plugs/ratelimit"
 	"github.com/plugshq/plugs/templates"
 )
 
@@ -51,9 +57,19 @@ type Config struct {
 	HTTPAddr string
 	// PublicIngestURL is the base URL of the data planes, for webhook_url.
 	PublicIngestURL string
+	// IngestURL is the base URL this control plane reaches a data plane's
+	// ingest endpoint at, to send test events; empty leaves SendTestEvent
+	// answering FAILED_PRECONDITION.
+	IngestURL string
 	// AllowHTTPHosts are host names destinations may reach over plain
 	// http://, for development; every other destination needs https://.
 	AllowHTTPHosts []string
+	// Metrics, when set, gets the control plane's series, served at
+	// /metrics on the HTTP listener.
+	Metrics *prometheus.Registry
+	// APIRateLimit bounds each API key's calls, gRPC and REST together;
+	// nil means no limit.
+	APIRateLimit *plugsv1.RateLimit
 	// DataPlaneTokens are accepted on the configuration stream besides the
 	// tokens stored by `plugs tokens create --dataplane`.
 	DataPlaneTokens []string
@@ -64,16 +80,18 @@ type Config struct {
 	// PostgreSQL notifications; zero means 2 s.
 	PollInterval time.Duration
 	// JetStream reaches the backbone, where the destinations' dead letters
-	// are kept and the receipts arrive; nil leaves ListDeadLetters and
-	// RedriveDeadLetters answering FAILED_PRECONDITION and indexes no new
-	// receipts. The control plane only reads the streams (and re-drives
-	// dead letters): the data planes create them.
+	// and deliveries are kept and the receipts and delivery attempts
+	// arrive; nil leaves ListDeadLetters, RedriveDeadLetters and
+	// RetryDelivery answering FAILED_PRECONDITION and indexes no new
+	// receipts or attempts. The control plane only reads the streams (and
+	// queues deliveries again): the data planes create them.
 	JetStream jetstream.JetStream
 	// ReceiptRetention is how long indexed receipts are kept, by receive
-	// time; zero means backbone.DefaultReceiptRetention. Set it to the data
-	// planes' receipts stream retention: the index cannot show what the
-	// stream dropped before it was indexed, and keeping rows past it only
-	// costs space.
+	// time, and the delivery log, by attempt time; zero means
+	// backbone.DefaultReceiptRetention. Set it to the data planes' receipts
+	// stream retention (the attempts stream's too): the index cannot show
+	// what the stream dropped before it was indexed, and keeping rows past
+	// it only costs space.
 	ReceiptRetention time.Duration
 	// TLS, when set, serves both listeners over TLS with its Certificates
 	// (at least one; GetCertificate alone is not enough, because the gateway
@@ -101,8 +119,8 @@ type Server struct {
 	shutdown     chan struct{}
 	shutdownOnce sync.Once
 	// stopBackground ends the cache follower, the revision watch, the
-	// status writer and the receipts indexer; background is done when they
-	// have.
+	// status writer, the receipts and delivery-log indexers and the bulk
+	// replays; background is done when they have.
 	stopBackground context.CancelFunc
 	background     sync.WaitGroup
 	// Cache is the configuration the streams serve.
@@ -142,11 +160,22 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	in := &auth.Interceptor{
 		Keys:       &auth.APIKeys{Client: cfg.DB.Client},
 		DataPlanes: &auth.DataPlanes{Client: cfg.DB.Client, Static: cfg.DataPlaneTokens},
+		Limits:     &auth.KeyLimits{Buckets: ratelimit.New(0, 0), Limit: cfg.APIRateLimit},
 		Log:        log,
 	}
+	unary, stream := []grpc.UnaryServerInterceptor{in.Unary}, []grpc.StreamServerInterceptor{in.Stream}
+	var cpMetrics *metrics.ControlPlane
+	if cfg.Metrics != nil {
+		// Outside authentication, so refused calls are counted too.
+		cpMetrics = metrics.NewControlPlane(cfg.Metrics, metrics.ControlPlaneState{
+			Revision: cache.Revision, DataPlanes: status.ConnectedCount,
+		})
+		unary = append([]grpc.UnaryServerInterceptor{cpMetrics.GRPC.UnaryServerInterceptor()}, unary...)
+		stream = append([]grpc.StreamServerInterceptor{cpMetrics.GRPC.StreamServerInterceptor()}, stream...)
+	}
 	opts := []grpc.ServerOption{
-		grpc.ChainUnaryInterceptor(in.Unary),
-		grpc.ChainStreamInterceptor(in.Stream),
+		grpc.ChainUnaryInterceptor(unary...),
+		grpc.ChainStreamInterceptor(stream...),
 		grpc.MaxRecvMsgSize(4 << 20),
 	}
 	if grpcTLS != nil {
@@ -156,6 +185,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	plugsv1.RegisterSourceServiceServer(gs, &api.Sources{
 		Client: cfg.DB.Client, Catalog: cfg.Catalog, Keyring: cfg.Keyring,
 		PublicIngestURL: cfg.PublicIngestURL, Log: log, Rollout: &api.Rollout{Client: cfg.DB.Client},
+		TestEvents: &api.TestEvents{Sources: cache, IngestURL: cfg.IngestURL},
 	})
 	plugsv1.RegisterDataPlaneServiceServer(gs, &api.DataPlanes{Client: cfg.DB.Client, Revision: cache, Log: log})
 	plugsv1.RegisterTemplateServiceServer(gs, &api.Templates{Catalog: cfg.Catalog})
@@ -166,11 +196,17 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	plugsv1.RegisterDestinationServiceServer(gs, &api.DestinationService{
 		Destinations: destinations,
 		DeadLetters:  &api.DeadLetters{Client: cfg.DB.Client, JS: cfg.JetStream, Log: log},
+		Deliveries:   &api.Deliveries{Client: cfg.DB.Client, JS: cfg.JetStream, Log: log},
 	})
 	plugsv1.RegisterWebhookRegistrationServiceServer(gs, &api.Webhooks{Destinations: destinations})
-	plugsv1.RegisterReceiptServiceServer(gs, &api.Receipts{Client: cfg.DB.Client, Log: log, Replayer: &api.Replayer{
-		Sources: cache, JetStream: cfg.JetStream, PublicIngestURL: cfg.PublicIngestURL, Node: "controlplane " + replica,
-	}})
+	replayer := &replay.Replayer{
+		Sources: cache, JetStream: cfg.JetStream, PublicIngestURL: cfg.PublicIngestURL, Node: "controlplane " + replica, Log: log,
+	}
+	// Bulk replays: two operations at a time on this replica, each paced
+	// to replay.DefaultRate receipts per second, taken over from a replica
+	// quiet for replay.DefaultStaleAfter.
+	replays := &replay.Runner{Client: cfg.DB.Client, Replayer: replayer, Owner: replica, Log: log}
+	plugsv1.RegisterReceiptServiceServer(gs, &api.Receipts{Client: cfg.DB.Client, Log: log, Replayer: replayer, Replays: replays})
 	shutdown := make(chan struct{})
 	plugsv1.RegisterConfigDiscoveryServiceServer(gs, &config.Server{
 		Cache:    cache,
@@ -181,6 +217,9 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(gs, hs)
 	reflection.Register(gs)
+	if cpMetrics != nil {
+		cpMetrics.GRPC.InitializeMetrics(gs)
+	}
 
 	bg, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	s := &Server{
@@ -197,10 +236,14 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	// Without JetStream no receipt arrives, but those indexed before still
 	// age out, so the indexer runs either way.
 	indexer := &receipts.Indexer{Client: cfg.DB.Client, JS: cfg.JetStream, Retention: cfg.ReceiptRetention, Log: log}
-	s.background.Add(3)
+	// The delivery log is kept as long as receipts, like its stream.
+	attempts := &deliveries.Indexer{Client: cfg.DB.Client, JS: cfg.JetStream, Retention: cfg.ReceiptRetention, Log: log}
+	s.background.Add(5)
 	go func() { defer s.background.Done(); cache.Follow(bg, cfg.DB.Revisions) }()
 	go func() { defer s.background.Done(); status.Run(bg) }()
 	go func() { defer s.background.Done(); _ = indexer.Run(bg) }()
+	go func() { defer s.background.Done(); _ = attempts.Run(bg) }()
+	go func() { defer s.background.Done(); _ = replays.Run(bg) }()
 	go func() {
 		if err := gs.Serve(gl); err != nil {
 			log.Error("gRPC listener stopped", "error", err)
@@ -215,6 +258,13 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.conn = conn
 	mux := runtime.NewServeMux(
+		// A call refused for its rate says when to come back, as HTTP does.
+		runtime.WithOutgoingHeaderMatcher(func(key string) (string, bool) {
+			if key == auth.RetryAfterHeader {
+				return "Retry-After", true
+			}
+			return runtime.MetadataHeaderPrefix + key, true // the gateway's default
+		}),
 		// Omit unset fields in JSON answers; input-only fields such as a
 		// source's secret then never appear, not even empty.
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.HTTPBodyMarshaler{
@@ -240,9 +290,18 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		}
 	}
 	root := http.NewServeMux()
+	if cfg.Metrics != nil {
+		root.Handle("GET /metrics", metrics.Handler(cfg.Metrics))
+	}
 	root.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"status":"ok"}`))
+	})
+	// The API's description is public, like the API's shape in the
+	// repository: tools fetch it before they hold a key.
+	root.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(plugs.OpenAPI)
 	})
 	root.Handle("/", http.MaxBytesHandler(mux, maxRESTBody))
 	s.http = &http.Server{

@@ -379,6 +379,10 @@ func TestValidationErrorsCarryFieldViolations(t *testing.T) {
 		{"no secret", &plugsv1.CreateSourceRequest{Source: &plugsv1.Source{DisplayName: "x", TemplateId: "stripe"}}, "source.secret"},
 		{"dedup window", &plugsv1.CreateSourceRequest{Source: &plugsv1.Source{DisplayName: "x", TemplateId: "stripe", Secret: secretA,
 			DedupWindow: durationpb.New(time.Second)}}, "source.dedup_window"},
+		{"rate limit", &plugsv1.CreateSourceRequest{Source: &plugsv1.Source{DisplayName: "x", TemplateId: "stripe", Secret: secretA,
+			RateLimit: &plugsv1.RateLimit{RequestsPerSecond: -1}}}, "source.rate_limit.requests_per_second"},
+		{"rate limit burst", &plugsv1.CreateSourceRequest{Source: &plugsv1.Source{DisplayName: "x", TemplateId: "stripe", Secret: secretA,
+			RateLimit: &plugsv1.RateLimit{RequestsPerSecond: 5, Burst: -2}}}, "source.rate_limit.burst"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

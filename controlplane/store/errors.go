@@ -16,4 +16,7 @@ var (
 	// a transaction, where its revision could not be written atomically with
 	// it.
 	ErrNotInTransaction = errors.New("store: configuration changes must run in a transaction")
+	// ErrForeignKey means a SQLite migration would leave a row referring to
+	// a row that does not exist; it is rolled back.
+	ErrForeignKey = errors.New("store: migration breaks a foreign key")
 )

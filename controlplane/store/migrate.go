@@ -146,6 +146,23 @@ func applyFile(ctx context.Context, conn *sql.Conn, dia string, f migrate.File) 
 	if err != nil {
 		return fmt.Errorf("store: migration %s: %w", f.Name(), err)
 	}
+	if dia == dialect.SQLite {
+		// SQLite changes a column by rebuilding its table: create a copy,
+		// drop the original, rename. Dropping a table other tables refer
+		// to ON DELETE CASCADE (a source's secrets) deletes their rows,
+		// and the generated file's own "PRAGMA foreign_keys = off" is a
+		// no-op inside the transaction below. So the check is turned off
+		// around the transaction, as SQLite's documented procedure does,
+		// and foreign_key_check proves nothing dangles before commit.
+		if _, err := conn.ExecContext(ctx, "PRAGMA foreign_keys = off"); err != nil {
+			return fmt.Errorf("store: migration %s: %w", f.Name(), err)
+		}
+		defer func() {
+			if _, perr := conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA foreign_keys = on"); perr != nil {
+				err = errors.Join(err, fmt.Errorf("store: migration %s: foreign keys back on: %w", f.Name(), perr))
+			}
+		}()
+	}
 	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("store: migration %s: %w", f.Name(), err)
@@ -170,8 +187,34 @@ func applyFile(ctx context.Context, conn *sql.Conn, dia string, f migrate.File) 
 	if _, err := tx.ExecContext(ctx, insert, f.Version(), f.Desc()); err != nil {
 		return fmt.Errorf("store: migration %s: %w", f.Name(), err)
 	}
+	if dia == dialect.SQLite {
+		if err := foreignKeyCheck(ctx, tx); err != nil {
+			return fmt.Errorf("store: migration %s: %w", f.Name(), err)
+		}
+	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("store: migration %s: %w", f.Name(), err)
 	}
 	return nil
+}
+
+// foreignKeyCheck fails when a row refers to a row that does not exist, as
+// a migration run with the check off could leave behind.
+func foreignKeyCheck(ctx context.Context, tx *sql.Tx) error {
+	rows, err := tx.QueryContext(ctx, "PRAGMA foreign_key_check")
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	if rows.Next() {
+		var table string
+		var rowid sql.NullInt64
+		var parent string
+		var fkid int
+		if err := rows.Scan(&table, &rowid, &parent, &fkid); err != nil {
+			return err
+		}
+		return fmt.Errorf("%w: a row of %s refers to a missing row of %s", ErrForeignKey, table, parent)
+	}
+	return rows.Err()
 }

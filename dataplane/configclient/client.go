@@ -38,6 +38,15 @@ type Client struct {
 	// that arrive while a write is under way are skipped. A failure is logged
 	// and never NACKs: the configuration is good, only its copy is not.
 	Persist func(*snapshot.Config) error
+	// Observer, when set, is told of each version received and each
+	// reconnect (metrics.DataPlane).
+	Observer Observer
+}
+
+// Observer is told what the configuration stream does.
+type Observer interface {
+	ConfigApplied(version string, ok bool)
+	StreamReconnect()
 }
 
 // Run keeps the stream up until ctx ends.
@@ -76,6 +85,9 @@ func (c *Client) Run(ctx context.Context) error {
 		case <-time.After(d):
 		}
 		backoff = min(backoff*2, maxB)
+		if c.Observer != nil {
+			c.Observer.StreamReconnect()
+		}
 	}
 }
 
@@ -100,6 +112,9 @@ func (c *Client) stream(ctx context.Context, p *persister) error {
 			return fmt.Errorf("configclient: receive: %w", err)
 		}
 		ack, applied := c.apply(ctx, resp)
+		if c.Observer != nil {
+			c.Observer.ConfigApplied(ack.GetVersionInfo(), applied != nil)
+		}
 		err = st.Send(ack)
 		// Offered after the ACK, and even when the ACK failed: the
 		// configuration is swapped in and served either way.

@@ -6,12 +6,26 @@ import "time"
 // receives one per request sent, after its outcome is settled in the
 // stream (acknowledged, scheduled for retry, or dead-lettered).
 type Attempt struct {
+	// ID identifies the attempt in the delivery log: a UUIDv7, so a log
+	// entry published or indexed twice is stored once.
+	ID            string
 	DestinationID string
+	// TenantID, SourceID, ProviderEventID and EventType are the usage
+	// event's, so the log can be filed under its tenant and searched
+	// without reading the event again.
+	TenantID        string
+	SourceID        string
+	ProviderEventID string
+	EventType       string
 	// EventID is the usage event's id, also the CloudEvents id and the
 	// webhook-id the destination saw.
 	EventID string
-	// Number counts attempts from 1. A re-driven delivery starts again at 1.
+	// Number counts attempts from 1. A re-driven or retried delivery
+	// starts again at 1.
 	Number int
+	// DeliverySeq is the delivery's sequence in backbone.DeliveriesStream,
+	// where RetryDelivery finds it to queue it again.
+	DeliverySeq uint64
 	// Time is when the request was sent.
 	Time time.Time
 	// StatusCode is the destination's answer, 0 when there was none.
@@ -79,8 +93,8 @@ const (
 	// HeaderAccepted is when the webhook was accepted (RFC 3339): the
 	// start of the retry policy's max_age.
 	HeaderAccepted = "Plugs-Accepted"
-	// HeaderRedriven is when a dead letter was re-driven (RFC 3339); the
-	// max_age clock restarts there.
+	// HeaderRedriven is when a dead letter was re-driven, or a delivery
+	// retried (RFC 3339); the max_age clock restarts there.
 	HeaderRedriven = "Plugs-Redriven"
 	// HeaderAttempts is the number of attempts made (dead letters).
 	HeaderAttempts = "Plugs-Attempts"

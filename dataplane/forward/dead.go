@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/proto"
 
@@ -104,21 +103,10 @@ func Redrive(ctx context.Context, js jetstream.JetStream, destID string, filter 
 		if filter != nil && !filter(dl) {
 			return true, nil
 		}
-		m := nats.NewMsg(backbone.DeliverySubject(destID))
-		m.Data = raw.Data
-		for _, k := range []string{HeaderEventID, HeaderAccepted} {
-			if v := raw.Header.Get(k); v != "" {
-				m.Header.Set(k, v)
-			}
-		}
-		m.Header.Set(HeaderDestinationID, destID)
-		m.Header.Set(HeaderRedriven, time.Now().UTC().Format(time.RFC3339Nano))
 		// A new id, or the deliveries stream would take it for the
 		// original delivery; derived from the dead letter, so a re-drive
 		// repeated after a failure does not queue it twice.
-		if _, err := js.PublishMsg(ctx, m,
-			jetstream.WithMsgID("redrive:"+destID+":"+strconv.FormatUint(raw.Sequence, 10)),
-			jetstream.WithExpectStream(backbone.DeliveriesStream)); err != nil {
+		if err := requeue(ctx, js, destID, raw, "redrive:"+destID+":"+strconv.FormatUint(raw.Sequence, 10)); err != nil {
 			return false, fmt.Errorf("%w: re-drive %d: %w", ErrBackbone, raw.Sequence, err)
 		}
 		if err := stream.DeleteMsg(ctx, raw.Sequence); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {

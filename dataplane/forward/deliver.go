@@ -14,6 +14,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/proto"
@@ -194,13 +195,19 @@ func (dl *deliverer) deliver(msg jetstream.Msg) {
 
 	res := dl.post(d, eventID, body)
 	a := Attempt{
-		DestinationID: d.id,
-		EventID:       eventID,
-		Number:        attempt,
-		Time:          res.start,
-		StatusCode:    res.status,
-		Latency:       res.latency,
-		Err:           res.err,
+		ID:              uuid.Must(uuid.NewV7()).String(),
+		DestinationID:   d.id,
+		TenantID:        ev.GetTenantId(),
+		SourceID:        ev.GetSourceId(),
+		ProviderEventID: ev.GetEventId(),
+		EventType:       ev.GetEventType(),
+		EventID:         eventID,
+		Number:          attempt,
+		DeliverySeq:     md.Sequence.Stream,
+		Time:            res.start,
+		StatusCode:      res.status,
+		Latency:         res.latency,
+		Err:             res.err,
 	}
 	switch d.policy.judge(res.status, res.err, res.refused) {
 	case delivered:

@@ -22,6 +22,14 @@ var (
 	// ErrBackbone means a read or write on JetStream failed; nothing was
 	// changed that the caller can rely on, and the call may be repeated.
 	ErrBackbone = errors.New("forward: backbone unavailable")
+	// ErrDeliveryGone means a delivery is no longer held by
+	// backbone.DeliveriesStream: it aged out (backbone.DeliveriesMaxAge),
+	// or the stream was created anew. It cannot be retried.
+	ErrDeliveryGone = errors.New("forward: delivery no longer held")
+	// ErrUnfileableAttempt means an attempt's tenant or destination id
+	// cannot name its subject in backbone.AttemptsStream, so it is left
+	// out of the delivery log.
+	ErrUnfileableAttempt = errors.New("forward: attempt cannot be filed in the delivery log")
 	// ErrRunning means Run was called on a Forwarder that is already
 	// running.
 	ErrRunning = errors.New("forward: already running")

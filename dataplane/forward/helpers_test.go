@@ -123,10 +123,14 @@ func (e *env) start(opts forward.Options) *forward.Forwarder {
 		opts.Guard = e.guard
 	}
 	opts.ReconcileEvery = 50 * time.Millisecond
+	also := opts.OnAttempt
 	opts.OnAttempt = func(a forward.Attempt) {
 		e.mu.Lock()
-		defer e.mu.Unlock()
 		e.attempts = append(e.attempts, a)
+		e.mu.Unlock()
+		if also != nil {
+			also(a)
+		}
 	}
 	f := forward.New(e.conn.JS, e.dests, opts)
 	errc := make(chan error, 1)

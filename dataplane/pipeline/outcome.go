@@ -34,6 +34,7 @@ const (
 	CauseUnparsablePayload   Cause = "unparsable_payload"
 	CauseMappingFailed       Cause = "mapping_failed"
 	CauseBackboneUnavailable Cause = "backbone_unavailable"
+	CauseRateLimited         Cause = "rate_limited"
 	// CauseNotReady means the data plane has no configuration yet (it just
 	// started): the source may well exist, so the sender should retry.
 	CauseNotReady Cause = "not_ready"

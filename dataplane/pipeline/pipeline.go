@@ -73,6 +73,8 @@ type Result struct {
 	Answer *verify.Answer
 	// Verify, Map and Store are the durations of the steps that ran.
 	Verify, Map, Store time.Duration
+	// RetryAfter is when a rate-limited sender may try again.
+	RetryAfter time.Duration
 }
 
 // Pipeline runs webhooks against the configuration being served.
@@ -83,6 +85,20 @@ type Pipeline struct {
 	// allowUnverified honours Request.SkipVerification. Only plugs dev
 	// sets it.
 	allowUnverified bool
+	limits          Limiter
+	observer        Observer
+}
+
+// Observer is told of every webhook handled and how long it took
+// (metrics.DataPlane).
+type Observer interface {
+	Observe(res *Result, elapsed time.Duration)
+}
+
+// Limiter decides whether a request for a source may go on now, and if
+// not, how long until it may (ratelimit.Limiter).
+type Limiter interface {
+	Allow(sourceID string, limit *plugsv1.RateLimit, now time.Time) (ok bool, retryAfter time.Duration)
 }
 
 // Options configure a pipeline.
@@ -92,6 +108,11 @@ type Options struct {
 	// for local development with plugs dev and must never be set on a data
 	// plane that faces the internet.
 	AllowUnverified bool
+	// Limits refuses requests past the source's and the data plane's
+	// rates; nil means no limits.
+	Limits Limiter
+	// Observer, when set, is told of every webhook handled.
+	Observer Observer
 }
 
 // New returns a pipeline reading configuration from config and handing
@@ -100,11 +121,22 @@ func New(config *snapshot.Store, sink Sink, opts Options) *Pipeline {
 	if opts.Log == nil {
 		opts.Log = slog.Default()
 	}
-	return &Pipeline{config: config, sink: sink, log: opts.Log, allowUnverified: opts.AllowUnverified}
+	return &Pipeline{config: config, sink: sink, log: opts.Log, allowUnverified: opts.AllowUnverified, limits: opts.Limits,
+		observer: opts.Observer}
 }
 
 // Handle runs one webhook through every step and reports the outcome.
 func (p *Pipeline) Handle(ctx context.Context, req *Request) *Result {
+	if p.observer == nil {
+		return p.handle(ctx, req)
+	}
+	start := time.Now()
+	res := p.handle(ctx, req)
+	p.observer.Observe(res, time.Since(start))
+	return res
+}
+
+func (p *Pipeline) handle(ctx context.Context, req *Request) *Result {
 	res := &Result{}
 
 	// 1. The source: the id is the only routing key. Before the first
@@ -124,6 +156,14 @@ func (p *Pipeline) Handle(ctx context.Context, req *Request) *Result {
 	}
 	if req.Method != http.MethodPost && req.Method != http.MethodGet {
 		return res.reject(CauseMethodNotAllowed, req.Method+" is not accepted")
+	}
+	// Before the body is read: a sender past its rate costs no more.
+	// Replays are the operator's own and are not limited.
+	if p.limits != nil && !req.Replay {
+		if ok, wait := p.limits.Allow(req.SourceID, src.Config.GetRateLimit(), req.ReceiveTime); !ok {
+			res.RetryAfter = wait
+			return res.reject(CauseRateLimited, "over the rate limit; retry after "+wait.String())
+		}
 	}
 
 	// 2. The body, never more than the source allows.

@@ -29,6 +29,9 @@ var redactedQuery = []string{"hub.verify_token", "token", "access_token"}
 
 // Request is what a receipt records of the HTTP request.
 type Request struct {
+	// ID is the receipt's id, chosen with NewID before the answer is
+	// written so the sender can be told it; empty means a fresh one.
+	ID                             string
 	Method, RequestURI, RemoteAddr string
 	Header                         http.Header
 	ReceiveTime                    time.Time
@@ -42,8 +45,12 @@ func Build(req Request, res *pipeline.Result, status int, latency time.Duration,
 		return nil
 	}
 	sc := res.Source.Config
+	id := req.ID
+	if id == "" {
+		id = NewID()
+	}
 	rc := &plugsv1.Receipt{
-		Id:            uuid.Must(uuid.NewV7()).String(),
+		Id:            id,
 		SourceId:      sc.GetId(),
 		TenantId:      sc.GetTenantId(),
 		ReceiveTime:   timestamppb.New(req.ReceiveTime),
@@ -82,6 +89,11 @@ func Build(req Request, res *pipeline.Result, status int, latency time.Duration,
 		rc.Headers = append(rc.Headers, &plugsv1.ReceiptHeader{Name: name, Values: values})
 	}
 	return rc
+}
+
+// NewID returns a fresh receipt id: a UUIDv7, so ids sort by time.
+func NewID() string {
+	return uuid.Must(uuid.NewV7()).String()
 }
 
 func outcomeOf(o pipeline.Outcome) plugsv1.Receipt_Outcome {

@@ -7,6 +7,7 @@ package receiver
 import (
 	"encoding/json"
 	"log/slog"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -16,6 +17,11 @@ import (
 	"github.com/plugshq/plugs/dataplane/receipts"
 	plugsv1 "github.com/plugshq/plugs/gen/plugs/v1"
 )
+
+// ReceiptIDHeader names, on every answer for a known source, the receipt
+// the request left; GET /v1/receipts/{id} finds it once it is indexed. It
+// is sent only by a receiver that records receipts.
+const ReceiptIDHeader = "Plugs-Receipt-Id"
 
 // SkipVerificationHeader asks a plugs dev data plane to accept a request
 // without checking its signature. Every other data plane ignores it.
@@ -89,15 +95,21 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// Debug only: a flood of forged requests must not flood the log.
 		rc.opts.Log.Debug("webhook rejected", "source", req.SourceID, "cause", res.Cause, "detail", res.Detail)
 	}
+	// The receipt's id is chosen before the answer is written, so the
+	// sender (a test event, an operator with curl) can look the receipt up.
+	receiptID := ""
+	if rc.opts.Receipts != nil && res.Source != nil {
+		receiptID = receipts.NewID()
+		w.Header().Set(ReceiptIDHeader, receiptID)
+	}
 	status := rc.respond(w, res)
-	if rc.opts.Receipts != nil {
+	if receiptID != "" {
 		receipt := receipts.Build(receipts.Request{
+			ID:     receiptID,
 			Method: r.Method, RequestURI: r.URL.RequestURI(), RemoteAddr: r.RemoteAddr,
 			Header: r.Header, ReceiveTime: req.ReceiveTime, Replay: req.Replay,
 		}, res, status, rc.opts.Now().Sub(req.ReceiveTime), rc.opts.NodeID)
-		if receipt != nil {
-			rc.opts.Receipts.Record(receipt)
-		}
+		rc.opts.Receipts.Record(receipt)
 	}
 }
 
@@ -137,6 +149,10 @@ func (rc *Receiver) respond(w http.ResponseWriter, res *pipeline.Result) int {
 		w.Header().Set("Allow", "POST")
 	case pipeline.CauseBackboneUnavailable, pipeline.CauseNotReady:
 		w.Header().Set("Retry-After", strconv.Itoa(int(rc.opts.RetryAfter.Seconds())))
+	case pipeline.CauseRateLimited:
+		// Whole seconds, rounded up: a sender retrying at once would be
+		// refused again.
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(res.RetryAfter.Seconds()))))
 	}
 	b, _ := json.Marshal(body)
 	writeJSON(w, status, b)
@@ -169,6 +185,7 @@ var messages = map[pipeline.Cause]string{
 	pipeline.CauseUnparsablePayload:   "request body does not parse",
 	pipeline.CauseBackboneUnavailable: "temporarily unable to store the event; retry later",
 	pipeline.CauseNotReady:            "starting up; retry later",
+	pipeline.CauseRateLimited:         "too many requests; retry after the time in Retry-After",
 }
 
 func statusOf(c pipeline.Cause) int {
@@ -185,6 +202,8 @@ func statusOf(c pipeline.Cause) int {
 		return http.StatusUnprocessableEntity
 	case pipeline.CauseBackboneUnavailable, pipeline.CauseNotReady:
 		return http.StatusServiceUnavailable
+	case pipeline.CauseRateLimited:
+		return http.StatusTooManyRequests
 	}
 	// Every verification failure, a missing secret included: fail closed.
 	return http.StatusUnauthorized

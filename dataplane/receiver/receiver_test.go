@@ -352,3 +352,30 @@ func TestReceipts(t *testing.T) {
 		t.Errorf("rejected receipt %v", bad)
 	}
 }
+
+// Every answer for a known source names its receipt, whatever the outcome,
+// so a sender can look it up; an unknown source's answer names none.
+func TestAnswerNamesTheReceipt(t *testing.T) {
+	now := time.Now()
+	log := &receiptLog{}
+	f := startWith(t, false, now, log)
+	_, _, okHeader := f.post(t, stripeID, stripeSigned(t, invoice, now, secret), invoice)
+	_, _, badHeader := f.post(t, stripeID, stripeSigned(t, invoice, now, "whsec_another_secret_000"), invoice)
+	code, _, unknownHeader := f.post(t, "0192d1a0-0000-7000-8000-0000000000ff", http.Header{}, invoice)
+	if code != http.StatusNotFound || unknownHeader.Get(receiver.ReceiptIDHeader) != "" {
+		t.Errorf("unknown source: %d, receipt %q", code, unknownHeader.Get(receiver.ReceiptIDHeader))
+	}
+	log.mu.Lock()
+	defer log.mu.Unlock()
+	if len(log.all) != 2 {
+		t.Fatalf("%d receipts, want 2", len(log.all))
+	}
+	for i, h := range []http.Header{okHeader, badHeader} {
+		if got, want := h.Get(receiver.ReceiptIDHeader), log.all[i].GetId(); got == "" || got != want {
+			t.Errorf("answer %d names receipt %q, the receipt recorded is %q", i, got, want)
+		}
+	}
+	if log.all[0].GetId() == log.all[1].GetId() {
+		t.Error("two requests share a receipt id")
+	}
+}

@@ -28,7 +28,11 @@ type Config struct {
 	Store *snapshot.Store
 	// Ingest adds the ingest routes.
 	Ingest interface{ Register(*http.ServeMux) }
-	Log    *slog.Logger
+	// Backbone, when set, must be connected for /readyz: a data plane that
+	// cannot store answers every webhook 503, so a load balancer should
+	// send them elsewhere.
+	Backbone interface{ Connected() bool }
+	Log      *slog.Logger
 	// ReadHeaderTimeout, ReadTimeout (headers and body) and IdleTimeout
 	// bound how long a client may hold a connection; zero means 5 s, 30 s
 	// and 120 s.
@@ -67,12 +71,16 @@ func Start(cfg Config) (*Server, error) {
 		writeJSON(w, http.StatusOK, `{"status":"ok"}`)
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		cfg := store.Load()
-		if cfg == nil {
+		conf := store.Load()
+		if conf == nil {
 			writeJSON(w, http.StatusServiceUnavailable, `{"ready":false,"reason":"no configuration loaded yet"}`)
 			return
 		}
-		writeJSON(w, http.StatusOK, fmt.Sprintf(`{"ready":true,"version":%q,"sources":%d}`, cfg.Version, len(cfg.Sources)))
+		if cfg.Backbone != nil && !cfg.Backbone.Connected() {
+			writeJSON(w, http.StatusServiceUnavailable, `{"ready":false,"reason":"backbone unreachable"}`)
+			return
+		}
+		writeJSON(w, http.StatusOK, fmt.Sprintf(`{"ready":true,"version":%q,"sources":%d}`, conf.Version, len(conf.Sources)))
 	})
 	s := &Server{
 		Addr: ln.Addr().String(),

@@ -335,6 +335,8 @@ var (
 		{Name: "status", Type: field.TypeEnum, Enums: []string{"active", "disabled"}, Default: "active"},
 		{Name: "max_body_bytes", Type: field.TypeInt64},
 		{Name: "dedup_window_seconds", Type: field.TypeInt64},
+		{Name: "rate_limit_per_second", Type: field.TypeFloat64, Default: 0},
+		{Name: "rate_limit_burst", Type: field.TypeInt32, Default: 0},
 		{Name: "revision", Type: field.TypeInt64, Default: 0},
 	}
 	// SourcesTable holds the schema information for the "sources" table.

@@ -587,8 +587,16 @@ func init() {
 	sourceDescDedupWindowSeconds := sourceFields[9].Descriptor()
 	// source.DedupWindowSecondsValidator is a validator for the "dedup_window_seconds" field. It is called by the builders before save.
 	source.DedupWindowSecondsValidator = sourceDescDedupWindowSeconds.Validators[0].(func(int64) error)
+	// sourceDescRateLimitPerSecond is the schema descriptor for rate_limit_per_second field.
+	sourceDescRateLimitPerSecond := sourceFields[10].Descriptor()
+	// source.DefaultRateLimitPerSecond holds the default value on creation for the rate_limit_per_second field.
+	source.DefaultRateLimitPerSecond = sourceDescRateLimitPerSecond.Default.(float64)
+	// sourceDescRateLimitBurst is the schema descriptor for rate_limit_burst field.
+	sourceDescRateLimitBurst := sourceFields[11].Descriptor()
+	// source.DefaultRateLimitBurst holds the default value on creation for the rate_limit_burst field.
+	source.DefaultRateLimitBurst = sourceDescRateLimitBurst.Default.(int32)
 	// sourceDescRevision is the schema descriptor for revision field.
-	sourceDescRevision := sourceFields[10].Descriptor()
+	sourceDescRevision := sourceFields[12].Descriptor()
 	// source.DefaultRevision holds the default value on creation for the revision field.
 	source.DefaultRevision = sourceDescRevision.Default.(int64)
 	// sourceDescID is the schema descriptor for id field.

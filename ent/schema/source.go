@@ -32,6 +32,10 @@ func (Source) Fields() []ent.Field {
 		field.Enum("status").Values("active", "disabled").Default("active"),
 		field.Int64("max_body_bytes").Positive(),
 		field.Int64("dedup_window_seconds").Positive(),
+		// A token bucket per data plane; 0 requests per second means no
+		// limit of the source's own.
+		field.Float("rate_limit_per_second").Default(0),
+		field.Int32("rate_limit_burst").Default(0),
 		// Revision of the configuration change that last touched the
 		// source; set by the revision hook.
 		field.Int64("revision").Default(0),

@@ -41,6 +41,10 @@ const (
 	FieldMaxBodyBytes = "max_body_bytes"
 	// FieldDedupWindowSeconds holds the string denoting the dedup_window_seconds field in the database.
 	FieldDedupWindowSeconds = "dedup_window_seconds"
+	// FieldRateLimitPerSecond holds the string denoting the rate_limit_per_second field in the database.
+	FieldRateLimitPerSecond = "rate_limit_per_second"
+	// FieldRateLimitBurst holds the string denoting the rate_limit_burst field in the database.
+	FieldRateLimitBurst = "rate_limit_burst"
 	// FieldRevision holds the string denoting the revision field in the database.
 	FieldRevision = "revision"
 	// EdgeSecrets holds the string denoting the secrets edge name in mutations.
@@ -71,6 +75,8 @@ var Columns = []string{
 	FieldStatus,
 	FieldMaxBodyBytes,
 	FieldDedupWindowSeconds,
+	FieldRateLimitPerSecond,
+	FieldRateLimitBurst,
 	FieldRevision,
 }
 
@@ -108,6 +114,10 @@ var (
 	MaxBodyBytesValidator func(int64) error
 	// DedupWindowSecondsValidator is a validator for the "dedup_window_seconds" field. It is called by the builders before save.
 	DedupWindowSecondsValidator func(int64) error
+	// DefaultRateLimitPerSecond holds the default value on creation for the "rate_limit_per_second" field.
+	DefaultRateLimitPerSecond float64
+	// DefaultRateLimitBurst holds the default value on creation for the "rate_limit_burst" field.
+	DefaultRateLimitBurst int32
 	// DefaultRevision holds the default value on creation for the "revision" field.
 	DefaultRevision int64
 	// DefaultID holds the default value on creation for the "id" field.
@@ -191,6 +201,16 @@ func ByMaxBodyBytes(opts ...sql.OrderTermOption) OrderOption {
 // ByDedupWindowSeconds orders the results by the dedup_window_seconds field.
 func ByDedupWindowSeconds(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldDedupWindowSeconds, opts...).ToFunc()
+}
+
+// ByRateLimitPerSecond orders the results by the rate_limit_per_second field.
+func ByRateLimitPerSecond(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldRateLimitPerSecond, opts...).ToFunc()
+}
+
+// ByRateLimitBurst orders the results by the rate_limit_burst field.
+func ByRateLimitBurst(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldRateLimitBurst, opts...).ToFunc()
 }
 
 // ByRevision orders the results by the revision field.

@@ -111,6 +111,16 @@ func DedupWindowSeconds(v int64) predicate.Source {
 	return predicate.Source(sql.FieldEQ(FieldDedupWindowSeconds, v))
 }
 
+// RateLimitPerSecond applies equality check predicate on the "rate_limit_per_second" field. It's identical to RateLimitPerSecondEQ.
+func RateLimitPerSecond(v float64) predicate.Source {
+	return predicate.Source(sql.FieldEQ(FieldRateLimitPerSecond, v))
+}
+
+// RateLimitBurst applies equality check predicate on the "rate_limit_burst" field. It's identical to RateLimitBurstEQ.
+func RateLimitBurst(v int32) predicate.Source {
+	return predicate.Source(sql.FieldEQ(FieldRateLimitBurst, v))
+}
+
 // Revision applies equality check predicate on the "revision" field. It's identical to RevisionEQ.
 func Revision(v int64) predicate.Source {
 	return predicate.Source(sql.FieldEQ(FieldRevision, v))
@@ -679,6 +689,86 @@ func DedupWindowSecondsLT(v int64) predicate.Source {
 // DedupWindowSecondsLTE applies the LTE predicate on the "dedup_window_seconds" field.
 func DedupWindowSecondsLTE(v int64) predicate.Source {
 	return predicate.Source(sql.FieldLTE(FieldDedupWindowSeconds, v))
+}
+
+// RateLimitPerSecondEQ applies the EQ predicate on the "rate_limit_per_second" field.
+func RateLimitPerSecondEQ(v float64) predicate.Source {
+	return predicate.Source(sql.FieldEQ(FieldRateLimitPerSecond, v))
+}
+
+// RateLimitPerSecondNEQ applies the NEQ predicate on the "rate_limit_per_second" field.
+func RateLimitPerSecondNEQ(v float64) predicate.Source {
+	return predicate.Source(sql.FieldNEQ(FieldRateLimitPerSecond, v))
+}
+
+// RateLimitPerSecondIn applies the In predicate on the "rate_limit_per_second" field.
+func RateLimitPerSecondIn(vs ...float64) predicate.Source {
+	return predicate.Source(sql.FieldIn(FieldRateLimitPerSecond, vs...))
+}
+
+// RateLimitPerSecondNotIn applies the NotIn predicate on the "rate_limit_per_second" field.
+func RateLimitPerSecondNotIn(vs ...float64) predicate.Source {
+	return predicate.Source(sql.FieldNotIn(FieldRateLimitPerSecond, vs...))
+}
+
+// RateLimitPerSecondGT applies the GT predicate on the "rate_limit_per_second" field.
+func RateLimitPerSecondGT(v float64) predicate.Source {
+	return predicate.Source(sql.FieldGT(FieldRateLimitPerSecond, v))
+}
+
+// RateLimitPerSecondGTE applies the GTE predicate on the "rate_limit_per_second" field.
+func RateLimitPerSecondGTE(v float64) predicate.Source {
+	return predicate.Source(sql.FieldGTE(FieldRateLimitPerSecond, v))
+}
+
+// RateLimitPerSecondLT applies the LT predicate on the "rate_limit_per_second" field.
+func RateLimitPerSecondLT(v float64) predicate.Source {
+	return predicate.Source(sql.FieldLT(FieldRateLimitPerSecond, v))
+}
+
+// RateLimitPerSecondLTE applies the LTE predicate on the "rate_limit_per_second" field.
+func RateLimitPerSecondLTE(v float64) predicate.Source {
+	return predicate.Source(sql.FieldLTE(FieldRateLimitPerSecond, v))
+}
+
+// RateLimitBurstEQ applies the EQ predicate on the "rate_limit_burst" field.
+func RateLimitBurstEQ(v int32) predicate.Source {
+	return predicate.Source(sql.FieldEQ(FieldRateLimitBurst, v))
+}
+
+// RateLimitBurstNEQ applies the NEQ predicate on the "rate_limit_burst" field.
+func RateLimitBurstNEQ(v int32) predicate.Source {
+	return predicate.Source(sql.FieldNEQ(FieldRateLimitBurst, v))
+}
+
+// RateLimitBurstIn applies the In predicate on the "rate_limit_burst" field.
+func RateLimitBurstIn(vs ...int32) predicate.Source {
+	return predicate.Source(sql.FieldIn(FieldRateLimitBurst, vs...))
+}
+
+// RateLimitBurstNotIn applies the NotIn predicate on the "rate_limit_burst" field.
+func RateLimitBurstNotIn(vs ...int32) predicate.Source {
+	return predicate.Source(sql.FieldNotIn(FieldRateLimitBurst, vs...))
+}
+
+// RateLimitBurstGT applies the GT predicate on the "rate_limit_burst" field.
+func RateLimitBurstGT(v int32) predicate.Source {
+	return predicate.Source(sql.FieldGT(FieldRateLimitBurst, v))
+}
+
+// RateLimitBurstGTE applies the GTE predicate on the "rate_limit_burst" field.
+func RateLimitBurstGTE(v int32) predicate.Source {
+	return predicate.Source(sql.FieldGTE(FieldRateLimitBurst, v))
+}
+
+// RateLimitBurstLT applies the LT predicate on the "rate_limit_burst" field.
+func RateLimitBurstLT(v int32) predicate.Source {
+	return predicate.Source(sql.FieldLT(FieldRateLimitBurst, v))
+}
+
+// RateLimitBurstLTE applies the LTE predicate on the "rate_limit_burst" field.
+func RateLimitBurstLTE(v int32) predicate.Source {
+	return predicate.Source(sql.FieldLTE(FieldRateLimitBurst, v))
 }
 
 // RevisionEQ applies the EQ predicate on the "revision" field.

@@ -725,7 +725,9 @@ type SourceConfig struct {
 	MaxBodyBytes    int64                  `protobuf:"varint,10,opt,name=max_body_bytes,json=maxBodyBytes,proto3" json:"max_body_bytes,omitempty"`
 	DedupWindow     *durationpb.Duration   `protobuf:"bytes,11,opt,name=dedup_window,json=dedupWindow,proto3" json:"dedup_window,omitempty"`
 	// Configuration revision of the last change to this source.
-	Revision      int64 `protobuf:"varint,12,opt,name=revision,proto3" json:"revision,omitempty"`
+	Revision int64 `protobuf:"varint,12,opt,name=revision,proto3" json:"revision,omitempty"`
+	// Unset means no per-source limit.
+	RateLimit     *RateLimit `protobuf:"bytes,13,opt,name=rate_limit,json=rateLimit,proto3" json:"rate_limit,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -842,6 +844,13 @@ func (x *SourceConfig) GetRevision() int64 {
 		return x.Revision
 	}
 	return 0
+}
+
+func (x *SourceConfig) GetRateLimit() *RateLimit {
+	if x != nil {
+		return x.RateLimit
+	}
+	return nil
 }
 
 // SigningSecret is a decrypted secret, sent only to authenticated data planes.
@@ -971,7 +980,7 @@ const file_plugs_v1_config_service_proto_rawDesc = "" +
 	"\atimeout\x18\n" +
 	" \x01(\v2\x19.google.protobuf.DurationR\atimeout\x12'\n" +
 	"\x0fmax_concurrency\x18\v \x01(\x05R\x0emaxConcurrency\x12\x1a\n" +
-	"\brevision\x18\f \x01(\x03R\brevision\"\x9d\x04\n" +
+	"\brevision\x18\f \x01(\x03R\brevision\"\xd1\x04\n" +
 	"\fSourceConfig\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
 	"\ttenant_id\x18\x02 \x01(\tR\btenantId\x12\x1f\n" +
@@ -986,7 +995,9 @@ const file_plugs_v1_config_service_proto_rawDesc = "" +
 	"\x0emax_body_bytes\x18\n" +
 	" \x01(\x03R\fmaxBodyBytes\x12<\n" +
 	"\fdedup_window\x18\v \x01(\v2\x19.google.protobuf.DurationR\vdedupWindow\x12\x1a\n" +
-	"\brevision\x18\f \x01(\x03R\brevision\"r\n" +
+	"\brevision\x18\f \x01(\x03R\brevision\x122\n" +
+	"\n" +
+	"rate_limit\x18\r \x01(\v2\x13.plugs.v1.RateLimitR\trateLimit\"r\n" +
 	"\rSigningSecret\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\fR\x05value\x12;\n" +
@@ -1030,6 +1041,7 @@ var file_plugs_v1_config_service_proto_goTypes = []any{
 	(*SignatureScheme)(nil),         // 16: plugs.v1.SignatureScheme
 	(*EventFilter)(nil),             // 17: plugs.v1.EventFilter
 	(*FieldMappings)(nil),           // 18: plugs.v1.FieldMappings
+	(*RateLimit)(nil),               // 19: plugs.v1.RateLimit
 }
 var file_plugs_v1_config_service_proto_depIdxs = []int32{
 	2,  // 0: plugs.v1.ListDataPlanesResponse.data_planes:type_name -> plugs.v1.DataPlane
@@ -1050,16 +1062,17 @@ var file_plugs_v1_config_service_proto_depIdxs = []int32{
 	17, // 15: plugs.v1.SourceConfig.event_filter:type_name -> plugs.v1.EventFilter
 	18, // 16: plugs.v1.SourceConfig.field_mappings:type_name -> plugs.v1.FieldMappings
 	14, // 17: plugs.v1.SourceConfig.dedup_window:type_name -> google.protobuf.Duration
-	10, // 18: plugs.v1.SigningSecret.expire_time:type_name -> google.protobuf.Timestamp
-	4,  // 19: plugs.v1.ConfigDiscoveryService.StreamConfig:input_type -> plugs.v1.StreamConfigRequest
-	0,  // 20: plugs.v1.DataPlaneService.ListDataPlanes:input_type -> plugs.v1.ListDataPlanesRequest
-	6,  // 21: plugs.v1.ConfigDiscoveryService.StreamConfig:output_type -> plugs.v1.StreamConfigResponse
-	1,  // 22: plugs.v1.DataPlaneService.ListDataPlanes:output_type -> plugs.v1.ListDataPlanesResponse
-	21, // [21:23] is the sub-list for method output_type
-	19, // [19:21] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	19, // 18: plugs.v1.SourceConfig.rate_limit:type_name -> plugs.v1.RateLimit
+	10, // 19: plugs.v1.SigningSecret.expire_time:type_name -> google.protobuf.Timestamp
+	4,  // 20: plugs.v1.ConfigDiscoveryService.StreamConfig:input_type -> plugs.v1.StreamConfigRequest
+	0,  // 21: plugs.v1.DataPlaneService.ListDataPlanes:input_type -> plugs.v1.ListDataPlanesRequest
+	6,  // 22: plugs.v1.ConfigDiscoveryService.StreamConfig:output_type -> plugs.v1.StreamConfigResponse
+	1,  // 23: plugs.v1.DataPlaneService.ListDataPlanes:output_type -> plugs.v1.ListDataPlanesResponse
+	22, // [22:24] is the sub-list for method output_type
+	20, // [20:22] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_plugs_v1_config_service_proto_init() }

@@ -134,7 +134,7 @@ func (x SignatureScheme_Algorithm) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use SignatureScheme_Algorithm.Descriptor instead.
 func (SignatureScheme_Algorithm) EnumDescriptor() ([]byte, []int) {
-	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{2, 0}
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{3, 0}
 }
 
 // Handshakes some providers require.
@@ -204,7 +204,7 @@ func (x SignatureScheme_Handshake) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use SignatureScheme_Handshake.Descriptor instead.
 func (SignatureScheme_Handshake) EnumDescriptor() ([]byte, []int) {
-	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{2, 1}
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{3, 1}
 }
 
 // Encoding of signature bytes.
@@ -257,7 +257,7 @@ func (x SignatureScheme_Encoding) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use SignatureScheme_Encoding.Descriptor instead.
 func (SignatureScheme_Encoding) EnumDescriptor() ([]byte, []int) {
-	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{2, 2}
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{3, 2}
 }
 
 // Decoding of the configured secret.
@@ -315,7 +315,7 @@ func (x SignatureScheme_SecretEncoding) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use SignatureScheme_SecretEncoding.Descriptor instead.
 func (SignatureScheme_SecretEncoding) EnumDescriptor() ([]byte, []int) {
-	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{2, 3}
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{3, 3}
 }
 
 // Kinds of signed content.
@@ -396,7 +396,7 @@ func (x SignedPart_Kind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use SignedPart_Kind.Descriptor instead.
 func (SignedPart_Kind) EnumDescriptor() ([]byte, []int) {
-	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{4, 0}
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{5, 0}
 }
 
 // Timestamp formats.
@@ -449,7 +449,7 @@ func (x TimestampSource_Format) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use TimestampSource_Format.Descriptor instead.
 func (TimestampSource_Format) EnumDescriptor() ([]byte, []int) {
-	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{5, 0}
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{6, 0}
 }
 
 // Source is one configured webhook sender. A provider is pointed at the
@@ -501,8 +501,12 @@ type Source struct {
 	DataPlanesCurrent int32 `protobuf:"varint,17,opt,name=data_planes_current,json=dataPlanesCurrent,proto3" json:"data_planes_current,omitempty"`
 	// Output only. How many data planes are connected.
 	DataPlanesConnected int32 `protobuf:"varint,18,opt,name=data_planes_connected,json=dataPlanesConnected,proto3" json:"data_planes_connected,omitempty"`
-	unknownFields       protoimpl.UnknownFields
-	sizeCache           protoimpl.SizeCache
+	// Requests each data plane accepts for this source; unset means no limit
+	// of the source's own (the data plane's global limit still applies).
+	// Requests past it are answered 429 with Retry-After.
+	RateLimit     *RateLimit `protobuf:"bytes,19,opt,name=rate_limit,json=rateLimit,proto3" json:"rate_limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Source) Reset() {
@@ -661,6 +665,70 @@ func (x *Source) GetDataPlanesConnected() int32 {
 	return 0
 }
 
+func (x *Source) GetRateLimit() *RateLimit {
+	if x != nil {
+		return x.RateLimit
+	}
+	return nil
+}
+
+// RateLimit is a token bucket: requests_per_second refill, burst capacity.
+type RateLimit struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Sustained requests per second, per data plane; greater than 0, at most
+	// 1,000,000.
+	RequestsPerSecond float64 `protobuf:"fixed64,1,opt,name=requests_per_second,json=requestsPerSecond,proto3" json:"requests_per_second,omitempty"`
+	// Requests allowed at once above the rate; 0 means requests_per_second
+	// rounded up (at least 1).
+	Burst         int32 `protobuf:"varint,2,opt,name=burst,proto3" json:"burst,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RateLimit) Reset() {
+	*x = RateLimit{}
+	mi := &file_plugs_v1_resources_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RateLimit) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RateLimit) ProtoMessage() {}
+
+func (x *RateLimit) ProtoReflect() protoreflect.Message {
+	mi := &file_plugs_v1_resources_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RateLimit.ProtoReflect.Descriptor instead.
+func (*RateLimit) Descriptor() ([]byte, []int) {
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *RateLimit) GetRequestsPerSecond() float64 {
+	if x != nil {
+		return x.RequestsPerSecond
+	}
+	return 0
+}
+
+func (x *RateLimit) GetBurst() int32 {
+	if x != nil {
+		return x.Burst
+	}
+	return 0
+}
+
 // SecretInfo describes a signing secret without revealing it.
 type SecretInfo struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -679,7 +747,7 @@ type SecretInfo struct {
 
 func (x *SecretInfo) Reset() {
 	*x = SecretInfo{}
-	mi := &file_plugs_v1_resources_proto_msgTypes[1]
+	mi := &file_plugs_v1_resources_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -691,7 +759,7 @@ func (x *SecretInfo) String() string {
 func (*SecretInfo) ProtoMessage() {}
 
 func (x *SecretInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_plugs_v1_resources_proto_msgTypes[1]
+	mi := &file_plugs_v1_resources_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -704,7 +772,7 @@ func (x *SecretInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecretInfo.ProtoReflect.Descriptor instead.
 func (*SecretInfo) Descriptor() ([]byte, []int) {
-	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{1}
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *SecretInfo) GetId() string {
@@ -788,7 +856,7 @@ type SignatureScheme struct {
 
 func (x *SignatureScheme) Reset() {
 	*x = SignatureScheme{}
-	mi := &file_plugs_v1_resources_proto_msgTypes[2]
+	mi := &file_plugs_v1_resources_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -800,7 +868,7 @@ func (x *SignatureScheme) String() string {
 func (*SignatureScheme) ProtoMessage() {}
 
 func (x *SignatureScheme) ProtoReflect() protoreflect.Message {
-	mi := &file_plugs_v1_resources_proto_msgTypes[2]
+	mi := &file_plugs_v1_resources_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -813,7 +881,7 @@ func (x *SignatureScheme) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignatureScheme.ProtoReflect.Descriptor instead.
 func (*SignatureScheme) Descriptor() ([]byte, []int) {
-	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{2}
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *SignatureScheme) GetAlgorithm() SignatureScheme_Algorithm {
@@ -945,7 +1013,7 @@ type StructuredHeader struct {
 
 func (x *StructuredHeader) Reset() {
 	*x = StructuredHeader{}
-	mi := &file_plugs_v1_resources_proto_msgTypes[3]
+	mi := &file_plugs_v1_resources_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -957,7 +1025,7 @@ func (x *StructuredHeader) String() string {
 func (*StructuredHeader) ProtoMessage() {}
 
 func (x *StructuredHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_plugs_v1_resources_proto_msgTypes[3]
+	mi := &file_plugs_v1_resources_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -970,7 +1038,7 @@ func (x *StructuredHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StructuredHeader.ProtoReflect.Descriptor instead.
 func (*StructuredHeader) Descriptor() ([]byte, []int) {
-	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{3}
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *StructuredHeader) GetItemSeparator() string {
@@ -1015,7 +1083,7 @@ type SignedPart struct {
 
 func (x *SignedPart) Reset() {
 	*x = SignedPart{}
-	mi := &file_plugs_v1_resources_proto_msgTypes[4]
+	mi := &file_plugs_v1_resources_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1027,7 +1095,7 @@ func (x *SignedPart) String() string {
 func (*SignedPart) ProtoMessage() {}
 
 func (x *SignedPart) ProtoReflect() protoreflect.Message {
-	mi := &file_plugs_v1_resources_proto_msgTypes[4]
+	mi := &file_plugs_v1_resources_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1040,7 +1108,7 @@ func (x *SignedPart) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignedPart.ProtoReflect.Descriptor instead.
 func (*SignedPart) Descriptor() ([]byte, []int) {
-	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{4}
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *SignedPart) GetKind() SignedPart_Kind {
@@ -1074,7 +1142,7 @@ type TimestampSource struct {
 
 func (x *TimestampSource) Reset() {
 	*x = TimestampSource{}
-	mi := &file_plugs_v1_resources_proto_msgTypes[5]
+	mi := &file_plugs_v1_resources_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1086,7 +1154,7 @@ func (x *TimestampSource) String() string {
 func (*TimestampSource) ProtoMessage() {}
 
 func (x *TimestampSource) ProtoReflect() protoreflect.Message {
-	mi := &file_plugs_v1_resources_proto_msgTypes[5]
+	mi := &file_plugs_v1_resources_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1099,7 +1167,7 @@ func (x *TimestampSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TimestampSource.ProtoReflect.Descriptor instead.
 func (*TimestampSource) Descriptor() ([]byte, []int) {
-	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{5}
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *TimestampSource) GetHeader() string {
@@ -1137,7 +1205,7 @@ type EventFilter struct {
 
 func (x *EventFilter) Reset() {
 	*x = EventFilter{}
-	mi := &file_plugs_v1_resources_proto_msgTypes[6]
+	mi := &file_plugs_v1_resources_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1149,7 +1217,7 @@ func (x *EventFilter) String() string {
 func (*EventFilter) ProtoMessage() {}
 
 func (x *EventFilter) ProtoReflect() protoreflect.Message {
-	mi := &file_plugs_v1_resources_proto_msgTypes[6]
+	mi := &file_plugs_v1_resources_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1162,7 +1230,7 @@ func (x *EventFilter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EventFilter.ProtoReflect.Descriptor instead.
 func (*EventFilter) Descriptor() ([]byte, []int) {
-	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{6}
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *EventFilter) GetEventTypes() []string {
@@ -1196,7 +1264,7 @@ type ValueRef struct {
 
 func (x *ValueRef) Reset() {
 	*x = ValueRef{}
-	mi := &file_plugs_v1_resources_proto_msgTypes[7]
+	mi := &file_plugs_v1_resources_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1208,7 +1276,7 @@ func (x *ValueRef) String() string {
 func (*ValueRef) ProtoMessage() {}
 
 func (x *ValueRef) ProtoReflect() protoreflect.Message {
-	mi := &file_plugs_v1_resources_proto_msgTypes[7]
+	mi := &file_plugs_v1_resources_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1221,7 +1289,7 @@ func (x *ValueRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ValueRef.ProtoReflect.Descriptor instead.
 func (*ValueRef) Descriptor() ([]byte, []int) {
-	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{7}
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ValueRef) GetFrom() isValueRef_From {
@@ -1308,7 +1376,7 @@ type FieldMappings struct {
 
 func (x *FieldMappings) Reset() {
 	*x = FieldMappings{}
-	mi := &file_plugs_v1_resources_proto_msgTypes[8]
+	mi := &file_plugs_v1_resources_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1320,7 +1388,7 @@ func (x *FieldMappings) String() string {
 func (*FieldMappings) ProtoMessage() {}
 
 func (x *FieldMappings) ProtoReflect() protoreflect.Message {
-	mi := &file_plugs_v1_resources_proto_msgTypes[8]
+	mi := &file_plugs_v1_resources_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1333,7 +1401,7 @@ func (x *FieldMappings) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FieldMappings.ProtoReflect.Descriptor instead.
 func (*FieldMappings) Descriptor() ([]byte, []int) {
-	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{8}
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *FieldMappings) GetEventId() *ValueRef {
@@ -1404,7 +1472,7 @@ type Template struct {
 
 func (x *Template) Reset() {
 	*x = Template{}
-	mi := &file_plugs_v1_resources_proto_msgTypes[9]
+	mi := &file_plugs_v1_resources_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1416,7 +1484,7 @@ func (x *Template) String() string {
 func (*Template) ProtoMessage() {}
 
 func (x *Template) ProtoReflect() protoreflect.Message {
-	mi := &file_plugs_v1_resources_proto_msgTypes[9]
+	mi := &file_plugs_v1_resources_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1429,7 +1497,7 @@ func (x *Template) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Template.ProtoReflect.Descriptor instead.
 func (*Template) Descriptor() ([]byte, []int) {
-	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{9}
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Template) GetId() string {
@@ -1492,7 +1560,7 @@ var File_plugs_v1_resources_proto protoreflect.FileDescriptor
 
 const file_plugs_v1_resources_proto_rawDesc = "" +
 	"\n" +
-	"\x18plugs/v1/resources.proto\x12\bplugs.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xfb\x06\n" +
+	"\x18plugs/v1/resources.proto\x12\bplugs.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xaf\a\n" +
 	"\x06Source\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
 	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12\x1f\n" +
@@ -1516,11 +1584,16 @@ const file_plugs_v1_resources_proto_rawDesc = "" +
 	"webhookUrl\x12\x1a\n" +
 	"\brevision\x18\x10 \x01(\x03R\brevision\x12.\n" +
 	"\x13data_planes_current\x18\x11 \x01(\x05R\x11dataPlanesCurrent\x122\n" +
-	"\x15data_planes_connected\x18\x12 \x01(\x05R\x13dataPlanesConnected\"H\n" +
+	"\x15data_planes_connected\x18\x12 \x01(\x05R\x13dataPlanesConnected\x122\n" +
+	"\n" +
+	"rate_limit\x18\x13 \x01(\v2\x13.plugs.v1.RateLimitR\trateLimit\"H\n" +
 	"\x06Status\x12\x16\n" +
 	"\x12STATUS_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rSTATUS_ACTIVE\x10\x01\x12\x13\n" +
-	"\x0fSTATUS_DISABLED\x10\x02\"\xb8\x01\n" +
+	"\x0fSTATUS_DISABLED\x10\x02\"Q\n" +
+	"\tRateLimit\x12.\n" +
+	"\x13requests_per_second\x18\x01 \x01(\x01R\x11requestsPerSecond\x12\x14\n" +
+	"\x05burst\x18\x02 \x01(\x05R\x05burst\"\xb8\x01\n" +
 	"\n" +
 	"SecretInfo\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12 \n" +
@@ -1656,7 +1729,7 @@ func file_plugs_v1_resources_proto_rawDescGZIP() []byte {
 }
 
 var file_plugs_v1_resources_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
-var file_plugs_v1_resources_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_plugs_v1_resources_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_plugs_v1_resources_proto_goTypes = []any{
 	(Source_Status)(0),                  // 0: plugs.v1.Source.Status
 	(SignatureScheme_Algorithm)(0),      // 1: plugs.v1.SignatureScheme.Algorithm
@@ -1666,54 +1739,56 @@ var file_plugs_v1_resources_proto_goTypes = []any{
 	(SignedPart_Kind)(0),                // 5: plugs.v1.SignedPart.Kind
 	(TimestampSource_Format)(0),         // 6: plugs.v1.TimestampSource.Format
 	(*Source)(nil),                      // 7: plugs.v1.Source
-	(*SecretInfo)(nil),                  // 8: plugs.v1.SecretInfo
-	(*SignatureScheme)(nil),             // 9: plugs.v1.SignatureScheme
-	(*StructuredHeader)(nil),            // 10: plugs.v1.StructuredHeader
-	(*SignedPart)(nil),                  // 11: plugs.v1.SignedPart
-	(*TimestampSource)(nil),             // 12: plugs.v1.TimestampSource
-	(*EventFilter)(nil),                 // 13: plugs.v1.EventFilter
-	(*ValueRef)(nil),                    // 14: plugs.v1.ValueRef
-	(*FieldMappings)(nil),               // 15: plugs.v1.FieldMappings
-	(*Template)(nil),                    // 16: plugs.v1.Template
-	nil,                                 // 17: plugs.v1.FieldMappings.PropertiesEntry
-	(*durationpb.Duration)(nil),         // 18: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil),       // 19: google.protobuf.Timestamp
+	(*RateLimit)(nil),                   // 8: plugs.v1.RateLimit
+	(*SecretInfo)(nil),                  // 9: plugs.v1.SecretInfo
+	(*SignatureScheme)(nil),             // 10: plugs.v1.SignatureScheme
+	(*StructuredHeader)(nil),            // 11: plugs.v1.StructuredHeader
+	(*SignedPart)(nil),                  // 12: plugs.v1.SignedPart
+	(*TimestampSource)(nil),             // 13: plugs.v1.TimestampSource
+	(*EventFilter)(nil),                 // 14: plugs.v1.EventFilter
+	(*ValueRef)(nil),                    // 15: plugs.v1.ValueRef
+	(*FieldMappings)(nil),               // 16: plugs.v1.FieldMappings
+	(*Template)(nil),                    // 17: plugs.v1.Template
+	nil,                                 // 18: plugs.v1.FieldMappings.PropertiesEntry
+	(*durationpb.Duration)(nil),         // 19: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),       // 20: google.protobuf.Timestamp
 }
 var file_plugs_v1_resources_proto_depIdxs = []int32{
-	9,  // 0: plugs.v1.Source.signature_scheme:type_name -> plugs.v1.SignatureScheme
-	8,  // 1: plugs.v1.Source.secrets:type_name -> plugs.v1.SecretInfo
-	13, // 2: plugs.v1.Source.event_filter:type_name -> plugs.v1.EventFilter
-	15, // 3: plugs.v1.Source.field_mappings:type_name -> plugs.v1.FieldMappings
+	10, // 0: plugs.v1.Source.signature_scheme:type_name -> plugs.v1.SignatureScheme
+	9,  // 1: plugs.v1.Source.secrets:type_name -> plugs.v1.SecretInfo
+	14, // 2: plugs.v1.Source.event_filter:type_name -> plugs.v1.EventFilter
+	16, // 3: plugs.v1.Source.field_mappings:type_name -> plugs.v1.FieldMappings
 	0,  // 4: plugs.v1.Source.status:type_name -> plugs.v1.Source.Status
-	18, // 5: plugs.v1.Source.dedup_window:type_name -> google.protobuf.Duration
-	19, // 6: plugs.v1.Source.create_time:type_name -> google.protobuf.Timestamp
-	19, // 7: plugs.v1.Source.update_time:type_name -> google.protobuf.Timestamp
-	19, // 8: plugs.v1.SecretInfo.create_time:type_name -> google.protobuf.Timestamp
-	19, // 9: plugs.v1.SecretInfo.expire_time:type_name -> google.protobuf.Timestamp
-	1,  // 10: plugs.v1.SignatureScheme.algorithm:type_name -> plugs.v1.SignatureScheme.Algorithm
-	3,  // 11: plugs.v1.SignatureScheme.encoding:type_name -> plugs.v1.SignatureScheme.Encoding
-	10, // 12: plugs.v1.SignatureScheme.structured:type_name -> plugs.v1.StructuredHeader
-	11, // 13: plugs.v1.SignatureScheme.signed_parts:type_name -> plugs.v1.SignedPart
-	12, // 14: plugs.v1.SignatureScheme.timestamp:type_name -> plugs.v1.TimestampSource
-	18, // 15: plugs.v1.SignatureScheme.tolerance:type_name -> google.protobuf.Duration
-	4,  // 16: plugs.v1.SignatureScheme.secret_encoding:type_name -> plugs.v1.SignatureScheme.SecretEncoding
-	2,  // 17: plugs.v1.SignatureScheme.handshake:type_name -> plugs.v1.SignatureScheme.Handshake
-	5,  // 18: plugs.v1.SignedPart.kind:type_name -> plugs.v1.SignedPart.Kind
-	6,  // 19: plugs.v1.TimestampSource.format:type_name -> plugs.v1.TimestampSource.Format
-	14, // 20: plugs.v1.FieldMappings.event_id:type_name -> plugs.v1.ValueRef
-	14, // 21: plugs.v1.FieldMappings.event_type:type_name -> plugs.v1.ValueRef
-	14, // 22: plugs.v1.FieldMappings.customer_id:type_name -> plugs.v1.ValueRef
-	14, // 23: plugs.v1.FieldMappings.quantity:type_name -> plugs.v1.ValueRef
-	14, // 24: plugs.v1.FieldMappings.timestamp:type_name -> plugs.v1.ValueRef
-	17, // 25: plugs.v1.FieldMappings.properties:type_name -> plugs.v1.FieldMappings.PropertiesEntry
-	9,  // 26: plugs.v1.Template.signature_scheme:type_name -> plugs.v1.SignatureScheme
-	15, // 27: plugs.v1.Template.field_mappings:type_name -> plugs.v1.FieldMappings
-	14, // 28: plugs.v1.FieldMappings.PropertiesEntry.value:type_name -> plugs.v1.ValueRef
-	29, // [29:29] is the sub-list for method output_type
-	29, // [29:29] is the sub-list for method input_type
-	29, // [29:29] is the sub-list for extension type_name
-	29, // [29:29] is the sub-list for extension extendee
-	0,  // [0:29] is the sub-list for field type_name
+	19, // 5: plugs.v1.Source.dedup_window:type_name -> google.protobuf.Duration
+	20, // 6: plugs.v1.Source.create_time:type_name -> google.protobuf.Timestamp
+	20, // 7: plugs.v1.Source.update_time:type_name -> google.protobuf.Timestamp
+	8,  // 8: plugs.v1.Source.rate_limit:type_name -> plugs.v1.RateLimit
+	20, // 9: plugs.v1.SecretInfo.create_time:type_name -> google.protobuf.Timestamp
+	20, // 10: plugs.v1.SecretInfo.expire_time:type_name -> google.protobuf.Timestamp
+	1,  // 11: plugs.v1.SignatureScheme.algorithm:type_name -> plugs.v1.SignatureScheme.Algorithm
+	3,  // 12: plugs.v1.SignatureScheme.encoding:type_name -> plugs.v1.SignatureScheme.Encoding
+	11, // 13: plugs.v1.SignatureScheme.structured:type_name -> plugs.v1.StructuredHeader
+	12, // 14: plugs.v1.SignatureScheme.signed_parts:type_name -> plugs.v1.SignedPart
+	13, // 15: plugs.v1.SignatureScheme.timestamp:type_name -> plugs.v1.TimestampSource
+	19, // 16: plugs.v1.SignatureScheme.tolerance:type_name -> google.protobuf.Duration
+	4,  // 17: plugs.v1.SignatureScheme.secret_encoding:type_name -> plugs.v1.SignatureScheme.SecretEncoding
+	2,  // 18: plugs.v1.SignatureScheme.handshake:type_name -> plugs.v1.SignatureScheme.Handshake
+	5,  // 19: plugs.v1.SignedPart.kind:type_name -> plugs.v1.SignedPart.Kind
+	6,  // 20: plugs.v1.TimestampSource.format:type_name -> plugs.v1.TimestampSource.Format
+	15, // 21: plugs.v1.FieldMappings.event_id:type_name -> plugs.v1.ValueRef
+	15, // 22: plugs.v1.FieldMappings.event_type:type_name -> plugs.v1.ValueRef
+	15, // 23: plugs.v1.FieldMappings.customer_id:type_name -> plugs.v1.ValueRef
+	15, // 24: plugs.v1.FieldMappings.quantity:type_name -> plugs.v1.ValueRef
+	15, // 25: plugs.v1.FieldMappings.timestamp:type_name -> plugs.v1.ValueRef
+	18, // 26: plugs.v1.FieldMappings.properties:type_name -> plugs.v1.FieldMappings.PropertiesEntry
+	10, // 27: plugs.v1.Template.signature_scheme:type_name -> plugs.v1.SignatureScheme
+	16, // 28: plugs.v1.Template.field_mappings:type_name -> plugs.v1.FieldMappings
+	15, // 29: plugs.v1.FieldMappings.PropertiesEntry.value:type_name -> plugs.v1.ValueRef
+	30, // [30:30] is the sub-list for method output_type
+	30, // [30:30] is the sub-list for method input_type
+	30, // [30:30] is the sub-list for extension type_name
+	30, // [30:30] is the sub-list for extension extendee
+	0,  // [0:30] is the sub-list for field type_name
 }
 
 func init() { file_plugs_v1_resources_proto_init() }
@@ -1721,7 +1796,7 @@ func file_plugs_v1_resources_proto_init() {
 	if File_plugs_v1_resources_proto != nil {
 		return
 	}
-	file_plugs_v1_resources_proto_msgTypes[7].OneofWrappers = []any{
+	file_plugs_v1_resources_proto_msgTypes[8].OneofWrappers = []any{
 		(*ValueRef_JsonPath)(nil),
 		(*ValueRef_Header)(nil),
 		(*ValueRef_Constant)(nil),
@@ -1732,7 +1807,7 @@ func file_plugs_v1_resources_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plugs_v1_resources_proto_rawDesc), len(file_plugs_v1_resources_proto_rawDesc)),
 			NumEnums:      7,
-			NumMessages:   11,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

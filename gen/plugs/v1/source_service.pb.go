@@ -227,7 +227,7 @@ type UpdateSourceRequest struct {
 	Source *Source `protobuf:"bytes,1,opt,name=source,proto3" json:"source,omitempty"`
 	// Fields to change. Allowed: display_name, template_id, metric_id,
 	// signature_scheme, event_filter, field_mappings, status, max_body_bytes,
-	// dedup_window.
+	// dedup_window, rate_limit.
 	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

@@ -1,0 +1,174 @@
+package deliveries
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/plugshq/plugs/backbone"
+	"github.com/plugshq/plugs/controlplane/streamindex"
+	"github.com/plugshq/plugs/dataplane/forward"
+	"github.com/plugshq/plugs/ent"
+	"github.com/plugshq/plugs/ent/deliveryattempt"
+	plugsv1 "github.com/plugshq/plugs/gen/plugs/v1"
+)
+
+var outcomes = map[plugsv1.DeliveryAttempt_Outcome]deliveryattempt.Outcome{
+	plugsv1.DeliveryAttempt_OUTCOME_UNSPECIFIED:   deliveryattempt.OutcomeUnspecified,
+	plugsv1.DeliveryAttempt_OUTCOME_DELIVERED:     deliveryattempt.OutcomeDelivered,
+	plugsv1.DeliveryAttempt_OUTCOME_RETRYING:      deliveryattempt.OutcomeRetrying,
+	plugsv1.DeliveryAttempt_OUTCOME_DEAD_LETTERED: deliveryattempt.OutcomeDeadLettered,
+}
+
+// StoredOutcome is how an API outcome is stored; false for a number the
+// API does not define.
+func StoredOutcome(o plugsv1.DeliveryAttempt_Outcome) (deliveryattempt.Outcome, bool) {
+	s, ok := outcomes[o]
+	return s, ok
+}
+
+// APIOutcome is the API's name of a stored outcome.
+func APIOutcome(s deliveryattempt.Outcome) plugsv1.DeliveryAttempt_Outcome {
+	for o, v := range outcomes {
+		if v == s {
+			return o
+		}
+	}
+	return plugsv1.DeliveryAttempt_OUTCOME_UNSPECIFIED
+}
+
+// Row is a decoded attempt, checked and ready to insert.
+type Row struct {
+	ID, TenantID, DestinationID uuid.UUID
+	Attempt                     *plugsv1.DeliveryAttempt
+	// AttemptTime and NextRetry (nil when none) are UTC, cut to
+	// microseconds.
+	AttemptTime time.Time
+	NextRetry   *time.Time
+	// DeliverySeq is where the delivery is held in
+	// backbone.DeliveriesStream; 0 when unknown.
+	DeliverySeq uint64
+}
+
+// Decode reads a message of backbone.AttemptsStream published on subject
+// with header. The tenant (header) and destination (body) must parse and
+// agree with the subject, which the data plane derived from the same ids:
+// an attempt filed under another tenant's subject is a bug, and indexing
+// it could show it to the wrong tenant. Empty ones are taken from the
+// subject. An attempt without a time takes published, the time the
+// stream stored it.
+func Decode(subject string, header nats.Header, data []byte, published time.Time) (Row, error) {
+	a := &plugsv1.DeliveryAttempt{}
+	if err := proto.Unmarshal(data, a); err != nil {
+		return Row{}, fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	subTenant, subDest, ok := streamindex.SubjectIDs(subject, backbone.AttemptSubject)
+	if !ok {
+		return Row{}, fmt.Errorf("%w: subject %q is not plugs.attempts.<tenant id>.<destination id>", ErrMalformed, subject)
+	}
+	row := Row{Attempt: a}
+	var err error
+	if row.ID, err = uuid.Parse(a.GetId()); err != nil {
+		return Row{}, fmt.Errorf("%w: id %q: %w", ErrMalformed, a.GetId(), err)
+	}
+	if row.TenantID, err = idOr("tenant_id", header.Get(forward.HeaderTenantID), subTenant); err != nil {
+		return Row{}, err
+	}
+	if row.DestinationID, err = idOr("destination_id", a.GetDestinationId(), subDest); err != nil {
+		return Row{}, err
+	}
+	if row.TenantID == uuid.Nil || row.DestinationID == uuid.Nil {
+		return Row{}, fmt.Errorf("%w: nil tenant or destination id", ErrMalformed)
+	}
+	if s := header.Get(forward.HeaderDeliverySeq); s != "" {
+		if row.DeliverySeq, err = strconv.ParseUint(s, 10, 64); err != nil {
+			return Row{}, fmt.Errorf("%w: delivery sequence %q", ErrMalformed, s)
+		}
+	}
+	t := published
+	if at := a.GetAttemptTime(); at != nil && at.IsValid() {
+		t = at.AsTime()
+	}
+	// PostgreSQL keeps microseconds; cutting here makes the stored value
+	// the same on every dialect, and page tokens exact.
+	row.AttemptTime = t.UTC().Truncate(time.Microsecond)
+	if nr := a.GetNextRetryTime(); nr != nil && nr.IsValid() {
+		next := nr.AsTime().UTC().Truncate(time.Microsecond)
+		row.NextRetry = &next
+	}
+	return row, nil
+}
+
+// idOr parses an id of the attempt, taking the subject's when it is empty,
+// and refuses one that disagrees with the subject.
+func idOr(field, s string, fromSubject uuid.UUID) (uuid.UUID, error) {
+	id, err := streamindex.MatchID(field, s, fromSubject)
+	if err != nil {
+		return uuid.Nil, fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	return id, nil
+}
+
+// create builds the insert of a row.
+func (row Row) create(c *ent.Client) *ent.DeliveryAttemptCreate {
+	a := row.Attempt
+	outcome, ok := StoredOutcome(a.GetOutcome())
+	if !ok {
+		// A data plane newer than this control plane: keep the entry, its
+		// status and error still tell what happened.
+		outcome = deliveryattempt.OutcomeUnspecified
+	}
+	return c.DeliveryAttempt.Create().
+		SetID(row.ID).
+		SetTenantID(row.TenantID).
+		SetDestinationID(row.DestinationID).
+		SetUsageEventID(text(a.GetUsageEventId())).
+		SetProviderEventID(text(a.GetProviderEventId())).
+		SetEventType(text(a.GetEventType())).
+		SetSourceID(text(a.GetSourceId())).
+		SetAttempt(a.GetAttempt()).
+		SetAttemptTime(row.AttemptTime).
+		SetStatusCode(a.GetStatusCode()).
+		SetLatencyMs(a.GetLatency().AsDuration().Milliseconds()).
+		SetError(text(a.GetError())).
+		SetOutcome(outcome).
+		SetNillableNextRetryTime(row.NextRetry).
+		SetDataPlane(text(a.GetDataPlane())).
+		SetDeliverySeq(row.DeliverySeq)
+}
+
+// text makes a string storable everywhere: PostgreSQL refuses NUL in text,
+// and an error quotes what the destination answered.
+func text(s string) string {
+	return strings.ReplaceAll(s, "\x00", "\uFFFD")
+}
+
+// ToProto renders a stored attempt.
+func ToProto(r *ent.DeliveryAttempt) *plugsv1.DeliveryAttempt {
+	out := &plugsv1.DeliveryAttempt{
+		Id:              r.ID.String(),
+		DestinationId:   r.DestinationID.String(),
+		UsageEventId:    r.UsageEventID,
+		ProviderEventId: r.ProviderEventID,
+		EventType:       r.EventType,
+		SourceId:        r.SourceID,
+		Attempt:         r.Attempt,
+		AttemptTime:     timestamppb.New(r.AttemptTime),
+		StatusCode:      r.StatusCode,
+		Latency:         durationpb.New(time.Duration(r.LatencyMs) * time.Millisecond),
+		Error:           r.Error,
+		Outcome:         APIOutcome(r.Outcome),
+		DataPlane:       r.DataPlane,
+	}
+	if r.NextRetryTime != nil {
+		out.NextRetryTime = timestamppb.New(*r.NextRetryTime)
+	}
+	return out
+}

@@ -1,0 +1,129 @@
+// Package deliveries keeps the control plane's delivery log: the Indexer
+// copies every attempt the data planes publish to backbone.AttemptsStream
+// into the database, where the API queries a destination's deliveries,
+// and deletes them again once they are older than the retention.
+package deliveries
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/plugshq/plugs/backbone"
+	"github.com/plugshq/plugs/controlplane/streamindex"
+	"github.com/plugshq/plugs/ent"
+	"github.com/plugshq/plugs/ent/deliveryattempt"
+	"github.com/plugshq/plugs/ent/viewer"
+)
+
+// ConsumerName is the durable consumer on backbone.AttemptsStream that
+// every control-plane replica pulls from: JetStream hands each attempt to
+// one of them.
+const ConsumerName = "plugs-attempts-indexer"
+
+// Indexer indexes delivery attempts and applies their retention. Its zero
+// options take the defaults of package streamindex; set the fields before
+// Run.
+type Indexer struct {
+	// Client is the control plane's database; the indexer acts as the
+	// system viewer, across tenants.
+	Client *ent.Client
+	// JS reaches the backbone. Nil runs the retention job alone: attempts
+	// indexed before still age out.
+	JS jetstream.JetStream
+	// Retention is how long attempts are kept, by attempt time; zero
+	// means backbone.DefaultReceiptRetention, which is also the attempts
+	// stream's.
+	Retention time.Duration
+	// RetentionEvery is how often the retention job runs; it also runs
+	// when Run starts.
+	RetentionEvery time.Duration
+	// BatchSize bounds the attempts of one insert.
+	BatchSize int
+	// PruneBatchSize bounds the attempts one statement of the retention
+	// job deletes.
+	PruneBatchSize int
+	// RetryDelay is how long the indexer waits after a failure.
+	RetryDelay time.Duration
+	Log        *slog.Logger
+
+	runner streamindex.Runner
+}
+
+// Run indexes and prunes until ctx is done or Stop is called, and returns
+// nil then; ErrRunning when the indexer is already running. Failures to
+// reach JetStream or the database are logged and retried. The streams are
+// created by the data planes: until one has, Run waits for the attempts
+// stream.
+func (ix *Indexer) Run(ctx context.Context) error {
+	if !ix.runner.Run(ctx, ix.indexer().Run) {
+		return ErrRunning
+	}
+	return nil
+}
+
+// Stop ends Run and waits for it. Attempts taken but not yet indexed are
+// handed back to the stream for another replica.
+func (ix *Indexer) Stop() { ix.runner.Stop() }
+
+// Prune deletes the attempts made before cutoff and returns how many it
+// deleted, PruneBatchSize rows per statement, oldest first.
+func (ix *Indexer) Prune(ctx context.Context, cutoff time.Time) (int, error) {
+	return ix.indexer().Prune(ctx, cutoff)
+}
+
+func (ix *Indexer) indexer() *streamindex.Indexer[Row] {
+	retention := ix.Retention
+	if retention <= 0 {
+		retention = backbone.DefaultReceiptRetention
+	}
+	return &streamindex.Indexer[Row]{
+		Table:          table{ix.Client},
+		JS:             ix.JS,
+		Stream:         backbone.AttemptsStream,
+		Consumer:       ConsumerName,
+		Description:    "Plugs control plane: delivery attempts into the queryable delivery log",
+		One:            "delivery attempt",
+		Many:           "delivery attempts",
+		Retention:      retention,
+		RetentionEvery: ix.RetentionEvery,
+		BatchSize:      ix.BatchSize,
+		PruneBatchSize: ix.PruneBatchSize,
+		RetryDelay:     ix.RetryDelay,
+		Log:            ix.Log,
+	}
+}
+
+// table is the delivery log as the stream indexer sees it.
+type table struct{ c *ent.Client }
+
+func (t table) Decode(m jetstream.Msg, published time.Time) (Row, error) {
+	return Decode(m.Subject(), m.Headers(), m.Data(), published)
+}
+
+func (table) Key(r Row) uuid.UUID { return r.ID }
+
+func (table) LogAttrs(r Row) []any {
+	return []any{"attempt_id", r.ID, "tenant_id", r.TenantID, "destination_id", r.DestinationID}
+}
+
+func (t table) Insert(ctx context.Context, rows ...Row) error { return Insert(ctx, t.c, rows...) }
+
+// Insert stores attempts, skipping those already stored: an attempt's id
+// is its own, so indexing a message again changes nothing.
+func Insert(ctx context.Context, c *ent.Client, rows ...Row) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	builders := make([]*ent.DeliveryAttemptCreate, len(rows))
+	for i, r := range rows {
+		builders[i] = r.create(c)
+	}
+	return c.DeliveryAttempt.CreateBulk(builders...).
+		OnConflictColumns(deliveryattempt.FieldID).
+		DoNothing().
+		Exec(viewer.System(ctx))
+}

@@ -1,0 +1,24 @@
+package deliveries
+
+import (
+	"context"
+	"time"
+
+	"github.com/plugshq/plugs/ent/deliveryattempt"
+	"github.com/plugshq/plugs/ent/viewer"
+)
+
+// PruneBatch deletes at most n attempts made before cutoff, oldest first.
+func (t table) PruneBatch(ctx context.Context, cutoff time.Time, n int) (int, bool, error) {
+	ctx = viewer.System(ctx)
+	ids, err := t.c.DeliveryAttempt.Query().
+		Where(deliveryattempt.AttemptTimeLT(cutoff)).
+		Order(deliveryattempt.ByAttemptTime()).
+		Limit(n).
+		IDs(ctx)
+	if err != nil || len(ids) == 0 {
+		return 0, false, err
+	}
+	deleted, err := t.c.DeliveryAttempt.Delete().Where(deliveryattempt.IDIn(ids...)).Exec(ctx)
+	return deleted, len(ids) == n, err
+}

@@ -1,0 +1,311 @@
+// Package streamindex copies what the data planes publish to a backbone
+// stream into a table of the control plane's database, where the API
+// queries it, and deletes the rows again once they are older than the
+// retention. The receipts and the delivery log are kept this way; what
+// differs between them is the Table.
+//
+// Every control-plane replica runs an Indexer on the same durable
+// consumer, so JetStream hands each message to one of them. Rows carry
+// their own ids, so a message indexed twice (a lost ack, a redelivery)
+// is stored once.
+package streamindex
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Defaults of an Indexer's settings.
+const (
+	// DefaultRetentionEvery is how often old rows are deleted.
+	DefaultRetentionEvery = time.Hour
+	// DefaultBatchSize bounds the rows written in one insert.
+	DefaultBatchSize = 100
+	// DefaultPruneBatchSize bounds the rows deleted in one statement.
+	DefaultPruneBatchSize = 1000
+	// DefaultRetryDelay is the wait before setting up the consumer again,
+	// and before a message whose insert failed is delivered again.
+	DefaultRetryDelay = 5 * time.Second
+	// maxBatchBytes bounds the raw messages held at once (a receipt
+	// carries a body of up to a source's limit, 1 MiB by default).
+	maxBatchBytes = 8 << 20
+	// ackWait is how long a message a replica took and lost is held
+	// before another indexes it; indexing it twice is harmless.
+	ackWait = 30 * time.Second
+	// setupTimeout bounds creating the consumer.
+	setupTimeout = 10 * time.Second
+)
+
+// Table is what an Indexer needs of the rows it keeps.
+type Table[R any] interface {
+	// Decode reads one message, stored in the stream at published. An
+	// error means no later try could index it either (it does not
+	// decode, or its ids disagree with its subject): the message is
+	// terminated.
+	Decode(msg jetstream.Msg, published time.Time) (R, error)
+	// Key is a row's id: messages carrying the same row are stored once.
+	Key(R) uuid.UUID
+	// LogAttrs identify a row in the log when it cannot be stored.
+	LogAttrs(R) []any
+	// Insert stores rows, skipping those already stored.
+	Insert(ctx context.Context, rows ...R) error
+	// PruneBatch deletes at most n rows older than cutoff, oldest first,
+	// and says how many it deleted and whether it found n (so more may
+	// follow).
+	PruneBatch(ctx context.Context, cutoff time.Time, n int) (deleted int, full bool, err error)
+}
+
+// Indexer indexes one stream into one table and applies the retention.
+// Stream, Consumer, One, Many, Table and Retention must be set; the other
+// settings take their defaults when zero.
+type Indexer[R any] struct {
+	Table Table[R]
+	// JS reaches the backbone. Nil runs the retention job alone: rows
+	// indexed before still age out.
+	JS       jetstream.JetStream
+	Stream   string
+	Consumer string
+	// Description of the durable consumer, for `nats consumer info`.
+	Description string
+	// One and Many name a row in logs, as in "receipt" and "receipts".
+	One, Many string
+	// Retention is how long rows are kept; the retention job does not run
+	// without one.
+	Retention      time.Duration
+	RetentionEvery time.Duration
+	BatchSize      int
+	PruneBatchSize int
+	RetryDelay     time.Duration
+	Log            *slog.Logger
+}
+
+// Run indexes and prunes until ctx is done. Failures to reach JetStream or
+// the database are logged and retried. The streams are created by the data
+// planes: until one has, Run waits for the stream.
+func (ix *Indexer[R]) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	wg.Go(func() { ix.pruneLoop(ctx) })
+	if ix.JS != nil {
+		wg.Go(func() { ix.consumeLoop(ctx) })
+	}
+	wg.Wait()
+}
+
+func (ix *Indexer[R]) log() *slog.Logger {
+	l := ix.Log
+	if l == nil {
+		l = slog.Default()
+	}
+	return l.With("component", ix.Many+"-indexer")
+}
+
+func (ix *Indexer[R]) batchSize() int {
+	if ix.BatchSize > 0 {
+		return ix.BatchSize
+	}
+	return DefaultBatchSize
+}
+
+func (ix *Indexer[R]) retryDelay() time.Duration {
+	if ix.RetryDelay > 0 {
+		return ix.RetryDelay
+	}
+	return DefaultRetryDelay
+}
+
+// errConsumeClosed means the consumer stopped on its own, for example
+// because it was deleted.
+var errConsumeClosed = errors.New("streamindex: consumer closed")
+
+// consumeLoop keeps a consumer running until ctx is done.
+func (ix *Indexer[R]) consumeLoop(ctx context.Context) {
+	waiting := false
+	for {
+		err := ix.consume(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		switch {
+		case errors.Is(err, jetstream.ErrStreamNotFound):
+			// Normal until the first data plane starts: say it once.
+			if !waiting {
+				ix.log().Info("waiting for the "+ix.Many+" stream, which the data planes create", "stream", ix.Stream)
+				waiting = true
+			}
+		case err != nil:
+			ix.log().Warn(ix.Many+" consumer stopped; starting it again", "error", err)
+		}
+		if !sleep(ctx, ix.retryDelay()) {
+			return
+		}
+	}
+}
+
+// consume pulls messages and indexes them in batches until ctx is done or
+// the consumer stops.
+func (ix *Indexer[R]) consume(ctx context.Context) error {
+	sctx, cancel := context.WithTimeout(ctx, setupTimeout)
+	cons, err := ix.JS.CreateOrUpdateConsumer(sctx, ix.Stream, jetstream.ConsumerConfig{
+		Durable:       ix.Consumer,
+		Description:   ix.Description,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       ackWait,
+		MaxDeliver:    -1,
+	})
+	cancel()
+	if err != nil {
+		return fmt.Errorf("consumer %s: %w", ix.Consumer, err)
+	}
+	size := ix.batchSize()
+	// The callback hands messages to this goroutine, which batches what
+	// has arrived meanwhile: under load batches grow, and when idle a
+	// message is indexed at once.
+	msgs := make(chan jetstream.Msg, size)
+	quit := make(chan struct{})
+	cc, err := cons.Consume(func(m jetstream.Msg) {
+		select {
+		case msgs <- m:
+		case <-quit:
+			_ = m.Nak()
+		}
+	},
+		jetstream.PullMaxMessagesWithBytesLimit(size, maxBatchBytes),
+		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+			ix.log().Warn(ix.Many+" consumer", "error", err)
+		}))
+	if err != nil {
+		return fmt.Errorf("consume %s: %w", ix.Consumer, err)
+	}
+	defer func() {
+		cc.Stop()
+		close(quit)
+		// Hand back what was taken and not indexed, so another replica
+		// has it now rather than after the ack wait.
+		for {
+			select {
+			case m := <-msgs:
+				_ = m.Nak()
+			default:
+				return
+			}
+		}
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-cc.Closed():
+			return errConsumeClosed
+		case m := <-msgs:
+			batch, bytes := []jetstream.Msg{m}, len(m.Data())
+		fill:
+			for len(batch) < size && bytes < maxBatchBytes {
+				select {
+				case m := <-msgs:
+					batch = append(batch, m)
+					bytes += len(m.Data())
+				default:
+					break fill
+				}
+			}
+			ix.index(ctx, batch)
+		}
+	}
+}
+
+// pending is one row to insert and the messages that carried it: a row
+// published twice may arrive twice in one batch.
+type pending[R any] struct {
+	row  R
+	msgs []jetstream.Msg
+}
+
+// index decodes and inserts a batch, then settles each message: acked once
+// its row is stored, terminated when it is malformed, and handed back with
+// a delay when the insert failed.
+func (ix *Indexer[R]) index(ctx context.Context, msgs []jetstream.Msg) {
+	var items []*pending[R]
+	byID := map[uuid.UUID]*pending[R]{}
+	for _, m := range msgs {
+		published := time.Now()
+		md, err := m.Metadata()
+		if err == nil {
+			published = md.Timestamp
+		}
+		row, err := ix.Table.Decode(m, published)
+		if err != nil {
+			var seq uint64
+			if md != nil {
+				seq = md.Sequence.Stream
+			}
+			ix.log().Error(ix.One+" cannot be indexed; dropped", "subject", m.Subject(), "seq", seq, "error", err)
+			_ = m.TermWithReason("malformed " + ix.One)
+			continue
+		}
+		if p, ok := byID[ix.Table.Key(row)]; ok {
+			p.msgs = append(p.msgs, m)
+			continue
+		}
+		p := &pending[R]{row: row, msgs: []jetstream.Msg{m}}
+		byID[ix.Table.Key(row)] = p
+		items = append(items, p)
+	}
+	if len(items) == 0 {
+		return
+	}
+	rows := make([]R, len(items))
+	for i, p := range items {
+		rows[i] = p.row
+	}
+	err := ix.Table.Insert(ctx, rows...)
+	if err == nil {
+		for _, p := range items {
+			ack(p.msgs)
+		}
+		return
+	}
+	if len(items) > 1 && ctx.Err() == nil {
+		ix.log().Warn(ix.One+" batch not indexed; indexing one by one", "count", len(items), "error", err)
+	}
+	// One row the database refuses must not hold up the others.
+	for _, p := range items {
+		if err := ix.Table.Insert(ctx, p.row); err != nil {
+			if ctx.Err() == nil {
+				ix.log().Error(ix.One+" not indexed; retrying", append(ix.Table.LogAttrs(p.row), "error", err)...)
+			}
+			for _, m := range p.msgs {
+				_ = m.NakWithDelay(ix.retryDelay())
+			}
+			continue
+		}
+		ack(p.msgs)
+	}
+}
+
+// ack acknowledges messages. A lost ack only means the row comes back and
+// is found already indexed.
+func ack(msgs []jetstream.Msg) {
+	for _, m := range msgs {
+		_ = m.Ack()
+	}
+}
+
+// sleep waits for d or until ctx is done; false when ctx is done.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}

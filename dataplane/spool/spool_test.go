@@ -1,0 +1,93 @@
+package spool_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/plugshq/plugs/dataplane/spool"
+)
+
+var quiet = slog.New(slog.DiscardHandler)
+
+// sink is a publish function that stores what it is given, failing the
+// first fail calls.
+type sink struct {
+	mu    sync.Mutex
+	got   []int
+	calls int
+	fail  int
+}
+
+func (s *sink) publish(_ context.Context, v int) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls++
+	if s.calls <= s.fail {
+		return errors.New("refused")
+	}
+	s.got = append(s.got, v)
+	return nil
+}
+
+func (s *sink) values() []int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]int(nil), s.got...)
+}
+
+// A full buffer drops and counts instead of blocking the caller.
+func TestFullBufferNeverBlocks(t *testing.T) {
+	s := &sink{}
+	sp := spool.New(s.publish, spool.Options[int]{Size: 2, Log: quiet}) // not running: nothing drains it
+	done := make(chan struct{})
+	go func() {
+		for i := range 100 {
+			sp.Record(i)
+		}
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Record blocked")
+	}
+	if sp.Dropped() != 98 {
+		t.Fatalf("dropped %d, want 98", sp.Dropped())
+	}
+	// What was kept is published once Run starts, even when stopped at
+	// once.
+	ctx, cancel := context.WithCancel(context.Background())
+	go sp.Run(ctx)
+	cancel()
+	<-sp.Done()
+	if got := s.values(); len(got) != 2 || got[0] != 0 || got[1] != 1 || sp.Published() != 2 {
+		t.Fatalf("published %v (%d)", got, sp.Published())
+	}
+}
+
+// A refused publish is tried again; one refused every time is dropped and
+// counted, and the next record is published.
+func TestRetriesThenDrops(t *testing.T) {
+	s := &sink{fail: 4}
+	sp := spool.New(s.publish, spool.Options[int]{Log: quiet, Attrs: func(v int) []any { return []any{"v", v} }})
+	ctx, cancel := context.WithCancel(context.Background())
+	go sp.Run(ctx)
+	sp.Record(1) // refused three times: dropped
+	sp.Record(2) // refused once, then published
+	deadline := time.Now().Add(10 * time.Second)
+	for sp.Published()+sp.Dropped() < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("published %d, dropped %d", sp.Published(), sp.Dropped())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	<-sp.Done()
+	if got := s.values(); len(got) != 1 || got[0] != 2 || sp.Dropped() != 1 || sp.Published() != 1 {
+		t.Fatalf("published %v, dropped %d", got, sp.Dropped())
+	}
+}

@@ -1,0 +1,154 @@
+// Package metrics defines the Prometheus series of Plugs' processes and
+// serves them. Each process builds its set on a registry of its own, so
+// several planes in one process (plugs dev, tests) do not collide, and
+// labels are bounded: a source id is the only id used as a label, and
+// never for requests naming an unknown source, whose ids come from anyone.
+package metrics
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/plugshq/plugs/dataplane/forward"
+	"github.com/plugshq/plugs/dataplane/pipeline"
+)
+
+// Namespace prefixes every series.
+const Namespace = "plugs"
+
+// latencyBuckets cover a webhook's path from tens of microseconds (verify
+// and map) to a backbone that takes seconds to answer.
+var latencyBuckets = []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
+
+// DataPlane is the set of a data plane's series.
+type DataPlane struct {
+	requests        *prometheus.CounterVec
+	unknownSource   prometheus.Counter
+	requestSeconds  *prometheus.HistogramVec
+	stepSeconds     *prometheus.HistogramVec
+	dedupHits       *prometheus.CounterVec
+	forwardAttempts *prometheus.CounterVec
+	forwardSeconds  prometheus.Histogram
+	configVersion   prometheus.Gauge
+	configApplied   *prometheus.CounterVec
+	reconnects      prometheus.Counter
+	// Backlog gauges are set by a Backlog poller.
+	deadLetters     prometheus.Gauge
+	consumerPending *prometheus.GaugeVec
+}
+
+// NewDataPlane registers a data plane's series on reg.
+func NewDataPlane(reg prometheus.Registerer) *DataPlane {
+	f := factory{reg}
+	return &DataPlane{
+		requests: f.counterVec("ingest_requests_total",
+			"Webhooks received for known sources, by source, outcome and cause.", "source", "outcome", "cause"),
+		unknownSource: f.counter("ingest_unknown_source_total",
+			"Requests naming no known source (answered 404)."),
+		requestSeconds: f.histogramVec("ingest_request_duration_seconds",
+			"Time from a webhook's arrival to its answer being decided, by outcome.", "outcome"),
+		stepSeconds: f.histogramVec("ingest_step_duration_seconds",
+			"Time spent in each step of a webhook's path: verify, map, store.", "step"),
+		dedupHits: f.counterVec("dedup_hits_total",
+			"Webhooks whose provider event id was already stored in the dedup window, by source.", "source"),
+		forwardAttempts: f.counterVec("forward_attempts_total",
+			"Requests made to destinations, by outcome (delivered, retrying, dead_lettered) and answer class (2xx, 4xx, 5xx, none).",
+			"outcome", "status_class"),
+		forwardSeconds: f.histogram("forward_attempt_duration_seconds",
+			"Time a destination took to answer a delivery."),
+		configVersion: f.gauge("config_version",
+			"Configuration revision the data plane serves; -1 before the first."),
+		configApplied: f.counterVec("config_updates_total",
+			"Configuration versions received, by result (applied, rejected).", "result"),
+		reconnects: f.counter("config_stream_reconnects_total",
+			"Times the configuration stream to the control plane was opened again."),
+		deadLetters: f.gauge("dead_letters",
+			"Deliveries in the dead-letter stream, all destinations."),
+		consumerPending: f.gaugeVec("consumer_pending",
+			"Messages a consumer has not yet acknowledged (not yet delivered or in flight): the router's events and all destinations' deliveries.",
+			"consumer"),
+	}
+}
+
+// Observe records one webhook (pipeline.Observer).
+func (m *DataPlane) Observe(res *pipeline.Result, elapsed time.Duration) {
+	if res.Outcome == pipeline.UnknownSource || res.Source == nil {
+		m.unknownSource.Inc()
+		return
+	}
+	src := res.Source.Config.GetId()
+	m.requests.WithLabelValues(src, string(res.Outcome), string(res.Cause)).Inc()
+	m.requestSeconds.WithLabelValues(string(res.Outcome)).Observe(elapsed.Seconds())
+	if res.Verify > 0 {
+		m.stepSeconds.WithLabelValues("verify").Observe(res.Verify.Seconds())
+	}
+	if res.Map > 0 {
+		m.stepSeconds.WithLabelValues("map").Observe(res.Map.Seconds())
+	}
+	if res.Store > 0 {
+		m.stepSeconds.WithLabelValues("store").Observe(res.Store.Seconds())
+	}
+	if res.Outcome == pipeline.Duplicate {
+		m.dedupHits.WithLabelValues(src).Inc()
+	}
+}
+
+// Attempt records one delivery attempt (forward.Options.OnAttempt).
+func (m *DataPlane) Attempt(a forward.Attempt) {
+	m.forwardAttempts.WithLabelValues(a.Outcome.String(), statusClass(a.StatusCode)).Inc()
+	if a.Latency > 0 {
+		m.forwardSeconds.Observe(a.Latency.Seconds())
+	}
+}
+
+// ConfigApplied records a configuration version received: applied and now
+// served, or rejected (configclient.Observer).
+func (m *DataPlane) ConfigApplied(version string, ok bool) {
+	if !ok {
+		m.configApplied.WithLabelValues("rejected").Inc()
+		return
+	}
+	m.configApplied.WithLabelValues("applied").Inc()
+	rev, err := strconv.ParseInt(version, 10, 64)
+	if err != nil {
+		rev = -1
+	}
+	m.configVersion.Set(float64(rev))
+}
+
+// StreamReconnect records the configuration stream being opened again
+// (configclient.Observer).
+func (m *DataPlane) StreamReconnect() { m.reconnects.Inc() }
+
+func statusClass(code int) string {
+	switch {
+	case code == 0:
+		return "none"
+	case code < 300:
+		return "2xx"
+	case code < 400:
+		return "3xx"
+	case code < 500:
+		return "4xx"
+	}
+	return "5xx"
+}
+
+// Spool is a bounded publisher whose drops are counted (spool.Spool).
+type Spool interface{ Dropped() int64 }
+
+// WatchSpools exposes what the receipts and delivery-log spools dropped
+// when their buffers were full: records lost, never a webhook.
+func (m *DataPlane) WatchSpools(reg prometheus.Registerer, receipts, attempts Spool) {
+	for name, s := range map[string]Spool{"receipts": receipts, "attempts": attempts} {
+		if s == nil {
+			continue
+		}
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "spool_dropped_total", ConstLabels: prometheus.Labels{"spool": name},
+			Help: "Records dropped because a spool's buffer was full (receipts, delivery attempts); webhooks are never dropped.",
+		}, func() float64 { return float64(s.Dropped()) }))
+	}
+}
