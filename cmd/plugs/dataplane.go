@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"time"
 
@@ -74,6 +75,9 @@ type dpFlags struct {
 	// series join the control plane's on its /metrics.
 	metricsAddr string
 	metrics     *prometheus.Registry
+	// pprofAddr serves Go's profiles, for finding where time goes; empty
+	// (the default) serves none. Keep it on loopback.
+	pprofAddr string
 }
 
 // maxConfigMsg bounds a configuration message the data plane accepts: a
@@ -112,6 +116,8 @@ func (f *dpFlags) register(fs *flag.FlagSet, defIngest string, inProcess bool) {
 		fs.StringVar(&f.metricsAddr, "metrics-addr", envOr("PLUGS_METRICS_ADDR", ":9091"),
 			"listen address of /metrics, kept off the public ingest listener; empty disables it (PLUGS_METRICS_ADDR)")
 	}
+	fs.StringVar(&f.pprofAddr, "pprof-addr", envOr("PLUGS_PPROF_ADDR", ""),
+		"listen address of Go's /debug/pprof profiles, for example 127.0.0.1:6060; empty disables them (PLUGS_PPROF_ADDR)")
 	fs.Float64Var(&f.rateLimit, "rate-limit", envFloat("PLUGS_RATE_LIMIT", 0),
 		"requests per second this data plane accepts across all sources, answering 429 past it; 0 means no limit (PLUGS_RATE_LIMIT)")
 	fs.IntVar(&f.rateBurst, "rate-limit-burst", envInt("PLUGS_RATE_LIMIT_BURST", 0),
@@ -215,6 +221,7 @@ type dataPlane struct {
 	// metrics serves /metrics, nil when --metrics-addr is empty; it
 	// stops last, so a final scrape sees the shutdown.
 	metrics *http.Server
+	pprof   *http.Server
 	cancel  context.CancelFunc
 	done    chan struct{}
 }
@@ -231,26 +238,28 @@ func (d *dataPlane) stop() {
 	<-d.attempts.Done() // and the attempts finished while stopping
 	_ = d.conn.Close()
 	d.nats.Close()
-	if d.metrics != nil {
-		_ = d.metrics.Shutdown(ctx)
+	for _, aside := range []*http.Server{d.pprof, d.metrics} {
+		if aside != nil {
+			_ = aside.Shutdown(ctx)
+		}
 	}
 }
 
-// serveMetrics serves reg at /metrics on addr until Shutdown.
-func serveMetrics(addr string, reg *prometheus.Registry, log *slog.Logger) (*http.Server, error) {
+// serveAside serves h on addr, a listener kept apart from the public
+// ingest one, until Shutdown. A CPU profile takes 30 s by default, so
+// writes may take a while.
+func serveAside(flagName, addr string, h http.Handler, log *slog.Logger) (*http.Server, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("--metrics-addr: %w", err)
+		return nil, fmt.Errorf("%s: %w", flagName, err)
 	}
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", metrics.Handler(reg))
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 2 * time.Minute}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("metrics listener stopped", "error", err)
+			log.Error("listener stopped", "flag", flagName, "error", err)
 		}
 	}()
-	log.Info("metrics listening", "addr", ln.Addr().String())
+	log.Info("listening", "flag", flagName, "addr", ln.Addr().String())
 	return srv, nil
 }
 
@@ -313,9 +322,25 @@ func startDataPlane(ctx context.Context, f *dpFlags) (*dataPlane, error) {
 		nc.Close()
 		return nil, usageErr("--egress-allow: " + err.Error())
 	}
-	var metricsSrv *http.Server
+	var metricsSrv, pprofSrv *http.Server
 	if f.metricsAddr != "" {
-		if metricsSrv, err = serveMetrics(f.metricsAddr, reg, log); err != nil {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", metrics.Handler(reg))
+		if metricsSrv, err = serveAside("--metrics-addr", f.metricsAddr, mux, log); err != nil {
+			srv.Stop(ctx)
+			conn.Close()
+			nc.Close()
+			return nil, err
+		}
+	}
+	if f.pprofAddr != "" {
+		mux := http.NewServeMux()
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		if pprofSrv, err = serveAside("--pprof-addr", f.pprofAddr, mux, log); err != nil {
 			srv.Stop(ctx)
 			conn.Close()
 			nc.Close()
@@ -332,7 +357,7 @@ func startDataPlane(ctx context.Context, f *dpFlags) (*dataPlane, error) {
 		OnAttempt: func(a forward.Attempt) { m.Attempt(a); attempts.Record(a) }})
 	runCtx, cancel := context.WithCancel(ctx)
 	d := &dataPlane{srv: srv, conn: conn, nats: nc, forwarder: fwd, receipts: recorder, attempts: attempts, stopAttempts: stopAttempts,
-		metrics: metricsSrv, cancel: cancel, done: make(chan struct{})}
+		metrics: metricsSrv, pprof: pprofSrv, cancel: cancel, done: make(chan struct{})}
 	go recorder.Run(runCtx)
 	if f.forwards {
 		go runForwarder(runCtx, fwd, store, log)
