@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	plugsv1 "github.com/plugshq/plugs/gen/plugs/v1"
+	"github.com/plugshq/plugs/tracing"
 )
 
 // Server error codes that mean "this subject already holds an event".
@@ -63,6 +64,10 @@ func (s *EventStore) Enqueue(ctx context.Context, ev *plugsv1.UsageEvent) (bool,
 	defer cancel()
 	msg := &nats.Msg{Subject: Subject(ev.GetSourceId(), ev.GetEventId()), Data: data, Header: nats.Header{}}
 	msg.Header.Set("Plugs-Event-Id", ev.GetId())
+	// The webhook's trace travels with the event to its deliveries. Dedup
+	// is on the subject alone, so a retry carrying another trace is still
+	// refused; the stored event keeps the first one.
+	tracing.Inject(ctx, msg.Header)
 	_, err = s.JS.PublishMsg(ctx, msg,
 		jetstream.WithExpectLastSequencePerSubject(0),
 		jetstream.WithMsgTTL(window),

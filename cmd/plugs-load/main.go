@@ -80,6 +80,8 @@ func run(ctx context.Context, args []string) error {
 	sources := fs.Int("sources", 10_000, "sources of the data-plane memory measurement; 0 skips it")
 	createWorkers := fs.Int("create-workers", 8, "sources created at once")
 	memoryDuration := fs.Duration("memory-duration", 5*time.Second, "load phase of the data-plane memory measurement")
+	memoryLimit := fs.String("dataplane-memory-limit", "135MiB",
+		"the data plane's --memory-limit in the memory measurement, as set for the 150 MB budget; empty for its default")
 	backboneIDs := fs.Int("backbone-ids", 1_000_000, "event ids of the backbone memory measurement; 0 skips it")
 	backboneWriters := fs.Int("backbone-writers", 64, "concurrent writers of the backbone measurement")
 	backboneSettle := fs.Duration("backbone-settle", 12*time.Second, "idle time before the backbone's last memory reading")
@@ -145,7 +147,7 @@ func run(ctx context.Context, args []string) error {
 			Fractions: fracs, Rates: extra, Quiet: *quiet, ProfileDir: *profile, Log: log,
 		},
 		Modes: splitList(*modes), Self: self,
-		Sources: *sources, CreateWorkers: *createWorkers, MemoryDuration: *memoryDuration,
+		Sources: *sources, CreateWorkers: *createWorkers, MemoryDuration: *memoryDuration, MemoryLimit: *memoryLimit,
 		BackboneIDs: *backboneIDs, BackboneWriters: *backboneWriters, BackboneSettle: *backboneSettle,
 		Log: log,
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/plugshq/plugs/backbone"
 	"github.com/plugshq/plugs/controlplane/secrets"
@@ -21,6 +22,7 @@ import (
 	plugsv1 "github.com/plugshq/plugs/gen/plugs/v1"
 	"github.com/plugshq/plugs/metrics"
 	"github.com/plugshq/plugs/templates"
+	"github.com/plugshq/plugs/tracing"
 )
 
 // cpFlags are the control plane's settings, shared by dev.
@@ -49,6 +51,8 @@ type cpFlags struct {
 	// URL leaves those methods answering FAILED_PRECONDITION. Registered by
 	// controlplane only: dev sets the embedded server's URL.
 	nats natsFlags
+	// tracing traces every gRPC call; nil (tracing off) traces nothing.
+	tracing trace.TracerProvider
 }
 
 func (f *cpFlags) register(fs *flag.FlagSet, defDataDir, defGRPC, defHTTP, defPublic string) {
@@ -148,6 +152,7 @@ func startControlPlane(ctx context.Context, f *cpFlags, createKey bool, extraTok
 		TLS:              f.tlsConfig,
 		AllowHTTPHosts:   splitList(f.allowHTTPHosts),
 		ReceiptRetention: f.receiptRetention,
+		Tracing:          f.tracing,
 		Log:              slog.Default(),
 	}
 	if cfg.Metrics = f.metrics; cfg.Metrics == nil {
@@ -184,9 +189,11 @@ func startControlPlane(ctx context.Context, f *cpFlags, createKey bool, extraTok
 func runControlPlane(ctx context.Context, args []string, _ io.Writer) error {
 	fs := flag.NewFlagSet("plugs controlplane", flag.ContinueOnError)
 	var f cpFlags
+	var tf traceFlags
 	f.register(fs, "./.plugs", ":9090", ":8081", "http://localhost:8080")
 	f.tls.register(fs)
 	f.registerNATS(fs)
+	tf.register(fs)
 	fs.StringVar(&f.ingestURL, "ingest-url", envOr("PLUGS_INGEST_URL", ""),
 		"base URL this control plane reaches a data plane's ingest endpoint at, to send test events; empty disables them (PLUGS_INGEST_URL)")
 	if err := parseSettings(fs, args); err != nil {
@@ -203,6 +210,12 @@ func runControlPlane(ctx context.Context, args []string, _ io.Writer) error {
 		// it carries every source's signing secret.
 		slog.Warn("no --tls-cert: data planes can connect from this host only")
 	}
+	tp, err := tf.start(ctx, tracing.ServiceControlPlane)
+	if err != nil {
+		return err
+	}
+	defer stopTracing(tp)
+	f.tracing = tp.Tracers()
 	cp, err := startControlPlane(ctx, &f, false, nil)
 	if err != nil {
 		return err

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 
@@ -31,6 +32,7 @@ import (
 	plugsv1 "github.com/plugshq/plugs/gen/plugs/v1"
 	"github.com/plugshq/plugs/metrics"
 	"github.com/plugshq/plugs/ratelimit"
+	"github.com/plugshq/plugs/tracing"
 )
 
 type dpFlags struct {
@@ -75,9 +77,14 @@ type dpFlags struct {
 	// series join the control plane's on its /metrics.
 	metricsAddr string
 	metrics     *prometheus.Registry
+	// memoryLimit is the Go heap's soft limit (applyMemoryLimit).
+	memoryLimit string
 	// pprofAddr serves Go's profiles, for finding where time goes; empty
 	// (the default) serves none. Keep it on loopback.
 	pprofAddr string
+	// tracing traces webhooks and their forward attempts; nil (tracing
+	// off) traces nothing.
+	tracing trace.TracerProvider
 }
 
 // maxConfigMsg bounds a configuration message the data plane accepts: a
@@ -116,6 +123,8 @@ func (f *dpFlags) register(fs *flag.FlagSet, defIngest string, inProcess bool) {
 		fs.StringVar(&f.metricsAddr, "metrics-addr", envOr("PLUGS_METRICS_ADDR", ":9091"),
 			"listen address of /metrics, kept off the public ingest listener; empty disables it (PLUGS_METRICS_ADDR)")
 	}
+	fs.StringVar(&f.memoryLimit, "memory-limit", envOr("PLUGS_MEMORY_LIMIT", "auto"),
+		"soft limit of the Go heap: auto (90% of the container's cgroup limit, unless GOMEMLIMIT is set), a size such as 140MiB, or none (PLUGS_MEMORY_LIMIT)")
 	fs.StringVar(&f.pprofAddr, "pprof-addr", envOr("PLUGS_PPROF_ADDR", ""),
 		"listen address of Go's /debug/pprof profiles, for example 127.0.0.1:6060; empty disables them (PLUGS_PPROF_ADDR)")
 	fs.Float64Var(&f.rateLimit, "rate-limit", envFloat("PLUGS_RATE_LIMIT", 0),
@@ -139,6 +148,9 @@ func (f *dpFlags) register(fs *flag.FlagSet, defIngest string, inProcess bool) {
 // command before anything starts.
 func (f *dpFlags) load(inProcess bool) error {
 	if err := f.parseRoles(); err != nil {
+		return err
+	}
+	if err := applyMemoryLimit(f.memoryLimit, slog.Default()); err != nil {
 		return err
 	}
 	if f.rateLimit < 0 || f.rateBurst < 0 {
@@ -300,7 +312,7 @@ func startDataPlane(ctx context.Context, f *dpFlags) (*dataPlane, error) {
 	}
 	m := metrics.NewDataPlane(reg)
 	p := pipeline.New(store, events, pipeline.Options{Log: log, AllowUnverified: f.allowUnverified,
-		Limits: ratelimit.New(f.rateLimit, f.rateBurst), Observer: m})
+		Limits: ratelimit.New(f.rateLimit, f.rateBurst), Observer: m, Tracing: f.tracing})
 	recorder := receipts.New(nc.JS, 0, log)
 	rc := receiver.New(p, receiver.Options{PublicURL: f.publicURL, TrustForwardedHeaders: f.trustForwarded, Log: log,
 		Receipts: recorder, NodeID: f.nodeID})
@@ -353,7 +365,7 @@ func startDataPlane(ctx context.Context, f *dpFlags) (*dataPlane, error) {
 	attemptsCtx, stopAttempts := context.WithCancel(context.WithoutCancel(ctx))
 	go attempts.Run(attemptsCtx)
 	m.WatchSpools(reg, recorder, attempts)
-	fwd := forward.New(nc.JS, snapshot.Routes{Store: store}, forward.Options{Guard: guard, Log: log,
+	fwd := forward.New(nc.JS, snapshot.Routes{Store: store}, forward.Options{Guard: guard, Log: log, Tracing: f.tracing,
 		OnAttempt: func(a forward.Attempt) { m.Attempt(a); attempts.Record(a) }})
 	runCtx, cancel := context.WithCancel(ctx)
 	d := &dataPlane{srv: srv, conn: conn, nats: nc, forwarder: fwd, receipts: recorder, attempts: attempts, stopAttempts: stopAttempts,
@@ -380,7 +392,9 @@ func startDataPlane(ctx context.Context, f *dpFlags) (*dataPlane, error) {
 func runDataPlane(ctx context.Context, args []string, _ io.Writer) error {
 	fs := flag.NewFlagSet("plugs dataplane", flag.ContinueOnError)
 	var f dpFlags
+	var tf traceFlags
 	f.register(fs, ":8080", false)
+	tf.register(fs)
 	if err := parseSettings(fs, args); err != nil {
 		return err
 	}
@@ -388,6 +402,12 @@ func runDataPlane(ctx context.Context, args []string, _ io.Writer) error {
 		return err
 	}
 	refuseBypass(slog.Default())
+	tp, err := tf.start(ctx, tracing.ServiceDataPlane)
+	if err != nil {
+		return err
+	}
+	defer stopTracing(tp) // after the data plane, whose last attempts it exports
+	f.tracing = tp.Tracers()
 	dp, err := startDataPlane(ctx, &f)
 	if err != nil {
 		return err

@@ -18,6 +18,7 @@ import (
 	"github.com/plugshq/plugs/controlplane/auth"
 	"github.com/plugshq/plugs/ent/viewer"
 	"github.com/plugshq/plugs/metrics"
+	"github.com/plugshq/plugs/tracing"
 )
 
 // devKeyFile keeps the bootstrap API key of a dev data directory, so the
@@ -28,9 +29,11 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("plugs dev", flag.ContinueOnError)
 	var cp cpFlags
 	var dp dpFlags
+	var tf traceFlags
 	cp.register(fs, "./.plugs", "127.0.0.1:9090", "127.0.0.1:8081", "")
 	cp.tls.register(fs)
 	dp.register(fs, "127.0.0.1:8080", true)
+	tf.register(fs)
 	natsHost := fs.String("nats-host", "127.0.0.1", "embedded NATS listen host")
 	natsPort := fs.Int("nats-port", 4222, "embedded NATS port (-1 picks a free one)")
 	natsFsync := fs.Bool("nats-fsync", false, "sync every event to disk before acknowledging it (survives power loss; far slower)")
@@ -43,6 +46,13 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := dp.load(true); err != nil {
 		return err
 	}
+	// One tracer provider for both planes; it stops after them.
+	tp, err := tf.start(ctx, tracing.ServiceDev)
+	if err != nil {
+		return err
+	}
+	defer stopTracing(tp)
+	cp.tracing, dp.tracing = tp.Tracers(), tp.Tracers()
 	if err := os.MkdirAll(cp.dataDir, 0o700); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}

@@ -21,6 +21,9 @@ import (
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc/filters"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
@@ -42,6 +45,7 @@ import (
 	"github.com/plugshq/plugs/metrics"
 	"github.com/plugshq/plugs/ratelimit"
 	"github.com/plugshq/plugs/templates"
+	"github.com/plugshq/plugs/tracing"
 )
 
 // maxRESTBody bounds admin API request bodies.
@@ -101,7 +105,11 @@ type Config struct {
 	// certificate authenticates a data plane without a token. nil serves
 	// plaintext, which data planes may use over loopback only.
 	TLS *tls.Config
-	Log *slog.Logger
+	// Tracing, when set, traces every gRPC call (REST ones included, as
+	// they arrive through the gateway), continuing the caller's trace; nil
+	// traces nothing.
+	Tracing trace.TracerProvider
+	Log     *slog.Logger
 }
 
 // Server is a running control plane.
@@ -180,6 +188,19 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	if grpcTLS != nil {
 		opts = append(opts, grpc.Creds(credentials.NewTLS(grpcTLS)))
+	}
+	if cfg.Tracing != nil {
+		opts = append(opts, grpc.StatsHandler(otelgrpc.NewServerHandler(
+			otelgrpc.WithTracerProvider(cfg.Tracing),
+			otelgrpc.WithPropagators(tracing.Propagator),
+			// A configuration stream lasts as long as its data plane, and
+			// health checks come every few seconds: neither says anything
+			// as a span.
+			otelgrpc.WithFilter(filters.None(
+				filters.HealthCheck(),
+				filters.ServiceName(plugsv1.ConfigDiscoveryService_ServiceDesc.ServiceName),
+			)),
+		)))
 	}
 	gs := grpc.NewServer(opts...)
 	plugsv1.RegisterSourceServiceServer(gs, &api.Sources{

@@ -22,6 +22,7 @@ import (
 	"github.com/plugshq/plugs/backbone"
 	"github.com/plugshq/plugs/dataplane/egress"
 	plugsv1 "github.com/plugshq/plugs/gen/plugs/v1"
+	"github.com/plugshq/plugs/tracing"
 )
 
 // ackMargin is added to a destination's timeout to make its consumer's
@@ -193,7 +194,8 @@ func (dl *deliverer) deliver(msg jetstream.Msg) {
 		return
 	}
 
-	res := dl.post(d, eventID, body)
+	ctx, span := dl.f.startAttempt(h, d.id, eventID, attempt)
+	res := dl.post(ctx, d, eventID, body)
 	a := Attempt{
 		ID:              uuid.Must(uuid.NewV7()).String(),
 		DestinationID:   d.id,
@@ -239,6 +241,7 @@ func (dl *deliverer) deliver(msg jetstream.Msg) {
 	case permanent:
 		a.Outcome, a.NextRetry = dl.kill(msg, md, d, eventID, ReasonRejected, attempt, res.status, res.err)
 	}
+	endAttempt(span, res, a.Outcome)
 	log.Debug("delivery attempt", "event", eventID, "attempt", attempt, "status", res.status, "outcome", a.Outcome, "latency", res.latency, "error", res.err)
 	if dl.f.opts.OnAttempt != nil {
 		dl.f.opts.OnAttempt(a)
@@ -271,11 +274,12 @@ type result struct {
 	refused bool
 }
 
-// post sends one signed attempt. Its context is not the forwarder's: an
-// attempt under way when the forwarder stops is finished, within the
-// destination's timeout, rather than cut off and made again.
-func (dl *deliverer) post(d *destination, eventID string, body []byte) (res result) {
-	ctx, cancel := context.WithTimeout(context.Background(), d.timeout)
+// post sends one signed attempt. Its context is not the forwarder's but
+// one that carries only the attempt's span: an attempt under way when the
+// forwarder stops is finished, within the destination's timeout, rather
+// than cut off and made again.
+func (dl *deliverer) post(ctx context.Context, d *destination, eventID string, body []byte) (res result) {
+	ctx, cancel := context.WithTimeout(ctx, d.timeout)
 	defer cancel()
 	res.start = time.Now()
 	defer func() { res.latency = time.Since(res.start) }()
@@ -294,6 +298,7 @@ func (dl *deliverer) post(d *destination, eventID string, body []byte) (res resu
 	for k, v := range sig {
 		req.Header[k] = v
 	}
+	tracing.Inject(ctx, req.Header)
 	resp, err := dl.f.client.Do(req)
 	if err != nil {
 		res.refused = errors.Is(err, egress.ErrForbiddenAddress)

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/plugshq/plugs/backbone"
@@ -51,6 +52,9 @@ type Options struct {
 	ReconcileEvery time.Duration
 	// PublishTimeout bounds each write to JetStream; 0 means 5 s.
 	PublishTimeout time.Duration
+	// Tracing, when set, gives each attempt a span in the webhook's trace
+	// and sends its traceparent to the destination; nil means neither.
+	Tracing trace.TracerProvider
 }
 
 // Forwarder routes stored events to destinations and delivers them.
@@ -61,6 +65,8 @@ type Forwarder struct {
 	log    *slog.Logger
 	client *http.Client
 	kick   chan struct{}
+	// tracer is nil when tracing is off.
+	tracer trace.Tracer
 
 	mu     sync.Mutex
 	cancel context.CancelFunc
@@ -92,7 +98,12 @@ func New(js jetstream.JetStream, dests Destinations, opts Options) *Forwarder {
 	if client == nil {
 		client = opts.Guard.Client(0)
 	}
+	var tracer trace.Tracer
+	if opts.Tracing != nil {
+		tracer = opts.Tracing.Tracer(tracerName)
+	}
 	return &Forwarder{
+		tracer:     tracer,
 		js:         js,
 		dests:      dests,
 		opts:       opts,

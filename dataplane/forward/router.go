@@ -13,6 +13,7 @@ import (
 
 	"github.com/plugshq/plugs/backbone"
 	plugsv1 "github.com/plugshq/plugs/gen/plugs/v1"
+	"github.com/plugshq/plugs/tracing"
 )
 
 // RouterName is the durable consumer on the events stream that every data
@@ -129,6 +130,8 @@ func (r *router) route(msg jetstream.Msg) {
 		out.Header.Set(HeaderEventID, id)
 		out.Header.Set(HeaderDestinationID, d.GetId())
 		out.Header.Set(HeaderAccepted, accepted.UTC().Format(time.RFC3339Nano))
+		// Each delivery's attempts join the webhook's trace.
+		tracing.Copy(out.Header, msg.Headers())
 		ctx, cancel := context.WithTimeout(context.Background(), f.opts.PublishTimeout)
 		_, err := f.js.PublishMsg(ctx, out,
 			jetstream.WithMsgID(id+":"+d.GetId()),

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/plugshq/plugs/dataplane/mapping"
@@ -87,6 +88,8 @@ type Pipeline struct {
 	allowUnverified bool
 	limits          Limiter
 	observer        Observer
+	// tracer is nil when tracing is off.
+	tracer trace.Tracer
 }
 
 // Observer is told of every webhook handled and how long it took
@@ -113,6 +116,9 @@ type Options struct {
 	Limits Limiter
 	// Observer, when set, is told of every webhook handled.
 	Observer Observer
+	// Tracing, when set, traces every webhook: an ingest span with verify,
+	// map and store children. Nil (tracing off) costs nothing.
+	Tracing trace.TracerProvider
 }
 
 // New returns a pipeline reading configuration from config and handing
@@ -121,18 +127,26 @@ func New(config *snapshot.Store, sink Sink, opts Options) *Pipeline {
 	if opts.Log == nil {
 		opts.Log = slog.Default()
 	}
-	return &Pipeline{config: config, sink: sink, log: opts.Log, allowUnverified: opts.AllowUnverified, limits: opts.Limits,
+	p := &Pipeline{config: config, sink: sink, log: opts.Log, allowUnverified: opts.AllowUnverified, limits: opts.Limits,
 		observer: opts.Observer}
+	if opts.Tracing != nil {
+		p.tracer = opts.Tracing.Tracer(tracerName)
+	}
+	return p
 }
 
 // Handle runs one webhook through every step and reports the outcome.
 func (p *Pipeline) Handle(ctx context.Context, req *Request) *Result {
+	ctx, span := p.startIngest(ctx, req)
+	var res *Result
 	if p.observer == nil {
-		return p.handle(ctx, req)
+		res = p.handle(ctx, req)
+	} else {
+		start := time.Now()
+		res = p.handle(ctx, req)
+		p.observer.Observe(res, time.Since(start))
 	}
-	start := time.Now()
-	res := p.handle(ctx, req)
-	p.observer.Observe(res, time.Since(start))
+	endIngest(span, res)
 	return res
 }
 
@@ -196,8 +210,10 @@ func (p *Pipeline) handle(ctx context.Context, req *Request) *Result {
 	start := time.Now()
 	unverified := req.SkipVerification && p.allowUnverified
 	if !unverified {
+		span := p.startStep(ctx, "verify")
 		err := src.Verifier.Verify(vreq, verify.Options{Now: now, SkipFreshness: req.Replay})
 		res.Verify = time.Since(start)
+		endStep(span, err, verifyCause)
 		if err != nil {
 			return res.reject(verifyCause(err), err.Error())
 		}
@@ -213,6 +229,7 @@ func (p *Pipeline) handle(ctx context.Context, req *Request) *Result {
 
 	// 6. Filter and map to a usage event.
 	start = time.Now()
+	span := p.startStep(ctx, "map")
 	ev := &plugsv1.UsageEvent{
 		TenantId:    src.Config.GetTenantId(),
 		SourceId:    src.Config.GetId(),
@@ -222,6 +239,7 @@ func (p *Pipeline) handle(ctx context.Context, req *Request) *Result {
 	}
 	err = src.Mapper.Map(mapping.Input{Body: doc, Header: req.Header, ReceiveTime: now}, ev)
 	res.Map = time.Since(start)
+	endStep(span, err, mapCause)
 	var mapErr *mapping.Error
 	switch {
 	case errors.Is(err, mapping.ErrFiltered):
@@ -251,8 +269,12 @@ func (p *Pipeline) handle(ctx context.Context, req *Request) *Result {
 
 	// 7. Store durably; only then is the webhook acknowledged.
 	start = time.Now()
+	span = p.startStep(ctx, "store")
+	// The event carries the ingest span's context, not the store span's:
+	// its deliveries belong to the webhook, not to the write.
 	dup, err := p.sink.Enqueue(ctx, ev)
 	res.Store = time.Since(start)
+	endStep(span, err, storeCause)
 	if err != nil {
 		p.log.Warn("event not stored", "source", ev.SourceId, "error", err)
 		return res.reject(CauseBackboneUnavailable, err.Error())

@@ -17,6 +17,12 @@ import (
 // DefaultSize is how many records may wait to be published.
 const DefaultSize = 10_000
 
+// DefaultWorkers is how many publishes are under way at once. One at a
+// time, a spool publishes one record per round trip to the backbone, well
+// below the rate webhooks arrive at; records then pile up in the buffer
+// (holding raw bodies) and are dropped.
+const DefaultWorkers = 8
+
 // tries bounds the publishes of one record before it is dropped.
 const tries = 3
 
@@ -28,6 +34,9 @@ type Options[T any] struct {
 	Size int
 	// Timeout bounds one publish; 0 means 2 s.
 	Timeout time.Duration
+	// Workers is how many publishes may be under way at once; 0 means
+	// DefaultWorkers. Records are published in no particular order.
+	Workers int
 	// Attrs are the log attributes that identify a dropped record.
 	Attrs func(T) []any
 	Log   *slog.Logger
@@ -55,6 +64,9 @@ func New[T any](publish func(context.Context, T) error, o Options[T]) *Spool[T] 
 	}
 	if o.Timeout <= 0 {
 		o.Timeout = 2 * time.Second
+	}
+	if o.Workers <= 0 {
+		o.Workers = DefaultWorkers
 	}
 	if o.What == "" {
 		o.What = "record"
@@ -87,6 +99,16 @@ func (s *Spool[T]) Published() int64 { return s.published.Load() }
 // (each with its usual timeout) and returns.
 func (s *Spool[T]) Run(ctx context.Context) {
 	defer s.once.Do(func() { close(s.done) })
+	var wg sync.WaitGroup
+	for range s.opts.Workers {
+		wg.Go(func() { s.work(ctx) })
+	}
+	wg.Wait()
+}
+
+// work is one publisher: it takes records until ctx ends, then helps drain
+// the buffer.
+func (s *Spool[T]) work(ctx context.Context) {
 	for {
 		select {
 		case v := <-s.buf:

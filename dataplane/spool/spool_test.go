@@ -73,7 +73,8 @@ func TestFullBufferNeverBlocks(t *testing.T) {
 // counted, and the next record is published.
 func TestRetriesThenDrops(t *testing.T) {
 	s := &sink{fail: 4}
-	sp := spool.New(s.publish, spool.Options[int]{Log: quiet, Attrs: func(v int) []any { return []any{"v", v} }})
+	// One publisher, so the refusals fall on the records in order.
+	sp := spool.New(s.publish, spool.Options[int]{Log: quiet, Workers: 1, Attrs: func(v int) []any { return []any{"v", v} }})
 	ctx, cancel := context.WithCancel(context.Background())
 	go sp.Run(ctx)
 	sp.Record(1) // refused three times: dropped
@@ -89,5 +90,50 @@ func TestRetriesThenDrops(t *testing.T) {
 	<-sp.Done()
 	if got := s.values(); len(got) != 1 || got[0] != 2 || sp.Dropped() != 1 || sp.Published() != 1 {
 		t.Fatalf("published %v, dropped %d", got, sp.Dropped())
+	}
+}
+
+// Publishes overlap, up to Workers at once: a spool is not limited to one
+// record per round trip to the backbone.
+func TestPublishesOverlap(t *testing.T) {
+	const workers = 4
+	var mu sync.Mutex
+	inFlight, most := 0, 0
+	release := make(chan struct{})
+	publish := func(ctx context.Context, v int) error {
+		mu.Lock()
+		inFlight++
+		most = max(most, inFlight)
+		mu.Unlock()
+		<-release
+		mu.Lock()
+		inFlight--
+		mu.Unlock()
+		return nil
+	}
+	sp := spool.New(publish, spool.Options[int]{Log: quiet, Workers: workers})
+	ctx, cancel := context.WithCancel(context.Background())
+	go sp.Run(ctx)
+	for i := range 20 {
+		sp.Record(i)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		mu.Lock()
+		n := inFlight
+		mu.Unlock()
+		if n == workers {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d publishes under way, want %d", n, workers)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	close(release)
+	cancel()
+	<-sp.Done()
+	if sp.Published() != 20 || most != workers {
+		t.Fatalf("published %d, at most %d at once; want 20 and %d", sp.Published(), most, workers)
 	}
 }

@@ -20,6 +20,10 @@ type Config struct {
 	// it. CreateWorkers create them; MemoryDuration is its load phase.
 	Sources, CreateWorkers int
 	MemoryDuration         time.Duration
+	// MemoryLimit is the data plane's --memory-limit in the memory
+	// measurement, as an operator sets it for a memory budget; empty
+	// leaves the data plane's default.
+	MemoryLimit string
 	// BackboneIDs is how many event ids the backbone measurement stores;
 	// 0 skips it. BackboneWriters store them; BackboneSettle is the idle
 	// time before the last reading.
@@ -71,7 +75,7 @@ func RunAll(ctx context.Context, c Config) *Results {
 		m, err := MeasureMemory(ctx, MemoryConfig{
 			Bin: c.EndToEnd.Bin, Self: c.Self, Dir: dir, Sources: c.Sources, CreateWorkers: c.CreateWorkers,
 			Phase: Phase{Name: "memory", Workers: c.EndToEnd.Workers, Duration: c.MemoryDuration},
-			Quiet: c.EndToEnd.Quiet, Log: log,
+			Quiet: c.EndToEnd.Quiet, MemoryLimit: c.MemoryLimit, Log: log,
 		})
 		if err != nil {
 			res.Errors = append(res.Errors, fmt.Sprintf("data-plane memory: %v", err))

@@ -14,6 +14,9 @@ import (
 // sources loaded, idle and under load.
 type MemoryResult struct {
 	Sources int
+	// MemoryLimit is the data plane's --memory-limit, empty for its
+	// default.
+	MemoryLimit string
 	// Create is how long creating the sources through the REST API took;
 	// Load how long a fresh data plane took to hold them all.
 	Create, Load time.Duration
@@ -40,7 +43,9 @@ type MemoryConfig struct {
 	CreateWorkers int
 	Phase         Phase
 	Quiet         time.Duration
-	Log           *slog.Logger
+	// MemoryLimit is passed as the data plane's --memory-limit.
+	MemoryLimit string
+	Log         *slog.Logger
 }
 
 // MeasureMemory runs a split installation, measures an empty data plane,
@@ -57,7 +62,8 @@ func MeasureMemory(ctx context.Context, c MemoryConfig) (*MemoryResult, error) {
 			log.Warn("stopping the split installation", "error", err)
 		}
 	}()
-	res := &MemoryResult{Sources: c.Sources}
+	s.MemoryLimit = c.MemoryLimit
+	res := &MemoryResult{Sources: c.Sources, MemoryLimit: c.MemoryLimit}
 	ledger := NewLedger()
 	sink, err := StartSink(ledger)
 	if err != nil {

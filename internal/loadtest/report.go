@@ -315,6 +315,12 @@ func writeMemory(b *strings.Builder, r *Results) {
 		"of the data plane from `/proc/<pid>/status`. %s Stripe sources, each with its own secret, were created through "+
 		"the REST API in %s (%s/s), then a fresh data plane took %s to hold them all.\n\n",
 		thousands(int64(mem.Sources)), roundDur(mem.Create), count(float64(mem.Sources)/mem.Create.Seconds()), roundDur(mem.Load))
+	if mem.MemoryLimit != "" {
+		fmt.Fprintf(b, "The data plane ran with `--memory-limit %s`, the Go heap's soft limit an operator sets for a memory "+
+			"budget (in a container, the default `auto` takes 90%% of its limit).\n\n", mem.MemoryLimit)
+	} else {
+		b.WriteString("The data plane ran with its default `--memory-limit auto`: outside a memory-limited container, no limit.\n\n")
+	}
 	b.WriteString("| data plane | VmRSS | VmHWM (peak) |\n|---|---:|---:|\n")
 	fmt.Fprintf(b, "| no source, idle | %s | %s |\n", mib(float64(mem.Empty.RSS)), mib(float64(mem.Empty.HWM)))
 	fmt.Fprintf(b, "| %s sources, idle | %s | %s |\n", thousands(int64(mem.Sources)), mib(float64(mem.Loaded.RSS)), mib(float64(mem.Loaded.HWM)))

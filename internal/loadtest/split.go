@@ -21,6 +21,8 @@ type Split struct {
 	bin, dir, cpGRPC, token, natsURL string
 	ingestAddr                       string
 	pprof                            bool
+	// MemoryLimit, when set, is the data planes' --memory-limit.
+	MemoryLimit string
 }
 
 // StartSplit runs a backbone child (self is this harness's binary) and a
@@ -87,6 +89,9 @@ func (s *Split) StartDataPlane(ctx context.Context, name string, sources int) er
 	args := []string{"dataplane", "--controlplane", s.cpGRPC, "--dataplane-token", s.token,
 		"--ingest-addr", s.ingestAddr, "--nats-url", s.natsURL, "--egress-allow", "127.0.0.0/8,localhost",
 		"--node-id", name}
+	if s.MemoryLimit != "" && supportsFlag(s.bin, "dataplane", "memory-limit") {
+		args = append(args, "--memory-limit", s.MemoryLimit)
+	}
 	s.PprofURL = ""
 	if supportsFlag(s.bin, "dataplane", PprofFlag) {
 		addr, err := freeAddr()
