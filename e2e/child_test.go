@@ -11,10 +11,12 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -54,7 +56,8 @@ func init() {
 		return
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	ctx, cancel := context.WithCancel(context.Background())
+	// SIGTERM stops it gracefully, as it stops plugs dataplane.
+	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	go func() {
 		// The parent holds the other end of stdin: EOF means it is gone.
 		_, _ = io.Copy(io.Discard, os.Stdin)
@@ -283,6 +286,27 @@ func (c *childDataPlane) kill() {
 	}
 	_ = cmd.Process.Kill()
 	<-exited
+	stdin.Close()
+}
+
+// terminate sends SIGTERM and waits for the process to finish its
+// graceful shutdown.
+func (c *childDataPlane) terminate() {
+	c.mu.Lock()
+	cmd, stdin, exited := c.cmd, c.stdin, c.exited
+	c.cmd = nil
+	c.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-exited:
+	case <-time.After(60 * time.Second):
+		c.t.Errorf("child data plane still running 60 s after SIGTERM:\n%s", c.logTail(40))
+		_ = cmd.Process.Kill()
+		<-exited
+	}
 	stdin.Close()
 }
 

@@ -68,8 +68,23 @@ func TestCrashDataPlaneKilledUnderLoad(t *testing.T) {
 	t.Parallel()
 	w := startCrashWorld(t)
 	dp := newChildDataPlane(t, w.grpcAddr, w.natsURL)
-	w.killUnderLoad(dp, "kill")
+	w.stopUnderLoad(dp, "kill", dp.kill)
 	w.check(w.load, false)
+}
+
+// Stop the data plane with SIGTERM under load, as an orchestrator does: it
+// stops accepting, answers the requests under way, finishes its delivery
+// attempts and publishes what it recorded. Nothing acknowledged is lost
+// and nothing is delivered twice.
+func TestShutdownUnderLoad(t *testing.T) {
+	if testing.Short() {
+		t.Skip("crash test")
+	}
+	t.Parallel()
+	w := startCrashWorld(t)
+	dp := newChildDataPlane(t, w.grpcAddr, w.natsURL)
+	w.stopUnderLoad(dp, "term", dp.terminate)
+	w.check(w.load, true)
 }
 
 // Kill a receiving data plane with SIGKILL under load while forwarding runs
@@ -85,14 +100,14 @@ func TestCrashReceiverKilledUnderLoad(t *testing.T) {
 	fwd := newChildRoles(t, w.grpcAddr, w.natsURL, "forward", "dp-forward")
 	fwd.start()
 	rcv := newChildRoles(t, w.grpcAddr, w.natsURL, "receive", "dp-receive")
-	w.killUnderLoad(rcv, "rkill")
+	w.stopUnderLoad(rcv, "rkill", rcv.kill)
 	w.check(w.load, true)
 }
 
-// killUnderLoad starts dp, sends it load, kills it once deliveries are
-// under way, restarts it, and stops the load once the restarted data plane
-// has acknowledged some.
-func (w *crashWorld) killUnderLoad(dp *childDataPlane, prefix string) {
+// stopUnderLoad starts dp, sends it load, stops it (kill or terminate) once
+// deliveries are under way, restarts it, and stops the load once the
+// restarted data plane has acknowledged some.
+func (w *crashWorld) stopUnderLoad(dp *childDataPlane, prefix string, stop func()) {
 	t := w.t
 	dp.start()
 	load := startLoad(t, dp.URL(), w.source, prefix, 4)
@@ -103,10 +118,10 @@ func (w *crashWorld) killUnderLoad(dp *childDataPlane, prefix string) {
 	pollFor(t, 30*time.Second, "deliveries under way", func() bool {
 		return time.Since(started) > time.Second && w.dest.distinct() >= 100
 	})
-	dp.kill()
+	stop()
 	killed := time.Now()
 	events, deliveries := w.held()
-	t.Logf("killed holding %d events (router) and %d deliveries (deliverer) not yet acknowledged", events, deliveries)
+	t.Logf("stopped holding %d events (router) and %d deliveries (deliverer) not yet acknowledged", events, deliveries)
 	// Load keeps coming at the dead data plane: connection refused, not
 	// acknowledged.
 	pollFor(t, 10*time.Second, "requests failing during the outage", func() bool {
