@@ -181,6 +181,9 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		unary = append([]grpc.UnaryServerInterceptor{cpMetrics.GRPC.UnaryServerInterceptor()}, unary...)
 		stream = append([]grpc.StreamServerInterceptor{cpMetrics.GRPC.StreamServerInterceptor()}, stream...)
 	}
+	// First of all, so every line logged for a call carries its id.
+	unary = append([]grpc.UnaryServerInterceptor{requestIDUnary}, unary...)
+	stream = append([]grpc.StreamServerInterceptor{requestIDStream}, stream...)
 	opts := []grpc.ServerOption{
 		grpc.ChainUnaryInterceptor(unary...),
 		grpc.ChainStreamInterceptor(stream...),
@@ -281,10 +284,20 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	mux := runtime.NewServeMux(
 		// A call refused for its rate says when to come back, as HTTP does.
 		runtime.WithOutgoingHeaderMatcher(func(key string) (string, bool) {
-			if key == auth.RetryAfterHeader {
+			switch key {
+			case auth.RetryAfterHeader:
 				return "Retry-After", true
+			case requestIDHeader:
+				return "X-Request-Id", true
 			}
 			return runtime.MetadataHeaderPrefix + key, true // the gateway's default
+		}),
+		// A REST caller's X-Request-Id reaches the call as its id.
+		runtime.WithIncomingHeaderMatcher(func(key string) (string, bool) {
+			if strings.EqualFold(key, requestIDHeader) {
+				return requestIDHeader, true
+			}
+			return runtime.DefaultHeaderMatcher(key)
 		}),
 		// Omit unset fields in JSON answers; input-only fields such as a
 		// source's secret then never appear, not even empty.

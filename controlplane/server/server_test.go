@@ -28,6 +28,7 @@ import (
 	"github.com/plugshq/plugs/controlplane/server"
 	"github.com/plugshq/plugs/controlplane/store/storetest"
 	plugsv1 "github.com/plugshq/plugs/gen/plugs/v1"
+	"github.com/plugshq/plugs/logging"
 	"github.com/plugshq/plugs/templates"
 )
 
@@ -88,7 +89,7 @@ func startEnvWith(t *testing.T, dialect string, change func(*server.Config)) *en
 		GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
 		PublicIngestURL: "https://ingest.example.com",
 		DataPlaneTokens: []string{dataPlaneToken},
-		Log:             slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Log:             slog.New(logging.NewHandler(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))),
 	}
 	change(&cfg)
 	srv, err := server.Start(ctx, cfg)
@@ -149,9 +150,18 @@ func (e *env) sources() plugsv1.SourceServiceClient { return plugsv1.NewSourceSe
 // rest calls the REST gateway and returns the status and body.
 func (e *env) rest(method, path, key, body string) (int, []byte) {
 	e.t.Helper()
+	return e.restWithID(method, path, key, body, "")
+}
+
+// restWithID is rest sending an X-Request-Id unless id is empty.
+func (e *env) restWithID(method, path, key, body, id string) (int, []byte) {
+	e.t.Helper()
 	req, err := http.NewRequest(method, "http://"+e.srv.HTTPAddr+path, strings.NewReader(body))
 	if err != nil {
 		e.t.Fatal(err)
+	}
+	if id != "" {
+		req.Header.Set("X-Request-Id", id)
 	}
 	if key != "" {
 		req.Header.Set("Authorization", "Bearer "+key)

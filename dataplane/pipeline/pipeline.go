@@ -276,7 +276,7 @@ func (p *Pipeline) handle(ctx context.Context, req *Request) *Result {
 	res.Store = time.Since(start)
 	endStep(span, err, storeCause)
 	if err != nil {
-		p.log.Warn("event not stored", "source", ev.SourceId, "error", err)
+		p.log.WarnContext(ctx, "event not stored", "source", ev.SourceId, "error", err)
 		return res.reject(CauseBackboneUnavailable, err.Error())
 	}
 	if dup {

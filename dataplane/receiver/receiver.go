@@ -16,6 +16,7 @@ import (
 	"github.com/plugshq/plugs/dataplane/pipeline"
 	"github.com/plugshq/plugs/dataplane/receipts"
 	plugsv1 "github.com/plugshq/plugs/gen/plugs/v1"
+	"github.com/plugshq/plugs/logging"
 )
 
 // ReceiptIDHeader names, on every answer for a known source, the receipt
@@ -90,16 +91,19 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ReceiveTime:      rc.opts.Now().UTC(),
 		SkipVerification: r.Header.Get(SkipVerificationHeader) == "true",
 	}
-	res := rc.pipeline.Handle(r.Context(), req)
+	// The receipt's id is the request's id in every log line written for
+	// it, and is chosen before the answer is written, so the sender (a
+	// test event, an operator with curl) can look the receipt up.
+	requestID := receipts.NewID()
+	ctx := logging.WithRequestID(r.Context(), requestID)
+	res := rc.pipeline.Handle(ctx, req)
 	if res.Outcome == pipeline.Rejected {
 		// Debug only: a flood of forged requests must not flood the log.
-		rc.opts.Log.Debug("webhook rejected", "source", req.SourceID, "cause", res.Cause, "detail", res.Detail)
+		rc.opts.Log.DebugContext(ctx, "webhook rejected", "source", req.SourceID, "cause", res.Cause, "detail", res.Detail)
 	}
-	// The receipt's id is chosen before the answer is written, so the
-	// sender (a test event, an operator with curl) can look the receipt up.
 	receiptID := ""
 	if rc.opts.Receipts != nil && res.Source != nil {
-		receiptID = receipts.NewID()
+		receiptID = requestID
 		w.Header().Set(ReceiptIDHeader, receiptID)
 	}
 	status := rc.respond(w, res)
