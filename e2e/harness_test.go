@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
@@ -64,6 +65,12 @@ type world struct {
 
 func start(t *testing.T) *world {
 	t.Helper()
+	return startTraced(t, nil)
+}
+
+// startTraced is start with both planes traced by tp (nil: tracing off).
+func startTraced(t *testing.T, tp trace.TracerProvider) *world {
+	t.Helper()
 	ctx := context.Background()
 	nats, err := backbone.StartEmbedded(t.TempDir(), "127.0.0.1", -1, nil)
 	if err != nil {
@@ -91,6 +98,7 @@ func start(t *testing.T) *world {
 		GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", PublicIngestURL: "http://ingest.test",
 		IngestURL:       "http://" + ingest.Listener.Addr().String(),
 		DataPlaneTokens: []string{dpToken}, AllowHTTPHosts: []string{"127.0.0.1"}, JetStream: nc.JS, Log: quiet,
+		Tracing: tp,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -121,7 +129,7 @@ func start(t *testing.T) *world {
 	events := &backbone.EventStore{JS: nc.JS}
 	recorder := receipts.New(nc.JS, 0, quiet)
 	go recorder.Run(runCtx)
-	receiver.New(pipeline.New(store, events, pipeline.Options{Log: quiet}),
+	receiver.New(pipeline.New(store, events, pipeline.Options{Log: quiet, Tracing: tp}),
 		receiver.Options{Log: quiet, Receipts: recorder, NodeID: "dp"}).Register(mux)
 	ingest.Start()
 	guard, _ := egress.NewGuard([]string{"127.0.0.0/8"})
@@ -129,7 +137,7 @@ func start(t *testing.T) *world {
 	attempts := forward.NewAttemptLog(nc.JS, "dp", 0, quiet)
 	go attempts.Run(runCtx)
 	fwd := forward.New(nc.JS, snapshot.Routes{Store: store}, forward.Options{Guard: guard, Log: quiet, ReconcileEvery: 50 * time.Millisecond,
-		OnAttempt: attempts.Record})
+		OnAttempt: attempts.Record, Tracing: tp})
 	fwdDone := make(chan struct{})
 	go func() { defer close(fwdDone); _ = fwd.Run(runCtx) }()
 	t.Cleanup(func() {
