@@ -20,6 +20,9 @@ type Source struct {
 	Mapper   *mapping.Mapper
 	// MaxBodyBytes is the body limit, the default when the config sets none.
 	MaxBodyBytes int64
+	// mapperKey identifies what Mapper was compiled from, so later
+	// configurations share it (shared); empty when it is not shared.
+	mapperKey string
 }
 
 // Config is an immutable configuration at one version.
@@ -45,7 +48,11 @@ const DefaultMaxBodyBytes = 1 << 20
 // Compile checks and compiles one source: its signature scheme and secrets,
 // its JSONPaths and filter. Everything a request needs is compiled here,
 // once per configuration version, never per request.
-func Compile(sc *plugsv1.SourceConfig) (*Source, error) {
+func Compile(sc *plugsv1.SourceConfig) (*Source, error) { return compile(sc, nil) }
+
+// compile is Compile with the mapper already compiled, or nil to compile
+// it.
+func compile(sc *plugsv1.SourceConfig, m *mapping.Mapper) (*Source, error) {
 	if sc.GetId() == "" {
 		return nil, fmt.Errorf("%w: source without id", ErrInvalidSource)
 	}
@@ -53,9 +60,10 @@ func Compile(sc *plugsv1.SourceConfig) (*Source, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: signature_scheme: %w", ErrInvalidSource, err)
 	}
-	m, err := mapping.Compile(sc.GetFieldMappings(), sc.GetEventFilter())
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidSource, err)
+	if m == nil {
+		if m, err = mapping.Compile(sc.GetFieldMappings(), sc.GetEventFilter()); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrInvalidSource, err)
+		}
 	}
 	limit := sc.GetMaxBodyBytes()
 	if limit <= 0 {
@@ -89,8 +97,9 @@ func Apply(base *Config, r *plugsv1.StreamConfigResponse) (*Config, error) {
 	for _, id := range r.GetRemovedSourceIds() {
 		delete(next.Sources, id)
 	}
+	sh := newShared(base)
 	for _, sc := range r.GetSources() {
-		s, err := Compile(sc)
+		s, err := sh.compile(sc)
 		if err != nil {
 			return nil, &SourceError{ID: sc.GetId(), Err: err}
 		}
