@@ -21,6 +21,15 @@ import (
 // DefaultBuffer is how many receipts may wait to be published.
 const DefaultBuffer = spool.DefaultSize
 
+// DefaultBufferBytes bounds the receipts waiting to be published by their
+// bodies: ten thousand receipts of 1 MiB bodies would otherwise hold 10 GiB
+// of a data plane's memory while the backbone is slow.
+const DefaultBufferBytes = 16 << 20
+
+// receiptOverhead is what a receipt holds besides its body, about: ids,
+// headers, times.
+const receiptOverhead = 1 << 10
+
 // Recorder publishes receipts in the background: Record queues one, Run
 // publishes, Dropped counts those lost.
 type Recorder = spool.Spool[*plugsv1.Receipt]
@@ -29,9 +38,12 @@ type Recorder = spool.Spool[*plugsv1.Receipt]
 // DefaultBuffer). Run publishes them.
 func New(js jetstream.JetStream, size int, log *slog.Logger) *Recorder {
 	return spool.New(func(ctx context.Context, rc *plugsv1.Receipt) error { return Publish(ctx, js, rc) },
-		spool.Options[*plugsv1.Receipt]{What: "receipt", Size: size, Log: log, Attrs: func(rc *plugsv1.Receipt) []any {
-			return []any{"receipt", rc.GetId(), "source", rc.GetSourceId()}
-		}})
+		spool.Options[*plugsv1.Receipt]{What: "receipt", Size: size, Log: log,
+			MaxBytes: DefaultBufferBytes,
+			Bytes:    func(rc *plugsv1.Receipt) int64 { return int64(len(rc.GetBody())) + receiptOverhead },
+			Attrs: func(rc *plugsv1.Receipt) []any {
+				return []any{"receipt", rc.GetId(), "source", rc.GetSourceId()}
+			}})
 }
 
 // Publish stores one receipt in the receipts stream and waits for the

@@ -37,6 +37,14 @@ type Options[T any] struct {
 	// Workers is how many publishes may be under way at once; 0 means
 	// DefaultWorkers. Records are published in no particular order.
 	Workers int
+	// MaxBytes bounds the bytes of the records waiting or being
+	// published, as Bytes counts them; 0 means no bound but Size. A record
+	// that would pass it is dropped: records carrying request bodies (up
+	// to a MiB each) must not hold a data plane's memory hostage to a slow
+	// backbone.
+	MaxBytes int64
+	// Bytes is the size of a record, for MaxBytes.
+	Bytes func(T) int64
 	// Attrs are the log attributes that identify a dropped record.
 	Attrs func(T) []any
 	Log   *slog.Logger
@@ -50,6 +58,7 @@ type Spool[T any] struct {
 
 	dropped   atomic.Int64
 	published atomic.Int64
+	bytes     atomic.Int64 // of the records held, when MaxBytes is set
 	once      sync.Once
 	done      chan struct{}
 }
@@ -80,13 +89,31 @@ func New[T any](publish func(context.Context, T) error, o Options[T]) *Spool[T] 
 // Record queues v for publishing. It never blocks: with the buffer full
 // the record is dropped and counted.
 func (s *Spool[T]) Record(v T) {
+	if n := s.size(v); n > 0 && s.bytes.Add(n) > s.opts.MaxBytes {
+		s.bytes.Add(-n)
+		s.drop()
+		return
+	}
 	select {
 	case s.buf <- v:
 	default:
-		if s.dropped.Add(1)%1000 == 1 {
-			s.opts.Log.Warn(s.opts.What+" buffer full; "+s.opts.What+"s dropped", "dropped_total", s.dropped.Load())
-		}
+		s.bytes.Add(-s.size(v))
+		s.drop()
 	}
+}
+
+func (s *Spool[T]) drop() {
+	if s.dropped.Add(1)%1000 == 1 {
+		s.opts.Log.Warn(s.opts.What+" buffer full; "+s.opts.What+"s dropped", "dropped_total", s.dropped.Load())
+	}
+}
+
+// size is what v counts against MaxBytes, 0 without a bound.
+func (s *Spool[T]) size(v T) int64 {
+	if s.opts.MaxBytes <= 0 || s.opts.Bytes == nil {
+		return 0
+	}
+	return max(s.opts.Bytes(v), 1)
 }
 
 // Dropped is how many records were dropped since start.
@@ -130,6 +157,7 @@ func (s *Spool[T]) work(ctx context.Context) {
 func (s *Spool[T]) Done() <-chan struct{} { return s.done }
 
 func (s *Spool[T]) send(ctx context.Context, v T) {
+	defer s.bytes.Add(-s.size(v))
 	var err error
 	wait := 100 * time.Millisecond
 	for i := range tries {

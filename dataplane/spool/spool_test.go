@@ -137,3 +137,37 @@ func TestPublishesOverlap(t *testing.T) {
 		t.Fatalf("published %d, at most %d at once; want 20 and %d", sp.Published(), most, workers)
 	}
 }
+
+// MaxBytes bounds what waits by size: a record that would pass it is
+// dropped, and the room comes back once records are published.
+func TestMaxBytes(t *testing.T) {
+	s := &sink{}
+	sp := spool.New(s.publish, spool.Options[int]{Log: quiet, MaxBytes: 100, Bytes: func(v int) int64 { return int64(v) }})
+	sp.Record(60)
+	sp.Record(50) // 110 > 100: dropped
+	sp.Record(40) // 100: kept
+	if sp.Dropped() != 1 {
+		t.Fatalf("dropped %d, want 1", sp.Dropped())
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go sp.Run(ctx)
+	deadline := time.Now().Add(10 * time.Second)
+	for sp.Published() < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("published %d", sp.Published())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	sp.Record(90) // room again
+	for sp.Published() < 3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("published %d after the room came back", sp.Published())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	<-sp.Done()
+	if sp.Dropped() != 1 {
+		t.Fatalf("dropped %d, want 1", sp.Dropped())
+	}
+}
