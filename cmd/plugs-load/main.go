@@ -80,8 +80,8 @@ func run(ctx context.Context, args []string) error {
 	sources := fs.Int("sources", 10_000, "sources of the data-plane memory measurement; 0 skips it")
 	createWorkers := fs.Int("create-workers", 8, "sources created at once")
 	memoryDuration := fs.Duration("memory-duration", 5*time.Second, "load phase of the data-plane memory measurement")
-	memoryLimit := fs.String("dataplane-memory-limit", "135MiB",
-		"the data plane's --memory-limit in the memory measurement, as set for the 150 MB budget; empty for its default")
+	memoryLimit := fs.String("dataplane-memory-limit", "120MiB",
+		"the data plane's --memory-limit in the memory measurement: 80% of the 150 MB budget, as auto takes 80% of a container's limit; empty for its default")
 	backboneIDs := fs.Int("backbone-ids", 1_000_000, "event ids of the backbone memory measurement; 0 skips it")
 	backboneWriters := fs.Int("backbone-writers", 64, "concurrent writers of the backbone measurement")
 	backboneSettle := fs.Duration("backbone-settle", 12*time.Second, "idle time before the backbone's last memory reading")

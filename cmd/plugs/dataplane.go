@@ -124,7 +124,7 @@ func (f *dpFlags) register(fs *flag.FlagSet, defIngest string, inProcess bool) {
 			"listen address of /metrics, kept off the public ingest listener; empty disables it (PLUGS_METRICS_ADDR)")
 	}
 	fs.StringVar(&f.memoryLimit, "memory-limit", envOr("PLUGS_MEMORY_LIMIT", "auto"),
-		"soft limit of the Go heap: auto (90% of the container's cgroup limit, unless GOMEMLIMIT is set), a size such as 140MiB, or none (PLUGS_MEMORY_LIMIT)")
+		"soft limit of the Go heap: auto (80% of the container's cgroup limit, unless GOMEMLIMIT is set), a size such as 140MiB, or none (PLUGS_MEMORY_LIMIT)")
 	fs.StringVar(&f.pprofAddr, "pprof-addr", envOr("PLUGS_PPROF_ADDR", ""),
 		"listen address of Go's /debug/pprof profiles, for example 127.0.0.1:6060; empty disables them (PLUGS_PPROF_ADDR)")
 	fs.Float64Var(&f.rateLimit, "rate-limit", envFloat("PLUGS_RATE_LIMIT", 0),

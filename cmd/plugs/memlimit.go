@@ -12,16 +12,17 @@ import (
 )
 
 // memoryLimitShare is the part of a container's memory the Go heap aims to
-// stay within, leaving room for stacks, buffers outside the heap and the
-// runtime's own overhead.
-const memoryLimitShare = 0.9
+// stay within, leaving room for stacks, buffers outside the heap, memory
+// the runtime has not yet returned, and the runtime's own overhead (about
+// 20 MiB on a loaded data plane).
+const memoryLimitShare = 0.8
 
 // cgroupMemoryMax is where cgroup v2 says how much memory the container
 // may use.
 var cgroupMemoryMax = "/sys/fs/cgroup/memory.max"
 
 // applyMemoryLimit sets the Go runtime's soft memory limit from --memory-limit:
-// "auto" takes 90% of the container's cgroup limit (nothing outside a
+// "auto" takes 80% of the container's cgroup limit (nothing outside a
 // limited container, or when GOMEMLIMIT is set), a size such as "140MiB"
 // is used as is, and "none" sets none. Without a limit the heap may grow
 // to twice what it holds live before a collection, which under load is

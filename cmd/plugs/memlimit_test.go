@@ -28,7 +28,7 @@ func TestMemoryLimit(t *testing.T) {
 		}
 	}
 
-	// auto: 90% of the cgroup's limit, nothing when it says max.
+	// auto: 80% of the cgroup's limit, nothing when it says max.
 	dir := t.TempDir()
 	cg := filepath.Join(dir, "memory.max")
 	old := cgroupMemoryMax
@@ -37,7 +37,7 @@ func TestMemoryLimit(t *testing.T) {
 	if err := os.WriteFile(cg, []byte("209715200\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := applyMemoryLimit("auto", log); err != nil || debug.SetMemoryLimit(-1) != 188743680 {
+	if err := applyMemoryLimit("auto", log); err != nil || debug.SetMemoryLimit(-1) != 167772160 {
 		t.Fatalf("auto under 200 MiB: %v, limit %d", err, debug.SetMemoryLimit(-1))
 	}
 	debug.SetMemoryLimit(math.MaxInt64)

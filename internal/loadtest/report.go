@@ -317,7 +317,7 @@ func writeMemory(b *strings.Builder, r *Results) {
 		thousands(int64(mem.Sources)), roundDur(mem.Create), count(float64(mem.Sources)/mem.Create.Seconds()), roundDur(mem.Load))
 	if mem.MemoryLimit != "" {
 		fmt.Fprintf(b, "The data plane ran with `--memory-limit %s`, the Go heap's soft limit an operator sets for a memory "+
-			"budget (in a container, the default `auto` takes 90%% of its limit).\n\n", mem.MemoryLimit)
+			"budget (in a container, the default `auto` takes 80%% of its limit).\n\n", mem.MemoryLimit)
 	} else {
 		b.WriteString("The data plane ran with its default `--memory-limit auto`: outside a memory-limited container, no limit.\n\n")
 	}
