@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -28,11 +29,21 @@ const routerAckWait = 30 * time.Second
 // routerRetry is how long an event waits after its routing failed.
 const routerRetry = time.Second
 
+// routeConcurrency is how many events a data plane routes at once. Each
+// waits for its deliveries to be stored, a round trip to the backbone; one
+// at a time, routing would hold forwarding to one event per round trip,
+// below the rate webhooks are accepted at.
+const routeConcurrency = 32
+
 // router turns each stored event into one delivery per destination.
 type router struct {
 	f        *Forwarder
 	cc       jetstream.ConsumeContext
 	stopping atomic.Bool
+	// sem holds a slot per event being routed.
+	sem      chan struct{}
+	mu       sync.Mutex // orders inflight.Add against stop's Wait
+	inflight sync.WaitGroup
 }
 
 func (f *Forwarder) startRouter(ctx context.Context) (*router, error) {
@@ -49,8 +60,8 @@ func (f *Forwarder) startRouter(ctx context.Context) (*router, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: consumer %s: %w", ErrBackbone, RouterName, err)
 	}
-	r := &router{f: f}
-	r.cc, err = cons.Consume(r.route,
+	r := &router{f: f, sem: make(chan struct{}, routeConcurrency)}
+	r.cc, err = cons.Consume(r.receive,
 		jetstream.PullMaxMessages(100),
 		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 			f.log.Warn("router consumer", "error", err)
@@ -64,12 +75,36 @@ func (f *Forwarder) startRouter(ctx context.Context) (*router, error) {
 // stop stops routing. The event being routed is finished; those buffered
 // are handed back at once.
 func (r *router) stop() {
+	r.mu.Lock()
 	r.stopping.Store(true)
+	r.mu.Unlock()
 	r.cc.Drain()
 	select {
 	case <-r.cc.Closed():
 	case <-time.After(routerAckWait):
 	}
+	r.inflight.Wait()
+}
+
+// receive is the consumer's callback: it routes the event on a goroutine
+// of its own, up to routeConcurrency at once, and returns.
+func (r *router) receive(msg jetstream.Msg) {
+	r.mu.Lock()
+	if r.stopping.Load() {
+		r.mu.Unlock()
+		_ = msg.Nak()
+		return
+	}
+	r.inflight.Add(1)
+	r.mu.Unlock()
+	r.sem <- struct{}{}
+	go func() {
+		defer func() {
+			<-r.sem
+			r.inflight.Done()
+		}()
+		r.route(msg)
+	}()
 }
 
 func (r *router) closed() bool {
