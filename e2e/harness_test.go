@@ -61,6 +61,8 @@ type world struct {
 	receipts plugsv1.ReceiptServiceClient
 	ctx      context.Context // carries the tenant's API key
 	db       *store.DB
+	rest     string // base URL of the control plane's REST gateway
+	key      string // the tenant's API key
 }
 
 func start(t *testing.T) *world {
@@ -153,6 +155,8 @@ func startTraced(t *testing.T, tp trace.TracerProvider) *world {
 		receipts: plugsv1.NewReceiptServiceClient(conn),
 		ctx:      metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+key),
 		db:       db,
+		rest:     "http://" + srv.HTTPAddr,
+		key:      key,
 	}
 }
 

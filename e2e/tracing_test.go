@@ -104,6 +104,24 @@ func TestTracingFromIngestToDestination(t *testing.T) {
 	if !created {
 		t.Errorf("no gRPC server span for CreateSource among %v", spanNames(exp.GetSpans()))
 	}
+
+	// A REST call continues its caller's trace.
+	const callerTrace = "4bf92f3577b34da6a3ce929d0e0e4736"
+	req, _ := http.NewRequest("GET", w.rest+"/v1/templates?page_size=1", nil)
+	req.Header.Set("Authorization", "Bearer "+w.key)
+	req.Header.Set("traceparent", "00-"+callerTrace+"-00f067aa0ba902b7-01")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	var continued bool
+	for _, s := range exp.GetSpans() {
+		continued = continued || (s.Name == "plugs.v1.TemplateService/ListTemplates" && s.SpanContext.TraceID().String() == callerTrace)
+	}
+	if !continued {
+		t.Errorf("the REST call's span is not in the caller's trace %s", callerTrace)
+	}
 }
 
 func attr(s tracetest.SpanStub, k attribute.Key) string {

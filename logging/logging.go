@@ -7,6 +7,8 @@ package logging
 import (
 	"context"
 	"log/slog"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 type requestIDKey struct{}
@@ -23,7 +25,8 @@ func RequestID(ctx context.Context) string {
 }
 
 // Handler adds the request_id attribute of the record's context, when it
-// has one, to every record it passes on.
+// has one, and the trace_id and span_id of a recorded span in it, to every
+// record it passes on: a log line then leads to its trace.
 type Handler struct{ slog.Handler }
 
 // NewHandler wraps next.
@@ -33,6 +36,9 @@ func NewHandler(next slog.Handler) *Handler { return &Handler{next} }
 func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
 	if id := RequestID(ctx); id != "" {
 		r.AddAttrs(slog.String("request_id", id))
+	}
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() && sc.IsSampled() {
+		r.AddAttrs(slog.String("trace_id", sc.TraceID().String()), slog.String("span_id", sc.SpanID().String()))
 	}
 	return h.Handler.Handle(ctx, r)
 }

@@ -292,10 +292,13 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 			}
 			return runtime.MetadataHeaderPrefix + key, true // the gateway's default
 		}),
-		// A REST caller's X-Request-Id reaches the call as its id.
+		// A REST caller's X-Request-Id reaches the call as its id, and its
+		// trace context continues into the call's span.
 		runtime.WithIncomingHeaderMatcher(func(key string) (string, bool) {
-			if strings.EqualFold(key, requestIDHeader) {
-				return requestIDHeader, true
+			for _, h := range []string{requestIDHeader, "traceparent", "tracestate"} {
+				if strings.EqualFold(key, h) {
+					return h, true
+				}
 			}
 			return runtime.DefaultHeaderMatcher(key)
 		}),
