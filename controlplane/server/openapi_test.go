@@ -93,12 +93,24 @@ func TestOpenAPIServed(t *testing.T) {
 		Swagger string                                `json:"swagger"`
 		Info    struct{ Title, Version string }       `json:"info"`
 		Paths   map[string]map[string]json.RawMessage `json:"paths"`
+		// How to authenticate: an API key in Authorization.
+		SecurityDefinitions map[string]struct{ Type, Name, In string } `json:"securityDefinitions"`
+		Security            []map[string][]string                      `json:"security"`
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil {
 		t.Fatalf("the served document is not JSON: %v", err)
 	}
 	if doc.Swagger != "2.0" {
 		t.Errorf("swagger %q, want 2.0", doc.Swagger)
+	}
+	if doc.Info.Title != "Plugs API" || doc.Info.Version != "v1" {
+		t.Errorf("info %+v, want Plugs API v1", doc.Info)
+	}
+	if b := doc.SecurityDefinitions["bearer"]; b.Type != "apiKey" || b.Name != "Authorization" || b.In != "header" {
+		t.Errorf("security definition %+v, want an apiKey in the Authorization header", b)
+	}
+	if len(doc.Security) != 1 || doc.Security[0]["bearer"] == nil {
+		t.Errorf("security %v does not require the bearer key", doc.Security)
 	}
 	var served []string
 	for path, ops := range doc.Paths {
