@@ -342,6 +342,7 @@ func (dl *deliverer) kill(msg jetstream.Msg, md *jetstream.MsgMetadata, d *desti
 	}
 	m.Header.Set(HeaderDestinationID, d.id)
 	m.Header.Set(HeaderReason, string(why))
+	tracing.Copy(m.Header, msg.Headers()) // re-driven, it stays in its webhook's trace
 	m.Header.Set(HeaderAttempts, strconv.Itoa(attempts))
 	m.Header.Set(HeaderLastStatus, strconv.Itoa(status))
 	if cause != nil {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/plugshq/plugs/backbone"
 	plugsv1 "github.com/plugshq/plugs/gen/plugs/v1"
+	"github.com/plugshq/plugs/tracing"
 )
 
 // RetryDelivery queues again, as a new delivery to destination destID, the
@@ -67,6 +68,8 @@ func requeue(ctx context.Context, js jetstream.JetStream, destID string, raw *je
 	}
 	m.Header.Set(HeaderDestinationID, destID)
 	m.Header.Set(HeaderRedriven, time.Now().UTC().Format(time.RFC3339Nano))
+	// A re-driven or retried delivery stays in the trace of its webhook.
+	tracing.Copy(m.Header, raw.Header)
 	_, err := js.PublishMsg(ctx, m, jetstream.WithMsgID(msgID), jetstream.WithExpectStream(backbone.DeliveriesStream))
 	return err
 }
