@@ -17,6 +17,7 @@ import (
 	"github.com/plugshq/plugs/controlplane/deliveries"
 	"github.com/plugshq/plugs/controlplane/store"
 	"github.com/plugshq/plugs/controlplane/store/storetest"
+	"github.com/plugshq/plugs/controlplane/streamindex"
 	"github.com/plugshq/plugs/dataplane/forward"
 	"github.com/plugshq/plugs/ent"
 	"github.com/plugshq/plugs/ent/viewer"
@@ -88,7 +89,7 @@ func (w *world) log() *slog.Logger {
 }
 
 func (w *world) indexer() *deliveries.Indexer {
-	return &deliveries.Indexer{Client: w.db.Client, JS: w.js, RetryDelay: 50 * time.Millisecond, Log: w.log()}
+	return &deliveries.Indexer{Client: w.db.Client, JS: w.js, Settings: streamindex.Settings{RetryDelay: 50 * time.Millisecond}, Log: w.log()}
 }
 
 // start runs an indexer until the test ends.

@@ -34,21 +34,10 @@ type Indexer struct {
 	// JS reaches the backbone. Nil runs the retention job alone: attempts
 	// indexed before still age out.
 	JS jetstream.JetStream
-	// Retention is how long attempts are kept, by attempt time; zero
-	// means backbone.DefaultReceiptRetention, which is also the attempts
-	// stream's.
-	Retention time.Duration
-	// RetentionEvery is how often the retention job runs; it also runs
-	// when Run starts.
-	RetentionEvery time.Duration
-	// BatchSize bounds the attempts of one insert.
-	BatchSize int
-	// PruneBatchSize bounds the attempts one statement of the retention
-	// job deletes.
-	PruneBatchSize int
-	// RetryDelay is how long the indexer waits after a failure.
-	RetryDelay time.Duration
-	Log        *slog.Logger
+	// Settings tune the indexer; a zero Retention means
+	// backbone.DefaultReceiptRetention, the stream's own.
+	streamindex.Settings
+	Log *slog.Logger
 
 	runner streamindex.Runner
 }
@@ -76,24 +65,20 @@ func (ix *Indexer) Prune(ctx context.Context, cutoff time.Time) (int, error) {
 }
 
 func (ix *Indexer) indexer() *streamindex.Indexer[Row] {
-	retention := ix.Retention
-	if retention <= 0 {
-		retention = backbone.DefaultReceiptRetention
+	settings := ix.Settings
+	if settings.Retention <= 0 {
+		settings.Retention = backbone.DefaultReceiptRetention
 	}
 	return &streamindex.Indexer[Row]{
-		Table:          table{ix.Client},
-		JS:             ix.JS,
-		Stream:         backbone.AttemptsStream,
-		Consumer:       ConsumerName,
-		Description:    "Plugs control plane: delivery attempts into the queryable delivery log",
-		One:            "delivery attempt",
-		Many:           "delivery attempts",
-		Retention:      retention,
-		RetentionEvery: ix.RetentionEvery,
-		BatchSize:      ix.BatchSize,
-		PruneBatchSize: ix.PruneBatchSize,
-		RetryDelay:     ix.RetryDelay,
-		Log:            ix.Log,
+		Table:       table{ix.Client},
+		JS:          ix.JS,
+		Stream:      backbone.AttemptsStream,
+		Consumer:    ConsumerName,
+		Description: "Plugs control plane: delivery attempts into the queryable delivery log",
+		One:         "delivery attempt",
+		Many:        "delivery attempts",
+		Settings:    settings,
+		Log:         ix.Log,
 	}
 }
 

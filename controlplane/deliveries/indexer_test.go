@@ -14,6 +14,7 @@ import (
 
 	"github.com/plugshq/plugs/backbone"
 	"github.com/plugshq/plugs/controlplane/deliveries"
+	"github.com/plugshq/plugs/controlplane/streamindex"
 	"github.com/plugshq/plugs/dataplane/forward"
 	"github.com/plugshq/plugs/ent"
 	"github.com/plugshq/plugs/ent/deliveryattempt"
@@ -175,7 +176,7 @@ func TestRetentionDeletesOldAttempts(t *testing.T) {
 		if err := deliveries.Insert(ctx, w.db.Client, rows...); err != nil {
 			t.Fatal(err)
 		}
-		ix := &deliveries.Indexer{Client: w.db.Client, PruneBatchSize: 3, Log: w.log()}
+		ix := &deliveries.Indexer{Client: w.db.Client, Settings: streamindex.Settings{PruneBatchSize: 3}, Log: w.log()}
 		n, err := ix.Prune(ctx, now.Add(-backbone.DefaultReceiptRetention))
 		if err != nil || n != 7 {
 			t.Fatalf("pruned %d (%v), want 7", n, err)
@@ -188,7 +189,7 @@ func TestRetentionDeletesOldAttempts(t *testing.T) {
 		if err := deliveries.Insert(ctx, w.db.Client, young); err != nil {
 			t.Fatal(err)
 		}
-		w.start(&deliveries.Indexer{Client: w.db.Client, Retention: time.Hour, RetentionEvery: 20 * time.Millisecond, Log: w.log()})
+		w.start(&deliveries.Indexer{Client: w.db.Client, Settings: streamindex.Settings{Retention: time.Hour, RetentionEvery: 20 * time.Millisecond}, Log: w.log()})
 		waitFor(t, func() bool { return len(w.rows()) == 1 }, func() string { return "old attempts not deleted" })
 		assertIDs(t, w.rows(), []string{young.ID.String()})
 	})

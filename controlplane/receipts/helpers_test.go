@@ -19,6 +19,7 @@ import (
 	"github.com/plugshq/plugs/controlplane/receipts"
 	"github.com/plugshq/plugs/controlplane/store"
 	"github.com/plugshq/plugs/controlplane/store/storetest"
+	"github.com/plugshq/plugs/controlplane/streamindex"
 	"github.com/plugshq/plugs/ent"
 	"github.com/plugshq/plugs/ent/viewer"
 	plugsv1 "github.com/plugshq/plugs/gen/plugs/v1"
@@ -97,7 +98,7 @@ func (w *world) start(ix *receipts.Indexer) {
 }
 
 func (w *world) indexer() *receipts.Indexer {
-	return &receipts.Indexer{Client: w.db.Client, JS: w.js, RetryDelay: 50 * time.Millisecond, Log: w.log()}
+	return &receipts.Indexer{Client: w.db.Client, JS: w.js, Settings: streamindex.Settings{RetryDelay: 50 * time.Millisecond}, Log: w.log()}
 }
 
 // publish stores a receipt on its subject, as a data plane does.

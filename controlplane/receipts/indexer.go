@@ -42,22 +42,10 @@ type Indexer struct {
 	// JS reaches the backbone. Nil runs the retention job alone: receipts
 	// indexed before still age out.
 	JS jetstream.JetStream
-	// Retention is how long receipts are kept, by receive time; zero means
-	// backbone.DefaultReceiptRetention.
-	Retention time.Duration
-	// RetentionEvery is how often the retention job runs; zero means
-	// DefaultRetentionEvery. It also runs when Run starts.
-	RetentionEvery time.Duration
-	// BatchSize bounds the receipts of one insert; zero means
-	// DefaultBatchSize.
-	BatchSize int
-	// PruneBatchSize bounds the receipts one statement of the retention
-	// job deletes; zero means DefaultPruneBatchSize.
-	PruneBatchSize int
-	// RetryDelay is how long the indexer waits after a failure; zero means
-	// 5 s.
-	RetryDelay time.Duration
-	Log        *slog.Logger
+	// Settings tune the indexer; a zero Retention means
+	// backbone.DefaultReceiptRetention, the stream's own.
+	streamindex.Settings
+	Log *slog.Logger
 
 	runner streamindex.Runner
 }
@@ -85,24 +73,20 @@ func (ix *Indexer) Prune(ctx context.Context, cutoff time.Time) (int, error) {
 }
 
 func (ix *Indexer) indexer() *streamindex.Indexer[Row] {
-	retention := ix.Retention
-	if retention <= 0 {
-		retention = backbone.DefaultReceiptRetention
+	settings := ix.Settings
+	if settings.Retention <= 0 {
+		settings.Retention = backbone.DefaultReceiptRetention
 	}
 	return &streamindex.Indexer[Row]{
-		Table:          table{ix.Client},
-		JS:             ix.JS,
-		Stream:         backbone.ReceiptsStream,
-		Consumer:       ConsumerName,
-		Description:    "Plugs control plane: receipts into the queryable index",
-		One:            "receipt",
-		Many:           "receipts",
-		Retention:      retention,
-		RetentionEvery: ix.RetentionEvery,
-		BatchSize:      ix.BatchSize,
-		PruneBatchSize: ix.PruneBatchSize,
-		RetryDelay:     ix.RetryDelay,
-		Log:            ix.Log,
+		Table:       table{ix.Client},
+		JS:          ix.JS,
+		Stream:      backbone.ReceiptsStream,
+		Consumer:    ConsumerName,
+		Description: "Plugs control plane: receipts into the queryable index",
+		One:         "receipt",
+		Many:        "receipts",
+		Settings:    settings,
+		Log:         ix.Log,
 	}
 }
 

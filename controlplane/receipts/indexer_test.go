@@ -14,6 +14,7 @@ import (
 	"github.com/plugshq/plugs/backbone"
 	"github.com/plugshq/plugs/controlplane/receipts"
 	"github.com/plugshq/plugs/controlplane/store/storetest"
+	"github.com/plugshq/plugs/controlplane/streamindex"
 	"github.com/plugshq/plugs/ent"
 	"github.com/plugshq/plugs/ent/receipt"
 	"github.com/plugshq/plugs/ent/viewer"
@@ -215,7 +216,7 @@ func TestRetentionDeletesOldReceipts(t *testing.T) {
 			t.Fatalf("test set up %d receipts to keep", len(keep))
 		}
 		// Batches of three: the seven old receipts take three deletes.
-		ix := &receipts.Indexer{Client: w.db.Client, PruneBatchSize: 3, Log: w.log()}
+		ix := &receipts.Indexer{Client: w.db.Client, Settings: streamindex.Settings{PruneBatchSize: 3}, Log: w.log()}
 		n, err := ix.Prune(ctx, now.Add(-backbone.DefaultReceiptRetention))
 		if err != nil || n != 7 {
 			t.Fatalf("pruned %d (%v), want 7", n, err)
@@ -232,7 +233,7 @@ func TestRetentionDeletesOldReceipts(t *testing.T) {
 		if err := receipts.Insert(ctx, w.db.Client, row); err != nil {
 			t.Fatal(err)
 		}
-		w.start(&receipts.Indexer{Client: w.db.Client, Retention: time.Hour, RetentionEvery: 20 * time.Millisecond, Log: w.log()})
+		w.start(&receipts.Indexer{Client: w.db.Client, Settings: streamindex.Settings{Retention: time.Hour, RetentionEvery: 20 * time.Millisecond}, Log: w.log()})
 		waitFor(t, func() bool { return len(w.rows()) == 1 }, func() string { return "old receipts not deleted" })
 		assertIDs(t, w.rows(), []string{young.GetId()})
 	})

@@ -41,6 +41,7 @@ import (
 	"github.com/plugshq/plugs/controlplane/replay"
 	"github.com/plugshq/plugs/controlplane/secrets"
 	"github.com/plugshq/plugs/controlplane/store"
+	"github.com/plugshq/plugs/controlplane/streamindex"
 	plugsv1 "github.com/plugshq/plugs/gen/plugs/v1"
 	"github.com/plugshq/plugs/metrics"
 	"github.com/plugshq/plugs/ratelimit"
@@ -259,9 +260,9 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	store.Watch(bg, cfg.DB, cfg.PollInterval, log)
 	// Without JetStream no receipt arrives, but those indexed before still
 	// age out, so the indexer runs either way.
-	indexer := &receipts.Indexer{Client: cfg.DB.Client, JS: cfg.JetStream, Retention: cfg.ReceiptRetention, Log: log}
+	indexer := &receipts.Indexer{Client: cfg.DB.Client, JS: cfg.JetStream, Settings: streamindex.Settings{Retention: cfg.ReceiptRetention}, Log: log}
 	// The delivery log is kept as long as receipts, like its stream.
-	attempts := &deliveries.Indexer{Client: cfg.DB.Client, JS: cfg.JetStream, Retention: cfg.ReceiptRetention, Log: log}
+	attempts := &deliveries.Indexer{Client: cfg.DB.Client, JS: cfg.JetStream, Settings: streamindex.Settings{Retention: cfg.ReceiptRetention}, Log: log}
 	s.background.Add(5)
 	go func() { defer s.background.Done(); cache.Follow(bg, cfg.DB.Revisions) }()
 	go func() { defer s.background.Done(); status.Run(bg) }()

@@ -76,14 +76,28 @@ type Indexer[R any] struct {
 	Description string
 	// One and Many name a row in logs, as in "receipt" and "receipts".
 	One, Many string
-	// Retention is how long rows are kept; the retention job does not run
-	// without one.
-	Retention      time.Duration
+	Settings
+	Log *slog.Logger
+}
+
+// Settings are what an operator or a test tunes on an indexer; zero values
+// take the defaults, except Retention, without which the retention job does
+// not run.
+type Settings struct {
+	// Retention is how long rows are kept, by their time.
+	Retention time.Duration
+	// RetentionEvery is how often the retention job runs; zero means
+	// DefaultRetentionEvery. It also runs when the indexer starts.
 	RetentionEvery time.Duration
-	BatchSize      int
+	// BatchSize bounds the rows of one insert; zero means
+	// DefaultBatchSize.
+	BatchSize int
+	// PruneBatchSize bounds the rows one statement of the retention job
+	// deletes; zero means DefaultPruneBatchSize.
 	PruneBatchSize int
-	RetryDelay     time.Duration
-	Log            *slog.Logger
+	// RetryDelay is how long the indexer waits after a failure; zero
+	// means DefaultRetryDelay.
+	RetryDelay time.Duration
 }
 
 // Run indexes and prunes until ctx is done. Failures to reach JetStream or
