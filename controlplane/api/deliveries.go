@@ -54,9 +54,9 @@ func (d *Deliveries) ListDeliveries(ctx context.Context, req *plugsv1.ListDelive
 	if err != nil {
 		v.add("page_size", "must not be negative")
 	}
-	// The log's page tokens have the receipts' form: the destination,
-	// then the time and id of the last row shown.
-	after, hasAfter, err := decodeReceiptPageToken(destID, req.GetPageToken())
+	// A page token binds the destination and the time and id of the last
+	// row shown (decodeTimePageToken).
+	after, hasAfter, err := decodeTimePageToken(destID, req.GetPageToken())
 	if err != nil {
 		v.add("page_token", "not a page token of this list")
 	}
@@ -87,7 +87,7 @@ func (d *Deliveries) ListDeliveries(ctx context.Context, req *plugsv1.ListDelive
 	if len(rows) > size {
 		rows = rows[:size]
 		last := rows[size-1]
-		resp.NextPageToken = encodeReceiptPageToken(destID, receiptKey{time: last.AttemptTime, id: last.ID})
+		resp.NextPageToken = encodeTimePageToken(destID, timeKey{time: last.AttemptTime, id: last.ID})
 	}
 	for _, row := range rows {
 		resp.Deliveries = append(resp.Deliveries, deliveries.ToProto(row))

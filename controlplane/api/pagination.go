@@ -2,7 +2,9 @@ package api
 
 import (
 	"encoding/base64"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 )
@@ -83,4 +85,41 @@ func trimPage[T any](rows []T, size int, key func(T) string) ([]T, string) {
 	}
 	rows = rows[:size]
 	return rows, encodePageToken(key(rows[len(rows)-1]))
+}
+
+// timeKey is a row's place in a list ordered by time then id, newest
+// first: receipts, delivery attempts.
+type timeKey struct {
+	time time.Time
+	id   uuid.UUID
+}
+
+// A time-ordered list's page token holds the list's owner (a source, a
+// destination) and the last row's key: "<owner id>/<time, Unix
+// nanoseconds>/<row id>". Binding the owner keeps a token of one list from
+// being used on another's.
+func encodeTimePageToken(ownerID uuid.UUID, k timeKey) string {
+	return encodePageToken(ownerID.String() + "/" + strconv.FormatInt(k.time.UnixNano(), 10) + "/" + k.id.String())
+}
+
+func decodeTimePageToken(ownerID uuid.UUID, tok string) (timeKey, bool, error) {
+	key, err := decodePageToken(tok)
+	if err != nil || key == "" {
+		return timeKey{}, false, err
+	}
+	bad := invalid("page_token", "not a page token of this list")
+	parts := strings.Split(key, "/")
+	if len(parts) != 3 || parts[0] != ownerID.String() {
+		return timeKey{}, false, bad
+	}
+	ns, err := strconv.ParseInt(parts[1], 10, 64)
+	if err != nil {
+		return timeKey{}, false, bad
+	}
+	id, err := uuid.Parse(parts[2])
+	if err != nil {
+		return timeKey{}, false, bad
+	}
+	// UTC, as stored: SQLite compares times as text.
+	return timeKey{time: time.Unix(0, ns).UTC(), id: id}, true, nil
 }

@@ -3,12 +3,8 @@ package api
 import (
 	"context"
 	"log/slog"
-	"strconv"
-	"strings"
-	"time"
 
 	"entgo.io/ent/dialect/sql"
-	"github.com/google/uuid"
 
 	"github.com/plugshq/plugs/controlplane/receipts"
 	"github.com/plugshq/plugs/controlplane/replay"
@@ -56,7 +52,7 @@ func (r *Receipts) ListReceipts(ctx context.Context, req *plugsv1.ListReceiptsRe
 	if err != nil {
 		v.add("page_size", "must not be negative")
 	}
-	after, hasAfter, err := decodeReceiptPageToken(sourceID, req.GetPageToken())
+	after, hasAfter, err := decodeTimePageToken(sourceID, req.GetPageToken())
 	if err != nil {
 		v.add("page_token", "not a page token of this list")
 	}
@@ -92,7 +88,7 @@ func (r *Receipts) ListReceipts(ctx context.Context, req *plugsv1.ListReceiptsRe
 	if len(rows) > size {
 		rows = rows[:size]
 		last := rows[size-1]
-		resp.NextPageToken = encodeReceiptPageToken(sourceID, receiptKey{time: last.ReceiveTime, id: last.ID})
+		resp.NextPageToken = encodeTimePageToken(sourceID, timeKey{time: last.ReceiveTime, id: last.ID})
 	}
 	for _, row := range rows {
 		resp.Receipts = append(resp.Receipts, receipts.ToProto(row, false))
@@ -121,39 +117,4 @@ func (r *Receipts) log() *slog.Logger {
 		return r.Log
 	}
 	return slog.Default()
-}
-
-// receiptKey is a receipt's place in list order.
-type receiptKey struct {
-	time time.Time
-	id   uuid.UUID
-}
-
-// A receipts page token holds the source and the last row's key:
-// "<source id>/<receive time, Unix nanoseconds>/<receipt id>". Binding the
-// source keeps a token of one source's list from being used on another's.
-func encodeReceiptPageToken(sourceID uuid.UUID, k receiptKey) string {
-	return encodePageToken(sourceID.String() + "/" + strconv.FormatInt(k.time.UnixNano(), 10) + "/" + k.id.String())
-}
-
-func decodeReceiptPageToken(sourceID uuid.UUID, tok string) (receiptKey, bool, error) {
-	key, err := decodePageToken(tok)
-	if err != nil || key == "" {
-		return receiptKey{}, false, err
-	}
-	bad := invalid("page_token", "not a page token of this list")
-	parts := strings.Split(key, "/")
-	if len(parts) != 3 || parts[0] != sourceID.String() {
-		return receiptKey{}, false, bad
-	}
-	ns, err := strconv.ParseInt(parts[1], 10, 64)
-	if err != nil {
-		return receiptKey{}, false, bad
-	}
-	id, err := uuid.Parse(parts[2])
-	if err != nil {
-		return receiptKey{}, false, bad
-	}
-	// UTC, as stored: SQLite compares times as text.
-	return receiptKey{time: time.Unix(0, ns).UTC(), id: id}, true, nil
 }
