@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -115,12 +116,22 @@ func TestTracingFromIngestToDestination(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	var continued bool
-	for _, s := range exp.GetSpans() {
-		continued = continued || (s.Name == "plugs.v1.TemplateService/ListTemplates" && s.SpanContext.TraceID().String() == callerTrace)
+	// The server span ends as the call's last message is sent, which the
+	// gateway may answer before: wait for it.
+	continued := func() bool {
+		for _, s := range exp.GetSpans() {
+			if s.Name == "plugs.v1.TemplateService/ListTemplates" && s.SpanContext.TraceID().String() == callerTrace {
+				return true
+			}
+		}
+		return false
 	}
-	if !continued {
-		t.Errorf("the REST call's span is not in the caller's trace %s", callerTrace)
+	deadline := time.Now().Add(10 * time.Second)
+	for !continued() {
+		if time.Now().After(deadline) {
+			t.Fatalf("the REST call's span is not in the caller's trace %s", callerTrace)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 

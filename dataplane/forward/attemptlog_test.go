@@ -158,6 +158,12 @@ func TestRetryDelivery(t *testing.T) {
 
 	ids := e.put("t1", "src", "once", 2)
 	e.settled("d1")
+	// An attempt is reported once its delivery is settled, so the report
+	// may trail the stream by a moment.
+	attempts := func(n int) {
+		eventually(t, 10*time.Second, func() bool { return len(e.attemptsFor("d1")) >= n }, "%d attempts reported", n)
+	}
+	attempts(2)
 	var dead, delivered forward.Attempt
 	for _, a := range e.attemptsFor("d1") {
 		if a.Outcome == forward.DeadLettered {
@@ -177,6 +183,7 @@ func TestRetryDelivery(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.settled("d1")
+	attempts(4)
 	r.check()
 	if got := r.got(); got[dead.EventID] != 1 || got[delivered.EventID] != 2 || len(got) != 2 || !slices.Contains(ids, dead.EventID) {
 		t.Fatalf("delivered %v", got)

@@ -191,6 +191,18 @@ func (e *env) settled(destIDs ...string) {
 		}
 		return true
 	}, "deliveries did not settle")
+	// An attempt is reported just after its delivery settles, on the
+	// goroutine that settled it: wait until no report is still coming,
+	// that is until two looks 10 ms apart see the same count.
+	prev := -1
+	eventually(e.t, 5*time.Second, func() bool {
+		e.mu.Lock()
+		n := len(e.attempts)
+		e.mu.Unlock()
+		stable := n == prev
+		prev = n
+		return stable
+	}, "attempt reports did not settle")
 }
 
 func drained(ctx context.Context, e *env, stream, consumer string) bool {
