@@ -37,10 +37,27 @@ type DataPlane struct {
 	// Backlog gauges are set by a Backlog poller.
 	deadLetters     prometheus.Gauge
 	consumerPending *prometheus.GaugeVec
+
+	// The series of fixed labels every webhook touches, looked up once
+	// here rather than per request.
+	verifySeconds, mapSeconds, storeSeconds prometheus.Observer
+	outcomeSeconds                          map[pipeline.Outcome]prometheus.Observer
 }
 
 // NewDataPlane registers a data plane's series on reg.
 func NewDataPlane(reg prometheus.Registerer) *DataPlane {
+	m := newDataPlane(reg)
+	m.verifySeconds = m.stepSeconds.WithLabelValues("verify")
+	m.mapSeconds = m.stepSeconds.WithLabelValues("map")
+	m.storeSeconds = m.stepSeconds.WithLabelValues("store")
+	m.outcomeSeconds = map[pipeline.Outcome]prometheus.Observer{}
+	for _, o := range []pipeline.Outcome{pipeline.Accepted, pipeline.Duplicate, pipeline.Filtered, pipeline.Rejected, pipeline.Handshake} {
+		m.outcomeSeconds[o] = m.requestSeconds.WithLabelValues(string(o))
+	}
+	return m
+}
+
+func newDataPlane(reg prometheus.Registerer) *DataPlane {
 	f := factory{reg}
 	return &DataPlane{
 		requests: f.counterVec("ingest_requests_total",
@@ -80,15 +97,19 @@ func (m *DataPlane) Observe(res *pipeline.Result, elapsed time.Duration) {
 	}
 	src := res.Source.Config.GetId()
 	m.requests.WithLabelValues(src, string(res.Outcome), string(res.Cause)).Inc()
-	m.requestSeconds.WithLabelValues(string(res.Outcome)).Observe(elapsed.Seconds())
+	if o, ok := m.outcomeSeconds[res.Outcome]; ok {
+		o.Observe(elapsed.Seconds())
+	} else {
+		m.requestSeconds.WithLabelValues(string(res.Outcome)).Observe(elapsed.Seconds())
+	}
 	if res.Verify > 0 {
-		m.stepSeconds.WithLabelValues("verify").Observe(res.Verify.Seconds())
+		m.verifySeconds.Observe(res.Verify.Seconds())
 	}
 	if res.Map > 0 {
-		m.stepSeconds.WithLabelValues("map").Observe(res.Map.Seconds())
+		m.mapSeconds.Observe(res.Map.Seconds())
 	}
 	if res.Store > 0 {
-		m.stepSeconds.WithLabelValues("store").Observe(res.Store.Seconds())
+		m.storeSeconds.Observe(res.Store.Seconds())
 	}
 	if res.Outcome == pipeline.Duplicate {
 		m.dedupHits.WithLabelValues(src).Inc()

@@ -62,7 +62,7 @@ func (f *cpFlags) register(fs *flag.FlagSet, defDataDir, defGRPC, defHTTP, defPu
 	fs.StringVar(&f.grpcAddr, "grpc-addr", envOr("PLUGS_GRPC_ADDR", defGRPC), "gRPC listen address (PLUGS_GRPC_ADDR)")
 	fs.StringVar(&f.httpAddr, "http-addr", envOr("PLUGS_HTTP_ADDR", defHTTP), "REST listen address (PLUGS_HTTP_ADDR)")
 	fs.StringVar(&f.publicURL, "public-url", envOr("PLUGS_PUBLIC_URL", defPublic), "public base URL of the data planes, used in webhook_url (PLUGS_PUBLIC_URL)")
-	fs.StringVar(&f.dataPlaneTokens, "dataplane-token", envOr("PLUGS_DATAPLANE_TOKEN", ""), "comma-separated tokens data planes authenticate with (PLUGS_DATAPLANE_TOKEN)")
+	secretVar(fs, &f.dataPlaneTokens, "dataplane-token", "PLUGS_DATAPLANE_TOKEN", "comma-separated `tokens` data planes authenticate with (PLUGS_DATAPLANE_TOKEN)")
 	fs.DurationVar(&f.receiptRetention, "receipt-retention", envDuration("PLUGS_RECEIPT_RETENTION", 30*24*time.Hour),
 		"how long receipts of received webhooks are kept; set the data planes' flag to the same (PLUGS_RECEIPT_RETENTION)")
 	fs.StringVar(&f.allowHTTPHosts, "allow-http-hosts", envOr("PLUGS_ALLOW_HTTP_HOSTS", ""),

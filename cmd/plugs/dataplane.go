@@ -97,8 +97,8 @@ func (f *dpFlags) register(fs *flag.FlagSet, defIngest string, inProcess bool) {
 	host, _ := os.Hostname()
 	if !inProcess {
 		fs.StringVar(&f.controlPlane, "controlplane", envOr("PLUGS_CONTROLPLANE", "127.0.0.1:9090"), "control plane gRPC address (PLUGS_CONTROLPLANE)")
-		fs.StringVar(&f.token, "dataplane-token", envOr("PLUGS_DATAPLANE_TOKEN", ""),
-			"data-plane token, from the control plane's --dataplane-token or `plugs tokens create --dataplane` (PLUGS_DATAPLANE_TOKEN)")
+		secretVar(fs, &f.token, "dataplane-token", "PLUGS_DATAPLANE_TOKEN",
+			"data-plane `token`, from the control plane's --dataplane-token or 'plugs tokens create --dataplane' (PLUGS_DATAPLANE_TOKEN)")
 		f.controlTLS.register(fs, true)
 	}
 	fs.StringVar(&f.ingestCert, "ingest-tls-cert", envOr("PLUGS_INGEST_TLS_CERT", ""), "PEM certificate to serve the ingest listener over TLS (PLUGS_INGEST_TLS_CERT)")
@@ -108,8 +108,8 @@ func (f *dpFlags) register(fs *flag.FlagSet, defIngest string, inProcess bool) {
 	fs.StringVar(&f.zone, "zone", envOr("PLUGS_ZONE", ""), "zone or region (PLUGS_ZONE)")
 	fs.StringVar(&f.snapshotFile, "snapshot-file", envOr("PLUGS_SNAPSHOT_FILE", ""),
 		"keep the last configuration in this file, encrypted, and serve it at start until the control plane answers (PLUGS_SNAPSHOT_FILE)")
-	fs.StringVar(&f.snapshotKey, "snapshot-key", envOr("PLUGS_SNAPSHOT_KEY", ""),
-		"base64 of 32 bytes sealing --snapshot-file; prefer the environment variable (PLUGS_SNAPSHOT_KEY)")
+	secretVar(fs, &f.snapshotKey, "snapshot-key", "PLUGS_SNAPSHOT_KEY",
+		"`base64` of 32 bytes sealing --snapshot-file; prefer the environment variable (PLUGS_SNAPSHOT_KEY)")
 	if !inProcess {
 		f.nats.defURL, f.nats.urlHelp = "nats://127.0.0.1:4222", "NATS JetStream server or cluster URLs"
 		f.nats.register(fs)

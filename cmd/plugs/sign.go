@@ -22,7 +22,8 @@ import (
 func runSign(_ context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("plugs sign", flag.ContinueOnError)
 	tplID := fs.String("template", "", "template id, for example stripe (see GET /v1/templates)")
-	secret := fs.String("secret", envOr("PLUGS_SIGN_SECRET", ""), "the source's signing secret (PLUGS_SIGN_SECRET)")
+	secret := new(string)
+	secretVar(fs, secret, "secret", "PLUGS_SIGN_SECRET", "the source's signing `secret` (PLUGS_SIGN_SECRET)")
 	url := fs.String("url", "", "the source's webhook URL, http://127.0.0.1:8080/v1/ingest/webhook/SOURCE_ID with plugs dev")
 	bodyFile := fs.String("body", "", "file holding the body to send; default the template's sample payload")
 	var headers headerFlags

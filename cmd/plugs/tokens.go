@@ -24,7 +24,8 @@ func runTokens(ctx context.Context, args []string, stdout io.Writer) error {
 	tenant := fs.String("tenant", "", "operator mode: create a new tenant with this name and its first key, directly in the database")
 	dataPlane := fs.Bool("dataplane", false, "operator mode: create a data-plane token named --name, directly in the database")
 	server := fs.String("server", envOr("PLUGS_SERVER", "127.0.0.1:9090"), "control plane gRPC address (PLUGS_SERVER)")
-	apiKey := fs.String("api-key", envOr("PLUGS_API_KEY", ""), "an existing key of the tenant (PLUGS_API_KEY)")
+	apiKey := new(string)
+	secretVar(fs, apiKey, "api-key", "PLUGS_API_KEY", "an existing `key` of the tenant (PLUGS_API_KEY)")
 	name := fs.String("name", "", "name of the new key or data-plane token")
 	var clientTLS clientTLSFlags
 	clientTLS.register(fs, false)

@@ -3,10 +3,10 @@ package server
 import (
 	"context"
 
+	"github.com/google/uuid"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 
-	"github.com/plugshq/plugs/dataplane/receipts"
 	"github.com/plugshq/plugs/logging"
 )
 
@@ -25,7 +25,7 @@ func requestID(ctx context.Context) context.Context {
 		}
 	}
 	if id == "" {
-		id = receipts.NewID()
+		id = uuid.Must(uuid.NewV7()).String()
 	}
 	_ = grpc.SetHeader(ctx, metadata.Pairs(requestIDHeader, id))
 	return logging.WithRequestID(ctx, id)
