@@ -29,7 +29,7 @@ func TestIndexesPublishedAttempts(t *testing.T) {
 		w := newWorld(t, dialect, true)
 		w.start(w.indexer())
 		tenant, dest := uuid.New(), uuid.New()
-		base := time.Date(2026, 11, 20, 10, 0, 0, 123456789, time.UTC)
+		base := time.Now().UTC().Add(-time.Hour).Truncate(time.Second).Add(123456789) // inside any retention
 		first := newAttempt(tenant, dest, base)
 		first.Err = errors.New("a NUL \x00 in the answer")
 		w.publish(first)

@@ -32,7 +32,7 @@ func TestIndexesPublishedReceipts(t *testing.T) {
 		w := newWorld(t, dialect, true)
 		w.start(w.indexer())
 		tenant, src := uuid.New(), uuid.New()
-		base := time.Date(2026, 11, 20, 10, 0, 0, 123456789, time.UTC)
+		base := time.Now().UTC().Add(-time.Hour).Truncate(time.Second).Add(123456789) // inside any retention
 		full := newReceipt(tenant, src, base)
 		full.Cause, full.Detail, full.Field = "mapping_failed", "no value at $.quantity", "quantity"
 		full.Outcome = plugsv1.Receipt_OUTCOME_REJECTED

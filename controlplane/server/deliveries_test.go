@@ -338,7 +338,7 @@ func testDeliveryPagesStableUnderInserts(t *testing.T, dialect string) {
 	w := startDeadWorld(t, dialect)
 	f := newFlakyEndpoint(t, destKeyA1)
 	dest, tenant := w.logDestination(w.keyA, "src-1", f, destKeyA1)
-	base := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	base := receiptBase // within the retention, like the receipts
 	publish := func(at time.Time) *plugsv1.DeliveryAttempt {
 		a := forward.Attempt{
 			ID: uuid.Must(uuid.NewV7()).String(), DestinationID: dest, TenantID: tenant, EventID: uuid.NewString(),

@@ -157,9 +157,10 @@ func ids(rs []*plugsv1.Receipt) []string {
 	return out
 }
 
-// receiptBase is the time the fixtures are received around; microseconds,
-// as stored.
-var receiptBase = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+// receiptBase is the time the fixtures are received around: a day ago, so
+// the receipts retention (30 days) never prunes them while a test runs;
+// whole seconds, so it survives storage at microseconds.
+var receiptBase = time.Now().UTC().Add(-24 * time.Hour).Truncate(time.Second)
 
 // fixture publishes twelve receipts of one source, a minute apart except
 // for two received at the same instant, with outcomes, causes, event types
