@@ -13,7 +13,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	plugsv1 "github.com/plugshq/plugs/gen/plugs/v1"
-	"github.com/plugshq/plugs/tracing"
+	"github.com/plugshq/plugs/internal/tracing"
 )
 
 // Server error codes that mean "this subject already holds an event".

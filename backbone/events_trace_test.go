@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/plugshq/plugs/backbone"
-	"github.com/plugshq/plugs/tracing"
+	"github.com/plugshq/plugs/internal/tracing"
 )
 
 // A stored event carries the trace of the webhook that stored it in its

@@ -83,8 +83,8 @@ func TestDockerignoreKeepsTheBuildInputs(t *testing.T) {
 		patterns = append(patterns, strings.TrimPrefix(l, "/"))
 	}
 	needed := []string{
-		"go.mod", "go.sum", "openapi.go", "cmd/plugs/main.go",
-		"gen/openapiv2/plugs.swagger.json", "controlplane/store/migrations", "templates/providers",
+		"go.mod", "go.sum", "controlplane/openapi/openapi.go", "cmd/plugs/main.go",
+		"controlplane/openapi/swagger/plugs.swagger.json", "controlplane/store/migrations", "templates/providers",
 	}
 	for _, path := range needed {
 		for _, p := range patterns {

@@ -20,9 +20,9 @@ import (
 	"github.com/plugshq/plugs/controlplane/server"
 	"github.com/plugshq/plugs/controlplane/store"
 	plugsv1 "github.com/plugshq/plugs/gen/plugs/v1"
-	"github.com/plugshq/plugs/metrics"
+	"github.com/plugshq/plugs/internal/metrics"
+	"github.com/plugshq/plugs/internal/tracing"
 	"github.com/plugshq/plugs/templates"
-	"github.com/plugshq/plugs/tracing"
 )
 
 // cpFlags are the control plane's settings, shared by dev.

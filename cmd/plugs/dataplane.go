@@ -30,9 +30,9 @@ import (
 	"github.com/plugshq/plugs/dataplane/snapshot"
 	"github.com/plugshq/plugs/dataplane/snapshotfile"
 	plugsv1 "github.com/plugshq/plugs/gen/plugs/v1"
-	"github.com/plugshq/plugs/metrics"
-	"github.com/plugshq/plugs/ratelimit"
-	"github.com/plugshq/plugs/tracing"
+	"github.com/plugshq/plugs/internal/metrics"
+	"github.com/plugshq/plugs/internal/ratelimit"
+	"github.com/plugshq/plugs/internal/tracing"
 )
 
 type dpFlags struct {

@@ -17,8 +17,8 @@ import (
 	"github.com/plugshq/plugs/backbone"
 	"github.com/plugshq/plugs/controlplane/auth"
 	"github.com/plugshq/plugs/ent/viewer"
-	"github.com/plugshq/plugs/metrics"
-	"github.com/plugshq/plugs/tracing"
+	"github.com/plugshq/plugs/internal/metrics"
+	"github.com/plugshq/plugs/internal/tracing"
 )
 
 // devKeyFile keeps the bootstrap API key of a dev data directory, so the

@@ -16,7 +16,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/plugshq/plugs/logging"
+	"github.com/plugshq/plugs/internal/logging"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".

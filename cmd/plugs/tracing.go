@@ -7,7 +7,7 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/plugshq/plugs/tracing"
+	"github.com/plugshq/plugs/internal/tracing"
 )
 
 // traceFlags say where spans go; controlplane, dataplane and dev take the

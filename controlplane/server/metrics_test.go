@@ -8,8 +8,8 @@ import (
 
 	"github.com/plugshq/plugs/controlplane/server"
 	plugsv1 "github.com/plugshq/plugs/gen/plugs/v1"
-	"github.com/plugshq/plugs/metrics"
-	"github.com/plugshq/plugs/metrics/metricstest"
+	"github.com/plugshq/plugs/internal/metrics"
+	"github.com/plugshq/plugs/internal/metrics/metricstest"
 )
 
 // Calls over gRPC and REST are counted by method and code, refused ones

@@ -7,7 +7,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 
-	"github.com/plugshq/plugs/logging"
+	"github.com/plugshq/plugs/internal/logging"
 )
 
 // requestIDHeader carries a call's id: taken from the caller when it sends

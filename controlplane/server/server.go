@@ -32,21 +32,21 @@ import (
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/protobuf/encoding/protojson"
 
-	"github.com/plugshq/plugs"
 	"github.com/plugshq/plugs/controlplane/api"
 	"github.com/plugshq/plugs/controlplane/auth"
 	"github.com/plugshq/plugs/controlplane/config"
 	"github.com/plugshq/plugs/controlplane/deliveries"
+	"github.com/plugshq/plugs/controlplane/openapi"
 	"github.com/plugshq/plugs/controlplane/receipts"
 	"github.com/plugshq/plugs/controlplane/replay"
 	"github.com/plugshq/plugs/controlplane/secrets"
 	"github.com/plugshq/plugs/controlplane/store"
 	"github.com/plugshq/plugs/controlplane/streamindex"
 	plugsv1 "github.com/plugshq/plugs/gen/plugs/v1"
-	"github.com/plugshq/plugs/metrics"
-	"github.com/plugshq/plugs/ratelimit"
+	"github.com/plugshq/plugs/internal/metrics"
+	"github.com/plugshq/plugs/internal/ratelimit"
+	"github.com/plugshq/plugs/internal/tracing"
 	"github.com/plugshq/plugs/templates"
-	"github.com/plugshq/plugs/tracing"
 )
 
 // maxRESTBody bounds admin API request bodies.
@@ -339,7 +339,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	// repository: tools fetch it before they hold a key.
 	root.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(plugs.OpenAPI)
+		_, _ = w.Write(openapi.Document)
 	})
 	root.Handle("/", http.MaxBytesHandler(mux, maxRESTBody))
 	s.http = &http.Server{

@@ -28,7 +28,7 @@ import (
 	"github.com/plugshq/plugs/controlplane/server"
 	"github.com/plugshq/plugs/controlplane/store/storetest"
 	plugsv1 "github.com/plugshq/plugs/gen/plugs/v1"
-	"github.com/plugshq/plugs/logging"
+	"github.com/plugshq/plugs/internal/logging"
 	"github.com/plugshq/plugs/templates"
 )
 

@@ -22,7 +22,7 @@ import (
 	"github.com/plugshq/plugs/backbone"
 	"github.com/plugshq/plugs/dataplane/egress"
 	plugsv1 "github.com/plugshq/plugs/gen/plugs/v1"
-	"github.com/plugshq/plugs/tracing"
+	"github.com/plugshq/plugs/internal/tracing"
 )
 
 // ackMargin is added to a destination's timeout to make its consumer's

@@ -13,7 +13,7 @@ import (
 
 	"github.com/plugshq/plugs/backbone"
 	plugsv1 "github.com/plugshq/plugs/gen/plugs/v1"
-	"github.com/plugshq/plugs/tracing"
+	"github.com/plugshq/plugs/internal/tracing"
 )
 
 // RetryDelivery queues again, as a new delivery to destination destID, the

@@ -14,7 +14,7 @@ import (
 
 	"github.com/plugshq/plugs/backbone"
 	plugsv1 "github.com/plugshq/plugs/gen/plugs/v1"
-	"github.com/plugshq/plugs/tracing"
+	"github.com/plugshq/plugs/internal/tracing"
 )
 
 // RouterName is the durable consumer on the events stream that every data

@@ -7,7 +7,7 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/plugshq/plugs/tracing"
+	"github.com/plugshq/plugs/internal/tracing"
 )
 
 // tracerName is the instrumentation scope of the forwarder's spans.

@@ -10,7 +10,7 @@ import (
 	"github.com/plugshq/plugs/backbone"
 	"github.com/plugshq/plugs/dataplane/forward"
 	plugsv1 "github.com/plugshq/plugs/gen/plugs/v1"
-	"github.com/plugshq/plugs/tracing"
+	"github.com/plugshq/plugs/internal/tracing"
 )
 
 // A delivery keeps its webhook's trace context when it becomes a dead

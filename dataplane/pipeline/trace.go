@@ -9,7 +9,7 @@ import (
 
 	"github.com/plugshq/plugs/dataplane/mapping"
 	"github.com/plugshq/plugs/dataplane/payload"
-	"github.com/plugshq/plugs/tracing"
+	"github.com/plugshq/plugs/internal/tracing"
 )
 
 // tracerName is the instrumentation scope of the pipeline's spans.

@@ -20,8 +20,8 @@ import (
 	"github.com/plugshq/plugs/dataplane/snapshot"
 	"github.com/plugshq/plugs/dataplane/verify"
 	plugsv1 "github.com/plugshq/plugs/gen/plugs/v1"
+	"github.com/plugshq/plugs/internal/tracing"
 	"github.com/plugshq/plugs/templates"
-	"github.com/plugshq/plugs/tracing"
 )
 
 const (

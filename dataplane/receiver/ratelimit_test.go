@@ -14,9 +14,9 @@ import (
 	"github.com/plugshq/plugs/dataplane/server"
 	"github.com/plugshq/plugs/dataplane/snapshot"
 	plugsv1 "github.com/plugshq/plugs/gen/plugs/v1"
-	"github.com/plugshq/plugs/metrics"
-	"github.com/plugshq/plugs/metrics/metricstest"
-	"github.com/plugshq/plugs/ratelimit"
+	"github.com/plugshq/plugs/internal/metrics"
+	"github.com/plugshq/plugs/internal/metrics/metricstest"
+	"github.com/plugshq/plugs/internal/ratelimit"
 )
 
 // A source over its rate is answered 429 with Retry-After and a receipt,

@@ -16,7 +16,7 @@ import (
 	"github.com/plugshq/plugs/dataplane/pipeline"
 	"github.com/plugshq/plugs/dataplane/receipts"
 	plugsv1 "github.com/plugshq/plugs/gen/plugs/v1"
-	"github.com/plugshq/plugs/logging"
+	"github.com/plugshq/plugs/internal/logging"
 )
 
 // ReceiptIDHeader names, on every answer for a known source, the receipt

@@ -9,7 +9,7 @@ import (
 
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/plugshq/plugs/logging"
+	"github.com/plugshq/plugs/internal/logging"
 )
 
 func TestRequestIDReachesEveryLine(t *testing.T) {

@@ -11,8 +11,8 @@ import (
 
 	"github.com/plugshq/plugs/backbone"
 	"github.com/plugshq/plugs/dataplane/forward"
-	"github.com/plugshq/plugs/metrics"
-	"github.com/plugshq/plugs/metrics/metricstest"
+	"github.com/plugshq/plugs/internal/metrics"
+	"github.com/plugshq/plugs/internal/metrics/metricstest"
 )
 
 type dropped int64
