@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strconv"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/plugshq/plugs/controlplane/config"
 	"github.com/plugshq/plugs/controlplane/secrets"
+	"github.com/plugshq/plugs/dataplane/egress"
 	"github.com/plugshq/plugs/ent"
 	"github.com/plugshq/plugs/ent/destination"
 	"github.com/plugshq/plugs/ent/source"
@@ -463,10 +465,29 @@ func (d *Destinations) validateURL(v *violations, field, raw string) {
 			return
 		}
 	}
+	host := u.Hostname()
+	if strings.Contains(host, "%") {
+		v.add(field, `must not carry an IPv6 zone ("%25…"): a zone names a network interface of the server, not a destination`)
+		return
+	}
+	// The data plane checks every address it connects to; a literal one
+	// can be checked now. Host names are checked only when dialled, since
+	// what they resolve to can change.
+	if ip, err := netip.ParseAddr(host); err == nil {
+		if egress.Check(ip) != nil && !d.hostAllowed(host) {
+			v.add(field, "must not point to an internal address (loopback, private, link-local, reserved, or an IPv6 form of one): deliveries there are refused")
+			return
+		}
+	} else if numericHost(host) {
+		// "127.1", "0x7f.0.0.1", "2130706433": some resolvers read these
+		// as IPv4 addresses.
+		v.add(field, "must name a host, or an IP address written in the standard form")
+		return
+	}
 	switch strings.ToLower(u.Scheme) {
 	case "https":
 	case "http":
-		if !d.httpAllowed(u.Hostname()) {
+		if !d.hostAllowed(host) {
 			v.add(field, "must use https://; plain http:// is allowed only for hosts the operator allow-lists")
 		}
 	default:
@@ -474,13 +495,36 @@ func (d *Destinations) validateURL(v *violations, field, raw string) {
 	}
 }
 
-func (d *Destinations) httpAllowed(host string) bool {
+// hostAllowed reports whether the operator allow-lists host (a name or a
+// literal address) for local receivers.
+func (d *Destinations) hostAllowed(host string) bool {
+	ip, ipErr := netip.ParseAddr(host)
 	for _, h := range d.AllowHTTPHosts {
-		if strings.EqualFold(strings.Trim(h, "[]"), host) {
+		h = strings.Trim(h, "[]")
+		if strings.EqualFold(h, host) {
+			return true
+		}
+		if a, err := netip.ParseAddr(h); err == nil && ipErr == nil && a == ip {
 			return true
 		}
 	}
 	return false
+}
+
+// numericHost reports whether a host that is not a standard IP address
+// ends in a number, which the URL standard (WHATWG "ends in a number") and
+// inet_aton read as an IPv4 address in another notation. No top-level
+// domain is numeric.
+func numericHost(host string) bool {
+	host = strings.TrimSuffix(host, ".")
+	last := host[strings.LastIndex(host, ".")+1:]
+	if last == "" {
+		return false
+	}
+	if x, ok := strings.CutPrefix(strings.ToLower(last), "0x"); ok {
+		return strings.Trim(x, "0123456789abcdef") == ""
+	}
+	return strings.Trim(last, "0123456789") == ""
 }
 
 // validateSharedKey checks a new shared key. Descriptions never include it.

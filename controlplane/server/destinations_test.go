@@ -392,6 +392,50 @@ func TestDestinationHTTPNeedsAllowlist(t *testing.T) {
 	e.assertNoSecretLeaked(destKeyA1)
 }
 
+// A destination URL that names an internal address literally, carries an
+// IPv6 zone, or writes an IPv4 address in a non-standard notation is
+// refused when saved, on create, update and webhook registration alike; the
+// data plane would refuse it at connect time anyway.
+func TestDestinationInternalAddresses(t *testing.T) {
+	e := startEnvAllowingHTTP(t, "sqlite", "localhost", "[::1]", "127.0.0.1")
+	ctx := as(e.keyA)
+	refused := []string{
+		"https://[fe80::1%25eth0]/hook", "http://[::1%25lo]:8080/hook", "https://[2606:4700::1%25eth0]/",
+		"https://10.0.0.7/hook", "https://169.254.169.254/latest", "https://[::ffff:169.254.169.254]/",
+		"https://[::7f00:1]/", "https://[64:ff9b::a9fe:a9fe]/", "https://[2002:a00:1::1]/",
+		"https://[2001:0:4136:e378:8000:63bf:80ff:fffe]/", "https://[fd00::2]/", "https://0.0.0.0/",
+		"https://2130706433/", "https://0x7f.1/", "https://127.1/", "https://10.0.0.7./",
+	}
+	for _, u := range refused {
+		_, err := e.destSvc().CreateDestination(ctx, createDestReq("internal", u, destKeyA1))
+		if v := fieldViolations(t, err); v["destination.url"] == "" {
+			t.Errorf("%s accepted: %v", u, v)
+		}
+		_, err = e.webhookSvc().RegisterWebhook(ctx, &plugsv1.RegisterWebhookRequest{CallbackUrl: u, SharedKey: destKeyA1})
+		if v := fieldViolations(t, err); v["callback_url"] == "" {
+			t.Errorf("registration of %s accepted: %v", u, v)
+		}
+	}
+	dst, err := e.destSvc().CreateDestination(ctx, createDestReq("public", "https://8.8.8.8/hook", destKeyA1))
+	if err != nil {
+		t.Fatalf("public address refused: %v", err)
+	}
+	_, err = e.destSvc().UpdateDestination(ctx, &plugsv1.UpdateDestinationRequest{
+		Destination: &plugsv1.Destination{Id: dst.GetId(), Url: "https://[::ffff:10.0.0.7]/hook"},
+		UpdateMask:  pathsMask("url"),
+	})
+	if v := fieldViolations(t, err); v["destination.url"] == "" {
+		t.Errorf("update to an internal address accepted: %v", v)
+	}
+	// Public addresses, and the operator's allow-listed local receivers,
+	// over https as over http.
+	for _, u := range []string{"https://[2606:4700:4700::1111]/", "https://[64:ff9b::808:808]/", "https://127.0.0.1:8443/", "https://[::1]/", "http://[0:0::1]/"} {
+		if _, err := e.destSvc().CreateDestination(ctx, createDestReq("ok", u, destKeyA1)); err != nil {
+			t.Errorf("%s refused: %v", u, err)
+		}
+	}
+}
+
 func TestDestinationTenantIsolation(t *testing.T) {
 	for _, d := range storetest.Dialects(t) {
 		t.Run(d, func(t *testing.T) { testDestinationTenantIsolation(t, d) })

@@ -17,41 +17,6 @@ import (
 	"time"
 )
 
-// blocked are the ranges that never leave the operator's own network.
-var blocked = mustPrefixes(
-	"0.0.0.0/8",       // "this network"
-	"10.0.0.0/8",      // private
-	"100.64.0.0/10",   // shared address space (CGNAT)
-	"127.0.0.0/8",     // loopback
-	"169.254.0.0/16",  // link-local (cloud metadata lives here)
-	"172.16.0.0/12",   // private
-	"192.0.0.0/24",    // IETF protocol assignments
-	"192.0.2.0/24",    // documentation
-	"192.168.0.0/16",  // private
-	"198.18.0.0/15",   // benchmarking
-	"198.51.100.0/24", // documentation
-	"203.0.113.0/24",  // documentation
-	"224.0.0.0/4",     // multicast
-	"240.0.0.0/4",     // reserved, broadcast
-	"::/128",          // unspecified
-	"::1/128",         // loopback
-	"64:ff9b::/96",    // NAT64, can reach IPv4 private space
-	"64:ff9b:1::/48",  // local-use NAT64
-	"100::/64",        // discard
-	"2001:db8::/32",   // documentation
-	"fc00::/7",        // unique local
-	"fe80::/10",       // link-local
-	"ff00::/8",        // multicast
-)
-
-func mustPrefixes(ss ...string) []netip.Prefix {
-	out := make([]netip.Prefix, len(ss))
-	for i, s := range ss {
-		out[i] = netip.MustParsePrefix(s)
-	}
-	return out
-}
-
 // Guard decides which addresses outbound connections may reach.
 type Guard struct {
 	// Allow lists CIDRs and host names the operator permits despite the
@@ -90,22 +55,18 @@ func (g *Guard) HostAllowed(host string) bool {
 	return g != nil && g.allowHosts[strings.ToLower(strings.TrimSuffix(host, "."))]
 }
 
-// CheckAddr reports whether ip may be connected to.
+// CheckAddr reports whether ip may be connected to: allowlisted, or
+// accepted by Check. A zone is ignored on both counts.
 func (g *Guard) CheckAddr(ip netip.Addr) error {
-	ip = ip.Unmap() // ::ffff:127.0.0.1 is 127.0.0.1
+	bare := ip.WithZone("").Unmap()
 	if g != nil {
 		for _, p := range g.allowNets {
-			if p.Contains(ip) {
+			if p.Contains(bare) {
 				return nil
 			}
 		}
 	}
-	for _, p := range blocked {
-		if p.Contains(ip) {
-			return fmt.Errorf("%w: %s is in %s", ErrForbiddenAddress, ip, p)
-		}
-	}
-	return nil
+	return Check(bare)
 }
 
 // Dialer returns a dialer that refuses forbidden addresses at connect time.

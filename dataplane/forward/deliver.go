@@ -302,9 +302,17 @@ func (dl *deliverer) post(ctx context.Context, d *destination, eventID string, b
 	resp, err := dl.f.client.Do(req)
 	if err != nil {
 		res.refused = errors.Is(err, egress.ErrForbiddenAddress)
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		switch {
+		case res.refused:
+			// The tenant reads this error in the delivery log and the dead
+			// letter: it must not say what the host name resolved to, or
+			// a destination becomes a probe of the operator's network. The
+			// operator's log has the address.
+			dl.f.log.Warn("delivery refused by the egress guard", "destination", d.id, "event", eventID, "error", err)
+			res.err = fmt.Errorf("%w: %w", ErrRequest, egress.ErrForbiddenAddress)
+		case errors.Is(ctx.Err(), context.DeadlineExceeded):
 			res.err = fmt.Errorf("%w: no answer within %s", ErrRequest, d.timeout)
-		} else {
+		default:
 			res.err = fmt.Errorf("%w: %w", ErrRequest, err)
 		}
 		return res

@@ -281,11 +281,15 @@ func TestMaxAge(t *testing.T) {
 }
 
 // A destination on a private address is refused by the egress guard and
-// dead-lettered without being retried.
+// dead-lettered without being retried. The tenant's delivery log and dead
+// letter say the address is not allowed, not what the host name resolved
+// to: that would let a tenant map the operator's network.
 func TestEgressGuardRefusal(t *testing.T) {
 	e := newEnv(t)
 	r := newReceiver(t, []byte("k"), "")
-	e.dests.add(destination("d1", "t1", r, "k"))
+	d := destination("d1", "t1", r, "k")
+	d.Url = strings.Replace(d.Url, "127.0.0.1", "localhost", 1)
+	e.dests.add(d)
 	strict, err := egress.NewGuard(nil)
 	if err != nil {
 		t.Fatal(err)
@@ -299,6 +303,15 @@ func TestEgressGuardRefusal(t *testing.T) {
 	dead, _ := f.ListDead(context.Background(), "d1", 0)
 	if len(dead) != 1 || dead[0].Reason != forward.ReasonRejected || dead[0].Attempts != 1 || !strings.Contains(dead[0].LastError, "not allowed") {
 		t.Fatalf("%+v", dead)
+	}
+	attempts := e.attemptsFor("d1")
+	if len(attempts) != 1 || !errors.Is(attempts[0].Err, egress.ErrForbiddenAddress) {
+		t.Fatalf("attempts %+v", attempts)
+	}
+	for _, text := range []string{dead[0].LastError, attempts[0].Err.Error()} {
+		if strings.Contains(text, "127.0.0.1") || strings.Contains(text, "::1") || strings.Contains(text, "127.0.0.0/8") {
+			t.Errorf("the error reveals the resolved address: %q", text)
+		}
 	}
 }
 
