@@ -96,12 +96,7 @@ func runChildDataPlane(ctx context.Context, log *slog.Logger) error {
 	}()
 
 	store := &snapshot.Store{}
-	events := &backbone.EventStore{JS: nc.JS, Window: func(sourceID string) time.Duration {
-		if src := store.Load().Source(sourceID); src != nil {
-			return src.Config.GetDedupWindow().AsDuration()
-		}
-		return 0
-	}}
+	events := &backbone.EventStore{JS: nc.JS, Window: store.DedupWindow}
 	roles := os.Getenv(envRoles)
 	receive, forwards := roles == "" || strings.Contains(roles, "receive"), roles == "" || strings.Contains(roles, "forward")
 	var ingest interface{ Register(*http.ServeMux) }

@@ -297,12 +297,7 @@ func startDataPlane(ctx context.Context, f *dpFlags) (*dataPlane, error) {
 		return nil, err
 	}
 	go ensureStreams(ctx, nc, backbone.StreamOptions{Replicas: f.natsReplicas, ReceiptRetention: f.receiptRetention}, log)
-	events := &backbone.EventStore{JS: nc.JS, Window: func(sourceID string) time.Duration {
-		if src := store.Load().Source(sourceID); src != nil {
-			return src.Config.GetDedupWindow().AsDuration()
-		}
-		return 0
-	}}
+	events := &backbone.EventStore{JS: nc.JS, Window: store.DedupWindow}
 	if f.allowUnverified {
 		log.Warn("verification bypass on: requests with " + receiver.SkipVerificationHeader + ": true are accepted unsigned (development only)")
 	}

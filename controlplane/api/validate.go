@@ -77,8 +77,15 @@ func validateSource(v *violations, prefix string, s *plugsv1.Source, templateKno
 	// Last, compile with the data plane's own code: what passes here is
 	// exactly what a data plane accepts, so no change saved through the API
 	// can be rejected at the edge.
-	if _, err := verify.Compile(s.GetSignatureScheme(), nil); err != nil {
+	vf, err := verify.Compile(s.GetSignatureScheme(), nil)
+	if err != nil {
 		v.add(prefix+"signature_scheme", err.Error())
+	} else if least := vf.ReplayWindow(); s.GetDedupWindow().AsDuration() < least {
+		// Checked on the whole effective source, so a change of scheme,
+		// template or tolerance that leaves the window too short is
+		// refused as well as a window made too short.
+		v.add(prefix+"dedup_window", fmt.Sprintf("must be at least %s with this signature scheme: a signed request passes verification from %s before to %s after its timestamp, and %s more covers clocks; a captured request replayed after a shorter window would be accepted again as a new event",
+			least, vf.Tolerance(), vf.Tolerance(), verify.ClockSkew))
 	}
 	if _, err := mapping.Compile(s.GetFieldMappings(), s.GetEventFilter()); err != nil {
 		v.add(prefix+"field_mappings", err.Error())

@@ -81,9 +81,7 @@ func (r *Replayer) Replay(ctx context.Context, orig *plugsv1.Receipt, bypassDedu
 	if err != nil {
 		return nil, fmt.Errorf("replay: compile source %s: %w", sc.GetId(), err)
 	}
-	var sink pipeline.Sink = &backbone.EventStore{JS: r.JetStream, Window: func(string) time.Duration {
-		return sc.GetDedupWindow().AsDuration()
-	}}
+	var sink pipeline.Sink = &backbone.EventStore{JS: r.JetStream, Window: store.DedupWindow}
 	if bypassDedup {
 		sink = bypassDedupSink{next: sink, suffix: "#replay:" + orig.GetId()}
 	}

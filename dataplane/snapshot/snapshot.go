@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"sync/atomic"
+	"time"
 
 	"github.com/plugshq/plugs/dataplane/mapping"
 	"github.com/plugshq/plugs/dataplane/verify"
@@ -134,3 +135,17 @@ func (s *Store) Swap(c *Config) { s.p.Store(c) }
 
 // Ready reports whether a configuration has been loaded.
 func (s *Store) Ready() bool { return s.p.Load() != nil }
+
+// DedupWindow is how long the event ids of a source are remembered: its
+// configured window, but never less than the time its signed requests stay
+// fresh (verify.Verifier.ReplayWindow), so a captured request cannot be
+// accepted again after its id is forgotten, whatever a source saved before
+// the control plane refused such windows says. Zero for an unknown source.
+// It is a backbone.EventStore's Window.
+func (s *Store) DedupWindow(sourceID string) time.Duration {
+	src := s.Load().Source(sourceID)
+	if src == nil {
+		return 0
+	}
+	return max(src.Config.GetDedupWindow().AsDuration(), src.Verifier.ReplayWindow())
+}
