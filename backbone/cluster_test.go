@@ -303,7 +303,7 @@ func checkStored(t *testing.T, js jetstream.JetStream, acked map[string]*plugsv1
 		t.Fatal(err)
 	}
 	for id, want := range acked {
-		msg, err := s.GetLastMsgForSubject(ctx, backbone.Subject(want.GetSourceId(), id))
+		msg, err := s.GetLastMsgForSubject(ctx, backbone.Subject(want))
 		if err != nil {
 			t.Fatalf("acknowledged event %s: %v", id, err)
 		}

@@ -36,14 +36,29 @@ type EventStore struct {
 	Window func(sourceID string) time.Duration
 }
 
-// Subject is where the event of a source with a provider event id lives.
-// The id is hashed: provider ids may hold characters subjects cannot.
-func Subject(sourceID, eventID string) string {
-	sum := sha256.Sum256([]byte(eventID))
-	return "plugs.events." + sourceID + "." + hex.EncodeToString(sum[:16])
+// Subject is where ev lives: one subject per source, kind of event and
+// provider event id, so the stream remembers each id once per kind. Test
+// events (SendTestEvent) and unverified ones (a plugs dev bypass) have id
+// spaces of their own: a test body, or an unsigned request, carrying the id
+// of a real event can never make the provider's signed event a duplicate,
+// nor the other way round. The id is hashed: provider ids may hold
+// characters subjects cannot. The kinds differ in their number of tokens,
+// so no id of one can land in another's space.
+func Subject(ev *plugsv1.UsageEvent) string {
+	sum := sha256.Sum256([]byte(ev.GetEventId()))
+	kind := ""
+	switch {
+	case ev.GetTest() && ev.GetUnverified():
+		kind = "test-unverified."
+	case ev.GetTest():
+		kind = "test."
+	case ev.GetUnverified():
+		kind = "unverified."
+	}
+	return "plugs.events." + ev.GetSourceId() + "." + kind + hex.EncodeToString(sum[:16])
 }
 
-// Enqueue stores ev unless its (source, event id) is already stored. It
+// Enqueue stores ev unless its (source, kind, event id) is already stored. It
 // returns once the server has confirmed the write (or the duplicate).
 func (s *EventStore) Enqueue(ctx context.Context, ev *plugsv1.UsageEvent) (bool, error) {
 	data, err := proto.Marshal(ev)
@@ -62,7 +77,7 @@ func (s *EventStore) Enqueue(ctx context.Context, ev *plugsv1.UsageEvent) (bool,
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	msg := &nats.Msg{Subject: Subject(ev.GetSourceId(), ev.GetEventId()), Data: data, Header: nats.Header{}}
+	msg := &nats.Msg{Subject: Subject(ev), Data: data, Header: nats.Header{}}
 	msg.Header.Set("Plugs-Event-Id", ev.GetId())
 	// The webhook's trace travels with the event to its deliveries. Dedup
 	// is on the subject alone, so a retry carrying another trace is still

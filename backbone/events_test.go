@@ -80,13 +80,47 @@ func TestConcurrentDuplicatesStoreOnce(t *testing.T) {
 	if info.State.Msgs != 3 {
 		t.Fatalf("%d messages stored, want 3", info.State.Msgs)
 	}
-	msg, err := s.GetLastMsgForSubject(context.Background(), backbone.Subject("src-1", "evt_same"))
+	msg, err := s.GetLastMsgForSubject(context.Background(), backbone.Subject(event("src-1", "evt_same")))
 	if err != nil {
 		t.Fatal(err)
 	}
 	got := &plugsv1.UsageEvent{}
 	if err := proto.Unmarshal(msg.Data, got); err != nil || got.GetEventId() != "evt_same" {
 		t.Fatalf("stored %v (%v)", got, err)
+	}
+}
+
+// Test events and unverified events have id spaces of their own: one with
+// the id of the provider's real event stores beside it, never in its place,
+// and each is still a duplicate of itself.
+func TestEventKindsHaveTheirOwnIDSpace(t *testing.T) {
+	_, conn := startBackbone(t)
+	store := &backbone.EventStore{JS: conn.JS}
+	kinds := func() []*plugsv1.UsageEvent {
+		real, test, unverified, both := event("src-1", "evt_1"), event("src-1", "evt_1"), event("src-1", "evt_1"), event("src-1", "evt_1")
+		test.Test, unverified.Unverified = true, true
+		both.Test, both.Unverified = true, true
+		return []*plugsv1.UsageEvent{test, unverified, both, real}
+	}
+	subjects := map[string]bool{}
+	for _, ev := range kinds() {
+		subjects[backbone.Subject(ev)] = true
+		if dup, err := store.Enqueue(context.Background(), ev); err != nil || dup {
+			t.Fatalf("test=%v unverified=%v: dup=%v err=%v", ev.GetTest(), ev.GetUnverified(), dup, err)
+		}
+	}
+	if len(subjects) != 4 {
+		t.Fatalf("%d subjects for 4 kinds", len(subjects))
+	}
+	for _, ev := range kinds() {
+		if dup, err := store.Enqueue(context.Background(), ev); err != nil || !dup {
+			t.Fatalf("again, test=%v unverified=%v: dup=%v err=%v", ev.GetTest(), ev.GetUnverified(), dup, err)
+		}
+	}
+	// An id that spells another kind's subject token stays in its own space.
+	tricky := event("src-1", "test.evt_1")
+	if dup, err := store.Enqueue(context.Background(), tricky); err != nil || dup {
+		t.Fatalf("id %q: dup=%v err=%v", tricky.GetEventId(), dup, err)
 	}
 }
 

@@ -34,14 +34,14 @@ func TestEventCarriesTraceContext(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	msg, err := s.GetLastMsgForSubject(context.Background(), backbone.Subject("src-t", "evt_traced"))
+	msg, err := s.GetLastMsgForSubject(context.Background(), backbone.Subject(event("src-t", "evt_traced")))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := http.Header(msg.Header).Get("traceparent"); got != first {
 		t.Fatalf("stored traceparent %q, want %q", got, first)
 	}
-	msg, err = s.GetLastMsgForSubject(context.Background(), backbone.Subject("src-t", "evt_plain"))
+	msg, err = s.GetLastMsgForSubject(context.Background(), backbone.Subject(event("src-t", "evt_plain")))
 	if err != nil {
 		t.Fatal(err)
 	}

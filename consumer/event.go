@@ -42,8 +42,9 @@ type Event struct {
 	DataContentType string
 	// Usage is the usage event. Fields a newer sender adds are dropped, so
 	// an older receiver keeps working. Usage.Unverified is set when the
-	// webhook behind it was not verified (a `plugs dev` bypass), which no
-	// production pipeline should bill.
+	// webhook behind it was not verified (a `plugs dev` bypass), and
+	// Usage.Test when it came from a test event rather than the provider:
+	// no production pipeline should bill either.
 	Usage *plugsv1.UsageEvent
 }
 

@@ -246,8 +246,12 @@ func newBilling(t *testing.T, key string) *billing {
 			http.Error(w, err.Error(), http.StatusUnauthorized)
 			return
 		}
+		id := ev.Usage.GetEventId()
+		if ev.Usage.GetTest() {
+			id = "test " + id // counted apart from the provider's events
+		}
 		b.mu.Lock()
-		b.byEvent[ev.Usage.GetEventId()]++
+		b.byEvent[id]++
 		b.mu.Unlock()
 		w.WriteHeader(http.StatusNoContent)
 	}))

@@ -4,8 +4,12 @@ import (
 	"bytes"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	plugsv1 "github.com/plugshq/plugs/gen/plugs/v1"
 )
@@ -103,6 +107,66 @@ func TestFixTheSecretThenReplayInBulk(t *testing.T) {
 		if c := b.count(id); c != 1 {
 			t.Fatalf("%s delivered %d times", id, c)
 		}
+	}
+}
+
+// Bypassing dedup stores an original webhook once more, not once more per
+// click: the copy's id names the original receipt, so a repeated bypass,
+// single or bulk, is a duplicate of it; and a replay's own receipt is not
+// replayed (each of its replays would name a new receipt, and bill again),
+// the error names the original instead. One webhook is billed at most twice.
+func TestBypassDedupStoresOneCopyPerOriginal(t *testing.T) {
+	w := start(t)
+	src := w.stripeSource()
+	key := "a-plain-shared-key-0123456789"
+	b := newBilling(t, key)
+	dest := w.destination(b.srv.URL, key, nil)
+	if code := w.send(src, invoice("evt_once")); code != 200 {
+		t.Fatalf("answered %d", code)
+	}
+	var orig *plugsv1.Receipt
+	waitFor(t, "the receipt", func() bool {
+		list, err := w.receipts.ListReceipts(w.ctx, &plugsv1.ListReceiptsRequest{SourceId: src})
+		if err != nil || len(list.GetReceipts()) != 1 {
+			return false
+		}
+		orig = list.GetReceipts()[0]
+		return true
+	})
+	bypass := func(id string) (*plugsv1.Receipt, error) {
+		resp, err := w.receipts.ReplayReceipt(w.ctx, &plugsv1.ReplayReceiptRequest{Id: id, BypassDedup: true})
+		return resp.GetReceipt(), err
+	}
+	first, err := bypass(orig.GetId())
+	if err != nil || first.GetOutcome() != plugsv1.Receipt_OUTCOME_ACCEPTED {
+		t.Fatalf("first bypass: %v %v", first, err)
+	}
+	if again, err := bypass(orig.GetId()); err != nil || again.GetOutcome() != plugsv1.Receipt_OUTCOME_DUPLICATE {
+		t.Fatalf("second bypass of the same receipt: %v %v", again, err)
+	}
+	waitFor(t, "the replay's receipt indexed", func() bool {
+		_, err := w.receipts.GetReceipt(w.ctx, &plugsv1.GetReceiptRequest{Id: first.GetId()})
+		return err == nil
+	})
+	for _, bypassDedup := range []bool{true, false} {
+		_, err := w.receipts.ReplayReceipt(w.ctx, &plugsv1.ReplayReceiptRequest{Id: first.GetId(), BypassDedup: bypassDedup})
+		if status.Code(err) != codes.FailedPrecondition || !strings.Contains(err.Error(), orig.GetId()) {
+			t.Fatalf("replay of a replay (bypass %v): %v", bypassDedup, err)
+		}
+	}
+	// In bulk: the original is selected, never the replays, and its copy
+	// is stored already.
+	op, err := w.receipts.ReplayReceipts(w.ctx, &plugsv1.ReplayReceiptsRequest{SourceId: src, BypassDedup: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if done := w.waitReplay(op.GetId()); done.GetState() != plugsv1.ReplayOperation_STATE_SUCCEEDED ||
+		done.GetTotalCount() != 1 || done.GetDuplicateCount() != 1 {
+		t.Fatalf("bulk bypass ended %v", done)
+	}
+	waitFor(t, "delivered", func() bool { return b.distinct() == 2 && w.settled(dest) })
+	if b.count("evt_once") != 1 || b.count("evt_once#replay:"+orig.GetId()) != 1 {
+		t.Fatalf("delivered %v", b.byEvent)
 	}
 }
 

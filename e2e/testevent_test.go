@@ -81,6 +81,58 @@ func TestSendTestEvent(t *testing.T) {
 	}
 }
 
+// A test event with a body of the caller's own, carrying the id of a real
+// event the provider has yet to send, is marked test on its receipt and on
+// the usage event the destination gets, and does not take the real event's
+// place: the provider's webhook with that id is accepted and delivered,
+// not dropped as a duplicate.
+func TestTestEventDoesNotShadowTheProvidersEvent(t *testing.T) {
+	w := start(t)
+	src := w.stripeSource()
+	key := "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	b := newBilling(t, key)
+	dest := w.destination(b.srv.URL, key, nil)
+
+	resp := w.sendTest(src, []byte(invoice("evt_real")))
+	if rc := resp.GetReceipt(); rc.GetOutcome() != plugsv1.Receipt_OUTCOME_ACCEPTED || !rc.GetTest() || rc.GetProviderEventId() != "evt_real" {
+		t.Fatalf("test event receipt %v", rc)
+	}
+	if code := w.send(src, invoice("evt_real")); code != 200 {
+		t.Fatalf("the provider's event answered %d", code)
+	}
+	waitFor(t, "both delivered", func() bool { return b.count("evt_real") == 1 && b.count("test evt_real") == 1 && w.settled(dest) })
+
+	// The receipts say which was which, in the list as in the receipt.
+	var real *plugsv1.Receipt
+	waitFor(t, "both receipts indexed", func() bool {
+		list, err := w.receipts.ListReceipts(w.ctx, &plugsv1.ListReceiptsRequest{SourceId: src})
+		if err != nil || len(list.GetReceipts()) != 2 {
+			return false
+		}
+		for _, rc := range list.GetReceipts() {
+			if !rc.GetTest() {
+				real = rc
+			}
+		}
+		return real != nil
+	})
+	if real.GetOutcome() != plugsv1.Receipt_OUTCOME_ACCEPTED || real.GetProviderEventId() != "evt_real" {
+		t.Fatalf("the provider's receipt %v", real)
+	}
+
+	// Each is still a duplicate of itself.
+	if again := w.sendTest(src, []byte(invoice("evt_real"))); again.GetReceipt().GetOutcome() != plugsv1.Receipt_OUTCOME_DUPLICATE {
+		t.Fatalf("test event again: %v", again.GetReceipt())
+	}
+	if code := w.send(src, invoice("evt_real")); code != 200 {
+		t.Fatalf("the provider's retry answered %d", code)
+	}
+	waitFor(t, "settled", func() bool { return w.settled(dest) })
+	if b.count("evt_real") != 1 || b.count("test evt_real") != 1 {
+		t.Fatalf("delivered %d real and %d test events", b.count("evt_real"), b.count("test evt_real"))
+	}
+}
+
 // A source whose filter drops the sample's event type shows it: the test
 // event is answered 200 and its receipt says filtered.
 func TestTestEventFiltered(t *testing.T) {

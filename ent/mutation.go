@@ -5479,6 +5479,7 @@ type ReceiptMutation struct {
 	appendheaders     []schema.ReceiptHeader
 	body              *[]byte
 	body_truncated    *bool
+	test              *bool
 	clearedFields     map[string]struct{}
 	done              bool
 	oldValue          func(context.Context) (*Receipt, error)
@@ -6391,6 +6392,42 @@ func (m *ReceiptMutation) ResetBodyTruncated() {
 	m.body_truncated = nil
 }
 
+// SetTest sets the "test" field.
+func (m *ReceiptMutation) SetTest(b bool) {
+	m.test = &b
+}
+
+// Test returns the value of the "test" field in the mutation.
+func (m *ReceiptMutation) Test() (r bool, exists bool) {
+	v := m.test
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTest returns the old "test" field's value of the Receipt entity.
+// If the Receipt object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReceiptMutation) OldTest(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTest is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTest requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTest: %w", err)
+	}
+	return oldValue.Test, nil
+}
+
+// ResetTest resets all changes to the "test" field.
+func (m *ReceiptMutation) ResetTest() {
+	m.test = nil
+}
+
 // Where appends a list predicates to the ReceiptMutation builder.
 func (m *ReceiptMutation) Where(ps ...predicate.Receipt) {
 	m.predicates = append(m.predicates, ps...)
@@ -6425,7 +6462,7 @@ func (m *ReceiptMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ReceiptMutation) Fields() []string {
-	fields := make([]string, 0, 20)
+	fields := make([]string, 0, 21)
 	if m.tenant_id != nil {
 		fields = append(fields, receipt.FieldTenantID)
 	}
@@ -6486,6 +6523,9 @@ func (m *ReceiptMutation) Fields() []string {
 	if m.body_truncated != nil {
 		fields = append(fields, receipt.FieldBodyTruncated)
 	}
+	if m.test != nil {
+		fields = append(fields, receipt.FieldTest)
+	}
 	return fields
 }
 
@@ -6534,6 +6574,8 @@ func (m *ReceiptMutation) Field(name string) (ent.Value, bool) {
 		return m.Body()
 	case receipt.FieldBodyTruncated:
 		return m.BodyTruncated()
+	case receipt.FieldTest:
+		return m.Test()
 	}
 	return nil, false
 }
@@ -6583,6 +6625,8 @@ func (m *ReceiptMutation) OldField(ctx context.Context, name string) (ent.Value,
 		return m.OldBody(ctx)
 	case receipt.FieldBodyTruncated:
 		return m.OldBodyTruncated(ctx)
+	case receipt.FieldTest:
+		return m.OldTest(ctx)
 	}
 	return nil, fmt.Errorf("unknown Receipt field %s", name)
 }
@@ -6731,6 +6775,13 @@ func (m *ReceiptMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetBodyTruncated(v)
+		return nil
+	case receipt.FieldTest:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTest(v)
 		return nil
 	}
 	return fmt.Errorf("unknown Receipt field %s", name)
@@ -6882,6 +6933,9 @@ func (m *ReceiptMutation) ResetField(name string) error {
 		return nil
 	case receipt.FieldBodyTruncated:
 		m.ResetBodyTruncated()
+		return nil
+	case receipt.FieldTest:
+		m.ResetTest()
 		return nil
 	}
 	return fmt.Errorf("unknown Receipt field %s", name)

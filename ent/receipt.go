@@ -60,7 +60,9 @@ type Receipt struct {
 	Body []byte `json:"body,omitempty"`
 	// BodyTruncated holds the value of the "body_truncated" field.
 	BodyTruncated bool `json:"body_truncated,omitempty"`
-	selectValues  sql.SelectValues
+	// Test holds the value of the "test" field.
+	Test         bool `json:"test,omitempty"`
+	selectValues sql.SelectValues
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
@@ -70,7 +72,7 @@ func (*Receipt) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case receipt.FieldHeaders, receipt.FieldBody:
 			values[i] = new([]byte)
-		case receipt.FieldReplay, receipt.FieldBodyTruncated:
+		case receipt.FieldReplay, receipt.FieldBodyTruncated, receipt.FieldTest:
 			values[i] = new(sql.NullBool)
 		case receipt.FieldStatusCode, receipt.FieldLatencyMs:
 			values[i] = new(sql.NullInt64)
@@ -223,6 +225,12 @@ func (_m *Receipt) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.BodyTruncated = value.Bool
 			}
+		case receipt.FieldTest:
+			if value, ok := values[i].(*sql.NullBool); !ok {
+				return fmt.Errorf("unexpected type %T for field test", values[i])
+			} else if value.Valid {
+				_m.Test = value.Bool
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -318,6 +326,9 @@ func (_m *Receipt) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("body_truncated=")
 	builder.WriteString(fmt.Sprintf("%v", _m.BodyTruncated))
+	builder.WriteString(", ")
+	builder.WriteString("test=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Test))
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -257,6 +257,20 @@ func (_c *ReceiptCreate) SetNillableBodyTruncated(v *bool) *ReceiptCreate {
 	return _c
 }
 
+// SetTest sets the "test" field.
+func (_c *ReceiptCreate) SetTest(v bool) *ReceiptCreate {
+	_c.mutation.SetTest(v)
+	return _c
+}
+
+// SetNillableTest sets the "test" field if the given value is not nil.
+func (_c *ReceiptCreate) SetNillableTest(v *bool) *ReceiptCreate {
+	if v != nil {
+		_c.SetTest(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *ReceiptCreate) SetID(v uuid.UUID) *ReceiptCreate {
 	_c.mutation.SetID(v)
@@ -356,6 +370,10 @@ func (_c *ReceiptCreate) defaults() error {
 		v := receipt.DefaultBodyTruncated
 		_c.mutation.SetBodyTruncated(v)
 	}
+	if _, ok := _c.mutation.Test(); !ok {
+		v := receipt.DefaultTest
+		_c.mutation.SetTest(v)
+	}
 	return nil
 }
 
@@ -419,6 +437,9 @@ func (_c *ReceiptCreate) check() error {
 	}
 	if _, ok := _c.mutation.BodyTruncated(); !ok {
 		return &ValidationError{Name: "body_truncated", err: errors.New(`ent: missing required field "Receipt.body_truncated"`)}
+	}
+	if _, ok := _c.mutation.Test(); !ok {
+		return &ValidationError{Name: "test", err: errors.New(`ent: missing required field "Receipt.test"`)}
 	}
 	return nil
 }
@@ -535,6 +556,10 @@ func (_c *ReceiptCreate) createSpec() (*Receipt, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.BodyTruncated(); ok {
 		_spec.SetField(receipt.FieldBodyTruncated, field.TypeBool, value)
 		_node.BodyTruncated = value
+	}
+	if value, ok := _c.mutation.Test(); ok {
+		_spec.SetField(receipt.FieldTest, field.TypeBool, value)
+		_node.Test = value
 	}
 	return _node, _spec
 }
@@ -664,6 +689,9 @@ func (u *ReceiptUpsertOne) UpdateNewValues() *ReceiptUpsertOne {
 		}
 		if _, exists := u.create.mutation.BodyTruncated(); exists {
 			s.SetIgnore(receipt.FieldBodyTruncated)
+		}
+		if _, exists := u.create.mutation.Test(); exists {
+			s.SetIgnore(receipt.FieldTest)
 		}
 	}))
 	return u
@@ -938,6 +966,9 @@ func (u *ReceiptUpsertBulk) UpdateNewValues() *ReceiptUpsertBulk {
 			}
 			if _, exists := b.mutation.BodyTruncated(); exists {
 				s.SetIgnore(receipt.FieldBodyTruncated)
+			}
+			if _, exists := b.mutation.Test(); exists {
+				s.SetIgnore(receipt.FieldTest)
 			}
 		}
 	}))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -29,7 +30,11 @@ func (r *Receipts) ReplayReceipt(ctx context.Context, req *plugsv1.ReplayReceipt
 	if r.Replayer == nil {
 		return nil, replayError(ctx, r, replay.ErrNoBackbone)
 	}
-	out, err := r.Replayer.Replay(ctx, cpreceipts.ToProto(row, true), req.GetBypassDedup())
+	orig := cpreceipts.ToProto(row, true)
+	out, err := r.Replayer.Replay(ctx, orig, req.GetBypassDedup())
+	if errors.Is(err, replay.ErrReplayOfReplay) {
+		return nil, replayOfReplay(orig)
+	}
 	if err != nil {
 		return nil, replayError(ctx, r, err)
 	}
@@ -48,4 +53,20 @@ func replayError(ctx context.Context, r *Receipts, err error) error {
 		return status.Error(codes.FailedPrecondition, "the source no longer exists")
 	}
 	return internal(ctx, r.log(), "replay receipt", err)
+}
+
+// replayOfReplay refuses to replay the receipt of a replay, naming the
+// original to replay instead.
+func replayOfReplay(r *plugsv1.Receipt) error {
+	msg := "the receipt records a replay: replay the original receipt instead"
+	if id := replay.OriginalID(r); id != "" {
+		msg = "the receipt records a replay: replay the original receipt " + id + " instead"
+	}
+	st := status.New(codes.FailedPrecondition, msg)
+	if d, err := st.WithDetails(&errdetails.PreconditionFailure{Violations: []*errdetails.PreconditionFailure_Violation{{
+		Type: "REPLAY", Subject: "receipts/" + r.GetId(), Description: msg,
+	}}}); err == nil {
+		st = d
+	}
+	return st.Err()
 }

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	cpreceipts "github.com/plugshq/plugs/controlplane/receipts"
+	"github.com/plugshq/plugs/dataplane/pipeline"
 	"github.com/plugshq/plugs/dataplane/receiver"
 	"github.com/plugshq/plugs/dataplane/verify"
 	"github.com/plugshq/plugs/ent"
@@ -116,6 +117,9 @@ func (s *Sources) SendTestEvent(ctx context.Context, req *plugsv1.SendTestEventR
 		return nil, internal(ctx, s.log(), "build test event", err)
 	}
 	hreq.Header = wh.Header
+	// A test event is not usage: its event is marked test, and its id
+	// cannot make the provider's real event with the same id a duplicate.
+	hreq.Header.Set(pipeline.TestEventHeader, "true")
 	if u, err := url.Parse(signURL); err == nil {
 		// The Host the provider would send, for a data plane that
 		// rebuilds the signed URL from it.

@@ -139,7 +139,8 @@ func (row Row) create(c *ent.Client) *ent.ReceiptCreate {
 		SetRequestURI(text(r.GetRequestUri())).
 		SetHeaders(headers).
 		SetBody(r.GetBody()).
-		SetBodyTruncated(r.GetBodyTruncated())
+		SetBodyTruncated(r.GetBodyTruncated()).
+		SetTest(r.GetTest())
 }
 
 // text makes a string storable everywhere: PostgreSQL refuses NUL in text
@@ -170,6 +171,7 @@ func ToProto(r *ent.Receipt, full bool) *plugsv1.Receipt {
 		UsageEventId:    r.UsageEventID,
 		Latency:         durationpb.New(time.Duration(r.LatencyMs) * time.Millisecond),
 		Replay:          r.Replay,
+		Test:            r.Test,
 		DataPlane:       r.DataPlane,
 		StatusCode:      r.StatusCode,
 	}

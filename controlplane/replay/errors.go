@@ -9,6 +9,10 @@ var (
 	// ErrBodyTruncated means the receipt holds only the start of the body
 	// it records, which cannot verify again.
 	ErrBodyTruncated = errors.New("replay: the receipt holds only the start of the body")
+	// ErrReplayOfReplay means the receipt records a replay. Only original
+	// webhooks are replayed: the replay of a replay bypassing dedup would
+	// store the same webhook once more each time.
+	ErrReplayOfReplay = errors.New("replay: the receipt records a replay; replay the original")
 	// ErrSourceGone means the receipt's source no longer exists.
 	ErrSourceGone = errors.New("replay: the source no longer exists")
 	// ErrCancelled is the cause of a walk stopped because its operation

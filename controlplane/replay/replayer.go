@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/proto"
 
@@ -58,16 +59,27 @@ type compiledSource struct {
 	store  *snapshot.Store
 }
 
+// replayOf begins the remote address of a replay's receipt; the id of the
+// receipt replayed follows.
+const replayOf = "replay of "
+
 // Replay runs the request orig records through the pipeline again, the
 // timestamp freshness check skipped, and returns the replay's receipt
 // (marked as a replay), which it also publishes to be indexed like any
 // other. A replay of an event already stored is a duplicate unless
-// bypassDedup is set. An outcome, rejection included, is not an error;
-// errors are ErrNoBackbone, ErrBodyTruncated, ErrSourceGone or a source
+// bypassDedup is set; then the event is stored under the provider event id
+// with the suffix "#replay:<orig's id>", so each original webhook is stored
+// at most once more within the dedup window however often it is replayed
+// with the bypass. For the same reason only originals are replayed. An
+// outcome, rejection included, is not an error; errors are ErrNoBackbone,
+// ErrReplayOfReplay, ErrBodyTruncated, ErrSourceGone or a source
 // configuration that does not compile.
 func (r *Replayer) Replay(ctx context.Context, orig *plugsv1.Receipt, bypassDedup bool) (*plugsv1.Receipt, error) {
 	if r.JetStream == nil {
 		return nil, ErrNoBackbone
+	}
+	if orig.GetReplay() {
+		return nil, ErrReplayOfReplay
 	}
 	if orig.GetBodyTruncated() {
 		return nil, ErrBodyTruncated
@@ -105,7 +117,7 @@ func (r *Replayer) Replay(ctx context.Context, orig *plugsv1.Receipt, bypassDedu
 	}
 	res := pipeline.New(store, sink, pipeline.Options{Log: r.log()}).Handle(ctx, preq)
 	out := receipts.Build(receipts.Request{
-		Method: orig.GetMethod(), RequestURI: orig.GetRequestUri(), RemoteAddr: "replay of " + orig.GetId(),
+		Method: orig.GetMethod(), RequestURI: orig.GetRequestUri(), RemoteAddr: replayOf + orig.GetId(),
 		Header: header, ReceiveTime: now, Replay: true,
 	}, res, receiver.Status(res), time.Since(now), r.Node)
 	// Indexed like any receipt; the answer does not wait for the index.
@@ -117,6 +129,19 @@ func (r *Replayer) Replay(ctx context.Context, orig *plugsv1.Receipt, bypassDedu
 		r.log().WarnContext(ctx, "receipt of a replay not published", "receipt", out.GetId(), "error", err)
 	}
 	return out, nil
+}
+
+// OriginalID is the id of the receipt a replay's receipt r replayed, or ""
+// when r is not a replay's.
+func OriginalID(r *plugsv1.Receipt) string {
+	if !r.GetReplay() {
+		return ""
+	}
+	id, _ := strings.CutPrefix(r.GetRemoteAddress(), replayOf)
+	if uuid.Validate(id) != nil {
+		return ""
+	}
+	return id
 }
 
 // store returns the source compiled, compiling it again only when its

@@ -187,7 +187,7 @@ func (w *walk) replayOne(ctx context.Context, id uuid.UUID, bypassDedup bool) (r
 	delay := positive(w.r.RetryDelay, DefaultRetryDelay)
 	for attempt := 1; ; attempt++ {
 		out, err := w.r.Replayer.Replay(ctx, orig, bypassDedup)
-		if errors.Is(err, ErrBodyTruncated) {
+		if errors.Is(err, ErrBodyTruncated) || errors.Is(err, ErrReplayOfReplay) {
 			return resultFailed, nil
 		}
 		if err != nil {

@@ -35,6 +35,14 @@ type Sink interface {
 	Enqueue(ctx context.Context, ev *plugsv1.UsageEvent) (duplicate bool, err error)
 }
 
+// TestEventHeader marks a request as a test event (SendTestEvent sends
+// it): verified like any other, but its usage event is marked test and
+// deduplicated apart from the provider's events, so a test body carrying a
+// real event's id cannot make that event a duplicate. It needs no
+// authentication: it can only take an event out of billing, and a request
+// that carries it must still be signed.
+const TestEventHeader = "Plugs-Test-Event"
+
 // Request is one webhook as the pipeline sees it.
 type Request struct {
 	SourceID string
@@ -66,6 +74,8 @@ type Result struct {
 	Field string
 	// Source is the source the request named, nil when unknown.
 	Source *snapshot.Source
+	// Test is set when the request was a test event (TestEventHeader).
+	Test bool
 	// Body is the raw body as read (possibly cut at the limit).
 	Body []byte
 	// Event is the usage event, for accepted and duplicate outcomes.
@@ -165,6 +175,7 @@ func (p *Pipeline) handle(ctx context.Context, req *Request) *Result {
 		return res
 	}
 	res.Source = src
+	res.Test = req.Header.Get(TestEventHeader) == "true"
 	if src.Config.GetStatus() == plugsv1.Source_STATUS_DISABLED {
 		return res.reject(CauseSourceDisabled, "the source is disabled")
 	}
@@ -235,7 +246,10 @@ func (p *Pipeline) handle(ctx context.Context, req *Request) *Result {
 		SourceId:    src.Config.GetId(),
 		MetricId:    src.Config.GetMetricId(),
 		ReceiveTime: timestamppb.New(now),
-		Unverified:  unverified,
+		// Both choose the event's id space (backbone.Subject): neither
+		// kind can occupy the dedup slot of the provider's signed event.
+		Unverified: unverified,
+		Test:       res.Test,
 	}
 	err = src.Mapper.Map(mapping.Input{Body: doc, Header: req.Header, ReceiveTime: now}, ev)
 	res.Map = time.Since(start)

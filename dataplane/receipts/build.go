@@ -65,6 +65,7 @@ func Build(req Request, res *pipeline.Result, status int, latency time.Duration,
 		Field:         res.Field,
 		Latency:       durationpb.New(latency),
 		Replay:        req.Replay,
+		Test:          res.Test,
 		DataPlane:     node,
 		StatusCode:    int32(status),
 	}

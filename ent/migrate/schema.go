@@ -211,6 +211,7 @@ var (
 		{Name: "headers", Type: field.TypeJSON, Nullable: true},
 		{Name: "body", Type: field.TypeBytes, Nullable: true},
 		{Name: "body_truncated", Type: field.TypeBool, Default: false},
+		{Name: "test", Type: field.TypeBool, Default: false},
 	}
 	// ReceiptsTable holds the schema information for the "receipts" table.
 	ReceiptsTable = &schema.Table{

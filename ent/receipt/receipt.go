@@ -54,6 +54,8 @@ const (
 	FieldBody = "body"
 	// FieldBodyTruncated holds the string denoting the body_truncated field in the database.
 	FieldBodyTruncated = "body_truncated"
+	// FieldTest holds the string denoting the test field in the database.
+	FieldTest = "test"
 	// Table holds the table name of the receipt in the database.
 	Table = "receipts"
 )
@@ -81,6 +83,7 @@ var Columns = []string{
 	FieldHeaders,
 	FieldBody,
 	FieldBodyTruncated,
+	FieldTest,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -129,6 +132,8 @@ var (
 	DefaultRequestURI string
 	// DefaultBodyTruncated holds the default value on creation for the "body_truncated" field.
 	DefaultBodyTruncated bool
+	// DefaultTest holds the default value on creation for the "test" field.
+	DefaultTest bool
 )
 
 // Outcome defines the type for the "outcome" enum field.
@@ -254,4 +259,9 @@ func ByRequestURI(opts ...sql.OrderTermOption) OrderOption {
 // ByBodyTruncated orders the results by the body_truncated field.
 func ByBodyTruncated(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldBodyTruncated, opts...).ToFunc()
+}
+
+// ByTest orders the results by the test field.
+func ByTest(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldTest, opts...).ToFunc()
 }

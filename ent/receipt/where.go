@@ -145,6 +145,11 @@ func BodyTruncated(v bool) predicate.Receipt {
 	return predicate.Receipt(sql.FieldEQ(FieldBodyTruncated, v))
 }
 
+// Test applies equality check predicate on the "test" field. It's identical to TestEQ.
+func Test(v bool) predicate.Receipt {
+	return predicate.Receipt(sql.FieldEQ(FieldTest, v))
+}
+
 // TenantIDEQ applies the EQ predicate on the "tenant_id" field.
 func TenantIDEQ(v uuid.UUID) predicate.Receipt {
 	return predicate.Receipt(sql.FieldEQ(FieldTenantID, v))
@@ -1093,6 +1098,16 @@ func BodyTruncatedEQ(v bool) predicate.Receipt {
 // BodyTruncatedNEQ applies the NEQ predicate on the "body_truncated" field.
 func BodyTruncatedNEQ(v bool) predicate.Receipt {
 	return predicate.Receipt(sql.FieldNEQ(FieldBodyTruncated, v))
+}
+
+// TestEQ applies the EQ predicate on the "test" field.
+func TestEQ(v bool) predicate.Receipt {
+	return predicate.Receipt(sql.FieldEQ(FieldTest, v))
+}
+
+// TestNEQ applies the NEQ predicate on the "test" field.
+func TestNEQ(v bool) predicate.Receipt {
+	return predicate.Receipt(sql.FieldNEQ(FieldTest, v))
 }
 
 // And groups predicates with the AND operator between them.

@@ -416,6 +416,10 @@ func init() {
 	receiptDescBodyTruncated := receiptFields[19].Descriptor()
 	// receipt.DefaultBodyTruncated holds the default value on creation for the body_truncated field.
 	receipt.DefaultBodyTruncated = receiptDescBodyTruncated.Default.(bool)
+	// receiptDescTest is the schema descriptor for test field.
+	receiptDescTest := receiptFields[20].Descriptor()
+	// receipt.DefaultTest holds the default value on creation for the test field.
+	receipt.DefaultTest = receiptDescTest.Default.(bool)
 	replayoperationMixin := schema.ReplayOperation{}.Mixin()
 	replayoperation.Policy = privacy.NewPolicies(replayoperationMixin[1], schema.ReplayOperation{})
 	replayoperation.Hooks[0] = func(next ent.Mutator) ent.Mutator {

@@ -59,6 +59,9 @@ func (Receipt) Fields() []ent.Field {
 		field.JSON("headers", []ReceiptHeader{}).Optional().Immutable(),
 		field.Bytes("body").Optional().Immutable(),
 		field.Bool("body_truncated").Default(false).Immutable(),
+		// A test event's request (plugs.v1.Receipt.test). Last, so the
+		// column is added to a table of receipts in place.
+		field.Bool("test").Default(false).Immutable(),
 	}
 }
 

@@ -618,7 +618,10 @@ type ReplayReceiptRequest struct {
 	// UUID of the receipt.
 	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	// Store the event even if its provider event id was stored already; the
-	// stored event's id then carries a "#replay:<receipt id>" suffix.
+	// stored event's id then carries a "#replay:<receipt id>" suffix. The
+	// suffix names the original receipt, so however often it is replayed
+	// with the bypass, singly or in bulk, a webhook is stored at most once
+	// more within the source's dedup window.
 	BypassDedup   bool `protobuf:"varint,2,opt,name=bypass_dedup,json=bypassDedup,proto3" json:"bypass_dedup,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -755,7 +758,9 @@ type Receipt struct {
 	// The data-plane node that answered.
 	DataPlane string `protobuf:"bytes,20,opt,name=data_plane,json=dataPlane,proto3" json:"data_plane,omitempty"`
 	// The HTTP status answered.
-	StatusCode    int32 `protobuf:"varint,21,opt,name=status_code,json=statusCode,proto3" json:"status_code,omitempty"`
+	StatusCode int32 `protobuf:"varint,21,opt,name=status_code,json=statusCode,proto3" json:"status_code,omitempty"`
+	// Set when the request was a test event (see UsageEvent.test).
+	Test          bool `protobuf:"varint,22,opt,name=test,proto3" json:"test,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -935,6 +940,13 @@ func (x *Receipt) GetStatusCode() int32 {
 		return x.StatusCode
 	}
 	return 0
+}
+
+func (x *Receipt) GetTest() bool {
+	if x != nil {
+		return x.Test
+	}
+	return false
 }
 
 // ReceiptHeader is one request header.
@@ -1263,7 +1275,7 @@ const file_plugs_v1_receipt_proto_rawDesc = "" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
 	"\fbypass_dedup\x18\x02 \x01(\bR\vbypassDedup\"D\n" +
 	"\x15ReplayReceiptResponse\x12+\n" +
-	"\areceipt\x18\x01 \x01(\v2\x11.plugs.v1.ReceiptR\areceipt\"\xec\x06\n" +
+	"\areceipt\x18\x01 \x01(\v2\x11.plugs.v1.ReceiptR\areceipt\"\x80\a\n" +
 	"\aReceipt\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
 	"\tsource_id\x18\x02 \x01(\tR\bsourceId\x12\x1b\n" +
@@ -1290,7 +1302,8 @@ const file_plugs_v1_receipt_proto_rawDesc = "" +
 	"\n" +
 	"data_plane\x18\x14 \x01(\tR\tdataPlane\x12\x1f\n" +
 	"\vstatus_code\x18\x15 \x01(\x05R\n" +
-	"statusCode\"\x92\x01\n" +
+	"statusCode\x12\x12\n" +
+	"\x04test\x18\x16 \x01(\bR\x04test\"\x92\x01\n" +
 	"\aOutcome\x12\x17\n" +
 	"\x13OUTCOME_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10OUTCOME_ACCEPTED\x10\x01\x12\x15\n" +

@@ -44,7 +44,8 @@ type ReceiptServiceClient interface {
 	// the timestamp freshness check is skipped; a replay of an event already
 	// stored is a duplicate unless bypass_dedup is set. Requests whose
 	// credentials were redacted from the receipt (token or Basic auth
-	// schemes) cannot verify again.
+	// schemes) cannot verify again. The receipt of a replay is not replayed:
+	// FAILED_PRECONDITION names the original receipt to replay instead.
 	ReplayReceipt(ctx context.Context, in *ReplayReceiptRequest, opts ...grpc.CallOption) (*ReplayReceiptResponse, error)
 	// Starts replaying every receipt of a source that matches the filter, as
 	// ReplayReceipt does one, in the background: "fix the secret, then
@@ -156,7 +157,8 @@ type ReceiptServiceServer interface {
 	// the timestamp freshness check is skipped; a replay of an event already
 	// stored is a duplicate unless bypass_dedup is set. Requests whose
 	// credentials were redacted from the receipt (token or Basic auth
-	// schemes) cannot verify again.
+	// schemes) cannot verify again. The receipt of a replay is not replayed:
+	// FAILED_PRECONDITION names the original receipt to replay instead.
 	ReplayReceipt(context.Context, *ReplayReceiptRequest) (*ReplayReceiptResponse, error)
 	// Starts replaying every receipt of a source that matches the filter, as
 	// ReplayReceipt does one, in the background: "fix the secret, then

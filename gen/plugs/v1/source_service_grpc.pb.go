@@ -58,7 +58,10 @@ type SourceServiceClient interface {
 	PreviewMapping(ctx context.Context, in *PreviewMappingRequest, opts ...grpc.CallOption) (*PreviewMappingResponse, error)
 	// Sends the source's template sample payload, signed with the source's
 	// current secret as the provider signs, through the real ingest
-	// endpoint, and returns the data plane's answer and the receipt.
+	// endpoint, and returns the data plane's answer and the receipt. The
+	// request carries the Plugs-Test-Event header: its usage event is marked
+	// test, and is deduplicated apart from the provider's events, so a body
+	// carrying a real event's id cannot make that event a duplicate.
 	// FAILED_PRECONDITION when the source has no template or no active
 	// secret, or the control plane knows no ingest URL.
 	SendTestEvent(ctx context.Context, in *SendTestEventRequest, opts ...grpc.CallOption) (*SendTestEventResponse, error)
@@ -180,7 +183,10 @@ type SourceServiceServer interface {
 	PreviewMapping(context.Context, *PreviewMappingRequest) (*PreviewMappingResponse, error)
 	// Sends the source's template sample payload, signed with the source's
 	// current secret as the provider signs, through the real ingest
-	// endpoint, and returns the data plane's answer and the receipt.
+	// endpoint, and returns the data plane's answer and the receipt. The
+	// request carries the Plugs-Test-Event header: its usage event is marked
+	// test, and is deduplicated apart from the provider's events, so a body
+	// carrying a real event's id cannot make that event a duplicate.
 	// FAILED_PRECONDITION when the source has no template or no active
 	// secret, or the control plane knows no ingest URL.
 	SendTestEvent(context.Context, *SendTestEventRequest) (*SendTestEventResponse, error)

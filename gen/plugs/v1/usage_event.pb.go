@@ -35,7 +35,9 @@ type UsageEvent struct {
 	SourceId string `protobuf:"bytes,3,opt,name=source_id,json=sourceId,proto3" json:"source_id,omitempty"`
 	// The billing metric of the source.
 	MetricId string `protobuf:"bytes,4,opt,name=metric_id,json=metricId,proto3" json:"metric_id,omitempty"`
-	// The provider's id of the event, the key duplicates are dropped by. When
+	// The provider's id of the event, the key duplicates are dropped by
+	// (among events of the same kind: test and unverified events are kept
+	// apart from the provider's verified events and from each other). When
 	// the source's mappings find none it is "sha256:" and the hex SHA-256 of
 	// the raw body, so a provider's retry of the same request is still a
 	// duplicate.
@@ -56,7 +58,12 @@ type UsageEvent struct {
 	Properties map[string]string `protobuf:"bytes,11,rep,name=properties,proto3" json:"properties,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// Set when the signature was not checked because `plugs dev` was started
 	// with verification bypass and the request asked for it.
-	Unverified    bool `protobuf:"varint,12,opt,name=unverified,proto3" json:"unverified,omitempty"`
+	Unverified bool `protobuf:"varint,12,opt,name=unverified,proto3" json:"unverified,omitempty"`
+	// Set when the event came from a test event (SendTestEvent, or a request
+	// carrying the Plugs-Test-Event header) rather than from the provider:
+	// it is not usage and must not be billed. Test events are deduplicated
+	// among themselves, never against the provider's events.
+	Test          bool `protobuf:"varint,13,opt,name=test,proto3" json:"test,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -175,11 +182,18 @@ func (x *UsageEvent) GetUnverified() bool {
 	return false
 }
 
+func (x *UsageEvent) GetTest() bool {
+	if x != nil {
+		return x.Test
+	}
+	return false
+}
+
 var File_plugs_v1_usage_event_proto protoreflect.FileDescriptor
 
 const file_plugs_v1_usage_event_proto_rawDesc = "" +
 	"\n" +
-	"\x1aplugs/v1/usage_event.proto\x12\bplugs.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x89\x04\n" +
+	"\x1aplugs/v1/usage_event.proto\x12\bplugs.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9d\x04\n" +
 	"\n" +
 	"UsageEvent\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
@@ -201,7 +215,8 @@ const file_plugs_v1_usage_event_proto_rawDesc = "" +
 	"properties\x12\x1e\n" +
 	"\n" +
 	"unverified\x18\f \x01(\bR\n" +
-	"unverified\x1a=\n" +
+	"unverified\x12\x12\n" +
+	"\x04test\x18\r \x01(\bR\x04test\x1a=\n" +
 	"\x0fPropertiesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B/Z-github.com/plugshq/plugs/gen/plugs/v1;plugsv1b\x06proto3"
