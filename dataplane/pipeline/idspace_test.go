@@ -8,9 +8,6 @@ import (
 
 	"github.com/plugshq/plugs/backbone"
 	"github.com/plugshq/plugs/dataplane/pipeline"
-	"github.com/plugshq/plugs/dataplane/snapshot"
-	plugsv1 "github.com/plugshq/plugs/gen/plugs/v1"
-	"github.com/plugshq/plugs/templates"
 )
 
 // A test event, or an unsigned request let through by plugs dev, carrying
@@ -31,21 +28,7 @@ func TestTestAndUnverifiedEventsKeepTheirOwnIDs(t *testing.T) {
 	if err := backbone.EnsureStreams(context.Background(), conn.JS, backbone.StreamOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	tpl, err := templates.MustBuiltin().Get("stripe")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := snapshot.Build(nil, "1", true, []*plugsv1.SourceConfig{{
-		Id: traceSourceID, TenantId: "t", Status: plugsv1.Source_STATUS_ACTIVE,
-		SignatureScheme: tpl.GetSignatureScheme(), FieldMappings: tpl.GetFieldMappings(),
-		Secrets: []*plugsv1.SigningSecret{{Id: "s", Value: []byte(traceSecret)}},
-	}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	store := &snapshot.Store{}
-	store.Swap(cfg)
-	p := pipeline.New(store, &backbone.EventStore{JS: conn.JS}, pipeline.Options{
+	p := pipeline.New(stripeStore(t), &backbone.EventStore{JS: conn.JS}, pipeline.Options{
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), AllowUnverified: true,
 	})
 

@@ -53,6 +53,15 @@ func (s *spanSink) Enqueue(ctx context.Context, _ *plugsv1.UsageEvent) (bool, er
 // tracedPipeline serves one Stripe source through a pipeline traced by tp.
 func tracedPipeline(t *testing.T, tp trace.TracerProvider) (*pipeline.Pipeline, *spanSink) {
 	t.Helper()
+	sink := &spanSink{}
+	p := pipeline.New(stripeStore(t), sink, pipeline.Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Tracing: tp})
+	return p, sink
+}
+
+// stripeStore serves one Stripe source, traceSourceID, whose secret is
+// traceSecret.
+func stripeStore(t *testing.T) *snapshot.Store {
+	t.Helper()
 	tpl, err := templates.MustBuiltin().Get("stripe")
 	if err != nil {
 		t.Fatal(err)
@@ -67,9 +76,7 @@ func tracedPipeline(t *testing.T, tp trace.TracerProvider) (*pipeline.Pipeline, 
 	}
 	store := &snapshot.Store{}
 	store.Swap(cfg)
-	sink := &spanSink{}
-	p := pipeline.New(store, sink, pipeline.Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Tracing: tp})
-	return p, sink
+	return store
 }
 
 // webhook is a signed Stripe request carrying the caller's traceparent;
