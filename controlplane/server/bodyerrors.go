@@ -117,7 +117,7 @@ func findBodyFault(m protoreflect.Message, obj []byte, path string) (field, desc
 			fd = fields.ByName(protoreflect.Name(mem.key))
 		}
 		if fd == nil {
-			return p, "unknown field (the fields of each request are in docs/api.md and GET /openapi.json)", true
+			return p, "unknown field; GET /openapi.json lists the fields of each request", true
 		}
 		if f, d, ok := findNestedFault(m, fd, mem.val, p); ok {
 			return f, d, true
