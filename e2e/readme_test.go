@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/plugshq/plugs/internal/loadtest"
 )
 
 // The examples of README.md and docs/api.md run as written: every ```sh
@@ -227,10 +229,8 @@ func newReceiver(t *testing.T) *billingReceiver {
 func buildPlugs(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "plugs")
-	cmd := exec.Command("go", "build", "-o", bin, "github.com/plugshq/plugs/cmd/plugs")
-	cmd.Dir = ".."
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	if err := loadtest.BuildPlugs(context.Background(), "..", bin); err != nil {
+		t.Fatal(err)
 	}
 	return bin
 }
