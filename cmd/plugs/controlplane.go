@@ -56,9 +56,7 @@ type cpFlags struct {
 }
 
 func (f *cpFlags) register(fs *flag.FlagSet, defDataDir, defGRPC, defHTTP, defPublic string) {
-	fs.StringVar(&f.dataDir, "data-dir", envOr("PLUGS_DATA_DIR", defDataDir), "directory for the SQLite database and key file (PLUGS_DATA_DIR)")
-	fs.StringVar(&f.databaseURL, "database-url", envOr("PLUGS_DATABASE_URL", ""), "postgres://… to use PostgreSQL instead of SQLite (PLUGS_DATABASE_URL)")
-	fs.StringVar(&f.keyFile, "master-key-file", envOr("PLUGS_MASTER_KEY_FILE", ""), "master key file; default DATA_DIR/master.key; PLUGS_MASTER_KEY overrides it")
+	f.registerStore(fs, defDataDir, true)
 	fs.StringVar(&f.grpcAddr, "grpc-addr", envOr("PLUGS_GRPC_ADDR", defGRPC), "gRPC listen address (PLUGS_GRPC_ADDR)")
 	fs.StringVar(&f.httpAddr, "http-addr", envOr("PLUGS_HTTP_ADDR", defHTTP), "REST listen address (PLUGS_HTTP_ADDR)")
 	fs.StringVar(&f.publicURL, "public-url", envOr("PLUGS_PUBLIC_URL", defPublic), "public base URL of the data planes, used in webhook_url (PLUGS_PUBLIC_URL)")
@@ -71,6 +69,18 @@ func (f *cpFlags) register(fs *flag.FlagSet, defDataDir, defGRPC, defHTTP, defPu
 		"calls per second each API key may make, gRPC and REST together, answering 429 past it; 0 means no limit (PLUGS_API_RATE_LIMIT)")
 	fs.IntVar(&f.apiBurst, "api-rate-limit-burst", envInt("PLUGS_API_RATE_LIMIT_BURST", 100),
 		"calls each API key may make at once above --api-rate-limit (PLUGS_API_RATE_LIMIT_BURST)")
+}
+
+// registerStore adds the flags saying where the database (and, withKey,
+// the master key) is: all that the operator commands, which open the
+// database directly, take.
+func (f *cpFlags) registerStore(fs *flag.FlagSet, defDataDir string, withKey bool) {
+	fs.StringVar(&f.dataDir, "data-dir", envOr("PLUGS_DATA_DIR", defDataDir), "directory for the SQLite database and key file (PLUGS_DATA_DIR)")
+	fs.StringVar(&f.databaseURL, "database-url", envOr("PLUGS_DATABASE_URL", ""), "postgres://… to use PostgreSQL instead of SQLite (PLUGS_DATABASE_URL)")
+	if withKey {
+		fs.StringVar(&f.keyFile, "master-key-file", envOr("PLUGS_MASTER_KEY_FILE", ""),
+			"master key file; default DATA_DIR/master.key; PLUGS_MASTER_KEY, the keys themselves, overrides it (PLUGS_MASTER_KEY_FILE)")
+	}
 }
 
 // registerNATS adds the flags reaching the backbone; plugs dev does not
@@ -186,8 +196,12 @@ func startControlPlane(ctx context.Context, f *cpFlags, createKey bool, extraTok
 	return &controlPlane{db: db, srv: srv, nats: nc}, nil
 }
 
-func runControlPlane(ctx context.Context, args []string, _ io.Writer) error {
-	fs := flag.NewFlagSet("plugs controlplane", flag.ContinueOnError)
+func runControlPlane(ctx context.Context, args []string, stdout io.Writer) error {
+	cl := newCommandLine("controlplane", "[flags]", `
+Runs a control plane: the gRPC API (--grpc-addr) and the same API as REST
+with /metrics (--http-addr), on SQLite under --data-dir or on PostgreSQL
+(--database-url), streaming configuration to the data planes.`)
+	fs := cl.settings
 	var f cpFlags
 	var tf traceFlags
 	f.register(fs, "./.plugs", ":9090", ":8081", "http://localhost:8080")
@@ -196,7 +210,7 @@ func runControlPlane(ctx context.Context, args []string, _ io.Writer) error {
 	tf.register(fs)
 	fs.StringVar(&f.ingestURL, "ingest-url", envOr("PLUGS_INGEST_URL", ""),
 		"base URL this control plane reaches a data plane's ingest endpoint at, to send test events; empty disables them (PLUGS_INGEST_URL)")
-	if err := parseSettings(fs, args); err != nil {
+	if err := cl.parse(args, stdout); err != nil {
 		return err
 	}
 	if err := f.loadTLS(); err != nil {
@@ -218,7 +232,7 @@ func runControlPlane(ctx context.Context, args []string, _ io.Writer) error {
 	f.tracing = tp.Tracers()
 	cp, err := startControlPlane(ctx, &f, false, nil)
 	if err != nil {
-		return err
+		return portTaken(err, fs)
 	}
 	defer cp.stop()
 	<-ctx.Done()

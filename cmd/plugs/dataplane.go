@@ -137,7 +137,7 @@ func (f *dpFlags) register(fs *flag.FlagSet, defIngest string, inProcess bool) {
 		"rebuild the request URL from X-Forwarded-Proto/Host, behind a proxy that sets them (PLUGS_TRUST_FORWARDED_HEADERS)")
 	if inProcess {
 		fs.BoolVar(&f.allowUnverified, "allow-unverified", false,
-			"accept requests carrying "+receiver.SkipVerificationHeader+": true without checking their signature (development only)")
+			"accept requests carrying "+receiver.SkipVerificationHeader+": true without checking their signature, for development (PLUGS_ALLOW_UNVERIFIED)")
 	} else {
 		fs.StringVar(&f.publicURL, "public-url", envOr("PLUGS_PUBLIC_URL", ""),
 			"base URL providers call, for schemes that sign the URL (PLUGS_PUBLIC_URL)")
@@ -374,7 +374,7 @@ func startDataPlane(ctx context.Context, f *dpFlags) (*dataPlane, error) {
 	cc := &configclient.Client{
 		Conn:     conn,
 		Token:    f.token,
-		Node:     &plugsv1.Node{Id: f.nodeID, Zone: f.zone, Build: version},
+		Node:     &plugsv1.Node{Id: f.nodeID, Zone: f.zone, Build: build.version},
 		Store:    store,
 		Log:      slog.Default(),
 		Persist:  persist,
@@ -384,13 +384,18 @@ func startDataPlane(ctx context.Context, f *dpFlags) (*dataPlane, error) {
 	return d, nil
 }
 
-func runDataPlane(ctx context.Context, args []string, _ io.Writer) error {
-	fs := flag.NewFlagSet("plugs dataplane", flag.ContinueOnError)
+func runDataPlane(ctx context.Context, args []string, stdout io.Writer) error {
+	cl := newCommandLine("dataplane", "[flags]", `
+Runs a data plane: it takes its configuration from a control plane
+(--controlplane), receives webhooks on --ingest-addr, stores them in NATS
+JetStream (--nats-url) and forwards them to destinations; /metrics is on
+--metrics-addr.`)
+	fs := cl.settings
 	var f dpFlags
 	var tf traceFlags
 	f.register(fs, ":8080", false)
 	tf.register(fs)
-	if err := parseSettings(fs, args); err != nil {
+	if err := cl.parse(args, stdout); err != nil {
 		return err
 	}
 	if err := f.load(false); err != nil {
@@ -405,7 +410,7 @@ func runDataPlane(ctx context.Context, args []string, _ io.Writer) error {
 	f.tracing = tp.Tracers()
 	dp, err := startDataPlane(ctx, &f)
 	if err != nil {
-		return err
+		return portTaken(err, fs)
 	}
 	defer dp.stop()
 	<-ctx.Done()

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -26,7 +25,15 @@ import (
 const devKeyFile = "dev-api-key"
 
 func runDev(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("plugs dev", flag.ContinueOnError)
+	cl := newCommandLine("dev", "[flags]", `
+Runs a control plane, a data plane and an embedded NATS JetStream server in
+one process, for local use: SQLite, the master key and the stream files
+under --data-dir, a tenant and its API key made on the first start, plain
+http allowed to destinations on localhost. It listens on four ports, each
+set by a flag below: --ingest-addr (webhooks, /healthz, /readyz),
+--http-addr (REST API and /metrics), --grpc-addr (gRPC API) and
+--nats-port (embedded NATS).`)
+	fs := cl.settings
 	var cp cpFlags
 	var dp dpFlags
 	var tf traceFlags
@@ -34,10 +41,11 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 	cp.tls.register(fs)
 	dp.register(fs, "127.0.0.1:8080", true)
 	tf.register(fs)
-	natsHost := fs.String("nats-host", "127.0.0.1", "embedded NATS listen host")
-	natsPort := fs.Int("nats-port", 4222, "embedded NATS port (-1 picks a free one)")
-	natsFsync := fs.Bool("nats-fsync", false, "sync every event to disk before acknowledging it (survives power loss; far slower)")
-	if err := parseSettings(fs, args); err != nil {
+	natsHost := fs.String("nats-host", "127.0.0.1", "embedded NATS listen host (PLUGS_NATS_HOST)")
+	natsPort := fs.Int("nats-port", 4222, "embedded NATS client port; -1 picks a free one (PLUGS_NATS_PORT)")
+	natsFsync := fs.Bool("nats-fsync", false,
+		"sync every event to disk before acknowledging it: survives power loss, far slower (PLUGS_NATS_FSYNC)")
+	if err := cl.parse(args, stdout); err != nil {
 		return err
 	}
 	if err := cp.loadTLS(); err != nil {
@@ -84,6 +92,9 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 		durability = backbone.DurabilityFsync
 	}
 	nats, err := backbone.StartEmbeddedWith(filepath.Join(cp.dataDir, "nats"), *natsHost, *natsPort, durability, nil)
+	if errors.Is(err, backbone.ErrListen) {
+		return fmt.Errorf("%w; listen elsewhere with --nats-port (PLUGS_NATS_PORT), -1 for any free port", err)
+	}
 	if err != nil {
 		return err
 	}
@@ -101,7 +112,7 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 	dp.metrics = cp.metrics
 	c, err := startControlPlane(ctx, &cp, true, []string{dp.token})
 	if err != nil {
-		return err
+		return portTaken(err, fs)
 	}
 	defer c.stop()
 	key, fresh, err := devBootstrap(ctx, c, cp.dataDir)
@@ -114,7 +125,7 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 	dp.creds = c.srv.LoopbackCredentials()
 	d, err := startDataPlane(ctx, &dp)
 	if err != nil {
-		return err
+		return portTaken(err, fs)
 	}
 	defer d.stop()
 

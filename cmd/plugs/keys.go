@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 
@@ -12,13 +11,19 @@ import (
 
 func runKeys(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(args) == 0 || (args[0] != "rotate" && args[0] != "generate") {
-		return usageErr("plugs keys generate | plugs keys rotate [--generate]")
+		return runVerbs(ctx, "keys", keyVerbs(), args, stdout) // the list of commands
 	}
-	fs := flag.NewFlagSet("plugs keys "+args[0], flag.ContinueOnError)
+	cl := newCommandLine("keys "+args[0], "[flags]", "Prints a new master key, for PLUGS_MASTER_KEY or a key file.")
 	var cp cpFlags
-	cp.register(fs, "./.plugs", "", "", "")
-	generate := fs.Bool("generate", false, "with rotate: first append a new master key to the key file")
-	if err := fs.Parse(args[1:]); err != nil {
+	generate := new(bool)
+	if args[0] == "rotate" {
+		cl.synopsis, cl.doc = "[--generate] [flags]", `
+Re-encrypts every secret in the database under the newest key of the master
+key file, as an operator, directly in the database.`
+		cp.registerStore(cl.settings, "./.plugs", true)
+		generate = cl.own.Bool("generate", false, "first append a new master key to the key file")
+	}
+	if err := cl.parse(args[1:], stdout); err != nil {
 		return err
 	}
 	if args[0] == "generate" {
@@ -51,4 +56,18 @@ func runKeys(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "re-encrypted %d secrets under master key %s\n", n, kr.PrimaryID())
 	return nil
+}
+
+// keyVerbs are the commands of plugs keys, for its help.
+func keyVerbs() []verb {
+	return []verb{
+		{"generate", "print a new master key", runKeysVerb("generate")},
+		{"rotate", "re-encrypt every secret under the newest master key (--generate adds one first)", runKeysVerb("rotate")},
+	}
+}
+
+func runKeysVerb(name string) func(context.Context, []string, io.Writer) error {
+	return func(ctx context.Context, args []string, stdout io.Writer) error {
+		return runKeys(ctx, append([]string{name}, args...), stdout)
+	}
 }

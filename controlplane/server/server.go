@@ -30,7 +30,6 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
-	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/plugshq/plugs/controlplane/api"
 	"github.com/plugshq/plugs/controlplane/auth"
@@ -303,14 +302,10 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 			}
 			return runtime.DefaultHeaderMatcher(key)
 		}),
-		// Omit unset fields in JSON answers; input-only fields such as a
-		// source's secret then never appear, not even empty.
-		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.HTTPBodyMarshaler{
-			Marshaler: &formMarshaler{JSONPb: runtime.JSONPb{
-				MarshalOptions:   protojson.MarshalOptions{EmitUnpopulated: false},
-				UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
-			}},
-		}),
+		// JSON answers leave unset fields out, but for lists and counts;
+		// a body that does not decode names its faulty field (restJSON).
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.HTTPBodyMarshaler{Marshaler: newRESTJSON()}),
+		runtime.WithErrorHandler(restErrorHandler),
 	)
 	for _, reg := range []func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error{
 		plugsv1.RegisterSourceServiceHandler,
@@ -367,24 +362,6 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	log.Info("control plane listening", "grpc", s.GRPCAddr, "http", s.HTTPAddr,
 		"tls", cfg.TLS != nil, "client_ca", grpcTLS != nil && grpcTLS.ClientCAs != nil)
 	return s, nil
-}
-
-// formMarshaler is the gateway's JSON, except that the webhook registration
-// form's list answers with every field, zeros and an empty content included:
-// its clients read "number": 0 and "content": [] and would break on a
-// missing key. Its messages have no input-only fields to hide.
-type formMarshaler struct {
-	runtime.JSONPb
-}
-
-var completeJSON = &runtime.JSONPb{MarshalOptions: protojson.MarshalOptions{EmitUnpopulated: true}}
-
-// Marshal implements runtime.Marshaler.
-func (m *formMarshaler) Marshal(v any) ([]byte, error) {
-	if _, ok := v.(*plugsv1.ListWebhooksResponse); ok {
-		return completeJSON.Marshal(v)
-	}
-	return m.JSONPb.Marshal(v)
 }
 
 // serverTLS derives the gRPC and REST listeners' TLS configurations from
