@@ -224,7 +224,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		PublicIngestURL: cfg.PublicIngestURL, Log: log, Rollout: &api.Rollout{Client: cfg.DB.Client},
 		TestEvents: &api.TestEvents{Sources: cache, IngestURL: cfg.IngestURL},
 	})
-	plugsv1.RegisterDataPlaneServiceServer(gs, &api.DataPlanes{Client: cfg.DB.Client, Revision: cache, Log: log})
+	plugsv1.RegisterDataPlaneServiceServer(gs, &api.DataPlanes{Client: cfg.DB.Client, Log: log})
 	plugsv1.RegisterTemplateServiceServer(gs, &api.Templates{Catalog: cfg.Catalog})
 	plugsv1.RegisterApiKeyServiceServer(gs, &api.APIKeys{Client: cfg.DB.Client, Log: log})
 	destinations := &api.Destinations{
