@@ -2,8 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
-	"path/filepath"
 	"testing"
 
 	"entgo.io/ent/dialect"
@@ -13,31 +11,8 @@ import (
 // tenant the tenant of their source, so a tenant's newest change is known.
 func TestMigrationGivesSecretChangesTheirTenant(t *testing.T) {
 	ctx := context.Background()
-	db, err := sql.Open("sqlite", SQLiteURL(filepath.Join(t.TempDir(), "plugs.db")))
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, conn := sqliteMigratedUpTo(t, "config_changes_by_tenant")
 	defer db.Close()
-	dir, err := MigrationDir(dialect.SQLite)
-	if err != nil {
-		t.Fatal(err)
-	}
-	files, err := dir.Files()
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := conn.ExecContext(ctx, createVersionTable); err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; files[i].Desc() != "config_changes_by_tenant"; i++ {
-		if err := applyFile(ctx, conn, dialect.SQLite, files[i]); err != nil {
-			t.Fatal(err)
-		}
-	}
 	const (
 		nilID  = "00000000-0000-0000-0000-000000000000"
 		tenant = "01a2492b-0000-7000-8000-000000000001"
