@@ -41,9 +41,12 @@ type cpFlags struct {
 	// ingestURL is where the control plane reaches a data plane to send
 	// test events; dev sets its own data plane's.
 	ingestURL string
-	// metrics gets the control plane's series, served at /metrics on the
-	// REST port; plugs dev shares it with its data plane.
-	metrics *prometheus.Registry
+	// metrics gets the control plane's series, served at /metrics on
+	// metricsAddr; plugs dev shares it with its data plane and serves it on
+	// the REST port instead (metricsOnREST).
+	metrics       *prometheus.Registry
+	metricsAddr   string
+	metricsOnREST bool
 	// apiRate and apiBurst bound each API key's calls.
 	apiRate  float64
 	apiBurst int
@@ -162,6 +165,8 @@ func startControlPlane(ctx context.Context, f *cpFlags, createKey bool, extraTok
 		TLS:              f.tlsConfig,
 		AllowHTTPHosts:   splitList(f.allowHTTPHosts),
 		ReceiptRetention: f.receiptRetention,
+		MetricsAddr:      f.metricsAddr,
+		MetricsOnREST:    f.metricsOnREST,
 		Tracing:          f.tracing,
 		Log:              slog.Default(),
 	}
@@ -210,6 +215,8 @@ with /metrics (--http-addr), on SQLite under --data-dir or on PostgreSQL
 	tf.register(fs)
 	fs.StringVar(&f.ingestURL, "ingest-url", envOr("PLUGS_INGEST_URL", ""),
 		"base URL this control plane reaches a data plane's ingest endpoint at, to send test events; empty disables them (PLUGS_INGEST_URL)")
+	fs.StringVar(&f.metricsAddr, "metrics-addr", envOr("PLUGS_METRICS_ADDR", ":9092"),
+		"listen address of /metrics (plain HTTP, no API key), kept off the API's ports; empty disables it (PLUGS_METRICS_ADDR)")
 	if err := cl.parse(args, stdout); err != nil {
 		return err
 	}

@@ -107,8 +107,9 @@ set by a flag below: --ingest-addr (webhooks, /healthz, /readyz),
 	}
 	cp.nats.url = nats.URL()
 
-	// One /metrics, on the REST port, for both planes.
-	cp.metrics = metrics.NewRegistry()
+	// One /metrics, on the REST port, for both planes: everything listens
+	// on loopback here. Elsewhere it is a listener of its own.
+	cp.metrics, cp.metricsOnREST = metrics.NewRegistry(), true
 	dp.metrics = cp.metrics
 	c, err := startControlPlane(ctx, &cp, true, []string{dp.token})
 	if err != nil {

@@ -37,6 +37,7 @@ func commands() []command {
 		{"destinations", "destinations list | get ID | create | delete ID | deliveries ID | dead-letters ID", runDestinations},
 		{"templates", "templates list: the provider templates sources start from", runTemplates},
 		{"keys", "master keys: keys generate | keys rotate (re-encrypt every secret under the newest key)", runKeys},
+		{"dataplanes", "list data planes with node names, builds and rejections, from the database (operator)", runDataPlanes},
 		{"version", "print the version and the commit it was built from (also --version)", runVersion},
 	}
 }

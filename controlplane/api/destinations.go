@@ -26,7 +26,6 @@ import (
 	"github.com/plugshq/plugs/dataplane/egress"
 	"github.com/plugshq/plugs/ent"
 	"github.com/plugshq/plugs/ent/destination"
-	"github.com/plugshq/plugs/ent/source"
 	"github.com/plugshq/plugs/ent/viewer"
 	plugsv1 "github.com/plugshq/plugs/gen/plugs/v1"
 )
@@ -116,9 +115,6 @@ func (d *Destinations) create(ctx context.Context, in *plugsv1.Destination) (*pl
 	id := uuid.Must(uuid.NewV7())
 	var out *plugsv1.Destination
 	err = withTx(ctx, d.Client, func(tx *ent.Tx) error {
-		if err := checkRoutedSources(ctx, tx, in.GetSourceIds(), nil); err != nil {
-			return err
-		}
 		key, err := d.sealKey(vw.TenantID, id, in.GetSharedKey())
 		if err != nil {
 			return err
@@ -129,6 +125,9 @@ func (d *Destinations) create(ctx context.Context, in *plugsv1.Destination) (*pl
 			SetSharedKeyFingerprint(key.fingerprint).
 			Exec(ctx)
 		if err != nil {
+			return err
+		}
+		if err := checkRoutedSources(ctx, tx, in.GetSourceIds(), nil); err != nil {
 			return err
 		}
 		// Read back inside the transaction: the revision hook stamped
@@ -244,11 +243,6 @@ func (d *Destinations) UpdateDestination(ctx context.Context, req *plugsv1.Updat
 		if err := v.err(); err != nil {
 			return err
 		}
-		if slices.Contains(paths, "source_ids") {
-			if err := checkRoutedSources(ctx, tx, merged.GetSourceIds(), cur.SourceIds); err != nil {
-				return err
-			}
-		}
 		fields, err := encodeDestination(merged)
 		if err != nil {
 			return err
@@ -263,6 +257,11 @@ func (d *Destinations) UpdateDestination(ctx context.Context, req *plugsv1.Updat
 		}
 		if err := upd.Exec(ctx); err != nil {
 			return err
+		}
+		if slices.Contains(paths, "source_ids") {
+			if err := checkRoutedSources(ctx, tx, merged.GetSourceIds(), cur.SourceIds); err != nil {
+				return err
+			}
 		}
 		out, err = d.get(ctx, tx.Client(), id)
 		return err
@@ -327,35 +326,6 @@ func statusOrInternal(ctx context.Context, log *slog.Logger, what string, err er
 	return internal(ctx, log, what, err)
 }
 
-// checkRoutedSources makes sure every id in ids not already in kept names a
-// source of the caller's tenant. The tenant filter hides other tenants'
-// sources, so their ids are not found, exactly like ids that never existed.
-// Ids kept from before were checked when they were added; a source deleted
-// since stays listed rather than failing every later update.
-func checkRoutedSources(ctx context.Context, tx *ent.Tx, ids, kept []string) error {
-	var want []uuid.UUID
-	for _, s := range ids {
-		if slices.Contains(kept, s) {
-			continue
-		}
-		// Already validated and canonical.
-		want = append(want, uuid.MustParse(s))
-	}
-	if len(want) == 0 {
-		return nil
-	}
-	found, err := tx.Source.Query().Where(source.IDIn(want...)).IDs(ctx)
-	if err != nil {
-		return err
-	}
-	for _, id := range want {
-		if !slices.Contains(found, id) {
-			return notFound("source", id.String())
-		}
-	}
-	return nil
-}
-
 // destinationDefaults fills what an effective destination may leave unset.
 // Status and style are not defaulted here: on update, a mask that clears them
 // is a mistake to report, not a request for the default.
@@ -415,6 +385,8 @@ func (d *Destinations) validate(v *violations, prefix string, in *plugsv1.Destin
 			v.add(f, "must be a source id (a UUID)")
 		case seen[s]:
 			v.add(f, "names a source already listed")
+		case s == NoSources && len(in.GetSourceIds()) > 1:
+			v.add(f, NoSources+" routes no source and stands alone")
 		}
 		seen[s] = true
 	}

@@ -69,8 +69,14 @@ type Config struct {
 	// http://, for development; every other destination needs https://.
 	AllowHTTPHosts []string
 	// Metrics, when set, gets the control plane's series, served at
-	// /metrics on the HTTP listener.
-	Metrics *prometheus.Registry
+	// /metrics on MetricsAddr: plain HTTP on a listener of its own, kept
+	// off the API's ports, which Prometheus scrapes like any exporter.
+	// Empty serves them nowhere unless MetricsOnREST is set.
+	Metrics     *prometheus.Registry
+	MetricsAddr string
+	// MetricsOnREST serves /metrics on the REST listener, to anyone and
+	// without a key: plugs dev only, where every port is on loopback.
+	MetricsOnREST bool
 	// APIRateLimit bounds each API key's calls, gRPC and REST together;
 	// nil means no limit.
 	APIRateLimit *plugsv1.RateLimit
@@ -116,6 +122,9 @@ type Config struct {
 type Server struct {
 	GRPCAddr string
 	HTTPAddr string
+	// MetricsAddr is where /metrics is served; empty without
+	// Config.MetricsAddr.
+	MetricsAddr string
 
 	grpc   *grpc.Server
 	http   *http.Server
@@ -133,6 +142,9 @@ type Server struct {
 	background     sync.WaitGroup
 	// Cache is the configuration the streams serve.
 	Cache *config.Cache
+
+	// metrics serves /metrics; nil without Config.MetricsAddr.
+	metrics *http.Server
 }
 
 // Start listens on both addresses and serves until Stop or ctx ends.
@@ -211,7 +223,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		PublicIngestURL: cfg.PublicIngestURL, Log: log, Rollout: &api.Rollout{Client: cfg.DB.Client},
 		TestEvents: &api.TestEvents{Sources: cache, IngestURL: cfg.IngestURL},
 	})
-	plugsv1.RegisterDataPlaneServiceServer(gs, &api.DataPlanes{Client: cfg.DB.Client, Revision: cache, Log: log})
+	plugsv1.RegisterDataPlaneServiceServer(gs, &api.DataPlanes{Client: cfg.DB.Client, Log: log})
 	plugsv1.RegisterTemplateServiceServer(gs, &api.Templates{Catalog: cfg.Catalog})
 	plugsv1.RegisterApiKeyServiceServer(gs, &api.APIKeys{Client: cfg.DB.Client, Log: log})
 	destinations := &api.Destinations{
@@ -323,7 +335,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		}
 	}
 	root := http.NewServeMux()
-	if cfg.Metrics != nil {
+	if cfg.Metrics != nil && cfg.MetricsOnREST {
 		root.Handle("GET /metrics", metrics.Handler(cfg.Metrics))
 	}
 	root.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -359,7 +371,13 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 			log.Error("HTTP listener stopped", "error", err)
 		}
 	}()
-	log.Info("control plane listening", "grpc", s.GRPCAddr, "http", s.HTTPAddr,
+	if cfg.Metrics != nil && cfg.MetricsAddr != "" {
+		if s.metrics, s.MetricsAddr, err = serveMetrics(cfg.MetricsAddr, cfg.Metrics, log); err != nil {
+			s.Stop(context.Background())
+			return nil, err
+		}
+	}
+	log.Info("control plane listening", "grpc", s.GRPCAddr, "http", s.HTTPAddr, "metrics", s.MetricsAddr,
 		"tls", cfg.TLS != nil, "client_ca", grpcTLS != nil && grpcTLS.ClientCAs != nil)
 	return s, nil
 }
@@ -458,5 +476,9 @@ func (s *Server) Stop(ctx context.Context) {
 	s.background.Wait()
 	if s.conn != nil {
 		_ = s.conn.Close()
+	}
+	// Last, so a final scrape sees the shutdown.
+	if s.metrics != nil {
+		_ = s.metrics.Shutdown(ctx)
 	}
 }

@@ -58,6 +58,11 @@ var (
 				Unique:  false,
 				Columns: []*schema.Column{ConfigChangesColumns[4]},
 			},
+			{
+				Name:    "configchange_tenant_id_id",
+				Unique:  false,
+				Columns: []*schema.Column{ConfigChangesColumns[1], ConfigChangesColumns[0]},
+			},
 		},
 	}
 	// DataPlanesColumns holds the columns for the "data_planes" table.

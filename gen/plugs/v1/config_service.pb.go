@@ -25,7 +25,7 @@ const (
 
 type ListDataPlanesRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// At most this many; 0 means 100, more than 1000 is 1000.
+	// At most this many; 0 means 50, more than 1000 is 1000.
 	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// next_page_token of a previous answer.
 	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
@@ -82,7 +82,9 @@ type ListDataPlanesResponse struct {
 	DataPlanes []*DataPlane           `protobuf:"bytes,1,rep,name=data_planes,json=dataPlanes,proto3" json:"data_planes,omitempty"`
 	// Empty on the last page.
 	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
-	// The configuration version the control plane serves now.
+	// The version of the caller's newest configuration change, empty before
+	// the first: a data plane whose acked_version is this or later runs all
+	// of the caller's configuration.
 	CurrentVersion string `protobuf:"bytes,3,opt,name=current_version,json=currentVersion,proto3" json:"current_version,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
@@ -142,12 +144,12 @@ func (x *ListDataPlanesResponse) GetCurrentVersion() string {
 // DataPlane is one data-plane node as the control planes know it.
 type DataPlane struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The node's id.
+	// The node's id; empty for tenants.
 	NodeId string `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
 	Zone   string `protobuf:"bytes,2,opt,name=zone,proto3" json:"zone,omitempty"`
-	// Build of the node's binary.
+	// Build of the node's binary; empty for tenants.
 	Build string `protobuf:"bytes,3,opt,name=build,proto3" json:"build,omitempty"`
-	// The control-plane replica it is connected to.
+	// The control-plane replica it is connected to; empty for tenants.
 	Replica string `protobuf:"bytes,4,opt,name=replica,proto3" json:"replica,omitempty"`
 	// Whether its configuration stream is open.
 	Connected bool `protobuf:"varint,5,opt,name=connected,proto3" json:"connected,omitempty"`
@@ -159,7 +161,8 @@ type DataPlane struct {
 	AckedVersion string `protobuf:"bytes,8,opt,name=acked_version,json=ackedVersion,proto3" json:"acked_version,omitempty"`
 	// The last version it rejected, if any.
 	NackVersion string `protobuf:"bytes,9,opt,name=nack_version,json=nackVersion,proto3" json:"nack_version,omitempty"`
-	// Why it rejected nack_version.
+	// Why it rejected nack_version; empty for tenants, as it may quote any
+	// tenant's configuration.
 	NackError     string                 `protobuf:"bytes,10,opt,name=nack_error,json=nackError,proto3" json:"nack_error,omitempty"`
 	NackTime      *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=nack_time,json=nackTime,proto3" json:"nack_time,omitempty"`
 	unknownFields protoimpl.UnknownFields

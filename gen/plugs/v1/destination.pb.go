@@ -271,7 +271,10 @@ type Destination struct {
 	// Whether events are delivered now; a paused destination keeps its
 	// events until it is resumed.
 	Status Destination_Status `protobuf:"varint,8,opt,name=status,proto3,enum=plugs.v1.Destination_Status" json:"status,omitempty"`
-	// Sources routed here; empty means every source of the tenant.
+	// Sources routed here; empty means every source of the tenant, and
+	// "00000000-0000-0000-0000-000000000000" alone means none. Deleting a
+	// source takes it out of this list; a list it would leave empty becomes
+	// that id, so the destination never starts taking every source.
 	SourceIds   []string     `protobuf:"bytes,9,rep,name=source_ids,json=sourceIds,proto3" json:"source_ids,omitempty"`
 	RetryPolicy *RetryPolicy `protobuf:"bytes,10,opt,name=retry_policy,json=retryPolicy,proto3" json:"retry_policy,omitempty"`
 	// How long one delivery attempt may take; unset means 10 s.
