@@ -2,6 +2,8 @@ package backbone_test
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -108,5 +110,78 @@ func TestLogStreams(t *testing.T) {
 	// One message per retention checked: the update kept what was there.
 	if info.State.Msgs != 2 {
 		t.Fatalf("attempts stream holds %d messages, want 2", info.State.Msgs)
+	}
+}
+
+// The receipts streams have byte limits, by default and as set. Receipts
+// of unverified requests fill a stream of their own: past its limit it
+// discards its own oldest, and the verified receipts stay.
+func TestReceiptStreamLimits(t *testing.T) {
+	_, conn := startBackbone(t)
+	ctx := context.Background()
+	limits := func() (verified, unverified int64) {
+		t.Helper()
+		for name, p := range map[string]*int64{backbone.ReceiptsStream: &verified, backbone.UnverifiedReceiptsStream: &unverified} {
+			s, err := conn.JS.Stream(ctx, name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			info, err := s.Info(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if info.Config.Discard != jetstream.DiscardOld || info.Config.MaxAge != backbone.DefaultReceiptRetention {
+				t.Fatalf("%s: %+v", name, info.Config)
+			}
+			*p = info.Config.MaxBytes
+		}
+		return verified, unverified
+	}
+	if v, u := limits(); v != backbone.DefaultReceiptMaxBytes || u != backbone.DefaultUnverifiedReceiptMaxBytes {
+		t.Fatalf("default limits %d and %d", v, u)
+	}
+	const limit = 64 << 10
+	if err := backbone.EnsureStreams(ctx, conn.JS, backbone.StreamOptions{ReceiptMaxBytes: -1, UnverifiedReceiptMaxBytes: limit}); err != nil {
+		t.Fatal(err)
+	}
+	if v, u := limits(); v != -1 || u != limit {
+		t.Fatalf("limits %d and %d, want none and %d", v, u, limit)
+	}
+
+	body := make([]byte, 4<<10)
+	for i := range 5 {
+		if _, err := conn.JS.Publish(ctx, backbone.ReceiptSubject("t1", "s1"), body, jetstream.WithMsgID(fmt.Sprint("v", i)),
+			jetstream.WithExpectStream(backbone.ReceiptsStream)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 100 {
+		if _, err := conn.JS.Publish(ctx, backbone.UnverifiedReceiptSubject("t1", "s1"), body, jetstream.WithMsgID(fmt.Sprint("u", i)),
+			jetstream.WithExpectStream(backbone.UnverifiedReceiptsStream)); err != nil {
+			t.Fatalf("unverified receipt %d: %v", i, err)
+		}
+	}
+	s, _ := conn.JS.Stream(ctx, backbone.UnverifiedReceiptsStream)
+	info, err := s.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Bytes > limit || info.State.Msgs == 0 || info.State.LastSeq != 100 {
+		t.Fatalf("unverified receipts: %d bytes in %d messages, last %d; want at most %d, the newest kept",
+			info.State.Bytes, info.State.Msgs, info.State.LastSeq, limit)
+	}
+	s, _ = conn.JS.Stream(ctx, backbone.ReceiptsStream)
+	if info, err = s.Info(ctx); err != nil || info.State.Msgs != 5 {
+		t.Fatalf("verified receipts: %d kept, want all 5 (%v)", info.State.Msgs, err)
+	}
+}
+
+// A byte limit the server cannot reserve fails with a message that says
+// what to change.
+func TestReceiptStreamLimitTooLarge(t *testing.T) {
+	_, conn := startBackbone(t)
+	err := backbone.EnsureStreams(context.Background(), conn.JS, backbone.StreamOptions{ReceiptMaxBytes: 1 << 60})
+	if err == nil || !strings.Contains(err.Error(), "max_file_store") {
+		t.Fatalf("EnsureStreams with an exabyte limit: %v", err)
 	}
 }

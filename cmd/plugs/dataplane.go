@@ -364,7 +364,7 @@ func startDataPlane(ctx context.Context, f *dpFlags) (*dataPlane, error) {
 	attempts := forward.NewAttemptLog(nc.JS, f.nodeID, 0, log)
 	attemptsCtx, stopAttempts := context.WithCancel(context.WithoutCancel(ctx))
 	go attempts.Run(attemptsCtx)
-	m.WatchSpools(reg, recorder, attempts)
+	m.WatchSpools(reg, map[string]metrics.Spool{"receipts": recorder.Verified(), "unverified_receipts": recorder.Unverified(), "attempts": attempts})
 	fwd := forward.New(nc.JS, snapshot.Routes{Store: store}, forward.Options{Guard: guard, Log: log, Tracing: f.tracing,
 		OnAttempt: func(a forward.Attempt) { m.Attempt(a); attempts.Record(a) }})
 	runCtx, cancel := context.WithCancel(ctx)

@@ -90,13 +90,14 @@ type receiptLog struct {
 	all []*plugsv1.Receipt
 }
 
-func (l *receiptLog) Record(r *plugsv1.Receipt) {
+func (l *receiptLog) Record(r *plugsv1.Receipt) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.all = append(l.all, r)
+	return true
 }
 
-func startWith(t *testing.T, allowUnverified bool, now time.Time, rec interface{ Record(*plugsv1.Receipt) }) *fixture {
+func startWith(t *testing.T, allowUnverified bool, now time.Time, rec interface{ Record(*plugsv1.Receipt) bool }) *fixture {
 	t.Helper()
 	stripe := sourceFrom(t, stripeID, "stripe", secret)
 	stripe.EventFilter = &plugsv1.EventFilter{EventTypes: []string{"invoice.*", "customer.subscription.*"}}

@@ -1,0 +1,145 @@
+package receiver_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/plugshq/plugs/dataplane/pipeline"
+	"github.com/plugshq/plugs/dataplane/receipts"
+	"github.com/plugshq/plugs/dataplane/receiver"
+	"github.com/plugshq/plugs/dataplane/server"
+	"github.com/plugshq/plugs/dataplane/snapshot"
+	plugsv1 "github.com/plugshq/plugs/gen/plugs/v1"
+	"github.com/plugshq/plugs/internal/metrics"
+	"github.com/plugshq/plugs/internal/metrics/metricstest"
+	"github.com/plugshq/plugs/internal/ratelimit"
+)
+
+// Anyone who knows a source's id can send it unsigned megabytes. Each such
+// request costs a receipt of at most a few kilobytes, and only within the
+// source's budget for rejected requests: past it the answer is 429 with
+// Retry-After, no receipt is kept and none is named, and a metric counts
+// the request with the cause it was rejected for. The source's signed
+// webhooks are unaffected, their receipts recorded in full, and the buffer
+// kept for them is not the one the flood fills.
+func TestRejectedFloodCostsLittle(t *testing.T) {
+	now := time.Now()
+	sc := sourceFrom(t, stripeID, "stripe", secret)
+	sc.MaxBodyBytes = 2 << 20
+	cfg, err := snapshot.Build(nil, "1", true, []*plugsv1.SourceConfig{sc, sourceFrom(t, githubID, "github", secret)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := &snapshot.Store{}
+	store.Swap(cfg)
+	sink := &recorder{}
+	reg := metrics.NewRegistry()
+	m := metrics.NewDataPlane(reg)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	const burst = 5
+	p := pipeline.New(store, sink, pipeline.Options{Log: log, Observer: m, Rejections: ratelimit.NewBudget(1, burst, 0)})
+	// Never run: what is recorded stays in the buffers, which hold 10
+	// receipts of each kind.
+	rec := receipts.New(nil, 10, log)
+	kept := &receiptLog{}
+	both := recordBoth{rec, kept}
+	rc := receiver.New(p, receiver.Options{Log: log, Now: func() time.Time { return now }, Receipts: both})
+	srv, err := server.Start(server.Config{Addr: "127.0.0.1:0", Store: store, Ingest: rc, Log: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Stop(context.Background()) })
+	f := &fixture{url: "http://" + srv.Addr, sink: sink, srv: srv}
+
+	forged := strings.Repeat("x", 1<<20)
+	for i := range 30 {
+		status, body, h := f.post(t, stripeID, http.Header{"Stripe-Signature": {"t=1,v1=00"}}, forged)
+		switch {
+		case i < burst && (status != 401 || h.Get(receiver.ReceiptIDHeader) == ""):
+			t.Fatalf("forged request %d within the budget: %d %v, receipt %q", i+1, status, body, h.Get(receiver.ReceiptIDHeader))
+		case i >= burst && (status != 429 || body["cause"] != "too_many_rejections" || h.Get("Retry-After") != "1" ||
+			h.Get(receiver.ReceiptIDHeader) != ""):
+			t.Fatalf("forged request %d past the budget: %d %v, Retry-After %q, receipt %q",
+				i+1, status, body, h.Get("Retry-After"), h.Get(receiver.ReceiptIDHeader))
+		}
+		if i == 20 {
+			// A signed webhook in the middle of the flood.
+			status, body, h := f.post(t, stripeID, stripeSigned(t, invoice, now, secret), invoice)
+			if status != 200 || h.Get(receiver.ReceiptIDHeader) == "" {
+				t.Fatalf("signed webhook during the flood: %d %v, receipt %q", status, body, h.Get(receiver.ReceiptIDHeader))
+			}
+		}
+	}
+	// Another source has its own budget.
+	if status, _, _ := f.post(t, githubID, nil, "{}"); status != 401 {
+		t.Fatalf("another source's rejected request: %d", status)
+	}
+
+	var forgedReceipts, bytes int
+	for _, r := range kept.all {
+		if r.GetSourceId() != stripeID || r.GetOutcome() != plugsv1.Receipt_OUTCOME_REJECTED {
+			continue
+		}
+		forgedReceipts++
+		bytes += len(r.GetBody())
+		if !r.GetUnverified() || !r.GetBodyTruncated() || r.GetBodySize() != 1<<20 || len(r.GetBodySha256()) != 64 {
+			t.Fatalf("receipt of a forged request: unverified %v, truncated %v, size %d, sha256 %q",
+				r.GetUnverified(), r.GetBodyTruncated(), r.GetBodySize(), r.GetBodySha256())
+		}
+	}
+	if forgedReceipts != burst || bytes > burst*receipts.MaxUnverifiedBody {
+		t.Fatalf("%d receipts holding %d body bytes for the forged requests; want %d of at most %d bytes each",
+			forgedReceipts, bytes, burst, receipts.MaxUnverifiedBody)
+	}
+	if rec.Dropped() != 0 {
+		t.Fatalf("%d receipts dropped", rec.Dropped())
+	}
+	if sink.count() != 1 {
+		t.Fatalf("%d events stored, want the signed one", sink.count())
+	}
+
+	page := httptest.NewServer(metrics.Handler(reg))
+	defer page.Close()
+	fams := metricstest.Scrape(t, page.URL)
+	if got := fams["plugs_ingest_rejections_unrecorded_total"].Sum(map[string]string{"source": stripeID, "cause": "signature_invalid"}); got != 30-burst {
+		t.Errorf("unrecorded rejections %v, want %d", got, 30-burst)
+	}
+	if got := fams["plugs_ingest_requests_total"].Sum(map[string]string{"source": stripeID, "cause": "too_many_rejections"}); got != 30-burst {
+		t.Errorf("requests answered too_many_rejections %v, want %d", got, 30-burst)
+	}
+}
+
+// recordBoth records in a Recorder, and keeps what it kept for the test.
+type recordBoth struct {
+	rec *receipts.Recorder
+	log *receiptLog
+}
+
+func (b recordBoth) Record(r *plugsv1.Receipt) bool {
+	if !b.rec.Record(r) {
+		return false
+	}
+	return b.log.Record(r)
+}
+
+// A receipt id is sent only for a receipt the data plane kept: with its
+// buffer full, the answer names none.
+func TestReceiptIDOnlyWhenKept(t *testing.T) {
+	now := time.Now()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	rec := receipts.New(nil, 1, log) // room for one receipt of each kind, never published
+	f := startWith(t, false, now, rec)
+	for i, want := range []bool{true, false} {
+		body := strings.Replace(invoice, "evt_1", "evt_"+string(rune('a'+i)), 1)
+		status, _, h := f.post(t, stripeID, stripeSigned(t, body, now, secret), body)
+		if status != 200 || (h.Get(receiver.ReceiptIDHeader) != "") != want {
+			t.Fatalf("webhook %d: %d, receipt id %q; want one: %v", i+1, status, h.Get(receiver.ReceiptIDHeader), want)
+		}
+	}
+}
