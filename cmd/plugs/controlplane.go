@@ -38,6 +38,9 @@ type cpFlags struct {
 	tlsConfig *tls.Config
 	// receiptRetention is how long receipts are kept in the index.
 	receiptRetention time.Duration
+	// receiptIndexMax and unverifiedIndexMax bound the receipts index
+	// (0: no bound).
+	receiptIndexMax, unverifiedIndexMax int64
 	// ingestURL is where the control plane reaches a data plane to send
 	// test events; dev sets its own data plane's.
 	ingestURL string
@@ -55,6 +58,14 @@ type cpFlags struct {
 	tracing trace.TracerProvider
 }
 
+// Default byte limits of the receipts index: about a month of receipts at
+// a million webhooks a day of 2 KB, of which forged requests (a few KiB
+// each) may take a sixteenth.
+const (
+	defaultReceiptIndexMax    = 64 << 30
+	defaultUnverifiedIndexMax = 4 << 30
+)
+
 func (f *cpFlags) register(fs *flag.FlagSet, defDataDir, defGRPC, defHTTP, defPublic string) {
 	fs.StringVar(&f.dataDir, "data-dir", envOr("PLUGS_DATA_DIR", defDataDir), "directory for the SQLite database and key file (PLUGS_DATA_DIR)")
 	fs.StringVar(&f.databaseURL, "database-url", envOr("PLUGS_DATABASE_URL", ""), "postgres://… to use PostgreSQL instead of SQLite (PLUGS_DATABASE_URL)")
@@ -65,6 +76,10 @@ func (f *cpFlags) register(fs *flag.FlagSet, defDataDir, defGRPC, defHTTP, defPu
 	secretVar(fs, &f.dataPlaneTokens, "dataplane-token", "PLUGS_DATAPLANE_TOKEN", "comma-separated `tokens` data planes authenticate with (PLUGS_DATAPLANE_TOKEN)")
 	fs.DurationVar(&f.receiptRetention, "receipt-retention", envDuration("PLUGS_RECEIPT_RETENTION", 30*24*time.Hour),
 		"how long receipts of received webhooks are kept; set the data planes' flag to the same (PLUGS_RECEIPT_RETENTION)")
+	sizeVar(fs, &f.receiptIndexMax, "receipt-index-max-bytes", defaultReceiptIndexMax,
+		"`size` (such as 64GiB) the receipts index may hold, counting each receipt's encoded size (the database needs more for its indexes); past it the oldest receipts are deleted, those of unverified requests first; none for no limit (PLUGS_RECEIPT_INDEX_MAX_BYTES)")
+	sizeVar(fs, &f.unverifiedIndexMax, "unverified-receipt-index-max-bytes", defaultUnverifiedIndexMax,
+		"`size` the receipts of requests that did not pass verification may hold in the index; past it the oldest of them are deleted; none for no limit (PLUGS_UNVERIFIED_RECEIPT_INDEX_MAX_BYTES)")
 	fs.StringVar(&f.allowHTTPHosts, "allow-http-hosts", envOr("PLUGS_ALLOW_HTTP_HOSTS", ""),
 		"comma-separated hosts destinations may use over plain http, for development (PLUGS_ALLOW_HTTP_HOSTS)")
 	fs.Float64Var(&f.apiRate, "api-rate-limit", envFloat("PLUGS_API_RATE_LIMIT", 50),
@@ -146,14 +161,15 @@ func startControlPlane(ctx context.Context, f *cpFlags, createKey bool, extraTok
 	cfg := server.Config{
 		DB: db, Keyring: kr, Catalog: catalog,
 		GRPCAddr: f.grpcAddr, HTTPAddr: f.httpAddr,
-		PublicIngestURL:  f.publicURL,
-		IngestURL:        f.ingestURL,
-		DataPlaneTokens:  tokens,
-		TLS:              f.tlsConfig,
-		AllowHTTPHosts:   splitList(f.allowHTTPHosts),
-		ReceiptRetention: f.receiptRetention,
-		Tracing:          f.tracing,
-		Log:              slog.Default(),
+		PublicIngestURL:      f.publicURL,
+		IngestURL:            f.ingestURL,
+		DataPlaneTokens:      tokens,
+		TLS:                  f.tlsConfig,
+		AllowHTTPHosts:       splitList(f.allowHTTPHosts),
+		ReceiptRetention:     f.receiptRetention,
+		ReceiptIndexMaxBytes: f.receiptIndexMax, UnverifiedReceiptIndexMaxBytes: f.unverifiedIndexMax,
+		Tracing: f.tracing,
+		Log:     slog.Default(),
 	}
 	if cfg.Metrics = f.metrics; cfg.Metrics == nil {
 		cfg.Metrics = metrics.NewRegistry()

@@ -63,9 +63,9 @@ func Decode(subject string, data []byte, published time.Time) (Row, error) {
 	if err := proto.Unmarshal(data, r); err != nil {
 		return Row{}, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
-	subTenant, subSource, ok := streamindex.SubjectIDs(subject, backbone.ReceiptSubject)
+	subTenant, subSource, ok := streamindex.SubjectIDs(subject, receiptSubject(r))
 	if !ok {
-		return Row{}, fmt.Errorf("%w: subject %q is not plugs.receipts.<tenant id>.<source id>", ErrMalformed, subject)
+		return Row{}, fmt.Errorf("%w: subject %q is not %s", ErrMalformed, subject, receiptSubject(r)("<tenant id>", "<source id>"))
 	}
 	row := Row{Receipt: r}
 	var err error
@@ -89,6 +89,15 @@ func Decode(subject string, data []byte, published time.Time) (Row, error) {
 	// the same on every dialect, and page tokens exact.
 	row.ReceiveTime = t.UTC().Truncate(time.Microsecond)
 	return row, nil
+}
+
+// receiptSubject is how the data planes name the subject of r: receipts
+// of unverified requests have a stream of their own.
+func receiptSubject(r *plugsv1.Receipt) func(tenantID, sourceID string) string {
+	if r.GetUnverified() {
+		return backbone.UnverifiedReceiptSubject
+	}
+	return backbone.ReceiptSubject
 }
 
 // idOr parses a receipt's id, taking the subject's when it is empty, and
@@ -139,7 +148,11 @@ func (row Row) create(c *ent.Client) *ent.ReceiptCreate {
 		SetRequestURI(text(r.GetRequestUri())).
 		SetHeaders(headers).
 		SetBody(r.GetBody()).
-		SetBodyTruncated(r.GetBodyTruncated())
+		SetBodyTruncated(r.GetBodyTruncated()).
+		SetBodySize(r.GetBodySize()).
+		SetBodySha256(text(r.GetBodySha256())).
+		SetUnverified(r.GetUnverified()).
+		SetSizeBytes(int64(proto.Size(r)))
 }
 
 // text makes a string storable everywhere: PostgreSQL refuses NUL in text
@@ -161,6 +174,9 @@ func ToProto(r *ent.Receipt, full bool) *plugsv1.Receipt {
 		Method:          r.Method,
 		RequestUri:      r.RequestURI,
 		BodyTruncated:   r.BodyTruncated,
+		BodySize:        r.BodySize,
+		BodySha256:      r.BodySha256,
+		Unverified:      r.Unverified,
 		Outcome:         APIOutcome(r.Outcome),
 		Cause:           r.Cause,
 		Detail:          r.Detail,

@@ -24,6 +24,11 @@ import (
 // one of them.
 const ConsumerName = "plugs-receipts-indexer"
 
+// UnverifiedConsumerName is the durable consumer on
+// backbone.UnverifiedReceiptsStream, the receipts of requests that did not
+// pass verification, indexed into the same table.
+const UnverifiedConsumerName = "plugs-unverified-receipts-indexer"
+
 const (
 	// DefaultRetentionEvery is how often old receipts are deleted.
 	DefaultRetentionEvery = streamindex.DefaultRetentionEvery
@@ -43,7 +48,9 @@ type Indexer struct {
 	// indexed before still age out.
 	JS jetstream.JetStream
 	// Settings tune the indexer; a zero Retention means
-	// backbone.DefaultReceiptRetention, the stream's own.
+	// backbone.DefaultReceiptRetention, the stream's own. The byte limits
+	// count each receipt's encoded size; the receipts of unverified
+	// requests are the expendable ones.
 	streamindex.Settings
 	Log *slog.Logger
 
@@ -72,6 +79,12 @@ func (ix *Indexer) Prune(ctx context.Context, cutoff time.Time) (int, error) {
 	return ix.indexer().Prune(ctx, cutoff)
 }
 
+// PruneBytes deletes the oldest receipts past the byte limits, those of
+// unverified requests first, and returns how many it deleted.
+func (ix *Indexer) PruneBytes(ctx context.Context) (int, error) {
+	return ix.indexer().PruneBytes(ctx)
+}
+
 func (ix *Indexer) indexer() *streamindex.Indexer[Row] {
 	settings := ix.Settings
 	if settings.Retention <= 0 {
@@ -83,10 +96,12 @@ func (ix *Indexer) indexer() *streamindex.Indexer[Row] {
 		Stream:      backbone.ReceiptsStream,
 		Consumer:    ConsumerName,
 		Description: "Plugs control plane: receipts into the queryable index",
-		One:         "receipt",
-		Many:        "receipts",
-		Settings:    settings,
-		Log:         ix.Log,
+		Also: []streamindex.Feed{{Stream: backbone.UnverifiedReceiptsStream, Consumer: UnverifiedConsumerName,
+			Description: "Plugs control plane: receipts of unverified requests into the queryable index"}},
+		One:      "receipt",
+		Many:     "receipts",
+		Settings: settings,
+		Log:      ix.Log,
 	}
 }
 

@@ -54,6 +54,14 @@ const (
 	FieldBody = "body"
 	// FieldBodyTruncated holds the string denoting the body_truncated field in the database.
 	FieldBodyTruncated = "body_truncated"
+	// FieldBodySize holds the string denoting the body_size field in the database.
+	FieldBodySize = "body_size"
+	// FieldBodySha256 holds the string denoting the body_sha256 field in the database.
+	FieldBodySha256 = "body_sha256"
+	// FieldUnverified holds the string denoting the unverified field in the database.
+	FieldUnverified = "unverified"
+	// FieldSizeBytes holds the string denoting the size_bytes field in the database.
+	FieldSizeBytes = "size_bytes"
 	// Table holds the table name of the receipt in the database.
 	Table = "receipts"
 )
@@ -81,6 +89,10 @@ var Columns = []string{
 	FieldHeaders,
 	FieldBody,
 	FieldBodyTruncated,
+	FieldBodySize,
+	FieldBodySha256,
+	FieldUnverified,
+	FieldSizeBytes,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -129,6 +141,14 @@ var (
 	DefaultRequestURI string
 	// DefaultBodyTruncated holds the default value on creation for the "body_truncated" field.
 	DefaultBodyTruncated bool
+	// DefaultBodySize holds the default value on creation for the "body_size" field.
+	DefaultBodySize int64
+	// DefaultBodySha256 holds the default value on creation for the "body_sha256" field.
+	DefaultBodySha256 string
+	// DefaultUnverified holds the default value on creation for the "unverified" field.
+	DefaultUnverified bool
+	// DefaultSizeBytes holds the default value on creation for the "size_bytes" field.
+	DefaultSizeBytes int64
 )
 
 // Outcome defines the type for the "outcome" enum field.
@@ -254,4 +274,24 @@ func ByRequestURI(opts ...sql.OrderTermOption) OrderOption {
 // ByBodyTruncated orders the results by the body_truncated field.
 func ByBodyTruncated(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldBodyTruncated, opts...).ToFunc()
+}
+
+// ByBodySize orders the results by the body_size field.
+func ByBodySize(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldBodySize, opts...).ToFunc()
+}
+
+// ByBodySha256 orders the results by the body_sha256 field.
+func ByBodySha256(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldBodySha256, opts...).ToFunc()
+}
+
+// ByUnverified orders the results by the unverified field.
+func ByUnverified(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldUnverified, opts...).ToFunc()
+}
+
+// BySizeBytes orders the results by the size_bytes field.
+func BySizeBytes(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldSizeBytes, opts...).ToFunc()
 }
