@@ -184,49 +184,40 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, o StreamOptions)
 		// a retry after a lost publish ack does not store it twice.
 		Duplicates: DeliveriesDedupWindow,
 	}
-	receipts := jetstream.StreamConfig{
-		Name:        ReceiptsStream,
-		Description: "Plugs receipts: every verified request to a known source with its raw body, outcome and cause",
-		Subjects:    []string{"plugs.receipts.>"},
-		Storage:     jetstream.FileStorage,
-		Retention:   jetstream.LimitsPolicy,
-		Discard:     jetstream.DiscardOld,
-		MaxAge:      o.ReceiptRetention,
-		MaxBytes:    maxBytes(o.ReceiptMaxBytes, DefaultReceiptMaxBytes),
-		Replicas:    o.Replicas,
-		Duplicates:  time.Minute,
-	}
-	unverified := jetstream.StreamConfig{
-		Name:        UnverifiedReceiptsStream,
-		Description: "Plugs receipts of requests that did not pass verification, bodies cut to their start",
-		Subjects:    []string{"plugs.unverified-receipts.>"},
-		Storage:     jetstream.FileStorage,
-		Retention:   jetstream.LimitsPolicy,
-		Discard:     jetstream.DiscardOld,
-		MaxAge:      o.ReceiptRetention,
-		MaxBytes:    maxBytes(o.UnverifiedReceiptMaxBytes, DefaultUnverifiedReceiptMaxBytes),
-		Replicas:    o.Replicas,
-		Duplicates:  time.Minute,
-	}
-	attempts := jetstream.StreamConfig{
-		Name:        AttemptsStream,
-		Description: "Plugs delivery log: every request made to a destination, its answer and what became of the delivery",
-		Subjects:    []string{"plugs.attempts.>"},
-		Storage:     jetstream.FileStorage,
-		Retention:   jetstream.LimitsPolicy,
-		Discard:     jetstream.DiscardOld,
-		MaxAge:      o.ReceiptRetention,
-		Replicas:    o.Replicas,
-		// An attempt is published with its own id, retried within
-		// seconds when a confirmation is lost.
-		Duplicates: time.Minute,
-	}
+	receipts := logStream(o, ReceiptsStream, "plugs.receipts.>",
+		"Plugs receipts: every verified request to a known source with its raw body, outcome and cause",
+		maxBytes(o.ReceiptMaxBytes, DefaultReceiptMaxBytes))
+	unverified := logStream(o, UnverifiedReceiptsStream, "plugs.unverified-receipts.>",
+		"Plugs receipts of requests that did not pass verification, bodies cut to their start",
+		maxBytes(o.UnverifiedReceiptMaxBytes, DefaultUnverifiedReceiptMaxBytes))
+	attempts := logStream(o, AttemptsStream, "plugs.attempts.>",
+		"Plugs delivery log: every request made to a destination, its answer and what became of the delivery", 0)
 	for _, c := range []jetstream.StreamConfig{cfg, deliveries, dead, receipts, unverified, attempts} {
 		if err := ensureStream(ctx, js, c); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// logStream is the configuration of a stream that carries records to the
+// control plane's index (receipts, the delivery log): kept for the receipt
+// retention, within maxBytes (0: no bound), the oldest discarded first.
+// Each record is published with its own id as Nats-Msg-Id, retried within
+// seconds when a confirmation is lost.
+func logStream(o StreamOptions, name, subjects, description string, maxBytes int64) jetstream.StreamConfig {
+	return jetstream.StreamConfig{
+		Name:        name,
+		Description: description,
+		Subjects:    []string{subjects},
+		Storage:     jetstream.FileStorage,
+		Retention:   jetstream.LimitsPolicy,
+		Discard:     jetstream.DiscardOld,
+		MaxAge:      o.ReceiptRetention,
+		MaxBytes:    maxBytes,
+		Replicas:    o.Replicas,
+		Duplicates:  time.Minute,
+	}
 }
 
 // codeStorageExceeded is the server's answer to a stream whose byte limit

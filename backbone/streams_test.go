@@ -27,15 +27,7 @@ func TestDeliveryStreams(t *testing.T) {
 		backbone.DeliveriesStream: {backbone.DeliverySubject("d1"), 8 * 24 * time.Hour},
 		backbone.DeadStream:       {backbone.DeadSubject("d1"), 30 * 24 * time.Hour},
 	} {
-		s, err := conn.JS.Stream(ctx, name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		info, err := s.Info(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c := info.Config
+		c := streamInfo(t, conn, name).Config
 		if c.MaxAge != want.maxAge || c.Storage != jetstream.FileStorage || c.Retention != jetstream.LimitsPolicy || c.Duplicates != 10*time.Minute {
 			t.Fatalf("%s: %+v", name, c)
 		}
@@ -48,9 +40,8 @@ func TestDeliveryStreams(t *testing.T) {
 				t.Fatalf("%s stored in %s", want.subject, ack.Stream)
 			}
 		}
-		info, _ = s.Info(ctx)
-		if info.State.Msgs != 1 {
-			t.Fatalf("%s: %d messages, want 1", name, info.State.Msgs)
+		if n := streamInfo(t, conn, name).State.Msgs; n != 1 {
+			t.Fatalf("%s: %d messages, want 1", name, n)
 		}
 	}
 }
@@ -64,18 +55,11 @@ func TestLogStreams(t *testing.T) {
 	check := func(retention time.Duration) {
 		t.Helper()
 		for name, subject := range map[string]string{
-			backbone.ReceiptsStream: backbone.ReceiptSubject("t1", "s1"),
-			backbone.AttemptsStream: backbone.AttemptSubject("t1", "d1"),
+			backbone.ReceiptsStream:           backbone.ReceiptSubject("t1", "s1"),
+			backbone.UnverifiedReceiptsStream: backbone.UnverifiedReceiptSubject("t1", "s1"),
+			backbone.AttemptsStream:           backbone.AttemptSubject("t1", "d1"),
 		} {
-			s, err := conn.JS.Stream(ctx, name)
-			if err != nil {
-				t.Fatal(err)
-			}
-			info, err := s.Info(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			c := info.Config
+			c := streamInfo(t, conn, name).Config
 			if c.MaxAge != retention || c.Storage != jetstream.FileStorage || c.Retention != jetstream.LimitsPolicy ||
 				c.Discard != jetstream.DiscardOld || c.Replicas != 1 || c.Duplicates != time.Minute {
 				t.Fatalf("%s: %+v", name, c)
@@ -99,17 +83,9 @@ func TestLogStreams(t *testing.T) {
 		t.Fatal(err)
 	}
 	check(7 * 24 * time.Hour)
-	s, err := conn.JS.Stream(ctx, backbone.AttemptsStream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := s.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
 	// One message per retention checked: the update kept what was there.
-	if info.State.Msgs != 2 {
-		t.Fatalf("attempts stream holds %d messages, want 2", info.State.Msgs)
+	if n := streamInfo(t, conn, backbone.AttemptsStream).State.Msgs; n != 2 {
+		t.Fatalf("attempts stream holds %d messages, want 2", n)
 	}
 }
 
@@ -122,14 +98,7 @@ func TestReceiptStreamLimits(t *testing.T) {
 	limits := func() (verified, unverified int64) {
 		t.Helper()
 		for name, p := range map[string]*int64{backbone.ReceiptsStream: &verified, backbone.UnverifiedReceiptsStream: &unverified} {
-			s, err := conn.JS.Stream(ctx, name)
-			if err != nil {
-				t.Fatal(err)
-			}
-			info, err := s.Info(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
+			info := streamInfo(t, conn, name)
 			if info.Config.Discard != jetstream.DiscardOld || info.Config.MaxAge != backbone.DefaultReceiptRetention {
 				t.Fatalf("%s: %+v", name, info.Config)
 			}
@@ -161,19 +130,28 @@ func TestReceiptStreamLimits(t *testing.T) {
 			t.Fatalf("unverified receipt %d: %v", i, err)
 		}
 	}
-	s, _ := conn.JS.Stream(ctx, backbone.UnverifiedReceiptsStream)
-	info, err := s.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	info := streamInfo(t, conn, backbone.UnverifiedReceiptsStream)
 	if info.State.Bytes > limit || info.State.Msgs == 0 || info.State.LastSeq != 100 {
 		t.Fatalf("unverified receipts: %d bytes in %d messages, last %d; want at most %d, the newest kept",
 			info.State.Bytes, info.State.Msgs, info.State.LastSeq, limit)
 	}
-	s, _ = conn.JS.Stream(ctx, backbone.ReceiptsStream)
-	if info, err = s.Info(ctx); err != nil || info.State.Msgs != 5 {
-		t.Fatalf("verified receipts: %d kept, want all 5 (%v)", info.State.Msgs, err)
+	if n := streamInfo(t, conn, backbone.ReceiptsStream).State.Msgs; n != 5 {
+		t.Fatalf("verified receipts: %d kept, want all 5", n)
 	}
+}
+
+func streamInfo(t *testing.T, conn *backbone.Conn, name string) *jetstream.StreamInfo {
+	t.Helper()
+	ctx := context.Background()
+	s, err := conn.JS.Stream(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info
 }
 
 // A byte limit the server cannot reserve fails with a message that says

@@ -125,6 +125,32 @@ func startWith(t *testing.T, allowUnverified bool, now time.Time, rec interface{
 	return &fixture{url: "http://" + srv.Addr, sink: sink, srv: srv}
 }
 
+// serve runs a receiver over sources, with the pipeline and receiver
+// options given, until the test ends. Events go to sink, or to a recorder
+// (the fixture's) when it is nil; logs are discarded.
+func serve(t *testing.T, sources []*plugsv1.SourceConfig, sink pipeline.Sink, po pipeline.Options, ro receiver.Options) *fixture {
+	t.Helper()
+	cfg, err := snapshot.Build(nil, "1", true, sources, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := &snapshot.Store{}
+	store.Swap(cfg)
+	rec, _ := sink.(*recorder)
+	if sink == nil {
+		rec = &recorder{}
+		sink = rec
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	po.Log, ro.Log = log, log
+	srv, err := server.Start(server.Config{Addr: "127.0.0.1:0", Store: store, Ingest: receiver.New(pipeline.New(store, sink, po), ro), Log: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Stop(context.Background()) })
+	return &fixture{url: "http://" + srv.Addr, sink: rec, srv: srv}
+}
+
 func (f *fixture) post(t *testing.T, id string, h http.Header, body string) (int, map[string]any, http.Header) {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, f.url+"/v1/ingest/webhook/"+id, strings.NewReader(body))

@@ -1,8 +1,6 @@
 package receiver_test
 
 import (
-	"context"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -13,8 +11,6 @@ import (
 	"github.com/plugshq/plugs/dataplane/pipeline"
 	"github.com/plugshq/plugs/dataplane/receipts"
 	"github.com/plugshq/plugs/dataplane/receiver"
-	"github.com/plugshq/plugs/dataplane/server"
-	"github.com/plugshq/plugs/dataplane/snapshot"
 	plugsv1 "github.com/plugshq/plugs/gen/plugs/v1"
 	"github.com/plugshq/plugs/internal/metrics"
 	"github.com/plugshq/plugs/internal/metrics/metricstest"
@@ -32,30 +28,16 @@ func TestRejectedFloodCostsLittle(t *testing.T) {
 	now := time.Now()
 	sc := sourceFrom(t, stripeID, "stripe", secret)
 	sc.MaxBodyBytes = 2 << 20
-	cfg, err := snapshot.Build(nil, "1", true, []*plugsv1.SourceConfig{sc, sourceFrom(t, githubID, "github", secret)}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	store := &snapshot.Store{}
-	store.Swap(cfg)
-	sink := &recorder{}
 	reg := metrics.NewRegistry()
-	m := metrics.NewDataPlane(reg)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	const burst = 5
-	p := pipeline.New(store, sink, pipeline.Options{Log: log, Observer: m, Rejections: ratelimit.NewBudget(1, burst, 0)})
 	// Never run: what is recorded stays in the buffers, which hold 10
 	// receipts of each kind.
-	rec := receipts.New(nil, 10, log)
+	rec := receipts.New(nil, 10, slog.New(slog.DiscardHandler))
 	kept := &receiptLog{}
-	both := recordBoth{rec, kept}
-	rc := receiver.New(p, receiver.Options{Log: log, Now: func() time.Time { return now }, Receipts: both})
-	srv, err := server.Start(server.Config{Addr: "127.0.0.1:0", Store: store, Ingest: rc, Log: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Stop(context.Background()) })
-	f := &fixture{url: "http://" + srv.Addr, sink: sink, srv: srv}
+	f := serve(t, []*plugsv1.SourceConfig{sc, sourceFrom(t, githubID, "github", secret)}, nil,
+		pipeline.Options{Observer: metrics.NewDataPlane(reg), Rejections: ratelimit.NewBudget(1, burst, 0)},
+		receiver.Options{Now: func() time.Time { return now }, Receipts: recordBoth{rec, kept}})
+	sink := f.sink
 
 	forged := strings.Repeat("x", 1<<20)
 	for i := range 30 {
@@ -132,8 +114,7 @@ func (b recordBoth) Record(r *plugsv1.Receipt) bool {
 // buffer full, the answer names none.
 func TestReceiptIDOnlyWhenKept(t *testing.T) {
 	now := time.Now()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	rec := receipts.New(nil, 1, log) // room for one receipt of each kind, never published
+	rec := receipts.New(nil, 1, slog.New(slog.DiscardHandler)) // room for one receipt of each kind, never published
 	f := startWith(t, false, now, rec)
 	for i, want := range []bool{true, false} {
 		body := strings.Replace(invoice, "evt_1", "evt_"+string(rune('a'+i)), 1)

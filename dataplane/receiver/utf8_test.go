@@ -3,7 +3,6 @@ package receiver_test
 import (
 	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -17,8 +16,6 @@ import (
 	"github.com/plugshq/plugs/dataplane/pipeline"
 	"github.com/plugshq/plugs/dataplane/receipts"
 	"github.com/plugshq/plugs/dataplane/receiver"
-	"github.com/plugshq/plugs/dataplane/server"
-	"github.com/plugshq/plugs/dataplane/snapshot"
 	plugsv1 "github.com/plugshq/plugs/gen/plugs/v1"
 )
 
@@ -45,24 +42,11 @@ func TestHeaderNotUTF8(t *testing.T) {
 	sc := sourceFrom(t, stripeID, "stripe", secret)
 	sc.TenantId = "0192d1a0-0000-7000-8000-0000000000aa"
 	sc.FieldMappings.CustomerId = &plugsv1.ValueRef{From: &plugsv1.ValueRef_Header{Header: "X-Customer"}}
-	cfg, err := snapshot.Build(nil, "1", true, []*plugsv1.SourceConfig{sc}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	store := &snapshot.Store{}
-	store.Swap(cfg)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	rec := receipts.New(nc.JS, 0, log)
+	rec := receipts.New(nc.JS, 0, slog.New(slog.DiscardHandler))
 	runCtx, stop := context.WithCancel(ctx)
 	go rec.Run(runCtx)
-	rc := receiver.New(pipeline.New(store, &backbone.EventStore{JS: nc.JS}, pipeline.Options{Log: log}),
-		receiver.Options{Log: log, Now: func() time.Time { return now }, Receipts: rec})
-	srv, err := server.Start(server.Config{Addr: "127.0.0.1:0", Store: store, Ingest: rc, Log: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Stop(ctx) })
-	f := &fixture{url: "http://" + srv.Addr, srv: srv}
+	f := serve(t, []*plugsv1.SourceConfig{sc}, &backbone.EventStore{JS: nc.JS}, pipeline.Options{},
+		receiver.Options{Now: func() time.Time { return now }, Receipts: rec})
 
 	h := stripeSigned(t, invoice, now, secret)
 	h.Set("X-Customer", "cus_\xff")
