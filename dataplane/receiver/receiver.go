@@ -115,7 +115,7 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		receipt := receipts.Build(receipts.Request{
 			ID:     requestID,
 			Method: r.Method, RequestURI: r.URL.RequestURI(), RemoteAddr: r.RemoteAddr,
-			Header: r.Header, ReceiveTime: req.ReceiveTime, Replay: req.Replay,
+			Header: r.Header, ContentLength: r.ContentLength, ReceiveTime: req.ReceiveTime, Replay: req.Replay,
 		}, res, status, rc.opts.Now().Sub(req.ReceiveTime), rc.opts.NodeID)
 		if rc.opts.Receipts.Record(receipt) {
 			w.Header().Set(ReceiptIDHeader, requestID)

@@ -124,3 +124,19 @@ func TestReceiptIDOnlyWhenKept(t *testing.T) {
 		}
 	}
 }
+
+// A body declared over the source's limit is not read at all: its receipt
+// keeps the length the sender declared.
+func TestTooLargeReceiptKeepsDeclaredSize(t *testing.T) {
+	kept := &receiptLog{}
+	f := startWith(t, false, time.Now(), kept)
+	body := strings.Repeat("x", 5000) // the source's limit is 4096
+	if status, _, _ := f.post(t, stripeID, nil, body); status != 413 {
+		t.Fatalf("status %d, want 413", status)
+	}
+	r := kept.all[len(kept.all)-1]
+	if r.GetBodySize() != 5000 || !r.GetBodyTruncated() || len(r.GetBody()) != 0 || r.GetBodySha256() != "" || !r.GetUnverified() {
+		t.Fatalf("receipt: size %d, truncated %v, %d bytes kept, sha256 %q, unverified %v",
+			r.GetBodySize(), r.GetBodyTruncated(), len(r.GetBody()), r.GetBodySha256(), r.GetUnverified())
+	}
+}
