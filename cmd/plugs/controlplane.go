@@ -38,6 +38,9 @@ type cpFlags struct {
 	tlsConfig *tls.Config
 	// receiptRetention is how long receipts are kept in the index.
 	receiptRetention time.Duration
+	// receiptIndexMax and unverifiedIndexMax bound the receipts index
+	// (0: no bound).
+	receiptIndexMax, unverifiedIndexMax int64
 	// ingestURL is where the control plane reaches a data plane to send
 	// test events; dev sets its own data plane's.
 	ingestURL string
@@ -58,6 +61,14 @@ type cpFlags struct {
 	tracing trace.TracerProvider
 }
 
+// Default byte limits of the receipts index: about a month of receipts at
+// a million webhooks a day of 2 KB, of which forged requests (a few KiB
+// each) may take a sixteenth.
+const (
+	defaultReceiptIndexMax    = 64 << 30
+	defaultUnverifiedIndexMax = 4 << 30
+)
+
 func (f *cpFlags) register(fs *flag.FlagSet, defDataDir, defGRPC, defHTTP, defPublic string) {
 	f.registerStore(fs, defDataDir, true)
 	fs.StringVar(&f.grpcAddr, "grpc-addr", envOr("PLUGS_GRPC_ADDR", defGRPC), "gRPC listen address (PLUGS_GRPC_ADDR)")
@@ -66,6 +77,10 @@ func (f *cpFlags) register(fs *flag.FlagSet, defDataDir, defGRPC, defHTTP, defPu
 	secretVar(fs, &f.dataPlaneTokens, "dataplane-token", "PLUGS_DATAPLANE_TOKEN", "comma-separated `tokens` data planes authenticate with (PLUGS_DATAPLANE_TOKEN)")
 	fs.DurationVar(&f.receiptRetention, "receipt-retention", envDuration("PLUGS_RECEIPT_RETENTION", 30*24*time.Hour),
 		"how long receipts of received webhooks are kept; set the data planes' flag to the same (PLUGS_RECEIPT_RETENTION)")
+	sizeVar(fs, &f.receiptIndexMax, "receipt-index-max-bytes", defaultReceiptIndexMax,
+		"`size` (such as 64GiB) the receipts index may hold, counting each receipt's encoded size (the database needs more for its indexes); past it the oldest receipts are deleted, those of unverified requests first; none for no limit (PLUGS_RECEIPT_INDEX_MAX_BYTES)")
+	sizeVar(fs, &f.unverifiedIndexMax, "unverified-receipt-index-max-bytes", defaultUnverifiedIndexMax,
+		"`size` the receipts of requests that did not pass verification may hold in the index; past it the oldest of them are deleted; none for no limit (PLUGS_UNVERIFIED_RECEIPT_INDEX_MAX_BYTES)")
 	fs.StringVar(&f.allowHTTPHosts, "allow-http-hosts", envOr("PLUGS_ALLOW_HTTP_HOSTS", ""),
 		"comma-separated hosts destinations may use over plain http, and internal addresses they may name, for development (PLUGS_ALLOW_HTTP_HOSTS)")
 	fs.Float64Var(&f.apiRate, "api-rate-limit", envFloat("PLUGS_API_RATE_LIMIT", 50),
@@ -165,6 +180,7 @@ func startControlPlane(ctx context.Context, f *cpFlags, createKey bool, extraTok
 		TLS:              f.tlsConfig,
 		AllowHTTPHosts:   splitList(f.allowHTTPHosts),
 		ReceiptRetention: f.receiptRetention,
+		ReceiptIndexMaxBytes: f.receiptIndexMax, UnverifiedReceiptIndexMaxBytes: f.unverifiedIndexMax,
 		MetricsAddr:      f.metricsAddr,
 		MetricsOnREST:    f.metricsOnREST,
 		Tracing:          f.tracing,

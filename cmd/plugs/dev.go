@@ -100,9 +100,10 @@ set by a flag below: --ingest-addr (webhooks, /healthz, /readyz),
 	}
 	defer nats.Shutdown()
 	dp.nats.url, dp.natsReplicas = nats.URL(), 1
+	dp.receiptRetention = cp.receiptRetention
 	// The streams exist before either plane starts, so the control plane's
 	// receipts index does not wait for the data plane to create them.
-	if err := ensureDevStreams(ctx, nats.URL()); err != nil {
+	if err := ensureDevStreams(ctx, nats.URL(), dp.streamOptions()); err != nil {
 		return err
 	}
 	cp.nats.url = nats.URL()
@@ -205,11 +206,11 @@ func scheme(secure bool) string {
 	return "http://"
 }
 
-func ensureDevStreams(ctx context.Context, url string) error {
+func ensureDevStreams(ctx context.Context, url string, opts backbone.StreamOptions) error {
 	nc, err := backbone.Connect(ctx, backbone.Options{URL: url, Name: "plugs-dev"})
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	return backbone.EnsureStreams(ctx, nc.JS, backbone.StreamOptions{Replicas: 1})
+	return backbone.EnsureStreams(ctx, nc.JS, opts)
 }

@@ -2,6 +2,7 @@ package receipts
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -52,7 +53,7 @@ func Decode(subject string, data []byte, published time.Time) (Row, error) {
 	if err := proto.Unmarshal(data, r); err != nil {
 		return Row{}, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
-	ids, err := streamindex.ParseIDs(subject, backbone.ReceiptSubject, r.GetId(), r.GetTenantId(), "source_id", r.GetSourceId())
+	ids, err := streamindex.ParseIDs(subject, receiptSubject(r), r.GetId(), r.GetTenantId(), "source_id", r.GetSourceId())
 	if err != nil {
 		return Row{}, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
@@ -101,7 +102,18 @@ func (row Row) create(c *ent.Client) *ent.ReceiptCreate {
 		SetHeaders(headers).
 		SetBody(r.GetBody()).
 		SetBodyTruncated(r.GetBodyTruncated()).
-		SetTest(r.GetTest())
+		SetTest(r.GetTest()).
+		SetBodySize(r.GetBodySize()).
+		SetBodySha256(text(r.GetBodySha256())).
+		SetUnverified(r.GetUnverified()).
+		SetSizeBytes(int64(proto.Size(r)))
+}
+
+// text makes a string storable everywhere: PostgreSQL refuses NUL in text
+// and in jsonb, and a sender controls much of what a receipt quotes. The
+// raw bytes of the body are kept as they are.
+func text(s string) string {
+	return strings.ReplaceAll(s, "\x00", "\uFFFD")
 }
 
 // ToProto renders a stored receipt. Headers and body are left out unless
@@ -116,6 +128,9 @@ func ToProto(r *ent.Receipt, full bool) *plugsv1.Receipt {
 		Method:          r.Method,
 		RequestUri:      r.RequestURI,
 		BodyTruncated:   r.BodyTruncated,
+		BodySize:        r.BodySize,
+		BodySha256:      r.BodySha256,
+		Unverified:      r.Unverified,
 		Outcome:         APIOutcome(r.Outcome),
 		Cause:           r.Cause,
 		Detail:          r.Detail,
@@ -136,4 +151,13 @@ func ToProto(r *ent.Receipt, full bool) *plugsv1.Receipt {
 		out.Body = r.Body
 	}
 	return out
+}
+
+// receiptSubject is how the data planes name the subject of r: receipts
+// of unverified requests have a stream of their own.
+func receiptSubject(r *plugsv1.Receipt) func(tenantID, sourceID string) string {
+	if r.GetUnverified() {
+		return backbone.UnverifiedReceiptSubject
+	}
+	return backbone.ReceiptSubject
 }

@@ -23,6 +23,11 @@ import (
 // one of them.
 const ConsumerName = "plugs-receipts-indexer"
 
+// UnverifiedConsumerName is the durable consumer on
+// backbone.UnverifiedReceiptsStream, the receipts of requests that did not
+// pass verification, indexed into the same table.
+const UnverifiedConsumerName = "plugs-unverified-receipts-indexer"
+
 const (
 	// DefaultRetentionEvery is how often old receipts are deleted.
 	DefaultRetentionEvery = streamindex.DefaultRetentionEvery
@@ -34,7 +39,9 @@ const (
 
 // Indexer indexes receipts and applies their retention. Its zero options
 // take the defaults; set the fields before Run. A zero Retention means
-// backbone.DefaultReceiptRetention, the stream's own.
+// backbone.DefaultReceiptRetention, the stream's own. The byte limits
+// count each receipt's encoded size; the receipts of unverified requests
+// are the expendable ones.
 type Indexer = streamindex.Service[Row, kind]
 
 // kind is what sets the receipts' indexer apart.
@@ -49,6 +56,8 @@ func (kind) Spec() streamindex.Spec {
 		Many:             "receipts",
 		DefaultRetention: backbone.DefaultReceiptRetention,
 		ErrRunning:       ErrRunning,
+		Also: []streamindex.Feed{{Stream: backbone.UnverifiedReceiptsStream, Consumer: UnverifiedConsumerName,
+			Description: "Plugs control plane: receipts of unverified requests into the queryable index"}},
 	}
 }
 

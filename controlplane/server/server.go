@@ -103,6 +103,11 @@ type Config struct {
 	// what the stream dropped before it was indexed, and keeping rows past
 	// it only costs space.
 	ReceiptRetention time.Duration
+	// ReceiptIndexMaxBytes and UnverifiedReceiptIndexMaxBytes bound the
+	// receipts index, all receipts and those of unverified requests alone,
+	// by their encoded size: past them the oldest go, unverified ones
+	// first. Zero means no bound.
+	ReceiptIndexMaxBytes, UnverifiedReceiptIndexMaxBytes int64
 	// TLS, when set, serves both listeners over TLS with its Certificates
 	// (at least one; GetCertificate alone is not enough, because the gateway
 	// pins the certificates it is given). Its ClientCAs, when set, verify a
@@ -271,7 +276,8 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	store.Watch(bg, cfg.DB, cfg.PollInterval, log)
 	// Without JetStream no receipt arrives, but those indexed before still
 	// age out, so the indexer runs either way.
-	indexer := &receipts.Indexer{Client: cfg.DB.Client, JS: cfg.JetStream, Settings: streamindex.Settings{Retention: cfg.ReceiptRetention}, Log: log}
+	indexer := &receipts.Indexer{Client: cfg.DB.Client, JS: cfg.JetStream, Log: log, Settings: streamindex.Settings{Retention: cfg.ReceiptRetention,
+		MaxBytes: cfg.ReceiptIndexMaxBytes, MaxExpendableBytes: cfg.UnverifiedReceiptIndexMaxBytes}}
 	// The delivery log is kept as long as receipts, like its stream.
 	attempts := &deliveries.Indexer{Client: cfg.DB.Client, JS: cfg.JetStream, Settings: streamindex.Settings{Retention: cfg.ReceiptRetention}, Log: log}
 	s.background.Add(5)

@@ -32,6 +32,8 @@ type Spec struct {
 	DefaultRetention time.Duration
 	// ErrRunning is the package's error for Run while a run is under way.
 	ErrRunning error
+	// Also are further streams indexed into the same table.
+	Also []Feed
 }
 
 // Service indexes one kind's stream and applies its retention: what a
@@ -74,6 +76,12 @@ func (s *Service[R, K]) Prune(ctx context.Context, cutoff time.Time) (int, error
 	return s.indexer().Prune(ctx, cutoff)
 }
 
+// PruneBytes deletes the oldest rows past the byte limits, the expendable
+// ones first, and returns how many it deleted.
+func (s *Service[R, K]) PruneBytes(ctx context.Context) (int, error) {
+	return s.indexer().PruneBytes(ctx)
+}
+
 func (s *Service[R, K]) indexer() *Indexer[R] {
 	var k K
 	spec := k.Spec()
@@ -87,6 +95,7 @@ func (s *Service[R, K]) indexer() *Indexer[R] {
 		Stream:      spec.Stream,
 		Consumer:    spec.Consumer,
 		Description: spec.Description,
+		Also:        spec.Also,
 		One:         spec.One,
 		Many:        spec.Many,
 		Settings:    settings,

@@ -35,7 +35,7 @@ func exported(t *testing.T) []string {
 	t.Helper()
 	reg := &collecting{}
 	dp := metrics.NewDataPlane(reg)
-	dp.WatchSpools(reg, spool{}, spool{})
+	dp.WatchSpools(reg, map[string]metrics.Spool{"receipts": spool{}, "attempts": spool{}})
 	metrics.NewControlPlane(reg, metrics.ControlPlaneState{Revision: func() int64 { return 0 }, DataPlanes: func() int { return 0 }})
 	seen := map[string]bool{}
 	for _, c := range reg.collectors {
