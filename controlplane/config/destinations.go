@@ -15,10 +15,10 @@ import (
 
 // DestinationConfig renders a stored destination for data planes, with its
 // shared key opened. When it cannot be built completely it returns a
-// *BuildError together with the destination without its shared key (nil
-// when nothing usable could be built): a data plane holding no earlier
-// version routes events to it and keeps them queued, never delivers them
-// unsigned.
+// *BuildError together with the destination without its shared key (and
+// without a retry policy that does not decode): a data plane holding no
+// earlier version routes events to it and keeps them queued, never
+// delivers them unsigned.
 func (s *Snapshotter) DestinationConfig(d *ent.Destination) (*plugsv1.DestinationConfig, error) {
 	dc := &plugsv1.DestinationConfig{
 		Id:              d.ID.String(),
@@ -41,7 +41,7 @@ func (s *Snapshotter) DestinationConfig(d *ent.Destination) (*plugsv1.Destinatio
 	if len(d.RetryPolicy) > 0 {
 		rp := &plugsv1.RetryPolicy{}
 		if err := proto.Unmarshal(d.RetryPolicy, rp); err != nil {
-			return nil, &BuildError{Cause: CauseSettingUnreadable, Err: fmt.Errorf("destination %s: retry policy: %w", d.ID, err)}
+			return dc, &BuildError{Cause: CauseSettingUnreadable, Err: fmt.Errorf("destination %s: retry policy: %w", d.ID, err)}
 		}
 		dc.RetryPolicy = rp
 	}

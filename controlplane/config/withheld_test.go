@@ -2,6 +2,7 @@ package config_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"slices"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/plugshq/plugs/controlplane/config"
@@ -16,6 +18,7 @@ import (
 	"github.com/plugshq/plugs/controlplane/server"
 	"github.com/plugshq/plugs/controlplane/store"
 	"github.com/plugshq/plugs/controlplane/store/storetest"
+	"github.com/plugshq/plugs/ent"
 	plugsv1 "github.com/plugshq/plugs/gen/plugs/v1"
 	"github.com/plugshq/plugs/internal/metrics"
 	"github.com/plugshq/plugs/templates"
@@ -241,5 +244,37 @@ func TestWithheldEntriesRecoverAfterRestartAndDeletionsReachFullSnapshots(t *tes
 				t.Fatal("the data plane does not know the destination was deleted")
 			}
 		})
+	}
+}
+
+// A template this binary does not know fails a source that relies on it,
+// and not one that overrides everything the template would give; a
+// destination whose stored retry policy does not decode is withheld with a
+// keyless fallback, so events are still routed to it.
+func TestBuildErrors(t *testing.T) {
+	kr := newKeyring(t)
+	snap := &config.Snapshotter{Catalog: templates.MustBuiltin(), Keyring: kr, Log: quiet}
+	tpl, _ := templates.MustBuiltin().Get("stripe")
+	scheme, _ := config.MarshalOverride(tpl.GetSignatureScheme())
+	mappings, _ := config.MarshalOverride(tpl.GetFieldMappings())
+
+	src := &ent.Source{ID: uuid.New(), TenantID: uuid.New(), TemplateID: "gone-from-this-release"}
+	sc, err := snap.SourceConfig(src)
+	var be *config.BuildError
+	if !errors.As(err, &be) || be.Cause != config.CauseTemplateUnknown || !errors.Is(err, config.ErrUnbuildable) || sc != nil {
+		t.Fatalf("unknown template: %v %v", sc, err)
+	}
+	src.SignatureScheme, src.FieldMappings = scheme, mappings
+	if sc, err := snap.SourceConfig(src); err != nil || sc.GetSignatureScheme() == nil {
+		t.Fatalf("overridden source: %v %v", sc, err)
+	}
+
+	id, tenant := uuid.New(), uuid.New()
+	keyID, sealed, _ := kr.Seal([]byte("shared-key"), secrets.DestinationBinding(tenant.String(), id.String()))
+	d := &ent.Destination{ID: id, TenantID: tenant, URL: "https://billing.example.com", KeyID: keyID, SharedKeyCiphertext: sealed,
+		RetryPolicy: []byte{0xff, 0xff}}
+	dc, err := snap.DestinationConfig(d)
+	if !errors.As(err, &be) || be.Cause != config.CauseSettingUnreadable || dc == nil || len(dc.GetSharedKey()) != 0 || dc.GetTenantId() != tenant.String() {
+		t.Fatalf("unreadable retry policy: %v %v", dc, err)
 	}
 }
