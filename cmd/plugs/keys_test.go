@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -19,6 +20,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/plugshq/plugs/consumer"
+	"github.com/plugshq/plugs/controlplane/config"
 	"github.com/plugshq/plugs/controlplane/secrets"
 	"github.com/plugshq/plugs/dataplane/verify"
 	plugsv1 "github.com/plugshq/plugs/gen/plugs/v1"
@@ -64,11 +66,7 @@ func newBillingEndpoint(t *testing.T, key string) *billingEndpoint {
 func (b *billingEndpoint) delivered() map[string]int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	out := make(map[string]int, len(b.seen))
-	for k, v := range b.seen {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(b.seen)
 }
 
 // sendStripe posts a Stripe event signed with secret to url and returns
@@ -206,22 +204,11 @@ func currentOn(t *testing.T, d *devRun, rev int64) bool {
 		return false
 	}
 	for _, dp := range resp.GetDataPlanes() {
-		if !dp.GetConnected() || parseRev(dp.GetAckedVersion()) < rev {
+		if !dp.GetConnected() || config.ParseVersion(dp.GetAckedVersion()) < rev {
 			return false
 		}
 	}
 	return true
-}
-
-func parseRev(v string) int64 {
-	var n int64
-	for _, c := range v {
-		if c < '0' || c > '9' {
-			return -1
-		}
-		n = n*10 + int64(c-'0')
-	}
-	return n
 }
 
 // A rotation the server holding the data directory could not follow is

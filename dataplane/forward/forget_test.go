@@ -48,6 +48,19 @@ func (e *env) queue(t *testing.T, f *forward.Forwarder, id string, n int) []stri
 	return ids
 }
 
+// A deleted destination's consumer and queued deliveries are removed.
+func TestDeletedDestinationIsForgotten(t *testing.T) {
+	e := newEnv(t)
+	r := newReceiver(t, []byte("k"), "")
+	e.dests.add(destination("gone", "t1", r, "k"))
+	f := e.start(forward.Options{ReconcileEvery: 20 * time.Millisecond})
+	e.queue(t, f, "gone", 5)
+	e.dests.remove("gone")
+	f.Reconcile()
+	eventually(t, 10*time.Second, func() bool { return e.consumerGone("gone") && e.queued("gone") == 0 },
+		"the deleted destination's consumer or deliveries remain")
+}
+
 // A destination missing from the configuration (withheld by the control
 // plane, left out of a snapshot) is not a deletion: its consumer and
 // queued deliveries stay, and are delivered once it is back.
