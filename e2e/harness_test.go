@@ -63,6 +63,9 @@ type world struct {
 	db       *store.DB
 	rest     string // base URL of the control plane's REST gateway
 	key      string // the tenant's API key
+	// keyring is the control plane's, holding masterKey.
+	keyring   *secrets.Keyring
+	masterKey secrets.Key
 }
 
 func start(t *testing.T) *world {
@@ -157,6 +160,7 @@ func startTraced(t *testing.T, tp trace.TracerProvider) *world {
 		db:       db,
 		rest:     "http://" + srv.HTTPAddr,
 		key:      key,
+		keyring:  kr, masterKey: k,
 	}
 }
 

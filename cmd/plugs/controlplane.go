@@ -8,8 +8,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -20,6 +24,7 @@ import (
 	"github.com/plugshq/plugs/controlplane/server"
 	"github.com/plugshq/plugs/controlplane/store"
 	plugsv1 "github.com/plugshq/plugs/gen/plugs/v1"
+	"github.com/plugshq/plugs/internal/datadir"
 	"github.com/plugshq/plugs/internal/metrics"
 	"github.com/plugshq/plugs/internal/tracing"
 	"github.com/plugshq/plugs/templates"
@@ -59,6 +64,14 @@ type cpFlags struct {
 	nats natsFlags
 	// tracing traces every gRPC call; nil (tracing off) traces nothing.
 	tracing trace.TracerProvider
+	// command names the process in the data directory's lock file.
+	command string
+	// hup, when set, reloads the master key file at once on each signal.
+	hup <-chan os.Signal
+	// lock is the data directory's, when the caller already holds it
+	// (dev); otherwise startControlPlane takes it when the database is
+	// SQLite in the data directory.
+	lock *datadir.Lock
 }
 
 // Default byte limits of the receipts index: about a month of receipts at
@@ -144,22 +157,73 @@ type controlPlane struct {
 	srv *server.Server
 	// nats is nil without --nats-url.
 	nats *backbone.Conn
+	// keys follows the master key file until stopKeys; keysDone is then
+	// closed.
+	stopKeys context.CancelFunc
+	keysDone chan struct{}
+	// lock is the data directory's when this control plane took it.
+	lock *datadir.Lock
 }
 
 func (c *controlPlane) stop() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	c.srv.Stop(ctx)
+	c.stopKeys()
+	<-c.keysDone
 	if c.nats != nil {
 		c.nats.Close()
 	}
 	_ = c.db.Close()
+	if c.lock != nil {
+		c.lock.Release()
+	}
 }
 
-func startControlPlane(ctx context.Context, f *cpFlags, createKey bool, extraTokens []string) (*controlPlane, error) {
+// followedKeyFile is the absolute path of the master key file a server
+// follows; empty when PLUGS_MASTER_KEY gives the keys.
+func followedKeyFile(f *cpFlags) string {
+	if secrets.FromEnvironment() {
+		return ""
+	}
+	if abs, err := filepath.Abs(f.keyFilePath()); err == nil {
+		return abs
+	}
+	return f.keyFilePath()
+}
+
+// holdDataDir takes the data directory's lock for the command, saying
+// which master keys it follows, so a second server on the directory is
+// refused and plugs keys rotate can wait for a new key to be loaded.
+func holdDataDir(f *cpFlags) (*datadir.Lock, error) {
+	l, err := datadir.Acquire(f.dataDir, datadir.Holder{Command: f.command, KeyFile: followedKeyFile(f)})
+	if errors.Is(err, datadir.ErrInUse) {
+		return nil, fmt.Errorf("%w; stop it first, or give this one another --data-dir", err)
+	}
+	return l, err
+}
+
+func startControlPlane(ctx context.Context, f *cpFlags, createKey bool, extraTokens []string) (cp *controlPlane, err error) {
 	kr, err := secrets.Load(f.keyFilePath(), createKey)
 	if err != nil {
 		return nil, err
+	}
+	reloader := secrets.NewReloader(kr, f.keyFilePath(), slog.Default())
+	lock := f.lock
+	if lock == nil && f.databaseURL == "" {
+		if lock, err = holdDataDir(f); err != nil {
+			return nil, err
+		}
+		defer func() {
+			if err != nil {
+				lock.Release()
+			}
+		}()
+	}
+	if lock != nil {
+		if err := lock.SetKeyIDs(kr.IDs()); err != nil {
+			return nil, err
+		}
 	}
 	db, err := store.Open(ctx, f.databaseURL, f.dataDir)
 	if err != nil {
@@ -174,17 +238,17 @@ func startControlPlane(ctx context.Context, f *cpFlags, createKey bool, extraTok
 	cfg := server.Config{
 		DB: db, Keyring: kr, Catalog: catalog,
 		GRPCAddr: f.grpcAddr, HTTPAddr: f.httpAddr,
-		PublicIngestURL:  f.publicURL,
-		IngestURL:        f.ingestURL,
-		DataPlaneTokens:  tokens,
-		TLS:              f.tlsConfig,
-		AllowHTTPHosts:   splitList(f.allowHTTPHosts),
-		ReceiptRetention: f.receiptRetention,
+		PublicIngestURL:      f.publicURL,
+		IngestURL:            f.ingestURL,
+		DataPlaneTokens:      tokens,
+		TLS:                  f.tlsConfig,
+		AllowHTTPHosts:       splitList(f.allowHTTPHosts),
+		ReceiptRetention:     f.receiptRetention,
 		ReceiptIndexMaxBytes: f.receiptIndexMax, UnverifiedReceiptIndexMaxBytes: f.unverifiedIndexMax,
-		MetricsAddr:      f.metricsAddr,
-		MetricsOnREST:    f.metricsOnREST,
-		Tracing:          f.tracing,
-		Log:              slog.Default(),
+		MetricsAddr:   f.metricsAddr,
+		MetricsOnREST: f.metricsOnREST,
+		Tracing:       f.tracing,
+		Log:           slog.Default(),
 	}
 	if cfg.Metrics = f.metrics; cfg.Metrics == nil {
 		cfg.Metrics = metrics.NewRegistry()
@@ -214,7 +278,38 @@ func startControlPlane(ctx context.Context, f *cpFlags, createKey bool, extraTok
 		db.Close()
 		return nil, err
 	}
-	return &controlPlane{db: db, srv: srv, nats: nc}, nil
+	keysCtx, stopKeys := context.WithCancel(context.WithoutCancel(ctx))
+	cp = &controlPlane{db: db, srv: srv, nats: nc, stopKeys: stopKeys, keysDone: make(chan struct{})}
+	if f.lock == nil {
+		cp.lock = lock
+	}
+	go followKeys(keysCtx, reloader, kr, lock, f.hup, cp.keysDone)
+	return cp, nil
+}
+
+// followKeys keeps the keyring in step with the key file (the server
+// builds withheld configuration again when it changes) and the lock file
+// in step with the keyring, until ctx ends.
+func followKeys(ctx context.Context, r *secrets.Reloader, kr *secrets.Keyring, lock *datadir.Lock, hup <-chan os.Signal, done chan struct{}) {
+	var wg sync.WaitGroup
+	defer func() {
+		wg.Wait()
+		close(done)
+	}()
+	wg.Go(func() { r.Run(ctx, 0, hup) })
+	for {
+		changed := kr.Changed()
+		if lock != nil {
+			if err := lock.SetKeyIDs(kr.IDs()); err != nil {
+				slog.Warn("data directory lock not updated with the master keys held", "error", err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-changed:
+		}
+	}
 }
 
 func runControlPlane(ctx context.Context, args []string, stdout io.Writer) error {
@@ -253,6 +348,11 @@ with /metrics (--http-addr), on SQLite under --data-dir or on PostgreSQL
 	}
 	defer stopTracing(tp)
 	f.tracing = tp.Tracers()
+	// SIGHUP reloads the master key file at once (it is also polled).
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	f.command, f.hup = "plugs controlplane", hup
 	cp, err := startControlPlane(ctx, &f, false, nil)
 	if err != nil {
 		return portTaken(err, fs)

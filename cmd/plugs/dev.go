@@ -64,6 +64,16 @@ set by a flag below: --ingest-addr (webhooks, /healthz, /readyz),
 	if err := os.MkdirAll(cp.dataDir, 0o700); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
+	// The whole data directory is this process's: its database, key file
+	// and embedded NATS. plugs keys rotate waits on the lock for this
+	// process to load a new master key before sealing under it.
+	cp.command = "plugs dev"
+	lock, err := holdDataDir(&cp)
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
+	cp.lock = lock
 	if cp.publicURL == "" {
 		cp.publicURL = scheme(dp.ingestTLS != nil) + dp.ingestAddr
 	}

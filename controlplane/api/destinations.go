@@ -70,7 +70,10 @@ type Destinations struct {
 	// other destination must use https://: events are billing data and the
 	// signature does not hide them.
 	AllowHTTPHosts []string
-	Log            *slog.Logger
+	// Problems says which destinations cannot be built for data planes;
+	// nil reports none.
+	Problems ConfigProblems
+	Log      *slog.Logger
 }
 
 // updatableDestinationPaths are the fields UpdateDestination may change.
@@ -165,7 +168,17 @@ func (d *Destinations) get(ctx context.Context, c *ent.Client, id uuid.UUID) (*p
 	if err != nil {
 		return nil, err
 	}
-	return destinationToProto(row)
+	return d.render(row)
+}
+
+// render is destinationToProto with the destination's configuration
+// error, if the control plane cannot build it for data planes.
+func (d *Destinations) render(row *ent.Destination) (*plugsv1.Destination, error) {
+	p, err := destinationToProto(row)
+	if err == nil && d.Problems != nil {
+		p.ConfigurationError = d.Problems.DestinationError(p.GetId())
+	}
+	return p, err
 }
 
 // ListDestinations implements plugs.v1.DestinationService.
@@ -185,7 +198,7 @@ func (d *Destinations) ListDestinations(ctx context.Context, req *plugsv1.ListDe
 	resp := &plugsv1.ListDestinationsResponse{}
 	rows, resp.NextPageToken = trimPage(rows, size, func(r *ent.Destination) string { return r.ID.String() })
 	for _, r := range rows {
-		p, err := destinationToProto(r)
+		p, err := d.render(r)
 		if err != nil {
 			return nil, internal(ctx, d.log(), "render destination", err)
 		}

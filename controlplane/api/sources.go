@@ -41,7 +41,10 @@ type Sources struct {
 	Rollout *Rollout
 	// TestEvents sends test events; nil answers FAILED_PRECONDITION.
 	TestEvents *TestEvents
-	Log        *slog.Logger
+	// Problems says which sources cannot be built for data planes; nil
+	// reports none.
+	Problems ConfigProblems
+	Log      *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"github.com/plugshq/plugs/controlplane/config"
 	"slices"
 	"testing"
 	"time"
@@ -89,7 +90,7 @@ func testDeletingSourceUnroutesIt(t *testing.T, dialect string) {
 	// The data planes get the removal and both new routes in one update,
 	// and route nothing of the tenant's remaining source to "only".
 	waitRevision(t, e, max(nowBoth.GetRevision(), nowOnly.GetRevision()))
-	u := e.srv.Cache.UpdateFrom(before)
+	u := e.srv.Cache.UpdateFrom(config.Held{Revision: before})
 	if !slices.Equal(u.Removed, []string{gone.GetId()}) {
 		t.Errorf("update removes sources %v, want [%s]", u.Removed, gone.GetId())
 	}

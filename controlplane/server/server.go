@@ -193,7 +193,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.Metrics != nil {
 		// Outside authentication, so refused calls are counted too.
 		cpMetrics = metrics.NewControlPlane(cfg.Metrics, metrics.ControlPlaneState{
-			Revision: cache.Revision, DataPlanes: status.ConnectedCount,
+			Revision: cache.Revision, DataPlanes: status.ConnectedCount, Withheld: cache.Withheld,
 		})
 		unary = append([]grpc.UnaryServerInterceptor{cpMetrics.GRPC.UnaryServerInterceptor()}, unary...)
 		stream = append([]grpc.StreamServerInterceptor{cpMetrics.GRPC.StreamServerInterceptor()}, stream...)
@@ -226,13 +226,13 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	plugsv1.RegisterSourceServiceServer(gs, &api.Sources{
 		Client: cfg.DB.Client, Catalog: cfg.Catalog, Keyring: cfg.Keyring,
 		PublicIngestURL: cfg.PublicIngestURL, Log: log, Rollout: &api.Rollout{Client: cfg.DB.Client},
-		TestEvents: &api.TestEvents{Sources: cache, IngestURL: cfg.IngestURL},
+		TestEvents: &api.TestEvents{Sources: cache, IngestURL: cfg.IngestURL}, Problems: cache,
 	})
 	plugsv1.RegisterDataPlaneServiceServer(gs, &api.DataPlanes{Client: cfg.DB.Client, Log: log})
 	plugsv1.RegisterTemplateServiceServer(gs, &api.Templates{Catalog: cfg.Catalog})
 	plugsv1.RegisterApiKeyServiceServer(gs, &api.APIKeys{Client: cfg.DB.Client, Log: log})
 	destinations := &api.Destinations{
-		Client: cfg.DB.Client, Keyring: cfg.Keyring, AllowHTTPHosts: cfg.AllowHTTPHosts, Log: log,
+		Client: cfg.DB.Client, Keyring: cfg.Keyring, AllowHTTPHosts: cfg.AllowHTTPHosts, Problems: cache, Log: log,
 	}
 	plugsv1.RegisterDestinationServiceServer(gs, &api.DestinationService{
 		Destinations: destinations,

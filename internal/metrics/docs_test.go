@@ -36,7 +36,8 @@ func exported(t *testing.T) []string {
 	reg := &collecting{}
 	dp := metrics.NewDataPlane(reg)
 	dp.WatchSpools(reg, map[string]metrics.Spool{"receipts": spool{}, "attempts": spool{}})
-	metrics.NewControlPlane(reg, metrics.ControlPlaneState{Revision: func() int64 { return 0 }, DataPlanes: func() int { return 0 }})
+	metrics.NewControlPlane(reg, metrics.ControlPlaneState{Revision: func() int64 { return 0 }, DataPlanes: func() int { return 0 },
+		Withheld: func() (int, int) { return 0, 0 }})
 	seen := map[string]bool{}
 	for _, c := range reg.collectors {
 		ch := make(chan *prometheus.Desc, 64)
