@@ -123,6 +123,7 @@ func recipes(t *testing.T) []recipe {
 		rs = append(rs, r)
 	}
 	billingRecipes(t, add)
+	standardRecipes(t, add)
 	return rs
 }
 
@@ -190,7 +191,7 @@ func TestRecipeVectors(t *testing.T) {
 
 // sdkChecked are the templates dataplane/verify/sdk_test.go cross-checks
 // against an official Go SDK.
-var sdkChecked = []string{"stripe", "standardwebhooks", "svix", "paddle", "twilio"}
+var sdkChecked = []string{"stripe", "standardwebhooks", "svix", "paddle", "twilio", "openai"}
 
 // withoutVector are templates that predate the rule that every template
 // has a published, SDK or recipe vector. The list may only shrink.
