@@ -124,6 +124,7 @@ func recipes(t *testing.T) []recipe {
 	}
 	billingRecipes(t, add)
 	standardRecipes(t, add)
+	devtoolsRecipes(t, add)
 	return rs
 }
 

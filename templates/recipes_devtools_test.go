@@ -1,0 +1,44 @@
+package templates_test
+
+import (
+	"crypto/sha1"
+	"crypto/sha256"
+	"testing"
+)
+
+// Recipes of developer tools, identity, productivity and support providers.
+func devtoolsRecipes(t *testing.T, add func(recipe)) {
+	{
+		secret, body := "vercel-webhook-secret-6a1f", sample(t, "vercel")
+		add(recipe{template: "vercel", source: "https://vercel.com/docs/webhooks/webhooks-api#securing-webhooks",
+			secret: secret, body: body,
+			header: headers("Content-Type", "application/json", "x-vercel-signature", hexMAC(sha1.New, []byte(secret), body))})
+	}
+	{
+		secret, body := "sentry-client-secret-0c4e", sample(t, "sentry")
+		add(recipe{template: "sentry", source: "https://docs.sentry.io/integrations/integration-platform/webhooks/",
+			secret: secret, body: body,
+			header: headers("Content-Type", "application/json", "Request-ID", "6a7c0f2e-9d1b-4e8f-a3c5-7b2d9e0f1a6c",
+				"Sentry-Hook-Resource", "issue", "Sentry-Hook-Timestamp", unix(),
+				"Sentry-Hook-Signature", hexMAC(sha256.New, []byte(secret), body))})
+	}
+	{
+		secret, body, ts := "webflow-client-secret-77b3", sample(t, "webflow"), unixMilli()
+		add(recipe{template: "webflow", source: "https://developers.webflow.com/data/v1.0.0/docs/verifying-webhook-signatures",
+			secret: secret, body: body,
+			header: headers("Content-Type", "application/json", "x-webflow-timestamp", ts,
+				"x-webflow-signature", hexMAC(sha256.New, []byte(secret), ts, ":", body))})
+	}
+	{
+		secret, body := "logto-signing-key-3d9a", sample(t, "logto")
+		add(recipe{template: "logto", source: "https://docs.logto.io/developers/webhooks/secure-webhooks",
+			secret: secret, body: body,
+			header: headers("Content-Type", "application/json", "logto-signature-sha-256", hexMAC(sha256.New, []byte(secret), body))})
+	}
+	{
+		secret, body := "front-api-secret-5e2c", sample(t, "front")
+		add(recipe{template: "front", source: "https://dev.frontapp.com/docs/rule-webhooks",
+			secret: secret, body: body,
+			header: headers("Content-Type", "application/json", "X-Front-Signature", b64MAC(sha1.New, []byte(secret), body))})
+	}
+}
