@@ -125,6 +125,7 @@ func recipes(t *testing.T) []recipe {
 	billingRecipes(t, add)
 	standardRecipes(t, add)
 	devtoolsRecipes(t, add)
+	productivityRecipes(t, add)
 	return rs
 }
 
