@@ -71,3 +71,28 @@ func productivityRecipes(t *testing.T, add func(recipe)) {
 			header: headers("Content-Type", "application/json", "X-Airtable-Content-MAC", "hmac-sha256="+hexMAC(sha256.New, key, body))})
 	}
 }
+
+func devopsRecipes(t *testing.T, add func(recipe)) {
+	{
+		secret, body := "bitbucket-webhook-secret-1b2c", sample(t, "bitbucket")
+		add(recipe{template: "bitbucket", source: "https://support.atlassian.com/bitbucket-cloud/docs/manage-webhooks/",
+			secret: secret, body: body,
+			header: headers("Content-Type", "application/json", "X-Event-Key", "repo:push",
+				"X-Request-UUID", "0c4c4f62-4e1a-4ee4-9f0e-bb0f6d4e2a17",
+				"X-Hub-Signature", "sha256="+hexMAC(sha256.New, []byte(secret), body))})
+	}
+	{
+		secret, body := "jira-admin-webhook-secret-7e8f", sample(t, "jira")
+		add(recipe{template: "jira", source: "https://developer.atlassian.com/cloud/jira/platform/webhooks/#secure-admin-webhooks",
+			secret: secret, body: body,
+			header: headers("Content-Type", "application/json", "X-Atlassian-Webhook-Identifier", "12345-67890",
+				"X-Hub-Signature", "sha256="+hexMAC(sha256.New, []byte(secret), body))})
+	}
+	{
+		secret, body := "circleci-secret-token-4a5b", sample(t, "circleci")
+		add(recipe{template: "circleci", source: "https://circleci.com/docs/guides/integration/outbound-webhooks/",
+			secret: secret, body: body,
+			header: headers("Content-Type", "application/json", "circleci-event-type", "workflow-completed",
+				"circleci-signature", "v1="+hexMAC(sha256.New, []byte(secret), body))})
+	}
+}

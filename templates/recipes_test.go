@@ -126,6 +126,7 @@ func recipes(t *testing.T) []recipe {
 	standardRecipes(t, add)
 	devtoolsRecipes(t, add)
 	productivityRecipes(t, add)
+	devopsRecipes(t, add)
 	return rs
 }
 
