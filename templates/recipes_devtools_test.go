@@ -96,3 +96,21 @@ func devopsRecipes(t *testing.T, add func(recipe)) {
 				"circleci-signature", "v1="+hexMAC(sha256.New, []byte(secret), body))})
 	}
 }
+
+func contentRecipes(t *testing.T, add func(recipe)) {
+	{
+		secret, body, ts := "wbhsec_3b7e0c1a-5d2f-4e8a-9c6b-1f0e2d3c4b5a", sample(t, "persona"), unix()
+		add(recipe{template: "persona", source: "https://docs.withpersona.com/v2022-09-01/docs/best-practices",
+			secret: secret, body: body,
+			header: headers("Content-Type", "application/json",
+				"Persona-Signature", "t="+ts+",v1="+hexMAC(sha256.New, []byte(secret), ts, ".", body))})
+	}
+	{
+		// @sanity/webhook's createHS256Signature: base64url without padding.
+		secret, body, ts := "sanity-webhook-secret-2e4f", sample(t, "sanity"), unixMilli()
+		sig := base64.RawURLEncoding.EncodeToString(mac(sha256.New, []byte(secret), ts, ".", body))
+		add(recipe{template: "sanity", source: "https://github.com/sanity-io/webhook-toolkit",
+			secret: secret, body: body,
+			header: headers("Content-Type", "application/json", "sanity-webhook-signature", "t="+ts+",v1="+sig)})
+	}
+}

@@ -127,6 +127,7 @@ func recipes(t *testing.T) []recipe {
 	devtoolsRecipes(t, add)
 	productivityRecipes(t, add)
 	devopsRecipes(t, add)
+	contentRecipes(t, add)
 	return rs
 }
 
