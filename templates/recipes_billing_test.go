@@ -95,3 +95,14 @@ func billingRecipes(t *testing.T, add func(recipe)) {
 				"x-webhook-signature", b64MAC(sha256.New, []byte(secret), ts, body))})
 	}
 }
+
+func moreBillingRecipes(t *testing.T, add func(recipe)) {
+	{
+		secret, body, ts := "wsk_r59a4HfWVAKycbCaNO1RvgCJec02gRd8", sample(t, "revolut"), unixMilli()
+		add(recipe{template: "revolut", source: "https://developer.revolut.com/docs/guides/manage-accounts/webhooks/verify-the-payload-signature",
+			secret: secret, body: body,
+			header: headers("Content-Type", "application/json", "Revolut-Request-Timestamp", ts,
+				"Revolut-Signature", "v1="+hexMAC(sha256.New, []byte("wsk_other_active_secret"), "v1.", ts, ".", body)+
+					",v1="+hexMAC(sha256.New, []byte(secret), "v1.", ts, ".", body))})
+	}
+}

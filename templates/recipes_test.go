@@ -123,6 +123,7 @@ func recipes(t *testing.T) []recipe {
 		rs = append(rs, r)
 	}
 	billingRecipes(t, add)
+	moreBillingRecipes(t, add)
 	standardRecipes(t, add)
 	devtoolsRecipes(t, add)
 	productivityRecipes(t, add)
