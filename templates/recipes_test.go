@@ -129,6 +129,7 @@ func recipes(t *testing.T) []recipe {
 	productivityRecipes(t, add)
 	devopsRecipes(t, add)
 	contentRecipes(t, add)
+	commsRecipes(t, add)
 	return rs
 }
 
