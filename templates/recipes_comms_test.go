@@ -36,3 +36,26 @@ func commsRecipes(t *testing.T, add func(recipe)) {
 			header: headers("Content-Type", "application/json", "X-Spark-Signature", hexMAC(sha1.New, []byte(secret), body))})
 	}
 }
+
+func workRecipes(t *testing.T, add func(recipe)) {
+	{
+		secret, body := "docusign-connect-key-9a8b", sample(t, "docusign")
+		add(recipe{template: "docusign", source: "https://developers.docusign.com/platform/webhooks/connect/validate/",
+			secret: secret, body: body,
+			header: headers("Content-Type", "application/json", "X-DocuSign-Signature-1", b64MAC(sha256.New, []byte(secret), body))})
+	}
+	{
+		secret, body := "helpscout-secret-key-2f7c", sample(t, "helpscout")
+		add(recipe{template: "helpscout", source: "https://developer.helpscout.com/webhooks/",
+			secret: secret, body: body,
+			header: headers("Content-Type", "application/json", "X-HelpScout-Event", "convo.created",
+				"X-HelpScout-Signature", b64MAC(sha1.New, []byte(secret), body))})
+	}
+	{
+		secret, body := "todoist-client-secret-4b1e", sample(t, "todoist")
+		add(recipe{template: "todoist", source: "https://doist.github.io/todoist-sdk-typescript/api/type-aliases/VerifyWebhookSignatureArgs",
+			secret: secret, body: body,
+			header: headers("Content-Type", "application/json", "X-Todoist-Delivery-ID", "2b5f3c8a-1d4e-4f6a-9b7c-0e1d2c3b4a59",
+				"X-Todoist-Hmac-SHA256", b64MAC(sha256.New, []byte(secret), body))})
+	}
+}

@@ -130,6 +130,7 @@ func recipes(t *testing.T) []recipe {
 	devopsRecipes(t, add)
 	contentRecipes(t, add)
 	commsRecipes(t, add)
+	workRecipes(t, add)
 	return rs
 }
 
