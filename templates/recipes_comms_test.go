@@ -59,3 +59,20 @@ func workRecipes(t *testing.T, add func(recipe)) {
 				"X-Todoist-Hmac-SHA256", b64MAC(sha256.New, []byte(secret), body))})
 	}
 }
+
+func tokenRecipes(t *testing.T, add func(recipe)) {
+	{
+		secret := "plugs-pipedrive:7c1e9a3f5b"
+		add(recipe{template: "pipedrive", source: "https://pipedrive.readme.io/docs/guide-for-webhooks-v2",
+			secret: secret, body: sample(t, "pipedrive"),
+			header: headers("Content-Type", "application/json",
+				"Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(secret)))})
+	}
+	{
+		// setWebhook's secret_token: 1-256 of A-Z a-z 0-9 _ -.
+		secret := "tg_Secret-Token_7Hk2pQ9x"
+		add(recipe{template: "telegram", source: "https://core.telegram.org/bots/api#setwebhook",
+			secret: secret, body: sample(t, "telegram"),
+			header: headers("Content-Type", "application/json", "X-Telegram-Bot-Api-Secret-Token", secret)})
+	}
+}

@@ -131,6 +131,7 @@ func recipes(t *testing.T) []recipe {
 	contentRecipes(t, add)
 	commsRecipes(t, add)
 	workRecipes(t, add)
+	tokenRecipes(t, add)
 	return rs
 }
 
