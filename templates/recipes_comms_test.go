@@ -75,4 +75,16 @@ func tokenRecipes(t *testing.T, add func(recipe)) {
 			secret: secret, body: sample(t, "telegram"),
 			header: headers("Content-Type", "application/json", "X-Telegram-Bot-Api-Secret-Token", secret)})
 	}
+	{
+		secret := "hf-webhook-secret-3e9d"
+		add(recipe{template: "huggingface", source: "https://huggingface.co/docs/hub/webhooks",
+			secret: secret, body: sample(t, "huggingface"),
+			header: headers("Content-Type", "application/json", "X-Webhook-Secret", secret)})
+	}
+	{
+		secret := "xnd_callback_token_8YbQ2kLm5NvR"
+		add(recipe{template: "xendit", source: "https://docs.xendit.co/webhook/getting-started/",
+			secret: secret, body: sample(t, "xendit"),
+			header: headers("Content-Type", "application/json", "x-callback-token", secret)})
+	}
 }
