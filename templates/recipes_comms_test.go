@@ -87,4 +87,16 @@ func tokenRecipes(t *testing.T, add func(recipe)) {
 			secret: secret, body: sample(t, "xendit"),
 			header: headers("Content-Type", "application/json", "x-callback-token", secret)})
 	}
+	{
+		secret, body := "line-channel-secret-5a6b", sample(t, "line")
+		add(recipe{template: "line", source: "https://line.github.io/line-bot-sdk-nodejs/apidocs/functions/validateSignature.html",
+			secret: secret, body: body,
+			header: headers("Content-Type", "application/json", "x-line-signature", b64MAC(sha256.New, []byte(secret), body))})
+	}
+	{
+		secret, body := "easypost-webhook-secret-3c4d", sample(t, "easypost")
+		add(recipe{template: "easypost", source: "https://docs.easypost.com/docs/webhooks",
+			secret: secret, body: body,
+			header: headers("Content-Type", "application/json", "X-Hmac-Signature", "hmac-sha256-hex="+hexMAC(sha256.New, []byte(secret), body))})
+	}
 }
