@@ -1,6 +1,7 @@
 package templates_test
 
 import (
+	"crypto/ed25519"
 	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/base64"
@@ -60,7 +61,7 @@ func workRecipes(t *testing.T, add func(recipe)) {
 	}
 }
 
-func tokenRecipes(t *testing.T, add func(recipe)) {
+func messagingRecipes(t *testing.T, add func(recipe)) {
 	{
 		secret := "plugs-pipedrive:7c1e9a3f5b"
 		add(recipe{template: "pipedrive", source: "https://pipedrive.readme.io/docs/guide-for-webhooks-v2",
@@ -98,5 +99,24 @@ func tokenRecipes(t *testing.T, add func(recipe)) {
 		add(recipe{template: "easypost", source: "https://docs.easypost.com/docs/webhooks",
 			secret: secret, body: body,
 			header: headers("Content-Type", "application/json", "X-Hmac-Signature", "hmac-sha256-hex="+hexMAC(sha256.New, []byte(secret), body))})
+	}
+}
+
+func keyRecipes(t *testing.T, add func(recipe)) {
+	{
+		// Telnyx's recipe: Ed25519 over timestamp + "|" + body, the
+		// account's base64 public key configured as the secret.
+		seed := make([]byte, ed25519.SeedSize)
+		for i := range seed {
+			seed[i] = byte(i * 7)
+		}
+		priv := ed25519.NewKeyFromSeed(seed)
+		pub := priv.Public().(ed25519.PublicKey)
+		body, ts := sample(t, "telnyx"), unix()
+		sig := ed25519.Sign(priv, []byte(ts+"|"+body))
+		add(recipe{template: "telnyx", source: "https://www.rubydoc.info/gems/telnyx/Telnyx/Lib/WebhookVerification",
+			secret: base64.StdEncoding.EncodeToString(pub), body: body,
+			header: headers("Content-Type", "application/json", "telnyx-timestamp", ts,
+				"telnyx-signature-ed25519", base64.StdEncoding.EncodeToString(sig))})
 	}
 }

@@ -131,7 +131,8 @@ func recipes(t *testing.T) []recipe {
 	contentRecipes(t, add)
 	commsRecipes(t, add)
 	workRecipes(t, add)
-	tokenRecipes(t, add)
+	messagingRecipes(t, add)
+	keyRecipes(t, add)
 	return rs
 }
 
