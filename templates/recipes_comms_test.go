@@ -120,3 +120,30 @@ func keyRecipes(t *testing.T, add func(recipe)) {
 				"telnyx-signature-ed25519", base64.StdEncoding.EncodeToString(sig))})
 	}
 }
+
+func moreRecipes(t *testing.T, add func(recipe)) {
+	{
+		secret, body := "tally-signing-secret-1e2f", sample(t, "tally")
+		add(recipe{template: "tally", source: "https://tally.so/help/webhooks",
+			secret: secret, body: body,
+			header: headers("Content-Type", "application/json", "Tally-Signature", b64MAC(sha256.New, []byte(secret), body))})
+	}
+	{
+		secret, body := "plain-request-signing-secret-7a8b", sample(t, "plain")
+		add(recipe{template: "plain", source: "https://plain.com/docs/request-signing",
+			secret: secret, body: body,
+			header: headers("Content-Type", "application/json", "Plain-Request-Signature", hexMAC(sha256.New, []byte(secret), body))})
+	}
+	{
+		secret, body := "e3f93c7c-c92b-4b8f-a9b1-5b70e0891abc", sample(t, "fourthwall")
+		add(recipe{template: "fourthwall", source: "https://docs.fourthwall.com/webhooks/signature-verification",
+			secret: secret, body: body,
+			header: headers("Content-Type", "application/json", "X-Fourthwall-Hmac-SHA256", b64MAC(sha256.New, []byte(secret), body))})
+	}
+	{
+		secret, body := "aftership-webhook-secret-6c7d", sample(t, "aftership")
+		add(recipe{template: "aftership", source: "https://www.aftership.com/docs/tracking/webhook/webhook-signature",
+			secret: secret, body: body,
+			header: headers("Content-Type", "application/json", "aftership-hmac-sha256", b64MAC(sha256.New, []byte(secret), body))})
+	}
+}

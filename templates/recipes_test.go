@@ -133,6 +133,7 @@ func recipes(t *testing.T) []recipe {
 	workRecipes(t, add)
 	messagingRecipes(t, add)
 	keyRecipes(t, add)
+	moreRecipes(t, add)
 	return rs
 }
 
