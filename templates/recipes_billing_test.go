@@ -106,3 +106,13 @@ func moreBillingRecipes(t *testing.T, add func(recipe)) {
 					",v1="+hexMAC(sha256.New, []byte(secret), "v1.", ts, ".", body))})
 	}
 }
+
+func paymentsRecipes(t *testing.T, add func(recipe)) {
+	{
+		secret, body, ts := "whsec_airwallex_4f1c9e2b7a", sample(t, "airwallex"), unixMilli()
+		add(recipe{template: "airwallex", source: "https://www.airwallex.com/docs/developer-tools__listen-for-webhook-events",
+			secret: secret, body: body,
+			header: headers("Content-Type", "application/json", "x-timestamp", ts,
+				"x-signature", hexMAC(sha256.New, []byte(secret), ts, body))})
+	}
+}

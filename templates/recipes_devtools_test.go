@@ -114,3 +114,20 @@ func contentRecipes(t *testing.T, add func(recipe)) {
 			header: headers("Content-Type", "application/json", "sanity-webhook-signature", "t="+ts+",v1="+sig)})
 	}
 }
+
+func platformRecipes(t *testing.T, add func(recipe)) {
+	{
+		secret, body, ts := "wsec_elevenlabs_8d2a6c1f", sample(t, "elevenlabs"), unix()
+		add(recipe{template: "elevenlabs", source: "https://elevenlabs.io/docs/product-guides/administration/webhooks",
+			secret: secret, body: body,
+			header: headers("Content-Type", "application/json",
+				"ElevenLabs-Signature", "t="+ts+",v0="+hexMAC(sha256.New, []byte(secret), ts, ".", body))})
+	}
+	{
+		secret, body := "heroku-webhook-secret-5b9e", sample(t, "heroku")
+		add(recipe{template: "heroku", source: "https://devcenter.heroku.com/articles/app-webhooks",
+			secret: secret, body: body,
+			header: headers("Content-Type", "application/json", "Heroku-Webhook-Id", "7846bee9-b017-4492-9bed-34cd8327e71d",
+				"Heroku-Webhook-Hmac-SHA256", b64MAC(sha256.New, []byte(secret), body))})
+	}
+}

@@ -134,6 +134,8 @@ func recipes(t *testing.T) []recipe {
 	messagingRecipes(t, add)
 	keyRecipes(t, add)
 	moreRecipes(t, add)
+	paymentsRecipes(t, add)
+	platformRecipes(t, add)
 	return rs
 }
 
