@@ -130,4 +130,18 @@ func platformRecipes(t *testing.T, add func(recipe)) {
 			header: headers("Content-Type", "application/json", "Heroku-Webhook-Id", "7846bee9-b017-4492-9bed-34cd8327e71d",
 				"Heroku-Webhook-Hmac-SHA256", b64MAC(sha256.New, []byte(secret), body))})
 	}
+	{
+		secret, body, ts := "bk-webhook-token-7e2d9c", sample(t, "buildkite"), unix()
+		add(recipe{template: "buildkite", source: "https://buildkite.com/docs/apis/webhooks/pipelines",
+			secret: secret, body: body,
+			header: headers("Content-Type", "application/json", "X-Buildkite-Event", "build.finished",
+				"X-Buildkite-Signature", "timestamp="+ts+",signature="+hexMAC(sha256.New, []byte(secret), ts, ".", body))})
+	}
+	{
+		secret, body, ts := "85011ed3a913c6ad5f9cf6c5573cc0a7", sample(t, "cloudflarestream"), unix()
+		add(recipe{template: "cloudflarestream", source: "https://developers.cloudflare.com/stream/manage-video-library/using-webhooks/",
+			secret: secret, body: body,
+			header: headers("Content-Type", "application/json",
+				"Webhook-Signature", "time="+ts+",sig1="+hexMAC(sha256.New, []byte(secret), ts, ".", body))})
+	}
 }
