@@ -3,6 +3,7 @@ package templates_test
 import (
 	"crypto/sha256"
 	"encoding/base64"
+	"strings"
 	"testing"
 )
 
@@ -114,5 +115,17 @@ func paymentsRecipes(t *testing.T, add func(recipe)) {
 			secret: secret, body: body,
 			header: headers("Content-Type", "application/json", "x-timestamp", ts,
 				"x-signature", hexMAC(sha256.New, []byte(secret), ts, body))})
+	}
+}
+
+func commerceRecipes(t *testing.T, add func(recipe)) {
+	{
+		// The signed string is two body fields, eventCreated and eventId.
+		secret, body := "abcde123456789", sample(t, "ecwid")
+		add(recipe{template: "ecwid", source: "https://api-docs.ecwid.com/reference/authenticate-webhooks-with-signature",
+			secret: secret, body: body,
+			header: headers("Content-Type", "application/json",
+				"X-Ecwid-Webhook-Signature", b64MAC(sha256.New, []byte(secret), "1709374200", ".", "80aece08-40e8-4145-8764-6c2f0d38678a")),
+			tamper: func(b string) string { return strings.Replace(b, "1709374200", "1709374201", 1) }})
 	}
 }
