@@ -128,4 +128,10 @@ func commerceRecipes(t *testing.T, add func(recipe)) {
 				"X-Ecwid-Webhook-Signature", b64MAC(sha256.New, []byte(secret), "1709374200", ".", "80aece08-40e8-4145-8764-6c2f0d38678a")),
 			tamper: func(b string) string { return strings.Replace(b, "1709374200", "1709374201", 1) }})
 	}
+	{
+		secret, body := "whsec_dub_5c2e8f1a9b3d", sample(t, "dub")
+		add(recipe{template: "dub", source: "https://dub.co/docs/concepts/webhooks/verify-webhook-requests",
+			secret: secret, body: body,
+			header: headers("Content-Type", "application/json", "Dub-Signature", hexMAC(sha256.New, []byte(secret), body))})
+	}
 }
