@@ -134,4 +134,16 @@ func commerceRecipes(t *testing.T, add func(recipe)) {
 			secret: secret, body: body,
 			header: headers("Content-Type", "application/json", "Dub-Signature", hexMAC(sha256.New, []byte(secret), body))})
 	}
+	{
+		secret, body := "whsec_creem_3Fq9kLm2", sample(t, "creem")
+		add(recipe{template: "creem", source: "https://docs.creem.io/learn/webhooks/verify-webhook-requests",
+			secret: secret, body: body,
+			header: headers("Content-Type", "application/json", "creem-signature", hexMAC(sha256.New, []byte(secret), body))})
+	}
+	{
+		secret, body := "whsec_alchemy_signing_key_7d1e", sample(t, "alchemy")
+		add(recipe{template: "alchemy", source: "https://github.com/alchemyplatform/webhook-examples/blob/main/node-express/src/webhooksUtil.ts",
+			secret: secret, body: body,
+			header: headers("Content-Type", "application/json", "X-Alchemy-Signature", hexMAC(sha256.New, []byte(secret), body))})
+	}
 }

@@ -13,6 +13,8 @@ func standardRecipes(t *testing.T, add func(recipe)) {
 		// Brex hands out the base64 key without a whsec_ prefix.
 		{"brex", "https://developer.brex.com/docs/webhooks", "YnJleC13ZWJob29rLXNlY3JldC1rZXktMDAx", "Webhook"},
 		{"lithic", "https://github.com/lithic-com/lithic-go/blob/main/webhook.go", "whsec_bGl0aGljLWV2ZW50LXN1YnNjcmlwdGlvbi1rZXk=", "webhook"},
+		// dodopayments-go verifies with this same library (webhook.go).
+		{"dodopayments", "https://github.com/dodopayments/dodopayments-go/blob/main/webhook.go", "whsec_ZG9kby1wYXltZW50cy13ZWJob29rLWtleS0yMDI1", "webhook"},
 	} {
 		body := sample(t, s.template)
 		add(recipe{template: s.template, source: s.source, secret: s.secret, body: body,
