@@ -146,4 +146,14 @@ func moreRecipes(t *testing.T, add func(recipe)) {
 			secret: secret, body: body,
 			header: headers("Content-Type", "application/json", "aftership-hmac-sha256", b64MAC(sha256.New, []byte(secret), body))})
 	}
+	{
+		// stream-chat-go Client.VerifyWebhook: hex HMAC-SHA256 of the body
+		// under the API secret.
+		secret, body := "stream-api-secret-8fk2m9qz4w", sample(t, "streamchat")
+		add(recipe{template: "streamchat", source: "https://github.com/GetStream/stream-chat-go/blob/master/client.go",
+			secret: secret, body: body,
+			header: headers("Content-Type", "application/json", "X-Webhook-Id", "123e4567-e89b-12d3-a456-426614174000",
+				"X-Webhook-Attempt", "1", "X-Api-Key", "a1b23cdefgh4",
+				"X-Signature", hexMAC(sha256.New, []byte(secret), body))})
+	}
 }

@@ -144,4 +144,12 @@ func platformRecipes(t *testing.T, add func(recipe)) {
 			header: headers("Content-Type", "application/json",
 				"Webhook-Signature", "time="+ts+",sig1="+hexMAC(sha256.New, []byte(secret), ts, ".", body))})
 	}
+	{
+		// Basic credentials as an HTTP client sends them (RFC 7617).
+		secret := "plugs-devops:9b2f6e1c4a"
+		add(recipe{template: "azuredevops", source: "https://learn.microsoft.com/azure/devops/service-hooks/services/webhooks",
+			secret: secret, body: sample(t, "azuredevops"),
+			header: headers("Content-Type", "application/json",
+				"Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(secret)))})
+	}
 }
