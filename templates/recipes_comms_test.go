@@ -156,4 +156,10 @@ func moreRecipes(t *testing.T, add func(recipe)) {
 				"X-Webhook-Attempt", "1", "X-Api-Key", "a1b23cdefgh4",
 				"X-Signature", hexMAC(sha256.New, []byte(secret), body))})
 	}
+	{
+		secret := "documenso-webhook-secret-5e1a"
+		add(recipe{template: "documenso", source: "https://docs.documenso.com/docs/developers/webhooks/verification",
+			secret: secret, body: sample(t, "documenso"),
+			header: headers("Content-Type", "application/json", "X-Documenso-Secret", secret)})
+	}
 }

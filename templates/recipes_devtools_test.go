@@ -152,4 +152,10 @@ func platformRecipes(t *testing.T, add func(recipe)) {
 			header: headers("Content-Type", "application/json",
 				"Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(secret)))})
 	}
+	{
+		secret, body := "fc-webhook-secret-4c8e1b", sample(t, "firecrawl")
+		add(recipe{template: "firecrawl", source: "https://docs.firecrawl.dev/webhooks/security",
+			secret: secret, body: body,
+			header: headers("Content-Type", "application/json", "X-Firecrawl-Signature", "sha256="+hexMAC(sha256.New, []byte(secret), body))})
+	}
 }
