@@ -125,21 +125,11 @@ func recipes(t *testing.T) []recipe {
 		}
 		rs = append(rs, r)
 	}
-	billingRecipes(t, add)
-	moreBillingRecipes(t, add)
+	paymentRecipes(t, add)
 	standardRecipes(t, add)
-	devtoolsRecipes(t, add)
-	productivityRecipes(t, add)
-	devopsRecipes(t, add)
-	contentRecipes(t, add)
 	commsRecipes(t, add)
-	workRecipes(t, add)
-	messagingRecipes(t, add)
-	keyRecipes(t, add)
-	moreRecipes(t, add)
-	paymentsRecipes(t, add)
-	platformRecipes(t, add)
-	commerceRecipes(t, add)
+	devtoolsRecipes(t, add)
+	bodyMACRecipes(t, add)
 	return rs
 }
 
