@@ -1549,8 +1549,14 @@ type Template struct {
 	SamplePayload string `protobuf:"bytes,7,opt,name=sample_payload,json=samplePayload,proto3" json:"sample_payload,omitempty"`
 	// Content type of the sample payload.
 	SampleContentType string `protobuf:"bytes,8,opt,name=sample_content_type,json=sampleContentType,proto3" json:"sample_content_type,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// What kind of provider this is, one of: "payments" (payments, billing,
+	// accounting), "commerce", "communications" (email, SMS, voice, chat),
+	// "marketing", "crm", "support", "identity", "developer-tools",
+	// "productivity" (documents, forms, scheduling, work management), "ai",
+	// "generic" (a signing convention rather than one provider).
+	Category      string `protobuf:"bytes,9,opt,name=category,proto3" json:"category,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Template) Reset() {
@@ -1635,6 +1641,13 @@ func (x *Template) GetSamplePayload() string {
 func (x *Template) GetSampleContentType() string {
 	if x != nil {
 		return x.SampleContentType
+	}
+	return ""
+}
+
+func (x *Template) GetCategory() string {
+	if x != nil {
+		return x.Category
 	}
 	return ""
 }
@@ -1792,7 +1805,7 @@ const file_plugs_v1_resources_proto_rawDesc = "" +
 	"properties\x1aQ\n" +
 	"\x0fPropertiesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12(\n" +
-	"\x05value\x18\x02 \x01(\v2\x12.plugs.v1.ValueRefR\x05value:\x028\x01\"\xdc\x02\n" +
+	"\x05value\x18\x02 \x01(\v2\x12.plugs.v1.ValueRefR\x05value:\x028\x01\"\xf8\x02\n" +
 	"\bTemplate\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
 	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12 \n" +
@@ -1803,7 +1816,8 @@ const file_plugs_v1_resources_proto_rawDesc = "" +
 	"\x10signature_scheme\x18\x05 \x01(\v2\x19.plugs.v1.SignatureSchemeR\x0fsignatureScheme\x12>\n" +
 	"\x0efield_mappings\x18\x06 \x01(\v2\x17.plugs.v1.FieldMappingsR\rfieldMappings\x12%\n" +
 	"\x0esample_payload\x18\a \x01(\tR\rsamplePayload\x12.\n" +
-	"\x13sample_content_type\x18\b \x01(\tR\x11sampleContentTypeB/Z-github.com/plugshq/plugs/gen/plugs/v1;plugsv1b\x06proto3"
+	"\x13sample_content_type\x18\b \x01(\tR\x11sampleContentType\x12\x1a\n" +
+	"\bcategory\x18\t \x01(\tR\bcategoryB/Z-github.com/plugshq/plugs/gen/plugs/v1;plugsv1b\x06proto3"
 
 var (
 	file_plugs_v1_resources_proto_rawDescOnce sync.Once
