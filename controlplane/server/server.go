@@ -231,6 +231,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	// to replay.DefaultRate receipts per second, taken over from a replica
 	// quiet for replay.DefaultStaleAfter.
 	replays := &replay.Runner{Client: cfg.DB.Client, Replayer: replayer, Owner: replica, Log: log}
+	plugsv1.RegisterStatsServiceServer(gs, &api.Stats{Client: cfg.DB.Client, JS: cfg.JetStream, Log: log})
 	plugsv1.RegisterReceiptServiceServer(gs, &api.Receipts{Client: cfg.DB.Client, Log: log, Replayer: replayer, Replays: replays})
 	shutdown := make(chan struct{})
 	plugsv1.RegisterConfigDiscoveryServiceServer(gs, &config.Server{
@@ -320,6 +321,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		plugsv1.RegisterDestinationServiceHandler,
 		plugsv1.RegisterWebhookRegistrationServiceHandler,
 		plugsv1.RegisterReceiptServiceHandler,
+		plugsv1.RegisterStatsServiceHandler,
 	} {
 		if err := reg(ctx, mux, conn); err != nil {
 			s.Stop(context.Background())
