@@ -126,7 +126,8 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 	fmt.Fprintf(stdout, `
 Plugs dev is running.
 
-  REST API      %s%s/v1/sources
+  Console       %s%s/   (sign in with the API key below)
+  REST API      %[1]s%[2]s/v1/sources
   API document  %[1]s%[2]s/openapi.json
   Metrics       %[1]s%[2]s/metrics
   gRPC          %s  (reflection on)

@@ -32,6 +32,7 @@ import (
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/plugshq/plugs/console"
 	"github.com/plugshq/plugs/controlplane/api"
 	"github.com/plugshq/plugs/controlplane/auth"
 	"github.com/plugshq/plugs/controlplane/config"
@@ -343,7 +344,9 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(openapi.Document)
 	})
-	root.Handle("/", http.MaxBytesHandler(mux, maxRESTBody))
+	root.Handle("/v1/", http.MaxBytesHandler(mux, maxRESTBody))
+	// The admin console, on the API's origin; everything outside /v1.
+	root.Handle("/", console.Handler())
 	s.http = &http.Server{
 		Handler:           root,
 		ReadHeaderTimeout: 10 * time.Second,
