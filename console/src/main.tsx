@@ -110,16 +110,15 @@ function SignIn() {
     }
     setBusy(true);
     setError("");
-    signIn(k);
     try {
-      // Any call proves the key; this one is cheap.
-      await call("ApiKeyService_ListApiKeys", { query: { pageSize: 1 } });
+      // Any call proves the key; this one is cheap. The key is kept only
+      // once it works.
+      await call("ApiKeyService_ListApiKeys", { query: { pageSize: 1 }, key: k });
       setKey("");
+      signIn(k);
     } catch (err) {
-      signOut();
-      setError(err instanceof Error ? err.message : String(err));
-      if ((err as { status?: number }).status === 401) setError("This key was refused. Check that it is complete and not revoked.");
-    } finally {
+      const status = (err as { status?: number }).status;
+      setError(status === 401 ? "This key was refused. Check that it is complete and not revoked." : err instanceof Error ? err.message : String(err));
       setBusy(false);
     }
   };

@@ -41,6 +41,8 @@ type Args<K extends keyof Operations> = {
   query?: Operations[K]["query"];
   body?: Operations[K]["body"];
   signal?: AbortSignal;
+  /** A key to try instead of the signed-in one (signing in). */
+  key?: string;
 };
 
 /** Calls an operation of the API with the signed-in key. */
@@ -57,7 +59,7 @@ export async function call<K extends keyof Operations>(op: K, args: Args<K> = {}
   const qs = q.toString();
   if (qs) url += `?${qs}`;
   const headers: Record<string, string> = { Accept: "application/json" };
-  const key = apiKey.peek();
+  const key = args.key ?? apiKey.peek();
   if (key) headers.Authorization = `Bearer ${key}`;
   let body: string | undefined;
   if (args.body !== undefined) {
@@ -90,7 +92,7 @@ export async function call<K extends keyof Operations>(op: K, args: Args<K> = {}
   }
   if (!resp.ok) {
     const err = toError(resp.status, data);
-    if (resp.status === 401 && key) signOut("The API key was refused: it may have been revoked. Sign in again.");
+    if (resp.status === 401 && key && args.key === undefined) signOut("The API key was refused: it may have been revoked. Sign in again.");
     throw err;
   }
   return data as Operations[K]["response"];

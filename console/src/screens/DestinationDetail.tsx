@@ -200,7 +200,7 @@ function DeliveryLog({ id, names }: { id: string; names: Record<string, string> 
               {rows.map((a) => (
                 <>
                   <tr key={a.id}>
-                    <td>{absolute(a.attemptTime)}</td>
+                    <td class="nowrap">{absolute(a.attemptTime)}</td>
                     <td>
                       <button
                         type="button"
@@ -391,7 +391,7 @@ function DeadLetters({ id }: { id: string }) {
             <tbody>
               {letters.map((l) => (
                 <tr key={`${l.usageEventId}-${l.deadTime}`}>
-                  <td>{absolute(l.deadTime)}</td>
+                  <td class="nowrap">{absolute(l.deadTime)}</td>
                   <td>
                     <span class="mono small">{l.providerEventId || l.usageEventId}</span>
                     <div class="muted small">{l.eventType}</div>

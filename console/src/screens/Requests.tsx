@@ -228,10 +228,10 @@ export function Requests({ sourceId }: { sourceId: string }) {
                 <th scope="col">Cause</th>
                 <th scope="col">Event type</th>
                 <th scope="col">Provider event id</th>
-                <th scope="col" class="num">
+                <th scope="col" class="num hide-narrow">
                   Status
                 </th>
-                <th scope="col" class="num">
+                <th scope="col" class="num hide-narrow">
                   Latency
                 </th>
               </tr>
@@ -239,7 +239,7 @@ export function Requests({ sourceId }: { sourceId: string }) {
             <tbody ref={tableRef}>
               {rows.map((r) => (
                 <tr key={r.id} class={fresh.has(r.id!) ? "fresh" : ""}>
-                  <td>
+                  <td class="nowrap">
                     <Link href={`/sources/${sourceId}/requests/${r.id}${back}`}>{absolute(r.receiveTime)}</Link>
                     {r.replay && <span class="badge badge-info">replay</span>}
                     {(r as { test?: boolean }).test && <span class="badge badge-info">test</span>}
@@ -250,8 +250,8 @@ export function Requests({ sourceId }: { sourceId: string }) {
                   <td>{r.cause ? <span title={causes[r.cause]}>{r.cause}</span> : <span class="muted">—</span>}</td>
                   <td>{r.eventType || <span class="muted">—</span>}</td>
                   <td class="mono small">{r.providerEventId || <span class="muted">—</span>}</td>
-                  <td class="num">{r.statusCode}</td>
-                  <td class="num">{duration(r.latency)}</td>
+                  <td class="num hide-narrow">{r.statusCode}</td>
+                  <td class="num hide-narrow">{duration(r.latency)}</td>
                 </tr>
               ))}
             </tbody>
