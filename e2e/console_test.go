@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -198,16 +199,30 @@ func TestConsoleSourceJourney(t *testing.T) {
 		t.Fatal("the destination was not deleted")
 	}
 
-	// What the screens look like with data.
+	// What the screens look like with data: a few more webhooks as a
+	// provider sends them, one twice, and a second source.
+	for i := 2; i <= 6; i++ {
+		body := fmt.Sprintf(`{"id":"evt_console_%d","type":"invoice.paid","created":1700000000,"data":{"object":{"customer":"cus_%d"}}}`, i, 40+i)
+		if code := w.sendSigned(srcID, signingKey, body); code != http.StatusOK {
+			t.Fatalf("webhook %d answered %d", i, code)
+		}
+	}
+	w.sendSigned(srcID, signingKey, `{"id":"evt_console_2","type":"invoice.paid","created":1700000000,"data":{"object":{"customer":"cus_42"}}}`)
+	if _, err := w.sources.CreateSource(w.ctx, &plugsv1.CreateSourceRequest{Source: &plugsv1.Source{
+		DisplayName: "GitHub org", TemplateId: "github", MetricId: "pushes", Secret: "github-secret-0123456789",
+	}}); err != nil {
+		t.Fatal(err)
+	}
 	p.goTo("/")
 	p.waitText("main", "signature_invalid")
 	p.waitText("main", "Data planes")
 	p.shot("12-overview")
 	p.goTo("/sources")
-	p.waitText("main table", "Stripe (console)")
+	p.waitText("main table", "GitHub org")
 	sources := p.shot("13-sources")
 	p.goTo("/sources/" + srcID + "/requests")
 	p.waitText("table.requests", "replay")
+	p.waitText("table.requests", "duplicate")
 	requests := p.shot("14-requests")
 	if os.Getenv("PLUGS_UPDATE_SCREENSHOTS") == "1" {
 		copyFile(t, sources, filepath.Join("..", "docs", "console-sources.png"))
