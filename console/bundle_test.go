@@ -120,3 +120,28 @@ func TestBundleNeedsNoUnsafeInline(t *testing.T) {
 		}
 	}
 }
+
+// maxScriptGzip is the budget of the console's JavaScript, gzipped.
+const maxScriptGzip = 150 << 10
+
+func TestBundleScriptBudget(t *testing.T) {
+	m, err := readManifest(os.DirFS("dist"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := 0
+	for name := range m.Files {
+		if !strings.HasSuffix(name, ".js") {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("dist", filepath.FromSlash(name)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		total += len(gzipped(b))
+	}
+	if total == 0 || total > maxScriptGzip {
+		t.Fatalf("the console's JavaScript is %d bytes gzipped; the budget is %d", total, maxScriptGzip)
+	}
+	t.Logf("JavaScript: %d bytes gzipped of %d", total, maxScriptGzip)
+}

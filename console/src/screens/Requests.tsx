@@ -58,6 +58,21 @@ function describe(f: Filter): string {
   return parts.length ? parts.join(", ") : "every request";
 }
 
+/** An RFC 3339 UTC time with its fraction padded to nanoseconds, so that times compare as strings. */
+function timeKey(iso: string | undefined): string {
+  if (!iso) return "";
+  const m = /^(.*?)(?:\.(\d+))?Z$/.exec(iso);
+  return m ? `${m[1]}.${(m[2] ?? "").padEnd(9, "0")}Z` : iso;
+}
+
+/** The list's order: receive time, then id, both descending. */
+function newestFirst(a: v1Receipt, b: v1Receipt): number {
+  const ta = timeKey(a.receiveTime);
+  const tb = timeKey(b.receiveTime);
+  if (ta !== tb) return ta < tb ? 1 : -1;
+  return (a.id ?? "") < (b.id ?? "") ? 1 : -1;
+}
+
 /** A source's requests (receipts), newest first, with filters, live mode and replays. */
 export function Requests({ sourceId }: { sourceId: string }) {
   const q = query();
@@ -102,7 +117,7 @@ export function Requests({ sourceId }: { sourceId: string }) {
       try {
         const r = await call("ReceiptService_ListReceipts", { path: { sourceId }, query: { ...f, startTime, pageSize: 100 } });
         const shown = new Set(rows.map((x) => x.id));
-        const add = (r.receipts ?? []).filter((x) => !shown.has(x.id) && (!newest || (x.receiveTime ?? "") >= (rows[rows.length - 1]?.receiveTime ?? "")));
+        const add = (r.receipts ?? []).filter((x) => !shown.has(x.id));
         if (!add.length) return;
         if (page.token) {
           setNewer((n) => n + add.length);
@@ -110,7 +125,7 @@ export function Requests({ sourceId }: { sourceId: string }) {
         }
         const body = tableRef.current;
         if (body && window.scrollY > 0) anchor.current = { y: window.scrollY, height: document.documentElement.scrollHeight };
-        const merged = [...add, ...rows].sort((a, b) => ((b.receiveTime ?? "") > (a.receiveTime ?? "") ? 1 : (b.receiveTime ?? "") < (a.receiveTime ?? "") ? -1 : (b.id ?? "") > (a.id ?? "") ? 1 : -1));
+        const merged = [...add, ...rows].sort(newestFirst);
         setRows(merged);
         setFresh(new Set([...fresh, ...add.map((x) => x.id!)]));
       } catch {
