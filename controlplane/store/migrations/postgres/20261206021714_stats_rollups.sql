@@ -18,3 +18,6 @@ CREATE UNIQUE INDEX "receiptrollup_source_id_minute_outcome_cause" ON "receipt_r
 CREATE INDEX "receiptrollup_tenant_id" ON "receipt_rollups" ("tenant_id");
 -- Create index "receiptrollup_tenant_id_minute" to table: "receipt_rollups"
 CREATE INDEX "receiptrollup_tenant_id_minute" ON "receipt_rollups" ("tenant_id", "minute");
+-- Count the receipts and delivery attempts indexed before the rollups existed
+INSERT INTO "receipt_rollups" ("tenant_id", "source_id", "minute", "outcome", "cause", "count") SELECT "tenant_id", "source_id", date_trunc('minute', "receive_time" AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', "outcome", "cause", count(*) FROM "receipts" GROUP BY 1, 2, 3, 4, 5;
+INSERT INTO "delivery_rollups" ("tenant_id", "destination_id", "minute", "outcome", "count") SELECT "tenant_id", "destination_id", date_trunc('minute', "attempt_time" AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', "outcome", count(*) FROM "delivery_attempts" GROUP BY 1, 2, 3, 4;

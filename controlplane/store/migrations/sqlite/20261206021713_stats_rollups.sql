@@ -18,3 +18,6 @@ CREATE UNIQUE INDEX `receiptrollup_source_id_minute_outcome_cause` ON `receipt_r
 CREATE INDEX `receiptrollup_tenant_id_minute` ON `receipt_rollups` (`tenant_id`, `minute`);
 -- Create index "receiptrollup_minute" to table: "receipt_rollups"
 CREATE INDEX `receiptrollup_minute` ON `receipt_rollups` (`minute`);
+-- Count the receipts and delivery attempts indexed before the rollups existed (times are stored in UTC)
+INSERT INTO `receipt_rollups` (`tenant_id`, `source_id`, `minute`, `outcome`, `cause`, `count`) SELECT `tenant_id`, `source_id`, substr(`receive_time`, 1, 16) || ':00 +0000 UTC', `outcome`, `cause`, count(*) FROM `receipts` GROUP BY `tenant_id`, `source_id`, substr(`receive_time`, 1, 16), `outcome`, `cause`;
+INSERT INTO `delivery_rollups` (`tenant_id`, `destination_id`, `minute`, `outcome`, `count`) SELECT `tenant_id`, `destination_id`, substr(`attempt_time`, 1, 16) || ':00 +0000 UTC', `outcome`, count(*) FROM `delivery_attempts` GROUP BY `tenant_id`, `destination_id`, substr(`attempt_time`, 1, 16), `outcome`;
