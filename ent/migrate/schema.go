@@ -181,9 +181,9 @@ var (
 				Columns: []*schema.Column{DeliveryRollupsColumns[2], DeliveryRollupsColumns[3], DeliveryRollupsColumns[4]},
 			},
 			{
-				Name:    "deliveryrollup_tenant_id_minute",
+				Name:    "deliveryrollup_tenant_id_minute_destination_id_outcome_count",
 				Unique:  false,
-				Columns: []*schema.Column{DeliveryRollupsColumns[1], DeliveryRollupsColumns[3]},
+				Columns: []*schema.Column{DeliveryRollupsColumns[1], DeliveryRollupsColumns[3], DeliveryRollupsColumns[2], DeliveryRollupsColumns[4], DeliveryRollupsColumns[5]},
 			},
 			{
 				Name:    "deliveryrollup_minute",
@@ -304,9 +304,9 @@ var (
 				Columns: []*schema.Column{ReceiptRollupsColumns[2], ReceiptRollupsColumns[3], ReceiptRollupsColumns[4], ReceiptRollupsColumns[5]},
 			},
 			{
-				Name:    "receiptrollup_tenant_id_minute",
+				Name:    "receiptrollup_tenant_id_minute_outcome_cause_count",
 				Unique:  false,
-				Columns: []*schema.Column{ReceiptRollupsColumns[1], ReceiptRollupsColumns[3]},
+				Columns: []*schema.Column{ReceiptRollupsColumns[1], ReceiptRollupsColumns[3], ReceiptRollupsColumns[4], ReceiptRollupsColumns[5], ReceiptRollupsColumns[6]},
 			},
 			{
 				Name:    "receiptrollup_minute",

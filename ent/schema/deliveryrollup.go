@@ -35,7 +35,8 @@ func (DeliveryRollup) Fields() []ent.Field {
 func (DeliveryRollup) Indexes() []ent.Index {
 	return []ent.Index{
 		index.Fields("destination_id", "minute", "outcome").Unique(),
-		index.Fields("tenant_id", "minute"),
+		// A tenant's minutes over a window, covering as ReceiptRollup's.
+		index.Fields("tenant_id", "minute", "destination_id", "outcome", "count"),
 		index.Fields("minute"),
 	}
 }

@@ -41,8 +41,9 @@ func (ReceiptRollup) Indexes() []ent.Index {
 		// One row per bucket, the key upserts add to; it also serves a
 		// source's totals over a window.
 		index.Fields("source_id", "minute", "outcome", "cause").Unique(),
-		// A tenant's minutes over a window, for the overview.
-		index.Fields("tenant_id", "minute"),
+		// A tenant's minutes over a window, for the overview: covering,
+		// so the day is read from the index alone.
+		index.Fields("tenant_id", "minute", "outcome", "cause", "count"),
 		// The retention job.
 		index.Fields("minute"),
 	}

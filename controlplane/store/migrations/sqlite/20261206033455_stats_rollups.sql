@@ -4,8 +4,8 @@ CREATE TABLE `delivery_rollups` (`id` integer NOT NULL PRIMARY KEY AUTOINCREMENT
 CREATE INDEX `deliveryrollup_tenant_id` ON `delivery_rollups` (`tenant_id`);
 -- Create index "deliveryrollup_destination_id_minute_outcome" to table: "delivery_rollups"
 CREATE UNIQUE INDEX `deliveryrollup_destination_id_minute_outcome` ON `delivery_rollups` (`destination_id`, `minute`, `outcome`);
--- Create index "deliveryrollup_tenant_id_minute" to table: "delivery_rollups"
-CREATE INDEX `deliveryrollup_tenant_id_minute` ON `delivery_rollups` (`tenant_id`, `minute`);
+-- Create index "deliveryrollup_tenant_id_minute_destination_id_outcome_count" to table: "delivery_rollups"
+CREATE INDEX `deliveryrollup_tenant_id_minute_destination_id_outcome_count` ON `delivery_rollups` (`tenant_id`, `minute`, `destination_id`, `outcome`, `count`);
 -- Create index "deliveryrollup_minute" to table: "delivery_rollups"
 CREATE INDEX `deliveryrollup_minute` ON `delivery_rollups` (`minute`);
 -- Create "receipt_rollups" table
@@ -14,8 +14,8 @@ CREATE TABLE `receipt_rollups` (`id` integer NOT NULL PRIMARY KEY AUTOINCREMENT,
 CREATE INDEX `receiptrollup_tenant_id` ON `receipt_rollups` (`tenant_id`);
 -- Create index "receiptrollup_source_id_minute_outcome_cause" to table: "receipt_rollups"
 CREATE UNIQUE INDEX `receiptrollup_source_id_minute_outcome_cause` ON `receipt_rollups` (`source_id`, `minute`, `outcome`, `cause`);
--- Create index "receiptrollup_tenant_id_minute" to table: "receipt_rollups"
-CREATE INDEX `receiptrollup_tenant_id_minute` ON `receipt_rollups` (`tenant_id`, `minute`);
+-- Create index "receiptrollup_tenant_id_minute_outcome_cause_count" to table: "receipt_rollups"
+CREATE INDEX `receiptrollup_tenant_id_minute_outcome_cause_count` ON `receipt_rollups` (`tenant_id`, `minute`, `outcome`, `cause`, `count`);
 -- Create index "receiptrollup_minute" to table: "receipt_rollups"
 CREATE INDEX `receiptrollup_minute` ON `receipt_rollups` (`minute`);
 -- Count the receipts and delivery attempts indexed before the rollups existed (times are stored in UTC)
