@@ -13,7 +13,7 @@ import { Requests } from "./screens/Requests";
 import { SourceDetail } from "./screens/SourceDetail";
 import { SourceWizard } from "./screens/SourceWizard";
 import { Sources } from "./screens/Sources";
-import { Button, Notices, TextField } from "./ui";
+import { Button, message, Notices, TextField } from "./ui";
 import "./styles.css";
 
 type Screen = (p: Record<string, string>) => preact.JSX.Element;
@@ -118,7 +118,7 @@ function SignIn() {
       signIn(k);
     } catch (err) {
       const status = (err as { status?: number }).status;
-      setError(status === 401 ? "This key was refused. Check that it is complete and not revoked." : err instanceof Error ? err.message : String(err));
+      setError(status === 401 ? "This key was refused. Check that it is complete and not revoked." : message(err));
       setBusy(false);
     }
   };

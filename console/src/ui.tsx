@@ -403,6 +403,28 @@ export function CopyField({ id, label, value, hint }: { id: string; label: strin
   );
 }
 
+/** An error as a person reads it. */
+export function message(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/**
+ * Runs a button's action: busy while it runs, its error shown as a notice.
+ * Resolves whether it succeeded.
+ */
+export async function act(fn: () => Promise<unknown>, setBusy?: (busy: boolean) => void): Promise<boolean> {
+  setBusy?.(true);
+  try {
+    await fn();
+    return true;
+  } catch (e) {
+    notify(message(e), "error");
+    return false;
+  } finally {
+    setBusy?.(false);
+  }
+}
+
 interface Notice {
   id: number;
   text: string;

@@ -10,9 +10,11 @@
 package stats
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -49,13 +51,9 @@ func (c ReceiptCounts) Add(tenantID, sourceID uuid.UUID, t time.Time, outcome, c
 // two replicas saving overlapping rows at once wait for each other instead
 // of deadlocking.
 func (c ReceiptCounts) Save(ctx context.Context, client *ent.Client) error {
-	keys := make([]ReceiptKey, 0, len(c))
-	for k := range c {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, func(a, b ReceiptKey) int {
+	keys := slices.SortedFunc(maps.Keys(c), func(a, b ReceiptKey) int {
 		return cmp.Or(
-			cmp.Compare(a.SourceID.String(), b.SourceID.String()),
+			bytes.Compare(a.SourceID[:], b.SourceID[:]),
 			a.Minute.Compare(b.Minute),
 			cmp.Compare(a.Outcome, b.Outcome),
 			cmp.Compare(a.Cause, b.Cause),
@@ -99,13 +97,9 @@ func (c DeliveryCounts) Add(tenantID, destinationID uuid.UUID, t time.Time, outc
 // Save adds the counts to the rollup through client, as ReceiptCounts.Save
 // does.
 func (c DeliveryCounts) Save(ctx context.Context, client *ent.Client) error {
-	keys := make([]DeliveryKey, 0, len(c))
-	for k := range c {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, func(a, b DeliveryKey) int {
+	keys := slices.SortedFunc(maps.Keys(c), func(a, b DeliveryKey) int {
 		return cmp.Or(
-			cmp.Compare(a.DestinationID.String(), b.DestinationID.String()),
+			bytes.Compare(a.DestinationID[:], b.DestinationID[:]),
 			a.Minute.Compare(b.Minute),
 			cmp.Compare(a.Outcome, b.Outcome),
 		)

@@ -1,7 +1,7 @@
 import { useState } from "preact/hooks";
 import { ApiError, call, listAll, type v1ApiKey } from "../api/client";
 import { apiKey, keyPrefix } from "../auth";
-import { Button, CopyField, Empty, ErrorBanner, Loading, Modal, notify, PageHeader, TextField, Time, useConfirm, useLoad } from "../ui";
+import { act, Button, CopyField, Empty, ErrorBanner, Loading, Modal, notify, PageHeader, TextField, Time, useConfirm, useLoad } from "../ui";
 
 /** The tenant's API keys: create (the token shown once), revoke. */
 export function ApiKeys() {
@@ -23,13 +23,11 @@ export function ApiKeys() {
       danger: true,
     });
     if (!ok) return;
-    try {
+    await act(async () => {
       await call("ApiKeyService_DeleteApiKey", { path: { id: k.id! } });
       notify(`Key ${k.prefix}… revoked.`);
       keys.reload();
-    } catch (e) {
-      notify(e instanceof Error ? e.message : String(e), "error");
-    }
+    });
   };
   const list = keys.data ?? [];
   return (

@@ -2,7 +2,7 @@ import { useEffect, useState } from "preact/hooks";
 import { ApiError, call, listAll, type DeadLetterReason, type v1DeliveryAttempt, type v1DeliveryAttemptOutcome } from "../api/client";
 import { absolute, duration, enumWord, plural } from "../format";
 import { cursor, Link, navigate, query, setQuery } from "../router";
-import { Badge, Button, ButtonLink, Empty, ErrorBanner, Facts, Loading, notify, PageHeader, Pager, SearchField, Time, useConfirm, useLoad } from "../ui";
+import { act, Badge, Button, ButtonLink, Empty, ErrorBanner, Facts, Loading, notify, PageHeader, Pager, SearchField, Time, useConfirm, useLoad } from "../ui";
 import { AttemptTimeline } from "./ReceiptDetail";
 
 /** One destination: its settings, pause and delete, the delivery log and the dead letters. */
@@ -31,19 +31,14 @@ export function DestinationDetail({ id }: { id: string }) {
   const d = data.dest;
   const paused = d.status === "STATUS_PAUSED";
   const toggle = async () => {
-    setBusy(true);
-    try {
+    await act(async () => {
       const dest = await call("DestinationService_UpdateDestination", {
         path: { "destination.id": id },
         body: { status: paused ? "STATUS_ACTIVE" : "STATUS_PAUSED" },
-      });
-      setData({ ...data, dest });
-      notify(paused ? "Destination resumed: held events are delivered now." : "Destination paused: events wait until it is resumed.");
-    } catch (e) {
-      notify(e instanceof Error ? e.message : String(e), "error");
-    } finally {
-      setBusy(false);
-    }
+        });
+        setData({ ...data, dest });
+        notify(paused ? "Destination resumed: held events are delivered now." : "Destination paused: events wait until it is resumed.");
+    }, setBusy);
   };
   const remove = async () => {
     const ok = await confirm({
@@ -53,13 +48,11 @@ export function DestinationDetail({ id }: { id: string }) {
       danger: true,
     });
     if (!ok) return;
-    try {
+    await act(async () => {
       await call("DestinationService_DeleteDestination", { path: { id } });
       notify(`Destination ${d.displayName} deleted.`);
       navigate("/destinations");
-    } catch (e) {
-      notify(e instanceof Error ? e.message : String(e), "error");
-    }
+    });
   };
   return (
     <>

@@ -3,7 +3,7 @@ import { ApiError, call, type v1Receipt, type v1ReceiptOutcome, type v1ReplayOpe
 import { absolute, causes, count, duration, enumWord, plural } from "../format";
 import { TestEvent } from "../parts/TestEvent";
 import { cursor, Link, loc, query, setQuery } from "../router";
-import { Badge, Button, Checkbox, Empty, ErrorBanner, Loading, Modal, notify, PageHeader, Pager, SearchField, useInterval, useLoad } from "../ui";
+import { act, Badge, Button, Checkbox, Empty, ErrorBanner, Loading, Modal, notify, PageHeader, Pager, SearchField, useInterval, useLoad } from "../ui";
 
 const pageSize = 50;
 const outcomes: v1ReceiptOutcome[] = ["OUTCOME_ACCEPTED", "OUTCOME_DUPLICATE", "OUTCOME_FILTERED", "OUTCOME_REJECTED", "OUTCOME_HANDSHAKE"];
@@ -360,15 +360,10 @@ function ReplayProgress({ op, onChange }: { op: v1ReplayOperation; onChange: () 
   const running = op.state === "STATE_RUNNING";
   const [busy, setBusy] = useState(false);
   const cancel = async () => {
-    setBusy(true);
-    try {
+    await act(async () => {
       await call("ReceiptService_CancelReplayOperation", { path: { id: op.id! }, body: {} });
       onChange();
-    } catch (e) {
-      notify(e instanceof Error ? e.message : String(e), "error");
-    } finally {
-      setBusy(false);
-    }
+    }, setBusy);
   };
   const counts = [
     ["accepted", op.acceptedCount],

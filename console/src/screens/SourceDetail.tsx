@@ -6,6 +6,7 @@ import { LivePreview } from "../parts/Preview";
 import { TestEvent } from "../parts/TestEvent";
 import { Link, navigate, query } from "../router";
 import {
+  act,
   Badge,
   Button,
   ButtonLink,
@@ -54,15 +55,10 @@ export function SourceDetail({ id }: { id: string }) {
   const setSource = (source: v1Source) => setData({ source, template });
 
   const toggle = async () => {
-    setBusy(true);
-    try {
+    await act(async () => {
       setSource(await call("SourceService_UpdateSource", { path: { "source.id": id }, body: { status: disabled ? "STATUS_ACTIVE" : "STATUS_DISABLED" } }));
       notify(disabled ? "Source enabled: it accepts webhooks again." : "Source disabled: its webhooks are refused.");
-    } catch (e) {
-      notify(e instanceof Error ? e.message : String(e), "error");
-    } finally {
-      setBusy(false);
-    }
+    }, setBusy);
   };
   const remove = async () => {
     const ok = await confirm({
@@ -77,13 +73,11 @@ export function SourceDetail({ id }: { id: string }) {
       danger: true,
     });
     if (!ok) return;
-    try {
+    await act(async () => {
       await call("SourceService_DeleteSource", { path: { id } });
       notify(`Source ${s.displayName} deleted.`);
       navigate("/sources");
-    } catch (e) {
-      notify(e instanceof Error ? e.message : String(e), "error");
-    }
+    });
   };
 
   return (
