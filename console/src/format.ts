@@ -25,6 +25,13 @@ export function absolute(iso: string | undefined): string {
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
 }
 
+/** A datetime-local value (the browser's zone) as RFC 3339; undefined when empty or invalid. */
+export function isoOf(local: string): string | undefined {
+  if (!local) return undefined;
+  const t = new Date(local);
+  return Number.isNaN(t.getTime()) ? undefined : t.toISOString();
+}
+
 /** A protobuf duration ("0.003s") in milliseconds, as people read it. */
 export function duration(d: string | undefined): string {
   if (!d) return "";

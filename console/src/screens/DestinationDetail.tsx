@@ -1,6 +1,6 @@
 import { useEffect, useState } from "preact/hooks";
 import { ApiError, call, listAll, type DeadLetterReason, type v1DeliveryAttempt, type v1DeliveryAttemptOutcome } from "../api/client";
-import { absolute, duration, enumWord, plural } from "../format";
+import { absolute, duration, enumWord, isoOf, plural } from "../format";
 import { cursor, Link, navigate, query, setQuery } from "../router";
 import { act, Badge, Button, ButtonLink, Empty, ErrorBanner, Facts, Loading, notify, PageHeader, Pager, SearchField, Time, useConfirm, useLoad } from "../ui";
 import { AttemptTimeline } from "./ReceiptDetail";
@@ -124,6 +124,8 @@ function DeliveryLog({ id, names }: { id: string; names: Record<string, string> 
     outcome: q.get("outcome") ?? "",
     usageEventId: q.get("usageEventId") ?? "",
     providerEventId: q.get("providerEventId") ?? "",
+    from: q.get("from") ?? "",
+    to: q.get("to") ?? "",
   };
   const log = useLoad(
     (signal) =>
@@ -133,6 +135,8 @@ function DeliveryLog({ id, names }: { id: string; names: Record<string, string> 
           outcome: (f.outcome || undefined) as v1DeliveryAttemptOutcome | undefined,
           usageEventId: f.usageEventId,
           providerEventId: f.providerEventId,
+          startTime: isoOf(f.from),
+          endTime: isoOf(f.to),
           pageSize: 50,
           pageToken: page.token,
         },
@@ -159,6 +163,14 @@ function DeliveryLog({ id, names }: { id: string; names: Record<string, string> 
         </div>
         <SearchField id="d-usage" label="Usage event id" value={f.usageEventId} onCommit={(v) => set({ usageEventId: v })} />
         <SearchField id="d-provider" label="Provider event id" value={f.providerEventId} onCommit={(v) => set({ providerEventId: v })} />
+        <div class="field">
+          <label for="d-from">Sent from</label>
+          <input id="d-from" type="datetime-local" step={1} value={f.from} onChange={(e) => set({ from: (e.target as HTMLInputElement).value })} />
+        </div>
+        <div class="field">
+          <label for="d-to">Sent before</label>
+          <input id="d-to" type="datetime-local" step={1} value={f.to} onChange={(e) => set({ to: (e.target as HTMLInputElement).value })} />
+        </div>
         <div class="filter-actions">
           <Button variant="ghost" onClick={log.reload}>
             Refresh
@@ -286,7 +298,6 @@ function DeadLetters({ id }: { id: string }) {
   const [error, setError] = useState<unknown>();
   const [confirmEl, confirm] = useConfirm();
   useEffect(() => setError(undefined), [reason, from, to]);
-  const iso = (v: string) => (v ? new Date(v).toISOString() : undefined);
   const redrive = async (filter: { usageEventIds?: string[] } = {}, what = "") => {
     const all = !filter.usageEventIds;
     const desc = what || [reason && `reason ${enumWord(reason, "REASON_")}`, from && `dead from ${from.replace("T", " ")}`, to && `before ${to.replace("T", " ")}`].filter(Boolean).join(", ") || "every dead letter";
@@ -303,7 +314,7 @@ function DeadLetters({ id }: { id: string }) {
         path: { id },
         body: {
           filter: all
-            ? { reason: (reason || undefined) as DeadLetterReason | undefined, deadTimeStart: iso(from), deadTimeEnd: iso(to) }
+            ? { reason: (reason || undefined) as DeadLetterReason | undefined, deadTimeStart: isoOf(from), deadTimeEnd: isoOf(to) }
             : filter,
         },
       });

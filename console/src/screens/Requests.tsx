@@ -1,6 +1,6 @@
 import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 import { ApiError, call, type v1Receipt, type v1ReceiptOutcome, type v1ReplayOperation } from "../api/client";
-import { absolute, causes, count, duration, enumWord, plural } from "../format";
+import { absolute, causes, count, duration, enumWord, isoOf, plural } from "../format";
 import { TestEvent } from "../parts/TestEvent";
 import { cursor, Link, loc, query, setQuery } from "../router";
 import { act, Badge, Button, Checkbox, Empty, ErrorBanner, Loading, Modal, notify, PageHeader, Pager, SearchField, useInterval, useLoad } from "../ui";
@@ -27,12 +27,6 @@ function readFilter(q: URLSearchParams): Filter {
     from: q.get("from") ?? "",
     to: q.get("to") ?? "",
   };
-}
-
-function isoOf(local: string): string | undefined {
-  if (!local) return undefined;
-  const t = new Date(local);
-  return Number.isNaN(t.getTime()) ? undefined : t.toISOString();
 }
 
 /** The filter as the API's query (and bulk replay's body) takes it. */
