@@ -72,6 +72,11 @@ func (r *Replayer) Replay(ctx context.Context, orig *plugsv1.Receipt, bypassDedu
 	if orig.GetBodyTruncated() {
 		return nil, ErrBodyTruncated
 	}
+	if orig.GetCause() == string(pipeline.CauseBodyUnreadable) {
+		// Reading the body failed part way: the receipt holds what was
+		// read, the start of the body at best, like a truncated one.
+		return nil, fmt.Errorf("%w: the request's body could not be read whole", ErrBodyTruncated)
+	}
 	sc := r.Sources.Source(orig.GetSourceId())
 	if sc == nil {
 		r.forget(orig.GetSourceId())
