@@ -134,8 +134,14 @@ type Input struct {
 // Map fills ev's mapped fields (event id and type, customer, quantity, event
 // time, properties) from in. It returns an error wrapping
 // payload.ErrUnparsable when the body does not parse, ErrFiltered when the
-// filter drops the event, and a *Error when a field fails.
-func (mp *Mapper) Map(in Input, ev *plugsv1.UsageEvent) error {
+// filter drops the event, and a *Error when a required field fails.
+//
+// An optional field whose value is invalid (a quantity that is not a
+// number, a time that does not parse, an object where an id belongs) does
+// not fail the event: the field is left empty, no default stands in for
+// it, and it is returned among the warnings, so the provider's webhook is
+// taken and the problem shows on its receipt.
+func (mp *Mapper) Map(in Input, ev *plugsv1.UsageEvent) (warnings []FieldError, err error) {
 	return mp.run(in, ev, nil)
 }
 
@@ -144,20 +150,26 @@ func (mp *Mapper) Map(in Input, ev *plugsv1.UsageEvent) error {
 // even when others failed.
 func (mp *Mapper) Preview(in Input, ev *plugsv1.UsageEvent) (filtered bool, fields []FieldError, err error) {
 	var report []FieldError
-	err = mp.run(in, ev, &report)
+	_, err = mp.run(in, ev, &report)
 	return err == ErrFiltered, report, err
 }
 
-func (mp *Mapper) run(in Input, ev *plugsv1.UsageEvent, report *[]FieldError) error {
+func (mp *Mapper) run(in Input, ev *plugsv1.UsageEvent, report *[]FieldError) (warnings []FieldError, err error) {
 	buf := mp.values.Get().(*[]payload.Value)
 	defer mp.values.Put(buf)
 	vals := *buf
 	if err := mp.paths.Lookup(in.Body, vals); err != nil {
-		return err
+		return nil, err
 	}
 	var failed []FieldError
+	// fail records a field without a usable value: a required one fails
+	// the event, an optional one is left empty and reported.
 	fail := func(fd *field, desc string) {
-		failed = append(failed, FieldError{Field: fd.name, Description: desc, Required: fd.required})
+		if fd.required {
+			failed = append(failed, FieldError{Field: fd.name, Description: desc, Required: true})
+		} else {
+			warnings = append(warnings, FieldError{Field: fd.name, Description: desc})
+		}
 	}
 
 	eventType, ok := mp.text(&mp.fields[fEventType], in, vals)
@@ -168,10 +180,10 @@ func (mp *Mapper) run(in Input, ev *plugsv1.UsageEvent, report *[]FieldError) er
 	if len(failed) == 0 {
 		keep, err := mp.filter.keep(eventType, in.Body)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if !keep {
-			return ErrFiltered
+			return nil, ErrFiltered
 		}
 	}
 
@@ -187,7 +199,8 @@ func (mp *Mapper) run(in Input, ev *plugsv1.UsageEvent, report *[]FieldError) er
 		ev.CustomerId = v
 	}
 
-	ev.Quantity = "1"
+	// An absent quantity means one; an invalid one is no quantity at all,
+	// since billing a guess would be worse than billing nothing.
 	q := &mp.fields[fQuantity]
 	if raw, ok := mp.value(q, in, vals); ok {
 		if raw.Kind != payload.Number && raw.Kind != payload.String {
@@ -199,10 +212,13 @@ func (mp *Mapper) run(in Input, ev *plugsv1.UsageEvent, report *[]FieldError) er
 		}
 	} else if q.required {
 		fail(q, mp.absent(q))
+	} else {
+		ev.Quantity = "1"
 	}
 
+	// An absent time means the receive time; an invalid one is left empty.
 	ts := &mp.fields[fTimestamp]
-	eventTime := in.ReceiveTime
+	var eventTime time.Time
 	if raw, ok := mp.value(ts, in, vals); ok {
 		if t, err := Time(raw); err != nil {
 			fail(ts, err.Error())
@@ -211,6 +227,8 @@ func (mp *Mapper) run(in Input, ev *plugsv1.UsageEvent, report *[]FieldError) er
 		}
 	} else if ts.required {
 		fail(ts, mp.absent(ts))
+	} else {
+		eventTime = in.ReceiveTime
 	}
 	if !eventTime.IsZero() {
 		ev.EventTime = timestamppb.New(eventTime.UTC())
@@ -230,9 +248,10 @@ func (mp *Mapper) run(in Input, ev *plugsv1.UsageEvent, report *[]FieldError) er
 
 	if report != nil {
 		*report = append(*report, failed...)
+		*report = append(*report, warnings...)
 		for i := range mp.fields {
 			fd := &mp.fields[i]
-			if fd.from != fromNone && !fd.required && !hasField(failed, fd.name) {
+			if fd.from != fromNone && !fd.required && !hasField(warnings, fd.name) {
 				if _, ok := mp.value(fd, in, vals); !ok {
 					*report = append(*report, FieldError{Field: fd.name, Description: mp.absent(fd)})
 				}
@@ -240,9 +259,9 @@ func (mp *Mapper) run(in Input, ev *plugsv1.UsageEvent, report *[]FieldError) er
 		}
 	}
 	if len(failed) > 0 {
-		return &Error{Fields: failed}
+		return warnings, &Error{Fields: failed}
 	}
-	return nil
+	return warnings, nil
 }
 
 func hasField(fs []FieldError, name string) bool {

@@ -59,7 +59,8 @@ type Request struct {
 type Result struct {
 	Outcome Outcome
 	Cause   Cause
-	// Detail explains a rejection for logs and receipts; it never holds a
+	// Detail explains a rejection, or names the optional fields left
+	// empty of an event taken, for logs and receipts; it never holds a
 	// secret.
 	Detail string
 	// Field is the mapping field that failed, for CauseMappingFailed.
@@ -237,7 +238,12 @@ func (p *Pipeline) handle(ctx context.Context, req *Request) *Result {
 		ReceiveTime: timestamppb.New(now),
 		Unverified:  unverified,
 	}
-	err = src.Mapper.Map(mapping.Input{Body: doc, Header: req.Header, ReceiveTime: now}, ev)
+	warnings, err := src.Mapper.Map(mapping.Input{Body: doc, Header: req.Header, ReceiveTime: now}, ev)
+	if len(warnings) > 0 {
+		// Optional fields left empty: the event is taken, the receipt
+		// says which and why.
+		res.Detail = mapping.Warning(warnings)
+	}
 	res.Map = time.Since(start)
 	endStep(span, err, mapCause)
 	var mapErr *mapping.Error
