@@ -169,7 +169,9 @@ type bypassDedupSink struct {
 }
 
 func (b bypassDedupSink) Enqueue(ctx context.Context, ev *plugsv1.UsageEvent) (bool, error) {
-	ev = proto.Clone(ev).(*plugsv1.UsageEvent)
-	ev.EventId += b.suffix
-	return b.next.Enqueue(ctx, ev)
+	c := proto.Clone(ev).(*plugsv1.UsageEvent)
+	c.EventId += b.suffix
+	dup, err := b.next.Enqueue(ctx, c)
+	ev.Id = c.Id // a duplicate's is the stored event's
+	return dup, err
 }

@@ -30,7 +30,9 @@ import (
 // Sink takes normalized events. Enqueue returns once the event is stored
 // durably (or known to be a duplicate of a stored one); an error means
 // nothing is known to be stored: the webhook is answered 503 and the
-// provider retries.
+// provider retries. On a duplicate it sets ev.Id to the stored event's id,
+// or clears it when that cannot be read, so the receipt never names an
+// event that was not stored.
 type Sink interface {
 	Enqueue(ctx context.Context, ev *plugsv1.UsageEvent) (duplicate bool, err error)
 }
