@@ -26,8 +26,9 @@ const (
 // DefaultDedupWindow is used for an event whose source sets none.
 const DefaultDedupWindow = 72 * time.Hour
 
-// eventIDHeader carries a stored event's usage event id.
-const eventIDHeader = "Plugs-Event-Id"
+// EventIDHeader carries the usage event id of a stored event, and of its
+// deliveries and dead letters.
+const EventIDHeader = "Plugs-Event-Id"
 
 // EventStore stores usage events in EventsStream. It is a pipeline.Sink.
 type EventStore struct {
@@ -79,7 +80,7 @@ func (s *EventStore) Enqueue(ctx context.Context, ev *plugsv1.UsageEvent) (bool,
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	msg := &nats.Msg{Subject: Subject(ev.GetSourceId(), ev.GetEventId()), Data: data, Header: nats.Header{}}
-	msg.Header.Set(eventIDHeader, ev.GetId())
+	msg.Header.Set(EventIDHeader, ev.GetId())
 	// The webhook's trace travels with the event to its deliveries. Dedup
 	// is on the subject alone, so a retry carrying another trace is still
 	// refused; the stored event keeps the first one.
@@ -111,14 +112,20 @@ func (s *EventStore) storedID(ctx context.Context, subject string) string {
 	if err != nil {
 		return ""
 	}
-	if id := raw.Header.Get(eventIDHeader); id != "" {
+	return StoredEventID(raw)
+}
+
+// StoredEventID is the usage event id of a stored event or delivery: its
+// header, or the event's own id; "" when it has neither.
+func StoredEventID(raw *jetstream.RawStreamMsg) string {
+	if id := raw.Header.Get(EventIDHeader); id != "" {
 		return id
 	}
-	stored := &plugsv1.UsageEvent{}
-	if proto.Unmarshal(raw.Data, stored) != nil {
+	ev := &plugsv1.UsageEvent{}
+	if proto.Unmarshal(raw.Data, ev) != nil {
 		return ""
 	}
-	return stored.GetId()
+	return ev.GetId()
 }
 
 func (s *EventStore) eventsStream(ctx context.Context) (jetstream.Stream, error) {

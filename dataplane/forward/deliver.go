@@ -261,7 +261,9 @@ func (dl *deliverer) settle(probe bool, t tried) {
 func (dl *deliverer) openLocked(wait time.Duration, cause error) {
 	if dl.cc != nil {
 		// What the consumer already holds is handed to receive, which
-		// holds it in turn.
+		// holds it in turn. A delivery the server was sending as the
+		// pull ended comes back at once, counted once more: at most a
+		// pull batch, once per outage, since probes are fetched.
 		dl.cc.Drain()
 		dl.cc = nil
 	}
