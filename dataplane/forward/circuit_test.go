@@ -3,6 +3,7 @@ package forward_test
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/plugshq/plugs/dataplane/forward"
+	plugsv1 "github.com/plugshq/plugs/gen/plugs/v1"
 )
 
 // A destination down for a while, with a backlog: after a few failures its
@@ -121,4 +123,33 @@ func TestCircuitHoldsTheBacklogOfADestinationThatIsDown(t *testing.T) {
 	if len(states) < 4 || !slices.Equal(states[:3], want) || states[len(states)-1] != forward.CircuitClosed {
 		t.Fatalf("circuit went %v", states)
 	}
+}
+
+// A destination whose circuit is open is probed as soon as its
+// configuration changes, not at the next probe: the change may be the fix.
+func TestCircuitProbesAtOnceAfterAChange(t *testing.T) {
+	e := newEnv(t)
+	r := newReceiver(t, []byte("k"), "")
+	dead := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusBadGateway)
+	}))
+	t.Cleanup(dead.Close)
+	d := destination("d1", "t1", r, "k")
+	d.Url = dead.URL + "/old"
+	e.dests.add(d)
+	var opened atomic.Bool
+	e.start(forward.Options{
+		CircuitThreshold: 2, ProbeBackoff: time.Hour, MaxProbeBackoff: time.Hour,
+		OnCircuit: func(_ string, s forward.CircuitState) {
+			if s == forward.CircuitOpen {
+				opened.Store(true)
+			}
+		},
+	})
+	ids := e.put("t1", "src", "fix", 20)
+	eventually(t, 10*time.Second, opened.Load, "the circuit did not open")
+	e.dests.update("d1", func(c *plugsv1.DestinationConfig) { c.Url = r.srv.URL + "/hook" })
+	eventually(t, 10*time.Second, func() bool { return r.count() == len(ids) }, "not delivered after the URL was fixed")
+	e.settled("d1")
+	r.exactlyOnce(ids)
 }

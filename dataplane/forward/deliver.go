@@ -290,6 +290,18 @@ func (dl *deliverer) probeDue() {
 	dl.probeLocked()
 }
 
+// reconfigured probes at once a destination whose circuit is open, when
+// its configuration changed: a new URL or key may be what it needed.
+func (dl *deliverer) reconfigured() {
+	dl.mu.Lock()
+	t := dl.timer
+	open := dl.circuit.state == CircuitOpen
+	dl.mu.Unlock()
+	if open && t != nil && t.Stop() {
+		go dl.probeDue()
+	}
+}
+
 // probeLocked starts the half-open circuit's probe: a held delivery when
 // there is one, else the next the stream has.
 func (dl *deliverer) probeLocked() {

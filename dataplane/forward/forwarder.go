@@ -271,6 +271,7 @@ func (f *Forwarder) reconcile(ctx context.Context) {
 			old := dl.dest.Load()
 			if old.timeout == d.timeout && old.maxConc == d.maxConc {
 				dl.dest.Store(d)
+				dl.reconfigured()
 				continue
 			}
 			f.stopAside(id, dl)
