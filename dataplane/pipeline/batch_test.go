@@ -119,7 +119,9 @@ func (s *memSink) count() int {
 	return len(s.stored)
 }
 
-func quiet() pipeline.Options { return pipeline.Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil))} }
+func quiet() pipeline.Options {
+	return pipeline.Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+}
 
 // itemOutcomes lists each item's outcome, with its cause when it has one.
 func itemOutcomes(res *pipeline.Result) string {
