@@ -191,9 +191,9 @@ func TestEveryTemplate(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				ev := &plugsv1.UsageEvent{}
 				in := mapping.Input{Body: payload.New(signed.Body, signed.Header.Get("Content-Type")), Header: signed.Header, ReceiveTime: now}
-				if err := mp.Map(in, ev); err != nil {
+				ev, err := mapBody(t, mp, in)
+				if err != nil {
 					t.Fatalf("sample payload: %v", err)
 				}
 				if tpl.GetFieldMappings().GetEventId() != nil && ev.GetEventId() == "" {

@@ -183,9 +183,9 @@ func TestRecipeVectors(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ev := &plugsv1.UsageEvent{}
 			in := mapping.Input{Body: payload.New([]byte(r.body), r.header.Get("Content-Type")), Header: r.header, ReceiveTime: r.now}
-			if err := mp.Map(in, ev); err != nil {
+			ev, err := mapBody(t, mp, in)
+			if err != nil {
 				t.Fatalf("mapping: %v", err)
 			}
 			if ev.GetEventType() == "" {

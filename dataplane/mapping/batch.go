@@ -17,6 +17,9 @@ const DefaultMaxItems = 1000
 // could not show them.
 const MaxMaxItems = 10000
 
+// errBatch is Map's answer for mappings that read a batch.
+var errBatch = fmt.Errorf("%w: these mappings read a batch: use Split and MapItem", ErrInvalidMapping)
+
 // batch is how the items of a body are found.
 type batch struct {
 	items  *payload.Items // nil for NDJSON
@@ -126,7 +129,9 @@ func (mp *Mapper) PreviewItem(items *Items, i int, in Input, ev *plugsv1.UsageEv
 	if err != nil {
 		return false, nil, err
 	}
-	return mp.Preview(in, ev)
+	var report []FieldError
+	err = mp.run(in, ev, &report)
+	return err == ErrFiltered, report, err
 }
 
 func itemInput(items *Items, i int, in Input) (Input, error) {

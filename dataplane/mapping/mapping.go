@@ -171,6 +171,9 @@ type Input struct {
 // payload.ErrUnparsable when the body does not parse, ErrFiltered when the
 // filter drops the event, and a *Error when a field fails.
 func (mp *Mapper) Map(in Input, ev *plugsv1.UsageEvent) error {
+	if mp.batch != nil {
+		return errBatch
+	}
 	return mp.run(in, ev, nil)
 }
 
@@ -178,6 +181,9 @@ func (mp *Mapper) Map(in Input, ev *plugsv1.UsageEvent) error {
 // fields that found no value, and fills ev with every field that did map
 // even when others failed.
 func (mp *Mapper) Preview(in Input, ev *plugsv1.UsageEvent) (filtered bool, fields []FieldError, err error) {
+	if mp.batch != nil {
+		return false, nil, errBatch
+	}
 	var report []FieldError
 	err = mp.run(in, ev, &report)
 	return err == ErrFiltered, report, err

@@ -791,7 +791,7 @@ type Receipt struct {
 	ItemCount int32 `protobuf:"varint,26,opt,name=item_count,json=itemCount,proto3" json:"item_count,omitempty"`
 	// At most as many as fit in the receipt (about 100 KiB of them); when
 	// some are left out, items_truncated is set and item_count still counts
-	// every item.
+	// every item. Lists leave items out; GetReceipt has them.
 	Items          []*ReceiptItem `protobuf:"bytes,27,rep,name=items,proto3" json:"items,omitempty"`
 	ItemsTruncated bool           `protobuf:"varint,28,opt,name=items_truncated,json=itemsTruncated,proto3" json:"items_truncated,omitempty"`
 	unknownFields  protoimpl.UnknownFields
