@@ -3,16 +3,12 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/plugshq/plugs/backbone"
-	"github.com/plugshq/plugs/dataplane/verify"
 	plugsv1 "github.com/plugshq/plugs/gen/plugs/v1"
-	"github.com/plugshq/plugs/templates"
 )
 
 const goCardlessSecret = "gocardless-e2e-endpoint-secret"
@@ -30,21 +26,7 @@ func goCardlessBatch(from, to int) string {
 // sendGoCardless posts a GoCardless webhook signed as GoCardless signs.
 func (w *world) sendGoCardless(sourceID, body string) int {
 	w.t.Helper()
-	tpl, _ := templates.MustBuiltin().Get("gocardless")
-	s, err := verify.Sign(tpl.GetSignatureScheme(), goCardlessSecret, verify.Message{Body: []byte(body)}, time.Now())
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	req, _ := http.NewRequest(http.MethodPost, w.ingest+"/v1/ingest/webhook/"+sourceID, strings.NewReader(body))
-	req.Header = s.Header
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	_, _ = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return resp.StatusCode
+	return w.sendAs("gocardless", sourceID, goCardlessSecret, body)
 }
 
 // A GoCardless webhook of 20 events, through the real data plane: the

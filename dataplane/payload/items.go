@@ -169,20 +169,8 @@ func (w *itemWalker) object(i, depth int) int {
 		} else {
 			i = w.value(i, nil)
 		}
-		if i < 0 {
-			return -1
-		}
-		i = skipSpace(data, i)
-		if i >= len(data) {
-			return w.fail(i, "unexpected end in object")
-		}
-		switch data[i] {
-		case ',':
-			i = skipSpace(data, i+1)
-		case '}':
-			return i + 1
-		default:
-			return w.fail(i, "expected ',' or '}'")
+		if i = w.next(i, '}', "object"); i < 0 || data[i-1] == '}' {
+			return i
 		}
 	}
 }
@@ -205,20 +193,29 @@ func (w *itemWalker) array(i, depth int) int {
 		} else {
 			i = w.value(i, nil)
 		}
-		if i < 0 {
-			return -1
-		}
-		i = skipSpace(data, i)
-		if i >= len(data) {
-			return w.fail(i, "unexpected end in array")
-		}
-		switch data[i] {
-		case ',':
-			i = skipSpace(data, i+1)
-		case ']':
-			return i + 1
-		default:
-			return w.fail(i, "expected ',' or ']'")
+		if i = w.next(i, ']', "array"); i < 0 || data[i-1] == ']' {
+			return i
 		}
 	}
+}
+
+// next reads what follows a member or an element that ended at i (-1: a
+// syntax error): a ',' and the space after it, or the closing byte of the
+// container. It returns the index past them, or -1.
+func (w *itemWalker) next(i int, closing byte, container string) int {
+	if i < 0 {
+		return -1
+	}
+	data := w.data
+	i = skipSpace(data, i)
+	if i >= len(data) {
+		return w.fail(i, "unexpected end in "+container)
+	}
+	switch data[i] {
+	case ',':
+		return skipSpace(data, i+1)
+	case closing:
+		return i + 1
+	}
+	return w.fail(i, "expected ',' or '"+string(closing)+"'")
 }
