@@ -20,8 +20,16 @@ import (
 // Server error codes that mean "this subject already holds an event".
 const (
 	codeWrongLastSubjectSeq = 10071 // the expected-empty subject is not
-	codeMaxPerSubject       = 10077 // DiscardNewPerSubject refused it
+	// codeStoreFailed is any refusal to store: DiscardNewPerSubject
+	// refusing a second event on a subject (a duplicate), but also the
+	// stream's own limits (messages, bytes) refusing a new one, which is
+	// no duplicate. Only its description tells them apart.
+	codeStoreFailed = 10077
 )
+
+// perSubjectRefusal is the description of codeStoreFailed when it means a
+// duplicate (nats-server's ErrMaxMsgsPerSubject).
+const perSubjectRefusal = "maximum messages per subject exceeded"
 
 // DefaultDedupWindow is used for an event whose source sets none.
 const DefaultDedupWindow = 72 * time.Hour
@@ -109,7 +117,8 @@ func (s *EventStore) Enqueue(ctx context.Context, ev *plugsv1.UsageEvent) (bool,
 		return false, nil
 	}
 	var apiErr *jetstream.APIError
-	if errors.As(err, &apiErr) && (apiErr.ErrorCode == codeWrongLastSubjectSeq || apiErr.ErrorCode == codeMaxPerSubject) {
+	if errors.As(err, &apiErr) && (apiErr.ErrorCode == codeWrongLastSubjectSeq ||
+		(apiErr.ErrorCode == codeStoreFailed && apiErr.Description == perSubjectRefusal)) {
 		ev.Id = s.storedID(ctx, msg.Subject)
 		return true, nil
 	}

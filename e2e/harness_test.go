@@ -203,7 +203,14 @@ func (w *world) send(sourceID, body string) int {
 // status.
 func (w *world) sendSigned(sourceID, secret, body string) int {
 	w.t.Helper()
-	tpl, _ := templates.MustBuiltin().Get("stripe")
+	return w.sendAs("stripe", sourceID, secret, body)
+}
+
+// sendAs posts body signed with secret as the provider of a template
+// signs, and returns the status.
+func (w *world) sendAs(templateID, sourceID, secret, body string) int {
+	w.t.Helper()
+	tpl, _ := templates.MustBuiltin().Get(templateID)
 	s, err := verify.Sign(tpl.GetSignatureScheme(), secret, verify.Message{Body: []byte(body)}, time.Now())
 	if err != nil {
 		w.t.Fatal(err)

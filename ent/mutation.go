@@ -6068,6 +6068,11 @@ type ReceiptMutation struct {
 	unverified        *bool
 	size_bytes        *int64
 	addsize_bytes     *int64
+	item_count        *int32
+	additem_count     *int32
+	items             *[]schema.ReceiptItem
+	appenditems       []schema.ReceiptItem
+	items_truncated   *bool
 	clearedFields     map[string]struct{}
 	done              bool
 	oldValue          func(context.Context) (*Receipt, error)
@@ -7200,6 +7205,163 @@ func (m *ReceiptMutation) ResetSizeBytes() {
 	m.addsize_bytes = nil
 }
 
+// SetItemCount sets the "item_count" field.
+func (m *ReceiptMutation) SetItemCount(i int32) {
+	m.item_count = &i
+	m.additem_count = nil
+}
+
+// ItemCount returns the value of the "item_count" field in the mutation.
+func (m *ReceiptMutation) ItemCount() (r int32, exists bool) {
+	v := m.item_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldItemCount returns the old "item_count" field's value of the Receipt entity.
+// If the Receipt object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReceiptMutation) OldItemCount(ctx context.Context) (v int32, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldItemCount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldItemCount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldItemCount: %w", err)
+	}
+	return oldValue.ItemCount, nil
+}
+
+// AddItemCount adds i to the "item_count" field.
+func (m *ReceiptMutation) AddItemCount(i int32) {
+	if m.additem_count != nil {
+		*m.additem_count += i
+	} else {
+		m.additem_count = &i
+	}
+}
+
+// AddedItemCount returns the value that was added to the "item_count" field in this mutation.
+func (m *ReceiptMutation) AddedItemCount() (r int32, exists bool) {
+	v := m.additem_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetItemCount resets all changes to the "item_count" field.
+func (m *ReceiptMutation) ResetItemCount() {
+	m.item_count = nil
+	m.additem_count = nil
+}
+
+// SetItems sets the "items" field.
+func (m *ReceiptMutation) SetItems(si []schema.ReceiptItem) {
+	m.items = &si
+	m.appenditems = nil
+}
+
+// Items returns the value of the "items" field in the mutation.
+func (m *ReceiptMutation) Items() (r []schema.ReceiptItem, exists bool) {
+	v := m.items
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldItems returns the old "items" field's value of the Receipt entity.
+// If the Receipt object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReceiptMutation) OldItems(ctx context.Context) (v []schema.ReceiptItem, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldItems is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldItems requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldItems: %w", err)
+	}
+	return oldValue.Items, nil
+}
+
+// AppendItems adds si to the "items" field.
+func (m *ReceiptMutation) AppendItems(si []schema.ReceiptItem) {
+	m.appenditems = append(m.appenditems, si...)
+}
+
+// AppendedItems returns the list of values that were appended to the "items" field in this mutation.
+func (m *ReceiptMutation) AppendedItems() ([]schema.ReceiptItem, bool) {
+	if len(m.appenditems) == 0 {
+		return nil, false
+	}
+	return m.appenditems, true
+}
+
+// ClearItems clears the value of the "items" field.
+func (m *ReceiptMutation) ClearItems() {
+	m.items = nil
+	m.appenditems = nil
+	m.clearedFields[receipt.FieldItems] = struct{}{}
+}
+
+// ItemsCleared returns if the "items" field was cleared in this mutation.
+func (m *ReceiptMutation) ItemsCleared() bool {
+	_, ok := m.clearedFields[receipt.FieldItems]
+	return ok
+}
+
+// ResetItems resets all changes to the "items" field.
+func (m *ReceiptMutation) ResetItems() {
+	m.items = nil
+	m.appenditems = nil
+	delete(m.clearedFields, receipt.FieldItems)
+}
+
+// SetItemsTruncated sets the "items_truncated" field.
+func (m *ReceiptMutation) SetItemsTruncated(b bool) {
+	m.items_truncated = &b
+}
+
+// ItemsTruncated returns the value of the "items_truncated" field in the mutation.
+func (m *ReceiptMutation) ItemsTruncated() (r bool, exists bool) {
+	v := m.items_truncated
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldItemsTruncated returns the old "items_truncated" field's value of the Receipt entity.
+// If the Receipt object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReceiptMutation) OldItemsTruncated(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldItemsTruncated is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldItemsTruncated requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldItemsTruncated: %w", err)
+	}
+	return oldValue.ItemsTruncated, nil
+}
+
+// ResetItemsTruncated resets all changes to the "items_truncated" field.
+func (m *ReceiptMutation) ResetItemsTruncated() {
+	m.items_truncated = nil
+}
+
 // Where appends a list predicates to the ReceiptMutation builder.
 func (m *ReceiptMutation) Where(ps ...predicate.Receipt) {
 	m.predicates = append(m.predicates, ps...)
@@ -7234,7 +7396,7 @@ func (m *ReceiptMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ReceiptMutation) Fields() []string {
-	fields := make([]string, 0, 25)
+	fields := make([]string, 0, 28)
 	if m.tenant_id != nil {
 		fields = append(fields, receipt.FieldTenantID)
 	}
@@ -7310,6 +7472,15 @@ func (m *ReceiptMutation) Fields() []string {
 	if m.size_bytes != nil {
 		fields = append(fields, receipt.FieldSizeBytes)
 	}
+	if m.item_count != nil {
+		fields = append(fields, receipt.FieldItemCount)
+	}
+	if m.items != nil {
+		fields = append(fields, receipt.FieldItems)
+	}
+	if m.items_truncated != nil {
+		fields = append(fields, receipt.FieldItemsTruncated)
+	}
 	return fields
 }
 
@@ -7368,6 +7539,12 @@ func (m *ReceiptMutation) Field(name string) (ent.Value, bool) {
 		return m.Unverified()
 	case receipt.FieldSizeBytes:
 		return m.SizeBytes()
+	case receipt.FieldItemCount:
+		return m.ItemCount()
+	case receipt.FieldItems:
+		return m.Items()
+	case receipt.FieldItemsTruncated:
+		return m.ItemsTruncated()
 	}
 	return nil, false
 }
@@ -7427,6 +7604,12 @@ func (m *ReceiptMutation) OldField(ctx context.Context, name string) (ent.Value,
 		return m.OldUnverified(ctx)
 	case receipt.FieldSizeBytes:
 		return m.OldSizeBytes(ctx)
+	case receipt.FieldItemCount:
+		return m.OldItemCount(ctx)
+	case receipt.FieldItems:
+		return m.OldItems(ctx)
+	case receipt.FieldItemsTruncated:
+		return m.OldItemsTruncated(ctx)
 	}
 	return nil, fmt.Errorf("unknown Receipt field %s", name)
 }
@@ -7611,6 +7794,27 @@ func (m *ReceiptMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetSizeBytes(v)
 		return nil
+	case receipt.FieldItemCount:
+		v, ok := value.(int32)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetItemCount(v)
+		return nil
+	case receipt.FieldItems:
+		v, ok := value.([]schema.ReceiptItem)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetItems(v)
+		return nil
+	case receipt.FieldItemsTruncated:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetItemsTruncated(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Receipt field %s", name)
 }
@@ -7631,6 +7835,9 @@ func (m *ReceiptMutation) AddedFields() []string {
 	if m.addsize_bytes != nil {
 		fields = append(fields, receipt.FieldSizeBytes)
 	}
+	if m.additem_count != nil {
+		fields = append(fields, receipt.FieldItemCount)
+	}
 	return fields
 }
 
@@ -7647,6 +7854,8 @@ func (m *ReceiptMutation) AddedField(name string) (ent.Value, bool) {
 		return m.AddedBodySize()
 	case receipt.FieldSizeBytes:
 		return m.AddedSizeBytes()
+	case receipt.FieldItemCount:
+		return m.AddedItemCount()
 	}
 	return nil, false
 }
@@ -7684,6 +7893,13 @@ func (m *ReceiptMutation) AddField(name string, value ent.Value) error {
 		}
 		m.AddSizeBytes(v)
 		return nil
+	case receipt.FieldItemCount:
+		v, ok := value.(int32)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddItemCount(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Receipt numeric field %s", name)
 }
@@ -7697,6 +7913,9 @@ func (m *ReceiptMutation) ClearedFields() []string {
 	}
 	if m.FieldCleared(receipt.FieldBody) {
 		fields = append(fields, receipt.FieldBody)
+	}
+	if m.FieldCleared(receipt.FieldItems) {
+		fields = append(fields, receipt.FieldItems)
 	}
 	return fields
 }
@@ -7717,6 +7936,9 @@ func (m *ReceiptMutation) ClearField(name string) error {
 		return nil
 	case receipt.FieldBody:
 		m.ClearBody()
+		return nil
+	case receipt.FieldItems:
+		m.ClearItems()
 		return nil
 	}
 	return fmt.Errorf("unknown Receipt nullable field %s", name)
@@ -7800,6 +8022,15 @@ func (m *ReceiptMutation) ResetField(name string) error {
 		return nil
 	case receipt.FieldSizeBytes:
 		m.ResetSizeBytes()
+		return nil
+	case receipt.FieldItemCount:
+		m.ResetItemCount()
+		return nil
+	case receipt.FieldItems:
+		m.ResetItems()
+		return nil
+	case receipt.FieldItemsTruncated:
+		m.ResetItemsTruncated()
 		return nil
 	}
 	return fmt.Errorf("unknown Receipt field %s", name)

@@ -191,10 +191,10 @@ func TestEveryTemplate(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				ev := &plugsv1.UsageEvent{}
 				in := mapping.Input{Body: payload.New(signed.Body, signed.Header.Get("Content-Type")), Header: signed.Header, ReceiveTime: now}
-				if warnings, err := mp.Map(in, ev); err != nil || warnings != nil {
-					t.Fatalf("sample payload: %v %v", err, warnings)
+				ev, err := mapBody(t, mp, in)
+				if err != nil {
+					t.Fatalf("sample payload: %v", err)
 				}
 				if tpl.GetFieldMappings().GetEventId() != nil && ev.GetEventId() == "" {
 					t.Errorf("no event id from the sample")

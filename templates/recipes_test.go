@@ -183,10 +183,10 @@ func TestRecipeVectors(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ev := &plugsv1.UsageEvent{}
 			in := mapping.Input{Body: payload.New([]byte(r.body), r.header.Get("Content-Type")), Header: r.header, ReceiveTime: r.now}
-			if warnings, err := mp.Map(in, ev); err != nil || len(warnings) > 0 {
-				t.Fatalf("mapping: %v, warnings %v", err, warnings)
+			ev, err := mapBody(t, mp, in)
+			if err != nil {
+				t.Fatalf("mapping: %v", err)
 			}
 			if ev.GetEventType() == "" {
 				t.Error("no event type")

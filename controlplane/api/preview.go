@@ -89,11 +89,12 @@ func previewMapping(req *plugsv1.PreviewMappingRequest, mappings *plugsv1.FieldM
 	}
 	header.Set("Content-Type", contentType)
 	ev.ReceiveTime = timestamppb.New(now)
-	filtered, fields, err := mp.Preview(mapping.Input{Body: payload.New([]byte(req.GetBody()), contentType), Header: header, ReceiveTime: now}, ev)
-	out := &plugsv1.PreviewMappingResponse{Filtered: filtered}
-	for _, f := range fields {
-		out.FieldErrors = append(out.FieldErrors, &plugsv1.FieldError{Field: f.Field, Description: f.Description, Required: f.Required})
+	in := mapping.Input{Body: payload.New([]byte(req.GetBody()), contentType), Header: header, ReceiveTime: now}
+	if mp.Batch() {
+		return previewBatch(mp, in, ev), nil
 	}
+	filtered, fields, err := mp.Preview(in, ev)
+	out := &plugsv1.PreviewMappingResponse{Filtered: filtered, FieldErrors: fieldErrors(fields)}
 	switch {
 	case errors.Is(err, payload.ErrUnparsable):
 		out.ParseError = err.Error()
@@ -101,4 +102,37 @@ func previewMapping(req *plugsv1.PreviewMappingRequest, mappings *plugsv1.FieldM
 		out.Event = ev
 	}
 	return out, nil
+}
+
+// previewBatch previews every item of a batch, each mapped to an event of
+// its own as the data plane maps it; base is what every item's event
+// starts from.
+func previewBatch(mp *mapping.Mapper, in mapping.Input, base *plugsv1.UsageEvent) *plugsv1.PreviewMappingResponse {
+	out := &plugsv1.PreviewMappingResponse{}
+	items, err := mp.Split(in)
+	if err != nil {
+		out.ParseError = err.Error()
+		return out
+	}
+	for i := range items.Items {
+		ev := proto.Clone(base).(*plugsv1.UsageEvent)
+		filtered, fields, err := mp.PreviewItem(items, i, in, ev)
+		item := &plugsv1.PreviewItem{Index: int32(i), Filtered: filtered, FieldErrors: fieldErrors(fields)}
+		switch {
+		case errors.Is(err, payload.ErrUnparsable):
+			item.ParseError = err.Error()
+		case err == nil || filtered:
+			item.Event = ev
+		}
+		out.Items = append(out.Items, item)
+	}
+	return out
+}
+
+func fieldErrors(fields []mapping.FieldError) []*plugsv1.FieldError {
+	var out []*plugsv1.FieldError
+	for _, f := range fields {
+		out = append(out, &plugsv1.FieldError{Field: f.Field, Description: f.Description, Required: f.Required})
+	}
+	return out
 }

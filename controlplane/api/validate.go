@@ -229,8 +229,12 @@ func validateMappings(v *violations, p string, m *plugsv1.FieldMappings) {
 		{"quantity", m.GetQuantity()},
 		{"timestamp", m.GetTimestamp()},
 	}
+	batch := m.GetBatch()
+	if batch != nil {
+		validateBatch(v, p+"batch.", batch)
+	}
 	for _, r := range refs {
-		validateRef(v, p+r.name, r.ref)
+		validateRef(v, p+r.name, r.ref, batch != nil)
 	}
 	if len(m.GetProperties()) > 50 {
 		v.add(p+"properties", "at most 50 properties")
@@ -239,20 +243,49 @@ func validateMappings(v *violations, p string, m *plugsv1.FieldMappings) {
 		if !propertyNameRe.MatchString(name) {
 			v.add(p+"properties["+name+"]", "name must be a letter or '_' followed by up to 99 letters, digits, '_', '.' or '-'")
 		}
-		validateRef(v, p+"properties["+name+"]", ref)
+		validateRef(v, p+"properties["+name+"]", ref, batch != nil)
 	}
 	if c := m.GetQuantity().GetConstant(); c != "" && !isDecimal(c) {
 		v.add(p+"quantity.constant", "must be a decimal number")
 	}
 }
 
-func validateRef(v *violations, field string, r *plugsv1.ValueRef) {
+// validateBatch checks a batch; mapping.Compile checks the rest (an items
+// path of only names, indexes and wildcards, the event id read from each
+// item) once every field is valid.
+func validateBatch(v *violations, p string, b *plugsv1.Batch) {
+	switch b.GetFormat() {
+	case plugsv1.Batch_FORMAT_UNSPECIFIED:
+		checkJSONPath(v, p+"items_path", b.GetItemsPath())
+	case plugsv1.Batch_FORMAT_NDJSON:
+		if b.GetItemsPath() != "" {
+			v.add(p+"items_path", "must be empty for FORMAT_NDJSON, whose lines are the items")
+		}
+	default:
+		v.add(p+"format", "must be FORMAT_UNSPECIFIED (a JSON body) or FORMAT_NDJSON")
+	}
+	if n := b.GetMaxItems(); n < 0 || n > mapping.MaxMaxItems {
+		v.add(p+"max_items", fmt.Sprintf("must be between 1 and %d (0 means %d)", mapping.MaxMaxItems, mapping.DefaultMaxItems))
+	}
+}
+
+// validateRef checks where a value is read. In a batch, a JSONPath from
+// "$$" reads the envelope rather than the item.
+func validateRef(v *violations, field string, r *plugsv1.ValueRef, batch bool) {
 	if r == nil {
 		return
 	}
 	switch from := r.GetFrom().(type) {
 	case *plugsv1.ValueRef_JsonPath:
-		checkJSONPath(v, field+".json_path", from.JsonPath)
+		path := from.JsonPath
+		if envelope, ok := strings.CutPrefix(path, "$$"); ok {
+			if !batch {
+				v.add(field+".json_path", "a path from $$ reads the envelope of a batch; these mappings read no batch")
+				return
+			}
+			path = "$" + envelope
+		}
+		checkJSONPath(v, field+".json_path", path)
 	case *plugsv1.ValueRef_Header:
 		if !headerNameRe.MatchString(from.Header) {
 			v.add(field+".header", "must be a header name")

@@ -63,3 +63,8 @@ func (e *Error) Field() string {
 	}
 	return e.Fields[0].Field
 }
+
+// ErrTooManyItems means a batch body holds more items than the mappings
+// allow (Batch.max_items): the request is refused whole and nothing is
+// stored. The error says how many it holds.
+var ErrTooManyItems = errors.New("mapping: more items than the batch allows")

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/textproto"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -32,6 +33,10 @@ type Mapper struct {
 	props  []field // sorted by name
 	filter filter
 	values sync.Pool // *[]payload.Value of paths.Len()
+	// batch is set when one body carries several events (batch.go);
+	// envelope then holds the "$$" paths, read once from the whole body.
+	batch    *batch
+	envelope payload.Paths
 }
 
 // Indexes of the fixed fields.
@@ -53,6 +58,9 @@ const (
 	fromPath
 	fromHeader
 	fromConstant
+	// fromEnvelope is a "$$" path of a batch, read from the whole body
+	// rather than from the item.
+	fromEnvelope
 )
 
 type field struct {
@@ -66,6 +74,13 @@ type field struct {
 // Compile checks and compiles mappings and a filter.
 func Compile(m *plugsv1.FieldMappings, f *plugsv1.EventFilter) (*Mapper, error) {
 	mp := &Mapper{}
+	if m.GetBatch() != nil {
+		b, err := compileBatch(m.GetBatch())
+		if err != nil {
+			return nil, err
+		}
+		mp.batch = b
+	}
 	refs := [nFields]*plugsv1.ValueRef{m.GetEventId(), m.GetEventType(), m.GetCustomerId(), m.GetQuantity(), m.GetTimestamp()}
 	for i, r := range refs {
 		fd, err := mp.compileRef(fieldNames[i], r)
@@ -90,6 +105,11 @@ func Compile(m *plugsv1.FieldMappings, f *plugsv1.EventFilter) (*Mapper, error) 
 		fd.name = name
 		mp.props = append(mp.props, fd)
 	}
+	if mp.batch != nil {
+		if id := mp.fields[fEventID]; id.from != fromNone && id.from != fromPath {
+			return nil, fmt.Errorf("%w: event_id: in a batch it must be read from each item (a JSONPath from $), or every item would have the same id", ErrInvalidMapping)
+		}
+	}
 	flt, err := compileFilter(f)
 	if err != nil {
 		return nil, err
@@ -104,6 +124,17 @@ func (mp *Mapper) compileRef(name string, r *plugsv1.ValueRef) (field, error) {
 	fd := field{name: name, required: r.GetRequired()}
 	switch x := r.GetFrom().(type) {
 	case *plugsv1.ValueRef_JsonPath:
+		if envelope, ok := strings.CutPrefix(x.JsonPath, "$$"); ok {
+			if mp.batch == nil || mp.batch.ndjson {
+				return fd, fmt.Errorf("%w: %s: %q: a path from $$ reads the envelope of a JSON batch, and these mappings read none", ErrInvalidMapping, name, x.JsonPath)
+			}
+			slot, err := mp.envelope.Add("$" + envelope)
+			if err != nil {
+				return fd, fmt.Errorf("%w: %s: %w", ErrInvalidMapping, name, err)
+			}
+			fd.from, fd.slot = fromEnvelope, slot
+			return fd, nil
+		}
 		slot, err := mp.paths.Add(x.JsonPath)
 		if err != nil {
 			return fd, fmt.Errorf("%w: %s: %w", ErrInvalidMapping, name, err)
@@ -130,12 +161,16 @@ type Input struct {
 	Header http.Header
 	// ReceiveTime stands in for an event time the payload lacks.
 	ReceiveTime time.Time
+	// envelope holds the values of the "$$" paths when Body is an item of
+	// a batch.
+	envelope []payload.Value
 }
 
 // Map fills ev's mapped fields (event id and type, customer, quantity, event
 // time, properties) from in. It returns an error wrapping
 // payload.ErrUnparsable when the body does not parse, ErrFiltered when the
-// filter drops the event, and a *Error when a required field fails.
+// filter drops the event, errBatch for a batch source (see Items), and a
+// *Error when a required field fails.
 //
 // An optional field whose value is invalid (a quantity that is not a
 // number, a time that does not parse, an object where an id belongs) does
@@ -143,6 +178,9 @@ type Input struct {
 // it, and it is returned among the warnings, so the provider's webhook is
 // taken and the problem shows on its receipt.
 func (mp *Mapper) Map(in Input, ev *plugsv1.UsageEvent) (warnings []FieldError, err error) {
+	if mp.batch != nil {
+		return nil, errBatch
+	}
 	return mp.run(in, ev, nil)
 }
 
@@ -150,6 +188,9 @@ func (mp *Mapper) Map(in Input, ev *plugsv1.UsageEvent) (warnings []FieldError, 
 // fields that found no value, and fills ev with every field that did map
 // even when others failed.
 func (mp *Mapper) Preview(in Input, ev *plugsv1.UsageEvent) (filtered bool, fields []FieldError, err error) {
+	if mp.batch != nil {
+		return false, nil, errBatch
+	}
 	var report []FieldError
 	_, err = mp.run(in, ev, &report)
 	return err == ErrFiltered, report, err
@@ -296,6 +337,11 @@ func (mp *Mapper) value(fd *field, in Input, vals []payload.Value) (payload.Valu
 		}
 	case fromConstant:
 		return payload.StringValue(fd.text), true
+	case fromEnvelope:
+		if fd.slot < len(in.envelope) {
+			v := in.envelope[fd.slot]
+			return v, v.Present()
+		}
 	}
 	return payload.Value{}, false
 }
@@ -348,6 +394,8 @@ func (mp *Mapper) absent(fd *field) string {
 	switch fd.from {
 	case fromPath:
 		return "no value at " + mp.paths.Text(fd.slot)
+	case fromEnvelope:
+		return "no value at $" + mp.envelope.Text(fd.slot)
 	case fromHeader:
 		return "no header " + fd.text
 	case fromNone:

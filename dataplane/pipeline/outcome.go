@@ -39,6 +39,9 @@ const (
 	// verified, past the source's budget for such requests: it is
 	// answered 429 and leaves no receipt.
 	CauseTooManyRejections Cause = "too_many_rejections"
+	// CauseTooManyItems means a batch held more items than its source
+	// allows: the request is answered 413 and nothing is stored.
+	CauseTooManyItems Cause = "too_many_items"
 	// CauseNotReady means the data plane has no configuration yet (it just
 	// started): the source may well exist, so the sender should retry.
 	CauseNotReady Cause = "not_ready"

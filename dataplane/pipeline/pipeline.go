@@ -30,9 +30,9 @@ import (
 // Sink takes normalized events. Enqueue returns once the event is stored
 // durably (or known to be a duplicate of a stored one); an error means
 // nothing is known to be stored: the webhook is answered 503 and the
-// provider retries. On a duplicate it sets ev.Id to the stored event's id,
-// or clears it when that cannot be read, so the receipt never names an
-// event that was not stored.
+// provider retries. The events of a batch are enqueued concurrently. On a
+// duplicate it sets ev.Id to the stored event's id, or clears it when that
+// cannot be read, so the receipt never names an event that was not stored.
 type Sink interface {
 	Enqueue(ctx context.Context, ev *plugsv1.UsageEvent) (duplicate bool, err error)
 }
@@ -81,8 +81,14 @@ type Result struct {
 	Test bool
 	// Body is the raw body as read (possibly cut at the limit).
 	Body []byte
-	// Event is the usage event, for accepted and duplicate outcomes.
+	// Event is the usage event, for accepted and duplicate outcomes; nil
+	// for a batch, whose events are its Items'.
 	Event *plugsv1.UsageEvent
+	// Batch is set when the source's mappings read a batch: Items then
+	// says what became of each of its events, and Outcome sums them up
+	// (batch.go).
+	Batch bool
+	Items []Item
 	// Answer is the response to a handshake.
 	Answer *verify.Answer
 	// Verify, Map and Store are the durations of the steps that ran.
@@ -270,20 +276,17 @@ func (p *Pipeline) handle(ctx context.Context, req *Request) *Result {
 		return res
 	}
 
+	// A batch: steps 6 and 7 for each of its events (batch.go).
+	in := mapping.Input{Body: doc, Header: req.Header, ReceiveTime: now}
+	if src.Mapper.Batch() {
+		return p.fanOut(ctx, res, src, in, unverified)
+	}
+
 	// 6. Filter and map to a usage event.
 	start = time.Now()
 	span := p.startStep(ctx, "map")
-	ev := &plugsv1.UsageEvent{
-		TenantId:    src.Config.GetTenantId(),
-		SourceId:    src.Config.GetId(),
-		MetricId:    src.Config.GetMetricId(),
-		ReceiveTime: timestamppb.New(now),
-		// Both choose the event's id space (backbone.Subject): neither
-		// kind can occupy the dedup slot of the provider's signed event.
-		Unverified: unverified,
-		Test:       res.Test,
-	}
-	warnings, err := src.Mapper.Map(mapping.Input{Body: doc, Header: req.Header, ReceiveTime: now}, ev)
+	ev := newEvent(src, now, unverified, res.Test)
+	warnings, err := src.Mapper.Map(in, ev)
 	if len(warnings) > 0 {
 		// Optional fields left empty: the event is taken, the receipt
 		// says which and why.
@@ -311,11 +314,9 @@ func (p *Pipeline) handle(ctx context.Context, req *Request) *Result {
 		sum := sha256.Sum256(body)
 		ev.EventId = "sha256:" + hex.EncodeToString(sum[:])
 	}
-	id, err := uuid.NewV7()
-	if err != nil {
-		return res.reject(CauseBackboneUnavailable, "cannot generate an event id: "+err.Error())
+	if err := setID(ev); err != nil {
+		return res.reject(CauseBackboneUnavailable, err.Error())
 	}
-	ev.Id = id.String()
 	res.Event = ev
 
 	// 7. Store durably; only then is the webhook acknowledged.
@@ -336,6 +337,30 @@ func (p *Pipeline) handle(ctx context.Context, req *Request) *Result {
 	}
 	res.Outcome = Accepted
 	return res
+}
+
+// newEvent is a usage event of src received at now, before mapping.
+func newEvent(src *snapshot.Source, now time.Time, unverified, test bool) *plugsv1.UsageEvent {
+	return &plugsv1.UsageEvent{
+		TenantId:    src.Config.GetTenantId(),
+		SourceId:    src.Config.GetId(),
+		MetricId:    src.Config.GetMetricId(),
+		ReceiveTime: timestamppb.New(now),
+		// Both choose the event's id space (backbone.Subject): neither
+		// kind can occupy the dedup slot of the provider's signed event.
+		Unverified: unverified,
+		Test:       test,
+	}
+}
+
+// setID gives a mapped event its own id, a UUIDv7.
+func setID(ev *plugsv1.UsageEvent) error {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return fmt.Errorf("cannot generate an event id: %w", err)
+	}
+	ev.Id = id.String()
+	return nil
 }
 
 // budget spends the source's budget for rejected requests on a request

@@ -85,6 +85,7 @@ func Build(req Request, res *pipeline.Result, status int, latency time.Duration,
 		Unverified:    !res.Verified,
 	}
 	keepBody(rc, req, res)
+	keepItems(rc, res)
 	if ev := res.Event; ev != nil {
 		rc.EventType, rc.ProviderEventId = text(ev.GetEventType()), text(ev.GetEventId())
 		rc.UsageEventId = ev.GetId()

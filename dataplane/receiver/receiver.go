@@ -185,6 +185,7 @@ var messages = map[pipeline.Cause]string{
 	pipeline.CauseSourceDisabled:      "the source is disabled",
 	pipeline.CauseMethodNotAllowed:    "only POST is accepted",
 	pipeline.CausePayloadTooLarge:     "request body too large",
+	pipeline.CauseTooManyItems:        "too many events in one request",
 	pipeline.CauseBodyUnreadable:      "request body could not be read",
 	pipeline.CauseSecretMissing:       "signature verification failed",
 	pipeline.CauseSignatureMissing:    "signature missing",
@@ -204,7 +205,7 @@ func statusOf(c pipeline.Cause) int {
 		return http.StatusForbidden
 	case pipeline.CauseMethodNotAllowed:
 		return http.StatusMethodNotAllowed
-	case pipeline.CausePayloadTooLarge:
+	case pipeline.CausePayloadTooLarge, pipeline.CauseTooManyItems:
 		return http.StatusRequestEntityTooLarge
 	case pipeline.CauseBodyUnreadable, pipeline.CauseUnparsablePayload:
 		return http.StatusBadRequest

@@ -258,6 +258,9 @@ var (
 		{Name: "body_sha256", Type: field.TypeString, Default: ""},
 		{Name: "unverified", Type: field.TypeBool, Default: false},
 		{Name: "size_bytes", Type: field.TypeInt64, Default: 0},
+		{Name: "item_count", Type: field.TypeInt32, Default: 0},
+		{Name: "items", Type: field.TypeJSON, Nullable: true},
+		{Name: "items_truncated", Type: field.TypeBool, Default: false},
 	}
 	// ReceiptsTable holds the schema information for the "receipts" table.
 	ReceiptsTable = &schema.Table{

@@ -457,6 +457,14 @@ func init() {
 	receiptDescSizeBytes := receiptFields[24].Descriptor()
 	// receipt.DefaultSizeBytes holds the default value on creation for the size_bytes field.
 	receipt.DefaultSizeBytes = receiptDescSizeBytes.Default.(int64)
+	// receiptDescItemCount is the schema descriptor for item_count field.
+	receiptDescItemCount := receiptFields[25].Descriptor()
+	// receipt.DefaultItemCount holds the default value on creation for the item_count field.
+	receipt.DefaultItemCount = receiptDescItemCount.Default.(int32)
+	// receiptDescItemsTruncated is the schema descriptor for items_truncated field.
+	receiptDescItemsTruncated := receiptFields[27].Descriptor()
+	// receipt.DefaultItemsTruncated holds the default value on creation for the items_truncated field.
+	receipt.DefaultItemsTruncated = receiptDescItemsTruncated.Default.(bool)
 	receiptrollupMixin := schema.ReceiptRollup{}.Mixin()
 	receiptrollup.Policy = privacy.NewPolicies(receiptrollupMixin[0], schema.ReceiptRollup{})
 	receiptrollup.Hooks[0] = func(next ent.Mutator) ent.Mutator {

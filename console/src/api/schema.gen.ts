@@ -191,11 +191,6 @@ export interface TemplateServicePreviewTemplateMappingBody {
   metricId?: string;
 }
 
-/**
- * Timestamp formats.
- */
-export type TimestampSourceFormat = "FORMAT_UNSPECIFIED" | "FORMAT_UNIX_SECONDS" | "FORMAT_UNIX_MILLIS" | "FORMAT_RFC3339";
-
 export interface googleRpcStatus {
   code?: number;
   message?: string;
@@ -233,6 +228,41 @@ export interface v1ApiKey {
    */
   lastUsedTime?: string;
 }
+
+/**
+ * Batch says how the events of one request are found.
+ */
+export interface v1Batch {
+  /**
+   * JSONPath selecting the items of a JSON body, in order, for example
+   * "$.events[*]", "$[*]" or "$.notificationItems[*].NotificationRequestItem".
+   * Only names, indexes and wildcards ("*", "[*]"). Required for
+   * FORMAT_JSON, empty for FORMAT_NDJSON.
+   */
+  itemsPath?: string;
+  /**
+   * How the body holds its items.
+   */
+  format?: v1BatchFormat;
+  /**
+   * Most items one request may carry; a request with more is refused whole
+   * with 413 (cause too_many_items) and nothing is stored. 0 means 1000;
+   * at most 10000.
+   */
+  maxItems?: number;
+}
+
+/**
+ * Formats of a batch body.
+ *
+ *  - FORMAT_UNSPECIFIED: One JSON document; items_path selects the items.
+ *  - FORMAT_NDJSON: Newline-delimited JSON: each non-blank line is one item, or an array
+ * of items. A body that is one JSON document (an array or an object,
+ * over one line or several) is read as one line, so a sender that may
+ * send either (Auth0's JSON Lines, JSON Array and JSON Object) is read
+ * alike.
+ */
+export type v1BatchFormat = "FORMAT_UNSPECIFIED" | "FORMAT_NDJSON";
 
 export interface v1BatchGetSourceStatsResponse {
   /**
@@ -640,6 +670,15 @@ export interface v1FieldMappings {
    * Named custom properties.
    */
   properties?: Record<string, v1ValueRef>;
+  /**
+   * Set when one request carries several events (GoCardless "events",
+   * Tailscale's array, Auth0's log lines): each item becomes a usage event
+   * of its own, deduplicated by its own event id. The JSONPaths above are
+   * then read from each item ("$" is the item); a path that begins with
+   * "$$" reads the whole body instead (the envelope), for example
+   * "$$.meta.webhook_id". The event filter applies to each item.
+   */
+  batch?: v1Batch;
 }
 
 export interface v1ListApiKeysResponse {
@@ -773,6 +812,30 @@ export interface v1Overview {
   deadLetterCount?: string;
 }
 
+/**
+ * PreviewItem is what one item of a batch maps to.
+ */
+export interface v1PreviewItem {
+  /**
+   * Position of the item in the body, from 0.
+   */
+  index?: number;
+  /**
+   * The usage event the item maps to; unset when a required field failed
+   * or the item does not parse.
+   */
+  event?: v1UsageEvent;
+  fieldErrors?: v1FieldError[];
+  /**
+   * Whether the event filter drops this item.
+   */
+  filtered?: boolean;
+  /**
+   * Set when the item does not parse (a line of an NDJSON body).
+   */
+  parseError?: string;
+}
+
 export interface v1PreviewMappingResponse {
   /**
    * The usage event the payload maps to; unset when a required field failed
@@ -790,9 +853,15 @@ export interface v1PreviewMappingResponse {
    */
   filtered?: boolean;
   /**
-   * Set when the body does not parse as its content type.
+   * Set when the body does not parse as its content type, or holds more
+   * items than the batch allows.
    */
   parseError?: string;
+  /**
+   * For mappings that read a batch: what each item maps to, in order
+   * (event, field_errors and filtered above are then unset).
+   */
+  items?: v1PreviewItem[];
 }
 
 /**
@@ -915,6 +984,25 @@ export interface v1Receipt {
    * passing.
    */
   unverified?: boolean;
+  /**
+   * For a source whose mappings read a batch (FieldMappings.batch): how
+   * many items the request carried, and what became of each, in order.
+   * Outcome then sums them up: accepted when any item was stored, else
+   * duplicate when any was already stored, else filtered (no item, or
+   * every item filtered); rejected when the request as a whole was
+   * (backbone_unavailable when an item could not be stored, mapping_failed
+   * when no item mapped). Items that failed while others were kept leave
+   * cause mapping_failed (or unparsable_payload) on a receipt that is not
+   * rejected, and detail counts them.
+   */
+  itemCount?: number;
+  /**
+   * At most as many as fit in the receipt (about 100 KiB of them); when
+   * some are left out, items_truncated is set and item_count still counts
+   * every item. Lists leave items out; GetReceipt has them.
+   */
+  items?: v1ReceiptItem[];
+  itemsTruncated?: boolean;
 }
 
 /**
@@ -923,6 +1011,40 @@ export interface v1Receipt {
 export interface v1ReceiptHeader {
   name?: string;
   values?: string[];
+}
+
+/**
+ * ReceiptItem is what became of one item of a batch.
+ */
+export interface v1ReceiptItem {
+  /**
+   * Position of the item in the request, from 0.
+   */
+  index?: number;
+  outcome?: v1ReceiptOutcome;
+  /**
+   * Why the item was not stored, for example "mapping_failed", or
+   * "backbone_unavailable" when the request was answered 503 and the
+   * provider's retry will store it.
+   */
+  cause?: string;
+  /**
+   * More about the cause, never a secret.
+   */
+  detail?: string;
+  /**
+   * The mapping field that failed, for cause mapping_failed.
+   */
+  field?: string;
+  eventType?: string;
+  /**
+   * The item's provider event id, its dedup key.
+   */
+  providerEventId?: string;
+  /**
+   * The usage event stored, for accepted (and the duplicate's event id).
+   */
+  usageEventId?: string;
 }
 
 /**
@@ -1416,13 +1538,18 @@ export interface v1TimestampSource {
   /**
    * Format of the timestamp value.
    */
-  format?: TimestampSourceFormat;
+  format?: v1TimestampSourceFormat;
   /**
    * A JSONPath of the body holding the timestamp (Linear, Mailgun); checked
    * only after the signature verified.
    */
   jsonPath?: string;
 }
+
+/**
+ * Timestamp formats.
+ */
+export type v1TimestampSourceFormat = "FORMAT_UNSPECIFIED" | "FORMAT_UNIX_SECONDS" | "FORMAT_UNIX_MILLIS" | "FORMAT_RFC3339";
 
 /**
  * UsageEvent is the normalized form of one verified webhook: what a source's

@@ -22,7 +22,7 @@ const placeholders: Record<Kind, string> = {
   constant: "1",
 };
 
-export const mappingFields: Array<[keyof Omit<v1FieldMappings, "properties">, string, string]> = [
+export const mappingFields: Array<[keyof Omit<v1FieldMappings, "properties" | "batch">, string, string]> = [
   ["eventId", "Event id", "event_id"],
   ["eventType", "Event type", "event_type"],
   ["customerId", "Customer id", "customer_id"],

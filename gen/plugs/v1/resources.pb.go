@@ -452,6 +452,59 @@ func (TimestampSource_Format) EnumDescriptor() ([]byte, []int) {
 	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{7, 0}
 }
 
+// Formats of a batch body.
+type Batch_Format int32
+
+const (
+	// One JSON document; items_path selects the items.
+	Batch_FORMAT_UNSPECIFIED Batch_Format = 0
+	// Newline-delimited JSON: each non-blank line is one item, or an array
+	// of items. A body that is one JSON document (an array or an object,
+	// over one line or several) is read as one line, so a sender that may
+	// send either (Auth0's JSON Lines, JSON Array and JSON Object) is read
+	// alike.
+	Batch_FORMAT_NDJSON Batch_Format = 1
+)
+
+// Enum value maps for Batch_Format.
+var (
+	Batch_Format_name = map[int32]string{
+		0: "FORMAT_UNSPECIFIED",
+		1: "FORMAT_NDJSON",
+	}
+	Batch_Format_value = map[string]int32{
+		"FORMAT_UNSPECIFIED": 0,
+		"FORMAT_NDJSON":      1,
+	}
+)
+
+func (x Batch_Format) Enum() *Batch_Format {
+	p := new(Batch_Format)
+	*p = x
+	return p
+}
+
+func (x Batch_Format) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Batch_Format) Descriptor() protoreflect.EnumDescriptor {
+	return file_plugs_v1_resources_proto_enumTypes[7].Descriptor()
+}
+
+func (Batch_Format) Type() protoreflect.EnumType {
+	return &file_plugs_v1_resources_proto_enumTypes[7]
+}
+
+func (x Batch_Format) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Batch_Format.Descriptor instead.
+func (Batch_Format) EnumDescriptor() ([]byte, []int) {
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{11, 0}
+}
+
 // Source is one configured webhook sender. A provider is pointed at the
 // source's webhook_url; the data plane proves each request authentic with the
 // source's signature scheme and secrets, filters it and maps it to a
@@ -1452,7 +1505,14 @@ type FieldMappings struct {
 	// RFC 3339, Unix seconds or milliseconds; absent means the receive time.
 	Timestamp *ValueRef `protobuf:"bytes,5,opt,name=timestamp,proto3" json:"timestamp,omitempty"`
 	// Named custom properties.
-	Properties    map[string]*ValueRef `protobuf:"bytes,6,rep,name=properties,proto3" json:"properties,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Properties map[string]*ValueRef `protobuf:"bytes,6,rep,name=properties,proto3" json:"properties,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Set when one request carries several events (GoCardless "events",
+	// Tailscale's array, Auth0's log lines): each item becomes a usage event
+	// of its own, deduplicated by its own event id. The JSONPaths above are
+	// then read from each item ("$" is the item); a path that begins with
+	// "$$" reads the whole body instead (the envelope), for example
+	// "$$.meta.webhook_id". The event filter applies to each item.
+	Batch         *Batch `protobuf:"bytes,7,opt,name=batch,proto3" json:"batch,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1529,6 +1589,82 @@ func (x *FieldMappings) GetProperties() map[string]*ValueRef {
 	return nil
 }
 
+func (x *FieldMappings) GetBatch() *Batch {
+	if x != nil {
+		return x.Batch
+	}
+	return nil
+}
+
+// Batch says how the events of one request are found.
+type Batch struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// JSONPath selecting the items of a JSON body, in order, for example
+	// "$.events[*]", "$[*]" or "$.notificationItems[*].NotificationRequestItem".
+	// Only names, indexes and wildcards ("*", "[*]"). Required for
+	// FORMAT_JSON, empty for FORMAT_NDJSON.
+	ItemsPath string `protobuf:"bytes,1,opt,name=items_path,json=itemsPath,proto3" json:"items_path,omitempty"`
+	// How the body holds its items.
+	Format Batch_Format `protobuf:"varint,2,opt,name=format,proto3,enum=plugs.v1.Batch_Format" json:"format,omitempty"`
+	// Most items one request may carry; a request with more is refused whole
+	// with 413 (cause too_many_items) and nothing is stored. 0 means 1000;
+	// at most 10000.
+	MaxItems      int32 `protobuf:"varint,3,opt,name=max_items,json=maxItems,proto3" json:"max_items,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Batch) Reset() {
+	*x = Batch{}
+	mi := &file_plugs_v1_resources_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Batch) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Batch) ProtoMessage() {}
+
+func (x *Batch) ProtoReflect() protoreflect.Message {
+	mi := &file_plugs_v1_resources_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Batch.ProtoReflect.Descriptor instead.
+func (*Batch) Descriptor() ([]byte, []int) {
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *Batch) GetItemsPath() string {
+	if x != nil {
+		return x.ItemsPath
+	}
+	return ""
+}
+
+func (x *Batch) GetFormat() Batch_Format {
+	if x != nil {
+		return x.Format
+	}
+	return Batch_FORMAT_UNSPECIFIED
+}
+
+func (x *Batch) GetMaxItems() int32 {
+	if x != nil {
+		return x.MaxItems
+	}
+	return 0
+}
+
 // Template is a built-in provider template: a signature scheme and where a
 // provider puts its event type, event id and usage fields.
 type Template struct {
@@ -1561,7 +1697,7 @@ type Template struct {
 
 func (x *Template) Reset() {
 	*x = Template{}
-	mi := &file_plugs_v1_resources_proto_msgTypes[11]
+	mi := &file_plugs_v1_resources_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1573,7 +1709,7 @@ func (x *Template) String() string {
 func (*Template) ProtoMessage() {}
 
 func (x *Template) ProtoReflect() protoreflect.Message {
-	mi := &file_plugs_v1_resources_proto_msgTypes[11]
+	mi := &file_plugs_v1_resources_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1586,7 +1722,7 @@ func (x *Template) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Template.ProtoReflect.Descriptor instead.
 func (*Template) Descriptor() ([]byte, []int) {
-	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{11}
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Template) GetId() string {
@@ -1791,7 +1927,7 @@ const file_plugs_v1_resources_proto_rawDesc = "" +
 	"\x06header\x18\x02 \x01(\tH\x00R\x06header\x12\x1c\n" +
 	"\bconstant\x18\x03 \x01(\tH\x00R\bconstant\x12\x1a\n" +
 	"\brequired\x18\x04 \x01(\bR\brequiredB\x06\n" +
-	"\x04from\"\xa4\x03\n" +
+	"\x04from\"\xcb\x03\n" +
 	"\rFieldMappings\x12-\n" +
 	"\bevent_id\x18\x01 \x01(\v2\x12.plugs.v1.ValueRefR\aeventId\x121\n" +
 	"\n" +
@@ -1802,10 +1938,19 @@ const file_plugs_v1_resources_proto_rawDesc = "" +
 	"\ttimestamp\x18\x05 \x01(\v2\x12.plugs.v1.ValueRefR\ttimestamp\x12G\n" +
 	"\n" +
 	"properties\x18\x06 \x03(\v2'.plugs.v1.FieldMappings.PropertiesEntryR\n" +
-	"properties\x1aQ\n" +
+	"properties\x12%\n" +
+	"\x05batch\x18\a \x01(\v2\x0f.plugs.v1.BatchR\x05batch\x1aQ\n" +
 	"\x0fPropertiesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12(\n" +
-	"\x05value\x18\x02 \x01(\v2\x12.plugs.v1.ValueRefR\x05value:\x028\x01\"\xf8\x02\n" +
+	"\x05value\x18\x02 \x01(\v2\x12.plugs.v1.ValueRefR\x05value:\x028\x01\"\xa8\x01\n" +
+	"\x05Batch\x12\x1d\n" +
+	"\n" +
+	"items_path\x18\x01 \x01(\tR\titemsPath\x12.\n" +
+	"\x06format\x18\x02 \x01(\x0e2\x16.plugs.v1.Batch.FormatR\x06format\x12\x1b\n" +
+	"\tmax_items\x18\x03 \x01(\x05R\bmaxItems\"3\n" +
+	"\x06Format\x12\x16\n" +
+	"\x12FORMAT_UNSPECIFIED\x10\x00\x12\x11\n" +
+	"\rFORMAT_NDJSON\x10\x01\"\xf8\x02\n" +
 	"\bTemplate\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
 	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12 \n" +
@@ -1831,8 +1976,8 @@ func file_plugs_v1_resources_proto_rawDescGZIP() []byte {
 	return file_plugs_v1_resources_proto_rawDescData
 }
 
-var file_plugs_v1_resources_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
-var file_plugs_v1_resources_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_plugs_v1_resources_proto_enumTypes = make([]protoimpl.EnumInfo, 8)
+var file_plugs_v1_resources_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_plugs_v1_resources_proto_goTypes = []any{
 	(Source_Status)(0),                  // 0: plugs.v1.Source.Status
 	(SignatureScheme_Algorithm)(0),      // 1: plugs.v1.SignatureScheme.Algorithm
@@ -1841,60 +1986,64 @@ var file_plugs_v1_resources_proto_goTypes = []any{
 	(SignatureScheme_SecretEncoding)(0), // 4: plugs.v1.SignatureScheme.SecretEncoding
 	(SignedPart_Kind)(0),                // 5: plugs.v1.SignedPart.Kind
 	(TimestampSource_Format)(0),         // 6: plugs.v1.TimestampSource.Format
-	(*Source)(nil),                      // 7: plugs.v1.Source
-	(*ConfigurationError)(nil),          // 8: plugs.v1.ConfigurationError
-	(*RateLimit)(nil),                   // 9: plugs.v1.RateLimit
-	(*SecretInfo)(nil),                  // 10: plugs.v1.SecretInfo
-	(*SignatureScheme)(nil),             // 11: plugs.v1.SignatureScheme
-	(*StructuredHeader)(nil),            // 12: plugs.v1.StructuredHeader
-	(*SignedPart)(nil),                  // 13: plugs.v1.SignedPart
-	(*TimestampSource)(nil),             // 14: plugs.v1.TimestampSource
-	(*EventFilter)(nil),                 // 15: plugs.v1.EventFilter
-	(*ValueRef)(nil),                    // 16: plugs.v1.ValueRef
-	(*FieldMappings)(nil),               // 17: plugs.v1.FieldMappings
-	(*Template)(nil),                    // 18: plugs.v1.Template
-	nil,                                 // 19: plugs.v1.FieldMappings.PropertiesEntry
-	(*durationpb.Duration)(nil),         // 20: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil),       // 21: google.protobuf.Timestamp
+	(Batch_Format)(0),                   // 7: plugs.v1.Batch.Format
+	(*Source)(nil),                      // 8: plugs.v1.Source
+	(*ConfigurationError)(nil),          // 9: plugs.v1.ConfigurationError
+	(*RateLimit)(nil),                   // 10: plugs.v1.RateLimit
+	(*SecretInfo)(nil),                  // 11: plugs.v1.SecretInfo
+	(*SignatureScheme)(nil),             // 12: plugs.v1.SignatureScheme
+	(*StructuredHeader)(nil),            // 13: plugs.v1.StructuredHeader
+	(*SignedPart)(nil),                  // 14: plugs.v1.SignedPart
+	(*TimestampSource)(nil),             // 15: plugs.v1.TimestampSource
+	(*EventFilter)(nil),                 // 16: plugs.v1.EventFilter
+	(*ValueRef)(nil),                    // 17: plugs.v1.ValueRef
+	(*FieldMappings)(nil),               // 18: plugs.v1.FieldMappings
+	(*Batch)(nil),                       // 19: plugs.v1.Batch
+	(*Template)(nil),                    // 20: plugs.v1.Template
+	nil,                                 // 21: plugs.v1.FieldMappings.PropertiesEntry
+	(*durationpb.Duration)(nil),         // 22: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),       // 23: google.protobuf.Timestamp
 }
 var file_plugs_v1_resources_proto_depIdxs = []int32{
-	11, // 0: plugs.v1.Source.signature_scheme:type_name -> plugs.v1.SignatureScheme
-	10, // 1: plugs.v1.Source.secrets:type_name -> plugs.v1.SecretInfo
-	15, // 2: plugs.v1.Source.event_filter:type_name -> plugs.v1.EventFilter
-	17, // 3: plugs.v1.Source.field_mappings:type_name -> plugs.v1.FieldMappings
+	12, // 0: plugs.v1.Source.signature_scheme:type_name -> plugs.v1.SignatureScheme
+	11, // 1: plugs.v1.Source.secrets:type_name -> plugs.v1.SecretInfo
+	16, // 2: plugs.v1.Source.event_filter:type_name -> plugs.v1.EventFilter
+	18, // 3: plugs.v1.Source.field_mappings:type_name -> plugs.v1.FieldMappings
 	0,  // 4: plugs.v1.Source.status:type_name -> plugs.v1.Source.Status
-	20, // 5: plugs.v1.Source.dedup_window:type_name -> google.protobuf.Duration
-	21, // 6: plugs.v1.Source.create_time:type_name -> google.protobuf.Timestamp
-	21, // 7: plugs.v1.Source.update_time:type_name -> google.protobuf.Timestamp
-	9,  // 8: plugs.v1.Source.rate_limit:type_name -> plugs.v1.RateLimit
-	8,  // 9: plugs.v1.Source.configuration_error:type_name -> plugs.v1.ConfigurationError
-	21, // 10: plugs.v1.ConfigurationError.since_time:type_name -> google.protobuf.Timestamp
-	21, // 11: plugs.v1.SecretInfo.create_time:type_name -> google.protobuf.Timestamp
-	21, // 12: plugs.v1.SecretInfo.expire_time:type_name -> google.protobuf.Timestamp
+	22, // 5: plugs.v1.Source.dedup_window:type_name -> google.protobuf.Duration
+	23, // 6: plugs.v1.Source.create_time:type_name -> google.protobuf.Timestamp
+	23, // 7: plugs.v1.Source.update_time:type_name -> google.protobuf.Timestamp
+	10, // 8: plugs.v1.Source.rate_limit:type_name -> plugs.v1.RateLimit
+	9,  // 9: plugs.v1.Source.configuration_error:type_name -> plugs.v1.ConfigurationError
+	23, // 10: plugs.v1.ConfigurationError.since_time:type_name -> google.protobuf.Timestamp
+	23, // 11: plugs.v1.SecretInfo.create_time:type_name -> google.protobuf.Timestamp
+	23, // 12: plugs.v1.SecretInfo.expire_time:type_name -> google.protobuf.Timestamp
 	1,  // 13: plugs.v1.SignatureScheme.algorithm:type_name -> plugs.v1.SignatureScheme.Algorithm
 	3,  // 14: plugs.v1.SignatureScheme.encoding:type_name -> plugs.v1.SignatureScheme.Encoding
-	12, // 15: plugs.v1.SignatureScheme.structured:type_name -> plugs.v1.StructuredHeader
-	13, // 16: plugs.v1.SignatureScheme.signed_parts:type_name -> plugs.v1.SignedPart
-	14, // 17: plugs.v1.SignatureScheme.timestamp:type_name -> plugs.v1.TimestampSource
-	20, // 18: plugs.v1.SignatureScheme.tolerance:type_name -> google.protobuf.Duration
+	13, // 15: plugs.v1.SignatureScheme.structured:type_name -> plugs.v1.StructuredHeader
+	14, // 16: plugs.v1.SignatureScheme.signed_parts:type_name -> plugs.v1.SignedPart
+	15, // 17: plugs.v1.SignatureScheme.timestamp:type_name -> plugs.v1.TimestampSource
+	22, // 18: plugs.v1.SignatureScheme.tolerance:type_name -> google.protobuf.Duration
 	4,  // 19: plugs.v1.SignatureScheme.secret_encoding:type_name -> plugs.v1.SignatureScheme.SecretEncoding
 	2,  // 20: plugs.v1.SignatureScheme.handshake:type_name -> plugs.v1.SignatureScheme.Handshake
 	5,  // 21: plugs.v1.SignedPart.kind:type_name -> plugs.v1.SignedPart.Kind
 	6,  // 22: plugs.v1.TimestampSource.format:type_name -> plugs.v1.TimestampSource.Format
-	16, // 23: plugs.v1.FieldMappings.event_id:type_name -> plugs.v1.ValueRef
-	16, // 24: plugs.v1.FieldMappings.event_type:type_name -> plugs.v1.ValueRef
-	16, // 25: plugs.v1.FieldMappings.customer_id:type_name -> plugs.v1.ValueRef
-	16, // 26: plugs.v1.FieldMappings.quantity:type_name -> plugs.v1.ValueRef
-	16, // 27: plugs.v1.FieldMappings.timestamp:type_name -> plugs.v1.ValueRef
-	19, // 28: plugs.v1.FieldMappings.properties:type_name -> plugs.v1.FieldMappings.PropertiesEntry
-	11, // 29: plugs.v1.Template.signature_scheme:type_name -> plugs.v1.SignatureScheme
-	17, // 30: plugs.v1.Template.field_mappings:type_name -> plugs.v1.FieldMappings
-	16, // 31: plugs.v1.FieldMappings.PropertiesEntry.value:type_name -> plugs.v1.ValueRef
-	32, // [32:32] is the sub-list for method output_type
-	32, // [32:32] is the sub-list for method input_type
-	32, // [32:32] is the sub-list for extension type_name
-	32, // [32:32] is the sub-list for extension extendee
-	0,  // [0:32] is the sub-list for field type_name
+	17, // 23: plugs.v1.FieldMappings.event_id:type_name -> plugs.v1.ValueRef
+	17, // 24: plugs.v1.FieldMappings.event_type:type_name -> plugs.v1.ValueRef
+	17, // 25: plugs.v1.FieldMappings.customer_id:type_name -> plugs.v1.ValueRef
+	17, // 26: plugs.v1.FieldMappings.quantity:type_name -> plugs.v1.ValueRef
+	17, // 27: plugs.v1.FieldMappings.timestamp:type_name -> plugs.v1.ValueRef
+	21, // 28: plugs.v1.FieldMappings.properties:type_name -> plugs.v1.FieldMappings.PropertiesEntry
+	19, // 29: plugs.v1.FieldMappings.batch:type_name -> plugs.v1.Batch
+	7,  // 30: plugs.v1.Batch.format:type_name -> plugs.v1.Batch.Format
+	12, // 31: plugs.v1.Template.signature_scheme:type_name -> plugs.v1.SignatureScheme
+	18, // 32: plugs.v1.Template.field_mappings:type_name -> plugs.v1.FieldMappings
+	17, // 33: plugs.v1.FieldMappings.PropertiesEntry.value:type_name -> plugs.v1.ValueRef
+	34, // [34:34] is the sub-list for method output_type
+	34, // [34:34] is the sub-list for method input_type
+	34, // [34:34] is the sub-list for extension type_name
+	34, // [34:34] is the sub-list for extension extendee
+	0,  // [0:34] is the sub-list for field type_name
 }
 
 func init() { file_plugs_v1_resources_proto_init() }
@@ -1912,8 +2061,8 @@ func file_plugs_v1_resources_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plugs_v1_resources_proto_rawDesc), len(file_plugs_v1_resources_proto_rawDesc)),
-			NumEnums:      7,
-			NumMessages:   13,
+			NumEnums:      8,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
