@@ -130,6 +130,7 @@ func recipes(t *testing.T) []recipe {
 	commsRecipes(t, add)
 	devtoolsRecipes(t, add)
 	bodyMACRecipes(t, add)
+	handshakeRecipes(t, add)
 	return rs
 }
 

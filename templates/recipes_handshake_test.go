@@ -1,0 +1,54 @@
+package templates_test
+
+import (
+	"crypto/sha256"
+	"testing"
+	"time"
+)
+
+// handshakeRecipes adds the recipes of providers that also perform a
+// handshake (the handshakes themselves are checked in handshake_test.go)
+// and of the signature shapes added with them.
+func handshakeRecipes(t *testing.T, add func(recipe)) {
+	{
+		// The secret is the X-Hook-Secret of Asana's own example handshake.
+		secret, body := "b537207f20cbfa02357cf448134da559e8bd39d61597dcd5631b8012eae53e81", sample(t, "asana")
+		add(recipe{template: "asana", source: "https://developers.asana.com/docs/webhooks-guide#security",
+			secret: secret, body: body,
+			header: headers("Content-Type", "application/json", "X-Hook-Signature", hexMAC(sha256.New, []byte(secret), body))})
+	}
+	{
+		secret, body := "dropbox-app-secret-9f3c2a", sample(t, "dropbox")
+		add(recipe{template: "dropbox", source: "https://www.dropbox.com/developers/reference/webhooks#notifications",
+			secret: secret, body: body,
+			header: headers("Content-Type", "application/json", "X-Dropbox-Signature", hexMAC(sha256.New, []byte(secret), body))})
+	}
+	{
+		// clientState is compared as sent; it is in every notification.
+		secret := "graph-client-state-5b1e9d7c"
+		body := `{"value":[{"subscriptionId":"10493aa0-4d29-4df5-bc0c-ef742cc6cd7f","clientState":"` + secret + `","changeType":"created","resource":"Users/1/Messages/2","tenantId":"84bd8158-6d4d-4958-8b9f-9d6445542f95"},{"subscriptionId":"10493aa0-4d29-4df5-bc0c-ef742cc6cd7f","clientState":"` + secret + `","changeType":"updated","resource":"Users/1/Messages/3","tenantId":"84bd8158-6d4d-4958-8b9f-9d6445542f95"}]}`
+		add(recipe{template: "microsoftgraph", source: "https://learn.microsoft.com/en-us/graph/change-notifications-delivery-webhooks#receive-notifications",
+			secret: secret, body: body, header: headers("Content-Type", "application/json")})
+	}
+	{
+		// "<Unix ms>,<sig>": HMAC-SHA256 of "<timestamp>.<body>"; a second
+		// signature (another active secret of the endpoint) is ignored.
+		secret, body, ts := "recurly-webhook-key-4c9e1b", sample(t, "recurly"), unixMilli()
+		other := hexMAC(sha256.New, []byte("another-endpoint-key"), ts, ".", body)
+		add(recipe{template: "recurly", source: "https://docs.recurly.com/recurly-subscriptions/docs/signature-verification#manual-check",
+			secret: secret, body: body,
+			header: headers("Content-Type", "application/json",
+				"recurly-signature", ts+","+other+","+hexMAC(sha256.New, []byte(secret), ts, ".", body))})
+	}
+	{
+		// message id + timestamp + body, RFC 3339 with nanoseconds as
+		// Twitch sends it.
+		secret, body, id := "twitch-eventsub-secret-0b7d", sample(t, "twitch"), "e76c6bd4-55c9-4987-8304-da1588d8988b"
+		ts := recipeNow.Add(-1500 * time.Millisecond).Format(time.RFC3339Nano)
+		add(recipe{template: "twitch", source: "https://dev.twitch.tv/docs/eventsub/handling-webhook-events/#verifying-the-event-message",
+			secret: secret, body: body,
+			header: headers("Content-Type", "application/json", "Twitch-Eventsub-Message-Id", id,
+				"Twitch-Eventsub-Message-Timestamp", ts, "Twitch-Eventsub-Message-Type", "notification",
+				"Twitch-Eventsub-Message-Signature", "sha256="+hexMAC(sha256.New, []byte(secret), id, ts, body))})
+	}
+}
