@@ -191,9 +191,15 @@ func TestPlainDigest(t *testing.T) {
 	recharge := digest(plugsv1.SignatureScheme_ALGORITHM_SHA256, signedPart(kSecret), signedPart(kBody))
 	cloudinary := digest(plugsv1.SignatureScheme_ALGORITHM_SHA1, signedPart(kBody), signedPart(kHeader, "X-Ts"), signedPart(kSecret))
 	sha512Fields := digest(plugsv1.SignatureScheme_ALGORITHM_SHA512, signedPart(kField, "$.id"), signedPart(kSecret))
-	h256 := func(s ...string) string { x := sha256.Sum256([]byte(strings.Join(s, ""))); return hex.EncodeToString(x[:]) }
+	h256 := func(s ...string) string {
+		x := sha256.Sum256([]byte(strings.Join(s, "")))
+		return hex.EncodeToString(x[:])
+	}
 	h1 := func(s ...string) string { x := sha1.Sum([]byte(strings.Join(s, ""))); return hex.EncodeToString(x[:]) }
-	h512 := func(s ...string) string { x := sha512.Sum512([]byte(strings.Join(s, ""))); return hex.EncodeToString(x[:]) }
+	h512 := func(s ...string) string {
+		x := sha512.Sum512([]byte(strings.Join(s, "")))
+		return hex.EncodeToString(x[:])
+	}
 	runCases(t, []vcase{
 		{name: "sha256(secret+body)", scheme: recharge, header: headers("X-Sig", h256(testSecret, testBody))},
 		{name: "sha256/wrong secret", scheme: recharge, header: headers("X-Sig", h256(otherSecret, testBody)), want: verify.ErrSignatureInvalid},
