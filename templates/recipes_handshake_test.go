@@ -1,7 +1,11 @@
 package templates_test
 
 import (
+	"crypto/md5"
+	"crypto/sha1"
 	"crypto/sha256"
+	"encoding/hex"
+	"net/url"
 	"testing"
 	"time"
 )
@@ -50,5 +54,52 @@ func handshakeRecipes(t *testing.T, add func(recipe)) {
 			header: headers("Content-Type", "application/json", "Twitch-Eventsub-Message-Id", id,
 				"Twitch-Eventsub-Message-Timestamp", ts, "Twitch-Eventsub-Message-Type", "notification",
 				"Twitch-Eventsub-Message-Signature", "sha256="+hexMAC(sha256.New, []byte(secret), id, ts, body))})
+	}
+	{
+		// body then timestamp, signed under each of the two keys; the
+		// source holds the secondary key only.
+		primary, secondary, body := "box-primary-key-7f2c", "box-secondary-key-1a9e", sample(t, "box")
+		ts := recipeNow.Add(-30 * time.Second).Format(time.RFC3339)
+		add(recipe{template: "box", source: "https://developer.box.com/guides/webhooks/v2/signatures-v2/#manual-signature-verification",
+			secret: secondary, body: body,
+			header: headers("Content-Type", "application/json", "BOX-DELIVERY-TIMESTAMP", ts,
+				"BOX-SIGNATURE-PRIMARY", b64MAC(sha256.New, []byte(primary), body, ts),
+				"BOX-SIGNATURE-SECONDARY", b64MAC(sha256.New, []byte(secondary), body, ts))})
+	}
+	{
+		secret, body := "nylas-webhook-secret-5d1a", sample(t, "nylas")
+		add(recipe{template: "nylas", source: "https://developer.nylas.com/docs/v3/notifications/webhooks/#verify-webhook-signatures",
+			secret: secret, body: body,
+			header: headers("Content-Type", "application/json", "x-nylas-signature", hexMAC(sha256.New, []byte(secret), body))})
+	}
+	{
+		// body + callbackURL, HMAC-SHA1, base64.
+		secret, body := "trello-oauth-secret-0c4f", sample(t, "trello")
+		callback := "https://hooks.example.com/v1/ingest/webhook/0192d1a0-0000-7000-8000-000000000001?board=roadmap"
+		add(recipe{template: "trello", source: "https://developer.atlassian.com/cloud/trello/guides/rest-api/webhooks/#webhook-signatures",
+			secret: secret, body: body, url: callback,
+			header: headers("Content-Type", "application/json", "X-Trello-Webhook", b64MAC(sha1.New, []byte(secret), body, callback))})
+	}
+	{
+		secret, body := "pandadoc-shared-key-8b3e", sample(t, "pandadoc")
+		add(recipe{template: "pandadoc", source: "https://developers.pandadoc.com/docs/webhook-verification",
+			secret: secret, body: body,
+			url:    "https://hooks.example.com/v1/ingest/webhook/0192d1a0-0000-7000-8000-000000000001?signature=" + url.QueryEscape(hexMAC(sha256.New, []byte(secret), body)),
+			header: headers("Content-Type", "application/json")})
+	}
+	{
+		// SHA-1 hex of body + timestamp + API secret: a plain digest.
+		secret, body, ts := "cloudinary-api-secret-a1b2c3", sample(t, "cloudinary"), unix()
+		sum := sha1.Sum([]byte(body + ts + secret))
+		add(recipe{template: "cloudinary", source: "https://cloudinary.com/documentation/notification_signatures#manually_verify_the_signature",
+			secret: secret, body: body,
+			header: headers("Content-Type", "application/json", "X-Cld-Timestamp", ts, "X-Cld-Signature", hex.EncodeToString(sum[:]))})
+	}
+	{
+		secret, body := "patreon-webhook-secret-3e7d", sample(t, "patreon")
+		add(recipe{template: "patreon", source: "https://docs.patreon.com/#webhooks",
+			secret: secret, body: body,
+			header: headers("Content-Type", "application/json", "X-Patreon-Event", "members:pledge:create",
+				"X-Patreon-Signature", hexMAC(md5.New, []byte(secret), body))})
 	}
 }
