@@ -30,6 +30,8 @@ func TestTemplateHandshakes(t *testing.T) {
 		{template: "asana", method: "POST", header: headers("X-Hook-Secret", "b537207f20cbfa02357cf448134da559e8bd39d61597dcd5631b8012eae53e81"),
 			wantHeader:  headers("X-Hook-Secret", "b537207f20cbfa02357cf448134da559e8bd39d61597dcd5631b8012eae53e81"),
 			wantCapture: "b537207f20cbfa02357cf448134da559e8bd39d61597dcd5631b8012eae53e81"},
+		{template: "notion", method: "POST", body: `{"verification_token":"secret_tMrlL1qK5vuQAh1b6cZGhFChZTSYJlce98V0pYn7yBl"}`,
+			header: headers("Content-Type", "application/json"), wantCapture: "secret_tMrlL1qK5vuQAh1b6cZGhFChZTSYJlce98V0pYn7yBl"},
 		{template: "dropbox", method: "GET", query: "challenge=Ab3CdEf", secrets: []string{secret},
 			wantBody: "Ab3CdEf", wantCT: "text/plain", wantHeader: headers("X-Content-Type-Options", "nosniff")},
 		{template: "microsoftgraph", method: "POST", query: "validationToken=Validation%3A+Testing+client+application", secrets: []string{secret},

@@ -102,4 +102,10 @@ func handshakeRecipes(t *testing.T, add func(recipe)) {
 			header: headers("Content-Type", "application/json", "X-Patreon-Event", "members:pledge:create",
 				"X-Patreon-Signature", hexMAC(md5.New, []byte(secret), body))})
 	}
+	{
+		secret, body := "secret_tMrlL1qK5vuQAh1b6cZGhFChZTSYJlce98V0pYn7yBl", sample(t, "notion")
+		add(recipe{template: "notion", source: "https://developers.notion.com/reference/webhooks#validating-event-payloads",
+			secret: secret, body: body,
+			header: headers("Content-Type", "application/json", "X-Notion-Signature", "sha256="+hexMAC(sha256.New, []byte(secret), body))})
+	}
 }

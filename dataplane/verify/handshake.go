@@ -418,3 +418,28 @@ func CapturesSecret(scheme *plugsv1.SignatureScheme) bool {
 	}
 	return false
 }
+
+// Cleartext says where a scheme's requests carry a secret in the clear,
+// for receipts to redact: the token header or query parameter of a token
+// scheme and the header or query parameter of a handshake that delivers
+// the secret (Asana's X-Hook-Secret).
+func Cleartext(scheme *plugsv1.SignatureScheme) (headers, queryParams []string) {
+	if h := scheme.GetTokenHeader(); h != "" {
+		headers = append(headers, h)
+	}
+	if q := scheme.GetTokenQueryParam(); q != "" {
+		queryParams = append(queryParams, q)
+	}
+	for _, r := range scheme.GetHandshakes() {
+		if !r.GetCaptureSecret() {
+			continue
+		}
+		if h := r.GetChallenge().GetHeader(); h != "" {
+			headers = append(headers, h)
+		}
+		if q := r.GetChallenge().GetQueryParam(); q != "" {
+			queryParams = append(queryParams, q)
+		}
+	}
+	return headers, queryParams
+}
