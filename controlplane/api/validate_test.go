@@ -61,8 +61,8 @@ func TestCustomSchemes(t *testing.T) {
 			s.Handshakes = []*plugsv1.HandshakeRule{{Method: "GET", Answer: echo}}
 		}), false},
 		"signature in the query": {hmac(func(s *plugsv1.SignatureScheme) { s.Header, s.SignatureQueryParam = "", "sig" }), true},
-		"token in the query": {&plugsv1.SignatureScheme{Algorithm: plugsv1.SignatureScheme_ALGORITHM_TOKEN, TokenQueryParam: "key"}, true},
-		"token without a place": {&plugsv1.SignatureScheme{Algorithm: plugsv1.SignatureScheme_ALGORITHM_TOKEN}, false},
+		"token in the query":     {&plugsv1.SignatureScheme{Algorithm: plugsv1.SignatureScheme_ALGORITHM_TOKEN, TokenQueryParam: "key"}, true},
+		"token without a place":  {&plugsv1.SignatureScheme{Algorithm: plugsv1.SignatureScheme_ALGORITHM_TOKEN}, false},
 		"leading timestamp": {hmac(func(s *plugsv1.SignatureScheme) {
 			s.SignatureSeparator = ","
 			s.Timestamp = &plugsv1.TimestampSource{Format: plugsv1.TimestampSource_FORMAT_UNIX_MILLIS, LeadingItem: true}
