@@ -61,7 +61,9 @@ type handshakeInput struct {
 // handshakeRequest holds what the rules of one request read, each parsed at
 // most once and only when a rule reads it.
 type handshakeRequest struct {
-	req      *Request
+	// req is a copy: holding the caller's pointer would make every
+	// request escape to the heap, handshake or not.
+	req      Request
 	rawQuery string
 	query    url.Values
 	queryErr error
@@ -244,7 +246,7 @@ func (v *Verifier) Handshake(req *Request, rawQuery string, verified bool, now t
 	if verified && !v.signedHandshakes || !verified && !v.unsignedHandshakes {
 		return nil, nil
 	}
-	hr := handshakeRequest{req: req, rawQuery: rawQuery}
+	hr := handshakeRequest{req: *req, rawQuery: rawQuery}
 	for i := range v.handshakes {
 		r := &v.handshakes[i]
 		if r.signed != verified || (r.method != "" && r.method != req.Method) {
