@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 )
@@ -107,5 +108,18 @@ func handshakeRecipes(t *testing.T, add func(recipe)) {
 		add(recipe{template: "notion", source: "https://developers.notion.com/reference/webhooks#validating-event-payloads",
 			secret: secret, body: body,
 			header: headers("Content-Type", "application/json", "X-Notion-Signature", "sha256="+hexMAC(sha256.New, []byte(secret), body))})
+	}
+	{
+		// The manifest over the URL's data.id (an alphanumeric order id,
+		// lowercased), x-request-id and ts.
+		secret, body, ts := "mercadopago-webhook-secret-6f0d", sample(t, "mercadopago"), unix()
+		manifest := "id:ord01jq4s4ky8hwq6na5pxb65b3d3;request-id:bb56a2f1-6aae-46ac-982e-9dcd3581d08e;ts:" + ts + ";"
+		add(recipe{template: "mercadopago", source: "https://www.mercadopago.com.mx/developers/en/docs/checkout-pro/payment-notifications",
+			secret: secret, body: body,
+			url:    "https://hooks.example.com/v1/ingest/webhook/0192d1a0-0000-7000-8000-000000000001?data.id=ORD01JQ4S4KY8HWQ6NA5PXB65B3D3&type=order",
+			header: headers("Content-Type", "application/json", "x-request-id", "bb56a2f1-6aae-46ac-982e-9dcd3581d08e",
+				"x-signature", "ts="+ts+",v1="+hexMAC(sha256.New, []byte(secret), manifest)),
+			// Only the URL and headers are signed: another data.id fails.
+			tamperURL: func(u string) string { return strings.Replace(u, "ORD01", "ORD02", 1) }})
 	}
 }

@@ -61,6 +61,16 @@ func TestQueryParamPart(t *testing.T) {
 	optional.SignedParts[1].Optional = true
 	runCases(t, []vcase{{name: "optional and absent", scheme: optional, url: base,
 		header: headers("x-signature", sig(""), "x-request-id", "req-1")}})
+	lower := mercadoLike()
+	lower.SignedParts[1].Lowercase = true
+	runCases(t, []vcase{
+		{name: "lowercased", scheme: lower, url: base + "?data.id=ORD01JQ4S4KY8",
+			header: headers("x-signature", sig("ord01jq4s4ky8"), "x-request-id", "req-1")},
+		{name: "lowercased, signed as sent", scheme: lower, url: base + "?data.id=ORD01JQ4S4KY8",
+			header: headers("x-signature", sig("ORD01JQ4S4KY8"), "x-request-id", "req-1"), want: verify.ErrSignatureInvalid},
+		{name: "not lowercased", scheme: mercadoLike(), url: base + "?data.id=ORD01JQ4S4KY8",
+			header: headers("x-signature", sig("ord01jq4s4ky8"), "x-request-id", "req-1"), want: verify.ErrSignatureInvalid},
+	})
 }
 
 func TestQueryValue(t *testing.T) {

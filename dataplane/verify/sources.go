@@ -108,15 +108,19 @@ func QueryValue(rawURL, name string) (string, bool, error) {
 	return "", false, nil
 }
 
-// appendEscaped appends text with a backslash before every backslash and
-// every byte of escape, as Adyen escapes the fields it joins with ":".
-func appendEscaped(buf []byte, text, escape string) []byte {
-	if escape == "" {
+// appendValue appends a signed value as the part says: ASCII letters
+// lowered when it asks, and a backslash before every backslash and every
+// byte of its escape set, as Adyen escapes the fields it joins with ":".
+func appendValue(buf []byte, text string, p part) []byte {
+	if p.escape == "" && !p.lowercase {
 		return append(buf, text...)
 	}
 	for i := 0; i < len(text); i++ {
 		c := text[i]
-		if c == '\\' || strings.IndexByte(escape, c) >= 0 {
+		if p.lowercase && 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if p.escape != "" && (c == '\\' || strings.IndexByte(p.escape, c) >= 0) {
 			buf = append(buf, '\\')
 		}
 		buf = append(buf, c)

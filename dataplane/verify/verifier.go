@@ -95,8 +95,9 @@ type part struct {
 	ctForm bool
 	// escape lists characters written with a backslash before them;
 	// optional signs an absent value as empty text.
-	escape   string
-	optional bool
+	escape    string
+	optional  bool
+	lowercase bool
 }
 
 // key is one decoded secret.
@@ -223,7 +224,7 @@ func Compile(scheme *plugsv1.SignatureScheme, secrets []*plugsv1.SigningSecret) 
 		case plugsv1.SignedPart_KIND_UNSPECIFIED:
 			return nil, fmt.Errorf("%w: signed_parts[%d]: kind missing", ErrInvalidScheme, i)
 		}
-		pt.escape, pt.optional = p.GetEscape(), p.GetOptional()
+		pt.escape, pt.optional, pt.lowercase = p.GetEscape(), p.GetOptional(), p.GetLowercase()
 		v.parts = append(v.parts, pt)
 	}
 	newHash := macHash(v.alg)

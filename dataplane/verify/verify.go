@@ -431,7 +431,7 @@ func (v *Verifier) appendPart(buf []byte, p part, req *Request, ts string, secre
 		if !ok && !p.optional {
 			return buf, fmt.Errorf("%w: query parameter %s", ErrSignatureMissing, p.value)
 		}
-		return appendEscaped(buf, val, p.escape), nil
+		return appendValue(buf, val, p), nil
 	case plugsv1.SignedPart_KIND_TIMESTAMP:
 		return append(buf, ts...), nil
 	case plugsv1.SignedPart_KIND_LITERAL:
@@ -439,7 +439,7 @@ func (v *Verifier) appendPart(buf []byte, p part, req *Request, ts string, secre
 	case plugsv1.SignedPart_KIND_ID:
 		return append(buf, v.headerValue(req.Header, v.idHeader)...), nil
 	case plugsv1.SignedPart_KIND_HEADER:
-		return appendEscaped(buf, v.headerValue(req.Header, p.value), p.escape), nil
+		return appendValue(buf, v.headerValue(req.Header, p.value), p), nil
 	case plugsv1.SignedPart_KIND_METHOD:
 		return append(buf, req.Method...), nil
 	case plugsv1.SignedPart_KIND_URL:
@@ -457,7 +457,7 @@ func (v *Verifier) appendPart(buf []byte, p part, req *Request, ts string, secre
 			}
 			return buf, fmt.Errorf("%w: %s", ErrSignatureMissing, v.paths.Text(p.slot))
 		}
-		return appendEscaped(buf, val.Text(), p.escape), nil
+		return appendValue(buf, val.Text(), p), nil
 	}
 	return buf, nil
 }

@@ -1898,7 +1898,11 @@ type SignedPart struct {
 	// For KIND_BODY_FIELD, KIND_HEADER and KIND_QUERY_PARAM: an absent value
 	// is signed as empty text instead of failing with signature_missing
 	// (Adyen leaves originalReference out when there is none).
-	Optional      bool `protobuf:"varint,4,opt,name=optional,proto3" json:"optional,omitempty"`
+	Optional bool `protobuf:"varint,4,opt,name=optional,proto3" json:"optional,omitempty"`
+	// For KIND_BODY_FIELD, KIND_HEADER and KIND_QUERY_PARAM: ASCII letters of
+	// the value are signed in lower case (Mercado Pago lowercases an
+	// alphanumeric data.id).
+	Lowercase     bool `protobuf:"varint,5,opt,name=lowercase,proto3" json:"lowercase,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1957,6 +1961,13 @@ func (x *SignedPart) GetEscape() string {
 func (x *SignedPart) GetOptional() bool {
 	if x != nil {
 		return x.Optional
+	}
+	return false
+}
+
+func (x *SignedPart) GetLowercase() bool {
+	if x != nil {
+		return x.Lowercase
 	}
 	return false
 }
@@ -2572,13 +2583,14 @@ const file_plugs_v1_resources_proto_rawDesc = "" +
 	"\x0eitem_separator\x18\x01 \x01(\tR\ritemSeparator\x12.\n" +
 	"\x13key_value_separator\x18\x02 \x01(\tR\x11keyValueSeparator\x12#\n" +
 	"\rsignature_key\x18\x03 \x01(\tR\fsignatureKey\x12#\n" +
-	"\rtimestamp_key\x18\x04 \x01(\tR\ftimestampKey\"\xef\x02\n" +
+	"\rtimestamp_key\x18\x04 \x01(\tR\ftimestampKey\"\x8d\x03\n" +
 	"\n" +
 	"SignedPart\x12-\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x19.plugs.v1.SignedPart.KindR\x04kind\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value\x12\x16\n" +
 	"\x06escape\x18\x03 \x01(\tR\x06escape\x12\x1a\n" +
-	"\boptional\x18\x04 \x01(\bR\boptional\"\xe7\x01\n" +
+	"\boptional\x18\x04 \x01(\bR\boptional\x12\x1c\n" +
+	"\tlowercase\x18\x05 \x01(\bR\tlowercase\"\xe7\x01\n" +
 	"\x04Kind\x12\x14\n" +
 	"\x10KIND_UNSPECIFIED\x10\x00\x12\r\n" +
 	"\tKIND_BODY\x10\x01\x12\x12\n" +
