@@ -116,7 +116,7 @@ func handshakeRecipes(t *testing.T, add func(recipe)) {
 		manifest := "id:ord01jq4s4ky8hwq6na5pxb65b3d3;request-id:bb56a2f1-6aae-46ac-982e-9dcd3581d08e;ts:" + ts + ";"
 		add(recipe{template: "mercadopago", source: "https://www.mercadopago.com.mx/developers/en/docs/checkout-pro/payment-notifications",
 			secret: secret, body: body,
-			url:    "https://hooks.example.com/v1/ingest/webhook/0192d1a0-0000-7000-8000-000000000001?data.id=ORD01JQ4S4KY8HWQ6NA5PXB65B3D3&type=order",
+			url: "https://hooks.example.com/v1/ingest/webhook/0192d1a0-0000-7000-8000-000000000001?data.id=ORD01JQ4S4KY8HWQ6NA5PXB65B3D3&type=order",
 			header: headers("Content-Type", "application/json", "x-request-id", "bb56a2f1-6aae-46ac-982e-9dcd3581d08e",
 				"x-signature", "ts="+ts+",v1="+hexMAC(sha256.New, []byte(secret), manifest)),
 			// Only the URL and headers are signed: another data.id fails.
