@@ -5,6 +5,7 @@ import (
 	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/hex"
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -121,5 +122,24 @@ func handshakeRecipes(t *testing.T, add func(recipe)) {
 				"x-signature", "ts="+ts+",v1="+hexMAC(sha256.New, []byte(secret), manifest)),
 			// Only the URL and headers are signed: another data.id fails.
 			tamperURL: func(u string) string { return strings.Replace(u, "ORD01", "ORD02", 1) }})
+	}
+	{
+		// date + "\n" + body, the date as a Date header writes it; sent in
+		// the Date header alone.
+		secret, body := "metronome-webhook-secret-9c2b", sample(t, "metronome")
+		date := recipeNow.Add(-time.Minute).Format(http.TimeFormat)
+		add(recipe{template: "metronome", source: "https://github.com/Metronome-Industries/metronome-node/blob/main/src/resources/webhooks.ts",
+			secret: secret, body: body,
+			header: headers("Content-Type", "application/json", "Date", date,
+				"Metronome-Webhook-Signature", hexMAC(sha256.New, []byte(secret), date, "\n", body))})
+	}
+	{
+		// body + Klaviyo-Timestamp (an HTTP date), no separator, hex.
+		secret, body := "klaviyo-webhook-secret-2d8a1f", sample(t, "klaviyo")
+		ts := recipeNow.Add(-20 * time.Second).Format(http.TimeFormat)
+		add(recipe{template: "klaviyo", source: "https://developers.klaviyo.com/en/docs/working_with_system_webhooks#verify-the-webhook-request",
+			secret: secret, body: body,
+			header: headers("Content-Type", "application/json", "Klaviyo-Timestamp", ts,
+				"Klaviyo-Signature", hexMAC(sha256.New, []byte(secret), body, ts))})
 	}
 }
