@@ -39,6 +39,8 @@ func TestTemplateHandshakes(t *testing.T) {
 		{template: "nylas", method: "GET", query: "challenge=bc609b38-c81f-47fb-a275-1d9bd61a968b", secrets: []string{secret},
 			wantBody: "bc609b38-c81f-47fb-a275-1d9bd61a968b", wantCT: "text/plain; charset=utf-8"},
 		{template: "trello", method: "HEAD", secrets: []string{secret}},
+		{template: "mandrill", method: "HEAD", secrets: []string{secret}},
+		{template: "mailchimp", method: "GET", secrets: []string{secret}},
 		{template: "twitch", method: "POST", signed: true, secrets: []string{secret}, body: twitchBody,
 			header: headers("Content-Type", "application/json", "Twitch-Eventsub-Message-Type", "webhook_callback_verification",
 				"Twitch-Eventsub-Message-Id", twitchID, "Twitch-Eventsub-Message-Timestamp", twitchTS,

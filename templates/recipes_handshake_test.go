@@ -142,4 +142,26 @@ func handshakeRecipes(t *testing.T, add func(recipe)) {
 			header: headers("Content-Type", "application/json", "Klaviyo-Timestamp", ts,
 				"Klaviyo-Signature", hexMAC(sha256.New, []byte(secret), body, ts))})
 	}
+	{
+		// URL + each POST field sorted by name, name then value.
+		key, body := "mandrill-webhook-key-3b5e", sample(t, "mandrill")
+		form, err := url.ParseQuery(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		callback := "https://hooks.example.com/v1/ingest/webhook/0192d1a0-0000-7000-8000-000000000001"
+		add(recipe{template: "mandrill", source: "https://mailchimp.com/developer/transactional/guides/track-respond-activity-webhooks/#authenticating-webhook-requests",
+			secret: key, body: body, url: callback,
+			header: headers("Content-Type", "application/x-www-form-urlencoded",
+				"X-Mandrill-Signature", b64MAC(sha1.New, []byte(key), callback, "mandrill_events", form.Get("mandrill_events"))),
+			tamper: func(body string) string { return body + "&extra=1" }})
+	}
+	{
+		// The secret in the webhook URL's query string.
+		secret, body := "mailchimp-url-secret-7e1c9a", sample(t, "mailchimp")
+		add(recipe{template: "mailchimp", source: "https://mailchimp.com/developer/marketing/guides/sync-audience-data-webhooks/#securing-your-webhook",
+			secret: secret, body: body,
+			url:    "https://hooks.example.com/v1/ingest/webhook/0192d1a0-0000-7000-8000-000000000001?secret=" + secret,
+			header: headers("Content-Type", "application/x-www-form-urlencoded")})
+	}
 }
