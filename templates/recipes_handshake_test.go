@@ -4,6 +4,7 @@ import (
 	"crypto/md5"
 	"crypto/sha1"
 	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/hex"
 	"net/http"
 	"net/url"
@@ -163,5 +164,14 @@ func handshakeRecipes(t *testing.T, add func(recipe)) {
 			secret: secret, body: body,
 			url:    "https://hooks.example.com/v1/ingest/webhook/0192d1a0-0000-7000-8000-000000000001?secret=" + secret,
 			header: headers("Content-Type", "application/x-www-form-urlencoded")})
+	}
+	{
+		// SHA-512 hex of order_id + status_code + gross_amount + server key.
+		serverKey := "SB-Mid-server-TvgWB_Y9s81-rbMBH7zZ8BHW"
+		sum := sha512.Sum512([]byte("order-1001" + "200" + "24145.00" + serverKey))
+		body := strings.Replace(sample(t, "midtrans"), `"signature_key":"placeholder"`, `"signature_key":"`+hex.EncodeToString(sum[:])+`"`, 1)
+		add(recipe{template: "midtrans", source: "https://docs.midtrans.com/docs/https-notification-webhooks#verifying-notification-authenticity",
+			secret: serverKey, body: body, header: headers("Content-Type", "application/json"),
+			tamper: func(body string) string { return strings.Replace(body, `"gross_amount":"24145.00"`, `"gross_amount":"1.00"`, 1) }})
 	}
 }
