@@ -172,6 +172,8 @@ func handshakeRecipes(t *testing.T, add func(recipe)) {
 		body := strings.Replace(sample(t, "midtrans"), `"signature_key":"placeholder"`, `"signature_key":"`+hex.EncodeToString(sum[:])+`"`, 1)
 		add(recipe{template: "midtrans", source: "https://docs.midtrans.com/docs/https-notification-webhooks#verifying-notification-authenticity",
 			secret: serverKey, body: body, header: headers("Content-Type", "application/json"),
-			tamper: func(body string) string { return strings.Replace(body, `"gross_amount":"24145.00"`, `"gross_amount":"1.00"`, 1) }})
+			tamper: func(body string) string {
+				return strings.Replace(body, `"gross_amount":"24145.00"`, `"gross_amount":"1.00"`, 1)
+			}})
 	}
 }
