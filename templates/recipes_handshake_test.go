@@ -176,4 +176,12 @@ func handshakeRecipes(t *testing.T, add func(recipe)) {
 				return strings.Replace(body, `"gross_amount":"24145.00"`, `"gross_amount":"1.00"`, 1)
 			}})
 	}
+	{
+		// SHA-256 hex of the client secret followed by the body.
+		secret, body := "recharge-client-secret-4a1f", sample(t, "recharge")
+		sum := sha256.Sum256([]byte(secret + body))
+		add(recipe{template: "recharge", source: "https://docs.getrecharge.com/docs/webhooks-overview#validating-webhooks",
+			secret: secret, body: body,
+			header: headers("Content-Type", "application/json", "X-Recharge-Topic", "charge/paid", "X-Recharge-Hmac-Sha256", hex.EncodeToString(sum[:]))})
+	}
 }
