@@ -5,7 +5,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -128,26 +127,7 @@ func testCaptureHandshakeSecret(t *testing.T, dialect string) {
 	}
 
 	// The captured secret reaches data planes.
-	deadline := time.Now().Add(10 * time.Second)
-	for e.srv.Cache.Revision() < got.GetRevision() {
-		if time.Now().After(deadline) {
-			t.Fatal("cache never reached the capture's revision")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	ctx, cancel := context.WithCancel(as(dataPlaneToken))
-	defer cancel()
-	st, err := cds.StreamConfig(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.Send(&plugsv1.StreamConfigRequest{Node: &plugsv1.Node{Id: "dp-1"}}); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := st.Recv()
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, resp := e.firstSnapshot(t, got.GetRevision())
 	for _, sc := range resp.GetSources() {
 		if sc.GetId() == src.GetId() {
 			if len(sc.GetSecrets()) != 1 || string(sc.GetSecrets()[0].GetValue()) != hookSecret {
