@@ -152,7 +152,8 @@ func TestEchoHandshakes(t *testing.T) {
 	}
 	status, h, body = request(t, http.MethodPost, f.url+"/v1/ingest/webhook/"+graphID+"?validationToken=Validation%3A+Testing+client+application",
 		http.Header{"Content-Type": {"text/plain"}}, "")
-	if status != 200 || body != "Validation: Testing client application" || !strings.HasPrefix(h.Get("Content-Type"), "text/plain") {
+	if status != 200 || body != "Validation: Testing client application" || !strings.HasPrefix(h.Get("Content-Type"), "text/plain") ||
+		h.Get("X-Content-Type-Options") != "nosniff" {
 		t.Fatalf("graph: %d %q %v", status, body, h)
 	}
 	// A Graph notification whose clientState is wrong is no handshake.

@@ -142,6 +142,9 @@ func (rc *Receiver) respond(w http.ResponseWriter, res *pipeline.Result, status 
 		writeJSON(w, status, received)
 		return
 	case pipeline.Handshake:
+		// An answer echoes what the request carried: no browser may take
+		// it for anything but its declared type.
+		w.Header().Set("X-Content-Type-Options", "nosniff")
 		for name, vals := range res.Answer.Header {
 			w.Header()[name] = vals
 		}
