@@ -184,4 +184,14 @@ func handshakeRecipes(t *testing.T, add func(recipe)) {
 			secret: secret, body: body,
 			header: headers("Content-Type", "application/json", "X-Recharge-Topic", "charge/paid", "X-Recharge-Hmac-Sha256", hex.EncodeToString(sum[:]))})
 	}
+	{
+		// Signed with the Standard Webhooks reference library, once under
+		// Svix's header names and once under the standard ones.
+		secret, body := "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", sample(t, "stytch")
+		key := whsecKey(t, secret)
+		add(recipe{template: "stytch", source: "https://stytch.com/docs/workspace-management/webhooks",
+			secret: secret, body: body, header: standardSigned(t, key, "svix-id", "svix-timestamp", "svix-signature", "msg_p5jXN8AQM9LWM0D4loKWxJek", body)})
+		add(recipe{template: "stytch", source: "https://docs.svix.com/receiving/verifying-payloads/how-manual",
+			secret: secret, body: body, header: standardSigned(t, key, "webhook-id", "webhook-timestamp", "webhook-signature", "msg_p5jXN8AQM9LWM0D4loKWxJek", body)})
+	}
 }
