@@ -990,7 +990,8 @@ type SignatureScheme struct {
 	// When set, the body holds a list of items each signed on its own (Adyen's
 	// standard notifications): signature_json_path and KIND_BODY_FIELD paths
 	// are read relative to each item this JSONPath matches, and a request
-	// verifies only when every item does. Verifier.VerifyItem checks one.
+	// verifies only when every item does (batch fan-out checks each item on
+	// its own).
 	ItemsJsonPath string `protobuf:"bytes,45,opt,name=items_json_path,json=itemsJsonPath,proto3" json:"items_json_path,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
