@@ -955,7 +955,8 @@ type SignatureScheme struct {
 	// a header (Mailgun). The body is then parsed before it is verified, but
 	// nothing else is read from it until it is.
 	SignatureJsonPath string `protobuf:"bytes,13,opt,name=signature_json_path,json=signatureJsonPath,proto3" json:"signature_json_path,omitempty"`
-	// A handshake the provider performs before or besides sending events.
+	// A named handshake the provider performs before or besides sending
+	// events; it runs as the HandshakeRule it stands for (see handshakes).
 	Handshake SignatureScheme_Handshake `protobuf:"varint,14,opt,name=handshake,proto3,enum=plugs.v1.SignatureScheme_Handshake" json:"handshake,omitempty"`
 	// The verify token chosen when subscribing, for HANDSHAKE_META_HUB_CHALLENGE:
 	// a subscription request is answered only when its hub.verify_token equals
