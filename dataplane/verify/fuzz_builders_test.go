@@ -12,8 +12,12 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
+	"github.com/plugshq/plugs/dataplane/payload"
 	"github.com/plugshq/plugs/dataplane/verify"
 	plugsv1 "github.com/plugshq/plugs/gen/plugs/v1"
+	"github.com/plugshq/plugs/templates"
 )
 
 // FuzzQueryValue compares the map-free query reader with net/url: wherever
@@ -182,4 +186,55 @@ func FuzzEscapedFields(f *testing.F) {
 
 func utf8Safe(s string) bool {
 	return strings.ToValidUTF8(s, "\uFFFD") == s && !strings.ContainsRune(s, '\uFFFD')
+}
+
+// FuzzHandshake feeds random queries, headers and bodies to every built-in
+// template's handshakes: nothing panics, a refusal is one of the package's
+// sentinel errors, and no answer puts a line break into a header.
+func FuzzHandshake(f *testing.F) {
+	catalog := templates.MustBuiltin()
+	var vs []*verify.Verifier
+	for _, id := range catalog.IDs() {
+		tpl, _ := catalog.Get(id)
+		s := tpl.GetSignatureScheme()
+		if s.GetHandshake() == plugsv1.SignatureScheme_HANDSHAKE_UNSPECIFIED && len(s.GetHandshakes()) == 0 {
+			continue
+		}
+		s = proto.Clone(s).(*plugsv1.SignatureScheme)
+		s.VerifyToken = "verify-token"
+		vs = append(vs, mustCompile(f, s, secretsOf(testSecret)))
+	}
+	f.Add("GET", "challenge=abc", "", "")
+	f.Add("POST", "validationToken=a%20b", "x", `{"type":"url_verification","challenge":"c"}`)
+	f.Add("POST", "", "webhook_callback_verification", `{"challenge":"x\r\ny"}`)
+	f.Add("GET", "hub.mode=subscribe&hub.verify_token=verify-token&hub.challenge=1", "", "")
+	f.Add("HEAD", "crc_token=%zz", "", `{"verification_token":1}`)
+	f.Fuzz(func(t *testing.T, method, query, header, body string) {
+		h := http.Header{}
+		for _, name := range []string{"X-Hook-Secret", "Twitch-Eventsub-Message-Type", "X-Okta-Verification-Challenge"} {
+			h[name] = []string{header}
+		}
+		for _, v := range vs {
+			for _, verified := range []bool{false, true} {
+				req := &verify.Request{Method: method, URL: "https://h/in?" + query, Header: h, Body: payload.New([]byte(body), jsonCT)}
+				ans, err := v.Handshake(req, query, verified, testNow)
+				if err != nil {
+					if !isSentinel(err) {
+						t.Fatalf("%v is no sentinel", err)
+					}
+					continue
+				}
+				if ans == nil {
+					continue
+				}
+				for name, vals := range ans.Header {
+					for _, val := range vals {
+						if strings.ContainsAny(val, "\r\n") {
+							t.Fatalf("header %s = %q", name, val)
+						}
+					}
+				}
+			}
+		}
+	})
 }
