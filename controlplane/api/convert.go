@@ -65,15 +65,7 @@ func (s *Sources) sourceToProto(ctx context.Context, src *ent.Source, secrets []
 	secrets = slices.Clone(secrets)
 	slices.SortFunc(secrets, func(a, b *ent.Secret) int { return b.CreateTime.Compare(a.CreateTime) })
 	for _, sec := range secrets {
-		info := &plugsv1.SecretInfo{
-			Id:          sec.ID.String(),
-			Fingerprint: sec.Fingerprint,
-			CreateTime:  timestamppb.New(sec.CreateTime),
-		}
-		if sec.ExpireTime != nil {
-			info.ExpireTime = timestamppb.New(*sec.ExpireTime)
-		}
-		out.Secrets = append(out.Secrets, info)
+		out.Secrets = append(out.Secrets, secretInfo(sec))
 	}
 	return out, nil
 }

@@ -97,14 +97,41 @@ func validateScheme(v *violations, p string, s *plugsv1.SignatureScheme) {
 		v.add(strings.TrimSuffix(p, "."), "is required")
 		return
 	}
+	before := len(*v)
+	validateSchemeFields(v, p, s)
+	// What the fields cannot say alone (a handshake's answer using a
+	// challenge it never reads, a digest that does not sign the secret) the
+	// engine says, in the words it would refuse the source with.
+	if len(*v) == before {
+		if _, err := verify.Compile(s, nil); err != nil {
+			v.add(strings.TrimSuffix(p, "."), strings.TrimPrefix(err.Error(), verify.ErrInvalidScheme.Error()+": "))
+		}
+	}
+}
+
+func validateSchemeFields(v *violations, p string, s *plugsv1.SignatureScheme) {
+	for i, a := range s.GetHeaderAlternatives() {
+		for j, h := range append([]string{a.GetHeader()}, a.GetAlternatives()...) {
+			if !headerNameRe.MatchString(h) {
+				v.add(fmt.Sprintf("%sheader_alternatives[%d]", p, i), fmt.Sprintf("name %d is not a header name", j))
+			}
+		}
+	}
+	if s.GetItemsJsonPath() != "" {
+		checkJSONPath(v, p+"items_json_path", s.GetItemsJsonPath())
+	}
 	alg := s.GetAlgorithm()
 	switch alg {
 	case plugsv1.SignatureScheme_ALGORITHM_UNSPECIFIED:
 		v.add(p+"algorithm", "is required")
 		return
 	case plugsv1.SignatureScheme_ALGORITHM_TOKEN:
-		if !headerNameRe.MatchString(s.GetTokenHeader()) {
-			v.add(p+"token_header", "must be a header name")
+		switch {
+		case s.GetTokenJsonPath() != "":
+			checkJSONPath(v, p+"token_json_path", s.GetTokenJsonPath())
+		case s.GetTokenQueryParam() != "":
+		case !headerNameRe.MatchString(s.GetTokenHeader()):
+			v.add(p+"token_header", "must be a header name (or set token_query_param or token_json_path)")
 		}
 		return
 	case plugsv1.SignatureScheme_ALGORITHM_BASIC_AUTH:
@@ -118,6 +145,7 @@ func validateScheme(v *violations, p string, s *plugsv1.SignatureScheme) {
 	}
 	if s.GetSignatureJsonPath() != "" {
 		checkJSONPath(v, p+"signature_json_path", s.GetSignatureJsonPath())
+	} else if s.GetSignatureQueryParam() != "" {
 	} else if !headerNameRe.MatchString(s.GetHeader()) {
 		v.add(p+"header", "must be a header name")
 	}
@@ -149,6 +177,11 @@ func validateScheme(v *violations, p string, s *plugsv1.SignatureScheme) {
 			}
 		case plugsv1.SignedPart_KIND_BODY_FIELD:
 			checkJSONPath(v, f+".value", part.GetValue())
+		case plugsv1.SignedPart_KIND_QUERY_PARAM:
+			if part.GetValue() == "" {
+				v.add(f+".value", "a query parameter part needs the parameter's name")
+			}
+		case plugsv1.SignedPart_KIND_SECRET:
 		case plugsv1.SignedPart_KIND_ID:
 			if !headerNameRe.MatchString(s.GetIdHeader()) {
 				v.add(p+"id_header", "an id part needs the id header")
@@ -166,8 +199,11 @@ func validateScheme(v *violations, p string, s *plugsv1.SignatureScheme) {
 		v.add(p+"timestamp", "a timestamp part needs a timestamp source")
 	}
 	if ts != nil {
-		if ts.GetHeader() == "" && ts.GetJsonPath() == "" && s.GetStructured().GetTimestampKey() == "" {
-			v.add(p+"timestamp", "say where the timestamp is: a header, a JSONPath, or the structured header's timestamp key")
+		if ts.GetHeader() == "" && ts.GetJsonPath() == "" && !ts.GetLeadingItem() && s.GetStructured().GetTimestampKey() == "" {
+			v.add(p+"timestamp", "say where the timestamp is: a header, a JSONPath, the structured header's timestamp key, or the signature list's first item")
+		}
+		if ts.GetLeadingItem() && s.GetSignatureSeparator() == "" {
+			v.add(p+"timestamp.leading_item", "needs signature_separator")
 		}
 		if ts.GetHeader() != "" && !headerNameRe.MatchString(ts.GetHeader()) {
 			v.add(p+"timestamp.header", "must be a header name")

@@ -263,11 +263,12 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		)))
 	}
 	gs := grpc.NewServer(opts...)
-	plugsv1.RegisterSourceServiceServer(gs, &api.Sources{
+	sources := &api.Sources{
 		Client: cfg.DB.Client, Catalog: cfg.Catalog, Keyring: cfg.Keyring,
 		PublicIngestURL: cfg.PublicIngestURL, Log: log, Rollout: &api.Rollout{Client: cfg.DB.Client},
 		TestEvents: &api.TestEvents{Sources: cache, IngestURL: cfg.IngestURL}, Problems: cache,
-	})
+	}
+	plugsv1.RegisterSourceServiceServer(gs, sources)
 	plugsv1.RegisterDataPlaneServiceServer(gs, &api.DataPlanes{Client: cfg.DB.Client, Log: log})
 	plugsv1.RegisterTemplateServiceServer(gs, &api.Templates{Catalog: cfg.Catalog})
 	plugsv1.RegisterApiKeyServiceServer(gs, &api.APIKeys{Client: cfg.DB.Client, Log: log})
@@ -294,6 +295,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		Cache:    cache,
 		Status:   status,
 		Shutdown: shutdown,
+		Secrets:  sources,
 		Log:      log,
 	})
 	hs := health.NewServer()

@@ -45,4 +45,8 @@ const (
 	// CauseNotReady means the data plane has no configuration yet (it just
 	// started): the source may well exist, so the sender should retry.
 	CauseNotReady Cause = "not_ready"
+	// CauseControlPlaneUnavailable means a handshake delivered a signing
+	// secret that could not be stored because the control plane did not
+	// answer: the provider should retry its handshake.
+	CauseControlPlaneUnavailable Cause = "control_plane_unavailable"
 )

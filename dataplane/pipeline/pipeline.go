@@ -119,6 +119,7 @@ type Pipeline struct {
 	limits          Limiter
 	rejections      RejectionBudget
 	observer        Observer
+	secrets         SecretCapturer
 	// tracer is nil when tracing is off.
 	tracer trace.Tracer
 }
@@ -164,6 +165,9 @@ type Options struct {
 	// Tracing, when set, traces every webhook: an ingest span with verify,
 	// map and store children. Nil (tracing off) costs nothing.
 	Tracing trace.TracerProvider
+	// Secrets stores secrets delivered by handshakes (Asana); nil refuses
+	// such handshakes.
+	Secrets SecretCapturer
 }
 
 // New returns a pipeline reading configuration from config and handing
@@ -173,7 +177,7 @@ func New(config *snapshot.Store, sink Sink, opts Options) *Pipeline {
 		opts.Log = slog.Default()
 	}
 	p := &Pipeline{config: config, sink: sink, log: opts.Log, allowUnverified: opts.AllowUnverified, limits: opts.Limits,
-		rejections: opts.Rejections, observer: opts.Observer}
+		rejections: opts.Rejections, observer: opts.Observer, secrets: opts.Secrets}
 	if opts.Tracing != nil {
 		p.tracer = opts.Tracing.Tracer(tracerName)
 	}
@@ -216,7 +220,9 @@ func (p *Pipeline) handle(ctx context.Context, req *Request) *Result {
 	if src.Config.GetStatus() == plugsv1.Source_STATUS_DISABLED {
 		return res.reject(CauseSourceDisabled, "the source is disabled")
 	}
-	if req.Method != http.MethodPost && req.Method != http.MethodGet {
+	// GET and HEAD requests are only ever handshakes (Trello probes with
+	// HEAD).
+	if req.Method != http.MethodPost && req.Method != http.MethodGet && req.Method != http.MethodHead {
 		return res.reject(CauseMethodNotAllowed, req.Method+" is not accepted")
 	}
 	// Before the body is read: a sender past its rate costs no more.
@@ -241,17 +247,20 @@ func (p *Pipeline) handle(ctx context.Context, req *Request) *Result {
 	vreq := &verify.Request{Method: req.Method, URL: req.URL, Header: req.Header, Body: doc}
 	now := req.ReceiveTime
 
-	// 3. Handshakes that come unsigned, as GET requests.
-	if req.Method == http.MethodGet {
-		ans, err := src.Verifier.Handshake(vreq, req.RawQuery, false, now)
-		switch {
-		case err != nil:
-			return res.reject(verifyCause(err), err.Error())
-		case ans == nil:
-			return res.reject(CauseMethodNotAllowed, "GET is only answered for the provider's handshake")
-		}
+	// 3. Handshakes that come unsigned (Meta's GET, Microsoft Graph's
+	// validationToken, Asana's X-Hook-Secret): answered before, and
+	// instead of, verification.
+	ans, err := src.Verifier.Handshake(vreq, req.RawQuery, false, now)
+	switch {
+	case err != nil:
+		return res.reject(verifyCause(err), err.Error())
+	case ans != nil && ans.CapturedSecret != "":
+		return p.capture(ctx, res, ans)
+	case ans != nil:
 		res.Outcome, res.Answer = Handshake, ans
 		return res
+	case req.Method != http.MethodPost:
+		return res.reject(CauseMethodNotAllowed, req.Method+" is only answered for the provider's handshake")
 	}
 
 	// 4. Verification of the raw bytes, before anything reads them.

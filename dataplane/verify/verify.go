@@ -46,6 +46,13 @@ type Options struct {
 // under any active secret, and otherwise an error wrapping one of the
 // package's sentinel errors.
 func (v *Verifier) Verify(req *Request, opts Options) error {
+	if v.items != nil {
+		return v.verifyItems(req, opts)
+	}
+	return v.verify(req, opts)
+}
+
+func (v *Verifier) verify(req *Request, opts Options) error {
 	keys := v.activeKeys(opts.Now)
 	if keys == 0 {
 		return ErrSecretMissing
@@ -60,11 +67,7 @@ func (v *Verifier) Verify(req *Request, opts Options) error {
 	defer v.states.Put(st)
 	st.n = 0
 
-	sigText, err := v.signatureText(req)
-	if err != nil {
-		return err
-	}
-	tsText, err := v.collect(st, sigText, req)
+	tsText, err := v.collectAll(st, req)
 	if err != nil {
 		return err
 	}
@@ -86,7 +89,7 @@ func (v *Verifier) Verify(req *Request, opts Options) error {
 		}
 		return fmt.Errorf("%w: no timestamp in the signature header", ErrSignatureMalformed)
 	}
-	if v.idSigned && req.Header.Get(v.idHeader) == "" {
+	if v.idSigned && v.headerValue(req.Header, v.idHeader) == "" {
 		return fmt.Errorf("%w: header %s", ErrSignatureMissing, v.idHeader)
 	}
 	matched := false
@@ -141,8 +144,59 @@ func (v *Verifier) activeKeys(now time.Time) int {
 
 func (k *key) activeAt(now time.Time) bool { return k.expire.IsZero() || now.Before(k.expire) }
 
-// signatureText returns the text holding the signature(s).
+// collectAll decodes every signature the request carries into st and
+// returns the timestamp text it carries with them. The signature header and
+// each of its alternatives present are read, so a request signed under two
+// keys in two headers passes with either.
+func (v *Verifier) collectAll(st *state, req *Request) (string, error) {
+	if v.sigSlot >= 0 || v.sigQuery != "" {
+		text, err := v.signatureText(req)
+		if err != nil {
+			return "", err
+		}
+		return v.collect(st, text, req)
+	}
+	ts, found := "", false
+	var firstErr error
+	for _, h := range v.sigHeaders {
+		vals := req.Header[h]
+		if len(vals) == 0 || vals[0] == "" {
+			continue
+		}
+		found = true
+		t, err := v.collect(st, vals[0], req)
+		if err != nil {
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
+		}
+		if ts == "" {
+			ts = t
+		}
+	}
+	switch {
+	case !found:
+		return "", fmt.Errorf("%w: header %s", ErrSignatureMissing, v.header)
+	case st.n == 0 && firstErr != nil:
+		return "", firstErr
+	}
+	return ts, nil
+}
+
+// signatureText returns the text holding the signature(s) when it is not a
+// header: a body field or a query parameter.
 func (v *Verifier) signatureText(req *Request) (string, error) {
+	if v.sigQuery != "" {
+		text, ok, err := QueryValue(req.URL, v.sigQuery)
+		if err != nil {
+			return "", fmt.Errorf("%w: %w", ErrSignatureMalformed, err)
+		}
+		if !ok || text == "" {
+			return "", fmt.Errorf("%w: query parameter %s", ErrSignatureMissing, v.sigQuery)
+		}
+		return text, nil
+	}
 	if v.sigSlot >= 0 {
 		val, err := v.paths.Get(req.Body, v.sigSlot)
 		if err != nil {
@@ -153,11 +207,7 @@ func (v *Verifier) signatureText(req *Request) (string, error) {
 		}
 		return val.Text(), nil
 	}
-	vals := req.Header[v.header]
-	if len(vals) == 0 || vals[0] == "" {
-		return "", fmt.Errorf("%w: header %s", ErrSignatureMissing, v.header)
-	}
-	return vals[0], nil
+	return "", fmt.Errorf("%w: no signature location", ErrSignatureMissing)
 }
 
 // collect decodes the signatures of text into st and returns the timestamp
@@ -166,9 +216,22 @@ func (v *Verifier) signatureText(req *Request) (string, error) {
 func (v *Verifier) collect(st *state, text string, req *Request) (string, error) {
 	ts := ""
 	if v.tsHeader != "" {
-		ts = strings.TrimSpace(req.Header.Get(v.tsHeader))
+		ts = strings.TrimSpace(v.headerValue(req.Header, v.tsHeader))
 	}
 	switch {
+	case v.tsLeading:
+		// "<ts>,<sig>[,<sig>…]": the first item is the timestamp.
+		first := true
+		for item := range strings.SplitSeq(text, v.separator) {
+			item = strings.TrimSpace(item)
+			if first {
+				ts, first = item, false
+				continue
+			}
+			if sig, ok := strings.CutPrefix(item, v.prefix); ok {
+				v.add(st, sig)
+			}
+		}
 	case v.structed != nil:
 		sep, kv := v.structed.GetItemSeparator(), v.structed.GetKeyValueSeparator()
 		sigKey, tsKey := v.structed.GetSignatureKey(), v.structed.GetTimestampKey()
@@ -286,7 +349,7 @@ func fromHex(c byte) (byte, bool) {
 // check reports whether any collected signature is valid under k.
 func (v *Verifier) check(st *state, k *key, req *Request, ts string) (bool, error) {
 	if v.alg == plugsv1.SignatureScheme_ALGORITHM_ED25519 {
-		msg, err := v.message(st.scratch[:0], req, ts)
+		msg, err := v.message(st.scratch[:0], req, ts, nil)
 		st.scratch = msg[:0]
 		if err != nil {
 			return false, err
@@ -298,10 +361,14 @@ func (v *Verifier) check(st *state, k *key, req *Request, ts string) (bool, erro
 		}
 		return false, nil
 	}
-	h := k.macs.Get().(hash.Hash)
-	defer k.macs.Put(h)
+	pool := &k.macs
+	if v.plain {
+		pool = &v.digests
+	}
+	h := pool.Get().(hash.Hash)
+	defer pool.Put(h)
 	h.Reset()
-	if err := v.writeMessage(h, st, req, ts); err != nil {
+	if err := v.writeMessage(h, st, req, ts, k.raw); err != nil {
 		return false, err
 	}
 	sum := h.Sum(st.sum[:0])
@@ -315,7 +382,7 @@ func (v *Verifier) check(st *state, k *key, req *Request, ts string) (bool, erro
 
 // writeMessage writes the signed content into h, the body straight from
 // the request bytes and the small parts through st's scratch buffer.
-func (v *Verifier) writeMessage(h hash.Hash, st *state, req *Request, ts string) error {
+func (v *Verifier) writeMessage(h hash.Hash, st *state, req *Request, ts string, secret []byte) error {
 	buf := st.scratch[:0]
 	for _, p := range v.parts {
 		if p.kind == plugsv1.SignedPart_KIND_BODY {
@@ -327,7 +394,7 @@ func (v *Verifier) writeMessage(h hash.Hash, st *state, req *Request, ts string)
 			continue
 		}
 		var err error
-		if buf, err = v.appendPart(buf, p, req, ts); err != nil {
+		if buf, err = v.appendPart(buf, p, req, ts, secret); err != nil {
 			return err
 		}
 	}
@@ -338,29 +405,41 @@ func (v *Verifier) writeMessage(h hash.Hash, st *state, req *Request, ts string)
 	return nil
 }
 
-// message appends the whole signed content to buf.
-func (v *Verifier) message(buf []byte, req *Request, ts string) ([]byte, error) {
+// message appends the whole signed content to buf; secret is what
+// KIND_SECRET parts sign.
+func (v *Verifier) message(buf []byte, req *Request, ts string, secret []byte) ([]byte, error) {
 	for _, p := range v.parts {
 		var err error
 		if p.kind == plugsv1.SignedPart_KIND_BODY {
 			buf = append(buf, req.Body.Raw()...)
-		} else if buf, err = v.appendPart(buf, p, req, ts); err != nil {
+		} else if buf, err = v.appendPart(buf, p, req, ts, secret); err != nil {
 			return buf, err
 		}
 	}
 	return buf, nil
 }
 
-func (v *Verifier) appendPart(buf []byte, p part, req *Request, ts string) ([]byte, error) {
+func (v *Verifier) appendPart(buf []byte, p part, req *Request, ts string, secret []byte) ([]byte, error) {
 	switch p.kind {
+	case plugsv1.SignedPart_KIND_SECRET:
+		return append(buf, secret...), nil
+	case plugsv1.SignedPart_KIND_QUERY_PARAM:
+		val, ok, err := QueryValue(req.URL, p.value)
+		if err != nil {
+			return buf, fmt.Errorf("%w: %w", ErrSignatureMalformed, err)
+		}
+		if !ok && !p.optional {
+			return buf, fmt.Errorf("%w: query parameter %s", ErrSignatureMissing, p.value)
+		}
+		return appendValue(buf, val, p), nil
 	case plugsv1.SignedPart_KIND_TIMESTAMP:
 		return append(buf, ts...), nil
 	case plugsv1.SignedPart_KIND_LITERAL:
 		return append(buf, p.value...), nil
 	case plugsv1.SignedPart_KIND_ID:
-		return append(buf, req.Header.Get(v.idHeader)...), nil
+		return append(buf, v.headerValue(req.Header, v.idHeader)...), nil
 	case plugsv1.SignedPart_KIND_HEADER:
-		return append(buf, req.Header.Get(p.value)...), nil
+		return appendValue(buf, v.headerValue(req.Header, p.value), p), nil
 	case plugsv1.SignedPart_KIND_METHOD:
 		return append(buf, req.Method...), nil
 	case plugsv1.SignedPart_KIND_URL:
@@ -373,9 +452,12 @@ func (v *Verifier) appendPart(buf []byte, p part, req *Request, ts string) ([]by
 			return buf, fmt.Errorf("%w: body does not parse: %w", ErrSignatureMissing, err)
 		}
 		if !val.Present() {
+			if p.optional {
+				return buf, nil
+			}
 			return buf, fmt.Errorf("%w: %s", ErrSignatureMissing, v.paths.Text(p.slot))
 		}
-		return append(buf, val.Text()...), nil
+		return appendValue(buf, val.Text(), p), nil
 	}
 	return buf, nil
 }
@@ -411,10 +493,17 @@ func appendSortedForm(buf []byte, body *payload.Doc) ([]byte, error) {
 }
 
 func (v *Verifier) verifyToken(req *Request, now time.Time) error {
-	got := req.Header.Get(v.token)
+	if v.tokenPath != nil || v.tokenQuery != "" {
+		return v.verifyTokenElsewhere(req, now)
+	}
+	got := v.headerValue(req.Header, v.token)
 	if got == "" {
 		return fmt.Errorf("%w: header %s", ErrSignatureMissing, v.token)
 	}
+	return v.matchToken(got, now)
+}
+
+func (v *Verifier) matchToken(got string, now time.Time) error {
 	for _, k := range v.keys {
 		if k.activeAt(now) && subtle.ConstantTimeCompare([]byte(got), k.raw) == 1 {
 			return nil
@@ -451,6 +540,9 @@ func ParseTime(text string, format plugsv1.TimestampSource_Format) (time.Time, e
 	switch format {
 	case plugsv1.TimestampSource_FORMAT_RFC3339:
 		t, err := time.Parse(time.RFC3339Nano, text)
+		return t.UTC(), err
+	case plugsv1.TimestampSource_FORMAT_HTTP_DATE:
+		t, err := http.ParseTime(text)
 		return t.UTC(), err
 	case plugsv1.TimestampSource_FORMAT_UNIX_MILLIS:
 		ms, err := strconv.ParseInt(text, 10, 64)

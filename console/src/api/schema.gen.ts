@@ -75,8 +75,17 @@ export type ReplayOperationState = "STATE_UNSPECIFIED" | "STATE_RUNNING" | "STAT
  *
  *  - ALGORITHM_TOKEN: A shared token compared in constant time, no MAC.
  *  - ALGORITHM_BASIC_AUTH: HTTP Basic credentials: the secret is "user:password".
+ *  - ALGORITHM_SHA256: A plain digest (no HMAC) of the signed parts, which must include the
+ * secret through KIND_SECRET: Recharge's sha256(secret + body),
+ * Midtrans' sha512(fields + server key), Cloudinary's
+ * sha1(body + timestamp + secret). Weaker than an HMAC (SHA-1 and
+ * SHA-256 allow length extension when the secret comes first), offered
+ * because these senders sign no other way.
+ *  - ALGORITHM_HMAC_MD5: HMAC-MD5 (Patreon). MD5 is broken for collisions; as an HMAC it still
+ * resists forgery without the key, but it is accepted only because the
+ * sender offers nothing stronger.
  */
-export type SignatureSchemeAlgorithm = "ALGORITHM_UNSPECIFIED" | "ALGORITHM_HMAC_SHA256" | "ALGORITHM_HMAC_SHA1" | "ALGORITHM_HMAC_SHA512" | "ALGORITHM_ED25519" | "ALGORITHM_TOKEN" | "ALGORITHM_BASIC_AUTH";
+export type SignatureSchemeAlgorithm = "ALGORITHM_UNSPECIFIED" | "ALGORITHM_HMAC_SHA256" | "ALGORITHM_HMAC_SHA1" | "ALGORITHM_HMAC_SHA512" | "ALGORITHM_ED25519" | "ALGORITHM_TOKEN" | "ALGORITHM_BASIC_AUTH" | "ALGORITHM_SHA256" | "ALGORITHM_SHA1" | "ALGORITHM_SHA512" | "ALGORITHM_HMAC_MD5";
 
 /**
  * Encoding of signature bytes.
@@ -118,8 +127,10 @@ export type SignatureSchemeSecretEncoding = "SECRET_ENCODING_UNSPECIFIED" | "SEC
  *  - KIND_HEADER: The value of a named header.
  *  - KIND_METHOD: The HTTP method, for example "POST".
  *  - KIND_BODY_FIELD: The string value at a JSONPath of the body (Mailgun's token).
+ *  - KIND_QUERY_PARAM: A query parameter of the request URL (Mercado Pago's data.id).
+ *  - KIND_SECRET: The secret itself, for plain-digest algorithms (ALGORITHM_SHA256 …).
  */
-export type SignedPartKind = "KIND_UNSPECIFIED" | "KIND_BODY" | "KIND_TIMESTAMP" | "KIND_ID" | "KIND_URL" | "KIND_SORTED_FORM_PARAMS" | "KIND_LITERAL" | "KIND_HEADER" | "KIND_METHOD" | "KIND_BODY_FIELD";
+export type SignedPartKind = "KIND_UNSPECIFIED" | "KIND_BODY" | "KIND_TIMESTAMP" | "KIND_ID" | "KIND_URL" | "KIND_SORTED_FORM_PARAMS" | "KIND_LITERAL" | "KIND_HEADER" | "KIND_METHOD" | "KIND_BODY_FIELD" | "KIND_QUERY_PARAM" | "KIND_SECRET";
 
 export interface SourceServicePreviewMappingBody {
   /**
@@ -679,6 +690,166 @@ export interface v1FieldMappings {
    * "$$.meta.webhook_id". The event filter applies to each item.
    */
   batch?: v1Batch;
+}
+
+/**
+ * HandshakeAnswer is the response to a handshake, with status 200.
+ */
+export interface v1HandshakeAnswer {
+  /**
+   * Content type of the body; empty means none is sent.
+   */
+  contentType?: string;
+  /**
+   * The body is this value as text (Meta, Dropbox, Microsoft Graph).
+   */
+  text?: v1HandshakeValue;
+  /**
+   * The body is a JSON object with these string fields (Slack, Zoom,
+   * Twitter).
+   */
+  json?: v1HandshakeFields;
+  /**
+   * The body is this fixed text (Discord's {"type":1}).
+   */
+  fixed?: string;
+  /**
+   * Response headers, for example Asana's X-Hook-Secret echo or Dropbox's
+   * X-Content-Type-Options.
+   */
+  headers?: v1HandshakeField[];
+}
+
+/**
+ * HandshakeCondition holds when the input is present and, if equals is
+ * set, equal to it.
+ */
+export interface v1HandshakeCondition {
+  input?: v1HandshakeInput;
+  /**
+   * The value required; empty means any non-empty value.
+   */
+  equals?: string;
+  /**
+   * For a JSONPath input: the JSON value required when it is not a string,
+   * such as 1 or true (Discord's {"type":1}); a string "1" does not match.
+   */
+  equalsJson?: string;
+}
+
+/**
+ * HandshakeField is a named value of an answer.
+ */
+export interface v1HandshakeField {
+  name?: string;
+  value?: v1HandshakeValue;
+}
+
+/**
+ * HandshakeFields is a list of named values.
+ */
+export interface v1HandshakeFields {
+  fields?: v1HandshakeField[];
+}
+
+/**
+ * HandshakeInput says where a handshake reads a value.
+ */
+export interface v1HandshakeInput {
+  /**
+   * A query parameter of the request URL.
+   */
+  queryParam?: string;
+  /**
+   * A request header.
+   */
+  header?: string;
+  /**
+   * A JSONPath into the body.
+   */
+  jsonPath?: string;
+}
+
+/**
+ * HandshakeRule describes one handshake a provider performs: a request that
+ * proves the endpoint is expected, answered instead of being taken for an
+ * event.
+ */
+export interface v1HandshakeRule {
+  /**
+   * HTTP method the handshake arrives with ("GET", "POST", "HEAD"); empty
+   * matches any.
+   */
+  method?: string;
+  /**
+   * Every condition must hold for the request to be this handshake.
+   */
+  conditions?: v1HandshakeCondition[];
+  /**
+   * Where the challenge is read from; unset for a handshake answered with
+   * fixed content. A request without it is not this handshake.
+   */
+  challenge?: v1HandshakeInput;
+  /**
+   * Whether the request must verify like an event before it is answered
+   * (Slack, Zoom, Twitch, Discord). An unsigned handshake is answered
+   * before verification and proves only that this URL answers.
+   */
+  signed?: boolean;
+  /**
+   * When set, the value here must equal the scheme's verify_token (Meta's
+   * hub.verify_token), or the request is refused.
+   */
+  verifyToken?: v1HandshakeInput;
+  /**
+   * The challenge is the signing secret the provider hands over (Asana's
+   * X-Hook-Secret). A source without a secret stores it through the control
+   * plane before the answer is sent; a source that has one answers only
+   * when the challenge equals one of its secrets and refuses any other, so a
+   * forged handshake cannot replace the secret.
+   */
+  captureSecret?: boolean;
+  /**
+   * The answer.
+   */
+  answer?: v1HandshakeAnswer;
+}
+
+/**
+ * HandshakeValue is computed from the challenge.
+ */
+export interface v1HandshakeValue {
+  /**
+   * Fixed text instead of the challenge.
+   */
+  literal?: string;
+  /**
+   * When set, the value is the MAC of the challenge under the source's
+   * newest secret (Zoom's encryptedToken, Twitter's response_token).
+   */
+  mac?: SignatureSchemeAlgorithm;
+  /**
+   * Encoding of the MAC.
+   */
+  encoding?: SignatureSchemeEncoding;
+  /**
+   * Text put before the value, for example "sha256=".
+   */
+  prefix?: string;
+}
+
+/**
+ * HeaderAlternatives names other headers that stand for header.
+ */
+export interface v1HeaderAlternatives {
+  /**
+   * The header as the scheme names it elsewhere.
+   */
+  header?: string;
+  /**
+   * Headers read when the request lacks header, in order.
+   */
+  alternatives?: string[];
 }
 
 export interface v1ListApiKeysResponse {
@@ -1302,7 +1473,8 @@ export interface v1SignatureScheme {
    */
   signatureJsonPath?: string;
   /**
-   * A handshake the provider performs before or besides sending events.
+   * A named handshake the provider performs before or besides sending
+   * events; it runs as the HandshakeRule it stands for (see handshakes).
    */
   handshake?: SignatureSchemeHandshake;
   /**
@@ -1319,6 +1491,44 @@ export interface v1SignatureScheme {
    * because nothing would cover it.
    */
   bodyHashParam?: string;
+  /**
+   * Handshakes described as data: where the challenge comes from, when a
+   * request is one, and what the answer is. They are tried in order before
+   * the legacy handshake above, which compiles into the same description.
+   */
+  handshakes?: v1HandshakeRule[];
+  /**
+   * Further headers read wherever the scheme reads one: a request lacking
+   * the header is read from the first alternative it carries (Svix senders
+   * that use either "svix-*" or "webhook-*" names). For the signature
+   * header every one present is read, so a sender that signs with two keys
+   * in two headers (Box's primary and secondary) passes with either.
+   */
+  headerAlternatives?: v1HeaderAlternatives[];
+  /**
+   * When set, the signature is read from this query parameter of the URL
+   * instead of a header (PandaDoc's "?signature=").
+   */
+  signatureQueryParam?: string;
+  /**
+   * For ALGORITHM_TOKEN: the token travels in this query parameter instead
+   * of a header (a secret placed in the webhook URL).
+   */
+  tokenQueryParam?: string;
+  /**
+   * For ALGORITHM_TOKEN: the token is read at this JSONPath of the body; every
+   * value the path matches must equal it (Microsoft Graph's
+   * "$.value[*].clientState").
+   */
+  tokenJsonPath?: string;
+  /**
+   * When set, the body holds a list of items each signed on its own (Adyen's
+   * standard notifications): signature_json_path and KIND_BODY_FIELD paths
+   * are read relative to each item this JSONPath matches, and a request
+   * verifies only when every item does (batch fan-out checks each item on
+   * its own).
+   */
+  itemsJsonPath?: string;
 }
 
 /**
@@ -1331,9 +1541,28 @@ export interface v1SignedPart {
   kind?: SignedPartKind;
   /**
    * For KIND_LITERAL the literal text; for KIND_HEADER the header name; for
-   * KIND_BODY_FIELD a JSONPath.
+   * KIND_BODY_FIELD a JSONPath; for KIND_QUERY_PARAM the parameter name.
    */
   value?: string;
+  /**
+   * Characters escaped with a backslash in the value (a backslash itself
+   * is always escaped when this is set): Adyen escapes "\\" and ":" in the
+   * fields it joins with ":". For KIND_BODY_FIELD, KIND_HEADER and
+   * KIND_QUERY_PARAM.
+   */
+  escape?: string;
+  /**
+   * For KIND_BODY_FIELD, KIND_HEADER and KIND_QUERY_PARAM: an absent value
+   * is signed as empty text instead of failing with signature_missing
+   * (Adyen leaves originalReference out when there is none).
+   */
+  optional?: boolean;
+  /**
+   * For KIND_BODY_FIELD, KIND_HEADER and KIND_QUERY_PARAM: ASCII letters of
+   * the value are signed in lower case (Mercado Pago lowercases an
+   * alphanumeric data.id).
+   */
+  lowercase?: boolean;
 }
 
 /**
@@ -1544,12 +1773,21 @@ export interface v1TimestampSource {
    * only after the signature verified.
    */
   jsonPath?: string;
+  /**
+   * The timestamp is the first item of the signature header, split by
+   * signature_separator, and the remaining items are signatures (Recurly's
+   * "<ts>,<sig>,<sig>").
+   */
+  leadingItem?: boolean;
 }
 
 /**
  * Timestamp formats.
+ *
+ *  - FORMAT_HTTP_DATE: An HTTP date (RFC 9110 IMF-fixdate, "Sun, 06 Nov 1994 08:49:37 GMT";
+ * the obsolete RFC 850 and asctime forms are read too).
  */
-export type v1TimestampSourceFormat = "FORMAT_UNSPECIFIED" | "FORMAT_UNIX_SECONDS" | "FORMAT_UNIX_MILLIS" | "FORMAT_RFC3339";
+export type v1TimestampSourceFormat = "FORMAT_UNSPECIFIED" | "FORMAT_UNIX_SECONDS" | "FORMAT_UNIX_MILLIS" | "FORMAT_RFC3339" | "FORMAT_HTTP_DATE";
 
 /**
  * UsageEvent is the normalized form of one verified webhook: what a source's

@@ -86,18 +86,35 @@ const (
 	SignatureScheme_ALGORITHM_TOKEN SignatureScheme_Algorithm = 5
 	// HTTP Basic credentials: the secret is "user:password".
 	SignatureScheme_ALGORITHM_BASIC_AUTH SignatureScheme_Algorithm = 6
+	// A plain digest (no HMAC) of the signed parts, which must include the
+	// secret through KIND_SECRET: Recharge's sha256(secret + body),
+	// Midtrans' sha512(fields + server key), Cloudinary's
+	// sha1(body + timestamp + secret). Weaker than an HMAC (SHA-1 and
+	// SHA-256 allow length extension when the secret comes first), offered
+	// because these senders sign no other way.
+	SignatureScheme_ALGORITHM_SHA256 SignatureScheme_Algorithm = 20
+	SignatureScheme_ALGORITHM_SHA1   SignatureScheme_Algorithm = 21
+	SignatureScheme_ALGORITHM_SHA512 SignatureScheme_Algorithm = 22
+	// HMAC-MD5 (Patreon). MD5 is broken for collisions; as an HMAC it still
+	// resists forgery without the key, but it is accepted only because the
+	// sender offers nothing stronger.
+	SignatureScheme_ALGORITHM_HMAC_MD5 SignatureScheme_Algorithm = 23
 )
 
 // Enum value maps for SignatureScheme_Algorithm.
 var (
 	SignatureScheme_Algorithm_name = map[int32]string{
-		0: "ALGORITHM_UNSPECIFIED",
-		1: "ALGORITHM_HMAC_SHA256",
-		2: "ALGORITHM_HMAC_SHA1",
-		3: "ALGORITHM_HMAC_SHA512",
-		4: "ALGORITHM_ED25519",
-		5: "ALGORITHM_TOKEN",
-		6: "ALGORITHM_BASIC_AUTH",
+		0:  "ALGORITHM_UNSPECIFIED",
+		1:  "ALGORITHM_HMAC_SHA256",
+		2:  "ALGORITHM_HMAC_SHA1",
+		3:  "ALGORITHM_HMAC_SHA512",
+		4:  "ALGORITHM_ED25519",
+		5:  "ALGORITHM_TOKEN",
+		6:  "ALGORITHM_BASIC_AUTH",
+		20: "ALGORITHM_SHA256",
+		21: "ALGORITHM_SHA1",
+		22: "ALGORITHM_SHA512",
+		23: "ALGORITHM_HMAC_MD5",
 	}
 	SignatureScheme_Algorithm_value = map[string]int32{
 		"ALGORITHM_UNSPECIFIED": 0,
@@ -107,6 +124,10 @@ var (
 		"ALGORITHM_ED25519":     4,
 		"ALGORITHM_TOKEN":       5,
 		"ALGORITHM_BASIC_AUTH":  6,
+		"ALGORITHM_SHA256":      20,
+		"ALGORITHM_SHA1":        21,
+		"ALGORITHM_SHA512":      22,
+		"ALGORITHM_HMAC_MD5":    23,
 	}
 )
 
@@ -342,21 +363,27 @@ const (
 	SignedPart_KIND_METHOD SignedPart_Kind = 8
 	// The string value at a JSONPath of the body (Mailgun's token).
 	SignedPart_KIND_BODY_FIELD SignedPart_Kind = 9
+	// A query parameter of the request URL (Mercado Pago's data.id).
+	SignedPart_KIND_QUERY_PARAM SignedPart_Kind = 20
+	// The secret itself, for plain-digest algorithms (ALGORITHM_SHA256 …).
+	SignedPart_KIND_SECRET SignedPart_Kind = 21
 )
 
 // Enum value maps for SignedPart_Kind.
 var (
 	SignedPart_Kind_name = map[int32]string{
-		0: "KIND_UNSPECIFIED",
-		1: "KIND_BODY",
-		2: "KIND_TIMESTAMP",
-		3: "KIND_ID",
-		4: "KIND_URL",
-		5: "KIND_SORTED_FORM_PARAMS",
-		6: "KIND_LITERAL",
-		7: "KIND_HEADER",
-		8: "KIND_METHOD",
-		9: "KIND_BODY_FIELD",
+		0:  "KIND_UNSPECIFIED",
+		1:  "KIND_BODY",
+		2:  "KIND_TIMESTAMP",
+		3:  "KIND_ID",
+		4:  "KIND_URL",
+		5:  "KIND_SORTED_FORM_PARAMS",
+		6:  "KIND_LITERAL",
+		7:  "KIND_HEADER",
+		8:  "KIND_METHOD",
+		9:  "KIND_BODY_FIELD",
+		20: "KIND_QUERY_PARAM",
+		21: "KIND_SECRET",
 	}
 	SignedPart_Kind_value = map[string]int32{
 		"KIND_UNSPECIFIED":        0,
@@ -369,6 +396,8 @@ var (
 		"KIND_HEADER":             7,
 		"KIND_METHOD":             8,
 		"KIND_BODY_FIELD":         9,
+		"KIND_QUERY_PARAM":        20,
+		"KIND_SECRET":             21,
 	}
 )
 
@@ -396,7 +425,7 @@ func (x SignedPart_Kind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use SignedPart_Kind.Descriptor instead.
 func (SignedPart_Kind) EnumDescriptor() ([]byte, []int) {
-	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{6, 0}
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{14, 0}
 }
 
 // Timestamp formats.
@@ -407,21 +436,26 @@ const (
 	TimestampSource_FORMAT_UNIX_SECONDS TimestampSource_Format = 1
 	TimestampSource_FORMAT_UNIX_MILLIS  TimestampSource_Format = 2
 	TimestampSource_FORMAT_RFC3339      TimestampSource_Format = 3
+	// An HTTP date (RFC 9110 IMF-fixdate, "Sun, 06 Nov 1994 08:49:37 GMT";
+	// the obsolete RFC 850 and asctime forms are read too).
+	TimestampSource_FORMAT_HTTP_DATE TimestampSource_Format = 20
 )
 
 // Enum value maps for TimestampSource_Format.
 var (
 	TimestampSource_Format_name = map[int32]string{
-		0: "FORMAT_UNSPECIFIED",
-		1: "FORMAT_UNIX_SECONDS",
-		2: "FORMAT_UNIX_MILLIS",
-		3: "FORMAT_RFC3339",
+		0:  "FORMAT_UNSPECIFIED",
+		1:  "FORMAT_UNIX_SECONDS",
+		2:  "FORMAT_UNIX_MILLIS",
+		3:  "FORMAT_RFC3339",
+		20: "FORMAT_HTTP_DATE",
 	}
 	TimestampSource_Format_value = map[string]int32{
 		"FORMAT_UNSPECIFIED":  0,
 		"FORMAT_UNIX_SECONDS": 1,
 		"FORMAT_UNIX_MILLIS":  2,
 		"FORMAT_RFC3339":      3,
+		"FORMAT_HTTP_DATE":    20,
 	}
 )
 
@@ -449,7 +483,7 @@ func (x TimestampSource_Format) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use TimestampSource_Format.Descriptor instead.
 func (TimestampSource_Format) EnumDescriptor() ([]byte, []int) {
-	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{7, 0}
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{15, 0}
 }
 
 // Formats of a batch body.
@@ -502,7 +536,7 @@ func (x Batch_Format) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Batch_Format.Descriptor instead.
 func (Batch_Format) EnumDescriptor() ([]byte, []int) {
-	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{11, 0}
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{19, 0}
 }
 
 // Source is one configured webhook sender. A provider is pointed at the
@@ -974,7 +1008,8 @@ type SignatureScheme struct {
 	// a header (Mailgun). The body is then parsed before it is verified, but
 	// nothing else is read from it until it is.
 	SignatureJsonPath string `protobuf:"bytes,13,opt,name=signature_json_path,json=signatureJsonPath,proto3" json:"signature_json_path,omitempty"`
-	// A handshake the provider performs before or besides sending events.
+	// A named handshake the provider performs before or besides sending
+	// events; it runs as the HandshakeRule it stands for (see handshakes).
 	Handshake SignatureScheme_Handshake `protobuf:"varint,14,opt,name=handshake,proto3,enum=plugs.v1.SignatureScheme_Handshake" json:"handshake,omitempty"`
 	// The verify token chosen when subscribing, for HANDSHAKE_META_HUB_CHALLENGE:
 	// a subscription request is answered only when its hub.verify_token equals
@@ -986,6 +1021,32 @@ type SignatureScheme struct {
 	// body (Twilio's "bodySHA256"). Without it such a body is refused,
 	// because nothing would cover it.
 	BodyHashParam string `protobuf:"bytes,16,opt,name=body_hash_param,json=bodyHashParam,proto3" json:"body_hash_param,omitempty"`
+	// Handshakes described as data: where the challenge comes from, when a
+	// request is one, and what the answer is. They are tried in order before
+	// the legacy handshake above, which compiles into the same description.
+	Handshakes []*HandshakeRule `protobuf:"bytes,40,rep,name=handshakes,proto3" json:"handshakes,omitempty"`
+	// Further headers read wherever the scheme reads one: a request lacking
+	// the header is read from the first alternative it carries (Svix senders
+	// that use either "svix-*" or "webhook-*" names). For the signature
+	// header every one present is read, so a sender that signs with two keys
+	// in two headers (Box's primary and secondary) passes with either.
+	HeaderAlternatives []*HeaderAlternatives `protobuf:"bytes,41,rep,name=header_alternatives,json=headerAlternatives,proto3" json:"header_alternatives,omitempty"`
+	// When set, the signature is read from this query parameter of the URL
+	// instead of a header (PandaDoc's "?signature=").
+	SignatureQueryParam string `protobuf:"bytes,42,opt,name=signature_query_param,json=signatureQueryParam,proto3" json:"signature_query_param,omitempty"`
+	// For ALGORITHM_TOKEN: the token travels in this query parameter instead
+	// of a header (a secret placed in the webhook URL).
+	TokenQueryParam string `protobuf:"bytes,43,opt,name=token_query_param,json=tokenQueryParam,proto3" json:"token_query_param,omitempty"`
+	// For ALGORITHM_TOKEN: the token is read at this JSONPath of the body; every
+	// value the path matches must equal it (Microsoft Graph's
+	// "$.value[*].clientState").
+	TokenJsonPath string `protobuf:"bytes,44,opt,name=token_json_path,json=tokenJsonPath,proto3" json:"token_json_path,omitempty"`
+	// When set, the body holds a list of items each signed on its own (Adyen's
+	// standard notifications): signature_json_path and KIND_BODY_FIELD paths
+	// are read relative to each item this JSONPath matches, and a request
+	// verifies only when every item does (batch fan-out checks each item on
+	// its own).
+	ItemsJsonPath string `protobuf:"bytes,45,opt,name=items_json_path,json=itemsJsonPath,proto3" json:"items_json_path,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1132,6 +1193,677 @@ func (x *SignatureScheme) GetBodyHashParam() string {
 	return ""
 }
 
+func (x *SignatureScheme) GetHandshakes() []*HandshakeRule {
+	if x != nil {
+		return x.Handshakes
+	}
+	return nil
+}
+
+func (x *SignatureScheme) GetHeaderAlternatives() []*HeaderAlternatives {
+	if x != nil {
+		return x.HeaderAlternatives
+	}
+	return nil
+}
+
+func (x *SignatureScheme) GetSignatureQueryParam() string {
+	if x != nil {
+		return x.SignatureQueryParam
+	}
+	return ""
+}
+
+func (x *SignatureScheme) GetTokenQueryParam() string {
+	if x != nil {
+		return x.TokenQueryParam
+	}
+	return ""
+}
+
+func (x *SignatureScheme) GetTokenJsonPath() string {
+	if x != nil {
+		return x.TokenJsonPath
+	}
+	return ""
+}
+
+func (x *SignatureScheme) GetItemsJsonPath() string {
+	if x != nil {
+		return x.ItemsJsonPath
+	}
+	return ""
+}
+
+// HeaderAlternatives names other headers that stand for header.
+type HeaderAlternatives struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The header as the scheme names it elsewhere.
+	Header string `protobuf:"bytes,1,opt,name=header,proto3" json:"header,omitempty"`
+	// Headers read when the request lacks header, in order.
+	Alternatives  []string `protobuf:"bytes,2,rep,name=alternatives,proto3" json:"alternatives,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HeaderAlternatives) Reset() {
+	*x = HeaderAlternatives{}
+	mi := &file_plugs_v1_resources_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HeaderAlternatives) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HeaderAlternatives) ProtoMessage() {}
+
+func (x *HeaderAlternatives) ProtoReflect() protoreflect.Message {
+	mi := &file_plugs_v1_resources_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HeaderAlternatives.ProtoReflect.Descriptor instead.
+func (*HeaderAlternatives) Descriptor() ([]byte, []int) {
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *HeaderAlternatives) GetHeader() string {
+	if x != nil {
+		return x.Header
+	}
+	return ""
+}
+
+func (x *HeaderAlternatives) GetAlternatives() []string {
+	if x != nil {
+		return x.Alternatives
+	}
+	return nil
+}
+
+// HandshakeRule describes one handshake a provider performs: a request that
+// proves the endpoint is expected, answered instead of being taken for an
+// event.
+type HandshakeRule struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HTTP method the handshake arrives with ("GET", "POST", "HEAD"); empty
+	// matches any.
+	Method string `protobuf:"bytes,1,opt,name=method,proto3" json:"method,omitempty"`
+	// Every condition must hold for the request to be this handshake.
+	Conditions []*HandshakeCondition `protobuf:"bytes,2,rep,name=conditions,proto3" json:"conditions,omitempty"`
+	// Where the challenge is read from; unset for a handshake answered with
+	// fixed content. A request without it is not this handshake.
+	Challenge *HandshakeInput `protobuf:"bytes,3,opt,name=challenge,proto3" json:"challenge,omitempty"`
+	// Whether the request must verify like an event before it is answered
+	// (Slack, Zoom, Twitch, Discord). An unsigned handshake is answered
+	// before verification and proves only that this URL answers.
+	Signed bool `protobuf:"varint,4,opt,name=signed,proto3" json:"signed,omitempty"`
+	// When set, the value here must equal the scheme's verify_token (Meta's
+	// hub.verify_token), or the request is refused.
+	VerifyToken *HandshakeInput `protobuf:"bytes,5,opt,name=verify_token,json=verifyToken,proto3" json:"verify_token,omitempty"`
+	// The challenge is the signing secret the provider hands over (Asana's
+	// X-Hook-Secret). A source without a secret stores it through the control
+	// plane before the answer is sent; a source that has one answers only
+	// when the challenge equals one of its secrets and refuses any other, so a
+	// forged handshake cannot replace the secret.
+	CaptureSecret bool `protobuf:"varint,6,opt,name=capture_secret,json=captureSecret,proto3" json:"capture_secret,omitempty"`
+	// The answer.
+	Answer        *HandshakeAnswer `protobuf:"bytes,7,opt,name=answer,proto3" json:"answer,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HandshakeRule) Reset() {
+	*x = HandshakeRule{}
+	mi := &file_plugs_v1_resources_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HandshakeRule) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HandshakeRule) ProtoMessage() {}
+
+func (x *HandshakeRule) ProtoReflect() protoreflect.Message {
+	mi := &file_plugs_v1_resources_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HandshakeRule.ProtoReflect.Descriptor instead.
+func (*HandshakeRule) Descriptor() ([]byte, []int) {
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *HandshakeRule) GetMethod() string {
+	if x != nil {
+		return x.Method
+	}
+	return ""
+}
+
+func (x *HandshakeRule) GetConditions() []*HandshakeCondition {
+	if x != nil {
+		return x.Conditions
+	}
+	return nil
+}
+
+func (x *HandshakeRule) GetChallenge() *HandshakeInput {
+	if x != nil {
+		return x.Challenge
+	}
+	return nil
+}
+
+func (x *HandshakeRule) GetSigned() bool {
+	if x != nil {
+		return x.Signed
+	}
+	return false
+}
+
+func (x *HandshakeRule) GetVerifyToken() *HandshakeInput {
+	if x != nil {
+		return x.VerifyToken
+	}
+	return nil
+}
+
+func (x *HandshakeRule) GetCaptureSecret() bool {
+	if x != nil {
+		return x.CaptureSecret
+	}
+	return false
+}
+
+func (x *HandshakeRule) GetAnswer() *HandshakeAnswer {
+	if x != nil {
+		return x.Answer
+	}
+	return nil
+}
+
+// HandshakeInput says where a handshake reads a value.
+type HandshakeInput struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to From:
+	//
+	//	*HandshakeInput_QueryParam
+	//	*HandshakeInput_Header
+	//	*HandshakeInput_JsonPath
+	From          isHandshakeInput_From `protobuf_oneof:"from"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HandshakeInput) Reset() {
+	*x = HandshakeInput{}
+	mi := &file_plugs_v1_resources_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HandshakeInput) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HandshakeInput) ProtoMessage() {}
+
+func (x *HandshakeInput) ProtoReflect() protoreflect.Message {
+	mi := &file_plugs_v1_resources_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HandshakeInput.ProtoReflect.Descriptor instead.
+func (*HandshakeInput) Descriptor() ([]byte, []int) {
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *HandshakeInput) GetFrom() isHandshakeInput_From {
+	if x != nil {
+		return x.From
+	}
+	return nil
+}
+
+func (x *HandshakeInput) GetQueryParam() string {
+	if x != nil {
+		if x, ok := x.From.(*HandshakeInput_QueryParam); ok {
+			return x.QueryParam
+		}
+	}
+	return ""
+}
+
+func (x *HandshakeInput) GetHeader() string {
+	if x != nil {
+		if x, ok := x.From.(*HandshakeInput_Header); ok {
+			return x.Header
+		}
+	}
+	return ""
+}
+
+func (x *HandshakeInput) GetJsonPath() string {
+	if x != nil {
+		if x, ok := x.From.(*HandshakeInput_JsonPath); ok {
+			return x.JsonPath
+		}
+	}
+	return ""
+}
+
+type isHandshakeInput_From interface {
+	isHandshakeInput_From()
+}
+
+type HandshakeInput_QueryParam struct {
+	// A query parameter of the request URL.
+	QueryParam string `protobuf:"bytes,1,opt,name=query_param,json=queryParam,proto3,oneof"`
+}
+
+type HandshakeInput_Header struct {
+	// A request header.
+	Header string `protobuf:"bytes,2,opt,name=header,proto3,oneof"`
+}
+
+type HandshakeInput_JsonPath struct {
+	// A JSONPath into the body.
+	JsonPath string `protobuf:"bytes,3,opt,name=json_path,json=jsonPath,proto3,oneof"`
+}
+
+func (*HandshakeInput_QueryParam) isHandshakeInput_From() {}
+
+func (*HandshakeInput_Header) isHandshakeInput_From() {}
+
+func (*HandshakeInput_JsonPath) isHandshakeInput_From() {}
+
+// HandshakeCondition holds when the input is present and, if equals is
+// set, equal to it.
+type HandshakeCondition struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Input *HandshakeInput        `protobuf:"bytes,1,opt,name=input,proto3" json:"input,omitempty"`
+	// The value required; empty means any non-empty value.
+	Equals string `protobuf:"bytes,2,opt,name=equals,proto3" json:"equals,omitempty"`
+	// For a JSONPath input: the JSON value required when it is not a string,
+	// such as 1 or true (Discord's {"type":1}); a string "1" does not match.
+	EqualsJson    string `protobuf:"bytes,3,opt,name=equals_json,json=equalsJson,proto3" json:"equals_json,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HandshakeCondition) Reset() {
+	*x = HandshakeCondition{}
+	mi := &file_plugs_v1_resources_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HandshakeCondition) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HandshakeCondition) ProtoMessage() {}
+
+func (x *HandshakeCondition) ProtoReflect() protoreflect.Message {
+	mi := &file_plugs_v1_resources_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HandshakeCondition.ProtoReflect.Descriptor instead.
+func (*HandshakeCondition) Descriptor() ([]byte, []int) {
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *HandshakeCondition) GetInput() *HandshakeInput {
+	if x != nil {
+		return x.Input
+	}
+	return nil
+}
+
+func (x *HandshakeCondition) GetEquals() string {
+	if x != nil {
+		return x.Equals
+	}
+	return ""
+}
+
+func (x *HandshakeCondition) GetEqualsJson() string {
+	if x != nil {
+		return x.EqualsJson
+	}
+	return ""
+}
+
+// HandshakeAnswer is the response to a handshake, with status 200.
+type HandshakeAnswer struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Content type of the body; empty means none is sent.
+	ContentType string `protobuf:"bytes,1,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"`
+	// The body: the value as text, a JSON object of fields, or fixed text.
+	//
+	// Types that are valid to be assigned to Body:
+	//
+	//	*HandshakeAnswer_Text
+	//	*HandshakeAnswer_Json
+	//	*HandshakeAnswer_Fixed
+	Body isHandshakeAnswer_Body `protobuf_oneof:"body"`
+	// Response headers, for example Asana's X-Hook-Secret echo or Dropbox's
+	// X-Content-Type-Options.
+	Headers       []*HandshakeField `protobuf:"bytes,5,rep,name=headers,proto3" json:"headers,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HandshakeAnswer) Reset() {
+	*x = HandshakeAnswer{}
+	mi := &file_plugs_v1_resources_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HandshakeAnswer) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HandshakeAnswer) ProtoMessage() {}
+
+func (x *HandshakeAnswer) ProtoReflect() protoreflect.Message {
+	mi := &file_plugs_v1_resources_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HandshakeAnswer.ProtoReflect.Descriptor instead.
+func (*HandshakeAnswer) Descriptor() ([]byte, []int) {
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *HandshakeAnswer) GetContentType() string {
+	if x != nil {
+		return x.ContentType
+	}
+	return ""
+}
+
+func (x *HandshakeAnswer) GetBody() isHandshakeAnswer_Body {
+	if x != nil {
+		return x.Body
+	}
+	return nil
+}
+
+func (x *HandshakeAnswer) GetText() *HandshakeValue {
+	if x != nil {
+		if x, ok := x.Body.(*HandshakeAnswer_Text); ok {
+			return x.Text
+		}
+	}
+	return nil
+}
+
+func (x *HandshakeAnswer) GetJson() *HandshakeFields {
+	if x != nil {
+		if x, ok := x.Body.(*HandshakeAnswer_Json); ok {
+			return x.Json
+		}
+	}
+	return nil
+}
+
+func (x *HandshakeAnswer) GetFixed() string {
+	if x != nil {
+		if x, ok := x.Body.(*HandshakeAnswer_Fixed); ok {
+			return x.Fixed
+		}
+	}
+	return ""
+}
+
+func (x *HandshakeAnswer) GetHeaders() []*HandshakeField {
+	if x != nil {
+		return x.Headers
+	}
+	return nil
+}
+
+type isHandshakeAnswer_Body interface {
+	isHandshakeAnswer_Body()
+}
+
+type HandshakeAnswer_Text struct {
+	// The body is this value as text (Meta, Dropbox, Microsoft Graph).
+	Text *HandshakeValue `protobuf:"bytes,2,opt,name=text,proto3,oneof"`
+}
+
+type HandshakeAnswer_Json struct {
+	// The body is a JSON object with these string fields (Slack, Zoom,
+	// Twitter).
+	Json *HandshakeFields `protobuf:"bytes,3,opt,name=json,proto3,oneof"`
+}
+
+type HandshakeAnswer_Fixed struct {
+	// The body is this fixed text (Discord's {"type":1}).
+	Fixed string `protobuf:"bytes,4,opt,name=fixed,proto3,oneof"`
+}
+
+func (*HandshakeAnswer_Text) isHandshakeAnswer_Body() {}
+
+func (*HandshakeAnswer_Json) isHandshakeAnswer_Body() {}
+
+func (*HandshakeAnswer_Fixed) isHandshakeAnswer_Body() {}
+
+// HandshakeFields is a list of named values.
+type HandshakeFields struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Fields        []*HandshakeField      `protobuf:"bytes,1,rep,name=fields,proto3" json:"fields,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HandshakeFields) Reset() {
+	*x = HandshakeFields{}
+	mi := &file_plugs_v1_resources_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HandshakeFields) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HandshakeFields) ProtoMessage() {}
+
+func (x *HandshakeFields) ProtoReflect() protoreflect.Message {
+	mi := &file_plugs_v1_resources_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HandshakeFields.ProtoReflect.Descriptor instead.
+func (*HandshakeFields) Descriptor() ([]byte, []int) {
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *HandshakeFields) GetFields() []*HandshakeField {
+	if x != nil {
+		return x.Fields
+	}
+	return nil
+}
+
+// HandshakeField is a named value of an answer.
+type HandshakeField struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Value         *HandshakeValue        `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HandshakeField) Reset() {
+	*x = HandshakeField{}
+	mi := &file_plugs_v1_resources_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HandshakeField) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HandshakeField) ProtoMessage() {}
+
+func (x *HandshakeField) ProtoReflect() protoreflect.Message {
+	mi := &file_plugs_v1_resources_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HandshakeField.ProtoReflect.Descriptor instead.
+func (*HandshakeField) Descriptor() ([]byte, []int) {
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *HandshakeField) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *HandshakeField) GetValue() *HandshakeValue {
+	if x != nil {
+		return x.Value
+	}
+	return nil
+}
+
+// HandshakeValue is computed from the challenge.
+type HandshakeValue struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Fixed text instead of the challenge.
+	Literal string `protobuf:"bytes,1,opt,name=literal,proto3" json:"literal,omitempty"`
+	// When set, the value is the MAC of the challenge under the source's
+	// newest secret (Zoom's encryptedToken, Twitter's response_token).
+	Mac SignatureScheme_Algorithm `protobuf:"varint,2,opt,name=mac,proto3,enum=plugs.v1.SignatureScheme_Algorithm" json:"mac,omitempty"`
+	// Encoding of the MAC.
+	Encoding SignatureScheme_Encoding `protobuf:"varint,3,opt,name=encoding,proto3,enum=plugs.v1.SignatureScheme_Encoding" json:"encoding,omitempty"`
+	// Text put before the value, for example "sha256=".
+	Prefix        string `protobuf:"bytes,4,opt,name=prefix,proto3" json:"prefix,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HandshakeValue) Reset() {
+	*x = HandshakeValue{}
+	mi := &file_plugs_v1_resources_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HandshakeValue) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HandshakeValue) ProtoMessage() {}
+
+func (x *HandshakeValue) ProtoReflect() protoreflect.Message {
+	mi := &file_plugs_v1_resources_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HandshakeValue.ProtoReflect.Descriptor instead.
+func (*HandshakeValue) Descriptor() ([]byte, []int) {
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *HandshakeValue) GetLiteral() string {
+	if x != nil {
+		return x.Literal
+	}
+	return ""
+}
+
+func (x *HandshakeValue) GetMac() SignatureScheme_Algorithm {
+	if x != nil {
+		return x.Mac
+	}
+	return SignatureScheme_ALGORITHM_UNSPECIFIED
+}
+
+func (x *HandshakeValue) GetEncoding() SignatureScheme_Encoding {
+	if x != nil {
+		return x.Encoding
+	}
+	return SignatureScheme_ENCODING_UNSPECIFIED
+}
+
+func (x *HandshakeValue) GetPrefix() string {
+	if x != nil {
+		return x.Prefix
+	}
+	return ""
+}
+
 // StructuredHeader splits a header such as "t=1492774577,v1=5257a869…".
 type StructuredHeader struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1149,7 +1881,7 @@ type StructuredHeader struct {
 
 func (x *StructuredHeader) Reset() {
 	*x = StructuredHeader{}
-	mi := &file_plugs_v1_resources_proto_msgTypes[5]
+	mi := &file_plugs_v1_resources_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1161,7 +1893,7 @@ func (x *StructuredHeader) String() string {
 func (*StructuredHeader) ProtoMessage() {}
 
 func (x *StructuredHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_plugs_v1_resources_proto_msgTypes[5]
+	mi := &file_plugs_v1_resources_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1174,7 +1906,7 @@ func (x *StructuredHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StructuredHeader.ProtoReflect.Descriptor instead.
 func (*StructuredHeader) Descriptor() ([]byte, []int) {
-	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{5}
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *StructuredHeader) GetItemSeparator() string {
@@ -1211,15 +1943,28 @@ type SignedPart struct {
 	// Which piece.
 	Kind SignedPart_Kind `protobuf:"varint,1,opt,name=kind,proto3,enum=plugs.v1.SignedPart_Kind" json:"kind,omitempty"`
 	// For KIND_LITERAL the literal text; for KIND_HEADER the header name; for
-	// KIND_BODY_FIELD a JSONPath.
-	Value         string `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
+	// KIND_BODY_FIELD a JSONPath; for KIND_QUERY_PARAM the parameter name.
+	Value string `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
+	// Characters escaped with a backslash in the value (a backslash itself
+	// is always escaped when this is set): Adyen escapes "\\" and ":" in the
+	// fields it joins with ":". For KIND_BODY_FIELD, KIND_HEADER and
+	// KIND_QUERY_PARAM.
+	Escape string `protobuf:"bytes,3,opt,name=escape,proto3" json:"escape,omitempty"`
+	// For KIND_BODY_FIELD, KIND_HEADER and KIND_QUERY_PARAM: an absent value
+	// is signed as empty text instead of failing with signature_missing
+	// (Adyen leaves originalReference out when there is none).
+	Optional bool `protobuf:"varint,4,opt,name=optional,proto3" json:"optional,omitempty"`
+	// For KIND_BODY_FIELD, KIND_HEADER and KIND_QUERY_PARAM: ASCII letters of
+	// the value are signed in lower case (Mercado Pago lowercases an
+	// alphanumeric data.id).
+	Lowercase     bool `protobuf:"varint,5,opt,name=lowercase,proto3" json:"lowercase,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SignedPart) Reset() {
 	*x = SignedPart{}
-	mi := &file_plugs_v1_resources_proto_msgTypes[6]
+	mi := &file_plugs_v1_resources_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1231,7 +1976,7 @@ func (x *SignedPart) String() string {
 func (*SignedPart) ProtoMessage() {}
 
 func (x *SignedPart) ProtoReflect() protoreflect.Message {
-	mi := &file_plugs_v1_resources_proto_msgTypes[6]
+	mi := &file_plugs_v1_resources_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1244,7 +1989,7 @@ func (x *SignedPart) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignedPart.ProtoReflect.Descriptor instead.
 func (*SignedPart) Descriptor() ([]byte, []int) {
-	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{6}
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *SignedPart) GetKind() SignedPart_Kind {
@@ -1261,6 +2006,27 @@ func (x *SignedPart) GetValue() string {
 	return ""
 }
 
+func (x *SignedPart) GetEscape() string {
+	if x != nil {
+		return x.Escape
+	}
+	return ""
+}
+
+func (x *SignedPart) GetOptional() bool {
+	if x != nil {
+		return x.Optional
+	}
+	return false
+}
+
+func (x *SignedPart) GetLowercase() bool {
+	if x != nil {
+		return x.Lowercase
+	}
+	return false
+}
+
 // TimestampSource says where a request's timestamp is read from.
 type TimestampSource struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1271,14 +2037,18 @@ type TimestampSource struct {
 	Format TimestampSource_Format `protobuf:"varint,2,opt,name=format,proto3,enum=plugs.v1.TimestampSource_Format" json:"format,omitempty"`
 	// A JSONPath of the body holding the timestamp (Linear, Mailgun); checked
 	// only after the signature verified.
-	JsonPath      string `protobuf:"bytes,3,opt,name=json_path,json=jsonPath,proto3" json:"json_path,omitempty"`
+	JsonPath string `protobuf:"bytes,3,opt,name=json_path,json=jsonPath,proto3" json:"json_path,omitempty"`
+	// The timestamp is the first item of the signature header, split by
+	// signature_separator, and the remaining items are signatures (Recurly's
+	// "<ts>,<sig>,<sig>").
+	LeadingItem   bool `protobuf:"varint,4,opt,name=leading_item,json=leadingItem,proto3" json:"leading_item,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *TimestampSource) Reset() {
 	*x = TimestampSource{}
-	mi := &file_plugs_v1_resources_proto_msgTypes[7]
+	mi := &file_plugs_v1_resources_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1290,7 +2060,7 @@ func (x *TimestampSource) String() string {
 func (*TimestampSource) ProtoMessage() {}
 
 func (x *TimestampSource) ProtoReflect() protoreflect.Message {
-	mi := &file_plugs_v1_resources_proto_msgTypes[7]
+	mi := &file_plugs_v1_resources_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1303,7 +2073,7 @@ func (x *TimestampSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TimestampSource.ProtoReflect.Descriptor instead.
 func (*TimestampSource) Descriptor() ([]byte, []int) {
-	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{7}
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *TimestampSource) GetHeader() string {
@@ -1327,6 +2097,13 @@ func (x *TimestampSource) GetJsonPath() string {
 	return ""
 }
 
+func (x *TimestampSource) GetLeadingItem() bool {
+	if x != nil {
+		return x.LeadingItem
+	}
+	return false
+}
+
 // EventFilter keeps only the wanted event types.
 type EventFilter struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1341,7 +2118,7 @@ type EventFilter struct {
 
 func (x *EventFilter) Reset() {
 	*x = EventFilter{}
-	mi := &file_plugs_v1_resources_proto_msgTypes[8]
+	mi := &file_plugs_v1_resources_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1353,7 +2130,7 @@ func (x *EventFilter) String() string {
 func (*EventFilter) ProtoMessage() {}
 
 func (x *EventFilter) ProtoReflect() protoreflect.Message {
-	mi := &file_plugs_v1_resources_proto_msgTypes[8]
+	mi := &file_plugs_v1_resources_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1366,7 +2143,7 @@ func (x *EventFilter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EventFilter.ProtoReflect.Descriptor instead.
 func (*EventFilter) Descriptor() ([]byte, []int) {
-	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{8}
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *EventFilter) GetEventTypes() []string {
@@ -1400,7 +2177,7 @@ type ValueRef struct {
 
 func (x *ValueRef) Reset() {
 	*x = ValueRef{}
-	mi := &file_plugs_v1_resources_proto_msgTypes[9]
+	mi := &file_plugs_v1_resources_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1412,7 +2189,7 @@ func (x *ValueRef) String() string {
 func (*ValueRef) ProtoMessage() {}
 
 func (x *ValueRef) ProtoReflect() protoreflect.Message {
-	mi := &file_plugs_v1_resources_proto_msgTypes[9]
+	mi := &file_plugs_v1_resources_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1425,7 +2202,7 @@ func (x *ValueRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ValueRef.ProtoReflect.Descriptor instead.
 func (*ValueRef) Descriptor() ([]byte, []int) {
-	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{9}
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ValueRef) GetFrom() isValueRef_From {
@@ -1519,7 +2296,7 @@ type FieldMappings struct {
 
 func (x *FieldMappings) Reset() {
 	*x = FieldMappings{}
-	mi := &file_plugs_v1_resources_proto_msgTypes[10]
+	mi := &file_plugs_v1_resources_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1531,7 +2308,7 @@ func (x *FieldMappings) String() string {
 func (*FieldMappings) ProtoMessage() {}
 
 func (x *FieldMappings) ProtoReflect() protoreflect.Message {
-	mi := &file_plugs_v1_resources_proto_msgTypes[10]
+	mi := &file_plugs_v1_resources_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1544,7 +2321,7 @@ func (x *FieldMappings) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FieldMappings.ProtoReflect.Descriptor instead.
 func (*FieldMappings) Descriptor() ([]byte, []int) {
-	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{10}
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *FieldMappings) GetEventId() *ValueRef {
@@ -1616,7 +2393,7 @@ type Batch struct {
 
 func (x *Batch) Reset() {
 	*x = Batch{}
-	mi := &file_plugs_v1_resources_proto_msgTypes[11]
+	mi := &file_plugs_v1_resources_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1628,7 +2405,7 @@ func (x *Batch) String() string {
 func (*Batch) ProtoMessage() {}
 
 func (x *Batch) ProtoReflect() protoreflect.Message {
-	mi := &file_plugs_v1_resources_proto_msgTypes[11]
+	mi := &file_plugs_v1_resources_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1641,7 +2418,7 @@ func (x *Batch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Batch.ProtoReflect.Descriptor instead.
 func (*Batch) Descriptor() ([]byte, []int) {
-	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{11}
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Batch) GetItemsPath() string {
@@ -1697,7 +2474,7 @@ type Template struct {
 
 func (x *Template) Reset() {
 	*x = Template{}
-	mi := &file_plugs_v1_resources_proto_msgTypes[12]
+	mi := &file_plugs_v1_resources_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1709,7 +2486,7 @@ func (x *Template) String() string {
 func (*Template) ProtoMessage() {}
 
 func (x *Template) ProtoReflect() protoreflect.Message {
-	mi := &file_plugs_v1_resources_proto_msgTypes[12]
+	mi := &file_plugs_v1_resources_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1722,7 +2499,7 @@ func (x *Template) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Template.ProtoReflect.Descriptor instead.
 func (*Template) Descriptor() ([]byte, []int) {
-	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{12}
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Template) GetId() string {
@@ -1839,7 +2616,7 @@ const file_plugs_v1_resources_proto_rawDesc = "" +
 	"\vcreate_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vexpire_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"expireTime\"\xe0\v\n" +
+	"expireTime\"\xf0\x0e\n" +
 	"\x0fSignatureScheme\x12A\n" +
 	"\talgorithm\x18\x01 \x01(\x0e2#.plugs.v1.SignatureScheme.AlgorithmR\talgorithm\x12>\n" +
 	"\bencoding\x18\x02 \x01(\x0e2\".plugs.v1.SignatureScheme.EncodingR\bencoding\x12\x16\n" +
@@ -1859,7 +2636,15 @@ const file_plugs_v1_resources_proto_rawDesc = "" +
 	"\x13signature_json_path\x18\r \x01(\tR\x11signatureJsonPath\x12A\n" +
 	"\thandshake\x18\x0e \x01(\x0e2#.plugs.v1.SignatureScheme.HandshakeR\thandshake\x12!\n" +
 	"\fverify_token\x18\x0f \x01(\tR\vverifyToken\x12&\n" +
-	"\x0fbody_hash_param\x18\x10 \x01(\tR\rbodyHashParam\"\xbb\x01\n" +
+	"\x0fbody_hash_param\x18\x10 \x01(\tR\rbodyHashParam\x127\n" +
+	"\n" +
+	"handshakes\x18( \x03(\v2\x17.plugs.v1.HandshakeRuleR\n" +
+	"handshakes\x12M\n" +
+	"\x13header_alternatives\x18) \x03(\v2\x1c.plugs.v1.HeaderAlternativesR\x12headerAlternatives\x122\n" +
+	"\x15signature_query_param\x18* \x01(\tR\x13signatureQueryParam\x12*\n" +
+	"\x11token_query_param\x18+ \x01(\tR\x0ftokenQueryParam\x12&\n" +
+	"\x0ftoken_json_path\x18, \x01(\tR\rtokenJsonPath\x12&\n" +
+	"\x0fitems_json_path\x18- \x01(\tR\ritemsJsonPath\"\x93\x02\n" +
 	"\tAlgorithm\x12\x19\n" +
 	"\x15ALGORITHM_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15ALGORITHM_HMAC_SHA256\x10\x01\x12\x17\n" +
@@ -1867,7 +2652,11 @@ const file_plugs_v1_resources_proto_rawDesc = "" +
 	"\x15ALGORITHM_HMAC_SHA512\x10\x03\x12\x15\n" +
 	"\x11ALGORITHM_ED25519\x10\x04\x12\x13\n" +
 	"\x0fALGORITHM_TOKEN\x10\x05\x12\x18\n" +
-	"\x14ALGORITHM_BASIC_AUTH\x10\x06\"\xe9\x01\n" +
+	"\x14ALGORITHM_BASIC_AUTH\x10\x06\x12\x14\n" +
+	"\x10ALGORITHM_SHA256\x10\x14\x12\x12\n" +
+	"\x0eALGORITHM_SHA1\x10\x15\x12\x14\n" +
+	"\x10ALGORITHM_SHA512\x10\x16\x12\x16\n" +
+	"\x12ALGORITHM_HMAC_MD5\x10\x17\"\xe9\x01\n" +
 	"\tHandshake\x12\x19\n" +
 	"\x15HANDSHAKE_UNSPECIFIED\x10\x00\x12$\n" +
 	" HANDSHAKE_SLACK_URL_VERIFICATION\x10\x01\x12 \n" +
@@ -1886,16 +2675,60 @@ const file_plugs_v1_resources_proto_rawDesc = "" +
 	"\x13SECRET_ENCODING_RAW\x10\x01\x12 \n" +
 	"\x1cSECRET_ENCODING_WHSEC_BASE64\x10\x02\x12\x1a\n" +
 	"\x16SECRET_ENCODING_BASE64\x10\x03\x12\x17\n" +
-	"\x13SECRET_ENCODING_HEX\x10\x04\"\xb3\x01\n" +
+	"\x13SECRET_ENCODING_HEX\x10\x04\"P\n" +
+	"\x12HeaderAlternatives\x12\x16\n" +
+	"\x06header\x18\x01 \x01(\tR\x06header\x12\"\n" +
+	"\falternatives\x18\x02 \x03(\tR\falternatives\"\xcc\x02\n" +
+	"\rHandshakeRule\x12\x16\n" +
+	"\x06method\x18\x01 \x01(\tR\x06method\x12<\n" +
+	"\n" +
+	"conditions\x18\x02 \x03(\v2\x1c.plugs.v1.HandshakeConditionR\n" +
+	"conditions\x126\n" +
+	"\tchallenge\x18\x03 \x01(\v2\x18.plugs.v1.HandshakeInputR\tchallenge\x12\x16\n" +
+	"\x06signed\x18\x04 \x01(\bR\x06signed\x12;\n" +
+	"\fverify_token\x18\x05 \x01(\v2\x18.plugs.v1.HandshakeInputR\vverifyToken\x12%\n" +
+	"\x0ecapture_secret\x18\x06 \x01(\bR\rcaptureSecret\x121\n" +
+	"\x06answer\x18\a \x01(\v2\x19.plugs.v1.HandshakeAnswerR\x06answer\"t\n" +
+	"\x0eHandshakeInput\x12!\n" +
+	"\vquery_param\x18\x01 \x01(\tH\x00R\n" +
+	"queryParam\x12\x18\n" +
+	"\x06header\x18\x02 \x01(\tH\x00R\x06header\x12\x1d\n" +
+	"\tjson_path\x18\x03 \x01(\tH\x00R\bjsonPathB\x06\n" +
+	"\x04from\"}\n" +
+	"\x12HandshakeCondition\x12.\n" +
+	"\x05input\x18\x01 \x01(\v2\x18.plugs.v1.HandshakeInputR\x05input\x12\x16\n" +
+	"\x06equals\x18\x02 \x01(\tR\x06equals\x12\x1f\n" +
+	"\vequals_json\x18\x03 \x01(\tR\n" +
+	"equalsJson\"\xe9\x01\n" +
+	"\x0fHandshakeAnswer\x12!\n" +
+	"\fcontent_type\x18\x01 \x01(\tR\vcontentType\x12.\n" +
+	"\x04text\x18\x02 \x01(\v2\x18.plugs.v1.HandshakeValueH\x00R\x04text\x12/\n" +
+	"\x04json\x18\x03 \x01(\v2\x19.plugs.v1.HandshakeFieldsH\x00R\x04json\x12\x16\n" +
+	"\x05fixed\x18\x04 \x01(\tH\x00R\x05fixed\x122\n" +
+	"\aheaders\x18\x05 \x03(\v2\x18.plugs.v1.HandshakeFieldR\aheadersB\x06\n" +
+	"\x04body\"C\n" +
+	"\x0fHandshakeFields\x120\n" +
+	"\x06fields\x18\x01 \x03(\v2\x18.plugs.v1.HandshakeFieldR\x06fields\"T\n" +
+	"\x0eHandshakeField\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12.\n" +
+	"\x05value\x18\x02 \x01(\v2\x18.plugs.v1.HandshakeValueR\x05value\"\xb9\x01\n" +
+	"\x0eHandshakeValue\x12\x18\n" +
+	"\aliteral\x18\x01 \x01(\tR\aliteral\x125\n" +
+	"\x03mac\x18\x02 \x01(\x0e2#.plugs.v1.SignatureScheme.AlgorithmR\x03mac\x12>\n" +
+	"\bencoding\x18\x03 \x01(\x0e2\".plugs.v1.SignatureScheme.EncodingR\bencoding\x12\x16\n" +
+	"\x06prefix\x18\x04 \x01(\tR\x06prefix\"\xb3\x01\n" +
 	"\x10StructuredHeader\x12%\n" +
 	"\x0eitem_separator\x18\x01 \x01(\tR\ritemSeparator\x12.\n" +
 	"\x13key_value_separator\x18\x02 \x01(\tR\x11keyValueSeparator\x12#\n" +
 	"\rsignature_key\x18\x03 \x01(\tR\fsignatureKey\x12#\n" +
-	"\rtimestamp_key\x18\x04 \x01(\tR\ftimestampKey\"\x94\x02\n" +
+	"\rtimestamp_key\x18\x04 \x01(\tR\ftimestampKey\"\x8d\x03\n" +
 	"\n" +
 	"SignedPart\x12-\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x19.plugs.v1.SignedPart.KindR\x04kind\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value\"\xc0\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value\x12\x16\n" +
+	"\x06escape\x18\x03 \x01(\tR\x06escape\x12\x1a\n" +
+	"\boptional\x18\x04 \x01(\bR\boptional\x12\x1c\n" +
+	"\tlowercase\x18\x05 \x01(\bR\tlowercase\"\xe7\x01\n" +
 	"\x04Kind\x12\x14\n" +
 	"\x10KIND_UNSPECIFIED\x10\x00\x12\r\n" +
 	"\tKIND_BODY\x10\x01\x12\x12\n" +
@@ -1906,16 +2739,20 @@ const file_plugs_v1_resources_proto_rawDesc = "" +
 	"\fKIND_LITERAL\x10\x06\x12\x0f\n" +
 	"\vKIND_HEADER\x10\a\x12\x0f\n" +
 	"\vKIND_METHOD\x10\b\x12\x13\n" +
-	"\x0fKIND_BODY_FIELD\x10\t\"\xe7\x01\n" +
+	"\x0fKIND_BODY_FIELD\x10\t\x12\x14\n" +
+	"\x10KIND_QUERY_PARAM\x10\x14\x12\x0f\n" +
+	"\vKIND_SECRET\x10\x15\"\xa0\x02\n" +
 	"\x0fTimestampSource\x12\x16\n" +
 	"\x06header\x18\x01 \x01(\tR\x06header\x128\n" +
 	"\x06format\x18\x02 \x01(\x0e2 .plugs.v1.TimestampSource.FormatR\x06format\x12\x1b\n" +
-	"\tjson_path\x18\x03 \x01(\tR\bjsonPath\"e\n" +
+	"\tjson_path\x18\x03 \x01(\tR\bjsonPath\x12!\n" +
+	"\fleading_item\x18\x04 \x01(\bR\vleadingItem\"{\n" +
 	"\x06Format\x12\x16\n" +
 	"\x12FORMAT_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13FORMAT_UNIX_SECONDS\x10\x01\x12\x16\n" +
 	"\x12FORMAT_UNIX_MILLIS\x10\x02\x12\x12\n" +
-	"\x0eFORMAT_RFC3339\x10\x03\"N\n" +
+	"\x0eFORMAT_RFC3339\x10\x03\x12\x14\n" +
+	"\x10FORMAT_HTTP_DATE\x10\x14\"N\n" +
 	"\vEventFilter\x12\x1f\n" +
 	"\vevent_types\x18\x01 \x03(\tR\n" +
 	"eventTypes\x12\x1e\n" +
@@ -1977,7 +2814,7 @@ func file_plugs_v1_resources_proto_rawDescGZIP() []byte {
 }
 
 var file_plugs_v1_resources_proto_enumTypes = make([]protoimpl.EnumInfo, 8)
-var file_plugs_v1_resources_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_plugs_v1_resources_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_plugs_v1_resources_proto_goTypes = []any{
 	(Source_Status)(0),                  // 0: plugs.v1.Source.Status
 	(SignatureScheme_Algorithm)(0),      // 1: plugs.v1.SignatureScheme.Algorithm
@@ -1992,58 +2829,80 @@ var file_plugs_v1_resources_proto_goTypes = []any{
 	(*RateLimit)(nil),                   // 10: plugs.v1.RateLimit
 	(*SecretInfo)(nil),                  // 11: plugs.v1.SecretInfo
 	(*SignatureScheme)(nil),             // 12: plugs.v1.SignatureScheme
-	(*StructuredHeader)(nil),            // 13: plugs.v1.StructuredHeader
-	(*SignedPart)(nil),                  // 14: plugs.v1.SignedPart
-	(*TimestampSource)(nil),             // 15: plugs.v1.TimestampSource
-	(*EventFilter)(nil),                 // 16: plugs.v1.EventFilter
-	(*ValueRef)(nil),                    // 17: plugs.v1.ValueRef
-	(*FieldMappings)(nil),               // 18: plugs.v1.FieldMappings
-	(*Batch)(nil),                       // 19: plugs.v1.Batch
-	(*Template)(nil),                    // 20: plugs.v1.Template
-	nil,                                 // 21: plugs.v1.FieldMappings.PropertiesEntry
-	(*durationpb.Duration)(nil),         // 22: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil),       // 23: google.protobuf.Timestamp
+	(*HeaderAlternatives)(nil),          // 13: plugs.v1.HeaderAlternatives
+	(*HandshakeRule)(nil),               // 14: plugs.v1.HandshakeRule
+	(*HandshakeInput)(nil),              // 15: plugs.v1.HandshakeInput
+	(*HandshakeCondition)(nil),          // 16: plugs.v1.HandshakeCondition
+	(*HandshakeAnswer)(nil),             // 17: plugs.v1.HandshakeAnswer
+	(*HandshakeFields)(nil),             // 18: plugs.v1.HandshakeFields
+	(*HandshakeField)(nil),              // 19: plugs.v1.HandshakeField
+	(*HandshakeValue)(nil),              // 20: plugs.v1.HandshakeValue
+	(*StructuredHeader)(nil),            // 21: plugs.v1.StructuredHeader
+	(*SignedPart)(nil),                  // 22: plugs.v1.SignedPart
+	(*TimestampSource)(nil),             // 23: plugs.v1.TimestampSource
+	(*EventFilter)(nil),                 // 24: plugs.v1.EventFilter
+	(*ValueRef)(nil),                    // 25: plugs.v1.ValueRef
+	(*FieldMappings)(nil),               // 26: plugs.v1.FieldMappings
+	(*Batch)(nil),                       // 27: plugs.v1.Batch
+	(*Template)(nil),                    // 28: plugs.v1.Template
+	nil,                                 // 29: plugs.v1.FieldMappings.PropertiesEntry
+	(*durationpb.Duration)(nil),         // 30: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),       // 31: google.protobuf.Timestamp
 }
 var file_plugs_v1_resources_proto_depIdxs = []int32{
 	12, // 0: plugs.v1.Source.signature_scheme:type_name -> plugs.v1.SignatureScheme
 	11, // 1: plugs.v1.Source.secrets:type_name -> plugs.v1.SecretInfo
-	16, // 2: plugs.v1.Source.event_filter:type_name -> plugs.v1.EventFilter
-	18, // 3: plugs.v1.Source.field_mappings:type_name -> plugs.v1.FieldMappings
+	24, // 2: plugs.v1.Source.event_filter:type_name -> plugs.v1.EventFilter
+	26, // 3: plugs.v1.Source.field_mappings:type_name -> plugs.v1.FieldMappings
 	0,  // 4: plugs.v1.Source.status:type_name -> plugs.v1.Source.Status
-	22, // 5: plugs.v1.Source.dedup_window:type_name -> google.protobuf.Duration
-	23, // 6: plugs.v1.Source.create_time:type_name -> google.protobuf.Timestamp
-	23, // 7: plugs.v1.Source.update_time:type_name -> google.protobuf.Timestamp
+	30, // 5: plugs.v1.Source.dedup_window:type_name -> google.protobuf.Duration
+	31, // 6: plugs.v1.Source.create_time:type_name -> google.protobuf.Timestamp
+	31, // 7: plugs.v1.Source.update_time:type_name -> google.protobuf.Timestamp
 	10, // 8: plugs.v1.Source.rate_limit:type_name -> plugs.v1.RateLimit
 	9,  // 9: plugs.v1.Source.configuration_error:type_name -> plugs.v1.ConfigurationError
-	23, // 10: plugs.v1.ConfigurationError.since_time:type_name -> google.protobuf.Timestamp
-	23, // 11: plugs.v1.SecretInfo.create_time:type_name -> google.protobuf.Timestamp
-	23, // 12: plugs.v1.SecretInfo.expire_time:type_name -> google.protobuf.Timestamp
+	31, // 10: plugs.v1.ConfigurationError.since_time:type_name -> google.protobuf.Timestamp
+	31, // 11: plugs.v1.SecretInfo.create_time:type_name -> google.protobuf.Timestamp
+	31, // 12: plugs.v1.SecretInfo.expire_time:type_name -> google.protobuf.Timestamp
 	1,  // 13: plugs.v1.SignatureScheme.algorithm:type_name -> plugs.v1.SignatureScheme.Algorithm
 	3,  // 14: plugs.v1.SignatureScheme.encoding:type_name -> plugs.v1.SignatureScheme.Encoding
-	13, // 15: plugs.v1.SignatureScheme.structured:type_name -> plugs.v1.StructuredHeader
-	14, // 16: plugs.v1.SignatureScheme.signed_parts:type_name -> plugs.v1.SignedPart
-	15, // 17: plugs.v1.SignatureScheme.timestamp:type_name -> plugs.v1.TimestampSource
-	22, // 18: plugs.v1.SignatureScheme.tolerance:type_name -> google.protobuf.Duration
+	21, // 15: plugs.v1.SignatureScheme.structured:type_name -> plugs.v1.StructuredHeader
+	22, // 16: plugs.v1.SignatureScheme.signed_parts:type_name -> plugs.v1.SignedPart
+	23, // 17: plugs.v1.SignatureScheme.timestamp:type_name -> plugs.v1.TimestampSource
+	30, // 18: plugs.v1.SignatureScheme.tolerance:type_name -> google.protobuf.Duration
 	4,  // 19: plugs.v1.SignatureScheme.secret_encoding:type_name -> plugs.v1.SignatureScheme.SecretEncoding
 	2,  // 20: plugs.v1.SignatureScheme.handshake:type_name -> plugs.v1.SignatureScheme.Handshake
-	5,  // 21: plugs.v1.SignedPart.kind:type_name -> plugs.v1.SignedPart.Kind
-	6,  // 22: plugs.v1.TimestampSource.format:type_name -> plugs.v1.TimestampSource.Format
-	17, // 23: plugs.v1.FieldMappings.event_id:type_name -> plugs.v1.ValueRef
-	17, // 24: plugs.v1.FieldMappings.event_type:type_name -> plugs.v1.ValueRef
-	17, // 25: plugs.v1.FieldMappings.customer_id:type_name -> plugs.v1.ValueRef
-	17, // 26: plugs.v1.FieldMappings.quantity:type_name -> plugs.v1.ValueRef
-	17, // 27: plugs.v1.FieldMappings.timestamp:type_name -> plugs.v1.ValueRef
-	21, // 28: plugs.v1.FieldMappings.properties:type_name -> plugs.v1.FieldMappings.PropertiesEntry
-	19, // 29: plugs.v1.FieldMappings.batch:type_name -> plugs.v1.Batch
-	7,  // 30: plugs.v1.Batch.format:type_name -> plugs.v1.Batch.Format
-	12, // 31: plugs.v1.Template.signature_scheme:type_name -> plugs.v1.SignatureScheme
-	18, // 32: plugs.v1.Template.field_mappings:type_name -> plugs.v1.FieldMappings
-	17, // 33: plugs.v1.FieldMappings.PropertiesEntry.value:type_name -> plugs.v1.ValueRef
-	34, // [34:34] is the sub-list for method output_type
-	34, // [34:34] is the sub-list for method input_type
-	34, // [34:34] is the sub-list for extension type_name
-	34, // [34:34] is the sub-list for extension extendee
-	0,  // [0:34] is the sub-list for field type_name
+	14, // 21: plugs.v1.SignatureScheme.handshakes:type_name -> plugs.v1.HandshakeRule
+	13, // 22: plugs.v1.SignatureScheme.header_alternatives:type_name -> plugs.v1.HeaderAlternatives
+	16, // 23: plugs.v1.HandshakeRule.conditions:type_name -> plugs.v1.HandshakeCondition
+	15, // 24: plugs.v1.HandshakeRule.challenge:type_name -> plugs.v1.HandshakeInput
+	15, // 25: plugs.v1.HandshakeRule.verify_token:type_name -> plugs.v1.HandshakeInput
+	17, // 26: plugs.v1.HandshakeRule.answer:type_name -> plugs.v1.HandshakeAnswer
+	15, // 27: plugs.v1.HandshakeCondition.input:type_name -> plugs.v1.HandshakeInput
+	20, // 28: plugs.v1.HandshakeAnswer.text:type_name -> plugs.v1.HandshakeValue
+	18, // 29: plugs.v1.HandshakeAnswer.json:type_name -> plugs.v1.HandshakeFields
+	19, // 30: plugs.v1.HandshakeAnswer.headers:type_name -> plugs.v1.HandshakeField
+	19, // 31: plugs.v1.HandshakeFields.fields:type_name -> plugs.v1.HandshakeField
+	20, // 32: plugs.v1.HandshakeField.value:type_name -> plugs.v1.HandshakeValue
+	1,  // 33: plugs.v1.HandshakeValue.mac:type_name -> plugs.v1.SignatureScheme.Algorithm
+	3,  // 34: plugs.v1.HandshakeValue.encoding:type_name -> plugs.v1.SignatureScheme.Encoding
+	5,  // 35: plugs.v1.SignedPart.kind:type_name -> plugs.v1.SignedPart.Kind
+	6,  // 36: plugs.v1.TimestampSource.format:type_name -> plugs.v1.TimestampSource.Format
+	25, // 37: plugs.v1.FieldMappings.event_id:type_name -> plugs.v1.ValueRef
+	25, // 38: plugs.v1.FieldMappings.event_type:type_name -> plugs.v1.ValueRef
+	25, // 39: plugs.v1.FieldMappings.customer_id:type_name -> plugs.v1.ValueRef
+	25, // 40: plugs.v1.FieldMappings.quantity:type_name -> plugs.v1.ValueRef
+	25, // 41: plugs.v1.FieldMappings.timestamp:type_name -> plugs.v1.ValueRef
+	29, // 42: plugs.v1.FieldMappings.properties:type_name -> plugs.v1.FieldMappings.PropertiesEntry
+	27, // 43: plugs.v1.FieldMappings.batch:type_name -> plugs.v1.Batch
+	7,  // 44: plugs.v1.Batch.format:type_name -> plugs.v1.Batch.Format
+	12, // 45: plugs.v1.Template.signature_scheme:type_name -> plugs.v1.SignatureScheme
+	26, // 46: plugs.v1.Template.field_mappings:type_name -> plugs.v1.FieldMappings
+	25, // 47: plugs.v1.FieldMappings.PropertiesEntry.value:type_name -> plugs.v1.ValueRef
+	48, // [48:48] is the sub-list for method output_type
+	48, // [48:48] is the sub-list for method input_type
+	48, // [48:48] is the sub-list for extension type_name
+	48, // [48:48] is the sub-list for extension extendee
+	0,  // [0:48] is the sub-list for field type_name
 }
 
 func init() { file_plugs_v1_resources_proto_init() }
@@ -2051,7 +2910,17 @@ func file_plugs_v1_resources_proto_init() {
 	if File_plugs_v1_resources_proto != nil {
 		return
 	}
+	file_plugs_v1_resources_proto_msgTypes[7].OneofWrappers = []any{
+		(*HandshakeInput_QueryParam)(nil),
+		(*HandshakeInput_Header)(nil),
+		(*HandshakeInput_JsonPath)(nil),
+	}
 	file_plugs_v1_resources_proto_msgTypes[9].OneofWrappers = []any{
+		(*HandshakeAnswer_Text)(nil),
+		(*HandshakeAnswer_Json)(nil),
+		(*HandshakeAnswer_Fixed)(nil),
+	}
+	file_plugs_v1_resources_proto_msgTypes[17].OneofWrappers = []any{
 		(*ValueRef_JsonPath)(nil),
 		(*ValueRef_Header)(nil),
 		(*ValueRef_Constant)(nil),
@@ -2062,7 +2931,7 @@ func file_plugs_v1_resources_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plugs_v1_resources_proto_rawDesc), len(file_plugs_v1_resources_proto_rawDesc)),
 			NumEnums:      8,
-			NumMessages:   14,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
