@@ -69,3 +69,8 @@ func internal(ctx context.Context, log *slog.Logger, what string, err error) err
 	log.ErrorContext(ctx, what, "error", err)
 	return status.Error(codes.Internal, what+" failed")
 }
+
+// ErrResumeToken is what a ListenFeed wraps when a resume token is not one
+// of its cursors for the mode asked for: the caller made it up, or it
+// belongs to a stream of the other mode.
+var ErrResumeToken = errors.New("api: not a cursor of a listen stream of this mode")

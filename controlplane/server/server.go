@@ -36,6 +36,7 @@ import (
 	"github.com/plugshq/plugs/controlplane/auth"
 	"github.com/plugshq/plugs/controlplane/config"
 	"github.com/plugshq/plugs/controlplane/deliveries"
+	"github.com/plugshq/plugs/controlplane/listenfeed"
 	"github.com/plugshq/plugs/controlplane/openapi"
 	"github.com/plugshq/plugs/controlplane/receipts"
 	"github.com/plugshq/plugs/controlplane/replay"
@@ -233,6 +234,11 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	replays := &replay.Runner{Client: cfg.DB.Client, Replayer: replayer, Owner: replica, Log: log}
 	plugsv1.RegisterReceiptServiceServer(gs, &api.Receipts{Client: cfg.DB.Client, Log: log, Replayer: replayer, Replays: replays})
 	shutdown := make(chan struct{})
+	listen := &api.Listen{Client: cfg.DB.Client, Changes: cache, Shutdown: shutdown, Log: log}
+	if cfg.JetStream != nil {
+		listen.Feed = &listenfeed.Feed{JS: cfg.JetStream, Log: log}
+	}
+	plugsv1.RegisterListenServiceServer(gs, listen)
 	plugsv1.RegisterConfigDiscoveryServiceServer(gs, &config.Server{
 		Cache:    cache,
 		Status:   status,
@@ -320,6 +326,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		plugsv1.RegisterDestinationServiceHandler,
 		plugsv1.RegisterWebhookRegistrationServiceHandler,
 		plugsv1.RegisterReceiptServiceHandler,
+		plugsv1.RegisterListenServiceHandler,
 	} {
 		if err := reg(ctx, mux, conn); err != nil {
 			s.Stop(context.Background())
@@ -342,6 +349,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		_, _ = w.Write(openapi.Document)
 	})
 	root.Handle("/", http.MaxBytesHandler(mux, maxRESTBody))
+	root.Handle("GET "+listenPath, endlessWrite(mux))
 	s.http = &http.Server{
 		Handler:           root,
 		ReadHeaderTimeout: 10 * time.Second,
