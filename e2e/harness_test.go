@@ -62,6 +62,7 @@ type world struct {
 	ctx      context.Context // carries the tenant's API key
 	db       *store.DB
 	rest     string // base URL of the control plane's REST gateway
+	grpcAddr string // the control plane's gRPC listener
 	key      string // the tenant's API key
 }
 
@@ -156,6 +157,7 @@ func startTraced(t *testing.T, tp trace.TracerProvider) *world {
 		ctx:      metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+key),
 		db:       db,
 		rest:     "http://" + srv.HTTPAddr,
+		grpcAddr: srv.GRPCAddr,
 		key:      key,
 	}
 }
