@@ -12,6 +12,7 @@ run: build ## Build and start `plugs dev` (control plane, data plane, NATS, SQLi
 	./$(BIN) dev
 
 build:
+	@echo "Building $(BIN); the first build compiles every module Plugs uses and takes a minute or two."
 	$(GO) build -o $(BIN) ./cmd/plugs
 
 test: ## Run every test with the race detector.

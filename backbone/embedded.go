@@ -4,8 +4,11 @@
 package backbone
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"strconv"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -38,7 +41,13 @@ func StartEmbedded(storeDir, host string, port int, log *slog.Logger) (*Embedded
 	return StartEmbeddedWith(storeDir, host, port, DurabilityDefault, log)
 }
 
-// StartEmbeddedWith is StartEmbedded with a durability mode.
+// startTimeout bounds how long the embedded server may take to accept
+// connections (recovering a large file store takes a while).
+const startTimeout = 15 * time.Second
+
+// StartEmbeddedWith is StartEmbedded with a durability mode. A server that
+// cannot start, its port taken say, fails at once (ErrListen names the
+// address), not after startTimeout.
 func StartEmbeddedWith(storeDir, host string, port int, d Durability, log *slog.Logger) (*Embedded, error) {
 	opts := &server.Options{
 		ServerName: "plugs-embedded",
@@ -53,10 +62,30 @@ func StartEmbeddedWith(storeDir, host string, port int, d Durability, log *slog.
 	if err != nil {
 		return nil, fmt.Errorf("backbone: embedded server: %w", err)
 	}
+	sl := &serverLog{log: log, fatal: make(chan error, 1)}
+	if sl.log == nil {
+		sl.log = slog.New(slog.DiscardHandler)
+	}
+	srv.SetLoggerV2(sl, false, false, false)
 	srv.Start()
-	if !srv.ReadyForConnections(15 * time.Second) {
-		srv.Shutdown()
-		return nil, fmt.Errorf("backbone: embedded server did not start")
+	deadline := time.Now().Add(startTimeout)
+	for !srv.ReadyForConnections(100 * time.Millisecond) {
+		var err error
+		select {
+		case err = <-sl.fatal:
+		default:
+			if time.Now().After(deadline) {
+				err = fmt.Errorf("%w: not accepting connections after %s", ErrNotStarted, startTimeout)
+			}
+		}
+		if err != nil {
+			srv.Shutdown()
+			var op *net.OpError
+			if errors.As(err, &op) && op.Op == "listen" {
+				return nil, fmt.Errorf("%w on %s: %w", ErrListen, net.JoinHostPort(host, strconv.Itoa(port)), op.Err)
+			}
+			return nil, err
+		}
 	}
 	if log != nil {
 		log.Info("embedded NATS JetStream started", "url", srv.ClientURL(), "store", storeDir, "fsync_every_write", d == DurabilityFsync)

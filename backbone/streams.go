@@ -61,17 +61,42 @@ func DeliverySubject(destinationID string) string { return "plugs.deliveries." +
 func DeadSubject(destinationID string) string { return "plugs.dead." + destinationID }
 
 // ReceiptsStream holds a receipt of every request that named a known
-// source, raw body included, published by the data planes off the request
-// path; the control plane indexes them for queries.
+// source and passed verification, raw body included, published by the
+// data planes off the request path; the control plane indexes them for
+// queries.
 const ReceiptsStream = "PLUGS_RECEIPTS"
+
+// UnverifiedReceiptsStream holds the receipts of requests that did not
+// pass verification (Receipt.unverified), apart from ReceiptsStream:
+// anyone who knows a source's id can send such requests, and when they
+// fill this stream its byte limit discards its own oldest receipts, never
+// those of verified webhooks.
+const UnverifiedReceiptsStream = "PLUGS_UNVERIFIED_RECEIPTS"
 
 // DefaultReceiptRetention is how long receipts are kept when the operator
 // sets nothing.
 const DefaultReceiptRetention = 30 * 24 * time.Hour
 
+// Default byte limits of the receipts streams. The streams only carry
+// receipts to the control plane's index, which keeps them for queries, so
+// these are what a control plane that is away can fall behind by before
+// the oldest receipts are discarded unindexed: a few days of receipts at
+// a million webhooks a day. JetStream reserves them against the server's
+// max_file_store.
+const (
+	DefaultReceiptMaxBytes           = 8 << 30
+	DefaultUnverifiedReceiptMaxBytes = 1 << 30
+)
+
 // ReceiptSubject is where receipts of a tenant's source are published.
 func ReceiptSubject(tenantID, sourceID string) string {
 	return "plugs.receipts." + tenantID + "." + sourceID
+}
+
+// UnverifiedReceiptSubject is where receipts of a tenant's source that did
+// not pass verification are published.
+func UnverifiedReceiptSubject(tenantID, sourceID string) string {
+	return "plugs.unverified-receipts." + tenantID + "." + sourceID
 }
 
 // AttemptsStream holds the delivery log: one message per request a data
@@ -93,6 +118,22 @@ type StreamOptions struct {
 	// ReceiptRetention is how long receipts, and delivery attempts, stay
 	// in their streams; zero means DefaultReceiptRetention.
 	ReceiptRetention time.Duration
+	// ReceiptMaxBytes and UnverifiedReceiptMaxBytes bound ReceiptsStream
+	// and UnverifiedReceiptsStream: past them the stream discards its
+	// oldest receipts. Zero means the default, negative no bound.
+	ReceiptMaxBytes, UnverifiedReceiptMaxBytes int64
+}
+
+// maxBytes is a stream's byte limit from an option: def for zero, none
+// (-1) for a negative one.
+func maxBytes(o, def int64) int64 {
+	switch {
+	case o == 0:
+		return def
+	case o < 0:
+		return -1
+	}
+	return o
 }
 
 // EnsureStreams creates or updates the streams Plugs uses.
@@ -143,31 +184,15 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, o StreamOptions)
 		// a retry after a lost publish ack does not store it twice.
 		Duplicates: DeliveriesDedupWindow,
 	}
-	receipts := jetstream.StreamConfig{
-		Name:        ReceiptsStream,
-		Description: "Plugs receipts: every request to a known source with its raw body, outcome and cause",
-		Subjects:    []string{"plugs.receipts.>"},
-		Storage:     jetstream.FileStorage,
-		Retention:   jetstream.LimitsPolicy,
-		Discard:     jetstream.DiscardOld,
-		MaxAge:      o.ReceiptRetention,
-		Replicas:    o.Replicas,
-		Duplicates:  time.Minute,
-	}
-	attempts := jetstream.StreamConfig{
-		Name:        AttemptsStream,
-		Description: "Plugs delivery log: every request made to a destination, its answer and what became of the delivery",
-		Subjects:    []string{"plugs.attempts.>"},
-		Storage:     jetstream.FileStorage,
-		Retention:   jetstream.LimitsPolicy,
-		Discard:     jetstream.DiscardOld,
-		MaxAge:      o.ReceiptRetention,
-		Replicas:    o.Replicas,
-		// An attempt is published with its own id, retried within
-		// seconds when a confirmation is lost.
-		Duplicates: time.Minute,
-	}
-	for _, c := range []jetstream.StreamConfig{cfg, deliveries, dead, receipts, attempts} {
+	receipts := logStream(o, ReceiptsStream, "plugs.receipts.>",
+		"Plugs receipts: every verified request to a known source with its raw body, outcome and cause",
+		maxBytes(o.ReceiptMaxBytes, DefaultReceiptMaxBytes))
+	unverified := logStream(o, UnverifiedReceiptsStream, "plugs.unverified-receipts.>",
+		"Plugs receipts of requests that did not pass verification, bodies cut to their start",
+		maxBytes(o.UnverifiedReceiptMaxBytes, DefaultUnverifiedReceiptMaxBytes))
+	attempts := logStream(o, AttemptsStream, "plugs.attempts.>",
+		"Plugs delivery log: every request made to a destination, its answer and what became of the delivery", 0)
+	for _, c := range []jetstream.StreamConfig{cfg, deliveries, dead, receipts, unverified, attempts} {
 		if err := ensureStream(ctx, js, c); err != nil {
 			return err
 		}
@@ -175,10 +200,38 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, o StreamOptions)
 	return nil
 }
 
+// logStream is the configuration of a stream that carries records to the
+// control plane's index (receipts, the delivery log): kept for the receipt
+// retention, within maxBytes (0: no bound), the oldest discarded first.
+// Each record is published with its own id as Nats-Msg-Id, retried within
+// seconds when a confirmation is lost.
+func logStream(o StreamOptions, name, subjects, description string, maxBytes int64) jetstream.StreamConfig {
+	return jetstream.StreamConfig{
+		Name:        name,
+		Description: description,
+		Subjects:    []string{subjects},
+		Storage:     jetstream.FileStorage,
+		Retention:   jetstream.LimitsPolicy,
+		Discard:     jetstream.DiscardOld,
+		MaxAge:      o.ReceiptRetention,
+		MaxBytes:    maxBytes,
+		Replicas:    o.Replicas,
+		Duplicates:  time.Minute,
+	}
+}
+
+// codeStorageExceeded is the server's answer to a stream whose byte limit
+// is more than its max_file_store has left to reserve.
+const codeStorageExceeded = 10047
+
 func ensureStream(ctx context.Context, js jetstream.JetStream, cfg jetstream.StreamConfig) error {
 	_, err := js.CreateOrUpdateStream(ctx, cfg)
 	if err != nil {
 		var apiErr *jetstream.APIError
+		if errors.As(err, &apiErr) && apiErr.ErrorCode == codeStorageExceeded {
+			return fmt.Errorf("backbone: stream %s: %w (its byte limit, %d, is more than the server's max_file_store has left: lower the limit or raise max_file_store)",
+				cfg.Name, err, cfg.MaxBytes)
+		}
 		if errors.As(err, &apiErr) {
 			return fmt.Errorf("backbone: stream %s: %w", cfg.Name, err)
 		}

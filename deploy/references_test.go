@@ -357,6 +357,11 @@ func checkPlanes(t *testing.T, m *manifests) {
 	if env(dpc, "PLUGS_METRICS_ADDR") != "" {
 		listenPort(t, dpc, "PLUGS_METRICS_ADDR", "metrics")
 	}
+	// The control plane serves /metrics on a listener of its own, never on
+	// the REST port.
+	if cpMetrics := listenPort(t, cpc, "PLUGS_METRICS_ADDR", "metrics"); cpMetrics == httpPort || cpMetrics == grpcPort {
+		t.Errorf("the control plane's metrics share port %d with its API", cpMetrics)
+	}
 
 	// Probes ask the routes the servers have.
 	cpRoutes := readSources(t, "../controlplane/server")

@@ -64,6 +64,9 @@ type world struct {
 	rest     string // base URL of the control plane's REST gateway
 	grpcAddr string // the control plane's gRPC listener
 	key      string // the tenant's API key
+	// keyring is the control plane's, holding masterKey.
+	keyring   *secrets.Keyring
+	masterKey secrets.Key
 }
 
 func start(t *testing.T) *world {
@@ -159,6 +162,7 @@ func startTraced(t *testing.T, tp trace.TracerProvider) *world {
 		rest:     "http://" + srv.HTTPAddr,
 		grpcAddr: srv.GRPCAddr,
 		key:      key,
+		keyring:  kr, masterKey: k,
 	}
 }
 

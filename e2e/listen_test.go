@@ -57,7 +57,7 @@ func TestListenForwardsEachWebhookOnce(t *testing.T) {
 				done <- (&listen.Client{Conn: conn, SourceIDs: []string{src}, Raw: mode.raw, ForwardTo: local.srv.URL,
 					Signer: &consumer.Signer{Key: key}, Out: out, MaxBackoff: 100 * time.Millisecond, Log: quiet}).Run(ctx)
 			}()
-			waitFor(t, "the stream to be ready", func() bool { return strings.Contains(out.String(), "Ready: ") })
+			waitFor(t, "the stream to be ready", func() bool { return strings.Contains(string(out.bytes()), "Ready: ") })
 
 			sent := map[string]string{} // provider event id -> Stripe-Signature sent
 			send := func(source, id string) {
@@ -117,9 +117,9 @@ func TestListenForwardsEachWebhookOnce(t *testing.T) {
 			if len(local.got) != len(sent) || len(local.errs) > 0 {
 				t.Errorf("the local server got %d webhooks (want %d) and refused %v", len(local.got), len(sent), local.errs)
 			}
-			lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+			lines := strings.Split(strings.TrimSpace(string(out.bytes())), "\n")
 			if len(lines) != 1+len(sent) {
-				t.Fatalf("%d lines, want Ready and one per webhook:\n%s", len(lines), out.String())
+				t.Fatalf("%d lines, want Ready and one per webhook:\n%s", len(lines), string(out.bytes()))
 			}
 			for _, l := range lines[1:] {
 				if !strings.Contains(l, "  "+src+"  invoice.paid ") || !strings.Contains(l, " evt_") || !strings.Contains(l, " 204  ") {
@@ -409,23 +409,4 @@ func (p *cutProxy) resume() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.down = false
-}
-
-// lockedBuffer is a strings.Builder written by the client while the test
-// reads it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }

@@ -5480,6 +5480,12 @@ type ReceiptMutation struct {
 	body              *[]byte
 	body_truncated    *bool
 	test              *bool
+	body_size         *int64
+	addbody_size      *int64
+	body_sha256       *string
+	unverified        *bool
+	size_bytes        *int64
+	addsize_bytes     *int64
 	clearedFields     map[string]struct{}
 	done              bool
 	oldValue          func(context.Context) (*Receipt, error)
@@ -6428,6 +6434,190 @@ func (m *ReceiptMutation) ResetTest() {
 	m.test = nil
 }
 
+// SetBodySize sets the "body_size" field.
+func (m *ReceiptMutation) SetBodySize(i int64) {
+	m.body_size = &i
+	m.addbody_size = nil
+}
+
+// BodySize returns the value of the "body_size" field in the mutation.
+func (m *ReceiptMutation) BodySize() (r int64, exists bool) {
+	v := m.body_size
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldBodySize returns the old "body_size" field's value of the Receipt entity.
+// If the Receipt object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReceiptMutation) OldBodySize(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldBodySize is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldBodySize requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldBodySize: %w", err)
+	}
+	return oldValue.BodySize, nil
+}
+
+// AddBodySize adds i to the "body_size" field.
+func (m *ReceiptMutation) AddBodySize(i int64) {
+	if m.addbody_size != nil {
+		*m.addbody_size += i
+	} else {
+		m.addbody_size = &i
+	}
+}
+
+// AddedBodySize returns the value that was added to the "body_size" field in this mutation.
+func (m *ReceiptMutation) AddedBodySize() (r int64, exists bool) {
+	v := m.addbody_size
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetBodySize resets all changes to the "body_size" field.
+func (m *ReceiptMutation) ResetBodySize() {
+	m.body_size = nil
+	m.addbody_size = nil
+}
+
+// SetBodySha256 sets the "body_sha256" field.
+func (m *ReceiptMutation) SetBodySha256(s string) {
+	m.body_sha256 = &s
+}
+
+// BodySha256 returns the value of the "body_sha256" field in the mutation.
+func (m *ReceiptMutation) BodySha256() (r string, exists bool) {
+	v := m.body_sha256
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldBodySha256 returns the old "body_sha256" field's value of the Receipt entity.
+// If the Receipt object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReceiptMutation) OldBodySha256(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldBodySha256 is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldBodySha256 requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldBodySha256: %w", err)
+	}
+	return oldValue.BodySha256, nil
+}
+
+// ResetBodySha256 resets all changes to the "body_sha256" field.
+func (m *ReceiptMutation) ResetBodySha256() {
+	m.body_sha256 = nil
+}
+
+// SetUnverified sets the "unverified" field.
+func (m *ReceiptMutation) SetUnverified(b bool) {
+	m.unverified = &b
+}
+
+// Unverified returns the value of the "unverified" field in the mutation.
+func (m *ReceiptMutation) Unverified() (r bool, exists bool) {
+	v := m.unverified
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUnverified returns the old "unverified" field's value of the Receipt entity.
+// If the Receipt object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReceiptMutation) OldUnverified(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUnverified is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUnverified requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUnverified: %w", err)
+	}
+	return oldValue.Unverified, nil
+}
+
+// ResetUnverified resets all changes to the "unverified" field.
+func (m *ReceiptMutation) ResetUnverified() {
+	m.unverified = nil
+}
+
+// SetSizeBytes sets the "size_bytes" field.
+func (m *ReceiptMutation) SetSizeBytes(i int64) {
+	m.size_bytes = &i
+	m.addsize_bytes = nil
+}
+
+// SizeBytes returns the value of the "size_bytes" field in the mutation.
+func (m *ReceiptMutation) SizeBytes() (r int64, exists bool) {
+	v := m.size_bytes
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSizeBytes returns the old "size_bytes" field's value of the Receipt entity.
+// If the Receipt object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReceiptMutation) OldSizeBytes(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSizeBytes is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSizeBytes requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSizeBytes: %w", err)
+	}
+	return oldValue.SizeBytes, nil
+}
+
+// AddSizeBytes adds i to the "size_bytes" field.
+func (m *ReceiptMutation) AddSizeBytes(i int64) {
+	if m.addsize_bytes != nil {
+		*m.addsize_bytes += i
+	} else {
+		m.addsize_bytes = &i
+	}
+}
+
+// AddedSizeBytes returns the value that was added to the "size_bytes" field in this mutation.
+func (m *ReceiptMutation) AddedSizeBytes() (r int64, exists bool) {
+	v := m.addsize_bytes
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetSizeBytes resets all changes to the "size_bytes" field.
+func (m *ReceiptMutation) ResetSizeBytes() {
+	m.size_bytes = nil
+	m.addsize_bytes = nil
+}
+
 // Where appends a list predicates to the ReceiptMutation builder.
 func (m *ReceiptMutation) Where(ps ...predicate.Receipt) {
 	m.predicates = append(m.predicates, ps...)
@@ -6462,7 +6652,7 @@ func (m *ReceiptMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ReceiptMutation) Fields() []string {
-	fields := make([]string, 0, 21)
+	fields := make([]string, 0, 25)
 	if m.tenant_id != nil {
 		fields = append(fields, receipt.FieldTenantID)
 	}
@@ -6526,6 +6716,18 @@ func (m *ReceiptMutation) Fields() []string {
 	if m.test != nil {
 		fields = append(fields, receipt.FieldTest)
 	}
+	if m.body_size != nil {
+		fields = append(fields, receipt.FieldBodySize)
+	}
+	if m.body_sha256 != nil {
+		fields = append(fields, receipt.FieldBodySha256)
+	}
+	if m.unverified != nil {
+		fields = append(fields, receipt.FieldUnverified)
+	}
+	if m.size_bytes != nil {
+		fields = append(fields, receipt.FieldSizeBytes)
+	}
 	return fields
 }
 
@@ -6576,6 +6778,14 @@ func (m *ReceiptMutation) Field(name string) (ent.Value, bool) {
 		return m.BodyTruncated()
 	case receipt.FieldTest:
 		return m.Test()
+	case receipt.FieldBodySize:
+		return m.BodySize()
+	case receipt.FieldBodySha256:
+		return m.BodySha256()
+	case receipt.FieldUnverified:
+		return m.Unverified()
+	case receipt.FieldSizeBytes:
+		return m.SizeBytes()
 	}
 	return nil, false
 }
@@ -6627,6 +6837,14 @@ func (m *ReceiptMutation) OldField(ctx context.Context, name string) (ent.Value,
 		return m.OldBodyTruncated(ctx)
 	case receipt.FieldTest:
 		return m.OldTest(ctx)
+	case receipt.FieldBodySize:
+		return m.OldBodySize(ctx)
+	case receipt.FieldBodySha256:
+		return m.OldBodySha256(ctx)
+	case receipt.FieldUnverified:
+		return m.OldUnverified(ctx)
+	case receipt.FieldSizeBytes:
+		return m.OldSizeBytes(ctx)
 	}
 	return nil, fmt.Errorf("unknown Receipt field %s", name)
 }
@@ -6783,6 +7001,34 @@ func (m *ReceiptMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetTest(v)
 		return nil
+	case receipt.FieldBodySize:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetBodySize(v)
+		return nil
+	case receipt.FieldBodySha256:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetBodySha256(v)
+		return nil
+	case receipt.FieldUnverified:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUnverified(v)
+		return nil
+	case receipt.FieldSizeBytes:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSizeBytes(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Receipt field %s", name)
 }
@@ -6797,6 +7043,12 @@ func (m *ReceiptMutation) AddedFields() []string {
 	if m.addlatency_ms != nil {
 		fields = append(fields, receipt.FieldLatencyMs)
 	}
+	if m.addbody_size != nil {
+		fields = append(fields, receipt.FieldBodySize)
+	}
+	if m.addsize_bytes != nil {
+		fields = append(fields, receipt.FieldSizeBytes)
+	}
 	return fields
 }
 
@@ -6809,6 +7061,10 @@ func (m *ReceiptMutation) AddedField(name string) (ent.Value, bool) {
 		return m.AddedStatusCode()
 	case receipt.FieldLatencyMs:
 		return m.AddedLatencyMs()
+	case receipt.FieldBodySize:
+		return m.AddedBodySize()
+	case receipt.FieldSizeBytes:
+		return m.AddedSizeBytes()
 	}
 	return nil, false
 }
@@ -6831,6 +7087,20 @@ func (m *ReceiptMutation) AddField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.AddLatencyMs(v)
+		return nil
+	case receipt.FieldBodySize:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddBodySize(v)
+		return nil
+	case receipt.FieldSizeBytes:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddSizeBytes(v)
 		return nil
 	}
 	return fmt.Errorf("unknown Receipt numeric field %s", name)
@@ -6936,6 +7206,18 @@ func (m *ReceiptMutation) ResetField(name string) error {
 		return nil
 	case receipt.FieldTest:
 		m.ResetTest()
+		return nil
+	case receipt.FieldBodySize:
+		m.ResetBodySize()
+		return nil
+	case receipt.FieldBodySha256:
+		m.ResetBodySha256()
+		return nil
+	case receipt.FieldUnverified:
+		m.ResetUnverified()
+		return nil
+	case receipt.FieldSizeBytes:
+		m.ResetSizeBytes()
 		return nil
 	}
 	return fmt.Errorf("unknown Receipt field %s", name)

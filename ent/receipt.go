@@ -61,7 +61,15 @@ type Receipt struct {
 	// BodyTruncated holds the value of the "body_truncated" field.
 	BodyTruncated bool `json:"body_truncated,omitempty"`
 	// Test holds the value of the "test" field.
-	Test         bool `json:"test,omitempty"`
+	Test bool `json:"test,omitempty"`
+	// BodySize holds the value of the "body_size" field.
+	BodySize int64 `json:"body_size,omitempty"`
+	// BodySha256 holds the value of the "body_sha256" field.
+	BodySha256 string `json:"body_sha256,omitempty"`
+	// Unverified holds the value of the "unverified" field.
+	Unverified bool `json:"unverified,omitempty"`
+	// SizeBytes holds the value of the "size_bytes" field.
+	SizeBytes    int64 `json:"size_bytes,omitempty"`
 	selectValues sql.SelectValues
 }
 
@@ -72,11 +80,11 @@ func (*Receipt) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case receipt.FieldHeaders, receipt.FieldBody:
 			values[i] = new([]byte)
-		case receipt.FieldReplay, receipt.FieldBodyTruncated, receipt.FieldTest:
+		case receipt.FieldReplay, receipt.FieldBodyTruncated, receipt.FieldTest, receipt.FieldUnverified:
 			values[i] = new(sql.NullBool)
-		case receipt.FieldStatusCode, receipt.FieldLatencyMs:
+		case receipt.FieldStatusCode, receipt.FieldLatencyMs, receipt.FieldBodySize, receipt.FieldSizeBytes:
 			values[i] = new(sql.NullInt64)
-		case receipt.FieldOutcome, receipt.FieldCause, receipt.FieldDetail, receipt.FieldField, receipt.FieldEventType, receipt.FieldProviderEventID, receipt.FieldUsageEventID, receipt.FieldDataPlane, receipt.FieldRemoteAddress, receipt.FieldMethod, receipt.FieldRequestURI:
+		case receipt.FieldOutcome, receipt.FieldCause, receipt.FieldDetail, receipt.FieldField, receipt.FieldEventType, receipt.FieldProviderEventID, receipt.FieldUsageEventID, receipt.FieldDataPlane, receipt.FieldRemoteAddress, receipt.FieldMethod, receipt.FieldRequestURI, receipt.FieldBodySha256:
 			values[i] = new(sql.NullString)
 		case receipt.FieldReceiveTime:
 			values[i] = new(sql.NullTime)
@@ -231,6 +239,30 @@ func (_m *Receipt) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.Test = value.Bool
 			}
+		case receipt.FieldBodySize:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field body_size", values[i])
+			} else if value.Valid {
+				_m.BodySize = value.Int64
+			}
+		case receipt.FieldBodySha256:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field body_sha256", values[i])
+			} else if value.Valid {
+				_m.BodySha256 = value.String
+			}
+		case receipt.FieldUnverified:
+			if value, ok := values[i].(*sql.NullBool); !ok {
+				return fmt.Errorf("unexpected type %T for field unverified", values[i])
+			} else if value.Valid {
+				_m.Unverified = value.Bool
+			}
+		case receipt.FieldSizeBytes:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field size_bytes", values[i])
+			} else if value.Valid {
+				_m.SizeBytes = value.Int64
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -329,6 +361,18 @@ func (_m *Receipt) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("test=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Test))
+	builder.WriteString(", ")
+	builder.WriteString("body_size=")
+	builder.WriteString(fmt.Sprintf("%v", _m.BodySize))
+	builder.WriteString(", ")
+	builder.WriteString("body_sha256=")
+	builder.WriteString(_m.BodySha256)
+	builder.WriteString(", ")
+	builder.WriteString("unverified=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Unverified))
+	builder.WriteString(", ")
+	builder.WriteString("size_bytes=")
+	builder.WriteString(fmt.Sprintf("%v", _m.SizeBytes))
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -271,6 +271,62 @@ func (_c *ReceiptCreate) SetNillableTest(v *bool) *ReceiptCreate {
 	return _c
 }
 
+// SetBodySize sets the "body_size" field.
+func (_c *ReceiptCreate) SetBodySize(v int64) *ReceiptCreate {
+	_c.mutation.SetBodySize(v)
+	return _c
+}
+
+// SetNillableBodySize sets the "body_size" field if the given value is not nil.
+func (_c *ReceiptCreate) SetNillableBodySize(v *int64) *ReceiptCreate {
+	if v != nil {
+		_c.SetBodySize(*v)
+	}
+	return _c
+}
+
+// SetBodySha256 sets the "body_sha256" field.
+func (_c *ReceiptCreate) SetBodySha256(v string) *ReceiptCreate {
+	_c.mutation.SetBodySha256(v)
+	return _c
+}
+
+// SetNillableBodySha256 sets the "body_sha256" field if the given value is not nil.
+func (_c *ReceiptCreate) SetNillableBodySha256(v *string) *ReceiptCreate {
+	if v != nil {
+		_c.SetBodySha256(*v)
+	}
+	return _c
+}
+
+// SetUnverified sets the "unverified" field.
+func (_c *ReceiptCreate) SetUnverified(v bool) *ReceiptCreate {
+	_c.mutation.SetUnverified(v)
+	return _c
+}
+
+// SetNillableUnverified sets the "unverified" field if the given value is not nil.
+func (_c *ReceiptCreate) SetNillableUnverified(v *bool) *ReceiptCreate {
+	if v != nil {
+		_c.SetUnverified(*v)
+	}
+	return _c
+}
+
+// SetSizeBytes sets the "size_bytes" field.
+func (_c *ReceiptCreate) SetSizeBytes(v int64) *ReceiptCreate {
+	_c.mutation.SetSizeBytes(v)
+	return _c
+}
+
+// SetNillableSizeBytes sets the "size_bytes" field if the given value is not nil.
+func (_c *ReceiptCreate) SetNillableSizeBytes(v *int64) *ReceiptCreate {
+	if v != nil {
+		_c.SetSizeBytes(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *ReceiptCreate) SetID(v uuid.UUID) *ReceiptCreate {
 	_c.mutation.SetID(v)
@@ -374,6 +430,22 @@ func (_c *ReceiptCreate) defaults() error {
 		v := receipt.DefaultTest
 		_c.mutation.SetTest(v)
 	}
+	if _, ok := _c.mutation.BodySize(); !ok {
+		v := receipt.DefaultBodySize
+		_c.mutation.SetBodySize(v)
+	}
+	if _, ok := _c.mutation.BodySha256(); !ok {
+		v := receipt.DefaultBodySha256
+		_c.mutation.SetBodySha256(v)
+	}
+	if _, ok := _c.mutation.Unverified(); !ok {
+		v := receipt.DefaultUnverified
+		_c.mutation.SetUnverified(v)
+	}
+	if _, ok := _c.mutation.SizeBytes(); !ok {
+		v := receipt.DefaultSizeBytes
+		_c.mutation.SetSizeBytes(v)
+	}
 	return nil
 }
 
@@ -440,6 +512,18 @@ func (_c *ReceiptCreate) check() error {
 	}
 	if _, ok := _c.mutation.Test(); !ok {
 		return &ValidationError{Name: "test", err: errors.New(`ent: missing required field "Receipt.test"`)}
+	}
+	if _, ok := _c.mutation.BodySize(); !ok {
+		return &ValidationError{Name: "body_size", err: errors.New(`ent: missing required field "Receipt.body_size"`)}
+	}
+	if _, ok := _c.mutation.BodySha256(); !ok {
+		return &ValidationError{Name: "body_sha256", err: errors.New(`ent: missing required field "Receipt.body_sha256"`)}
+	}
+	if _, ok := _c.mutation.Unverified(); !ok {
+		return &ValidationError{Name: "unverified", err: errors.New(`ent: missing required field "Receipt.unverified"`)}
+	}
+	if _, ok := _c.mutation.SizeBytes(); !ok {
+		return &ValidationError{Name: "size_bytes", err: errors.New(`ent: missing required field "Receipt.size_bytes"`)}
 	}
 	return nil
 }
@@ -560,6 +644,22 @@ func (_c *ReceiptCreate) createSpec() (*Receipt, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.Test(); ok {
 		_spec.SetField(receipt.FieldTest, field.TypeBool, value)
 		_node.Test = value
+	}
+	if value, ok := _c.mutation.BodySize(); ok {
+		_spec.SetField(receipt.FieldBodySize, field.TypeInt64, value)
+		_node.BodySize = value
+	}
+	if value, ok := _c.mutation.BodySha256(); ok {
+		_spec.SetField(receipt.FieldBodySha256, field.TypeString, value)
+		_node.BodySha256 = value
+	}
+	if value, ok := _c.mutation.Unverified(); ok {
+		_spec.SetField(receipt.FieldUnverified, field.TypeBool, value)
+		_node.Unverified = value
+	}
+	if value, ok := _c.mutation.SizeBytes(); ok {
+		_spec.SetField(receipt.FieldSizeBytes, field.TypeInt64, value)
+		_node.SizeBytes = value
 	}
 	return _node, _spec
 }
@@ -692,6 +792,18 @@ func (u *ReceiptUpsertOne) UpdateNewValues() *ReceiptUpsertOne {
 		}
 		if _, exists := u.create.mutation.Test(); exists {
 			s.SetIgnore(receipt.FieldTest)
+		}
+		if _, exists := u.create.mutation.BodySize(); exists {
+			s.SetIgnore(receipt.FieldBodySize)
+		}
+		if _, exists := u.create.mutation.BodySha256(); exists {
+			s.SetIgnore(receipt.FieldBodySha256)
+		}
+		if _, exists := u.create.mutation.Unverified(); exists {
+			s.SetIgnore(receipt.FieldUnverified)
+		}
+		if _, exists := u.create.mutation.SizeBytes(); exists {
+			s.SetIgnore(receipt.FieldSizeBytes)
 		}
 	}))
 	return u
@@ -969,6 +1081,18 @@ func (u *ReceiptUpsertBulk) UpdateNewValues() *ReceiptUpsertBulk {
 			}
 			if _, exists := b.mutation.Test(); exists {
 				s.SetIgnore(receipt.FieldTest)
+			}
+			if _, exists := b.mutation.BodySize(); exists {
+				s.SetIgnore(receipt.FieldBodySize)
+			}
+			if _, exists := b.mutation.BodySha256(); exists {
+				s.SetIgnore(receipt.FieldBodySha256)
+			}
+			if _, exists := b.mutation.Unverified(); exists {
+				s.SetIgnore(receipt.FieldUnverified)
+			}
+			if _, exists := b.mutation.SizeBytes(); exists {
+				s.SetIgnore(receipt.FieldSizeBytes)
 			}
 		}
 	}))

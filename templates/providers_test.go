@@ -37,6 +37,9 @@ func newCredential(t *testing.T, scheme *plugsv1.SignatureScheme) credential {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if scheme.GetSecretEncoding() == plugsv1.SignatureScheme_SECRET_ENCODING_BASE64 {
+			return credential{secret: base64.StdEncoding.EncodeToString(pub), priv: priv}
+		}
 		return credential{secret: hex.EncodeToString(pub), priv: priv}
 	}
 	switch scheme.GetSecretEncoding() {

@@ -109,16 +109,8 @@ func (c *Catalog) Get(id string) (*plugsv1.Template, error) {
 // IDs lists template ids in order.
 func (c *Catalog) IDs() []string { return slices.Clone(c.ids) }
 
-// List returns copies of the templates whose id sorts after `after`, at most
-// limit of them, in id order.
+// List returns copies of the templates whose id sorts after `after`, at
+// most limit of them, in id order.
 func (c *Catalog) List(after string, limit int) []*plugsv1.Template {
-	i, _ := slices.BinarySearch(c.ids, after)
-	if i < len(c.ids) && c.ids[i] == after {
-		i++
-	}
-	var out []*plugsv1.Template
-	for ; i < len(c.ids) && len(out) < limit; i++ {
-		out = append(out, proto.Clone(c.byID[c.ids[i]]).(*plugsv1.Template))
-	}
-	return out
+	return c.Find(Filter{}, after, limit)
 }

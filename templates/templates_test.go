@@ -22,6 +22,9 @@ func TestBuiltinTemplatesAreValid(t *testing.T) {
 		if tpl.GetDisplayName() == "" {
 			t.Errorf("%s: no display name", id)
 		}
+		if !IsCategory(tpl.GetCategory()) {
+			t.Errorf("%s: category %q is not one of %v", id, tpl.GetCategory(), Categories())
+		}
 		if tpl.GetSignatureScheme().GetAlgorithm() == 0 {
 			t.Errorf("%s: no algorithm", id)
 		}

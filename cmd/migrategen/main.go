@@ -6,6 +6,10 @@
 // then diffs.
 //
 //	go run ./cmd/migrategen -name add_things
+//
+// With -rehash it writes each dialect's atlas.sum again from the migration
+// files as they are, for after a merge brought migrations from two
+// branches together (check then that the schema test still plans nothing).
 package main
 
 import (
@@ -32,7 +36,16 @@ import (
 func main() {
 	name := flag.String("name", "", "migration name, for example add_receipts")
 	dir := flag.String("dir", "controlplane/store/migrations", "migration root directory")
+	rehash := flag.Bool("rehash", false, "only write each dialect's atlas.sum again from its files")
 	flag.Parse()
+	if *rehash {
+		for _, d := range []string{"sqlite", "postgres"} {
+			if err := writeSum(filepath.Join(*dir, d)); err != nil {
+				log.Fatalf("migrategen: %s: %v", d, err)
+			}
+		}
+		return
+	}
 	if *name == "" {
 		log.Fatal("migrategen: -name is required")
 	}
@@ -89,4 +102,17 @@ func diff(ctx context.Context, dia, driver, dsn, dirPath, name string) error {
 		schema.WithDropColumn(true),
 		schema.WithDropIndex(true),
 	)
+}
+
+// writeSum writes the atlas.sum of a migration directory from its files.
+func writeSum(dirPath string) error {
+	dir, err := migrate.NewLocalDir(dirPath)
+	if err != nil {
+		return err
+	}
+	sum, err := dir.Checksum()
+	if err != nil {
+		return err
+	}
+	return migrate.WriteSumFile(dir, sum)
 }

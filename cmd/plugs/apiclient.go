@@ -60,87 +60,24 @@ func (f *apiFlags) dial(ctx context.Context) (*grpc.ClientConn, context.Context,
 }
 
 // clientCmd is the command line of a command for people that calls the
-// control plane's API (plugs sources get ID, …): its flags, which may come
-// before or after its arguments, the connection and the output format.
+// control plane's API (plugs sources get ID, …): its own flags (fs), the
+// connection settings and the output format.
 type clientCmd struct {
-	fs   *flag.FlagSet
-	conn *flag.FlagSet // the connection flags alone
-	api  apiFlags
-	out  outputFormat
-	// config names the settings file; parseSettings reads it.
-	config string
-	// synopsis and doc head the help.
-	synopsis, doc string
-	args          []string
+	*commandLine
+	fs  *flag.FlagSet // the command's own flags
+	api apiFlags
+	out outputFormat
 }
 
 // newClientCmd starts the command line of "plugs <name>"; synopsis is what
 // follows the name in the help's usage line, doc what the command does.
 // The command adds its own flags to fs.
 func newClientCmd(name, synopsis, doc string) *clientCmd {
-	c := &clientCmd{
-		fs:       flag.NewFlagSet("plugs "+name, flag.ContinueOnError),
-		conn:     flag.NewFlagSet("plugs "+name, flag.ContinueOnError),
-		synopsis: "plugs " + name + " " + synopsis, doc: doc,
-	}
-	// The flag package would print its own error and the whole help on a
-	// bad flag; parse prints the help only when it is asked for.
-	c.fs.SetOutput(io.Discard)
-	c.fs.Usage = func() {}
-	c.api.register(c.conn)
-	c.conn.VisitAll(func(f *flag.Flag) { c.fs.Var(f.Value, f.Name, f.Usage) })
-	c.fs.StringVar(&c.config, configFlag, "",
-		"YAML file of connection settings keyed by flag name: server, api-key, data-dir, tls-ca, tls-server-name (PLUGS_CONFIG)")
+	c := &clientCmd{commandLine: newCommandLine(name, synopsis, doc)}
+	c.fs = c.own
+	c.api.register(c.settings)
 	c.out.register(c.fs)
 	return c
-}
-
-// parse reads args: flags anywhere, then exactly the positional arguments
-// named (ID, …). Only the connection flags are filled from PLUGS_*
-// variables and the --config file: a command's own flags come from its
-// command line alone, so a PLUGS_NAME or PLUGS_URL left in a shell never
-// names a new resource. -h prints the help to help and returns
-// flag.ErrHelp.
-func (c *clientCmd) parse(args []string, help io.Writer, positional ...string) error {
-	for {
-		if err := c.fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				c.printHelp(help)
-				return err
-			}
-			return usageErr("%v (see %s -h)", err, c.fs.Name())
-		}
-		consumed := len(args) - c.fs.NArg()
-		if c.fs.NArg() == 0 || (consumed > 0 && args[consumed-1] == "--") {
-			c.args = append(c.args, c.fs.Args()...)
-			break
-		}
-		c.args = append(c.args, c.fs.Arg(0))
-		args = c.fs.Args()[1:]
-	}
-	if len(c.args) != len(positional) {
-		if len(positional) == 0 {
-			return usageErr("%s takes no arguments, got %q", c.fs.Name(), c.args)
-		}
-		return usageErr("%s needs %s (see -h)", c.fs.Name(), strings.Join(positional, " "))
-	}
-	// The connection flags given on the command line, for parseSettings
-	// to fill the others from the environment and the file.
-	var given []string
-	c.fs.Visit(func(f *flag.Flag) {
-		if c.conn.Lookup(f.Name) != nil || f.Name == configFlag {
-			given = append(given, "-"+f.Name+"="+f.Value.String())
-		}
-	})
-	return parseSettings(c.conn, given)
-}
-
-// printHelp writes the usage line, what the command does and its flags.
-func (c *clientCmd) printHelp(w io.Writer) {
-	fmt.Fprintf(w, "usage: %s\n\n%s\n\nflags:\n", c.synopsis, strings.TrimSpace(c.doc))
-	c.fs.SetOutput(w)
-	c.fs.PrintDefaults()
-	c.fs.SetOutput(io.Discard)
 }
 
 // dial connects to the control plane; see apiFlags.dial.

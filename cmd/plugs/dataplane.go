@@ -58,6 +58,9 @@ type dpFlags struct {
 	nats             natsFlags
 	natsReplicas     int
 	receiptRetention time.Duration
+	// receiptStreamMax and unverifiedStreamMax bound the receipts
+	// streams (0: no bound).
+	receiptStreamMax, unverifiedStreamMax int64
 	// egressAllow lists CIDRs and hosts deliveries may reach although they
 	// are private (development).
 	egressAllow string
@@ -72,6 +75,10 @@ type dpFlags struct {
 	// endpoint; sources add their own.
 	rateLimit float64
 	rateBurst int
+	// rejectedRate and rejectedBurst are each source's budget for
+	// requests rejected before verification that still leave a receipt.
+	rejectedRate  float64
+	rejectedBurst int
 	// metricsAddr serves /metrics apart from the public ingest listener;
 	// empty serves none. plugs dev sets metrics instead: the data plane's
 	// series join the control plane's on its /metrics.
@@ -114,7 +121,19 @@ func (f *dpFlags) register(fs *flag.FlagSet, defIngest string, inProcess bool) {
 		f.nats.defURL, f.nats.urlHelp = "nats://127.0.0.1:4222", "NATS JetStream server or cluster URLs"
 		f.nats.register(fs)
 		fs.IntVar(&f.natsReplicas, "nats-replicas", envInt("PLUGS_NATS_REPLICAS", 1), "replicas of the streams Plugs creates: 3 on a production cluster (PLUGS_NATS_REPLICAS)")
+		fs.DurationVar(&f.receiptRetention, "receipt-retention", envDuration("PLUGS_RECEIPT_RETENTION", backbone.DefaultReceiptRetention),
+			"how long the receipts and delivery-log streams keep their messages; set the control plane's flag to the same (PLUGS_RECEIPT_RETENTION)")
 	}
+	// plugs dev's streams live on the developer's disk, and JetStream
+	// reserves a stream's byte limit against the space it has.
+	defStream, defUnverified := int64(backbone.DefaultReceiptMaxBytes), int64(backbone.DefaultUnverifiedReceiptMaxBytes)
+	if inProcess {
+		defStream, defUnverified = 1<<30, 256<<20
+	}
+	sizeVar(fs, &f.receiptStreamMax, "receipt-stream-max-bytes", defStream,
+		"`size` (such as 8GiB) the stream carrying receipts of verified webhooks to the control plane may hold; past it the oldest are discarded, indexed or not; none for no limit (PLUGS_RECEIPT_STREAM_MAX_BYTES)")
+	sizeVar(fs, &f.unverifiedStreamMax, "unverified-receipt-stream-max-bytes", defUnverified,
+		"`size` the stream of receipts of requests that did not pass verification may hold, kept apart so they never push out the others; none for no limit (PLUGS_UNVERIFIED_RECEIPT_STREAM_MAX_BYTES)")
 	if !inProcess {
 		fs.StringVar(&f.roles, "roles", envOr("PLUGS_DATAPLANE_ROLES", "receive,forward"),
 			"what this data plane does: receive (the ingest endpoint), forward (deliveries to destinations), or both (PLUGS_DATAPLANE_ROLES)")
@@ -131,13 +150,17 @@ func (f *dpFlags) register(fs *flag.FlagSet, defIngest string, inProcess bool) {
 		"requests per second this data plane accepts across all sources, answering 429 past it; 0 means no limit (PLUGS_RATE_LIMIT)")
 	fs.IntVar(&f.rateBurst, "rate-limit-burst", envInt("PLUGS_RATE_LIMIT_BURST", 0),
 		"requests accepted at once above --rate-limit; 0 means --rate-limit rounded up (PLUGS_RATE_LIMIT_BURST)")
+	fs.Float64Var(&f.rejectedRate, "rejected-rate-limit", envFloat("PLUGS_REJECTED_RATE_LIMIT", 1),
+		"requests per second each source may have rejected before verification (bad signature, too large, over its rate) and still leave a receipt; past it they are answered 429 and only counted; 0 means no limit (PLUGS_REJECTED_RATE_LIMIT)")
+	fs.IntVar(&f.rejectedBurst, "rejected-rate-limit-burst", envInt("PLUGS_REJECTED_RATE_LIMIT_BURST", 10),
+		"rejected requests each source may leave receipts for at once above --rejected-rate-limit (PLUGS_REJECTED_RATE_LIMIT_BURST)")
 	fs.StringVar(&f.egressAllow, "egress-allow", envOr("PLUGS_EGRESS_ALLOW", ""),
 		"comma-separated CIDRs and host names deliveries may reach despite being private, for development (PLUGS_EGRESS_ALLOW)")
 	fs.BoolVar(&f.trustForwarded, "trust-forwarded-headers", envOr("PLUGS_TRUST_FORWARDED_HEADERS", "") == "true",
 		"rebuild the request URL from X-Forwarded-Proto/Host, behind a proxy that sets them (PLUGS_TRUST_FORWARDED_HEADERS)")
 	if inProcess {
 		fs.BoolVar(&f.allowUnverified, "allow-unverified", false,
-			"accept requests carrying "+receiver.SkipVerificationHeader+": true without checking their signature (development only)")
+			"accept requests carrying "+receiver.SkipVerificationHeader+": true without checking their signature, for development (PLUGS_ALLOW_UNVERIFIED)")
 	} else {
 		fs.StringVar(&f.publicURL, "public-url", envOr("PLUGS_PUBLIC_URL", ""),
 			"base URL providers call, for schemes that sign the URL (PLUGS_PUBLIC_URL)")
@@ -155,6 +178,12 @@ func (f *dpFlags) load(inProcess bool) error {
 	}
 	if f.rateLimit < 0 || f.rateBurst < 0 {
 		return usageErr("--rate-limit and --rate-limit-burst must not be negative")
+	}
+	if f.rejectedRate < 0 || f.rejectedBurst < 0 {
+		return usageErr("--rejected-rate-limit and --rejected-rate-limit-burst must not be negative")
+	}
+	if f.receiptRetention < 0 {
+		return usageErr("--receipt-retention must not be negative")
 	}
 	if f.snapshotFile != "" {
 		if _, err := snapshotfile.ParseKey(f.snapshotKey); err != nil {
@@ -296,7 +325,7 @@ func startDataPlane(ctx context.Context, f *dpFlags) (*dataPlane, error) {
 		conn.Close()
 		return nil, err
 	}
-	go ensureStreams(ctx, nc, backbone.StreamOptions{Replicas: f.natsReplicas, ReceiptRetention: f.receiptRetention}, log)
+	go ensureStreams(ctx, nc, f.streamOptions(), log)
 	events := &backbone.EventStore{JS: nc.JS, Window: store.DedupWindow}
 	if f.allowUnverified {
 		log.Warn("verification bypass on: requests with " + receiver.SkipVerificationHeader + ": true are accepted unsigned (development only)")
@@ -306,8 +335,12 @@ func startDataPlane(ctx context.Context, f *dpFlags) (*dataPlane, error) {
 		reg = metrics.NewRegistry()
 	}
 	m := metrics.NewDataPlane(reg)
-	p := pipeline.New(store, events, pipeline.Options{Log: log, AllowUnverified: f.allowUnverified,
-		Limits: ratelimit.New(f.rateLimit, f.rateBurst), Observer: m, Tracing: f.tracing})
+	popts := pipeline.Options{Log: log, AllowUnverified: f.allowUnverified,
+		Limits: ratelimit.New(f.rateLimit, f.rateBurst), Observer: m, Tracing: f.tracing}
+	if b := ratelimit.NewBudget(f.rejectedRate, f.rejectedBurst, 0); b != nil {
+		popts.Rejections = b // a nil *Budget in the interface would not be nil
+	}
+	p := pipeline.New(store, events, popts)
 	recorder := receipts.New(nc.JS, 0, log)
 	rc := receiver.New(p, receiver.Options{PublicURL: f.publicURL, TrustForwardedHeaders: f.trustForwarded, Log: log,
 		Receipts: recorder, NodeID: f.nodeID})
@@ -359,7 +392,7 @@ func startDataPlane(ctx context.Context, f *dpFlags) (*dataPlane, error) {
 	attempts := forward.NewAttemptLog(nc.JS, f.nodeID, 0, log)
 	attemptsCtx, stopAttempts := context.WithCancel(context.WithoutCancel(ctx))
 	go attempts.Run(attemptsCtx)
-	m.WatchSpools(reg, recorder, attempts)
+	m.WatchSpools(reg, map[string]metrics.Spool{"receipts": recorder.Verified(), "unverified_receipts": recorder.Unverified(), "attempts": attempts})
 	fwd := forward.New(nc.JS, snapshot.Routes{Store: store}, forward.Options{Guard: guard, Log: log, Tracing: f.tracing,
 		OnAttempt: func(a forward.Attempt) { m.Attempt(a); attempts.Record(a) }})
 	runCtx, cancel := context.WithCancel(ctx)
@@ -374,7 +407,7 @@ func startDataPlane(ctx context.Context, f *dpFlags) (*dataPlane, error) {
 	cc := &configclient.Client{
 		Conn:     conn,
 		Token:    f.token,
-		Node:     &plugsv1.Node{Id: f.nodeID, Zone: f.zone, Build: version},
+		Node:     &plugsv1.Node{Id: f.nodeID, Zone: f.zone, Build: build.version},
 		Store:    store,
 		Log:      slog.Default(),
 		Persist:  persist,
@@ -384,13 +417,18 @@ func startDataPlane(ctx context.Context, f *dpFlags) (*dataPlane, error) {
 	return d, nil
 }
 
-func runDataPlane(ctx context.Context, args []string, _ io.Writer) error {
-	fs := flag.NewFlagSet("plugs dataplane", flag.ContinueOnError)
+func runDataPlane(ctx context.Context, args []string, stdout io.Writer) error {
+	cl := newCommandLine("dataplane", "[flags]", `
+Runs a data plane: it takes its configuration from a control plane
+(--controlplane), receives webhooks on --ingest-addr, stores them in NATS
+JetStream (--nats-url) and forwards them to destinations; /metrics is on
+--metrics-addr.`)
+	fs := cl.settings
 	var f dpFlags
 	var tf traceFlags
 	f.register(fs, ":8080", false)
 	tf.register(fs)
-	if err := parseSettings(fs, args); err != nil {
+	if err := cl.parse(args, stdout); err != nil {
 		return err
 	}
 	if err := f.load(false); err != nil {
@@ -405,7 +443,7 @@ func runDataPlane(ctx context.Context, args []string, _ io.Writer) error {
 	f.tracing = tp.Tracers()
 	dp, err := startDataPlane(ctx, &f)
 	if err != nil {
-		return err
+		return portTaken(err, fs)
 	}
 	defer dp.stop()
 	<-ctx.Done()
@@ -433,6 +471,12 @@ func restoreSnapshot(f *dpFlags, store *snapshot.Store, log *slog.Logger) (func(
 		log.Warn("persisted configuration ignored", "file", f.snapshotFile, "error", err)
 	}
 	return func(c *snapshot.Config) error { return snapshotfile.Save(f.snapshotFile, key, c) }, nil
+}
+
+// streamOptions are the streams' settings from the flags.
+func (f *dpFlags) streamOptions() backbone.StreamOptions {
+	return backbone.StreamOptions{Replicas: f.natsReplicas, ReceiptRetention: f.receiptRetention,
+		ReceiptMaxBytes: streamLimit(f.receiptStreamMax), UnverifiedReceiptMaxBytes: streamLimit(f.unverifiedStreamMax)}
 }
 
 // ensureStreams creates the backbone's streams, retrying until it can: a

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -26,7 +25,15 @@ import (
 const devKeyFile = "dev-api-key"
 
 func runDev(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("plugs dev", flag.ContinueOnError)
+	cl := newCommandLine("dev", "[flags]", `
+Runs a control plane, a data plane and an embedded NATS JetStream server in
+one process, for local use: SQLite, the master key and the stream files
+under --data-dir, a tenant and its API key made on the first start, plain
+http allowed to destinations on localhost. It listens on four ports, each
+set by a flag below: --ingest-addr (webhooks, /healthz, /readyz),
+--http-addr (REST API and /metrics), --grpc-addr (gRPC API) and
+--nats-port (embedded NATS).`)
+	fs := cl.settings
 	var cp cpFlags
 	var dp dpFlags
 	var tf traceFlags
@@ -34,10 +41,11 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 	cp.tls.register(fs)
 	dp.register(fs, "127.0.0.1:8080", true)
 	tf.register(fs)
-	natsHost := fs.String("nats-host", "127.0.0.1", "embedded NATS listen host")
-	natsPort := fs.Int("nats-port", 4222, "embedded NATS port (-1 picks a free one)")
-	natsFsync := fs.Bool("nats-fsync", false, "sync every event to disk before acknowledging it (survives power loss; far slower)")
-	if err := parseSettings(fs, args); err != nil {
+	natsHost := fs.String("nats-host", "127.0.0.1", "embedded NATS listen host (PLUGS_NATS_HOST)")
+	natsPort := fs.Int("nats-port", 4222, "embedded NATS client port; -1 picks a free one (PLUGS_NATS_PORT)")
+	natsFsync := fs.Bool("nats-fsync", false,
+		"sync every event to disk before acknowledging it: survives power loss, far slower (PLUGS_NATS_FSYNC)")
+	if err := cl.parse(args, stdout); err != nil {
 		return err
 	}
 	if err := cp.loadTLS(); err != nil {
@@ -56,6 +64,16 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := os.MkdirAll(cp.dataDir, 0o700); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
+	// The whole data directory is this process's: its database, key file
+	// and embedded NATS. plugs keys rotate waits on the lock for this
+	// process to load a new master key before sealing under it.
+	cp.command = "plugs dev"
+	lock, err := holdDataDir(&cp)
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
+	cp.lock = lock
 	if cp.publicURL == "" {
 		cp.publicURL = scheme(dp.ingestTLS != nil) + dp.ingestAddr
 	}
@@ -84,24 +102,29 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 		durability = backbone.DurabilityFsync
 	}
 	nats, err := backbone.StartEmbeddedWith(filepath.Join(cp.dataDir, "nats"), *natsHost, *natsPort, durability, nil)
+	if errors.Is(err, backbone.ErrListen) {
+		return fmt.Errorf("%w; listen elsewhere with --nats-port (PLUGS_NATS_PORT), -1 for any free port", err)
+	}
 	if err != nil {
 		return err
 	}
 	defer nats.Shutdown()
 	dp.nats.url, dp.natsReplicas = nats.URL(), 1
+	dp.receiptRetention = cp.receiptRetention
 	// The streams exist before either plane starts, so the control plane's
 	// receipts index does not wait for the data plane to create them.
-	if err := ensureDevStreams(ctx, nats.URL()); err != nil {
+	if err := ensureDevStreams(ctx, nats.URL(), dp.streamOptions()); err != nil {
 		return err
 	}
 	cp.nats.url = nats.URL()
 
-	// One /metrics, on the REST port, for both planes.
-	cp.metrics = metrics.NewRegistry()
+	// One /metrics, on the REST port, for both planes: everything listens
+	// on loopback here. Elsewhere it is a listener of its own.
+	cp.metrics, cp.metricsOnREST = metrics.NewRegistry(), true
 	dp.metrics = cp.metrics
 	c, err := startControlPlane(ctx, &cp, true, []string{dp.token})
 	if err != nil {
-		return err
+		return portTaken(err, fs)
 	}
 	defer c.stop()
 	key, fresh, err := devBootstrap(ctx, c, cp.dataDir)
@@ -114,7 +137,7 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 	dp.creds = c.srv.LoopbackCredentials()
 	d, err := startDataPlane(ctx, &dp)
 	if err != nil {
-		return err
+		return portTaken(err, fs)
 	}
 	defer d.stop()
 
@@ -193,11 +216,11 @@ func scheme(secure bool) string {
 	return "http://"
 }
 
-func ensureDevStreams(ctx context.Context, url string) error {
+func ensureDevStreams(ctx context.Context, url string, opts backbone.StreamOptions) error {
 	nc, err := backbone.Connect(ctx, backbone.Options{URL: url, Name: "plugs-dev"})
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	return backbone.EnsureStreams(ctx, nc.JS, backbone.StreamOptions{Replicas: 1})
+	return backbone.EnsureStreams(ctx, nc.JS, opts)
 }

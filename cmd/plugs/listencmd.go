@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -22,10 +21,7 @@ import (
 // runListen is plugs listen: a tenant's webhooks, as they are accepted,
 // posted to a URL on this machine.
 func runListen(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("plugs listen", flag.ContinueOnError)
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), `usage: plugs listen [--source ID]... [--forward-to URL] [--raw] [flags]
-
+	cl := newCommandLine("listen", "[--source ID]... [--forward-to URL] [--raw] [flags]", `
 Follows the tenant's sources (those --source names, or every one) and, as
 each webhook is accepted, posts it to --forward-to signed exactly as a
 destination's delivery is: the usage event as a CloudEvent, or with --raw
@@ -40,29 +36,23 @@ webhook. Ctrl-C stops it.
 Deliveries are signed with a session key printed at the start, unless
 --shared-key-file (or --shared-key, PLUGS_SHARED_KEY) gives one; with
 --destination the key must be that destination's (its fingerprint is
-checked) and its signature style is used.
-
-flags:`)
-		fs.PrintDefaults()
-	}
+checked) and its signature style is used.`)
 	var api apiFlags
-	api.register(fs)
+	api.register(cl.settings)
+	own := cl.own
 	var sources listFlag
-	fs.Var(&sources, "source", "id of a source to follow; repeat it or separate ids with commas; none follows every source")
-	forwardTo := fs.String("forward-to", "", "local URL each webhook is POSTed to; empty only prints them")
-	raw := fs.Bool("raw", false, "post the request the provider sent instead of the usage event")
-	destination := fs.String("destination", "", "sign with this destination's key and style (give its key with --shared-key-file)")
+	own.Var(&sources, "source", "id of a source to follow; repeat it or separate ids with commas; none follows every source")
+	forwardTo := own.String("forward-to", "", "local URL each webhook is POSTed to; empty only prints them")
+	raw := own.Bool("raw", false, "post the request the provider sent instead of the usage event")
+	destination := own.String("destination", "", "sign with this destination's key and style (give its key with --shared-key-file)")
 	key := &secretFlag{name: "shared-key", env: "PLUGS_SHARED_KEY"}
-	fs.StringVar(&key.value, "shared-key", "", `key to sign with: "whsec_" and base64, or at least 16 characters; visible to other users in ps, so prefer --shared-key-file or PLUGS_SHARED_KEY`)
-	fs.StringVar(&key.file, "shared-key-file", "", "file holding the shared-key (a trailing newline is not part of it)")
-	style := fs.String("signature-style", "standard_webhooks", "how to sign without --destination: standard_webhooks or hub")
-	header := fs.String("signature-header", "", "for --signature-style hub, the header carrying sha256=<hex>; empty means X-Hub-Signature-256")
-	timeout := fs.Duration("timeout", listen.DefaultTimeout, "how long the local URL may take to answer")
-	if err := fs.Parse(args); err != nil {
+	own.StringVar(&key.value, "shared-key", "", `key to sign with: "whsec_" and base64, or at least 16 characters; visible to other users in ps, so prefer --shared-key-file or PLUGS_SHARED_KEY`)
+	own.StringVar(&key.file, "shared-key-file", "", "file holding the shared-key (a trailing newline is not part of it)")
+	style := own.String("signature-style", "standard_webhooks", "how to sign without --destination: standard_webhooks or hub")
+	header := own.String("signature-header", "", "for --signature-style hub, the header carrying sha256=<hex>; empty means X-Hub-Signature-256")
+	timeout := own.Duration("timeout", listen.DefaultTimeout, "how long the local URL may take to answer")
+	if err := cl.parse(args, stdout); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return usageErr("plugs listen takes no arguments, got %q (see -h)", fs.Args())
 	}
 	if *forwardTo != "" {
 		u, err := url.Parse(*forwardTo)
@@ -78,10 +68,7 @@ flags:`)
 		return err
 	}
 	signer := &consumer.Signer{Key: sharedKey, Header: *header}
-	explicitStyle := false
-	fs.Visit(func(f *flag.Flag) {
-		explicitStyle = explicitStyle || f.Name == "signature-style" || f.Name == "signature-header"
-	})
+	explicitStyle := *style != "standard_webhooks" || *header != ""
 	switch {
 	case *destination != "" && explicitStyle:
 		return usageErr("--signature-style and --signature-header come from the destination; give one or the other")

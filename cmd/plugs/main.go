@@ -19,9 +19,6 @@ import (
 	"github.com/plugshq/plugs/internal/logging"
 )
 
-// version is set at build time with -ldflags "-X main.version=…".
-var version = "dev"
-
 type command struct {
 	name, summary string
 	run           func(ctx context.Context, args []string, stdout io.Writer) error
@@ -41,10 +38,8 @@ func commands() []command {
 		{"destinations", "destinations list | get ID | create | delete ID | deliveries ID | dead-letters ID", runDestinations},
 		{"templates", "templates list: the provider templates sources start from", runTemplates},
 		{"keys", "master keys: keys generate | keys rotate (re-encrypt every secret under the newest key)", runKeys},
-		{"version", "print the version", func(_ context.Context, _ []string, w io.Writer) error {
-			_, err := fmt.Fprintln(w, "plugs", version)
-			return err
-		}},
+		{"dataplanes", "list data planes with node names, builds and rejections, from the database (operator)", runDataPlanes},
+		{"version", "print the version and the commit it was built from (also --version)", runVersion},
 	}
 }
 
@@ -68,22 +63,33 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	for _, c := range commands() {
-		if c.name == os.Args[1] {
-			err := c.run(ctx, os.Args[2:], os.Stdout)
-			if errors.Is(err, flag.ErrHelp) {
-				return
-			}
-			if err != nil && !errors.Is(err, context.Canceled) {
-				fmt.Fprintln(os.Stderr, "plugs "+c.name+":", err)
-				os.Exit(1)
-			}
+	if c, ok := lookup(os.Args[1]); ok {
+		err := c.run(ctx, os.Args[2:], os.Stdout)
+		if errors.Is(err, flag.ErrHelp) {
 			return
 		}
+		if err != nil && !errors.Is(err, context.Canceled) {
+			fmt.Fprintln(os.Stderr, "plugs "+c.name+":", err)
+			os.Exit(1)
+		}
+		return
 	}
 	fmt.Fprintf(os.Stderr, "plugs: unknown command %q\n\n", os.Args[1])
 	usage(os.Stderr)
 	os.Exit(2)
+}
+
+// lookup finds the command named name; --version is the version command.
+func lookup(name string) (command, bool) {
+	if name == "--version" || name == "-version" {
+		name = "version"
+	}
+	for _, c := range commands() {
+		if c.name == name {
+			return c, true
+		}
+	}
+	return command{}, false
 }
 
 // envOr returns the environment variable name, or def when it is unset.

@@ -3,7 +3,6 @@ package main
 import (
 	"cmp"
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -24,26 +23,22 @@ const tailOverlap = 30 * time.Second
 
 func runReceipts(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(args) == 0 || args[0] != "tail" {
-		return usageErr("plugs receipts tail --source ID [-n N] [--interval D]")
+		return runVerbs(ctx, "receipts", []verb{{"tail", "follow a source's receipts as they arrive",
+			func(ctx context.Context, args []string, stdout io.Writer) error {
+				return runReceipts(ctx, append([]string{"tail"}, args...), stdout)
+			}}}, args, stdout)
 	}
-	fs := flag.NewFlagSet("plugs receipts tail", flag.ContinueOnError)
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), `usage: plugs receipts tail --source ID [-n N] [--interval D] [flags]
-
+	cl := newCommandLine("receipts tail", "--source ID [-n N] [--interval D] [flags]", `
 Prints the source's last N receipts, then each new one as the control plane
 indexes it, until interrupted. One line per receipt: receive time, outcome,
 cause, event type, provider event id, HTTP status and receipt id (for
-GET /v1/receipts/{id} and POST /v1/receipts/{id}:replay).
-
-flags:`)
-		fs.PrintDefaults()
-	}
+GET /v1/receipts/{id} and POST /v1/receipts/{id}:replay).`)
 	var api apiFlags
-	api.register(fs)
-	sourceID := fs.String("source", "", "id of the source to follow")
-	last := fs.Int("n", 10, "receipts already indexed to print first")
-	interval := fs.Duration("interval", time.Second, "how often to ask for new receipts")
-	if err := fs.Parse(args[1:]); err != nil {
+	api.register(cl.settings)
+	sourceID := cl.own.String("source", "", "id of the source to follow")
+	last := cl.own.Int("n", 10, "receipts already indexed to print first")
+	interval := cl.own.Duration("interval", time.Second, "how often to ask for new receipts")
+	if err := cl.parse(args[1:], stdout); err != nil {
 		return err
 	}
 	if *sourceID == "" {

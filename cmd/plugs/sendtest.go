@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -16,23 +15,16 @@ import (
 // when the ingest endpoint did not answer 2xx, so scripts can check a
 // source with it.
 func runSendTest(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("plugs send-test", flag.ContinueOnError)
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), `usage: plugs send-test --source ID [--body FILE] [flags]
-
+	cl := newCommandLine("send-test", "--source ID [--body FILE] [flags]", `
 Sends the source's template sample payload, with a fresh event id and signed
 with the source's current secret as the provider signs, through the real
 ingest endpoint, and prints the answer and the receipt: status, receipt id,
-outcome and cause.
-
-flags:`)
-		fs.PrintDefaults()
-	}
+outcome and cause.`)
 	var api apiFlags
-	api.register(fs)
-	sourceID := fs.String("source", "", "id of the source to send to")
-	bodyFile := fs.String("body", "", "file holding a body to send instead of the sample payload (its event id is kept)")
-	if err := fs.Parse(args); err != nil {
+	api.register(cl.settings)
+	sourceID := cl.own.String("source", "", "id of the source to send to")
+	bodyFile := cl.own.String("body", "", "file holding a body to send instead of the sample payload (its event id is kept)")
+	if err := cl.parse(args, stdout); err != nil {
 		return err
 	}
 	if *sourceID == "" {

@@ -13,27 +13,22 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// configFlag names the settings file flag every serving command takes.
+// configFlag names the settings file flag of every command with settings.
 const configFlag = "config"
 
 // envInUsage finds the environment variable a flag's help names, as in
-// "… (PLUGS_NATS_URL)".
-var envInUsage = regexp.MustCompile(`\((PLUGS_[A-Z0-9_]+)\)\s*$`)
+// "… (PLUGS_NATS_URL)"; help_test checks every setting names one.
+var envInUsage = regexp.MustCompile(`\((PLUGS_[A-Z0-9_]+)\)`)
 
-// parseSettings parses args into fs, then fills each flag not given on the
-// command line from its environment variable, or else from the YAML
-// settings file named by --config or PLUGS_CONFIG, whose keys are flag
-// names. So a flag beats the environment, which beats the file, which
-// beats the default. Every problem is reported, each on its own line, not
-// just the first: a bad value anywhere, an unknown key in the file.
-func parseSettings(fs *flag.FlagSet, args []string) error {
-	file := fs.String(configFlag, "", "YAML file of settings, keyed by flag name (PLUGS_CONFIG)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	given := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
-	path := *file
+// fillSettings fills each flag of fs not given on the command line (given
+// names those that were) from its environment variable, or else from the
+// YAML settings file named by --config (file) or PLUGS_CONFIG, whose keys
+// are flag names. So a flag beats the environment, which beats the file,
+// which beats the default. Every problem is reported, each on its own
+// line, not just the first: a bad value anywhere, an unknown key in the
+// file.
+func fillSettings(fs *flag.FlagSet, given map[string]bool, file string) error {
+	path := file
 	if !given[configFlag] {
 		path = os.Getenv("PLUGS_CONFIG")
 	}
@@ -77,8 +72,8 @@ func parseSettings(fs *flag.FlagSet, args []string) error {
 // envName is the environment variable of a flag: the one its help names,
 // or PLUGS_ and the flag's name in capitals with '-' as '_'.
 func envName(f *flag.Flag) string {
-	if m := envInUsage.FindStringSubmatch(f.Usage); m != nil {
-		return m[1]
+	if m := envInUsage.FindAllStringSubmatch(f.Usage, -1); m != nil {
+		return m[len(m)-1][1]
 	}
 	return "PLUGS_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
 }

@@ -1,7 +1,7 @@
 package main
 
 import (
-	"flag"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,13 +9,14 @@ import (
 	"time"
 )
 
-func settingsFlags() (*flag.FlagSet, *string, *int, *time.Duration, *string) {
-	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+func settingsFlags() (*commandLine, *string, *int, *time.Duration, *string) {
+	cl := newCommandLine("t", "[flags]", "")
+	fs := cl.settings
 	addr := fs.String("ingest-addr", ":8080", "listen address (PLUGS_INGEST_ADDR)")
 	n := fs.Int("nats-replicas", 1, "replicas (PLUGS_NATS_REPLICAS)")
 	d := fs.Duration("receipt-retention", time.Hour, "retention")
 	hosts := fs.String("allow-http-hosts", "", "hosts")
-	return fs, addr, n, d, hosts
+	return cl, addr, n, d, hosts
 }
 
 func writeSettings(t *testing.T, body string) string {
@@ -33,7 +34,7 @@ func TestSettingsPrecedence(t *testing.T) {
 	file := writeSettings(t, "ingest-addr: ':7000'\nnats-replicas: 3\nreceipt-retention: 48h\nallow-http-hosts: [a.test, b.test]\n")
 	t.Setenv("PLUGS_NATS_REPLICAS", "5")
 	fs, addr, n, d, hosts := settingsFlags()
-	if err := parseSettings(fs, []string{"--config", file, "--receipt-retention", "2h"}); err != nil {
+	if err := fs.parse([]string{"--config", file, "--receipt-retention", "2h"}, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	if *addr != ":7000" || *n != 5 || *d != 2*time.Hour || *hosts != "a.test,b.test" {
@@ -43,7 +44,7 @@ func TestSettingsPrecedence(t *testing.T) {
 	// PLUGS_CONFIG names the file when --config is not given.
 	t.Setenv("PLUGS_CONFIG", file)
 	fs, addr, _, _, _ = settingsFlags()
-	if err := parseSettings(fs, nil); err != nil {
+	if err := fs.parse(nil, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	if *addr != ":7000" {
@@ -56,7 +57,7 @@ func TestSettingsReportEveryProblem(t *testing.T) {
 	file := writeSettings(t, "nats-replicas: many\nreceipt-retention: 3 weeks\nno-such-flag: 1\n")
 	t.Setenv("PLUGS_INGEST_ADDR", ":9999") // fine
 	fs, _, _, _, _ := settingsFlags()
-	err := parseSettings(fs, []string{"--config", file})
+	err := fs.parse([]string{"--config", file}, io.Discard)
 	if err == nil {
 		t.Fatal("bad settings accepted")
 	}
@@ -72,7 +73,7 @@ func TestSettingsReportEveryProblem(t *testing.T) {
 
 	t.Setenv("PLUGS_NATS_REPLICAS", "x")
 	fs, _, _, _, _ = settingsFlags()
-	err = parseSettings(fs, nil)
+	err = fs.parse(nil, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), `PLUGS_NATS_REPLICAS="x"`) {
 		t.Fatalf("bad environment value: %v", err)
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -20,15 +19,18 @@ import (
 // template's sample gets a fresh event id each time, so it is never a
 // duplicate of the last one.
 func runSign(_ context.Context, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("plugs sign", flag.ContinueOnError)
-	tplID := fs.String("template", "", "template id, for example stripe (see GET /v1/templates)")
-	secret := new(string)
-	secretVar(fs, secret, "secret", "PLUGS_SIGN_SECRET", "the source's signing `secret` (PLUGS_SIGN_SECRET)")
-	url := fs.String("url", "", "the source's webhook URL, http://127.0.0.1:8080/v1/ingest/webhook/SOURCE_ID with plugs dev")
-	bodyFile := fs.String("body", "", "file holding the body to send; default the template's sample payload")
+	cl := newCommandLine("sign", "--template ID --secret SECRET --url URL [--body FILE] [flags]", `
+Prints a curl command that sends a body signed the way the template's
+provider signs it: the template's sample payload with a fresh event id, or
+--body. To try a source without the provider.`)
+	tplID := cl.own.String("template", "", "template id, for example stripe (see GET /v1/templates)")
+	url := cl.own.String("url", "", "the source's webhook URL, http://127.0.0.1:8080/v1/ingest/webhook/SOURCE_ID with plugs dev")
+	bodyFile := cl.own.String("body", "", "file holding the body to send; default the template's sample payload")
 	var headers headerFlags
-	fs.Var(&headers, "header", "extra header Name:value, for headers the mappings read (repeatable)")
-	if err := fs.Parse(args); err != nil {
+	cl.own.Var(&headers, "header", "extra header Name:value, for headers the mappings read (repeatable)")
+	secret := new(string)
+	secretVar(cl.settings, secret, "secret", "PLUGS_SIGN_SECRET", "the source's signing `secret` (PLUGS_SIGN_SECRET)")
+	if err := cl.parse(args, stdout); err != nil {
 		return err
 	}
 	if *tplID == "" || *secret == "" || *url == "" {

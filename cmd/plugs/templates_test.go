@@ -40,4 +40,21 @@ func TestTemplatesList(t *testing.T) {
 	if templates[0].ID == "" || templates[0].SamplePayload == "" {
 		t.Errorf("first template %+v", templates[0])
 	}
+
+	out, err = run(runTemplates, s.with("list", "--category", "payments", "--search", "stri")...)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	rows := strings.Split(strings.TrimSpace(out), "\n")[1:]
+	if len(rows) == 0 {
+		t.Fatalf("no payments template matches stri:\n%s", out)
+	}
+	for _, r := range rows {
+		if !strings.Contains(r, " payments ") {
+			t.Errorf("row %q is not a payments template", r)
+		}
+	}
+	if !strings.HasPrefix(out, "ID") || !strings.Contains(out, "\nstripe ") {
+		t.Errorf("stripe missing:\n%s", out)
+	}
 }

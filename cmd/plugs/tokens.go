@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 
@@ -15,21 +14,29 @@ import (
 )
 
 func runTokens(ctx context.Context, args []string, stdout io.Writer) error {
-	if len(args) == 0 || args[0] != "create" {
-		return usageErr("plugs tokens create [--tenant NAME | --dataplane | --server ADDR --api-key KEY] [--name NAME]")
-	}
-	fs := flag.NewFlagSet("plugs tokens create", flag.ContinueOnError)
+	return runVerbs(ctx, "tokens", []verb{
+		{"create", "create an API key (--name), or as an operator a tenant and its key (--tenant) or a data-plane token (--dataplane)", tokensCreate},
+	}, args, stdout)
+}
+
+func tokensCreate(ctx context.Context, args []string, stdout io.Writer) error {
+	cl := newCommandLine("tokens create", "[--tenant NAME | --dataplane --name NAME | --name NAME] [flags]", `
+Creates a credential and prints it; it is not stored and cannot be shown
+again. With --tenant, a new tenant and its first API key; with --dataplane,
+a data-plane token: both as an operator, directly in the database
+(--data-dir, --database-url). Otherwise another API key of a tenant,
+through the control plane's API (--server) with one of its keys.`)
 	var cp cpFlags
-	cp.register(fs, "./.plugs", "", "", "")
-	tenant := fs.String("tenant", "", "operator mode: create a new tenant with this name and its first key, directly in the database")
-	dataPlane := fs.Bool("dataplane", false, "operator mode: create a data-plane token named --name, directly in the database")
-	server := fs.String("server", envOr("PLUGS_SERVER", "127.0.0.1:9090"), "control plane gRPC address (PLUGS_SERVER)")
+	cp.registerStore(cl.settings, "./.plugs", false)
+	tenant := cl.own.String("tenant", "", "operator mode: create a new tenant with this name and its first key, directly in the database")
+	dataPlane := cl.own.Bool("dataplane", false, "operator mode: create a data-plane token named --name, directly in the database")
+	name := cl.own.String("name", "", "name of the new key or data-plane token")
+	server := cl.settings.String("server", envOr("PLUGS_SERVER", "127.0.0.1:9090"), "control plane gRPC address (PLUGS_SERVER)")
 	apiKey := new(string)
-	secretVar(fs, apiKey, "api-key", "PLUGS_API_KEY", "an existing `key` of the tenant (PLUGS_API_KEY)")
-	name := fs.String("name", "", "name of the new key or data-plane token")
+	secretVar(cl.settings, apiKey, "api-key", "PLUGS_API_KEY", "an existing `key` of the tenant (PLUGS_API_KEY)")
 	var clientTLS clientTLSFlags
-	clientTLS.register(fs, false)
-	if err := fs.Parse(args[1:]); err != nil {
+	clientTLS.register(cl.settings, false)
+	if err := cl.parse(args, stdout); err != nil {
 		return err
 	}
 	if *dataPlane {

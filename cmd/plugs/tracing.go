@@ -27,7 +27,7 @@ func (f *traceFlags) register(fs *flag.FlagSet) {
 // start sets tracing up for service; a setting that does not hold is a
 // usage error, reported before anything starts.
 func (f *traceFlags) start(ctx context.Context, service string) (*tracing.Provider, error) {
-	tp, err := tracing.Start(ctx, tracing.Config{Endpoint: f.endpoint, SampleRatio: f.ratio, Service: service, Version: version})
+	tp, err := tracing.Start(ctx, tracing.Config{Endpoint: f.endpoint, SampleRatio: f.ratio, Service: service, Version: build.version})
 	if errors.Is(err, tracing.ErrConfig) {
 		return nil, usageErr("%v", err)
 	}

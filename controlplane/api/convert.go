@@ -59,6 +59,9 @@ func (s *Sources) sourceToProto(ctx context.Context, src *ent.Source, secrets []
 		Revision:        src.Revision,
 	}
 	out.DataPlanesCurrent, out.DataPlanesConnected = s.Rollout.Counts(ctx, src.Revision)
+	if s.Problems != nil {
+		out.ConfigurationError = s.Problems.SourceError(out.Id)
+	}
 	secrets = slices.Clone(secrets)
 	slices.SortFunc(secrets, func(a, b *ent.Secret) int { return b.CreateTime.Compare(a.CreateTime) })
 	for _, sec := range secrets {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"log/slog"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -11,6 +13,7 @@ import (
 
 	"github.com/plugshq/plugs/controlplane/config"
 	"github.com/plugshq/plugs/ent"
+	"github.com/plugshq/plugs/ent/configchange"
 	"github.com/plugshq/plugs/ent/dataplane"
 	"github.com/plugshq/plugs/ent/viewer"
 	plugsv1 "github.com/plugshq/plugs/gen/plugs/v1"
@@ -21,47 +24,54 @@ import (
 // so a row left "connected" by a replica that died stops counting.
 const LiveWindow = 45 * time.Second
 
-// Revisioner reports the configuration revision being served.
-type Revisioner interface {
-	Revision() int64
-}
-
-// DataPlanes implements plugs.v1.DataPlaneService. Data planes serve every
-// tenant; the list names nodes and versions, never tenant data.
+// DataPlanes implements plugs.v1.DataPlaneService for tenants. Data planes
+// serve every tenant, so a tenant sees of them only what concerns its own
+// configuration: whether each is connected and which version it runs or
+// rejected, against the version of the tenant's newest change. The privacy
+// policy of the data planes lets a tenant read no more (schema.TenantColumns);
+// node ids, builds, replicas and rejection texts are the operator's.
 type DataPlanes struct {
 	plugsv1.UnimplementedDataPlaneServiceServer
-	Client   *ent.Client
-	Revision Revisioner
-	Log      *slog.Logger
+	Client *ent.Client
+	Log    *slog.Logger
 }
 
-// ListDataPlanes implements plugs.v1.DataPlaneService.
+// ListDataPlanes implements plugs.v1.DataPlaneService. Node ids are not
+// shown, so a page token holds a position in the list rather than the last
+// node's id.
 func (d *DataPlanes) ListDataPlanes(ctx context.Context, req *plugsv1.ListDataPlanesRequest) (*plugsv1.ListDataPlanesResponse, error) {
 	size, err := pageSize(req.GetPageSize())
 	if err != nil {
 		return nil, err
 	}
-	after, err := decodePageToken(req.GetPageToken())
+	offset, err := decodeOffsetPageToken(req.GetPageToken())
 	if err != nil {
 		return nil, err
 	}
-	sys := viewer.System(ctx)
-	q := d.Client.DataPlane.Query().
-		Where(dataplane.LastSeenTimeGT(time.Now().Add(-24 * time.Hour))).
-		Order(ent.Asc(dataplane.FieldID)).Limit(size + 1)
-	if after != "" {
-		q = q.Where(dataplane.IDGT(after))
-	}
-	rows, err := q.All(sys)
+	rev, err := tenantRevision(ctx, d.Client)
 	if err != nil {
 		return nil, internal(ctx, d.log(), "list data planes", err)
 	}
-	resp := &plugsv1.ListDataPlanesResponse{CurrentVersion: config.Version(d.Revision.Revision())}
-	rows, resp.NextPageToken = trimPage(rows, size, func(r *ent.DataPlane) string { return r.ID })
+	rows, err := d.Client.DataPlane.Query().
+		Where(dataplane.LastSeenTimeGT(time.Now().Add(-24*time.Hour))).
+		Order(ent.Desc(dataplane.FieldConnected), ent.Asc(dataplane.FieldID)).
+		Offset(offset).Limit(size + 1).
+		All(ctx)
+	if err != nil {
+		return nil, internal(ctx, d.log(), "list data planes", err)
+	}
+	resp := &plugsv1.ListDataPlanesResponse{}
+	if rev > 0 {
+		resp.CurrentVersion = config.Version(rev)
+	}
+	if len(rows) > size {
+		rows = rows[:size]
+		resp.NextPageToken = encodePageToken("@" + strconv.Itoa(offset+size))
+	}
 	live := time.Now().Add(-LiveWindow)
 	for _, r := range rows {
 		dp := &plugsv1.DataPlane{
-			NodeId: r.ID, Zone: r.Zone, Build: r.Build, Replica: r.Replica,
+			Zone:         r.Zone,
 			Connected:    r.Connected && r.LastSeenTime.After(live),
 			ConnectTime:  timestamppb.New(r.ConnectTime),
 			LastSeenTime: timestamppb.New(r.LastSeenTime),
@@ -70,7 +80,7 @@ func (d *DataPlanes) ListDataPlanes(ctx context.Context, req *plugsv1.ListDataPl
 			dp.AckedVersion = config.Version(r.AckedRevision)
 		}
 		if r.NackRevision > 0 {
-			dp.NackVersion, dp.NackError = config.Version(r.NackRevision), r.NackError
+			dp.NackVersion = config.Version(r.NackRevision)
 			if r.NackTime != nil {
 				dp.NackTime = timestamppb.New(*r.NackTime)
 			}
@@ -78,6 +88,31 @@ func (d *DataPlanes) ListDataPlanes(ctx context.Context, req *plugsv1.ListDataPl
 		resp.DataPlanes = append(resp.DataPlanes, dp)
 	}
 	return resp, nil
+}
+
+// tenantRevision is the revision of the caller's newest configuration
+// change, deletes included; 0 when it made none. The revision log's policy
+// shows a tenant its own changes only.
+func tenantRevision(ctx context.Context, c *ent.Client) (int64, error) {
+	last, err := c.ConfigChange.Query().Order(ent.Desc(configchange.FieldID)).Limit(1).IDs(ctx)
+	if err != nil || len(last) == 0 {
+		return 0, err
+	}
+	return last[0], nil
+}
+
+// decodeOffsetPageToken reads a token of a list paged by position: "@"
+// and the position of the page's first row.
+func decodeOffsetPageToken(tok string) (int, error) {
+	key, err := decodePageToken(tok)
+	if err != nil || key == "" {
+		return 0, err
+	}
+	n, perr := strconv.Atoi(strings.TrimPrefix(key, "@"))
+	if !strings.HasPrefix(key, "@") || perr != nil || n <= 0 {
+		return 0, invalid("page_token", "not a page token of this list")
+	}
+	return n, nil
 }
 
 func (d *DataPlanes) log() *slog.Logger {

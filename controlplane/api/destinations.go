@@ -26,7 +26,6 @@ import (
 	"github.com/plugshq/plugs/dataplane/egress"
 	"github.com/plugshq/plugs/ent"
 	"github.com/plugshq/plugs/ent/destination"
-	"github.com/plugshq/plugs/ent/source"
 	"github.com/plugshq/plugs/ent/viewer"
 	plugsv1 "github.com/plugshq/plugs/gen/plugs/v1"
 )
@@ -71,7 +70,10 @@ type Destinations struct {
 	// other destination must use https://: events are billing data and the
 	// signature does not hide them.
 	AllowHTTPHosts []string
-	Log            *slog.Logger
+	// Problems says which destinations cannot be built for data planes;
+	// nil reports none.
+	Problems ConfigProblems
+	Log      *slog.Logger
 }
 
 // updatableDestinationPaths are the fields UpdateDestination may change.
@@ -116,9 +118,6 @@ func (d *Destinations) create(ctx context.Context, in *plugsv1.Destination) (*pl
 	id := uuid.Must(uuid.NewV7())
 	var out *plugsv1.Destination
 	err = withTx(ctx, d.Client, func(tx *ent.Tx) error {
-		if err := checkRoutedSources(ctx, tx, in.GetSourceIds(), nil); err != nil {
-			return err
-		}
 		key, err := d.sealKey(vw.TenantID, id, in.GetSharedKey())
 		if err != nil {
 			return err
@@ -129,6 +128,9 @@ func (d *Destinations) create(ctx context.Context, in *plugsv1.Destination) (*pl
 			SetSharedKeyFingerprint(key.fingerprint).
 			Exec(ctx)
 		if err != nil {
+			return err
+		}
+		if err := checkRoutedSources(ctx, tx, in.GetSourceIds(), nil); err != nil {
 			return err
 		}
 		// Read back inside the transaction: the revision hook stamped
@@ -166,7 +168,17 @@ func (d *Destinations) get(ctx context.Context, c *ent.Client, id uuid.UUID) (*p
 	if err != nil {
 		return nil, err
 	}
-	return destinationToProto(row)
+	return d.render(row)
+}
+
+// render is destinationToProto with the destination's configuration
+// error, if the control plane cannot build it for data planes.
+func (d *Destinations) render(row *ent.Destination) (*plugsv1.Destination, error) {
+	p, err := destinationToProto(row)
+	if err == nil && d.Problems != nil {
+		p.ConfigurationError = d.Problems.DestinationError(p.GetId())
+	}
+	return p, err
 }
 
 // ListDestinations implements plugs.v1.DestinationService.
@@ -186,7 +198,7 @@ func (d *Destinations) ListDestinations(ctx context.Context, req *plugsv1.ListDe
 	resp := &plugsv1.ListDestinationsResponse{}
 	rows, resp.NextPageToken = trimPage(rows, size, func(r *ent.Destination) string { return r.ID.String() })
 	for _, r := range rows {
-		p, err := destinationToProto(r)
+		p, err := d.render(r)
 		if err != nil {
 			return nil, internal(ctx, d.log(), "render destination", err)
 		}
@@ -244,11 +256,6 @@ func (d *Destinations) UpdateDestination(ctx context.Context, req *plugsv1.Updat
 		if err := v.err(); err != nil {
 			return err
 		}
-		if slices.Contains(paths, "source_ids") {
-			if err := checkRoutedSources(ctx, tx, merged.GetSourceIds(), cur.SourceIds); err != nil {
-				return err
-			}
-		}
 		fields, err := encodeDestination(merged)
 		if err != nil {
 			return err
@@ -263,6 +270,11 @@ func (d *Destinations) UpdateDestination(ctx context.Context, req *plugsv1.Updat
 		}
 		if err := upd.Exec(ctx); err != nil {
 			return err
+		}
+		if slices.Contains(paths, "source_ids") {
+			if err := checkRoutedSources(ctx, tx, merged.GetSourceIds(), cur.SourceIds); err != nil {
+				return err
+			}
 		}
 		out, err = d.get(ctx, tx.Client(), id)
 		return err
@@ -327,42 +339,6 @@ func statusOrInternal(ctx context.Context, log *slog.Logger, what string, err er
 	return internal(ctx, log, what, err)
 }
 
-// checkRoutedSources makes sure every id in ids not already in kept names a
-// source of the caller's tenant. The tenant filter hides other tenants'
-// sources, so their ids are not found, exactly like ids that never existed.
-// Ids kept from before were checked when they were added; a source deleted
-// since stays listed rather than failing every later update.
-func checkRoutedSources(ctx context.Context, tx *ent.Tx, ids, kept []string) error {
-	var want []uuid.UUID
-	for _, s := range ids {
-		if slices.Contains(kept, s) {
-			continue
-		}
-		// Already validated and canonical.
-		want = append(want, uuid.MustParse(s))
-	}
-	return requireSources(ctx, tx.Source, want)
-}
-
-// requireSources answers NOT_FOUND naming the first of ids that is not a
-// source of the caller's tenant; another tenant's is not found, exactly like
-// one that never existed. Errors of the store are returned as they are.
-func requireSources(ctx context.Context, c *ent.SourceClient, ids []uuid.UUID) error {
-	if len(ids) == 0 {
-		return nil
-	}
-	found, err := c.Query().Where(source.IDIn(ids...)).IDs(ctx)
-	if err != nil {
-		return err
-	}
-	for _, id := range ids {
-		if !slices.Contains(found, id) {
-			return notFound("source", id.String())
-		}
-	}
-	return nil
-}
-
 // destinationDefaults fills what an effective destination may leave unset.
 // Status and style are not defaulted here: on update, a mask that clears them
 // is a mistake to report, not a request for the default.
@@ -422,6 +398,8 @@ func (d *Destinations) validate(v *violations, prefix string, in *plugsv1.Destin
 			v.add(f, "must be a source id (a UUID)")
 		case seen[s]:
 			v.add(f, "names a source already listed")
+		case s == NoSources && len(in.GetSourceIds()) > 1:
+			v.add(f, NoSources+" routes no source and stands alone")
 		}
 		seen[s] = true
 	}

@@ -66,6 +66,10 @@ func internal(ctx context.Context, log *slog.Logger, what string, err error) err
 	if ent.IsNotFound(err) {
 		return status.Error(codes.NotFound, "not found")
 	}
+	if conflicted(err) {
+		log.WarnContext(ctx, what, "error", err)
+		return status.Error(codes.Aborted, what+" conflicted with a concurrent change; retry")
+	}
 	log.ErrorContext(ctx, what, "error", err)
 	return status.Error(codes.Internal, what+" failed")
 }
@@ -74,3 +78,19 @@ func internal(ctx context.Context, log *slog.Logger, what string, err error) err
 // of its cursors for the mode asked for: the caller made it up, or it
 // belongs to a stream of the other mode.
 var ErrResumeToken = errors.New("api: not a cursor of a listen stream of this mode")
+
+// conflicted reports whether PostgreSQL gave up a transaction for another
+// one it crossed (a deadlock, or a serialization failure), as a source's
+// delete and an edit of a destination routed to it can: the same request
+// again succeeds. pgx's errors carry the SQLSTATE.
+func conflicted(err error) bool {
+	var pg interface{ SQLState() string }
+	if !errors.As(err, &pg) {
+		return false
+	}
+	switch pg.SQLState() {
+	case "40P01", "40001": // deadlock_detected, serialization_failure
+		return true
+	}
+	return false
+}

@@ -41,7 +41,10 @@ type Sources struct {
 	Rollout *Rollout
 	// TestEvents sends test events; nil answers FAILED_PRECONDITION.
 	TestEvents *TestEvents
-	Log        *slog.Logger
+	// Problems says which sources cannot be built for data planes; nil
+	// reports none.
+	Problems ConfigProblems
+	Log      *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -273,6 +276,7 @@ func (s *Sources) DeleteSource(ctx context.Context, req *plugsv1.DeleteSourceReq
 	if err != nil {
 		return nil, err
 	}
+	var unrouted int
 	err = withTx(ctx, s.Client, func(tx *ent.Tx) error {
 		n, err := tx.Source.Delete().Where(source.ID(id)).Exec(ctx)
 		if err != nil {
@@ -281,12 +285,13 @@ func (s *Sources) DeleteSource(ctx context.Context, req *plugsv1.DeleteSourceReq
 		if n == 0 {
 			return notFound("source", id.String())
 		}
-		return nil
+		unrouted, err = unrouteSource(ctx, tx, id)
+		return err
 	})
 	if err != nil {
 		return nil, s.txError(ctx, "delete source", err)
 	}
-	s.log().InfoContext(ctx, "source deleted", "source_id", id)
+	s.log().InfoContext(ctx, "source deleted", "source_id", id, "destinations_unrouted", unrouted)
 	return &emptypb.Empty{}, nil
 }
 

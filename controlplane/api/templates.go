@@ -2,6 +2,8 @@ package api
 
 import (
 	"context"
+	"fmt"
+	"strings"
 
 	plugsv1 "github.com/plugshq/plugs/gen/plugs/v1"
 	"github.com/plugshq/plugs/templates"
@@ -13,7 +15,8 @@ type Templates struct {
 	Catalog *templates.Catalog
 }
 
-// ListTemplates implements plugs.v1.TemplateService.
+// ListTemplates implements plugs.v1.TemplateService: templates in id order,
+// optionally only one category's or those matching a search text.
 func (t *Templates) ListTemplates(_ context.Context, req *plugsv1.ListTemplatesRequest) (*plugsv1.ListTemplatesResponse, error) {
 	size, err := pageSize(req.GetPageSize())
 	if err != nil {
@@ -23,8 +26,12 @@ func (t *Templates) ListTemplates(_ context.Context, req *plugsv1.ListTemplatesR
 	if err != nil {
 		return nil, err
 	}
+	if c := req.GetCategory(); c != "" && !templates.IsCategory(c) {
+		return nil, invalid("category", fmt.Sprintf("unknown category %q; one of %s", c, strings.Join(templates.Categories(), ", ")))
+	}
+	filter := templates.Filter{Category: req.GetCategory(), Search: strings.TrimSpace(req.GetSearch())}
 	resp := &plugsv1.ListTemplatesResponse{}
-	resp.Templates, resp.NextPageToken = trimPage(t.Catalog.List(after, size+1), size, (*plugsv1.Template).GetId)
+	resp.Templates, resp.NextPageToken = trimPage(t.Catalog.Find(filter, after, size+1), size, (*plugsv1.Template).GetId)
 	return resp, nil
 }
 

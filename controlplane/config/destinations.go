@@ -14,18 +14,16 @@ import (
 )
 
 // DestinationConfig renders a stored destination for data planes, with its
-// shared key opened. A key that does not open fails the destination: it is
-// left out (and logged) rather than sent without a key.
+// shared key opened. When it cannot be built completely it returns a
+// *BuildError together with the destination without its shared key (and
+// without a retry policy that does not decode): a data plane holding no
+// earlier version routes events to it and keeps them queued, never
+// delivers them unsigned.
 func (s *Snapshotter) DestinationConfig(d *ent.Destination) (*plugsv1.DestinationConfig, error) {
-	key, err := s.Keyring.Open(d.KeyID, d.SharedKeyCiphertext, secrets.DestinationBinding(d.TenantID.String(), d.ID.String()))
-	if err != nil {
-		return nil, fmt.Errorf("config: destination %s: shared key does not open: %w", d.ID, err)
-	}
 	dc := &plugsv1.DestinationConfig{
 		Id:              d.ID.String(),
 		TenantId:        d.TenantID.String(),
 		Url:             d.URL,
-		SharedKey:       key,
 		SignatureStyle:  plugsv1.Destination_SIGNATURE_STYLE_STANDARD_WEBHOOKS,
 		SignatureHeader: d.SignatureHeader,
 		Status:          plugsv1.Destination_STATUS_ACTIVE,
@@ -43,9 +41,14 @@ func (s *Snapshotter) DestinationConfig(d *ent.Destination) (*plugsv1.Destinatio
 	if len(d.RetryPolicy) > 0 {
 		rp := &plugsv1.RetryPolicy{}
 		if err := proto.Unmarshal(d.RetryPolicy, rp); err != nil {
-			return nil, fmt.Errorf("config: destination %s: retry policy: %w", d.ID, err)
+			return dc, &BuildError{Cause: CauseSettingUnreadable, Err: fmt.Errorf("destination %s: retry policy: %w", d.ID, err)}
 		}
 		dc.RetryPolicy = rp
 	}
+	key, err := s.Keyring.Open(d.KeyID, d.SharedKeyCiphertext, secrets.DestinationBinding(d.TenantID.String(), d.ID.String()))
+	if err != nil {
+		return dc, keyError(fmt.Sprintf("destination %s: shared key", d.ID), d.KeyID, err)
+	}
+	dc.SharedKey = key
 	return dc, nil
 }

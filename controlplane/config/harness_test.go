@@ -192,7 +192,7 @@ func referenceAll(t testing.TB, cp *controlPlane) (string, map[string]*plugsv1.S
 	if err := c.Load(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	u := c.UpdateFrom(-1)
+	u := c.UpdateFrom(config.Held{Revision: -1})
 	out := map[string]*plugsv1.SourceConfig{}
 	dests := map[string]*plugsv1.DestinationConfig{}
 	if u == nil {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -38,19 +39,26 @@ func ParseVersion(v string) int64 {
 	return rev
 }
 
-// SourceConfig resolves one source for a data plane. A secret that does not
-// open (its master key is missing, or the row was tampered with) is left
-// out and logged: the source then fails closed with 401, never open. A
-// disabled source travels without secrets: data planes only need to know
-// it exists, to answer that it is disabled.
+// SourceConfig resolves one source for a data plane. When the source
+// cannot be built completely it returns a *BuildError together with the
+// source as far as it could be built (nil when nothing usable could be):
+// without the secrets that do not open, so a data plane that holds no
+// earlier version fails closed with 401, never open. The cache withholds
+// such a source, and data planes keep the version they hold. A disabled
+// source travels without secrets: data planes only need to know it exists,
+// to answer that it is disabled.
 func (s *Snapshotter) SourceConfig(r *ent.Source) (*plugsv1.SourceConfig, error) {
 	tpl, err := s.Catalog.Get(r.TemplateID)
 	if err != nil {
-		tpl = &plugsv1.Template{}
+		if len(r.SignatureScheme) == 0 || len(r.FieldMappings) == 0 {
+			return nil, &BuildError{Cause: CauseTemplateUnknown,
+				Err: fmt.Errorf("source %s: template %q is not one this control plane knows", r.ID, r.TemplateID)}
+		}
+		tpl = &plugsv1.Template{} // everything it would give is overridden
 	}
 	eff, err := Resolve(r, tpl)
 	if err != nil {
-		return nil, fmt.Errorf("config: source %s: %w", r.ID, err)
+		return nil, &BuildError{Cause: CauseSettingUnreadable, Err: fmt.Errorf("source %s: %w", r.ID, err)}
 	}
 	sc := &plugsv1.SourceConfig{
 		Id:              r.ID.String(),
@@ -74,6 +82,7 @@ func (s *Snapshotter) SourceConfig(r *ent.Source) (*plugsv1.SourceConfig, error)
 	if s.Now != nil {
 		now = s.Now
 	}
+	var failed *BuildError
 	for _, sec := range r.Edges.Secrets {
 		if sec.ExpireTime != nil && !sec.ExpireTime.After(now()) {
 			continue
@@ -82,8 +91,9 @@ func (s *Snapshotter) SourceConfig(r *ent.Source) (*plugsv1.SourceConfig, error)
 			TenantID: sec.TenantID.String(), SourceID: sec.SourceID.String(), SecretID: sec.ID.String(),
 		})
 		if err != nil {
-			s.log().Error("secret does not open; left out of the snapshot",
-				"source_id", r.ID, "secret_id", sec.ID, "key_id", sec.KeyID, "error", err)
+			if failed == nil {
+				failed = keyError(fmt.Sprintf("source %s: signing secret %s", r.ID, sec.ID), sec.KeyID, err)
+			}
 			continue
 		}
 		ss := &plugsv1.SigningSecret{Id: sec.ID.String(), Value: plain}
@@ -92,7 +102,20 @@ func (s *Snapshotter) SourceConfig(r *ent.Source) (*plugsv1.SourceConfig, error)
 		}
 		sc.Secrets = append(sc.Secrets, ss)
 	}
+	if failed != nil {
+		return sc, failed
+	}
 	return sc, nil
+}
+
+// keyError describes a secret that did not open, naming the key, never
+// the secret.
+func keyError(what, keyID string, err error) *BuildError {
+	if errors.Is(err, secrets.ErrUnknownKey) {
+		return &BuildError{Cause: CauseKeyUnknown,
+			Err: fmt.Errorf("%s is sealed under master key %s, which this control plane does not hold: %w", what, keyID, err)}
+	}
+	return &BuildError{Cause: CauseDoesNotOpen, Err: fmt.Errorf("%s does not open under master key %s: %w", what, keyID, err)}
 }
 
 func (s *Snapshotter) log() *slog.Logger {

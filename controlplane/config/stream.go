@@ -63,9 +63,10 @@ func (s *Server) StreamConfig(stream plugsv1.ConfigDiscoveryService_StreamConfig
 		return status.Error(codes.InvalidArgument, "node.id is required on the first request")
 	}
 	log := s.log().With("node_id", node.GetId(), "zone", node.GetZone())
-	held := ParseVersion(first.GetVersionInfo()) // what the data plane runs
-	log.InfoContext(ctx, "data plane connected", "version", first.GetVersionInfo(), "build", node.GetBuild())
-	s.Status.Connected(node, held)
+	held := heldBy(first) // what the data plane runs
+	log.InfoContext(ctx, "data plane connected", "version", first.GetVersionInfo(), "build", node.GetBuild(),
+		"withheld_sources", len(held.WithheldSources), "withheld_destinations", len(held.WithheldDestinations))
+	s.Status.Connected(node, held.Revision)
 	defer func() {
 		s.Status.Disconnected(node.GetId())
 		log.InfoContext(ctx, "data plane disconnected")
@@ -101,6 +102,7 @@ func (s *Server) StreamConfig(stream plugsv1.ConfigDiscoveryService_StreamConfig
 					VersionInfo: Version(u.Revision), Nonce: newNonce(), Full: u.Full,
 					Sources: u.Upserts, RemovedSourceIds: u.Removed,
 					Destinations: u.Destinations, RemovedDestinationIds: u.RemovedDestinations,
+					WithheldSources: u.WithheldSources, WithheldDestinations: u.WithheldDestinations,
 				}
 				if !u.Full {
 					resp.BaseVersion = Version(u.Base)
@@ -110,7 +112,8 @@ func (s *Server) StreamConfig(stream plugsv1.ConfigDiscoveryService_StreamConfig
 				}
 				pendingNonce, pendingRev = resp.Nonce, u.Revision
 				log.DebugContext(ctx, "sent configuration", "version", resp.VersionInfo, "full", u.Full,
-					"base", resp.BaseVersion, "upserts", len(u.Upserts), "removed", len(u.Removed))
+					"base", resp.BaseVersion, "upserts", len(u.Upserts), "removed", len(u.Removed),
+					"withheld", len(u.WithheldSources)+len(u.WithheldDestinations))
 			}
 		}
 		select {
@@ -134,7 +137,7 @@ func (s *Server) StreamConfig(stream plugsv1.ConfigDiscoveryService_StreamConfig
 			}
 			pendingNonce = ""
 			// Whatever it says, the data plane tells us what it runs now.
-			held = ParseVersion(r.req.GetVersionInfo())
+			held = heldBy(r.req)
 			if e := r.req.GetErrorDetail(); e != nil {
 				log.WarnContext(ctx, "data plane rejected configuration", "rejected_version", Version(pendingRev),
 					"kept_version", r.req.GetVersionInfo(), "error", e.GetMessage(), "source_id", e.GetSourceId())
@@ -142,8 +145,17 @@ func (s *Server) StreamConfig(stream plugsv1.ConfigDiscoveryService_StreamConfig
 				s.Status.Nacked(node.GetId(), pendingRev, e.GetMessage())
 				continue
 			}
-			s.Status.Acked(node.GetId(), held)
+			s.Status.Acked(node.GetId(), held.Revision)
 		}
+	}
+}
+
+// heldBy reads what a data plane says it runs.
+func heldBy(r *plugsv1.StreamConfigRequest) Held {
+	return Held{
+		Revision:             ParseVersion(r.GetVersionInfo()),
+		WithheldSources:      r.GetWithheldSourceIds(),
+		WithheldDestinations: r.GetWithheldDestinationIds(),
 	}
 }
 

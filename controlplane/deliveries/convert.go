@@ -3,7 +3,6 @@ package deliveries
 import (
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -20,7 +19,7 @@ import (
 	plugsv1 "github.com/plugshq/plugs/gen/plugs/v1"
 )
 
-var outcomes = map[plugsv1.DeliveryAttempt_Outcome]deliveryattempt.Outcome{
+var outcomes = streamindex.Outcomes[plugsv1.DeliveryAttempt_Outcome, deliveryattempt.Outcome]{
 	plugsv1.DeliveryAttempt_OUTCOME_UNSPECIFIED:   deliveryattempt.OutcomeUnspecified,
 	plugsv1.DeliveryAttempt_OUTCOME_DELIVERED:     deliveryattempt.OutcomeDelivered,
 	plugsv1.DeliveryAttempt_OUTCOME_RETRYING:      deliveryattempt.OutcomeRetrying,
@@ -30,19 +29,11 @@ var outcomes = map[plugsv1.DeliveryAttempt_Outcome]deliveryattempt.Outcome{
 // StoredOutcome is how an API outcome is stored; false for a number the
 // API does not define.
 func StoredOutcome(o plugsv1.DeliveryAttempt_Outcome) (deliveryattempt.Outcome, bool) {
-	s, ok := outcomes[o]
-	return s, ok
+	return outcomes.Stored(o)
 }
 
 // APIOutcome is the API's name of a stored outcome.
-func APIOutcome(s deliveryattempt.Outcome) plugsv1.DeliveryAttempt_Outcome {
-	for o, v := range outcomes {
-		if v == s {
-			return o
-		}
-	}
-	return plugsv1.DeliveryAttempt_OUTCOME_UNSPECIFIED
-}
+func APIOutcome(s deliveryattempt.Outcome) plugsv1.DeliveryAttempt_Outcome { return outcomes.API(s) }
 
 // Row is a decoded attempt, checked and ready to insert.
 type Row struct {
@@ -69,51 +60,24 @@ func Decode(subject string, header nats.Header, data []byte, published time.Time
 	if err := proto.Unmarshal(data, a); err != nil {
 		return Row{}, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
-	subTenant, subDest, ok := streamindex.SubjectIDs(subject, backbone.AttemptSubject)
-	if !ok {
-		return Row{}, fmt.Errorf("%w: subject %q is not plugs.attempts.<tenant id>.<destination id>", ErrMalformed, subject)
+	ids, err := streamindex.ParseIDs(subject, backbone.AttemptSubject, a.GetId(), header.Get(forward.HeaderTenantID), "destination_id", a.GetDestinationId())
+	if err != nil {
+		return Row{}, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
-	row := Row{Attempt: a}
-	var err error
-	if row.ID, err = uuid.Parse(a.GetId()); err != nil {
-		return Row{}, fmt.Errorf("%w: id %q: %w", ErrMalformed, a.GetId(), err)
-	}
-	if row.TenantID, err = idOr("tenant_id", header.Get(forward.HeaderTenantID), subTenant); err != nil {
-		return Row{}, err
-	}
-	if row.DestinationID, err = idOr("destination_id", a.GetDestinationId(), subDest); err != nil {
-		return Row{}, err
-	}
-	if row.TenantID == uuid.Nil || row.DestinationID == uuid.Nil {
-		return Row{}, fmt.Errorf("%w: nil tenant or destination id", ErrMalformed)
+	row := Row{
+		ID: ids.ID, TenantID: ids.Tenant, DestinationID: ids.Owner, Attempt: a,
+		AttemptTime: streamindex.RowTime(a.GetAttemptTime(), published),
 	}
 	if s := header.Get(forward.HeaderDeliverySeq); s != "" {
 		if row.DeliverySeq, err = strconv.ParseUint(s, 10, 64); err != nil {
 			return Row{}, fmt.Errorf("%w: delivery sequence %q", ErrMalformed, s)
 		}
 	}
-	t := published
-	if at := a.GetAttemptTime(); at != nil && at.IsValid() {
-		t = at.AsTime()
-	}
-	// PostgreSQL keeps microseconds; cutting here makes the stored value
-	// the same on every dialect, and page tokens exact.
-	row.AttemptTime = t.UTC().Truncate(time.Microsecond)
 	if nr := a.GetNextRetryTime(); nr != nil && nr.IsValid() {
-		next := nr.AsTime().UTC().Truncate(time.Microsecond)
+		next := streamindex.Stamp(nr.AsTime())
 		row.NextRetry = &next
 	}
 	return row, nil
-}
-
-// idOr parses an id of the attempt, taking the subject's when it is empty,
-// and refuses one that disagrees with the subject.
-func idOr(field, s string, fromSubject uuid.UUID) (uuid.UUID, error) {
-	id, err := streamindex.MatchID(field, s, fromSubject)
-	if err != nil {
-		return uuid.Nil, fmt.Errorf("%w: %w", ErrMalformed, err)
-	}
-	return id, nil
 }
 
 // create builds the insert of a row.
@@ -129,25 +93,19 @@ func (row Row) create(c *ent.Client) *ent.DeliveryAttemptCreate {
 		SetID(row.ID).
 		SetTenantID(row.TenantID).
 		SetDestinationID(row.DestinationID).
-		SetUsageEventID(text(a.GetUsageEventId())).
-		SetProviderEventID(text(a.GetProviderEventId())).
-		SetEventType(text(a.GetEventType())).
-		SetSourceID(text(a.GetSourceId())).
+		SetUsageEventID(streamindex.Text(a.GetUsageEventId())).
+		SetProviderEventID(streamindex.Text(a.GetProviderEventId())).
+		SetEventType(streamindex.Text(a.GetEventType())).
+		SetSourceID(streamindex.Text(a.GetSourceId())).
 		SetAttempt(a.GetAttempt()).
 		SetAttemptTime(row.AttemptTime).
 		SetStatusCode(a.GetStatusCode()).
 		SetLatencyMs(a.GetLatency().AsDuration().Milliseconds()).
-		SetError(text(a.GetError())).
+		SetError(streamindex.Text(a.GetError())).
 		SetOutcome(outcome).
 		SetNillableNextRetryTime(row.NextRetry).
-		SetDataPlane(text(a.GetDataPlane())).
+		SetDataPlane(streamindex.Text(a.GetDataPlane())).
 		SetDeliverySeq(row.DeliverySeq)
-}
-
-// text makes a string storable everywhere: PostgreSQL refuses NUL in text,
-// and an error quotes what the destination answered.
-func text(s string) string {
-	return strings.ReplaceAll(s, "\x00", "\uFFFD")
 }
 
 // ToProto renders a stored attempt.

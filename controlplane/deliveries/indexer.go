@@ -6,7 +6,6 @@ package deliveries
 
 import (
 	"context"
-	"log/slog"
 	"time"
 
 	"github.com/google/uuid"
@@ -26,61 +25,26 @@ const ConsumerName = "plugs-attempts-indexer"
 
 // Indexer indexes delivery attempts and applies their retention. Its zero
 // options take the defaults of package streamindex; set the fields before
-// Run.
-type Indexer struct {
-	// Client is the control plane's database; the indexer acts as the
-	// system viewer, across tenants.
-	Client *ent.Client
-	// JS reaches the backbone. Nil runs the retention job alone: attempts
-	// indexed before still age out.
-	JS jetstream.JetStream
-	// Settings tune the indexer; a zero Retention means
-	// backbone.DefaultReceiptRetention, the stream's own.
-	streamindex.Settings
-	Log *slog.Logger
+// Run. A zero Retention means backbone.DefaultReceiptRetention, as the
+// attempts stream keeps them as long as receipts.
+type Indexer = streamindex.Service[Row, kind]
 
-	runner streamindex.Runner
-}
+// kind is what sets the delivery log's indexer apart.
+type kind struct{}
 
-// Run indexes and prunes until ctx is done or Stop is called, and returns
-// nil then; ErrRunning when the indexer is already running. Failures to
-// reach JetStream or the database are logged and retried. The streams are
-// created by the data planes: until one has, Run waits for the attempts
-// stream.
-func (ix *Indexer) Run(ctx context.Context) error {
-	if !ix.runner.Run(ctx, ix.indexer().Run) {
-		return ErrRunning
-	}
-	return nil
-}
-
-// Stop ends Run and waits for it. Attempts taken but not yet indexed are
-// handed back to the stream for another replica.
-func (ix *Indexer) Stop() { ix.runner.Stop() }
-
-// Prune deletes the attempts made before cutoff and returns how many it
-// deleted, PruneBatchSize rows per statement, oldest first.
-func (ix *Indexer) Prune(ctx context.Context, cutoff time.Time) (int, error) {
-	return ix.indexer().Prune(ctx, cutoff)
-}
-
-func (ix *Indexer) indexer() *streamindex.Indexer[Row] {
-	settings := ix.Settings
-	if settings.Retention <= 0 {
-		settings.Retention = backbone.DefaultReceiptRetention
-	}
-	return &streamindex.Indexer[Row]{
-		Table:       table{ix.Client},
-		JS:          ix.JS,
-		Stream:      backbone.AttemptsStream,
-		Consumer:    ConsumerName,
-		Description: "Plugs control plane: delivery attempts into the queryable delivery log",
-		One:         "delivery attempt",
-		Many:        "delivery attempts",
-		Settings:    settings,
-		Log:         ix.Log,
+func (kind) Spec() streamindex.Spec {
+	return streamindex.Spec{
+		Stream:           backbone.AttemptsStream,
+		Consumer:         ConsumerName,
+		Description:      "Plugs control plane: delivery attempts into the queryable delivery log",
+		One:              "delivery attempt",
+		Many:             "delivery attempts",
+		DefaultRetention: backbone.DefaultReceiptRetention,
+		ErrRunning:       ErrRunning,
 	}
 }
+
+func (kind) Table(c *ent.Client) streamindex.Table[Row] { return table{c} }
 
 // table is the delivery log as the stream indexer sees it.
 type table struct{ c *ent.Client }

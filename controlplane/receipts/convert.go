@@ -18,7 +18,7 @@ import (
 	plugsv1 "github.com/plugshq/plugs/gen/plugs/v1"
 )
 
-var outcomes = map[plugsv1.Receipt_Outcome]receipt.Outcome{
+var outcomes = streamindex.Outcomes[plugsv1.Receipt_Outcome, receipt.Outcome]{
 	plugsv1.Receipt_OUTCOME_UNSPECIFIED: receipt.OutcomeUnspecified,
 	plugsv1.Receipt_OUTCOME_ACCEPTED:    receipt.OutcomeAccepted,
 	plugsv1.Receipt_OUTCOME_DUPLICATE:   receipt.OutcomeDuplicate,
@@ -29,20 +29,10 @@ var outcomes = map[plugsv1.Receipt_Outcome]receipt.Outcome{
 
 // StoredOutcome is how an API outcome is stored; false for a number the
 // API does not define.
-func StoredOutcome(o plugsv1.Receipt_Outcome) (receipt.Outcome, bool) {
-	s, ok := outcomes[o]
-	return s, ok
-}
+func StoredOutcome(o plugsv1.Receipt_Outcome) (receipt.Outcome, bool) { return outcomes.Stored(o) }
 
 // APIOutcome is the API's name of a stored outcome.
-func APIOutcome(s receipt.Outcome) plugsv1.Receipt_Outcome {
-	for o, v := range outcomes {
-		if v == s {
-			return o
-		}
-	}
-	return plugsv1.Receipt_OUTCOME_UNSPECIFIED
-}
+func APIOutcome(s receipt.Outcome) plugsv1.Receipt_Outcome { return outcomes.API(s) }
 
 // Row is a decoded receipt, checked and ready to insert.
 type Row struct {
@@ -63,42 +53,14 @@ func Decode(subject string, data []byte, published time.Time) (Row, error) {
 	if err := proto.Unmarshal(data, r); err != nil {
 		return Row{}, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
-	subTenant, subSource, ok := streamindex.SubjectIDs(subject, backbone.ReceiptSubject)
-	if !ok {
-		return Row{}, fmt.Errorf("%w: subject %q is not plugs.receipts.<tenant id>.<source id>", ErrMalformed, subject)
-	}
-	row := Row{Receipt: r}
-	var err error
-	if row.ID, err = uuid.Parse(r.GetId()); err != nil {
-		return Row{}, fmt.Errorf("%w: id %q: %w", ErrMalformed, r.GetId(), err)
-	}
-	if row.TenantID, err = idOr("tenant_id", r.GetTenantId(), subTenant); err != nil {
-		return Row{}, err
-	}
-	if row.SourceID, err = idOr("source_id", r.GetSourceId(), subSource); err != nil {
-		return Row{}, err
-	}
-	if row.TenantID == uuid.Nil || row.SourceID == uuid.Nil {
-		return Row{}, fmt.Errorf("%w: nil tenant or source id", ErrMalformed)
-	}
-	t := published
-	if rt := r.GetReceiveTime(); rt != nil && rt.IsValid() {
-		t = rt.AsTime()
-	}
-	// PostgreSQL keeps microseconds; cutting here makes the stored value
-	// the same on every dialect, and page tokens exact.
-	row.ReceiveTime = t.UTC().Truncate(time.Microsecond)
-	return row, nil
-}
-
-// idOr parses a receipt's id, taking the subject's when it is empty, and
-// refuses one that disagrees with the subject.
-func idOr(field, s string, fromSubject uuid.UUID) (uuid.UUID, error) {
-	id, err := streamindex.MatchID(field, s, fromSubject)
+	ids, err := streamindex.ParseIDs(subject, receiptSubject(r), r.GetId(), r.GetTenantId(), "source_id", r.GetSourceId())
 	if err != nil {
-		return uuid.Nil, fmt.Errorf("%w: %w", ErrMalformed, err)
+		return Row{}, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
-	return id, nil
+	return Row{
+		ID: ids.ID, TenantID: ids.Tenant, SourceID: ids.Owner, Receipt: r,
+		ReceiveTime: streamindex.RowTime(r.GetReceiveTime(), published),
+	}, nil
 }
 
 // create builds the insert of a row.
@@ -114,9 +76,9 @@ func (row Row) create(c *ent.Client) *ent.ReceiptCreate {
 	for _, h := range r.GetHeaders() {
 		vals := make([]string, len(h.GetValues()))
 		for i, v := range h.GetValues() {
-			vals[i] = text(v)
+			vals[i] = streamindex.Text(v)
 		}
-		headers = append(headers, schema.ReceiptHeader{Name: text(h.GetName()), Values: vals})
+		headers = append(headers, schema.ReceiptHeader{Name: streamindex.Text(h.GetName()), Values: vals})
 	}
 	return c.Receipt.Create().
 		SetID(row.ID).
@@ -124,23 +86,27 @@ func (row Row) create(c *ent.Client) *ent.ReceiptCreate {
 		SetSourceID(row.SourceID).
 		SetReceiveTime(row.ReceiveTime).
 		SetOutcome(outcome).
-		SetCause(text(r.GetCause())).
-		SetDetail(text(r.GetDetail())).
-		SetField(text(r.GetField())).
-		SetEventType(text(r.GetEventType())).
-		SetProviderEventID(text(r.GetProviderEventId())).
-		SetUsageEventID(text(r.GetUsageEventId())).
+		SetCause(streamindex.Text(r.GetCause())).
+		SetDetail(streamindex.Text(r.GetDetail())).
+		SetField(streamindex.Text(r.GetField())).
+		SetEventType(streamindex.Text(r.GetEventType())).
+		SetProviderEventID(streamindex.Text(r.GetProviderEventId())).
+		SetUsageEventID(streamindex.Text(r.GetUsageEventId())).
 		SetStatusCode(r.GetStatusCode()).
 		SetLatencyMs(r.GetLatency().AsDuration().Milliseconds()).
 		SetReplay(r.GetReplay()).
-		SetDataPlane(text(r.GetDataPlane())).
-		SetRemoteAddress(text(r.GetRemoteAddress())).
-		SetMethod(text(r.GetMethod())).
-		SetRequestURI(text(r.GetRequestUri())).
+		SetDataPlane(streamindex.Text(r.GetDataPlane())).
+		SetRemoteAddress(streamindex.Text(r.GetRemoteAddress())).
+		SetMethod(streamindex.Text(r.GetMethod())).
+		SetRequestURI(streamindex.Text(r.GetRequestUri())).
 		SetHeaders(headers).
 		SetBody(r.GetBody()).
 		SetBodyTruncated(r.GetBodyTruncated()).
-		SetTest(r.GetTest())
+		SetTest(r.GetTest()).
+		SetBodySize(r.GetBodySize()).
+		SetBodySha256(text(r.GetBodySha256())).
+		SetUnverified(r.GetUnverified()).
+		SetSizeBytes(int64(proto.Size(r)))
 }
 
 // text makes a string storable everywhere: PostgreSQL refuses NUL in text
@@ -162,6 +128,9 @@ func ToProto(r *ent.Receipt, full bool) *plugsv1.Receipt {
 		Method:          r.Method,
 		RequestUri:      r.RequestURI,
 		BodyTruncated:   r.BodyTruncated,
+		BodySize:        r.BodySize,
+		BodySha256:      r.BodySha256,
+		Unverified:      r.Unverified,
 		Outcome:         APIOutcome(r.Outcome),
 		Cause:           r.Cause,
 		Detail:          r.Detail,
@@ -182,4 +151,13 @@ func ToProto(r *ent.Receipt, full bool) *plugsv1.Receipt {
 		out.Body = r.Body
 	}
 	return out
+}
+
+// receiptSubject is how the data planes name the subject of r: receipts
+// of unverified requests have a stream of their own.
+func receiptSubject(r *plugsv1.Receipt) func(tenantID, sourceID string) string {
+	if r.GetUnverified() {
+		return backbone.UnverifiedReceiptSubject
+	}
+	return backbone.ReceiptSubject
 }

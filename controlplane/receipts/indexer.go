@@ -6,7 +6,6 @@ package receipts
 
 import (
 	"context"
-	"log/slog"
 	"time"
 
 	"github.com/google/uuid"
@@ -24,6 +23,11 @@ import (
 // one of them.
 const ConsumerName = "plugs-receipts-indexer"
 
+// UnverifiedConsumerName is the durable consumer on
+// backbone.UnverifiedReceiptsStream, the receipts of requests that did not
+// pass verification, indexed into the same table.
+const UnverifiedConsumerName = "plugs-unverified-receipts-indexer"
+
 const (
 	// DefaultRetentionEvery is how often old receipts are deleted.
 	DefaultRetentionEvery = streamindex.DefaultRetentionEvery
@@ -34,61 +38,30 @@ const (
 )
 
 // Indexer indexes receipts and applies their retention. Its zero options
-// take the defaults; set the fields before Run.
-type Indexer struct {
-	// Client is the control plane's database; the indexer acts as the
-	// system viewer, across tenants.
-	Client *ent.Client
-	// JS reaches the backbone. Nil runs the retention job alone: receipts
-	// indexed before still age out.
-	JS jetstream.JetStream
-	// Settings tune the indexer; a zero Retention means
-	// backbone.DefaultReceiptRetention, the stream's own.
-	streamindex.Settings
-	Log *slog.Logger
+// take the defaults; set the fields before Run. A zero Retention means
+// backbone.DefaultReceiptRetention, the stream's own. The byte limits
+// count each receipt's encoded size; the receipts of unverified requests
+// are the expendable ones.
+type Indexer = streamindex.Service[Row, kind]
 
-	runner streamindex.Runner
-}
+// kind is what sets the receipts' indexer apart.
+type kind struct{}
 
-// Run indexes and prunes until ctx is done or Stop is called, and returns
-// nil then; ErrRunning when the indexer is already running. Failures to
-// reach JetStream or the database are logged and retried. The streams are
-// created by the data planes: until one has, Run waits for the receipts
-// stream.
-func (ix *Indexer) Run(ctx context.Context) error {
-	if !ix.runner.Run(ctx, ix.indexer().Run) {
-		return ErrRunning
-	}
-	return nil
-}
-
-// Stop ends Run and waits for it. Receipts taken but not yet indexed are
-// handed back to the stream for another replica.
-func (ix *Indexer) Stop() { ix.runner.Stop() }
-
-// Prune deletes the receipts received before cutoff and returns how many
-// it deleted, PruneBatchSize rows per statement, oldest first.
-func (ix *Indexer) Prune(ctx context.Context, cutoff time.Time) (int, error) {
-	return ix.indexer().Prune(ctx, cutoff)
-}
-
-func (ix *Indexer) indexer() *streamindex.Indexer[Row] {
-	settings := ix.Settings
-	if settings.Retention <= 0 {
-		settings.Retention = backbone.DefaultReceiptRetention
-	}
-	return &streamindex.Indexer[Row]{
-		Table:       table{ix.Client},
-		JS:          ix.JS,
-		Stream:      backbone.ReceiptsStream,
-		Consumer:    ConsumerName,
-		Description: "Plugs control plane: receipts into the queryable index",
-		One:         "receipt",
-		Many:        "receipts",
-		Settings:    settings,
-		Log:         ix.Log,
+func (kind) Spec() streamindex.Spec {
+	return streamindex.Spec{
+		Stream:           backbone.ReceiptsStream,
+		Consumer:         ConsumerName,
+		Description:      "Plugs control plane: receipts into the queryable index",
+		One:              "receipt",
+		Many:             "receipts",
+		DefaultRetention: backbone.DefaultReceiptRetention,
+		ErrRunning:       ErrRunning,
+		Also: []streamindex.Feed{{Stream: backbone.UnverifiedReceiptsStream, Consumer: UnverifiedConsumerName,
+			Description: "Plugs control plane: receipts of unverified requests into the queryable index"}},
 	}
 }
+
+func (kind) Table(c *ent.Client) streamindex.Table[Row] { return table{c} }
 
 // table is the receipts table as the stream indexer sees it.
 type table struct{ c *ent.Client }

@@ -3,6 +3,7 @@ package receipts_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -344,4 +345,95 @@ func mustMarshal(t *testing.T, m proto.Message) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// Receipts of unverified requests come on a stream of their own and are
+// indexed into the same table, marked as such, with the whole body's
+// length and hash; one that says it is unverified on the other stream's
+// subject (or the reverse) is malformed.
+func TestIndexesUnverifiedReceipts(t *testing.T) {
+	eachDialect(t, func(t *testing.T, dialect string) {
+		w := newWorld(t, dialect, true)
+		w.start(w.indexer())
+		tenant, src := uuid.New(), uuid.New()
+		r := newReceipt(tenant, src, time.Now().Add(-time.Minute))
+		r.Outcome, r.Cause, r.StatusCode = plugsv1.Receipt_OUTCOME_REJECTED, "signature_invalid", 401
+		r.Unverified, r.BodyTruncated, r.BodySize, r.BodySha256 = true, true, 1<<20, strings.Repeat("ab", 32)
+		w.publishRaw(backbone.UnverifiedReceiptSubject(tenant.String(), src.String()), mustMarshal(t, r))
+		verified := newReceipt(tenant, src, time.Now())
+		w.publish(verified)
+		rows := w.waitRows(2)
+		got := receipts.ToProto(rows[0], true)
+		if got.GetId() != r.GetId() || !got.GetUnverified() || !got.GetBodyTruncated() || got.GetBodySize() != 1<<20 ||
+			got.GetBodySha256() != r.GetBodySha256() || rows[0].SizeBytes != int64(proto.Size(r)) {
+			t.Fatalf("unverified receipt indexed as %v (size %d)", got, rows[0].SizeBytes)
+		}
+		if rows[1].ID.String() != verified.GetId() || rows[1].Unverified {
+			t.Fatalf("verified receipt indexed as %+v", rows[1])
+		}
+		if _, err := receipts.Decode(backbone.ReceiptSubject(tenant.String(), src.String()), mustMarshal(t, r), time.Now()); !errors.Is(err, receipts.ErrMalformed) {
+			t.Fatalf("unverified receipt on the verified subject: %v", err)
+		}
+		if _, err := receipts.Decode(backbone.UnverifiedReceiptSubject(tenant.String(), src.String()), mustMarshal(t, verified), time.Now()); !errors.Is(err, receipts.ErrMalformed) {
+			t.Fatalf("verified receipt on the unverified subject: %v", err)
+		}
+	})
+}
+
+// Past its byte limits the index deletes its oldest receipts, those of
+// unverified requests first: a flood of forged requests never pushes out
+// the receipts of verified webhooks while one of its own is left.
+func TestByteLimits(t *testing.T) {
+	eachDialect(t, func(t *testing.T, dialect string) {
+		w := newWorld(t, dialect, false)
+		ctx := context.Background()
+		tenant, src := uuid.New(), uuid.New()
+		now := time.Now().Add(-time.Hour)
+		var rows []receipts.Row
+		var verified, unverified []string
+		var size int64
+		for i := range 8 {
+			r := newReceipt(tenant, src, now.Add(time.Duration(i)*time.Minute))
+			r.Body = make([]byte, 10_000)
+			subject := backbone.ReceiptSubject
+			if i%2 == 1 {
+				r.Unverified = true
+				subject = backbone.UnverifiedReceiptSubject
+				unverified = append(unverified, r.GetId())
+			} else {
+				verified = append(verified, r.GetId())
+			}
+			size = max(size, int64(proto.Size(r)))
+			row, err := receipts.Decode(subject(tenant.String(), src.String()), mustMarshal(t, r), now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rows = append(rows, row)
+		}
+		if err := receipts.Insert(ctx, w.db.Client, rows...); err != nil {
+			t.Fatal(err)
+		}
+		prune := func(max, maxUnverified float64, want int) {
+			t.Helper()
+			ix := &receipts.Indexer{Client: w.db.Client, Log: w.log(), Settings: streamindex.Settings{
+				MaxBytes: int64(max * float64(size)), MaxExpendableBytes: int64(maxUnverified * float64(size)), PruneBatchSize: 1}}
+			if n, err := ix.PruneBytes(ctx); err != nil || n != want {
+				t.Fatalf("pruned %d (%v), want %d", n, err, want)
+			}
+		}
+		// Within both limits: nothing goes.
+		prune(8.5, 4.5, 0)
+		// Unverified receipts past their own limit: their two oldest go.
+		prune(0, 2.5, 2)
+		assertIDs(t, w.rows(), []string{verified[0], verified[1], verified[2], unverified[2], verified[3], unverified[3]})
+		// All receipts past theirs: the remaining unverified ones go
+		// first, though verified ones are older.
+		prune(4.5, 0, 2)
+		assertIDs(t, w.rows(), verified)
+		// Then the oldest verified ones, by the retention job itself.
+		w.start(&receipts.Indexer{Client: w.db.Client, Log: w.log(), Settings: streamindex.Settings{
+			Retention: 24 * time.Hour, RetentionEvery: 20 * time.Millisecond, MaxBytes: int64(2.5 * float64(size))}})
+		waitFor(t, func() bool { return len(w.rows()) == 2 }, func() string { return fmt.Sprintf("%d receipts left, want 2", len(w.rows())) })
+		assertIDs(t, w.rows(), verified[2:])
+	})
 }

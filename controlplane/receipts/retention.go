@@ -4,6 +4,11 @@ import (
 	"context"
 	"time"
 
+	"entgo.io/ent/dialect/sql"
+	"github.com/google/uuid"
+
+	"github.com/plugshq/plugs/controlplane/streamindex"
+	"github.com/plugshq/plugs/ent"
 	"github.com/plugshq/plugs/ent/receipt"
 	"github.com/plugshq/plugs/ent/viewer"
 )
@@ -22,4 +27,52 @@ func (t table) PruneBatch(ctx context.Context, cutoff time.Time, n int) (int, bo
 	}
 	deleted, err := t.c.Receipt.Delete().Where(receipt.IDIn(ids...)).Exec(ctx)
 	return deleted, len(ids) == n, err
+}
+
+// Bytes is what the receipts count against the byte limits, all of them
+// and those of unverified requests alone (streamindex.SizedTable).
+func (t table) Bytes(ctx context.Context) (all, unverified int64, err error) {
+	ctx = viewer.System(ctx)
+	if all, err = t.sumSize(ctx, t.c.Receipt.Query()); err != nil {
+		return 0, 0, err
+	}
+	unverified, err = t.sumSize(ctx, t.c.Receipt.Query().Where(receipt.Unverified(true)))
+	return all, unverified, err
+}
+
+func (table) sumSize(ctx context.Context, q *ent.ReceiptQuery) (int64, error) {
+	var v []struct {
+		Sum int64 `json:"sum"`
+	}
+	err := q.Aggregate(func(s *sql.Selector) string {
+		return sql.As("COALESCE(SUM("+s.C(receipt.FieldSizeBytes)+"), 0)", "sum")
+	}).Scan(ctx, &v)
+	if err != nil || len(v) == 0 {
+		return 0, err
+	}
+	return v[0].Sum, nil
+}
+
+// Oldest returns at most n receipts, oldest first, those of unverified
+// requests only when unverified is set (streamindex.SizedTable).
+func (t table) Oldest(ctx context.Context, unverified bool, n int) ([]streamindex.Sized, error) {
+	q := t.c.Receipt.Query()
+	if unverified {
+		q = q.Where(receipt.Unverified(true))
+	}
+	rs, err := q.Order(receipt.ByReceiveTime(), receipt.ByID()).Limit(n).
+		Select(receipt.FieldID, receipt.FieldSizeBytes).All(viewer.System(ctx))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]streamindex.Sized, len(rs))
+	for i, r := range rs {
+		out[i] = streamindex.Sized{Key: r.ID, Bytes: r.SizeBytes}
+	}
+	return out, nil
+}
+
+// Delete deletes receipts by id (streamindex.SizedTable).
+func (t table) Delete(ctx context.Context, ids []uuid.UUID) (int, error) {
+	return t.c.Receipt.Delete().Where(receipt.IDIn(ids...)).Exec(viewer.System(ctx))
 }

@@ -11,17 +11,35 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 )
 
 // KeySize is the master key length: AES-256.
 const KeySize = 32
 
 // Keyring holds the master keys. The primary key seals; every key opens what
-// it sealed.
+// it sealed. It is safe for concurrent use, and Replace changes its keys in
+// place, so a running control plane picks up a key added to its key file
+// without anything that holds the keyring noticing (Reloader).
 type Keyring struct {
+	ring atomic.Pointer[ring]
+
+	mu      sync.Mutex
+	changed chan struct{} // closed and replaced by Replace
+	// miss, when set, is asked to bring the keys up to date when a
+	// ciphertext names a key the keyring does not hold; it reports whether
+	// the keys changed (Reloader.reloadIfChanged).
+	miss atomic.Pointer[func() bool]
+}
+
+// ring is one immutable set of keys.
+type ring struct {
 	aeads   map[string]cipher.AEAD
 	primary string
+	ids     []string // in keyring order, the primary last
 }
 
 // Key is one master key with its id.
@@ -40,10 +58,20 @@ func KeyID(raw []byte) string {
 
 // NewKeyring builds a keyring from keys; the last one is primary.
 func NewKeyring(keys ...Key) (*Keyring, error) {
+	r, err := newRing(keys)
+	if err != nil {
+		return nil, err
+	}
+	kr := &Keyring{changed: make(chan struct{})}
+	kr.ring.Store(r)
+	return kr, nil
+}
+
+func newRing(keys []Key) (*ring, error) {
 	if len(keys) == 0 {
 		return nil, ErrNoMasterKey
 	}
-	kr := &Keyring{aeads: make(map[string]cipher.AEAD, len(keys))}
+	r := &ring{aeads: make(map[string]cipher.AEAD, len(keys))}
 	for i, k := range keys {
 		if len(k.Raw) != KeySize {
 			return nil, fmt.Errorf("%w: key %d is %d bytes, want %d", ErrBadMasterKey, i+1, len(k.Raw), KeySize)
@@ -52,7 +80,7 @@ func NewKeyring(keys ...Key) (*Keyring, error) {
 		if id == "" {
 			id = KeyID(k.Raw)
 		}
-		if _, dup := kr.aeads[id]; dup {
+		if _, dup := r.aeads[id]; dup {
 			return nil, fmt.Errorf("%w: key id %q given twice", ErrBadMasterKey, id)
 		}
 		block, err := aes.NewCipher(k.Raw)
@@ -63,10 +91,46 @@ func NewKeyring(keys ...Key) (*Keyring, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrBadMasterKey, err)
 		}
-		kr.aeads[id] = aead
-		kr.primary = id
+		r.aeads[id] = aead
+		r.ids = append(r.ids, id)
+		r.primary = id
 	}
-	return kr, nil
+	return r, nil
+}
+
+// Replace swaps the keys for keys (the last one primary) and reports
+// whether the key ids or the primary changed; when they did, Changed's
+// channel is closed. Invalid keys leave the keyring as it was.
+func (kr *Keyring) Replace(keys ...Key) (bool, error) {
+	r, err := newRing(keys)
+	if err != nil {
+		return false, err
+	}
+	kr.mu.Lock()
+	defer kr.mu.Unlock()
+	if slices.Equal(kr.ring.Load().ids, r.ids) {
+		return false, nil
+	}
+	kr.ring.Store(r)
+	close(kr.changed)
+	kr.changed = make(chan struct{})
+	return true, nil
+}
+
+// Changed returns a channel closed the next time Replace changes the keys.
+func (kr *Keyring) Changed() <-chan struct{} {
+	kr.mu.Lock()
+	defer kr.mu.Unlock()
+	return kr.changed
+}
+
+// IDs are the ids of the keys held, in keyring order (the primary last).
+func (kr *Keyring) IDs() []string { return slices.Clone(kr.ring.Load().ids) }
+
+// Holds reports whether the keyring holds the key with id.
+func (kr *Keyring) Holds(id string) bool {
+	_, ok := kr.ring.Load().aeads[id]
+	return ok
 }
 
 // ParseKeys reads master keys from text: one key per line or per comma, each
@@ -112,4 +176,4 @@ func FormatKey(k Key) string {
 }
 
 // PrimaryID is the id of the key that seals.
-func (kr *Keyring) PrimaryID() string { return kr.primary }
+func (kr *Keyring) PrimaryID() string { return kr.ring.Load().primary }

@@ -16,8 +16,8 @@ const EnvMasterKey = "PLUGS_MASTER_KEY"
 // key file. With create set (plugs dev), a missing key file is created with
 // one new key and mode 0600.
 func Load(keyFile string, create bool) (*Keyring, error) {
-	if env := os.Getenv(EnvMasterKey); strings.TrimSpace(env) != "" {
-		keys, err := ParseKeys(env)
+	if FromEnvironment() {
+		keys, err := ParseKeys(os.Getenv(EnvMasterKey))
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", EnvMasterKey, err)
 		}
@@ -36,6 +36,19 @@ func Load(keyFile string, create bool) (*Keyring, error) {
 	if err != nil {
 		return nil, fmt.Errorf("secrets: read key file: %w", err)
 	}
+	keys, err := parseKeyFile(keyFile, data)
+	if err != nil {
+		return nil, err
+	}
+	return NewKeyring(keys...)
+}
+
+// FromEnvironment reports whether Load takes the keys from
+// PLUGS_MASTER_KEY rather than from a key file.
+func FromEnvironment() bool { return strings.TrimSpace(os.Getenv(EnvMasterKey)) != "" }
+
+// parseKeyFile checks the key file's mode and parses what was read from it.
+func parseKeyFile(keyFile string, data []byte) ([]Key, error) {
 	if info, err := os.Stat(keyFile); err == nil && info.Mode().Perm()&0o077 != 0 {
 		return nil, fmt.Errorf("%w: key file %s is readable by others (mode %v); chmod 600 it", ErrBadMasterKey, keyFile, info.Mode().Perm())
 	}
@@ -43,7 +56,7 @@ func Load(keyFile string, create bool) (*Keyring, error) {
 	if err != nil {
 		return nil, fmt.Errorf("key file %s: %w", keyFile, err)
 	}
-	return NewKeyring(keys...)
+	return keys, nil
 }
 
 // AppendNewKey generates a master key and appends it to keyFile (creating

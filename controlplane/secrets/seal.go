@@ -51,18 +51,25 @@ func (b Binding) additionalData() []byte {
 // Seal encrypts plaintext under the primary key with a fresh random 96-bit
 // nonce. It returns the key id and nonce||ciphertext||tag.
 func (kr *Keyring) Seal(plaintext []byte, b Binding) (keyID string, sealed []byte, err error) {
-	aead := kr.aeads[kr.primary]
+	r := kr.ring.Load()
+	aead := r.aeads[r.primary]
 	nonce := make([]byte, aead.NonceSize())
 	if _, err := rand.Read(nonce); err != nil {
 		return "", nil, fmt.Errorf("secrets: nonce: %w", err)
 	}
 	sealed = aead.Seal(nonce, nonce, plaintext, b.additionalData())
-	return kr.primary, sealed, nil
+	return r.primary, sealed, nil
 }
 
-// Open decrypts what Seal returned for the same binding.
+// Open decrypts what Seal returned for the same binding. A key id the
+// keyring does not hold makes it look at its key file once more first (when
+// a Reloader watches it), so a secret sealed under a key just added to the
+// file opens without waiting for the next poll.
 func (kr *Keyring) Open(keyID string, sealed []byte, b Binding) ([]byte, error) {
-	aead, ok := kr.aeads[keyID]
+	aead, ok := kr.ring.Load().aeads[keyID]
+	if miss := kr.miss.Load(); !ok && miss != nil && (*miss)() {
+		aead, ok = kr.ring.Load().aeads[keyID]
+	}
 	if !ok {
 		return nil, fmt.Errorf("%w: %q", ErrUnknownKey, keyID)
 	}

@@ -61,6 +61,8 @@ func (s *staticRoutes) ForEvent(tenantID, sourceID string) []*plugsv1.Destinatio
 	return out
 }
 
+func (s *staticRoutes) Deleted() []string { return nil }
+
 func (s *staticRoutes) All() []*plugsv1.DestinationConfig {
 	s.mu.Lock()
 	defer s.mu.Unlock()

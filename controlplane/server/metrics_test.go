@@ -16,7 +16,7 @@ import (
 // included, and the replica's revision and data planes are shown.
 func TestControlPlaneMetrics(t *testing.T) {
 	reg := metrics.NewRegistry()
-	e := startEnvWith(t, "sqlite", func(c *server.Config) { c.Metrics = reg })
+	e := startEnvWith(t, "sqlite", func(c *server.Config) { c.Metrics, c.MetricsAddr = reg, "127.0.0.1:0" })
 	for range 3 {
 		if _, err := e.sources().ListSources(as(e.keyA), &plugsv1.ListSourcesRequest{}); err != nil {
 			t.Fatal(err)
@@ -30,7 +30,7 @@ func TestControlPlaneMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	fams := metricstest.Scrape(t, "http://"+e.srv.HTTPAddr+"/metrics")
+	fams := metricstest.Scrape(t, "http://"+e.srv.MetricsAddr+"/metrics")
 	handled := fams["grpc_server_handled_total"]
 	if handled == nil {
 		t.Fatal("no grpc_server_handled_total")
@@ -51,7 +51,7 @@ func TestControlPlaneMetrics(t *testing.T) {
 		t.Error("no data planes gauge")
 	}
 	// No API key is needed to scrape, and no secret or key appears.
-	resp, err := http.Get("http://" + e.srv.HTTPAddr + "/metrics")
+	resp, err := http.Get("http://" + e.srv.MetricsAddr + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,5 +61,28 @@ func TestControlPlaneMetrics(t *testing.T) {
 		if strings.Contains(string(b), s) {
 			t.Fatalf("/metrics shows %q", s)
 		}
+	}
+}
+
+// The API's REST port does not serve the series: without a key there they
+// would be open to every caller of the API. Only plugs dev asks for them
+// there.
+func TestMetricsStayOffTheAPI(t *testing.T) {
+	e := startEnvWith(t, "sqlite", func(c *server.Config) { c.Metrics, c.MetricsAddr = metrics.NewRegistry(), "127.0.0.1:0" })
+	for _, key := range []string{"", e.keyA} {
+		if code, body := e.rest("GET", "/metrics", key, ""); code != http.StatusNotFound || strings.Contains(string(body), "grpc_server_handled_total") {
+			t.Errorf("REST /metrics with key %q: %d %.80s", key, code, body)
+		}
+	}
+	if code, _ := e.rest("GET", "/healthz", "", ""); code != http.StatusOK {
+		t.Fatalf("healthz: %d", code)
+	}
+
+	dev := startEnvWith(t, "sqlite", func(c *server.Config) { c.Metrics, c.MetricsOnREST = metrics.NewRegistry(), true })
+	if dev.srv.MetricsAddr != "" {
+		t.Errorf("a metrics listener at %s without MetricsAddr", dev.srv.MetricsAddr)
+	}
+	if fams := metricstest.Scrape(t, "http://"+dev.srv.HTTPAddr+"/metrics"); fams["plugs_controlplane_config_revision"] == nil {
+		t.Error("plugs dev's REST /metrics lacks the control plane's series")
 	}
 }

@@ -30,7 +30,6 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
-	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/plugshq/plugs/controlplane/api"
 	"github.com/plugshq/plugs/controlplane/auth"
@@ -71,8 +70,14 @@ type Config struct {
 	// http://, for development; every other destination needs https://.
 	AllowHTTPHosts []string
 	// Metrics, when set, gets the control plane's series, served at
-	// /metrics on the HTTP listener.
-	Metrics *prometheus.Registry
+	// /metrics on MetricsAddr: plain HTTP on a listener of its own, kept
+	// off the API's ports, which Prometheus scrapes like any exporter.
+	// Empty serves them nowhere unless MetricsOnREST is set.
+	Metrics     *prometheus.Registry
+	MetricsAddr string
+	// MetricsOnREST serves /metrics on the REST listener, to anyone and
+	// without a key: plugs dev only, where every port is on loopback.
+	MetricsOnREST bool
 	// APIRateLimit bounds each API key's calls, gRPC and REST together;
 	// nil means no limit.
 	APIRateLimit *plugsv1.RateLimit
@@ -99,6 +104,11 @@ type Config struct {
 	// what the stream dropped before it was indexed, and keeping rows past
 	// it only costs space.
 	ReceiptRetention time.Duration
+	// ReceiptIndexMaxBytes and UnverifiedReceiptIndexMaxBytes bound the
+	// receipts index, all receipts and those of unverified requests alone,
+	// by their encoded size: past them the oldest go, unverified ones
+	// first. Zero means no bound.
+	ReceiptIndexMaxBytes, UnverifiedReceiptIndexMaxBytes int64
 	// TLS, when set, serves both listeners over TLS with its Certificates
 	// (at least one; GetCertificate alone is not enough, because the gateway
 	// pins the certificates it is given). Its ClientCAs, when set, verify a
@@ -118,6 +128,9 @@ type Config struct {
 type Server struct {
 	GRPCAddr string
 	HTTPAddr string
+	// MetricsAddr is where /metrics is served; empty without
+	// Config.MetricsAddr.
+	MetricsAddr string
 
 	grpc   *grpc.Server
 	http   *http.Server
@@ -135,6 +148,9 @@ type Server struct {
 	background     sync.WaitGroup
 	// Cache is the configuration the streams serve.
 	Cache *config.Cache
+
+	// metrics serves /metrics; nil without Config.MetricsAddr.
+	metrics *http.Server
 }
 
 // Start listens on both addresses and serves until Stop or ctx ends.
@@ -178,7 +194,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.Metrics != nil {
 		// Outside authentication, so refused calls are counted too.
 		cpMetrics = metrics.NewControlPlane(cfg.Metrics, metrics.ControlPlaneState{
-			Revision: cache.Revision, DataPlanes: status.ConnectedCount,
+			Revision: cache.Revision, DataPlanes: status.ConnectedCount, Withheld: cache.Withheld,
 		})
 		unary = append([]grpc.UnaryServerInterceptor{cpMetrics.GRPC.UnaryServerInterceptor()}, unary...)
 		stream = append([]grpc.StreamServerInterceptor{cpMetrics.GRPC.StreamServerInterceptor()}, stream...)
@@ -211,13 +227,13 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	plugsv1.RegisterSourceServiceServer(gs, &api.Sources{
 		Client: cfg.DB.Client, Catalog: cfg.Catalog, Keyring: cfg.Keyring,
 		PublicIngestURL: cfg.PublicIngestURL, Log: log, Rollout: &api.Rollout{Client: cfg.DB.Client},
-		TestEvents: &api.TestEvents{Sources: cache, IngestURL: cfg.IngestURL},
+		TestEvents: &api.TestEvents{Sources: cache, IngestURL: cfg.IngestURL}, Problems: cache,
 	})
-	plugsv1.RegisterDataPlaneServiceServer(gs, &api.DataPlanes{Client: cfg.DB.Client, Revision: cache, Log: log})
+	plugsv1.RegisterDataPlaneServiceServer(gs, &api.DataPlanes{Client: cfg.DB.Client, Log: log})
 	plugsv1.RegisterTemplateServiceServer(gs, &api.Templates{Catalog: cfg.Catalog})
 	plugsv1.RegisterApiKeyServiceServer(gs, &api.APIKeys{Client: cfg.DB.Client, Log: log})
 	destinations := &api.Destinations{
-		Client: cfg.DB.Client, Keyring: cfg.Keyring, AllowHTTPHosts: cfg.AllowHTTPHosts, Log: log,
+		Client: cfg.DB.Client, Keyring: cfg.Keyring, AllowHTTPHosts: cfg.AllowHTTPHosts, Problems: cache, Log: log,
 	}
 	plugsv1.RegisterDestinationServiceServer(gs, &api.DestinationService{
 		Destinations: destinations,
@@ -266,7 +282,8 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	store.Watch(bg, cfg.DB, cfg.PollInterval, log)
 	// Without JetStream no receipt arrives, but those indexed before still
 	// age out, so the indexer runs either way.
-	indexer := &receipts.Indexer{Client: cfg.DB.Client, JS: cfg.JetStream, Settings: streamindex.Settings{Retention: cfg.ReceiptRetention}, Log: log}
+	indexer := &receipts.Indexer{Client: cfg.DB.Client, JS: cfg.JetStream, Log: log, Settings: streamindex.Settings{Retention: cfg.ReceiptRetention,
+		MaxBytes: cfg.ReceiptIndexMaxBytes, MaxExpendableBytes: cfg.UnverifiedReceiptIndexMaxBytes}}
 	// The delivery log is kept as long as receipts, like its stream.
 	attempts := &deliveries.Indexer{Client: cfg.DB.Client, JS: cfg.JetStream, Settings: streamindex.Settings{Retention: cfg.ReceiptRetention}, Log: log}
 	s.background.Add(5)
@@ -309,14 +326,10 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 			}
 			return runtime.DefaultHeaderMatcher(key)
 		}),
-		// Omit unset fields in JSON answers; input-only fields such as a
-		// source's secret then never appear, not even empty.
-		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.HTTPBodyMarshaler{
-			Marshaler: &formMarshaler{JSONPb: runtime.JSONPb{
-				MarshalOptions:   protojson.MarshalOptions{EmitUnpopulated: false},
-				UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
-			}},
-		}),
+		// JSON answers leave unset fields out, but for lists and counts;
+		// a body that does not decode names its faulty field (restJSON).
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.HTTPBodyMarshaler{Marshaler: newRESTJSON()}),
+		runtime.WithErrorHandler(restErrorHandler),
 	)
 	for _, reg := range []func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error{
 		plugsv1.RegisterSourceServiceHandler,
@@ -335,7 +348,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		}
 	}
 	root := http.NewServeMux()
-	if cfg.Metrics != nil {
+	if cfg.Metrics != nil && cfg.MetricsOnREST {
 		root.Handle("GET /metrics", metrics.Handler(cfg.Metrics))
 	}
 	root.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -372,27 +385,15 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 			log.Error("HTTP listener stopped", "error", err)
 		}
 	}()
-	log.Info("control plane listening", "grpc", s.GRPCAddr, "http", s.HTTPAddr,
+	if cfg.Metrics != nil && cfg.MetricsAddr != "" {
+		if s.metrics, s.MetricsAddr, err = serveMetrics(cfg.MetricsAddr, cfg.Metrics, log); err != nil {
+			s.Stop(context.Background())
+			return nil, err
+		}
+	}
+	log.Info("control plane listening", "grpc", s.GRPCAddr, "http", s.HTTPAddr, "metrics", s.MetricsAddr,
 		"tls", cfg.TLS != nil, "client_ca", grpcTLS != nil && grpcTLS.ClientCAs != nil)
 	return s, nil
-}
-
-// formMarshaler is the gateway's JSON, except that the webhook registration
-// form's list answers with every field, zeros and an empty content included:
-// its clients read "number": 0 and "content": [] and would break on a
-// missing key. Its messages have no input-only fields to hide.
-type formMarshaler struct {
-	runtime.JSONPb
-}
-
-var completeJSON = &runtime.JSONPb{MarshalOptions: protojson.MarshalOptions{EmitUnpopulated: true}}
-
-// Marshal implements runtime.Marshaler.
-func (m *formMarshaler) Marshal(v any) ([]byte, error) {
-	if _, ok := v.(*plugsv1.ListWebhooksResponse); ok {
-		return completeJSON.Marshal(v)
-	}
-	return m.JSONPb.Marshal(v)
 }
 
 // serverTLS derives the gRPC and REST listeners' TLS configurations from
@@ -489,5 +490,9 @@ func (s *Server) Stop(ctx context.Context) {
 	s.background.Wait()
 	if s.conn != nil {
 		_ = s.conn.Close()
+	}
+	// Last, so a final scrape sees the shutdown.
+	if s.metrics != nil {
+		_ = s.metrics.Shutdown(ctx)
 	}
 }

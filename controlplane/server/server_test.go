@@ -534,8 +534,16 @@ func testSourceLifecycle(t *testing.T, dialect string) {
 	if code, body := e.rest("POST", "/v1/sources/"+created.ID+":rotateSecret", e.keyA, `{"secret":"`+secretA2+`","previousSecretTtl":"0s"}`); code != http.StatusOK {
 		t.Fatalf("REST rotate: %d %s", code, body)
 	}
-	if code, body := e.rest("GET", "/v1/templates", e.keyA, ""); code != http.StatusOK || !strings.Contains(string(body), `"stripe"`) {
+	if code, body := e.rest("GET", "/v1/templates?page_size=1000", e.keyA, ""); code != http.StatusOK || !strings.Contains(string(body), `"stripe"`) {
 		t.Fatalf("REST templates: %d %s", code, body)
+	}
+	// Filters travel as query parameters.
+	if code, body := e.rest("GET", "/v1/templates?category=payments&search=STRIPE", e.keyA, ""); code != http.StatusOK ||
+		!strings.Contains(string(body), `"id":"stripe"`) || strings.Contains(string(body), `"id":"github"`) {
+		t.Fatalf("REST templates by category and search: %d %s", code, body)
+	}
+	if code, body := e.rest("GET", "/v1/templates?category=nope", e.keyA, ""); code != http.StatusBadRequest || !strings.Contains(string(body), "category") {
+		t.Fatalf("REST templates with an unknown category: %d %s", code, body)
 	}
 	if code, _ := e.rest("GET", "/v1/templates/stripe", e.keyA, ""); code != http.StatusOK {
 		t.Fatalf("REST template: %d", code)

@@ -123,11 +123,7 @@ func installRevisionHooks(c *ent.Client, r *Revisions, dia string) {
 				return nil, ErrNotInTransaction
 			}
 			var changes []change
-			if m.Op().Is(ent.OpCreate) {
-				sid, _ := m.SourceID()
-				tid, _ := m.TenantID()
-				changes = []change{{kind: configchange.KindSource, id: sid, tenantID: tid, op: configchange.OpUpsert}}
-			} else {
+			if !m.Op().Is(ent.OpCreate) {
 				ids, err := m.IDs(ctx)
 				if err != nil {
 					return nil, fmt.Errorf("store: secret ids: %w", err)
@@ -148,6 +144,11 @@ func installRevisionHooks(c *ent.Client, r *Revisions, dia string) {
 			v, err := next.Mutate(ctx, m)
 			if err != nil {
 				return nil, err
+			}
+			// A new secret's tenant is known once the tenant mixin's hook,
+			// which runs inside this one, has stamped it.
+			if s, ok := v.(*ent.Secret); ok && m.Op().Is(ent.OpCreate) {
+				changes = []change{{kind: configchange.KindSource, id: s.SourceID, tenantID: s.TenantID, op: configchange.OpUpsert}}
 			}
 			if err := record(ctx, tx, r, dia, changes); err != nil {
 				return nil, err

@@ -62,9 +62,9 @@ type Table[R any] interface {
 	PruneBatch(ctx context.Context, cutoff time.Time, n int) (deleted int, full bool, err error)
 }
 
-// Indexer indexes one stream into one table and applies the retention.
-// Stream, Consumer, One, Many, Table and Retention must be set; the other
-// settings take their defaults when zero.
+// Indexer indexes one stream, or several, into one table and applies the
+// retention. Stream, Consumer, One, Many, Table and Retention must be set;
+// the other settings take their defaults when zero.
 type Indexer[R any] struct {
 	Table Table[R]
 	// JS reaches the backbone. Nil runs the retention job alone: rows
@@ -74,10 +74,21 @@ type Indexer[R any] struct {
 	Consumer string
 	// Description of the durable consumer, for `nats consumer info`.
 	Description string
+	// Also are further streams indexed into the same table, each through
+	// a durable consumer of its own.
+	Also []Feed
 	// One and Many name a row in logs, as in "receipt" and "receipts".
 	One, Many string
 	Settings
 	Log *slog.Logger
+}
+
+// Feed is a stream an Indexer copies into its table, and the durable
+// consumer it reads it with.
+type Feed struct {
+	Stream, Consumer string
+	// Description of the durable consumer, for `nats consumer info`.
+	Description string
 }
 
 // Settings are what an operator or a test tunes on an indexer; zero values
@@ -98,6 +109,14 @@ type Settings struct {
 	// RetryDelay is how long the indexer waits after a failure; zero
 	// means DefaultRetryDelay.
 	RetryDelay time.Duration
+	// MaxBytes bounds the bytes of the rows kept, as a SizedTable counts
+	// them; past it the retention job deletes the oldest rows, expendable
+	// ones first. Zero means no bound.
+	MaxBytes int64
+	// MaxExpendableBytes bounds the bytes of the expendable rows alone;
+	// past it the retention job deletes the oldest of them. Zero means no
+	// bound but MaxBytes.
+	MaxExpendableBytes int64
 }
 
 // Run indexes and prunes until ctx is done. Failures to reach JetStream or
@@ -107,9 +126,16 @@ func (ix *Indexer[R]) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	wg.Go(func() { ix.pruneLoop(ctx) })
 	if ix.JS != nil {
-		wg.Go(func() { ix.consumeLoop(ctx) })
+		for _, f := range ix.feeds() {
+			wg.Go(func() { ix.consumeLoop(ctx, f) })
+		}
 	}
 	wg.Wait()
+}
+
+// feeds are the streams indexed: Stream, then Also.
+func (ix *Indexer[R]) feeds() []Feed {
+	return append([]Feed{{Stream: ix.Stream, Consumer: ix.Consumer, Description: ix.Description}}, ix.Also...)
 }
 
 func (ix *Indexer[R]) log() *slog.Logger {
@@ -138,11 +164,11 @@ func (ix *Indexer[R]) retryDelay() time.Duration {
 // because it was deleted.
 var errConsumeClosed = errors.New("streamindex: consumer closed")
 
-// consumeLoop keeps a consumer running until ctx is done.
-func (ix *Indexer[R]) consumeLoop(ctx context.Context) {
+// consumeLoop keeps the consumer of a feed running until ctx is done.
+func (ix *Indexer[R]) consumeLoop(ctx context.Context, f Feed) {
 	waiting := false
 	for {
-		err := ix.consume(ctx)
+		err := ix.consume(ctx, f)
 		if ctx.Err() != nil {
 			return
 		}
@@ -150,11 +176,11 @@ func (ix *Indexer[R]) consumeLoop(ctx context.Context) {
 		case errors.Is(err, jetstream.ErrStreamNotFound):
 			// Normal until the first data plane starts: say it once.
 			if !waiting {
-				ix.log().Info("waiting for the "+ix.Many+" stream, which the data planes create", "stream", ix.Stream)
+				ix.log().Info("waiting for the "+ix.Many+" stream, which the data planes create", "stream", f.Stream)
 				waiting = true
 			}
 		case err != nil:
-			ix.log().Warn(ix.Many+" consumer stopped; starting it again", "error", err)
+			ix.log().Warn(ix.Many+" consumer stopped; starting it again", "stream", f.Stream, "error", err)
 		}
 		if !sleep(ctx, ix.retryDelay()) {
 			return
@@ -162,13 +188,13 @@ func (ix *Indexer[R]) consumeLoop(ctx context.Context) {
 	}
 }
 
-// consume pulls messages and indexes them in batches until ctx is done or
-// the consumer stops.
-func (ix *Indexer[R]) consume(ctx context.Context) error {
+// consume pulls a feed's messages and indexes them in batches until ctx
+// is done or the consumer stops.
+func (ix *Indexer[R]) consume(ctx context.Context, f Feed) error {
 	sctx, cancel := context.WithTimeout(ctx, setupTimeout)
-	cons, err := ix.JS.CreateOrUpdateConsumer(sctx, ix.Stream, jetstream.ConsumerConfig{
-		Durable:       ix.Consumer,
-		Description:   ix.Description,
+	cons, err := ix.JS.CreateOrUpdateConsumer(sctx, f.Stream, jetstream.ConsumerConfig{
+		Durable:       f.Consumer,
+		Description:   f.Description,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       ackWait,
@@ -176,7 +202,7 @@ func (ix *Indexer[R]) consume(ctx context.Context) error {
 	})
 	cancel()
 	if err != nil {
-		return fmt.Errorf("consumer %s: %w", ix.Consumer, err)
+		return fmt.Errorf("consumer %s: %w", f.Consumer, err)
 	}
 	size := ix.batchSize()
 	// The callback hands messages to this goroutine, which batches what
@@ -193,10 +219,10 @@ func (ix *Indexer[R]) consume(ctx context.Context) error {
 	},
 		jetstream.PullMaxMessagesWithBytesLimit(size, maxBatchBytes),
 		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
-			ix.log().Warn(ix.Many+" consumer", "error", err)
+			ix.log().Warn(ix.Many+" consumer", "stream", f.Stream, "error", err)
 		}))
 	if err != nil {
-		return fmt.Errorf("consume %s: %w", ix.Consumer, err)
+		return fmt.Errorf("consume %s: %w", f.Consumer, err)
 	}
 	defer func() {
 		cc.Stop()

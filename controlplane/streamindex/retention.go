@@ -5,9 +5,9 @@ import (
 	"time"
 )
 
-// pruneLoop deletes expired rows at start and then every RetentionEvery.
-// Every replica runs it; deleting what another replica already deleted
-// costs one empty query.
+// pruneLoop deletes expired rows at start and then every RetentionEvery,
+// and then the oldest rows past the byte limits. Every replica runs it;
+// deleting what another replica already deleted costs one empty query.
 func (ix *Indexer[R]) pruneLoop(ctx context.Context) {
 	if ix.Retention <= 0 {
 		// Not "keep nothing": a retention left unset must not empty the
@@ -28,6 +28,16 @@ func (ix *Indexer[R]) pruneLoop(ctx context.Context) {
 			ix.log().Warn("expired "+ix.Many+" not deleted; trying again at the next run", "deleted", n, "error", err)
 		case n > 0:
 			ix.log().Info("expired "+ix.Many+" deleted", "deleted", n, "retention", ix.Retention)
+		}
+		n, err = ix.PruneBytes(ctx)
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil:
+			ix.log().Warn(ix.Many+" over the byte limits not deleted; trying again at the next run", "deleted", n, "error", err)
+		case n > 0:
+			ix.log().Warn("oldest "+ix.Many+" deleted to stay within the byte limits", "deleted", n,
+				"max_bytes", ix.MaxBytes, "max_expendable_bytes", ix.MaxExpendableBytes)
 		}
 		if !sleep(ctx, every) {
 			return

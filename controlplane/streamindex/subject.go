@@ -43,3 +43,39 @@ func MatchID(field, s string, fromSubject uuid.UUID) (uuid.UUID, error) {
 	}
 	return id, nil
 }
+
+// IDs are the ids a message is filed under: its own, its tenant's and its
+// owner's (the source of a receipt, the destination of an attempt).
+type IDs struct {
+	ID, Tenant, Owner uuid.UUID
+}
+
+// ParseIDs reads the ids of a message published on subject, which
+// subjectOf built from the tenant and owner ids (as
+// backbone.ReceiptSubject(tenant, source) does): its own id must parse,
+// and its tenant and owner ids are taken from the subject when empty and
+// refused when they disagree with it (MatchID). ownerField names the
+// owner's id, as in "source_id". No error is worth a retry: a package
+// wraps them in its ErrMalformed.
+func ParseIDs(subject string, subjectOf func(tenant, owner string) string, id, tenantID, ownerField, ownerID string) (IDs, error) {
+	owner := strings.TrimSuffix(ownerField, "_id")
+	subTenant, subOwner, ok := SubjectIDs(subject, subjectOf)
+	if !ok {
+		return IDs{}, fmt.Errorf("subject %q is not %s", subject, subjectOf("<tenant id>", "<"+owner+" id>"))
+	}
+	var ids IDs
+	var err error
+	if ids.ID, err = uuid.Parse(id); err != nil {
+		return IDs{}, fmt.Errorf("id %q: %w", id, err)
+	}
+	if ids.Tenant, err = MatchID("tenant_id", tenantID, subTenant); err != nil {
+		return IDs{}, err
+	}
+	if ids.Owner, err = MatchID(ownerField, ownerID, subOwner); err != nil {
+		return IDs{}, err
+	}
+	if ids.Tenant == uuid.Nil || ids.Owner == uuid.Nil {
+		return IDs{}, fmt.Errorf("nil tenant or %s id", owner)
+	}
+	return ids, nil
+}

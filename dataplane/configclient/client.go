@@ -10,7 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -100,9 +102,7 @@ func (c *Client) stream(ctx context.Context, p *persister) error {
 		return fmt.Errorf("configclient: open stream: %w", err)
 	}
 	hello := &plugsv1.StreamConfigRequest{Node: c.Node}
-	if cur := c.Store.Load(); cur != nil {
-		hello.VersionInfo = cur.Version
-	}
+	holding(hello, c.Store.Load())
 	if err := st.Send(hello); err != nil {
 		return fmt.Errorf("configclient: hello: %w", err)
 	}
@@ -130,9 +130,7 @@ func (c *Client) stream(ctx context.Context, p *persister) error {
 func (c *Client) apply(ctx context.Context, resp *plugsv1.StreamConfigResponse) (*plugsv1.StreamConfigRequest, *snapshot.Config) {
 	cur := c.Store.Load()
 	ack := &plugsv1.StreamConfigRequest{ResponseNonce: resp.GetNonce()}
-	if cur != nil {
-		ack.VersionInfo = cur.Version
-	}
+	holding(ack, cur)
 	if !resp.GetFull() && (cur == nil || cur.Version != resp.GetBaseVersion()) {
 		ack.ErrorDetail = &plugsv1.ConfigError{Message: fmt.Sprintf("delta on %q but holding %q", resp.GetBaseVersion(), ack.VersionInfo)}
 		return ack, nil
@@ -149,8 +147,28 @@ func (c *Client) apply(ctx context.Context, resp *plugsv1.StreamConfigResponse) 
 	}
 	c.Store.Swap(next)
 	c.log().InfoContext(ctx, "configuration applied", "version", next.Version, "sources", len(next.Sources))
-	ack.VersionInfo = next.Version
+	for _, w := range resp.GetWithheldSources() {
+		c.log().WarnContext(ctx, "source withheld by the control plane; serving the version held", "source_id", w.GetId(),
+			"held", next.Sources[w.GetId()] != nil, "reason", w.GetReason())
+	}
+	for _, w := range resp.GetWithheldDestinations() {
+		c.log().WarnContext(ctx, "destination withheld by the control plane; serving the version held", "destination_id", w.GetId(),
+			"held", next.Destinations[w.GetId()] != nil, "reason", w.GetReason())
+	}
+	holding(ack, next)
 	return ack, next
+}
+
+// holding says in req what the data plane serves: cfg's version and the
+// entries it serves from before the control plane withheld them, which
+// the control plane sends as soon as it can build them.
+func holding(req *plugsv1.StreamConfigRequest, cfg *snapshot.Config) {
+	if cfg == nil {
+		return
+	}
+	req.VersionInfo = cfg.Version
+	req.WithheldSourceIds = slices.Sorted(maps.Keys(cfg.WithheldSources))
+	req.WithheldDestinationIds = slices.Sorted(maps.Keys(cfg.WithheldDestinations))
 }
 
 func (c *Client) log() *slog.Logger {

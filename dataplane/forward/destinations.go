@@ -19,6 +19,10 @@ type Destinations interface {
 	ForEvent(tenantID, sourceID string) []*plugsv1.DestinationConfig
 	// All returns every destination, of every tenant.
 	All() []*plugsv1.DestinationConfig
+	// Deleted returns the ids of destinations deleted explicitly. Only
+	// these have their consumer and queued deliveries removed: one merely
+	// missing from All keeps its deliveries until it is back.
+	Deleted() []string
 }
 
 // Routes reports whether d takes the events of the tenant's source: d

@@ -17,7 +17,6 @@ package forward
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -27,7 +26,6 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/plugshq/plugs/backbone"
 	"github.com/plugshq/plugs/dataplane/egress"
 	plugsv1 "github.com/plugshq/plugs/gen/plugs/v1"
 )
@@ -76,10 +74,11 @@ type Forwarder struct {
 	router     *router
 	deliverers map[string]*deliverer
 	invalid    map[string]*plugsv1.DestinationConfig
-	// known are the destinations of the last reconciliation; one that
-	// disappears was deleted, and its queue is cleared.
-	known    map[string]bool
-	stopping sync.WaitGroup
+	// known are the destinations reconciliations have seen; forgotten are
+	// the deletions already cleared from the backbone (forget.go).
+	known     map[string]bool
+	forgotten map[string]bool
+	stopping  sync.WaitGroup
 }
 
 // New returns a forwarder reading destinations from dests. The streams
@@ -113,6 +112,7 @@ func New(js jetstream.JetStream, dests Destinations, opts Options) *Forwarder {
 		deliverers: map[string]*deliverer{},
 		invalid:    map[string]*plugsv1.DestinationConfig{},
 		known:      map[string]bool{},
+		forgotten:  map[string]bool{},
 	}
 }
 
@@ -179,8 +179,9 @@ func (f *Forwarder) Reconcile() {
 }
 
 // reconcile makes the running consumers match the configuration: the
-// router always, a deliverer per active destination. A paused or removed
-// destination's deliverer stops (its deliveries wait in the stream); a
+// router always, a deliverer per active destination. A paused or absent
+// destination's deliverer stops (its deliveries wait in the stream); only
+// a deleted one's deliveries are dropped (forgetDeleted); a
 // changed one is updated in place, or restarted when its timeout or
 // concurrency changed, since its consumer's AckWait and MaxAckPending
 // follow them. Stopping waits for attempts in flight, so it runs aside and
@@ -203,22 +204,16 @@ func (f *Forwarder) reconcile(ctx context.Context) {
 	}
 
 	want := map[string]*plugsv1.DestinationConfig{}
-	present := map[string]bool{}
 	for _, d := range f.dests.All() {
 		if d == nil {
 			continue
 		}
-		present[d.GetId()] = true
+		f.known[d.GetId()] = true
 		if active(d) {
 			want[d.GetId()] = d
 		}
 	}
-	for id := range f.known {
-		if !present[id] {
-			f.forget(ctx, id)
-		}
-	}
-	f.known = present
+	f.forgetDeleted(ctx)
 	for id, dl := range f.deliverers {
 		if _, ok := want[id]; !ok {
 			f.log.Info("deliveries stopped: destination paused or removed", "destination", id)
@@ -289,30 +284,4 @@ func (f *Forwarder) shutdown() {
 		f.stopAside(id, dl)
 	}
 	f.stopping.Wait()
-}
-
-// forget clears what a deleted destination leaves in the backbone: its
-// durable consumer and the deliveries still queued for it (the API says
-// a deletion drops them). Another data plane doing the same at the same
-// time is harmless; a data plane on an older configuration that still has
-// the destination recreates the consumer until it catches up, and
-// forgets it then.
-func (f *Forwarder) forget(ctx context.Context, id string) {
-	if checkID(id) != nil {
-		return
-	}
-	ctx, cancel := context.WithTimeout(ctx, f.opts.PublishTimeout)
-	defer cancel()
-	if err := f.js.DeleteConsumer(ctx, backbone.DeliveriesStream, ConsumerName(id)); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
-		f.log.Warn("consumer of a deleted destination not removed", "destination", id, "error", err)
-	}
-	s, err := f.js.Stream(ctx, backbone.DeliveriesStream)
-	if err == nil {
-		err = s.Purge(ctx, jetstream.WithPurgeSubject(backbone.DeliverySubject(id)))
-	}
-	if err != nil {
-		f.log.Warn("deliveries of a deleted destination not purged", "destination", id, "error", err)
-		return
-	}
-	f.log.Info("deleted destination forgotten: consumer and queued deliveries removed", "destination", id)
 }

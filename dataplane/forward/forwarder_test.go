@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -446,43 +445,6 @@ func TestRestartDeliversNothingTwice(t *testing.T) {
 	if n := r.requests.Load(); n != int64(len(ids)) {
 		t.Fatalf("%d requests for %d events", n, len(ids))
 	}
-}
-
-// A deleted destination's consumer and queued deliveries are removed.
-func TestDeletedDestinationIsForgotten(t *testing.T) {
-	e := newEnv(t)
-	r := newReceiver(t, []byte("k"), "")
-	e.dests.add(destination("gone", "t1", r, "k"))
-	f := e.start(forward.Options{ReconcileEvery: 20 * time.Millisecond})
-	// Active first, so its durable consumer exists; then paused, so
-	// deliveries queue up.
-	eventually(t, 10*time.Second, func() bool {
-		_, err := e.conn.JS.Consumer(context.Background(), "PLUGS_DELIVERIES", forward.ConsumerName("gone"))
-		return err == nil
-	}, "no consumer for the destination")
-	e.dests.update("gone", func(d *plugsv1.DestinationConfig) { d.Status = plugsv1.Destination_STATUS_PAUSED })
-	f.Reconcile()
-	e.waitNotPulled(t, "gone")
-	ids := e.put("t1", "src", "x", 5)
-	subject := "plugs.deliveries.gone"
-	queued := func() uint64 {
-		s, err := e.conn.JS.Stream(context.Background(), "PLUGS_DELIVERIES")
-		if err != nil {
-			return 0
-		}
-		info, err := s.Info(context.Background(), jetstream.WithSubjectFilter(subject))
-		if err != nil {
-			return 0
-		}
-		return info.State.Subjects[subject]
-	}
-	eventually(t, 10*time.Second, func() bool { return queued() == uint64(len(ids)) }, "deliveries not queued")
-	e.dests.remove("gone")
-	f.Reconcile()
-	eventually(t, 10*time.Second, func() bool {
-		_, err := e.conn.JS.Consumer(context.Background(), "PLUGS_DELIVERIES", forward.ConsumerName("gone"))
-		return errors.Is(err, jetstream.ErrConsumerNotFound) && queued() == 0
-	}, "the deleted destination's consumer or deliveries remain")
 }
 
 // An event waiting for its retry does not hold up the destination's other

@@ -32,8 +32,9 @@ import (
 // dests is a static Destinations whose entries tests replace (never
 // modify: the forwarder holds on to what it was given).
 type dests struct {
-	mu sync.Mutex
-	ds []*plugsv1.DestinationConfig
+	mu      sync.Mutex
+	ds      []*plugsv1.DestinationConfig
+	deleted []string
 }
 
 func (s *dests) ForEvent(tenantID, sourceID string) []*plugsv1.DestinationConfig {
@@ -60,8 +61,23 @@ func (s *dests) add(d *plugsv1.DestinationConfig) {
 	s.ds = append(s.ds, d)
 }
 
-// remove deletes the destination.
+func (s *dests) Deleted() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.deleted)
+}
+
+// remove deletes the destination, as an explicit deletion does.
 func (s *dests) remove(id string) {
+	s.drop(id)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.deleted = append(s.deleted, id)
+}
+
+// drop leaves the destination out without deleting it, as a configuration
+// that withholds it, or a full snapshot without it, does.
+func (s *dests) drop(id string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.ds = slices.DeleteFunc(s.ds, func(d *plugsv1.DestinationConfig) bool { return d.GetId() == id })

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -161,8 +162,12 @@ func (mp *Mapper) run(in Input, ev *plugsv1.UsageEvent, report *[]FieldError) er
 	}
 
 	eventType, ok := mp.text(&mp.fields[fEventType], in, vals)
-	if !ok && mp.fields[fEventType].required {
+	switch {
+	case !ok && mp.fields[fEventType].required:
 		fail(&mp.fields[fEventType], mp.absent(&mp.fields[fEventType]))
+	case !utf8.ValidString(eventType):
+		fail(&mp.fields[fEventType], notUTF8)
+		eventType = ""
 	}
 	ev.EventType = eventType
 	if len(failed) == 0 {
@@ -218,7 +223,9 @@ func (mp *Mapper) run(in Input, ev *plugsv1.UsageEvent, report *[]FieldError) er
 
 	for i := range mp.props {
 		p := &mp.props[i]
-		if v, ok := mp.text(p, in, vals); ok {
+		if v, ok := mp.text(p, in, vals); ok && !utf8.ValidString(v) {
+			failed = append(failed, FieldError{Field: "properties." + p.name, Description: notUTF8, Required: p.required})
+		} else if ok {
 			if ev.Properties == nil {
 				ev.Properties = make(map[string]string, len(mp.props))
 			}
@@ -300,8 +307,19 @@ func (mp *Mapper) scalar(fd *field, in Input, vals []payload.Value, fail func(*f
 		}
 		return "", false
 	}
+	if !utf8.ValidString(s) {
+		fail(fd, notUTF8)
+		return "", false
+	}
 	return s, true
 }
+
+// notUTF8 describes a value that is not UTF-8 text. It fails the mapping
+// rather than being repaired: replacing the bad bytes would change an id
+// silently, and could make two distinct event ids one, the second then
+// dropped as a duplicate. Nor can it be stored as it is: an event's
+// strings must be UTF-8.
+const notUTF8 = "not valid UTF-8"
 
 func (mp *Mapper) absent(fd *field) string {
 	switch fd.from {

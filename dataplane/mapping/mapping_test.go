@@ -211,3 +211,30 @@ func TestTime(t *testing.T) {
 		t.Error("want an error")
 	}
 }
+
+// A value that is not UTF-8, from a header or the body, fails the mapping
+// naming its field: an event's strings must be UTF-8, and repairing the
+// bytes would change the value.
+func TestValueNotUTF8FailsNamingIt(t *testing.T) {
+	m, err := Compile(stripeMappings(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name, body, who, field string
+	}{
+		{"header property", stripeBody, "caf\xe9", "properties.who"},
+		{"customer in the body", `{"id":"evt_1","type":"invoice.paid","data":{"object":{"customer":"cus_` + "\xff" + `"}}}`, "me", "customer_id"},
+		{"event id in the body", `{"id":"evt_` + "\xc3" + `","type":"invoice.paid"}`, "me", "event_id"},
+		{"event type in the body", `{"id":"evt_1","type":"invoice.` + "\xfe" + `"}`, "me", "event_type"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ev := &plugsv1.UsageEvent{}
+			err := m.Map(Input{Body: payload.New([]byte(c.body), "application/json"), Header: http.Header{"X-Who": {c.who}}}, ev)
+			var me *Error
+			if !errors.As(err, &me) || me.Field() != c.field || me.Fields[0].Description != "not valid UTF-8" {
+				t.Fatalf("got %v, want %s failing", err, c.field)
+			}
+		})
+	}
+}

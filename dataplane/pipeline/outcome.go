@@ -35,6 +35,10 @@ const (
 	CauseMappingFailed       Cause = "mapping_failed"
 	CauseBackboneUnavailable Cause = "backbone_unavailable"
 	CauseRateLimited         Cause = "rate_limited"
+	// CauseTooManyRejections means the request was rejected before it was
+	// verified, past the source's budget for such requests: it is
+	// answered 429 and leaves no receipt.
+	CauseTooManyRejections Cause = "too_many_rejections"
 	// CauseNotReady means the data plane has no configuration yet (it just
 	// started): the source may well exist, so the sender should retry.
 	CauseNotReady Cause = "not_ready"

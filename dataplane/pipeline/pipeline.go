@@ -86,6 +86,17 @@ type Result struct {
 	Verify, Map, Store time.Duration
 	// RetryAfter is when a rate-limited sender may try again.
 	RetryAfter time.Duration
+	// Verified is set once the request passed signature verification, or
+	// skipped it through plugs dev's bypass: from then on it is the
+	// source's own traffic. A receipt of a request that is not verified
+	// keeps only the start of its body, since anyone who knows a source's
+	// id can send one.
+	Verified bool
+	// Unrecorded is set when the source's budget for rejected requests
+	// was spent: no receipt is kept, and Unrecorded is the cause the
+	// request was rejected for. Cause is then CauseTooManyRejections, or
+	// still CauseRateLimited (already a 429).
+	Unrecorded Cause
 }
 
 // Pipeline runs webhooks against the configuration being served.
@@ -97,6 +108,7 @@ type Pipeline struct {
 	// sets it.
 	allowUnverified bool
 	limits          Limiter
+	rejections      RejectionBudget
 	observer        Observer
 	// tracer is nil when tracing is off.
 	tracer trace.Tracer
@@ -114,6 +126,14 @@ type Limiter interface {
 	Allow(sourceID string, limit *plugsv1.RateLimit, now time.Time) (ok bool, retryAfter time.Duration)
 }
 
+// RejectionBudget bounds the receipts kept of requests rejected before they
+// were verified, per source (ratelimit.Budget). Spend takes one from the
+// source's budget; when it is spent, it says how long until it is not and,
+// now and then, how many were refused since it last said so.
+type RejectionBudget interface {
+	Spend(sourceID string, now time.Time) (ok bool, retryAfter time.Duration, report int64)
+}
+
 // Options configure a pipeline.
 type Options struct {
 	Log *slog.Logger
@@ -124,6 +144,12 @@ type Options struct {
 	// Limits refuses requests past the source's and the data plane's
 	// rates; nil means no limits.
 	Limits Limiter
+	// Rejections, when set, bounds the requests each source may have
+	// rejected before verification and still leave a receipt: past it,
+	// such a request is answered 429 and only counted. It is spent after
+	// the rejection, since whether a request verifies is only known once
+	// its body is read; Limits is what refuses a sender before that.
+	Rejections RejectionBudget
 	// Observer, when set, is told of every webhook handled.
 	Observer Observer
 	// Tracing, when set, traces every webhook: an ingest span with verify,
@@ -138,7 +164,7 @@ func New(config *snapshot.Store, sink Sink, opts Options) *Pipeline {
 		opts.Log = slog.Default()
 	}
 	p := &Pipeline{config: config, sink: sink, log: opts.Log, allowUnverified: opts.AllowUnverified, limits: opts.Limits,
-		observer: opts.Observer}
+		rejections: opts.Rejections, observer: opts.Observer}
 	if opts.Tracing != nil {
 		p.tracer = opts.Tracing.Tracer(tracerName)
 	}
@@ -151,9 +177,11 @@ func (p *Pipeline) Handle(ctx context.Context, req *Request) *Result {
 	var res *Result
 	if p.observer == nil {
 		res = p.handle(ctx, req)
+		p.budget(ctx, req, res)
 	} else {
 		start := time.Now()
 		res = p.handle(ctx, req)
+		p.budget(ctx, req, res)
 		p.observer.Observe(res, time.Since(start))
 	}
 	endIngest(span, res)
@@ -229,6 +257,7 @@ func (p *Pipeline) handle(ctx context.Context, req *Request) *Result {
 			return res.reject(verifyCause(err), err.Error())
 		}
 	}
+	res.Verified = true
 
 	// 5. Handshakes that are signed like events (Slack, Zoom).
 	if ans, err := src.Verifier.Handshake(vreq, req.RawQuery, true, now); err != nil {
@@ -299,6 +328,31 @@ func (p *Pipeline) handle(ctx context.Context, req *Request) *Result {
 	}
 	res.Outcome = Accepted
 	return res
+}
+
+// budget spends the source's budget for rejected requests on a request
+// rejected before it was verified. Past the budget the request leaves no
+// receipt: it is answered 429, counted, and reported in one log line per
+// source now and then. A flood of forged requests then costs the backbone
+// and the receipts index nothing more.
+func (p *Pipeline) budget(ctx context.Context, req *Request, res *Result) {
+	if p.rejections == nil || res.Outcome != Rejected || res.Verified || res.Source == nil || req.Replay {
+		return
+	}
+	ok, wait, report := p.rejections.Spend(req.SourceID, req.ReceiveTime)
+	if ok {
+		return
+	}
+	if report > 0 {
+		p.log.WarnContext(ctx, "rejected requests over the source's budget: answered 429 and not recorded",
+			"source", req.SourceID, "count", report, "last_cause", res.Cause)
+	}
+	res.Unrecorded = res.Cause
+	if res.Cause == CauseRateLimited {
+		return
+	}
+	res.RetryAfter = wait
+	res.reject(CauseTooManyRejections, string(res.Unrecorded)+": "+res.Detail)
 }
 
 func (r *Result) reject(c Cause, detail string) *Result {

@@ -1,11 +1,15 @@
 package receipts
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -18,6 +22,12 @@ import (
 // MaxBody is the most of a body a receipt keeps: NATS refuses messages over
 // 1 MiB by default, and a receipt needs room for its headers.
 const MaxBody = 900 << 10
+
+// MaxUnverifiedBody is the most of a body a receipt keeps of a request
+// that did not pass verification: enough to see what was sent, while a
+// flood of forged megabyte requests costs kilobytes each. The receipt
+// also keeps the whole body's length and SHA-256.
+const MaxUnverifiedBody = 4 << 10
 
 // redacted are headers that carry credentials rather than signatures; a
 // scheme's token header is redacted as well, since there the token is the
@@ -34,12 +44,18 @@ type Request struct {
 	ID                             string
 	Method, RequestURI, RemoteAddr string
 	Header                         http.Header
-	ReceiveTime                    time.Time
-	Replay                         bool
+	// ContentLength is the length the sender declared, -1 when unknown:
+	// the size of a body too large to be read.
+	ContentLength int64
+	ReceiveTime   time.Time
+	Replay        bool
 }
 
 // Build makes the receipt of a request and its result; nil when the request
-// named no known source (those are counted in metrics only).
+// named no known source (those are counted in metrics only). Every string
+// it holds is valid UTF-8, as protobuf requires: bytes that are not are
+// replaced by U+FFFD, so a receipt quoting a sender's bad header is still
+// published.
 func Build(req Request, res *pipeline.Result, status int, latency time.Duration, node string) *plugsv1.Receipt {
 	if res.Source == nil {
 		return nil
@@ -54,26 +70,23 @@ func Build(req Request, res *pipeline.Result, status int, latency time.Duration,
 		SourceId:      sc.GetId(),
 		TenantId:      sc.GetTenantId(),
 		ReceiveTime:   timestamppb.New(req.ReceiveTime),
-		RemoteAddress: req.RemoteAddr,
-		Method:        req.Method,
-		RequestUri:    redactURI(req.RequestURI),
-		Body:          res.Body,
-		BodyTruncated: res.Cause == pipeline.CausePayloadTooLarge,
+		RemoteAddress: text(req.RemoteAddr),
+		Method:        text(req.Method),
+		RequestUri:    text(redactURI(req.RequestURI)),
 		Outcome:       outcomeOf(res.Outcome),
 		Cause:         string(res.Cause),
-		Detail:        res.Detail,
-		Field:         res.Field,
+		Detail:        text(res.Detail),
+		Field:         text(res.Field),
 		Latency:       durationpb.New(latency),
 		Replay:        req.Replay,
 		Test:          res.Test,
-		DataPlane:     node,
+		DataPlane:     text(node),
 		StatusCode:    int32(status),
+		Unverified:    !res.Verified,
 	}
-	if len(rc.Body) > MaxBody {
-		rc.Body, rc.BodyTruncated = rc.Body[:MaxBody], true
-	}
+	keepBody(rc, req, res)
 	if ev := res.Event; ev != nil {
-		rc.EventType, rc.ProviderEventId = ev.GetEventType(), ev.GetEventId()
+		rc.EventType, rc.ProviderEventId = text(ev.GetEventType()), text(ev.GetEventId())
 		rc.UsageEventId = ev.GetId()
 	}
 	token := sc.GetSignatureScheme().GetTokenHeader()
@@ -86,11 +99,58 @@ func Build(req Request, res *pipeline.Result, status int, latency time.Duration,
 		values := req.Header[name]
 		if (token != "" && strings.EqualFold(token, name)) || slices.ContainsFunc(redacted, func(s string) bool { return strings.EqualFold(s, name) }) {
 			values = []string{"[redacted]"}
+		} else if slices.ContainsFunc(values, invalid) {
+			values = texts(values)
 		}
-		rc.Headers = append(rc.Headers, &plugsv1.ReceiptHeader{Name: name, Values: values})
+		rc.Headers = append(rc.Headers, &plugsv1.ReceiptHeader{Name: text(name), Values: values})
 	}
 	return rc
 }
+
+// keepBody sets what a receipt keeps of the body: all of it up to MaxBody
+// for a verified request, the first MaxUnverifiedBody bytes of any other,
+// with the whole body's length and, when cut, its SHA-256.
+func keepBody(rc *plugsv1.Receipt, req Request, res *pipeline.Result) {
+	body := res.Body
+	rc.BodySize = int64(len(body))
+	if res.Cause == pipeline.CausePayloadTooLarge {
+		// Not read past the limit: the length is the declared one, and
+		// the whole body was never seen to hash it.
+		rc.BodySize, rc.BodyTruncated = max(req.ContentLength, 0), true
+	}
+	limit := MaxBody
+	if !res.Verified {
+		limit = MaxUnverifiedBody
+	}
+	if len(body) > limit {
+		if !rc.BodyTruncated {
+			sum := sha256.Sum256(body)
+			rc.BodySha256 = hex.EncodeToString(sum[:])
+		}
+		// A copy: the receipt waits in the spool, and must not hold the
+		// whole request body it was cut from.
+		body, rc.BodyTruncated = bytes.Clone(body[:limit]), true
+	}
+	rc.Body = body
+}
+
+// text is s with every byte that is not UTF-8 replaced by U+FFFD.
+func text(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	return strings.ToValidUTF8(s, "\uFFFD")
+}
+
+func texts(ss []string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = text(s)
+	}
+	return out
+}
+
+func invalid(s string) bool { return !utf8.ValidString(s) }
 
 // NewID returns a fresh receipt id: a UUIDv7, so ids sort by time.
 func NewID() string {

@@ -2,7 +2,10 @@ package receipts_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -81,14 +84,23 @@ func TestRecorderPublishes(t *testing.T) {
 	src := gitlabSource(t)
 	for range 20 {
 		r.Record(receipts.Build(receipts.Request{Method: "POST", ReceiveTime: time.Now()},
-			&pipeline.Result{Outcome: pipeline.Accepted, Source: src}, 200, 0, "dp"))
+			&pipeline.Result{Outcome: pipeline.Accepted, Source: src, Verified: true}, 200, 0, "dp"))
+	}
+	for range 3 {
+		r.Record(receipts.Build(receipts.Request{Method: "POST", ReceiveTime: time.Now()},
+			&pipeline.Result{Outcome: pipeline.Rejected, Cause: pipeline.CauseSignatureInvalid, Source: src}, 401, 0, "dp"))
 	}
 	cancel()
 	<-r.Done()
-	s, _ := conn.JS.Stream(context.Background(), backbone.ReceiptsStream)
-	info, err := s.Info(context.Background())
-	if err != nil || info.State.Msgs != 20 || r.Published() != 20 || r.Dropped() != 0 {
-		t.Fatalf("stored %d, published %d, dropped %d (%v)", info.State.Msgs, r.Published(), r.Dropped(), err)
+	for stream, want := range map[string]uint64{backbone.ReceiptsStream: 20, backbone.UnverifiedReceiptsStream: 3} {
+		s, _ := conn.JS.Stream(context.Background(), stream)
+		info, err := s.Info(context.Background())
+		if err != nil || info.State.Msgs != want {
+			t.Fatalf("%s: stored %d, want %d (%v)", stream, info.State.Msgs, want, err)
+		}
+	}
+	if r.Published() != 23 || r.Dropped() != 0 {
+		t.Fatalf("published %d, dropped %d", r.Published(), r.Dropped())
 	}
 }
 
@@ -99,7 +111,7 @@ func TestFullBufferNeverBlocks(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		for range 100 {
-			r.Record(receipts.Build(receipts.Request{ReceiveTime: time.Now()}, &pipeline.Result{Outcome: pipeline.Accepted, Source: src}, 200, 0, ""))
+			r.Record(receipts.Build(receipts.Request{ReceiveTime: time.Now()}, &pipeline.Result{Outcome: pipeline.Accepted, Source: src, Verified: true}, 200, 0, ""))
 		}
 		close(done)
 	}()
@@ -110,5 +122,95 @@ func TestFullBufferNeverBlocks(t *testing.T) {
 	}
 	if r.Dropped() != 98 {
 		t.Fatalf("dropped %d, want 98", r.Dropped())
+	}
+}
+
+// Receipts of unverified requests have a buffer of their own: a flood of
+// them fills it, and the receipts of verified webhooks still find room.
+func TestUnverifiedFloodLeavesRoomForVerified(t *testing.T) {
+	r := receipts.New(nil, 2, nil) // never run: nothing drains the buffers
+	src := gitlabSource(t)
+	forged := &pipeline.Result{Outcome: pipeline.Rejected, Cause: pipeline.CauseSignatureInvalid, Source: src}
+	for range 100 {
+		r.Record(receipts.Build(receipts.Request{ReceiveTime: time.Now()}, forged, 401, 0, ""))
+	}
+	if r.Dropped() != 98 {
+		t.Fatalf("dropped %d unverified receipts, want 98", r.Dropped())
+	}
+	accepted := &pipeline.Result{Outcome: pipeline.Accepted, Source: src, Verified: true}
+	for i := range 2 {
+		if !r.Record(receipts.Build(receipts.Request{ReceiveTime: time.Now()}, accepted, 200, 0, "")) {
+			t.Fatalf("receipt %d of an accepted webhook dropped after a flood of forged requests", i+1)
+		}
+	}
+	if r.Record(receipts.Build(receipts.Request{ReceiveTime: time.Now()}, accepted, 200, 0, "")) {
+		t.Fatal("a third receipt found room in a buffer of 2")
+	}
+}
+
+// A receipt keeps a verified request's body whole, but only the first
+// MaxUnverifiedBody bytes of an unverified one, with the whole body's
+// length and SHA-256, and says it is truncated. A body too large to be
+// read has its declared length and no hash.
+func TestBuildKeepsStartOfUnverifiedBody(t *testing.T) {
+	src := gitlabSource(t)
+	big := []byte(strings.Repeat("x", 1<<20))
+	sum := sha256.Sum256(big)
+	for _, c := range []struct {
+		name      string
+		res       *pipeline.Result
+		declared  int64
+		keep      int
+		truncated bool
+		size      int64
+		sha       string
+	}{
+		{"forged", &pipeline.Result{Outcome: pipeline.Rejected, Cause: pipeline.CauseSignatureInvalid, Body: big},
+			-1, receipts.MaxUnverifiedBody, true, 1 << 20, hex.EncodeToString(sum[:])},
+		{"verified but unmappable", &pipeline.Result{Outcome: pipeline.Rejected, Cause: pipeline.CauseMappingFailed, Verified: true, Body: big[:100<<10]},
+			-1, 100 << 10, false, 100 << 10, ""},
+		{"small forged", &pipeline.Result{Outcome: pipeline.Rejected, Cause: pipeline.CauseSignatureInvalid, Body: big[:10]},
+			-1, 10, false, 10, ""},
+		{"too large", &pipeline.Result{Outcome: pipeline.Rejected, Cause: pipeline.CausePayloadTooLarge, Body: big[:64<<10]},
+			5 << 20, receipts.MaxUnverifiedBody, true, 5 << 20, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			c.res.Source = src
+			rc := receipts.Build(receipts.Request{ReceiveTime: time.Now(), ContentLength: c.declared}, c.res, 401, 0, "")
+			if len(rc.GetBody()) != c.keep || rc.GetBodyTruncated() != c.truncated || rc.GetBodySize() != c.size ||
+				rc.GetBodySha256() != c.sha || rc.GetUnverified() == c.res.Verified {
+				t.Fatalf("kept %d bytes, truncated %v, size %d, sha256 %q, unverified %v",
+					len(rc.GetBody()), rc.GetBodyTruncated(), rc.GetBodySize(), rc.GetBodySha256(), rc.GetUnverified())
+			}
+			if c.truncated && cap(rc.GetBody()) > c.keep {
+				t.Fatalf("the kept %d bytes hold on to %d", c.keep, cap(rc.GetBody()))
+			}
+		})
+	}
+}
+
+// Strings that are not UTF-8 (a sender's header, a detail quoting one)
+// are replaced, so the receipt can be encoded and published.
+func TestBuildMakesStringsUTF8(t *testing.T) {
+	src := gitlabSource(t)
+	res := &pipeline.Result{Outcome: pipeline.Rejected, Cause: pipeline.CauseMappingFailed, Verified: true, Source: src,
+		Detail: "customer \xff", Field: "customer_id", Event: &plugsv1.UsageEvent{EventType: "push\xfe", EventId: "evt\xc3"}}
+	h := http.Header{"X-Customer": {"ok", "bad\xffvalue"}, "X-Bad\xff": {"v"}}
+	rc := receipts.Build(receipts.Request{Method: "POST", RequestURI: "/x?q=\xff", RemoteAddr: "1.2.3.4:5", Header: h, ReceiveTime: time.Now()},
+		res, 422, 0, "dp")
+	if _, err := proto.Marshal(rc); err != nil {
+		t.Fatalf("receipt does not encode: %v", err)
+	}
+	var values []string
+	for _, hd := range rc.GetHeaders() {
+		values = append(values, hd.GetName()+"="+strings.Join(hd.GetValues(), ","))
+	}
+	want := []string{"X-Bad\uFFFD=v", "X-Customer=ok,bad\uFFFDvalue"}
+	if !slices.Equal(values, want) || rc.GetDetail() != "customer \uFFFD" || rc.GetEventType() != "push\uFFFD" ||
+		rc.GetProviderEventId() != "evt\uFFFD" {
+		t.Fatalf("headers %q, detail %q, event type %q, event id %q", values, rc.GetDetail(), rc.GetEventType(), rc.GetProviderEventId())
+	}
+	if h.Get("X-Customer") != "ok" || h["X-Customer"][1] != "bad\xffvalue" {
+		t.Fatal("the request's headers were changed")
 	}
 }

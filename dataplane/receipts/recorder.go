@@ -3,11 +3,17 @@
 // webhook, and an accepted event is never lost because its receipt was.
 // When the buffer is full, or the backbone keeps refusing, a receipt is
 // dropped and counted instead.
+//
+// Receipts of requests that did not pass verification wait in a buffer of
+// their own and go to a stream of their own: a flood of forged requests
+// fills those, never the room kept for the receipts of the source's own
+// webhooks.
 package receipts
 
 import (
 	"context"
 	"log/slog"
+	"sync"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -18,44 +24,97 @@ import (
 	plugsv1 "github.com/plugshq/plugs/gen/plugs/v1"
 )
 
-// DefaultBuffer is how many receipts may wait to be published.
+// DefaultBuffer is how many receipts of each kind, verified and not, may
+// wait to be published.
 const DefaultBuffer = spool.DefaultSize
 
-// DefaultBufferBytes bounds the receipts waiting to be published by their
-// bodies: ten thousand receipts of 1 MiB bodies would otherwise hold 10 GiB
-// of a data plane's memory while the backbone is slow.
+// DefaultBufferBytes bounds the receipts of verified requests waiting to
+// be published: ten thousand receipts of 1 MiB bodies would otherwise hold
+// 10 GiB of a data plane's memory while the backbone is slow.
 const DefaultBufferBytes = 16 << 20
 
-// receiptOverhead is what a receipt holds besides its body, about: ids,
-// headers, times.
-const receiptOverhead = 1 << 10
+// DefaultUnverifiedBufferBytes bounds the receipts of unverified requests
+// waiting to be published, apart from DefaultBufferBytes. Their bodies
+// are cut to MaxUnverifiedBody, so this is hundreds of receipts.
+const DefaultUnverifiedBufferBytes = 4 << 20
 
 // Recorder publishes receipts in the background: Record queues one, Run
 // publishes, Dropped counts those lost.
-type Recorder = spool.Spool[*plugsv1.Receipt]
-
-// New returns a recorder with room for size waiting receipts (0 means
-// DefaultBuffer). Run publishes them.
-func New(js jetstream.JetStream, size int, log *slog.Logger) *Recorder {
-	return spool.New(func(ctx context.Context, rc *plugsv1.Receipt) error { return Publish(ctx, js, rc) },
-		spool.Options[*plugsv1.Receipt]{What: "receipt", Size: size, Log: log,
-			MaxBytes: DefaultBufferBytes,
-			Bytes:    func(rc *plugsv1.Receipt) int64 { return int64(len(rc.GetBody())) + receiptOverhead },
-			Attrs: func(rc *plugsv1.Receipt) []any {
-				return []any{"receipt", rc.GetId(), "source", rc.GetSourceId()}
-			}})
+type Recorder struct {
+	verified, unverified *spool.Spool[*plugsv1.Receipt]
+	done                 chan struct{}
+	once                 sync.Once
 }
 
-// Publish stores one receipt in the receipts stream and waits for the
-// confirmation. The receipt id is the message id, so a publish retried
-// after a lost confirmation is stored once.
+// New returns a recorder with room for size waiting receipts of each kind
+// (0 means DefaultBuffer). Run publishes them.
+func New(js jetstream.JetStream, size int, log *slog.Logger) *Recorder {
+	publish := func(ctx context.Context, rc *plugsv1.Receipt) error { return Publish(ctx, js, rc) }
+	opts := func(what string, maxBytes int64) spool.Options[*plugsv1.Receipt] {
+		return spool.Options[*plugsv1.Receipt]{What: what, Size: size, Log: log,
+			MaxBytes: maxBytes,
+			Bytes:    func(rc *plugsv1.Receipt) int64 { return int64(proto.Size(rc)) },
+			Attrs: func(rc *plugsv1.Receipt) []any {
+				return []any{"receipt", rc.GetId(), "source", rc.GetSourceId()}
+			}}
+	}
+	return &Recorder{
+		verified:   spool.New(publish, opts("receipt", DefaultBufferBytes)),
+		unverified: spool.New(publish, opts("unverified receipt", DefaultUnverifiedBufferBytes)),
+		done:       make(chan struct{}),
+	}
+}
+
+// Record queues a receipt for publishing and says whether it did: false
+// when its buffer was full and it was dropped. It never blocks.
+func (r *Recorder) Record(rc *plugsv1.Receipt) bool {
+	if rc.GetUnverified() {
+		return r.unverified.Offer(rc)
+	}
+	return r.verified.Offer(rc)
+}
+
+// Run publishes until ctx ends, then publishes what is still buffered and
+// returns.
+func (r *Recorder) Run(ctx context.Context) {
+	defer r.once.Do(func() { close(r.done) })
+	var wg sync.WaitGroup
+	wg.Go(func() { r.verified.Run(ctx) })
+	wg.Go(func() { r.unverified.Run(ctx) })
+	wg.Wait()
+}
+
+// Done is closed when Run has returned.
+func (r *Recorder) Done() <-chan struct{} { return r.done }
+
+// Dropped is how many receipts were dropped since start, of both kinds.
+func (r *Recorder) Dropped() int64 { return r.verified.Dropped() + r.unverified.Dropped() }
+
+// Published is how many receipts the backbone confirmed, of both kinds.
+func (r *Recorder) Published() int64 { return r.verified.Published() + r.unverified.Published() }
+
+// Verified is the spool of the receipts of verified requests, for metrics.
+func (r *Recorder) Verified() *spool.Spool[*plugsv1.Receipt] { return r.verified }
+
+// Unverified is the spool of the receipts of unverified requests, for
+// metrics.
+func (r *Recorder) Unverified() *spool.Spool[*plugsv1.Receipt] { return r.unverified }
+
+// Publish stores one receipt in its stream, ReceiptsStream or
+// UnverifiedReceiptsStream, and waits for the confirmation. The receipt id
+// is the message id, so a publish retried after a lost confirmation is
+// stored once.
 func Publish(ctx context.Context, js jetstream.JetStream, rc *plugsv1.Receipt) error {
 	data, err := proto.Marshal(rc)
 	if err != nil {
 		return err
 	}
-	msg := &nats.Msg{Subject: backbone.ReceiptSubject(rc.GetTenantId(), rc.GetSourceId()), Data: data, Header: nats.Header{}}
+	subject, stream := backbone.ReceiptSubject(rc.GetTenantId(), rc.GetSourceId()), backbone.ReceiptsStream
+	if rc.GetUnverified() {
+		subject, stream = backbone.UnverifiedReceiptSubject(rc.GetTenantId(), rc.GetSourceId()), backbone.UnverifiedReceiptsStream
+	}
+	msg := &nats.Msg{Subject: subject, Data: data, Header: nats.Header{}}
 	msg.Header.Set(nats.MsgIdHdr, rc.GetId())
-	_, err = js.PublishMsg(ctx, msg, jetstream.WithExpectStream(backbone.ReceiptsStream))
+	_, err = js.PublishMsg(ctx, msg, jetstream.WithExpectStream(stream))
 	return err
 }

@@ -1,9 +1,7 @@
 package receiver_test
 
 import (
-	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"testing"
 	"time"
@@ -11,8 +9,6 @@ import (
 	"github.com/plugshq/plugs/dataplane/pipeline"
 	"github.com/plugshq/plugs/dataplane/receipts"
 	"github.com/plugshq/plugs/dataplane/receiver"
-	"github.com/plugshq/plugs/dataplane/server"
-	"github.com/plugshq/plugs/dataplane/snapshot"
 	plugsv1 "github.com/plugshq/plugs/gen/plugs/v1"
 )
 
@@ -21,22 +17,9 @@ import (
 // and every accepted event stored.
 func TestReceiptOverflowLosesNoEvent(t *testing.T) {
 	now := time.Now()
-	cfg, err := snapshot.Build(nil, "1", true, []*plugsv1.SourceConfig{sourceFrom(t, stripeID, "stripe", secret)}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	store := &snapshot.Store{}
-	store.Swap(cfg)
-	sink := &recorder{}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	rec := receipts.New(nil, 2, log) // room for 2, never published
-	rc := receiver.New(pipeline.New(store, sink, pipeline.Options{Log: log}), receiver.Options{Log: log, Receipts: rec})
-	srv, err := server.Start(server.Config{Addr: "127.0.0.1:0", Store: store, Ingest: rc, Log: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Stop(context.Background()) })
-	f := &fixture{url: "http://" + srv.Addr, sink: sink, srv: srv}
+	rec := receipts.New(nil, 2, slog.New(slog.DiscardHandler)) // room for 2, never published
+	f := serve(t, []*plugsv1.SourceConfig{sourceFrom(t, stripeID, "stripe", secret)}, nil, pipeline.Options{}, receiver.Options{Receipts: rec})
+	sink := f.sink
 
 	const n = 50
 	for i := range n {

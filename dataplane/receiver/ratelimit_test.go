@@ -1,9 +1,6 @@
 package receiver_test
 
 import (
-	"context"
-	"io"
-	"log/slog"
 	"net/http/httptest"
 	"strconv"
 	"testing"
@@ -11,8 +8,6 @@ import (
 
 	"github.com/plugshq/plugs/dataplane/pipeline"
 	"github.com/plugshq/plugs/dataplane/receiver"
-	"github.com/plugshq/plugs/dataplane/server"
-	"github.com/plugshq/plugs/dataplane/snapshot"
 	plugsv1 "github.com/plugshq/plugs/gen/plugs/v1"
 	"github.com/plugshq/plugs/internal/metrics"
 	"github.com/plugshq/plugs/internal/metrics/metricstest"
@@ -26,25 +21,11 @@ func TestRateLimitAndMetrics(t *testing.T) {
 	now := time.Now()
 	limited := sourceFrom(t, stripeID, "stripe", secret)
 	limited.RateLimit = &plugsv1.RateLimit{RequestsPerSecond: 0.5, Burst: 2}
-	cfg, err := snapshot.Build(nil, "7", true, []*plugsv1.SourceConfig{limited, sourceFrom(t, githubID, "github", secret)}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	store := &snapshot.Store{}
-	store.Swap(cfg)
-	sink := &recorder{}
 	reg := metrics.NewRegistry()
-	m := metrics.NewDataPlane(reg)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	p := pipeline.New(store, sink, pipeline.Options{Log: log, Limits: ratelimit.New(0, 0), Observer: m})
 	receipts := &receiptLog{}
-	rc := receiver.New(p, receiver.Options{Log: log, Receipts: receipts, NodeID: "dp-test"})
-	srv, err := server.Start(server.Config{Addr: "127.0.0.1:0", Store: store, Ingest: rc, Log: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Stop(context.Background()) })
-	f := &fixture{url: "http://" + srv.Addr, sink: sink, srv: srv}
+	f := serve(t, []*plugsv1.SourceConfig{limited, sourceFrom(t, githubID, "github", secret)}, nil,
+		pipeline.Options{Limits: ratelimit.New(0, 0), Observer: metrics.NewDataPlane(reg)},
+		receiver.Options{Receipts: receipts, NodeID: "dp-test"})
 
 	for i := range 2 {
 		if status, body, _ := f.post(t, stripeID, stripeSigned(t, invoice, now, secret), invoice); status != 200 {

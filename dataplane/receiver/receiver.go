@@ -46,8 +46,12 @@ type Options struct {
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Receipts, when set, is given a receipt of every request that names
-	// a known source; it must not block.
-	Receipts interface{ Record(*plugsv1.Receipt) }
+	// a known source (but for rejections past the source's budget, which
+	// leave none); it must not block, and says whether it kept the
+	// receipt: only a kept receipt's id is sent to the sender.
+	Receipts interface {
+		Record(*plugsv1.Receipt) bool
+	}
 	// NodeID names this data plane in receipts.
 	NodeID string
 }
@@ -101,20 +105,23 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// Debug only: a flood of forged requests must not flood the log.
 		rc.opts.Log.DebugContext(ctx, "webhook rejected", "source", req.SourceID, "cause", res.Cause, "detail", res.Detail)
 	}
-	receiptID := ""
-	if rc.opts.Receipts != nil && res.Source != nil {
-		receiptID = requestID
-		w.Header().Set(ReceiptIDHeader, receiptID)
-	}
-	status := rc.respond(w, res)
-	if receiptID != "" {
+	// The receipt is queued before the answer is written, and the answer
+	// names it only if it was: a receipt id given to the sender is never
+	// one already dropped for want of room. (A backbone refusing it for
+	// seconds, or the process being killed, can still lose it; see
+	// docs/operations.md.)
+	status := Status(res)
+	if rc.opts.Receipts != nil && res.Source != nil && res.Unrecorded == pipeline.CauseNone {
 		receipt := receipts.Build(receipts.Request{
-			ID:     receiptID,
+			ID:     requestID,
 			Method: r.Method, RequestURI: r.URL.RequestURI(), RemoteAddr: r.RemoteAddr,
-			Header: r.Header, ReceiveTime: req.ReceiveTime, Replay: req.Replay,
+			Header: r.Header, ContentLength: r.ContentLength, ReceiveTime: req.ReceiveTime, Replay: req.Replay,
 		}, res, status, rc.opts.Now().Sub(req.ReceiveTime), rc.opts.NodeID)
-		rc.opts.Receipts.Record(receipt)
+		if rc.opts.Receipts.Record(receipt) {
+			w.Header().Set(ReceiptIDHeader, requestID)
+		}
 	}
+	rc.respond(w, res, status)
 }
 
 // Status is the HTTP status the ingest contract gives a result.
@@ -128,22 +135,21 @@ func Status(res *pipeline.Result) int {
 	return statusOf(res.Cause)
 }
 
-// respond writes the answer and returns its status.
-func (rc *Receiver) respond(w http.ResponseWriter, res *pipeline.Result) int {
+// respond writes the answer, of the status Status gave.
+func (rc *Receiver) respond(w http.ResponseWriter, res *pipeline.Result, status int) {
 	switch res.Outcome {
 	case pipeline.Accepted, pipeline.Duplicate, pipeline.Filtered:
-		writeJSON(w, http.StatusOK, received)
-		return http.StatusOK
+		writeJSON(w, status, received)
+		return
 	case pipeline.Handshake:
 		w.Header().Set("Content-Type", res.Answer.ContentType)
-		w.WriteHeader(http.StatusOK)
+		w.WriteHeader(status)
 		_, _ = w.Write(res.Answer.Body)
-		return http.StatusOK
+		return
 	case pipeline.UnknownSource:
-		writeJSON(w, http.StatusNotFound, notFound)
-		return http.StatusNotFound
+		writeJSON(w, status, notFound)
+		return
 	}
-	status := Status(res)
 	body := errorBody{Error: messages[res.Cause], Cause: string(res.Cause)}
 	switch res.Cause {
 	case pipeline.CauseMappingFailed:
@@ -153,14 +159,13 @@ func (rc *Receiver) respond(w http.ResponseWriter, res *pipeline.Result) int {
 		w.Header().Set("Allow", "POST")
 	case pipeline.CauseBackboneUnavailable, pipeline.CauseNotReady:
 		w.Header().Set("Retry-After", strconv.Itoa(int(rc.opts.RetryAfter.Seconds())))
-	case pipeline.CauseRateLimited:
+	case pipeline.CauseRateLimited, pipeline.CauseTooManyRejections:
 		// Whole seconds, rounded up: a sender retrying at once would be
 		// refused again.
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(res.RetryAfter.Seconds()))))
 	}
 	b, _ := json.Marshal(body)
 	writeJSON(w, status, b)
-	return status
 }
 
 var (
@@ -190,6 +195,7 @@ var messages = map[pipeline.Cause]string{
 	pipeline.CauseBackboneUnavailable: "temporarily unable to store the event; retry later",
 	pipeline.CauseNotReady:            "starting up; retry later",
 	pipeline.CauseRateLimited:         "too many requests; retry after the time in Retry-After",
+	pipeline.CauseTooManyRejections:   "too many rejected requests for this source; retry after the time in Retry-After",
 }
 
 func statusOf(c pipeline.Cause) int {
@@ -206,7 +212,7 @@ func statusOf(c pipeline.Cause) int {
 		return http.StatusUnprocessableEntity
 	case pipeline.CauseBackboneUnavailable, pipeline.CauseNotReady:
 		return http.StatusServiceUnavailable
-	case pipeline.CauseRateLimited:
+	case pipeline.CauseRateLimited, pipeline.CauseTooManyRejections:
 		return http.StatusTooManyRequests
 	}
 	// Every verification failure, a missing secret included: fail closed.

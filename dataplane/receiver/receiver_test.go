@@ -90,13 +90,14 @@ type receiptLog struct {
 	all []*plugsv1.Receipt
 }
 
-func (l *receiptLog) Record(r *plugsv1.Receipt) {
+func (l *receiptLog) Record(r *plugsv1.Receipt) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.all = append(l.all, r)
+	return true
 }
 
-func startWith(t *testing.T, allowUnverified bool, now time.Time, rec interface{ Record(*plugsv1.Receipt) }) *fixture {
+func startWith(t *testing.T, allowUnverified bool, now time.Time, rec interface{ Record(*plugsv1.Receipt) bool }) *fixture {
 	t.Helper()
 	stripe := sourceFrom(t, stripeID, "stripe", secret)
 	stripe.EventFilter = &plugsv1.EventFilter{EventTypes: []string{"invoice.*", "customer.subscription.*"}}
@@ -122,6 +123,32 @@ func startWith(t *testing.T, allowUnverified bool, now time.Time, rec interface{
 	}
 	t.Cleanup(func() { srv.Stop(context.Background()) })
 	return &fixture{url: "http://" + srv.Addr, sink: sink, srv: srv}
+}
+
+// serve runs a receiver over sources, with the pipeline and receiver
+// options given, until the test ends. Events go to sink, or to a recorder
+// (the fixture's) when it is nil; logs are discarded.
+func serve(t *testing.T, sources []*plugsv1.SourceConfig, sink pipeline.Sink, po pipeline.Options, ro receiver.Options) *fixture {
+	t.Helper()
+	cfg, err := snapshot.Build(nil, "1", true, sources, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := &snapshot.Store{}
+	store.Swap(cfg)
+	rec, _ := sink.(*recorder)
+	if sink == nil {
+		rec = &recorder{}
+		sink = rec
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	po.Log, ro.Log = log, log
+	srv, err := server.Start(server.Config{Addr: "127.0.0.1:0", Store: store, Ingest: receiver.New(pipeline.New(store, sink, po), ro), Log: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Stop(context.Background()) })
+	return &fixture{url: "http://" + srv.Addr, sink: rec, srv: srv}
 }
 
 func (f *fixture) post(t *testing.T, id string, h http.Header, body string) (int, map[string]any, http.Header) {

@@ -2,15 +2,17 @@ package snapshot
 
 import (
 	"fmt"
+	"maps"
 	"net/url"
 	"slices"
 
 	plugsv1 "github.com/plugshq/plugs/gen/plugs/v1"
 )
 
-// checkDestination refuses a destination a data plane cannot deliver to.
-// The control plane validates them fully; this guards the data plane.
-func checkDestination(d *plugsv1.DestinationConfig) error {
+// checkDestination refuses a destination a data plane cannot route to, or
+// deliver to when needKey is set. The control plane validates them fully;
+// this guards the data plane.
+func checkDestination(d *plugsv1.DestinationConfig, needKey bool) error {
 	if d.GetId() == "" || d.GetTenantId() == "" {
 		return fmt.Errorf("%w: destination without id or tenant", ErrInvalidSource)
 	}
@@ -18,7 +20,7 @@ func checkDestination(d *plugsv1.DestinationConfig) error {
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		return fmt.Errorf("%w: destination %s: bad url", ErrInvalidSource, d.GetId())
 	}
-	if len(d.GetSharedKey()) == 0 {
+	if needKey && len(d.GetSharedKey()) == 0 {
 		return fmt.Errorf("%w: destination %s: no shared key", ErrInvalidSource, d.GetId())
 	}
 	return nil
@@ -55,6 +57,15 @@ type Routes struct{ Store *Store }
 // ForEvent returns the destinations an event is routed to.
 func (r Routes) ForEvent(tenantID, sourceID string) []*plugsv1.DestinationConfig {
 	return r.Store.Load().DestinationsFor(tenantID, sourceID)
+}
+
+// Deleted returns the destinations deleted explicitly.
+func (r Routes) Deleted() []string {
+	cfg := r.Store.Load()
+	if cfg == nil {
+		return nil
+	}
+	return slices.Collect(maps.Keys(cfg.DeletedDestinations))
 }
 
 // All returns every destination.

@@ -6,6 +6,7 @@ package snapshot
 import (
 	"fmt"
 	"maps"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -33,6 +34,16 @@ type Config struct {
 	// Destinations by id, and by tenant for routing.
 	Destinations map[string]*plugsv1.DestinationConfig
 	byTenant     map[string][]*plugsv1.DestinationConfig
+	// WithheldSources and WithheldDestinations are the entries the control
+	// plane could not build: each is served as held before it was withheld
+	// (or as its fallback, or not at all), and reported back on the stream
+	// so the control plane sends it once it can build it.
+	WithheldSources      map[string]bool
+	WithheldDestinations map[string]bool
+	// DeletedDestinations are the destinations the control plane says
+	// were deleted. Only these have their queued deliveries dropped; a
+	// destination merely absent stops being delivered to.
+	DeletedDestinations map[string]bool
 }
 
 // Source returns the source with id, or nil.
@@ -82,21 +93,29 @@ func Build(base *Config, version string, full bool, upserts []*plugsv1.SourceCon
 // Apply compiles a configuration response: the whole configuration when it
 // is full, otherwise a delta on top of base (which is not modified). Any
 // source or destination that fails to compile fails the whole response.
+//
+// An entry the response withholds keeps the version base holds of it,
+// in a full response as in a delta (fail-static); when base holds none,
+// the response's fallback is served if it compiles, and otherwise nothing.
 func Apply(base *Config, r *plugsv1.StreamConfigResponse) (*Config, error) {
 	next := &Config{
-		Version:      r.GetVersionInfo(),
-		Sources:      make(map[string]*Source, len(r.GetSources())),
-		Destinations: make(map[string]*plugsv1.DestinationConfig, len(r.GetDestinations())),
+		Version:              r.GetVersionInfo(),
+		Sources:              make(map[string]*Source, len(r.GetSources())),
+		Destinations:         make(map[string]*plugsv1.DestinationConfig, len(r.GetDestinations())),
+		WithheldSources:      map[string]bool{},
+		WithheldDestinations: map[string]bool{},
+		DeletedDestinations:  map[string]bool{},
 	}
 	if !r.GetFull() && base != nil {
-		next.Sources = maps.Clone(base.Sources)
-		next.Destinations = maps.Clone(base.Destinations)
-		if next.Destinations == nil {
-			next.Destinations = map[string]*plugsv1.DestinationConfig{}
-		}
+		next.Sources = cloneOr(base.Sources)
+		next.Destinations = cloneOr(base.Destinations)
+		next.WithheldSources = cloneOr(base.WithheldSources)
+		next.WithheldDestinations = cloneOr(base.WithheldDestinations)
+		next.DeletedDestinations = cloneOr(base.DeletedDestinations)
 	}
 	for _, id := range r.GetRemovedSourceIds() {
 		delete(next.Sources, id)
+		delete(next.WithheldSources, id)
 	}
 	sh := newShared(base)
 	for _, sc := range r.GetSources() {
@@ -105,21 +124,95 @@ func Apply(base *Config, r *plugsv1.StreamConfigResponse) (*Config, error) {
 			return nil, &SourceError{ID: sc.GetId(), Err: err}
 		}
 		next.Sources[sc.GetId()] = s
+		delete(next.WithheldSources, sc.GetId())
+	}
+	for _, w := range r.GetWithheldSources() {
+		next.WithheldSources[w.GetId()] = true
+		if held := base.Source(w.GetId()); held != nil {
+			next.Sources[w.GetId()] = held
+			continue
+		}
+		delete(next.Sources, w.GetId())
+		if fb := w.GetFallback(); fb != nil && fb.GetId() == w.GetId() {
+			// A fallback that does not compile is no worse than none: the
+			// source stays unknown here until the control plane can build
+			// it.
+			if s, err := sh.compile(fb); err == nil {
+				next.Sources[w.GetId()] = s
+			}
+		}
 	}
 	for _, id := range r.GetRemovedDestinationIds() {
 		delete(next.Destinations, id)
+		delete(next.WithheldDestinations, id)
+		next.DeletedDestinations[id] = true
 	}
 	for _, d := range r.GetDestinations() {
-		if err := checkDestination(d); err != nil {
+		if err := checkDestination(d, true); err != nil {
 			return nil, &SourceError{ID: d.GetId(), Err: err}
 		}
 		next.Destinations[d.GetId()] = d
+		delete(next.WithheldDestinations, d.GetId())
+		delete(next.DeletedDestinations, d.GetId())
+	}
+	for _, w := range r.GetWithheldDestinations() {
+		next.WithheldDestinations[w.GetId()] = true
+		if held := base.Destination(w.GetId()); held != nil {
+			next.Destinations[w.GetId()] = held
+			continue
+		}
+		delete(next.Destinations, w.GetId())
+		// Without a key, the fallback is routed to and its deliveries wait
+		// in its queue until a configuration with a key arrives.
+		if fb := w.GetFallback(); fb != nil && fb.GetId() == w.GetId() && checkDestination(fb, false) == nil {
+			next.Destinations[w.GetId()] = fb
+		}
 	}
 	next.byTenant = make(map[string][]*plugsv1.DestinationConfig)
 	for _, d := range next.Destinations {
 		next.byTenant[d.GetTenantId()] = append(next.byTenant[d.GetTenantId()], d)
 	}
 	return next, nil
+}
+
+// Full renders the configuration as a full response, entries sorted by
+// id, that Apply(nil, …) turns back into the same configuration: withheld
+// entries travel as withheld, with what is served of each as the fallback,
+// so a data plane restarted from it still reports them to the control
+// plane.
+func (c *Config) Full() *plugsv1.StreamConfigResponse {
+	resp := &plugsv1.StreamConfigResponse{VersionInfo: c.Version, Full: true}
+	for _, id := range slices.Sorted(maps.Keys(c.Destinations)) {
+		if !c.WithheldDestinations[id] {
+			resp.Destinations = append(resp.Destinations, c.Destinations[id])
+		}
+	}
+	for _, id := range slices.Sorted(maps.Keys(c.WithheldDestinations)) {
+		resp.WithheldDestinations = append(resp.WithheldDestinations,
+			&plugsv1.WithheldDestination{Id: id, Reason: "withheld before the restart", Fallback: c.Destinations[id]})
+	}
+	resp.RemovedDestinationIds = slices.Sorted(maps.Keys(c.DeletedDestinations))
+	for _, id := range slices.Sorted(maps.Keys(c.Sources)) {
+		if !c.WithheldSources[id] {
+			resp.Sources = append(resp.Sources, c.Sources[id].Config)
+		}
+	}
+	for _, id := range slices.Sorted(maps.Keys(c.WithheldSources)) {
+		w := &plugsv1.WithheldSource{Id: id, Reason: "withheld before the restart"}
+		if s := c.Sources[id]; s != nil {
+			w.Fallback = s.Config
+		}
+		resp.WithheldSources = append(resp.WithheldSources, w)
+	}
+	return resp
+}
+
+// cloneOr clones m, or makes an empty map when m is nil.
+func cloneOr[K comparable, V any](m map[K]V) map[K]V {
+	if m == nil {
+		return map[K]V{}
+	}
+	return maps.Clone(m)
 }
 
 // Store holds the configuration being served.

@@ -27,10 +27,8 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"maps"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 
 	"google.golang.org/protobuf/proto"
@@ -79,16 +77,9 @@ func Save(path string, key []byte, cfg *snapshot.Config) error {
 	if err != nil {
 		return err
 	}
-	// Sources sorted and a deterministic marshal: the same configuration
+	// Entries sorted and a deterministic marshal: the same configuration
 	// gives the same plaintext, which keeps files comparable when debugging.
-	resp := &plugsv1.StreamConfigResponse{VersionInfo: cfg.Version, Full: true}
-	for _, id := range slices.Sorted(maps.Keys(cfg.Destinations)) {
-		resp.Destinations = append(resp.Destinations, cfg.Destinations[id])
-	}
-	for _, id := range slices.Sorted(maps.Keys(cfg.Sources)) {
-		resp.Sources = append(resp.Sources, cfg.Sources[id].Config)
-	}
-	plain, err := proto.MarshalOptions{Deterministic: true}.Marshal(resp)
+	plain, err := proto.MarshalOptions{Deterministic: true}.Marshal(cfg.Full())
 	if err != nil {
 		return fmt.Errorf("snapshotfile: marshal: %w", err)
 	}

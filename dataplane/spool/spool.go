@@ -88,17 +88,23 @@ func New[T any](publish func(context.Context, T) error, o Options[T]) *Spool[T] 
 
 // Record queues v for publishing. It never blocks: with the buffer full
 // the record is dropped and counted.
-func (s *Spool[T]) Record(v T) {
+func (s *Spool[T]) Record(v T) { s.Offer(v) }
+
+// Offer is Record that says whether v was queued: false when it was
+// dropped for want of room.
+func (s *Spool[T]) Offer(v T) bool {
 	if n := s.size(v); n > 0 && s.bytes.Add(n) > s.opts.MaxBytes {
 		s.bytes.Add(-n)
 		s.drop()
-		return
+		return false
 	}
 	select {
 	case s.buf <- v:
+		return true
 	default:
 		s.bytes.Add(-s.size(v))
 		s.drop()
+		return false
 	}
 }
 

@@ -174,3 +174,21 @@ func TestMaxBytes(t *testing.T) {
 		t.Fatalf("dropped %d, want 1", sp.Dropped())
 	}
 }
+
+// Offer says whether a record was queued: true while there is room, by
+// count and by bytes, false for each one dropped.
+func TestOfferSaysWhetherQueued(t *testing.T) {
+	s := &sink{}
+	sp := spool.New(s.publish, spool.Options[int]{Size: 3, MaxBytes: 10, Bytes: func(v int) int64 { return int64(v) }, Log: quiet})
+	for _, c := range []struct {
+		v    int
+		want bool
+	}{{4, true}, {7, false}, {5, true}, {1, true}, {1, false}} {
+		if got := sp.Offer(c.v); got != c.want {
+			t.Fatalf("Offer(%d) = %v, want %v", c.v, got, c.want)
+		}
+	}
+	if sp.Dropped() != 2 {
+		t.Fatalf("dropped %d, want 2", sp.Dropped())
+	}
+}

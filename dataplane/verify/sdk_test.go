@@ -90,6 +90,7 @@ func TestOfficialSDKs(t *testing.T) {
 	t.Run("svix", testSvix)
 	t.Run("paddle", testPaddle)
 	t.Run("twilio", testTwilio)
+	t.Run("openai", testOpenAI)
 }
 
 // Stripe: github.com/stripe/stripe-go, package webhook.

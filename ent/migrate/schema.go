@@ -58,6 +58,11 @@ var (
 				Unique:  false,
 				Columns: []*schema.Column{ConfigChangesColumns[4]},
 			},
+			{
+				Name:    "configchange_tenant_id_id",
+				Unique:  false,
+				Columns: []*schema.Column{ConfigChangesColumns[1], ConfigChangesColumns[0]},
+			},
 		},
 	}
 	// DataPlanesColumns holds the columns for the "data_planes" table.
@@ -212,6 +217,10 @@ var (
 		{Name: "body", Type: field.TypeBytes, Nullable: true},
 		{Name: "body_truncated", Type: field.TypeBool, Default: false},
 		{Name: "test", Type: field.TypeBool, Default: false},
+		{Name: "body_size", Type: field.TypeInt64, Default: 0},
+		{Name: "body_sha256", Type: field.TypeString, Default: ""},
+		{Name: "unverified", Type: field.TypeBool, Default: false},
+		{Name: "size_bytes", Type: field.TypeInt64, Default: 0},
 	}
 	// ReceiptsTable holds the schema information for the "receipts" table.
 	ReceiptsTable = &schema.Table{
@@ -238,6 +247,11 @@ var (
 				Name:    "receipt_receive_time",
 				Unique:  false,
 				Columns: []*schema.Column{ReceiptsColumns[3]},
+			},
+			{
+				Name:    "receipt_unverified_receive_time",
+				Unique:  false,
+				Columns: []*schema.Column{ReceiptsColumns[24], ReceiptsColumns[3]},
 			},
 		},
 	}

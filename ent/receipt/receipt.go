@@ -56,6 +56,14 @@ const (
 	FieldBodyTruncated = "body_truncated"
 	// FieldTest holds the string denoting the test field in the database.
 	FieldTest = "test"
+	// FieldBodySize holds the string denoting the body_size field in the database.
+	FieldBodySize = "body_size"
+	// FieldBodySha256 holds the string denoting the body_sha256 field in the database.
+	FieldBodySha256 = "body_sha256"
+	// FieldUnverified holds the string denoting the unverified field in the database.
+	FieldUnverified = "unverified"
+	// FieldSizeBytes holds the string denoting the size_bytes field in the database.
+	FieldSizeBytes = "size_bytes"
 	// Table holds the table name of the receipt in the database.
 	Table = "receipts"
 )
@@ -84,6 +92,10 @@ var Columns = []string{
 	FieldBody,
 	FieldBodyTruncated,
 	FieldTest,
+	FieldBodySize,
+	FieldBodySha256,
+	FieldUnverified,
+	FieldSizeBytes,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -134,6 +146,14 @@ var (
 	DefaultBodyTruncated bool
 	// DefaultTest holds the default value on creation for the "test" field.
 	DefaultTest bool
+	// DefaultBodySize holds the default value on creation for the "body_size" field.
+	DefaultBodySize int64
+	// DefaultBodySha256 holds the default value on creation for the "body_sha256" field.
+	DefaultBodySha256 string
+	// DefaultUnverified holds the default value on creation for the "unverified" field.
+	DefaultUnverified bool
+	// DefaultSizeBytes holds the default value on creation for the "size_bytes" field.
+	DefaultSizeBytes int64
 )
 
 // Outcome defines the type for the "outcome" enum field.
@@ -264,4 +284,24 @@ func ByBodyTruncated(opts ...sql.OrderTermOption) OrderOption {
 // ByTest orders the results by the test field.
 func ByTest(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldTest, opts...).ToFunc()
+}
+
+// ByBodySize orders the results by the body_size field.
+func ByBodySize(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldBodySize, opts...).ToFunc()
+}
+
+// ByBodySha256 orders the results by the body_sha256 field.
+func ByBodySha256(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldBodySha256, opts...).ToFunc()
+}
+
+// ByUnverified orders the results by the unverified field.
+func ByUnverified(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldUnverified, opts...).ToFunc()
+}
+
+// BySizeBytes orders the results by the size_bytes field.
+func BySizeBytes(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldSizeBytes, opts...).ToFunc()
 }

@@ -150,6 +150,26 @@ func Test(v bool) predicate.Receipt {
 	return predicate.Receipt(sql.FieldEQ(FieldTest, v))
 }
 
+// BodySize applies equality check predicate on the "body_size" field. It's identical to BodySizeEQ.
+func BodySize(v int64) predicate.Receipt {
+	return predicate.Receipt(sql.FieldEQ(FieldBodySize, v))
+}
+
+// BodySha256 applies equality check predicate on the "body_sha256" field. It's identical to BodySha256EQ.
+func BodySha256(v string) predicate.Receipt {
+	return predicate.Receipt(sql.FieldEQ(FieldBodySha256, v))
+}
+
+// Unverified applies equality check predicate on the "unverified" field. It's identical to UnverifiedEQ.
+func Unverified(v bool) predicate.Receipt {
+	return predicate.Receipt(sql.FieldEQ(FieldUnverified, v))
+}
+
+// SizeBytes applies equality check predicate on the "size_bytes" field. It's identical to SizeBytesEQ.
+func SizeBytes(v int64) predicate.Receipt {
+	return predicate.Receipt(sql.FieldEQ(FieldSizeBytes, v))
+}
+
 // TenantIDEQ applies the EQ predicate on the "tenant_id" field.
 func TenantIDEQ(v uuid.UUID) predicate.Receipt {
 	return predicate.Receipt(sql.FieldEQ(FieldTenantID, v))
@@ -1108,6 +1128,161 @@ func TestEQ(v bool) predicate.Receipt {
 // TestNEQ applies the NEQ predicate on the "test" field.
 func TestNEQ(v bool) predicate.Receipt {
 	return predicate.Receipt(sql.FieldNEQ(FieldTest, v))
+}
+
+// BodySizeEQ applies the EQ predicate on the "body_size" field.
+func BodySizeEQ(v int64) predicate.Receipt {
+	return predicate.Receipt(sql.FieldEQ(FieldBodySize, v))
+}
+
+// BodySizeNEQ applies the NEQ predicate on the "body_size" field.
+func BodySizeNEQ(v int64) predicate.Receipt {
+	return predicate.Receipt(sql.FieldNEQ(FieldBodySize, v))
+}
+
+// BodySizeIn applies the In predicate on the "body_size" field.
+func BodySizeIn(vs ...int64) predicate.Receipt {
+	return predicate.Receipt(sql.FieldIn(FieldBodySize, vs...))
+}
+
+// BodySizeNotIn applies the NotIn predicate on the "body_size" field.
+func BodySizeNotIn(vs ...int64) predicate.Receipt {
+	return predicate.Receipt(sql.FieldNotIn(FieldBodySize, vs...))
+}
+
+// BodySizeGT applies the GT predicate on the "body_size" field.
+func BodySizeGT(v int64) predicate.Receipt {
+	return predicate.Receipt(sql.FieldGT(FieldBodySize, v))
+}
+
+// BodySizeGTE applies the GTE predicate on the "body_size" field.
+func BodySizeGTE(v int64) predicate.Receipt {
+	return predicate.Receipt(sql.FieldGTE(FieldBodySize, v))
+}
+
+// BodySizeLT applies the LT predicate on the "body_size" field.
+func BodySizeLT(v int64) predicate.Receipt {
+	return predicate.Receipt(sql.FieldLT(FieldBodySize, v))
+}
+
+// BodySizeLTE applies the LTE predicate on the "body_size" field.
+func BodySizeLTE(v int64) predicate.Receipt {
+	return predicate.Receipt(sql.FieldLTE(FieldBodySize, v))
+}
+
+// BodySha256EQ applies the EQ predicate on the "body_sha256" field.
+func BodySha256EQ(v string) predicate.Receipt {
+	return predicate.Receipt(sql.FieldEQ(FieldBodySha256, v))
+}
+
+// BodySha256NEQ applies the NEQ predicate on the "body_sha256" field.
+func BodySha256NEQ(v string) predicate.Receipt {
+	return predicate.Receipt(sql.FieldNEQ(FieldBodySha256, v))
+}
+
+// BodySha256In applies the In predicate on the "body_sha256" field.
+func BodySha256In(vs ...string) predicate.Receipt {
+	return predicate.Receipt(sql.FieldIn(FieldBodySha256, vs...))
+}
+
+// BodySha256NotIn applies the NotIn predicate on the "body_sha256" field.
+func BodySha256NotIn(vs ...string) predicate.Receipt {
+	return predicate.Receipt(sql.FieldNotIn(FieldBodySha256, vs...))
+}
+
+// BodySha256GT applies the GT predicate on the "body_sha256" field.
+func BodySha256GT(v string) predicate.Receipt {
+	return predicate.Receipt(sql.FieldGT(FieldBodySha256, v))
+}
+
+// BodySha256GTE applies the GTE predicate on the "body_sha256" field.
+func BodySha256GTE(v string) predicate.Receipt {
+	return predicate.Receipt(sql.FieldGTE(FieldBodySha256, v))
+}
+
+// BodySha256LT applies the LT predicate on the "body_sha256" field.
+func BodySha256LT(v string) predicate.Receipt {
+	return predicate.Receipt(sql.FieldLT(FieldBodySha256, v))
+}
+
+// BodySha256LTE applies the LTE predicate on the "body_sha256" field.
+func BodySha256LTE(v string) predicate.Receipt {
+	return predicate.Receipt(sql.FieldLTE(FieldBodySha256, v))
+}
+
+// BodySha256Contains applies the Contains predicate on the "body_sha256" field.
+func BodySha256Contains(v string) predicate.Receipt {
+	return predicate.Receipt(sql.FieldContains(FieldBodySha256, v))
+}
+
+// BodySha256HasPrefix applies the HasPrefix predicate on the "body_sha256" field.
+func BodySha256HasPrefix(v string) predicate.Receipt {
+	return predicate.Receipt(sql.FieldHasPrefix(FieldBodySha256, v))
+}
+
+// BodySha256HasSuffix applies the HasSuffix predicate on the "body_sha256" field.
+func BodySha256HasSuffix(v string) predicate.Receipt {
+	return predicate.Receipt(sql.FieldHasSuffix(FieldBodySha256, v))
+}
+
+// BodySha256EqualFold applies the EqualFold predicate on the "body_sha256" field.
+func BodySha256EqualFold(v string) predicate.Receipt {
+	return predicate.Receipt(sql.FieldEqualFold(FieldBodySha256, v))
+}
+
+// BodySha256ContainsFold applies the ContainsFold predicate on the "body_sha256" field.
+func BodySha256ContainsFold(v string) predicate.Receipt {
+	return predicate.Receipt(sql.FieldContainsFold(FieldBodySha256, v))
+}
+
+// UnverifiedEQ applies the EQ predicate on the "unverified" field.
+func UnverifiedEQ(v bool) predicate.Receipt {
+	return predicate.Receipt(sql.FieldEQ(FieldUnverified, v))
+}
+
+// UnverifiedNEQ applies the NEQ predicate on the "unverified" field.
+func UnverifiedNEQ(v bool) predicate.Receipt {
+	return predicate.Receipt(sql.FieldNEQ(FieldUnverified, v))
+}
+
+// SizeBytesEQ applies the EQ predicate on the "size_bytes" field.
+func SizeBytesEQ(v int64) predicate.Receipt {
+	return predicate.Receipt(sql.FieldEQ(FieldSizeBytes, v))
+}
+
+// SizeBytesNEQ applies the NEQ predicate on the "size_bytes" field.
+func SizeBytesNEQ(v int64) predicate.Receipt {
+	return predicate.Receipt(sql.FieldNEQ(FieldSizeBytes, v))
+}
+
+// SizeBytesIn applies the In predicate on the "size_bytes" field.
+func SizeBytesIn(vs ...int64) predicate.Receipt {
+	return predicate.Receipt(sql.FieldIn(FieldSizeBytes, vs...))
+}
+
+// SizeBytesNotIn applies the NotIn predicate on the "size_bytes" field.
+func SizeBytesNotIn(vs ...int64) predicate.Receipt {
+	return predicate.Receipt(sql.FieldNotIn(FieldSizeBytes, vs...))
+}
+
+// SizeBytesGT applies the GT predicate on the "size_bytes" field.
+func SizeBytesGT(v int64) predicate.Receipt {
+	return predicate.Receipt(sql.FieldGT(FieldSizeBytes, v))
+}
+
+// SizeBytesGTE applies the GTE predicate on the "size_bytes" field.
+func SizeBytesGTE(v int64) predicate.Receipt {
+	return predicate.Receipt(sql.FieldGTE(FieldSizeBytes, v))
+}
+
+// SizeBytesLT applies the LT predicate on the "size_bytes" field.
+func SizeBytesLT(v int64) predicate.Receipt {
+	return predicate.Receipt(sql.FieldLT(FieldSizeBytes, v))
+}
+
+// SizeBytesLTE applies the LTE predicate on the "size_bytes" field.
+func SizeBytesLTE(v int64) predicate.Receipt {
+	return predicate.Receipt(sql.FieldLTE(FieldSizeBytes, v))
 }
 
 // And groups predicates with the AND operator between them.

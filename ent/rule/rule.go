@@ -6,6 +6,7 @@ package rule
 import (
 	"context"
 	"reflect"
+	"slices"
 
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
@@ -105,4 +106,37 @@ func (r filterColumnRule) EvalMutation(ctx context.Context, m ent.Mutation) erro
 		return privacy.Allow
 	}
 	return r.filter(ctx, m)
+}
+
+// FilterColumnsRule lets a tenant viewer read rows shared by every tenant,
+// such as the data planes, but only the given columns: a query that selects
+// nothing is narrowed to them, and one that names another column is
+// denied, so what a tenant may not see is never read for it. The row's key
+// is read all the same (ent always selects it); whoever renders the rows
+// for a tenant leaves it out where it names shared infrastructure.
+func FilterColumnsRule(columns ...string) privacy.QueryRule {
+	return filterColumnsRule{columns: columns}
+}
+
+type filterColumnsRule struct{ columns []string }
+
+func (r filterColumnsRule) EvalQuery(ctx context.Context, _ ent.Query) error {
+	v, ok := viewer.FromContext(ctx)
+	if !ok || v.System {
+		return privacy.Skip
+	}
+	qc := ent.QueryFromContext(ctx)
+	if qc == nil {
+		return privacy.Denyf("no query context for the column filter")
+	}
+	if len(qc.Fields) == 0 {
+		qc.Fields = slices.Clone(r.columns)
+		return privacy.Allow
+	}
+	for _, f := range qc.Fields {
+		if !slices.Contains(r.columns, f) {
+			return privacy.Denyf("column %q is not readable by a tenant", f)
+		}
+	}
+	return privacy.Allow
 }

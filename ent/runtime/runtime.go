@@ -420,6 +420,22 @@ func init() {
 	receiptDescTest := receiptFields[20].Descriptor()
 	// receipt.DefaultTest holds the default value on creation for the test field.
 	receipt.DefaultTest = receiptDescTest.Default.(bool)
+	// receiptDescBodySize is the schema descriptor for body_size field.
+	receiptDescBodySize := receiptFields[21].Descriptor()
+	// receipt.DefaultBodySize holds the default value on creation for the body_size field.
+	receipt.DefaultBodySize = receiptDescBodySize.Default.(int64)
+	// receiptDescBodySha256 is the schema descriptor for body_sha256 field.
+	receiptDescBodySha256 := receiptFields[22].Descriptor()
+	// receipt.DefaultBodySha256 holds the default value on creation for the body_sha256 field.
+	receipt.DefaultBodySha256 = receiptDescBodySha256.Default.(string)
+	// receiptDescUnverified is the schema descriptor for unverified field.
+	receiptDescUnverified := receiptFields[23].Descriptor()
+	// receipt.DefaultUnverified holds the default value on creation for the unverified field.
+	receipt.DefaultUnverified = receiptDescUnverified.Default.(bool)
+	// receiptDescSizeBytes is the schema descriptor for size_bytes field.
+	receiptDescSizeBytes := receiptFields[24].Descriptor()
+	// receipt.DefaultSizeBytes holds the default value on creation for the size_bytes field.
+	receipt.DefaultSizeBytes = receiptDescSizeBytes.Default.(int64)
 	replayoperationMixin := schema.ReplayOperation{}.Mixin()
 	replayoperation.Policy = privacy.NewPolicies(replayoperationMixin[1], schema.ReplayOperation{})
 	replayoperation.Hooks[0] = func(next ent.Mutator) ent.Mutator {

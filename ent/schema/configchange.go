@@ -38,14 +38,17 @@ func (ConfigChange) Fields() []ent.Field {
 
 // Indexes of ConfigChange.
 func (ConfigChange) Indexes() []ent.Index {
-	return []ent.Index{index.Fields("source_id"), index.Fields("destination_id")}
+	// tenant_id, id: a tenant's newest change, for its view of the data
+	// planes.
+	return []ent.Index{index.Fields("source_id"), index.Fields("destination_id"), index.Fields("tenant_id", "id")}
 }
 
-// Policy of ConfigChange: the log spans tenants, so only the system reads
-// it; writes come from the revision hook acting for the system.
+// Policy of ConfigChange: the log spans tenants, so a tenant reads its own
+// changes only, as the tenant mixin's rows; writes come from the revision
+// hook acting for the system.
 func (ConfigChange) Policy() ent.Policy {
 	return privacy.Policy{
-		Query:    privacy.QueryPolicy{rule.DenyIfNoViewer(), rule.AllowIfSystem(), privacy.AlwaysDenyRule()},
+		Query:    privacy.QueryPolicy{rule.DenyIfNoViewer(), rule.AllowIfSystem(), rule.FilterTenantRule()},
 		Mutation: privacy.MutationPolicy{rule.DenyIfNoViewer(), rule.AllowIfSystem(), privacy.AlwaysDenyRule()},
 	}
 }

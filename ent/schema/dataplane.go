@@ -44,11 +44,22 @@ func (DataPlane) Indexes() []ent.Index {
 	return []ent.Index{index.Fields("connected", "last_seen_time")}
 }
 
-// Policy of DataPlane: infrastructure shared by every tenant, written and
-// read by the system only.
+// TenantColumns are what a tenant may read of a data plane: whether it is
+// connected and which configuration versions it took or rejected, and when.
+// Its id (a host or pod name), build, replica (a control plane's host) and
+// the text of a rejection (which may quote another tenant's configuration)
+// are for the operator.
+var TenantColumns = []string{
+	"zone", "connected", "connect_time", "last_seen_time", "acked_revision", "nack_revision", "nack_time",
+}
+
+// Policy of DataPlane: infrastructure shared by every tenant, written by the
+// system only; a tenant reads TenantColumns.
 func (DataPlane) Policy() ent.Policy {
 	return privacy.Policy{
-		Query:    privacy.QueryPolicy{rule.DenyIfNoViewer(), rule.AllowIfSystem(), privacy.AlwaysDenyRule()},
+		Query: privacy.QueryPolicy{
+			rule.DenyIfNoViewer(), rule.AllowIfSystem(), rule.FilterColumnsRule(TenantColumns...),
+		},
 		Mutation: privacy.MutationPolicy{rule.DenyIfNoViewer(), rule.AllowIfSystem(), privacy.AlwaysDenyRule()},
 	}
 }

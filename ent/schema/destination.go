@@ -36,9 +36,10 @@ func (Destination) Fields() []ent.Field {
 		field.String("signature_header").Default(""),
 		field.Enum("status").Values("active", "paused").Default("active"),
 		// Sources routed here, as canonical UUID strings; empty routes
-		// every source of the tenant. Ids of sources deleted since stay
-		// and match nothing: dropping them could empty the list and widen
-		// the route to every source.
+		// every source of the tenant, and the nil UUID alone routes none.
+		// Deleting a source takes it out of every list in the same
+		// transaction, and a list it would leave empty gets the nil UUID
+		// instead, so the route never widens to every source.
 		field.JSON("source_ids", []string{}).Optional(),
 		// nil means every setting takes its default.
 		field.Bytes("retry_policy").Optional(),

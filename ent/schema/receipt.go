@@ -62,6 +62,17 @@ func (Receipt) Fields() []ent.Field {
 		// A test event's request (plugs.v1.Receipt.test). Last, so the
 		// column is added to a table of receipts in place.
 		field.Bool("test").Default(false).Immutable(),
+		// The whole body's length and, when body holds only its start,
+		// its SHA-256 (hex).
+		field.Int64("body_size").Default(0).Immutable(),
+		field.String("body_sha256").Default("").Immutable(),
+		// The request did not pass verification: anyone may have sent it,
+		// and its receipt is the first to go when receipts outgrow their
+		// byte limit.
+		field.Bool("unverified").Default(false).Immutable(),
+		// What the receipt counts against the index's byte limits: its
+		// encoded size, body and headers included.
+		field.Int64("size_bytes").Default(0).Immutable(),
 	}
 }
 
@@ -74,5 +85,7 @@ func (Receipt) Indexes() []ent.Index {
 		index.Fields("source_id", "provider_event_id"),
 		// The retention job deletes the oldest receipts of every source.
 		index.Fields("receive_time"),
+		// Over the byte limits, the oldest unverified receipts go first.
+		index.Fields("unverified", "receive_time"),
 	}
 }

@@ -19,6 +19,10 @@ type ControlPlaneState struct {
 	Revision func() int64
 	// DataPlanes is how many data planes hold a stream to this replica.
 	DataPlanes func() int
+	// Withheld counts the sources and destinations whose configuration
+	// the replica cannot build (a key that does not open, say); nil
+	// leaves the series out.
+	Withheld func() (sources, destinations int)
 }
 
 // NewControlPlane registers a control plane's series on reg.
@@ -33,5 +37,21 @@ func NewControlPlane(reg prometheus.Registerer, state ControlPlaneState) *Contro
 		Namespace: Namespace, Name: "controlplane_dataplanes_connected",
 		Help: "Data planes holding a configuration stream to this replica.",
 	}, func() float64 { return float64(state.DataPlanes()) }))
+	if state.Withheld != nil {
+		for _, kind := range []string{"source", "destination"} {
+			reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Namespace: Namespace, Name: "controlplane_config_withheld",
+				Help: "Sources and destinations whose configuration this control-plane replica cannot build " +
+					"(a secret or shared key that does not open, an unknown template); data planes keep the version they hold.",
+				ConstLabels: prometheus.Labels{"kind": kind},
+			}, func() float64 {
+				s, d := state.Withheld()
+				if kind == "source" {
+					return float64(s)
+				}
+				return float64(d)
+			}))
+		}
+	}
 	return &ControlPlane{GRPC: g}
 }

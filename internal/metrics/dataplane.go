@@ -25,6 +25,7 @@ var latencyBuckets = []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .02
 // DataPlane is the set of a data plane's series.
 type DataPlane struct {
 	requests        *prometheus.CounterVec
+	unrecorded      *prometheus.CounterVec
 	unknownSource   prometheus.Counter
 	requestSeconds  *prometheus.HistogramVec
 	stepSeconds     *prometheus.HistogramVec
@@ -62,6 +63,9 @@ func newDataPlane(reg prometheus.Registerer) *DataPlane {
 	return &DataPlane{
 		requests: f.counterVec("ingest_requests_total",
 			"Webhooks received for known sources, by source, outcome and cause.", "source", "outcome", "cause"),
+		unrecorded: f.counterVec("ingest_rejections_unrecorded_total",
+			"Requests rejected before verification past their source's budget for such requests, answered 429 without a receipt, by source and the cause they were rejected for.",
+			"source", "cause"),
 		unknownSource: f.counter("ingest_unknown_source_total",
 			"Requests naming no known source (answered 404)."),
 		requestSeconds: f.histogramVec("ingest_request_duration_seconds",
@@ -97,6 +101,9 @@ func (m *DataPlane) Observe(res *pipeline.Result, elapsed time.Duration) {
 	}
 	src := res.Source.Config.GetId()
 	m.requests.WithLabelValues(src, string(res.Outcome), string(res.Cause)).Inc()
+	if res.Unrecorded != pipeline.CauseNone {
+		m.unrecorded.WithLabelValues(src, string(res.Unrecorded)).Inc()
+	}
 	if o, ok := m.outcomeSeconds[res.Outcome]; ok {
 		o.Observe(elapsed.Seconds())
 	} else {
@@ -160,16 +167,17 @@ func statusClass(code int) string {
 // Spool is a bounded publisher whose drops are counted (spool.Spool).
 type Spool interface{ Dropped() int64 }
 
-// WatchSpools exposes what the receipts and delivery-log spools dropped
-// when their buffers were full: records lost, never a webhook.
-func (m *DataPlane) WatchSpools(reg prometheus.Registerer, receipts, attempts Spool) {
-	for name, s := range map[string]Spool{"receipts": receipts, "attempts": attempts} {
+// WatchSpools exposes what spools dropped when their buffers were full,
+// by name: records lost ("receipts", "unverified_receipts", "attempts"),
+// never a webhook.
+func (m *DataPlane) WatchSpools(reg prometheus.Registerer, spools map[string]Spool) {
+	for name, s := range spools {
 		if s == nil {
 			continue
 		}
 		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Namespace: Namespace, Name: "spool_dropped_total", ConstLabels: prometheus.Labels{"spool": name},
-			Help: "Records dropped because a spool's buffer was full (receipts, delivery attempts); webhooks are never dropped.",
+			Help: "Records dropped because a spool's buffer was full (receipts, receipts of unverified requests, delivery attempts); webhooks are never dropped.",
 		}, func() float64 { return float64(s.Dropped()) }))
 	}
 }

@@ -24,7 +24,7 @@ func (d dropped) Dropped() int64 { return int64(d) }
 func TestDataPlaneSeries(t *testing.T) {
 	reg := metrics.NewRegistry()
 	m := metrics.NewDataPlane(reg)
-	m.WatchSpools(reg, dropped(3), dropped(0))
+	m.WatchSpools(reg, map[string]metrics.Spool{"receipts": dropped(3), "unverified_receipts": dropped(5), "attempts": dropped(0)})
 	m.Attempt(forward.Attempt{Outcome: forward.Delivered, StatusCode: 204, Latency: time.Millisecond})
 	m.Attempt(forward.Attempt{Outcome: forward.Retrying, StatusCode: 503, Latency: time.Millisecond})
 	m.Attempt(forward.Attempt{Outcome: forward.Retrying})
@@ -91,5 +91,8 @@ func TestDataPlaneSeries(t *testing.T) {
 	}
 	if got := fams["plugs_spool_dropped_total"].Sum(map[string]string{"spool": "receipts"}); got != 3 {
 		t.Errorf("receipts dropped %v", got)
+	}
+	if got := fams["plugs_spool_dropped_total"].Sum(map[string]string{"spool": "unverified_receipts"}); got != 5 {
+		t.Errorf("unverified receipts dropped %v", got)
 	}
 }

@@ -25,7 +25,7 @@ const (
 
 type ListDataPlanesRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// At most this many; 0 means 100, more than 1000 is 1000.
+	// At most this many; 0 means 50, more than 1000 is 1000.
 	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// next_page_token of a previous answer.
 	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
@@ -82,7 +82,9 @@ type ListDataPlanesResponse struct {
 	DataPlanes []*DataPlane           `protobuf:"bytes,1,rep,name=data_planes,json=dataPlanes,proto3" json:"data_planes,omitempty"`
 	// Empty on the last page.
 	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
-	// The configuration version the control plane serves now.
+	// The version of the caller's newest configuration change, empty before
+	// the first: a data plane whose acked_version is this or later runs all
+	// of the caller's configuration.
 	CurrentVersion string `protobuf:"bytes,3,opt,name=current_version,json=currentVersion,proto3" json:"current_version,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
@@ -142,12 +144,12 @@ func (x *ListDataPlanesResponse) GetCurrentVersion() string {
 // DataPlane is one data-plane node as the control planes know it.
 type DataPlane struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The node's id.
+	// The node's id; empty for tenants.
 	NodeId string `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
 	Zone   string `protobuf:"bytes,2,opt,name=zone,proto3" json:"zone,omitempty"`
-	// Build of the node's binary.
+	// Build of the node's binary; empty for tenants.
 	Build string `protobuf:"bytes,3,opt,name=build,proto3" json:"build,omitempty"`
-	// The control-plane replica it is connected to.
+	// The control-plane replica it is connected to; empty for tenants.
 	Replica string `protobuf:"bytes,4,opt,name=replica,proto3" json:"replica,omitempty"`
 	// Whether its configuration stream is open.
 	Connected bool `protobuf:"varint,5,opt,name=connected,proto3" json:"connected,omitempty"`
@@ -159,7 +161,8 @@ type DataPlane struct {
 	AckedVersion string `protobuf:"bytes,8,opt,name=acked_version,json=ackedVersion,proto3" json:"acked_version,omitempty"`
 	// The last version it rejected, if any.
 	NackVersion string `protobuf:"bytes,9,opt,name=nack_version,json=nackVersion,proto3" json:"nack_version,omitempty"`
-	// Why it rejected nack_version.
+	// Why it rejected nack_version; empty for tenants, as it may quote any
+	// tenant's configuration.
 	NackError     string                 `protobuf:"bytes,10,opt,name=nack_error,json=nackError,proto3" json:"nack_error,omitempty"`
 	NackTime      *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=nack_time,json=nackTime,proto3" json:"nack_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -347,9 +350,16 @@ type StreamConfigRequest struct {
 	ResponseNonce string `protobuf:"bytes,3,opt,name=response_nonce,json=responseNonce,proto3" json:"response_nonce,omitempty"`
 	// Set when the data plane rejected the response named by response_nonce;
 	// version_info then still names the version it kept serving.
-	ErrorDetail   *ConfigError `protobuf:"bytes,4,opt,name=error_detail,json=errorDetail,proto3" json:"error_detail,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	ErrorDetail *ConfigError `protobuf:"bytes,4,opt,name=error_detail,json=errorDetail,proto3" json:"error_detail,omitempty"`
+	// Sources the control plane withheld (see StreamConfigResponse) that the
+	// data plane still serves from an earlier version, or not at all: the
+	// control plane sends each as soon as it can build it, even when the
+	// revision has not moved since.
+	WithheldSourceIds []string `protobuf:"bytes,5,rep,name=withheld_source_ids,json=withheldSourceIds,proto3" json:"withheld_source_ids,omitempty"`
+	// Destinations withheld likewise.
+	WithheldDestinationIds []string `protobuf:"bytes,6,rep,name=withheld_destination_ids,json=withheldDestinationIds,proto3" json:"withheld_destination_ids,omitempty"`
+	unknownFields          protoimpl.UnknownFields
+	sizeCache              protoimpl.SizeCache
 }
 
 func (x *StreamConfigRequest) Reset() {
@@ -406,6 +416,20 @@ func (x *StreamConfigRequest) GetResponseNonce() string {
 func (x *StreamConfigRequest) GetErrorDetail() *ConfigError {
 	if x != nil {
 		return x.ErrorDetail
+	}
+	return nil
+}
+
+func (x *StreamConfigRequest) GetWithheldSourceIds() []string {
+	if x != nil {
+		return x.WithheldSourceIds
+	}
+	return nil
+}
+
+func (x *StreamConfigRequest) GetWithheldDestinationIds() []string {
+	if x != nil {
+		return x.WithheldDestinationIds
 	}
 	return nil
 }
@@ -470,21 +494,34 @@ type StreamConfigResponse struct {
 	VersionInfo string `protobuf:"bytes,1,opt,name=version_info,json=versionInfo,proto3" json:"version_info,omitempty"`
 	// Unique per response; echoed by the ACK or NACK.
 	Nonce string `protobuf:"bytes,2,opt,name=nonce,proto3" json:"nonce,omitempty"`
-	// True when sources is the whole configuration and replaces everything
-	// held; false when it is a delta on top of base_version.
+	// True when sources and destinations are the whole configuration and
+	// replace everything held (except what is withheld); false when it is a
+	// delta on top of base_version.
 	Full bool `protobuf:"varint,3,opt,name=full,proto3" json:"full,omitempty"`
 	// For a delta, the version it applies to.
 	BaseVersion string `protobuf:"bytes,4,opt,name=base_version,json=baseVersion,proto3" json:"base_version,omitempty"`
 	// Sources to add or replace.
 	Sources []*SourceConfig `protobuf:"bytes,5,rep,name=sources,proto3" json:"sources,omitempty"`
-	// Ids of sources to drop (deltas only).
+	// Ids of sources deleted since base_version (deltas only).
 	RemovedSourceIds []string `protobuf:"bytes,6,rep,name=removed_source_ids,json=removedSourceIds,proto3" json:"removed_source_ids,omitempty"`
 	// Destinations to add or replace.
 	Destinations []*DestinationConfig `protobuf:"bytes,7,rep,name=destinations,proto3" json:"destinations,omitempty"`
-	// Ids of destinations to drop (deltas only).
+	// Ids of destinations deleted: in a delta, since base_version; in a full
+	// snapshot, every deletion the revision log records, so a data plane that
+	// missed one while it was away learns of it. A deletion is the only thing
+	// that drops a destination's queued deliveries: a destination merely
+	// absent from a full snapshot stops being delivered to, and its
+	// deliveries wait.
 	RemovedDestinationIds []string `protobuf:"bytes,8,rep,name=removed_destination_ids,json=removedDestinationIds,proto3" json:"removed_destination_ids,omitempty"`
-	unknownFields         protoimpl.UnknownFields
-	sizeCache             protoimpl.SizeCache
+	// Sources the control plane could not build at this version (a signing
+	// secret that does not open under its master keys, a template it does not
+	// know). The data plane keeps serving the configuration of each it holds
+	// (fail-static); one it does not hold it serves as the fallback, if any.
+	WithheldSources []*WithheldSource `protobuf:"bytes,9,rep,name=withheld_sources,json=withheldSources,proto3" json:"withheld_sources,omitempty"`
+	// Destinations the control plane could not build, kept likewise.
+	WithheldDestinations []*WithheldDestination `protobuf:"bytes,10,rep,name=withheld_destinations,json=withheldDestinations,proto3" json:"withheld_destinations,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *StreamConfigResponse) Reset() {
@@ -573,6 +610,151 @@ func (x *StreamConfigResponse) GetRemovedDestinationIds() []string {
 	return nil
 }
 
+func (x *StreamConfigResponse) GetWithheldSources() []*WithheldSource {
+	if x != nil {
+		return x.WithheldSources
+	}
+	return nil
+}
+
+func (x *StreamConfigResponse) GetWithheldDestinations() []*WithheldDestination {
+	if x != nil {
+		return x.WithheldDestinations
+	}
+	return nil
+}
+
+// WithheldSource is a source the control plane could not build.
+type WithheldSource struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Why, for logs; never a secret.
+	Reason string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	// The source as far as it could be built, for a data plane that holds
+	// no earlier version: without the secrets that do not open, so it fails
+	// closed. Unset when nothing usable could be built.
+	Fallback      *SourceConfig `protobuf:"bytes,3,opt,name=fallback,proto3" json:"fallback,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WithheldSource) Reset() {
+	*x = WithheldSource{}
+	mi := &file_plugs_v1_config_service_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WithheldSource) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WithheldSource) ProtoMessage() {}
+
+func (x *WithheldSource) ProtoReflect() protoreflect.Message {
+	mi := &file_plugs_v1_config_service_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WithheldSource.ProtoReflect.Descriptor instead.
+func (*WithheldSource) Descriptor() ([]byte, []int) {
+	return file_plugs_v1_config_service_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *WithheldSource) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *WithheldSource) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *WithheldSource) GetFallback() *SourceConfig {
+	if x != nil {
+		return x.Fallback
+	}
+	return nil
+}
+
+// WithheldDestination is a destination the control plane could not build.
+type WithheldDestination struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Why, for logs; never a secret.
+	Reason string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	// The destination without its shared key, for a data plane that holds no
+	// earlier version: events are routed to it and wait in its queue until
+	// a configuration with a key arrives. Unset when nothing usable could be
+	// built.
+	Fallback      *DestinationConfig `protobuf:"bytes,3,opt,name=fallback,proto3" json:"fallback,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WithheldDestination) Reset() {
+	*x = WithheldDestination{}
+	mi := &file_plugs_v1_config_service_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WithheldDestination) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WithheldDestination) ProtoMessage() {}
+
+func (x *WithheldDestination) ProtoReflect() protoreflect.Message {
+	mi := &file_plugs_v1_config_service_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WithheldDestination.ProtoReflect.Descriptor instead.
+func (*WithheldDestination) Descriptor() ([]byte, []int) {
+	return file_plugs_v1_config_service_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *WithheldDestination) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *WithheldDestination) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *WithheldDestination) GetFallback() *DestinationConfig {
+	if x != nil {
+		return x.Fallback
+	}
+	return nil
+}
+
 // DestinationConfig is everything a data plane needs to forward to one
 // destination.
 type DestinationConfig struct {
@@ -597,7 +779,7 @@ type DestinationConfig struct {
 
 func (x *DestinationConfig) Reset() {
 	*x = DestinationConfig{}
-	mi := &file_plugs_v1_config_service_proto_msgTypes[7]
+	mi := &file_plugs_v1_config_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -609,7 +791,7 @@ func (x *DestinationConfig) String() string {
 func (*DestinationConfig) ProtoMessage() {}
 
 func (x *DestinationConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_plugs_v1_config_service_proto_msgTypes[7]
+	mi := &file_plugs_v1_config_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -622,7 +804,7 @@ func (x *DestinationConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DestinationConfig.ProtoReflect.Descriptor instead.
 func (*DestinationConfig) Descriptor() ([]byte, []int) {
-	return file_plugs_v1_config_service_proto_rawDescGZIP(), []int{7}
+	return file_plugs_v1_config_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *DestinationConfig) GetId() string {
@@ -734,7 +916,7 @@ type SourceConfig struct {
 
 func (x *SourceConfig) Reset() {
 	*x = SourceConfig{}
-	mi := &file_plugs_v1_config_service_proto_msgTypes[8]
+	mi := &file_plugs_v1_config_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -746,7 +928,7 @@ func (x *SourceConfig) String() string {
 func (*SourceConfig) ProtoMessage() {}
 
 func (x *SourceConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_plugs_v1_config_service_proto_msgTypes[8]
+	mi := &file_plugs_v1_config_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -759,7 +941,7 @@ func (x *SourceConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SourceConfig.ProtoReflect.Descriptor instead.
 func (*SourceConfig) Descriptor() ([]byte, []int) {
-	return file_plugs_v1_config_service_proto_rawDescGZIP(), []int{8}
+	return file_plugs_v1_config_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *SourceConfig) GetId() string {
@@ -867,7 +1049,7 @@ type SigningSecret struct {
 
 func (x *SigningSecret) Reset() {
 	*x = SigningSecret{}
-	mi := &file_plugs_v1_config_service_proto_msgTypes[9]
+	mi := &file_plugs_v1_config_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -879,7 +1061,7 @@ func (x *SigningSecret) String() string {
 func (*SigningSecret) ProtoMessage() {}
 
 func (x *SigningSecret) ProtoReflect() protoreflect.Message {
-	mi := &file_plugs_v1_config_service_proto_msgTypes[9]
+	mi := &file_plugs_v1_config_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -892,7 +1074,7 @@ func (x *SigningSecret) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SigningSecret.ProtoReflect.Descriptor instead.
 func (*SigningSecret) Descriptor() ([]byte, []int) {
-	return file_plugs_v1_config_service_proto_rawDescGZIP(), []int{9}
+	return file_plugs_v1_config_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *SigningSecret) GetId() string {
@@ -947,15 +1129,17 @@ const file_plugs_v1_config_service_proto_rawDesc = "" +
 	"\x04Node\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04zone\x18\x02 \x01(\tR\x04zone\x12\x14\n" +
-	"\x05build\x18\x03 \x01(\tR\x05build\"\xbd\x01\n" +
+	"\x05build\x18\x03 \x01(\tR\x05build\"\xa7\x02\n" +
 	"\x13StreamConfigRequest\x12\"\n" +
 	"\x04node\x18\x01 \x01(\v2\x0e.plugs.v1.NodeR\x04node\x12!\n" +
 	"\fversion_info\x18\x02 \x01(\tR\vversionInfo\x12%\n" +
 	"\x0eresponse_nonce\x18\x03 \x01(\tR\rresponseNonce\x128\n" +
-	"\ferror_detail\x18\x04 \x01(\v2\x15.plugs.v1.ConfigErrorR\verrorDetail\"D\n" +
+	"\ferror_detail\x18\x04 \x01(\v2\x15.plugs.v1.ConfigErrorR\verrorDetail\x12.\n" +
+	"\x13withheld_source_ids\x18\x05 \x03(\tR\x11withheldSourceIds\x128\n" +
+	"\x18withheld_destination_ids\x18\x06 \x03(\tR\x16withheldDestinationIds\"D\n" +
 	"\vConfigError\x12\x18\n" +
 	"\amessage\x18\x01 \x01(\tR\amessage\x12\x1b\n" +
-	"\tsource_id\x18\x02 \x01(\tR\bsourceId\"\xdf\x02\n" +
+	"\tsource_id\x18\x02 \x01(\tR\bsourceId\"\xf8\x03\n" +
 	"\x14StreamConfigResponse\x12!\n" +
 	"\fversion_info\x18\x01 \x01(\tR\vversionInfo\x12\x14\n" +
 	"\x05nonce\x18\x02 \x01(\tR\x05nonce\x12\x12\n" +
@@ -964,7 +1148,18 @@ const file_plugs_v1_config_service_proto_rawDesc = "" +
 	"\asources\x18\x05 \x03(\v2\x16.plugs.v1.SourceConfigR\asources\x12,\n" +
 	"\x12removed_source_ids\x18\x06 \x03(\tR\x10removedSourceIds\x12?\n" +
 	"\fdestinations\x18\a \x03(\v2\x1b.plugs.v1.DestinationConfigR\fdestinations\x126\n" +
-	"\x17removed_destination_ids\x18\b \x03(\tR\x15removedDestinationIds\"\xf4\x03\n" +
+	"\x17removed_destination_ids\x18\b \x03(\tR\x15removedDestinationIds\x12C\n" +
+	"\x10withheld_sources\x18\t \x03(\v2\x18.plugs.v1.WithheldSourceR\x0fwithheldSources\x12R\n" +
+	"\x15withheld_destinations\x18\n" +
+	" \x03(\v2\x1d.plugs.v1.WithheldDestinationR\x14withheldDestinations\"l\n" +
+	"\x0eWithheldSource\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\x122\n" +
+	"\bfallback\x18\x03 \x01(\v2\x16.plugs.v1.SourceConfigR\bfallback\"v\n" +
+	"\x13WithheldDestination\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\x127\n" +
+	"\bfallback\x18\x03 \x01(\v2\x1b.plugs.v1.DestinationConfigR\bfallback\"\xf4\x03\n" +
 	"\x11DestinationConfig\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
 	"\ttenant_id\x18\x02 \x01(\tR\btenantId\x12\x10\n" +
@@ -1020,7 +1215,7 @@ func file_plugs_v1_config_service_proto_rawDescGZIP() []byte {
 	return file_plugs_v1_config_service_proto_rawDescData
 }
 
-var file_plugs_v1_config_service_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_plugs_v1_config_service_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_plugs_v1_config_service_proto_goTypes = []any{
 	(*ListDataPlanesRequest)(nil),   // 0: plugs.v1.ListDataPlanesRequest
 	(*ListDataPlanesResponse)(nil),  // 1: plugs.v1.ListDataPlanesResponse
@@ -1029,50 +1224,56 @@ var file_plugs_v1_config_service_proto_goTypes = []any{
 	(*StreamConfigRequest)(nil),     // 4: plugs.v1.StreamConfigRequest
 	(*ConfigError)(nil),             // 5: plugs.v1.ConfigError
 	(*StreamConfigResponse)(nil),    // 6: plugs.v1.StreamConfigResponse
-	(*DestinationConfig)(nil),       // 7: plugs.v1.DestinationConfig
-	(*SourceConfig)(nil),            // 8: plugs.v1.SourceConfig
-	(*SigningSecret)(nil),           // 9: plugs.v1.SigningSecret
-	(*timestamppb.Timestamp)(nil),   // 10: google.protobuf.Timestamp
-	(Destination_SignatureStyle)(0), // 11: plugs.v1.Destination.SignatureStyle
-	(Destination_Status)(0),         // 12: plugs.v1.Destination.Status
-	(*RetryPolicy)(nil),             // 13: plugs.v1.RetryPolicy
-	(*durationpb.Duration)(nil),     // 14: google.protobuf.Duration
-	(Source_Status)(0),              // 15: plugs.v1.Source.Status
-	(*SignatureScheme)(nil),         // 16: plugs.v1.SignatureScheme
-	(*EventFilter)(nil),             // 17: plugs.v1.EventFilter
-	(*FieldMappings)(nil),           // 18: plugs.v1.FieldMappings
-	(*RateLimit)(nil),               // 19: plugs.v1.RateLimit
+	(*WithheldSource)(nil),          // 7: plugs.v1.WithheldSource
+	(*WithheldDestination)(nil),     // 8: plugs.v1.WithheldDestination
+	(*DestinationConfig)(nil),       // 9: plugs.v1.DestinationConfig
+	(*SourceConfig)(nil),            // 10: plugs.v1.SourceConfig
+	(*SigningSecret)(nil),           // 11: plugs.v1.SigningSecret
+	(*timestamppb.Timestamp)(nil),   // 12: google.protobuf.Timestamp
+	(Destination_SignatureStyle)(0), // 13: plugs.v1.Destination.SignatureStyle
+	(Destination_Status)(0),         // 14: plugs.v1.Destination.Status
+	(*RetryPolicy)(nil),             // 15: plugs.v1.RetryPolicy
+	(*durationpb.Duration)(nil),     // 16: google.protobuf.Duration
+	(Source_Status)(0),              // 17: plugs.v1.Source.Status
+	(*SignatureScheme)(nil),         // 18: plugs.v1.SignatureScheme
+	(*EventFilter)(nil),             // 19: plugs.v1.EventFilter
+	(*FieldMappings)(nil),           // 20: plugs.v1.FieldMappings
+	(*RateLimit)(nil),               // 21: plugs.v1.RateLimit
 }
 var file_plugs_v1_config_service_proto_depIdxs = []int32{
 	2,  // 0: plugs.v1.ListDataPlanesResponse.data_planes:type_name -> plugs.v1.DataPlane
-	10, // 1: plugs.v1.DataPlane.connect_time:type_name -> google.protobuf.Timestamp
-	10, // 2: plugs.v1.DataPlane.last_seen_time:type_name -> google.protobuf.Timestamp
-	10, // 3: plugs.v1.DataPlane.nack_time:type_name -> google.protobuf.Timestamp
+	12, // 1: plugs.v1.DataPlane.connect_time:type_name -> google.protobuf.Timestamp
+	12, // 2: plugs.v1.DataPlane.last_seen_time:type_name -> google.protobuf.Timestamp
+	12, // 3: plugs.v1.DataPlane.nack_time:type_name -> google.protobuf.Timestamp
 	3,  // 4: plugs.v1.StreamConfigRequest.node:type_name -> plugs.v1.Node
 	5,  // 5: plugs.v1.StreamConfigRequest.error_detail:type_name -> plugs.v1.ConfigError
-	8,  // 6: plugs.v1.StreamConfigResponse.sources:type_name -> plugs.v1.SourceConfig
-	7,  // 7: plugs.v1.StreamConfigResponse.destinations:type_name -> plugs.v1.DestinationConfig
-	11, // 8: plugs.v1.DestinationConfig.signature_style:type_name -> plugs.v1.Destination.SignatureStyle
-	12, // 9: plugs.v1.DestinationConfig.status:type_name -> plugs.v1.Destination.Status
-	13, // 10: plugs.v1.DestinationConfig.retry_policy:type_name -> plugs.v1.RetryPolicy
-	14, // 11: plugs.v1.DestinationConfig.timeout:type_name -> google.protobuf.Duration
-	15, // 12: plugs.v1.SourceConfig.status:type_name -> plugs.v1.Source.Status
-	16, // 13: plugs.v1.SourceConfig.signature_scheme:type_name -> plugs.v1.SignatureScheme
-	9,  // 14: plugs.v1.SourceConfig.secrets:type_name -> plugs.v1.SigningSecret
-	17, // 15: plugs.v1.SourceConfig.event_filter:type_name -> plugs.v1.EventFilter
-	18, // 16: plugs.v1.SourceConfig.field_mappings:type_name -> plugs.v1.FieldMappings
-	14, // 17: plugs.v1.SourceConfig.dedup_window:type_name -> google.protobuf.Duration
-	19, // 18: plugs.v1.SourceConfig.rate_limit:type_name -> plugs.v1.RateLimit
-	10, // 19: plugs.v1.SigningSecret.expire_time:type_name -> google.protobuf.Timestamp
-	4,  // 20: plugs.v1.ConfigDiscoveryService.StreamConfig:input_type -> plugs.v1.StreamConfigRequest
-	0,  // 21: plugs.v1.DataPlaneService.ListDataPlanes:input_type -> plugs.v1.ListDataPlanesRequest
-	6,  // 22: plugs.v1.ConfigDiscoveryService.StreamConfig:output_type -> plugs.v1.StreamConfigResponse
-	1,  // 23: plugs.v1.DataPlaneService.ListDataPlanes:output_type -> plugs.v1.ListDataPlanesResponse
-	22, // [22:24] is the sub-list for method output_type
-	20, // [20:22] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	10, // 6: plugs.v1.StreamConfigResponse.sources:type_name -> plugs.v1.SourceConfig
+	9,  // 7: plugs.v1.StreamConfigResponse.destinations:type_name -> plugs.v1.DestinationConfig
+	7,  // 8: plugs.v1.StreamConfigResponse.withheld_sources:type_name -> plugs.v1.WithheldSource
+	8,  // 9: plugs.v1.StreamConfigResponse.withheld_destinations:type_name -> plugs.v1.WithheldDestination
+	10, // 10: plugs.v1.WithheldSource.fallback:type_name -> plugs.v1.SourceConfig
+	9,  // 11: plugs.v1.WithheldDestination.fallback:type_name -> plugs.v1.DestinationConfig
+	13, // 12: plugs.v1.DestinationConfig.signature_style:type_name -> plugs.v1.Destination.SignatureStyle
+	14, // 13: plugs.v1.DestinationConfig.status:type_name -> plugs.v1.Destination.Status
+	15, // 14: plugs.v1.DestinationConfig.retry_policy:type_name -> plugs.v1.RetryPolicy
+	16, // 15: plugs.v1.DestinationConfig.timeout:type_name -> google.protobuf.Duration
+	17, // 16: plugs.v1.SourceConfig.status:type_name -> plugs.v1.Source.Status
+	18, // 17: plugs.v1.SourceConfig.signature_scheme:type_name -> plugs.v1.SignatureScheme
+	11, // 18: plugs.v1.SourceConfig.secrets:type_name -> plugs.v1.SigningSecret
+	19, // 19: plugs.v1.SourceConfig.event_filter:type_name -> plugs.v1.EventFilter
+	20, // 20: plugs.v1.SourceConfig.field_mappings:type_name -> plugs.v1.FieldMappings
+	16, // 21: plugs.v1.SourceConfig.dedup_window:type_name -> google.protobuf.Duration
+	21, // 22: plugs.v1.SourceConfig.rate_limit:type_name -> plugs.v1.RateLimit
+	12, // 23: plugs.v1.SigningSecret.expire_time:type_name -> google.protobuf.Timestamp
+	4,  // 24: plugs.v1.ConfigDiscoveryService.StreamConfig:input_type -> plugs.v1.StreamConfigRequest
+	0,  // 25: plugs.v1.DataPlaneService.ListDataPlanes:input_type -> plugs.v1.ListDataPlanesRequest
+	6,  // 26: plugs.v1.ConfigDiscoveryService.StreamConfig:output_type -> plugs.v1.StreamConfigResponse
+	1,  // 27: plugs.v1.DataPlaneService.ListDataPlanes:output_type -> plugs.v1.ListDataPlanesResponse
+	26, // [26:28] is the sub-list for method output_type
+	24, // [24:26] is the sub-list for method input_type
+	24, // [24:24] is the sub-list for extension type_name
+	24, // [24:24] is the sub-list for extension extendee
+	0,  // [0:24] is the sub-list for field type_name
 }
 
 func init() { file_plugs_v1_config_service_proto_init() }
@@ -1088,7 +1289,7 @@ func file_plugs_v1_config_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plugs_v1_config_service_proto_rawDesc), len(file_plugs_v1_config_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   10,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

@@ -142,7 +142,9 @@ const (
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
 // DataPlaneService shows the data planes connected to the control planes
-// and the configuration each one runs.
+// and the configuration each one runs. Data planes serve every tenant, so a
+// tenant sees only whether each is connected and which versions it took or
+// rejected: node_id, build, replica and nack_error are left empty.
 type DataPlaneServiceClient interface {
 	// Lists data planes seen recently, connected ones first.
 	ListDataPlanes(ctx context.Context, in *ListDataPlanesRequest, opts ...grpc.CallOption) (*ListDataPlanesResponse, error)
@@ -171,7 +173,9 @@ func (c *dataPlaneServiceClient) ListDataPlanes(ctx context.Context, in *ListDat
 // for forward compatibility.
 //
 // DataPlaneService shows the data planes connected to the control planes
-// and the configuration each one runs.
+// and the configuration each one runs. Data planes serve every tenant, so a
+// tenant sees only whether each is connected and which versions it took or
+// rejected: node_id, build, replica and nack_error are left empty.
 type DataPlaneServiceServer interface {
 	// Lists data planes seen recently, connected ones first.
 	ListDataPlanes(context.Context, *ListDataPlanesRequest) (*ListDataPlanesResponse, error)

@@ -271,7 +271,10 @@ type Destination struct {
 	// Whether events are delivered now; a paused destination keeps its
 	// events until it is resumed.
 	Status Destination_Status `protobuf:"varint,8,opt,name=status,proto3,enum=plugs.v1.Destination_Status" json:"status,omitempty"`
-	// Sources routed here; empty means every source of the tenant.
+	// Sources routed here; empty means every source of the tenant, and
+	// "00000000-0000-0000-0000-000000000000" alone means none. Deleting a
+	// source takes it out of this list; a list it would leave empty becomes
+	// that id, so the destination never starts taking every source.
 	SourceIds   []string     `protobuf:"bytes,9,rep,name=source_ids,json=sourceIds,proto3" json:"source_ids,omitempty"`
 	RetryPolicy *RetryPolicy `protobuf:"bytes,10,opt,name=retry_policy,json=retryPolicy,proto3" json:"retry_policy,omitempty"`
 	// How long one delivery attempt may take; unset means 10 s.
@@ -283,9 +286,15 @@ type Destination struct {
 	// Output only.
 	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
 	// Output only. Configuration revision of the last change.
-	Revision      int64 `protobuf:"varint,15,opt,name=revision,proto3" json:"revision,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Revision int64 `protobuf:"varint,15,opt,name=revision,proto3" json:"revision,omitempty"`
+	// Output only. Set while the control plane answering cannot build the
+	// configuration data planes need for this destination (its shared key
+	// does not open, say), and says why. Data planes keep delivering with the
+	// last configuration they received, and never drop its queued events for
+	// it.
+	ConfigurationError *ConfigurationError `protobuf:"bytes,16,opt,name=configuration_error,json=configurationError,proto3" json:"configuration_error,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *Destination) Reset() {
@@ -421,6 +430,13 @@ func (x *Destination) GetRevision() int64 {
 		return x.Revision
 	}
 	return 0
+}
+
+func (x *Destination) GetConfigurationError() *ConfigurationError {
+	if x != nil {
+		return x.ConfigurationError
+	}
+	return nil
 }
 
 // RetryPolicy says how failed deliveries are retried. Network errors,
@@ -1927,7 +1943,7 @@ var File_plugs_v1_destination_proto protoreflect.FileDescriptor
 
 const file_plugs_v1_destination_proto_rawDesc = "" +
 	"\n" +
-	"\x1aplugs/v1/destination.proto\x12\bplugs.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xdf\x06\n" +
+	"\x1aplugs/v1/destination.proto\x12\bplugs.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18plugs/v1/resources.proto\"\xae\a\n" +
 	"\vDestination\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
 	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12\x10\n" +
@@ -1948,7 +1964,8 @@ const file_plugs_v1_destination_proto_rawDesc = "" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12\x1a\n" +
-	"\brevision\x18\x0f \x01(\x03R\brevision\"q\n" +
+	"\brevision\x18\x0f \x01(\x03R\brevision\x12M\n" +
+	"\x13configuration_error\x18\x10 \x01(\v2\x1c.plugs.v1.ConfigurationErrorR\x12configurationError\"q\n" +
 	"\x0eSignatureStyle\x12\x1f\n" +
 	"\x1bSIGNATURE_STYLE_UNSPECIFIED\x10\x00\x12%\n" +
 	"!SIGNATURE_STYLE_STANDARD_WEBHOOKS\x10\x01\x12\x17\n" +
@@ -2146,8 +2163,9 @@ var file_plugs_v1_destination_proto_goTypes = []any{
 	(*RetryDeliveryResponse)(nil),      // 26: plugs.v1.RetryDeliveryResponse
 	(*durationpb.Duration)(nil),        // 27: google.protobuf.Duration
 	(*timestamppb.Timestamp)(nil),      // 28: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),      // 29: google.protobuf.FieldMask
-	(*emptypb.Empty)(nil),              // 30: google.protobuf.Empty
+	(*ConfigurationError)(nil),         // 29: plugs.v1.ConfigurationError
+	(*fieldmaskpb.FieldMask)(nil),      // 30: google.protobuf.FieldMask
+	(*emptypb.Empty)(nil),              // 31: google.protobuf.Empty
 }
 var file_plugs_v1_destination_proto_depIdxs = []int32{
 	0,  // 0: plugs.v1.Destination.signature_style:type_name -> plugs.v1.Destination.SignatureStyle
@@ -2156,57 +2174,58 @@ var file_plugs_v1_destination_proto_depIdxs = []int32{
 	27, // 3: plugs.v1.Destination.timeout:type_name -> google.protobuf.Duration
 	28, // 4: plugs.v1.Destination.create_time:type_name -> google.protobuf.Timestamp
 	28, // 5: plugs.v1.Destination.update_time:type_name -> google.protobuf.Timestamp
-	27, // 6: plugs.v1.RetryPolicy.initial_backoff:type_name -> google.protobuf.Duration
-	27, // 7: plugs.v1.RetryPolicy.max_backoff:type_name -> google.protobuf.Duration
-	27, // 8: plugs.v1.RetryPolicy.max_age:type_name -> google.protobuf.Duration
-	4,  // 9: plugs.v1.CreateDestinationRequest.destination:type_name -> plugs.v1.Destination
-	4,  // 10: plugs.v1.ListDestinationsResponse.destinations:type_name -> plugs.v1.Destination
-	4,  // 11: plugs.v1.UpdateDestinationRequest.destination:type_name -> plugs.v1.Destination
-	29, // 12: plugs.v1.UpdateDestinationRequest.update_mask:type_name -> google.protobuf.FieldMask
-	2,  // 13: plugs.v1.DeadLetter.reason:type_name -> plugs.v1.DeadLetter.Reason
-	28, // 14: plugs.v1.DeadLetter.accept_time:type_name -> google.protobuf.Timestamp
-	28, // 15: plugs.v1.DeadLetter.dead_time:type_name -> google.protobuf.Timestamp
-	12, // 16: plugs.v1.ListDeadLettersResponse.dead_letters:type_name -> plugs.v1.DeadLetter
-	2,  // 17: plugs.v1.DeadLetterFilter.reason:type_name -> plugs.v1.DeadLetter.Reason
-	28, // 18: plugs.v1.DeadLetterFilter.dead_time_start:type_name -> google.protobuf.Timestamp
-	28, // 19: plugs.v1.DeadLetterFilter.dead_time_end:type_name -> google.protobuf.Timestamp
-	15, // 20: plugs.v1.RedriveDeadLettersRequest.filter:type_name -> plugs.v1.DeadLetterFilter
-	19, // 21: plugs.v1.ListWebhooksResponse.content:type_name -> plugs.v1.WebhookRegistration
-	28, // 22: plugs.v1.DeliveryAttempt.attempt_time:type_name -> google.protobuf.Timestamp
-	27, // 23: plugs.v1.DeliveryAttempt.latency:type_name -> google.protobuf.Duration
-	3,  // 24: plugs.v1.DeliveryAttempt.outcome:type_name -> plugs.v1.DeliveryAttempt.Outcome
-	28, // 25: plugs.v1.DeliveryAttempt.next_retry_time:type_name -> google.protobuf.Timestamp
-	3,  // 26: plugs.v1.ListDeliveriesRequest.outcome:type_name -> plugs.v1.DeliveryAttempt.Outcome
-	28, // 27: plugs.v1.ListDeliveriesRequest.start_time:type_name -> google.protobuf.Timestamp
-	28, // 28: plugs.v1.ListDeliveriesRequest.end_time:type_name -> google.protobuf.Timestamp
-	22, // 29: plugs.v1.ListDeliveriesResponse.deliveries:type_name -> plugs.v1.DeliveryAttempt
-	6,  // 30: plugs.v1.DestinationService.CreateDestination:input_type -> plugs.v1.CreateDestinationRequest
-	7,  // 31: plugs.v1.DestinationService.GetDestination:input_type -> plugs.v1.GetDestinationRequest
-	8,  // 32: plugs.v1.DestinationService.ListDestinations:input_type -> plugs.v1.ListDestinationsRequest
-	10, // 33: plugs.v1.DestinationService.UpdateDestination:input_type -> plugs.v1.UpdateDestinationRequest
-	11, // 34: plugs.v1.DestinationService.DeleteDestination:input_type -> plugs.v1.DeleteDestinationRequest
-	13, // 35: plugs.v1.DestinationService.ListDeadLetters:input_type -> plugs.v1.ListDeadLettersRequest
-	16, // 36: plugs.v1.DestinationService.RedriveDeadLetters:input_type -> plugs.v1.RedriveDeadLettersRequest
-	23, // 37: plugs.v1.DestinationService.ListDeliveries:input_type -> plugs.v1.ListDeliveriesRequest
-	25, // 38: plugs.v1.DestinationService.RetryDelivery:input_type -> plugs.v1.RetryDeliveryRequest
-	18, // 39: plugs.v1.WebhookRegistrationService.RegisterWebhook:input_type -> plugs.v1.RegisterWebhookRequest
-	20, // 40: plugs.v1.WebhookRegistrationService.ListWebhooks:input_type -> plugs.v1.ListWebhooksRequest
-	4,  // 41: plugs.v1.DestinationService.CreateDestination:output_type -> plugs.v1.Destination
-	4,  // 42: plugs.v1.DestinationService.GetDestination:output_type -> plugs.v1.Destination
-	9,  // 43: plugs.v1.DestinationService.ListDestinations:output_type -> plugs.v1.ListDestinationsResponse
-	4,  // 44: plugs.v1.DestinationService.UpdateDestination:output_type -> plugs.v1.Destination
-	30, // 45: plugs.v1.DestinationService.DeleteDestination:output_type -> google.protobuf.Empty
-	14, // 46: plugs.v1.DestinationService.ListDeadLetters:output_type -> plugs.v1.ListDeadLettersResponse
-	17, // 47: plugs.v1.DestinationService.RedriveDeadLetters:output_type -> plugs.v1.RedriveDeadLettersResponse
-	24, // 48: plugs.v1.DestinationService.ListDeliveries:output_type -> plugs.v1.ListDeliveriesResponse
-	26, // 49: plugs.v1.DestinationService.RetryDelivery:output_type -> plugs.v1.RetryDeliveryResponse
-	19, // 50: plugs.v1.WebhookRegistrationService.RegisterWebhook:output_type -> plugs.v1.WebhookRegistration
-	21, // 51: plugs.v1.WebhookRegistrationService.ListWebhooks:output_type -> plugs.v1.ListWebhooksResponse
-	41, // [41:52] is the sub-list for method output_type
-	30, // [30:41] is the sub-list for method input_type
-	30, // [30:30] is the sub-list for extension type_name
-	30, // [30:30] is the sub-list for extension extendee
-	0,  // [0:30] is the sub-list for field type_name
+	29, // 6: plugs.v1.Destination.configuration_error:type_name -> plugs.v1.ConfigurationError
+	27, // 7: plugs.v1.RetryPolicy.initial_backoff:type_name -> google.protobuf.Duration
+	27, // 8: plugs.v1.RetryPolicy.max_backoff:type_name -> google.protobuf.Duration
+	27, // 9: plugs.v1.RetryPolicy.max_age:type_name -> google.protobuf.Duration
+	4,  // 10: plugs.v1.CreateDestinationRequest.destination:type_name -> plugs.v1.Destination
+	4,  // 11: plugs.v1.ListDestinationsResponse.destinations:type_name -> plugs.v1.Destination
+	4,  // 12: plugs.v1.UpdateDestinationRequest.destination:type_name -> plugs.v1.Destination
+	30, // 13: plugs.v1.UpdateDestinationRequest.update_mask:type_name -> google.protobuf.FieldMask
+	2,  // 14: plugs.v1.DeadLetter.reason:type_name -> plugs.v1.DeadLetter.Reason
+	28, // 15: plugs.v1.DeadLetter.accept_time:type_name -> google.protobuf.Timestamp
+	28, // 16: plugs.v1.DeadLetter.dead_time:type_name -> google.protobuf.Timestamp
+	12, // 17: plugs.v1.ListDeadLettersResponse.dead_letters:type_name -> plugs.v1.DeadLetter
+	2,  // 18: plugs.v1.DeadLetterFilter.reason:type_name -> plugs.v1.DeadLetter.Reason
+	28, // 19: plugs.v1.DeadLetterFilter.dead_time_start:type_name -> google.protobuf.Timestamp
+	28, // 20: plugs.v1.DeadLetterFilter.dead_time_end:type_name -> google.protobuf.Timestamp
+	15, // 21: plugs.v1.RedriveDeadLettersRequest.filter:type_name -> plugs.v1.DeadLetterFilter
+	19, // 22: plugs.v1.ListWebhooksResponse.content:type_name -> plugs.v1.WebhookRegistration
+	28, // 23: plugs.v1.DeliveryAttempt.attempt_time:type_name -> google.protobuf.Timestamp
+	27, // 24: plugs.v1.DeliveryAttempt.latency:type_name -> google.protobuf.Duration
+	3,  // 25: plugs.v1.DeliveryAttempt.outcome:type_name -> plugs.v1.DeliveryAttempt.Outcome
+	28, // 26: plugs.v1.DeliveryAttempt.next_retry_time:type_name -> google.protobuf.Timestamp
+	3,  // 27: plugs.v1.ListDeliveriesRequest.outcome:type_name -> plugs.v1.DeliveryAttempt.Outcome
+	28, // 28: plugs.v1.ListDeliveriesRequest.start_time:type_name -> google.protobuf.Timestamp
+	28, // 29: plugs.v1.ListDeliveriesRequest.end_time:type_name -> google.protobuf.Timestamp
+	22, // 30: plugs.v1.ListDeliveriesResponse.deliveries:type_name -> plugs.v1.DeliveryAttempt
+	6,  // 31: plugs.v1.DestinationService.CreateDestination:input_type -> plugs.v1.CreateDestinationRequest
+	7,  // 32: plugs.v1.DestinationService.GetDestination:input_type -> plugs.v1.GetDestinationRequest
+	8,  // 33: plugs.v1.DestinationService.ListDestinations:input_type -> plugs.v1.ListDestinationsRequest
+	10, // 34: plugs.v1.DestinationService.UpdateDestination:input_type -> plugs.v1.UpdateDestinationRequest
+	11, // 35: plugs.v1.DestinationService.DeleteDestination:input_type -> plugs.v1.DeleteDestinationRequest
+	13, // 36: plugs.v1.DestinationService.ListDeadLetters:input_type -> plugs.v1.ListDeadLettersRequest
+	16, // 37: plugs.v1.DestinationService.RedriveDeadLetters:input_type -> plugs.v1.RedriveDeadLettersRequest
+	23, // 38: plugs.v1.DestinationService.ListDeliveries:input_type -> plugs.v1.ListDeliveriesRequest
+	25, // 39: plugs.v1.DestinationService.RetryDelivery:input_type -> plugs.v1.RetryDeliveryRequest
+	18, // 40: plugs.v1.WebhookRegistrationService.RegisterWebhook:input_type -> plugs.v1.RegisterWebhookRequest
+	20, // 41: plugs.v1.WebhookRegistrationService.ListWebhooks:input_type -> plugs.v1.ListWebhooksRequest
+	4,  // 42: plugs.v1.DestinationService.CreateDestination:output_type -> plugs.v1.Destination
+	4,  // 43: plugs.v1.DestinationService.GetDestination:output_type -> plugs.v1.Destination
+	9,  // 44: plugs.v1.DestinationService.ListDestinations:output_type -> plugs.v1.ListDestinationsResponse
+	4,  // 45: plugs.v1.DestinationService.UpdateDestination:output_type -> plugs.v1.Destination
+	31, // 46: plugs.v1.DestinationService.DeleteDestination:output_type -> google.protobuf.Empty
+	14, // 47: plugs.v1.DestinationService.ListDeadLetters:output_type -> plugs.v1.ListDeadLettersResponse
+	17, // 48: plugs.v1.DestinationService.RedriveDeadLetters:output_type -> plugs.v1.RedriveDeadLettersResponse
+	24, // 49: plugs.v1.DestinationService.ListDeliveries:output_type -> plugs.v1.ListDeliveriesResponse
+	26, // 50: plugs.v1.DestinationService.RetryDelivery:output_type -> plugs.v1.RetryDeliveryResponse
+	19, // 51: plugs.v1.WebhookRegistrationService.RegisterWebhook:output_type -> plugs.v1.WebhookRegistration
+	21, // 52: plugs.v1.WebhookRegistrationService.ListWebhooks:output_type -> plugs.v1.ListWebhooksResponse
+	42, // [42:53] is the sub-list for method output_type
+	31, // [31:42] is the sub-list for method input_type
+	31, // [31:31] is the sub-list for extension type_name
+	31, // [31:31] is the sub-list for extension extendee
+	0,  // [0:31] is the sub-list for field type_name
 }
 
 func init() { file_plugs_v1_destination_proto_init() }
@@ -2214,6 +2233,7 @@ func file_plugs_v1_destination_proto_init() {
 	if File_plugs_v1_destination_proto != nil {
 		return
 	}
+	file_plugs_v1_resources_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

@@ -734,9 +734,11 @@ type Receipt struct {
 	// Request headers; Authorization, Cookie and similar credentials are
 	// redacted, signature and timestamp headers kept for re-verification.
 	Headers []*ReceiptHeader `protobuf:"bytes,8,rep,name=headers,proto3" json:"headers,omitempty"`
-	// The raw body as received (cut at the source's limit).
+	// The raw body as received (cut at the source's limit). Of an
+	// unverified request, only the first 4 KiB.
 	Body []byte `protobuf:"bytes,9,opt,name=body,proto3" json:"body,omitempty"`
-	// Set when body holds only the start of a larger body.
+	// Set when body holds only the start of a larger body: body_size and
+	// body_sha256 describe the whole. Such a receipt cannot be replayed.
 	BodyTruncated bool            `protobuf:"varint,10,opt,name=body_truncated,json=bodyTruncated,proto3" json:"body_truncated,omitempty"`
 	Outcome       Receipt_Outcome `protobuf:"varint,11,opt,name=outcome,proto3,enum=plugs.v1.Receipt_Outcome" json:"outcome,omitempty"`
 	// Why a request was rejected, for example "signature_invalid";
@@ -760,7 +762,23 @@ type Receipt struct {
 	// The HTTP status answered.
 	StatusCode int32 `protobuf:"varint,21,opt,name=status_code,json=statusCode,proto3" json:"status_code,omitempty"`
 	// Set when the request was a test event (see UsageEvent.test).
-	Test          bool `protobuf:"varint,22,opt,name=test,proto3" json:"test,omitempty"`
+	Test bool `protobuf:"varint,22,opt,name=test,proto3" json:"test,omitempty"`
+	// Length of the whole body in bytes. For cause payload_too_large, the
+	// length the sender declared, 0 when it declared none: such a body is
+	// not read past the source's limit.
+	BodySize int64 `protobuf:"varint,23,opt,name=body_size,json=bodySize,proto3" json:"body_size,omitempty"`
+	// Hex SHA-256 of the whole body, when body_truncated is set and the
+	// whole body was read: it tells whether two truncated receipts carried
+	// the same body.
+	BodySha256 string `protobuf:"bytes,24,opt,name=body_sha256,json=bodySha256,proto3" json:"body_sha256,omitempty"`
+	// Set when the request did not pass signature verification: it failed
+	// it, or was refused or answered before it (a rate limit, a size limit,
+	// an unsigned handshake). Anyone who knows a source's id can send such
+	// requests, so their receipts keep only the start of the body, are
+	// stored apart from the others and are the first to go when receipts
+	// outgrow their limits. plugs dev's verification bypass counts as
+	// passing.
+	Unverified    bool `protobuf:"varint,25,opt,name=unverified,proto3" json:"unverified,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -945,6 +963,27 @@ func (x *Receipt) GetStatusCode() int32 {
 func (x *Receipt) GetTest() bool {
 	if x != nil {
 		return x.Test
+	}
+	return false
+}
+
+func (x *Receipt) GetBodySize() int64 {
+	if x != nil {
+		return x.BodySize
+	}
+	return 0
+}
+
+func (x *Receipt) GetBodySha256() string {
+	if x != nil {
+		return x.BodySha256
+	}
+	return ""
+}
+
+func (x *Receipt) GetUnverified() bool {
+	if x != nil {
+		return x.Unverified
 	}
 	return false
 }
@@ -1275,7 +1314,7 @@ const file_plugs_v1_receipt_proto_rawDesc = "" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
 	"\fbypass_dedup\x18\x02 \x01(\bR\vbypassDedup\"D\n" +
 	"\x15ReplayReceiptResponse\x12+\n" +
-	"\areceipt\x18\x01 \x01(\v2\x11.plugs.v1.ReceiptR\areceipt\"\x80\a\n" +
+	"\areceipt\x18\x01 \x01(\v2\x11.plugs.v1.ReceiptR\areceipt\"\xde\a\n" +
 	"\aReceipt\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
 	"\tsource_id\x18\x02 \x01(\tR\bsourceId\x12\x1b\n" +
@@ -1303,7 +1342,13 @@ const file_plugs_v1_receipt_proto_rawDesc = "" +
 	"data_plane\x18\x14 \x01(\tR\tdataPlane\x12\x1f\n" +
 	"\vstatus_code\x18\x15 \x01(\x05R\n" +
 	"statusCode\x12\x12\n" +
-	"\x04test\x18\x16 \x01(\bR\x04test\"\x92\x01\n" +
+	"\x04test\x18\x16 \x01(\bR\x04test\x12\x1b\n" +
+	"\tbody_size\x18\x17 \x01(\x03R\bbodySize\x12\x1f\n" +
+	"\vbody_sha256\x18\x18 \x01(\tR\n" +
+	"bodySha256\x12\x1e\n" +
+	"\n" +
+	"unverified\x18\x19 \x01(\bR\n" +
+	"unverified\"\x92\x01\n" +
 	"\aOutcome\x12\x17\n" +
 	"\x13OUTCOME_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10OUTCOME_ACCEPTED\x10\x01\x12\x15\n" +

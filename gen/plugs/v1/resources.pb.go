@@ -134,7 +134,7 @@ func (x SignatureScheme_Algorithm) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use SignatureScheme_Algorithm.Descriptor instead.
 func (SignatureScheme_Algorithm) EnumDescriptor() ([]byte, []int) {
-	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{3, 0}
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{4, 0}
 }
 
 // Handshakes some providers require.
@@ -204,7 +204,7 @@ func (x SignatureScheme_Handshake) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use SignatureScheme_Handshake.Descriptor instead.
 func (SignatureScheme_Handshake) EnumDescriptor() ([]byte, []int) {
-	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{3, 1}
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{4, 1}
 }
 
 // Encoding of signature bytes.
@@ -257,7 +257,7 @@ func (x SignatureScheme_Encoding) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use SignatureScheme_Encoding.Descriptor instead.
 func (SignatureScheme_Encoding) EnumDescriptor() ([]byte, []int) {
-	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{3, 2}
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{4, 2}
 }
 
 // Decoding of the configured secret.
@@ -315,7 +315,7 @@ func (x SignatureScheme_SecretEncoding) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use SignatureScheme_SecretEncoding.Descriptor instead.
 func (SignatureScheme_SecretEncoding) EnumDescriptor() ([]byte, []int) {
-	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{3, 3}
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{4, 3}
 }
 
 // Kinds of signed content.
@@ -396,7 +396,7 @@ func (x SignedPart_Kind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use SignedPart_Kind.Descriptor instead.
 func (SignedPart_Kind) EnumDescriptor() ([]byte, []int) {
-	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{5, 0}
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{6, 0}
 }
 
 // Timestamp formats.
@@ -449,7 +449,7 @@ func (x TimestampSource_Format) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use TimestampSource_Format.Descriptor instead.
 func (TimestampSource_Format) EnumDescriptor() ([]byte, []int) {
-	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{6, 0}
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{7, 0}
 }
 
 // Source is one configured webhook sender. A provider is pointed at the
@@ -504,9 +504,14 @@ type Source struct {
 	// Requests each data plane accepts for this source; unset means no limit
 	// of the source's own (the data plane's global limit still applies).
 	// Requests past it are answered 429 with Retry-After.
-	RateLimit     *RateLimit `protobuf:"bytes,19,opt,name=rate_limit,json=rateLimit,proto3" json:"rate_limit,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	RateLimit *RateLimit `protobuf:"bytes,19,opt,name=rate_limit,json=rateLimit,proto3" json:"rate_limit,omitempty"`
+	// Output only. Set while the control plane answering cannot build the
+	// configuration data planes need for this source, and says why. Data
+	// planes keep serving the last configuration of the source they received
+	// until it can be built again.
+	ConfigurationError *ConfigurationError `protobuf:"bytes,20,opt,name=configuration_error,json=configurationError,proto3" json:"configuration_error,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *Source) Reset() {
@@ -672,6 +677,84 @@ func (x *Source) GetRateLimit() *RateLimit {
 	return nil
 }
 
+func (x *Source) GetConfigurationError() *ConfigurationError {
+	if x != nil {
+		return x.ConfigurationError
+	}
+	return nil
+}
+
+// ConfigurationError says why a control plane cannot build the
+// configuration of a source or destination for data planes: a signing
+// secret or shared key that does not open under its master keys, a template
+// it does not know, a stored setting it cannot read. It never carries a
+// secret.
+type ConfigurationError struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// What failed, as a stable code: "master_key_unknown" (sealed under a
+	// master key this control plane does not hold), "secret_does_not_open"
+	// (the ciphertext does not authenticate under its key),
+	// "template_unknown" or "setting_unreadable".
+	Cause string `protobuf:"bytes,1,opt,name=cause,proto3" json:"cause,omitempty"`
+	// What failed, for people.
+	Message string `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	// Since when this control plane has been unable to build it.
+	SinceTime     *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=since_time,json=sinceTime,proto3" json:"since_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConfigurationError) Reset() {
+	*x = ConfigurationError{}
+	mi := &file_plugs_v1_resources_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConfigurationError) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConfigurationError) ProtoMessage() {}
+
+func (x *ConfigurationError) ProtoReflect() protoreflect.Message {
+	mi := &file_plugs_v1_resources_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConfigurationError.ProtoReflect.Descriptor instead.
+func (*ConfigurationError) Descriptor() ([]byte, []int) {
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ConfigurationError) GetCause() string {
+	if x != nil {
+		return x.Cause
+	}
+	return ""
+}
+
+func (x *ConfigurationError) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *ConfigurationError) GetSinceTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.SinceTime
+	}
+	return nil
+}
+
 // RateLimit is a token bucket: requests_per_second refill, burst capacity.
 type RateLimit struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -687,7 +770,7 @@ type RateLimit struct {
 
 func (x *RateLimit) Reset() {
 	*x = RateLimit{}
-	mi := &file_plugs_v1_resources_proto_msgTypes[1]
+	mi := &file_plugs_v1_resources_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -699,7 +782,7 @@ func (x *RateLimit) String() string {
 func (*RateLimit) ProtoMessage() {}
 
 func (x *RateLimit) ProtoReflect() protoreflect.Message {
-	mi := &file_plugs_v1_resources_proto_msgTypes[1]
+	mi := &file_plugs_v1_resources_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -712,7 +795,7 @@ func (x *RateLimit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RateLimit.ProtoReflect.Descriptor instead.
 func (*RateLimit) Descriptor() ([]byte, []int) {
-	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{1}
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *RateLimit) GetRequestsPerSecond() float64 {
@@ -747,7 +830,7 @@ type SecretInfo struct {
 
 func (x *SecretInfo) Reset() {
 	*x = SecretInfo{}
-	mi := &file_plugs_v1_resources_proto_msgTypes[2]
+	mi := &file_plugs_v1_resources_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -759,7 +842,7 @@ func (x *SecretInfo) String() string {
 func (*SecretInfo) ProtoMessage() {}
 
 func (x *SecretInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_plugs_v1_resources_proto_msgTypes[2]
+	mi := &file_plugs_v1_resources_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -772,7 +855,7 @@ func (x *SecretInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecretInfo.ProtoReflect.Descriptor instead.
 func (*SecretInfo) Descriptor() ([]byte, []int) {
-	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{2}
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *SecretInfo) GetId() string {
@@ -856,7 +939,7 @@ type SignatureScheme struct {
 
 func (x *SignatureScheme) Reset() {
 	*x = SignatureScheme{}
-	mi := &file_plugs_v1_resources_proto_msgTypes[3]
+	mi := &file_plugs_v1_resources_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -868,7 +951,7 @@ func (x *SignatureScheme) String() string {
 func (*SignatureScheme) ProtoMessage() {}
 
 func (x *SignatureScheme) ProtoReflect() protoreflect.Message {
-	mi := &file_plugs_v1_resources_proto_msgTypes[3]
+	mi := &file_plugs_v1_resources_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -881,7 +964,7 @@ func (x *SignatureScheme) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignatureScheme.ProtoReflect.Descriptor instead.
 func (*SignatureScheme) Descriptor() ([]byte, []int) {
-	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{3}
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *SignatureScheme) GetAlgorithm() SignatureScheme_Algorithm {
@@ -1013,7 +1096,7 @@ type StructuredHeader struct {
 
 func (x *StructuredHeader) Reset() {
 	*x = StructuredHeader{}
-	mi := &file_plugs_v1_resources_proto_msgTypes[4]
+	mi := &file_plugs_v1_resources_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1025,7 +1108,7 @@ func (x *StructuredHeader) String() string {
 func (*StructuredHeader) ProtoMessage() {}
 
 func (x *StructuredHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_plugs_v1_resources_proto_msgTypes[4]
+	mi := &file_plugs_v1_resources_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1038,7 +1121,7 @@ func (x *StructuredHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StructuredHeader.ProtoReflect.Descriptor instead.
 func (*StructuredHeader) Descriptor() ([]byte, []int) {
-	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{4}
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *StructuredHeader) GetItemSeparator() string {
@@ -1083,7 +1166,7 @@ type SignedPart struct {
 
 func (x *SignedPart) Reset() {
 	*x = SignedPart{}
-	mi := &file_plugs_v1_resources_proto_msgTypes[5]
+	mi := &file_plugs_v1_resources_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1095,7 +1178,7 @@ func (x *SignedPart) String() string {
 func (*SignedPart) ProtoMessage() {}
 
 func (x *SignedPart) ProtoReflect() protoreflect.Message {
-	mi := &file_plugs_v1_resources_proto_msgTypes[5]
+	mi := &file_plugs_v1_resources_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1108,7 +1191,7 @@ func (x *SignedPart) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignedPart.ProtoReflect.Descriptor instead.
 func (*SignedPart) Descriptor() ([]byte, []int) {
-	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{5}
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *SignedPart) GetKind() SignedPart_Kind {
@@ -1142,7 +1225,7 @@ type TimestampSource struct {
 
 func (x *TimestampSource) Reset() {
 	*x = TimestampSource{}
-	mi := &file_plugs_v1_resources_proto_msgTypes[6]
+	mi := &file_plugs_v1_resources_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1154,7 +1237,7 @@ func (x *TimestampSource) String() string {
 func (*TimestampSource) ProtoMessage() {}
 
 func (x *TimestampSource) ProtoReflect() protoreflect.Message {
-	mi := &file_plugs_v1_resources_proto_msgTypes[6]
+	mi := &file_plugs_v1_resources_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1167,7 +1250,7 @@ func (x *TimestampSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TimestampSource.ProtoReflect.Descriptor instead.
 func (*TimestampSource) Descriptor() ([]byte, []int) {
-	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{6}
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *TimestampSource) GetHeader() string {
@@ -1205,7 +1288,7 @@ type EventFilter struct {
 
 func (x *EventFilter) Reset() {
 	*x = EventFilter{}
-	mi := &file_plugs_v1_resources_proto_msgTypes[7]
+	mi := &file_plugs_v1_resources_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1217,7 +1300,7 @@ func (x *EventFilter) String() string {
 func (*EventFilter) ProtoMessage() {}
 
 func (x *EventFilter) ProtoReflect() protoreflect.Message {
-	mi := &file_plugs_v1_resources_proto_msgTypes[7]
+	mi := &file_plugs_v1_resources_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1230,7 +1313,7 @@ func (x *EventFilter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EventFilter.ProtoReflect.Descriptor instead.
 func (*EventFilter) Descriptor() ([]byte, []int) {
-	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{7}
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *EventFilter) GetEventTypes() []string {
@@ -1264,7 +1347,7 @@ type ValueRef struct {
 
 func (x *ValueRef) Reset() {
 	*x = ValueRef{}
-	mi := &file_plugs_v1_resources_proto_msgTypes[8]
+	mi := &file_plugs_v1_resources_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1276,7 +1359,7 @@ func (x *ValueRef) String() string {
 func (*ValueRef) ProtoMessage() {}
 
 func (x *ValueRef) ProtoReflect() protoreflect.Message {
-	mi := &file_plugs_v1_resources_proto_msgTypes[8]
+	mi := &file_plugs_v1_resources_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1289,7 +1372,7 @@ func (x *ValueRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ValueRef.ProtoReflect.Descriptor instead.
 func (*ValueRef) Descriptor() ([]byte, []int) {
-	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{8}
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ValueRef) GetFrom() isValueRef_From {
@@ -1376,7 +1459,7 @@ type FieldMappings struct {
 
 func (x *FieldMappings) Reset() {
 	*x = FieldMappings{}
-	mi := &file_plugs_v1_resources_proto_msgTypes[9]
+	mi := &file_plugs_v1_resources_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1388,7 +1471,7 @@ func (x *FieldMappings) String() string {
 func (*FieldMappings) ProtoMessage() {}
 
 func (x *FieldMappings) ProtoReflect() protoreflect.Message {
-	mi := &file_plugs_v1_resources_proto_msgTypes[9]
+	mi := &file_plugs_v1_resources_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1401,7 +1484,7 @@ func (x *FieldMappings) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FieldMappings.ProtoReflect.Descriptor instead.
 func (*FieldMappings) Descriptor() ([]byte, []int) {
-	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{9}
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *FieldMappings) GetEventId() *ValueRef {
@@ -1466,13 +1549,19 @@ type Template struct {
 	SamplePayload string `protobuf:"bytes,7,opt,name=sample_payload,json=samplePayload,proto3" json:"sample_payload,omitempty"`
 	// Content type of the sample payload.
 	SampleContentType string `protobuf:"bytes,8,opt,name=sample_content_type,json=sampleContentType,proto3" json:"sample_content_type,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// What kind of provider this is, one of: "payments" (payments, billing,
+	// accounting), "commerce", "communications" (email, SMS, voice, chat),
+	// "marketing", "crm", "support", "identity", "developer-tools",
+	// "productivity" (documents, forms, scheduling, work management), "ai",
+	// "generic" (a signing convention rather than one provider).
+	Category      string `protobuf:"bytes,9,opt,name=category,proto3" json:"category,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Template) Reset() {
 	*x = Template{}
-	mi := &file_plugs_v1_resources_proto_msgTypes[10]
+	mi := &file_plugs_v1_resources_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1484,7 +1573,7 @@ func (x *Template) String() string {
 func (*Template) ProtoMessage() {}
 
 func (x *Template) ProtoReflect() protoreflect.Message {
-	mi := &file_plugs_v1_resources_proto_msgTypes[10]
+	mi := &file_plugs_v1_resources_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1497,7 +1586,7 @@ func (x *Template) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Template.ProtoReflect.Descriptor instead.
 func (*Template) Descriptor() ([]byte, []int) {
-	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{10}
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Template) GetId() string {
@@ -1556,11 +1645,18 @@ func (x *Template) GetSampleContentType() string {
 	return ""
 }
 
+func (x *Template) GetCategory() string {
+	if x != nil {
+		return x.Category
+	}
+	return ""
+}
+
 var File_plugs_v1_resources_proto protoreflect.FileDescriptor
 
 const file_plugs_v1_resources_proto_rawDesc = "" +
 	"\n" +
-	"\x18plugs/v1/resources.proto\x12\bplugs.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xaf\a\n" +
+	"\x18plugs/v1/resources.proto\x12\bplugs.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xfe\a\n" +
 	"\x06Source\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
 	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12\x1f\n" +
@@ -1586,11 +1682,17 @@ const file_plugs_v1_resources_proto_rawDesc = "" +
 	"\x13data_planes_current\x18\x11 \x01(\x05R\x11dataPlanesCurrent\x122\n" +
 	"\x15data_planes_connected\x18\x12 \x01(\x05R\x13dataPlanesConnected\x122\n" +
 	"\n" +
-	"rate_limit\x18\x13 \x01(\v2\x13.plugs.v1.RateLimitR\trateLimit\"H\n" +
+	"rate_limit\x18\x13 \x01(\v2\x13.plugs.v1.RateLimitR\trateLimit\x12M\n" +
+	"\x13configuration_error\x18\x14 \x01(\v2\x1c.plugs.v1.ConfigurationErrorR\x12configurationError\"H\n" +
 	"\x06Status\x12\x16\n" +
 	"\x12STATUS_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rSTATUS_ACTIVE\x10\x01\x12\x13\n" +
-	"\x0fSTATUS_DISABLED\x10\x02\"Q\n" +
+	"\x0fSTATUS_DISABLED\x10\x02\"\x7f\n" +
+	"\x12ConfigurationError\x12\x14\n" +
+	"\x05cause\x18\x01 \x01(\tR\x05cause\x12\x18\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\x129\n" +
+	"\n" +
+	"since_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\tsinceTime\"Q\n" +
 	"\tRateLimit\x12.\n" +
 	"\x13requests_per_second\x18\x01 \x01(\x01R\x11requestsPerSecond\x12\x14\n" +
 	"\x05burst\x18\x02 \x01(\x05R\x05burst\"\xb8\x01\n" +
@@ -1703,7 +1805,7 @@ const file_plugs_v1_resources_proto_rawDesc = "" +
 	"properties\x1aQ\n" +
 	"\x0fPropertiesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12(\n" +
-	"\x05value\x18\x02 \x01(\v2\x12.plugs.v1.ValueRefR\x05value:\x028\x01\"\xdc\x02\n" +
+	"\x05value\x18\x02 \x01(\v2\x12.plugs.v1.ValueRefR\x05value:\x028\x01\"\xf8\x02\n" +
 	"\bTemplate\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
 	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12 \n" +
@@ -1714,7 +1816,8 @@ const file_plugs_v1_resources_proto_rawDesc = "" +
 	"\x10signature_scheme\x18\x05 \x01(\v2\x19.plugs.v1.SignatureSchemeR\x0fsignatureScheme\x12>\n" +
 	"\x0efield_mappings\x18\x06 \x01(\v2\x17.plugs.v1.FieldMappingsR\rfieldMappings\x12%\n" +
 	"\x0esample_payload\x18\a \x01(\tR\rsamplePayload\x12.\n" +
-	"\x13sample_content_type\x18\b \x01(\tR\x11sampleContentTypeB/Z-github.com/plugshq/plugs/gen/plugs/v1;plugsv1b\x06proto3"
+	"\x13sample_content_type\x18\b \x01(\tR\x11sampleContentType\x12\x1a\n" +
+	"\bcategory\x18\t \x01(\tR\bcategoryB/Z-github.com/plugshq/plugs/gen/plugs/v1;plugsv1b\x06proto3"
 
 var (
 	file_plugs_v1_resources_proto_rawDescOnce sync.Once
@@ -1729,7 +1832,7 @@ func file_plugs_v1_resources_proto_rawDescGZIP() []byte {
 }
 
 var file_plugs_v1_resources_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
-var file_plugs_v1_resources_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_plugs_v1_resources_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_plugs_v1_resources_proto_goTypes = []any{
 	(Source_Status)(0),                  // 0: plugs.v1.Source.Status
 	(SignatureScheme_Algorithm)(0),      // 1: plugs.v1.SignatureScheme.Algorithm
@@ -1739,56 +1842,59 @@ var file_plugs_v1_resources_proto_goTypes = []any{
 	(SignedPart_Kind)(0),                // 5: plugs.v1.SignedPart.Kind
 	(TimestampSource_Format)(0),         // 6: plugs.v1.TimestampSource.Format
 	(*Source)(nil),                      // 7: plugs.v1.Source
-	(*RateLimit)(nil),                   // 8: plugs.v1.RateLimit
-	(*SecretInfo)(nil),                  // 9: plugs.v1.SecretInfo
-	(*SignatureScheme)(nil),             // 10: plugs.v1.SignatureScheme
-	(*StructuredHeader)(nil),            // 11: plugs.v1.StructuredHeader
-	(*SignedPart)(nil),                  // 12: plugs.v1.SignedPart
-	(*TimestampSource)(nil),             // 13: plugs.v1.TimestampSource
-	(*EventFilter)(nil),                 // 14: plugs.v1.EventFilter
-	(*ValueRef)(nil),                    // 15: plugs.v1.ValueRef
-	(*FieldMappings)(nil),               // 16: plugs.v1.FieldMappings
-	(*Template)(nil),                    // 17: plugs.v1.Template
-	nil,                                 // 18: plugs.v1.FieldMappings.PropertiesEntry
-	(*durationpb.Duration)(nil),         // 19: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil),       // 20: google.protobuf.Timestamp
+	(*ConfigurationError)(nil),          // 8: plugs.v1.ConfigurationError
+	(*RateLimit)(nil),                   // 9: plugs.v1.RateLimit
+	(*SecretInfo)(nil),                  // 10: plugs.v1.SecretInfo
+	(*SignatureScheme)(nil),             // 11: plugs.v1.SignatureScheme
+	(*StructuredHeader)(nil),            // 12: plugs.v1.StructuredHeader
+	(*SignedPart)(nil),                  // 13: plugs.v1.SignedPart
+	(*TimestampSource)(nil),             // 14: plugs.v1.TimestampSource
+	(*EventFilter)(nil),                 // 15: plugs.v1.EventFilter
+	(*ValueRef)(nil),                    // 16: plugs.v1.ValueRef
+	(*FieldMappings)(nil),               // 17: plugs.v1.FieldMappings
+	(*Template)(nil),                    // 18: plugs.v1.Template
+	nil,                                 // 19: plugs.v1.FieldMappings.PropertiesEntry
+	(*durationpb.Duration)(nil),         // 20: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),       // 21: google.protobuf.Timestamp
 }
 var file_plugs_v1_resources_proto_depIdxs = []int32{
-	10, // 0: plugs.v1.Source.signature_scheme:type_name -> plugs.v1.SignatureScheme
-	9,  // 1: plugs.v1.Source.secrets:type_name -> plugs.v1.SecretInfo
-	14, // 2: plugs.v1.Source.event_filter:type_name -> plugs.v1.EventFilter
-	16, // 3: plugs.v1.Source.field_mappings:type_name -> plugs.v1.FieldMappings
+	11, // 0: plugs.v1.Source.signature_scheme:type_name -> plugs.v1.SignatureScheme
+	10, // 1: plugs.v1.Source.secrets:type_name -> plugs.v1.SecretInfo
+	15, // 2: plugs.v1.Source.event_filter:type_name -> plugs.v1.EventFilter
+	17, // 3: plugs.v1.Source.field_mappings:type_name -> plugs.v1.FieldMappings
 	0,  // 4: plugs.v1.Source.status:type_name -> plugs.v1.Source.Status
-	19, // 5: plugs.v1.Source.dedup_window:type_name -> google.protobuf.Duration
-	20, // 6: plugs.v1.Source.create_time:type_name -> google.protobuf.Timestamp
-	20, // 7: plugs.v1.Source.update_time:type_name -> google.protobuf.Timestamp
-	8,  // 8: plugs.v1.Source.rate_limit:type_name -> plugs.v1.RateLimit
-	20, // 9: plugs.v1.SecretInfo.create_time:type_name -> google.protobuf.Timestamp
-	20, // 10: plugs.v1.SecretInfo.expire_time:type_name -> google.protobuf.Timestamp
-	1,  // 11: plugs.v1.SignatureScheme.algorithm:type_name -> plugs.v1.SignatureScheme.Algorithm
-	3,  // 12: plugs.v1.SignatureScheme.encoding:type_name -> plugs.v1.SignatureScheme.Encoding
-	11, // 13: plugs.v1.SignatureScheme.structured:type_name -> plugs.v1.StructuredHeader
-	12, // 14: plugs.v1.SignatureScheme.signed_parts:type_name -> plugs.v1.SignedPart
-	13, // 15: plugs.v1.SignatureScheme.timestamp:type_name -> plugs.v1.TimestampSource
-	19, // 16: plugs.v1.SignatureScheme.tolerance:type_name -> google.protobuf.Duration
-	4,  // 17: plugs.v1.SignatureScheme.secret_encoding:type_name -> plugs.v1.SignatureScheme.SecretEncoding
-	2,  // 18: plugs.v1.SignatureScheme.handshake:type_name -> plugs.v1.SignatureScheme.Handshake
-	5,  // 19: plugs.v1.SignedPart.kind:type_name -> plugs.v1.SignedPart.Kind
-	6,  // 20: plugs.v1.TimestampSource.format:type_name -> plugs.v1.TimestampSource.Format
-	15, // 21: plugs.v1.FieldMappings.event_id:type_name -> plugs.v1.ValueRef
-	15, // 22: plugs.v1.FieldMappings.event_type:type_name -> plugs.v1.ValueRef
-	15, // 23: plugs.v1.FieldMappings.customer_id:type_name -> plugs.v1.ValueRef
-	15, // 24: plugs.v1.FieldMappings.quantity:type_name -> plugs.v1.ValueRef
-	15, // 25: plugs.v1.FieldMappings.timestamp:type_name -> plugs.v1.ValueRef
-	18, // 26: plugs.v1.FieldMappings.properties:type_name -> plugs.v1.FieldMappings.PropertiesEntry
-	10, // 27: plugs.v1.Template.signature_scheme:type_name -> plugs.v1.SignatureScheme
-	16, // 28: plugs.v1.Template.field_mappings:type_name -> plugs.v1.FieldMappings
-	15, // 29: plugs.v1.FieldMappings.PropertiesEntry.value:type_name -> plugs.v1.ValueRef
-	30, // [30:30] is the sub-list for method output_type
-	30, // [30:30] is the sub-list for method input_type
-	30, // [30:30] is the sub-list for extension type_name
-	30, // [30:30] is the sub-list for extension extendee
-	0,  // [0:30] is the sub-list for field type_name
+	20, // 5: plugs.v1.Source.dedup_window:type_name -> google.protobuf.Duration
+	21, // 6: plugs.v1.Source.create_time:type_name -> google.protobuf.Timestamp
+	21, // 7: plugs.v1.Source.update_time:type_name -> google.protobuf.Timestamp
+	9,  // 8: plugs.v1.Source.rate_limit:type_name -> plugs.v1.RateLimit
+	8,  // 9: plugs.v1.Source.configuration_error:type_name -> plugs.v1.ConfigurationError
+	21, // 10: plugs.v1.ConfigurationError.since_time:type_name -> google.protobuf.Timestamp
+	21, // 11: plugs.v1.SecretInfo.create_time:type_name -> google.protobuf.Timestamp
+	21, // 12: plugs.v1.SecretInfo.expire_time:type_name -> google.protobuf.Timestamp
+	1,  // 13: plugs.v1.SignatureScheme.algorithm:type_name -> plugs.v1.SignatureScheme.Algorithm
+	3,  // 14: plugs.v1.SignatureScheme.encoding:type_name -> plugs.v1.SignatureScheme.Encoding
+	12, // 15: plugs.v1.SignatureScheme.structured:type_name -> plugs.v1.StructuredHeader
+	13, // 16: plugs.v1.SignatureScheme.signed_parts:type_name -> plugs.v1.SignedPart
+	14, // 17: plugs.v1.SignatureScheme.timestamp:type_name -> plugs.v1.TimestampSource
+	20, // 18: plugs.v1.SignatureScheme.tolerance:type_name -> google.protobuf.Duration
+	4,  // 19: plugs.v1.SignatureScheme.secret_encoding:type_name -> plugs.v1.SignatureScheme.SecretEncoding
+	2,  // 20: plugs.v1.SignatureScheme.handshake:type_name -> plugs.v1.SignatureScheme.Handshake
+	5,  // 21: plugs.v1.SignedPart.kind:type_name -> plugs.v1.SignedPart.Kind
+	6,  // 22: plugs.v1.TimestampSource.format:type_name -> plugs.v1.TimestampSource.Format
+	16, // 23: plugs.v1.FieldMappings.event_id:type_name -> plugs.v1.ValueRef
+	16, // 24: plugs.v1.FieldMappings.event_type:type_name -> plugs.v1.ValueRef
+	16, // 25: plugs.v1.FieldMappings.customer_id:type_name -> plugs.v1.ValueRef
+	16, // 26: plugs.v1.FieldMappings.quantity:type_name -> plugs.v1.ValueRef
+	16, // 27: plugs.v1.FieldMappings.timestamp:type_name -> plugs.v1.ValueRef
+	19, // 28: plugs.v1.FieldMappings.properties:type_name -> plugs.v1.FieldMappings.PropertiesEntry
+	11, // 29: plugs.v1.Template.signature_scheme:type_name -> plugs.v1.SignatureScheme
+	17, // 30: plugs.v1.Template.field_mappings:type_name -> plugs.v1.FieldMappings
+	16, // 31: plugs.v1.FieldMappings.PropertiesEntry.value:type_name -> plugs.v1.ValueRef
+	32, // [32:32] is the sub-list for method output_type
+	32, // [32:32] is the sub-list for method input_type
+	32, // [32:32] is the sub-list for extension type_name
+	32, // [32:32] is the sub-list for extension extendee
+	0,  // [0:32] is the sub-list for field type_name
 }
 
 func init() { file_plugs_v1_resources_proto_init() }
@@ -1796,7 +1902,7 @@ func file_plugs_v1_resources_proto_init() {
 	if File_plugs_v1_resources_proto != nil {
 		return
 	}
-	file_plugs_v1_resources_proto_msgTypes[8].OneofWrappers = []any{
+	file_plugs_v1_resources_proto_msgTypes[9].OneofWrappers = []any{
 		(*ValueRef_JsonPath)(nil),
 		(*ValueRef_Header)(nil),
 		(*ValueRef_Constant)(nil),
@@ -1807,7 +1913,7 @@ func file_plugs_v1_resources_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plugs_v1_resources_proto_rawDesc), len(file_plugs_v1_resources_proto_rawDesc)),
 			NumEnums:      7,
-			NumMessages:   12,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

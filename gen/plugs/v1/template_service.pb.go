@@ -26,7 +26,14 @@ type ListTemplatesRequest struct {
 	// At most this many templates; 0 means 50, more than 1000 is 1000.
 	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// next_page_token of a previous answer.
-	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Only templates of this category (see Template.category), for example
+	// "payments"; empty means every category. An unknown category is
+	// INVALID_ARGUMENT.
+	Category string `protobuf:"bytes,3,opt,name=category,proto3" json:"category,omitempty"`
+	// Only templates whose id, display name or description contains this
+	// text, ignoring case; empty means every template.
+	Search        string `protobuf:"bytes,4,opt,name=search,proto3" json:"search,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -71,6 +78,20 @@ func (x *ListTemplatesRequest) GetPageSize() int32 {
 func (x *ListTemplatesRequest) GetPageToken() string {
 	if x != nil {
 		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListTemplatesRequest) GetCategory() string {
+	if x != nil {
+		return x.Category
+	}
+	return ""
+}
+
+func (x *ListTemplatesRequest) GetSearch() string {
+	if x != nil {
+		return x.Search
 	}
 	return ""
 }
@@ -177,11 +198,13 @@ var File_plugs_v1_template_service_proto protoreflect.FileDescriptor
 
 const file_plugs_v1_template_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1fplugs/v1/template_service.proto\x12\bplugs.v1\x1a\x18plugs/v1/resources.proto\"R\n" +
+	"\x1fplugs/v1/template_service.proto\x12\bplugs.v1\x1a\x18plugs/v1/resources.proto\"\x86\x01\n" +
 	"\x14ListTemplatesRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\x02 \x01(\tR\tpageToken\"q\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\x12\x1a\n" +
+	"\bcategory\x18\x03 \x01(\tR\bcategory\x12\x16\n" +
+	"\x06search\x18\x04 \x01(\tR\x06search\"q\n" +
 	"\x15ListTemplatesResponse\x120\n" +
 	"\ttemplates\x18\x01 \x03(\v2\x12.plugs.v1.TemplateR\ttemplates\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"$\n" +

@@ -1,0 +1,126 @@
+package templates
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+
+	plugsv1 "github.com/plugshq/plugs/gen/plugs/v1"
+)
+
+// categoryTitles names the categories for people, in the order the
+// catalogue document lists them.
+var categoryTitles = []struct{ id, title string }{
+	{"payments", "Payments and billing"},
+	{"commerce", "Commerce"},
+	{"communications", "Communications"},
+	{"marketing", "Marketing"},
+	{"crm", "CRM"},
+	{"support", "Support"},
+	{"identity", "Identity"},
+	{"developer-tools", "Developer tools"},
+	{"productivity", "Productivity"},
+	{"ai", "AI"},
+	{"generic", "Generic conventions"},
+}
+
+// ProvidersDoc renders docs/providers.md: every template of c by category,
+// with how it authenticates a request and where the provider documents it.
+// A test keeps the committed file equal to this output.
+func ProvidersDoc(c *Catalog) []byte {
+	var b bytes.Buffer
+	b.WriteString("# Provider templates\n\n")
+	b.WriteString("<!-- Generated from templates/providers by `go test ./templates -run TestProvidersDoc -update`; do not edit. -->\n\n")
+	fmt.Fprintf(&b, "Plugs ships %d built-in templates. Create a source with `templateId` set to a template's id; ", len(c.ids))
+	b.WriteString("`GET /v1/templates?category=…&search=…` lists them (see [api.md](api.md#templates)). ")
+	b.WriteString("Each template file under `templates/providers/` says in its header what exactly is signed, and its caveats.\n")
+	for _, cat := range categoryTitles {
+		var rows []*plugsv1.Template
+		for _, id := range c.ids {
+			if t := c.byID[id]; t.GetCategory() == cat.id {
+				rows = append(rows, t)
+			}
+		}
+		if len(rows) == 0 {
+			continue
+		}
+		fmt.Fprintf(&b, "\n## %s\n\n", cat.title)
+		b.WriteString("| Template | Provider | Verification | Documentation |\n|---|---|---|---|\n")
+		for _, t := range rows {
+			doc := ""
+			if refs := t.GetReferences(); len(refs) > 0 {
+				doc = "[docs](" + refs[0] + ")"
+			}
+			fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", t.GetId(), cell(t.GetDisplayName()), cell(verification(t.GetSignatureScheme())), doc)
+		}
+	}
+	return b.Bytes()
+}
+
+// verification says in a few words how a scheme authenticates a request.
+func verification(s *plugsv1.SignatureScheme) string {
+	where := "`" + s.GetHeader() + "`"
+	if p := s.GetSignatureJsonPath(); p != "" {
+		where = "body field `" + p + "`"
+	}
+	var out string
+	switch s.GetAlgorithm() {
+	case plugsv1.SignatureScheme_ALGORITHM_TOKEN:
+		return "shared token in `" + s.GetTokenHeader() + "`"
+	case plugsv1.SignatureScheme_ALGORITHM_BASIC_AUTH:
+		return "HTTP Basic credentials"
+	case plugsv1.SignatureScheme_ALGORITHM_ED25519:
+		out = "Ed25519 (" + encodingName(s.GetEncoding()) + ") in " + where
+	default:
+		out = algorithmName(s.GetAlgorithm()) + " (" + encodingName(s.GetEncoding()) + ") in " + where
+	}
+	if ts := s.GetTimestamp(); ts != nil {
+		tol := 300
+		if d := s.GetTolerance(); d != nil {
+			tol = int(d.AsDuration().Seconds())
+		}
+		out += ", timestamp within " + seconds(tol)
+	}
+	if s.GetHandshake() != plugsv1.SignatureScheme_HANDSHAKE_UNSPECIFIED {
+		out += ", answers its handshake"
+	}
+	return out
+}
+
+func algorithmName(a plugsv1.SignatureScheme_Algorithm) string {
+	switch a {
+	case plugsv1.SignatureScheme_ALGORITHM_HMAC_SHA256:
+		return "HMAC-SHA256"
+	case plugsv1.SignatureScheme_ALGORITHM_HMAC_SHA1:
+		return "HMAC-SHA1"
+	case plugsv1.SignatureScheme_ALGORITHM_HMAC_SHA512:
+		return "HMAC-SHA512"
+	}
+	return a.String()
+}
+
+func encodingName(e plugsv1.SignatureScheme_Encoding) string {
+	switch e {
+	case plugsv1.SignatureScheme_ENCODING_HEX:
+		return "hex"
+	case plugsv1.SignatureScheme_ENCODING_BASE64:
+		return "base64"
+	case plugsv1.SignatureScheme_ENCODING_BASE64URL:
+		return "base64url"
+	}
+	return e.String()
+}
+
+// seconds writes a tolerance the way people say it: 5 s, 3 min, 1 h.
+func seconds(n int) string {
+	switch {
+	case n >= 3600 && n%3600 == 0:
+		return fmt.Sprintf("%d h", n/3600)
+	case n >= 60 && n%60 == 0:
+		return fmt.Sprintf("%d min", n/60)
+	}
+	return fmt.Sprintf("%d s", n)
+}
+
+// cell keeps a value from breaking a Markdown table row.
+func cell(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
