@@ -220,6 +220,8 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 			otelgrpc.WithFilter(filters.None(
 				filters.HealthCheck(),
 				filters.ServiceName(plugsv1.ConfigDiscoveryService_ServiceDesc.ServiceName),
+				// A listen stream lasts as long as a developer's session.
+				filters.ServiceName(plugsv1.ListenService_ServiceDesc.ServiceName),
 			)),
 		)))
 	}
