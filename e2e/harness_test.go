@@ -205,6 +205,14 @@ func (w *world) send(sourceID, body string) int {
 // status.
 func (w *world) sendSigned(sourceID, secret, body string) int {
 	w.t.Helper()
+	_, code := w.sendSignedHeader(sourceID, secret, body)
+	return code
+}
+
+// sendSignedHeader is sendSigned that also returns the signature header
+// sent.
+func (w *world) sendSignedHeader(sourceID, secret, body string) (string, int) {
+	w.t.Helper()
 	tpl, _ := templates.MustBuiltin().Get("stripe")
 	s, err := verify.Sign(tpl.GetSignatureScheme(), secret, verify.Message{Body: []byte(body)}, time.Now())
 	if err != nil {
@@ -219,7 +227,7 @@ func (w *world) sendSigned(sourceID, secret, body string) int {
 	}
 	_, _ = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
-	return resp.StatusCode
+	return s.Header.Get("Stripe-Signature"), resp.StatusCode
 }
 
 // billing is a customer's endpoint: it verifies each delivery with the

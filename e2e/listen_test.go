@@ -22,10 +22,8 @@ import (
 
 	"github.com/plugshq/plugs/consumer"
 	"github.com/plugshq/plugs/controlplane/auth"
-	"github.com/plugshq/plugs/dataplane/verify"
 	plugsv1 "github.com/plugshq/plugs/gen/plugs/v1"
 	"github.com/plugshq/plugs/internal/listen"
-	"github.com/plugshq/plugs/templates"
 )
 
 // plugs listen against a running control and data plane, in both modes:
@@ -62,7 +60,7 @@ func TestListenForwardsEachWebhookOnce(t *testing.T) {
 			sent := map[string]string{} // provider event id -> Stripe-Signature sent
 			send := func(source, id string) {
 				t.Helper()
-				sig, code := w.sendStripe(source, invoice(id))
+				sig, code := w.sendSignedHeader(source, stripeSecret, invoice(id))
 				if code != http.StatusOK {
 					t.Fatalf("%s answered %d", id, code)
 				}
@@ -92,7 +90,7 @@ func TestListenForwardsEachWebhookOnce(t *testing.T) {
 			}
 			waitFor(t, "every webhook", func() bool { return local.distinct() == 13 })
 			// A duplicate is not accepted again, so not forwarded again.
-			if _, code := w.sendStripe(src, invoice("evt_after_0")); code != http.StatusOK {
+			if _, code := w.sendSignedHeader(src, stripeSecret, invoice("evt_after_0")); code != http.StatusOK {
 				t.Fatalf("duplicate answered %d", code)
 			}
 			send(src, "evt_last")
@@ -254,27 +252,6 @@ func TestListenOverREST(t *testing.T) {
 	if m.Result.Event.ProviderEventID != "evt_rest" || m.Result.Event.SourceID != src || m.Result.Event.UsageEvent.CustomerID != "cus_1" || m.Result.Cursor == "" {
 		t.Fatalf("event %+v", m)
 	}
-}
-
-// sendStripe posts a Stripe event signed with the source's secret and
-// returns the signature header sent and the status.
-func (w *world) sendStripe(sourceID, body string) (string, int) {
-	w.t.Helper()
-	tpl, _ := templates.MustBuiltin().Get("stripe")
-	s, err := verify.Sign(tpl.GetSignatureScheme(), stripeSecret, verify.Message{Body: []byte(body)}, time.Now())
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	req, _ := http.NewRequest(http.MethodPost, w.ingest+"/v1/ingest/webhook/"+sourceID, strings.NewReader(body))
-	req.Header = s.Header
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	_, _ = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return s.Header.Get("Stripe-Signature"), resp.StatusCode
 }
 
 // localServer is a developer's handler: it verifies each request with the
