@@ -95,6 +95,8 @@ func TestListenForwardsEachWebhookOnce(t *testing.T) {
 			}
 			send(src, "evt_last")
 			waitFor(t, "the last webhook", func() bool { return local.distinct() == 14 })
+			// Its line is printed once the local server has answered.
+			waitFor(t, "a line per webhook", func() bool { return strings.Count(string(out.bytes()), "\n") == 1+len(sent) })
 
 			cancel()
 			if err := <-done; err != nil {
