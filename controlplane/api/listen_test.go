@@ -115,9 +115,16 @@ type listenWorld struct {
 	other   context.Context
 }
 
-func newListenWorld(t *testing.T) *listenWorld {
+// eachDialect runs test in a fresh world on each storage dialect.
+func eachDialect(t *testing.T, test func(t *testing.T, w *listenWorld)) {
+	for _, d := range storetest.Dialects(t) {
+		t.Run(d, func(t *testing.T) { test(t, newListenWorld(t, d)) })
+	}
+}
+
+func newListenWorld(t *testing.T, dialect string) *listenWorld {
 	t.Helper()
-	db := storetest.Open(t, "sqlite")
+	db := storetest.Open(t, dialect)
 	k, _ := secrets.GenerateKey()
 	kr, _ := secrets.NewKeyring(k)
 	ten, _, err := auth.Bootstrap(context.Background(), db.Client, "tenant", "k")
@@ -187,129 +194,133 @@ func ended(t *testing.T, done chan error) error {
 // Requests are checked before anything is opened: malformed ids, another
 // tenant's source, a resume token the feed does not know, no backbone.
 func TestListenRefuses(t *testing.T) {
-	w := newListenWorld(t)
-	mine := w.source(t, w.tenant)
-	theirs := w.source(t, w.other)
-	for _, c := range []struct {
-		name  string
-		l     *api.Listen
-		req   *plugsv1.ListenRequest
-		code  codes.Code
-		field string
-	}{
-		{"malformed id", w.l, &plugsv1.ListenRequest{SourceIds: []string{mine, "nope"}}, codes.InvalidArgument, "source_ids[1]"},
-		{"another tenant's source", w.l, &plugsv1.ListenRequest{SourceIds: []string{mine, theirs}}, codes.NotFound, theirs},
-		{"unknown resume token", w.l, &plugsv1.ListenRequest{ResumeToken: "bad"}, codes.InvalidArgument, "resume_token"},
-		{"no backbone", &api.Listen{Client: w.l.Client, Log: quiet}, &plugsv1.ListenRequest{}, codes.FailedPrecondition, "backbone"},
-	} {
-		_, _, done := w.call(w.tenant, c.l, c.req)
-		err := ended(t, done)
-		if status.Code(err) != c.code || !strings.Contains(fmt.Sprint(status.Convert(err).Message(), status.Convert(err).Details()), c.field) {
-			t.Errorf("%s: %v, want %s naming %s", c.name, err, c.code, c.field)
+	eachDialect(t, func(t *testing.T, w *listenWorld) {
+		mine := w.source(t, w.tenant)
+		theirs := w.source(t, w.other)
+		for _, c := range []struct {
+			name  string
+			l     *api.Listen
+			req   *plugsv1.ListenRequest
+			code  codes.Code
+			field string
+		}{
+			{"malformed id", w.l, &plugsv1.ListenRequest{SourceIds: []string{mine, "nope"}}, codes.InvalidArgument, "source_ids[1]"},
+			{"another tenant's source", w.l, &plugsv1.ListenRequest{SourceIds: []string{mine, theirs}}, codes.NotFound, theirs},
+			{"unknown resume token", w.l, &plugsv1.ListenRequest{ResumeToken: "bad"}, codes.InvalidArgument, "resume_token"},
+			{"no backbone", &api.Listen{Client: w.l.Client, Log: quiet}, &plugsv1.ListenRequest{}, codes.FailedPrecondition, "backbone"},
+		} {
+			_, _, done := w.call(w.tenant, c.l, c.req)
+			err := ended(t, done)
+			if status.Code(err) != c.code || !strings.Contains(fmt.Sprint(status.Convert(err).Message(), status.Convert(err).Details()), c.field) {
+				t.Errorf("%s: %v, want %s naming %s", c.name, err, c.code, c.field)
+			}
 		}
-	}
-	if n := len(w.feed.queries()); n != 0 {
-		t.Errorf("%d readers opened for refused calls", n)
-	}
+		if n := len(w.feed.queries()); n != 0 {
+			t.Errorf("%d readers opened for refused calls", n)
+		}
+	})
 }
 
 // A stream is ready first, then carries each event with the reader's
 // cursor, heartbeats when idle, and ends UNAVAILABLE when the server shuts
 // down, so the caller resumes elsewhere.
 func TestListenStreams(t *testing.T) {
-	w := newListenWorld(t)
-	src := w.source(t, w.tenant)
-	w.l.Heartbeat = 50 * time.Millisecond
-	shutdown := make(chan struct{})
-	w.l.Shutdown = shutdown
-	s, cancel, done := w.call(w.tenant, w.l, &plugsv1.ListenRequest{SourceIds: []string{src}, Raw: true, ResumeToken: "c0"})
-	defer cancel()
-	ready := recv(t, s, done)
-	if ready.GetReady().GetSourceIds()[0] != src || !ready.GetReady().GetRaw() || ready.GetCursor() != "c0" {
-		t.Fatalf("ready %v", ready)
-	}
-	q := w.feed.queries()[0]
-	if q.Resume != "c0" || !q.Raw || len(q.SourceIDs) != 1 || q.SourceIDs[0] != src || q.TenantID == "" {
-		t.Fatalf("opened %+v", q)
-	}
-	w.feed.events <- &plugsv1.ListenEvent{ProviderEventId: "evt_1"}
-	var m *plugsv1.ListenResponse
-	for m = recv(t, s, done); m.GetHeartbeat() != nil; m = recv(t, s, done) {
-	}
-	if m.GetEvent().GetProviderEventId() != "evt_1" || m.GetCursor() != "after-evt_1" {
-		t.Fatalf("event %v", m)
-	}
-	if hb := recv(t, s, done); hb.GetHeartbeat() == nil || hb.GetCursor() != "after-evt_1" {
-		t.Fatalf("heartbeat %v", hb)
-	}
-	close(shutdown)
-	if err := ended(t, done); status.Code(err) != codes.Unavailable {
-		t.Fatalf("on shutdown: %v", err)
-	}
+	eachDialect(t, func(t *testing.T, w *listenWorld) {
+		src := w.source(t, w.tenant)
+		w.l.Heartbeat = 50 * time.Millisecond
+		shutdown := make(chan struct{})
+		w.l.Shutdown = shutdown
+		s, cancel, done := w.call(w.tenant, w.l, &plugsv1.ListenRequest{SourceIds: []string{src}, Raw: true, ResumeToken: "c0"})
+		defer cancel()
+		ready := recv(t, s, done)
+		if ready.GetReady().GetSourceIds()[0] != src || !ready.GetReady().GetRaw() || ready.GetCursor() != "c0" {
+			t.Fatalf("ready %v", ready)
+		}
+		q := w.feed.queries()[0]
+		if q.Resume != "c0" || !q.Raw || len(q.SourceIDs) != 1 || q.SourceIDs[0] != src || q.TenantID == "" {
+			t.Fatalf("opened %+v", q)
+		}
+		w.feed.events <- &plugsv1.ListenEvent{ProviderEventId: "evt_1"}
+		var m *plugsv1.ListenResponse
+		for m = recv(t, s, done); m.GetHeartbeat() != nil; m = recv(t, s, done) {
+		}
+		if m.GetEvent().GetProviderEventId() != "evt_1" || m.GetCursor() != "after-evt_1" {
+			t.Fatalf("event %v", m)
+		}
+		if hb := recv(t, s, done); hb.GetHeartbeat() == nil || hb.GetCursor() != "after-evt_1" {
+			t.Fatalf("heartbeat %v", hb)
+		}
+		close(shutdown)
+		if err := ended(t, done); status.Code(err) != codes.Unavailable {
+			t.Fatalf("on shutdown: %v", err)
+		}
+	})
 }
 
 // A stream following every source of the tenant follows a source created
 // while it is open, from the cursor it had reached.
 func TestListenFollowsNewSources(t *testing.T) {
-	w := newListenWorld(t)
-	first := w.source(t, w.tenant)
-	s, cancel, done := w.call(w.tenant, w.l, &plugsv1.ListenRequest{})
-	defer cancel()
-	if ready := recv(t, s, done); len(ready.GetReady().GetSourceIds()) != 1 || ready.GetReady().GetSourceIds()[0] != first {
-		t.Fatalf("ready %v", ready)
-	}
-	w.feed.events <- &plugsv1.ListenEvent{ProviderEventId: "evt_1"}
-	recv(t, s, done)
-	second := w.source(t, w.tenant)
-	w.source(t, w.other) // not followed
-	w.changes.move()
-	deadline := time.Now().Add(10 * time.Second)
-	for len(w.feed.queries()) < 2 {
-		if time.Now().After(deadline) {
-			t.Fatal("not reopened")
+	eachDialect(t, func(t *testing.T, w *listenWorld) {
+		first := w.source(t, w.tenant)
+		s, cancel, done := w.call(w.tenant, w.l, &plugsv1.ListenRequest{})
+		defer cancel()
+		if ready := recv(t, s, done); len(ready.GetReady().GetSourceIds()) != 1 || ready.GetReady().GetSourceIds()[0] != first {
+			t.Fatalf("ready %v", ready)
 		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	q := w.feed.queries()[1]
-	if q.Resume != "after-evt_1" || len(q.SourceIDs) != 2 || !strings.Contains(strings.Join(q.SourceIDs, " "), second) {
-		t.Fatalf("reopened %+v", q)
-	}
-	// A change that adds no source of the tenant reopens nothing.
-	w.changes.move()
-	w.feed.events <- &plugsv1.ListenEvent{ProviderEventId: "evt_2"}
-	if m := recv(t, s, done); m.GetEvent().GetProviderEventId() != "evt_2" || len(w.feed.queries()) != 2 {
-		t.Fatalf("%v after %d opens", m, len(w.feed.queries()))
-	}
-	cancel()
-	if err := ended(t, done); status.Code(err) != codes.Canceled {
-		t.Fatalf("on cancel: %v", err)
-	}
+		w.feed.events <- &plugsv1.ListenEvent{ProviderEventId: "evt_1"}
+		recv(t, s, done)
+		second := w.source(t, w.tenant)
+		w.source(t, w.other) // not followed
+		w.changes.move()
+		deadline := time.Now().Add(10 * time.Second)
+		for len(w.feed.queries()) < 2 {
+			if time.Now().After(deadline) {
+				t.Fatal("not reopened")
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		q := w.feed.queries()[1]
+		if q.Resume != "after-evt_1" || len(q.SourceIDs) != 2 || !strings.Contains(strings.Join(q.SourceIDs, " "), second) {
+			t.Fatalf("reopened %+v", q)
+		}
+		// A change that adds no source of the tenant reopens nothing.
+		w.changes.move()
+		w.feed.events <- &plugsv1.ListenEvent{ProviderEventId: "evt_2"}
+		if m := recv(t, s, done); m.GetEvent().GetProviderEventId() != "evt_2" || len(w.feed.queries()) != 2 {
+			t.Fatalf("%v after %d opens", m, len(w.feed.queries()))
+		}
+		cancel()
+		if err := ended(t, done); status.Code(err) != codes.Canceled {
+			t.Fatalf("on cancel: %v", err)
+		}
+	})
 }
 
 // A tenant holds at most MaxStreams at once; another tenant is not held
 // back by it, and a stream ended frees its place.
 func TestListenLimitsStreamsPerTenant(t *testing.T) {
-	w := newListenWorld(t)
-	var cancels []context.CancelFunc
-	var dones []chan error
-	for range 2 {
-		s, cancel, done := w.call(w.tenant, w.l, &plugsv1.ListenRequest{})
+	eachDialect(t, func(t *testing.T, w *listenWorld) {
+		var cancels []context.CancelFunc
+		var dones []chan error
+		for range 2 {
+			s, cancel, done := w.call(w.tenant, w.l, &plugsv1.ListenRequest{})
+			recv(t, s, done)
+			cancels, dones = append(cancels, cancel), append(dones, done)
+		}
+		_, _, done := w.call(w.tenant, w.l, &plugsv1.ListenRequest{})
+		if err := ended(t, done); status.Code(err) != codes.ResourceExhausted {
+			t.Fatalf("third stream: %v", err)
+		}
+		s, cancel, done := w.call(w.other, w.l, &plugsv1.ListenRequest{})
 		recv(t, s, done)
-		cancels, dones = append(cancels, cancel), append(dones, done)
-	}
-	_, _, done := w.call(w.tenant, w.l, &plugsv1.ListenRequest{})
-	if err := ended(t, done); status.Code(err) != codes.ResourceExhausted {
-		t.Fatalf("third stream: %v", err)
-	}
-	s, cancel, done := w.call(w.other, w.l, &plugsv1.ListenRequest{})
-	recv(t, s, done)
-	cancel()
-	cancels[0]()
-	if err := ended(t, dones[0]); status.Code(err) != codes.Canceled {
-		t.Fatal(err)
-	}
-	s, cancel, done = w.call(w.tenant, w.l, &plugsv1.ListenRequest{})
-	recv(t, s, done)
-	cancel()
-	cancels[1]()
+		cancel()
+		cancels[0]()
+		if err := ended(t, dones[0]); status.Code(err) != codes.Canceled {
+			t.Fatal(err)
+		}
+		s, cancel, done = w.call(w.tenant, w.l, &plugsv1.ListenRequest{})
+		recv(t, s, done)
+		cancel()
+		cancels[1]()
+	})
 }
