@@ -14,7 +14,6 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/plugshq/plugs/ent"
 	"github.com/plugshq/plugs/ent/source"
@@ -91,7 +90,7 @@ func (l *Listen) Listen(req *plugsv1.ListenRequest, stream grpc.ServerStreamingS
 		return noBackbone("usage events and receipts are")
 	}
 	if err := requireSources(ctx, l.Client.Source, named); err != nil {
-		return storeErr(ctx, l.log(), "look up sources", err)
+		return statusOrInternal(ctx, l.log(), "look up sources", err)
 	}
 	vw, _ := viewer.FromContext(ctx)
 	release, err := l.acquire(vw.TenantID)
@@ -162,7 +161,7 @@ func (s *listenSession) run(ctx context.Context) error {
 				return err
 			}
 		default:
-			return s.backboneErr(ctx, "read the backbone", err)
+			return s.unavailable(ctx, "read the backbone", err)
 		}
 	}
 }
@@ -190,7 +189,7 @@ func (s *listenSession) open(ctx context.Context) error {
 		return invalid("resume_token", "not a cursor of a stream of this mode; leave it empty to start from now")
 	}
 	if err != nil {
-		return s.backboneErr(ctx, "open the backbone", err)
+		return s.unavailable(ctx, "open the backbone", err)
 	}
 	s.reader = r
 	return nil
@@ -216,7 +215,7 @@ func (s *listenSession) follow(ctx context.Context) error {
 func (s *listenSession) tenantSources(ctx context.Context) ([]string, error) {
 	ids, err := s.l.Client.Source.Query().Order(ent.Asc(source.FieldID)).Limit(MaxListenSources + 1).IDs(ctx)
 	if err != nil {
-		return nil, storeErr(ctx, s.l.log(), "list sources", err)
+		return nil, statusOrInternal(ctx, s.l.log(), "list sources", err)
 	}
 	if len(ids) > MaxListenSources {
 		st := status.New(codes.FailedPrecondition, fmt.Sprintf("the tenant has more than %d sources; name those to follow", MaxListenSources))
@@ -234,35 +233,31 @@ func (s *listenSession) tenantSources(ctx context.Context) ([]string, error) {
 	return out, nil
 }
 
-// backboneErr is UNAVAILABLE, worth resuming, for a backbone that did not
+// unavailable is UNAVAILABLE, worth resuming, for a backbone that did not
 // answer.
-func (s *listenSession) backboneErr(ctx context.Context, what string, err error) error {
+func (s *listenSession) unavailable(ctx context.Context, what string, err error) error {
 	if ctx.Err() != nil {
 		return status.FromContextError(ctx.Err()).Err()
 	}
 	s.l.log().WarnContext(ctx, "listen: "+what, "error", err)
-	st := status.New(codes.Unavailable, "backbone unavailable; resume with the last cursor")
-	if d, derr := st.WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(time.Second)}); derr == nil {
-		st = d
-	}
-	return st.Err()
+	return unavailable("backbone unavailable; resume with the last cursor")
 }
 
 // acquire counts a stream of the tenant, refusing one past MaxStreams.
 func (l *Listen) acquire(tenant uuid.UUID) (release func(), err error) {
-	max := l.MaxStreams
-	if max <= 0 {
-		max = DefaultListenStreams
+	limit := l.MaxStreams
+	if limit <= 0 {
+		limit = DefaultListenStreams
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.open == nil {
 		l.open = map[uuid.UUID]int{}
 	}
-	if l.open[tenant] >= max {
-		st := status.New(codes.ResourceExhausted, fmt.Sprintf("the tenant has %d listen streams open on this control plane, the most it may", max))
+	if l.open[tenant] >= limit {
+		st := status.New(codes.ResourceExhausted, fmt.Sprintf("the tenant has %d listen streams open on this control plane, the most it may", limit))
 		if d, derr := st.WithDetails(&errdetails.QuotaFailure{Violations: []*errdetails.QuotaFailure_Violation{{
-			Subject: "tenant", Description: fmt.Sprintf("at most %d listen streams at once", max),
+			Subject: "tenant", Description: fmt.Sprintf("at most %d listen streams at once", limit),
 		}}}); derr == nil {
 			st = d
 		}
@@ -290,18 +285,6 @@ func (l *Listen) log() *slog.Logger {
 		return l.Log
 	}
 	return slog.Default()
-}
-
-// storeErr passes a status on (a NOT_FOUND from requireSources) and turns
-// anything else into internal's answer.
-func storeErr(ctx context.Context, log *slog.Logger, what string, err error) error {
-	if err == nil {
-		return nil
-	}
-	if _, ok := status.FromError(err); ok {
-		return err
-	}
-	return internal(ctx, log, what, err)
 }
 
 // closed reports whether ch is closed; a nil channel never is.
