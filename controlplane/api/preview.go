@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -29,7 +30,33 @@ func (s *Sources) PreviewMapping(ctx context.Context, req *plugsv1.PreviewMappin
 	if err != nil {
 		return nil, err
 	}
-	mappings, filter := src.GetFieldMappings(), src.GetEventFilter()
+	return previewMapping(req, src.GetFieldMappings(), src.GetEventFilter(), src.GetMaxBodyBytes(),
+		&plugsv1.UsageEvent{SourceId: src.GetId(), MetricId: src.GetMetricId()}, s.now())
+}
+
+// PreviewTemplateMapping implements plugs.v1.TemplateService: the preview
+// of a source not created yet, from its template.
+func (t *Templates) PreviewTemplateMapping(_ context.Context, req *plugsv1.PreviewTemplateMappingRequest) (*plugsv1.PreviewMappingResponse, error) {
+	if req.GetId() == "" {
+		return nil, invalid("id", "is required")
+	}
+	tpl, err := t.Catalog.Get(req.GetId())
+	if err != nil {
+		return nil, notFound("template", req.GetId())
+	}
+	sample := &plugsv1.PreviewMappingRequest{
+		Body: req.GetBody(), Headers: req.GetHeaders(), ContentType: req.GetContentType(),
+		FieldMappings: req.GetFieldMappings(), EventFilter: req.GetEventFilter(),
+	}
+	return previewMapping(sample, tpl.GetFieldMappings(), nil, DefaultMaxBodyBytes,
+		&plugsv1.UsageEvent{MetricId: req.GetMetricId()}, time.Now())
+}
+
+// previewMapping maps req's sample with its draft mappings and filter, or
+// else the given ones, into ev, received now.
+func previewMapping(req *plugsv1.PreviewMappingRequest, mappings *plugsv1.FieldMappings, filter *plugsv1.EventFilter,
+	maxBody int64, ev *plugsv1.UsageEvent, now time.Time,
+) (*plugsv1.PreviewMappingResponse, error) {
 	var v violations
 	if proto.Size(req.GetFieldMappings()) > 0 {
 		mappings = req.GetFieldMappings()
@@ -39,8 +66,8 @@ func (s *Sources) PreviewMapping(ctx context.Context, req *plugsv1.PreviewMappin
 		filter = req.GetEventFilter()
 		validateFilter(&v, "event_filter.", filter)
 	}
-	if int64(len(req.GetBody())) > src.GetMaxBodyBytes() {
-		v.add("body", fmt.Sprintf("larger than the source's limit of %d bytes", src.GetMaxBodyBytes()))
+	if int64(len(req.GetBody())) > maxBody {
+		v.add("body", fmt.Sprintf("larger than the source's limit of %d bytes", maxBody))
 	}
 	if len(req.GetHeaders()) > maxPreviewHeaders {
 		v.add("headers", fmt.Sprintf("at most %d headers", maxPreviewHeaders))
@@ -61,12 +88,7 @@ func (s *Sources) PreviewMapping(ctx context.Context, req *plugsv1.PreviewMappin
 		contentType = "application/json"
 	}
 	header.Set("Content-Type", contentType)
-	now := s.now()
-	ev := &plugsv1.UsageEvent{
-		SourceId:    src.GetId(),
-		MetricId:    src.GetMetricId(),
-		ReceiveTime: timestamppb.New(now),
-	}
+	ev.ReceiveTime = timestamppb.New(now)
 	filtered, fields, err := mp.Preview(mapping.Input{Body: payload.New([]byte(req.GetBody()), contentType), Header: header, ReceiveTime: now}, ev)
 	out := &plugsv1.PreviewMappingResponse{Filtered: filtered}
 	for _, f := range fields {

@@ -4,7 +4,6 @@ package api
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/plugshq/plugs/controlplane/config"
 	"github.com/plugshq/plugs/controlplane/secrets"
+	"github.com/plugshq/plugs/controlplane/store"
 	"github.com/plugshq/plugs/ent"
 	"github.com/plugshq/plugs/ent/secret"
 	"github.com/plugshq/plugs/ent/source"
@@ -379,25 +379,7 @@ func (s *Sources) log() *slog.Logger {
 
 // withTx runs fn in a transaction, committing when it returns nil.
 func withTx(ctx context.Context, c *ent.Client, fn func(*ent.Tx) error) error {
-	tx, err := c.Tx(ctx)
-	if err != nil {
-		return err
-	}
-	if err := fn(tx); err != nil {
-		if rbErr := rollback(tx); rbErr != nil {
-			return errors.Join(err, rbErr)
-		}
-		// Unwrapped, so a gRPC status made inside keeps its own message.
-		return err
-	}
-	return tx.Commit()
-}
-
-func rollback(tx *ent.Tx) error {
-	if err := tx.Rollback(); err != nil {
-		return fmt.Errorf("rollback: %w", err)
-	}
-	return nil
+	return store.WithTx(ctx, c, fn)
 }
 
 // storedSource is a source's row values: structured settings as stored

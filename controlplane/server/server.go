@@ -31,6 +31,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
 
+	"github.com/plugshq/plugs/console"
 	"github.com/plugshq/plugs/controlplane/api"
 	"github.com/plugshq/plugs/controlplane/auth"
 	"github.com/plugshq/plugs/controlplane/config"
@@ -250,6 +251,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	// to replay.DefaultRate receipts per second, taken over from a replica
 	// quiet for replay.DefaultStaleAfter.
 	replays := &replay.Runner{Client: cfg.DB.Client, Replayer: replayer, Owner: replica, Log: log}
+	plugsv1.RegisterStatsServiceServer(gs, &api.Stats{Client: cfg.DB.Client, JS: cfg.JetStream, Log: log})
 	plugsv1.RegisterReceiptServiceServer(gs, &api.Receipts{Client: cfg.DB.Client, Log: log, Replayer: replayer, Replays: replays})
 	shutdown := make(chan struct{})
 	listen := &api.Listen{Client: cfg.DB.Client, Changes: cache, Shutdown: shutdown, Log: log}
@@ -341,6 +343,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		plugsv1.RegisterDestinationServiceHandler,
 		plugsv1.RegisterWebhookRegistrationServiceHandler,
 		plugsv1.RegisterReceiptServiceHandler,
+		plugsv1.RegisterStatsServiceHandler,
 		plugsv1.RegisterListenServiceHandler,
 	} {
 		if err := reg(ctx, mux, conn); err != nil {
@@ -363,8 +366,10 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(openapi.Document)
 	})
-	root.Handle("/", http.MaxBytesHandler(mux, maxRESTBody))
+	root.Handle("/v1/", http.MaxBytesHandler(mux, maxRESTBody))
 	root.Handle("GET "+listenPath, endlessWrite(mux))
+	// The admin console, on the API's origin; everything outside /v1.
+	root.Handle("/", console.Handler())
 	s.http = &http.Server{
 		Handler:           root,
 		ReadHeaderTimeout: 10 * time.Second,
