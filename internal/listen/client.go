@@ -155,9 +155,10 @@ func (s *session) printReady(r *plugsv1.ListenReady) {
 		what = "requests as received"
 	}
 	n := fmt.Sprintf("%d sources", len(r.GetSourceIds()))
-	if len(s.c.SourceIDs) == 0 {
-		n = "every source (" + n + " now)"
-	} else if len(r.GetSourceIds()) == 1 {
+	switch {
+	case len(s.c.SourceIDs) == 0:
+		n = fmt.Sprintf("every source (%d now)", len(r.GetSourceIds()))
+	case len(r.GetSourceIds()) == 1:
 		n = "source " + r.GetSourceIds()[0]
 	}
 	to := "printing only (no --forward-to)"
