@@ -193,8 +193,8 @@ func TestEveryTemplate(t *testing.T) {
 				}
 				ev := &plugsv1.UsageEvent{}
 				in := mapping.Input{Body: payload.New(signed.Body, signed.Header.Get("Content-Type")), Header: signed.Header, ReceiveTime: now}
-				if err := mp.Map(in, ev); err != nil {
-					t.Fatalf("sample payload: %v", err)
+				if warnings, err := mp.Map(in, ev); err != nil || warnings != nil {
+					t.Fatalf("sample payload: %v %v", err, warnings)
 				}
 				if tpl.GetFieldMappings().GetEventId() != nil && ev.GetEventId() == "" {
 					t.Errorf("no event id from the sample")

@@ -185,8 +185,8 @@ func TestRecipeVectors(t *testing.T) {
 			}
 			ev := &plugsv1.UsageEvent{}
 			in := mapping.Input{Body: payload.New([]byte(r.body), r.header.Get("Content-Type")), Header: r.header, ReceiveTime: r.now}
-			if err := mp.Map(in, ev); err != nil {
-				t.Fatalf("mapping: %v", err)
+			if warnings, err := mp.Map(in, ev); err != nil || len(warnings) > 0 {
+				t.Fatalf("mapping: %v, warnings %v", err, warnings)
 			}
 			if ev.GetEventType() == "" {
 				t.Error("no event type")

@@ -394,7 +394,7 @@ func startDataPlane(ctx context.Context, f *dpFlags) (*dataPlane, error) {
 	go attempts.Run(attemptsCtx)
 	m.WatchSpools(reg, map[string]metrics.Spool{"receipts": recorder.Verified(), "unverified_receipts": recorder.Unverified(), "attempts": attempts})
 	fwd := forward.New(nc.JS, snapshot.Routes{Store: store}, forward.Options{Guard: guard, Log: log, Tracing: f.tracing,
-		OnAttempt: func(a forward.Attempt) { m.Attempt(a); attempts.Record(a) }})
+		OnAttempt: func(a forward.Attempt) { m.Attempt(a); attempts.Record(a) }, OnCircuit: m.Circuit})
 	runCtx, cancel := context.WithCancel(ctx)
 	d := &dataPlane{srv: srv, conn: conn, nats: nc, forwarder: fwd, receipts: recorder, attempts: attempts, stopAttempts: stopAttempts,
 		metrics: metricsSrv, pprof: pprofSrv, cancel: cancel, done: make(chan struct{})}

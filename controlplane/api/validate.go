@@ -291,6 +291,14 @@ func validateSecret(v *violations, field, secret string, scheme *plugsv1.Signatu
 		v.add(field, fmt.Sprintf("must be at most %d characters", MaxSecretLen))
 		return
 	}
+	if scheme.GetAlgorithm() == plugsv1.SignatureScheme_ALGORITHM_BASIC_AUTH {
+		// The data plane compares the decoded credentials, which always
+		// hold a colon (RFC 7617): without one no request could match.
+		if !strings.Contains(secret, ":") {
+			v.add(field, `must be the Basic credentials "user:password", as the provider sends them`)
+			return
+		}
+	}
 	switch scheme.GetSecretEncoding() {
 	case plugsv1.SignatureScheme_SECRET_ENCODING_WHSEC_BASE64:
 		raw, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(secret, "whsec_"))

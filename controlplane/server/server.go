@@ -29,6 +29,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/reflection"
 
 	"github.com/plugshq/plugs/console"
@@ -52,6 +53,17 @@ import (
 
 // maxRESTBody bounds admin API request bodies.
 const maxRESTBody = 1 << 20
+
+// DefaultMaxConnectionIdle is how long a gRPC connection without calls is
+// kept open.
+const DefaultMaxConnectionIdle = 5 * time.Minute
+
+// keepaliveMinTime is the shortest keepalive ping interval a client may
+// use; maxConcurrentStreams bounds the calls in flight on one connection.
+const (
+	keepaliveMinTime     = 10 * time.Second
+	maxConcurrentStreams = 1000
+)
 
 // Config is what the control plane needs to run.
 type Config struct {
@@ -82,6 +94,13 @@ type Config struct {
 	// APIRateLimit bounds each API key's calls, gRPC and REST together;
 	// nil means no limit.
 	APIRateLimit *plugsv1.RateLimit
+	// UnauthenticatedRateLimit bounds the calls each client address (a
+	// REST caller's own, not the gateway's) makes without valid
+	// credentials; nil means no limit.
+	UnauthenticatedRateLimit *plugsv1.RateLimit
+	// MaxConnectionIdle closes a gRPC connection without calls for that
+	// long; 0 means DefaultMaxConnectionIdle.
+	MaxConnectionIdle time.Duration
 	// DataPlaneTokens are accepted on the configuration stream besides the
 	// tokens stored by `plugs tokens create --dataplane`.
 	DataPlaneTokens []string
@@ -184,11 +203,14 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		gl.Close()
 		return nil, fmt.Errorf("server: HTTP listen: %w", err)
 	}
+	gateway := auth.NewGateway()
 	in := &auth.Interceptor{
-		Keys:       &auth.APIKeys{Client: cfg.DB.Client},
-		DataPlanes: &auth.DataPlanes{Client: cfg.DB.Client, Static: cfg.DataPlaneTokens},
-		Limits:     &auth.KeyLimits{Buckets: ratelimit.New(0, 0), Limit: cfg.APIRateLimit},
-		Log:        log,
+		Keys:            &auth.APIKeys{Client: cfg.DB.Client},
+		DataPlanes:      &auth.DataPlanes{Client: cfg.DB.Client, Static: cfg.DataPlaneTokens},
+		Limits:          &auth.KeyLimits{Buckets: ratelimit.New(0, 0), Limit: cfg.APIRateLimit},
+		Unauthenticated: &auth.AddressLimits{Limit: cfg.UnauthenticatedRateLimit},
+		Gateway:         gateway,
+		Log:             log,
 	}
 	unary, stream := []grpc.UnaryServerInterceptor{in.Unary}, []grpc.StreamServerInterceptor{in.Stream}
 	var cpMetrics *metrics.ControlPlane
@@ -203,10 +225,27 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	// First of all, so every line logged for a call carries its id.
 	unary = append([]grpc.UnaryServerInterceptor{requestIDUnary}, unary...)
 	stream = append([]grpc.StreamServerInterceptor{requestIDStream}, stream...)
+	idle := cfg.MaxConnectionIdle
+	if idle <= 0 {
+		idle = DefaultMaxConnectionIdle
+	}
 	opts := []grpc.ServerOption{
 		grpc.ChainUnaryInterceptor(unary...),
 		grpc.ChainStreamInterceptor(stream...),
 		grpc.MaxRecvMsgSize(4 << 20),
+		// A client pinging more often than this is sent away
+		// (too_many_pings); gRPC clients cannot ask for less than 10 s.
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: keepaliveMinTime, PermitWithoutStream: true}),
+		grpc.KeepaliveParams(keepalive.ServerParameters{
+			MaxConnectionIdle: idle,
+			// A data plane gone without closing its configuration
+			// stream is noticed within a minute and a half.
+			Time:    time.Minute,
+			Timeout: 20 * time.Second,
+		}),
+		// Per connection; the REST gateway's one connection carries
+		// every REST call, which wait for a stream past this.
+		grpc.MaxConcurrentStreams(maxConcurrentStreams),
 	}
 	if grpcTLS != nil {
 		opts = append(opts, grpc.Creds(credentials.NewTLS(grpcTLS)))
@@ -328,8 +367,16 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 					return h, true
 				}
 			}
-			return runtime.DefaultHeaderMatcher(key)
+			// What only the gateway may say (the caller's address) is
+			// never taken from the caller's Grpc-Metadata-… headers.
+			if name, ok := runtime.DefaultHeaderMatcher(key); ok && !auth.Reserved(name) {
+				return name, true
+			}
+			return "", false
 		}),
+		// The REST caller's address, for the limit on calls without
+		// valid credentials, vouched for by the gateway's key.
+		runtime.WithMetadata(gateway.Metadata),
 		// JSON answers leave unset fields out, but for lists and counts;
 		// a body that does not decode names its faulty field (restJSON).
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.HTTPBodyMarshaler{Marshaler: newRESTJSON()}),

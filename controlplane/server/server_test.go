@@ -387,6 +387,8 @@ func TestValidationErrorsCarryFieldViolations(t *testing.T) {
 			EventFilter: &plugsv1.EventFilter{Expression: "$[?(@.livemode =="}}}, "source.event_filter.expression"},
 		{"missing name", &plugsv1.CreateSourceRequest{Source: &plugsv1.Source{TemplateId: "stripe", Secret: secretA}}, "source.display_name"},
 		{"no secret", &plugsv1.CreateSourceRequest{Source: &plugsv1.Source{DisplayName: "x", TemplateId: "stripe"}}, "source.secret"},
+		{"basic auth secret without a colon", &plugsv1.CreateSourceRequest{Source: &plugsv1.Source{DisplayName: "x", TemplateId: "postmark",
+			Secret: "postmark-credentials-without-colon"}}, "source.secret"},
 		{"dedup window", &plugsv1.CreateSourceRequest{Source: &plugsv1.Source{DisplayName: "x", TemplateId: "stripe", Secret: secretA,
 			DedupWindow: durationpb.New(time.Second)}}, "source.dedup_window"},
 		{"rate limit", &plugsv1.CreateSourceRequest{Source: &plugsv1.Source{DisplayName: "x", TemplateId: "stripe", Secret: secretA,
@@ -410,6 +412,16 @@ func TestValidationErrorsCarryFieldViolations(t *testing.T) {
 	_, err = e.sources().ListSources(ctx, &plugsv1.ListSourcesRequest{PageToken: "garbage!"})
 	if _, ok := fieldViolations(t, err)["page_token"]; !ok {
 		t.Fatal("bad page token lacks its violation")
+	}
+	// Basic credentials are checked at rotation too.
+	basic, err := e.sources().CreateSource(ctx, &plugsv1.CreateSourceRequest{Source: &plugsv1.Source{
+		DisplayName: "postmark", TemplateId: "postmark", Secret: "postmark:correct-horse-battery"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.sources().RotateSecret(ctx, &plugsv1.RotateSecretRequest{Id: basic.GetId(), Secret: "postmark-correct-horse-battery"})
+	if _, ok := fieldViolations(t, err)["secret"]; !ok {
+		t.Fatal("Basic credentials without a colon accepted at rotation")
 	}
 	src, err := e.sources().CreateSource(ctx, newSource("ok", secretA))
 	if err != nil {

@@ -30,7 +30,9 @@ import (
 // Sink takes normalized events. Enqueue returns once the event is stored
 // durably (or known to be a duplicate of a stored one); an error means
 // nothing is known to be stored: the webhook is answered 503 and the
-// provider retries.
+// provider retries. On a duplicate it sets ev.Id to the stored event's id,
+// or clears it when that cannot be read, so the receipt never names an
+// event that was not stored.
 type Sink interface {
 	Enqueue(ctx context.Context, ev *plugsv1.UsageEvent) (duplicate bool, err error)
 }
@@ -67,7 +69,8 @@ type Request struct {
 type Result struct {
 	Outcome Outcome
 	Cause   Cause
-	// Detail explains a rejection for logs and receipts; it never holds a
+	// Detail explains a rejection, or names the optional fields left
+	// empty of an event taken, for logs and receipts; it never holds a
 	// secret.
 	Detail string
 	// Field is the mapping field that failed, for CauseMappingFailed.
@@ -280,7 +283,12 @@ func (p *Pipeline) handle(ctx context.Context, req *Request) *Result {
 		Unverified: unverified,
 		Test:       res.Test,
 	}
-	err = src.Mapper.Map(mapping.Input{Body: doc, Header: req.Header, ReceiveTime: now}, ev)
+	warnings, err := src.Mapper.Map(mapping.Input{Body: doc, Header: req.Header, ReceiveTime: now}, ev)
+	if len(warnings) > 0 {
+		// Optional fields left empty: the event is taken, the receipt
+		// says which and why.
+		res.Detail = mapping.Warning(warnings)
+	}
 	res.Map = time.Since(start)
 	endStep(span, err, mapCause)
 	var mapErr *mapping.Error

@@ -32,6 +32,8 @@ type DataPlane struct {
 	dedupHits       *prometheus.CounterVec
 	forwardAttempts *prometheus.CounterVec
 	forwardSeconds  prometheus.Histogram
+	circuit         *prometheus.GaugeVec
+	circuitOpens    prometheus.Counter
 	configVersion   prometheus.Gauge
 	configApplied   *prometheus.CounterVec
 	reconnects      prometheus.Counter
@@ -79,6 +81,11 @@ func newDataPlane(reg prometheus.Registerer) *DataPlane {
 			"outcome", "status_class"),
 		forwardSeconds: f.histogram("forward_attempt_duration_seconds",
 			"Time a destination took to answer a delivery."),
+		circuit: f.gaugeVec("forward_circuit_state",
+			"State of each delivering destination's circuit on this data plane: 0 closed, 1 half-open (probing), 2 open (deliveries held).",
+			"destination"),
+		circuitOpens: f.counter("forward_circuit_opens_total",
+			"Times a destination's circuit opened: after failures in a row, or again after a failed probe."),
 		configVersion: f.gauge("config_version",
 			"Configuration revision the data plane serves; -1 before the first."),
 		configApplied: f.counterVec("config_updates_total",
@@ -129,6 +136,24 @@ func (m *DataPlane) Attempt(a forward.Attempt) {
 	if a.Latency > 0 {
 		m.forwardSeconds.Observe(a.Latency.Seconds())
 	}
+}
+
+// circuitValues are the forward_circuit_state values: a gauge that grows
+// with how badly the destination is doing.
+var circuitValues = map[forward.CircuitState]float64{forward.CircuitClosed: 0, forward.CircuitHalfOpen: 1, forward.CircuitOpen: 2}
+
+// Circuit records a change of a destination's circuit
+// (forward.Options.OnCircuit). A stopped deliverer's series is removed.
+func (m *DataPlane) Circuit(destinationID string, s forward.CircuitState) {
+	v, ok := circuitValues[s]
+	if !ok {
+		m.circuit.DeleteLabelValues(destinationID)
+		return
+	}
+	if s == forward.CircuitOpen {
+		m.circuitOpens.Inc()
+	}
+	m.circuit.WithLabelValues(destinationID).Set(v)
 }
 
 // ConfigApplied records a configuration version received: applied and now
