@@ -10,7 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/plugshq/plugs/dataplane/forward"
+	"github.com/plugshq/plugs/backbone"
 	plugsv1 "github.com/plugshq/plugs/gen/plugs/v1"
 )
 
@@ -71,13 +71,13 @@ func (r *reader) fromEvent(msg jetstream.Msg) *plugsv1.ListenEvent {
 	if ue.GetTenantId() != r.tenant {
 		return nil
 	}
-	id := ue.GetId()
+	// The id destinations get it under, as backbone.StoredEventID reads
+	// it: the header, else the event's own.
+	id := msg.Headers().Get(backbone.EventIDHeader)
 	if id == "" {
-		// As the router does: an event stored without its id carries it
-		// in a header.
-		id = msg.Headers().Get(forward.HeaderEventID)
-		ue.Id = id
+		id = ue.GetId()
 	}
+	ue.Id = id
 	return &plugsv1.ListenEvent{
 		SourceId:        ue.GetSourceId(),
 		ReceiveTime:     ue.GetReceiveTime(),
