@@ -37,6 +37,7 @@ import (
 	"github.com/plugshq/plugs/controlplane/auth"
 	"github.com/plugshq/plugs/controlplane/config"
 	"github.com/plugshq/plugs/controlplane/deliveries"
+	"github.com/plugshq/plugs/controlplane/listenfeed"
 	"github.com/plugshq/plugs/controlplane/openapi"
 	"github.com/plugshq/plugs/controlplane/receipts"
 	"github.com/plugshq/plugs/controlplane/replay"
@@ -259,6 +260,8 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 			otelgrpc.WithFilter(filters.None(
 				filters.HealthCheck(),
 				filters.ServiceName(plugsv1.ConfigDiscoveryService_ServiceDesc.ServiceName),
+				// A listen stream lasts as long as a developer's session.
+				filters.ServiceName(plugsv1.ListenService_ServiceDesc.ServiceName),
 			)),
 		)))
 	}
@@ -291,6 +294,11 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	plugsv1.RegisterStatsServiceServer(gs, &api.Stats{Client: cfg.DB.Client, JS: cfg.JetStream, Log: log})
 	plugsv1.RegisterReceiptServiceServer(gs, &api.Receipts{Client: cfg.DB.Client, Log: log, Replayer: replayer, Replays: replays})
 	shutdown := make(chan struct{})
+	listen := &api.Listen{Client: cfg.DB.Client, Changes: cache, Shutdown: shutdown, Log: log}
+	if cfg.JetStream != nil {
+		listen.Feed = &listenfeed.Feed{JS: cfg.JetStream, Log: log}
+	}
+	plugsv1.RegisterListenServiceServer(gs, listen)
 	plugsv1.RegisterConfigDiscoveryServiceServer(gs, &config.Server{
 		Cache:    cache,
 		Status:   status,
@@ -385,6 +393,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		plugsv1.RegisterWebhookRegistrationServiceHandler,
 		plugsv1.RegisterReceiptServiceHandler,
 		plugsv1.RegisterStatsServiceHandler,
+		plugsv1.RegisterListenServiceHandler,
 	} {
 		if err := reg(ctx, mux, conn); err != nil {
 			s.Stop(context.Background())
@@ -407,6 +416,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		_, _ = w.Write(openapi.Document)
 	})
 	root.Handle("/v1/", http.MaxBytesHandler(mux, maxRESTBody))
+	root.Handle("GET "+listenPath, endlessWrite(mux))
 	// The admin console, on the API's origin; everything outside /v1.
 	root.Handle("/", console.Handler())
 	s.http = &http.Server{

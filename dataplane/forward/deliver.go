@@ -1,7 +1,6 @@
 package forward
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -640,20 +639,10 @@ func (dl *deliverer) post(ctx context.Context, d *destination, eventID string, b
 	defer cancel()
 	res.start = time.Now()
 	defer func() { res.latency = time.Since(res.start) }()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.url, bytes.NewReader(body))
+	req, err := NewRequest(ctx, d.url, d.signer, eventID, body, res.start)
 	if err != nil {
-		res.err, res.refused = fmt.Errorf("%w: %w", ErrRequest, err), true
+		res.err, res.refused = err, true
 		return res
-	}
-	req.Header.Set("Content-Type", ContentType)
-	req.Header.Set("User-Agent", userAgent)
-	sig, err := d.signer.Sign(eventID, res.start, body)
-	if err != nil {
-		res.err, res.refused = fmt.Errorf("%w: %w", ErrRequest, err), true
-		return res
-	}
-	for k, v := range sig {
-		req.Header[k] = v
 	}
 	tracing.Inject(ctx, req.Header)
 	resp, err := dl.f.client.Do(req)

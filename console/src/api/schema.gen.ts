@@ -924,6 +924,100 @@ export interface v1ListWebhooksResponse {
 }
 
 /**
+ * ListenEvent is one accepted webhook.
+ */
+export interface v1ListenEvent {
+  sourceId?: string;
+  /**
+   * When the data plane received the webhook.
+   */
+  receiveTime?: string;
+  /**
+   * The provider's event type, for example "invoice.paid".
+   */
+  eventType?: string;
+  /**
+   * The provider's event id.
+   */
+  providerEventId?: string;
+  /**
+   * UUID of the usage event stored, the id destinations get it under.
+   */
+  usageEventId?: string;
+  /**
+   * The usage event, as destinations get it; unset in raw mode.
+   */
+  usageEvent?: v1UsageEvent;
+  /**
+   * The request as received; set in raw mode only.
+   */
+  request?: v1ListenRequestReceived;
+}
+
+/**
+ * ListenHeartbeat says the stream is alive.
+ */
+export type v1ListenHeartbeat = Record<string, never>;
+
+/**
+ * ListenReady is the first message of a stream: from here on every
+ * accepted webhook of the sources is streamed.
+ */
+export interface v1ListenReady {
+  /**
+   * The sources followed, at the start.
+   */
+  sourceIds?: string[];
+  /**
+   * Whether requests (raw) or usage events are streamed.
+   */
+  raw?: boolean;
+}
+
+/**
+ * ListenRequestReceived is the request a provider sent, from its receipt.
+ */
+export interface v1ListenRequestReceived {
+  /**
+   * UUID of the receipt.
+   */
+  receiptId?: string;
+  method?: string;
+  /**
+   * Path and query as received.
+   */
+  requestUri?: string;
+  /**
+   * Headers as received; Authorization, Cookie, X-Api-Key and a token
+   * scheme's token header hold "[redacted]" instead of their values.
+   */
+  headers?: v1ReceiptHeader[];
+  /**
+   * The raw body.
+   */
+  body?: string;
+  /**
+   * Set when body holds only the start of a larger body.
+   */
+  bodyTruncated?: boolean;
+}
+
+export interface v1ListenResponse {
+  /**
+   * Where the stream is: given as resume_token, a new stream continues
+   * after this message.
+   */
+  cursor?: string;
+  ready?: v1ListenReady;
+  event?: v1ListenEvent;
+  /**
+   * Nothing accepted for a while; the cursor may still have moved past
+   * requests that were not accepted.
+   */
+  heartbeat?: v1ListenHeartbeat;
+}
+
+/**
  * MinuteCounts counts the webhooks of one minute.
  */
 export interface v1MinuteCounts {
@@ -2104,6 +2198,28 @@ export interface Operations {
     response: v1Destination;
   };
   /**
+   * Streams the usage events of the sources named (every source of the
+   * tenant without one) as each webhook is accepted, in the order they
+   * were stored; with raw set, the requests the provider sent instead.
+   * The first message is ready, once the stream is in place; a heartbeat
+   * follows every 15 s without an event. Each message carries a cursor:
+   * a stream broken off and opened again with the last cursor received as
+   * resume_token continues after that message, losing and repeating
+   * nothing the backbone still holds. NOT_FOUND names a source that is
+   * not the tenant's; FAILED_PRECONDITION means the control plane has no
+   * backbone; RESOURCE_EXHAUSTED means the tenant has too many streams
+   * open on this control plane.
+   */
+  ListenService_Listen: {
+    path: Record<string, never>;
+    query: { sourceIds?: string[]; raw?: boolean; resumeToken?: string };
+    body: undefined;
+    response: {
+      result?: v1ListenResponse;
+      error?: googleRpcStatus;
+    };
+  };
+  /**
    * Stops a running bulk replay; the receipts replayed so far stay
    * replayed.
    */
@@ -2435,6 +2551,7 @@ export const routes: { [K in keyof Operations]: { method: string; path: string }
   DestinationService_RedriveDeadLetters: { method: "POST", path: "/v1/destinations/{id}/deadLetters:redrive" },
   DestinationService_RetryDelivery: { method: "POST", path: "/v1/destinations/{id}/deliveries/{usageEventId}:retry" },
   DestinationService_UpdateDestination: { method: "PATCH", path: "/v1/destinations/{destination.id}" },
+  ListenService_Listen: { method: "GET", path: "/v1/events:listen" },
   ReceiptService_CancelReplayOperation: { method: "POST", path: "/v1/replayOperations/{id}:cancel" },
   ReceiptService_GetReceipt: { method: "GET", path: "/v1/receipts/{id}" },
   ReceiptService_GetReplayOperation: { method: "GET", path: "/v1/replayOperations/{id}" },
