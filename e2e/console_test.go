@@ -178,6 +178,10 @@ func TestConsoleSourceJourney(t *testing.T) {
 	p.waitText(`[data-testid="test-result"]`, "accepted")
 	p.shot("10-test-event")
 	p.do("close", chromedp.Click(chromedp.CSS(`dialog[open] button.close`)))
+	// Its request is marked as a test in the list.
+	p.goTo("/sources/" + srcID + "/requests")
+	p.wait("the test event marked in Requests", `[...document.querySelectorAll('table.requests tbody tr')].some(r =>
+		r.textContent.includes('evt_test_') && [...r.querySelectorAll('.badge')].some(b => b.textContent === 'test'))`)
 
 	// The delivery log shows the delivery; pause, then delete.
 	p.goTo("/destinations/" + destID)

@@ -251,7 +251,7 @@ export function Requests({ sourceId }: { sourceId: string }) {
                   <td class="nowrap">
                     <Link href={`/sources/${sourceId}/requests/${r.id}${back}`}>{absolute(r.receiveTime)}</Link>
                     {r.replay && <span class="badge badge-info">replay</span>}
-                    {(r as { test?: boolean }).test && <span class="badge badge-info">test</span>}
+                    {r.test && <span class="badge badge-info">test</span>}
                   </td>
                   <td>
                     <Badge value={r.outcome} prefix="OUTCOME_" />
