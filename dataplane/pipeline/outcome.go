@@ -42,4 +42,8 @@ const (
 	// CauseNotReady means the data plane has no configuration yet (it just
 	// started): the source may well exist, so the sender should retry.
 	CauseNotReady Cause = "not_ready"
+	// CauseKeyUnavailable means the key that verifies the request comes
+	// from the provider (a certificate URL, a key set) and could not be
+	// had in time: answered 503 with Retry-After, so the provider retries.
+	CauseKeyUnavailable Cause = "key_unavailable"
 )

@@ -112,6 +112,8 @@ type Pipeline struct {
 	observer        Observer
 	// tracer is nil when tracing is off.
 	tracer trace.Tracer
+	// keys fetches providers' keys for public-key schemes.
+	keys *verify.Fetcher
 }
 
 // Observer is told of every webhook handled and how long it took
@@ -155,6 +157,10 @@ type Options struct {
 	// Tracing, when set, traces every webhook: an ingest span with verify,
 	// map and store children. Nil (tracing off) costs nothing.
 	Tracing trace.TracerProvider
+	// Keys fetches and caches the keys of schemes whose keys come from
+	// the provider (certificate URLs, key sets); nil refuses such
+	// requests with key_unavailable.
+	Keys *verify.Fetcher
 }
 
 // New returns a pipeline reading configuration from config and handing
@@ -164,7 +170,7 @@ func New(config *snapshot.Store, sink Sink, opts Options) *Pipeline {
 		opts.Log = slog.Default()
 	}
 	p := &Pipeline{config: config, sink: sink, log: opts.Log, allowUnverified: opts.AllowUnverified, limits: opts.Limits,
-		rejections: opts.Rejections, observer: opts.Observer}
+		rejections: opts.Rejections, observer: opts.Observer, keys: opts.Keys}
 	if opts.Tracing != nil {
 		p.tracer = opts.Tracing.Tracer(tracerName)
 	}
@@ -250,17 +256,30 @@ func (p *Pipeline) handle(ctx context.Context, req *Request) *Result {
 	unverified := req.SkipVerification && p.allowUnverified
 	if !unverified {
 		span := p.startStep(ctx, "verify")
-		err := src.Verifier.Verify(vreq, verify.Options{Now: now, SkipFreshness: req.Replay})
+		err := src.Verifier.Verify(vreq, verify.Options{Now: now, SkipFreshness: req.Replay, Keys: p.keys, Context: ctx})
 		res.Verify = time.Since(start)
 		endStep(span, err, verifyCause)
 		if err != nil {
+			res.RetryAfter = verify.RetryAfter(err)
 			return res.reject(verifyCause(err), err.Error())
 		}
 	}
 	res.Verified = true
+	if vreq.Document != nil {
+		// A verified token's claims, or the body with its encoded fields
+		// decoded: what the provider vouched for is what is mapped.
+		doc = vreq.Document
+	}
 
 	// 5. Handshakes that are signed like events (Slack, Zoom).
 	if ans, err := src.Verifier.Handshake(vreq, req.RawQuery, true, now); err != nil {
+		return res.reject(verifyCause(err), err.Error())
+	} else if ans != nil {
+		res.Outcome, res.Answer = Handshake, ans
+		return res
+	}
+	if ans, err := src.Verifier.ConfirmSubscription(ctx, vreq, p.keys); err != nil {
+		res.RetryAfter = verify.RetryAfter(err)
 		return res.reject(verifyCause(err), err.Error())
 	} else if ans != nil {
 		res.Outcome, res.Answer = Handshake, ans
@@ -371,6 +390,10 @@ func verifyCause(err error) Cause {
 		return CauseSignatureMalformed
 	case errors.Is(err, verify.ErrSignatureStale):
 		return CauseSignatureStale
+	case errors.Is(err, verify.ErrKeyUnavailable):
+		return CauseKeyUnavailable
+	case errors.Is(err, payload.ErrUnparsable):
+		return CauseUnparsablePayload
 	}
 	return CauseSignatureInvalid
 }

@@ -159,6 +159,12 @@ func (rc *Receiver) respond(w http.ResponseWriter, res *pipeline.Result, status 
 		w.Header().Set("Allow", "POST")
 	case pipeline.CauseBackboneUnavailable, pipeline.CauseNotReady:
 		w.Header().Set("Retry-After", strconv.Itoa(int(rc.opts.RetryAfter.Seconds())))
+	case pipeline.CauseKeyUnavailable:
+		retry := res.RetryAfter
+		if retry <= 0 {
+			retry = rc.opts.RetryAfter
+		}
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(retry.Seconds()))))
 	case pipeline.CauseRateLimited, pipeline.CauseTooManyRejections:
 		// Whole seconds, rounded up: a sender retrying at once would be
 		// refused again.
@@ -194,6 +200,7 @@ var messages = map[pipeline.Cause]string{
 	pipeline.CauseUnparsablePayload:   "request body does not parse",
 	pipeline.CauseBackboneUnavailable: "temporarily unable to store the event; retry later",
 	pipeline.CauseNotReady:            "starting up; retry later",
+	pipeline.CauseKeyUnavailable:      "the provider's signing key could not be fetched; retry later",
 	pipeline.CauseRateLimited:         "too many requests; retry after the time in Retry-After",
 	pipeline.CauseTooManyRejections:   "too many rejected requests for this source; retry after the time in Retry-After",
 }
@@ -210,7 +217,7 @@ func statusOf(c pipeline.Cause) int {
 		return http.StatusBadRequest
 	case pipeline.CauseMappingFailed:
 		return http.StatusUnprocessableEntity
-	case pipeline.CauseBackboneUnavailable, pipeline.CauseNotReady:
+	case pipeline.CauseBackboneUnavailable, pipeline.CauseNotReady, pipeline.CauseKeyUnavailable:
 		return http.StatusServiceUnavailable
 	case pipeline.CauseRateLimited, pipeline.CauseTooManyRejections:
 		return http.StatusTooManyRequests

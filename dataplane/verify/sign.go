@@ -49,8 +49,11 @@ type Signed struct {
 // time now, exactly as Verify checks it. It serves test events and the
 // `plugs sign` command. Ed25519 schemes need SignEd25519.
 func Sign(scheme *plugsv1.SignatureScheme, secret string, m Message, now time.Time) (*Signed, error) {
-	if scheme.GetAlgorithm() == plugsv1.SignatureScheme_ALGORITHM_ED25519 {
+	switch scheme.GetAlgorithm() {
+	case plugsv1.SignatureScheme_ALGORITHM_ED25519:
 		return nil, fmt.Errorf("%w: Ed25519 needs the private key", ErrCannotSign)
+	case plugsv1.SignatureScheme_ALGORITHM_PUBLIC_KEY, plugsv1.SignatureScheme_ALGORITHM_JWT:
+		return nil, fmt.Errorf("%w: the provider signs with its private key", ErrCannotSign)
 	}
 	return sign(scheme, []byte(secret), nil, m, now)
 }
@@ -116,7 +119,7 @@ func sign(scheme *plugsv1.SignatureScheme, secret []byte, priv ed25519.PrivateKe
 		out.URL += sep + url.QueryEscape(v.bodyHashParam) + "=" + hex.EncodeToString(sum[:])
 	}
 	req := &Request{Method: m.Method, URL: out.URL, Header: out.Header, Body: body}
-	msg, err := v.message(nil, req, ts)
+	msg, err := v.message(nil, req, ts, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -62,6 +62,9 @@ type Verifier struct {
 	tsSigned, idSigned bool
 	// Keys whose secrets did not decode; reported by Problems.
 	problems []string
+	// pk and jwt are set for ALGORITHM_PUBLIC_KEY and ALGORITHM_JWT.
+	pk  *pkScheme
+	jwt *jwtScheme
 
 	states sync.Pool // *state
 }
@@ -80,6 +83,9 @@ type key struct {
 	pub    ed25519.PublicKey
 	expire time.Time // zero: never
 	macs   sync.Pool // hash.Hash keyed with raw
+	// pubs are the keys of public-key and token schemes whose secrets are
+	// keys.
+	pubs []publicKey
 }
 
 // state is the scratch space of one verification, pooled.
@@ -174,6 +180,10 @@ func Compile(scheme *plugsv1.SignatureScheme, secrets []*plugsv1.SigningSecret) 
 			}
 		case plugsv1.SignedPart_KIND_SORTED_FORM_PARAMS:
 			v.signsForm = true
+		case plugsv1.SignedPart_KIND_SECRET:
+			if v.alg != plugsv1.SignatureScheme_ALGORITHM_PUBLIC_KEY {
+				return nil, fmt.Errorf("%w: signed_parts[%d]: a secret is signed in plain only by public-key schemes", ErrInvalidScheme, i)
+			}
 		case plugsv1.SignedPart_KIND_UNSPECIFIED:
 			return nil, fmt.Errorf("%w: signed_parts[%d]: kind missing", ErrInvalidScheme, i)
 		}
@@ -188,6 +198,11 @@ func Compile(scheme *plugsv1.SignatureScheme, secrets []*plugsv1.SigningSecret) 
 			return nil, fmt.Errorf("%w: token scheme needs token_header", ErrInvalidScheme)
 		}
 	case v.alg == plugsv1.SignatureScheme_ALGORITHM_BASIC_AUTH:
+	case v.alg == plugsv1.SignatureScheme_ALGORITHM_PUBLIC_KEY, v.alg == plugsv1.SignatureScheme_ALGORITHM_JWT:
+		if err := v.compileAsymmetric(scheme, secrets); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrInvalidScheme, err)
+		}
+		return v, nil
 	default:
 		return nil, fmt.Errorf("%w: algorithm %v", ErrInvalidScheme, v.alg)
 	}

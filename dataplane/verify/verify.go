@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"context"
 	"crypto/ed25519"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -9,6 +10,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"hash"
+	"hash/crc32"
 	"net/http"
 	"net/url"
 	"slices"
@@ -31,6 +33,10 @@ type Request struct {
 	Header http.Header
 	// Body is the raw body and its parsed view.
 	Body *payload.Doc
+	// Document is set by Verify when what mapping reads is not the body:
+	// a verified token's claims, or the body with encoded fields decoded
+	// (JwtScheme.document). Nil means the body.
+	Document *payload.Doc
 }
 
 // Options adjust one verification.
@@ -40,6 +46,11 @@ type Options struct {
 	// SkipFreshness skips the timestamp tolerance check, for replaying a
 	// request received earlier. The signature is still checked.
 	SkipFreshness bool
+	// Keys fetches the keys of schemes whose keys come from the provider;
+	// without it such schemes fail with ErrKeyUnavailable.
+	Keys *Fetcher
+	// Context bounds a key fetch; nil means none beyond Keys' own bounds.
+	Context context.Context
 }
 
 // Verify returns nil when the request carries a valid signature (or token)
@@ -55,6 +66,10 @@ func (v *Verifier) Verify(req *Request, opts Options) error {
 		return v.verifyToken(req, opts.Now)
 	case plugsv1.SignatureScheme_ALGORITHM_BASIC_AUTH:
 		return v.verifyBasic(req, opts.Now)
+	case plugsv1.SignatureScheme_ALGORITHM_PUBLIC_KEY:
+		return v.verifyPublicKey(req, opts)
+	case plugsv1.SignatureScheme_ALGORITHM_JWT:
+		return v.verifyJWT(req, opts)
 	}
 	st := v.states.Get().(*state)
 	defer v.states.Put(st)
@@ -71,23 +86,8 @@ func (v *Verifier) Verify(req *Request, opts Options) error {
 	if st.n == 0 {
 		return fmt.Errorf("%w: no signature in the expected encoding", ErrSignatureMalformed)
 	}
-	if v.tsSlot >= 0 && v.tsSigned && tsText == "" {
-		// The timestamp is signed but travels in the body (as Mailgun's
-		// does): it has to be read before the MAC can be computed.
-		val, err := v.paths.Get(req.Body, v.tsSlot)
-		if err != nil || !val.Present() {
-			return fmt.Errorf("%w: no timestamp in the body", ErrSignatureMissing)
-		}
-		tsText = val.Text()
-	}
-	if v.hasTS && v.tsSlot < 0 && tsText == "" {
-		if v.tsHeader != "" {
-			return fmt.Errorf("%w: header %s", ErrSignatureMissing, v.tsHeader)
-		}
-		return fmt.Errorf("%w: no timestamp in the signature header", ErrSignatureMalformed)
-	}
-	if v.idSigned && req.Header.Get(v.idHeader) == "" {
-		return fmt.Errorf("%w: header %s", ErrSignatureMissing, v.idHeader)
+	if tsText, err = v.signedTimestamp(req, tsText); err != nil {
+		return err
 	}
 	matched := false
 	for _, k := range v.keys {
@@ -109,6 +109,12 @@ func (v *Verifier) Verify(req *Request, opts Options) error {
 	if err := v.checkBodyHash(req); err != nil {
 		return err
 	}
+	return v.checkFresh(req, tsText, opts)
+}
+
+// checkFresh checks the timestamp of a request whose signature matched
+// against the scheme's tolerance.
+func (v *Verifier) checkFresh(req *Request, tsText string, opts Options) error {
 	if !v.hasTS || opts.SkipFreshness {
 		return nil
 	}
@@ -127,6 +133,31 @@ func (v *Verifier) Verify(req *Request, opts Options) error {
 		return fmt.Errorf("%w: %s off", ErrSignatureStale, d.Round(time.Second))
 	}
 	return nil
+}
+
+// signedTimestamp returns the timestamp text the signature covers, read
+// from the body when it travels there, and checks that the signed headers
+// are present.
+func (v *Verifier) signedTimestamp(req *Request, tsText string) (string, error) {
+	if v.tsSlot >= 0 && v.tsSigned && tsText == "" {
+		// The timestamp is signed but travels in the body (as Mailgun's
+		// does): it has to be read before the MAC can be computed.
+		val, err := v.paths.Get(req.Body, v.tsSlot)
+		if err != nil || !val.Present() {
+			return "", fmt.Errorf("%w: no timestamp in the body", ErrSignatureMissing)
+		}
+		tsText = val.Text()
+	}
+	if v.hasTS && v.tsSlot < 0 && tsText == "" {
+		if v.tsHeader != "" {
+			return "", fmt.Errorf("%w: header %s", ErrSignatureMissing, v.tsHeader)
+		}
+		return "", fmt.Errorf("%w: no timestamp in the signature header", ErrSignatureMalformed)
+	}
+	if v.idSigned && req.Header.Get(v.idHeader) == "" {
+		return "", fmt.Errorf("%w: header %s", ErrSignatureMissing, v.idHeader)
+	}
+	return tsText, nil
 }
 
 func (v *Verifier) activeKeys(now time.Time) int {
@@ -164,6 +195,12 @@ func (v *Verifier) signatureText(req *Request) (string, error) {
 // text the request carries (from the structured header or the timestamp
 // header).
 func (v *Verifier) collect(st *state, text string, req *Request) (string, error) {
+	return v.split(text, req, func(sig string) { v.add(st, sig) })
+}
+
+// split hands each signature text of text to add, in order, and returns
+// the timestamp text the request carries.
+func (v *Verifier) split(text string, req *Request, add func(string)) (string, error) {
 	ts := ""
 	if v.tsHeader != "" {
 		ts = strings.TrimSpace(req.Header.Get(v.tsHeader))
@@ -179,7 +216,7 @@ func (v *Verifier) collect(st *state, text string, req *Request) (string, error)
 			}
 			switch k {
 			case sigKey:
-				v.add(st, val)
+				add(val)
 			case tsKey:
 				if tsKey != "" {
 					ts = val
@@ -197,14 +234,14 @@ func (v *Verifier) collect(st *state, text string, req *Request) (string, error)
 				// Webhooks' "v1a," next to "v1,"): not ours to check.
 				continue
 			}
-			v.add(st, sig)
+			add(sig)
 		}
 	default:
 		sig, ok := strings.CutPrefix(strings.TrimSpace(text), v.prefix)
 		if !ok {
 			return "", fmt.Errorf("%w: expected prefix %q", ErrSignatureMalformed, v.prefix)
 		}
-		v.add(st, sig)
+		add(sig)
 	}
 	return ts, nil
 }
@@ -286,7 +323,7 @@ func fromHex(c byte) (byte, bool) {
 // check reports whether any collected signature is valid under k.
 func (v *Verifier) check(st *state, k *key, req *Request, ts string) (bool, error) {
 	if v.alg == plugsv1.SignatureScheme_ALGORITHM_ED25519 {
-		msg, err := v.message(st.scratch[:0], req, ts)
+		msg, err := v.message(st.scratch[:0], req, ts, nil)
 		st.scratch = msg[:0]
 		if err != nil {
 			return false, err
@@ -338,13 +375,20 @@ func (v *Verifier) writeMessage(h hash.Hash, st *state, req *Request, ts string)
 	return nil
 }
 
-// message appends the whole signed content to buf.
-func (v *Verifier) message(buf []byte, req *Request, ts string) ([]byte, error) {
+// message appends the whole signed content to buf; secret stands for
+// KIND_SECRET parts.
+func (v *Verifier) message(buf []byte, req *Request, ts string, secret []byte) ([]byte, error) {
 	for _, p := range v.parts {
 		var err error
-		if p.kind == plugsv1.SignedPart_KIND_BODY {
+		switch p.kind {
+		case plugsv1.SignedPart_KIND_BODY:
 			buf = append(buf, req.Body.Raw()...)
-		} else if buf, err = v.appendPart(buf, p, req, ts); err != nil {
+		case plugsv1.SignedPart_KIND_SECRET:
+			buf = append(buf, secret...)
+		default:
+			buf, err = v.appendPart(buf, p, req, ts)
+		}
+		if err != nil {
 			return buf, err
 		}
 	}
@@ -367,6 +411,8 @@ func (v *Verifier) appendPart(buf []byte, p part, req *Request, ts string) ([]by
 		return append(buf, req.URL...), nil
 	case plugsv1.SignedPart_KIND_SORTED_FORM_PARAMS:
 		return appendSortedForm(buf, req.Body)
+	case plugsv1.SignedPart_KIND_BODY_CRC32:
+		return strconv.AppendUint(buf, uint64(crc32.ChecksumIEEE(req.Body.Raw())), 10), nil
 	case plugsv1.SignedPart_KIND_BODY_FIELD:
 		val, err := v.paths.Get(req.Body, p.slot)
 		if err != nil {
