@@ -113,6 +113,7 @@ func allowedURL(raw string, patterns []urlPattern, withPath bool) (string, error
 		return "", fmt.Errorf("%q carries credentials or a port", redact(raw))
 	}
 	host := strings.ToLower(u.Hostname())
+	u.Host = host // the port, if any, is 443
 	path := u.EscapedPath()
 	for _, p := range patterns {
 		if !p.matchHost(host) {

@@ -10,8 +10,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -308,8 +310,8 @@ func (s *keySource) endpointKey(ctx context.Context, f *Fetcher, kr keyRequest) 
 	// sources with different credentials never share a failure.
 	h := sha256.New()
 	h.Write(spec.body)
-	for k, v := range spec.header {
-		fmt.Fprintf(h, "\n%s:%s", k, v)
+	for _, k := range slices.Sorted(maps.Keys(spec.header)) {
+		fmt.Fprintf(h, "\n%s:%s", k, spec.header[k])
 	}
 	spec.key = "endpoint " + spec.method + " " + spec.url + " " + hex.EncodeToString(h.Sum(nil))
 	spec.parse = func(body []byte) (any, time.Time, error) {

@@ -28,6 +28,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -226,7 +227,7 @@ func SignJWS(t testing.TB, alg string, key any, input []byte) []byte {
 	case "512":
 		newHash, h = sha512.New, crypto.SHA512
 	}
-	if alg == "none" {
+	if strings.EqualFold(alg, "none") {
 		return nil
 	}
 	if alg[:2] == "HS" {
