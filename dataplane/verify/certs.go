@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -167,9 +168,11 @@ func parseCertificates(data []byte) ([]*x509.Certificate, error) {
 // chainPolicy is how a certificate chain is checked.
 type chainPolicy struct {
 	// roots is nil when no chain is checked, only the leaf's validity.
-	roots   *x509.CertPool
-	oids    []asn1.ObjectIdentifier // per chain position, nil for none
-	dnsName string
+	roots *x509.CertPool
+	oids  []asn1.ObjectIdentifier // per chain position, nil for none
+	// dnsNames are the names the leaf may be issued to, one of them; none
+	// means any.
+	dnsNames []string
 }
 
 // check verifies certs (leaf first, then intermediates) at now and
@@ -188,15 +191,14 @@ func (p chainPolicy) check(certs []*x509.Certificate, now time.Time) error {
 			inter.AddCert(c)
 		}
 		chains, err := leaf.Verify(x509.VerifyOptions{Roots: p.roots, Intermediates: inter, CurrentTime: now,
-			KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}, DNSName: p.dnsName})
+			KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})
 		if err != nil {
 			return fmt.Errorf("%w: certificate chain: %w", ErrSignatureInvalid, err)
 		}
 		chain = chains[0]
-	} else if p.dnsName != "" {
-		if err := leaf.VerifyHostname(p.dnsName); err != nil {
-			return fmt.Errorf("%w: certificate: %w", ErrSignatureInvalid, err)
-		}
+	}
+	if len(p.dnsNames) > 0 && !slices.ContainsFunc(p.dnsNames, func(n string) bool { return leaf.VerifyHostname(n) == nil }) {
+		return fmt.Errorf("%w: certificate is issued to %v, not to %v", ErrSignatureInvalid, leaf.DNSNames, p.dnsNames)
 	}
 	for i, oid := range p.oids {
 		if oid == nil {

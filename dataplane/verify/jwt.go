@@ -381,6 +381,12 @@ func (j *jwtScheme) checkBodyHash(claims any, body []byte) error {
 	if !ok || got == "" {
 		return fmt.Errorf("%w: token has no %s claim", ErrSignatureMissing, j.hashClaim)
 	}
+	if j.hash == plugsv1.JwtScheme_BODY_HASH_IDENTITY {
+		if subtle.ConstantTimeCompare([]byte(got), body) != 1 {
+			return fmt.Errorf("%w: the body is not the token's %s", ErrSignatureInvalid, j.hashClaim)
+		}
+		return nil
+	}
 	sum := sha256.Sum256(body)
 	var want string
 	switch j.hash {

@@ -134,6 +134,10 @@ func parsePEMKey(s string) (crypto.PublicKey, error) {
 		if err != nil {
 			return nil, errors.New("neither PEM nor base64 DER")
 		}
+		if pemText := string(der); strings.Contains(pemText, "-----BEGIN") {
+			// Base64 of a PEM text, as Lago's API hands its key out.
+			return parsePEMKey(pemText)
+		}
 		return parseDERKey(der)
 	}
 	block, _ := pem.Decode([]byte(s))

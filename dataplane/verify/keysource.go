@@ -37,7 +37,7 @@ type keySource struct {
 	url       string
 	roots     plugsv1.KeySource_Roots
 	oids      []asn1.ObjectIdentifier
-	dnsName   string
+	dnsNames  []string
 	kidHeader string // canonical
 	endpoint  *plugsv1.KeyEndpoint
 	keyPath   jp.Expr
@@ -51,7 +51,7 @@ type keySource struct {
 
 func compileKeySource(ks *plugsv1.KeySource, paths *payload.Paths) (*keySource, error) {
 	s := &keySource{kind: ks.GetKind(), format: ks.GetFormat(), urlSlot: -1, roots: ks.GetRoots(),
-		dnsName: ks.GetLeafDnsName(), kidHeader: canonical(ks.GetKeyIdHeader()), endpoint: ks.GetEndpoint()}
+		dnsNames: ks.GetLeafDnsNames(), kidHeader: canonical(ks.GetKeyIdHeader()), endpoint: ks.GetEndpoint()}
 	switch s.kind {
 	case plugsv1.KeySource_KIND_SECRET:
 		if s.format == plugsv1.KeySource_FORMAT_UNSPECIFIED {
@@ -119,7 +119,7 @@ func compileKeySource(ks *plugsv1.KeySource, paths *payload.Paths) (*keySource, 
 		}
 		s.oids = append(s.oids, oid)
 	}
-	s.policyID = fmt.Sprintf("%d|%s|%s", s.roots, s.dnsName, strings.Join(ks.GetChainExtensionOids(), ","))
+	s.policyID = fmt.Sprintf("%d|%s|%s", s.roots, strings.Join(s.dnsNames, ","), strings.Join(ks.GetChainExtensionOids(), ","))
 	return s, nil
 }
 
@@ -159,7 +159,7 @@ func (s *keySource) resolve(ctx context.Context, f *Fetcher, req *Request, paths
 }
 
 func (s *keySource) policy(f *Fetcher) (chainPolicy, error) {
-	p := chainPolicy{oids: s.oids, dnsName: s.dnsName}
+	p := chainPolicy{oids: s.oids, dnsNames: s.dnsNames}
 	if s.roots == plugsv1.KeySource_ROOTS_UNSPECIFIED {
 		return p, nil
 	}

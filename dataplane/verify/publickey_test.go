@@ -432,6 +432,10 @@ func TestPayPalStyleChainAndSignedSecret(t *testing.T) {
 	ks.Handle("/v1/notifications/certs/CERT-1", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write(verifytest.PEM(leaf, inter.Cert))
 	})
+	otherName := inter.Issue(t, verifytest.CertOptions{CommonName: "www.paypal.com", DNSNames: []string{"www.paypal.com"}, Key: key})
+	ks.Handle("/v1/notifications/certs/CERT-www", func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write(verifytest.PEM(otherName, inter.Cert))
+	})
 	rogue := verifytest.NewCA(t, "Rogue").Issue(t, verifytest.CertOptions{CommonName: "messageverificationcerts.paypal.com",
 		DNSNames: []string{"messageverificationcerts.paypal.com"}, Key: key})
 	ks.Handle("/v1/notifications/certs/CERT-rogue", func(w http.ResponseWriter, _ *http.Request) {
@@ -447,7 +451,7 @@ func TestPayPalStyleChainAndSignedSecret(t *testing.T) {
 			AlgorithmNames:  map[string]plugsv1.PublicKeyScheme_Algorithm{"SHA256withRSA": plugsv1.PublicKeyScheme_ALGORITHM_RSA_PKCS1_SHA256},
 			Keys: &plugsv1.KeySource{Kind: plugsv1.KeySource_KIND_CERTIFICATE_URL, UrlHeader: "Paypal-Cert-Url",
 				AllowedUrls: []string{"https://api.paypal.com/v1/notifications/certs/"}, Roots: plugsv1.KeySource_ROOTS_SYSTEM,
-				LeafDnsName: "messageverificationcerts.paypal.com"},
+				LeafDnsNames: []string{"messageverificationcerts.paypal.com", "messageverificationcerts.sandbox.paypal.com"}},
 		},
 	}
 	const webhookID = "4JH86294D6297924G"
@@ -475,6 +479,9 @@ func TestPayPalStyleChainAndSignedSecret(t *testing.T) {
 	}
 	if err := run(sign("CERT-rogue", webhookID), body); !errors.Is(err, verify.ErrSignatureInvalid) {
 		t.Fatalf("certificate off the roots: %v", err)
+	}
+	if err := run(sign("CERT-www", webhookID), body); !errors.Is(err, verify.ErrSignatureInvalid) {
+		t.Fatalf("certificate for another name: %v", err)
 	}
 	h := sign("CERT-1", webhookID)
 	h.Set("Paypal-Auth-Algo", "SHA1withRSA")

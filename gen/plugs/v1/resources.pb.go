@@ -602,6 +602,8 @@ const (
 	JwtScheme_BODY_HASH_SHA256_HEX       JwtScheme_BodyHash = 1
 	JwtScheme_BODY_HASH_SHA256_BASE64    JwtScheme_BodyHash = 2
 	JwtScheme_BODY_HASH_SHA256_BASE64URL JwtScheme_BodyHash = 3
+	// The claim is the body itself, as text (Lago's "data").
+	JwtScheme_BODY_HASH_IDENTITY JwtScheme_BodyHash = 4
 )
 
 // Enum value maps for JwtScheme_BodyHash.
@@ -611,12 +613,14 @@ var (
 		1: "BODY_HASH_SHA256_HEX",
 		2: "BODY_HASH_SHA256_BASE64",
 		3: "BODY_HASH_SHA256_BASE64URL",
+		4: "BODY_HASH_IDENTITY",
 	}
 	JwtScheme_BodyHash_value = map[string]int32{
 		"BODY_HASH_UNSPECIFIED":      0,
 		"BODY_HASH_SHA256_HEX":       1,
 		"BODY_HASH_SHA256_BASE64":    2,
 		"BODY_HASH_SHA256_BASE64URL": 3,
+		"BODY_HASH_IDENTITY":         4,
 	}
 )
 
@@ -2265,7 +2269,7 @@ type JwtScheme struct {
 	// secret.
 	PinClaim string `protobuf:"bytes,10,opt,name=pin_claim,json=pinClaim,proto3" json:"pin_claim,omitempty"`
 	// A claim holding a hash of the raw body (Plaid's request_body_sha256),
-	// which must match: the token then covers the body.
+	// or the body itself, which must match: the token then covers the body.
 	BodyHashClaim string `protobuf:"bytes,11,opt,name=body_hash_claim,json=bodyHashClaim,proto3" json:"body_hash_claim,omitempty"`
 	// The hash and its encoding, for body_hash_claim.
 	BodyHash JwtScheme_BodyHash `protobuf:"varint,12,opt,name=body_hash,json=bodyHash,proto3,enum=plugs.v1.JwtScheme_BodyHash" json:"body_hash,omitempty"`
@@ -2486,9 +2490,10 @@ type KeySource struct {
 	// the chain must carry, leaf first ("" for none): Apple's leaf and
 	// intermediate markers.
 	ChainExtensionOids []string `protobuf:"bytes,8,rep,name=chain_extension_oids,json=chainExtensionOids,proto3" json:"chain_extension_oids,omitempty"`
-	// For KIND_CERTIFICATE_URL: a DNS name the leaf certificate must be
-	// issued to.
-	LeafDnsName string `protobuf:"bytes,9,opt,name=leaf_dns_name,json=leafDnsName,proto3" json:"leaf_dns_name,omitempty"`
+	// For KIND_CERTIFICATE_URL: DNS names the leaf certificate must be
+	// issued to, one of them (PayPal's messageverificationcerts.paypal.com
+	// and its sandbox twin).
+	LeafDnsNames []string `protobuf:"bytes,9,rep,name=leaf_dns_names,json=leafDnsNames,proto3" json:"leaf_dns_names,omitempty"`
 	// Where the request names its key id when it is not a token's "kid": a
 	// header (Circle's X-Circle-Key-Id).
 	KeyIdHeader string `protobuf:"bytes,10,opt,name=key_id_header,json=keyIdHeader,proto3" json:"key_id_header,omitempty"`
@@ -2584,11 +2589,11 @@ func (x *KeySource) GetChainExtensionOids() []string {
 	return nil
 }
 
-func (x *KeySource) GetLeafDnsName() string {
+func (x *KeySource) GetLeafDnsNames() []string {
 	if x != nil {
-		return x.LeafDnsName
+		return x.LeafDnsNames
 	}
-	return ""
+	return nil
 }
 
 func (x *KeySource) GetKeyIdHeader() string {
@@ -2879,7 +2884,7 @@ const file_plugs_v1_resources_proto_rawDesc = "" +
 	"\x11ALGORITHM_ED25519\x10\a\"=\n" +
 	"\tCanonical\x12\x19\n" +
 	"\x15CANONICAL_UNSPECIFIED\x10\x00\x12\x15\n" +
-	"\x11CANONICAL_AWS_SNS\x10\x01\"\xfb\a\n" +
+	"\x11CANONICAL_AWS_SNS\x10\x01\"\x94\b\n" +
 	"\tJwtScheme\x12\x16\n" +
 	"\x06header\x18\x01 \x01(\tR\x06header\x12\x16\n" +
 	"\x06prefix\x18\x02 \x01(\tR\x06prefix\x12\x1b\n" +
@@ -2906,15 +2911,16 @@ const file_plugs_v1_resources_proto_rawDesc = "" +
 	"\x0ftimestamp_claim\x18\x13 \x01(\tR\x0etimestampClaim\x1a9\n" +
 	"\vClaimsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"|\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x94\x01\n" +
 	"\bBodyHash\x12\x19\n" +
 	"\x15BODY_HASH_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14BODY_HASH_SHA256_HEX\x10\x01\x12\x1b\n" +
 	"\x17BODY_HASH_SHA256_BASE64\x10\x02\x12\x1e\n" +
-	"\x1aBODY_HASH_SHA256_BASE64URL\x10\x03\"2\n" +
+	"\x1aBODY_HASH_SHA256_BASE64URL\x10\x03\x12\x16\n" +
+	"\x12BODY_HASH_IDENTITY\x10\x04\"2\n" +
 	"\bDocument\x12\x11\n" +
 	"\rDOCUMENT_BODY\x10\x00\x12\x13\n" +
-	"\x0fDOCUMENT_CLAIMS\x10\x01\"\xbe\x06\n" +
+	"\x0fDOCUMENT_CLAIMS\x10\x01\"\xc0\x06\n" +
 	"\tKeySource\x12,\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x18.plugs.v1.KeySource.KindR\x04kind\x122\n" +
 	"\x06format\x18\x02 \x01(\x0e2\x1a.plugs.v1.KeySource.FormatR\x06format\x12\x1d\n" +
@@ -2924,8 +2930,8 @@ const file_plugs_v1_resources_proto_rawDesc = "" +
 	"\fallowed_urls\x18\x05 \x03(\tR\vallowedUrls\x12\x10\n" +
 	"\x03url\x18\x06 \x01(\tR\x03url\x12/\n" +
 	"\x05roots\x18\a \x01(\x0e2\x19.plugs.v1.KeySource.RootsR\x05roots\x120\n" +
-	"\x14chain_extension_oids\x18\b \x03(\tR\x12chainExtensionOids\x12\"\n" +
-	"\rleaf_dns_name\x18\t \x01(\tR\vleafDnsName\x12\"\n" +
+	"\x14chain_extension_oids\x18\b \x03(\tR\x12chainExtensionOids\x12$\n" +
+	"\x0eleaf_dns_names\x18\t \x03(\tR\fleafDnsNames\x12\"\n" +
 	"\rkey_id_header\x18\n" +
 	" \x01(\tR\vkeyIdHeader\x121\n" +
 	"\bendpoint\x18\v \x01(\v2\x15.plugs.v1.KeyEndpointR\bendpoint\"{\n" +
