@@ -360,6 +360,40 @@ func (f *Fetcher) evictLocked(now time.Time) {
 	}
 }
 
+// remember returns what compute made of key, computing it once for all
+// callers while the result holds (until the time compute returns, at most
+// MaxTTL). Failures are not kept. It shares the cache, and its bound, with
+// fetched values: a token's certificate chain is checked once, not per
+// request.
+func (f *Fetcher) remember(key string, compute func() (any, time.Time, error)) (any, error) {
+	now := f.opts.Now()
+	f.mu.Lock()
+	if e := f.entries[key]; e != nil && e.value != nil && now.Before(e.expires) {
+		v := e.value
+		f.mu.Unlock()
+		return v, nil
+	}
+	f.mu.Unlock()
+	v, until, err := compute()
+	if err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.entries[key]; !ok {
+		f.evictLocked(now)
+	}
+	f.entries[key] = &fetchEntry{value: v, fetched: now, expires: minTime(until, now.Add(f.opts.MaxTTL)), refresh: until}
+	return v, nil
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
 // roots returns the pool a chain must lead to.
 func (f *Fetcher) roots(r plugsv1.KeySource_Roots) (*x509.CertPool, error) {
 	if p := f.opts.Roots[r]; p != nil {

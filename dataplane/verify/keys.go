@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"math/big"
 	"strings"
+	"time"
 
 	plugsv1 "github.com/plugshq/plugs/gen/plugs/v1"
 )
@@ -34,6 +35,9 @@ type publicKey struct {
 	kid string
 	// alg is the algorithm a JWK restricts itself to, empty for any.
 	alg string
+	// notAfter is when a key from a certificate chain stops being valid;
+	// zero for other keys.
+	notAfter time.Time
 }
 
 // ParsePublicKey reads the public keys a secret holds in format. A JWK set

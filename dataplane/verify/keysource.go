@@ -347,6 +347,34 @@ func (s *keySource) x5cKey(f *Fetcher, x5c []string, now time.Time) ([]publicKey
 	if len(x5c) > maxChain {
 		return nil, fmt.Errorf("%w: x5c chain of %d certificates", ErrSignatureMalformed, len(x5c))
 	}
+	if f == nil {
+		return s.x5cCheck(nil, x5c, now)
+	}
+	h := sha256.New()
+	for _, c := range x5c {
+		h.Write([]byte(c))
+		h.Write([]byte{0})
+	}
+	v, err := f.remember("x5c "+s.policyID+" "+hex.EncodeToString(h.Sum(nil)), func() (any, time.Time, error) {
+		keys, err := s.x5cCheck(f, x5c, now)
+		if err != nil {
+			return nil, time.Time{}, err
+		}
+		return keys, keys[0].notAfter, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	keys := v.([]publicKey)
+	if now.After(keys[0].notAfter) {
+		return nil, fmt.Errorf("%w: x5c chain expired at %s", ErrSignatureInvalid, keys[0].notAfter.UTC().Format(time.RFC3339))
+	}
+	return keys, nil
+}
+
+// x5cCheck parses and checks a chain; the key it returns carries the
+// earliest expiry of the chain.
+func (s *keySource) x5cCheck(f *Fetcher, x5c []string, now time.Time) ([]publicKey, error) {
 	certs := make([]*x509.Certificate, 0, len(x5c))
 	for i, c := range x5c {
 		der, err := base64.StdEncoding.DecodeString(c)
@@ -370,5 +398,9 @@ func (s *keySource) x5cKey(f *Fetcher, x5c []string, now time.Time) ([]publicKey
 	if err != nil {
 		return nil, fmt.Errorf("%w: x5c leaf: %w", ErrSignatureInvalid, err)
 	}
-	return []publicKey{{key: k}}, nil
+	notAfter := certs[0].NotAfter
+	for _, c := range certs[1:] {
+		notAfter = minTime(notAfter, c.NotAfter)
+	}
+	return []publicKey{{key: k, notAfter: notAfter}}, nil
 }
