@@ -292,10 +292,8 @@ func keyRecipes(t *testing.T, e *keyEnv) []keyRecipe {
 				return http.Header{"Content-Type": {"text/plain; charset=UTF-8"}, "X-Amz-Sns-Message-Type": {"Notification"}},
 					e.snsBody(t, id.key.(*rsa.PrivateKey), id.secret, `{"notificationType":"Delivery","mail":{"messageId":"m1"}}`, now)
 			},
-			tamper: func(body string) string { return strings.Replace(body, "Delivery", "Bounce", 1) },
-			foreignKey: func(t *testing.T, id identity) identity {
-				return identity{secret: id.secret, key: verifytest.RSAKey(t)}
-			}},
+			tamper:     func(body string) string { return strings.Replace(body, "Delivery", "Bounce", 1) },
+			foreignKey: otherRSAKey},
 		{template: "paypal", source: "https://developer.paypal.com/api/rest/webhooks/rest/",
 			newIdentity: func(t *testing.T) identity {
 				return identity{secret: strings.ToUpper(hex.EncodeToString(randomBytes(t, 8))), key: e.rsa}
@@ -307,9 +305,7 @@ func keyRecipes(t *testing.T, e *keyEnv) []keyRecipe {
 					"Paypal-Auth-Algo": {"SHA256withRSA"}, "Paypal-Cert-Url": {"https://api.paypal.com/v1/notifications/certs/CERT-360caa42-fca2a594-a5cafa77"},
 					"Paypal-Transmission-Sig": {base64.StdEncoding.EncodeToString(rsaSign(t, id.key.(*rsa.PrivateKey), crypto.SHA256, msg))}}, body
 			},
-			foreignKey: func(t *testing.T, id identity) identity {
-				return identity{secret: id.secret, key: verifytest.RSAKey(t)}
-			}},
+			foreignKey: otherRSAKey},
 		{template: "googleplay", source: "https://cloud.google.com/pubsub/docs/authenticate-push-subscriptions",
 			newIdentity: func(t *testing.T) identity {
 				return identity{secret: "https://hooks.example.com/v1/ingest/webhook/" + hex.EncodeToString(randomBytes(t, 8)), key: e.rsa}
@@ -322,10 +318,8 @@ func keyRecipes(t *testing.T, e *keyEnv) []keyRecipe {
 			},
 			// The token does not cover the body (Pub/Sub signs none); a
 			// change to the token is what must fail.
-			tamper: nil,
-			foreignKey: func(t *testing.T, id identity) identity {
-				return identity{secret: id.secret, key: verifytest.RSAKey(t)}
-			}},
+			tamper:     nil,
+			foreignKey: otherRSAKey},
 		{template: "appstore", source: "https://developer.apple.com/documentation/appstoreservernotifications/responsebodyv2",
 			newIdentity: func(t *testing.T) identity {
 				return identity{secret: "com.example." + hex.EncodeToString(randomBytes(t, 4)), key: e.ec}
@@ -374,6 +368,16 @@ func keyRecipes(t *testing.T, e *keyEnv) []keyRecipe {
 			wrongSecret: verify.ErrKeyUnavailable,
 			foreignKey:  func(t *testing.T, id identity) identity { return identity{secret: id.secret, key: verifytest.ECKey(t)} }},
 	}
+}
+
+// otherRSAKey and otherECKey sign as id with a key the provider does not
+// hold.
+func otherRSAKey(t *testing.T, id identity) identity {
+	return identity{secret: id.secret, key: verifytest.RSAKey(t)}
+}
+
+func otherECKey(t *testing.T, id identity) identity {
+	return identity{secret: id.secret, key: verifytest.ECKey(t)}
 }
 
 // asymmetric reports whether a scheme is checked by TestKeyTemplates

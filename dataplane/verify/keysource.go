@@ -180,17 +180,9 @@ func (s *keySource) policy(f *Fetcher) (chainPolicy, error) {
 // certificateKey fetches the certificate the request names, from an
 // allowed URL only: the URL is checked before any connection is made.
 func (s *keySource) certificateKey(ctx context.Context, f *Fetcher, req *Request, paths *payload.Paths, now time.Time) ([]publicKey, error) {
-	raw := ""
-	if s.urlHeader != "" {
-		raw = strings.TrimSpace(req.Header.Get(s.urlHeader))
-	} else {
-		val, err := paths.Get(req.Body, s.urlSlot)
-		if err != nil {
-			return nil, fmt.Errorf("%w: body does not parse: %w", ErrSignatureMissing, err)
-		}
-		if val.Kind == payload.String {
-			raw = val.Text()
-		}
+	raw, err := requestText(req, paths, s.urlHeader, s.urlSlot)
+	if err != nil {
+		return nil, err
 	}
 	if raw == "" {
 		return nil, fmt.Errorf("%w: certificate URL", ErrSignatureMissing)

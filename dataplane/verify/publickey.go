@@ -204,15 +204,9 @@ func (pk *pkScheme) algorithm(req *Request, paths *payload.Paths) (sigAlg, error
 	if pk.algNames == nil {
 		return pk.alg, nil
 	}
-	name := ""
-	if pk.algHeader != "" {
-		name = strings.TrimSpace(req.Header.Get(pk.algHeader))
-	} else {
-		val, err := paths.Get(req.Body, pk.algSlot)
-		if err != nil {
-			return algNone, fmt.Errorf("%w: body does not parse: %w", ErrSignatureMissing, err)
-		}
-		name = val.Text()
+	name, err := requestText(req, paths, pk.algHeader, pk.algSlot)
+	if err != nil {
+		return algNone, err
 	}
 	if name == "" {
 		return algNone, fmt.Errorf("%w: the request names no signature algorithm", ErrSignatureMissing)
@@ -268,4 +262,20 @@ func decodeSignature(enc plugsv1.SignatureScheme_Encoding, text string) []byte {
 		return nil
 	}
 	return b
+}
+
+// requestText reads a value a request carries: the header when one is
+// named, else the string at the body path slot; "" when absent.
+func requestText(req *Request, paths *payload.Paths, header string, slot int) (string, error) {
+	if header != "" {
+		return strings.TrimSpace(req.Header.Get(header)), nil
+	}
+	val, err := paths.Get(req.Body, slot)
+	if err != nil {
+		return "", fmt.Errorf("%w: body does not parse: %w", ErrSignatureMissing, err)
+	}
+	if val.Kind != payload.String {
+		return "", nil
+	}
+	return val.Text(), nil
 }
