@@ -343,7 +343,7 @@ func keyRecipes(t *testing.T, e *keyEnv) []keyRecipe {
 				}
 				return body[:i] + string(c) + body[i+1:]
 			},
-			foreignKey: func(t *testing.T, id identity) identity { return identity{secret: id.secret, key: verifytest.ECKey(t)} }},
+			foreignKey: otherECKey},
 		{template: "plaid", source: "https://plaid.com/docs/api/webhooks/webhook-verification/",
 			newIdentity: func(t *testing.T) identity { return identity{secret: e.credential(t, "client"), key: e.ec} },
 			sign: func(t *testing.T, id identity, body string, now time.Time) (http.Header, string) {
