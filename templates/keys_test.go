@@ -353,7 +353,7 @@ func keyRecipes(t *testing.T, e *keyEnv) []keyRecipe {
 			// A credential Plaid's key endpoint refuses: the key cannot be
 			// had, which is a 503 the provider retries (and a log line).
 			wrongSecret: verify.ErrKeyUnavailable,
-			foreignKey:  func(t *testing.T, id identity) identity { return identity{secret: id.secret, key: verifytest.ECKey(t)} }},
+			foreignKey:  otherECKey},
 		{template: "circle", source: "https://developers.circle.com/api-reference/verify-webhook-signatures",
 			newIdentity: func(t *testing.T) identity { return identity{secret: e.credential(t, "TEST_API_KEY"), key: e.ec} },
 			sign: func(t *testing.T, id identity, body string, _ time.Time) (http.Header, string) {
@@ -366,7 +366,7 @@ func keyRecipes(t *testing.T, e *keyEnv) []keyRecipe {
 					"X-Circle-Signature": {base64.StdEncoding.EncodeToString(sig)}}, body
 			},
 			wrongSecret: verify.ErrKeyUnavailable,
-			foreignKey:  func(t *testing.T, id identity) identity { return identity{secret: id.secret, key: verifytest.ECKey(t)} }},
+			foreignKey:  otherECKey},
 	}
 }
 
