@@ -92,7 +92,7 @@ var (
 
 func newKeyEnv(t *testing.T) *keyEnv {
 	ks := verifytest.NewKeyServer(t, "sns.us-west-2.amazonaws.com", "api.paypal.com", "www.googleapis.com",
-		"production.plaid.com", "api.circle.com")
+		"production.plaid.com", "api.circle.com", "keys.fireblocks.io")
 	e := &keyEnv{ks: ks, rsa: verifytest.RSAKey(t), ec: verifytest.ECKey(t), creds: map[string]bool{}}
 	amazon := verifytest.NewCA(t, "Amazon Test CA")
 	e.snsCert = amazon.Issue(t, verifytest.CertOptions{CommonName: "sns.amazonaws.com", Key: e.rsa})
@@ -105,6 +105,9 @@ func newKeyEnv(t *testing.T) *keyEnv {
 		DNSNames: []string{"messageverificationcerts.paypal.com"}, Key: e.rsa}), inter.Cert}
 	ks.Handle("GET /v1/notifications/certs/CERT-360caa42-fca2a594-a5cafa77", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write(verifytest.PEM(e.paypal...))
+	})
+	ks.Handle("GET /.well-known/jwks.json", func(w http.ResponseWriter, _ *http.Request) {
+		_ = json.NewEncoder(w).Encode(map[string]any{"keys": []any{verifytest.JWK(t, &e.rsa.PublicKey, "fireblocks-1")}})
 	})
 	ks.Handle("GET /oauth2/v3/certs", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Cache-Control", "public, max-age=21600")
@@ -344,6 +347,18 @@ func keyRecipes(t *testing.T, e *keyEnv) []keyRecipe {
 				return body[:i] + string(c) + body[i+1:]
 			},
 			foreignKey: otherECKey},
+		{template: "fireblocks", source: "https://developers.fireblocks.com/reference/validating-webhooks",
+			newIdentity: func(t *testing.T) identity {
+				return identity{secret: "0f1e2d3c-4b5a-6978-8a9b-" + hex.EncodeToString(randomBytes(t, 6)), key: e.rsa}
+			},
+			sign: func(t *testing.T, id identity, body string, _ time.Time) (http.Header, string) {
+				body = strings.Replace(body, "0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5c", id.secret, 1)
+				header := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"RS512","kid":"fireblocks-1","typ":"JWT"}`))
+				sig := verifytest.SignJWS(t, "RS512", id.key, []byte(header+"."+base64.RawURLEncoding.EncodeToString([]byte(body))))
+				return http.Header{"Content-Type": {"application/json"},
+					"Fireblocks-Webhook-Signature": {header + ".." + base64.RawURLEncoding.EncodeToString(sig)}}, body
+			},
+			foreignKey: otherRSAKey},
 		{template: "plaid", source: "https://plaid.com/docs/api/webhooks/webhook-verification/",
 			newIdentity: func(t *testing.T) identity { return identity{secret: e.credential(t, "client"), key: e.ec} },
 			sign: func(t *testing.T, id identity, body string, now time.Time) (http.Header, string) {
@@ -392,7 +407,7 @@ func asymmetric(s *plugsv1.SignatureScheme) bool {
 
 // keyTemplates lists the templates with a key recipe, for
 // TestEveryTemplateHasAVector.
-var keyTemplates = []string{"sendgrid", "standardwebhooksv1a", "wise", "lago", "fusionauth", "vonage", "netlify", "awssns",
+var keyTemplates = []string{"fireblocks", "sendgrid", "standardwebhooksv1a", "wise", "lago", "fusionauth", "vonage", "netlify", "awssns",
 	"paypal", "googleplay", "appstore", "plaid", "circle"}
 
 func TestKeyTemplates(t *testing.T) {

@@ -46,7 +46,7 @@ func (v *Verifier) document(req *Request, opts Options, claims any, payloadJSON 
 	}
 	for _, x := range j.nested {
 		data = modify(x, data, func(s string) (any, error) {
-			claims, _, err := v.verifyJWS(req, opts, s)
+			claims, _, err := v.verifyJWS(req, opts, s, nil)
 			if err != nil {
 				return nil, fmt.Errorf("nested token at %s: %w", x, err)
 			}

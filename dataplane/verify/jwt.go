@@ -41,6 +41,7 @@ type jwtScheme struct {
 	maxAge     time.Duration
 	leeway     time.Duration
 	requireExp bool
+	detached   bool
 	document   plugsv1.JwtScheme_Document
 	decode     []jp.Expr
 	nested     []jp.Expr
@@ -58,7 +59,7 @@ func (v *Verifier) compileJWT(s *plugsv1.JwtScheme) error {
 	}
 	j := &jwtScheme{header: canonical(s.GetHeader()), prefix: s.GetPrefix(), slot: -1, wholeBody: s.GetWholeBody(),
 		issuers: s.GetIssuers(), audiences: s.GetAudiences(), hashClaim: s.GetBodyHashClaim(), hash: s.GetBodyHash(),
-		requireExp: s.GetRequireExpiry(), document: s.GetDocument(), leeway: DefaultLeeway, algs: map[string]sigAlg{}}
+		requireExp: s.GetRequireExpiry(), detached: s.GetDetached(), document: s.GetDocument(), leeway: DefaultLeeway, algs: map[string]sigAlg{}}
 	if p := s.GetJsonPath(); p != "" {
 		slot, err := v.paths.Add(p)
 		if err != nil {
@@ -156,7 +157,11 @@ func (v *Verifier) verifyJWT(req *Request, opts Options) error {
 	if err != nil {
 		return err
 	}
-	claims, payloadJSON, err := v.verifyJWS(req, opts, text)
+	var body []byte
+	if j.detached {
+		body = req.Body.Raw()
+	}
+	claims, payloadJSON, err := v.verifyJWS(req, opts, text, body)
 	if err != nil {
 		return err
 	}
@@ -214,12 +219,21 @@ func (j *jwtScheme) token(req *Request, paths *payload.Paths) (string, error) {
 }
 
 // verifyJWS verifies a token's signature under the scheme's keys and
-// returns its claims (parsed) and its payload.
-func (v *Verifier) verifyJWS(req *Request, opts Options, text string) (any, []byte, error) {
+// returns its claims (parsed) and its payload. A detached payload, when
+// not nil, is the payload the token's empty segment stands for.
+func (v *Verifier) verifyJWS(req *Request, opts Options, text string, detached []byte) (any, []byte, error) {
 	j := v.jwt
 	t, err := parseJWS(text)
 	if err != nil {
 		return nil, nil, err
+	}
+	if detached != nil {
+		if len(t.payload) > 0 {
+			return nil, nil, fmt.Errorf("%w: a detached token carries no payload", ErrSignatureMalformed)
+		}
+		h, _, _ := strings.Cut(text, ".")
+		t.signingInput = append([]byte(h+"."), base64.RawURLEncoding.EncodeToString(detached)...)
+		t.payload = detached
 	}
 	alg, ok := j.algs[t.header.Alg]
 	if !ok {

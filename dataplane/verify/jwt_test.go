@@ -431,3 +431,29 @@ func TestJWTKeyEndpoint(t *testing.T) {
 		t.Fatalf("key endpoint called %d times, want 2 (one per credential)", n)
 	}
 }
+
+// A detached JWS signs the body itself: a changed body fails, and a token
+// that carries a payload of its own is refused.
+func TestJWTDetached(t *testing.T) {
+	key := []byte("detached-hmac-key-0123456789")
+	v := mustCompile(t, &plugsv1.SignatureScheme{Algorithm: plugsv1.SignatureScheme_ALGORITHM_JWT, Jwt: &plugsv1.JwtScheme{
+		Header: "X-Jws", Detached: true, Algorithms: []string{"HS256"},
+		Keys: &plugsv1.KeySource{Kind: plugsv1.KeySource_KIND_SECRET, Format: plugsv1.KeySource_FORMAT_HMAC}}}, secretsOf(string(key)))
+	header := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"HS256"}`))
+	sig := func(body string) string {
+		return base64.RawURLEncoding.EncodeToString(verifytest.SignJWS(t, "HS256", key, []byte(header+"."+base64.RawURLEncoding.EncodeToString([]byte(body)))))
+	}
+	run := func(token, body string) error {
+		return v.Verify(&verify.Request{Header: http.Header{"X-Jws": {token}}, Body: payload.New([]byte(body), jsonCT)}, verify.Options{Now: testNow})
+	}
+	if err := run(header+".."+sig(testBody), testBody); err != nil {
+		t.Fatal(err)
+	}
+	if err := run(header+".."+sig(testBody), testBody+" "); !errors.Is(err, verify.ErrSignatureInvalid) {
+		t.Fatalf("changed body: %v", err)
+	}
+	attached := header + "." + base64.RawURLEncoding.EncodeToString([]byte(testBody)) + "." + sig(testBody)
+	if err := run(attached, testBody); !errors.Is(err, verify.ErrSignatureMalformed) {
+		t.Fatalf("payload in the token: %v", err)
+	}
+}

@@ -2289,12 +2289,12 @@ type JwtScheme struct {
 	// (Apple's $.data.signedTransactionInfo): each is verified the same way
 	// and replaced by its payload.
 	NestedJwsJsonPaths []string `protobuf:"bytes,18,rep,name=nested_jws_json_paths,json=nestedJwsJsonPaths,proto3" json:"nested_jws_json_paths,omitempty"`
-	// A JSONPath of the claims holding a timestamp (Unix seconds or
-	// milliseconds) that must be within the scheme's tolerance, for tokens
-	// that carry no "iat" (Apple's signedDate).
-	TimestampClaim string `protobuf:"bytes,19,opt,name=timestamp_claim,json=timestampClaim,proto3" json:"timestamp_claim,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// The token is a detached JWS (RFC 7515 appendix F, Fireblocks): its
+	// payload segment is empty and the raw body is the payload, so the body
+	// is what is signed and what claims and pins are read from.
+	Detached      bool `protobuf:"varint,19,opt,name=detached,proto3" json:"detached,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *JwtScheme) Reset() {
@@ -2453,11 +2453,11 @@ func (x *JwtScheme) GetNestedJwsJsonPaths() []string {
 	return nil
 }
 
-func (x *JwtScheme) GetTimestampClaim() string {
+func (x *JwtScheme) GetDetached() bool {
 	if x != nil {
-		return x.TimestampClaim
+		return x.Detached
 	}
-	return ""
+	return false
 }
 
 // KeySource says where verification keys come from and how they are
@@ -2884,7 +2884,7 @@ const file_plugs_v1_resources_proto_rawDesc = "" +
 	"\x11ALGORITHM_ED25519\x10\a\"=\n" +
 	"\tCanonical\x12\x19\n" +
 	"\x15CANONICAL_UNSPECIFIED\x10\x00\x12\x15\n" +
-	"\x11CANONICAL_AWS_SNS\x10\x01\"\x94\b\n" +
+	"\x11CANONICAL_AWS_SNS\x10\x01\"\x87\b\n" +
 	"\tJwtScheme\x12\x16\n" +
 	"\x06header\x18\x01 \x01(\tR\x06header\x12\x16\n" +
 	"\x06prefix\x18\x02 \x01(\tR\x06prefix\x12\x1b\n" +
@@ -2907,8 +2907,8 @@ const file_plugs_v1_resources_proto_rawDesc = "" +
 	"\x0erequire_expiry\x18\x0f \x01(\bR\rrequireExpiry\x128\n" +
 	"\bdocument\x18\x10 \x01(\x0e2\x1c.plugs.v1.JwtScheme.DocumentR\bdocument\x127\n" +
 	"\x18decode_base64_json_paths\x18\x11 \x03(\tR\x15decodeBase64JsonPaths\x121\n" +
-	"\x15nested_jws_json_paths\x18\x12 \x03(\tR\x12nestedJwsJsonPaths\x12'\n" +
-	"\x0ftimestamp_claim\x18\x13 \x01(\tR\x0etimestampClaim\x1a9\n" +
+	"\x15nested_jws_json_paths\x18\x12 \x03(\tR\x12nestedJwsJsonPaths\x12\x1a\n" +
+	"\bdetached\x18\x13 \x01(\bR\bdetached\x1a9\n" +
 	"\vClaimsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x94\x01\n" +
