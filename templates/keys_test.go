@@ -82,7 +82,8 @@ type keyEnv struct {
 	appleRoot *verifytest.CA
 	appleX5C  []string
 	credMu    sync.Mutex
-	creds     map[string]bool // credentials the key endpoints accept
+	creds     map[string]bool            // credentials the key endpoints accept
+	kinde     map[string]*rsa.PrivateKey // each Kinde business's key, by host
 }
 
 var (
@@ -92,8 +93,8 @@ var (
 
 func newKeyEnv(t *testing.T) *keyEnv {
 	ks := verifytest.NewKeyServer(t, "sns.us-west-2.amazonaws.com", "api.paypal.com", "www.googleapis.com",
-		"production.plaid.com", "api.circle.com", "keys.fireblocks.io")
-	e := &keyEnv{ks: ks, rsa: verifytest.RSAKey(t), ec: verifytest.ECKey(t), creds: map[string]bool{}}
+		"production.plaid.com", "api.circle.com", "keys.fireblocks.io", "*.kinde.com")
+	e := &keyEnv{ks: ks, rsa: verifytest.RSAKey(t), ec: verifytest.ECKey(t), creds: map[string]bool{}, kinde: map[string]*rsa.PrivateKey{}}
 	amazon := verifytest.NewCA(t, "Amazon Test CA")
 	e.snsCert = amazon.Issue(t, verifytest.CertOptions{CommonName: "sns.amazonaws.com", Key: e.rsa})
 	ks.Handle("GET /SimpleNotificationService-9c6465fa7f48f5cacd23014631ec1136.pem", func(w http.ResponseWriter, _ *http.Request) {
@@ -105,6 +106,16 @@ func newKeyEnv(t *testing.T) *keyEnv {
 		DNSNames: []string{"messageverificationcerts.paypal.com"}, Key: e.rsa}), inter.Cert}
 	ks.Handle("GET /v1/notifications/certs/CERT-360caa42-fca2a594-a5cafa77", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write(verifytest.PEM(e.paypal...))
+	})
+	ks.Handle("GET /.well-known/jwks", func(w http.ResponseWriter, r *http.Request) {
+		e.credMu.Lock()
+		k := e.kinde[r.Host]
+		e.credMu.Unlock()
+		if k == nil {
+			http.NotFound(w, r)
+			return
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{"keys": []any{verifytest.JWK(t, &k.PublicKey, "kinde-1")}})
 	})
 	ks.Handle("GET /.well-known/jwks.json", func(w http.ResponseWriter, _ *http.Request) {
 		_ = json.NewEncoder(w).Encode(map[string]any{"keys": []any{verifytest.JWK(t, &e.rsa.PublicKey, "fireblocks-1")}})
@@ -337,15 +348,7 @@ func keyRecipes(t *testing.T, e *keyEnv) []keyRecipe {
 						"environment": "Production", "signedTransactionInfo": tx, "status": 1}})
 				return http.Header{"Content-Type": {"application/json"}}, `{"signedPayload":"` + tok + `"}`
 			},
-			tamper: func(body string) string {
-				// The last signature byte changed.
-				i := strings.LastIndex(body, `"`) - 1
-				c := byte('A')
-				if body[i] == 'A' {
-					c = 'B'
-				}
-				return body[:i] + string(c) + body[i+1:]
-			},
+			tamper:     func(body string) string { return tamperToken(body, strings.LastIndex(body, `"`)) },
 			foreignKey: otherECKey},
 		{template: "fireblocks", source: "https://developers.fireblocks.com/reference/validating-webhooks",
 			newIdentity: func(t *testing.T) identity {
@@ -359,6 +362,41 @@ func keyRecipes(t *testing.T, e *keyEnv) []keyRecipe {
 					"Fireblocks-Webhook-Signature": {header + ".." + base64.RawURLEncoding.EncodeToString(sig)}}, body
 			},
 			foreignKey: otherRSAKey},
+		{template: "kinde", source: "https://docs.kinde.com/integrate/webhooks/add-manage-webhooks",
+			newIdentity: func(t *testing.T) identity {
+				host, k := "biz"+hex.EncodeToString(randomBytes(t, 4))+".kinde.com", verifytest.RSAKey(t)
+				e.credMu.Lock()
+				e.kinde[host] = k
+				e.credMu.Unlock()
+				return identity{secret: host, key: k}
+			},
+			sign: func(t *testing.T, id identity, _ string, now time.Time) (http.Header, string) {
+				tok := verifytest.JWT(t, "RS256", id.key, map[string]any{"kid": "kinde-1"}, map[string]any{"type": "user.created",
+					"webhook_id": "webhook_0193a1b2c3d4", "event_id": "event_0193a1b2c3d5", "timestamp": now.Format(time.RFC3339), "source": "admin",
+					"data": map[string]any{"user": map[string]any{"id": "kp_57ba4a5d1b2c4e0f", "email": "jane@example.com"}}, "iat": now.Unix()})
+				return http.Header{"Content-Type": {"application/jwt"}}, tok
+			},
+			tamper: func(body string) string {
+				return body[:len(body)-2] + map[bool]string{true: "AA", false: "AB"}[!strings.HasSuffix(body, "AA")]
+			},
+			foreignKey: otherRSAKey},
+		{template: "wix", source: "https://dev.wix.com/docs/rest/articles/get-started/webhook-structure",
+			newIdentity: func(t *testing.T) identity {
+				k := verifytest.RSAKey(t)
+				return identity{secret: verifytest.PublicPEM(t, &k.PublicKey), key: k}
+			},
+			sign: func(t *testing.T, id identity, _ string, now time.Time) (http.Header, string) {
+				inner, _ := json.Marshal(map[string]any{"id": "6b1c1f0e-3f2a-4a5b-9c8d-7e6f5a4b3c2d", "entityFqdn": "wix.ecom.v1.order", "slug": "created",
+					"entityId": "cf1e0b5f-2d3a-4c1b-8e9f-0a1b2c3d4e5f", "eventTime": now.Format(time.RFC3339), "createdEvent": map[string]any{"entity": map[string]any{"number": "10001"}}})
+				identityJSON, _ := json.Marshal(map[string]any{"identityType": "MEMBER", "memberId": "8f7e6d5c"})
+				data, _ := json.Marshal(map[string]any{"eventType": "wix.ecom.v1.order_created", "instanceId": "a1b2c3d4-0000-4000-8000-123456789abc",
+					"data": string(inner), "identity": string(identityJSON)})
+				tok := verifytest.JWT(t, "RS256", id.key, map[string]any{"kid": "wix-1"}, map[string]any{"data": string(data), "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()})
+				return http.Header{"Content-Type": {"text/plain"}}, tok
+			},
+			tamper: func(body string) string {
+				return body[:len(body)-2] + map[bool]string{true: "AA", false: "AB"}[!strings.HasSuffix(body, "AA")]
+			}},
 		{template: "plaid", source: "https://plaid.com/docs/api/webhooks/webhook-verification/",
 			newIdentity: func(t *testing.T) identity { return identity{secret: e.credential(t, "client"), key: e.ec} },
 			sign: func(t *testing.T, id identity, body string, now time.Time) (http.Header, string) {
@@ -385,6 +423,17 @@ func keyRecipes(t *testing.T, e *keyEnv) []keyRecipe {
 	}
 }
 
+// tamperToken changes one character of a token's signature, ten before
+// end (its last characters may carry unused bits).
+func tamperToken(s string, end int) string {
+	i := end - 10
+	c := byte('A')
+	if s[i] == 'A' {
+		c = 'B'
+	}
+	return s[:i] + string(c) + s[i+1:]
+}
+
 // otherRSAKey and otherECKey sign as id with a key the provider does not
 // hold.
 func otherRSAKey(t *testing.T, id identity) identity {
@@ -407,7 +456,7 @@ func asymmetric(s *plugsv1.SignatureScheme) bool {
 
 // keyTemplates lists the templates with a key recipe, for
 // TestEveryTemplateHasAVector.
-var keyTemplates = []string{"fireblocks", "sendgrid", "standardwebhooksv1a", "wise", "lago", "fusionauth", "vonage", "netlify", "awssns",
+var keyTemplates = []string{"fireblocks", "kinde", "wix", "sendgrid", "standardwebhooksv1a", "wise", "lago", "fusionauth", "vonage", "netlify", "awssns",
 	"paypal", "googleplay", "appstore", "plaid", "circle"}
 
 func TestKeyTemplates(t *testing.T) {
@@ -470,7 +519,7 @@ func TestKeyTemplates(t *testing.T) {
 				} else if r.template == "googleplay" {
 					th = h.Clone()
 					tok := th.Get("Authorization")
-					th.Set("Authorization", tok[:len(tok)-2]+map[bool]string{true: "AA", false: "AB"}[!strings.HasSuffix(tok, "AA")])
+					th.Set("Authorization", tamperToken(tok, len(tok)))
 				}
 				if _, err := check(secrets, th, tampered, now); !errors.Is(err, verify.ErrSignatureInvalid) {
 					t.Fatalf("got %v", err)
@@ -517,6 +566,8 @@ func TestKeyTemplates(t *testing.T) {
 				switch {
 				case scheme.GetJwt().GetJsonPath() != "":
 					mb = `{"other":"field"}`
+				case scheme.GetJwt().GetWholeBody():
+					mb = ""
 				case scheme.GetJwt().GetHeader() != "":
 					mh.Del(scheme.GetJwt().GetHeader())
 				case scheme.GetSignatureJsonPath() != "":

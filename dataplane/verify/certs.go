@@ -125,11 +125,23 @@ func allowedURL(raw string, patterns []urlPattern, withPath bool) (string, error
 		}
 		// A path with dot segments or a query is never a certificate a
 		// provider names: refuse rather than normalise.
-		if strings.HasPrefix(path, p.path) && !strings.Contains(path, "/.") && u.RawQuery == "" && u.Fragment == "" {
+		if strings.HasPrefix(path, p.path) && !dotSegments(path) && u.RawQuery == "" && u.Fragment == "" {
 			return u.String(), nil
 		}
 	}
 	return "", fmt.Errorf("%q is not on the scheme's list of allowed URLs", redact(raw))
+}
+
+// dotSegments reports whether an escaped path has a "." or ".." segment,
+// spelled out or percent-encoded.
+func dotSegments(path string) bool {
+	for seg := range strings.SplitSeq(path, "/") {
+		seg = strings.ReplaceAll(strings.ToLower(seg), "%2e", ".")
+		if seg == "." || seg == ".." {
+			return true
+		}
+	}
+	return false
 }
 
 // parseCertificates reads PEM certificates (or one DER certificate), leaf

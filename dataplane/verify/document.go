@@ -17,7 +17,7 @@ import (
 // example $.message.data.subscriptionNotification.notificationType.
 func (v *Verifier) document(req *Request, opts Options, claims any, payloadJSON []byte) (*payload.Doc, error) {
 	j := v.jwt
-	if len(j.decode) == 0 && len(j.nested) == 0 {
+	if len(j.decode) == 0 && len(j.decodeText) == 0 && len(j.nested) == 0 {
 		if j.document == plugsv1.JwtScheme_DOCUMENT_CLAIMS {
 			return payload.New(payloadJSON, "application/json"), nil
 		}
@@ -40,6 +40,15 @@ func (v *Verifier) document(req *Request, opts Options, claims any, payloadJSON 
 			val, err := oj.Parse(raw)
 			if err != nil {
 				return nil, fmt.Errorf("%w: %s does not decode to JSON: %w", payload.ErrUnparsable, x, err)
+			}
+			return val, nil
+		}, &failed)
+	}
+	for _, x := range j.decodeText {
+		data = modify(x, data, func(s string) (any, error) {
+			val, err := oj.ParseString(s)
+			if err != nil {
+				return nil, fmt.Errorf("%w: %s is not JSON text: %w", payload.ErrUnparsable, x, err)
 			}
 			return val, nil
 		}, &failed)

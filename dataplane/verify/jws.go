@@ -59,7 +59,9 @@ func parseJWS(token string) (*jws, error) {
 	if t.payload, err = base64.RawURLEncoding.DecodeString(p); err != nil {
 		return nil, fmt.Errorf("%w: token payload is not base64url", ErrSignatureMalformed)
 	}
-	if t.sig, err = base64.RawURLEncoding.DecodeString(s); err != nil {
+	// Strict: a signature has one spelling, so a token whose unused bits
+	// were changed is not taken for the signed one.
+	if t.sig, err = base64.RawURLEncoding.Strict().DecodeString(s); err != nil {
 		return nil, fmt.Errorf("%w: token signature is not base64url", ErrSignatureMalformed)
 	}
 	return t, nil

@@ -44,6 +44,7 @@ type jwtScheme struct {
 	detached   bool
 	document   plugsv1.JwtScheme_Document
 	decode     []jp.Expr
+	decodeText []jp.Expr
 	nested     []jp.Expr
 }
 
@@ -137,6 +138,13 @@ func (v *Verifier) compileJWT(s *plugsv1.JwtScheme) error {
 			return fmt.Errorf("jwt.decode_base64_json_paths: %w", err)
 		}
 		j.decode = append(j.decode, x)
+	}
+	for _, p := range s.GetDecodeJsonTextPaths() {
+		x, err := jp.ParseString(p)
+		if err != nil {
+			return fmt.Errorf("jwt.decode_json_text_paths: %w", err)
+		}
+		j.decodeText = append(j.decodeText, x)
 	}
 	for _, p := range s.GetNestedJwsJsonPaths() {
 		x, err := jp.ParseString(p)
@@ -240,24 +248,13 @@ func (v *Verifier) verifyJWS(req *Request, opts Options, text string, detached [
 		// "none" lands here: it is never in the list.
 		return nil, nil, fmt.Errorf("%w: token algorithm %q is not accepted", ErrSignatureInvalid, t.header.Alg)
 	}
-	var keys []publicKey
-	if j.keys.fetched() {
-		kr := keyRequest{kid: t.header.Kid, x5c: t.header.X5c}
-		if j.keys.kidHeader != "" {
-			kr.kid = strings.TrimSpace(req.Header.Get(j.keys.kidHeader))
-		}
-		if k := v.firstKey(opts.Now); k != nil && j.keys.withSecret {
-			kr.secret = k.raw
-		}
-		if keys, err = j.keys.resolve(opts.Context, opts.Keys, req, &v.paths, opts.Now, kr); err != nil {
-			return nil, nil, err
-		}
-	} else {
-		for _, k := range v.keys {
-			if k.activeAt(opts.Now) {
-				keys = append(keys, k.pubs...)
-			}
-		}
+	kr := keyRequest{kid: t.header.Kid, x5c: t.header.X5c}
+	if j.keys.kidHeader != "" {
+		kr.kid = strings.TrimSpace(req.Header.Get(j.keys.kidHeader))
+	}
+	keys, err := v.keysFor(req, opts, j.keys, kr)
+	if err != nil {
+		return nil, nil, err
 	}
 	matched := false
 	for _, k := range keys {

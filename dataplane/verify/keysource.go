@@ -80,11 +80,25 @@ func compileKeySource(ks *plugsv1.KeySource, paths *payload.Paths) (*keySource, 
 			s.patterns = append(s.patterns, p)
 		}
 	case plugsv1.KeySource_KIND_JWKS, plugsv1.KeySource_KIND_KEY_ENDPOINT:
-		u, err := url.Parse(ks.GetUrl())
+		u, err := url.Parse(strings.ReplaceAll(ks.GetUrl(), "{secret}", "secret.invalid"))
 		if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil {
 			return nil, fmt.Errorf("keys.url must be an https URL, not %q", ks.GetUrl())
 		}
 		s.url = ks.GetUrl()
+		if s.kind == plugsv1.KeySource_KIND_JWKS && strings.Contains(s.url, "{secret}") {
+			// The URL is the tenant's, from its secret: only allowed ones.
+			if len(ks.GetAllowedUrls()) == 0 {
+				return nil, errors.New("keys.allowed_urls is required when keys.url carries {secret}")
+			}
+			for _, a := range ks.GetAllowedUrls() {
+				p, err := parseURLPattern(a)
+				if err != nil {
+					return nil, fmt.Errorf("keys.allowed_urls: %w", err)
+				}
+				s.patterns = append(s.patterns, p)
+			}
+			s.withSecret = true
+		}
 		if s.kind == plugsv1.KeySource_KIND_KEY_ENDPOINT {
 			ep := s.endpoint
 			switch ep.GetMethod() {
@@ -151,7 +165,14 @@ func (s *keySource) resolve(ctx context.Context, f *Fetcher, req *Request, paths
 	case plugsv1.KeySource_KIND_CERTIFICATE_URL:
 		return s.certificateKey(ctx, f, req, paths, now)
 	case plugsv1.KeySource_KIND_JWKS:
-		return s.jwksKeys(ctx, f, kr.kid)
+		u := s.url
+		if s.withSecret {
+			var err error
+			if u, err = allowedURL(strings.ReplaceAll(s.url, "{secret}", string(kr.secret)), s.patterns, true); err != nil {
+				return nil, fmt.Errorf("%w: the source's secret does not make an allowed key set URL: %w", ErrSecretMissing, err)
+			}
+		}
+		return s.jwksKeys(ctx, f, u, kr.kid)
 	case plugsv1.KeySource_KIND_KEY_ENDPOINT:
 		return s.endpointKey(ctx, f, kr)
 	}
@@ -227,8 +248,8 @@ func (s *keySource) certificateKey(ctx context.Context, f *Fetcher, req *Request
 // jwksKeys returns the keys of the set with kid (every key when kid is
 // empty). A kid the cached set lacks fetches the set again, at most once
 // per RefetchWait: providers publish a new key before they sign with it.
-func (s *keySource) jwksKeys(ctx context.Context, f *Fetcher, kid string) ([]publicKey, error) {
-	spec := fetchSpec{key: "jwks " + s.url, url: s.url, header: http.Header{"Accept": {"application/json"}},
+func (s *keySource) jwksKeys(ctx context.Context, f *Fetcher, u, kid string) ([]publicKey, error) {
+	spec := fetchSpec{key: "jwks " + u, url: u, header: http.Header{"Accept": {"application/json"}},
 		parse: func(body []byte) (any, time.Time, error) {
 			keys, err := parseJWKs(body)
 			return keys, time.Time{}, err

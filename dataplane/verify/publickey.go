@@ -131,24 +131,13 @@ func (v *Verifier) verifyPublicKey(req *Request, opts Options) error {
 	if err != nil {
 		return err
 	}
-	var keys []publicKey
-	if pk.keys.fetched() {
-		kr := keyRequest{}
-		if pk.keys.kidHeader != "" {
-			kr.kid = strings.TrimSpace(req.Header.Get(pk.keys.kidHeader))
-		}
-		if k := v.firstKey(opts.Now); k != nil && pk.keys.withSecret {
-			kr.secret = k.raw
-		}
-		if keys, err = pk.keys.resolve(opts.Context, opts.Keys, req, &v.paths, opts.Now, kr); err != nil {
-			return err
-		}
-	} else {
-		for _, k := range v.keys {
-			if k.activeAt(opts.Now) {
-				keys = append(keys, k.pubs...)
-			}
-		}
+	kr := keyRequest{}
+	if pk.keys.kidHeader != "" {
+		kr.kid = strings.TrimSpace(req.Header.Get(pk.keys.kidHeader))
+	}
+	keys, err := v.keysFor(req, opts, pk.keys, kr)
+	if err != nil {
+		return err
 	}
 	matched := false
 	for _, k := range v.keys {
@@ -278,4 +267,43 @@ func requestText(req *Request, paths *payload.Paths, header string, slot int) (s
 		return "", nil
 	}
 	return val.Text(), nil
+}
+
+// keysFor returns the keys that may have signed req: the source's own, or
+// those fetched from the provider. When fetching takes the source's secret
+// (a credential, a tenant's host), every active secret is tried, so the
+// previous one of a rotation still works; it fails only when none gave a
+// key.
+func (v *Verifier) keysFor(req *Request, opts Options, ks *keySource, kr keyRequest) ([]publicKey, error) {
+	var keys []publicKey
+	if !ks.fetched() {
+		for _, k := range v.keys {
+			if k.activeAt(opts.Now) {
+				keys = append(keys, k.pubs...)
+			}
+		}
+		return keys, nil
+	}
+	if !ks.withSecret {
+		return ks.resolve(opts.Context, opts.Keys, req, &v.paths, opts.Now, kr)
+	}
+	var firstErr error
+	for _, k := range v.keys {
+		if !k.activeAt(opts.Now) {
+			continue
+		}
+		kr.secret = k.raw
+		got, err := ks.resolve(opts.Context, opts.Keys, req, &v.paths, opts.Now, kr)
+		if err != nil {
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
+		}
+		keys = append(keys, got...)
+	}
+	if len(keys) == 0 {
+		return nil, firstErr
+	}
+	return keys, nil
 }

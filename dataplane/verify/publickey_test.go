@@ -304,6 +304,7 @@ func TestSNSCertificateURLRefusedBeforeConnecting(t *testing.T) {
 		"https://sns.us_east.amazonaws.com/SimpleNotificationService-good.pem",
 		"https://" + snsHost + "/other/SimpleNotificationService-good.pem",
 		"https://" + snsHost + "/SimpleNotificationService-/../x.pem",
+		"https://" + snsHost + "/SimpleNotificationService-/%2E%2e/x.pem",
 		"https://" + snsHost + "/SimpleNotificationService-good.pem?x=1",
 		"https://127.0.0.1/SimpleNotificationService-good.pem",
 		"//" + snsHost + "/SimpleNotificationService-good.pem",

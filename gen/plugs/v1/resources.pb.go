@@ -2292,9 +2292,13 @@ type JwtScheme struct {
 	// The token is a detached JWS (RFC 7515 appendix F, Fireblocks): its
 	// payload segment is empty and the raw body is the payload, so the body
 	// is what is signed and what claims and pins are read from.
-	Detached      bool `protobuf:"varint,19,opt,name=detached,proto3" json:"detached,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Detached bool `protobuf:"varint,19,opt,name=detached,proto3" json:"detached,omitempty"`
+	// JSONPaths of the document whose values are JSON written as a string
+	// (Wix's $.data, then $.data.data): each is replaced by the JSON it
+	// holds, in the order listed.
+	DecodeJsonTextPaths []string `protobuf:"bytes,20,rep,name=decode_json_text_paths,json=decodeJsonTextPaths,proto3" json:"decode_json_text_paths,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *JwtScheme) Reset() {
@@ -2460,6 +2464,13 @@ func (x *JwtScheme) GetDetached() bool {
 	return false
 }
 
+func (x *JwtScheme) GetDecodeJsonTextPaths() []string {
+	if x != nil {
+		return x.DecodeJsonTextPaths
+	}
+	return nil
+}
+
 // KeySource says where verification keys come from and how they are
 // checked. Fetched keys go through the data plane's egress guard, are
 // cached (Cache-Control respected within bounds), fetched once for all
@@ -2475,13 +2486,17 @@ type KeySource struct {
 	// URL, a header or a JSONPath of the body.
 	UrlHeader   string `protobuf:"bytes,3,opt,name=url_header,json=urlHeader,proto3" json:"url_header,omitempty"`
 	UrlJsonPath string `protobuf:"bytes,4,opt,name=url_json_path,json=urlJsonPath,proto3" json:"url_json_path,omitempty"`
-	// For KIND_CERTIFICATE_URL: the URLs accepted, as prefixes such as
+	// For KIND_CERTIFICATE_URL (and a url with "{secret}"): the URLs
+	// accepted, as prefixes such as
 	// "https://sns.*.amazonaws.com/SimpleNotificationService-". A "*" stands
 	// for exactly one label of the host name; the scheme must be https. A URL
 	// matching none is refused before any connection is made.
 	AllowedUrls []string `protobuf:"bytes,5,rep,name=allowed_urls,json=allowedUrls,proto3" json:"allowed_urls,omitempty"`
 	// For KIND_JWKS and KIND_KEY_ENDPOINT: the URL, https. For
-	// KIND_KEY_ENDPOINT "{kid}" in it stands for the key id.
+	// KIND_KEY_ENDPOINT "{kid}" in it stands for the key id. "{secret}"
+	// stands for the source's secret (a tenant's host, for Kinde): the URL
+	// is then checked against allowed_urls before it is fetched, and the
+	// secret needs no other pin, the key set being the tenant's own.
 	Url string `protobuf:"bytes,6,opt,name=url,proto3" json:"url,omitempty"`
 	// For certificates (KIND_CERTIFICATE_URL, KIND_X5C): the roots the chain
 	// must lead to.
@@ -2884,7 +2899,7 @@ const file_plugs_v1_resources_proto_rawDesc = "" +
 	"\x11ALGORITHM_ED25519\x10\a\"=\n" +
 	"\tCanonical\x12\x19\n" +
 	"\x15CANONICAL_UNSPECIFIED\x10\x00\x12\x15\n" +
-	"\x11CANONICAL_AWS_SNS\x10\x01\"\x87\b\n" +
+	"\x11CANONICAL_AWS_SNS\x10\x01\"\xbc\b\n" +
 	"\tJwtScheme\x12\x16\n" +
 	"\x06header\x18\x01 \x01(\tR\x06header\x12\x16\n" +
 	"\x06prefix\x18\x02 \x01(\tR\x06prefix\x12\x1b\n" +
@@ -2908,7 +2923,8 @@ const file_plugs_v1_resources_proto_rawDesc = "" +
 	"\bdocument\x18\x10 \x01(\x0e2\x1c.plugs.v1.JwtScheme.DocumentR\bdocument\x127\n" +
 	"\x18decode_base64_json_paths\x18\x11 \x03(\tR\x15decodeBase64JsonPaths\x121\n" +
 	"\x15nested_jws_json_paths\x18\x12 \x03(\tR\x12nestedJwsJsonPaths\x12\x1a\n" +
-	"\bdetached\x18\x13 \x01(\bR\bdetached\x1a9\n" +
+	"\bdetached\x18\x13 \x01(\bR\bdetached\x123\n" +
+	"\x16decode_json_text_paths\x18\x14 \x03(\tR\x13decodeJsonTextPaths\x1a9\n" +
 	"\vClaimsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x94\x01\n" +
