@@ -376,9 +376,7 @@ func keyRecipes(t *testing.T, e *keyEnv) []keyRecipe {
 					"data": map[string]any{"user": map[string]any{"id": "kp_57ba4a5d1b2c4e0f", "email": "jane@example.com"}}, "iat": now.Unix()})
 				return http.Header{"Content-Type": {"application/jwt"}}, tok
 			},
-			tamper: func(body string) string {
-				return body[:len(body)-2] + map[bool]string{true: "AA", false: "AB"}[!strings.HasSuffix(body, "AA")]
-			},
+			tamper:     func(body string) string { return tamperToken(body, len(body)) },
 			foreignKey: otherRSAKey},
 		{template: "wix", source: "https://dev.wix.com/docs/rest/articles/get-started/webhook-structure",
 			newIdentity: func(t *testing.T) identity {
@@ -394,9 +392,7 @@ func keyRecipes(t *testing.T, e *keyEnv) []keyRecipe {
 				tok := verifytest.JWT(t, "RS256", id.key, map[string]any{"kid": "wix-1"}, map[string]any{"data": string(data), "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()})
 				return http.Header{"Content-Type": {"text/plain"}}, tok
 			},
-			tamper: func(body string) string {
-				return body[:len(body)-2] + map[bool]string{true: "AA", false: "AB"}[!strings.HasSuffix(body, "AA")]
-			}},
+			tamper: func(body string) string { return tamperToken(body, len(body)) }},
 		{template: "plaid", source: "https://plaid.com/docs/api/webhooks/webhook-verification/",
 			newIdentity: func(t *testing.T) identity { return identity{secret: e.credential(t, "client"), key: e.ec} },
 			sign: func(t *testing.T, id identity, body string, now time.Time) (http.Header, string) {
