@@ -6,7 +6,7 @@ PKGS      := ./...
 # Generated ent code: everything under ent/ except the hand-written parts.
 ENT_KEEP  := generate.go schema rule viewer
 
-.PHONY: run build test test-short generate generate-proto generate-ent migration lint bench clean
+.PHONY: run build test test-short generate generate-proto generate-ent migration lint bench clean ui
 
 run: build ## Build and start `plugs dev` (control plane, data plane, NATS, SQLite).
 	./$(BIN) dev
@@ -65,6 +65,14 @@ bench: build ## Benchmarks, propagation (10,000 sources, 100 data planes), load 
 	@! grep -E '^(FAIL|--- FAIL|panic:)' $(BENCH_OUT)/micro.txt $(BENCH_OUT)/propagation.txt
 	PLUGS_BENCH_COMMAND="make bench$(if $(BENCH_FLAGS), BENCH_FLAGS='$(BENCH_FLAGS)')" ./bin/plugs-load --plugs $(BIN) --report $(BENCH_REPORT) \
 		--micro $(BENCH_OUT)/micro.txt --micro $(BENCH_OUT)/propagation.txt --profile $(BENCH_OUT)/profiles $(BENCH_FLAGS)
+
+# The console's bundle (console/dist) is committed, so building Plugs needs
+# no Node. make ui rebuilds it from console/src with the dependencies of the
+# committed lockfile (Node 20 or newer, npm ci): the TypeScript API types
+# from the OpenAPI document, a type check, the Vite build, and
+# dist/build.json, the hashes a Go test checks the bundle against.
+ui: ## Rebuild the console bundle (console/dist) from its sources.
+	cd console && npm ci --no-audit --no-fund && npm run build
 
 clean:
 	rm -rf bin .plugs

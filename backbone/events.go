@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -19,11 +20,23 @@ import (
 // Server error codes that mean "this subject already holds an event".
 const (
 	codeWrongLastSubjectSeq = 10071 // the expected-empty subject is not
-	codeMaxPerSubject       = 10077 // DiscardNewPerSubject refused it
+	// codeStoreFailed is any refusal to store: DiscardNewPerSubject
+	// refusing a second event on a subject (a duplicate), but also the
+	// stream's own limits (messages, bytes) refusing a new one, which is
+	// no duplicate. Only its description tells them apart.
+	codeStoreFailed = 10077
 )
+
+// perSubjectRefusal is the description of codeStoreFailed when it means a
+// duplicate (nats-server's ErrMaxMsgsPerSubject).
+const perSubjectRefusal = "maximum messages per subject exceeded"
 
 // DefaultDedupWindow is used for an event whose source sets none.
 const DefaultDedupWindow = 72 * time.Hour
+
+// EventIDHeader carries the usage event id of a stored event, and of its
+// deliveries and dead letters.
+const EventIDHeader = "Plugs-Event-Id"
 
 // EventStore stores usage events in EventsStream. It is a pipeline.Sink.
 type EventStore struct {
@@ -34,6 +47,10 @@ type EventStore struct {
 	// Window returns the dedup window of a source; nil or zero means
 	// DefaultDedupWindow.
 	Window func(sourceID string) time.Duration
+
+	// events is EventsStream, looked up once for reading duplicates.
+	mu     sync.Mutex
+	events jetstream.Stream
 }
 
 // Subject is where ev lives: one subject per source, kind of event and
@@ -60,6 +77,14 @@ func Subject(ev *plugsv1.UsageEvent) string {
 
 // Enqueue stores ev unless its (source, kind, event id) is already stored. It
 // returns once the server has confirmed the write (or the duplicate).
+//
+// On a duplicate, ev.Id becomes the id of the event already stored, so
+// what reports the duplicate (its receipt) names an event that exists, not
+// the id generated for this request and never stored. The server's refusal
+// does not carry that id, so it is read from the subject's message: one
+// more round trip, on duplicates only. When that read fails (the event aged
+// out in between, or the backbone did not answer) ev.Id is cleared rather
+// than left naming nothing; the duplicate is a duplicate all the same.
 func (s *EventStore) Enqueue(ctx context.Context, ev *plugsv1.UsageEvent) (bool, error) {
 	data, err := proto.Marshal(ev)
 	if err != nil {
@@ -78,7 +103,7 @@ func (s *EventStore) Enqueue(ctx context.Context, ev *plugsv1.UsageEvent) (bool,
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	msg := &nats.Msg{Subject: Subject(ev), Data: data, Header: nats.Header{}}
-	msg.Header.Set("Plugs-Event-Id", ev.GetId())
+	msg.Header.Set(EventIDHeader, ev.GetId())
 	// The webhook's trace travels with the event to its deliveries. Dedup
 	// is on the subject alone, so a retry carrying another trace is still
 	// refused; the stored event keeps the first one.
@@ -92,8 +117,50 @@ func (s *EventStore) Enqueue(ctx context.Context, ev *plugsv1.UsageEvent) (bool,
 		return false, nil
 	}
 	var apiErr *jetstream.APIError
-	if errors.As(err, &apiErr) && (apiErr.ErrorCode == codeWrongLastSubjectSeq || apiErr.ErrorCode == codeMaxPerSubject) {
+	if errors.As(err, &apiErr) && (apiErr.ErrorCode == codeWrongLastSubjectSeq ||
+		(apiErr.ErrorCode == codeStoreFailed && apiErr.Description == perSubjectRefusal)) {
+		ev.Id = s.storedID(ctx, msg.Subject)
 		return true, nil
 	}
 	return false, fmt.Errorf("%w: %w", ErrUnavailable, err)
+}
+
+// storedID returns the usage event id of the event stored on subject, ""
+// when it cannot be read.
+func (s *EventStore) storedID(ctx context.Context, subject string) string {
+	st, err := s.eventsStream(ctx)
+	if err != nil {
+		return ""
+	}
+	raw, err := st.GetLastMsgForSubject(ctx, subject)
+	if err != nil {
+		return ""
+	}
+	return StoredEventID(raw)
+}
+
+// StoredEventID is the usage event id of a stored event or delivery: its
+// header, or the event's own id; "" when it has neither.
+func StoredEventID(raw *jetstream.RawStreamMsg) string {
+	if id := raw.Header.Get(EventIDHeader); id != "" {
+		return id
+	}
+	ev := &plugsv1.UsageEvent{}
+	if proto.Unmarshal(raw.Data, ev) != nil {
+		return ""
+	}
+	return ev.GetId()
+}
+
+func (s *EventStore) eventsStream(ctx context.Context) (jetstream.Stream, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.events == nil {
+		st, err := s.JS.Stream(ctx, EventsStream)
+		if err != nil {
+			return nil, err
+		}
+		s.events = st
+	}
+	return s.events, nil
 }

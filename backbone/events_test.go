@@ -124,6 +124,51 @@ func TestEventKindsHaveTheirOwnIDSpace(t *testing.T) {
 	}
 }
 
+// A duplicate names the event already stored, not the id generated for
+// the request that was refused, however many race to store it.
+func TestDuplicateNamesTheStoredEvent(t *testing.T) {
+	_, conn := startBackbone(t)
+	store := &backbone.EventStore{JS: conn.JS}
+	evs := make([]*plugsv1.UsageEvent, 20)
+	dup := make([]bool, len(evs))
+	var wg sync.WaitGroup
+	for i := range evs {
+		evs[i] = event("src-1", "evt_same")
+		evs[i].Id = fmt.Sprintf("request-%d", i)
+		wg.Go(func() {
+			var err error
+			if dup[i], err = store.Enqueue(context.Background(), evs[i]); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	s, err := conn.JS.Stream(context.Background(), backbone.EventsStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, err := s.GetLastMsgForSubject(context.Background(), backbone.Subject(event("src-1", "evt_same")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := &plugsv1.UsageEvent{}
+	if err := proto.Unmarshal(msg.Data, stored); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for i, ev := range evs {
+		if ev.GetId() != stored.GetId() {
+			t.Errorf("request %d (duplicate %v) names event %q; the stored one is %q", i, dup[i], ev.GetId(), stored.GetId())
+		}
+		if !dup[i] {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d stored", n)
+	}
+}
+
 // After the dedup window the same id is new again.
 func TestDedupWindowExpires(t *testing.T) {
 	_, conn := startBackbone(t)

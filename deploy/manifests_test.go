@@ -69,6 +69,11 @@ type manifests struct {
 	networkPolicies map[string]*networkingv1.NetworkPolicy
 	// objects are every object's metadata, with the file it came from.
 	objects []placed
+	// namespace is where the objects belong.
+	namespace string
+	// external are Secrets that exist beside the objects rather than
+	// among them (a chart's values name them).
+	external map[string]bool
 }
 
 type placed struct {
@@ -83,18 +88,8 @@ var docSeparator = regexp.MustCompile(`(?m)^---[ \t]*$`)
 // --validate=strict` would.
 func load(t *testing.T) *manifests {
 	t.Helper()
-	m := &manifests{
-		kustomizations:  map[string]*kustomization{},
-		namespaces:      map[string]*corev1.Namespace{},
-		services:        map[string]*corev1.Service{},
-		configMaps:      map[string]*corev1.ConfigMap{},
-		secrets:         map[string]*corev1.Secret{},
-		deployments:     map[string]*appsv1.Deployment{},
-		statefulSets:    map[string]*appsv1.StatefulSet{},
-		hpas:            map[string]*autoscalingv2.HorizontalPodAutoscaler{},
-		pdbs:            map[string]*policyv1.PodDisruptionBudget{},
-		networkPolicies: map[string]*networkingv1.NetworkPolicy{},
-	}
+	m := newManifests()
+	m.namespace = "plugs"
 	err := filepath.WalkDir(manifestDir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".yaml") {
 			return err
@@ -122,6 +117,22 @@ func load(t *testing.T) *manifests {
 		t.Fatalf("no manifests under %s", manifestDir)
 	}
 	return m
+}
+
+func newManifests() *manifests {
+	return &manifests{
+		kustomizations:  map[string]*kustomization{},
+		namespaces:      map[string]*corev1.Namespace{},
+		services:        map[string]*corev1.Service{},
+		configMaps:      map[string]*corev1.ConfigMap{},
+		secrets:         map[string]*corev1.Secret{},
+		deployments:     map[string]*appsv1.Deployment{},
+		statefulSets:    map[string]*appsv1.StatefulSet{},
+		hpas:            map[string]*autoscalingv2.HorizontalPodAutoscaler{},
+		pdbs:            map[string]*policyv1.PodDisruptionBudget{},
+		networkPolicies: map[string]*networkingv1.NetworkPolicy{},
+		external:        map[string]bool{},
+	}
 }
 
 // add decodes one document into its Kubernetes type.
@@ -245,8 +256,10 @@ func TestManifestsDecodeStrictly(t *testing.T) {
 			t.Errorf("%s: %s %s is in namespace %q, want plugs", o.file, o.kind, o.meta.Name, o.meta.Namespace)
 		}
 	}
-	if _, ok := m.namespaces["plugs"]; !ok {
+	if ns, ok := m.namespaces["plugs"]; !ok {
 		t.Error("no Namespace plugs")
+	} else if got := ns.Labels["pod-security.kubernetes.io/enforce"]; got != "restricted" {
+		t.Errorf("namespace plugs enforces %q pod security, want restricted", got)
 	}
 	for dir, k := range m.kustomizations {
 		if k.Namespace != "plugs" {

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
@@ -72,11 +74,10 @@ func TestKustomizationsListEveryManifest(t *testing.T) {
 // TestPodsAreRestricted checks every pod against the restricted Pod
 // Security Standard the namespace enforces, and that each container has
 // probes and bounded resources.
-func TestPodsAreRestricted(t *testing.T) {
-	m := load(t)
-	if got := m.namespaces["plugs"].Labels["pod-security.kubernetes.io/enforce"]; got != "restricted" {
-		t.Errorf("namespace plugs enforces %q pod security, want restricted", got)
-	}
+func TestPodsAreRestricted(t *testing.T) { checkPodsRestricted(t, load(t)) }
+
+func checkPodsRestricted(t *testing.T, m *manifests) {
+	t.Helper()
 	for _, w := range m.workloads() {
 		what := w.kind + " " + w.name
 		if len(w.selector.MatchLabels) == 0 || len(w.selector.MatchExpressions) > 0 {
@@ -180,8 +181,10 @@ func checkResources(t *testing.T, what string, r corev1.ResourceRequirements) {
 // Secrets, keys and ConfigMaps pods read, the pods a Service, a
 // PodDisruptionBudget or a NetworkPolicy selects and the ports they use,
 // the workload an autoscaler scales.
-func TestReferencesResolve(t *testing.T) {
-	m := load(t)
+func TestReferencesResolve(t *testing.T) { checkReferences(t, load(t)) }
+
+func checkReferences(t *testing.T, m *manifests) {
+	t.Helper()
 	for _, w := range m.workloads() {
 		what := w.kind + " " + w.name
 		for _, c := range w.pod.Spec.Containers {
@@ -199,7 +202,7 @@ func TestReferencesResolve(t *testing.T) {
 		}
 		for _, v := range w.pod.Spec.Volumes {
 			if s := v.Secret; s != nil {
-				if _, ok := m.secrets[s.SecretName]; !ok {
+				if _, ok := m.secrets[s.SecretName]; !ok && !m.external[s.SecretName] {
 					t.Errorf("%s: volume %s mounts Secret %s, which secrets.example.yaml does not define", what, v.Name, s.SecretName)
 				}
 				for _, it := range s.Items {
@@ -302,14 +305,16 @@ func TestReferencesResolve(t *testing.T) {
 // TestEnvironmentIsTheBinarys checks the plugs containers against the
 // binary: subcommands it has, PLUGS_* variables it reads, credentials from
 // Secrets rather than written into the manifest.
-func TestEnvironmentIsTheBinarys(t *testing.T) {
-	m := load(t)
+func TestEnvironmentIsTheBinarys(t *testing.T) { checkEnvironment(t, load(t)) }
+
+func checkEnvironment(t *testing.T, m *manifests) {
+	t.Helper()
 	known := sourceEnvNames(t)
 	commands := readSources(t, "../cmd/plugs")
 	credentials := []string{"PLUGS_MASTER_KEY", "PLUGS_DATABASE_URL", "PLUGS_DATAPLANE_TOKEN", "PLUGS_SNAPSHOT_KEY", "PLUGS_NATS_CREDS"}
 	for _, w := range m.workloads() {
 		for _, c := range w.pod.Spec.Containers {
-			if c.Image != plugsImage {
+			if !isPlugs(c) {
 				continue
 			}
 			what := w.kind + " " + w.name
@@ -334,11 +339,14 @@ func TestEnvironmentIsTheBinarys(t *testing.T) {
 // TestPlanesAgree checks the two planes against each other and against
 // the routes their servers register: the ports they listen on, the probes
 // and the addresses each dials.
-func TestPlanesAgree(t *testing.T) {
-	m := load(t)
-	cp, dp := m.deployments["plugs-controlplane"], m.deployments["plugs-dataplane"]
+func TestPlanesAgree(t *testing.T) { checkPlanes(t, load(t)) }
+
+func checkPlanes(t *testing.T, m *manifests) {
+	t.Helper()
+	planes := m.planes(t)
+	cp, dp := planes["controlplane"], planes["dataplane"]
 	if cp == nil || dp == nil {
-		t.Fatal("want Deployments plugs-controlplane and plugs-dataplane")
+		t.Fatal("want a control-plane and a data-plane Deployment")
 	}
 	cpc, dpc := &cp.Spec.Template.Spec.Containers[0], &dp.Spec.Template.Spec.Containers[0]
 
@@ -446,9 +454,24 @@ func (m *manifests) checkDial(t *testing.T, what, addr string, target interface{
 // Plugs is tested against.
 func TestNATSCluster(t *testing.T) {
 	m := load(t)
-	sts, ok := m.statefulSets["nats"]
-	if !ok {
+	if _, ok := m.statefulSets["nats"]; !ok {
 		t.Fatal("no StatefulSet nats")
+	}
+	checkNATS(t, m)
+}
+
+// checkNATS checks the NATS StatefulSet among m's objects, if there is one.
+func checkNATS(t *testing.T, m *manifests) {
+	t.Helper()
+	if len(m.statefulSets) == 0 {
+		return
+	}
+	if len(m.statefulSets) != 1 {
+		t.Fatalf("%d StatefulSets, want the NATS cluster alone", len(m.statefulSets))
+	}
+	var sts *appsv1.StatefulSet
+	for _, s := range m.statefulSets {
+		sts = s
 	}
 	replicas := int(*sts.Spec.Replicas)
 	if replicas != 3 {
@@ -468,9 +491,10 @@ func TestNATSCluster(t *testing.T) {
 
 	// Plugs dials every server, on the client port.
 	for _, name := range sortedKeys(m.deployments) {
-		c := m.deployments[name].Spec.Template.Spec.Containers[0]
+		d := m.deployments[name]
+		c := d.Spec.Template.Spec.Containers[0]
 		urls := env(&c, "PLUGS_NATS_URL")
-		if c.Image != plugsImage || urls == "" {
+		if !isPlugs(c) || urls == "" {
 			continue
 		}
 		var hosts []string
@@ -488,7 +512,7 @@ func TestNATSCluster(t *testing.T) {
 		if len(hosts) != replicas {
 			t.Errorf("Deployment %s: PLUGS_NATS_URL names %d servers, want all %d", name, len(hosts), replicas)
 		}
-		if name == "plugs-dataplane" && env(&c, "PLUGS_NATS_REPLICAS") != strconv.Itoa(replicas) {
+		if d.Spec.Template.Labels[componentLabel] == "dataplane" && env(&c, "PLUGS_NATS_REPLICAS") != strconv.Itoa(replicas) {
 			t.Errorf("Deployment %s: PLUGS_NATS_REPLICAS %q, want %d", name, env(&c, "PLUGS_NATS_REPLICAS"), replicas)
 		}
 	}
@@ -531,6 +555,37 @@ func TestNATSCluster(t *testing.T) {
 	}
 }
 
+// componentLabel says which plane a plugs pod is.
+const componentLabel = "app.kubernetes.io/component"
+
+// isPlugs reports whether c runs the plugs image: "plugs" as the
+// manifests name it, or a registry's plugs repository by tag or digest.
+func isPlugs(c corev1.Container) bool {
+	repo, _, _ := strings.Cut(c.Image, "@")
+	if i := strings.LastIndex(repo, ":"); i > strings.LastIndex(repo, "/") {
+		repo = repo[:i]
+	}
+	return path.Base(repo) == plugsImage
+}
+
+// planes returns the Deployments running plugs, by component.
+func (m *manifests) planes(t *testing.T) map[string]*appsv1.Deployment {
+	t.Helper()
+	out := map[string]*appsv1.Deployment{}
+	for _, name := range sortedKeys(m.deployments) {
+		d := m.deployments[name]
+		if len(d.Spec.Template.Spec.Containers) == 0 || !isPlugs(d.Spec.Template.Spec.Containers[0]) {
+			continue
+		}
+		plane := d.Spec.Template.Labels[componentLabel]
+		if _, dup := out[plane]; dup {
+			t.Fatalf("two Deployments of component %q", plane)
+		}
+		out[plane] = d
+	}
+	return out
+}
+
 func labelsMatch(selector, labels map[string]string) bool {
 	for k, v := range selector {
 		if labels[k] != v {
@@ -552,6 +607,9 @@ func (m *manifests) selected(selector map[string]string) []workload {
 }
 
 func (m *manifests) secretHasKey(name, key string) bool {
+	if m.external[name] {
+		return true
+	}
 	s, ok := m.secrets[name]
 	if !ok {
 		return false

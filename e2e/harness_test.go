@@ -62,6 +62,7 @@ type world struct {
 	ctx      context.Context // carries the tenant's API key
 	db       *store.DB
 	rest     string // base URL of the control plane's REST gateway
+	grpcAddr string // the control plane's gRPC listener
 	key      string // the tenant's API key
 	// keyring is the control plane's, holding masterKey.
 	keyring   *secrets.Keyring
@@ -159,6 +160,7 @@ func startTraced(t *testing.T, tp trace.TracerProvider) *world {
 		ctx:      metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+key),
 		db:       db,
 		rest:     "http://" + srv.HTTPAddr,
+		grpcAddr: srv.GRPCAddr,
 		key:      key,
 		keyring:  kr, masterKey: k,
 	}
@@ -203,13 +205,36 @@ func (w *world) send(sourceID, body string) int {
 // status.
 func (w *world) sendSigned(sourceID, secret, body string) int {
 	w.t.Helper()
-	tpl, _ := templates.MustBuiltin().Get("stripe")
+	return w.sendAs("stripe", sourceID, secret, body)
+}
+
+// sendSignedHeader is sendSigned that also returns the Stripe-Signature
+// header sent.
+func (w *world) sendSignedHeader(sourceID, secret, body string) (string, int) {
+	w.t.Helper()
+	h, code := w.post("stripe", sourceID, secret, body)
+	return h.Get("Stripe-Signature"), code
+}
+
+// sendAs posts body signed with secret as the provider of a template
+// signs, and returns the status.
+func (w *world) sendAs(templateID, sourceID, secret, body string) int {
+	w.t.Helper()
+	_, code := w.post(templateID, sourceID, secret, body)
+	return code
+}
+
+// post signs body as the template's provider would, posts it to the
+// source and returns the headers sent and the status.
+func (w *world) post(templateID, sourceID, secret, body string) (http.Header, int) {
+	w.t.Helper()
+	tpl, _ := templates.MustBuiltin().Get(templateID)
 	s, err := verify.Sign(tpl.GetSignatureScheme(), secret, verify.Message{Body: []byte(body)}, time.Now())
 	if err != nil {
 		w.t.Fatal(err)
 	}
 	req, _ := http.NewRequest(http.MethodPost, w.ingest+"/v1/ingest/webhook/"+sourceID, strings.NewReader(body))
-	req.Header = s.Header
+	req.Header = s.Header.Clone()
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -217,7 +242,7 @@ func (w *world) sendSigned(sourceID, secret, body string) int {
 	}
 	_, _ = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
-	return resp.StatusCode
+	return s.Header, resp.StatusCode
 }
 
 // billing is a customer's endpoint: it verifies each delivery with the

@@ -62,13 +62,23 @@ func TestConcurrentRetriesDeliveredOnce(t *testing.T) {
 }
 
 // A destination failing with 500 for a while gets every event once it
-// recovers.
+// recovers. (For a second: failing a number of requests instead would
+// measure the circuit's probe spacing, not recovery.)
 func TestFailingDestinationGetsEverythingAfterRecovery(t *testing.T) {
 	w := start(t)
 	src := w.stripeSource()
 	key := "a-plain-shared-key-0123456789"
 	b := newBilling(t, key)
-	b.fail = func(n int) bool { return n <= 15 }
+	var mu sync.Mutex
+	var first time.Time
+	b.fail = func(int) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		if first.IsZero() {
+			first = time.Now()
+		}
+		return time.Since(first) < time.Second
+	}
 	dest := w.destination(b.srv.URL, key, &plugsv1.RetryPolicy{
 		InitialBackoff: durationpb.New(20 * time.Millisecond), MaxBackoff: durationpb.New(200 * time.Millisecond),
 	})

@@ -21,8 +21,10 @@ import (
 	"github.com/plugshq/plugs/ent/dataplane"
 	"github.com/plugshq/plugs/ent/dataplanetoken"
 	"github.com/plugshq/plugs/ent/deliveryattempt"
+	"github.com/plugshq/plugs/ent/deliveryrollup"
 	"github.com/plugshq/plugs/ent/destination"
 	"github.com/plugshq/plugs/ent/receipt"
+	"github.com/plugshq/plugs/ent/receiptrollup"
 	"github.com/plugshq/plugs/ent/replayoperation"
 	"github.com/plugshq/plugs/ent/secret"
 	"github.com/plugshq/plugs/ent/source"
@@ -46,10 +48,14 @@ type Client struct {
 	DataPlaneToken *DataPlaneTokenClient
 	// DeliveryAttempt is the client for interacting with the DeliveryAttempt builders.
 	DeliveryAttempt *DeliveryAttemptClient
+	// DeliveryRollup is the client for interacting with the DeliveryRollup builders.
+	DeliveryRollup *DeliveryRollupClient
 	// Destination is the client for interacting with the Destination builders.
 	Destination *DestinationClient
 	// Receipt is the client for interacting with the Receipt builders.
 	Receipt *ReceiptClient
+	// ReceiptRollup is the client for interacting with the ReceiptRollup builders.
+	ReceiptRollup *ReceiptRollupClient
 	// ReplayOperation is the client for interacting with the ReplayOperation builders.
 	ReplayOperation *ReplayOperationClient
 	// Secret is the client for interacting with the Secret builders.
@@ -74,8 +80,10 @@ func (c *Client) init() {
 	c.DataPlane = NewDataPlaneClient(c.config)
 	c.DataPlaneToken = NewDataPlaneTokenClient(c.config)
 	c.DeliveryAttempt = NewDeliveryAttemptClient(c.config)
+	c.DeliveryRollup = NewDeliveryRollupClient(c.config)
 	c.Destination = NewDestinationClient(c.config)
 	c.Receipt = NewReceiptClient(c.config)
+	c.ReceiptRollup = NewReceiptRollupClient(c.config)
 	c.ReplayOperation = NewReplayOperationClient(c.config)
 	c.Secret = NewSecretClient(c.config)
 	c.Source = NewSourceClient(c.config)
@@ -177,8 +185,10 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		DataPlane:       NewDataPlaneClient(cfg),
 		DataPlaneToken:  NewDataPlaneTokenClient(cfg),
 		DeliveryAttempt: NewDeliveryAttemptClient(cfg),
+		DeliveryRollup:  NewDeliveryRollupClient(cfg),
 		Destination:     NewDestinationClient(cfg),
 		Receipt:         NewReceiptClient(cfg),
+		ReceiptRollup:   NewReceiptRollupClient(cfg),
 		ReplayOperation: NewReplayOperationClient(cfg),
 		Secret:          NewSecretClient(cfg),
 		Source:          NewSourceClient(cfg),
@@ -207,8 +217,10 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		DataPlane:       NewDataPlaneClient(cfg),
 		DataPlaneToken:  NewDataPlaneTokenClient(cfg),
 		DeliveryAttempt: NewDeliveryAttemptClient(cfg),
+		DeliveryRollup:  NewDeliveryRollupClient(cfg),
 		Destination:     NewDestinationClient(cfg),
 		Receipt:         NewReceiptClient(cfg),
+		ReceiptRollup:   NewReceiptRollupClient(cfg),
 		ReplayOperation: NewReplayOperationClient(cfg),
 		Secret:          NewSecretClient(cfg),
 		Source:          NewSourceClient(cfg),
@@ -243,7 +255,8 @@ func (c *Client) Close() error {
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
 		c.APIKey, c.ConfigChange, c.DataPlane, c.DataPlaneToken, c.DeliveryAttempt,
-		c.Destination, c.Receipt, c.ReplayOperation, c.Secret, c.Source, c.Tenant,
+		c.DeliveryRollup, c.Destination, c.Receipt, c.ReceiptRollup, c.ReplayOperation,
+		c.Secret, c.Source, c.Tenant,
 	} {
 		n.Use(hooks...)
 	}
@@ -254,7 +267,8 @@ func (c *Client) Use(hooks ...Hook) {
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
 		c.APIKey, c.ConfigChange, c.DataPlane, c.DataPlaneToken, c.DeliveryAttempt,
-		c.Destination, c.Receipt, c.ReplayOperation, c.Secret, c.Source, c.Tenant,
+		c.DeliveryRollup, c.Destination, c.Receipt, c.ReceiptRollup, c.ReplayOperation,
+		c.Secret, c.Source, c.Tenant,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -273,10 +287,14 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.DataPlaneToken.mutate(ctx, m)
 	case *DeliveryAttemptMutation:
 		return c.DeliveryAttempt.mutate(ctx, m)
+	case *DeliveryRollupMutation:
+		return c.DeliveryRollup.mutate(ctx, m)
 	case *DestinationMutation:
 		return c.Destination.mutate(ctx, m)
 	case *ReceiptMutation:
 		return c.Receipt.mutate(ctx, m)
+	case *ReceiptRollupMutation:
+		return c.ReceiptRollup.mutate(ctx, m)
 	case *ReplayOperationMutation:
 		return c.ReplayOperation.mutate(ctx, m)
 	case *SecretMutation:
@@ -960,6 +978,140 @@ func (c *DeliveryAttemptClient) mutate(ctx context.Context, m *DeliveryAttemptMu
 	}
 }
 
+// DeliveryRollupClient is a client for the DeliveryRollup schema.
+type DeliveryRollupClient struct {
+	config
+}
+
+// NewDeliveryRollupClient returns a client for the DeliveryRollup from the given config.
+func NewDeliveryRollupClient(c config) *DeliveryRollupClient {
+	return &DeliveryRollupClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `deliveryrollup.Hooks(f(g(h())))`.
+func (c *DeliveryRollupClient) Use(hooks ...Hook) {
+	c.hooks.DeliveryRollup = append(c.hooks.DeliveryRollup, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `deliveryrollup.Intercept(f(g(h())))`.
+func (c *DeliveryRollupClient) Intercept(interceptors ...Interceptor) {
+	c.inters.DeliveryRollup = append(c.inters.DeliveryRollup, interceptors...)
+}
+
+// Create returns a builder for creating a DeliveryRollup entity.
+func (c *DeliveryRollupClient) Create() *DeliveryRollupCreate {
+	mutation := newDeliveryRollupMutation(c.config, OpCreate)
+	return &DeliveryRollupCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of DeliveryRollup entities.
+func (c *DeliveryRollupClient) CreateBulk(builders ...*DeliveryRollupCreate) *DeliveryRollupCreateBulk {
+	return &DeliveryRollupCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *DeliveryRollupClient) MapCreateBulk(slice any, setFunc func(*DeliveryRollupCreate, int)) *DeliveryRollupCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &DeliveryRollupCreateBulk{err: fmt.Errorf("calling to DeliveryRollupClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*DeliveryRollupCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &DeliveryRollupCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for DeliveryRollup.
+func (c *DeliveryRollupClient) Update() *DeliveryRollupUpdate {
+	mutation := newDeliveryRollupMutation(c.config, OpUpdate)
+	return &DeliveryRollupUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *DeliveryRollupClient) UpdateOne(_m *DeliveryRollup) *DeliveryRollupUpdateOne {
+	mutation := newDeliveryRollupMutation(c.config, OpUpdateOne, withDeliveryRollup(_m))
+	return &DeliveryRollupUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *DeliveryRollupClient) UpdateOneID(id int) *DeliveryRollupUpdateOne {
+	mutation := newDeliveryRollupMutation(c.config, OpUpdateOne, withDeliveryRollupID(id))
+	return &DeliveryRollupUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for DeliveryRollup.
+func (c *DeliveryRollupClient) Delete() *DeliveryRollupDelete {
+	mutation := newDeliveryRollupMutation(c.config, OpDelete)
+	return &DeliveryRollupDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *DeliveryRollupClient) DeleteOne(_m *DeliveryRollup) *DeliveryRollupDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *DeliveryRollupClient) DeleteOneID(id int) *DeliveryRollupDeleteOne {
+	builder := c.Delete().Where(deliveryrollup.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &DeliveryRollupDeleteOne{builder}
+}
+
+// Query returns a query builder for DeliveryRollup.
+func (c *DeliveryRollupClient) Query() *DeliveryRollupQuery {
+	return &DeliveryRollupQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeDeliveryRollup},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a DeliveryRollup entity by its id.
+func (c *DeliveryRollupClient) Get(ctx context.Context, id int) (*DeliveryRollup, error) {
+	return c.Query().Where(deliveryrollup.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *DeliveryRollupClient) GetX(ctx context.Context, id int) *DeliveryRollup {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *DeliveryRollupClient) Hooks() []Hook {
+	hooks := c.hooks.DeliveryRollup
+	return append(hooks[:len(hooks):len(hooks)], deliveryrollup.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *DeliveryRollupClient) Interceptors() []Interceptor {
+	return c.inters.DeliveryRollup
+}
+
+func (c *DeliveryRollupClient) mutate(ctx context.Context, m *DeliveryRollupMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&DeliveryRollupCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&DeliveryRollupUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&DeliveryRollupUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&DeliveryRollupDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown DeliveryRollup mutation op: %q", m.Op())
+	}
+}
+
 // DestinationClient is a client for the Destination schema.
 type DestinationClient struct {
 	config
@@ -1225,6 +1377,140 @@ func (c *ReceiptClient) mutate(ctx context.Context, m *ReceiptMutation) (Value, 
 		return (&ReceiptDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown Receipt mutation op: %q", m.Op())
+	}
+}
+
+// ReceiptRollupClient is a client for the ReceiptRollup schema.
+type ReceiptRollupClient struct {
+	config
+}
+
+// NewReceiptRollupClient returns a client for the ReceiptRollup from the given config.
+func NewReceiptRollupClient(c config) *ReceiptRollupClient {
+	return &ReceiptRollupClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `receiptrollup.Hooks(f(g(h())))`.
+func (c *ReceiptRollupClient) Use(hooks ...Hook) {
+	c.hooks.ReceiptRollup = append(c.hooks.ReceiptRollup, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `receiptrollup.Intercept(f(g(h())))`.
+func (c *ReceiptRollupClient) Intercept(interceptors ...Interceptor) {
+	c.inters.ReceiptRollup = append(c.inters.ReceiptRollup, interceptors...)
+}
+
+// Create returns a builder for creating a ReceiptRollup entity.
+func (c *ReceiptRollupClient) Create() *ReceiptRollupCreate {
+	mutation := newReceiptRollupMutation(c.config, OpCreate)
+	return &ReceiptRollupCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of ReceiptRollup entities.
+func (c *ReceiptRollupClient) CreateBulk(builders ...*ReceiptRollupCreate) *ReceiptRollupCreateBulk {
+	return &ReceiptRollupCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *ReceiptRollupClient) MapCreateBulk(slice any, setFunc func(*ReceiptRollupCreate, int)) *ReceiptRollupCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &ReceiptRollupCreateBulk{err: fmt.Errorf("calling to ReceiptRollupClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*ReceiptRollupCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &ReceiptRollupCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for ReceiptRollup.
+func (c *ReceiptRollupClient) Update() *ReceiptRollupUpdate {
+	mutation := newReceiptRollupMutation(c.config, OpUpdate)
+	return &ReceiptRollupUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *ReceiptRollupClient) UpdateOne(_m *ReceiptRollup) *ReceiptRollupUpdateOne {
+	mutation := newReceiptRollupMutation(c.config, OpUpdateOne, withReceiptRollup(_m))
+	return &ReceiptRollupUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *ReceiptRollupClient) UpdateOneID(id int) *ReceiptRollupUpdateOne {
+	mutation := newReceiptRollupMutation(c.config, OpUpdateOne, withReceiptRollupID(id))
+	return &ReceiptRollupUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for ReceiptRollup.
+func (c *ReceiptRollupClient) Delete() *ReceiptRollupDelete {
+	mutation := newReceiptRollupMutation(c.config, OpDelete)
+	return &ReceiptRollupDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *ReceiptRollupClient) DeleteOne(_m *ReceiptRollup) *ReceiptRollupDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *ReceiptRollupClient) DeleteOneID(id int) *ReceiptRollupDeleteOne {
+	builder := c.Delete().Where(receiptrollup.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &ReceiptRollupDeleteOne{builder}
+}
+
+// Query returns a query builder for ReceiptRollup.
+func (c *ReceiptRollupClient) Query() *ReceiptRollupQuery {
+	return &ReceiptRollupQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeReceiptRollup},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a ReceiptRollup entity by its id.
+func (c *ReceiptRollupClient) Get(ctx context.Context, id int) (*ReceiptRollup, error) {
+	return c.Query().Where(receiptrollup.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *ReceiptRollupClient) GetX(ctx context.Context, id int) *ReceiptRollup {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *ReceiptRollupClient) Hooks() []Hook {
+	hooks := c.hooks.ReceiptRollup
+	return append(hooks[:len(hooks):len(hooks)], receiptrollup.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *ReceiptRollupClient) Interceptors() []Interceptor {
+	return c.inters.ReceiptRollup
+}
+
+func (c *ReceiptRollupClient) mutate(ctx context.Context, m *ReceiptRollupMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&ReceiptRollupCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&ReceiptRollupUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&ReceiptRollupUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&ReceiptRollupDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown ReceiptRollup mutation op: %q", m.Op())
 	}
 }
 
@@ -1799,12 +2085,14 @@ func (c *TenantClient) mutate(ctx context.Context, m *TenantMutation) (Value, er
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		APIKey, ConfigChange, DataPlane, DataPlaneToken, DeliveryAttempt, Destination,
-		Receipt, ReplayOperation, Secret, Source, Tenant []ent.Hook
+		APIKey, ConfigChange, DataPlane, DataPlaneToken, DeliveryAttempt,
+		DeliveryRollup, Destination, Receipt, ReceiptRollup, ReplayOperation, Secret,
+		Source, Tenant []ent.Hook
 	}
 	inters struct {
-		APIKey, ConfigChange, DataPlane, DataPlaneToken, DeliveryAttempt, Destination,
-		Receipt, ReplayOperation, Secret, Source, Tenant []ent.Interceptor
+		APIKey, ConfigChange, DataPlane, DataPlaneToken, DeliveryAttempt,
+		DeliveryRollup, Destination, Receipt, ReceiptRollup, ReplayOperation, Secret,
+		Source, Tenant []ent.Interceptor
 	}
 )
 

@@ -17,8 +17,10 @@ import (
 	"github.com/plugshq/plugs/ent/dataplane"
 	"github.com/plugshq/plugs/ent/dataplanetoken"
 	"github.com/plugshq/plugs/ent/deliveryattempt"
+	"github.com/plugshq/plugs/ent/deliveryrollup"
 	"github.com/plugshq/plugs/ent/destination"
 	"github.com/plugshq/plugs/ent/receipt"
+	"github.com/plugshq/plugs/ent/receiptrollup"
 	"github.com/plugshq/plugs/ent/replayoperation"
 	"github.com/plugshq/plugs/ent/secret"
 	"github.com/plugshq/plugs/ent/source"
@@ -88,8 +90,10 @@ func checkColumn(t, c string) error {
 			dataplane.Table:       dataplane.ValidColumn,
 			dataplanetoken.Table:  dataplanetoken.ValidColumn,
 			deliveryattempt.Table: deliveryattempt.ValidColumn,
+			deliveryrollup.Table:  deliveryrollup.ValidColumn,
 			destination.Table:     destination.ValidColumn,
 			receipt.Table:         receipt.ValidColumn,
+			receiptrollup.Table:   receiptrollup.ValidColumn,
 			replayoperation.Table: replayoperation.ValidColumn,
 			secret.Table:          secret.ValidColumn,
 			source.Table:          source.ValidColumn,

@@ -17,9 +17,11 @@ import (
 	"github.com/plugshq/plugs/ent/dataplane"
 	"github.com/plugshq/plugs/ent/dataplanetoken"
 	"github.com/plugshq/plugs/ent/deliveryattempt"
+	"github.com/plugshq/plugs/ent/deliveryrollup"
 	"github.com/plugshq/plugs/ent/destination"
 	"github.com/plugshq/plugs/ent/predicate"
 	"github.com/plugshq/plugs/ent/receipt"
+	"github.com/plugshq/plugs/ent/receiptrollup"
 	"github.com/plugshq/plugs/ent/replayoperation"
 	"github.com/plugshq/plugs/ent/schema"
 	"github.com/plugshq/plugs/ent/secret"
@@ -41,8 +43,10 @@ const (
 	TypeDataPlane       = "DataPlane"
 	TypeDataPlaneToken  = "DataPlaneToken"
 	TypeDeliveryAttempt = "DeliveryAttempt"
+	TypeDeliveryRollup  = "DeliveryRollup"
 	TypeDestination     = "Destination"
 	TypeReceipt         = "Receipt"
+	TypeReceiptRollup   = "ReceiptRollup"
 	TypeReplayOperation = "ReplayOperation"
 	TypeSecret          = "Secret"
 	TypeSource          = "Source"
@@ -4148,6 +4152,584 @@ func (m *DeliveryAttemptMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown DeliveryAttempt edge %s", name)
 }
 
+// DeliveryRollupMutation represents an operation that mutates the DeliveryRollup nodes in the graph.
+type DeliveryRollupMutation struct {
+	config
+	op             Op
+	typ            string
+	id             *int
+	tenant_id      *uuid.UUID
+	destination_id *uuid.UUID
+	minute         *time.Time
+	outcome        *string
+	count          *int64
+	addcount       *int64
+	clearedFields  map[string]struct{}
+	done           bool
+	oldValue       func(context.Context) (*DeliveryRollup, error)
+	predicates     []predicate.DeliveryRollup
+}
+
+var _ ent.Mutation = (*DeliveryRollupMutation)(nil)
+
+// deliveryrollupOption allows management of the mutation configuration using functional options.
+type deliveryrollupOption func(*DeliveryRollupMutation)
+
+// newDeliveryRollupMutation creates new mutation for the DeliveryRollup entity.
+func newDeliveryRollupMutation(c config, op Op, opts ...deliveryrollupOption) *DeliveryRollupMutation {
+	m := &DeliveryRollupMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeDeliveryRollup,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withDeliveryRollupID sets the ID field of the mutation.
+func withDeliveryRollupID(id int) deliveryrollupOption {
+	return func(m *DeliveryRollupMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *DeliveryRollup
+		)
+		m.oldValue = func(ctx context.Context) (*DeliveryRollup, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().DeliveryRollup.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withDeliveryRollup sets the old DeliveryRollup of the mutation.
+func withDeliveryRollup(node *DeliveryRollup) deliveryrollupOption {
+	return func(m *DeliveryRollupMutation) {
+		m.oldValue = func(context.Context) (*DeliveryRollup, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m DeliveryRollupMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m DeliveryRollupMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *DeliveryRollupMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *DeliveryRollupMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().DeliveryRollup.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetTenantID sets the "tenant_id" field.
+func (m *DeliveryRollupMutation) SetTenantID(u uuid.UUID) {
+	m.tenant_id = &u
+}
+
+// TenantID returns the value of the "tenant_id" field in the mutation.
+func (m *DeliveryRollupMutation) TenantID() (r uuid.UUID, exists bool) {
+	v := m.tenant_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTenantID returns the old "tenant_id" field's value of the DeliveryRollup entity.
+// If the DeliveryRollup object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeliveryRollupMutation) OldTenantID(ctx context.Context) (v uuid.UUID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTenantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTenantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTenantID: %w", err)
+	}
+	return oldValue.TenantID, nil
+}
+
+// ResetTenantID resets all changes to the "tenant_id" field.
+func (m *DeliveryRollupMutation) ResetTenantID() {
+	m.tenant_id = nil
+}
+
+// SetDestinationID sets the "destination_id" field.
+func (m *DeliveryRollupMutation) SetDestinationID(u uuid.UUID) {
+	m.destination_id = &u
+}
+
+// DestinationID returns the value of the "destination_id" field in the mutation.
+func (m *DeliveryRollupMutation) DestinationID() (r uuid.UUID, exists bool) {
+	v := m.destination_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDestinationID returns the old "destination_id" field's value of the DeliveryRollup entity.
+// If the DeliveryRollup object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeliveryRollupMutation) OldDestinationID(ctx context.Context) (v uuid.UUID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDestinationID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDestinationID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDestinationID: %w", err)
+	}
+	return oldValue.DestinationID, nil
+}
+
+// ResetDestinationID resets all changes to the "destination_id" field.
+func (m *DeliveryRollupMutation) ResetDestinationID() {
+	m.destination_id = nil
+}
+
+// SetMinute sets the "minute" field.
+func (m *DeliveryRollupMutation) SetMinute(t time.Time) {
+	m.minute = &t
+}
+
+// Minute returns the value of the "minute" field in the mutation.
+func (m *DeliveryRollupMutation) Minute() (r time.Time, exists bool) {
+	v := m.minute
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMinute returns the old "minute" field's value of the DeliveryRollup entity.
+// If the DeliveryRollup object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeliveryRollupMutation) OldMinute(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMinute is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMinute requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMinute: %w", err)
+	}
+	return oldValue.Minute, nil
+}
+
+// ResetMinute resets all changes to the "minute" field.
+func (m *DeliveryRollupMutation) ResetMinute() {
+	m.minute = nil
+}
+
+// SetOutcome sets the "outcome" field.
+func (m *DeliveryRollupMutation) SetOutcome(s string) {
+	m.outcome = &s
+}
+
+// Outcome returns the value of the "outcome" field in the mutation.
+func (m *DeliveryRollupMutation) Outcome() (r string, exists bool) {
+	v := m.outcome
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOutcome returns the old "outcome" field's value of the DeliveryRollup entity.
+// If the DeliveryRollup object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeliveryRollupMutation) OldOutcome(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOutcome is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOutcome requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOutcome: %w", err)
+	}
+	return oldValue.Outcome, nil
+}
+
+// ResetOutcome resets all changes to the "outcome" field.
+func (m *DeliveryRollupMutation) ResetOutcome() {
+	m.outcome = nil
+}
+
+// SetCount sets the "count" field.
+func (m *DeliveryRollupMutation) SetCount(i int64) {
+	m.count = &i
+	m.addcount = nil
+}
+
+// Count returns the value of the "count" field in the mutation.
+func (m *DeliveryRollupMutation) Count() (r int64, exists bool) {
+	v := m.count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCount returns the old "count" field's value of the DeliveryRollup entity.
+// If the DeliveryRollup object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeliveryRollupMutation) OldCount(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCount: %w", err)
+	}
+	return oldValue.Count, nil
+}
+
+// AddCount adds i to the "count" field.
+func (m *DeliveryRollupMutation) AddCount(i int64) {
+	if m.addcount != nil {
+		*m.addcount += i
+	} else {
+		m.addcount = &i
+	}
+}
+
+// AddedCount returns the value that was added to the "count" field in this mutation.
+func (m *DeliveryRollupMutation) AddedCount() (r int64, exists bool) {
+	v := m.addcount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetCount resets all changes to the "count" field.
+func (m *DeliveryRollupMutation) ResetCount() {
+	m.count = nil
+	m.addcount = nil
+}
+
+// Where appends a list predicates to the DeliveryRollupMutation builder.
+func (m *DeliveryRollupMutation) Where(ps ...predicate.DeliveryRollup) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the DeliveryRollupMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *DeliveryRollupMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.DeliveryRollup, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *DeliveryRollupMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *DeliveryRollupMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (DeliveryRollup).
+func (m *DeliveryRollupMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *DeliveryRollupMutation) Fields() []string {
+	fields := make([]string, 0, 5)
+	if m.tenant_id != nil {
+		fields = append(fields, deliveryrollup.FieldTenantID)
+	}
+	if m.destination_id != nil {
+		fields = append(fields, deliveryrollup.FieldDestinationID)
+	}
+	if m.minute != nil {
+		fields = append(fields, deliveryrollup.FieldMinute)
+	}
+	if m.outcome != nil {
+		fields = append(fields, deliveryrollup.FieldOutcome)
+	}
+	if m.count != nil {
+		fields = append(fields, deliveryrollup.FieldCount)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *DeliveryRollupMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case deliveryrollup.FieldTenantID:
+		return m.TenantID()
+	case deliveryrollup.FieldDestinationID:
+		return m.DestinationID()
+	case deliveryrollup.FieldMinute:
+		return m.Minute()
+	case deliveryrollup.FieldOutcome:
+		return m.Outcome()
+	case deliveryrollup.FieldCount:
+		return m.Count()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *DeliveryRollupMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case deliveryrollup.FieldTenantID:
+		return m.OldTenantID(ctx)
+	case deliveryrollup.FieldDestinationID:
+		return m.OldDestinationID(ctx)
+	case deliveryrollup.FieldMinute:
+		return m.OldMinute(ctx)
+	case deliveryrollup.FieldOutcome:
+		return m.OldOutcome(ctx)
+	case deliveryrollup.FieldCount:
+		return m.OldCount(ctx)
+	}
+	return nil, fmt.Errorf("unknown DeliveryRollup field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *DeliveryRollupMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case deliveryrollup.FieldTenantID:
+		v, ok := value.(uuid.UUID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTenantID(v)
+		return nil
+	case deliveryrollup.FieldDestinationID:
+		v, ok := value.(uuid.UUID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDestinationID(v)
+		return nil
+	case deliveryrollup.FieldMinute:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMinute(v)
+		return nil
+	case deliveryrollup.FieldOutcome:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOutcome(v)
+		return nil
+	case deliveryrollup.FieldCount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCount(v)
+		return nil
+	}
+	return fmt.Errorf("unknown DeliveryRollup field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *DeliveryRollupMutation) AddedFields() []string {
+	var fields []string
+	if m.addcount != nil {
+		fields = append(fields, deliveryrollup.FieldCount)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *DeliveryRollupMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case deliveryrollup.FieldCount:
+		return m.AddedCount()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *DeliveryRollupMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case deliveryrollup.FieldCount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddCount(v)
+		return nil
+	}
+	return fmt.Errorf("unknown DeliveryRollup numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *DeliveryRollupMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *DeliveryRollupMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *DeliveryRollupMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown DeliveryRollup nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *DeliveryRollupMutation) ResetField(name string) error {
+	switch name {
+	case deliveryrollup.FieldTenantID:
+		m.ResetTenantID()
+		return nil
+	case deliveryrollup.FieldDestinationID:
+		m.ResetDestinationID()
+		return nil
+	case deliveryrollup.FieldMinute:
+		m.ResetMinute()
+		return nil
+	case deliveryrollup.FieldOutcome:
+		m.ResetOutcome()
+		return nil
+	case deliveryrollup.FieldCount:
+		m.ResetCount()
+		return nil
+	}
+	return fmt.Errorf("unknown DeliveryRollup field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *DeliveryRollupMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *DeliveryRollupMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *DeliveryRollupMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *DeliveryRollupMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *DeliveryRollupMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *DeliveryRollupMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *DeliveryRollupMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown DeliveryRollup unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *DeliveryRollupMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown DeliveryRollup edge %s", name)
+}
+
 // DestinationMutation represents an operation that mutates the Destination nodes in the graph.
 type DestinationMutation struct {
 	config
@@ -5486,6 +6068,11 @@ type ReceiptMutation struct {
 	unverified        *bool
 	size_bytes        *int64
 	addsize_bytes     *int64
+	item_count        *int32
+	additem_count     *int32
+	items             *[]schema.ReceiptItem
+	appenditems       []schema.ReceiptItem
+	items_truncated   *bool
 	clearedFields     map[string]struct{}
 	done              bool
 	oldValue          func(context.Context) (*Receipt, error)
@@ -6618,6 +7205,163 @@ func (m *ReceiptMutation) ResetSizeBytes() {
 	m.addsize_bytes = nil
 }
 
+// SetItemCount sets the "item_count" field.
+func (m *ReceiptMutation) SetItemCount(i int32) {
+	m.item_count = &i
+	m.additem_count = nil
+}
+
+// ItemCount returns the value of the "item_count" field in the mutation.
+func (m *ReceiptMutation) ItemCount() (r int32, exists bool) {
+	v := m.item_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldItemCount returns the old "item_count" field's value of the Receipt entity.
+// If the Receipt object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReceiptMutation) OldItemCount(ctx context.Context) (v int32, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldItemCount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldItemCount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldItemCount: %w", err)
+	}
+	return oldValue.ItemCount, nil
+}
+
+// AddItemCount adds i to the "item_count" field.
+func (m *ReceiptMutation) AddItemCount(i int32) {
+	if m.additem_count != nil {
+		*m.additem_count += i
+	} else {
+		m.additem_count = &i
+	}
+}
+
+// AddedItemCount returns the value that was added to the "item_count" field in this mutation.
+func (m *ReceiptMutation) AddedItemCount() (r int32, exists bool) {
+	v := m.additem_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetItemCount resets all changes to the "item_count" field.
+func (m *ReceiptMutation) ResetItemCount() {
+	m.item_count = nil
+	m.additem_count = nil
+}
+
+// SetItems sets the "items" field.
+func (m *ReceiptMutation) SetItems(si []schema.ReceiptItem) {
+	m.items = &si
+	m.appenditems = nil
+}
+
+// Items returns the value of the "items" field in the mutation.
+func (m *ReceiptMutation) Items() (r []schema.ReceiptItem, exists bool) {
+	v := m.items
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldItems returns the old "items" field's value of the Receipt entity.
+// If the Receipt object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReceiptMutation) OldItems(ctx context.Context) (v []schema.ReceiptItem, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldItems is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldItems requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldItems: %w", err)
+	}
+	return oldValue.Items, nil
+}
+
+// AppendItems adds si to the "items" field.
+func (m *ReceiptMutation) AppendItems(si []schema.ReceiptItem) {
+	m.appenditems = append(m.appenditems, si...)
+}
+
+// AppendedItems returns the list of values that were appended to the "items" field in this mutation.
+func (m *ReceiptMutation) AppendedItems() ([]schema.ReceiptItem, bool) {
+	if len(m.appenditems) == 0 {
+		return nil, false
+	}
+	return m.appenditems, true
+}
+
+// ClearItems clears the value of the "items" field.
+func (m *ReceiptMutation) ClearItems() {
+	m.items = nil
+	m.appenditems = nil
+	m.clearedFields[receipt.FieldItems] = struct{}{}
+}
+
+// ItemsCleared returns if the "items" field was cleared in this mutation.
+func (m *ReceiptMutation) ItemsCleared() bool {
+	_, ok := m.clearedFields[receipt.FieldItems]
+	return ok
+}
+
+// ResetItems resets all changes to the "items" field.
+func (m *ReceiptMutation) ResetItems() {
+	m.items = nil
+	m.appenditems = nil
+	delete(m.clearedFields, receipt.FieldItems)
+}
+
+// SetItemsTruncated sets the "items_truncated" field.
+func (m *ReceiptMutation) SetItemsTruncated(b bool) {
+	m.items_truncated = &b
+}
+
+// ItemsTruncated returns the value of the "items_truncated" field in the mutation.
+func (m *ReceiptMutation) ItemsTruncated() (r bool, exists bool) {
+	v := m.items_truncated
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldItemsTruncated returns the old "items_truncated" field's value of the Receipt entity.
+// If the Receipt object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReceiptMutation) OldItemsTruncated(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldItemsTruncated is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldItemsTruncated requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldItemsTruncated: %w", err)
+	}
+	return oldValue.ItemsTruncated, nil
+}
+
+// ResetItemsTruncated resets all changes to the "items_truncated" field.
+func (m *ReceiptMutation) ResetItemsTruncated() {
+	m.items_truncated = nil
+}
+
 // Where appends a list predicates to the ReceiptMutation builder.
 func (m *ReceiptMutation) Where(ps ...predicate.Receipt) {
 	m.predicates = append(m.predicates, ps...)
@@ -6652,7 +7396,7 @@ func (m *ReceiptMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ReceiptMutation) Fields() []string {
-	fields := make([]string, 0, 25)
+	fields := make([]string, 0, 28)
 	if m.tenant_id != nil {
 		fields = append(fields, receipt.FieldTenantID)
 	}
@@ -6728,6 +7472,15 @@ func (m *ReceiptMutation) Fields() []string {
 	if m.size_bytes != nil {
 		fields = append(fields, receipt.FieldSizeBytes)
 	}
+	if m.item_count != nil {
+		fields = append(fields, receipt.FieldItemCount)
+	}
+	if m.items != nil {
+		fields = append(fields, receipt.FieldItems)
+	}
+	if m.items_truncated != nil {
+		fields = append(fields, receipt.FieldItemsTruncated)
+	}
 	return fields
 }
 
@@ -6786,6 +7539,12 @@ func (m *ReceiptMutation) Field(name string) (ent.Value, bool) {
 		return m.Unverified()
 	case receipt.FieldSizeBytes:
 		return m.SizeBytes()
+	case receipt.FieldItemCount:
+		return m.ItemCount()
+	case receipt.FieldItems:
+		return m.Items()
+	case receipt.FieldItemsTruncated:
+		return m.ItemsTruncated()
 	}
 	return nil, false
 }
@@ -6845,6 +7604,12 @@ func (m *ReceiptMutation) OldField(ctx context.Context, name string) (ent.Value,
 		return m.OldUnverified(ctx)
 	case receipt.FieldSizeBytes:
 		return m.OldSizeBytes(ctx)
+	case receipt.FieldItemCount:
+		return m.OldItemCount(ctx)
+	case receipt.FieldItems:
+		return m.OldItems(ctx)
+	case receipt.FieldItemsTruncated:
+		return m.OldItemsTruncated(ctx)
 	}
 	return nil, fmt.Errorf("unknown Receipt field %s", name)
 }
@@ -7029,6 +7794,27 @@ func (m *ReceiptMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetSizeBytes(v)
 		return nil
+	case receipt.FieldItemCount:
+		v, ok := value.(int32)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetItemCount(v)
+		return nil
+	case receipt.FieldItems:
+		v, ok := value.([]schema.ReceiptItem)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetItems(v)
+		return nil
+	case receipt.FieldItemsTruncated:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetItemsTruncated(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Receipt field %s", name)
 }
@@ -7049,6 +7835,9 @@ func (m *ReceiptMutation) AddedFields() []string {
 	if m.addsize_bytes != nil {
 		fields = append(fields, receipt.FieldSizeBytes)
 	}
+	if m.additem_count != nil {
+		fields = append(fields, receipt.FieldItemCount)
+	}
 	return fields
 }
 
@@ -7065,6 +7854,8 @@ func (m *ReceiptMutation) AddedField(name string) (ent.Value, bool) {
 		return m.AddedBodySize()
 	case receipt.FieldSizeBytes:
 		return m.AddedSizeBytes()
+	case receipt.FieldItemCount:
+		return m.AddedItemCount()
 	}
 	return nil, false
 }
@@ -7102,6 +7893,13 @@ func (m *ReceiptMutation) AddField(name string, value ent.Value) error {
 		}
 		m.AddSizeBytes(v)
 		return nil
+	case receipt.FieldItemCount:
+		v, ok := value.(int32)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddItemCount(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Receipt numeric field %s", name)
 }
@@ -7115,6 +7913,9 @@ func (m *ReceiptMutation) ClearedFields() []string {
 	}
 	if m.FieldCleared(receipt.FieldBody) {
 		fields = append(fields, receipt.FieldBody)
+	}
+	if m.FieldCleared(receipt.FieldItems) {
+		fields = append(fields, receipt.FieldItems)
 	}
 	return fields
 }
@@ -7135,6 +7936,9 @@ func (m *ReceiptMutation) ClearField(name string) error {
 		return nil
 	case receipt.FieldBody:
 		m.ClearBody()
+		return nil
+	case receipt.FieldItems:
+		m.ClearItems()
 		return nil
 	}
 	return fmt.Errorf("unknown Receipt nullable field %s", name)
@@ -7219,6 +8023,15 @@ func (m *ReceiptMutation) ResetField(name string) error {
 	case receipt.FieldSizeBytes:
 		m.ResetSizeBytes()
 		return nil
+	case receipt.FieldItemCount:
+		m.ResetItemCount()
+		return nil
+	case receipt.FieldItems:
+		m.ResetItems()
+		return nil
+	case receipt.FieldItemsTruncated:
+		m.ResetItemsTruncated()
+		return nil
 	}
 	return fmt.Errorf("unknown Receipt field %s", name)
 }
@@ -7269,6 +8082,638 @@ func (m *ReceiptMutation) ClearEdge(name string) error {
 // It returns an error if the edge is not defined in the schema.
 func (m *ReceiptMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown Receipt edge %s", name)
+}
+
+// ReceiptRollupMutation represents an operation that mutates the ReceiptRollup nodes in the graph.
+type ReceiptRollupMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *int
+	tenant_id     *uuid.UUID
+	source_id     *uuid.UUID
+	minute        *time.Time
+	outcome       *string
+	cause         *string
+	count         *int64
+	addcount      *int64
+	clearedFields map[string]struct{}
+	done          bool
+	oldValue      func(context.Context) (*ReceiptRollup, error)
+	predicates    []predicate.ReceiptRollup
+}
+
+var _ ent.Mutation = (*ReceiptRollupMutation)(nil)
+
+// receiptrollupOption allows management of the mutation configuration using functional options.
+type receiptrollupOption func(*ReceiptRollupMutation)
+
+// newReceiptRollupMutation creates new mutation for the ReceiptRollup entity.
+func newReceiptRollupMutation(c config, op Op, opts ...receiptrollupOption) *ReceiptRollupMutation {
+	m := &ReceiptRollupMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeReceiptRollup,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withReceiptRollupID sets the ID field of the mutation.
+func withReceiptRollupID(id int) receiptrollupOption {
+	return func(m *ReceiptRollupMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *ReceiptRollup
+		)
+		m.oldValue = func(ctx context.Context) (*ReceiptRollup, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().ReceiptRollup.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withReceiptRollup sets the old ReceiptRollup of the mutation.
+func withReceiptRollup(node *ReceiptRollup) receiptrollupOption {
+	return func(m *ReceiptRollupMutation) {
+		m.oldValue = func(context.Context) (*ReceiptRollup, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m ReceiptRollupMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m ReceiptRollupMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *ReceiptRollupMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *ReceiptRollupMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().ReceiptRollup.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetTenantID sets the "tenant_id" field.
+func (m *ReceiptRollupMutation) SetTenantID(u uuid.UUID) {
+	m.tenant_id = &u
+}
+
+// TenantID returns the value of the "tenant_id" field in the mutation.
+func (m *ReceiptRollupMutation) TenantID() (r uuid.UUID, exists bool) {
+	v := m.tenant_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTenantID returns the old "tenant_id" field's value of the ReceiptRollup entity.
+// If the ReceiptRollup object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReceiptRollupMutation) OldTenantID(ctx context.Context) (v uuid.UUID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTenantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTenantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTenantID: %w", err)
+	}
+	return oldValue.TenantID, nil
+}
+
+// ResetTenantID resets all changes to the "tenant_id" field.
+func (m *ReceiptRollupMutation) ResetTenantID() {
+	m.tenant_id = nil
+}
+
+// SetSourceID sets the "source_id" field.
+func (m *ReceiptRollupMutation) SetSourceID(u uuid.UUID) {
+	m.source_id = &u
+}
+
+// SourceID returns the value of the "source_id" field in the mutation.
+func (m *ReceiptRollupMutation) SourceID() (r uuid.UUID, exists bool) {
+	v := m.source_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSourceID returns the old "source_id" field's value of the ReceiptRollup entity.
+// If the ReceiptRollup object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReceiptRollupMutation) OldSourceID(ctx context.Context) (v uuid.UUID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSourceID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSourceID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSourceID: %w", err)
+	}
+	return oldValue.SourceID, nil
+}
+
+// ResetSourceID resets all changes to the "source_id" field.
+func (m *ReceiptRollupMutation) ResetSourceID() {
+	m.source_id = nil
+}
+
+// SetMinute sets the "minute" field.
+func (m *ReceiptRollupMutation) SetMinute(t time.Time) {
+	m.minute = &t
+}
+
+// Minute returns the value of the "minute" field in the mutation.
+func (m *ReceiptRollupMutation) Minute() (r time.Time, exists bool) {
+	v := m.minute
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMinute returns the old "minute" field's value of the ReceiptRollup entity.
+// If the ReceiptRollup object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReceiptRollupMutation) OldMinute(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMinute is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMinute requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMinute: %w", err)
+	}
+	return oldValue.Minute, nil
+}
+
+// ResetMinute resets all changes to the "minute" field.
+func (m *ReceiptRollupMutation) ResetMinute() {
+	m.minute = nil
+}
+
+// SetOutcome sets the "outcome" field.
+func (m *ReceiptRollupMutation) SetOutcome(s string) {
+	m.outcome = &s
+}
+
+// Outcome returns the value of the "outcome" field in the mutation.
+func (m *ReceiptRollupMutation) Outcome() (r string, exists bool) {
+	v := m.outcome
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOutcome returns the old "outcome" field's value of the ReceiptRollup entity.
+// If the ReceiptRollup object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReceiptRollupMutation) OldOutcome(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOutcome is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOutcome requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOutcome: %w", err)
+	}
+	return oldValue.Outcome, nil
+}
+
+// ResetOutcome resets all changes to the "outcome" field.
+func (m *ReceiptRollupMutation) ResetOutcome() {
+	m.outcome = nil
+}
+
+// SetCause sets the "cause" field.
+func (m *ReceiptRollupMutation) SetCause(s string) {
+	m.cause = &s
+}
+
+// Cause returns the value of the "cause" field in the mutation.
+func (m *ReceiptRollupMutation) Cause() (r string, exists bool) {
+	v := m.cause
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCause returns the old "cause" field's value of the ReceiptRollup entity.
+// If the ReceiptRollup object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReceiptRollupMutation) OldCause(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCause is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCause requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCause: %w", err)
+	}
+	return oldValue.Cause, nil
+}
+
+// ResetCause resets all changes to the "cause" field.
+func (m *ReceiptRollupMutation) ResetCause() {
+	m.cause = nil
+}
+
+// SetCount sets the "count" field.
+func (m *ReceiptRollupMutation) SetCount(i int64) {
+	m.count = &i
+	m.addcount = nil
+}
+
+// Count returns the value of the "count" field in the mutation.
+func (m *ReceiptRollupMutation) Count() (r int64, exists bool) {
+	v := m.count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCount returns the old "count" field's value of the ReceiptRollup entity.
+// If the ReceiptRollup object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReceiptRollupMutation) OldCount(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCount: %w", err)
+	}
+	return oldValue.Count, nil
+}
+
+// AddCount adds i to the "count" field.
+func (m *ReceiptRollupMutation) AddCount(i int64) {
+	if m.addcount != nil {
+		*m.addcount += i
+	} else {
+		m.addcount = &i
+	}
+}
+
+// AddedCount returns the value that was added to the "count" field in this mutation.
+func (m *ReceiptRollupMutation) AddedCount() (r int64, exists bool) {
+	v := m.addcount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetCount resets all changes to the "count" field.
+func (m *ReceiptRollupMutation) ResetCount() {
+	m.count = nil
+	m.addcount = nil
+}
+
+// Where appends a list predicates to the ReceiptRollupMutation builder.
+func (m *ReceiptRollupMutation) Where(ps ...predicate.ReceiptRollup) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the ReceiptRollupMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *ReceiptRollupMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.ReceiptRollup, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *ReceiptRollupMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *ReceiptRollupMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (ReceiptRollup).
+func (m *ReceiptRollupMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *ReceiptRollupMutation) Fields() []string {
+	fields := make([]string, 0, 6)
+	if m.tenant_id != nil {
+		fields = append(fields, receiptrollup.FieldTenantID)
+	}
+	if m.source_id != nil {
+		fields = append(fields, receiptrollup.FieldSourceID)
+	}
+	if m.minute != nil {
+		fields = append(fields, receiptrollup.FieldMinute)
+	}
+	if m.outcome != nil {
+		fields = append(fields, receiptrollup.FieldOutcome)
+	}
+	if m.cause != nil {
+		fields = append(fields, receiptrollup.FieldCause)
+	}
+	if m.count != nil {
+		fields = append(fields, receiptrollup.FieldCount)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *ReceiptRollupMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case receiptrollup.FieldTenantID:
+		return m.TenantID()
+	case receiptrollup.FieldSourceID:
+		return m.SourceID()
+	case receiptrollup.FieldMinute:
+		return m.Minute()
+	case receiptrollup.FieldOutcome:
+		return m.Outcome()
+	case receiptrollup.FieldCause:
+		return m.Cause()
+	case receiptrollup.FieldCount:
+		return m.Count()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *ReceiptRollupMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case receiptrollup.FieldTenantID:
+		return m.OldTenantID(ctx)
+	case receiptrollup.FieldSourceID:
+		return m.OldSourceID(ctx)
+	case receiptrollup.FieldMinute:
+		return m.OldMinute(ctx)
+	case receiptrollup.FieldOutcome:
+		return m.OldOutcome(ctx)
+	case receiptrollup.FieldCause:
+		return m.OldCause(ctx)
+	case receiptrollup.FieldCount:
+		return m.OldCount(ctx)
+	}
+	return nil, fmt.Errorf("unknown ReceiptRollup field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ReceiptRollupMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case receiptrollup.FieldTenantID:
+		v, ok := value.(uuid.UUID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTenantID(v)
+		return nil
+	case receiptrollup.FieldSourceID:
+		v, ok := value.(uuid.UUID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSourceID(v)
+		return nil
+	case receiptrollup.FieldMinute:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMinute(v)
+		return nil
+	case receiptrollup.FieldOutcome:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOutcome(v)
+		return nil
+	case receiptrollup.FieldCause:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCause(v)
+		return nil
+	case receiptrollup.FieldCount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCount(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ReceiptRollup field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *ReceiptRollupMutation) AddedFields() []string {
+	var fields []string
+	if m.addcount != nil {
+		fields = append(fields, receiptrollup.FieldCount)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *ReceiptRollupMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case receiptrollup.FieldCount:
+		return m.AddedCount()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ReceiptRollupMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case receiptrollup.FieldCount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddCount(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ReceiptRollup numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *ReceiptRollupMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *ReceiptRollupMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *ReceiptRollupMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown ReceiptRollup nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *ReceiptRollupMutation) ResetField(name string) error {
+	switch name {
+	case receiptrollup.FieldTenantID:
+		m.ResetTenantID()
+		return nil
+	case receiptrollup.FieldSourceID:
+		m.ResetSourceID()
+		return nil
+	case receiptrollup.FieldMinute:
+		m.ResetMinute()
+		return nil
+	case receiptrollup.FieldOutcome:
+		m.ResetOutcome()
+		return nil
+	case receiptrollup.FieldCause:
+		m.ResetCause()
+		return nil
+	case receiptrollup.FieldCount:
+		m.ResetCount()
+		return nil
+	}
+	return fmt.Errorf("unknown ReceiptRollup field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *ReceiptRollupMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *ReceiptRollupMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *ReceiptRollupMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *ReceiptRollupMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *ReceiptRollupMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *ReceiptRollupMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *ReceiptRollupMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown ReceiptRollup unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *ReceiptRollupMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown ReceiptRollup edge %s", name)
 }
 
 // ReplayOperationMutation represents an operation that mutates the ReplayOperation nodes in the graph.

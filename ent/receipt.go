@@ -69,8 +69,14 @@ type Receipt struct {
 	// Unverified holds the value of the "unverified" field.
 	Unverified bool `json:"unverified,omitempty"`
 	// SizeBytes holds the value of the "size_bytes" field.
-	SizeBytes    int64 `json:"size_bytes,omitempty"`
-	selectValues sql.SelectValues
+	SizeBytes int64 `json:"size_bytes,omitempty"`
+	// ItemCount holds the value of the "item_count" field.
+	ItemCount int32 `json:"item_count,omitempty"`
+	// Items holds the value of the "items" field.
+	Items []schema.ReceiptItem `json:"items,omitempty"`
+	// ItemsTruncated holds the value of the "items_truncated" field.
+	ItemsTruncated bool `json:"items_truncated,omitempty"`
+	selectValues   sql.SelectValues
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
@@ -78,11 +84,11 @@ func (*Receipt) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case receipt.FieldHeaders, receipt.FieldBody:
+		case receipt.FieldHeaders, receipt.FieldBody, receipt.FieldItems:
 			values[i] = new([]byte)
-		case receipt.FieldReplay, receipt.FieldBodyTruncated, receipt.FieldTest, receipt.FieldUnverified:
+		case receipt.FieldReplay, receipt.FieldBodyTruncated, receipt.FieldTest, receipt.FieldUnverified, receipt.FieldItemsTruncated:
 			values[i] = new(sql.NullBool)
-		case receipt.FieldStatusCode, receipt.FieldLatencyMs, receipt.FieldBodySize, receipt.FieldSizeBytes:
+		case receipt.FieldStatusCode, receipt.FieldLatencyMs, receipt.FieldBodySize, receipt.FieldSizeBytes, receipt.FieldItemCount:
 			values[i] = new(sql.NullInt64)
 		case receipt.FieldOutcome, receipt.FieldCause, receipt.FieldDetail, receipt.FieldField, receipt.FieldEventType, receipt.FieldProviderEventID, receipt.FieldUsageEventID, receipt.FieldDataPlane, receipt.FieldRemoteAddress, receipt.FieldMethod, receipt.FieldRequestURI, receipt.FieldBodySha256:
 			values[i] = new(sql.NullString)
@@ -263,6 +269,26 @@ func (_m *Receipt) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.SizeBytes = value.Int64
 			}
+		case receipt.FieldItemCount:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field item_count", values[i])
+			} else if value.Valid {
+				_m.ItemCount = int32(value.Int64)
+			}
+		case receipt.FieldItems:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field items", values[i])
+			} else if value != nil && len(*value) > 0 {
+				if err := json.Unmarshal(*value, &_m.Items); err != nil {
+					return fmt.Errorf("unmarshal field items: %w", err)
+				}
+			}
+		case receipt.FieldItemsTruncated:
+			if value, ok := values[i].(*sql.NullBool); !ok {
+				return fmt.Errorf("unexpected type %T for field items_truncated", values[i])
+			} else if value.Valid {
+				_m.ItemsTruncated = value.Bool
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -373,6 +399,15 @@ func (_m *Receipt) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("size_bytes=")
 	builder.WriteString(fmt.Sprintf("%v", _m.SizeBytes))
+	builder.WriteString(", ")
+	builder.WriteString("item_count=")
+	builder.WriteString(fmt.Sprintf("%v", _m.ItemCount))
+	builder.WriteString(", ")
+	builder.WriteString("items=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Items))
+	builder.WriteString(", ")
+	builder.WriteString("items_truncated=")
+	builder.WriteString(fmt.Sprintf("%v", _m.ItemsTruncated))
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -327,6 +327,40 @@ func (_c *ReceiptCreate) SetNillableSizeBytes(v *int64) *ReceiptCreate {
 	return _c
 }
 
+// SetItemCount sets the "item_count" field.
+func (_c *ReceiptCreate) SetItemCount(v int32) *ReceiptCreate {
+	_c.mutation.SetItemCount(v)
+	return _c
+}
+
+// SetNillableItemCount sets the "item_count" field if the given value is not nil.
+func (_c *ReceiptCreate) SetNillableItemCount(v *int32) *ReceiptCreate {
+	if v != nil {
+		_c.SetItemCount(*v)
+	}
+	return _c
+}
+
+// SetItems sets the "items" field.
+func (_c *ReceiptCreate) SetItems(v []schema.ReceiptItem) *ReceiptCreate {
+	_c.mutation.SetItems(v)
+	return _c
+}
+
+// SetItemsTruncated sets the "items_truncated" field.
+func (_c *ReceiptCreate) SetItemsTruncated(v bool) *ReceiptCreate {
+	_c.mutation.SetItemsTruncated(v)
+	return _c
+}
+
+// SetNillableItemsTruncated sets the "items_truncated" field if the given value is not nil.
+func (_c *ReceiptCreate) SetNillableItemsTruncated(v *bool) *ReceiptCreate {
+	if v != nil {
+		_c.SetItemsTruncated(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *ReceiptCreate) SetID(v uuid.UUID) *ReceiptCreate {
 	_c.mutation.SetID(v)
@@ -446,6 +480,14 @@ func (_c *ReceiptCreate) defaults() error {
 		v := receipt.DefaultSizeBytes
 		_c.mutation.SetSizeBytes(v)
 	}
+	if _, ok := _c.mutation.ItemCount(); !ok {
+		v := receipt.DefaultItemCount
+		_c.mutation.SetItemCount(v)
+	}
+	if _, ok := _c.mutation.ItemsTruncated(); !ok {
+		v := receipt.DefaultItemsTruncated
+		_c.mutation.SetItemsTruncated(v)
+	}
 	return nil
 }
 
@@ -524,6 +566,12 @@ func (_c *ReceiptCreate) check() error {
 	}
 	if _, ok := _c.mutation.SizeBytes(); !ok {
 		return &ValidationError{Name: "size_bytes", err: errors.New(`ent: missing required field "Receipt.size_bytes"`)}
+	}
+	if _, ok := _c.mutation.ItemCount(); !ok {
+		return &ValidationError{Name: "item_count", err: errors.New(`ent: missing required field "Receipt.item_count"`)}
+	}
+	if _, ok := _c.mutation.ItemsTruncated(); !ok {
+		return &ValidationError{Name: "items_truncated", err: errors.New(`ent: missing required field "Receipt.items_truncated"`)}
 	}
 	return nil
 }
@@ -660,6 +708,18 @@ func (_c *ReceiptCreate) createSpec() (*Receipt, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.SizeBytes(); ok {
 		_spec.SetField(receipt.FieldSizeBytes, field.TypeInt64, value)
 		_node.SizeBytes = value
+	}
+	if value, ok := _c.mutation.ItemCount(); ok {
+		_spec.SetField(receipt.FieldItemCount, field.TypeInt32, value)
+		_node.ItemCount = value
+	}
+	if value, ok := _c.mutation.Items(); ok {
+		_spec.SetField(receipt.FieldItems, field.TypeJSON, value)
+		_node.Items = value
+	}
+	if value, ok := _c.mutation.ItemsTruncated(); ok {
+		_spec.SetField(receipt.FieldItemsTruncated, field.TypeBool, value)
+		_node.ItemsTruncated = value
 	}
 	return _node, _spec
 }
@@ -804,6 +864,15 @@ func (u *ReceiptUpsertOne) UpdateNewValues() *ReceiptUpsertOne {
 		}
 		if _, exists := u.create.mutation.SizeBytes(); exists {
 			s.SetIgnore(receipt.FieldSizeBytes)
+		}
+		if _, exists := u.create.mutation.ItemCount(); exists {
+			s.SetIgnore(receipt.FieldItemCount)
+		}
+		if _, exists := u.create.mutation.Items(); exists {
+			s.SetIgnore(receipt.FieldItems)
+		}
+		if _, exists := u.create.mutation.ItemsTruncated(); exists {
+			s.SetIgnore(receipt.FieldItemsTruncated)
 		}
 	}))
 	return u
@@ -1093,6 +1162,15 @@ func (u *ReceiptUpsertBulk) UpdateNewValues() *ReceiptUpsertBulk {
 			}
 			if _, exists := b.mutation.SizeBytes(); exists {
 				s.SetIgnore(receipt.FieldSizeBytes)
+			}
+			if _, exists := b.mutation.ItemCount(); exists {
+				s.SetIgnore(receipt.FieldItemCount)
+			}
+			if _, exists := b.mutation.Items(); exists {
+				s.SetIgnore(receipt.FieldItems)
+			}
+			if _, exists := b.mutation.ItemsTruncated(); exists {
+				s.SetIgnore(receipt.FieldItemsTruncated)
 			}
 		}
 	}))

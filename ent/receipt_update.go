@@ -81,6 +81,9 @@ func (_u *ReceiptUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if _u.mutation.BodyCleared() {
 		_spec.ClearField(receipt.FieldBody, field.TypeBytes)
 	}
+	if _u.mutation.ItemsCleared() {
+		_spec.ClearField(receipt.FieldItems, field.TypeJSON)
+	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
@@ -185,6 +188,9 @@ func (_u *ReceiptUpdateOne) sqlSave(ctx context.Context) (_node *Receipt, err er
 	}
 	if _u.mutation.BodyCleared() {
 		_spec.ClearField(receipt.FieldBody, field.TypeBytes)
+	}
+	if _u.mutation.ItemsCleared() {
+		_spec.ClearField(receipt.FieldItems, field.TypeJSON)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	_node = &Receipt{config: _u.config}

@@ -24,10 +24,14 @@ type Tx struct {
 	DataPlaneToken *DataPlaneTokenClient
 	// DeliveryAttempt is the client for interacting with the DeliveryAttempt builders.
 	DeliveryAttempt *DeliveryAttemptClient
+	// DeliveryRollup is the client for interacting with the DeliveryRollup builders.
+	DeliveryRollup *DeliveryRollupClient
 	// Destination is the client for interacting with the Destination builders.
 	Destination *DestinationClient
 	// Receipt is the client for interacting with the Receipt builders.
 	Receipt *ReceiptClient
+	// ReceiptRollup is the client for interacting with the ReceiptRollup builders.
+	ReceiptRollup *ReceiptRollupClient
 	// ReplayOperation is the client for interacting with the ReplayOperation builders.
 	ReplayOperation *ReplayOperationClient
 	// Secret is the client for interacting with the Secret builders.
@@ -172,8 +176,10 @@ func (tx *Tx) init() {
 	tx.DataPlane = NewDataPlaneClient(tx.config)
 	tx.DataPlaneToken = NewDataPlaneTokenClient(tx.config)
 	tx.DeliveryAttempt = NewDeliveryAttemptClient(tx.config)
+	tx.DeliveryRollup = NewDeliveryRollupClient(tx.config)
 	tx.Destination = NewDestinationClient(tx.config)
 	tx.Receipt = NewReceiptClient(tx.config)
+	tx.ReceiptRollup = NewReceiptRollupClient(tx.config)
 	tx.ReplayOperation = NewReplayOperationClient(tx.config)
 	tx.Secret = NewSecretClient(tx.config)
 	tx.Source = NewSourceClient(tx.config)

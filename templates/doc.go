@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/plugshq/plugs/dataplane/verify"
 	plugsv1 "github.com/plugshq/plugs/gen/plugs/v1"
 )
 
@@ -62,13 +63,30 @@ func ProvidersDoc(c *Catalog) []byte {
 // verification says in a few words how a scheme authenticates a request.
 func verification(s *plugsv1.SignatureScheme) string {
 	where := "`" + s.GetHeader() + "`"
-	if p := s.GetSignatureJsonPath(); p != "" {
-		where = "body field `" + p + "`"
+	for _, a := range s.GetHeaderAlternatives() {
+		if a.GetHeader() == s.GetHeader() {
+			where += " (or `" + strings.Join(a.GetAlternatives(), "`, `") + "`)"
+		}
+	}
+	switch {
+	case s.GetSignatureJsonPath() != "" && s.GetItemsJsonPath() != "":
+		where = "body field `" + s.GetSignatureJsonPath() + "` of each item at `" + s.GetItemsJsonPath() + "`"
+	case s.GetSignatureJsonPath() != "":
+		where = "body field `" + s.GetSignatureJsonPath() + "`"
+	case s.GetSignatureQueryParam() != "":
+		where = "query parameter `" + s.GetSignatureQueryParam() + "`"
 	}
 	var out string
 	switch s.GetAlgorithm() {
 	case plugsv1.SignatureScheme_ALGORITHM_TOKEN:
-		return "shared token in `" + s.GetTokenHeader() + "`"
+		out = "shared token in `" + s.GetTokenHeader() + "`"
+		switch {
+		case s.GetTokenQueryParam() != "":
+			out = "shared token in query parameter `" + s.GetTokenQueryParam() + "`"
+		case s.GetTokenJsonPath() != "":
+			out = "shared token in body field `" + s.GetTokenJsonPath() + "`"
+		}
+		return out + handshakeNote(s)
 	case plugsv1.SignatureScheme_ALGORITHM_BASIC_AUTH:
 		return "HTTP Basic credentials"
 	case plugsv1.SignatureScheme_ALGORITHM_ED25519:
@@ -98,10 +116,17 @@ func verification(s *plugsv1.SignatureScheme) string {
 		}
 		out += ", timestamp within " + seconds(tol)
 	}
-	if s.GetHandshake() != plugsv1.SignatureScheme_HANDSHAKE_UNSPECIFIED {
-		out += ", answers its handshake"
+	return out + handshakeNote(s)
+}
+
+func handshakeNote(s *plugsv1.SignatureScheme) string {
+	switch {
+	case verify.CapturesSecret(s):
+		return ", takes its secret from the handshake"
+	case s.GetHandshake() != plugsv1.SignatureScheme_HANDSHAKE_UNSPECIFIED || len(s.GetHandshakes()) > 0:
+		return ", answers its handshake"
 	}
-	return out
+	return ""
 }
 
 // publicKeyName names a public-key scheme's algorithm, or the algorithms
@@ -161,6 +186,14 @@ func algorithmName(a plugsv1.SignatureScheme_Algorithm) string {
 		return "HMAC-SHA1"
 	case plugsv1.SignatureScheme_ALGORITHM_HMAC_SHA512:
 		return "HMAC-SHA512"
+	case plugsv1.SignatureScheme_ALGORITHM_HMAC_MD5:
+		return "HMAC-MD5"
+	case plugsv1.SignatureScheme_ALGORITHM_SHA256:
+		return "SHA-256 digest with the secret"
+	case plugsv1.SignatureScheme_ALGORITHM_SHA1:
+		return "SHA-1 digest with the secret"
+	case plugsv1.SignatureScheme_ALGORITHM_SHA512:
+		return "SHA-512 digest with the secret"
 	}
 	return a.String()
 }

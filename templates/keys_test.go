@@ -28,6 +28,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -498,7 +499,7 @@ func TestKeyTemplates(t *testing.T) {
 					doc = req.Document
 				}
 				ev := &plugsv1.UsageEvent{}
-				if err := mp.Map(mapping.Input{Body: doc, Header: h, ReceiveTime: now}, ev); err != nil {
+				if _, err := mp.Map(mapping.Input{Body: doc, Header: h, ReceiveTime: now}, ev); err != nil {
 					t.Fatalf("mapping: %v", err)
 				}
 				if ev.GetEventType() == "" {
@@ -622,5 +623,64 @@ func TestKeyTemplates(t *testing.T) {
 		if !covered[id] {
 			t.Errorf("%s is listed in keyTemplates but has no recipe", id)
 		}
+	}
+}
+
+// The awssns template confirms a subscription SNS signed for the source's
+// topic, by visiting its SubscribeURL once, and never one of another topic
+// or on another host.
+func TestAWSSNSSubscriptionConfirmation(t *testing.T) {
+	e := newKeyEnv(t)
+	var visits atomic.Int32
+	e.ks.Handle("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("Action") == "ConfirmSubscription" {
+			visits.Add(1)
+		}
+	})
+	tpl, err := templates.MustBuiltin().Get("awssns")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const topic = "arn:aws:sns:us-west-2:123456789012:billing"
+	v, err := verify.Compile(tpl.GetSignatureScheme(), []*plugsv1.SigningSecret{{Id: "s", Value: []byte(topic)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC().Truncate(time.Second)
+	confirmation := func(topic, subscribe string) *verify.Request {
+		m := map[string]string{"Type": "SubscriptionConfirmation", "MessageId": "165545c9-2a5c-472c-8df2-7ff2be2b3b1b", "Token": "2336412f37",
+			"TopicArn": topic, "Message": "You have chosen to subscribe to the topic " + topic + ".", "SubscribeURL": subscribe,
+			"Timestamp": now.Format("2006-01-02T15:04:05.000Z"), "SignatureVersion": "2",
+			"SigningCertURL": "https://sns.us-west-2.amazonaws.com/SimpleNotificationService-9c6465fa7f48f5cacd23014631ec1136.pem"}
+		var s strings.Builder
+		for _, k := range []string{"Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type"} {
+			s.WriteString(k + "\n" + m[k] + "\n")
+		}
+		m["Signature"] = base64.StdEncoding.EncodeToString(rsaSign(t, e.rsa, crypto.SHA256, s.String()))
+		b, _ := json.Marshal(m)
+		return &verify.Request{Method: http.MethodPost, URL: "https://hooks.example.com/v1/ingest/webhook/x",
+			Header: http.Header{"Content-Type": {"text/plain; charset=UTF-8"}, "X-Amz-Sns-Message-Type": {"SubscriptionConfirmation"}},
+			Body:   payload.New(b, "text/plain; charset=UTF-8")}
+	}
+	opts := verify.Options{Now: now, Keys: e.keys, Context: t.Context()}
+	answer := func(req *verify.Request) (*verify.Answer, error) {
+		if err := v.Verify(req, opts); err != nil {
+			return nil, err
+		}
+		return v.Handshake(req, "", true, opts)
+	}
+	subscribe := "https://sns.us-west-2.amazonaws.com/?Action=ConfirmSubscription&TopicArn=" + topic + "&Token=2336412f37"
+	ans, err := answer(confirmation(topic, subscribe))
+	if err != nil || ans == nil || visits.Load() != 1 {
+		t.Fatalf("answer %v, error %v, %d visits", ans, err, visits.Load())
+	}
+	if _, err := answer(confirmation("arn:aws:sns:us-west-2:123456789012:other", subscribe)); !errors.Is(err, verify.ErrSignatureInvalid) {
+		t.Fatalf("another topic: %v", err)
+	}
+	if _, err := answer(confirmation(topic, "https://sns.us-west-2.amazonaws.com.evil.example/?Action=ConfirmSubscription")); !errors.Is(err, verify.ErrSignatureInvalid) {
+		t.Fatalf("another host: %v", err)
+	}
+	if n := visits.Load(); n != 1 {
+		t.Fatalf("%d visits", n)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -80,7 +81,13 @@ func check(t *testing.T, scheme *plugsv1.SignatureScheme, secrets []*plugsv1.Sig
 	if p := v.Problems(); len(p) > 0 {
 		t.Fatalf("secrets left out: %v", p)
 	}
-	req := &verify.Request{Method: m.Method, URL: m.URL, Header: s.Header, Body: payload.New(s.Body, s.Header.Get("Content-Type"))}
+	url := m.URL
+	if s.URL != "" {
+		// The signer may have added query parameters (a signature or
+		// token carried in the query, signed parameters).
+		url = s.URL
+	}
+	req := &verify.Request{Method: m.Method, URL: url, Header: s.Header, Body: payload.New(s.Body, s.Header.Get("Content-Type"))}
 	return v.Verify(req, verify.Options{Now: now})
 }
 
@@ -104,7 +111,7 @@ func headerRefs(m *plugsv1.FieldMappings) []string {
 // tamper changes the signed content of a signed request by one small edit.
 func tamper(t *testing.T, scheme *plugsv1.SignatureScheme, s *verify.Signed) (*verify.Signed, bool) {
 	t.Helper()
-	out := &verify.Signed{Header: s.Header.Clone(), Body: s.Body}
+	out := &verify.Signed{Header: s.Header.Clone(), Body: s.Body, URL: s.URL}
 	for _, p := range scheme.GetSignedParts() {
 		switch p.GetKind() {
 		case plugsv1.SignedPart_KIND_BODY:
@@ -119,8 +126,15 @@ func tamper(t *testing.T, scheme *plugsv1.SignatureScheme, s *verify.Signed) (*v
 				t.Fatal(err)
 			}
 			x := jp.MustParseString(p.GetValue())
-			if err := x.Set(data, "tampered"); err != nil {
-				t.Fatal(err)
+			targets := []any{data}
+			if items := scheme.GetItemsJsonPath(); items != "" {
+				// The path is relative to each separately signed item.
+				targets = jp.MustParseString(items).Get(data)
+			}
+			for _, target := range targets {
+				if err := x.Set(target, "tampered"); err != nil {
+					t.Fatal(err)
+				}
 			}
 			out.Body = []byte(oj.JSON(data))
 			return out, true
@@ -131,8 +145,25 @@ func tamper(t *testing.T, scheme *plugsv1.SignatureScheme, s *verify.Signed) (*v
 
 // removeSignature takes away what carries the signature or token.
 func removeSignature(scheme *plugsv1.SignatureScheme, s *verify.Signed) *verify.Signed {
-	out := &verify.Signed{Header: s.Header.Clone(), Body: s.Body}
+	out := &verify.Signed{Header: s.Header.Clone(), Body: s.Body, URL: s.URL}
 	switch {
+	case scheme.GetSignatureQueryParam() != "" || scheme.GetTokenQueryParam() != "":
+		name := scheme.GetSignatureQueryParam() + scheme.GetTokenQueryParam()
+		u, _ := url.Parse(s.URL)
+		q := u.Query()
+		q.Del(name)
+		u.RawQuery = q.Encode()
+		out.URL = u.String()
+	case scheme.GetTokenJsonPath() != "":
+		data, _ := oj.Parse(s.Body)
+		_, _ = jp.MustParseString(scheme.GetTokenJsonPath()).Remove(data)
+		out.Body = []byte(oj.JSON(data))
+	case scheme.GetItemsJsonPath() != "":
+		data, _ := oj.Parse(s.Body)
+		for _, item := range jp.MustParseString(scheme.GetItemsJsonPath()).Get(data) {
+			_, _ = jp.MustParseString(scheme.GetSignatureJsonPath()).Remove(item)
+		}
+		out.Body = []byte(oj.JSON(data))
 	case scheme.GetAlgorithm() == plugsv1.SignatureScheme_ALGORITHM_TOKEN:
 		out.Header.Del(scheme.GetTokenHeader())
 	case scheme.GetAlgorithm() == plugsv1.SignatureScheme_ALGORITHM_BASIC_AUTH:
@@ -194,9 +225,9 @@ func TestEveryTemplate(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				ev := &plugsv1.UsageEvent{}
 				in := mapping.Input{Body: payload.New(signed.Body, signed.Header.Get("Content-Type")), Header: signed.Header, ReceiveTime: now}
-				if err := mp.Map(in, ev); err != nil {
+				ev, err := mapBody(t, mp, in)
+				if err != nil {
 					t.Fatalf("sample payload: %v", err)
 				}
 				if tpl.GetFieldMappings().GetEventId() != nil && ev.GetEventId() == "" {
@@ -221,7 +252,11 @@ func TestEveryTemplate(t *testing.T) {
 				if scheme.GetTimestamp() == nil {
 					t.Skip("the provider sends no timestamp")
 				}
-				old := sign(t, scheme, current, m, now.Add(-2*time.Hour))
+				age := 2 * time.Hour
+				if d := scheme.GetTolerance(); d != nil && d.AsDuration() >= age {
+					age = d.AsDuration() + time.Hour
+				}
+				old := sign(t, scheme, current, m, now.Add(-age))
 				if err := check(t, scheme, secrets, m, old, now); !errors.Is(err, verify.ErrSignatureStale) {
 					t.Fatalf("got %v", err)
 				}

@@ -45,6 +45,9 @@ type recipe struct {
 	// tamper, when set, replaces the default edit of the body (the first
 	// key renamed) for schemes that sign only some body fields.
 	tamper func(body string) string
+	// tamperURL, when set, is the edit for a scheme that signs the URL's
+	// query and not the body (Mercado Pago): the URL is changed instead.
+	tamperURL func(url string) string
 }
 
 // recipeNow is the receiver's clock of every recipe.
@@ -130,6 +133,7 @@ func recipes(t *testing.T) []recipe {
 	commsRecipes(t, add)
 	devtoolsRecipes(t, add)
 	bodyMACRecipes(t, add)
+	handshakeRecipes(t, add)
 	return rs
 }
 
@@ -171,6 +175,14 @@ func TestRecipeVectors(t *testing.T) {
 					t.Errorf("another credential: got %v, want %v", err, verify.ErrSignatureInvalid)
 				}
 			default:
+				if r.tamperURL != nil {
+					bad := req(r.body)
+					bad.URL = r.tamperURL(url)
+					if err := v.Verify(bad, verify.Options{Now: r.now}); !errors.Is(err, verify.ErrSignatureInvalid) {
+						t.Errorf("tampered URL: got %v, want %v", err, verify.ErrSignatureInvalid)
+					}
+					break
+				}
 				tampered := strings.Replace(r.body, `"`, `"x`, 1)
 				if r.tamper != nil {
 					tampered = r.tamper(r.body)
@@ -183,9 +195,9 @@ func TestRecipeVectors(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ev := &plugsv1.UsageEvent{}
 			in := mapping.Input{Body: payload.New([]byte(r.body), r.header.Get("Content-Type")), Header: r.header, ReceiveTime: r.now}
-			if err := mp.Map(in, ev); err != nil {
+			ev, err := mapBody(t, mp, in)
+			if err != nil {
 				t.Fatalf("mapping: %v", err)
 			}
 			if ev.GetEventType() == "" {

@@ -58,6 +58,10 @@ type cpFlags struct {
 	// apiRate and apiBurst bound each API key's calls.
 	apiRate  float64
 	apiBurst int
+	// unauthRate and unauthBurst bound each client address's calls
+	// without valid credentials.
+	unauthRate  float64
+	unauthBurst int
 	// nats reaches the backbone, for the destinations' dead letters; no
 	// URL leaves those methods answering FAILED_PRECONDITION. Registered by
 	// controlplane only: dev sets the embedded server's URL.
@@ -100,6 +104,10 @@ func (f *cpFlags) register(fs *flag.FlagSet, defDataDir, defGRPC, defHTTP, defPu
 		"calls per second each API key may make, gRPC and REST together, answering 429 past it; 0 means no limit (PLUGS_API_RATE_LIMIT)")
 	fs.IntVar(&f.apiBurst, "api-rate-limit-burst", envInt("PLUGS_API_RATE_LIMIT_BURST", 100),
 		"calls each API key may make at once above --api-rate-limit (PLUGS_API_RATE_LIMIT_BURST)")
+	fs.Float64Var(&f.unauthRate, "unauthenticated-rate-limit", envFloat("PLUGS_UNAUTHENTICATED_RATE_LIMIT", 1),
+		"calls per second each client address may make without valid credentials, gRPC and REST together; past it every call from there is answered 429 until it slows; 0 means no limit (PLUGS_UNAUTHENTICATED_RATE_LIMIT)")
+	fs.IntVar(&f.unauthBurst, "unauthenticated-rate-limit-burst", envInt("PLUGS_UNAUTHENTICATED_RATE_LIMIT_BURST", 20),
+		"calls without valid credentials each client address may make at once above --unauthenticated-rate-limit (PLUGS_UNAUTHENTICATED_RATE_LIMIT_BURST)")
 }
 
 // registerStore adds the flags saying where the database (and, withKey,
@@ -255,6 +263,9 @@ func startControlPlane(ctx context.Context, f *cpFlags, createKey bool, extraTok
 	}
 	if f.apiRate > 0 {
 		cfg.APIRateLimit = &plugsv1.RateLimit{RequestsPerSecond: f.apiRate, Burst: int32(min(f.apiBurst, 1_000_000))}
+	}
+	if f.unauthRate > 0 {
+		cfg.UnauthenticatedRateLimit = &plugsv1.RateLimit{RequestsPerSecond: f.unauthRate, Burst: int32(min(f.unauthBurst, 1_000_000))}
 	}
 	var nc *backbone.Conn
 	if f.nats.url != "" {

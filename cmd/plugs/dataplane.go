@@ -350,6 +350,18 @@ func startDataPlane(ctx context.Context, f *dpFlags) (*dataPlane, error) {
 	if b := ratelimit.NewBudget(f.rejectedRate, f.rejectedBurst, 0); b != nil {
 		popts.Rejections = b // a nil *Budget in the interface would not be nil
 	}
+	// Secrets delivered by handshakes (Asana) go to the control plane over
+	// the configuration connection.
+	cc := &configclient.Client{
+		Conn:     conn,
+		Token:    f.token,
+		Node:     &plugsv1.Node{Id: f.nodeID, Zone: f.zone, Build: build.version},
+		Store:    store,
+		Log:      slog.Default(),
+		Persist:  persist,
+		Observer: m,
+	}
+	popts.Secrets = cc
 	p := pipeline.New(store, events, popts)
 	recorder := receipts.New(nc.JS, 0, log)
 	rc := receiver.New(p, receiver.Options{PublicURL: f.publicURL, TrustForwardedHeaders: f.trustForwarded, Log: log,
@@ -397,7 +409,7 @@ func startDataPlane(ctx context.Context, f *dpFlags) (*dataPlane, error) {
 	go attempts.Run(attemptsCtx)
 	m.WatchSpools(reg, map[string]metrics.Spool{"receipts": recorder.Verified(), "unverified_receipts": recorder.Unverified(), "attempts": attempts})
 	fwd := forward.New(nc.JS, snapshot.Routes{Store: store}, forward.Options{Guard: guard, Log: log, Tracing: f.tracing,
-		OnAttempt: func(a forward.Attempt) { m.Attempt(a); attempts.Record(a) }})
+		OnAttempt: func(a forward.Attempt) { m.Attempt(a); attempts.Record(a) }, OnCircuit: m.Circuit})
 	runCtx, cancel := context.WithCancel(ctx)
 	d := &dataPlane{srv: srv, conn: conn, nats: nc, forwarder: fwd, receipts: recorder, attempts: attempts, stopAttempts: stopAttempts,
 		metrics: metricsSrv, pprof: pprofSrv, cancel: cancel, done: make(chan struct{})}
@@ -407,15 +419,6 @@ func startDataPlane(ctx context.Context, f *dpFlags) (*dataPlane, error) {
 		go m.PollBacklog(runCtx, nc.JS, 15*time.Second, log)
 	}
 
-	cc := &configclient.Client{
-		Conn:     conn,
-		Token:    f.token,
-		Node:     &plugsv1.Node{Id: f.nodeID, Zone: f.zone, Build: build.version},
-		Store:    store,
-		Log:      slog.Default(),
-		Persist:  persist,
-		Observer: m,
-	}
 	go func() { defer close(d.done); _ = cc.Run(runCtx) }()
 	return d, nil
 }

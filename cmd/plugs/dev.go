@@ -149,7 +149,8 @@ set by a flag below: --ingest-addr (webhooks, /healthz, /readyz),
 	fmt.Fprintf(stdout, `
 Plugs dev is running.
 
-  REST API      %s%s/v1/sources
+  Console       %s%s/   (sign in with the API key below)
+  REST API      %[1]s%[2]s/v1/sources
   API document  %[1]s%[2]s/openapi.json
   Metrics       %[1]s%[2]s/metrics
   gRPC          %s  (reflection on)

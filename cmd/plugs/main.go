@@ -33,6 +33,7 @@ func commands() []command {
 		{"sign", "print a curl command sending a body signed as a template's provider signs it", runSign},
 		{"send-test", "send a source's sample event through the ingest endpoint and print its receipt", runSendTest},
 		{"receipts", "receipts tail --source ID: follow a source's receipts as they arrive", runReceipts},
+		{"listen", "listen --source ID --forward-to URL: post webhooks to a local URL as they are accepted", runListen},
 		{"sources", "sources list | get ID | create | delete ID: the tenant's webhook sources", runSources},
 		{"destinations", "destinations list | get ID | create | delete ID | deliveries ID | dead-letters ID", runDestinations},
 		{"templates", "templates list: the provider templates sources start from", runTemplates},
@@ -47,7 +48,7 @@ func usage(w io.Writer) {
 	for _, c := range commands() {
 		fmt.Fprintf(w, "  %-13s %s\n", c.name, c.summary)
 	}
-	fmt.Fprintln(w, "\nsources, destinations, templates, send-test and receipts call a control plane's gRPC API\n"+
+	fmt.Fprintln(w, "\nsources, destinations, templates, send-test, receipts and listen call a control plane's gRPC API\n"+
 		"(--server, default 127.0.0.1:9090) with an API key from --api-key, PLUGS_API_KEY or the one\n"+
 		"plugs dev saved in .plugs/dev-api-key; sources, destinations and templates also read it from a\n"+
 		"--config file, and print the API's JSON with -o json.")

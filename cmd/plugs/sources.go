@@ -56,7 +56,9 @@ func sourcesCreate(ctx context.Context, args []string, stdout io.Writer) error {
 Creates a source from a provider template (plugs templates list names them)
 with its signing secret, and prints it with the webhook URL to give the
 provider. The secret comes from --secret, --secret-file or
-PLUGS_SOURCE_SECRET; it is never shown again, only its fingerprint.`)
+PLUGS_SOURCE_SECRET; it is never shown again, only its fingerprint. A
+template whose provider hands the secret over in a handshake (asana,
+notion) takes none: the first handshake delivers it.`)
 	name := c.fs.String("name", "", "name for people (required)")
 	template := c.fs.String("template", "", "provider template id, for example stripe (required)")
 	secret := c.secret("secret", "PLUGS_SOURCE_SECRET", "the provider's signing secret")

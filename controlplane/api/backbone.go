@@ -55,7 +55,13 @@ func backboneErr(ctx context.Context, log *slog.Logger, what string, err error) 
 		return internal(ctx, log, what, err)
 	}
 	log.WarnContext(ctx, what, "error", err)
-	st := status.New(codes.Unavailable, "backbone unavailable; try again")
+	return unavailable("backbone unavailable; try again")
+}
+
+// unavailable is UNAVAILABLE with a second's RetryInfo: the backbone did
+// not answer, and the same call may well succeed soon.
+func unavailable(msg string) error {
+	st := status.New(codes.Unavailable, msg)
 	if dt, derr := st.WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(time.Second)}); derr == nil {
 		st = dt
 	}

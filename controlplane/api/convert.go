@@ -68,16 +68,9 @@ func (s *Sources) sourceToProto(ctx context.Context, src *ent.Source, secrets []
 	slices.SortFunc(secrets, func(a, b *ent.Secret) int { return b.CreateTime.Compare(a.CreateTime) })
 	public := verify.PublicSecret(eff.Scheme)
 	for _, sec := range secrets {
-		info := &plugsv1.SecretInfo{
-			Id:          sec.ID.String(),
-			Fingerprint: sec.Fingerprint,
-			CreateTime:  timestamppb.New(sec.CreateTime),
-		}
+		info := secretInfo(sec)
 		if public {
 			info.PublicValue = s.publicValue(ctx, sec)
-		}
-		if sec.ExpireTime != nil {
-			info.ExpireTime = timestamppb.New(*sec.ExpireTime)
 		}
 		out.Secrets = append(out.Secrets, info)
 	}

@@ -74,6 +74,11 @@ func internal(ctx context.Context, log *slog.Logger, what string, err error) err
 	return status.Error(codes.Internal, what+" failed")
 }
 
+// ErrResumeToken is what a ListenFeed wraps when a resume token is not one
+// of its cursors for the mode asked for: the caller made it up, or it
+// belongs to a stream of the other mode.
+var ErrResumeToken = errors.New("api: not a cursor of a listen stream of this mode")
+
 // conflicted reports whether PostgreSQL gave up a transaction for another
 // one it crossed (a deadlock, or a serialization failure), as a source's
 // delete and an edit of a destination routed to it can: the same request

@@ -48,7 +48,7 @@ func replayError(ctx context.Context, r *Receipts, err error) error {
 	case errors.Is(err, replay.ErrNoBackbone):
 		return status.Error(codes.FailedPrecondition, "no backbone configured: start the control plane with --nats-url")
 	case errors.Is(err, replay.ErrBodyTruncated):
-		return status.Error(codes.FailedPrecondition, "the receipt holds only the start of the body; it cannot be replayed")
+		return status.Error(codes.FailedPrecondition, "the receipt holds only the start of the body (cut short, or not read whole); it cannot be replayed")
 	case errors.Is(err, replay.ErrSourceGone):
 		return status.Error(codes.FailedPrecondition, "the source no longer exists")
 	}

@@ -41,14 +41,21 @@ func checkRoutedSources(ctx context.Context, tx *ent.Tx, ids, kept []string) err
 		// Already validated and canonical.
 		want = append(want, uuid.MustParse(s))
 	}
-	if len(want) == 0 {
+	return requireSources(ctx, tx.Source, want)
+}
+
+// requireSources answers NOT_FOUND naming the first of ids that is not a
+// source of the caller's tenant; another tenant's is not found, exactly like
+// one that never existed. Errors of the store are returned as they are.
+func requireSources(ctx context.Context, c *ent.SourceClient, ids []uuid.UUID) error {
+	if len(ids) == 0 {
 		return nil
 	}
-	found, err := tx.Source.Query().Where(source.IDIn(want...)).IDs(ctx)
+	found, err := c.Query().Where(source.IDIn(ids...)).IDs(ctx)
 	if err != nil {
 		return err
 	}
-	for _, id := range want {
+	for _, id := range ids {
 		if !slices.Contains(found, id) {
 			return notFound("source", id.String())
 		}

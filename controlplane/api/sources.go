@@ -4,7 +4,6 @@ package api
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -19,6 +18,8 @@ import (
 
 	"github.com/plugshq/plugs/controlplane/config"
 	"github.com/plugshq/plugs/controlplane/secrets"
+	"github.com/plugshq/plugs/controlplane/store"
+	"github.com/plugshq/plugs/dataplane/verify"
 	"github.com/plugshq/plugs/ent"
 	"github.com/plugshq/plugs/ent/secret"
 	"github.com/plugshq/plugs/ent/source"
@@ -94,7 +95,11 @@ func (s *Sources) CreateSource(ctx context.Context, req *plugsv1.CreateSourceReq
 	}
 	var v violations
 	validateSource(&v, "source.", in, tplErr == nil)
-	validateSecret(&v, "source.secret", in.GetSecret(), in.GetSignatureScheme())
+	// A source whose provider hands its secret over in a handshake (Asana)
+	// starts without one and takes the first handshake's.
+	if in.GetSecret() != "" || !verify.CapturesSecret(in.GetSignatureScheme()) {
+		validateSecret(&v, "source.secret", in.GetSecret(), in.GetSignatureScheme())
+	}
 	if err := v.err(); err != nil {
 		return nil, err
 	}
@@ -111,6 +116,9 @@ func (s *Sources) CreateSource(ctx context.Context, req *plugsv1.CreateSourceReq
 		if err != nil {
 			return err
 		}
+		if in.GetSecret() == "" {
+			return nil
+		}
 		sec, err = s.addSecret(ctx, tx, vw.TenantID, created.ID, in.GetSecret(), nil)
 		return err
 	})
@@ -121,7 +129,11 @@ func (s *Sources) CreateSource(ctx context.Context, req *plugsv1.CreateSourceReq
 	if err != nil {
 		return nil, internal(ctx, s.log(), "create source", err)
 	}
-	out, err := s.sourceToProto(ctx, created, []*ent.Secret{sec})
+	var held []*ent.Secret
+	if sec != nil {
+		held = append(held, sec)
+	}
+	out, err := s.sourceToProto(ctx, created, held)
 	if err != nil {
 		return nil, internal(ctx, s.log(), "render source", err)
 	}
@@ -379,25 +391,7 @@ func (s *Sources) log() *slog.Logger {
 
 // withTx runs fn in a transaction, committing when it returns nil.
 func withTx(ctx context.Context, c *ent.Client, fn func(*ent.Tx) error) error {
-	tx, err := c.Tx(ctx)
-	if err != nil {
-		return err
-	}
-	if err := fn(tx); err != nil {
-		if rbErr := rollback(tx); rbErr != nil {
-			return errors.Join(err, rbErr)
-		}
-		// Unwrapped, so a gRPC status made inside keeps its own message.
-		return err
-	}
-	return tx.Commit()
-}
-
-func rollback(tx *ent.Tx) error {
-	if err := tx.Rollback(); err != nil {
-		return fmt.Errorf("rollback: %w", err)
-	}
-	return nil
+	return store.WithTx(ctx, c, fn)
 }
 
 // storedSource is a source's row values: structured settings as stored

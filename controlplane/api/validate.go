@@ -97,21 +97,48 @@ func validateScheme(v *violations, p string, s *plugsv1.SignatureScheme) {
 		v.add(strings.TrimSuffix(p, "."), "is required")
 		return
 	}
+	before := len(*v)
+	validateSchemeFields(v, p, s)
+	// What the fields cannot say alone (a handshake's answer using a
+	// challenge it never reads, a digest that does not sign the secret) the
+	// engine says, in the words it would refuse the source with.
+	if len(*v) == before {
+		if _, err := verify.Compile(s, nil); err != nil {
+			v.add(strings.TrimSuffix(p, "."), strings.TrimPrefix(err.Error(), verify.ErrInvalidScheme.Error()+": "))
+		}
+	}
+}
+
+func validateSchemeFields(v *violations, p string, s *plugsv1.SignatureScheme) {
+	for i, a := range s.GetHeaderAlternatives() {
+		for j, h := range append([]string{a.GetHeader()}, a.GetAlternatives()...) {
+			if !headerNameRe.MatchString(h) {
+				v.add(fmt.Sprintf("%sheader_alternatives[%d]", p, i), fmt.Sprintf("name %d is not a header name", j))
+			}
+		}
+	}
+	if s.GetItemsJsonPath() != "" {
+		checkJSONPath(v, p+"items_json_path", s.GetItemsJsonPath())
+	}
 	alg := s.GetAlgorithm()
 	switch alg {
 	case plugsv1.SignatureScheme_ALGORITHM_UNSPECIFIED:
 		v.add(p+"algorithm", "is required")
 		return
 	case plugsv1.SignatureScheme_ALGORITHM_TOKEN:
-		if !headerNameRe.MatchString(s.GetTokenHeader()) {
-			v.add(p+"token_header", "must be a header name")
+		switch {
+		case s.GetTokenJsonPath() != "":
+			checkJSONPath(v, p+"token_json_path", s.GetTokenJsonPath())
+		case s.GetTokenQueryParam() != "":
+		case !headerNameRe.MatchString(s.GetTokenHeader()):
+			v.add(p+"token_header", "must be a header name (or set token_query_param or token_json_path)")
 		}
 		return
 	case plugsv1.SignatureScheme_ALGORITHM_BASIC_AUTH:
 		return
 	case plugsv1.SignatureScheme_ALGORITHM_JWT:
 		// Where the token is, its algorithms and its keys are checked by
-		// compiling the scheme (validateSource), which names the field.
+		// compiling the scheme (validateScheme), which names the field.
 		if s.GetJwt() == nil {
 			v.add(p+"jwt", "is required with ALGORITHM_JWT")
 		}
@@ -129,6 +156,7 @@ func validateScheme(v *violations, p string, s *plugsv1.SignatureScheme) {
 	}
 	if s.GetSignatureJsonPath() != "" {
 		checkJSONPath(v, p+"signature_json_path", s.GetSignatureJsonPath())
+	} else if s.GetSignatureQueryParam() != "" {
 	} else if !headerNameRe.MatchString(s.GetHeader()) {
 		v.add(p+"header", "must be a header name")
 	}
@@ -160,6 +188,11 @@ func validateScheme(v *violations, p string, s *plugsv1.SignatureScheme) {
 			}
 		case plugsv1.SignedPart_KIND_BODY_FIELD:
 			checkJSONPath(v, f+".value", part.GetValue())
+		case plugsv1.SignedPart_KIND_QUERY_PARAM:
+			if part.GetValue() == "" {
+				v.add(f+".value", "a query parameter part needs the parameter's name")
+			}
+		case plugsv1.SignedPart_KIND_SECRET:
 		case plugsv1.SignedPart_KIND_ID:
 			if !headerNameRe.MatchString(s.GetIdHeader()) {
 				v.add(p+"id_header", "an id part needs the id header")
@@ -169,10 +202,6 @@ func validateScheme(v *violations, p string, s *plugsv1.SignatureScheme) {
 		case plugsv1.SignedPart_KIND_BODY, plugsv1.SignedPart_KIND_URL,
 			plugsv1.SignedPart_KIND_SORTED_FORM_PARAMS, plugsv1.SignedPart_KIND_METHOD,
 			plugsv1.SignedPart_KIND_BODY_CRC32:
-		case plugsv1.SignedPart_KIND_SECRET:
-			if alg != plugsv1.SignatureScheme_ALGORITHM_PUBLIC_KEY {
-				v.add(f+".kind", "a secret is signed in plain only by public-key schemes")
-			}
 		default:
 			v.add(f+".kind", "unknown part kind")
 		}
@@ -182,8 +211,11 @@ func validateScheme(v *violations, p string, s *plugsv1.SignatureScheme) {
 		v.add(p+"timestamp", "a timestamp part needs a timestamp source")
 	}
 	if ts != nil {
-		if ts.GetHeader() == "" && ts.GetJsonPath() == "" && s.GetStructured().GetTimestampKey() == "" {
-			v.add(p+"timestamp", "say where the timestamp is: a header, a JSONPath, or the structured header's timestamp key")
+		if ts.GetHeader() == "" && ts.GetJsonPath() == "" && !ts.GetLeadingItem() && s.GetStructured().GetTimestampKey() == "" {
+			v.add(p+"timestamp", "say where the timestamp is: a header, a JSONPath, the structured header's timestamp key, or the signature list's first item")
+		}
+		if ts.GetLeadingItem() && s.GetSignatureSeparator() == "" {
+			v.add(p+"timestamp.leading_item", "needs signature_separator")
 		}
 		if ts.GetHeader() != "" && !headerNameRe.MatchString(ts.GetHeader()) {
 			v.add(p+"timestamp.header", "must be a header name")
@@ -245,8 +277,12 @@ func validateMappings(v *violations, p string, m *plugsv1.FieldMappings) {
 		{"quantity", m.GetQuantity()},
 		{"timestamp", m.GetTimestamp()},
 	}
+	batch := m.GetBatch()
+	if batch != nil {
+		validateBatch(v, p+"batch.", batch)
+	}
 	for _, r := range refs {
-		validateRef(v, p+r.name, r.ref)
+		validateRef(v, p+r.name, r.ref, batch != nil)
 	}
 	if len(m.GetProperties()) > 50 {
 		v.add(p+"properties", "at most 50 properties")
@@ -255,20 +291,49 @@ func validateMappings(v *violations, p string, m *plugsv1.FieldMappings) {
 		if !propertyNameRe.MatchString(name) {
 			v.add(p+"properties["+name+"]", "name must be a letter or '_' followed by up to 99 letters, digits, '_', '.' or '-'")
 		}
-		validateRef(v, p+"properties["+name+"]", ref)
+		validateRef(v, p+"properties["+name+"]", ref, batch != nil)
 	}
 	if c := m.GetQuantity().GetConstant(); c != "" && !isDecimal(c) {
 		v.add(p+"quantity.constant", "must be a decimal number")
 	}
 }
 
-func validateRef(v *violations, field string, r *plugsv1.ValueRef) {
+// validateBatch checks a batch; mapping.Compile checks the rest (an items
+// path of only names, indexes and wildcards, the event id read from each
+// item) once every field is valid.
+func validateBatch(v *violations, p string, b *plugsv1.Batch) {
+	switch b.GetFormat() {
+	case plugsv1.Batch_FORMAT_UNSPECIFIED:
+		checkJSONPath(v, p+"items_path", b.GetItemsPath())
+	case plugsv1.Batch_FORMAT_NDJSON:
+		if b.GetItemsPath() != "" {
+			v.add(p+"items_path", "must be empty for FORMAT_NDJSON, whose lines are the items")
+		}
+	default:
+		v.add(p+"format", "must be FORMAT_UNSPECIFIED (a JSON body) or FORMAT_NDJSON")
+	}
+	if n := b.GetMaxItems(); n < 0 || n > mapping.MaxMaxItems {
+		v.add(p+"max_items", fmt.Sprintf("must be between 1 and %d (0 means %d)", mapping.MaxMaxItems, mapping.DefaultMaxItems))
+	}
+}
+
+// validateRef checks where a value is read. In a batch, a JSONPath from
+// "$$" reads the envelope rather than the item.
+func validateRef(v *violations, field string, r *plugsv1.ValueRef, batch bool) {
 	if r == nil {
 		return
 	}
 	switch from := r.GetFrom().(type) {
 	case *plugsv1.ValueRef_JsonPath:
-		checkJSONPath(v, field+".json_path", from.JsonPath)
+		path := from.JsonPath
+		if envelope, ok := strings.CutPrefix(path, "$$"); ok {
+			if !batch {
+				v.add(field+".json_path", "a path from $$ reads the envelope of a batch; these mappings read no batch")
+				return
+			}
+			path = "$" + envelope
+		}
+		checkJSONPath(v, field+".json_path", path)
 	case *plugsv1.ValueRef_Header:
 		if !headerNameRe.MatchString(from.Header) {
 			v.add(field+".header", "must be a header name")
@@ -310,6 +375,14 @@ func validateSecret(v *violations, field, secret string, scheme *plugsv1.Signatu
 	if ks := keySource(scheme); ks != nil {
 		validateKeySecret(v, field, secret, ks)
 		return
+	}
+	if scheme.GetAlgorithm() == plugsv1.SignatureScheme_ALGORITHM_BASIC_AUTH {
+		// The data plane compares the decoded credentials, which always
+		// hold a colon (RFC 7617): without one no request could match.
+		if !strings.Contains(secret, ":") {
+			v.add(field, `must be the Basic credentials "user:password", as the provider sends them`)
+			return
+		}
 	}
 	switch scheme.GetSecretEncoding() {
 	case plugsv1.SignatureScheme_SECRET_ENCODING_WHSEC_BASE64:

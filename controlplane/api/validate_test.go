@@ -37,3 +37,55 @@ func TestEventTypeEntries(t *testing.T) {
 		}
 	}
 }
+
+// A custom source may use every new part of a scheme; what the fields
+// cannot say alone the engine refuses, and the refusal is a field
+// violation, never a source saved that data planes could not compile.
+func TestCustomSchemes(t *testing.T) {
+	body := []*plugsv1.SignedPart{{Kind: plugsv1.SignedPart_KIND_BODY}}
+	hmac := func(change func(s *plugsv1.SignatureScheme)) *plugsv1.SignatureScheme {
+		s := &plugsv1.SignatureScheme{Algorithm: plugsv1.SignatureScheme_ALGORITHM_HMAC_SHA256,
+			Encoding: plugsv1.SignatureScheme_ENCODING_HEX, Header: "X-Sig", SignedParts: body}
+		change(s)
+		return s
+	}
+	echo := &plugsv1.HandshakeAnswer{Body: &plugsv1.HandshakeAnswer_Text{Text: &plugsv1.HandshakeValue{}}}
+	for name, c := range map[string]struct {
+		scheme *plugsv1.SignatureScheme
+		ok     bool
+	}{
+		"query echo handshake": {hmac(func(s *plugsv1.SignatureScheme) {
+			s.Handshakes = []*plugsv1.HandshakeRule{{Method: "GET", Challenge: &plugsv1.HandshakeInput{From: &plugsv1.HandshakeInput_QueryParam{QueryParam: "challenge"}}, Answer: echo}}
+		}), true},
+		"echo without a challenge": {hmac(func(s *plugsv1.SignatureScheme) {
+			s.Handshakes = []*plugsv1.HandshakeRule{{Method: "GET", Answer: echo}}
+		}), false},
+		"signature in the query": {hmac(func(s *plugsv1.SignatureScheme) { s.Header, s.SignatureQueryParam = "", "sig" }), true},
+		"token in the query":     {&plugsv1.SignatureScheme{Algorithm: plugsv1.SignatureScheme_ALGORITHM_TOKEN, TokenQueryParam: "key"}, true},
+		"token without a place":  {&plugsv1.SignatureScheme{Algorithm: plugsv1.SignatureScheme_ALGORITHM_TOKEN}, false},
+		"leading timestamp": {hmac(func(s *plugsv1.SignatureScheme) {
+			s.SignatureSeparator = ","
+			s.Timestamp = &plugsv1.TimestampSource{Format: plugsv1.TimestampSource_FORMAT_UNIX_MILLIS, LeadingItem: true}
+		}), true},
+		"leading timestamp without a separator": {hmac(func(s *plugsv1.SignatureScheme) {
+			s.Timestamp = &plugsv1.TimestampSource{Format: plugsv1.TimestampSource_FORMAT_UNIX_MILLIS, LeadingItem: true}
+		}), false},
+		"digest without the secret": {hmac(func(s *plugsv1.SignatureScheme) { s.Algorithm = plugsv1.SignatureScheme_ALGORITHM_SHA256 }), false},
+		"digest with the secret": {hmac(func(s *plugsv1.SignatureScheme) {
+			s.Algorithm = plugsv1.SignatureScheme_ALGORITHM_SHA256
+			s.SignedParts = append(s.SignedParts, &plugsv1.SignedPart{Kind: plugsv1.SignedPart_KIND_SECRET})
+		}), true},
+		"query part without a name": {hmac(func(s *plugsv1.SignatureScheme) {
+			s.SignedParts = append(s.SignedParts, &plugsv1.SignedPart{Kind: plugsv1.SignedPart_KIND_QUERY_PARAM})
+		}), false},
+		"bad alternative header": {hmac(func(s *plugsv1.SignatureScheme) {
+			s.HeaderAlternatives = []*plugsv1.HeaderAlternatives{{Header: "X-Sig", Alternatives: []string{"bad header"}}}
+		}), false},
+	} {
+		var v violations
+		validateScheme(&v, "signature_scheme.", c.scheme)
+		if (len(v) == 0) != c.ok {
+			t.Errorf("%s: violations %v, want ok=%v", name, v, c.ok)
+		}
+	}
+}

@@ -37,7 +37,13 @@ type Interceptor struct {
 	DataPlanes *DataPlanes
 	// Limits bounds each API key's calls; nil means no limit.
 	Limits *KeyLimits
-	Log    *slog.Logger
+	// Unauthenticated bounds the calls each client address makes without
+	// valid credentials; nil means no limit.
+	Unauthenticated *AddressLimits
+	// Gateway is the REST gateway whose word on a REST caller's address
+	// is taken; nil means the peer address is always the caller's.
+	Gateway *Gateway
+	Log     *slog.Logger
 }
 
 func (in *Interceptor) authenticate(ctx context.Context, method string) (context.Context, error) {
@@ -46,6 +52,24 @@ func (in *Interceptor) authenticate(ctx context.Context, method string) (context
 			return ctx, nil
 		}
 	}
+	if !in.Unauthenticated.on() {
+		return in.credentials(ctx, method)
+	}
+	addr := in.clientAddress(ctx)
+	if err := in.Unauthenticated.check(ctx, addr); err != nil {
+		in.logger().DebugContext(ctx, "call refused: too many without valid credentials", "method", method, "address", addr)
+		return nil, err
+	}
+	ctx, err := in.credentials(ctx, method)
+	if status.Code(err) == codes.Unauthenticated {
+		in.Unauthenticated.failed(addr)
+	}
+	return ctx, err
+}
+
+// credentials authenticates the call's API key, data-plane token or
+// client certificate.
+func (in *Interceptor) credentials(ctx context.Context, method string) (context.Context, error) {
 	if strings.HasPrefix(method, ConfigServicePrefix) {
 		return in.authenticateDataPlane(ctx, method)
 	}

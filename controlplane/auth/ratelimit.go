@@ -43,9 +43,15 @@ func (k *KeyLimits) allow(ctx context.Context, key string) error {
 	if ok {
 		return nil
 	}
-	secs := int(math.Ceil(wait.Seconds()))
+	return exhausted(ctx, "API key over its rate limit", wait)
+}
+
+// exhausted is the RESOURCE_EXHAUSTED answer to a call refused for its
+// rate: a RetryInfo detail and a retry-after header, in whole seconds.
+func exhausted(ctx context.Context, why string, wait time.Duration) error {
+	secs := max(1, int(math.Ceil(wait.Seconds())))
 	_ = grpc.SetHeader(ctx, metadata.Pairs(RetryAfterHeader, strconv.Itoa(secs)))
-	st := status.New(codes.ResourceExhausted, "API key over its rate limit; retry after "+strconv.Itoa(secs)+"s")
+	st := status.New(codes.ResourceExhausted, why+"; retry after "+strconv.Itoa(secs)+"s")
 	if d, err := st.WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(wait)}); err == nil {
 		st = d
 	}

@@ -40,7 +40,10 @@ type Server struct {
 	// Shutdown, when closed, ends every stream with UNAVAILABLE so data
 	// planes reconnect elsewhere and a graceful stop does not wait on them.
 	Shutdown <-chan struct{}
-	Log      *slog.Logger
+	// Secrets stores secrets data planes report from handshakes; nil
+	// answers UNIMPLEMENTED.
+	Secrets HandshakeSecrets
+	Log     *slog.Logger
 }
 
 type recvResult struct {

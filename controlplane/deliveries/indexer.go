@@ -12,10 +12,10 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/plugshq/plugs/backbone"
+	"github.com/plugshq/plugs/controlplane/stats"
 	"github.com/plugshq/plugs/controlplane/streamindex"
 	"github.com/plugshq/plugs/ent"
 	"github.com/plugshq/plugs/ent/deliveryattempt"
-	"github.com/plugshq/plugs/ent/viewer"
 )
 
 // ConsumerName is the durable consumer on backbone.AttemptsStream that
@@ -62,17 +62,29 @@ func (table) LogAttrs(r Row) []any {
 func (t table) Insert(ctx context.Context, rows ...Row) error { return Insert(ctx, t.c, rows...) }
 
 // Insert stores attempts, skipping those already stored: an attempt's id
-// is its own, so indexing a message again changes nothing.
+// is its own, so indexing a message again changes nothing. In the same
+// transaction it adds the attempts stored now to the per-minute rollup
+// (package stats).
 func Insert(ctx context.Context, c *ent.Client, rows ...Row) error {
-	if len(rows) == 0 {
-		return nil
-	}
-	builders := make([]*ent.DeliveryAttemptCreate, len(rows))
-	for i, r := range rows {
-		builders[i] = r.create(c)
-	}
-	return c.DeliveryAttempt.CreateBulk(builders...).
-		OnConflictColumns(deliveryattempt.FieldID).
-		DoNothing().
-		Exec(viewer.System(ctx))
+	return streamindex.InsertNew(ctx, c, rows, table{}.Key,
+		func(ctx context.Context, tx *ent.Client, ids []uuid.UUID) ([]uuid.UUID, error) {
+			return tx.DeliveryAttempt.Query().Where(deliveryattempt.IDIn(ids...)).IDs(ctx)
+		},
+		func(ctx context.Context, tx *ent.Client, rows []Row) error {
+			builders := make([]*ent.DeliveryAttemptCreate, len(rows))
+			counts := stats.DeliveryCounts{}
+			for i, r := range rows {
+				builders[i] = r.create(tx)
+				outcome, _ := builders[i].Mutation().Outcome()
+				counts.Add(r.TenantID, r.DestinationID, r.AttemptTime, string(outcome))
+			}
+			err := tx.DeliveryAttempt.CreateBulk(builders...).
+				OnConflictColumns(deliveryattempt.FieldID).
+				DoNothing().
+				Exec(ctx)
+			if err != nil {
+				return err
+			}
+			return counts.Save(ctx, tx)
+		})
 }

@@ -4,13 +4,18 @@ import (
 	"context"
 	"time"
 
+	"github.com/plugshq/plugs/controlplane/stats"
 	"github.com/plugshq/plugs/ent/deliveryattempt"
 	"github.com/plugshq/plugs/ent/viewer"
 )
 
-// PruneBatch deletes at most n attempts made before cutoff, oldest first.
+// PruneBatch deletes at most n attempts made before cutoff, oldest first,
+// and the rollup minutes that ended before it.
 func (t table) PruneBatch(ctx context.Context, cutoff time.Time, n int) (int, bool, error) {
 	ctx = viewer.System(ctx)
+	if _, err := stats.PruneDeliveries(ctx, t.c, cutoff); err != nil {
+		return 0, false, err
+	}
 	ids, err := t.c.DeliveryAttempt.Query().
 		Where(deliveryattempt.AttemptTimeLT(cutoff)).
 		Order(deliveryattempt.ByAttemptTime()).

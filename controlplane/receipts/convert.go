@@ -106,7 +106,31 @@ func (row Row) create(c *ent.Client) *ent.ReceiptCreate {
 		SetBodySize(r.GetBodySize()).
 		SetBodySha256(text(r.GetBodySha256())).
 		SetUnverified(r.GetUnverified()).
+		SetItemCount(r.GetItemCount()).
+		SetItems(storedItems(r.GetItems())).
+		SetItemsTruncated(r.GetItemsTruncated()).
 		SetSizeBytes(int64(proto.Size(r)))
+}
+
+// storedItems is how a batch's items are stored; nil for none.
+func storedItems(items []*plugsv1.ReceiptItem) []schema.ReceiptItem {
+	if len(items) == 0 {
+		return nil
+	}
+	out := make([]schema.ReceiptItem, len(items))
+	for i, it := range items {
+		outcome, ok := StoredOutcome(it.GetOutcome())
+		if !ok {
+			outcome = receipt.OutcomeUnspecified
+		}
+		out[i] = schema.ReceiptItem{
+			Index: it.GetIndex(), Outcome: string(outcome), Cause: streamindex.Text(it.GetCause()),
+			Detail: streamindex.Text(it.GetDetail()), Field: streamindex.Text(it.GetField()),
+			EventType: streamindex.Text(it.GetEventType()), ProviderEventID: streamindex.Text(it.GetProviderEventId()),
+			UsageEventID: streamindex.Text(it.GetUsageEventId()),
+		}
+	}
+	return out
 }
 
 // text makes a string storable everywhere: PostgreSQL refuses NUL in text
@@ -116,8 +140,8 @@ func text(s string) string {
 	return strings.ReplaceAll(s, "\x00", "\uFFFD")
 }
 
-// ToProto renders a stored receipt. Headers and body are left out unless
-// full is set: lists carry neither.
+// ToProto renders a stored receipt. Headers, body and a batch's items are
+// left out unless full is set: lists carry none of them, only item_count.
 func ToProto(r *ent.Receipt, full bool) *plugsv1.Receipt {
 	out := &plugsv1.Receipt{
 		Id:              r.ID.String(),
@@ -143,8 +167,16 @@ func ToProto(r *ent.Receipt, full bool) *plugsv1.Receipt {
 		Test:            r.Test,
 		DataPlane:       r.DataPlane,
 		StatusCode:      r.StatusCode,
+		ItemCount:       r.ItemCount,
+		ItemsTruncated:  r.ItemsTruncated,
 	}
 	if full {
+		for _, it := range r.Items {
+			out.Items = append(out.Items, &plugsv1.ReceiptItem{
+				Index: it.Index, Outcome: APIOutcome(receipt.Outcome(it.Outcome)), Cause: it.Cause, Detail: it.Detail, Field: it.Field,
+				EventType: it.EventType, ProviderEventId: it.ProviderEventID, UsageEventId: it.UsageEventID,
+			})
+		}
 		for _, h := range r.Headers {
 			out.Headers = append(out.Headers, &plugsv1.ReceiptHeader{Name: h.Name, Values: h.Values})
 		}

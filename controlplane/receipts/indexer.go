@@ -12,10 +12,10 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/plugshq/plugs/backbone"
+	"github.com/plugshq/plugs/controlplane/stats"
 	"github.com/plugshq/plugs/controlplane/streamindex"
 	"github.com/plugshq/plugs/ent"
 	"github.com/plugshq/plugs/ent/receipt"
-	"github.com/plugshq/plugs/ent/viewer"
 )
 
 // ConsumerName is the durable consumer on backbone.ReceiptsStream that
@@ -79,17 +79,30 @@ func (table) LogAttrs(r Row) []any {
 func (t table) Insert(ctx context.Context, rows ...Row) error { return Insert(ctx, t.c, rows...) }
 
 // Insert stores receipts, skipping those already stored: a receipt's id is
-// its own, so indexing a message again changes nothing.
+// its own, so indexing a message again changes nothing. In the same
+// transaction it adds the receipts stored now to the per-minute rollup
+// (package stats), so the counts follow the rows.
 func Insert(ctx context.Context, c *ent.Client, rows ...Row) error {
-	if len(rows) == 0 {
-		return nil
-	}
-	builders := make([]*ent.ReceiptCreate, len(rows))
-	for i, r := range rows {
-		builders[i] = r.create(c)
-	}
-	return c.Receipt.CreateBulk(builders...).
-		OnConflictColumns(receipt.FieldID).
-		DoNothing().
-		Exec(viewer.System(ctx))
+	return streamindex.InsertNew(ctx, c, rows, table{}.Key,
+		func(ctx context.Context, tx *ent.Client, ids []uuid.UUID) ([]uuid.UUID, error) {
+			return tx.Receipt.Query().Where(receipt.IDIn(ids...)).IDs(ctx)
+		},
+		func(ctx context.Context, tx *ent.Client, rows []Row) error {
+			builders := make([]*ent.ReceiptCreate, len(rows))
+			counts := stats.ReceiptCounts{}
+			for i, r := range rows {
+				builders[i] = r.create(tx)
+				outcome, _ := builders[i].Mutation().Outcome()
+				cause, _ := builders[i].Mutation().Cause()
+				counts.Add(r.TenantID, r.SourceID, r.ReceiveTime, string(outcome), cause)
+			}
+			err := tx.Receipt.CreateBulk(builders...).
+				OnConflictColumns(receipt.FieldID).
+				DoNothing().
+				Exec(ctx)
+			if err != nil {
+				return err
+			}
+			return counts.Save(ctx, tx)
+		})
 }

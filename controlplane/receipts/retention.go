@@ -7,6 +7,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"github.com/google/uuid"
 
+	"github.com/plugshq/plugs/controlplane/stats"
 	"github.com/plugshq/plugs/controlplane/streamindex"
 	"github.com/plugshq/plugs/ent"
 	"github.com/plugshq/plugs/ent/receipt"
@@ -14,9 +15,12 @@ import (
 )
 
 // PruneBatch deletes at most n receipts received before cutoff, oldest
-// first.
+// first, and the rollup minutes that ended before it.
 func (t table) PruneBatch(ctx context.Context, cutoff time.Time, n int) (int, bool, error) {
 	ctx = viewer.System(ctx)
+	if _, err := stats.PruneReceipts(ctx, t.c, cutoff); err != nil {
+		return 0, false, err
+	}
 	ids, err := t.c.Receipt.Query().
 		Where(receipt.ReceiveTimeLT(cutoff)).
 		Order(receipt.ByReceiveTime()).

@@ -7,7 +7,8 @@ var (
 	// replayed events are stored: nothing can be replayed.
 	ErrNoBackbone = errors.New("replay: no backbone configured")
 	// ErrBodyTruncated means the receipt holds only the start of the body
-	// it records, which cannot verify again.
+	// it records, which cannot verify again: the body was over the
+	// receipt's limit, or could not be read whole (body_unreadable).
 	ErrBodyTruncated = errors.New("replay: the receipt holds only the start of the body")
 	// ErrReplayOfReplay means the receipt records a replay. Only original
 	// webhooks are replayed: the replay of a replay bypassing dedup would

@@ -84,6 +84,11 @@ func (r *Replayer) Replay(ctx context.Context, orig *plugsv1.Receipt, bypassDedu
 	if orig.GetBodyTruncated() {
 		return nil, ErrBodyTruncated
 	}
+	if orig.GetCause() == string(pipeline.CauseBodyUnreadable) {
+		// Reading the body failed part way: the receipt holds what was
+		// read, the start of the body at best, like a truncated one.
+		return nil, fmt.Errorf("%w: the request's body could not be read whole", ErrBodyTruncated)
+	}
 	sc := r.Sources.Source(orig.GetSourceId())
 	if sc == nil {
 		r.forget(orig.GetSourceId())
@@ -187,7 +192,9 @@ type bypassDedupSink struct {
 }
 
 func (b bypassDedupSink) Enqueue(ctx context.Context, ev *plugsv1.UsageEvent) (bool, error) {
-	ev = proto.Clone(ev).(*plugsv1.UsageEvent)
-	ev.EventId += b.suffix
-	return b.next.Enqueue(ctx, ev)
+	c := proto.Clone(ev).(*plugsv1.UsageEvent)
+	c.EventId += b.suffix
+	dup, err := b.next.Enqueue(ctx, c)
+	ev.Id = c.Id // a duplicate's is the stored event's
+	return dup, err
 }

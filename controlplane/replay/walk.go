@@ -110,22 +110,29 @@ func (w *walk) run(ctx context.Context) error {
 // awaitSource waits until this replica's configuration has the source: a
 // replica learns of a source shortly after it is created, and an operation
 // may start sooner. ErrSourceGone when the database no longer has the
-// source either, or this replica does not learn of it in sourceWait.
+// source (asked first: a replica's configuration may still hold a source
+// deleted a moment ago), or this replica does not learn of it in
+// sourceWait.
 func (w *walk) awaitSource(ctx context.Context) error {
 	deadline := time.Now().Add(sourceWait)
-	for w.r.Replayer.Sources.Source(w.op.SourceID.String()) == nil {
+	for {
 		ok, err := w.r.Client.Source.Query().Where(source.ID(w.op.SourceID)).Exist(viewer.System(ctx))
 		if err != nil {
 			return fmt.Errorf("look up source: %w", err)
 		}
-		if !ok || time.Now().After(deadline) {
+		if !ok {
+			return ErrSourceGone
+		}
+		if w.r.Replayer.Sources.Source(w.op.SourceID.String()) != nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
 			return ErrSourceGone
 		}
 		if !sleep(ctx, 100*time.Millisecond) {
 			return ctx.Err()
 		}
 	}
-	return nil
 }
 
 // page reads the keys of the next receipts after the cursor, without their

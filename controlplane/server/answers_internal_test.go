@@ -21,7 +21,7 @@ func TestRESTJSONWritesEmptyListsAndCounts(t *testing.T) {
 		{&plugsv1.ListDeliveriesResponse{}, `{"deliveries":[]}`},
 		{&plugsv1.ListDeliveriesResponse{NextPageToken: "t"}, `{"deliveries":[],"nextPageToken":"t"}`},
 		{&plugsv1.RedriveDeadLettersResponse{}, `{"redrivenCount":0}`},
-		{&plugsv1.PreviewMappingResponse{Filtered: true}, `{"fieldErrors":[],"filtered":true}`},
+		{&plugsv1.PreviewMappingResponse{Filtered: true}, `{"fieldErrors":[],"filtered":true,"items":[]}`},
 		{&plugsv1.ReplayOperation{Id: "op", ProcessedCount: 2},
 			`{"id":"op","totalCount":0,"processedCount":2,"acceptedCount":0,"duplicateCount":0,"filteredCount":0,"rejectedCount":0,"failedCount":0}`},
 		// Nested: each operation of a list has its counts.

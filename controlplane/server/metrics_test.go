@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/plugshq/plugs/controlplane/server"
 	plugsv1 "github.com/plugshq/plugs/gen/plugs/v1"
@@ -44,8 +45,17 @@ func TestControlPlaneMetrics(t *testing.T) {
 	if fams["grpc_server_handling_seconds"] == nil {
 		t.Error("no handling-time histogram")
 	}
-	if rev := fams["plugs_controlplane_config_revision"]; rev == nil || rev.Sum(nil) < 1 {
-		t.Errorf("config revision gauge %v after a create", rev)
+	// The replica's cache follows the commit on its own: poll for it.
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		rev := fams["plugs_controlplane_config_revision"]
+		if rev != nil && rev.Sum(nil) >= 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("config revision gauge %v after a create", rev)
+		}
+		time.Sleep(20 * time.Millisecond)
+		fams = metricstest.Scrape(t, "http://"+e.srv.MetricsAddr+"/metrics")
 	}
 	if fams["plugs_controlplane_dataplanes_connected"] == nil {
 		t.Error("no data planes gauge")

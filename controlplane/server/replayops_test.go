@@ -667,3 +667,30 @@ func TestReplayOperationWithoutBackbone(t *testing.T) {
 	_, err = plugsv1.NewReceiptServiceClient(e.conn).ReplayReceipts(as(e.keyA), &plugsv1.ReplayReceiptsRequest{SourceId: src.GetId()})
 	wantCode(t, err, codes.FailedPrecondition)
 }
+
+// A receipt whose body could not be read whole holds at best its start,
+// like a truncated one: replaying it is refused, not run on a part body
+// (which, for a scheme that does not sign the body, would store it).
+func TestReplayRefusesPartBodies(t *testing.T) {
+	w := startReceiptWorld(t, "sqlite")
+	src, tenant := w.replayableSource(w.keyA, "stripe")
+	at := receiptBase.Add(time.Second)
+	whole := signedReceipt(t, tenant, src, at, "evt_whole", secretA)
+	truncated := signedReceipt(t, tenant, src, at.Add(time.Millisecond), "evt_cut", secretA)
+	truncated.BodyTruncated = true
+	unreadable := signedReceipt(t, tenant, src, at.Add(2*time.Millisecond), "evt_unread", secretA)
+	unreadable.Cause, unreadable.Detail, unreadable.StatusCode = "body_unreadable", "unexpected EOF", 400
+	w.publish(whole, truncated, unreadable)
+	w.waitListed(w.keyA, src, 3)
+
+	for _, r := range []*plugsv1.Receipt{truncated, unreadable} {
+		_, err := w.receiptSvc().ReplayReceipt(as(w.keyA), &plugsv1.ReplayReceiptRequest{Id: r.GetId()})
+		if st := wantCode(t, err, codes.FailedPrecondition); !strings.Contains(st.Message(), "start of the body") {
+			t.Fatalf("replay of a %s receipt refused with %v", r.GetCause(), st.Message())
+		}
+	}
+	out, err := w.receiptSvc().ReplayReceipt(as(w.keyA), &plugsv1.ReplayReceiptRequest{Id: whole.GetId()})
+	if err != nil || out.GetReceipt().GetOutcome() != plugsv1.Receipt_OUTCOME_ACCEPTED {
+		t.Fatalf("replay of a whole receipt: %v %v", out, err)
+	}
+}

@@ -29,12 +29,15 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/reflection"
 
+	"github.com/plugshq/plugs/console"
 	"github.com/plugshq/plugs/controlplane/api"
 	"github.com/plugshq/plugs/controlplane/auth"
 	"github.com/plugshq/plugs/controlplane/config"
 	"github.com/plugshq/plugs/controlplane/deliveries"
+	"github.com/plugshq/plugs/controlplane/listenfeed"
 	"github.com/plugshq/plugs/controlplane/openapi"
 	"github.com/plugshq/plugs/controlplane/receipts"
 	"github.com/plugshq/plugs/controlplane/replay"
@@ -50,6 +53,17 @@ import (
 
 // maxRESTBody bounds admin API request bodies.
 const maxRESTBody = 1 << 20
+
+// DefaultMaxConnectionIdle is how long a gRPC connection without calls is
+// kept open.
+const DefaultMaxConnectionIdle = 5 * time.Minute
+
+// keepaliveMinTime is the shortest keepalive ping interval a client may
+// use; maxConcurrentStreams bounds the calls in flight on one connection.
+const (
+	keepaliveMinTime     = 10 * time.Second
+	maxConcurrentStreams = 1000
+)
 
 // Config is what the control plane needs to run.
 type Config struct {
@@ -80,6 +94,13 @@ type Config struct {
 	// APIRateLimit bounds each API key's calls, gRPC and REST together;
 	// nil means no limit.
 	APIRateLimit *plugsv1.RateLimit
+	// UnauthenticatedRateLimit bounds the calls each client address (a
+	// REST caller's own, not the gateway's) makes without valid
+	// credentials; nil means no limit.
+	UnauthenticatedRateLimit *plugsv1.RateLimit
+	// MaxConnectionIdle closes a gRPC connection without calls for that
+	// long; 0 means DefaultMaxConnectionIdle.
+	MaxConnectionIdle time.Duration
 	// DataPlaneTokens are accepted on the configuration stream besides the
 	// tokens stored by `plugs tokens create --dataplane`.
 	DataPlaneTokens []string
@@ -182,11 +203,14 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		gl.Close()
 		return nil, fmt.Errorf("server: HTTP listen: %w", err)
 	}
+	gateway := auth.NewGateway()
 	in := &auth.Interceptor{
-		Keys:       &auth.APIKeys{Client: cfg.DB.Client},
-		DataPlanes: &auth.DataPlanes{Client: cfg.DB.Client, Static: cfg.DataPlaneTokens},
-		Limits:     &auth.KeyLimits{Buckets: ratelimit.New(0, 0), Limit: cfg.APIRateLimit},
-		Log:        log,
+		Keys:            &auth.APIKeys{Client: cfg.DB.Client},
+		DataPlanes:      &auth.DataPlanes{Client: cfg.DB.Client, Static: cfg.DataPlaneTokens},
+		Limits:          &auth.KeyLimits{Buckets: ratelimit.New(0, 0), Limit: cfg.APIRateLimit},
+		Unauthenticated: &auth.AddressLimits{Limit: cfg.UnauthenticatedRateLimit},
+		Gateway:         gateway,
+		Log:             log,
 	}
 	unary, stream := []grpc.UnaryServerInterceptor{in.Unary}, []grpc.StreamServerInterceptor{in.Stream}
 	var cpMetrics *metrics.ControlPlane
@@ -201,10 +225,27 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	// First of all, so every line logged for a call carries its id.
 	unary = append([]grpc.UnaryServerInterceptor{requestIDUnary}, unary...)
 	stream = append([]grpc.StreamServerInterceptor{requestIDStream}, stream...)
+	idle := cfg.MaxConnectionIdle
+	if idle <= 0 {
+		idle = DefaultMaxConnectionIdle
+	}
 	opts := []grpc.ServerOption{
 		grpc.ChainUnaryInterceptor(unary...),
 		grpc.ChainStreamInterceptor(stream...),
 		grpc.MaxRecvMsgSize(4 << 20),
+		// A client pinging more often than this is sent away
+		// (too_many_pings); gRPC clients cannot ask for less than 10 s.
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: keepaliveMinTime, PermitWithoutStream: true}),
+		grpc.KeepaliveParams(keepalive.ServerParameters{
+			MaxConnectionIdle: idle,
+			// A data plane gone without closing its configuration
+			// stream is noticed within a minute and a half.
+			Time:    time.Minute,
+			Timeout: 20 * time.Second,
+		}),
+		// Per connection; the REST gateway's one connection carries
+		// every REST call, which wait for a stream past this.
+		grpc.MaxConcurrentStreams(maxConcurrentStreams),
 	}
 	if grpcTLS != nil {
 		opts = append(opts, grpc.Creds(credentials.NewTLS(grpcTLS)))
@@ -219,15 +260,18 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 			otelgrpc.WithFilter(filters.None(
 				filters.HealthCheck(),
 				filters.ServiceName(plugsv1.ConfigDiscoveryService_ServiceDesc.ServiceName),
+				// A listen stream lasts as long as a developer's session.
+				filters.ServiceName(plugsv1.ListenService_ServiceDesc.ServiceName),
 			)),
 		)))
 	}
 	gs := grpc.NewServer(opts...)
-	plugsv1.RegisterSourceServiceServer(gs, &api.Sources{
+	sources := &api.Sources{
 		Client: cfg.DB.Client, Catalog: cfg.Catalog, Keyring: cfg.Keyring,
 		PublicIngestURL: cfg.PublicIngestURL, Log: log, Rollout: &api.Rollout{Client: cfg.DB.Client},
 		TestEvents: &api.TestEvents{Sources: cache, IngestURL: cfg.IngestURL}, Problems: cache,
-	})
+	}
+	plugsv1.RegisterSourceServiceServer(gs, sources)
 	plugsv1.RegisterDataPlaneServiceServer(gs, &api.DataPlanes{Client: cfg.DB.Client, Log: log})
 	plugsv1.RegisterTemplateServiceServer(gs, &api.Templates{Catalog: cfg.Catalog})
 	plugsv1.RegisterApiKeyServiceServer(gs, &api.APIKeys{Client: cfg.DB.Client, Log: log})
@@ -247,12 +291,19 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	// to replay.DefaultRate receipts per second, taken over from a replica
 	// quiet for replay.DefaultStaleAfter.
 	replays := &replay.Runner{Client: cfg.DB.Client, Replayer: replayer, Owner: replica, Log: log}
+	plugsv1.RegisterStatsServiceServer(gs, &api.Stats{Client: cfg.DB.Client, JS: cfg.JetStream, Log: log})
 	plugsv1.RegisterReceiptServiceServer(gs, &api.Receipts{Client: cfg.DB.Client, Log: log, Replayer: replayer, Replays: replays})
 	shutdown := make(chan struct{})
+	listen := &api.Listen{Client: cfg.DB.Client, Changes: cache, Shutdown: shutdown, Log: log}
+	if cfg.JetStream != nil {
+		listen.Feed = &listenfeed.Feed{JS: cfg.JetStream, Log: log}
+	}
+	plugsv1.RegisterListenServiceServer(gs, listen)
 	plugsv1.RegisterConfigDiscoveryServiceServer(gs, &config.Server{
 		Cache:    cache,
 		Status:   status,
 		Shutdown: shutdown,
+		Secrets:  sources,
 		Log:      log,
 	})
 	hs := health.NewServer()
@@ -318,8 +369,16 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 					return h, true
 				}
 			}
-			return runtime.DefaultHeaderMatcher(key)
+			// What only the gateway may say (the caller's address) is
+			// never taken from the caller's Grpc-Metadata-… headers.
+			if name, ok := runtime.DefaultHeaderMatcher(key); ok && !auth.Reserved(name) {
+				return name, true
+			}
+			return "", false
 		}),
+		// The REST caller's address, for the limit on calls without
+		// valid credentials, vouched for by the gateway's key.
+		runtime.WithMetadata(gateway.Metadata),
 		// JSON answers leave unset fields out, but for lists and counts;
 		// a body that does not decode names its faulty field (restJSON).
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.HTTPBodyMarshaler{Marshaler: newRESTJSON()}),
@@ -333,6 +392,8 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		plugsv1.RegisterDestinationServiceHandler,
 		plugsv1.RegisterWebhookRegistrationServiceHandler,
 		plugsv1.RegisterReceiptServiceHandler,
+		plugsv1.RegisterStatsServiceHandler,
+		plugsv1.RegisterListenServiceHandler,
 	} {
 		if err := reg(ctx, mux, conn); err != nil {
 			s.Stop(context.Background())
@@ -354,7 +415,10 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(openapi.Document)
 	})
-	root.Handle("/", http.MaxBytesHandler(mux, maxRESTBody))
+	root.Handle("/v1/", http.MaxBytesHandler(mux, maxRESTBody))
+	root.Handle("GET "+listenPath, endlessWrite(mux))
+	// The admin console, on the API's origin; everything outside /v1.
+	root.Handle("/", console.Handler())
 	s.http = &http.Server{
 		Handler:           root,
 		ReadHeaderTimeout: 10 * time.Second,

@@ -147,6 +147,34 @@ func as(key string) context.Context {
 
 func (e *env) sources() plugsv1.SourceServiceClient { return plugsv1.NewSourceServiceClient(e.conn) }
 
+// firstSnapshot opens a configuration stream as a data plane holding
+// nothing, once the shared cache (which follows commits in the background)
+// has reached revision, and returns the stream and its first answer.
+func (e *env) firstSnapshot(t *testing.T, revision int64) (plugsv1.ConfigDiscoveryService_StreamConfigClient, *plugsv1.StreamConfigResponse) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for e.srv.Cache.Revision() < revision {
+		if time.Now().After(deadline) {
+			t.Fatalf("cache never reached revision %d", revision)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	ctx, cancel := context.WithCancel(as(dataPlaneToken))
+	t.Cleanup(cancel)
+	st, err := plugsv1.NewConfigDiscoveryServiceClient(e.conn).StreamConfig(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Send(&plugsv1.StreamConfigRequest{Node: &plugsv1.Node{Id: "dp-1"}}); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := st.Recv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, resp
+}
+
 // rest calls the REST gateway and returns the status and body.
 func (e *env) rest(method, path, key, body string) (int, []byte) {
 	e.t.Helper()
@@ -387,6 +415,8 @@ func TestValidationErrorsCarryFieldViolations(t *testing.T) {
 			EventFilter: &plugsv1.EventFilter{Expression: "$[?(@.livemode =="}}}, "source.event_filter.expression"},
 		{"missing name", &plugsv1.CreateSourceRequest{Source: &plugsv1.Source{TemplateId: "stripe", Secret: secretA}}, "source.display_name"},
 		{"no secret", &plugsv1.CreateSourceRequest{Source: &plugsv1.Source{DisplayName: "x", TemplateId: "stripe"}}, "source.secret"},
+		{"basic auth secret without a colon", &plugsv1.CreateSourceRequest{Source: &plugsv1.Source{DisplayName: "x", TemplateId: "postmark",
+			Secret: "postmark-credentials-without-colon"}}, "source.secret"},
 		{"dedup window", &plugsv1.CreateSourceRequest{Source: &plugsv1.Source{DisplayName: "x", TemplateId: "stripe", Secret: secretA,
 			DedupWindow: durationpb.New(time.Second)}}, "source.dedup_window"},
 		{"rate limit", &plugsv1.CreateSourceRequest{Source: &plugsv1.Source{DisplayName: "x", TemplateId: "stripe", Secret: secretA,
@@ -410,6 +440,16 @@ func TestValidationErrorsCarryFieldViolations(t *testing.T) {
 	_, err = e.sources().ListSources(ctx, &plugsv1.ListSourcesRequest{PageToken: "garbage!"})
 	if _, ok := fieldViolations(t, err)["page_token"]; !ok {
 		t.Fatal("bad page token lacks its violation")
+	}
+	// Basic credentials are checked at rotation too.
+	basic, err := e.sources().CreateSource(ctx, &plugsv1.CreateSourceRequest{Source: &plugsv1.Source{
+		DisplayName: "postmark", TemplateId: "postmark", Secret: "postmark:correct-horse-battery"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.sources().RotateSecret(ctx, &plugsv1.RotateSecretRequest{Id: basic.GetId(), Secret: "postmark-correct-horse-battery"})
+	if _, ok := fieldViolations(t, err)["secret"]; !ok {
+		t.Fatal("Basic credentials without a colon accepted at rotation")
 	}
 	src, err := e.sources().CreateSource(ctx, newSource("ok", secretA))
 	if err != nil {
@@ -584,27 +624,7 @@ func TestConfigStreamDeliversSnapshots(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The shared cache follows commits in the background.
-	deadline := time.Now().Add(10 * time.Second)
-	for e.srv.Cache.Revision() < src.GetRevision() {
-		if time.Now().After(deadline) {
-			t.Fatal("cache never reached the source's revision")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	ctx, cancel := context.WithCancel(as(dataPlaneToken))
-	defer cancel()
-	st, err := plugsv1.NewConfigDiscoveryServiceClient(e.conn).StreamConfig(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.Send(&plugsv1.StreamConfigRequest{Node: &plugsv1.Node{Id: "dp-1"}}); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := st.Recv()
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, resp := e.firstSnapshot(t, src.GetRevision())
 	if !resp.GetFull() || len(resp.GetSources()) != 1 || resp.GetSources()[0].GetId() != src.GetId() {
 		t.Fatalf("snapshot %v", resp)
 	}

@@ -2,6 +2,7 @@ package configclient_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"testing"
@@ -17,6 +18,7 @@ import (
 	"github.com/plugshq/plugs/controlplane/server"
 	"github.com/plugshq/plugs/controlplane/store/storetest"
 	"github.com/plugshq/plugs/dataplane/configclient"
+	"github.com/plugshq/plugs/dataplane/pipeline"
 	"github.com/plugshq/plugs/dataplane/snapshot"
 	plugsv1 "github.com/plugshq/plugs/gen/plugs/v1"
 	"github.com/plugshq/plugs/templates"
@@ -33,7 +35,19 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-func TestDataPlaneFollowsControlPlane(t *testing.T) {
+// following is a control plane and a data plane's configuration client
+// following it, until the test ends.
+type following struct {
+	srv   *server.Server
+	conn  *grpc.ClientConn
+	cc    *configclient.Client
+	store *snapshot.Store
+	// actx calls the API as a tenant.
+	actx context.Context
+}
+
+func follow(t *testing.T) *following {
+	t.Helper()
 	ctx := context.Background()
 	db := storetest.Open(t, "sqlite")
 	k, _ := secrets.GenerateKey()
@@ -47,11 +61,11 @@ func TestDataPlaneFollowsControlPlane(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() {
+	t.Cleanup(func() {
 		c, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
 		srv.Stop(c)
-	}()
+	})
 	_, key, err := auth.Bootstrap(ctx, db.Client, "t", "k")
 	if err != nil {
 		t.Fatal(err)
@@ -60,7 +74,7 @@ func TestDataPlaneFollowsControlPlane(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
+	t.Cleanup(func() { conn.Close() })
 
 	store := &snapshot.Store{}
 	runCtx, cancel := context.WithCancel(ctx)
@@ -68,12 +82,17 @@ func TestDataPlaneFollowsControlPlane(t *testing.T) {
 	cc := &configclient.Client{Conn: conn, Token: "dp-token-for-test", Node: &plugsv1.Node{Id: "dp-1"}, Store: store, Log: quiet,
 		MinBackoff: 10 * time.Millisecond, MaxBackoff: 100 * time.Millisecond}
 	go func() { defer close(done); _ = cc.Run(runCtx) }()
-	defer func() { cancel(); <-done }()
-
+	t.Cleanup(func() { cancel(); <-done })
 	waitFor(t, "first snapshot", store.Ready)
+	return &following{srv: srv, conn: conn, cc: cc, store: store,
+		actx: metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+key)}
+}
 
-	api := plugsv1.NewSourceServiceClient(conn)
-	actx := metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+key)
+func TestDataPlaneFollowsControlPlane(t *testing.T) {
+	ctx := context.Background()
+	f := follow(t)
+	srv, store, actx := f.srv, f.store, f.actx
+	api := plugsv1.NewSourceServiceClient(f.conn)
 	src, err := api.CreateSource(actx, &plugsv1.CreateSourceRequest{Source: &plugsv1.Source{
 		DisplayName: "gh", TemplateId: "github", Secret: "github-secret-0123456789",
 	}})
@@ -129,5 +148,39 @@ func TestBuildRejectsBadSourceAndKeepsBase(t *testing.T) {
 	next, err := snapshot.Build(base, "3", false, nil, []string{"a"})
 	if err != nil || len(next.Sources) != 0 || len(base.Sources) != 1 {
 		t.Fatalf("delta removal: %v", err)
+	}
+}
+
+// A secret a handshake delivers goes from the data plane to the control
+// plane, which stores it and sends it back to every data plane; a second,
+// different one is refused, and a data plane whose token is wrong is not
+// told the control plane refused (it could not ask).
+func TestHandshakeSecretReachesDataPlanes(t *testing.T) {
+	const hookSecret = "b537207f20cbfa02357cf448134da559e8bd39d61597dcd5631b8012eae53e81"
+	ctx := context.Background()
+	f := follow(t)
+	src, err := plugsv1.NewSourceServiceClient(f.conn).CreateSource(f.actx, &plugsv1.CreateSourceRequest{Source: &plugsv1.Source{
+		DisplayName: "asana", TemplateId: "asana"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "source in snapshot", func() bool { return f.store.Load().Source(src.GetId()) != nil })
+
+	if err := f.cc.CaptureSecret(ctx, src.GetId(), hookSecret); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "captured secret in snapshot", func() bool {
+		s := f.store.Load().Source(src.GetId())
+		return s != nil && len(s.Config.GetSecrets()) == 1 && string(s.Config.GetSecrets()[0].GetValue()) == hookSecret
+	})
+	if err := f.cc.CaptureSecret(ctx, src.GetId(), hookSecret); err != nil {
+		t.Fatalf("repeated handshake: %v", err)
+	}
+	if err := f.cc.CaptureSecret(ctx, src.GetId(), "another-secret-0123456789abcdef"); !errors.Is(err, pipeline.ErrSecretRefused) {
+		t.Fatalf("another secret: %v", err)
+	}
+	stranger := &configclient.Client{Conn: f.conn, Token: "not-a-data-plane-token", Node: &plugsv1.Node{Id: "dp-x"}}
+	if err := stranger.CaptureSecret(ctx, src.GetId(), hookSecret); err == nil || errors.Is(err, pipeline.ErrSecretRefused) {
+		t.Fatalf("wrong token: %v", err)
 	}
 }

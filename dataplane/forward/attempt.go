@@ -1,6 +1,10 @@
 package forward
 
-import "time"
+import (
+	"time"
+
+	"github.com/plugshq/plugs/backbone"
+)
 
 // Attempt records one delivery attempt, for a delivery log. Options.OnAttempt
 // receives one per request sent, after its outcome is settled in the
@@ -87,7 +91,7 @@ const (
 // out rather than packed into the body.
 const (
 	// HeaderEventID is the usage event's id.
-	HeaderEventID = "Plugs-Event-Id"
+	HeaderEventID = backbone.EventIDHeader
 	// HeaderDestinationID names the destination.
 	HeaderDestinationID = "Plugs-Destination-Id"
 	// HeaderAccepted is when the webhook was accepted (RFC 3339): the

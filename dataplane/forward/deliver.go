@@ -1,12 +1,12 @@
 package forward
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -35,28 +35,62 @@ const ackMargin = 30 * time.Second
 // written waits before it is handled again.
 const deadLetterRetry = 5 * time.Second
 
+// probeFetchWait bounds each wait for a delivery to probe with; while the
+// stream has none, the fetch is made again.
+const probeFetchWait = time.Second
+
 // userAgent identifies deliveries in the destination's logs.
 const userAgent = "Plugs-Forwarder/1"
 
 // deliverer consumes the deliveries of one destination. Each destination
 // has its own durable consumer and its own attempts in flight, so one slow
 // or failing destination never holds up another's deliveries.
+//
+// A circuit guards the destination as a whole (see circuit): once it fails
+// attempts in a row, the deliverer stops pulling its deliveries, so a
+// backlog does not hammer a destination that is down, each event on its
+// own retry schedule. The deliveries already handed over are held, still
+// ours and unattempted; the rest wait in the stream. Neither is counted as
+// an attempt, so no retry of max_attempts is spent on a destination known
+// to be down. One delivery at a time probes it, ever more rarely; when a
+// probe is taken, the held deliveries are attempted at once and pulling
+// resumes at full concurrency: the backlog drains as fast as the
+// destination takes it, not at the pace of each event's retry backoff.
 type deliverer struct {
 	f *Forwarder
 	// dest is swapped when a destination's URL, key or policy changes; a
 	// change of timeout or concurrency makes a new deliverer instead,
 	// since the consumer's AckWait and MaxAckPending follow them.
 	dest atomic.Pointer[destination]
-	cc   jetstream.ConsumeContext
+	cons jetstream.Consumer
 	// sem holds a slot per attempt in flight: max_concurrency is enforced
 	// here. The consumer's MaxAckPending is far larger, because deliveries
 	// waiting for their retry count against it; were it max_concurrency,
 	// that many failing events would hold up every other delivery to the
 	// destination until their backoff ended.
 	sem chan struct{}
+	// done is closed when the deliverer stops.
+	done chan struct{}
 
 	mu       sync.Mutex
 	stopping bool
+	// cc pulls the deliveries; nil while the circuit is open.
+	cc jetstream.ConsumeContext
+	// broken is set when pulling could not be started again: the
+	// deliverer is then replaced by reconciliation.
+	broken  bool
+	circuit *circuit
+	// held are the deliveries handed over while the circuit was open, at
+	// most a pull batch: not attempted, their ack wait extended
+	// (keepHeld), and attempted first when it closes.
+	held []jetstream.Msg
+	// probing is set while the half-open circuit's probe is in flight,
+	// fetching while a delivery to probe with is being pulled.
+	probing, fetching bool
+	// changed is closed, and replaced, when the circuit changes, to wake
+	// the receive waiting for the probe's outcome.
+	changed  chan struct{}
+	timer    *time.Timer
 	inflight sync.WaitGroup
 }
 
@@ -71,9 +105,7 @@ func (f *Forwarder) startDeliverer(ctx context.Context, d *destination) (*delive
 		FilterSubject: backbone.DeliverySubject(d.id),
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 		AckPolicy:     jetstream.AckExplicitPolicy,
-		// A message may wait for a slot behind one attempt, then make its
-		// own.
-		AckWait: 2*d.timeout + ackMargin,
+		AckWait:       ackWait(d),
 		// Attempts are counted against the retry policy here; a server
 		// limit would drop deliveries without a dead letter.
 		MaxDeliver:    -1,
@@ -82,18 +114,25 @@ func (f *Forwarder) startDeliverer(ctx context.Context, d *destination) (*delive
 	if err != nil {
 		return nil, fmt.Errorf("%w: consumer %s: %w", ErrBackbone, ConsumerName(d.id), err)
 	}
-	dl := &deliverer{f: f, sem: make(chan struct{}, d.maxConc)}
-	dl.dest.Store(d)
-	dl.cc, err = cons.Consume(dl.receive,
-		jetstream.PullMaxMessages(d.maxConc),
-		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
-			f.log.Warn("deliveries consumer", "destination", d.id, "error", err)
-		}))
-	if err != nil {
-		return nil, fmt.Errorf("%w: consume %s: %w", ErrBackbone, ConsumerName(d.id), err)
+	dl := &deliverer{
+		f: f, cons: cons, sem: make(chan struct{}, d.maxConc), done: make(chan struct{}), changed: make(chan struct{}),
+		circuit: newCircuit(f.opts.CircuitThreshold, f.opts.ProbeBackoff, f.opts.MaxProbeBackoff),
 	}
+	dl.dest.Store(d)
+	dl.mu.Lock()
+	err = dl.pullLocked()
+	dl.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	go dl.keepHeld()
+	dl.report(CircuitClosed)
 	return dl, nil
 }
+
+// ackWait is the AckWait of a destination's consumer: a message may wait
+// for a slot behind one attempt, then make its own.
+func ackWait(d *destination) time.Duration { return 2*d.timeout + ackMargin }
 
 // maxAckPending bounds the deliveries of one destination out with the data
 // planes at once, in flight or waiting for a retry: enough that retries do
@@ -103,29 +142,302 @@ func maxAckPending(maxConc int) int {
 	return min(max(100*maxConc, 1000), 10_000)
 }
 
-// receive is the consumer's callback: it hands the delivery to an attempt
-// of its own and returns.
+// pullLocked starts pulling deliveries, unless already pulling. dl.mu is
+// held.
+func (dl *deliverer) pullLocked() error {
+	if dl.cc != nil || dl.stopping {
+		return nil
+	}
+	d := dl.dest.Load()
+	cc, err := dl.cons.Consume(dl.receive,
+		jetstream.PullMaxMessages(d.maxConc),
+		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+			dl.f.log.Warn("deliveries consumer", "destination", d.id, "error", err)
+		}))
+	if err != nil {
+		dl.broken = true
+		return fmt.Errorf("%w: consume %s: %w", ErrBackbone, ConsumerName(d.id), err)
+	}
+	dl.cc = cc
+	return nil
+}
+
+// receive is the consumer's callback: once a slot is free it hands the
+// delivery to an attempt of its own and returns, or holds it while the
+// circuit is open. While the half-open circuit's probe is in flight it
+// waits for its outcome. Either wait holds up the consumer: nothing more
+// is pulled meanwhile.
 func (dl *deliverer) receive(msg jetstream.Msg) {
+	dl.sem <- struct{}{}
 	dl.mu.Lock()
-	if dl.stopping {
+	for {
+		if dl.stopping {
+			dl.mu.Unlock()
+			<-dl.sem
+			// Handed over while stopping: give it back now rather than
+			// after AckWait, so another data plane (or the next start)
+			// takes it at once. Its delivery count grows by one without
+			// a request, which costs at most one attempt of max_attempts
+			// per stop.
+			_ = msg.Nak()
+			return
+		}
+		probe := false
+		switch dl.circuit.state {
+		case CircuitOpen:
+			dl.held = append(dl.held, msg)
+			dl.mu.Unlock()
+			<-dl.sem
+			return
+		case CircuitHalfOpen:
+			if dl.probing {
+				changed := dl.changed
+				dl.mu.Unlock()
+				<-dl.sem
+				<-changed
+				dl.sem <- struct{}{}
+				dl.mu.Lock()
+				continue
+			}
+			dl.probing, probe = true, true
+		}
+		dl.inflight.Add(1)
 		dl.mu.Unlock()
-		// Handed over while stopping: give it back now rather than after
-		// AckWait, so another data plane (or the next start) takes it at
-		// once. Its delivery count grows by one without a request, which
-		// costs at most one attempt of max_attempts per stop.
-		_ = msg.Nak()
+		go dl.attempt(msg, probe)
 		return
 	}
-	dl.inflight.Add(1)
-	dl.mu.Unlock()
-	dl.sem <- struct{}{}
-	go func() {
-		defer func() {
-			<-dl.sem
-			dl.inflight.Done()
-		}()
-		dl.deliver(msg)
+}
+
+// attempt delivers msg in a slot of sem it holds, and tells the circuit
+// how it went.
+func (dl *deliverer) attempt(msg jetstream.Msg, probe bool) {
+	defer func() {
+		<-dl.sem
+		dl.inflight.Done()
 	}()
+	dl.settle(probe, dl.deliver(msg))
+}
+
+// attemptLater is attempt for a delivery taken while dl.mu is held: the
+// slot is waited for on the attempt's own goroutine.
+func (dl *deliverer) attemptLater(msg jetstream.Msg, probe bool) {
+	dl.inflight.Add(1)
+	go func() {
+		dl.sem <- struct{}{}
+		dl.attempt(msg, probe)
+	}()
+}
+
+// settle moves the circuit on an attempt's outcome.
+func (dl *deliverer) settle(probe bool, t tried) {
+	dl.mu.Lock()
+	defer dl.mu.Unlock()
+	if probe {
+		dl.probing = false
+	}
+	if dl.stopping {
+		return
+	}
+	switch {
+	case !t.made:
+		// Settled without a request (dead-lettered as expired, say):
+		// another delivery probes.
+		if probe {
+			dl.probeLocked()
+		}
+	case t.answered:
+		if dl.circuit.succeeded() {
+			dl.closeLocked()
+		}
+	default:
+		if opened, wait := dl.circuit.failed(probe, t.retryAfter, time.Now()); opened {
+			dl.openLocked(wait, t.err)
+		}
+	}
+}
+
+// openLocked stops pulling until the next probe, in wait.
+func (dl *deliverer) openLocked(wait time.Duration, cause error) {
+	if dl.cc != nil {
+		// What the consumer already holds is handed to receive, which
+		// holds it in turn. A delivery the server was sending as the
+		// pull ended comes back at once, counted once more: at most a
+		// pull batch, once per outage, since probes are fetched.
+		dl.cc.Drain()
+		dl.cc = nil
+	}
+	dl.timer = time.AfterFunc(wait, dl.probeDue)
+	dl.signalLocked(CircuitOpen)
+	log := dl.f.log.With("destination", dl.dest.Load().id, "circuit", CircuitOpen,
+		"failing_for", time.Since(dl.circuit.openedAt).Round(time.Millisecond), "next_probe_in", wait.Round(time.Millisecond), "error", cause)
+	if dl.circuit.probesFailed == 0 {
+		log.Warn("destination failing: circuit open, deliveries held until a probe is taken", "failures", dl.circuit.failures)
+	} else {
+		log.Debug("probe failed: circuit open again", "probes_failed", dl.circuit.probesFailed)
+	}
+}
+
+// probeDue half-opens the circuit when its wait is over.
+func (dl *deliverer) probeDue() {
+	dl.mu.Lock()
+	defer dl.mu.Unlock()
+	if dl.stopping || !dl.circuit.probeDue() {
+		return
+	}
+	dl.signalLocked(CircuitHalfOpen)
+	dl.f.log.Debug("circuit half-open: probing the destination", "destination", dl.dest.Load().id, "circuit", CircuitHalfOpen)
+	dl.probeLocked()
+}
+
+// reconfigured probes at once a destination whose circuit is open, when
+// its configuration changed: a new URL or key may be what it needed.
+func (dl *deliverer) reconfigured() {
+	dl.mu.Lock()
+	t := dl.timer
+	open := dl.circuit.state == CircuitOpen
+	dl.mu.Unlock()
+	if open && t != nil && t.Stop() {
+		go dl.probeDue()
+	}
+}
+
+// probeLocked starts the half-open circuit's probe: a held delivery when
+// there is one, else the next the stream has.
+func (dl *deliverer) probeLocked() {
+	if dl.circuit.state != CircuitHalfOpen || dl.probing {
+		return
+	}
+	if len(dl.held) > 0 {
+		msg := dl.held[0]
+		dl.held = dl.held[1:]
+		dl.probing = true
+		dl.attemptLater(msg, true)
+		return
+	}
+	// A receive waiting for a probe that was not made takes its place.
+	dl.wakeLocked()
+	if !dl.fetching {
+		dl.fetching = true
+		dl.inflight.Add(1)
+		go dl.fetchProbe()
+	}
+}
+
+// fetchProbe pulls one delivery to probe with. A fetch, unlike a consumer
+// stopped part way, leaves no pull request behind: the server counts a
+// delivery it sends to a pull request whose subscriber is gone, which
+// would spend an attempt of that event without a request.
+func (dl *deliverer) fetchProbe() {
+	defer dl.inflight.Done()
+	for {
+		batch, err := dl.cons.Fetch(1, jetstream.FetchMaxWait(probeFetchWait))
+		var msg jetstream.Msg
+		if err == nil {
+			for m := range batch.Messages() {
+				msg = m
+			}
+			err = batch.Error()
+		}
+		dl.mu.Lock()
+		switch {
+		case dl.stopping:
+			dl.fetching = false
+			dl.mu.Unlock()
+			if msg != nil {
+				_ = msg.Nak()
+			}
+			return
+		case msg != nil && dl.circuit.state == CircuitHalfOpen && !dl.probing:
+			dl.fetching = false
+			dl.probing = true
+			dl.attemptLater(msg, true)
+			dl.mu.Unlock()
+			return
+		case msg != nil:
+			// The circuit moved on meanwhile (closed by an attempt that
+			// was in flight): the delivery is one like the others.
+			dl.fetching = false
+			if dl.circuit.state == CircuitClosed {
+				dl.attemptLater(msg, false)
+			} else {
+				dl.held = append(dl.held, msg)
+			}
+			dl.mu.Unlock()
+			return
+		case dl.circuit.state != CircuitHalfOpen || dl.probing:
+			dl.fetching = false
+			dl.mu.Unlock()
+			return
+		}
+		dl.mu.Unlock()
+		if err != nil && !errors.Is(err, jetstream.ErrNoMessages) {
+			dl.f.log.Debug("probe not fetched", "destination", dl.dest.Load().id, "error", err)
+			select {
+			case <-dl.done:
+			case <-time.After(probeFetchWait):
+			}
+		}
+	}
+}
+
+// closeLocked resumes deliveries at full concurrency: the held ones at
+// once, then whatever the consumer has, retries due included.
+func (dl *deliverer) closeLocked() {
+	if dl.timer != nil {
+		dl.timer.Stop()
+	}
+	held := dl.held
+	dl.held = nil
+	for _, msg := range held {
+		dl.attemptLater(msg, false)
+	}
+	dl.signalLocked(CircuitClosed)
+	if err := dl.pullLocked(); err != nil {
+		dl.f.log.Warn("deliveries not pulled again; restarting them", "destination", dl.dest.Load().id, "error", err)
+	}
+	dl.f.log.Info("destination answering again: circuit closed, deliveries resume",
+		"destination", dl.dest.Load().id, "circuit", CircuitClosed, "failed_for", time.Since(dl.circuit.openedAt).Round(time.Millisecond),
+		"probes_failed", dl.circuit.probesFailed, "held", len(held))
+}
+
+// signalLocked wakes the receive waiting on a probe and reports the
+// circuit's new state.
+func (dl *deliverer) signalLocked(s CircuitState) {
+	dl.wakeLocked()
+	dl.report(s)
+}
+
+// wakeLocked wakes the receive waiting on a probe.
+func (dl *deliverer) wakeLocked() {
+	close(dl.changed)
+	dl.changed = make(chan struct{})
+}
+
+func (dl *deliverer) report(s CircuitState) {
+	if dl.f.opts.OnCircuit != nil {
+		dl.f.opts.OnCircuit(dl.dest.Load().id, s)
+	}
+}
+
+// keepHeld extends the ack wait of the held deliveries until the
+// deliverer stops, so the server does not hand them to another data plane
+// (counting one more delivery) while the circuit is open.
+func (dl *deliverer) keepHeld() {
+	t := time.NewTicker(ackWait(dl.dest.Load()) / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-dl.done:
+			return
+		case <-t.C:
+		}
+		dl.mu.Lock()
+		held := slices.Clone(dl.held)
+		dl.mu.Unlock()
+		for _, msg := range held {
+			_ = msg.InProgress()
+		}
+	}
 }
 
 // stop stops consuming and waits for the attempts in flight to finish and
@@ -133,38 +445,75 @@ func (dl *deliverer) receive(msg jetstream.Msg) {
 func (dl *deliverer) stop() {
 	dl.mu.Lock()
 	dl.stopping = true
+	cc, held := dl.cc, dl.held
+	dl.held = nil
+	if dl.timer != nil {
+		dl.timer.Stop()
+	}
+	dl.wakeLocked() // a receive waiting on a probe gives its delivery back
 	dl.mu.Unlock()
-	dl.cc.Drain()
-	select {
-	case <-dl.cc.Closed():
-	case <-time.After(dl.dest.Load().timeout + ackMargin):
-		// The connection is down and the drain cannot complete; what
-		// is still buffered is redelivered after AckWait.
+	close(dl.done)
+	for _, msg := range held {
+		_ = msg.Nak()
+	}
+	if cc != nil {
+		cc.Drain()
+		select {
+		case <-cc.Closed():
+		case <-time.After(dl.dest.Load().timeout + ackMargin):
+			// The connection is down and the drain cannot complete; what
+			// is still buffered is redelivered after AckWait.
+		}
 	}
 	dl.inflight.Wait()
+	dl.mu.Lock()
+	dl.report(CircuitStopped)
+	dl.mu.Unlock()
 }
 
 // closed reports whether consuming ended on its own (the consumer was
-// deleted, the connection closed), so reconciliation starts it again.
+// deleted, the connection closed), so reconciliation starts it again. A
+// circuit that stopped pulling is not that.
 func (dl *deliverer) closed() bool {
+	dl.mu.Lock()
+	cc, broken := dl.cc, dl.broken
+	dl.mu.Unlock()
+	if broken {
+		return true
+	}
+	if cc == nil {
+		return false
+	}
 	select {
-	case <-dl.cc.Closed():
+	case <-cc.Closed():
 		return true
 	default:
 		return false
 	}
 }
 
+// tried is what an attempt told about the destination.
+type tried struct {
+	// made is set when a request was sent.
+	made bool
+	// answered is set when the destination answered with a status that
+	// is not retried: it is up, whatever it thought of the delivery.
+	answered   bool
+	retryAfter time.Duration
+	err        error
+}
+
 // deliver makes one attempt and settles the delivery: acknowledged,
-// scheduled again, or dead-lettered.
-func (dl *deliverer) deliver(msg jetstream.Msg) {
+// scheduled again, or dead-lettered. It returns what the attempt told of
+// the destination, for the circuit.
+func (dl *deliverer) deliver(msg jetstream.Msg) (t tried) {
 	d := dl.dest.Load()
 	log := dl.f.log.With("destination", d.id)
 	md, err := msg.Metadata()
 	if err != nil {
 		log.Error("delivery without metadata", "error", err)
 		_ = msg.Nak()
-		return
+		return t
 	}
 	attempt := int(md.NumDelivered)
 	h := msg.Headers()
@@ -172,7 +521,7 @@ func (dl *deliverer) deliver(msg jetstream.Msg) {
 	ev := &plugsv1.UsageEvent{}
 	if err := proto.Unmarshal(msg.Data(), ev); err != nil {
 		dl.kill(msg, md, d, eventID, ReasonMalformed, attempt-1, 0, fmt.Errorf("%w: %w", ErrMalformedDelivery, err))
-		return
+		return t
 	}
 	if eventID == "" {
 		eventID = ev.GetId()
@@ -183,19 +532,20 @@ func (dl *deliverer) deliver(msg jetstream.Msg) {
 		// The last attempt was made by a data plane that stopped before
 		// settling it (or max_attempts was lowered since).
 		dl.kill(msg, md, d, eventID, ReasonAttemptsExhausted, attempt-1, 0, nil)
-		return
+		return t
 	case time.Since(since) > d.policy.maxAge:
 		dl.kill(msg, md, d, eventID, ReasonExpired, attempt-1, 0, nil)
-		return
+		return t
 	}
 	body, err := encodeCloudEvent(ev, eventID)
 	if err != nil {
 		dl.kill(msg, md, d, eventID, ReasonMalformed, attempt-1, 0, err)
-		return
+		return t
 	}
 
 	ctx, span := dl.f.startAttempt(h, d.id, eventID, attempt)
 	res := dl.post(ctx, d, eventID, body)
+	t.made, t.err = !res.refused, res.err
 	a := Attempt{
 		ID:              uuid.Must(uuid.NewV7()).String(),
 		DestinationID:   d.id,
@@ -213,6 +563,7 @@ func (dl *deliverer) deliver(msg jetstream.Msg) {
 	}
 	switch d.policy.judge(res.status, res.err, res.refused) {
 	case delivered:
+		t.answered = true
 		a.Outcome = Delivered
 		// A confirmed ack, retried while the server may still take it (it
 		// waits AckWait, the timeout and 30 s, before redelivering): a NATS
@@ -223,7 +574,9 @@ func (dl *deliverer) deliver(msg jetstream.Msg) {
 	case retry:
 		now := time.Now()
 		delay, ok := d.policy.retryAfter(res.status, res.header, now)
-		if !ok {
+		if ok {
+			t.retryAfter = delay
+		} else {
 			delay = d.policy.backoff(attempt)
 		}
 		next := now.Add(delay)
@@ -239,6 +592,8 @@ func (dl *deliverer) deliver(msg jetstream.Msg) {
 			}
 		}
 	case permanent:
+		// An answer, even a refusal, shows the destination is up.
+		t.answered = t.made
 		a.Outcome, a.NextRetry = dl.kill(msg, md, d, eventID, ReasonRejected, attempt, res.status, res.err)
 	}
 	endAttempt(span, res, a.Outcome)
@@ -246,6 +601,7 @@ func (dl *deliverer) deliver(msg jetstream.Msg) {
 	if dl.f.opts.OnAttempt != nil {
 		dl.f.opts.OnAttempt(a)
 	}
+	return t
 }
 
 // clockStart is when the retry policy's max_age starts: when the webhook
@@ -283,20 +639,10 @@ func (dl *deliverer) post(ctx context.Context, d *destination, eventID string, b
 	defer cancel()
 	res.start = time.Now()
 	defer func() { res.latency = time.Since(res.start) }()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.url, bytes.NewReader(body))
+	req, err := NewRequest(ctx, d.url, d.signer, eventID, body, res.start)
 	if err != nil {
-		res.err, res.refused = fmt.Errorf("%w: %w", ErrRequest, err), true
+		res.err, res.refused = err, true
 		return res
-	}
-	req.Header.Set("Content-Type", ContentType)
-	req.Header.Set("User-Agent", userAgent)
-	sig, err := d.signer.Sign(eventID, res.start, body)
-	if err != nil {
-		res.err, res.refused = fmt.Errorf("%w: %w", ErrRequest, err), true
-		return res
-	}
-	for k, v := range sig {
-		req.Header[k] = v
 	}
 	tracing.Inject(ctx, req.Header)
 	resp, err := dl.f.client.Do(req)

@@ -53,6 +53,19 @@ type Options struct {
 	// Tracing, when set, gives each attempt a span in the webhook's trace
 	// and sends its traceparent to the destination; nil means neither.
 	Tracing trace.TracerProvider
+	// CircuitThreshold is how many attempts in a row must fail (no
+	// answer, 5xx, 429, a status the retry policy retries) to open a
+	// destination's circuit; 0 means DefaultCircuitThreshold.
+	CircuitThreshold int
+	// ProbeBackoff is how long an open circuit waits before its first
+	// probe, doubling after each failed probe up to MaxProbeBackoff; 0
+	// means DefaultProbeBackoff and DefaultMaxProbeBackoff.
+	ProbeBackoff, MaxProbeBackoff time.Duration
+	// OnCircuit, when set, is told each change of a destination's circuit,
+	// in order, CircuitStopped when its deliveries stop. It is called with
+	// the deliverer's lock held: it must be quick and must not call the
+	// forwarder.
+	OnCircuit func(destinationID string, s CircuitState)
 }
 
 // Forwarder routes stored events to destinations and delivers them.
@@ -253,6 +266,7 @@ func (f *Forwarder) reconcile(ctx context.Context) {
 			old := dl.dest.Load()
 			if old.timeout == d.timeout && old.maxConc == d.maxConc {
 				dl.dest.Store(d)
+				dl.reconfigured()
 				continue
 			}
 			f.stopAside(id, dl)

@@ -9,10 +9,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/plugshq/plugs/backbone"
-	plugsv1 "github.com/plugshq/plugs/gen/plugs/v1"
 	"github.com/plugshq/plugs/internal/tracing"
 )
 
@@ -76,13 +74,4 @@ func requeue(ctx context.Context, js jetstream.JetStream, destID string, raw *je
 
 // deliveryEventID is the usage event id of a stored delivery: its header,
 // or the event's own id.
-func deliveryEventID(raw *jetstream.RawStreamMsg) string {
-	if id := raw.Header.Get(HeaderEventID); id != "" {
-		return id
-	}
-	ev := &plugsv1.UsageEvent{}
-	if proto.Unmarshal(raw.Data, ev) != nil {
-		return ""
-	}
-	return ev.GetId()
-}
+func deliveryEventID(raw *jetstream.RawStreamMsg) string { return backbone.StoredEventID(raw) }

@@ -9,8 +9,9 @@ var (
 	// ErrFiltered means the event filter drops the event: the webhook is
 	// answered 200 and nothing is kept.
 	ErrFiltered = errors.New("mapping: event filtered out")
-	// ErrMappingFailed means a required field is missing or a field's value
-	// is invalid. The error is a *Error naming the fields.
+	// ErrMappingFailed means a required field is missing or its value is
+	// invalid (an optional field never fails a mapping). The error is a
+	// *Error naming the fields.
 	ErrMappingFailed = errors.New("mapping: field mapping failed")
 	// ErrInvalidMapping means mappings or a filter do not compile.
 	ErrInvalidMapping = errors.New("mapping: invalid mapping")
@@ -30,10 +31,18 @@ type Error struct {
 	Fields []FieldError
 }
 
-func (e *Error) Error() string {
+func (e *Error) Error() string { return describe("mapping failed: ", e.Fields) }
+
+// Warning describes the optional fields Map left empty, for a receipt's
+// detail: "optional fields left empty: quantity: ...; timestamp: ...".
+func Warning(fields []FieldError) string {
+	return describe("optional fields left empty: ", fields)
+}
+
+func describe(prefix string, fields []FieldError) string {
 	var b strings.Builder
-	b.WriteString("mapping failed: ")
-	for i, f := range e.Fields {
+	b.WriteString(prefix)
+	for i, f := range fields {
 		if i > 0 {
 			b.WriteString("; ")
 		}
@@ -54,3 +63,8 @@ func (e *Error) Field() string {
 	}
 	return e.Fields[0].Field
 }
+
+// ErrTooManyItems means a batch body holds more items than the mappings
+// allow (Batch.max_items): the request is refused whole and nothing is
+// stored. The error says how many it holds.
+var ErrTooManyItems = errors.New("mapping: more items than the batch allows")

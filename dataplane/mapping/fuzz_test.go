@@ -38,15 +38,20 @@ func FuzzMap(f *testing.F) {
 		}
 		for _, mp := range []*Mapper{m, plain} {
 			ev := &plugsv1.UsageEvent{}
-			err := mp.Map(Input{Body: payload.New(body, ct), Header: http.Header{"X-Who": {"f"}}, ReceiveTime: time.Unix(0, 0)}, ev)
+			warnings, err := mp.Map(Input{Body: payload.New(body, ct), Header: http.Header{"X-Who": {"f"}}, ReceiveTime: time.Unix(0, 0)}, ev)
 			var me *Error
 			switch {
 			case err == nil:
 				if ev.GetEventId() == "" || ev.GetEventType() == "" {
 					t.Fatalf("required fields empty in %v", ev)
 				}
-				if _, derr := Decimal(ev.GetQuantity()); derr != nil {
+				if _, derr := Decimal(ev.GetQuantity()); derr != nil && !hasField(warnings, "quantity") {
 					t.Fatalf("quantity %q is not a decimal", ev.GetQuantity())
+				}
+				for _, w := range warnings {
+					if w.Required || w.Field == "" {
+						t.Fatalf("warning %+v", w)
+					}
 				}
 			case errors.Is(err, payload.ErrUnparsable), errors.Is(err, ErrFiltered):
 			case errors.As(err, &me):

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/textproto"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -32,6 +33,10 @@ type Mapper struct {
 	props  []field // sorted by name
 	filter filter
 	values sync.Pool // *[]payload.Value of paths.Len()
+	// batch is set when one body carries several events (batch.go);
+	// envelope then holds the "$$" paths, read once from the whole body.
+	batch    *batch
+	envelope payload.Paths
 }
 
 // Indexes of the fixed fields.
@@ -53,6 +58,9 @@ const (
 	fromPath
 	fromHeader
 	fromConstant
+	// fromEnvelope is a "$$" path of a batch, read from the whole body
+	// rather than from the item.
+	fromEnvelope
 )
 
 type field struct {
@@ -66,6 +74,13 @@ type field struct {
 // Compile checks and compiles mappings and a filter.
 func Compile(m *plugsv1.FieldMappings, f *plugsv1.EventFilter) (*Mapper, error) {
 	mp := &Mapper{}
+	if m.GetBatch() != nil {
+		b, err := compileBatch(m.GetBatch())
+		if err != nil {
+			return nil, err
+		}
+		mp.batch = b
+	}
 	refs := [nFields]*plugsv1.ValueRef{m.GetEventId(), m.GetEventType(), m.GetCustomerId(), m.GetQuantity(), m.GetTimestamp()}
 	for i, r := range refs {
 		fd, err := mp.compileRef(fieldNames[i], r)
@@ -90,6 +105,11 @@ func Compile(m *plugsv1.FieldMappings, f *plugsv1.EventFilter) (*Mapper, error) 
 		fd.name = name
 		mp.props = append(mp.props, fd)
 	}
+	if mp.batch != nil {
+		if id := mp.fields[fEventID]; id.from != fromNone && id.from != fromPath {
+			return nil, fmt.Errorf("%w: event_id: in a batch it must be read from each item (a JSONPath from $), or every item would have the same id", ErrInvalidMapping)
+		}
+	}
 	flt, err := compileFilter(f)
 	if err != nil {
 		return nil, err
@@ -104,6 +124,17 @@ func (mp *Mapper) compileRef(name string, r *plugsv1.ValueRef) (field, error) {
 	fd := field{name: name, required: r.GetRequired()}
 	switch x := r.GetFrom().(type) {
 	case *plugsv1.ValueRef_JsonPath:
+		if envelope, ok := strings.CutPrefix(x.JsonPath, "$$"); ok {
+			if mp.batch == nil || mp.batch.ndjson {
+				return fd, fmt.Errorf("%w: %s: %q: a path from $$ reads the envelope of a JSON batch, and these mappings read none", ErrInvalidMapping, name, x.JsonPath)
+			}
+			slot, err := mp.envelope.Add("$" + envelope)
+			if err != nil {
+				return fd, fmt.Errorf("%w: %s: %w", ErrInvalidMapping, name, err)
+			}
+			fd.from, fd.slot = fromEnvelope, slot
+			return fd, nil
+		}
 		slot, err := mp.paths.Add(x.JsonPath)
 		if err != nil {
 			return fd, fmt.Errorf("%w: %s: %w", ErrInvalidMapping, name, err)
@@ -130,13 +161,26 @@ type Input struct {
 	Header http.Header
 	// ReceiveTime stands in for an event time the payload lacks.
 	ReceiveTime time.Time
+	// envelope holds the values of the "$$" paths when Body is an item of
+	// a batch.
+	envelope []payload.Value
 }
 
 // Map fills ev's mapped fields (event id and type, customer, quantity, event
 // time, properties) from in. It returns an error wrapping
 // payload.ErrUnparsable when the body does not parse, ErrFiltered when the
-// filter drops the event, and a *Error when a field fails.
-func (mp *Mapper) Map(in Input, ev *plugsv1.UsageEvent) error {
+// filter drops the event, errBatch for a batch source (see Items), and a
+// *Error when a required field fails.
+//
+// An optional field whose value is invalid (a quantity that is not a
+// number, a time that does not parse, an object where an id belongs) does
+// not fail the event: the field is left empty, no default stands in for
+// it, and it is returned among the warnings, so the provider's webhook is
+// taken and the problem shows on its receipt.
+func (mp *Mapper) Map(in Input, ev *plugsv1.UsageEvent) (warnings []FieldError, err error) {
+	if mp.batch != nil {
+		return nil, errBatch
+	}
 	return mp.run(in, ev, nil)
 }
 
@@ -144,21 +188,30 @@ func (mp *Mapper) Map(in Input, ev *plugsv1.UsageEvent) error {
 // fields that found no value, and fills ev with every field that did map
 // even when others failed.
 func (mp *Mapper) Preview(in Input, ev *plugsv1.UsageEvent) (filtered bool, fields []FieldError, err error) {
+	if mp.batch != nil {
+		return false, nil, errBatch
+	}
 	var report []FieldError
-	err = mp.run(in, ev, &report)
+	_, err = mp.run(in, ev, &report)
 	return err == ErrFiltered, report, err
 }
 
-func (mp *Mapper) run(in Input, ev *plugsv1.UsageEvent, report *[]FieldError) error {
+func (mp *Mapper) run(in Input, ev *plugsv1.UsageEvent, report *[]FieldError) (warnings []FieldError, err error) {
 	buf := mp.values.Get().(*[]payload.Value)
 	defer mp.values.Put(buf)
 	vals := *buf
 	if err := mp.paths.Lookup(in.Body, vals); err != nil {
-		return err
+		return nil, err
 	}
 	var failed []FieldError
+	// fail records a field without a usable value: a required one fails
+	// the event, an optional one is left empty and reported.
 	fail := func(fd *field, desc string) {
-		failed = append(failed, FieldError{Field: fd.name, Description: desc, Required: fd.required})
+		if fd.required {
+			failed = append(failed, FieldError{Field: fd.name, Description: desc, Required: true})
+		} else {
+			warnings = append(warnings, FieldError{Field: fd.name, Description: desc})
+		}
 	}
 
 	eventType, ok := mp.text(&mp.fields[fEventType], in, vals)
@@ -173,10 +226,10 @@ func (mp *Mapper) run(in Input, ev *plugsv1.UsageEvent, report *[]FieldError) er
 	if len(failed) == 0 {
 		keep, err := mp.filter.keep(eventType, in.Body)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if !keep {
-			return ErrFiltered
+			return nil, ErrFiltered
 		}
 	}
 
@@ -192,7 +245,8 @@ func (mp *Mapper) run(in Input, ev *plugsv1.UsageEvent, report *[]FieldError) er
 		ev.CustomerId = v
 	}
 
-	ev.Quantity = "1"
+	// An absent quantity means one; an invalid one is no quantity at all,
+	// since billing a guess would be worse than billing nothing.
 	q := &mp.fields[fQuantity]
 	if raw, ok := mp.value(q, in, vals); ok {
 		if raw.Kind != payload.Number && raw.Kind != payload.String {
@@ -204,10 +258,13 @@ func (mp *Mapper) run(in Input, ev *plugsv1.UsageEvent, report *[]FieldError) er
 		}
 	} else if q.required {
 		fail(q, mp.absent(q))
+	} else {
+		ev.Quantity = "1"
 	}
 
+	// An absent time means the receive time; an invalid one is left empty.
 	ts := &mp.fields[fTimestamp]
-	eventTime := in.ReceiveTime
+	var eventTime time.Time
 	if raw, ok := mp.value(ts, in, vals); ok {
 		if t, err := Time(raw); err != nil {
 			fail(ts, err.Error())
@@ -216,6 +273,8 @@ func (mp *Mapper) run(in Input, ev *plugsv1.UsageEvent, report *[]FieldError) er
 		}
 	} else if ts.required {
 		fail(ts, mp.absent(ts))
+	} else {
+		eventTime = in.ReceiveTime
 	}
 	if !eventTime.IsZero() {
 		ev.EventTime = timestamppb.New(eventTime.UTC())
@@ -224,7 +283,11 @@ func (mp *Mapper) run(in Input, ev *plugsv1.UsageEvent, report *[]FieldError) er
 	for i := range mp.props {
 		p := &mp.props[i]
 		if v, ok := mp.text(p, in, vals); ok && !utf8.ValidString(v) {
-			failed = append(failed, FieldError{Field: "properties." + p.name, Description: notUTF8, Required: p.required})
+			if p.required {
+				failed = append(failed, FieldError{Field: "properties." + p.name, Description: notUTF8, Required: true})
+			} else {
+				warnings = append(warnings, FieldError{Field: "properties." + p.name, Description: notUTF8})
+			}
 		} else if ok {
 			if ev.Properties == nil {
 				ev.Properties = make(map[string]string, len(mp.props))
@@ -237,9 +300,10 @@ func (mp *Mapper) run(in Input, ev *plugsv1.UsageEvent, report *[]FieldError) er
 
 	if report != nil {
 		*report = append(*report, failed...)
+		*report = append(*report, warnings...)
 		for i := range mp.fields {
 			fd := &mp.fields[i]
-			if fd.from != fromNone && !fd.required && !hasField(failed, fd.name) {
+			if fd.from != fromNone && !fd.required && !hasField(warnings, fd.name) {
 				if _, ok := mp.value(fd, in, vals); !ok {
 					*report = append(*report, FieldError{Field: fd.name, Description: mp.absent(fd)})
 				}
@@ -247,9 +311,9 @@ func (mp *Mapper) run(in Input, ev *plugsv1.UsageEvent, report *[]FieldError) er
 		}
 	}
 	if len(failed) > 0 {
-		return &Error{Fields: failed}
+		return warnings, &Error{Fields: failed}
 	}
-	return nil
+	return warnings, nil
 }
 
 func hasField(fs []FieldError, name string) bool {
@@ -273,6 +337,11 @@ func (mp *Mapper) value(fd *field, in Input, vals []payload.Value) (payload.Valu
 		}
 	case fromConstant:
 		return payload.StringValue(fd.text), true
+	case fromEnvelope:
+		if fd.slot < len(in.envelope) {
+			v := in.envelope[fd.slot]
+			return v, v.Present()
+		}
 	}
 	return payload.Value{}, false
 }
@@ -314,8 +383,8 @@ func (mp *Mapper) scalar(fd *field, in Input, vals []payload.Value, fail func(*f
 	return s, true
 }
 
-// notUTF8 describes a value that is not UTF-8 text. It fails the mapping
-// rather than being repaired: replacing the bad bytes would change an id
+// notUTF8 describes a value that is not UTF-8 text. It fails a required
+// field, and leaves an optional one empty, rather than being repaired: replacing the bad bytes would change an id
 // silently, and could make two distinct event ids one, the second then
 // dropped as a duplicate. Nor can it be stored as it is: an event's
 // strings must be UTF-8.
@@ -325,6 +394,8 @@ func (mp *Mapper) absent(fd *field) string {
 	switch fd.from {
 	case fromPath:
 		return "no value at " + mp.paths.Text(fd.slot)
+	case fromEnvelope:
+		return "no value at $" + mp.envelope.Text(fd.slot)
 	case fromHeader:
 		return "no header " + fd.text
 	case fromNone:

@@ -3,6 +3,8 @@ package mapping
 import (
 	"errors"
 	"net/http"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -43,7 +45,7 @@ func TestMapStripeLike(t *testing.T) {
 	}
 	ev := &plugsv1.UsageEvent{}
 	in := Input{Body: payload.New([]byte(stripeBody), "application/json"), Header: http.Header{"X-Who": {"me"}}, ReceiveTime: time.Unix(1, 0)}
-	if err := m.Map(in, ev); err != nil {
+	if _, err := m.Map(in, ev); err != nil {
 		t.Fatal(err)
 	}
 	if ev.EventId != "evt_1" || ev.EventType != "invoice.paid" || ev.CustomerId != "cus_9" || ev.Quantity != "12.50" {
@@ -65,7 +67,7 @@ func TestRequiredFieldFailsNamingIt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = m.Map(Input{Body: payload.New([]byte(`{"type":"invoice.paid"}`), "")}, &plugsv1.UsageEvent{})
+	_, err = m.Map(Input{Body: payload.New([]byte(`{"type":"invoice.paid"}`), "")}, &plugsv1.UsageEvent{})
 	var me *Error
 	if !errors.As(err, &me) || !errors.Is(err, ErrMappingFailed) || me.Field() != "event_id" {
 		t.Fatalf("got %v", err)
@@ -74,7 +76,7 @@ func TestRequiredFieldFailsNamingIt(t *testing.T) {
 
 func TestUnparsableBody(t *testing.T) {
 	m, _ := Compile(stripeMappings(), nil)
-	err := m.Map(Input{Body: payload.New([]byte(`{"id":`), "application/json")}, &plugsv1.UsageEvent{})
+	_, err := m.Map(Input{Body: payload.New([]byte(`{"id":`), "application/json")}, &plugsv1.UsageEvent{})
 	if !errors.Is(err, payload.ErrUnparsable) {
 		t.Fatalf("got %v", err)
 	}
@@ -84,15 +86,46 @@ func TestDefaultsAndInvalidValues(t *testing.T) {
 	m, _ := Compile(stripeMappings(), nil)
 	ev := &plugsv1.UsageEvent{}
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	if err := m.Map(Input{Body: payload.New([]byte(`{"id":7,"type":"x"}`), ""), ReceiveTime: now}, ev); err != nil {
-		t.Fatal(err)
+	if warnings, err := m.Map(Input{Body: payload.New([]byte(`{"id":7,"type":"x"}`), ""), ReceiveTime: now}, ev); err != nil || warnings != nil {
+		t.Fatal(warnings, err)
 	}
 	if ev.Quantity != "1" || !ev.EventTime.AsTime().Equal(now) || ev.EventId != "7" {
 		t.Fatalf("defaults: %v", ev)
 	}
-	err := m.Map(Input{Body: payload.New([]byte(`{"id":"a","type":"x","data":{"object":{"lines":[{"quantity":"ten"}]}},"created":"yesterday"}`), "")}, &plugsv1.UsageEvent{})
+
+	// Invalid optional values are left empty and reported; the event is
+	// still mapped.
+	ev = &plugsv1.UsageEvent{}
+	bad := `{"id":"a","type":"x","data":{"object":{"customer":{"id":"c"},"lines":[{"quantity":"ten"}]}},"created":"yesterday"}`
+	warnings, err := m.Map(Input{Body: payload.New([]byte(bad), ""), ReceiveTime: now}, ev)
+	if err != nil {
+		t.Fatalf("optional fields failed the mapping: %v", err)
+	}
+	var names []string
+	for _, w := range warnings {
+		if w.Required {
+			t.Errorf("optional field %s reported as required", w.Field)
+		}
+		names = append(names, w.Field)
+	}
+	if !slices.Equal(names, []string{"customer_id", "quantity", "timestamp"}) {
+		t.Fatalf("warnings %v", warnings)
+	}
+	if ev.EventId != "a" || ev.CustomerId != "" || ev.Quantity != "" || ev.EventTime != nil {
+		t.Fatalf("invalid optional values not left empty: %v", ev)
+	}
+	if w := Warning(warnings); !strings.HasPrefix(w, "optional fields left empty: customer_id: not a string or number; quantity: ") ||
+		strings.Contains(w, "required") {
+		t.Fatalf("warning %q", w)
+	}
+
+	// The same values in required fields fail it, each named.
+	strict := stripeMappings()
+	strict.Quantity.Required, strict.Timestamp.Required = true, true
+	m, _ = Compile(strict, nil)
+	_, err = m.Map(Input{Body: payload.New([]byte(bad), "")}, &plugsv1.UsageEvent{})
 	var me *Error
-	if !errors.As(err, &me) || len(me.Fields) != 2 || me.Fields[0].Field != "quantity" || me.Fields[1].Field != "timestamp" {
+	if !errors.As(err, &me) || len(me.Fields) != 2 || me.Fields[0].Field != "quantity" || me.Fields[1].Field != "timestamp" || !me.Fields[0].Required {
 		t.Fatalf("got %v", err)
 	}
 }
@@ -111,7 +144,7 @@ func TestFormBodyAndHeaders(t *testing.T) {
 		Body:   payload.New([]byte("MessageStatus=delivered&NumSegments=3"), "application/x-www-form-urlencoded"),
 		Header: http.Header{"I-Twilio-Idempotency-Token": {"tok-1"}},
 	}
-	if err := m.Map(in, ev); err != nil {
+	if _, err := m.Map(in, ev); err != nil {
 		t.Fatal(err)
 	}
 	if ev.EventId != "tok-1" || ev.EventType != "delivered" || ev.Quantity != "3" {
@@ -140,7 +173,7 @@ func TestFilter(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		err = m.Map(Input{Body: payload.New([]byte(c.body), "")}, &plugsv1.UsageEvent{})
+		_, err = m.Map(Input{Body: payload.New([]byte(c.body), "")}, &plugsv1.UsageEvent{})
 		if kept := err == nil; kept != c.kept {
 			t.Errorf("case %d: kept=%v want %v (%v)", i, kept, c.kept, err)
 		}
@@ -213,8 +246,9 @@ func TestTime(t *testing.T) {
 }
 
 // A value that is not UTF-8, from a header or the body, fails the mapping
-// naming its field: an event's strings must be UTF-8, and repairing the
-// bytes would change the value.
+// naming its field when the field is required, and is left out with a
+// warning naming it when it is optional: an event's strings must be UTF-8,
+// and repairing the bytes would change the value.
 func TestValueNotUTF8FailsNamingIt(t *testing.T) {
 	m, err := Compile(stripeMappings(), nil)
 	if err != nil {
@@ -222,15 +256,25 @@ func TestValueNotUTF8FailsNamingIt(t *testing.T) {
 	}
 	for _, c := range []struct {
 		name, body, who, field string
+		required               bool
 	}{
-		{"header property", stripeBody, "caf\xe9", "properties.who"},
-		{"customer in the body", `{"id":"evt_1","type":"invoice.paid","data":{"object":{"customer":"cus_` + "\xff" + `"}}}`, "me", "customer_id"},
-		{"event id in the body", `{"id":"evt_` + "\xc3" + `","type":"invoice.paid"}`, "me", "event_id"},
-		{"event type in the body", `{"id":"evt_1","type":"invoice.` + "\xfe" + `"}`, "me", "event_type"},
+		{"header property", stripeBody, "caf\xe9", "properties.who", false},
+		{"customer in the body", `{"id":"evt_1","type":"invoice.paid","data":{"object":{"customer":"cus_` + "\xff" + `"}}}`, "me", "customer_id", false},
+		{"event id in the body", `{"id":"evt_` + "\xc3" + `","type":"invoice.paid"}`, "me", "event_id", true},
+		{"event type in the body", `{"id":"evt_1","type":"invoice.` + "\xfe" + `"}`, "me", "event_type", true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			ev := &plugsv1.UsageEvent{}
-			err := m.Map(Input{Body: payload.New([]byte(c.body), "application/json"), Header: http.Header{"X-Who": {c.who}}}, ev)
+			warnings, err := m.Map(Input{Body: payload.New([]byte(c.body), "application/json"), Header: http.Header{"X-Who": {c.who}}}, ev)
+			if !c.required {
+				if err != nil || len(warnings) != 1 || warnings[0].Field != c.field || warnings[0].Description != "not valid UTF-8" {
+					t.Fatalf("got %v, warnings %v; want %s left out with a warning", err, warnings, c.field)
+				}
+				if (c.field == "customer_id" && ev.GetCustomerId() != "") || (c.field == "properties.who" && ev.GetProperties()["who"] != "") {
+					t.Fatalf("invalid value kept: %v", ev)
+				}
+				return
+			}
 			var me *Error
 			if !errors.As(err, &me) || me.Field() != c.field || me.Fields[0].Description != "not valid UTF-8" {
 				t.Fatalf("got %v, want %s failing", err, c.field)

@@ -193,13 +193,9 @@ func (ps *Paths) lookupParsed(d *Doc, slot int) (Value, error) {
 
 // keyChild finds the edge for a quoted key as it appears in the body.
 func (n *node) keyChild(quoted []byte, escaped bool) *node {
-	inner := quoted[1 : len(quoted)-1]
-	if escaped {
-		var s string
-		if json.Unmarshal(quoted, &s) != nil {
-			return nil
-		}
-		inner = []byte(s)
+	inner, ok := unquote(quoted, escaped)
+	if !ok {
+		return nil
 	}
 	for _, e := range n.keys {
 		if string(inner) == e.key {
@@ -207,6 +203,24 @@ func (n *node) keyChild(quoted []byte, escaped bool) *node {
 		}
 	}
 	return nil
+}
+
+// keyIs reports whether a quoted key as it appears in the body is key.
+func keyIs(quoted []byte, escaped bool, key string) bool {
+	inner, ok := unquote(quoted, escaped)
+	return ok && string(inner) == key
+}
+
+// unquote returns the contents of a quoted key, its escapes decoded.
+func unquote(quoted []byte, escaped bool) ([]byte, bool) {
+	if !escaped {
+		return quoted[1 : len(quoted)-1], true
+	}
+	var s string
+	if json.Unmarshal(quoted, &s) != nil {
+		return nil, false
+	}
+	return []byte(s), true
 }
 
 func (n *node) indexChild(idx int) *node {

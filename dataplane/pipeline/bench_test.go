@@ -88,7 +88,7 @@ func BenchmarkVerifyFilterMap(b *testing.B) {
 			b.Fatal(err)
 		}
 		ev := plugsv1.UsageEvent{}
-		if err := bs.src.Mapper.Map(mapping.Input{Body: &doc, Header: bs.header, ReceiveTime: bs.now}, &ev); err != nil {
+		if _, err := bs.src.Mapper.Map(mapping.Input{Body: &doc, Header: bs.header, ReceiveTime: bs.now}, &ev); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -39,6 +39,9 @@ const (
 	// verified, past the source's budget for such requests: it is
 	// answered 429 and leaves no receipt.
 	CauseTooManyRejections Cause = "too_many_rejections"
+	// CauseTooManyItems means a batch held more items than its source
+	// allows: the request is answered 413 and nothing is stored.
+	CauseTooManyItems Cause = "too_many_items"
 	// CauseNotReady means the data plane has no configuration yet (it just
 	// started): the source may well exist, so the sender should retry.
 	CauseNotReady Cause = "not_ready"
@@ -46,4 +49,8 @@ const (
 	// from the provider (a certificate URL, a key set) and could not be
 	// had in time: answered 503 with Retry-After, so the provider retries.
 	CauseKeyUnavailable Cause = "key_unavailable"
+	// CauseControlPlaneUnavailable means a handshake delivered a signing
+	// secret that could not be stored because the control plane did not
+	// answer: the provider should retry its handshake.
+	CauseControlPlaneUnavailable Cause = "control_plane_unavailable"
 )

@@ -30,7 +30,9 @@ import (
 // Sink takes normalized events. Enqueue returns once the event is stored
 // durably (or known to be a duplicate of a stored one); an error means
 // nothing is known to be stored: the webhook is answered 503 and the
-// provider retries.
+// provider retries. The events of a batch are enqueued concurrently. On a
+// duplicate it sets ev.Id to the stored event's id, or clears it when that
+// cannot be read, so the receipt never names an event that was not stored.
 type Sink interface {
 	Enqueue(ctx context.Context, ev *plugsv1.UsageEvent) (duplicate bool, err error)
 }
@@ -67,7 +69,8 @@ type Request struct {
 type Result struct {
 	Outcome Outcome
 	Cause   Cause
-	// Detail explains a rejection for logs and receipts; it never holds a
+	// Detail explains a rejection, or names the optional fields left
+	// empty of an event taken, for logs and receipts; it never holds a
 	// secret.
 	Detail string
 	// Field is the mapping field that failed, for CauseMappingFailed.
@@ -78,8 +81,14 @@ type Result struct {
 	Test bool
 	// Body is the raw body as read (possibly cut at the limit).
 	Body []byte
-	// Event is the usage event, for accepted and duplicate outcomes.
+	// Event is the usage event, for accepted and duplicate outcomes; nil
+	// for a batch, whose events are its Items'.
 	Event *plugsv1.UsageEvent
+	// Batch is set when the source's mappings read a batch: Items then
+	// says what became of each of its events, and Outcome sums them up
+	// (batch.go).
+	Batch bool
+	Items []Item
 	// Answer is the response to a handshake.
 	Answer *verify.Answer
 	// Verify, Map and Store are the durations of the steps that ran.
@@ -110,6 +119,7 @@ type Pipeline struct {
 	limits          Limiter
 	rejections      RejectionBudget
 	observer        Observer
+	secrets         SecretCapturer
 	// tracer is nil when tracing is off.
 	tracer trace.Tracer
 	// keys fetches providers' keys for public-key schemes.
@@ -161,6 +171,9 @@ type Options struct {
 	// the provider (certificate URLs, key sets); nil refuses such
 	// requests with key_unavailable.
 	Keys *verify.Fetcher
+	// Secrets stores secrets delivered by handshakes (Asana); nil refuses
+	// such handshakes.
+	Secrets SecretCapturer
 }
 
 // New returns a pipeline reading configuration from config and handing
@@ -170,7 +183,7 @@ func New(config *snapshot.Store, sink Sink, opts Options) *Pipeline {
 		opts.Log = slog.Default()
 	}
 	p := &Pipeline{config: config, sink: sink, log: opts.Log, allowUnverified: opts.AllowUnverified, limits: opts.Limits,
-		rejections: opts.Rejections, observer: opts.Observer, keys: opts.Keys}
+		rejections: opts.Rejections, observer: opts.Observer, secrets: opts.Secrets, keys: opts.Keys}
 	if opts.Tracing != nil {
 		p.tracer = opts.Tracing.Tracer(tracerName)
 	}
@@ -213,7 +226,9 @@ func (p *Pipeline) handle(ctx context.Context, req *Request) *Result {
 	if src.Config.GetStatus() == plugsv1.Source_STATUS_DISABLED {
 		return res.reject(CauseSourceDisabled, "the source is disabled")
 	}
-	if req.Method != http.MethodPost && req.Method != http.MethodGet {
+	// GET and HEAD requests are only ever handshakes (Trello probes with
+	// HEAD).
+	if req.Method != http.MethodPost && req.Method != http.MethodGet && req.Method != http.MethodHead {
 		return res.reject(CauseMethodNotAllowed, req.Method+" is not accepted")
 	}
 	// Before the body is read: a sender past its rate costs no more.
@@ -238,17 +253,20 @@ func (p *Pipeline) handle(ctx context.Context, req *Request) *Result {
 	vreq := &verify.Request{Method: req.Method, URL: req.URL, Header: req.Header, Body: doc}
 	now := req.ReceiveTime
 
-	// 3. Handshakes that come unsigned, as GET requests.
-	if req.Method == http.MethodGet {
-		ans, err := src.Verifier.Handshake(vreq, req.RawQuery, false, now)
-		switch {
-		case err != nil:
-			return res.reject(verifyCause(err), err.Error())
-		case ans == nil:
-			return res.reject(CauseMethodNotAllowed, "GET is only answered for the provider's handshake")
-		}
+	// 3. Handshakes that come unsigned (Meta's GET, Microsoft Graph's
+	// validationToken, Asana's X-Hook-Secret): answered before, and
+	// instead of, verification.
+	ans, err := src.Verifier.Handshake(vreq, req.RawQuery, false, verify.Options{Now: now})
+	switch {
+	case err != nil:
+		return res.reject(verifyCause(err), err.Error())
+	case ans != nil && ans.CapturedSecret != "":
+		return p.capture(ctx, res, ans)
+	case ans != nil:
 		res.Outcome, res.Answer = Handshake, ans
 		return res
+	case req.Method != http.MethodPost:
+		return res.reject(CauseMethodNotAllowed, req.Method+" is only answered for the provider's handshake")
 	}
 
 	// 4. Verification of the raw bytes, before anything reads them.
@@ -271,14 +289,9 @@ func (p *Pipeline) handle(ctx context.Context, req *Request) *Result {
 		doc = vreq.Document
 	}
 
-	// 5. Handshakes that are signed like events (Slack, Zoom).
-	if ans, err := src.Verifier.Handshake(vreq, req.RawQuery, true, now); err != nil {
-		return res.reject(verifyCause(err), err.Error())
-	} else if ans != nil {
-		res.Outcome, res.Answer = Handshake, ans
-		return res
-	}
-	if ans, err := src.Verifier.ConfirmSubscription(ctx, vreq, p.keys); err != nil {
+	// 5. Handshakes that are signed like events (Slack, Zoom, AWS SNS's
+	// subscription confirmation, whose URL is visited first).
+	if ans, err := src.Verifier.Handshake(vreq, req.RawQuery, true, verify.Options{Now: now, Keys: p.keys, Context: ctx}); err != nil {
 		res.RetryAfter = verify.RetryAfter(err)
 		return res.reject(verifyCause(err), err.Error())
 	} else if ans != nil {
@@ -286,20 +299,22 @@ func (p *Pipeline) handle(ctx context.Context, req *Request) *Result {
 		return res
 	}
 
+	// A batch: steps 6 and 7 for each of its events (batch.go).
+	in := mapping.Input{Body: doc, Header: req.Header, ReceiveTime: now}
+	if src.Mapper.Batch() {
+		return p.fanOut(ctx, res, src, in, unverified)
+	}
+
 	// 6. Filter and map to a usage event.
 	start = time.Now()
 	span := p.startStep(ctx, "map")
-	ev := &plugsv1.UsageEvent{
-		TenantId:    src.Config.GetTenantId(),
-		SourceId:    src.Config.GetId(),
-		MetricId:    src.Config.GetMetricId(),
-		ReceiveTime: timestamppb.New(now),
-		// Both choose the event's id space (backbone.Subject): neither
-		// kind can occupy the dedup slot of the provider's signed event.
-		Unverified: unverified,
-		Test:       res.Test,
+	ev := newEvent(src, now, unverified, res.Test)
+	warnings, err := src.Mapper.Map(in, ev)
+	if len(warnings) > 0 {
+		// Optional fields left empty: the event is taken, the receipt
+		// says which and why.
+		res.Detail = mapping.Warning(warnings)
 	}
-	err = src.Mapper.Map(mapping.Input{Body: doc, Header: req.Header, ReceiveTime: now}, ev)
 	res.Map = time.Since(start)
 	endStep(span, err, mapCause)
 	var mapErr *mapping.Error
@@ -322,11 +337,9 @@ func (p *Pipeline) handle(ctx context.Context, req *Request) *Result {
 		sum := sha256.Sum256(body)
 		ev.EventId = "sha256:" + hex.EncodeToString(sum[:])
 	}
-	id, err := uuid.NewV7()
-	if err != nil {
-		return res.reject(CauseBackboneUnavailable, "cannot generate an event id: "+err.Error())
+	if err := setID(ev); err != nil {
+		return res.reject(CauseBackboneUnavailable, err.Error())
 	}
-	ev.Id = id.String()
 	res.Event = ev
 
 	// 7. Store durably; only then is the webhook acknowledged.
@@ -347,6 +360,30 @@ func (p *Pipeline) handle(ctx context.Context, req *Request) *Result {
 	}
 	res.Outcome = Accepted
 	return res
+}
+
+// newEvent is a usage event of src received at now, before mapping.
+func newEvent(src *snapshot.Source, now time.Time, unverified, test bool) *plugsv1.UsageEvent {
+	return &plugsv1.UsageEvent{
+		TenantId:    src.Config.GetTenantId(),
+		SourceId:    src.Config.GetId(),
+		MetricId:    src.Config.GetMetricId(),
+		ReceiveTime: timestamppb.New(now),
+		// Both choose the event's id space (backbone.Subject): neither
+		// kind can occupy the dedup slot of the provider's signed event.
+		Unverified: unverified,
+		Test:       test,
+	}
+}
+
+// setID gives a mapped event its own id, a UUIDv7.
+func setID(ev *plugsv1.UsageEvent) error {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return fmt.Errorf("cannot generate an event id: %w", err)
+	}
+	ev.Id = id.String()
+	return nil
 }
 
 // budget spends the source's budget for rejected requests on a request

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/plugshq/plugs/dataplane/pipeline"
+	"github.com/plugshq/plugs/dataplane/verify"
 	plugsv1 "github.com/plugshq/plugs/gen/plugs/v1"
 )
 
@@ -61,6 +62,9 @@ func Build(req Request, res *pipeline.Result, status int, latency time.Duration,
 		return nil
 	}
 	sc := res.Source.Config
+	// A scheme's token, and a secret a handshake delivers, travel in
+	// the clear: they are redacted like credentials.
+	cleartextHeaders, cleartextQuery := verify.Cleartext(sc.GetSignatureScheme())
 	id := req.ID
 	if id == "" {
 		id = NewID()
@@ -72,7 +76,7 @@ func Build(req Request, res *pipeline.Result, status int, latency time.Duration,
 		ReceiveTime:   timestamppb.New(req.ReceiveTime),
 		RemoteAddress: text(req.RemoteAddr),
 		Method:        text(req.Method),
-		RequestUri:    text(redactURI(req.RequestURI)),
+		RequestUri:    text(redactURI(req.RequestURI, cleartextQuery)),
 		Outcome:       outcomeOf(res.Outcome),
 		Cause:         string(res.Cause),
 		Detail:        text(res.Detail),
@@ -85,11 +89,11 @@ func Build(req Request, res *pipeline.Result, status int, latency time.Duration,
 		Unverified:    !res.Verified,
 	}
 	keepBody(rc, req, res)
+	keepItems(rc, res)
 	if ev := res.Event; ev != nil {
 		rc.EventType, rc.ProviderEventId = text(ev.GetEventType()), text(ev.GetEventId())
 		rc.UsageEventId = ev.GetId()
 	}
-	token := sc.GetSignatureScheme().GetTokenHeader()
 	names := make([]string, 0, len(req.Header))
 	for name := range req.Header {
 		names = append(names, name)
@@ -97,7 +101,8 @@ func Build(req Request, res *pipeline.Result, status int, latency time.Duration,
 	slices.Sort(names)
 	for _, name := range names {
 		values := req.Header[name]
-		if (token != "" && strings.EqualFold(token, name)) || slices.ContainsFunc(redacted, func(s string) bool { return strings.EqualFold(s, name) }) {
+		secret := func(s string) bool { return strings.EqualFold(s, name) }
+		if slices.ContainsFunc(cleartextHeaders, secret) || slices.ContainsFunc(redacted, secret) {
 			values = []string{"[redacted]"}
 		} else if slices.ContainsFunc(values, invalid) {
 			values = texts(values)
@@ -171,7 +176,7 @@ func outcomeOf(o pipeline.Outcome) plugsv1.Receipt_Outcome {
 	return plugsv1.Receipt_OUTCOME_REJECTED
 }
 
-func redactURI(uri string) string {
+func redactURI(uri string, more []string) string {
 	path, query, ok := strings.Cut(uri, "?")
 	if !ok {
 		return uri
@@ -181,7 +186,7 @@ func redactURI(uri string) string {
 		return path + "?[unparsable query]"
 	}
 	changed := false
-	for _, k := range redactedQuery {
+	for _, k := range append(redactedQuery[:len(redactedQuery):len(redactedQuery)], more...) {
 		if q.Has(k) {
 			q.Set(k, "[redacted]")
 			changed = true

@@ -214,3 +214,32 @@ func TestBuildMakesStringsUTF8(t *testing.T) {
 		t.Fatal("the request's headers were changed")
 	}
 }
+
+// A secret a handshake delivers (Asana's X-Hook-Secret) and a token carried
+// in the query string are redacted like any credential.
+func TestBuildRedactsHandshakeSecrets(t *testing.T) {
+	const hookSecret = "b537207f20cbfa02357cf448134da559e8bd39d61597dcd5631b8012eae53e81"
+	asana, _ := templates.MustBuiltin().Get("asana")
+	inQuery := &plugsv1.SignatureScheme{Algorithm: plugsv1.SignatureScheme_ALGORITHM_TOKEN, TokenQueryParam: "key"}
+	for name, c := range map[string]struct {
+		scheme *plugsv1.SignatureScheme
+		uri    string
+		header http.Header
+	}{
+		"asana":       {asana.GetSignatureScheme(), "/v1/ingest/webhook/x", http.Header{"X-Hook-Secret": {hookSecret}}},
+		"query token": {inQuery, "/v1/ingest/webhook/x?key=" + hookSecret + "&other=1", http.Header{}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			src, err := snapshot.Compile(&plugsv1.SourceConfig{Id: "0192d1a0-0000-7000-8000-000000000001", TenantId: "t", SignatureScheme: c.scheme})
+			if err != nil {
+				t.Fatal(err)
+			}
+			res := &pipeline.Result{Outcome: pipeline.Handshake, Source: src}
+			rc := receipts.Build(receipts.Request{Method: "POST", RequestURI: c.uri, Header: c.header, ReceiveTime: time.Now()}, res, 200, time.Millisecond, "dp-1")
+			raw, _ := proto.Marshal(rc)
+			if strings.Contains(string(raw), hookSecret) {
+				t.Fatalf("receipt holds the secret: %v", rc)
+			}
+		})
+	}
+}

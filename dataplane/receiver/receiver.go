@@ -142,7 +142,15 @@ func (rc *Receiver) respond(w http.ResponseWriter, res *pipeline.Result, status 
 		writeJSON(w, status, received)
 		return
 	case pipeline.Handshake:
-		w.Header().Set("Content-Type", res.Answer.ContentType)
+		// An answer echoes what the request carried: no browser may take
+		// it for anything but its declared type.
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		for name, vals := range res.Answer.Header {
+			w.Header()[name] = vals
+		}
+		if res.Answer.ContentType != "" {
+			w.Header().Set("Content-Type", res.Answer.ContentType)
+		}
 		w.WriteHeader(status)
 		_, _ = w.Write(res.Answer.Body)
 		return
@@ -157,7 +165,7 @@ func (rc *Receiver) respond(w http.ResponseWriter, res *pipeline.Result, status 
 		body.Error = "required field " + res.Field + " could not be mapped"
 	case pipeline.CauseMethodNotAllowed:
 		w.Header().Set("Allow", "POST")
-	case pipeline.CauseBackboneUnavailable, pipeline.CauseNotReady:
+	case pipeline.CauseBackboneUnavailable, pipeline.CauseNotReady, pipeline.CauseControlPlaneUnavailable:
 		w.Header().Set("Retry-After", strconv.Itoa(int(rc.opts.RetryAfter.Seconds())))
 	case pipeline.CauseKeyUnavailable:
 		retry := res.RetryAfter
@@ -188,21 +196,23 @@ type errorBody struct {
 // messages are what a sender is told. They name the cause but never echo
 // the detail, which may describe the source's configuration.
 var messages = map[pipeline.Cause]string{
-	pipeline.CauseSourceDisabled:      "the source is disabled",
-	pipeline.CauseMethodNotAllowed:    "only POST is accepted",
-	pipeline.CausePayloadTooLarge:     "request body too large",
-	pipeline.CauseBodyUnreadable:      "request body could not be read",
-	pipeline.CauseSecretMissing:       "signature verification failed",
-	pipeline.CauseSignatureMissing:    "signature missing",
-	pipeline.CauseSignatureMalformed:  "signature malformed",
-	pipeline.CauseSignatureStale:      "signature timestamp outside the tolerance",
-	pipeline.CauseSignatureInvalid:    "signature verification failed",
-	pipeline.CauseUnparsablePayload:   "request body does not parse",
-	pipeline.CauseBackboneUnavailable: "temporarily unable to store the event; retry later",
-	pipeline.CauseNotReady:            "starting up; retry later",
-	pipeline.CauseKeyUnavailable:      "the provider's signing key could not be fetched; retry later",
-	pipeline.CauseRateLimited:         "too many requests; retry after the time in Retry-After",
-	pipeline.CauseTooManyRejections:   "too many rejected requests for this source; retry after the time in Retry-After",
+	pipeline.CauseSourceDisabled:          "the source is disabled",
+	pipeline.CauseMethodNotAllowed:        "only POST is accepted",
+	pipeline.CausePayloadTooLarge:         "request body too large",
+	pipeline.CauseTooManyItems:            "too many events in one request",
+	pipeline.CauseBodyUnreadable:          "request body could not be read",
+	pipeline.CauseSecretMissing:           "signature verification failed",
+	pipeline.CauseSignatureMissing:        "signature missing",
+	pipeline.CauseSignatureMalformed:      "signature malformed",
+	pipeline.CauseSignatureStale:          "signature timestamp outside the tolerance",
+	pipeline.CauseSignatureInvalid:        "signature verification failed",
+	pipeline.CauseUnparsablePayload:       "request body does not parse",
+	pipeline.CauseBackboneUnavailable:     "temporarily unable to store the event; retry later",
+	pipeline.CauseNotReady:                "starting up; retry later",
+	pipeline.CauseControlPlaneUnavailable: "the handshake's secret could not be stored yet; retry later",
+	pipeline.CauseKeyUnavailable:          "the provider's signing key could not be fetched; retry later",
+	pipeline.CauseRateLimited:             "too many requests; retry after the time in Retry-After",
+	pipeline.CauseTooManyRejections:       "too many rejected requests for this source; retry after the time in Retry-After",
 }
 
 func statusOf(c pipeline.Cause) int {
@@ -211,13 +221,13 @@ func statusOf(c pipeline.Cause) int {
 		return http.StatusForbidden
 	case pipeline.CauseMethodNotAllowed:
 		return http.StatusMethodNotAllowed
-	case pipeline.CausePayloadTooLarge:
+	case pipeline.CausePayloadTooLarge, pipeline.CauseTooManyItems:
 		return http.StatusRequestEntityTooLarge
 	case pipeline.CauseBodyUnreadable, pipeline.CauseUnparsablePayload:
 		return http.StatusBadRequest
 	case pipeline.CauseMappingFailed:
 		return http.StatusUnprocessableEntity
-	case pipeline.CauseBackboneUnavailable, pipeline.CauseNotReady, pipeline.CauseKeyUnavailable:
+	case pipeline.CauseBackboneUnavailable, pipeline.CauseNotReady, pipeline.CauseControlPlaneUnavailable, pipeline.CauseKeyUnavailable:
 		return http.StatusServiceUnavailable
 	case pipeline.CauseRateLimited, pipeline.CauseTooManyRejections:
 		return http.StatusTooManyRequests

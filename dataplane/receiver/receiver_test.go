@@ -406,3 +406,30 @@ func TestAnswerNamesTheReceipt(t *testing.T) {
 		t.Error("two requests share a receipt id")
 	}
 }
+
+// An optional mapping with a bad value does not reject the webhook: the
+// field is left empty and the receipt says so, without calling it
+// required.
+func TestBadOptionalValueIsAcceptedAndRecorded(t *testing.T) {
+	now := time.Now()
+	log := &receiptLog{}
+	f := startWith(t, false, now, log)
+	body := `{"id":"evt_9","type":"invoice.paid","created":"yesterday","data":{"object":{"customer":{"id":"cus_9"}}}}`
+	status, out, _ := f.post(t, stripeID, stripeSigned(t, body, now, secret), body)
+	if status != 200 || out["received"] != true {
+		t.Fatalf("%d %v", status, out)
+	}
+	ev := f.sink.events[len(f.sink.events)-1]
+	if ev.GetEventId() != "evt_9" || ev.GetCustomerId() != "" || ev.GetEventTime() != nil {
+		t.Fatalf("event %v", ev)
+	}
+	log.mu.Lock()
+	defer log.mu.Unlock()
+	rc := log.all[len(log.all)-1]
+	d := rc.GetDetail()
+	if rc.GetOutcome() != plugsv1.Receipt_OUTCOME_ACCEPTED || rc.GetCause() != "" ||
+		!strings.Contains(d, "customer_id: not a string or number") || !strings.Contains(d, `timestamp: "yesterday"`) ||
+		strings.Contains(d, "required") {
+		t.Fatalf("receipt outcome %v, cause %q, detail %q", rc.GetOutcome(), rc.GetCause(), d)
+	}
+}

@@ -19,7 +19,7 @@ import (
 	plugsv1 "github.com/plugshq/plugs/gen/plugs/v1"
 )
 
-// A verified webhook whose mapped header is not UTF-8 can never be stored
+// A verified webhook whose required mapped header is not UTF-8 can never be stored
 // as an event: it is answered 422 naming the field, not 503 on every
 // retry. Its receipt, and that of an accepted webhook carrying such a
 // header unmapped, reach the backbone under the id the answer gave.
@@ -41,7 +41,9 @@ func TestHeaderNotUTF8(t *testing.T) {
 	now := time.Now()
 	sc := sourceFrom(t, stripeID, "stripe", secret)
 	sc.TenantId = "0192d1a0-0000-7000-8000-0000000000aa"
-	sc.FieldMappings.CustomerId = &plugsv1.ValueRef{From: &plugsv1.ValueRef_Header{Header: "X-Customer"}}
+	// Required: an optional field with such a value is left empty instead
+	// (mapping's TestValueNotUTF8FailsNamingIt).
+	sc.FieldMappings.CustomerId = &plugsv1.ValueRef{From: &plugsv1.ValueRef_Header{Header: "X-Customer"}, Required: true}
 	rec := receipts.New(nc.JS, 0, slog.New(slog.DiscardHandler))
 	runCtx, stop := context.WithCancel(ctx)
 	go rec.Run(runCtx)

@@ -93,8 +93,8 @@ func (v *Verifier) compilePublicKey(s *plugsv1.PublicKeyScheme) error {
 	default:
 		return fmt.Errorf("public_key.canonical %v is unknown", pk.canonical)
 	}
-	if v.header == "" && v.sigSlot < 0 {
-		return errors.New("no header or signature_json_path carries the signature")
+	if v.header == "" && v.sigSlot < 0 && v.sigQuery == "" {
+		return errors.New("no header, signature_json_path or signature_query_param carries the signature")
 	}
 	if v.enc == plugsv1.SignatureScheme_ENCODING_UNSPECIFIED {
 		return errors.New("encoding missing")
@@ -106,17 +106,15 @@ func (v *Verifier) compilePublicKey(s *plugsv1.PublicKeyScheme) error {
 // verifyPublicKey checks a public-key signature.
 func (v *Verifier) verifyPublicKey(req *Request, opts Options) error {
 	pk := v.pk
-	sigText, err := v.signatureText(req)
-	if err != nil {
-		return err
-	}
 	var sigs [][]byte
-	tsText, err := v.split(sigText, req, func(text string) {
+	tsText, err := v.collectAll(req, func(text string) bool {
 		if len(sigs) < maxSignatures {
 			if b := decodeSignature(v.enc, text); b != nil {
 				sigs = append(sigs, b)
+				return true
 			}
 		}
+		return false
 	})
 	if err != nil {
 		return err

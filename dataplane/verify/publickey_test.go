@@ -186,7 +186,13 @@ const (
 func snsScheme() *plugsv1.SignatureScheme {
 	return &plugsv1.SignatureScheme{
 		Algorithm: plugsv1.SignatureScheme_ALGORITHM_PUBLIC_KEY, Encoding: plugsv1.SignatureScheme_ENCODING_BASE64,
-		SignatureJsonPath: "$.Signature", Handshake: plugsv1.SignatureScheme_HANDSHAKE_AWS_SNS_SUBSCRIPTION,
+		SignatureJsonPath: "$.Signature",
+		Handshakes: []*plugsv1.HandshakeRule{{Method: "POST", Signed: true,
+			Conditions: []*plugsv1.HandshakeCondition{{Input: &plugsv1.HandshakeInput{From: &plugsv1.HandshakeInput_JsonPath{JsonPath: "$.Type"}},
+				Equals: "SubscriptionConfirmation"}},
+			ConfirmUrl: &plugsv1.HandshakeInput{From: &plugsv1.HandshakeInput_JsonPath{JsonPath: "$.SubscribeURL"}},
+			Answer: &plugsv1.HandshakeAnswer{ContentType: "application/json",
+				Body: &plugsv1.HandshakeAnswer_Fixed{Fixed: `{"confirmed":true}`}}}},
 		PublicKey: &plugsv1.PublicKeyScheme{
 			AlgorithmJsonPath: "$.SignatureVersion",
 			AlgorithmNames: map[string]plugsv1.PublicKeyScheme_Algorithm{
@@ -398,8 +404,15 @@ func TestSNSSubscriptionConfirmation(t *testing.T) {
 	if err := f.v.Verify(req, verify.Options{Now: time.Now(), Keys: f.keys}); err != nil {
 		t.Fatal(err)
 	}
-	ans, err := f.v.ConfirmSubscription(t.Context(), req, f.keys)
-	if err != nil || ans == nil || confirmed != 1 {
+	opts := verify.Options{Now: time.Now(), Keys: f.keys, Context: t.Context()}
+	if ans, err := f.v.Handshake(req, "", false, opts); ans != nil || err != nil {
+		t.Fatalf("a confirmation answered before verification: %v, %v", ans, err)
+	}
+	if confirmed != 0 {
+		t.Fatal("the SubscribeURL was visited before verification")
+	}
+	ans, err := f.v.Handshake(req, "", true, opts)
+	if err != nil || ans == nil || confirmed != 1 || string(ans.Body) != `{"confirmed":true}` {
 		t.Fatalf("answer %v, error %v, confirmed %d times", ans, err, confirmed)
 	}
 	// A SubscribeURL off SNS's hosts is never visited.
@@ -407,7 +420,7 @@ func TestSNSSubscriptionConfirmation(t *testing.T) {
 	evil := snsMessage(t, f.key, "2", f.certURL, map[string]string{"Type": "SubscriptionConfirmation", "Subject": "",
 		"SubscribeURL": "https://attacker.example.com/?Action=ConfirmSubscription", "Token": "tok", "Message": "m"})
 	req = &verify.Request{Method: http.MethodPost, Header: http.Header{}, Body: payload.New(evil, "text/plain")}
-	if _, err := f.v.ConfirmSubscription(t.Context(), req, f.keys); !errors.Is(err, verify.ErrSignatureInvalid) {
+	if _, err := f.v.Handshake(req, "", true, opts); !errors.Is(err, verify.ErrSignatureInvalid) {
 		t.Fatalf("foreign SubscribeURL: %v", err)
 	}
 	if f.ks.Dials() != dials {
@@ -415,8 +428,58 @@ func TestSNSSubscriptionConfirmation(t *testing.T) {
 	}
 	// A notification is not a confirmation.
 	note := &verify.Request{Method: http.MethodPost, Body: payload.New(snsMessage(t, f.key, "2", f.certURL, nil), "text/plain")}
-	if ans, err := f.v.ConfirmSubscription(t.Context(), note, f.keys); ans != nil || err != nil {
+	if ans, err := f.v.Handshake(note, "", true, opts); ans != nil || err != nil {
 		t.Fatalf("notification answered %v, %v", ans, err)
+	}
+}
+
+// A confirmation whose SubscribeURL does not answer 200 is not answered:
+// ErrKeyUnavailable, so the request is answered 503 and SNS sends it again.
+func TestSNSSubscriptionConfirmationFails(t *testing.T) {
+	f := newSNS(t, verify.FetcherOptions{})
+	f.ks.Handle("/", func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "throttled", http.StatusServiceUnavailable)
+	})
+	body := snsMessage(t, f.key, "2", f.certURL, map[string]string{"Type": "SubscriptionConfirmation", "Subject": "",
+		"SubscribeURL": "https://" + snsHost + "/?Action=ConfirmSubscription&Token=tok", "Token": "tok", "Message": "m"})
+	req := &verify.Request{Method: http.MethodPost, Header: http.Header{}, Body: payload.New(body, "text/plain")}
+	opts := verify.Options{Now: time.Now(), Keys: f.keys, Context: t.Context()}
+	if err := f.v.Verify(req, opts); err != nil {
+		t.Fatal(err)
+	}
+	ans, err := f.v.Handshake(req, "", true, opts)
+	if ans != nil || !errors.Is(err, verify.ErrKeyUnavailable) || verify.RetryAfter(err) <= 0 {
+		t.Fatalf("answer %v, error %v", ans, err)
+	}
+	// Without a fetcher (a data plane that makes no outbound calls) it
+	// cannot be confirmed either.
+	if _, err := f.v.Handshake(req, "", true, verify.Options{Now: time.Now()}); !errors.Is(err, verify.ErrKeyUnavailable) {
+		t.Fatalf("no fetcher: %v", err)
+	}
+}
+
+// A handshake visits a URL only when signed, and only under a scheme whose
+// certificate URLs say which hosts it may be on.
+func TestConfirmURLNeedsSignedRuleAndAllowedHosts(t *testing.T) {
+	confirm := func(signed bool) []*plugsv1.HandshakeRule {
+		return []*plugsv1.HandshakeRule{{Method: "POST", Signed: signed,
+			ConfirmUrl: &plugsv1.HandshakeInput{From: &plugsv1.HandshakeInput_JsonPath{JsonPath: "$.SubscribeURL"}}}}
+	}
+	unsigned := snsScheme()
+	unsigned.Handshakes = confirm(false)
+	hmacScheme := &plugsv1.SignatureScheme{Algorithm: plugsv1.SignatureScheme_ALGORITHM_HMAC_SHA256, Encoding: plugsv1.SignatureScheme_ENCODING_HEX,
+		Header: "X-Sig", SignedParts: []*plugsv1.SignedPart{{Kind: plugsv1.SignedPart_KIND_BODY}}, Handshakes: confirm(true)}
+	keyFromSecret := &plugsv1.SignatureScheme{Algorithm: plugsv1.SignatureScheme_ALGORITHM_PUBLIC_KEY, Encoding: plugsv1.SignatureScheme_ENCODING_BASE64,
+		Header: "X-Sig", SignedParts: []*plugsv1.SignedPart{{Kind: plugsv1.SignedPart_KIND_BODY}}, Handshakes: confirm(true),
+		PublicKey: &plugsv1.PublicKeyScheme{Algorithm: plugsv1.PublicKeyScheme_ALGORITHM_ED25519,
+			Keys: &plugsv1.KeySource{Kind: plugsv1.KeySource_KIND_SECRET, Format: plugsv1.KeySource_FORMAT_ED25519_BASE64}}}
+	for name, s := range map[string]*plugsv1.SignatureScheme{"unsigned": unsigned, "hmac": hmacScheme, "key from the secret": keyFromSecret} {
+		if _, err := verify.Compile(s, nil); !errors.Is(err, verify.ErrInvalidScheme) || !strings.Contains(err.Error(), "confirm_url") {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if _, err := verify.Compile(snsScheme(), nil); err != nil {
+		t.Fatal(err)
 	}
 }
 

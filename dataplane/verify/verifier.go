@@ -20,6 +20,8 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/ohler55/ojg/jp"
+
 	"github.com/plugshq/plugs/dataplane/payload"
 	plugsv1 "github.com/plugshq/plugs/gen/plugs/v1"
 )
@@ -66,6 +68,29 @@ type Verifier struct {
 	pk  *pkScheme
 	jwt *jwtScheme
 
+	// Signature locations and signed-string sources beyond one header
+	// (sources.go).
+	alts       map[string][]string // canonical header → alternatives
+	sigHeaders []string            // the signature header and its alternatives
+	sigQuery   string
+	tokenQuery string
+	tokenPath  jp.Expr
+	tsLeading  bool
+	// plain is set for digest algorithms, which hash the parts (one of them
+	// the secret) without HMAC; digests pools their hashes.
+	plain   bool
+	digests sync.Pool
+	// items selects the separately signed items of a body (items.go).
+	items jp.Expr
+
+	// Handshakes (handshake.go).
+	handshakes                           []handshakeRule
+	signedHandshakes, unsignedHandshakes bool
+	captures                             bool
+	// confirms is set when a handshake visits a confirmation URL
+	// (confirm.go).
+	confirms bool
+
 	states sync.Pool // *state
 }
 
@@ -74,12 +99,20 @@ type part struct {
 	value  string // literal text or canonical header name
 	slot   int    // body path for KIND_BODY_FIELD
 	ctForm bool
+	// escape lists characters written with a backslash before them;
+	// optional signs an absent value as empty text.
+	escape    string
+	optional  bool
+	lowercase bool
 }
 
 // key is one decoded secret.
 type key struct {
-	id     string
-	raw    []byte
+	id  string
+	raw []byte
+	// value is the secret as configured, before decoding: what a
+	// handshake that delivers the secret compares with.
+	value  []byte
 	pub    ed25519.PublicKey
 	expire time.Time // zero: never
 	macs   sync.Pool // hash.Hash keyed with raw
@@ -143,7 +176,11 @@ func Compile(scheme *plugsv1.SignatureScheme, secrets []*plugsv1.SigningSecret) 
 			}
 			v.tsSlot = slot
 		}
-		if v.tsHeader == "" && v.tsSlot < 0 && (v.structed == nil || v.structed.GetTimestampKey() == "") {
+		v.tsLeading = ts.GetLeadingItem()
+		if v.tsLeading && v.separator == "" {
+			return nil, fmt.Errorf("%w: timestamp.leading_item needs signature_separator", ErrInvalidScheme)
+		}
+		if v.tsHeader == "" && v.tsSlot < 0 && !v.tsLeading && (v.structed == nil || v.structed.GetTimestampKey() == "") {
 			return nil, fmt.Errorf("%w: timestamp set but no header, JSONPath or structured key says where it is", ErrInvalidScheme)
 		}
 	}
@@ -154,6 +191,10 @@ func Compile(scheme *plugsv1.SignatureScheme, secrets []*plugsv1.SigningSecret) 
 		}
 		v.sigSlot = slot
 	}
+	if err := v.compileSources(scheme); err != nil {
+		return nil, err
+	}
+	hasSecret := false
 	for i, p := range scheme.GetSignedParts() {
 		pt := part{kind: p.GetKind(), value: p.GetValue()}
 		switch pt.kind {
@@ -180,34 +221,58 @@ func Compile(scheme *plugsv1.SignatureScheme, secrets []*plugsv1.SigningSecret) 
 			}
 		case plugsv1.SignedPart_KIND_SORTED_FORM_PARAMS:
 			v.signsForm = true
-		case plugsv1.SignedPart_KIND_SECRET:
-			if v.alg != plugsv1.SignatureScheme_ALGORITHM_PUBLIC_KEY {
-				return nil, fmt.Errorf("%w: signed_parts[%d]: a secret is signed in plain only by public-key schemes", ErrInvalidScheme, i)
+		case plugsv1.SignedPart_KIND_QUERY_PARAM:
+			if pt.value == "" {
+				return nil, fmt.Errorf("%w: signed_parts[%d]: query parameter name missing", ErrInvalidScheme, i)
 			}
+		case plugsv1.SignedPart_KIND_SECRET:
+			// Plain digests hash the secret with the message; public-key
+			// schemes sign a secret value in plain (PayPal's webhook id).
+			if digestHash(v.alg) == nil && v.alg != plugsv1.SignatureScheme_ALGORITHM_PUBLIC_KEY {
+				return nil, fmt.Errorf("%w: signed_parts[%d]: KIND_SECRET is only signed by plain-digest and public-key algorithms", ErrInvalidScheme, i)
+			}
+			hasSecret = true
 		case plugsv1.SignedPart_KIND_UNSPECIFIED:
 			return nil, fmt.Errorf("%w: signed_parts[%d]: kind missing", ErrInvalidScheme, i)
 		}
+		pt.escape, pt.optional, pt.lowercase = p.GetEscape(), p.GetOptional(), p.GetLowercase()
 		v.parts = append(v.parts, pt)
 	}
 	newHash := macHash(v.alg)
+	if digest := digestHash(v.alg); digest != nil {
+		if !hasSecret {
+			return nil, fmt.Errorf("%w: a plain digest needs a KIND_SECRET part, or anyone could compute it", ErrInvalidScheme)
+		}
+		v.plain = true
+		v.digests.New = func() any { return digest() }
+	}
+	if err := v.compileHandshakes(scheme); err != nil {
+		return nil, err
+	}
 	switch {
-	case newHash != nil:
+	case newHash != nil, v.plain:
 	case v.alg == plugsv1.SignatureScheme_ALGORITHM_ED25519:
 	case v.alg == plugsv1.SignatureScheme_ALGORITHM_TOKEN:
-		if v.token == "" {
-			return nil, fmt.Errorf("%w: token scheme needs token_header", ErrInvalidScheme)
+		if v.token == "" && v.tokenQuery == "" && v.tokenPath == nil {
+			return nil, fmt.Errorf("%w: token scheme needs token_header, token_query_param or token_json_path", ErrInvalidScheme)
 		}
 	case v.alg == plugsv1.SignatureScheme_ALGORITHM_BASIC_AUTH:
 	case v.alg == plugsv1.SignatureScheme_ALGORITHM_PUBLIC_KEY, v.alg == plugsv1.SignatureScheme_ALGORITHM_JWT:
 		if err := v.compileAsymmetric(scheme, secrets); err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrInvalidScheme, err)
 		}
+		if err := v.checkConfirms(); err != nil {
+			return nil, err
+		}
 		return v, nil
 	default:
 		return nil, fmt.Errorf("%w: algorithm %v", ErrInvalidScheme, v.alg)
 	}
-	if newHash != nil || v.alg == plugsv1.SignatureScheme_ALGORITHM_ED25519 {
-		if v.header == "" && v.sigSlot < 0 {
+	if err := v.checkConfirms(); err != nil {
+		return nil, err
+	}
+	if newHash != nil || v.plain || v.alg == plugsv1.SignatureScheme_ALGORITHM_ED25519 {
+		if v.header == "" && v.sigSlot < 0 && v.sigQuery == "" {
 			return nil, fmt.Errorf("%w: no header or signature_json_path carries the signature", ErrInvalidScheme)
 		}
 		if len(v.parts) == 0 {
@@ -219,7 +284,7 @@ func Compile(scheme *plugsv1.SignatureScheme, secrets []*plugsv1.SigningSecret) 
 	}
 	for _, s := range secrets {
 		enc := scheme.GetSecretEncoding()
-		if newHash == nil && v.alg != plugsv1.SignatureScheme_ALGORITHM_ED25519 {
+		if newHash == nil && !v.plain && v.alg != plugsv1.SignatureScheme_ALGORITHM_ED25519 {
 			// A token or Basic credentials are compared as configured:
 			// they are what the sender puts on the wire.
 			enc = plugsv1.SignatureScheme_SECRET_ENCODING_RAW
@@ -229,7 +294,7 @@ func Compile(scheme *plugsv1.SignatureScheme, secrets []*plugsv1.SigningSecret) 
 			v.problems = append(v.problems, fmt.Sprintf("secret %s: %v", s.GetId(), err))
 			continue
 		}
-		kk := &key{id: s.GetId(), raw: k}
+		kk := &key{id: s.GetId(), raw: k, value: s.GetValue()}
 		if t := s.GetExpireTime(); t != nil {
 			kk.expire = t.AsTime()
 		}

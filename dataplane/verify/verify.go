@@ -57,6 +57,13 @@ type Options struct {
 // under any active secret, and otherwise an error wrapping one of the
 // package's sentinel errors.
 func (v *Verifier) Verify(req *Request, opts Options) error {
+	if v.items != nil {
+		return v.verifyItems(req, opts)
+	}
+	return v.verify(req, opts)
+}
+
+func (v *Verifier) verify(req *Request, opts Options) error {
 	keys := v.activeKeys(opts.Now)
 	if keys == 0 {
 		return ErrSecretMissing
@@ -75,11 +82,7 @@ func (v *Verifier) Verify(req *Request, opts Options) error {
 	defer v.states.Put(st)
 	st.n = 0
 
-	sigText, err := v.signatureText(req)
-	if err != nil {
-		return err
-	}
-	tsText, err := v.collect(st, sigText, req)
+	tsText, err := v.collectAll(req, func(sig string) bool { return v.add(st, sig) })
 	if err != nil {
 		return err
 	}
@@ -154,7 +157,7 @@ func (v *Verifier) signedTimestamp(req *Request, tsText string) (string, error) 
 		}
 		return "", fmt.Errorf("%w: no timestamp in the signature header", ErrSignatureMalformed)
 	}
-	if v.idSigned && req.Header.Get(v.idHeader) == "" {
+	if v.idSigned && v.headerValue(req.Header, v.idHeader) == "" {
 		return "", fmt.Errorf("%w: header %s", ErrSignatureMissing, v.idHeader)
 	}
 	return tsText, nil
@@ -172,8 +175,67 @@ func (v *Verifier) activeKeys(now time.Time) int {
 
 func (k *key) activeAt(now time.Time) bool { return k.expire.IsZero() || now.Before(k.expire) }
 
-// signatureText returns the text holding the signature(s).
+// collectAll hands every signature the request carries to add, which
+// reports whether it took it (decoded it), and returns the timestamp text
+// the request carries with them. The signature header and each of its
+// alternatives present are read, so a request signed under two keys in two
+// headers passes with either.
+func (v *Verifier) collectAll(req *Request, add func(string) bool) (string, error) {
+	if v.sigSlot >= 0 || v.sigQuery != "" {
+		text, err := v.signatureText(req)
+		if err != nil {
+			return "", err
+		}
+		return v.split(text, req, add)
+	}
+	ts, found, taken := "", false, 0
+	count := func(sig string) bool {
+		ok := add(sig)
+		if ok {
+			taken++
+		}
+		return ok
+	}
+	var firstErr error
+	for _, h := range v.sigHeaders {
+		vals := req.Header[h]
+		if len(vals) == 0 || vals[0] == "" {
+			continue
+		}
+		found = true
+		t, err := v.split(vals[0], req, count)
+		if err != nil {
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
+		}
+		if ts == "" {
+			ts = t
+		}
+	}
+	switch {
+	case !found:
+		return "", fmt.Errorf("%w: header %s", ErrSignatureMissing, v.header)
+	case taken == 0 && firstErr != nil:
+		return "", firstErr
+	}
+	return ts, nil
+}
+
+// signatureText returns the text holding the signature(s) when it is not a
+// header: a body field or a query parameter.
 func (v *Verifier) signatureText(req *Request) (string, error) {
+	if v.sigQuery != "" {
+		text, ok, err := QueryValue(req.URL, v.sigQuery)
+		if err != nil {
+			return "", fmt.Errorf("%w: %w", ErrSignatureMalformed, err)
+		}
+		if !ok || text == "" {
+			return "", fmt.Errorf("%w: query parameter %s", ErrSignatureMissing, v.sigQuery)
+		}
+		return text, nil
+	}
 	if v.sigSlot >= 0 {
 		val, err := v.paths.Get(req.Body, v.sigSlot)
 		if err != nil {
@@ -184,28 +246,31 @@ func (v *Verifier) signatureText(req *Request) (string, error) {
 		}
 		return val.Text(), nil
 	}
-	vals := req.Header[v.header]
-	if len(vals) == 0 || vals[0] == "" {
-		return "", fmt.Errorf("%w: header %s", ErrSignatureMissing, v.header)
-	}
-	return vals[0], nil
-}
-
-// collect decodes the signatures of text into st and returns the timestamp
-// text the request carries (from the structured header or the timestamp
-// header).
-func (v *Verifier) collect(st *state, text string, req *Request) (string, error) {
-	return v.split(text, req, func(sig string) { v.add(st, sig) })
+	return "", fmt.Errorf("%w: no signature location", ErrSignatureMissing)
 }
 
 // split hands each signature text of text to add, in order, and returns
-// the timestamp text the request carries.
-func (v *Verifier) split(text string, req *Request, add func(string)) (string, error) {
+// the timestamp text the request carries (from the structured header or
+// the timestamp header).
+func (v *Verifier) split(text string, req *Request, add func(string) bool) (string, error) {
 	ts := ""
 	if v.tsHeader != "" {
-		ts = strings.TrimSpace(req.Header.Get(v.tsHeader))
+		ts = strings.TrimSpace(v.headerValue(req.Header, v.tsHeader))
 	}
 	switch {
+	case v.tsLeading:
+		// "<ts>,<sig>[,<sig>…]": the first item is the timestamp.
+		first := true
+		for item := range strings.SplitSeq(text, v.separator) {
+			item = strings.TrimSpace(item)
+			if first {
+				ts, first = item, false
+				continue
+			}
+			if sig, ok := strings.CutPrefix(item, v.prefix); ok {
+				add(sig)
+			}
+		}
 	case v.structed != nil:
 		sep, kv := v.structed.GetItemSeparator(), v.structed.GetKeyValueSeparator()
 		sigKey, tsKey := v.structed.GetSignatureKey(), v.structed.GetTimestampKey()
@@ -246,20 +311,22 @@ func (v *Verifier) split(text string, req *Request, add func(string)) (string, e
 	return ts, nil
 }
 
-// add decodes one signature into st; one that does not decode is skipped.
-func (v *Verifier) add(st *state, text string) {
+// add decodes one signature into st; one that does not decode is skipped
+// (and reported false).
+func (v *Verifier) add(st *state, text string) bool {
 	if st.n == maxSignatures || text == "" {
-		return
+		return false
 	}
 	dst := st.sigs[st.n][:]
 	src := append(st.scratch[:0], text...)
 	st.scratch = src[:0]
 	n, err := decode(v.enc, dst, src)
 	if err != nil || n == 0 {
-		return
+		return false
 	}
 	st.lens[st.n] = n
 	st.n++
+	return true
 }
 
 func decode(enc plugsv1.SignatureScheme_Encoding, dst, src []byte) (int, error) {
@@ -335,10 +402,14 @@ func (v *Verifier) check(st *state, k *key, req *Request, ts string) (bool, erro
 		}
 		return false, nil
 	}
-	h := k.macs.Get().(hash.Hash)
-	defer k.macs.Put(h)
+	pool := &k.macs
+	if v.plain {
+		pool = &v.digests
+	}
+	h := pool.Get().(hash.Hash)
+	defer pool.Put(h)
 	h.Reset()
-	if err := v.writeMessage(h, st, req, ts); err != nil {
+	if err := v.writeMessage(h, st, req, ts, k.raw); err != nil {
 		return false, err
 	}
 	sum := h.Sum(st.sum[:0])
@@ -352,7 +423,7 @@ func (v *Verifier) check(st *state, k *key, req *Request, ts string) (bool, erro
 
 // writeMessage writes the signed content into h, the body straight from
 // the request bytes and the small parts through st's scratch buffer.
-func (v *Verifier) writeMessage(h hash.Hash, st *state, req *Request, ts string) error {
+func (v *Verifier) writeMessage(h hash.Hash, st *state, req *Request, ts string, secret []byte) error {
 	buf := st.scratch[:0]
 	for _, p := range v.parts {
 		if p.kind == plugsv1.SignedPart_KIND_BODY {
@@ -364,7 +435,7 @@ func (v *Verifier) writeMessage(h hash.Hash, st *state, req *Request, ts string)
 			continue
 		}
 		var err error
-		if buf, err = v.appendPart(buf, p, req, ts); err != nil {
+		if buf, err = v.appendPart(buf, p, req, ts, secret); err != nil {
 			return err
 		}
 	}
@@ -375,36 +446,41 @@ func (v *Verifier) writeMessage(h hash.Hash, st *state, req *Request, ts string)
 	return nil
 }
 
-// message appends the whole signed content to buf; secret stands for
-// KIND_SECRET parts.
+// message appends the whole signed content to buf; secret is what
+// KIND_SECRET parts sign.
 func (v *Verifier) message(buf []byte, req *Request, ts string, secret []byte) ([]byte, error) {
 	for _, p := range v.parts {
 		var err error
-		switch p.kind {
-		case plugsv1.SignedPart_KIND_BODY:
+		if p.kind == plugsv1.SignedPart_KIND_BODY {
 			buf = append(buf, req.Body.Raw()...)
-		case plugsv1.SignedPart_KIND_SECRET:
-			buf = append(buf, secret...)
-		default:
-			buf, err = v.appendPart(buf, p, req, ts)
-		}
-		if err != nil {
+		} else if buf, err = v.appendPart(buf, p, req, ts, secret); err != nil {
 			return buf, err
 		}
 	}
 	return buf, nil
 }
 
-func (v *Verifier) appendPart(buf []byte, p part, req *Request, ts string) ([]byte, error) {
+func (v *Verifier) appendPart(buf []byte, p part, req *Request, ts string, secret []byte) ([]byte, error) {
 	switch p.kind {
+	case plugsv1.SignedPart_KIND_SECRET:
+		return append(buf, secret...), nil
+	case plugsv1.SignedPart_KIND_QUERY_PARAM:
+		val, ok, err := QueryValue(req.URL, p.value)
+		if err != nil {
+			return buf, fmt.Errorf("%w: %w", ErrSignatureMalformed, err)
+		}
+		if !ok && !p.optional {
+			return buf, fmt.Errorf("%w: query parameter %s", ErrSignatureMissing, p.value)
+		}
+		return appendValue(buf, val, p), nil
 	case plugsv1.SignedPart_KIND_TIMESTAMP:
 		return append(buf, ts...), nil
 	case plugsv1.SignedPart_KIND_LITERAL:
 		return append(buf, p.value...), nil
 	case plugsv1.SignedPart_KIND_ID:
-		return append(buf, req.Header.Get(v.idHeader)...), nil
+		return append(buf, v.headerValue(req.Header, v.idHeader)...), nil
 	case plugsv1.SignedPart_KIND_HEADER:
-		return append(buf, req.Header.Get(p.value)...), nil
+		return appendValue(buf, v.headerValue(req.Header, p.value), p), nil
 	case plugsv1.SignedPart_KIND_METHOD:
 		return append(buf, req.Method...), nil
 	case plugsv1.SignedPart_KIND_URL:
@@ -419,9 +495,12 @@ func (v *Verifier) appendPart(buf []byte, p part, req *Request, ts string) ([]by
 			return buf, fmt.Errorf("%w: body does not parse: %w", ErrSignatureMissing, err)
 		}
 		if !val.Present() {
+			if p.optional {
+				return buf, nil
+			}
 			return buf, fmt.Errorf("%w: %s", ErrSignatureMissing, v.paths.Text(p.slot))
 		}
-		return append(buf, val.Text()...), nil
+		return appendValue(buf, val.Text(), p), nil
 	}
 	return buf, nil
 }
@@ -457,10 +536,17 @@ func appendSortedForm(buf []byte, body *payload.Doc) ([]byte, error) {
 }
 
 func (v *Verifier) verifyToken(req *Request, now time.Time) error {
-	got := req.Header.Get(v.token)
+	if v.tokenPath != nil || v.tokenQuery != "" {
+		return v.verifyTokenElsewhere(req, now)
+	}
+	got := v.headerValue(req.Header, v.token)
 	if got == "" {
 		return fmt.Errorf("%w: header %s", ErrSignatureMissing, v.token)
 	}
+	return v.matchToken(got, now)
+}
+
+func (v *Verifier) matchToken(got string, now time.Time) error {
 	for _, k := range v.keys {
 		if k.activeAt(now) && subtle.ConstantTimeCompare([]byte(got), k.raw) == 1 {
 			return nil
@@ -497,6 +583,9 @@ func ParseTime(text string, format plugsv1.TimestampSource_Format) (time.Time, e
 	switch format {
 	case plugsv1.TimestampSource_FORMAT_RFC3339:
 		t, err := time.Parse(time.RFC3339Nano, text)
+		return t.UTC(), err
+	case plugsv1.TimestampSource_FORMAT_HTTP_DATE:
+		t, err := http.ParseTime(text)
 		return t.UTC(), err
 	case plugsv1.TimestampSource_FORMAT_UNIX_MILLIS:
 		ms, err := strconv.ParseInt(text, 10, 64)

@@ -69,6 +69,18 @@ func (f DeliveryAttemptFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Va
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.DeliveryAttemptMutation", m)
 }
 
+// The DeliveryRollupFunc type is an adapter to allow the use of ordinary
+// function as DeliveryRollup mutator.
+type DeliveryRollupFunc func(context.Context, *ent.DeliveryRollupMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f DeliveryRollupFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.DeliveryRollupMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.DeliveryRollupMutation", m)
+}
+
 // The DestinationFunc type is an adapter to allow the use of ordinary
 // function as Destination mutator.
 type DestinationFunc func(context.Context, *ent.DestinationMutation) (ent.Value, error)
@@ -91,6 +103,18 @@ func (f ReceiptFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, err
 		return f(ctx, mv)
 	}
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ReceiptMutation", m)
+}
+
+// The ReceiptRollupFunc type is an adapter to allow the use of ordinary
+// function as ReceiptRollup mutator.
+type ReceiptRollupFunc func(context.Context, *ent.ReceiptRollupMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f ReceiptRollupFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.ReceiptRollupMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ReceiptRollupMutation", m)
 }
 
 // The ReplayOperationFunc type is an adapter to allow the use of ordinary

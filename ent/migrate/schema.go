@@ -160,6 +160,43 @@ var (
 			},
 		},
 	}
+	// DeliveryRollupsColumns holds the columns for the "delivery_rollups" table.
+	DeliveryRollupsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "tenant_id", Type: field.TypeUUID},
+		{Name: "destination_id", Type: field.TypeUUID},
+		{Name: "minute", Type: field.TypeTime},
+		{Name: "outcome", Type: field.TypeString},
+		{Name: "count", Type: field.TypeInt64, Default: 0},
+	}
+	// DeliveryRollupsTable holds the schema information for the "delivery_rollups" table.
+	DeliveryRollupsTable = &schema.Table{
+		Name:       "delivery_rollups",
+		Columns:    DeliveryRollupsColumns,
+		PrimaryKey: []*schema.Column{DeliveryRollupsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "deliveryrollup_tenant_id",
+				Unique:  false,
+				Columns: []*schema.Column{DeliveryRollupsColumns[1]},
+			},
+			{
+				Name:    "deliveryrollup_destination_id_minute_outcome",
+				Unique:  true,
+				Columns: []*schema.Column{DeliveryRollupsColumns[2], DeliveryRollupsColumns[3], DeliveryRollupsColumns[4]},
+			},
+			{
+				Name:    "deliveryrollup_tenant_id_minute_destination_id_outcome_count",
+				Unique:  false,
+				Columns: []*schema.Column{DeliveryRollupsColumns[1], DeliveryRollupsColumns[3], DeliveryRollupsColumns[2], DeliveryRollupsColumns[4], DeliveryRollupsColumns[5]},
+			},
+			{
+				Name:    "deliveryrollup_minute",
+				Unique:  false,
+				Columns: []*schema.Column{DeliveryRollupsColumns[3]},
+			},
+		},
+	}
 	// DestinationsColumns holds the columns for the "destinations" table.
 	DestinationsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeUUID},
@@ -221,6 +258,9 @@ var (
 		{Name: "body_sha256", Type: field.TypeString, Default: ""},
 		{Name: "unverified", Type: field.TypeBool, Default: false},
 		{Name: "size_bytes", Type: field.TypeInt64, Default: 0},
+		{Name: "item_count", Type: field.TypeInt32, Default: 0},
+		{Name: "items", Type: field.TypeJSON, Nullable: true},
+		{Name: "items_truncated", Type: field.TypeBool, Default: false},
 	}
 	// ReceiptsTable holds the schema information for the "receipts" table.
 	ReceiptsTable = &schema.Table{
@@ -252,6 +292,44 @@ var (
 				Name:    "receipt_unverified_receive_time",
 				Unique:  false,
 				Columns: []*schema.Column{ReceiptsColumns[24], ReceiptsColumns[3]},
+			},
+		},
+	}
+	// ReceiptRollupsColumns holds the columns for the "receipt_rollups" table.
+	ReceiptRollupsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "tenant_id", Type: field.TypeUUID},
+		{Name: "source_id", Type: field.TypeUUID},
+		{Name: "minute", Type: field.TypeTime},
+		{Name: "outcome", Type: field.TypeString},
+		{Name: "cause", Type: field.TypeString, Default: ""},
+		{Name: "count", Type: field.TypeInt64, Default: 0},
+	}
+	// ReceiptRollupsTable holds the schema information for the "receipt_rollups" table.
+	ReceiptRollupsTable = &schema.Table{
+		Name:       "receipt_rollups",
+		Columns:    ReceiptRollupsColumns,
+		PrimaryKey: []*schema.Column{ReceiptRollupsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "receiptrollup_tenant_id",
+				Unique:  false,
+				Columns: []*schema.Column{ReceiptRollupsColumns[1]},
+			},
+			{
+				Name:    "receiptrollup_source_id_minute_outcome_cause",
+				Unique:  true,
+				Columns: []*schema.Column{ReceiptRollupsColumns[2], ReceiptRollupsColumns[3], ReceiptRollupsColumns[4], ReceiptRollupsColumns[5]},
+			},
+			{
+				Name:    "receiptrollup_tenant_id_minute_outcome_cause_count",
+				Unique:  false,
+				Columns: []*schema.Column{ReceiptRollupsColumns[1], ReceiptRollupsColumns[3], ReceiptRollupsColumns[4], ReceiptRollupsColumns[5], ReceiptRollupsColumns[6]},
+			},
+			{
+				Name:    "receiptrollup_minute",
+				Unique:  false,
+				Columns: []*schema.Column{ReceiptRollupsColumns[3]},
 			},
 		},
 	}
@@ -387,8 +465,10 @@ var (
 		DataPlanesTable,
 		DataPlaneTokensTable,
 		DeliveryAttemptsTable,
+		DeliveryRollupsTable,
 		DestinationsTable,
 		ReceiptsTable,
+		ReceiptRollupsTable,
 		ReplayOperationsTable,
 		SecretsTable,
 		SourcesTable,

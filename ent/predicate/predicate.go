@@ -21,11 +21,17 @@ type DataPlaneToken func(*sql.Selector)
 // DeliveryAttempt is the predicate function for deliveryattempt builders.
 type DeliveryAttempt func(*sql.Selector)
 
+// DeliveryRollup is the predicate function for deliveryrollup builders.
+type DeliveryRollup func(*sql.Selector)
+
 // Destination is the predicate function for destination builders.
 type Destination func(*sql.Selector)
 
 // Receipt is the predicate function for receipt builders.
 type Receipt func(*sql.Selector)
+
+// ReceiptRollup is the predicate function for receiptrollup builders.
+type ReceiptRollup func(*sql.Selector)
 
 // ReplayOperation is the predicate function for replayoperation builders.
 type ReplayOperation func(*sql.Selector)

@@ -230,6 +230,30 @@ func (f DeliveryAttemptMutationRuleFunc) EvalMutation(ctx context.Context, m ent
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.DeliveryAttemptMutation", m)
 }
 
+// The DeliveryRollupQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type DeliveryRollupQueryRuleFunc func(context.Context, *ent.DeliveryRollupQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f DeliveryRollupQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.DeliveryRollupQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.DeliveryRollupQuery", q)
+}
+
+// The DeliveryRollupMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type DeliveryRollupMutationRuleFunc func(context.Context, *ent.DeliveryRollupMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f DeliveryRollupMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.DeliveryRollupMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.DeliveryRollupMutation", m)
+}
+
 // The DestinationQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type DestinationQueryRuleFunc func(context.Context, *ent.DestinationQuery) error
@@ -276,6 +300,30 @@ func (f ReceiptMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutatio
 		return f(ctx, m)
 	}
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ReceiptMutation", m)
+}
+
+// The ReceiptRollupQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type ReceiptRollupQueryRuleFunc func(context.Context, *ent.ReceiptRollupQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f ReceiptRollupQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ReceiptRollupQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.ReceiptRollupQuery", q)
+}
+
+// The ReceiptRollupMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type ReceiptRollupMutationRuleFunc func(context.Context, *ent.ReceiptRollupMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f ReceiptRollupMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.ReceiptRollupMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ReceiptRollupMutation", m)
 }
 
 // The ReplayOperationQueryRuleFunc type is an adapter to allow the use of ordinary

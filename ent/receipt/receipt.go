@@ -64,6 +64,12 @@ const (
 	FieldUnverified = "unverified"
 	// FieldSizeBytes holds the string denoting the size_bytes field in the database.
 	FieldSizeBytes = "size_bytes"
+	// FieldItemCount holds the string denoting the item_count field in the database.
+	FieldItemCount = "item_count"
+	// FieldItems holds the string denoting the items field in the database.
+	FieldItems = "items"
+	// FieldItemsTruncated holds the string denoting the items_truncated field in the database.
+	FieldItemsTruncated = "items_truncated"
 	// Table holds the table name of the receipt in the database.
 	Table = "receipts"
 )
@@ -96,6 +102,9 @@ var Columns = []string{
 	FieldBodySha256,
 	FieldUnverified,
 	FieldSizeBytes,
+	FieldItemCount,
+	FieldItems,
+	FieldItemsTruncated,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -154,6 +163,10 @@ var (
 	DefaultUnverified bool
 	// DefaultSizeBytes holds the default value on creation for the "size_bytes" field.
 	DefaultSizeBytes int64
+	// DefaultItemCount holds the default value on creation for the "item_count" field.
+	DefaultItemCount int32
+	// DefaultItemsTruncated holds the default value on creation for the "items_truncated" field.
+	DefaultItemsTruncated bool
 )
 
 // Outcome defines the type for the "outcome" enum field.
@@ -304,4 +317,14 @@ func ByUnverified(opts ...sql.OrderTermOption) OrderOption {
 // BySizeBytes orders the results by the size_bytes field.
 func BySizeBytes(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldSizeBytes, opts...).ToFunc()
+}
+
+// ByItemCount orders the results by the item_count field.
+func ByItemCount(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldItemCount, opts...).ToFunc()
+}
+
+// ByItemsTruncated orders the results by the items_truncated field.
+func ByItemsTruncated(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldItemsTruncated, opts...).ToFunc()
 }

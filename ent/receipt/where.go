@@ -170,6 +170,16 @@ func SizeBytes(v int64) predicate.Receipt {
 	return predicate.Receipt(sql.FieldEQ(FieldSizeBytes, v))
 }
 
+// ItemCount applies equality check predicate on the "item_count" field. It's identical to ItemCountEQ.
+func ItemCount(v int32) predicate.Receipt {
+	return predicate.Receipt(sql.FieldEQ(FieldItemCount, v))
+}
+
+// ItemsTruncated applies equality check predicate on the "items_truncated" field. It's identical to ItemsTruncatedEQ.
+func ItemsTruncated(v bool) predicate.Receipt {
+	return predicate.Receipt(sql.FieldEQ(FieldItemsTruncated, v))
+}
+
 // TenantIDEQ applies the EQ predicate on the "tenant_id" field.
 func TenantIDEQ(v uuid.UUID) predicate.Receipt {
 	return predicate.Receipt(sql.FieldEQ(FieldTenantID, v))
@@ -1283,6 +1293,66 @@ func SizeBytesLT(v int64) predicate.Receipt {
 // SizeBytesLTE applies the LTE predicate on the "size_bytes" field.
 func SizeBytesLTE(v int64) predicate.Receipt {
 	return predicate.Receipt(sql.FieldLTE(FieldSizeBytes, v))
+}
+
+// ItemCountEQ applies the EQ predicate on the "item_count" field.
+func ItemCountEQ(v int32) predicate.Receipt {
+	return predicate.Receipt(sql.FieldEQ(FieldItemCount, v))
+}
+
+// ItemCountNEQ applies the NEQ predicate on the "item_count" field.
+func ItemCountNEQ(v int32) predicate.Receipt {
+	return predicate.Receipt(sql.FieldNEQ(FieldItemCount, v))
+}
+
+// ItemCountIn applies the In predicate on the "item_count" field.
+func ItemCountIn(vs ...int32) predicate.Receipt {
+	return predicate.Receipt(sql.FieldIn(FieldItemCount, vs...))
+}
+
+// ItemCountNotIn applies the NotIn predicate on the "item_count" field.
+func ItemCountNotIn(vs ...int32) predicate.Receipt {
+	return predicate.Receipt(sql.FieldNotIn(FieldItemCount, vs...))
+}
+
+// ItemCountGT applies the GT predicate on the "item_count" field.
+func ItemCountGT(v int32) predicate.Receipt {
+	return predicate.Receipt(sql.FieldGT(FieldItemCount, v))
+}
+
+// ItemCountGTE applies the GTE predicate on the "item_count" field.
+func ItemCountGTE(v int32) predicate.Receipt {
+	return predicate.Receipt(sql.FieldGTE(FieldItemCount, v))
+}
+
+// ItemCountLT applies the LT predicate on the "item_count" field.
+func ItemCountLT(v int32) predicate.Receipt {
+	return predicate.Receipt(sql.FieldLT(FieldItemCount, v))
+}
+
+// ItemCountLTE applies the LTE predicate on the "item_count" field.
+func ItemCountLTE(v int32) predicate.Receipt {
+	return predicate.Receipt(sql.FieldLTE(FieldItemCount, v))
+}
+
+// ItemsIsNil applies the IsNil predicate on the "items" field.
+func ItemsIsNil() predicate.Receipt {
+	return predicate.Receipt(sql.FieldIsNull(FieldItems))
+}
+
+// ItemsNotNil applies the NotNil predicate on the "items" field.
+func ItemsNotNil() predicate.Receipt {
+	return predicate.Receipt(sql.FieldNotNull(FieldItems))
+}
+
+// ItemsTruncatedEQ applies the EQ predicate on the "items_truncated" field.
+func ItemsTruncatedEQ(v bool) predicate.Receipt {
+	return predicate.Receipt(sql.FieldEQ(FieldItemsTruncated, v))
+}
+
+// ItemsTruncatedNEQ applies the NEQ predicate on the "items_truncated" field.
+func ItemsTruncatedNEQ(v bool) predicate.Receipt {
+	return predicate.Receipt(sql.FieldNEQ(FieldItemsTruncated, v))
 }
 
 // And groups predicates with the AND operator between them.

@@ -12,8 +12,10 @@ import (
 	"github.com/plugshq/plugs/ent/dataplane"
 	"github.com/plugshq/plugs/ent/dataplanetoken"
 	"github.com/plugshq/plugs/ent/deliveryattempt"
+	"github.com/plugshq/plugs/ent/deliveryrollup"
 	"github.com/plugshq/plugs/ent/destination"
 	"github.com/plugshq/plugs/ent/receipt"
+	"github.com/plugshq/plugs/ent/receiptrollup"
 	"github.com/plugshq/plugs/ent/replayoperation"
 	"github.com/plugshq/plugs/ent/schema"
 	"github.com/plugshq/plugs/ent/secret"
@@ -250,6 +252,25 @@ func init() {
 	deliveryattemptDescDeliverySeq := deliveryattemptFields[14].Descriptor()
 	// deliveryattempt.DefaultDeliverySeq holds the default value on creation for the delivery_seq field.
 	deliveryattempt.DefaultDeliverySeq = deliveryattemptDescDeliverySeq.Default.(uint64)
+	deliveryrollupMixin := schema.DeliveryRollup{}.Mixin()
+	deliveryrollup.Policy = privacy.NewPolicies(deliveryrollupMixin[0], schema.DeliveryRollup{})
+	deliveryrollup.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := deliveryrollup.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	deliveryrollupMixinHooks0 := deliveryrollupMixin[0].Hooks()
+
+	deliveryrollup.Hooks[1] = deliveryrollupMixinHooks0[0]
+	deliveryrollupFields := schema.DeliveryRollup{}.Fields()
+	_ = deliveryrollupFields
+	// deliveryrollupDescCount is the schema descriptor for count field.
+	deliveryrollupDescCount := deliveryrollupFields[3].Descriptor()
+	// deliveryrollup.DefaultCount holds the default value on creation for the count field.
+	deliveryrollup.DefaultCount = deliveryrollupDescCount.Default.(int64)
 	destinationMixin := schema.Destination{}.Mixin()
 	destination.Policy = privacy.NewPolicies(destinationMixin[1], schema.Destination{})
 	destination.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -436,6 +457,37 @@ func init() {
 	receiptDescSizeBytes := receiptFields[24].Descriptor()
 	// receipt.DefaultSizeBytes holds the default value on creation for the size_bytes field.
 	receipt.DefaultSizeBytes = receiptDescSizeBytes.Default.(int64)
+	// receiptDescItemCount is the schema descriptor for item_count field.
+	receiptDescItemCount := receiptFields[25].Descriptor()
+	// receipt.DefaultItemCount holds the default value on creation for the item_count field.
+	receipt.DefaultItemCount = receiptDescItemCount.Default.(int32)
+	// receiptDescItemsTruncated is the schema descriptor for items_truncated field.
+	receiptDescItemsTruncated := receiptFields[27].Descriptor()
+	// receipt.DefaultItemsTruncated holds the default value on creation for the items_truncated field.
+	receipt.DefaultItemsTruncated = receiptDescItemsTruncated.Default.(bool)
+	receiptrollupMixin := schema.ReceiptRollup{}.Mixin()
+	receiptrollup.Policy = privacy.NewPolicies(receiptrollupMixin[0], schema.ReceiptRollup{})
+	receiptrollup.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := receiptrollup.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	receiptrollupMixinHooks0 := receiptrollupMixin[0].Hooks()
+
+	receiptrollup.Hooks[1] = receiptrollupMixinHooks0[0]
+	receiptrollupFields := schema.ReceiptRollup{}.Fields()
+	_ = receiptrollupFields
+	// receiptrollupDescCause is the schema descriptor for cause field.
+	receiptrollupDescCause := receiptrollupFields[3].Descriptor()
+	// receiptrollup.DefaultCause holds the default value on creation for the cause field.
+	receiptrollup.DefaultCause = receiptrollupDescCause.Default.(string)
+	// receiptrollupDescCount is the schema descriptor for count field.
+	receiptrollupDescCount := receiptrollupFields[4].Descriptor()
+	// receiptrollup.DefaultCount holds the default value on creation for the count field.
+	receiptrollup.DefaultCount = receiptrollupDescCount.Default.(int64)
 	replayoperationMixin := schema.ReplayOperation{}.Mixin()
 	replayoperation.Policy = privacy.NewPolicies(replayoperationMixin[1], schema.ReplayOperation{})
 	replayoperation.Hooks[0] = func(next ent.Mutator) ent.Mutator {

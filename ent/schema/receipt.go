@@ -23,6 +23,19 @@ type ReceiptHeader struct {
 	Values []string `json:"values"`
 }
 
+// ReceiptItem is what became of one item of a batch (plugs.v1.ReceiptItem),
+// kept in the order of the request.
+type ReceiptItem struct {
+	Index           int32  `json:"index"`
+	Outcome         string `json:"outcome"`
+	Cause           string `json:"cause,omitempty"`
+	Detail          string `json:"detail,omitempty"`
+	Field           string `json:"field,omitempty"`
+	EventType       string `json:"event_type,omitempty"`
+	ProviderEventID string `json:"provider_event_id,omitempty"`
+	UsageEventID    string `json:"usage_event_id,omitempty"`
+}
+
 // Mixin of Receipt. No time mixin: receive_time is the time that matters,
 // and rows never change.
 func (Receipt) Mixin() []ent.Mixin {
@@ -73,6 +86,12 @@ func (Receipt) Fields() []ent.Field {
 		// What the receipt counts against the index's byte limits: its
 		// encoded size, body and headers included.
 		field.Int64("size_bytes").Default(0).Immutable(),
+		// A batch's items (plugs.v1.Receipt.items): how many it carried,
+		// what became of those the receipt lists, and whether it left
+		// some out.
+		field.Int32("item_count").Default(0).Immutable(),
+		field.JSON("items", []ReceiptItem{}).Optional().Immutable(),
+		field.Bool("items_truncated").Default(false).Immutable(),
 	}
 }
 

@@ -30,8 +30,12 @@ type DataPlane struct {
 	requestSeconds  *prometheus.HistogramVec
 	stepSeconds     *prometheus.HistogramVec
 	dedupHits       *prometheus.CounterVec
+	batchItems      prometheus.Histogram
+	items           *prometheus.CounterVec
 	forwardAttempts *prometheus.CounterVec
 	forwardSeconds  prometheus.Histogram
+	circuit         *prometheus.GaugeVec
+	circuitOpens    prometheus.Counter
 	configVersion   prometheus.Gauge
 	configApplied   *prometheus.CounterVec
 	reconnects      prometheus.Counter
@@ -73,12 +77,21 @@ func newDataPlane(reg prometheus.Registerer) *DataPlane {
 		stepSeconds: f.histogramVec("ingest_step_duration_seconds",
 			"Time spent in each step of a webhook's path: verify, map, store.", "step"),
 		dedupHits: f.counterVec("dedup_hits_total",
-			"Webhooks whose provider event id was already stored in the dedup window, by source.", "source"),
+			"Webhooks, and events of batches, whose provider event id was already stored in the dedup window, by source.", "source"),
+		batchItems: f.histogramBuckets("ingest_batch_items",
+			"Events in each batch request (sources whose mappings read a batch).", itemBuckets),
+		items: f.counterVec("ingest_batch_items_total",
+			"Events of batch requests, by source, outcome and cause.", "source", "outcome", "cause"),
 		forwardAttempts: f.counterVec("forward_attempts_total",
 			"Requests made to destinations, by outcome (delivered, retrying, dead_lettered) and answer class (2xx, 4xx, 5xx, none).",
 			"outcome", "status_class"),
 		forwardSeconds: f.histogram("forward_attempt_duration_seconds",
 			"Time a destination took to answer a delivery."),
+		circuit: f.gaugeVec("forward_circuit_state",
+			"State of each delivering destination's circuit on this data plane: 0 closed, 1 half-open (probing), 2 open (deliveries held).",
+			"destination"),
+		circuitOpens: f.counter("forward_circuit_opens_total",
+			"Times a destination's circuit opened: after failures in a row, or again after a failed probe."),
 		configVersion: f.gauge("config_version",
 			"Configuration revision the data plane serves; -1 before the first."),
 		configApplied: f.counterVec("config_updates_total",
@@ -118,8 +131,35 @@ func (m *DataPlane) Observe(res *pipeline.Result, elapsed time.Duration) {
 	if res.Store > 0 {
 		m.storeSeconds.Observe(res.Store.Seconds())
 	}
-	if res.Outcome == pipeline.Duplicate {
+	if res.Batch {
+		m.observeItems(src, res.Items)
+	} else if res.Outcome == pipeline.Duplicate {
 		m.dedupHits.WithLabelValues(src).Inc()
+	}
+}
+
+// itemBuckets cover batches from one event to the largest a source may
+// allow.
+var itemBuckets = []float64{1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 10000}
+
+// observeItems records the events of a batch: how many, and what became of
+// each, counted first so that a batch of a thousand events costs a few
+// series updates.
+func (m *DataPlane) observeItems(src string, items []pipeline.Item) {
+	m.batchItems.Observe(float64(len(items)))
+	type key struct {
+		outcome pipeline.Outcome
+		cause   pipeline.Cause
+	}
+	counts := map[key]int{}
+	for i := range items {
+		counts[key{items[i].Outcome, items[i].Cause}]++
+	}
+	for k, n := range counts {
+		m.items.WithLabelValues(src, string(k.outcome), string(k.cause)).Add(float64(n))
+		if k.outcome == pipeline.Duplicate {
+			m.dedupHits.WithLabelValues(src).Add(float64(n))
+		}
 	}
 }
 
@@ -129,6 +169,24 @@ func (m *DataPlane) Attempt(a forward.Attempt) {
 	if a.Latency > 0 {
 		m.forwardSeconds.Observe(a.Latency.Seconds())
 	}
+}
+
+// circuitValues are the forward_circuit_state values: a gauge that grows
+// with how badly the destination is doing.
+var circuitValues = map[forward.CircuitState]float64{forward.CircuitClosed: 0, forward.CircuitHalfOpen: 1, forward.CircuitOpen: 2}
+
+// Circuit records a change of a destination's circuit
+// (forward.Options.OnCircuit). A stopped deliverer's series is removed.
+func (m *DataPlane) Circuit(destinationID string, s forward.CircuitState) {
+	v, ok := circuitValues[s]
+	if !ok {
+		m.circuit.DeleteLabelValues(destinationID)
+		return
+	}
+	if s == forward.CircuitOpen {
+		m.circuitOpens.Inc()
+	}
+	m.circuit.WithLabelValues(destinationID).Set(v)
 }
 
 // ConfigApplied records a configuration version received: applied and now

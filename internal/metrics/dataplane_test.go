@@ -32,6 +32,11 @@ func TestDataPlaneSeries(t *testing.T) {
 	m.ConfigApplied("41", true)
 	m.ConfigApplied("42", false)
 	m.StreamReconnect()
+	m.Circuit("d-down", forward.CircuitClosed)
+	m.Circuit("d-down", forward.CircuitOpen)
+	m.Circuit("d-ok", forward.CircuitClosed)
+	m.Circuit("d-gone", forward.CircuitOpen)
+	m.Circuit("d-gone", forward.CircuitStopped)
 
 	embd, err := backbone.StartEmbedded(t.TempDir(), "127.0.0.1", -1, nil)
 	if err != nil {
@@ -88,6 +93,19 @@ func TestDataPlaneSeries(t *testing.T) {
 	}
 	if got := fams["plugs_config_stream_reconnects_total"].Sum(nil); got != 1 {
 		t.Errorf("reconnects %v", got)
+	}
+	circuit := fams["plugs_forward_circuit_state"]
+	if got := circuit.Sum(map[string]string{"destination": "d-down"}); got != 2 {
+		t.Errorf("circuit of a destination that is down: %v, want 2 (open)", got)
+	}
+	if got := circuit.Sum(map[string]string{"destination": "d-ok"}); got != 0 {
+		t.Errorf("closed circuit: %v", got)
+	}
+	if got := circuit.Sum(nil); got != 2 {
+		t.Errorf("circuits sum to %v: a stopped destination's series stayed", got)
+	}
+	if got := fams["plugs_forward_circuit_opens_total"].Sum(nil); got != 2 {
+		t.Errorf("circuit opens %v, want 2", got)
 	}
 	if got := fams["plugs_spool_dropped_total"].Sum(map[string]string{"spool": "receipts"}); got != 3 {
 		t.Errorf("receipts dropped %v", got)

@@ -31,7 +31,11 @@ func (f factory) gaugeVec(name, help string, labels ...string) *prometheus.Gauge
 }
 
 func (f factory) histogram(name, help string) prometheus.Histogram {
-	h := prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: Namespace, Name: name, Help: help, Buckets: latencyBuckets})
+	return f.histogramBuckets(name, help, latencyBuckets)
+}
+
+func (f factory) histogramBuckets(name, help string, buckets []float64) prometheus.Histogram {
+	h := prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: Namespace, Name: name, Help: help, Buckets: buckets})
 	f.reg.MustRegister(h)
 	return h
 }

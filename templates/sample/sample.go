@@ -88,7 +88,12 @@ func Sign(spec Spec, now time.Time) (*Webhook, error) {
 		}
 		if path := mappings.GetEventId().GetJsonPath(); path != "" {
 			var err error
-			if body, err = setEventID(body, contentType, path, now); err != nil {
+			if mappings.GetBatch() != nil {
+				body, err = setItemIDs(body, mappings.GetBatch(), path, now)
+			} else {
+				body, err = setEventID(body, contentType, path, now)
+			}
+			if err != nil {
 				return nil, err
 			}
 		}
@@ -109,14 +114,23 @@ func Sign(spec Spec, now time.Time) (*Webhook, error) {
 }
 
 // eventID reads the event id the way the data plane will, with the data
-// plane's own mapping code.
+// plane's own mapping code: of a batch, the first item's.
 func eventID(m *plugsv1.FieldMappings, s *verify.Signed, now time.Time) string {
-	mp, err := mapping.Compile(&plugsv1.FieldMappings{EventId: m.GetEventId()}, nil)
+	mp, err := mapping.Compile(&plugsv1.FieldMappings{EventId: m.GetEventId(), Batch: m.GetBatch()}, nil)
 	if err != nil {
 		return ""
 	}
 	ev := &plugsv1.UsageEvent{}
-	_, _, _ = mp.Preview(mapping.Input{Body: payload.New(s.Body, s.Header.Get("Content-Type")), Header: s.Header, ReceiveTime: now}, ev)
+	in := mapping.Input{Body: payload.New(s.Body, s.Header.Get("Content-Type")), Header: s.Header, ReceiveTime: now}
+	if !mp.Batch() {
+		_, _, _ = mp.Preview(in, ev)
+		return ev.GetEventId()
+	}
+	items, err := mp.Split(in)
+	if err != nil || len(items.Items) == 0 {
+		return ""
+	}
+	_, _, _ = mp.PreviewItem(items, 0, in, ev)
 	return ev.GetEventId()
 }
 
@@ -142,20 +156,26 @@ func setEventID(body []byte, contentType, path string, now time.Time) ([]byte, e
 	if err != nil {
 		return nil, fmt.Errorf("%w: the sample payload is not JSON: %w", ErrEventID, err)
 	}
-	var id any = freshID()
-	switch v := x.First(data).(type) {
-	case int64, float64:
-		// Below 2^53, so JavaScript readers keep every digit.
-		id = rand.Int64N(1 << 53)
-	case string:
-		if _, err := time.Parse(time.RFC3339Nano, v); err == nil {
-			id = now.UTC().Format("2006-01-02T15:04:05.000000Z07:00")
-		}
-	}
+	id := freshIDLike(x.First(data), now)
 	if err := x.Set(data, id); err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrEventID, path, err)
 	}
 	return []byte(oj.JSON(data)), nil
+}
+
+// freshIDLike is a fresh event id in the shape of old: a number for a
+// number, a time for a time, evt_test_… otherwise.
+func freshIDLike(old any, now time.Time) any {
+	switch v := old.(type) {
+	case int64, float64:
+		// Below 2^53, so JavaScript readers keep every digit.
+		return rand.Int64N(1 << 53)
+	case string:
+		if _, err := time.Parse(time.RFC3339Nano, v); err == nil {
+			return now.UTC().Format("2006-01-02T15:04:05.000000Z07:00")
+		}
+	}
+	return freshID()
 }
 
 // formField is the field a path of one child step names.

@@ -23,6 +23,123 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type CaptureHandshakeSecretRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The source the handshake arrived for.
+	SourceId string `protobuf:"bytes,1,opt,name=source_id,json=sourceId,proto3" json:"source_id,omitempty"`
+	// The secret as the provider sent it.
+	Secret string `protobuf:"bytes,2,opt,name=secret,proto3" json:"secret,omitempty"`
+	// The data plane reporting it, for the log.
+	Node          *Node `protobuf:"bytes,3,opt,name=node,proto3" json:"node,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CaptureHandshakeSecretRequest) Reset() {
+	*x = CaptureHandshakeSecretRequest{}
+	mi := &file_plugs_v1_config_service_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CaptureHandshakeSecretRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CaptureHandshakeSecretRequest) ProtoMessage() {}
+
+func (x *CaptureHandshakeSecretRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_plugs_v1_config_service_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CaptureHandshakeSecretRequest.ProtoReflect.Descriptor instead.
+func (*CaptureHandshakeSecretRequest) Descriptor() ([]byte, []int) {
+	return file_plugs_v1_config_service_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *CaptureHandshakeSecretRequest) GetSourceId() string {
+	if x != nil {
+		return x.SourceId
+	}
+	return ""
+}
+
+func (x *CaptureHandshakeSecretRequest) GetSecret() string {
+	if x != nil {
+		return x.Secret
+	}
+	return ""
+}
+
+func (x *CaptureHandshakeSecretRequest) GetNode() *Node {
+	if x != nil {
+		return x.Node
+	}
+	return nil
+}
+
+type CaptureHandshakeSecretResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The stored secret, without its value.
+	Secret *SecretInfo `protobuf:"bytes,1,opt,name=secret,proto3" json:"secret,omitempty"`
+	// The configuration revision that carries it to data planes.
+	Revision      int64 `protobuf:"varint,2,opt,name=revision,proto3" json:"revision,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CaptureHandshakeSecretResponse) Reset() {
+	*x = CaptureHandshakeSecretResponse{}
+	mi := &file_plugs_v1_config_service_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CaptureHandshakeSecretResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CaptureHandshakeSecretResponse) ProtoMessage() {}
+
+func (x *CaptureHandshakeSecretResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_plugs_v1_config_service_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CaptureHandshakeSecretResponse.ProtoReflect.Descriptor instead.
+func (*CaptureHandshakeSecretResponse) Descriptor() ([]byte, []int) {
+	return file_plugs_v1_config_service_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *CaptureHandshakeSecretResponse) GetSecret() *SecretInfo {
+	if x != nil {
+		return x.Secret
+	}
+	return nil
+}
+
+func (x *CaptureHandshakeSecretResponse) GetRevision() int64 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
+}
+
 type ListDataPlanesRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// At most this many; 0 means 50, more than 1000 is 1000.
@@ -35,7 +152,7 @@ type ListDataPlanesRequest struct {
 
 func (x *ListDataPlanesRequest) Reset() {
 	*x = ListDataPlanesRequest{}
-	mi := &file_plugs_v1_config_service_proto_msgTypes[0]
+	mi := &file_plugs_v1_config_service_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -47,7 +164,7 @@ func (x *ListDataPlanesRequest) String() string {
 func (*ListDataPlanesRequest) ProtoMessage() {}
 
 func (x *ListDataPlanesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugs_v1_config_service_proto_msgTypes[0]
+	mi := &file_plugs_v1_config_service_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -60,7 +177,7 @@ func (x *ListDataPlanesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDataPlanesRequest.ProtoReflect.Descriptor instead.
 func (*ListDataPlanesRequest) Descriptor() ([]byte, []int) {
-	return file_plugs_v1_config_service_proto_rawDescGZIP(), []int{0}
+	return file_plugs_v1_config_service_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *ListDataPlanesRequest) GetPageSize() int32 {
@@ -92,7 +209,7 @@ type ListDataPlanesResponse struct {
 
 func (x *ListDataPlanesResponse) Reset() {
 	*x = ListDataPlanesResponse{}
-	mi := &file_plugs_v1_config_service_proto_msgTypes[1]
+	mi := &file_plugs_v1_config_service_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -104,7 +221,7 @@ func (x *ListDataPlanesResponse) String() string {
 func (*ListDataPlanesResponse) ProtoMessage() {}
 
 func (x *ListDataPlanesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugs_v1_config_service_proto_msgTypes[1]
+	mi := &file_plugs_v1_config_service_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -117,7 +234,7 @@ func (x *ListDataPlanesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDataPlanesResponse.ProtoReflect.Descriptor instead.
 func (*ListDataPlanesResponse) Descriptor() ([]byte, []int) {
-	return file_plugs_v1_config_service_proto_rawDescGZIP(), []int{1}
+	return file_plugs_v1_config_service_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *ListDataPlanesResponse) GetDataPlanes() []*DataPlane {
@@ -171,7 +288,7 @@ type DataPlane struct {
 
 func (x *DataPlane) Reset() {
 	*x = DataPlane{}
-	mi := &file_plugs_v1_config_service_proto_msgTypes[2]
+	mi := &file_plugs_v1_config_service_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -183,7 +300,7 @@ func (x *DataPlane) String() string {
 func (*DataPlane) ProtoMessage() {}
 
 func (x *DataPlane) ProtoReflect() protoreflect.Message {
-	mi := &file_plugs_v1_config_service_proto_msgTypes[2]
+	mi := &file_plugs_v1_config_service_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -196,7 +313,7 @@ func (x *DataPlane) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DataPlane.ProtoReflect.Descriptor instead.
 func (*DataPlane) Descriptor() ([]byte, []int) {
-	return file_plugs_v1_config_service_proto_rawDescGZIP(), []int{2}
+	return file_plugs_v1_config_service_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *DataPlane) GetNodeId() string {
@@ -291,7 +408,7 @@ type Node struct {
 
 func (x *Node) Reset() {
 	*x = Node{}
-	mi := &file_plugs_v1_config_service_proto_msgTypes[3]
+	mi := &file_plugs_v1_config_service_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -303,7 +420,7 @@ func (x *Node) String() string {
 func (*Node) ProtoMessage() {}
 
 func (x *Node) ProtoReflect() protoreflect.Message {
-	mi := &file_plugs_v1_config_service_proto_msgTypes[3]
+	mi := &file_plugs_v1_config_service_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -316,7 +433,7 @@ func (x *Node) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Node.ProtoReflect.Descriptor instead.
 func (*Node) Descriptor() ([]byte, []int) {
-	return file_plugs_v1_config_service_proto_rawDescGZIP(), []int{3}
+	return file_plugs_v1_config_service_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Node) GetId() string {
@@ -364,7 +481,7 @@ type StreamConfigRequest struct {
 
 func (x *StreamConfigRequest) Reset() {
 	*x = StreamConfigRequest{}
-	mi := &file_plugs_v1_config_service_proto_msgTypes[4]
+	mi := &file_plugs_v1_config_service_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -376,7 +493,7 @@ func (x *StreamConfigRequest) String() string {
 func (*StreamConfigRequest) ProtoMessage() {}
 
 func (x *StreamConfigRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugs_v1_config_service_proto_msgTypes[4]
+	mi := &file_plugs_v1_config_service_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -389,7 +506,7 @@ func (x *StreamConfigRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamConfigRequest.ProtoReflect.Descriptor instead.
 func (*StreamConfigRequest) Descriptor() ([]byte, []int) {
-	return file_plugs_v1_config_service_proto_rawDescGZIP(), []int{4}
+	return file_plugs_v1_config_service_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *StreamConfigRequest) GetNode() *Node {
@@ -446,7 +563,7 @@ type ConfigError struct {
 
 func (x *ConfigError) Reset() {
 	*x = ConfigError{}
-	mi := &file_plugs_v1_config_service_proto_msgTypes[5]
+	mi := &file_plugs_v1_config_service_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -458,7 +575,7 @@ func (x *ConfigError) String() string {
 func (*ConfigError) ProtoMessage() {}
 
 func (x *ConfigError) ProtoReflect() protoreflect.Message {
-	mi := &file_plugs_v1_config_service_proto_msgTypes[5]
+	mi := &file_plugs_v1_config_service_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -471,7 +588,7 @@ func (x *ConfigError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigError.ProtoReflect.Descriptor instead.
 func (*ConfigError) Descriptor() ([]byte, []int) {
-	return file_plugs_v1_config_service_proto_rawDescGZIP(), []int{5}
+	return file_plugs_v1_config_service_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ConfigError) GetMessage() string {
@@ -526,7 +643,7 @@ type StreamConfigResponse struct {
 
 func (x *StreamConfigResponse) Reset() {
 	*x = StreamConfigResponse{}
-	mi := &file_plugs_v1_config_service_proto_msgTypes[6]
+	mi := &file_plugs_v1_config_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -538,7 +655,7 @@ func (x *StreamConfigResponse) String() string {
 func (*StreamConfigResponse) ProtoMessage() {}
 
 func (x *StreamConfigResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugs_v1_config_service_proto_msgTypes[6]
+	mi := &file_plugs_v1_config_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -551,7 +668,7 @@ func (x *StreamConfigResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamConfigResponse.ProtoReflect.Descriptor instead.
 func (*StreamConfigResponse) Descriptor() ([]byte, []int) {
-	return file_plugs_v1_config_service_proto_rawDescGZIP(), []int{6}
+	return file_plugs_v1_config_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *StreamConfigResponse) GetVersionInfo() string {
@@ -640,7 +757,7 @@ type WithheldSource struct {
 
 func (x *WithheldSource) Reset() {
 	*x = WithheldSource{}
-	mi := &file_plugs_v1_config_service_proto_msgTypes[7]
+	mi := &file_plugs_v1_config_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -652,7 +769,7 @@ func (x *WithheldSource) String() string {
 func (*WithheldSource) ProtoMessage() {}
 
 func (x *WithheldSource) ProtoReflect() protoreflect.Message {
-	mi := &file_plugs_v1_config_service_proto_msgTypes[7]
+	mi := &file_plugs_v1_config_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -665,7 +782,7 @@ func (x *WithheldSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WithheldSource.ProtoReflect.Descriptor instead.
 func (*WithheldSource) Descriptor() ([]byte, []int) {
-	return file_plugs_v1_config_service_proto_rawDescGZIP(), []int{7}
+	return file_plugs_v1_config_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *WithheldSource) GetId() string {
@@ -706,7 +823,7 @@ type WithheldDestination struct {
 
 func (x *WithheldDestination) Reset() {
 	*x = WithheldDestination{}
-	mi := &file_plugs_v1_config_service_proto_msgTypes[8]
+	mi := &file_plugs_v1_config_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -718,7 +835,7 @@ func (x *WithheldDestination) String() string {
 func (*WithheldDestination) ProtoMessage() {}
 
 func (x *WithheldDestination) ProtoReflect() protoreflect.Message {
-	mi := &file_plugs_v1_config_service_proto_msgTypes[8]
+	mi := &file_plugs_v1_config_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -731,7 +848,7 @@ func (x *WithheldDestination) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WithheldDestination.ProtoReflect.Descriptor instead.
 func (*WithheldDestination) Descriptor() ([]byte, []int) {
-	return file_plugs_v1_config_service_proto_rawDescGZIP(), []int{8}
+	return file_plugs_v1_config_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *WithheldDestination) GetId() string {
@@ -779,7 +896,7 @@ type DestinationConfig struct {
 
 func (x *DestinationConfig) Reset() {
 	*x = DestinationConfig{}
-	mi := &file_plugs_v1_config_service_proto_msgTypes[9]
+	mi := &file_plugs_v1_config_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -791,7 +908,7 @@ func (x *DestinationConfig) String() string {
 func (*DestinationConfig) ProtoMessage() {}
 
 func (x *DestinationConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_plugs_v1_config_service_proto_msgTypes[9]
+	mi := &file_plugs_v1_config_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -804,7 +921,7 @@ func (x *DestinationConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DestinationConfig.ProtoReflect.Descriptor instead.
 func (*DestinationConfig) Descriptor() ([]byte, []int) {
-	return file_plugs_v1_config_service_proto_rawDescGZIP(), []int{9}
+	return file_plugs_v1_config_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *DestinationConfig) GetId() string {
@@ -916,7 +1033,7 @@ type SourceConfig struct {
 
 func (x *SourceConfig) Reset() {
 	*x = SourceConfig{}
-	mi := &file_plugs_v1_config_service_proto_msgTypes[10]
+	mi := &file_plugs_v1_config_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -928,7 +1045,7 @@ func (x *SourceConfig) String() string {
 func (*SourceConfig) ProtoMessage() {}
 
 func (x *SourceConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_plugs_v1_config_service_proto_msgTypes[10]
+	mi := &file_plugs_v1_config_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -941,7 +1058,7 @@ func (x *SourceConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SourceConfig.ProtoReflect.Descriptor instead.
 func (*SourceConfig) Descriptor() ([]byte, []int) {
-	return file_plugs_v1_config_service_proto_rawDescGZIP(), []int{10}
+	return file_plugs_v1_config_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *SourceConfig) GetId() string {
@@ -1049,7 +1166,7 @@ type SigningSecret struct {
 
 func (x *SigningSecret) Reset() {
 	*x = SigningSecret{}
-	mi := &file_plugs_v1_config_service_proto_msgTypes[11]
+	mi := &file_plugs_v1_config_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1061,7 +1178,7 @@ func (x *SigningSecret) String() string {
 func (*SigningSecret) ProtoMessage() {}
 
 func (x *SigningSecret) ProtoReflect() protoreflect.Message {
-	mi := &file_plugs_v1_config_service_proto_msgTypes[11]
+	mi := &file_plugs_v1_config_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1074,7 +1191,7 @@ func (x *SigningSecret) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SigningSecret.ProtoReflect.Descriptor instead.
 func (*SigningSecret) Descriptor() ([]byte, []int) {
-	return file_plugs_v1_config_service_proto_rawDescGZIP(), []int{11}
+	return file_plugs_v1_config_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *SigningSecret) GetId() string {
@@ -1102,7 +1219,14 @@ var File_plugs_v1_config_service_proto protoreflect.FileDescriptor
 
 const file_plugs_v1_config_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1dplugs/v1/config_service.proto\x12\bplugs.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1aplugs/v1/destination.proto\x1a\x18plugs/v1/resources.proto\"S\n" +
+	"\x1dplugs/v1/config_service.proto\x12\bplugs.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1aplugs/v1/destination.proto\x1a\x18plugs/v1/resources.proto\"x\n" +
+	"\x1dCaptureHandshakeSecretRequest\x12\x1b\n" +
+	"\tsource_id\x18\x01 \x01(\tR\bsourceId\x12\x16\n" +
+	"\x06secret\x18\x02 \x01(\tR\x06secret\x12\"\n" +
+	"\x04node\x18\x03 \x01(\v2\x0e.plugs.v1.NodeR\x04node\"j\n" +
+	"\x1eCaptureHandshakeSecretResponse\x12,\n" +
+	"\x06secret\x18\x01 \x01(\v2\x14.plugs.v1.SecretInfoR\x06secret\x12\x1a\n" +
+	"\brevision\x18\x02 \x01(\x03R\brevision\"S\n" +
 	"\x15ListDataPlanesRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
@@ -1197,9 +1321,10 @@ const file_plugs_v1_config_service_proto_rawDesc = "" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\fR\x05value\x12;\n" +
 	"\vexpire_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"expireTime2k\n" +
+	"expireTime2\xd8\x01\n" +
 	"\x16ConfigDiscoveryService\x12Q\n" +
-	"\fStreamConfig\x12\x1d.plugs.v1.StreamConfigRequest\x1a\x1e.plugs.v1.StreamConfigResponse(\x010\x012g\n" +
+	"\fStreamConfig\x12\x1d.plugs.v1.StreamConfigRequest\x1a\x1e.plugs.v1.StreamConfigResponse(\x010\x01\x12k\n" +
+	"\x16CaptureHandshakeSecret\x12'.plugs.v1.CaptureHandshakeSecretRequest\x1a(.plugs.v1.CaptureHandshakeSecretResponse2g\n" +
 	"\x10DataPlaneService\x12S\n" +
 	"\x0eListDataPlanes\x12\x1f.plugs.v1.ListDataPlanesRequest\x1a .plugs.v1.ListDataPlanesResponseB/Z-github.com/plugshq/plugs/gen/plugs/v1;plugsv1b\x06proto3"
 
@@ -1215,65 +1340,72 @@ func file_plugs_v1_config_service_proto_rawDescGZIP() []byte {
 	return file_plugs_v1_config_service_proto_rawDescData
 }
 
-var file_plugs_v1_config_service_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_plugs_v1_config_service_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_plugs_v1_config_service_proto_goTypes = []any{
-	(*ListDataPlanesRequest)(nil),   // 0: plugs.v1.ListDataPlanesRequest
-	(*ListDataPlanesResponse)(nil),  // 1: plugs.v1.ListDataPlanesResponse
-	(*DataPlane)(nil),               // 2: plugs.v1.DataPlane
-	(*Node)(nil),                    // 3: plugs.v1.Node
-	(*StreamConfigRequest)(nil),     // 4: plugs.v1.StreamConfigRequest
-	(*ConfigError)(nil),             // 5: plugs.v1.ConfigError
-	(*StreamConfigResponse)(nil),    // 6: plugs.v1.StreamConfigResponse
-	(*WithheldSource)(nil),          // 7: plugs.v1.WithheldSource
-	(*WithheldDestination)(nil),     // 8: plugs.v1.WithheldDestination
-	(*DestinationConfig)(nil),       // 9: plugs.v1.DestinationConfig
-	(*SourceConfig)(nil),            // 10: plugs.v1.SourceConfig
-	(*SigningSecret)(nil),           // 11: plugs.v1.SigningSecret
-	(*timestamppb.Timestamp)(nil),   // 12: google.protobuf.Timestamp
-	(Destination_SignatureStyle)(0), // 13: plugs.v1.Destination.SignatureStyle
-	(Destination_Status)(0),         // 14: plugs.v1.Destination.Status
-	(*RetryPolicy)(nil),             // 15: plugs.v1.RetryPolicy
-	(*durationpb.Duration)(nil),     // 16: google.protobuf.Duration
-	(Source_Status)(0),              // 17: plugs.v1.Source.Status
-	(*SignatureScheme)(nil),         // 18: plugs.v1.SignatureScheme
-	(*EventFilter)(nil),             // 19: plugs.v1.EventFilter
-	(*FieldMappings)(nil),           // 20: plugs.v1.FieldMappings
-	(*RateLimit)(nil),               // 21: plugs.v1.RateLimit
+	(*CaptureHandshakeSecretRequest)(nil),  // 0: plugs.v1.CaptureHandshakeSecretRequest
+	(*CaptureHandshakeSecretResponse)(nil), // 1: plugs.v1.CaptureHandshakeSecretResponse
+	(*ListDataPlanesRequest)(nil),          // 2: plugs.v1.ListDataPlanesRequest
+	(*ListDataPlanesResponse)(nil),         // 3: plugs.v1.ListDataPlanesResponse
+	(*DataPlane)(nil),                      // 4: plugs.v1.DataPlane
+	(*Node)(nil),                           // 5: plugs.v1.Node
+	(*StreamConfigRequest)(nil),            // 6: plugs.v1.StreamConfigRequest
+	(*ConfigError)(nil),                    // 7: plugs.v1.ConfigError
+	(*StreamConfigResponse)(nil),           // 8: plugs.v1.StreamConfigResponse
+	(*WithheldSource)(nil),                 // 9: plugs.v1.WithheldSource
+	(*WithheldDestination)(nil),            // 10: plugs.v1.WithheldDestination
+	(*DestinationConfig)(nil),              // 11: plugs.v1.DestinationConfig
+	(*SourceConfig)(nil),                   // 12: plugs.v1.SourceConfig
+	(*SigningSecret)(nil),                  // 13: plugs.v1.SigningSecret
+	(*SecretInfo)(nil),                     // 14: plugs.v1.SecretInfo
+	(*timestamppb.Timestamp)(nil),          // 15: google.protobuf.Timestamp
+	(Destination_SignatureStyle)(0),        // 16: plugs.v1.Destination.SignatureStyle
+	(Destination_Status)(0),                // 17: plugs.v1.Destination.Status
+	(*RetryPolicy)(nil),                    // 18: plugs.v1.RetryPolicy
+	(*durationpb.Duration)(nil),            // 19: google.protobuf.Duration
+	(Source_Status)(0),                     // 20: plugs.v1.Source.Status
+	(*SignatureScheme)(nil),                // 21: plugs.v1.SignatureScheme
+	(*EventFilter)(nil),                    // 22: plugs.v1.EventFilter
+	(*FieldMappings)(nil),                  // 23: plugs.v1.FieldMappings
+	(*RateLimit)(nil),                      // 24: plugs.v1.RateLimit
 }
 var file_plugs_v1_config_service_proto_depIdxs = []int32{
-	2,  // 0: plugs.v1.ListDataPlanesResponse.data_planes:type_name -> plugs.v1.DataPlane
-	12, // 1: plugs.v1.DataPlane.connect_time:type_name -> google.protobuf.Timestamp
-	12, // 2: plugs.v1.DataPlane.last_seen_time:type_name -> google.protobuf.Timestamp
-	12, // 3: plugs.v1.DataPlane.nack_time:type_name -> google.protobuf.Timestamp
-	3,  // 4: plugs.v1.StreamConfigRequest.node:type_name -> plugs.v1.Node
-	5,  // 5: plugs.v1.StreamConfigRequest.error_detail:type_name -> plugs.v1.ConfigError
-	10, // 6: plugs.v1.StreamConfigResponse.sources:type_name -> plugs.v1.SourceConfig
-	9,  // 7: plugs.v1.StreamConfigResponse.destinations:type_name -> plugs.v1.DestinationConfig
-	7,  // 8: plugs.v1.StreamConfigResponse.withheld_sources:type_name -> plugs.v1.WithheldSource
-	8,  // 9: plugs.v1.StreamConfigResponse.withheld_destinations:type_name -> plugs.v1.WithheldDestination
-	10, // 10: plugs.v1.WithheldSource.fallback:type_name -> plugs.v1.SourceConfig
-	9,  // 11: plugs.v1.WithheldDestination.fallback:type_name -> plugs.v1.DestinationConfig
-	13, // 12: plugs.v1.DestinationConfig.signature_style:type_name -> plugs.v1.Destination.SignatureStyle
-	14, // 13: plugs.v1.DestinationConfig.status:type_name -> plugs.v1.Destination.Status
-	15, // 14: plugs.v1.DestinationConfig.retry_policy:type_name -> plugs.v1.RetryPolicy
-	16, // 15: plugs.v1.DestinationConfig.timeout:type_name -> google.protobuf.Duration
-	17, // 16: plugs.v1.SourceConfig.status:type_name -> plugs.v1.Source.Status
-	18, // 17: plugs.v1.SourceConfig.signature_scheme:type_name -> plugs.v1.SignatureScheme
-	11, // 18: plugs.v1.SourceConfig.secrets:type_name -> plugs.v1.SigningSecret
-	19, // 19: plugs.v1.SourceConfig.event_filter:type_name -> plugs.v1.EventFilter
-	20, // 20: plugs.v1.SourceConfig.field_mappings:type_name -> plugs.v1.FieldMappings
-	16, // 21: plugs.v1.SourceConfig.dedup_window:type_name -> google.protobuf.Duration
-	21, // 22: plugs.v1.SourceConfig.rate_limit:type_name -> plugs.v1.RateLimit
-	12, // 23: plugs.v1.SigningSecret.expire_time:type_name -> google.protobuf.Timestamp
-	4,  // 24: plugs.v1.ConfigDiscoveryService.StreamConfig:input_type -> plugs.v1.StreamConfigRequest
-	0,  // 25: plugs.v1.DataPlaneService.ListDataPlanes:input_type -> plugs.v1.ListDataPlanesRequest
-	6,  // 26: plugs.v1.ConfigDiscoveryService.StreamConfig:output_type -> plugs.v1.StreamConfigResponse
-	1,  // 27: plugs.v1.DataPlaneService.ListDataPlanes:output_type -> plugs.v1.ListDataPlanesResponse
-	26, // [26:28] is the sub-list for method output_type
-	24, // [24:26] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	5,  // 0: plugs.v1.CaptureHandshakeSecretRequest.node:type_name -> plugs.v1.Node
+	14, // 1: plugs.v1.CaptureHandshakeSecretResponse.secret:type_name -> plugs.v1.SecretInfo
+	4,  // 2: plugs.v1.ListDataPlanesResponse.data_planes:type_name -> plugs.v1.DataPlane
+	15, // 3: plugs.v1.DataPlane.connect_time:type_name -> google.protobuf.Timestamp
+	15, // 4: plugs.v1.DataPlane.last_seen_time:type_name -> google.protobuf.Timestamp
+	15, // 5: plugs.v1.DataPlane.nack_time:type_name -> google.protobuf.Timestamp
+	5,  // 6: plugs.v1.StreamConfigRequest.node:type_name -> plugs.v1.Node
+	7,  // 7: plugs.v1.StreamConfigRequest.error_detail:type_name -> plugs.v1.ConfigError
+	12, // 8: plugs.v1.StreamConfigResponse.sources:type_name -> plugs.v1.SourceConfig
+	11, // 9: plugs.v1.StreamConfigResponse.destinations:type_name -> plugs.v1.DestinationConfig
+	9,  // 10: plugs.v1.StreamConfigResponse.withheld_sources:type_name -> plugs.v1.WithheldSource
+	10, // 11: plugs.v1.StreamConfigResponse.withheld_destinations:type_name -> plugs.v1.WithheldDestination
+	12, // 12: plugs.v1.WithheldSource.fallback:type_name -> plugs.v1.SourceConfig
+	11, // 13: plugs.v1.WithheldDestination.fallback:type_name -> plugs.v1.DestinationConfig
+	16, // 14: plugs.v1.DestinationConfig.signature_style:type_name -> plugs.v1.Destination.SignatureStyle
+	17, // 15: plugs.v1.DestinationConfig.status:type_name -> plugs.v1.Destination.Status
+	18, // 16: plugs.v1.DestinationConfig.retry_policy:type_name -> plugs.v1.RetryPolicy
+	19, // 17: plugs.v1.DestinationConfig.timeout:type_name -> google.protobuf.Duration
+	20, // 18: plugs.v1.SourceConfig.status:type_name -> plugs.v1.Source.Status
+	21, // 19: plugs.v1.SourceConfig.signature_scheme:type_name -> plugs.v1.SignatureScheme
+	13, // 20: plugs.v1.SourceConfig.secrets:type_name -> plugs.v1.SigningSecret
+	22, // 21: plugs.v1.SourceConfig.event_filter:type_name -> plugs.v1.EventFilter
+	23, // 22: plugs.v1.SourceConfig.field_mappings:type_name -> plugs.v1.FieldMappings
+	19, // 23: plugs.v1.SourceConfig.dedup_window:type_name -> google.protobuf.Duration
+	24, // 24: plugs.v1.SourceConfig.rate_limit:type_name -> plugs.v1.RateLimit
+	15, // 25: plugs.v1.SigningSecret.expire_time:type_name -> google.protobuf.Timestamp
+	6,  // 26: plugs.v1.ConfigDiscoveryService.StreamConfig:input_type -> plugs.v1.StreamConfigRequest
+	0,  // 27: plugs.v1.ConfigDiscoveryService.CaptureHandshakeSecret:input_type -> plugs.v1.CaptureHandshakeSecretRequest
+	2,  // 28: plugs.v1.DataPlaneService.ListDataPlanes:input_type -> plugs.v1.ListDataPlanesRequest
+	8,  // 29: plugs.v1.ConfigDiscoveryService.StreamConfig:output_type -> plugs.v1.StreamConfigResponse
+	1,  // 30: plugs.v1.ConfigDiscoveryService.CaptureHandshakeSecret:output_type -> plugs.v1.CaptureHandshakeSecretResponse
+	3,  // 31: plugs.v1.DataPlaneService.ListDataPlanes:output_type -> plugs.v1.ListDataPlanesResponse
+	29, // [29:32] is the sub-list for method output_type
+	26, // [26:29] is the sub-list for method input_type
+	26, // [26:26] is the sub-list for extension type_name
+	26, // [26:26] is the sub-list for extension extendee
+	0,  // [0:26] is the sub-list for field type_name
 }
 
 func init() { file_plugs_v1_config_service_proto_init() }
@@ -1289,7 +1421,7 @@ func file_plugs_v1_config_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plugs_v1_config_service_proto_rawDesc), len(file_plugs_v1_config_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   12,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

@@ -19,7 +19,8 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	ConfigDiscoveryService_StreamConfig_FullMethodName = "/plugs.v1.ConfigDiscoveryService/StreamConfig"
+	ConfigDiscoveryService_StreamConfig_FullMethodName           = "/plugs.v1.ConfigDiscoveryService/StreamConfig"
+	ConfigDiscoveryService_CaptureHandshakeSecret_FullMethodName = "/plugs.v1.ConfigDiscoveryService/CaptureHandshakeSecret"
 )
 
 // ConfigDiscoveryServiceClient is the client API for ConfigDiscoveryService service.
@@ -36,6 +37,15 @@ type ConfigDiscoveryServiceClient interface {
 	// version the data plane holds: with a delta from that version when its
 	// revision log reaches back that far, otherwise with a full snapshot.
 	StreamConfig(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[StreamConfigRequest, StreamConfigResponse], error)
+	// Stores the signing secret a provider handed over in a handshake (Asana's
+	// X-Hook-Secret) as the source's secret, sealed like every secret, and
+	// bumps the revision so every data plane receives it. It is accepted only
+	// while the source's scheme captures a secret and the source holds none:
+	// a source that already holds the same secret answers OK (the provider
+	// retried), one that holds another answers FAILED_PRECONDITION, so a
+	// forged handshake never replaces a secret. NOT_FOUND when the source is
+	// gone.
+	CaptureHandshakeSecret(ctx context.Context, in *CaptureHandshakeSecretRequest, opts ...grpc.CallOption) (*CaptureHandshakeSecretResponse, error)
 }
 
 type configDiscoveryServiceClient struct {
@@ -59,6 +69,16 @@ func (c *configDiscoveryServiceClient) StreamConfig(ctx context.Context, opts ..
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type ConfigDiscoveryService_StreamConfigClient = grpc.BidiStreamingClient[StreamConfigRequest, StreamConfigResponse]
 
+func (c *configDiscoveryServiceClient) CaptureHandshakeSecret(ctx context.Context, in *CaptureHandshakeSecretRequest, opts ...grpc.CallOption) (*CaptureHandshakeSecretResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CaptureHandshakeSecretResponse)
+	err := c.cc.Invoke(ctx, ConfigDiscoveryService_CaptureHandshakeSecret_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ConfigDiscoveryServiceServer is the server API for ConfigDiscoveryService service.
 // All implementations must embed UnimplementedConfigDiscoveryServiceServer
 // for forward compatibility.
@@ -73,6 +93,15 @@ type ConfigDiscoveryServiceServer interface {
 	// version the data plane holds: with a delta from that version when its
 	// revision log reaches back that far, otherwise with a full snapshot.
 	StreamConfig(grpc.BidiStreamingServer[StreamConfigRequest, StreamConfigResponse]) error
+	// Stores the signing secret a provider handed over in a handshake (Asana's
+	// X-Hook-Secret) as the source's secret, sealed like every secret, and
+	// bumps the revision so every data plane receives it. It is accepted only
+	// while the source's scheme captures a secret and the source holds none:
+	// a source that already holds the same secret answers OK (the provider
+	// retried), one that holds another answers FAILED_PRECONDITION, so a
+	// forged handshake never replaces a secret. NOT_FOUND when the source is
+	// gone.
+	CaptureHandshakeSecret(context.Context, *CaptureHandshakeSecretRequest) (*CaptureHandshakeSecretResponse, error)
 	mustEmbedUnimplementedConfigDiscoveryServiceServer()
 }
 
@@ -85,6 +114,9 @@ type UnimplementedConfigDiscoveryServiceServer struct{}
 
 func (UnimplementedConfigDiscoveryServiceServer) StreamConfig(grpc.BidiStreamingServer[StreamConfigRequest, StreamConfigResponse]) error {
 	return status.Error(codes.Unimplemented, "method StreamConfig not implemented")
+}
+func (UnimplementedConfigDiscoveryServiceServer) CaptureHandshakeSecret(context.Context, *CaptureHandshakeSecretRequest) (*CaptureHandshakeSecretResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CaptureHandshakeSecret not implemented")
 }
 func (UnimplementedConfigDiscoveryServiceServer) mustEmbedUnimplementedConfigDiscoveryServiceServer() {
 }
@@ -115,13 +147,36 @@ func _ConfigDiscoveryService_StreamConfig_Handler(srv interface{}, stream grpc.S
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type ConfigDiscoveryService_StreamConfigServer = grpc.BidiStreamingServer[StreamConfigRequest, StreamConfigResponse]
 
+func _ConfigDiscoveryService_CaptureHandshakeSecret_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CaptureHandshakeSecretRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ConfigDiscoveryServiceServer).CaptureHandshakeSecret(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ConfigDiscoveryService_CaptureHandshakeSecret_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ConfigDiscoveryServiceServer).CaptureHandshakeSecret(ctx, req.(*CaptureHandshakeSecretRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ConfigDiscoveryService_ServiceDesc is the grpc.ServiceDesc for ConfigDiscoveryService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
 var ConfigDiscoveryService_ServiceDesc = grpc.ServiceDesc{
 	ServiceName: "plugs.v1.ConfigDiscoveryService",
 	HandlerType: (*ConfigDiscoveryServiceServer)(nil),
-	Methods:     []grpc.MethodDesc{},
+	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "CaptureHandshakeSecret",
+			Handler:    _ConfigDiscoveryService_CaptureHandshakeSecret_Handler,
+		},
+	},
 	Streams: []grpc.StreamDesc{
 		{
 			StreamName:    "StreamConfig",

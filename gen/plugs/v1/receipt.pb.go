@@ -778,9 +778,24 @@ type Receipt struct {
 	// stored apart from the others and are the first to go when receipts
 	// outgrow their limits. plugs dev's verification bypass counts as
 	// passing.
-	Unverified    bool `protobuf:"varint,25,opt,name=unverified,proto3" json:"unverified,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Unverified bool `protobuf:"varint,25,opt,name=unverified,proto3" json:"unverified,omitempty"`
+	// For a source whose mappings read a batch (FieldMappings.batch): how
+	// many items the request carried, and what became of each, in order.
+	// Outcome then sums them up: accepted when any item was stored, else
+	// duplicate when any was already stored, else filtered (no item, or
+	// every item filtered); rejected when the request as a whole was
+	// (backbone_unavailable when an item could not be stored, mapping_failed
+	// when no item mapped). Items that failed while others were kept leave
+	// cause mapping_failed (or unparsable_payload) on a receipt that is not
+	// rejected, and detail counts them.
+	ItemCount int32 `protobuf:"varint,26,opt,name=item_count,json=itemCount,proto3" json:"item_count,omitempty"`
+	// At most as many as fit in the receipt (about 100 KiB of them); when
+	// some are left out, items_truncated is set and item_count still counts
+	// every item. Lists leave items out; GetReceipt has them.
+	Items          []*ReceiptItem `protobuf:"bytes,27,rep,name=items,proto3" json:"items,omitempty"`
+	ItemsTruncated bool           `protobuf:"varint,28,opt,name=items_truncated,json=itemsTruncated,proto3" json:"items_truncated,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Receipt) Reset() {
@@ -988,6 +1003,136 @@ func (x *Receipt) GetUnverified() bool {
 	return false
 }
 
+func (x *Receipt) GetItemCount() int32 {
+	if x != nil {
+		return x.ItemCount
+	}
+	return 0
+}
+
+func (x *Receipt) GetItems() []*ReceiptItem {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+func (x *Receipt) GetItemsTruncated() bool {
+	if x != nil {
+		return x.ItemsTruncated
+	}
+	return false
+}
+
+// ReceiptItem is what became of one item of a batch.
+type ReceiptItem struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Position of the item in the request, from 0.
+	Index   int32           `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
+	Outcome Receipt_Outcome `protobuf:"varint,2,opt,name=outcome,proto3,enum=plugs.v1.Receipt_Outcome" json:"outcome,omitempty"`
+	// Why the item was not stored, for example "mapping_failed", or
+	// "backbone_unavailable" when the request was answered 503 and the
+	// provider's retry will store it.
+	Cause string `protobuf:"bytes,3,opt,name=cause,proto3" json:"cause,omitempty"`
+	// More about the cause, never a secret.
+	Detail string `protobuf:"bytes,4,opt,name=detail,proto3" json:"detail,omitempty"`
+	// The mapping field that failed, for cause mapping_failed.
+	Field     string `protobuf:"bytes,5,opt,name=field,proto3" json:"field,omitempty"`
+	EventType string `protobuf:"bytes,6,opt,name=event_type,json=eventType,proto3" json:"event_type,omitempty"`
+	// The item's provider event id, its dedup key.
+	ProviderEventId string `protobuf:"bytes,7,opt,name=provider_event_id,json=providerEventId,proto3" json:"provider_event_id,omitempty"`
+	// The usage event stored, for accepted (and the duplicate's event id).
+	UsageEventId  string `protobuf:"bytes,8,opt,name=usage_event_id,json=usageEventId,proto3" json:"usage_event_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReceiptItem) Reset() {
+	*x = ReceiptItem{}
+	mi := &file_plugs_v1_receipt_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReceiptItem) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReceiptItem) ProtoMessage() {}
+
+func (x *ReceiptItem) ProtoReflect() protoreflect.Message {
+	mi := &file_plugs_v1_receipt_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReceiptItem.ProtoReflect.Descriptor instead.
+func (*ReceiptItem) Descriptor() ([]byte, []int) {
+	return file_plugs_v1_receipt_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ReceiptItem) GetIndex() int32 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *ReceiptItem) GetOutcome() Receipt_Outcome {
+	if x != nil {
+		return x.Outcome
+	}
+	return Receipt_OUTCOME_UNSPECIFIED
+}
+
+func (x *ReceiptItem) GetCause() string {
+	if x != nil {
+		return x.Cause
+	}
+	return ""
+}
+
+func (x *ReceiptItem) GetDetail() string {
+	if x != nil {
+		return x.Detail
+	}
+	return ""
+}
+
+func (x *ReceiptItem) GetField() string {
+	if x != nil {
+		return x.Field
+	}
+	return ""
+}
+
+func (x *ReceiptItem) GetEventType() string {
+	if x != nil {
+		return x.EventType
+	}
+	return ""
+}
+
+func (x *ReceiptItem) GetProviderEventId() string {
+	if x != nil {
+		return x.ProviderEventId
+	}
+	return ""
+}
+
+func (x *ReceiptItem) GetUsageEventId() string {
+	if x != nil {
+		return x.UsageEventId
+	}
+	return ""
+}
+
 // ReceiptHeader is one request header.
 type ReceiptHeader struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -999,7 +1144,7 @@ type ReceiptHeader struct {
 
 func (x *ReceiptHeader) Reset() {
 	*x = ReceiptHeader{}
-	mi := &file_plugs_v1_receipt_proto_msgTypes[9]
+	mi := &file_plugs_v1_receipt_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1011,7 +1156,7 @@ func (x *ReceiptHeader) String() string {
 func (*ReceiptHeader) ProtoMessage() {}
 
 func (x *ReceiptHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_plugs_v1_receipt_proto_msgTypes[9]
+	mi := &file_plugs_v1_receipt_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1024,7 +1169,7 @@ func (x *ReceiptHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReceiptHeader.ProtoReflect.Descriptor instead.
 func (*ReceiptHeader) Descriptor() ([]byte, []int) {
-	return file_plugs_v1_receipt_proto_rawDescGZIP(), []int{9}
+	return file_plugs_v1_receipt_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ReceiptHeader) GetName() string {
@@ -1067,7 +1212,7 @@ type ListReceiptsRequest struct {
 
 func (x *ListReceiptsRequest) Reset() {
 	*x = ListReceiptsRequest{}
-	mi := &file_plugs_v1_receipt_proto_msgTypes[10]
+	mi := &file_plugs_v1_receipt_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1079,7 +1224,7 @@ func (x *ListReceiptsRequest) String() string {
 func (*ListReceiptsRequest) ProtoMessage() {}
 
 func (x *ListReceiptsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugs_v1_receipt_proto_msgTypes[10]
+	mi := &file_plugs_v1_receipt_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1092,7 +1237,7 @@ func (x *ListReceiptsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListReceiptsRequest.ProtoReflect.Descriptor instead.
 func (*ListReceiptsRequest) Descriptor() ([]byte, []int) {
-	return file_plugs_v1_receipt_proto_rawDescGZIP(), []int{10}
+	return file_plugs_v1_receipt_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ListReceiptsRequest) GetSourceId() string {
@@ -1168,7 +1313,7 @@ type ListReceiptsResponse struct {
 
 func (x *ListReceiptsResponse) Reset() {
 	*x = ListReceiptsResponse{}
-	mi := &file_plugs_v1_receipt_proto_msgTypes[11]
+	mi := &file_plugs_v1_receipt_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1180,7 +1325,7 @@ func (x *ListReceiptsResponse) String() string {
 func (*ListReceiptsResponse) ProtoMessage() {}
 
 func (x *ListReceiptsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugs_v1_receipt_proto_msgTypes[11]
+	mi := &file_plugs_v1_receipt_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1193,7 +1338,7 @@ func (x *ListReceiptsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListReceiptsResponse.ProtoReflect.Descriptor instead.
 func (*ListReceiptsResponse) Descriptor() ([]byte, []int) {
-	return file_plugs_v1_receipt_proto_rawDescGZIP(), []int{11}
+	return file_plugs_v1_receipt_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ListReceiptsResponse) GetReceipts() []*Receipt {
@@ -1219,7 +1364,7 @@ type GetReceiptRequest struct {
 
 func (x *GetReceiptRequest) Reset() {
 	*x = GetReceiptRequest{}
-	mi := &file_plugs_v1_receipt_proto_msgTypes[12]
+	mi := &file_plugs_v1_receipt_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1231,7 +1376,7 @@ func (x *GetReceiptRequest) String() string {
 func (*GetReceiptRequest) ProtoMessage() {}
 
 func (x *GetReceiptRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugs_v1_receipt_proto_msgTypes[12]
+	mi := &file_plugs_v1_receipt_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1244,7 +1389,7 @@ func (x *GetReceiptRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetReceiptRequest.ProtoReflect.Descriptor instead.
 func (*GetReceiptRequest) Descriptor() ([]byte, []int) {
-	return file_plugs_v1_receipt_proto_rawDescGZIP(), []int{12}
+	return file_plugs_v1_receipt_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *GetReceiptRequest) GetId() string {
@@ -1314,7 +1459,7 @@ const file_plugs_v1_receipt_proto_rawDesc = "" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
 	"\fbypass_dedup\x18\x02 \x01(\bR\vbypassDedup\"D\n" +
 	"\x15ReplayReceiptResponse\x12+\n" +
-	"\areceipt\x18\x01 \x01(\v2\x11.plugs.v1.ReceiptR\areceipt\"\xde\a\n" +
+	"\areceipt\x18\x01 \x01(\v2\x11.plugs.v1.ReceiptR\areceipt\"\xd3\b\n" +
 	"\aReceipt\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
 	"\tsource_id\x18\x02 \x01(\tR\bsourceId\x12\x1b\n" +
@@ -1348,14 +1493,28 @@ const file_plugs_v1_receipt_proto_rawDesc = "" +
 	"bodySha256\x12\x1e\n" +
 	"\n" +
 	"unverified\x18\x19 \x01(\bR\n" +
-	"unverified\"\x92\x01\n" +
+	"unverified\x12\x1d\n" +
+	"\n" +
+	"item_count\x18\x1a \x01(\x05R\titemCount\x12+\n" +
+	"\x05items\x18\x1b \x03(\v2\x15.plugs.v1.ReceiptItemR\x05items\x12'\n" +
+	"\x0fitems_truncated\x18\x1c \x01(\bR\x0eitemsTruncated\"\x92\x01\n" +
 	"\aOutcome\x12\x17\n" +
 	"\x13OUTCOME_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10OUTCOME_ACCEPTED\x10\x01\x12\x15\n" +
 	"\x11OUTCOME_DUPLICATE\x10\x02\x12\x14\n" +
 	"\x10OUTCOME_FILTERED\x10\x03\x12\x14\n" +
 	"\x10OUTCOME_REJECTED\x10\x04\x12\x15\n" +
-	"\x11OUTCOME_HANDSHAKE\x10\x05\";\n" +
+	"\x11OUTCOME_HANDSHAKE\x10\x05\"\x8d\x02\n" +
+	"\vReceiptItem\x12\x14\n" +
+	"\x05index\x18\x01 \x01(\x05R\x05index\x123\n" +
+	"\aoutcome\x18\x02 \x01(\x0e2\x19.plugs.v1.Receipt.OutcomeR\aoutcome\x12\x14\n" +
+	"\x05cause\x18\x03 \x01(\tR\x05cause\x12\x16\n" +
+	"\x06detail\x18\x04 \x01(\tR\x06detail\x12\x14\n" +
+	"\x05field\x18\x05 \x01(\tR\x05field\x12\x1d\n" +
+	"\n" +
+	"event_type\x18\x06 \x01(\tR\teventType\x12*\n" +
+	"\x11provider_event_id\x18\a \x01(\tR\x0fproviderEventId\x12$\n" +
+	"\x0eusage_event_id\x18\b \x01(\tR\fusageEventId\";\n" +
 	"\rReceiptHeader\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
 	"\x06values\x18\x02 \x03(\tR\x06values\"\xf6\x02\n" +
@@ -1400,7 +1559,7 @@ func file_plugs_v1_receipt_proto_rawDescGZIP() []byte {
 }
 
 var file_plugs_v1_receipt_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_plugs_v1_receipt_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_plugs_v1_receipt_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_plugs_v1_receipt_proto_goTypes = []any{
 	(ReplayOperation_State)(0),           // 0: plugs.v1.ReplayOperation.State
 	(Receipt_Outcome)(0),                 // 1: plugs.v1.Receipt.Outcome
@@ -1413,51 +1572,54 @@ var file_plugs_v1_receipt_proto_goTypes = []any{
 	(*ReplayReceiptRequest)(nil),         // 8: plugs.v1.ReplayReceiptRequest
 	(*ReplayReceiptResponse)(nil),        // 9: plugs.v1.ReplayReceiptResponse
 	(*Receipt)(nil),                      // 10: plugs.v1.Receipt
-	(*ReceiptHeader)(nil),                // 11: plugs.v1.ReceiptHeader
-	(*ListReceiptsRequest)(nil),          // 12: plugs.v1.ListReceiptsRequest
-	(*ListReceiptsResponse)(nil),         // 13: plugs.v1.ListReceiptsResponse
-	(*GetReceiptRequest)(nil),            // 14: plugs.v1.GetReceiptRequest
-	(*timestamppb.Timestamp)(nil),        // 15: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),          // 16: google.protobuf.Duration
+	(*ReceiptItem)(nil),                  // 11: plugs.v1.ReceiptItem
+	(*ReceiptHeader)(nil),                // 12: plugs.v1.ReceiptHeader
+	(*ListReceiptsRequest)(nil),          // 13: plugs.v1.ListReceiptsRequest
+	(*ListReceiptsResponse)(nil),         // 14: plugs.v1.ListReceiptsResponse
+	(*GetReceiptRequest)(nil),            // 15: plugs.v1.GetReceiptRequest
+	(*timestamppb.Timestamp)(nil),        // 16: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),          // 17: google.protobuf.Duration
 }
 var file_plugs_v1_receipt_proto_depIdxs = []int32{
 	1,  // 0: plugs.v1.ReplayReceiptsRequest.outcome:type_name -> plugs.v1.Receipt.Outcome
-	15, // 1: plugs.v1.ReplayReceiptsRequest.start_time:type_name -> google.protobuf.Timestamp
-	15, // 2: plugs.v1.ReplayReceiptsRequest.end_time:type_name -> google.protobuf.Timestamp
+	16, // 1: plugs.v1.ReplayReceiptsRequest.start_time:type_name -> google.protobuf.Timestamp
+	16, // 2: plugs.v1.ReplayReceiptsRequest.end_time:type_name -> google.protobuf.Timestamp
 	0,  // 3: plugs.v1.ReplayOperation.state:type_name -> plugs.v1.ReplayOperation.State
 	2,  // 4: plugs.v1.ReplayOperation.request:type_name -> plugs.v1.ReplayReceiptsRequest
-	15, // 5: plugs.v1.ReplayOperation.create_time:type_name -> google.protobuf.Timestamp
-	15, // 6: plugs.v1.ReplayOperation.update_time:type_name -> google.protobuf.Timestamp
-	15, // 7: plugs.v1.ReplayOperation.end_time:type_name -> google.protobuf.Timestamp
+	16, // 5: plugs.v1.ReplayOperation.create_time:type_name -> google.protobuf.Timestamp
+	16, // 6: plugs.v1.ReplayOperation.update_time:type_name -> google.protobuf.Timestamp
+	16, // 7: plugs.v1.ReplayOperation.end_time:type_name -> google.protobuf.Timestamp
 	3,  // 8: plugs.v1.ListReplayOperationsResponse.operations:type_name -> plugs.v1.ReplayOperation
 	10, // 9: plugs.v1.ReplayReceiptResponse.receipt:type_name -> plugs.v1.Receipt
-	15, // 10: plugs.v1.Receipt.receive_time:type_name -> google.protobuf.Timestamp
-	11, // 11: plugs.v1.Receipt.headers:type_name -> plugs.v1.ReceiptHeader
+	16, // 10: plugs.v1.Receipt.receive_time:type_name -> google.protobuf.Timestamp
+	12, // 11: plugs.v1.Receipt.headers:type_name -> plugs.v1.ReceiptHeader
 	1,  // 12: plugs.v1.Receipt.outcome:type_name -> plugs.v1.Receipt.Outcome
-	16, // 13: plugs.v1.Receipt.latency:type_name -> google.protobuf.Duration
-	1,  // 14: plugs.v1.ListReceiptsRequest.outcome:type_name -> plugs.v1.Receipt.Outcome
-	15, // 15: plugs.v1.ListReceiptsRequest.start_time:type_name -> google.protobuf.Timestamp
-	15, // 16: plugs.v1.ListReceiptsRequest.end_time:type_name -> google.protobuf.Timestamp
-	10, // 17: plugs.v1.ListReceiptsResponse.receipts:type_name -> plugs.v1.Receipt
-	12, // 18: plugs.v1.ReceiptService.ListReceipts:input_type -> plugs.v1.ListReceiptsRequest
-	14, // 19: plugs.v1.ReceiptService.GetReceipt:input_type -> plugs.v1.GetReceiptRequest
-	8,  // 20: plugs.v1.ReceiptService.ReplayReceipt:input_type -> plugs.v1.ReplayReceiptRequest
-	2,  // 21: plugs.v1.ReceiptService.ReplayReceipts:input_type -> plugs.v1.ReplayReceiptsRequest
-	4,  // 22: plugs.v1.ReceiptService.GetReplayOperation:input_type -> plugs.v1.GetReplayOperationRequest
-	5,  // 23: plugs.v1.ReceiptService.ListReplayOperations:input_type -> plugs.v1.ListReplayOperationsRequest
-	7,  // 24: plugs.v1.ReceiptService.CancelReplayOperation:input_type -> plugs.v1.CancelReplayOperationRequest
-	13, // 25: plugs.v1.ReceiptService.ListReceipts:output_type -> plugs.v1.ListReceiptsResponse
-	10, // 26: plugs.v1.ReceiptService.GetReceipt:output_type -> plugs.v1.Receipt
-	9,  // 27: plugs.v1.ReceiptService.ReplayReceipt:output_type -> plugs.v1.ReplayReceiptResponse
-	3,  // 28: plugs.v1.ReceiptService.ReplayReceipts:output_type -> plugs.v1.ReplayOperation
-	3,  // 29: plugs.v1.ReceiptService.GetReplayOperation:output_type -> plugs.v1.ReplayOperation
-	6,  // 30: plugs.v1.ReceiptService.ListReplayOperations:output_type -> plugs.v1.ListReplayOperationsResponse
-	3,  // 31: plugs.v1.ReceiptService.CancelReplayOperation:output_type -> plugs.v1.ReplayOperation
-	25, // [25:32] is the sub-list for method output_type
-	18, // [18:25] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	17, // 13: plugs.v1.Receipt.latency:type_name -> google.protobuf.Duration
+	11, // 14: plugs.v1.Receipt.items:type_name -> plugs.v1.ReceiptItem
+	1,  // 15: plugs.v1.ReceiptItem.outcome:type_name -> plugs.v1.Receipt.Outcome
+	1,  // 16: plugs.v1.ListReceiptsRequest.outcome:type_name -> plugs.v1.Receipt.Outcome
+	16, // 17: plugs.v1.ListReceiptsRequest.start_time:type_name -> google.protobuf.Timestamp
+	16, // 18: plugs.v1.ListReceiptsRequest.end_time:type_name -> google.protobuf.Timestamp
+	10, // 19: plugs.v1.ListReceiptsResponse.receipts:type_name -> plugs.v1.Receipt
+	13, // 20: plugs.v1.ReceiptService.ListReceipts:input_type -> plugs.v1.ListReceiptsRequest
+	15, // 21: plugs.v1.ReceiptService.GetReceipt:input_type -> plugs.v1.GetReceiptRequest
+	8,  // 22: plugs.v1.ReceiptService.ReplayReceipt:input_type -> plugs.v1.ReplayReceiptRequest
+	2,  // 23: plugs.v1.ReceiptService.ReplayReceipts:input_type -> plugs.v1.ReplayReceiptsRequest
+	4,  // 24: plugs.v1.ReceiptService.GetReplayOperation:input_type -> plugs.v1.GetReplayOperationRequest
+	5,  // 25: plugs.v1.ReceiptService.ListReplayOperations:input_type -> plugs.v1.ListReplayOperationsRequest
+	7,  // 26: plugs.v1.ReceiptService.CancelReplayOperation:input_type -> plugs.v1.CancelReplayOperationRequest
+	14, // 27: plugs.v1.ReceiptService.ListReceipts:output_type -> plugs.v1.ListReceiptsResponse
+	10, // 28: plugs.v1.ReceiptService.GetReceipt:output_type -> plugs.v1.Receipt
+	9,  // 29: plugs.v1.ReceiptService.ReplayReceipt:output_type -> plugs.v1.ReplayReceiptResponse
+	3,  // 30: plugs.v1.ReceiptService.ReplayReceipts:output_type -> plugs.v1.ReplayOperation
+	3,  // 31: plugs.v1.ReceiptService.GetReplayOperation:output_type -> plugs.v1.ReplayOperation
+	6,  // 32: plugs.v1.ReceiptService.ListReplayOperations:output_type -> plugs.v1.ListReplayOperationsResponse
+	3,  // 33: plugs.v1.ReceiptService.CancelReplayOperation:output_type -> plugs.v1.ReplayOperation
+	27, // [27:34] is the sub-list for method output_type
+	20, // [20:27] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_plugs_v1_receipt_proto_init() }
@@ -1471,7 +1633,7 @@ func file_plugs_v1_receipt_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plugs_v1_receipt_proto_rawDesc), len(file_plugs_v1_receipt_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   13,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

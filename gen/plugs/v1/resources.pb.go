@@ -86,11 +86,24 @@ const (
 	SignatureScheme_ALGORITHM_TOKEN SignatureScheme_Algorithm = 5
 	// HTTP Basic credentials: the secret is "user:password".
 	SignatureScheme_ALGORITHM_BASIC_AUTH SignatureScheme_Algorithm = 6
+	// A plain digest (no HMAC) of the signed parts, which must include the
+	// secret through KIND_SECRET: Recharge's sha256(secret + body),
+	// Midtrans' sha512(fields + server key), Cloudinary's
+	// sha1(body + timestamp + secret). Weaker than an HMAC (SHA-1 and
+	// SHA-256 allow length extension when the secret comes first), offered
+	// because these senders sign no other way.
+	SignatureScheme_ALGORITHM_SHA256 SignatureScheme_Algorithm = 20
+	SignatureScheme_ALGORITHM_SHA1   SignatureScheme_Algorithm = 21
+	SignatureScheme_ALGORITHM_SHA512 SignatureScheme_Algorithm = 22
+	// HMAC-MD5 (Patreon). MD5 is broken for collisions; as an HMAC it still
+	// resists forgery without the key, but it is accepted only because the
+	// sender offers nothing stronger.
+	SignatureScheme_ALGORITHM_HMAC_MD5 SignatureScheme_Algorithm = 23
 	// A signature made with the sender's private key (RSA, ECDSA, Ed25519),
 	// declared by public_key.
-	SignatureScheme_ALGORITHM_PUBLIC_KEY SignatureScheme_Algorithm = 20
+	SignatureScheme_ALGORITHM_PUBLIC_KEY SignatureScheme_Algorithm = 30
 	// A signed token (JWS/JWT), declared by jwt.
-	SignatureScheme_ALGORITHM_JWT SignatureScheme_Algorithm = 21
+	SignatureScheme_ALGORITHM_JWT SignatureScheme_Algorithm = 31
 )
 
 // Enum value maps for SignatureScheme_Algorithm.
@@ -103,8 +116,12 @@ var (
 		4:  "ALGORITHM_ED25519",
 		5:  "ALGORITHM_TOKEN",
 		6:  "ALGORITHM_BASIC_AUTH",
-		20: "ALGORITHM_PUBLIC_KEY",
-		21: "ALGORITHM_JWT",
+		20: "ALGORITHM_SHA256",
+		21: "ALGORITHM_SHA1",
+		22: "ALGORITHM_SHA512",
+		23: "ALGORITHM_HMAC_MD5",
+		30: "ALGORITHM_PUBLIC_KEY",
+		31: "ALGORITHM_JWT",
 	}
 	SignatureScheme_Algorithm_value = map[string]int32{
 		"ALGORITHM_UNSPECIFIED": 0,
@@ -114,8 +131,12 @@ var (
 		"ALGORITHM_ED25519":     4,
 		"ALGORITHM_TOKEN":       5,
 		"ALGORITHM_BASIC_AUTH":  6,
-		"ALGORITHM_PUBLIC_KEY":  20,
-		"ALGORITHM_JWT":         21,
+		"ALGORITHM_SHA256":      20,
+		"ALGORITHM_SHA1":        21,
+		"ALGORITHM_SHA512":      22,
+		"ALGORITHM_HMAC_MD5":    23,
+		"ALGORITHM_PUBLIC_KEY":  30,
+		"ALGORITHM_JWT":         31,
 	}
 )
 
@@ -165,22 +186,18 @@ const (
 	// Discord interactions: answer the signed PING ({"type":1}) with PONG
 	// ({"type":1}).
 	SignatureScheme_HANDSHAKE_DISCORD_PING SignatureScheme_Handshake = 6
-	// AWS SNS: a verified SubscriptionConfirmation is confirmed by visiting
-	// its SubscribeURL, on a host public_key.keys.allowed_urls allows.
-	SignatureScheme_HANDSHAKE_AWS_SNS_SUBSCRIPTION SignatureScheme_Handshake = 20
 )
 
 // Enum value maps for SignatureScheme_Handshake.
 var (
 	SignatureScheme_Handshake_name = map[int32]string{
-		0:  "HANDSHAKE_UNSPECIFIED",
-		1:  "HANDSHAKE_SLACK_URL_VERIFICATION",
-		2:  "HANDSHAKE_META_HUB_CHALLENGE",
-		3:  "HANDSHAKE_TWITTER_CRC",
-		4:  "HANDSHAKE_OKTA_VERIFICATION",
-		5:  "HANDSHAKE_ZOOM_URL_VALIDATION",
-		6:  "HANDSHAKE_DISCORD_PING",
-		20: "HANDSHAKE_AWS_SNS_SUBSCRIPTION",
+		0: "HANDSHAKE_UNSPECIFIED",
+		1: "HANDSHAKE_SLACK_URL_VERIFICATION",
+		2: "HANDSHAKE_META_HUB_CHALLENGE",
+		3: "HANDSHAKE_TWITTER_CRC",
+		4: "HANDSHAKE_OKTA_VERIFICATION",
+		5: "HANDSHAKE_ZOOM_URL_VALIDATION",
+		6: "HANDSHAKE_DISCORD_PING",
 	}
 	SignatureScheme_Handshake_value = map[string]int32{
 		"HANDSHAKE_UNSPECIFIED":            0,
@@ -190,7 +207,6 @@ var (
 		"HANDSHAKE_OKTA_VERIFICATION":      4,
 		"HANDSHAKE_ZOOM_URL_VALIDATION":    5,
 		"HANDSHAKE_DISCORD_PING":           6,
-		"HANDSHAKE_AWS_SNS_SUBSCRIPTION":   20,
 	}
 )
 
@@ -356,11 +372,14 @@ const (
 	SignedPart_KIND_METHOD SignedPart_Kind = 8
 	// The string value at a JSONPath of the body (Mailgun's token).
 	SignedPart_KIND_BODY_FIELD SignedPart_Kind = 9
-	// The source's secret as configured, for public-key schemes whose
-	// secret is a value the sender signs in plain (PayPal's webhook id).
-	SignedPart_KIND_SECRET SignedPart_Kind = 30
+	// A query parameter of the request URL (Mercado Pago's data.id).
+	SignedPart_KIND_QUERY_PARAM SignedPart_Kind = 20
+	// The secret itself: for plain-digest algorithms (ALGORITHM_SHA256 …),
+	// and for public-key schemes whose secret is a value the sender signs
+	// in plain (PayPal's webhook id).
+	SignedPart_KIND_SECRET SignedPart_Kind = 21
 	// The CRC-32 (IEEE) of the raw body, in decimal (PayPal).
-	SignedPart_KIND_BODY_CRC32 SignedPart_Kind = 31
+	SignedPart_KIND_BODY_CRC32 SignedPart_Kind = 22
 )
 
 // Enum value maps for SignedPart_Kind.
@@ -376,8 +395,9 @@ var (
 		7:  "KIND_HEADER",
 		8:  "KIND_METHOD",
 		9:  "KIND_BODY_FIELD",
-		30: "KIND_SECRET",
-		31: "KIND_BODY_CRC32",
+		20: "KIND_QUERY_PARAM",
+		21: "KIND_SECRET",
+		22: "KIND_BODY_CRC32",
 	}
 	SignedPart_Kind_value = map[string]int32{
 		"KIND_UNSPECIFIED":        0,
@@ -390,8 +410,9 @@ var (
 		"KIND_HEADER":             7,
 		"KIND_METHOD":             8,
 		"KIND_BODY_FIELD":         9,
-		"KIND_SECRET":             30,
-		"KIND_BODY_CRC32":         31,
+		"KIND_QUERY_PARAM":        20,
+		"KIND_SECRET":             21,
+		"KIND_BODY_CRC32":         22,
 	}
 )
 
@@ -419,7 +440,7 @@ func (x SignedPart_Kind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use SignedPart_Kind.Descriptor instead.
 func (SignedPart_Kind) EnumDescriptor() ([]byte, []int) {
-	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{6, 0}
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{14, 0}
 }
 
 // Timestamp formats.
@@ -430,21 +451,26 @@ const (
 	TimestampSource_FORMAT_UNIX_SECONDS TimestampSource_Format = 1
 	TimestampSource_FORMAT_UNIX_MILLIS  TimestampSource_Format = 2
 	TimestampSource_FORMAT_RFC3339      TimestampSource_Format = 3
+	// An HTTP date (RFC 9110 IMF-fixdate, "Sun, 06 Nov 1994 08:49:37 GMT";
+	// the obsolete RFC 850 and asctime forms are read too).
+	TimestampSource_FORMAT_HTTP_DATE TimestampSource_Format = 20
 )
 
 // Enum value maps for TimestampSource_Format.
 var (
 	TimestampSource_Format_name = map[int32]string{
-		0: "FORMAT_UNSPECIFIED",
-		1: "FORMAT_UNIX_SECONDS",
-		2: "FORMAT_UNIX_MILLIS",
-		3: "FORMAT_RFC3339",
+		0:  "FORMAT_UNSPECIFIED",
+		1:  "FORMAT_UNIX_SECONDS",
+		2:  "FORMAT_UNIX_MILLIS",
+		3:  "FORMAT_RFC3339",
+		20: "FORMAT_HTTP_DATE",
 	}
 	TimestampSource_Format_value = map[string]int32{
 		"FORMAT_UNSPECIFIED":  0,
 		"FORMAT_UNIX_SECONDS": 1,
 		"FORMAT_UNIX_MILLIS":  2,
 		"FORMAT_RFC3339":      3,
+		"FORMAT_HTTP_DATE":    20,
 	}
 )
 
@@ -472,7 +498,60 @@ func (x TimestampSource_Format) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use TimestampSource_Format.Descriptor instead.
 func (TimestampSource_Format) EnumDescriptor() ([]byte, []int) {
-	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{7, 0}
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{15, 0}
+}
+
+// Formats of a batch body.
+type Batch_Format int32
+
+const (
+	// One JSON document; items_path selects the items.
+	Batch_FORMAT_UNSPECIFIED Batch_Format = 0
+	// Newline-delimited JSON: each non-blank line is one item, or an array
+	// of items. A body that is one JSON document (an array or an object,
+	// over one line or several) is read as one line, so a sender that may
+	// send either (Auth0's JSON Lines, JSON Array and JSON Object) is read
+	// alike.
+	Batch_FORMAT_NDJSON Batch_Format = 1
+)
+
+// Enum value maps for Batch_Format.
+var (
+	Batch_Format_name = map[int32]string{
+		0: "FORMAT_UNSPECIFIED",
+		1: "FORMAT_NDJSON",
+	}
+	Batch_Format_value = map[string]int32{
+		"FORMAT_UNSPECIFIED": 0,
+		"FORMAT_NDJSON":      1,
+	}
+)
+
+func (x Batch_Format) Enum() *Batch_Format {
+	p := new(Batch_Format)
+	*p = x
+	return p
+}
+
+func (x Batch_Format) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Batch_Format) Descriptor() protoreflect.EnumDescriptor {
+	return file_plugs_v1_resources_proto_enumTypes[7].Descriptor()
+}
+
+func (Batch_Format) Type() protoreflect.EnumType {
+	return &file_plugs_v1_resources_proto_enumTypes[7]
+}
+
+func (x Batch_Format) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Batch_Format.Descriptor instead.
+func (Batch_Format) EnumDescriptor() ([]byte, []int) {
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{19, 0}
 }
 
 // Public-key signature algorithms.
@@ -528,11 +607,11 @@ func (x PublicKeyScheme_Algorithm) String() string {
 }
 
 func (PublicKeyScheme_Algorithm) Descriptor() protoreflect.EnumDescriptor {
-	return file_plugs_v1_resources_proto_enumTypes[7].Descriptor()
+	return file_plugs_v1_resources_proto_enumTypes[8].Descriptor()
 }
 
 func (PublicKeyScheme_Algorithm) Type() protoreflect.EnumType {
-	return &file_plugs_v1_resources_proto_enumTypes[7]
+	return &file_plugs_v1_resources_proto_enumTypes[8]
 }
 
 func (x PublicKeyScheme_Algorithm) Number() protoreflect.EnumNumber {
@@ -541,7 +620,7 @@ func (x PublicKeyScheme_Algorithm) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use PublicKeyScheme_Algorithm.Descriptor instead.
 func (PublicKeyScheme_Algorithm) EnumDescriptor() ([]byte, []int) {
-	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{12, 0}
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{21, 0}
 }
 
 // Canonical strings that signed_parts cannot express.
@@ -578,11 +657,11 @@ func (x PublicKeyScheme_Canonical) String() string {
 }
 
 func (PublicKeyScheme_Canonical) Descriptor() protoreflect.EnumDescriptor {
-	return file_plugs_v1_resources_proto_enumTypes[8].Descriptor()
+	return file_plugs_v1_resources_proto_enumTypes[9].Descriptor()
 }
 
 func (PublicKeyScheme_Canonical) Type() protoreflect.EnumType {
-	return &file_plugs_v1_resources_proto_enumTypes[8]
+	return &file_plugs_v1_resources_proto_enumTypes[9]
 }
 
 func (x PublicKeyScheme_Canonical) Number() protoreflect.EnumNumber {
@@ -591,7 +670,7 @@ func (x PublicKeyScheme_Canonical) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use PublicKeyScheme_Canonical.Descriptor instead.
 func (PublicKeyScheme_Canonical) EnumDescriptor() ([]byte, []int) {
-	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{12, 1}
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{21, 1}
 }
 
 // Hashes of the body a claim may carry.
@@ -635,11 +714,11 @@ func (x JwtScheme_BodyHash) String() string {
 }
 
 func (JwtScheme_BodyHash) Descriptor() protoreflect.EnumDescriptor {
-	return file_plugs_v1_resources_proto_enumTypes[9].Descriptor()
+	return file_plugs_v1_resources_proto_enumTypes[10].Descriptor()
 }
 
 func (JwtScheme_BodyHash) Type() protoreflect.EnumType {
-	return &file_plugs_v1_resources_proto_enumTypes[9]
+	return &file_plugs_v1_resources_proto_enumTypes[10]
 }
 
 func (x JwtScheme_BodyHash) Number() protoreflect.EnumNumber {
@@ -648,7 +727,7 @@ func (x JwtScheme_BodyHash) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use JwtScheme_BodyHash.Descriptor instead.
 func (JwtScheme_BodyHash) EnumDescriptor() ([]byte, []int) {
-	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{13, 0}
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{22, 0}
 }
 
 // What mapping reads.
@@ -684,11 +763,11 @@ func (x JwtScheme_Document) String() string {
 }
 
 func (JwtScheme_Document) Descriptor() protoreflect.EnumDescriptor {
-	return file_plugs_v1_resources_proto_enumTypes[10].Descriptor()
+	return file_plugs_v1_resources_proto_enumTypes[11].Descriptor()
 }
 
 func (JwtScheme_Document) Type() protoreflect.EnumType {
-	return &file_plugs_v1_resources_proto_enumTypes[10]
+	return &file_plugs_v1_resources_proto_enumTypes[11]
 }
 
 func (x JwtScheme_Document) Number() protoreflect.EnumNumber {
@@ -697,7 +776,7 @@ func (x JwtScheme_Document) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use JwtScheme_Document.Descriptor instead.
 func (JwtScheme_Document) EnumDescriptor() ([]byte, []int) {
-	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{13, 1}
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{22, 1}
 }
 
 // Kinds of key source.
@@ -750,11 +829,11 @@ func (x KeySource_Kind) String() string {
 }
 
 func (KeySource_Kind) Descriptor() protoreflect.EnumDescriptor {
-	return file_plugs_v1_resources_proto_enumTypes[11].Descriptor()
+	return file_plugs_v1_resources_proto_enumTypes[12].Descriptor()
 }
 
 func (KeySource_Kind) Type() protoreflect.EnumType {
-	return &file_plugs_v1_resources_proto_enumTypes[11]
+	return &file_plugs_v1_resources_proto_enumTypes[12]
 }
 
 func (x KeySource_Kind) Number() protoreflect.EnumNumber {
@@ -763,7 +842,7 @@ func (x KeySource_Kind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use KeySource_Kind.Descriptor instead.
 func (KeySource_Kind) EnumDescriptor() ([]byte, []int) {
-	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{14, 0}
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{23, 0}
 }
 
 // How a configured key is written.
@@ -823,11 +902,11 @@ func (x KeySource_Format) String() string {
 }
 
 func (KeySource_Format) Descriptor() protoreflect.EnumDescriptor {
-	return file_plugs_v1_resources_proto_enumTypes[12].Descriptor()
+	return file_plugs_v1_resources_proto_enumTypes[13].Descriptor()
 }
 
 func (KeySource_Format) Type() protoreflect.EnumType {
-	return &file_plugs_v1_resources_proto_enumTypes[12]
+	return &file_plugs_v1_resources_proto_enumTypes[13]
 }
 
 func (x KeySource_Format) Number() protoreflect.EnumNumber {
@@ -836,7 +915,7 @@ func (x KeySource_Format) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use KeySource_Format.Descriptor instead.
 func (KeySource_Format) EnumDescriptor() ([]byte, []int) {
-	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{14, 1}
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{23, 1}
 }
 
 // Root certificates a chain may lead to.
@@ -877,11 +956,11 @@ func (x KeySource_Roots) String() string {
 }
 
 func (KeySource_Roots) Descriptor() protoreflect.EnumDescriptor {
-	return file_plugs_v1_resources_proto_enumTypes[13].Descriptor()
+	return file_plugs_v1_resources_proto_enumTypes[14].Descriptor()
 }
 
 func (KeySource_Roots) Type() protoreflect.EnumType {
-	return &file_plugs_v1_resources_proto_enumTypes[13]
+	return &file_plugs_v1_resources_proto_enumTypes[14]
 }
 
 func (x KeySource_Roots) Number() protoreflect.EnumNumber {
@@ -890,7 +969,7 @@ func (x KeySource_Roots) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use KeySource_Roots.Descriptor instead.
 func (KeySource_Roots) EnumDescriptor() ([]byte, []int) {
-	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{14, 2}
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{23, 2}
 }
 
 // Source is one configured webhook sender. A provider is pointed at the
@@ -1375,7 +1454,8 @@ type SignatureScheme struct {
 	// a header (Mailgun). The body is then parsed before it is verified, but
 	// nothing else is read from it until it is.
 	SignatureJsonPath string `protobuf:"bytes,13,opt,name=signature_json_path,json=signatureJsonPath,proto3" json:"signature_json_path,omitempty"`
-	// A handshake the provider performs before or besides sending events.
+	// A named handshake the provider performs before or besides sending
+	// events; it runs as the HandshakeRule it stands for (see handshakes).
 	Handshake SignatureScheme_Handshake `protobuf:"varint,14,opt,name=handshake,proto3,enum=plugs.v1.SignatureScheme_Handshake" json:"handshake,omitempty"`
 	// The verify token chosen when subscribing, for HANDSHAKE_META_HUB_CHALLENGE:
 	// a subscription request is answered only when its hub.verify_token equals
@@ -1387,12 +1467,38 @@ type SignatureScheme struct {
 	// body (Twilio's "bodySHA256"). Without it such a body is refused,
 	// because nothing would cover it.
 	BodyHashParam string `protobuf:"bytes,16,opt,name=body_hash_param,json=bodyHashParam,proto3" json:"body_hash_param,omitempty"`
+	// Handshakes described as data: where the challenge comes from, when a
+	// request is one, and what the answer is. They are tried in order before
+	// the legacy handshake above, which compiles into the same description.
+	Handshakes []*HandshakeRule `protobuf:"bytes,40,rep,name=handshakes,proto3" json:"handshakes,omitempty"`
+	// Further headers read wherever the scheme reads one: a request lacking
+	// the header is read from the first alternative it carries (Svix senders
+	// that use either "svix-*" or "webhook-*" names). For the signature
+	// header every one present is read, so a sender that signs with two keys
+	// in two headers (Box's primary and secondary) passes with either.
+	HeaderAlternatives []*HeaderAlternatives `protobuf:"bytes,41,rep,name=header_alternatives,json=headerAlternatives,proto3" json:"header_alternatives,omitempty"`
+	// When set, the signature is read from this query parameter of the URL
+	// instead of a header (PandaDoc's "?signature=").
+	SignatureQueryParam string `protobuf:"bytes,42,opt,name=signature_query_param,json=signatureQueryParam,proto3" json:"signature_query_param,omitempty"`
+	// For ALGORITHM_TOKEN: the token travels in this query parameter instead
+	// of a header (a secret placed in the webhook URL).
+	TokenQueryParam string `protobuf:"bytes,43,opt,name=token_query_param,json=tokenQueryParam,proto3" json:"token_query_param,omitempty"`
+	// For ALGORITHM_TOKEN: the token is read at this JSONPath of the body; every
+	// value the path matches must equal it (Microsoft Graph's
+	// "$.value[*].clientState").
+	TokenJsonPath string `protobuf:"bytes,44,opt,name=token_json_path,json=tokenJsonPath,proto3" json:"token_json_path,omitempty"`
+	// When set, the body holds a list of items each signed on its own (Adyen's
+	// standard notifications): signature_json_path and KIND_BODY_FIELD paths
+	// are read relative to each item this JSONPath matches, and a request
+	// verifies only when every item does (batch fan-out checks each item on
+	// its own).
+	ItemsJsonPath string `protobuf:"bytes,45,opt,name=items_json_path,json=itemsJsonPath,proto3" json:"items_json_path,omitempty"`
 	// For ALGORITHM_PUBLIC_KEY: how the signature over signed_parts (or the
 	// provider's canonical string) is checked, and where the key comes from.
-	PublicKey *PublicKeyScheme `protobuf:"bytes,40,opt,name=public_key,json=publicKey,proto3" json:"public_key,omitempty"`
+	PublicKey *PublicKeyScheme `protobuf:"bytes,50,opt,name=public_key,json=publicKey,proto3" json:"public_key,omitempty"`
 	// For ALGORITHM_JWT: the signed token a request carries, how it is
 	// checked and what of it is mapped.
-	Jwt           *JwtScheme `protobuf:"bytes,41,opt,name=jwt,proto3" json:"jwt,omitempty"`
+	Jwt           *JwtScheme `protobuf:"bytes,51,opt,name=jwt,proto3" json:"jwt,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1539,6 +1645,48 @@ func (x *SignatureScheme) GetBodyHashParam() string {
 	return ""
 }
 
+func (x *SignatureScheme) GetHandshakes() []*HandshakeRule {
+	if x != nil {
+		return x.Handshakes
+	}
+	return nil
+}
+
+func (x *SignatureScheme) GetHeaderAlternatives() []*HeaderAlternatives {
+	if x != nil {
+		return x.HeaderAlternatives
+	}
+	return nil
+}
+
+func (x *SignatureScheme) GetSignatureQueryParam() string {
+	if x != nil {
+		return x.SignatureQueryParam
+	}
+	return ""
+}
+
+func (x *SignatureScheme) GetTokenQueryParam() string {
+	if x != nil {
+		return x.TokenQueryParam
+	}
+	return ""
+}
+
+func (x *SignatureScheme) GetTokenJsonPath() string {
+	if x != nil {
+		return x.TokenJsonPath
+	}
+	return ""
+}
+
+func (x *SignatureScheme) GetItemsJsonPath() string {
+	if x != nil {
+		return x.ItemsJsonPath
+	}
+	return ""
+}
+
 func (x *SignatureScheme) GetPublicKey() *PublicKeyScheme {
 	if x != nil {
 		return x.PublicKey
@@ -1551,6 +1699,650 @@ func (x *SignatureScheme) GetJwt() *JwtScheme {
 		return x.Jwt
 	}
 	return nil
+}
+
+// HeaderAlternatives names other headers that stand for header.
+type HeaderAlternatives struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The header as the scheme names it elsewhere.
+	Header string `protobuf:"bytes,1,opt,name=header,proto3" json:"header,omitempty"`
+	// Headers read when the request lacks header, in order.
+	Alternatives  []string `protobuf:"bytes,2,rep,name=alternatives,proto3" json:"alternatives,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HeaderAlternatives) Reset() {
+	*x = HeaderAlternatives{}
+	mi := &file_plugs_v1_resources_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HeaderAlternatives) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HeaderAlternatives) ProtoMessage() {}
+
+func (x *HeaderAlternatives) ProtoReflect() protoreflect.Message {
+	mi := &file_plugs_v1_resources_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HeaderAlternatives.ProtoReflect.Descriptor instead.
+func (*HeaderAlternatives) Descriptor() ([]byte, []int) {
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *HeaderAlternatives) GetHeader() string {
+	if x != nil {
+		return x.Header
+	}
+	return ""
+}
+
+func (x *HeaderAlternatives) GetAlternatives() []string {
+	if x != nil {
+		return x.Alternatives
+	}
+	return nil
+}
+
+// HandshakeRule describes one handshake a provider performs: a request that
+// proves the endpoint is expected, answered instead of being taken for an
+// event.
+type HandshakeRule struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HTTP method the handshake arrives with ("GET", "POST", "HEAD"); empty
+	// matches any.
+	Method string `protobuf:"bytes,1,opt,name=method,proto3" json:"method,omitempty"`
+	// Every condition must hold for the request to be this handshake.
+	Conditions []*HandshakeCondition `protobuf:"bytes,2,rep,name=conditions,proto3" json:"conditions,omitempty"`
+	// Where the challenge is read from; unset for a handshake answered with
+	// fixed content. A request without it is not this handshake.
+	Challenge *HandshakeInput `protobuf:"bytes,3,opt,name=challenge,proto3" json:"challenge,omitempty"`
+	// Whether the request must verify like an event before it is answered
+	// (Slack, Zoom, Twitch, Discord). An unsigned handshake is answered
+	// before verification and proves only that this URL answers.
+	Signed bool `protobuf:"varint,4,opt,name=signed,proto3" json:"signed,omitempty"`
+	// When set, the value here must equal the scheme's verify_token (Meta's
+	// hub.verify_token), or the request is refused.
+	VerifyToken *HandshakeInput `protobuf:"bytes,5,opt,name=verify_token,json=verifyToken,proto3" json:"verify_token,omitempty"`
+	// The challenge is the signing secret the provider hands over (Asana's
+	// X-Hook-Secret). A source without a secret stores it through the control
+	// plane before the answer is sent; a source that has one answers only
+	// when the challenge equals one of its secrets and refuses any other, so a
+	// forged handshake cannot replace the secret.
+	CaptureSecret bool `protobuf:"varint,6,opt,name=capture_secret,json=captureSecret,proto3" json:"capture_secret,omitempty"`
+	// The answer.
+	Answer *HandshakeAnswer `protobuf:"bytes,7,opt,name=answer,proto3" json:"answer,omitempty"`
+	// When set, the handshake is answered only once the data plane has
+	// visited (GET, https) the URL read here, as AWS SNS confirms a
+	// subscription by its SubscribeURL. The rule must be signed, and the
+	// scheme a public-key scheme whose keys come from certificate URLs: the
+	// URL must be on a host their allowed_urls allow, checked before any
+	// connection. A visit that fails is answered 503 key_unavailable, so the
+	// provider sends the handshake again.
+	ConfirmUrl    *HandshakeInput `protobuf:"bytes,8,opt,name=confirm_url,json=confirmUrl,proto3" json:"confirm_url,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HandshakeRule) Reset() {
+	*x = HandshakeRule{}
+	mi := &file_plugs_v1_resources_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HandshakeRule) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HandshakeRule) ProtoMessage() {}
+
+func (x *HandshakeRule) ProtoReflect() protoreflect.Message {
+	mi := &file_plugs_v1_resources_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HandshakeRule.ProtoReflect.Descriptor instead.
+func (*HandshakeRule) Descriptor() ([]byte, []int) {
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *HandshakeRule) GetMethod() string {
+	if x != nil {
+		return x.Method
+	}
+	return ""
+}
+
+func (x *HandshakeRule) GetConditions() []*HandshakeCondition {
+	if x != nil {
+		return x.Conditions
+	}
+	return nil
+}
+
+func (x *HandshakeRule) GetChallenge() *HandshakeInput {
+	if x != nil {
+		return x.Challenge
+	}
+	return nil
+}
+
+func (x *HandshakeRule) GetSigned() bool {
+	if x != nil {
+		return x.Signed
+	}
+	return false
+}
+
+func (x *HandshakeRule) GetVerifyToken() *HandshakeInput {
+	if x != nil {
+		return x.VerifyToken
+	}
+	return nil
+}
+
+func (x *HandshakeRule) GetCaptureSecret() bool {
+	if x != nil {
+		return x.CaptureSecret
+	}
+	return false
+}
+
+func (x *HandshakeRule) GetAnswer() *HandshakeAnswer {
+	if x != nil {
+		return x.Answer
+	}
+	return nil
+}
+
+func (x *HandshakeRule) GetConfirmUrl() *HandshakeInput {
+	if x != nil {
+		return x.ConfirmUrl
+	}
+	return nil
+}
+
+// HandshakeInput says where a handshake reads a value.
+type HandshakeInput struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to From:
+	//
+	//	*HandshakeInput_QueryParam
+	//	*HandshakeInput_Header
+	//	*HandshakeInput_JsonPath
+	From          isHandshakeInput_From `protobuf_oneof:"from"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HandshakeInput) Reset() {
+	*x = HandshakeInput{}
+	mi := &file_plugs_v1_resources_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HandshakeInput) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HandshakeInput) ProtoMessage() {}
+
+func (x *HandshakeInput) ProtoReflect() protoreflect.Message {
+	mi := &file_plugs_v1_resources_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HandshakeInput.ProtoReflect.Descriptor instead.
+func (*HandshakeInput) Descriptor() ([]byte, []int) {
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *HandshakeInput) GetFrom() isHandshakeInput_From {
+	if x != nil {
+		return x.From
+	}
+	return nil
+}
+
+func (x *HandshakeInput) GetQueryParam() string {
+	if x != nil {
+		if x, ok := x.From.(*HandshakeInput_QueryParam); ok {
+			return x.QueryParam
+		}
+	}
+	return ""
+}
+
+func (x *HandshakeInput) GetHeader() string {
+	if x != nil {
+		if x, ok := x.From.(*HandshakeInput_Header); ok {
+			return x.Header
+		}
+	}
+	return ""
+}
+
+func (x *HandshakeInput) GetJsonPath() string {
+	if x != nil {
+		if x, ok := x.From.(*HandshakeInput_JsonPath); ok {
+			return x.JsonPath
+		}
+	}
+	return ""
+}
+
+type isHandshakeInput_From interface {
+	isHandshakeInput_From()
+}
+
+type HandshakeInput_QueryParam struct {
+	// A query parameter of the request URL.
+	QueryParam string `protobuf:"bytes,1,opt,name=query_param,json=queryParam,proto3,oneof"`
+}
+
+type HandshakeInput_Header struct {
+	// A request header.
+	Header string `protobuf:"bytes,2,opt,name=header,proto3,oneof"`
+}
+
+type HandshakeInput_JsonPath struct {
+	// A JSONPath into the body.
+	JsonPath string `protobuf:"bytes,3,opt,name=json_path,json=jsonPath,proto3,oneof"`
+}
+
+func (*HandshakeInput_QueryParam) isHandshakeInput_From() {}
+
+func (*HandshakeInput_Header) isHandshakeInput_From() {}
+
+func (*HandshakeInput_JsonPath) isHandshakeInput_From() {}
+
+// HandshakeCondition holds when the input is present and, if equals is
+// set, equal to it.
+type HandshakeCondition struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Input *HandshakeInput        `protobuf:"bytes,1,opt,name=input,proto3" json:"input,omitempty"`
+	// The value required; empty means any non-empty value.
+	Equals string `protobuf:"bytes,2,opt,name=equals,proto3" json:"equals,omitempty"`
+	// For a JSONPath input: the JSON value required when it is not a string,
+	// such as 1 or true (Discord's {"type":1}); a string "1" does not match.
+	EqualsJson    string `protobuf:"bytes,3,opt,name=equals_json,json=equalsJson,proto3" json:"equals_json,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HandshakeCondition) Reset() {
+	*x = HandshakeCondition{}
+	mi := &file_plugs_v1_resources_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HandshakeCondition) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HandshakeCondition) ProtoMessage() {}
+
+func (x *HandshakeCondition) ProtoReflect() protoreflect.Message {
+	mi := &file_plugs_v1_resources_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HandshakeCondition.ProtoReflect.Descriptor instead.
+func (*HandshakeCondition) Descriptor() ([]byte, []int) {
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *HandshakeCondition) GetInput() *HandshakeInput {
+	if x != nil {
+		return x.Input
+	}
+	return nil
+}
+
+func (x *HandshakeCondition) GetEquals() string {
+	if x != nil {
+		return x.Equals
+	}
+	return ""
+}
+
+func (x *HandshakeCondition) GetEqualsJson() string {
+	if x != nil {
+		return x.EqualsJson
+	}
+	return ""
+}
+
+// HandshakeAnswer is the response to a handshake, with status 200.
+type HandshakeAnswer struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Content type of the body; empty means none is sent.
+	ContentType string `protobuf:"bytes,1,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"`
+	// The body: the value as text, a JSON object of fields, or fixed text.
+	//
+	// Types that are valid to be assigned to Body:
+	//
+	//	*HandshakeAnswer_Text
+	//	*HandshakeAnswer_Json
+	//	*HandshakeAnswer_Fixed
+	Body isHandshakeAnswer_Body `protobuf_oneof:"body"`
+	// Response headers, for example Asana's X-Hook-Secret echo or Dropbox's
+	// X-Content-Type-Options.
+	Headers       []*HandshakeField `protobuf:"bytes,5,rep,name=headers,proto3" json:"headers,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HandshakeAnswer) Reset() {
+	*x = HandshakeAnswer{}
+	mi := &file_plugs_v1_resources_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HandshakeAnswer) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HandshakeAnswer) ProtoMessage() {}
+
+func (x *HandshakeAnswer) ProtoReflect() protoreflect.Message {
+	mi := &file_plugs_v1_resources_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HandshakeAnswer.ProtoReflect.Descriptor instead.
+func (*HandshakeAnswer) Descriptor() ([]byte, []int) {
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *HandshakeAnswer) GetContentType() string {
+	if x != nil {
+		return x.ContentType
+	}
+	return ""
+}
+
+func (x *HandshakeAnswer) GetBody() isHandshakeAnswer_Body {
+	if x != nil {
+		return x.Body
+	}
+	return nil
+}
+
+func (x *HandshakeAnswer) GetText() *HandshakeValue {
+	if x != nil {
+		if x, ok := x.Body.(*HandshakeAnswer_Text); ok {
+			return x.Text
+		}
+	}
+	return nil
+}
+
+func (x *HandshakeAnswer) GetJson() *HandshakeFields {
+	if x != nil {
+		if x, ok := x.Body.(*HandshakeAnswer_Json); ok {
+			return x.Json
+		}
+	}
+	return nil
+}
+
+func (x *HandshakeAnswer) GetFixed() string {
+	if x != nil {
+		if x, ok := x.Body.(*HandshakeAnswer_Fixed); ok {
+			return x.Fixed
+		}
+	}
+	return ""
+}
+
+func (x *HandshakeAnswer) GetHeaders() []*HandshakeField {
+	if x != nil {
+		return x.Headers
+	}
+	return nil
+}
+
+type isHandshakeAnswer_Body interface {
+	isHandshakeAnswer_Body()
+}
+
+type HandshakeAnswer_Text struct {
+	// The body is this value as text (Meta, Dropbox, Microsoft Graph).
+	Text *HandshakeValue `protobuf:"bytes,2,opt,name=text,proto3,oneof"`
+}
+
+type HandshakeAnswer_Json struct {
+	// The body is a JSON object with these string fields (Slack, Zoom,
+	// Twitter).
+	Json *HandshakeFields `protobuf:"bytes,3,opt,name=json,proto3,oneof"`
+}
+
+type HandshakeAnswer_Fixed struct {
+	// The body is this fixed text (Discord's {"type":1}).
+	Fixed string `protobuf:"bytes,4,opt,name=fixed,proto3,oneof"`
+}
+
+func (*HandshakeAnswer_Text) isHandshakeAnswer_Body() {}
+
+func (*HandshakeAnswer_Json) isHandshakeAnswer_Body() {}
+
+func (*HandshakeAnswer_Fixed) isHandshakeAnswer_Body() {}
+
+// HandshakeFields is a list of named values.
+type HandshakeFields struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Fields        []*HandshakeField      `protobuf:"bytes,1,rep,name=fields,proto3" json:"fields,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HandshakeFields) Reset() {
+	*x = HandshakeFields{}
+	mi := &file_plugs_v1_resources_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HandshakeFields) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HandshakeFields) ProtoMessage() {}
+
+func (x *HandshakeFields) ProtoReflect() protoreflect.Message {
+	mi := &file_plugs_v1_resources_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HandshakeFields.ProtoReflect.Descriptor instead.
+func (*HandshakeFields) Descriptor() ([]byte, []int) {
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *HandshakeFields) GetFields() []*HandshakeField {
+	if x != nil {
+		return x.Fields
+	}
+	return nil
+}
+
+// HandshakeField is a named value of an answer.
+type HandshakeField struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Value         *HandshakeValue        `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HandshakeField) Reset() {
+	*x = HandshakeField{}
+	mi := &file_plugs_v1_resources_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HandshakeField) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HandshakeField) ProtoMessage() {}
+
+func (x *HandshakeField) ProtoReflect() protoreflect.Message {
+	mi := &file_plugs_v1_resources_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HandshakeField.ProtoReflect.Descriptor instead.
+func (*HandshakeField) Descriptor() ([]byte, []int) {
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *HandshakeField) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *HandshakeField) GetValue() *HandshakeValue {
+	if x != nil {
+		return x.Value
+	}
+	return nil
+}
+
+// HandshakeValue is computed from the challenge.
+type HandshakeValue struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Fixed text instead of the challenge.
+	Literal string `protobuf:"bytes,1,opt,name=literal,proto3" json:"literal,omitempty"`
+	// When set, the value is the MAC of the challenge under the source's
+	// newest secret (Zoom's encryptedToken, Twitter's response_token).
+	Mac SignatureScheme_Algorithm `protobuf:"varint,2,opt,name=mac,proto3,enum=plugs.v1.SignatureScheme_Algorithm" json:"mac,omitempty"`
+	// Encoding of the MAC.
+	Encoding SignatureScheme_Encoding `protobuf:"varint,3,opt,name=encoding,proto3,enum=plugs.v1.SignatureScheme_Encoding" json:"encoding,omitempty"`
+	// Text put before the value, for example "sha256=".
+	Prefix        string `protobuf:"bytes,4,opt,name=prefix,proto3" json:"prefix,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HandshakeValue) Reset() {
+	*x = HandshakeValue{}
+	mi := &file_plugs_v1_resources_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HandshakeValue) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HandshakeValue) ProtoMessage() {}
+
+func (x *HandshakeValue) ProtoReflect() protoreflect.Message {
+	mi := &file_plugs_v1_resources_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HandshakeValue.ProtoReflect.Descriptor instead.
+func (*HandshakeValue) Descriptor() ([]byte, []int) {
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *HandshakeValue) GetLiteral() string {
+	if x != nil {
+		return x.Literal
+	}
+	return ""
+}
+
+func (x *HandshakeValue) GetMac() SignatureScheme_Algorithm {
+	if x != nil {
+		return x.Mac
+	}
+	return SignatureScheme_ALGORITHM_UNSPECIFIED
+}
+
+func (x *HandshakeValue) GetEncoding() SignatureScheme_Encoding {
+	if x != nil {
+		return x.Encoding
+	}
+	return SignatureScheme_ENCODING_UNSPECIFIED
+}
+
+func (x *HandshakeValue) GetPrefix() string {
+	if x != nil {
+		return x.Prefix
+	}
+	return ""
 }
 
 // StructuredHeader splits a header such as "t=1492774577,v1=5257a869…".
@@ -1570,7 +2362,7 @@ type StructuredHeader struct {
 
 func (x *StructuredHeader) Reset() {
 	*x = StructuredHeader{}
-	mi := &file_plugs_v1_resources_proto_msgTypes[5]
+	mi := &file_plugs_v1_resources_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1582,7 +2374,7 @@ func (x *StructuredHeader) String() string {
 func (*StructuredHeader) ProtoMessage() {}
 
 func (x *StructuredHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_plugs_v1_resources_proto_msgTypes[5]
+	mi := &file_plugs_v1_resources_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1595,7 +2387,7 @@ func (x *StructuredHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StructuredHeader.ProtoReflect.Descriptor instead.
 func (*StructuredHeader) Descriptor() ([]byte, []int) {
-	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{5}
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *StructuredHeader) GetItemSeparator() string {
@@ -1632,15 +2424,28 @@ type SignedPart struct {
 	// Which piece.
 	Kind SignedPart_Kind `protobuf:"varint,1,opt,name=kind,proto3,enum=plugs.v1.SignedPart_Kind" json:"kind,omitempty"`
 	// For KIND_LITERAL the literal text; for KIND_HEADER the header name; for
-	// KIND_BODY_FIELD a JSONPath.
-	Value         string `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
+	// KIND_BODY_FIELD a JSONPath; for KIND_QUERY_PARAM the parameter name.
+	Value string `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
+	// Characters escaped with a backslash in the value (a backslash itself
+	// is always escaped when this is set): Adyen escapes "\\" and ":" in the
+	// fields it joins with ":". For KIND_BODY_FIELD, KIND_HEADER and
+	// KIND_QUERY_PARAM.
+	Escape string `protobuf:"bytes,3,opt,name=escape,proto3" json:"escape,omitempty"`
+	// For KIND_BODY_FIELD, KIND_HEADER and KIND_QUERY_PARAM: an absent value
+	// is signed as empty text instead of failing with signature_missing
+	// (Adyen leaves originalReference out when there is none).
+	Optional bool `protobuf:"varint,4,opt,name=optional,proto3" json:"optional,omitempty"`
+	// For KIND_BODY_FIELD, KIND_HEADER and KIND_QUERY_PARAM: ASCII letters of
+	// the value are signed in lower case (Mercado Pago lowercases an
+	// alphanumeric data.id).
+	Lowercase     bool `protobuf:"varint,5,opt,name=lowercase,proto3" json:"lowercase,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SignedPart) Reset() {
 	*x = SignedPart{}
-	mi := &file_plugs_v1_resources_proto_msgTypes[6]
+	mi := &file_plugs_v1_resources_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1652,7 +2457,7 @@ func (x *SignedPart) String() string {
 func (*SignedPart) ProtoMessage() {}
 
 func (x *SignedPart) ProtoReflect() protoreflect.Message {
-	mi := &file_plugs_v1_resources_proto_msgTypes[6]
+	mi := &file_plugs_v1_resources_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1665,7 +2470,7 @@ func (x *SignedPart) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignedPart.ProtoReflect.Descriptor instead.
 func (*SignedPart) Descriptor() ([]byte, []int) {
-	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{6}
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *SignedPart) GetKind() SignedPart_Kind {
@@ -1682,6 +2487,27 @@ func (x *SignedPart) GetValue() string {
 	return ""
 }
 
+func (x *SignedPart) GetEscape() string {
+	if x != nil {
+		return x.Escape
+	}
+	return ""
+}
+
+func (x *SignedPart) GetOptional() bool {
+	if x != nil {
+		return x.Optional
+	}
+	return false
+}
+
+func (x *SignedPart) GetLowercase() bool {
+	if x != nil {
+		return x.Lowercase
+	}
+	return false
+}
+
 // TimestampSource says where a request's timestamp is read from.
 type TimestampSource struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1692,14 +2518,18 @@ type TimestampSource struct {
 	Format TimestampSource_Format `protobuf:"varint,2,opt,name=format,proto3,enum=plugs.v1.TimestampSource_Format" json:"format,omitempty"`
 	// A JSONPath of the body holding the timestamp (Linear, Mailgun); checked
 	// only after the signature verified.
-	JsonPath      string `protobuf:"bytes,3,opt,name=json_path,json=jsonPath,proto3" json:"json_path,omitempty"`
+	JsonPath string `protobuf:"bytes,3,opt,name=json_path,json=jsonPath,proto3" json:"json_path,omitempty"`
+	// The timestamp is the first item of the signature header, split by
+	// signature_separator, and the remaining items are signatures (Recurly's
+	// "<ts>,<sig>,<sig>").
+	LeadingItem   bool `protobuf:"varint,4,opt,name=leading_item,json=leadingItem,proto3" json:"leading_item,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *TimestampSource) Reset() {
 	*x = TimestampSource{}
-	mi := &file_plugs_v1_resources_proto_msgTypes[7]
+	mi := &file_plugs_v1_resources_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1711,7 +2541,7 @@ func (x *TimestampSource) String() string {
 func (*TimestampSource) ProtoMessage() {}
 
 func (x *TimestampSource) ProtoReflect() protoreflect.Message {
-	mi := &file_plugs_v1_resources_proto_msgTypes[7]
+	mi := &file_plugs_v1_resources_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1724,7 +2554,7 @@ func (x *TimestampSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TimestampSource.ProtoReflect.Descriptor instead.
 func (*TimestampSource) Descriptor() ([]byte, []int) {
-	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{7}
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *TimestampSource) GetHeader() string {
@@ -1748,6 +2578,13 @@ func (x *TimestampSource) GetJsonPath() string {
 	return ""
 }
 
+func (x *TimestampSource) GetLeadingItem() bool {
+	if x != nil {
+		return x.LeadingItem
+	}
+	return false
+}
+
 // EventFilter keeps only the wanted event types.
 type EventFilter struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1762,7 +2599,7 @@ type EventFilter struct {
 
 func (x *EventFilter) Reset() {
 	*x = EventFilter{}
-	mi := &file_plugs_v1_resources_proto_msgTypes[8]
+	mi := &file_plugs_v1_resources_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1774,7 +2611,7 @@ func (x *EventFilter) String() string {
 func (*EventFilter) ProtoMessage() {}
 
 func (x *EventFilter) ProtoReflect() protoreflect.Message {
-	mi := &file_plugs_v1_resources_proto_msgTypes[8]
+	mi := &file_plugs_v1_resources_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1787,7 +2624,7 @@ func (x *EventFilter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EventFilter.ProtoReflect.Descriptor instead.
 func (*EventFilter) Descriptor() ([]byte, []int) {
-	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{8}
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *EventFilter) GetEventTypes() []string {
@@ -1821,7 +2658,7 @@ type ValueRef struct {
 
 func (x *ValueRef) Reset() {
 	*x = ValueRef{}
-	mi := &file_plugs_v1_resources_proto_msgTypes[9]
+	mi := &file_plugs_v1_resources_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1833,7 +2670,7 @@ func (x *ValueRef) String() string {
 func (*ValueRef) ProtoMessage() {}
 
 func (x *ValueRef) ProtoReflect() protoreflect.Message {
-	mi := &file_plugs_v1_resources_proto_msgTypes[9]
+	mi := &file_plugs_v1_resources_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1846,7 +2683,7 @@ func (x *ValueRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ValueRef.ProtoReflect.Descriptor instead.
 func (*ValueRef) Descriptor() ([]byte, []int) {
-	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{9}
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ValueRef) GetFrom() isValueRef_From {
@@ -1926,14 +2763,21 @@ type FieldMappings struct {
 	// RFC 3339, Unix seconds or milliseconds; absent means the receive time.
 	Timestamp *ValueRef `protobuf:"bytes,5,opt,name=timestamp,proto3" json:"timestamp,omitempty"`
 	// Named custom properties.
-	Properties    map[string]*ValueRef `protobuf:"bytes,6,rep,name=properties,proto3" json:"properties,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Properties map[string]*ValueRef `protobuf:"bytes,6,rep,name=properties,proto3" json:"properties,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Set when one request carries several events (GoCardless "events",
+	// Tailscale's array, Auth0's log lines): each item becomes a usage event
+	// of its own, deduplicated by its own event id. The JSONPaths above are
+	// then read from each item ("$" is the item); a path that begins with
+	// "$$" reads the whole body instead (the envelope), for example
+	// "$$.meta.webhook_id". The event filter applies to each item.
+	Batch         *Batch `protobuf:"bytes,7,opt,name=batch,proto3" json:"batch,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *FieldMappings) Reset() {
 	*x = FieldMappings{}
-	mi := &file_plugs_v1_resources_proto_msgTypes[10]
+	mi := &file_plugs_v1_resources_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1945,7 +2789,7 @@ func (x *FieldMappings) String() string {
 func (*FieldMappings) ProtoMessage() {}
 
 func (x *FieldMappings) ProtoReflect() protoreflect.Message {
-	mi := &file_plugs_v1_resources_proto_msgTypes[10]
+	mi := &file_plugs_v1_resources_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1958,7 +2802,7 @@ func (x *FieldMappings) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FieldMappings.ProtoReflect.Descriptor instead.
 func (*FieldMappings) Descriptor() ([]byte, []int) {
-	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{10}
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *FieldMappings) GetEventId() *ValueRef {
@@ -2003,6 +2847,82 @@ func (x *FieldMappings) GetProperties() map[string]*ValueRef {
 	return nil
 }
 
+func (x *FieldMappings) GetBatch() *Batch {
+	if x != nil {
+		return x.Batch
+	}
+	return nil
+}
+
+// Batch says how the events of one request are found.
+type Batch struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// JSONPath selecting the items of a JSON body, in order, for example
+	// "$.events[*]", "$[*]" or "$.notificationItems[*].NotificationRequestItem".
+	// Only names, indexes and wildcards ("*", "[*]"). Required for
+	// FORMAT_JSON, empty for FORMAT_NDJSON.
+	ItemsPath string `protobuf:"bytes,1,opt,name=items_path,json=itemsPath,proto3" json:"items_path,omitempty"`
+	// How the body holds its items.
+	Format Batch_Format `protobuf:"varint,2,opt,name=format,proto3,enum=plugs.v1.Batch_Format" json:"format,omitempty"`
+	// Most items one request may carry; a request with more is refused whole
+	// with 413 (cause too_many_items) and nothing is stored. 0 means 1000;
+	// at most 10000.
+	MaxItems      int32 `protobuf:"varint,3,opt,name=max_items,json=maxItems,proto3" json:"max_items,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Batch) Reset() {
+	*x = Batch{}
+	mi := &file_plugs_v1_resources_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Batch) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Batch) ProtoMessage() {}
+
+func (x *Batch) ProtoReflect() protoreflect.Message {
+	mi := &file_plugs_v1_resources_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Batch.ProtoReflect.Descriptor instead.
+func (*Batch) Descriptor() ([]byte, []int) {
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *Batch) GetItemsPath() string {
+	if x != nil {
+		return x.ItemsPath
+	}
+	return ""
+}
+
+func (x *Batch) GetFormat() Batch_Format {
+	if x != nil {
+		return x.Format
+	}
+	return Batch_FORMAT_UNSPECIFIED
+}
+
+func (x *Batch) GetMaxItems() int32 {
+	if x != nil {
+		return x.MaxItems
+	}
+	return 0
+}
+
 // Template is a built-in provider template: a signature scheme and where a
 // provider puts its event type, event id and usage fields.
 type Template struct {
@@ -2035,7 +2955,7 @@ type Template struct {
 
 func (x *Template) Reset() {
 	*x = Template{}
-	mi := &file_plugs_v1_resources_proto_msgTypes[11]
+	mi := &file_plugs_v1_resources_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2047,7 +2967,7 @@ func (x *Template) String() string {
 func (*Template) ProtoMessage() {}
 
 func (x *Template) ProtoReflect() protoreflect.Message {
-	mi := &file_plugs_v1_resources_proto_msgTypes[11]
+	mi := &file_plugs_v1_resources_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2060,7 +2980,7 @@ func (x *Template) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Template.ProtoReflect.Descriptor instead.
 func (*Template) Descriptor() ([]byte, []int) {
-	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{11}
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Template) GetId() string {
@@ -2161,7 +3081,7 @@ type PublicKeyScheme struct {
 
 func (x *PublicKeyScheme) Reset() {
 	*x = PublicKeyScheme{}
-	mi := &file_plugs_v1_resources_proto_msgTypes[12]
+	mi := &file_plugs_v1_resources_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2173,7 +3093,7 @@ func (x *PublicKeyScheme) String() string {
 func (*PublicKeyScheme) ProtoMessage() {}
 
 func (x *PublicKeyScheme) ProtoReflect() protoreflect.Message {
-	mi := &file_plugs_v1_resources_proto_msgTypes[12]
+	mi := &file_plugs_v1_resources_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2186,7 +3106,7 @@ func (x *PublicKeyScheme) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublicKeyScheme.ProtoReflect.Descriptor instead.
 func (*PublicKeyScheme) Descriptor() ([]byte, []int) {
-	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{12}
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *PublicKeyScheme) GetAlgorithm() PublicKeyScheme_Algorithm {
@@ -2303,7 +3223,7 @@ type JwtScheme struct {
 
 func (x *JwtScheme) Reset() {
 	*x = JwtScheme{}
-	mi := &file_plugs_v1_resources_proto_msgTypes[13]
+	mi := &file_plugs_v1_resources_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2315,7 +3235,7 @@ func (x *JwtScheme) String() string {
 func (*JwtScheme) ProtoMessage() {}
 
 func (x *JwtScheme) ProtoReflect() protoreflect.Message {
-	mi := &file_plugs_v1_resources_proto_msgTypes[13]
+	mi := &file_plugs_v1_resources_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2328,7 +3248,7 @@ func (x *JwtScheme) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JwtScheme.ProtoReflect.Descriptor instead.
 func (*JwtScheme) Descriptor() ([]byte, []int) {
-	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{13}
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *JwtScheme) GetHeader() string {
@@ -2520,7 +3440,7 @@ type KeySource struct {
 
 func (x *KeySource) Reset() {
 	*x = KeySource{}
-	mi := &file_plugs_v1_resources_proto_msgTypes[14]
+	mi := &file_plugs_v1_resources_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2532,7 +3452,7 @@ func (x *KeySource) String() string {
 func (*KeySource) ProtoMessage() {}
 
 func (x *KeySource) ProtoReflect() protoreflect.Message {
-	mi := &file_plugs_v1_resources_proto_msgTypes[14]
+	mi := &file_plugs_v1_resources_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2545,7 +3465,7 @@ func (x *KeySource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeySource.ProtoReflect.Descriptor instead.
 func (*KeySource) Descriptor() ([]byte, []int) {
-	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{14}
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *KeySource) GetKind() KeySource_Kind {
@@ -2646,7 +3566,7 @@ type KeyEndpoint struct {
 
 func (x *KeyEndpoint) Reset() {
 	*x = KeyEndpoint{}
-	mi := &file_plugs_v1_resources_proto_msgTypes[15]
+	mi := &file_plugs_v1_resources_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2658,7 +3578,7 @@ func (x *KeyEndpoint) String() string {
 func (*KeyEndpoint) ProtoMessage() {}
 
 func (x *KeyEndpoint) ProtoReflect() protoreflect.Message {
-	mi := &file_plugs_v1_resources_proto_msgTypes[15]
+	mi := &file_plugs_v1_resources_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2671,7 +3591,7 @@ func (x *KeyEndpoint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyEndpoint.ProtoReflect.Descriptor instead.
 func (*KeyEndpoint) Descriptor() ([]byte, []int) {
-	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{15}
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *KeyEndpoint) GetMethod() string {
@@ -2754,7 +3674,7 @@ const file_plugs_v1_resources_proto_rawDesc = "" +
 	"createTime\x12;\n" +
 	"\vexpire_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"expireTime\x12!\n" +
-	"\fpublic_value\x18\x05 \x01(\tR\vpublicValue\"\x92\r\n" +
+	"\fpublic_value\x18\x05 \x01(\tR\vpublicValue\"\xfe\x0f\n" +
 	"\x0fSignatureScheme\x12A\n" +
 	"\talgorithm\x18\x01 \x01(\x0e2#.plugs.v1.SignatureScheme.AlgorithmR\talgorithm\x12>\n" +
 	"\bencoding\x18\x02 \x01(\x0e2\".plugs.v1.SignatureScheme.EncodingR\bencoding\x12\x16\n" +
@@ -2774,10 +3694,18 @@ const file_plugs_v1_resources_proto_rawDesc = "" +
 	"\x13signature_json_path\x18\r \x01(\tR\x11signatureJsonPath\x12A\n" +
 	"\thandshake\x18\x0e \x01(\x0e2#.plugs.v1.SignatureScheme.HandshakeR\thandshake\x12!\n" +
 	"\fverify_token\x18\x0f \x01(\tR\vverifyToken\x12&\n" +
-	"\x0fbody_hash_param\x18\x10 \x01(\tR\rbodyHashParam\x128\n" +
+	"\x0fbody_hash_param\x18\x10 \x01(\tR\rbodyHashParam\x127\n" +
 	"\n" +
-	"public_key\x18( \x01(\v2\x19.plugs.v1.PublicKeySchemeR\tpublicKey\x12%\n" +
-	"\x03jwt\x18) \x01(\v2\x13.plugs.v1.JwtSchemeR\x03jwt\"\xe8\x01\n" +
+	"handshakes\x18( \x03(\v2\x17.plugs.v1.HandshakeRuleR\n" +
+	"handshakes\x12M\n" +
+	"\x13header_alternatives\x18) \x03(\v2\x1c.plugs.v1.HeaderAlternativesR\x12headerAlternatives\x122\n" +
+	"\x15signature_query_param\x18* \x01(\tR\x13signatureQueryParam\x12*\n" +
+	"\x11token_query_param\x18+ \x01(\tR\x0ftokenQueryParam\x12&\n" +
+	"\x0ftoken_json_path\x18, \x01(\tR\rtokenJsonPath\x12&\n" +
+	"\x0fitems_json_path\x18- \x01(\tR\ritemsJsonPath\x128\n" +
+	"\n" +
+	"public_key\x182 \x01(\v2\x19.plugs.v1.PublicKeySchemeR\tpublicKey\x12%\n" +
+	"\x03jwt\x183 \x01(\v2\x13.plugs.v1.JwtSchemeR\x03jwt\"\xc0\x02\n" +
 	"\tAlgorithm\x12\x19\n" +
 	"\x15ALGORITHM_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15ALGORITHM_HMAC_SHA256\x10\x01\x12\x17\n" +
@@ -2785,9 +3713,13 @@ const file_plugs_v1_resources_proto_rawDesc = "" +
 	"\x15ALGORITHM_HMAC_SHA512\x10\x03\x12\x15\n" +
 	"\x11ALGORITHM_ED25519\x10\x04\x12\x13\n" +
 	"\x0fALGORITHM_TOKEN\x10\x05\x12\x18\n" +
-	"\x14ALGORITHM_BASIC_AUTH\x10\x06\x12\x18\n" +
-	"\x14ALGORITHM_PUBLIC_KEY\x10\x14\x12\x11\n" +
-	"\rALGORITHM_JWT\x10\x15\"\x8d\x02\n" +
+	"\x14ALGORITHM_BASIC_AUTH\x10\x06\x12\x14\n" +
+	"\x10ALGORITHM_SHA256\x10\x14\x12\x12\n" +
+	"\x0eALGORITHM_SHA1\x10\x15\x12\x14\n" +
+	"\x10ALGORITHM_SHA512\x10\x16\x12\x16\n" +
+	"\x12ALGORITHM_HMAC_MD5\x10\x17\x12\x18\n" +
+	"\x14ALGORITHM_PUBLIC_KEY\x10\x1e\x12\x11\n" +
+	"\rALGORITHM_JWT\x10\x1f\"\xe9\x01\n" +
 	"\tHandshake\x12\x19\n" +
 	"\x15HANDSHAKE_UNSPECIFIED\x10\x00\x12$\n" +
 	" HANDSHAKE_SLACK_URL_VERIFICATION\x10\x01\x12 \n" +
@@ -2795,8 +3727,7 @@ const file_plugs_v1_resources_proto_rawDesc = "" +
 	"\x15HANDSHAKE_TWITTER_CRC\x10\x03\x12\x1f\n" +
 	"\x1bHANDSHAKE_OKTA_VERIFICATION\x10\x04\x12!\n" +
 	"\x1dHANDSHAKE_ZOOM_URL_VALIDATION\x10\x05\x12\x1a\n" +
-	"\x16HANDSHAKE_DISCORD_PING\x10\x06\x12\"\n" +
-	"\x1eHANDSHAKE_AWS_SNS_SUBSCRIPTION\x10\x14\"c\n" +
+	"\x16HANDSHAKE_DISCORD_PING\x10\x06\"c\n" +
 	"\bEncoding\x12\x18\n" +
 	"\x14ENCODING_UNSPECIFIED\x10\x00\x12\x10\n" +
 	"\fENCODING_HEX\x10\x01\x12\x13\n" +
@@ -2807,16 +3738,62 @@ const file_plugs_v1_resources_proto_rawDesc = "" +
 	"\x13SECRET_ENCODING_RAW\x10\x01\x12 \n" +
 	"\x1cSECRET_ENCODING_WHSEC_BASE64\x10\x02\x12\x1a\n" +
 	"\x16SECRET_ENCODING_BASE64\x10\x03\x12\x17\n" +
-	"\x13SECRET_ENCODING_HEX\x10\x04\"\xb3\x01\n" +
+	"\x13SECRET_ENCODING_HEX\x10\x04\"P\n" +
+	"\x12HeaderAlternatives\x12\x16\n" +
+	"\x06header\x18\x01 \x01(\tR\x06header\x12\"\n" +
+	"\falternatives\x18\x02 \x03(\tR\falternatives\"\x87\x03\n" +
+	"\rHandshakeRule\x12\x16\n" +
+	"\x06method\x18\x01 \x01(\tR\x06method\x12<\n" +
+	"\n" +
+	"conditions\x18\x02 \x03(\v2\x1c.plugs.v1.HandshakeConditionR\n" +
+	"conditions\x126\n" +
+	"\tchallenge\x18\x03 \x01(\v2\x18.plugs.v1.HandshakeInputR\tchallenge\x12\x16\n" +
+	"\x06signed\x18\x04 \x01(\bR\x06signed\x12;\n" +
+	"\fverify_token\x18\x05 \x01(\v2\x18.plugs.v1.HandshakeInputR\vverifyToken\x12%\n" +
+	"\x0ecapture_secret\x18\x06 \x01(\bR\rcaptureSecret\x121\n" +
+	"\x06answer\x18\a \x01(\v2\x19.plugs.v1.HandshakeAnswerR\x06answer\x129\n" +
+	"\vconfirm_url\x18\b \x01(\v2\x18.plugs.v1.HandshakeInputR\n" +
+	"confirmUrl\"t\n" +
+	"\x0eHandshakeInput\x12!\n" +
+	"\vquery_param\x18\x01 \x01(\tH\x00R\n" +
+	"queryParam\x12\x18\n" +
+	"\x06header\x18\x02 \x01(\tH\x00R\x06header\x12\x1d\n" +
+	"\tjson_path\x18\x03 \x01(\tH\x00R\bjsonPathB\x06\n" +
+	"\x04from\"}\n" +
+	"\x12HandshakeCondition\x12.\n" +
+	"\x05input\x18\x01 \x01(\v2\x18.plugs.v1.HandshakeInputR\x05input\x12\x16\n" +
+	"\x06equals\x18\x02 \x01(\tR\x06equals\x12\x1f\n" +
+	"\vequals_json\x18\x03 \x01(\tR\n" +
+	"equalsJson\"\xe9\x01\n" +
+	"\x0fHandshakeAnswer\x12!\n" +
+	"\fcontent_type\x18\x01 \x01(\tR\vcontentType\x12.\n" +
+	"\x04text\x18\x02 \x01(\v2\x18.plugs.v1.HandshakeValueH\x00R\x04text\x12/\n" +
+	"\x04json\x18\x03 \x01(\v2\x19.plugs.v1.HandshakeFieldsH\x00R\x04json\x12\x16\n" +
+	"\x05fixed\x18\x04 \x01(\tH\x00R\x05fixed\x122\n" +
+	"\aheaders\x18\x05 \x03(\v2\x18.plugs.v1.HandshakeFieldR\aheadersB\x06\n" +
+	"\x04body\"C\n" +
+	"\x0fHandshakeFields\x120\n" +
+	"\x06fields\x18\x01 \x03(\v2\x18.plugs.v1.HandshakeFieldR\x06fields\"T\n" +
+	"\x0eHandshakeField\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12.\n" +
+	"\x05value\x18\x02 \x01(\v2\x18.plugs.v1.HandshakeValueR\x05value\"\xb9\x01\n" +
+	"\x0eHandshakeValue\x12\x18\n" +
+	"\aliteral\x18\x01 \x01(\tR\aliteral\x125\n" +
+	"\x03mac\x18\x02 \x01(\x0e2#.plugs.v1.SignatureScheme.AlgorithmR\x03mac\x12>\n" +
+	"\bencoding\x18\x03 \x01(\x0e2\".plugs.v1.SignatureScheme.EncodingR\bencoding\x12\x16\n" +
+	"\x06prefix\x18\x04 \x01(\tR\x06prefix\"\xb3\x01\n" +
 	"\x10StructuredHeader\x12%\n" +
 	"\x0eitem_separator\x18\x01 \x01(\tR\ritemSeparator\x12.\n" +
 	"\x13key_value_separator\x18\x02 \x01(\tR\x11keyValueSeparator\x12#\n" +
 	"\rsignature_key\x18\x03 \x01(\tR\fsignatureKey\x12#\n" +
-	"\rtimestamp_key\x18\x04 \x01(\tR\ftimestampKey\"\xba\x02\n" +
+	"\rtimestamp_key\x18\x04 \x01(\tR\ftimestampKey\"\xa2\x03\n" +
 	"\n" +
 	"SignedPart\x12-\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x19.plugs.v1.SignedPart.KindR\x04kind\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value\"\xe6\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value\x12\x16\n" +
+	"\x06escape\x18\x03 \x01(\tR\x06escape\x12\x1a\n" +
+	"\boptional\x18\x04 \x01(\bR\boptional\x12\x1c\n" +
+	"\tlowercase\x18\x05 \x01(\bR\tlowercase\"\xfc\x01\n" +
 	"\x04Kind\x12\x14\n" +
 	"\x10KIND_UNSPECIFIED\x10\x00\x12\r\n" +
 	"\tKIND_BODY\x10\x01\x12\x12\n" +
@@ -2827,18 +3804,21 @@ const file_plugs_v1_resources_proto_rawDesc = "" +
 	"\fKIND_LITERAL\x10\x06\x12\x0f\n" +
 	"\vKIND_HEADER\x10\a\x12\x0f\n" +
 	"\vKIND_METHOD\x10\b\x12\x13\n" +
-	"\x0fKIND_BODY_FIELD\x10\t\x12\x0f\n" +
-	"\vKIND_SECRET\x10\x1e\x12\x13\n" +
-	"\x0fKIND_BODY_CRC32\x10\x1f\"\xe7\x01\n" +
+	"\x0fKIND_BODY_FIELD\x10\t\x12\x14\n" +
+	"\x10KIND_QUERY_PARAM\x10\x14\x12\x0f\n" +
+	"\vKIND_SECRET\x10\x15\x12\x13\n" +
+	"\x0fKIND_BODY_CRC32\x10\x16\"\xa0\x02\n" +
 	"\x0fTimestampSource\x12\x16\n" +
 	"\x06header\x18\x01 \x01(\tR\x06header\x128\n" +
 	"\x06format\x18\x02 \x01(\x0e2 .plugs.v1.TimestampSource.FormatR\x06format\x12\x1b\n" +
-	"\tjson_path\x18\x03 \x01(\tR\bjsonPath\"e\n" +
+	"\tjson_path\x18\x03 \x01(\tR\bjsonPath\x12!\n" +
+	"\fleading_item\x18\x04 \x01(\bR\vleadingItem\"{\n" +
 	"\x06Format\x12\x16\n" +
 	"\x12FORMAT_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13FORMAT_UNIX_SECONDS\x10\x01\x12\x16\n" +
 	"\x12FORMAT_UNIX_MILLIS\x10\x02\x12\x12\n" +
-	"\x0eFORMAT_RFC3339\x10\x03\"N\n" +
+	"\x0eFORMAT_RFC3339\x10\x03\x12\x14\n" +
+	"\x10FORMAT_HTTP_DATE\x10\x14\"N\n" +
 	"\vEventFilter\x12\x1f\n" +
 	"\vevent_types\x18\x01 \x03(\tR\n" +
 	"eventTypes\x12\x1e\n" +
@@ -2850,7 +3830,7 @@ const file_plugs_v1_resources_proto_rawDesc = "" +
 	"\x06header\x18\x02 \x01(\tH\x00R\x06header\x12\x1c\n" +
 	"\bconstant\x18\x03 \x01(\tH\x00R\bconstant\x12\x1a\n" +
 	"\brequired\x18\x04 \x01(\bR\brequiredB\x06\n" +
-	"\x04from\"\xa4\x03\n" +
+	"\x04from\"\xcb\x03\n" +
 	"\rFieldMappings\x12-\n" +
 	"\bevent_id\x18\x01 \x01(\v2\x12.plugs.v1.ValueRefR\aeventId\x121\n" +
 	"\n" +
@@ -2861,10 +3841,19 @@ const file_plugs_v1_resources_proto_rawDesc = "" +
 	"\ttimestamp\x18\x05 \x01(\v2\x12.plugs.v1.ValueRefR\ttimestamp\x12G\n" +
 	"\n" +
 	"properties\x18\x06 \x03(\v2'.plugs.v1.FieldMappings.PropertiesEntryR\n" +
-	"properties\x1aQ\n" +
+	"properties\x12%\n" +
+	"\x05batch\x18\a \x01(\v2\x0f.plugs.v1.BatchR\x05batch\x1aQ\n" +
 	"\x0fPropertiesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12(\n" +
-	"\x05value\x18\x02 \x01(\v2\x12.plugs.v1.ValueRefR\x05value:\x028\x01\"\xf8\x02\n" +
+	"\x05value\x18\x02 \x01(\v2\x12.plugs.v1.ValueRefR\x05value:\x028\x01\"\xa8\x01\n" +
+	"\x05Batch\x12\x1d\n" +
+	"\n" +
+	"items_path\x18\x01 \x01(\tR\titemsPath\x12.\n" +
+	"\x06format\x18\x02 \x01(\x0e2\x16.plugs.v1.Batch.FormatR\x06format\x12\x1b\n" +
+	"\tmax_items\x18\x03 \x01(\x05R\bmaxItems\"3\n" +
+	"\x06Format\x12\x16\n" +
+	"\x12FORMAT_UNSPECIFIED\x10\x00\x12\x11\n" +
+	"\rFORMAT_NDJSON\x10\x01\"\xf8\x02\n" +
 	"\bTemplate\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
 	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12 \n" +
@@ -2994,8 +3983,8 @@ func file_plugs_v1_resources_proto_rawDescGZIP() []byte {
 	return file_plugs_v1_resources_proto_rawDescData
 }
 
-var file_plugs_v1_resources_proto_enumTypes = make([]protoimpl.EnumInfo, 14)
-var file_plugs_v1_resources_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_plugs_v1_resources_proto_enumTypes = make([]protoimpl.EnumInfo, 15)
+var file_plugs_v1_resources_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_plugs_v1_resources_proto_goTypes = []any{
 	(Source_Status)(0),                  // 0: plugs.v1.Source.Status
 	(SignatureScheme_Algorithm)(0),      // 1: plugs.v1.SignatureScheme.Algorithm
@@ -3004,92 +3993,119 @@ var file_plugs_v1_resources_proto_goTypes = []any{
 	(SignatureScheme_SecretEncoding)(0), // 4: plugs.v1.SignatureScheme.SecretEncoding
 	(SignedPart_Kind)(0),                // 5: plugs.v1.SignedPart.Kind
 	(TimestampSource_Format)(0),         // 6: plugs.v1.TimestampSource.Format
-	(PublicKeyScheme_Algorithm)(0),      // 7: plugs.v1.PublicKeyScheme.Algorithm
-	(PublicKeyScheme_Canonical)(0),      // 8: plugs.v1.PublicKeyScheme.Canonical
-	(JwtScheme_BodyHash)(0),             // 9: plugs.v1.JwtScheme.BodyHash
-	(JwtScheme_Document)(0),             // 10: plugs.v1.JwtScheme.Document
-	(KeySource_Kind)(0),                 // 11: plugs.v1.KeySource.Kind
-	(KeySource_Format)(0),               // 12: plugs.v1.KeySource.Format
-	(KeySource_Roots)(0),                // 13: plugs.v1.KeySource.Roots
-	(*Source)(nil),                      // 14: plugs.v1.Source
-	(*ConfigurationError)(nil),          // 15: plugs.v1.ConfigurationError
-	(*RateLimit)(nil),                   // 16: plugs.v1.RateLimit
-	(*SecretInfo)(nil),                  // 17: plugs.v1.SecretInfo
-	(*SignatureScheme)(nil),             // 18: plugs.v1.SignatureScheme
-	(*StructuredHeader)(nil),            // 19: plugs.v1.StructuredHeader
-	(*SignedPart)(nil),                  // 20: plugs.v1.SignedPart
-	(*TimestampSource)(nil),             // 21: plugs.v1.TimestampSource
-	(*EventFilter)(nil),                 // 22: plugs.v1.EventFilter
-	(*ValueRef)(nil),                    // 23: plugs.v1.ValueRef
-	(*FieldMappings)(nil),               // 24: plugs.v1.FieldMappings
-	(*Template)(nil),                    // 25: plugs.v1.Template
-	(*PublicKeyScheme)(nil),             // 26: plugs.v1.PublicKeyScheme
-	(*JwtScheme)(nil),                   // 27: plugs.v1.JwtScheme
-	(*KeySource)(nil),                   // 28: plugs.v1.KeySource
-	(*KeyEndpoint)(nil),                 // 29: plugs.v1.KeyEndpoint
-	nil,                                 // 30: plugs.v1.FieldMappings.PropertiesEntry
-	nil,                                 // 31: plugs.v1.PublicKeyScheme.AlgorithmNamesEntry
-	nil,                                 // 32: plugs.v1.JwtScheme.ClaimsEntry
-	nil,                                 // 33: plugs.v1.KeyEndpoint.HeadersEntry
-	(*durationpb.Duration)(nil),         // 34: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil),       // 35: google.protobuf.Timestamp
+	(Batch_Format)(0),                   // 7: plugs.v1.Batch.Format
+	(PublicKeyScheme_Algorithm)(0),      // 8: plugs.v1.PublicKeyScheme.Algorithm
+	(PublicKeyScheme_Canonical)(0),      // 9: plugs.v1.PublicKeyScheme.Canonical
+	(JwtScheme_BodyHash)(0),             // 10: plugs.v1.JwtScheme.BodyHash
+	(JwtScheme_Document)(0),             // 11: plugs.v1.JwtScheme.Document
+	(KeySource_Kind)(0),                 // 12: plugs.v1.KeySource.Kind
+	(KeySource_Format)(0),               // 13: plugs.v1.KeySource.Format
+	(KeySource_Roots)(0),                // 14: plugs.v1.KeySource.Roots
+	(*Source)(nil),                      // 15: plugs.v1.Source
+	(*ConfigurationError)(nil),          // 16: plugs.v1.ConfigurationError
+	(*RateLimit)(nil),                   // 17: plugs.v1.RateLimit
+	(*SecretInfo)(nil),                  // 18: plugs.v1.SecretInfo
+	(*SignatureScheme)(nil),             // 19: plugs.v1.SignatureScheme
+	(*HeaderAlternatives)(nil),          // 20: plugs.v1.HeaderAlternatives
+	(*HandshakeRule)(nil),               // 21: plugs.v1.HandshakeRule
+	(*HandshakeInput)(nil),              // 22: plugs.v1.HandshakeInput
+	(*HandshakeCondition)(nil),          // 23: plugs.v1.HandshakeCondition
+	(*HandshakeAnswer)(nil),             // 24: plugs.v1.HandshakeAnswer
+	(*HandshakeFields)(nil),             // 25: plugs.v1.HandshakeFields
+	(*HandshakeField)(nil),              // 26: plugs.v1.HandshakeField
+	(*HandshakeValue)(nil),              // 27: plugs.v1.HandshakeValue
+	(*StructuredHeader)(nil),            // 28: plugs.v1.StructuredHeader
+	(*SignedPart)(nil),                  // 29: plugs.v1.SignedPart
+	(*TimestampSource)(nil),             // 30: plugs.v1.TimestampSource
+	(*EventFilter)(nil),                 // 31: plugs.v1.EventFilter
+	(*ValueRef)(nil),                    // 32: plugs.v1.ValueRef
+	(*FieldMappings)(nil),               // 33: plugs.v1.FieldMappings
+	(*Batch)(nil),                       // 34: plugs.v1.Batch
+	(*Template)(nil),                    // 35: plugs.v1.Template
+	(*PublicKeyScheme)(nil),             // 36: plugs.v1.PublicKeyScheme
+	(*JwtScheme)(nil),                   // 37: plugs.v1.JwtScheme
+	(*KeySource)(nil),                   // 38: plugs.v1.KeySource
+	(*KeyEndpoint)(nil),                 // 39: plugs.v1.KeyEndpoint
+	nil,                                 // 40: plugs.v1.FieldMappings.PropertiesEntry
+	nil,                                 // 41: plugs.v1.PublicKeyScheme.AlgorithmNamesEntry
+	nil,                                 // 42: plugs.v1.JwtScheme.ClaimsEntry
+	nil,                                 // 43: plugs.v1.KeyEndpoint.HeadersEntry
+	(*durationpb.Duration)(nil),         // 44: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),       // 45: google.protobuf.Timestamp
 }
 var file_plugs_v1_resources_proto_depIdxs = []int32{
-	18, // 0: plugs.v1.Source.signature_scheme:type_name -> plugs.v1.SignatureScheme
-	17, // 1: plugs.v1.Source.secrets:type_name -> plugs.v1.SecretInfo
-	22, // 2: plugs.v1.Source.event_filter:type_name -> plugs.v1.EventFilter
-	24, // 3: plugs.v1.Source.field_mappings:type_name -> plugs.v1.FieldMappings
+	19, // 0: plugs.v1.Source.signature_scheme:type_name -> plugs.v1.SignatureScheme
+	18, // 1: plugs.v1.Source.secrets:type_name -> plugs.v1.SecretInfo
+	31, // 2: plugs.v1.Source.event_filter:type_name -> plugs.v1.EventFilter
+	33, // 3: plugs.v1.Source.field_mappings:type_name -> plugs.v1.FieldMappings
 	0,  // 4: plugs.v1.Source.status:type_name -> plugs.v1.Source.Status
-	34, // 5: plugs.v1.Source.dedup_window:type_name -> google.protobuf.Duration
-	35, // 6: plugs.v1.Source.create_time:type_name -> google.protobuf.Timestamp
-	35, // 7: plugs.v1.Source.update_time:type_name -> google.protobuf.Timestamp
-	16, // 8: plugs.v1.Source.rate_limit:type_name -> plugs.v1.RateLimit
-	15, // 9: plugs.v1.Source.configuration_error:type_name -> plugs.v1.ConfigurationError
-	35, // 10: plugs.v1.ConfigurationError.since_time:type_name -> google.protobuf.Timestamp
-	35, // 11: plugs.v1.SecretInfo.create_time:type_name -> google.protobuf.Timestamp
-	35, // 12: plugs.v1.SecretInfo.expire_time:type_name -> google.protobuf.Timestamp
+	44, // 5: plugs.v1.Source.dedup_window:type_name -> google.protobuf.Duration
+	45, // 6: plugs.v1.Source.create_time:type_name -> google.protobuf.Timestamp
+	45, // 7: plugs.v1.Source.update_time:type_name -> google.protobuf.Timestamp
+	17, // 8: plugs.v1.Source.rate_limit:type_name -> plugs.v1.RateLimit
+	16, // 9: plugs.v1.Source.configuration_error:type_name -> plugs.v1.ConfigurationError
+	45, // 10: plugs.v1.ConfigurationError.since_time:type_name -> google.protobuf.Timestamp
+	45, // 11: plugs.v1.SecretInfo.create_time:type_name -> google.protobuf.Timestamp
+	45, // 12: plugs.v1.SecretInfo.expire_time:type_name -> google.protobuf.Timestamp
 	1,  // 13: plugs.v1.SignatureScheme.algorithm:type_name -> plugs.v1.SignatureScheme.Algorithm
 	3,  // 14: plugs.v1.SignatureScheme.encoding:type_name -> plugs.v1.SignatureScheme.Encoding
-	19, // 15: plugs.v1.SignatureScheme.structured:type_name -> plugs.v1.StructuredHeader
-	20, // 16: plugs.v1.SignatureScheme.signed_parts:type_name -> plugs.v1.SignedPart
-	21, // 17: plugs.v1.SignatureScheme.timestamp:type_name -> plugs.v1.TimestampSource
-	34, // 18: plugs.v1.SignatureScheme.tolerance:type_name -> google.protobuf.Duration
+	28, // 15: plugs.v1.SignatureScheme.structured:type_name -> plugs.v1.StructuredHeader
+	29, // 16: plugs.v1.SignatureScheme.signed_parts:type_name -> plugs.v1.SignedPart
+	30, // 17: plugs.v1.SignatureScheme.timestamp:type_name -> plugs.v1.TimestampSource
+	44, // 18: plugs.v1.SignatureScheme.tolerance:type_name -> google.protobuf.Duration
 	4,  // 19: plugs.v1.SignatureScheme.secret_encoding:type_name -> plugs.v1.SignatureScheme.SecretEncoding
 	2,  // 20: plugs.v1.SignatureScheme.handshake:type_name -> plugs.v1.SignatureScheme.Handshake
-	26, // 21: plugs.v1.SignatureScheme.public_key:type_name -> plugs.v1.PublicKeyScheme
-	27, // 22: plugs.v1.SignatureScheme.jwt:type_name -> plugs.v1.JwtScheme
-	5,  // 23: plugs.v1.SignedPart.kind:type_name -> plugs.v1.SignedPart.Kind
-	6,  // 24: plugs.v1.TimestampSource.format:type_name -> plugs.v1.TimestampSource.Format
-	23, // 25: plugs.v1.FieldMappings.event_id:type_name -> plugs.v1.ValueRef
-	23, // 26: plugs.v1.FieldMappings.event_type:type_name -> plugs.v1.ValueRef
-	23, // 27: plugs.v1.FieldMappings.customer_id:type_name -> plugs.v1.ValueRef
-	23, // 28: plugs.v1.FieldMappings.quantity:type_name -> plugs.v1.ValueRef
-	23, // 29: plugs.v1.FieldMappings.timestamp:type_name -> plugs.v1.ValueRef
-	30, // 30: plugs.v1.FieldMappings.properties:type_name -> plugs.v1.FieldMappings.PropertiesEntry
-	18, // 31: plugs.v1.Template.signature_scheme:type_name -> plugs.v1.SignatureScheme
-	24, // 32: plugs.v1.Template.field_mappings:type_name -> plugs.v1.FieldMappings
-	7,  // 33: plugs.v1.PublicKeyScheme.algorithm:type_name -> plugs.v1.PublicKeyScheme.Algorithm
-	31, // 34: plugs.v1.PublicKeyScheme.algorithm_names:type_name -> plugs.v1.PublicKeyScheme.AlgorithmNamesEntry
-	28, // 35: plugs.v1.PublicKeyScheme.keys:type_name -> plugs.v1.KeySource
-	8,  // 36: plugs.v1.PublicKeyScheme.canonical:type_name -> plugs.v1.PublicKeyScheme.Canonical
-	28, // 37: plugs.v1.JwtScheme.keys:type_name -> plugs.v1.KeySource
-	32, // 38: plugs.v1.JwtScheme.claims:type_name -> plugs.v1.JwtScheme.ClaimsEntry
-	9,  // 39: plugs.v1.JwtScheme.body_hash:type_name -> plugs.v1.JwtScheme.BodyHash
-	34, // 40: plugs.v1.JwtScheme.max_age:type_name -> google.protobuf.Duration
-	34, // 41: plugs.v1.JwtScheme.leeway:type_name -> google.protobuf.Duration
-	10, // 42: plugs.v1.JwtScheme.document:type_name -> plugs.v1.JwtScheme.Document
-	11, // 43: plugs.v1.KeySource.kind:type_name -> plugs.v1.KeySource.Kind
-	12, // 44: plugs.v1.KeySource.format:type_name -> plugs.v1.KeySource.Format
-	13, // 45: plugs.v1.KeySource.roots:type_name -> plugs.v1.KeySource.Roots
-	29, // 46: plugs.v1.KeySource.endpoint:type_name -> plugs.v1.KeyEndpoint
-	33, // 47: plugs.v1.KeyEndpoint.headers:type_name -> plugs.v1.KeyEndpoint.HeadersEntry
-	23, // 48: plugs.v1.FieldMappings.PropertiesEntry.value:type_name -> plugs.v1.ValueRef
-	7,  // 49: plugs.v1.PublicKeyScheme.AlgorithmNamesEntry.value:type_name -> plugs.v1.PublicKeyScheme.Algorithm
-	50, // [50:50] is the sub-list for method output_type
-	50, // [50:50] is the sub-list for method input_type
-	50, // [50:50] is the sub-list for extension type_name
-	50, // [50:50] is the sub-list for extension extendee
-	0,  // [0:50] is the sub-list for field type_name
+	21, // 21: plugs.v1.SignatureScheme.handshakes:type_name -> plugs.v1.HandshakeRule
+	20, // 22: plugs.v1.SignatureScheme.header_alternatives:type_name -> plugs.v1.HeaderAlternatives
+	36, // 23: plugs.v1.SignatureScheme.public_key:type_name -> plugs.v1.PublicKeyScheme
+	37, // 24: plugs.v1.SignatureScheme.jwt:type_name -> plugs.v1.JwtScheme
+	23, // 25: plugs.v1.HandshakeRule.conditions:type_name -> plugs.v1.HandshakeCondition
+	22, // 26: plugs.v1.HandshakeRule.challenge:type_name -> plugs.v1.HandshakeInput
+	22, // 27: plugs.v1.HandshakeRule.verify_token:type_name -> plugs.v1.HandshakeInput
+	24, // 28: plugs.v1.HandshakeRule.answer:type_name -> plugs.v1.HandshakeAnswer
+	22, // 29: plugs.v1.HandshakeRule.confirm_url:type_name -> plugs.v1.HandshakeInput
+	22, // 30: plugs.v1.HandshakeCondition.input:type_name -> plugs.v1.HandshakeInput
+	27, // 31: plugs.v1.HandshakeAnswer.text:type_name -> plugs.v1.HandshakeValue
+	25, // 32: plugs.v1.HandshakeAnswer.json:type_name -> plugs.v1.HandshakeFields
+	26, // 33: plugs.v1.HandshakeAnswer.headers:type_name -> plugs.v1.HandshakeField
+	26, // 34: plugs.v1.HandshakeFields.fields:type_name -> plugs.v1.HandshakeField
+	27, // 35: plugs.v1.HandshakeField.value:type_name -> plugs.v1.HandshakeValue
+	1,  // 36: plugs.v1.HandshakeValue.mac:type_name -> plugs.v1.SignatureScheme.Algorithm
+	3,  // 37: plugs.v1.HandshakeValue.encoding:type_name -> plugs.v1.SignatureScheme.Encoding
+	5,  // 38: plugs.v1.SignedPart.kind:type_name -> plugs.v1.SignedPart.Kind
+	6,  // 39: plugs.v1.TimestampSource.format:type_name -> plugs.v1.TimestampSource.Format
+	32, // 40: plugs.v1.FieldMappings.event_id:type_name -> plugs.v1.ValueRef
+	32, // 41: plugs.v1.FieldMappings.event_type:type_name -> plugs.v1.ValueRef
+	32, // 42: plugs.v1.FieldMappings.customer_id:type_name -> plugs.v1.ValueRef
+	32, // 43: plugs.v1.FieldMappings.quantity:type_name -> plugs.v1.ValueRef
+	32, // 44: plugs.v1.FieldMappings.timestamp:type_name -> plugs.v1.ValueRef
+	40, // 45: plugs.v1.FieldMappings.properties:type_name -> plugs.v1.FieldMappings.PropertiesEntry
+	34, // 46: plugs.v1.FieldMappings.batch:type_name -> plugs.v1.Batch
+	7,  // 47: plugs.v1.Batch.format:type_name -> plugs.v1.Batch.Format
+	19, // 48: plugs.v1.Template.signature_scheme:type_name -> plugs.v1.SignatureScheme
+	33, // 49: plugs.v1.Template.field_mappings:type_name -> plugs.v1.FieldMappings
+	8,  // 50: plugs.v1.PublicKeyScheme.algorithm:type_name -> plugs.v1.PublicKeyScheme.Algorithm
+	41, // 51: plugs.v1.PublicKeyScheme.algorithm_names:type_name -> plugs.v1.PublicKeyScheme.AlgorithmNamesEntry
+	38, // 52: plugs.v1.PublicKeyScheme.keys:type_name -> plugs.v1.KeySource
+	9,  // 53: plugs.v1.PublicKeyScheme.canonical:type_name -> plugs.v1.PublicKeyScheme.Canonical
+	38, // 54: plugs.v1.JwtScheme.keys:type_name -> plugs.v1.KeySource
+	42, // 55: plugs.v1.JwtScheme.claims:type_name -> plugs.v1.JwtScheme.ClaimsEntry
+	10, // 56: plugs.v1.JwtScheme.body_hash:type_name -> plugs.v1.JwtScheme.BodyHash
+	44, // 57: plugs.v1.JwtScheme.max_age:type_name -> google.protobuf.Duration
+	44, // 58: plugs.v1.JwtScheme.leeway:type_name -> google.protobuf.Duration
+	11, // 59: plugs.v1.JwtScheme.document:type_name -> plugs.v1.JwtScheme.Document
+	12, // 60: plugs.v1.KeySource.kind:type_name -> plugs.v1.KeySource.Kind
+	13, // 61: plugs.v1.KeySource.format:type_name -> plugs.v1.KeySource.Format
+	14, // 62: plugs.v1.KeySource.roots:type_name -> plugs.v1.KeySource.Roots
+	39, // 63: plugs.v1.KeySource.endpoint:type_name -> plugs.v1.KeyEndpoint
+	43, // 64: plugs.v1.KeyEndpoint.headers:type_name -> plugs.v1.KeyEndpoint.HeadersEntry
+	32, // 65: plugs.v1.FieldMappings.PropertiesEntry.value:type_name -> plugs.v1.ValueRef
+	8,  // 66: plugs.v1.PublicKeyScheme.AlgorithmNamesEntry.value:type_name -> plugs.v1.PublicKeyScheme.Algorithm
+	67, // [67:67] is the sub-list for method output_type
+	67, // [67:67] is the sub-list for method input_type
+	67, // [67:67] is the sub-list for extension type_name
+	67, // [67:67] is the sub-list for extension extendee
+	0,  // [0:67] is the sub-list for field type_name
 }
 
 func init() { file_plugs_v1_resources_proto_init() }
@@ -3097,7 +4113,17 @@ func file_plugs_v1_resources_proto_init() {
 	if File_plugs_v1_resources_proto != nil {
 		return
 	}
+	file_plugs_v1_resources_proto_msgTypes[7].OneofWrappers = []any{
+		(*HandshakeInput_QueryParam)(nil),
+		(*HandshakeInput_Header)(nil),
+		(*HandshakeInput_JsonPath)(nil),
+	}
 	file_plugs_v1_resources_proto_msgTypes[9].OneofWrappers = []any{
+		(*HandshakeAnswer_Text)(nil),
+		(*HandshakeAnswer_Json)(nil),
+		(*HandshakeAnswer_Fixed)(nil),
+	}
+	file_plugs_v1_resources_proto_msgTypes[17].OneofWrappers = []any{
 		(*ValueRef_JsonPath)(nil),
 		(*ValueRef_Header)(nil),
 		(*ValueRef_Constant)(nil),
@@ -3107,8 +4133,8 @@ func file_plugs_v1_resources_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plugs_v1_resources_proto_rawDesc), len(file_plugs_v1_resources_proto_rawDesc)),
-			NumEnums:      14,
-			NumMessages:   20,
+			NumEnums:      15,
+			NumMessages:   29,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

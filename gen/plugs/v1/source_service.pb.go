@@ -487,8 +487,12 @@ type PreviewMappingResponse struct {
 	// Whether the event filter drops this event (the data plane would answer
 	// 200 and keep nothing).
 	Filtered bool `protobuf:"varint,3,opt,name=filtered,proto3" json:"filtered,omitempty"`
-	// Set when the body does not parse as its content type.
-	ParseError    string `protobuf:"bytes,4,opt,name=parse_error,json=parseError,proto3" json:"parse_error,omitempty"`
+	// Set when the body does not parse as its content type, or holds more
+	// items than the batch allows.
+	ParseError string `protobuf:"bytes,4,opt,name=parse_error,json=parseError,proto3" json:"parse_error,omitempty"`
+	// For mappings that read a batch: what each item maps to, in order
+	// (event, field_errors and filtered above are then unset).
+	Items         []*PreviewItem `protobuf:"bytes,5,rep,name=items,proto3" json:"items,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -551,6 +555,95 @@ func (x *PreviewMappingResponse) GetParseError() string {
 	return ""
 }
 
+func (x *PreviewMappingResponse) GetItems() []*PreviewItem {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+// PreviewItem is what one item of a batch maps to.
+type PreviewItem struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Position of the item in the body, from 0.
+	Index int32 `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
+	// The usage event the item maps to; unset when a required field failed
+	// or the item does not parse.
+	Event       *UsageEvent   `protobuf:"bytes,2,opt,name=event,proto3" json:"event,omitempty"`
+	FieldErrors []*FieldError `protobuf:"bytes,3,rep,name=field_errors,json=fieldErrors,proto3" json:"field_errors,omitempty"`
+	// Whether the event filter drops this item.
+	Filtered bool `protobuf:"varint,4,opt,name=filtered,proto3" json:"filtered,omitempty"`
+	// Set when the item does not parse (a line of an NDJSON body).
+	ParseError    string `protobuf:"bytes,5,opt,name=parse_error,json=parseError,proto3" json:"parse_error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PreviewItem) Reset() {
+	*x = PreviewItem{}
+	mi := &file_plugs_v1_source_service_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PreviewItem) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PreviewItem) ProtoMessage() {}
+
+func (x *PreviewItem) ProtoReflect() protoreflect.Message {
+	mi := &file_plugs_v1_source_service_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PreviewItem.ProtoReflect.Descriptor instead.
+func (*PreviewItem) Descriptor() ([]byte, []int) {
+	return file_plugs_v1_source_service_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *PreviewItem) GetIndex() int32 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *PreviewItem) GetEvent() *UsageEvent {
+	if x != nil {
+		return x.Event
+	}
+	return nil
+}
+
+func (x *PreviewItem) GetFieldErrors() []*FieldError {
+	if x != nil {
+		return x.FieldErrors
+	}
+	return nil
+}
+
+func (x *PreviewItem) GetFiltered() bool {
+	if x != nil {
+		return x.Filtered
+	}
+	return false
+}
+
+func (x *PreviewItem) GetParseError() string {
+	if x != nil {
+		return x.ParseError
+	}
+	return ""
+}
+
 // FieldError says why one field of a mapping has no value.
 type FieldError struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -566,7 +659,7 @@ type FieldError struct {
 
 func (x *FieldError) Reset() {
 	*x = FieldError{}
-	mi := &file_plugs_v1_source_service_proto_msgTypes[9]
+	mi := &file_plugs_v1_source_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -578,7 +671,7 @@ func (x *FieldError) String() string {
 func (*FieldError) ProtoMessage() {}
 
 func (x *FieldError) ProtoReflect() protoreflect.Message {
-	mi := &file_plugs_v1_source_service_proto_msgTypes[9]
+	mi := &file_plugs_v1_source_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -591,7 +684,7 @@ func (x *FieldError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FieldError.ProtoReflect.Descriptor instead.
 func (*FieldError) Descriptor() ([]byte, []int) {
-	return file_plugs_v1_source_service_proto_rawDescGZIP(), []int{9}
+	return file_plugs_v1_source_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *FieldError) GetField() string {
@@ -627,7 +720,7 @@ type SendTestEventRequest struct {
 
 func (x *SendTestEventRequest) Reset() {
 	*x = SendTestEventRequest{}
-	mi := &file_plugs_v1_source_service_proto_msgTypes[10]
+	mi := &file_plugs_v1_source_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -639,7 +732,7 @@ func (x *SendTestEventRequest) String() string {
 func (*SendTestEventRequest) ProtoMessage() {}
 
 func (x *SendTestEventRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugs_v1_source_service_proto_msgTypes[10]
+	mi := &file_plugs_v1_source_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -652,7 +745,7 @@ func (x *SendTestEventRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendTestEventRequest.ProtoReflect.Descriptor instead.
 func (*SendTestEventRequest) Descriptor() ([]byte, []int) {
-	return file_plugs_v1_source_service_proto_rawDescGZIP(), []int{10}
+	return file_plugs_v1_source_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *SendTestEventRequest) GetId() string {
@@ -689,7 +782,7 @@ type SendTestEventResponse struct {
 
 func (x *SendTestEventResponse) Reset() {
 	*x = SendTestEventResponse{}
-	mi := &file_plugs_v1_source_service_proto_msgTypes[11]
+	mi := &file_plugs_v1_source_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -701,7 +794,7 @@ func (x *SendTestEventResponse) String() string {
 func (*SendTestEventResponse) ProtoMessage() {}
 
 func (x *SendTestEventResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugs_v1_source_service_proto_msgTypes[11]
+	mi := &file_plugs_v1_source_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -714,7 +807,7 @@ func (x *SendTestEventResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendTestEventResponse.ProtoReflect.Descriptor instead.
 func (*SendTestEventResponse) Descriptor() ([]byte, []int) {
-	return file_plugs_v1_source_service_proto_rawDescGZIP(), []int{11}
+	return file_plugs_v1_source_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *SendTestEventResponse) GetStatusCode() int32 {
@@ -787,12 +880,20 @@ const file_plugs_v1_source_service_proto_rawDesc = "" +
 	"\fevent_filter\x18\x06 \x01(\v2\x15.plugs.v1.EventFilterR\veventFilter\x1a:\n" +
 	"\fHeadersEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xba\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xe7\x01\n" +
 	"\x16PreviewMappingResponse\x12*\n" +
 	"\x05event\x18\x01 \x01(\v2\x14.plugs.v1.UsageEventR\x05event\x127\n" +
 	"\ffield_errors\x18\x02 \x03(\v2\x14.plugs.v1.FieldErrorR\vfieldErrors\x12\x1a\n" +
 	"\bfiltered\x18\x03 \x01(\bR\bfiltered\x12\x1f\n" +
 	"\vparse_error\x18\x04 \x01(\tR\n" +
+	"parseError\x12+\n" +
+	"\x05items\x18\x05 \x03(\v2\x15.plugs.v1.PreviewItemR\x05items\"\xc5\x01\n" +
+	"\vPreviewItem\x12\x14\n" +
+	"\x05index\x18\x01 \x01(\x05R\x05index\x12*\n" +
+	"\x05event\x18\x02 \x01(\v2\x14.plugs.v1.UsageEventR\x05event\x127\n" +
+	"\ffield_errors\x18\x03 \x03(\v2\x14.plugs.v1.FieldErrorR\vfieldErrors\x12\x1a\n" +
+	"\bfiltered\x18\x04 \x01(\bR\bfiltered\x12\x1f\n" +
+	"\vparse_error\x18\x05 \x01(\tR\n" +
 	"parseError\"`\n" +
 	"\n" +
 	"FieldError\x12\x14\n" +
@@ -832,7 +933,7 @@ func file_plugs_v1_source_service_proto_rawDescGZIP() []byte {
 	return file_plugs_v1_source_service_proto_rawDescData
 }
 
-var file_plugs_v1_source_service_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_plugs_v1_source_service_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_plugs_v1_source_service_proto_goTypes = []any{
 	(*CreateSourceRequest)(nil),    // 0: plugs.v1.CreateSourceRequest
 	(*GetSourceRequest)(nil),       // 1: plugs.v1.GetSourceRequest
@@ -843,52 +944,56 @@ var file_plugs_v1_source_service_proto_goTypes = []any{
 	(*RotateSecretRequest)(nil),    // 6: plugs.v1.RotateSecretRequest
 	(*PreviewMappingRequest)(nil),  // 7: plugs.v1.PreviewMappingRequest
 	(*PreviewMappingResponse)(nil), // 8: plugs.v1.PreviewMappingResponse
-	(*FieldError)(nil),             // 9: plugs.v1.FieldError
-	(*SendTestEventRequest)(nil),   // 10: plugs.v1.SendTestEventRequest
-	(*SendTestEventResponse)(nil),  // 11: plugs.v1.SendTestEventResponse
-	nil,                            // 12: plugs.v1.PreviewMappingRequest.HeadersEntry
-	(*Source)(nil),                 // 13: plugs.v1.Source
-	(*fieldmaskpb.FieldMask)(nil),  // 14: google.protobuf.FieldMask
-	(*durationpb.Duration)(nil),    // 15: google.protobuf.Duration
-	(*FieldMappings)(nil),          // 16: plugs.v1.FieldMappings
-	(*EventFilter)(nil),            // 17: plugs.v1.EventFilter
-	(*UsageEvent)(nil),             // 18: plugs.v1.UsageEvent
-	(*Receipt)(nil),                // 19: plugs.v1.Receipt
-	(*emptypb.Empty)(nil),          // 20: google.protobuf.Empty
+	(*PreviewItem)(nil),            // 9: plugs.v1.PreviewItem
+	(*FieldError)(nil),             // 10: plugs.v1.FieldError
+	(*SendTestEventRequest)(nil),   // 11: plugs.v1.SendTestEventRequest
+	(*SendTestEventResponse)(nil),  // 12: plugs.v1.SendTestEventResponse
+	nil,                            // 13: plugs.v1.PreviewMappingRequest.HeadersEntry
+	(*Source)(nil),                 // 14: plugs.v1.Source
+	(*fieldmaskpb.FieldMask)(nil),  // 15: google.protobuf.FieldMask
+	(*durationpb.Duration)(nil),    // 16: google.protobuf.Duration
+	(*FieldMappings)(nil),          // 17: plugs.v1.FieldMappings
+	(*EventFilter)(nil),            // 18: plugs.v1.EventFilter
+	(*UsageEvent)(nil),             // 19: plugs.v1.UsageEvent
+	(*Receipt)(nil),                // 20: plugs.v1.Receipt
+	(*emptypb.Empty)(nil),          // 21: google.protobuf.Empty
 }
 var file_plugs_v1_source_service_proto_depIdxs = []int32{
-	13, // 0: plugs.v1.CreateSourceRequest.source:type_name -> plugs.v1.Source
-	13, // 1: plugs.v1.ListSourcesResponse.sources:type_name -> plugs.v1.Source
-	13, // 2: plugs.v1.UpdateSourceRequest.source:type_name -> plugs.v1.Source
-	14, // 3: plugs.v1.UpdateSourceRequest.update_mask:type_name -> google.protobuf.FieldMask
-	15, // 4: plugs.v1.RotateSecretRequest.previous_secret_ttl:type_name -> google.protobuf.Duration
-	12, // 5: plugs.v1.PreviewMappingRequest.headers:type_name -> plugs.v1.PreviewMappingRequest.HeadersEntry
-	16, // 6: plugs.v1.PreviewMappingRequest.field_mappings:type_name -> plugs.v1.FieldMappings
-	17, // 7: plugs.v1.PreviewMappingRequest.event_filter:type_name -> plugs.v1.EventFilter
-	18, // 8: plugs.v1.PreviewMappingResponse.event:type_name -> plugs.v1.UsageEvent
-	9,  // 9: plugs.v1.PreviewMappingResponse.field_errors:type_name -> plugs.v1.FieldError
-	19, // 10: plugs.v1.SendTestEventResponse.receipt:type_name -> plugs.v1.Receipt
-	0,  // 11: plugs.v1.SourceService.CreateSource:input_type -> plugs.v1.CreateSourceRequest
-	1,  // 12: plugs.v1.SourceService.GetSource:input_type -> plugs.v1.GetSourceRequest
-	2,  // 13: plugs.v1.SourceService.ListSources:input_type -> plugs.v1.ListSourcesRequest
-	4,  // 14: plugs.v1.SourceService.UpdateSource:input_type -> plugs.v1.UpdateSourceRequest
-	5,  // 15: plugs.v1.SourceService.DeleteSource:input_type -> plugs.v1.DeleteSourceRequest
-	6,  // 16: plugs.v1.SourceService.RotateSecret:input_type -> plugs.v1.RotateSecretRequest
-	7,  // 17: plugs.v1.SourceService.PreviewMapping:input_type -> plugs.v1.PreviewMappingRequest
-	10, // 18: plugs.v1.SourceService.SendTestEvent:input_type -> plugs.v1.SendTestEventRequest
-	13, // 19: plugs.v1.SourceService.CreateSource:output_type -> plugs.v1.Source
-	13, // 20: plugs.v1.SourceService.GetSource:output_type -> plugs.v1.Source
-	3,  // 21: plugs.v1.SourceService.ListSources:output_type -> plugs.v1.ListSourcesResponse
-	13, // 22: plugs.v1.SourceService.UpdateSource:output_type -> plugs.v1.Source
-	20, // 23: plugs.v1.SourceService.DeleteSource:output_type -> google.protobuf.Empty
-	13, // 24: plugs.v1.SourceService.RotateSecret:output_type -> plugs.v1.Source
-	8,  // 25: plugs.v1.SourceService.PreviewMapping:output_type -> plugs.v1.PreviewMappingResponse
-	11, // 26: plugs.v1.SourceService.SendTestEvent:output_type -> plugs.v1.SendTestEventResponse
-	19, // [19:27] is the sub-list for method output_type
-	11, // [11:19] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	14, // 0: plugs.v1.CreateSourceRequest.source:type_name -> plugs.v1.Source
+	14, // 1: plugs.v1.ListSourcesResponse.sources:type_name -> plugs.v1.Source
+	14, // 2: plugs.v1.UpdateSourceRequest.source:type_name -> plugs.v1.Source
+	15, // 3: plugs.v1.UpdateSourceRequest.update_mask:type_name -> google.protobuf.FieldMask
+	16, // 4: plugs.v1.RotateSecretRequest.previous_secret_ttl:type_name -> google.protobuf.Duration
+	13, // 5: plugs.v1.PreviewMappingRequest.headers:type_name -> plugs.v1.PreviewMappingRequest.HeadersEntry
+	17, // 6: plugs.v1.PreviewMappingRequest.field_mappings:type_name -> plugs.v1.FieldMappings
+	18, // 7: plugs.v1.PreviewMappingRequest.event_filter:type_name -> plugs.v1.EventFilter
+	19, // 8: plugs.v1.PreviewMappingResponse.event:type_name -> plugs.v1.UsageEvent
+	10, // 9: plugs.v1.PreviewMappingResponse.field_errors:type_name -> plugs.v1.FieldError
+	9,  // 10: plugs.v1.PreviewMappingResponse.items:type_name -> plugs.v1.PreviewItem
+	19, // 11: plugs.v1.PreviewItem.event:type_name -> plugs.v1.UsageEvent
+	10, // 12: plugs.v1.PreviewItem.field_errors:type_name -> plugs.v1.FieldError
+	20, // 13: plugs.v1.SendTestEventResponse.receipt:type_name -> plugs.v1.Receipt
+	0,  // 14: plugs.v1.SourceService.CreateSource:input_type -> plugs.v1.CreateSourceRequest
+	1,  // 15: plugs.v1.SourceService.GetSource:input_type -> plugs.v1.GetSourceRequest
+	2,  // 16: plugs.v1.SourceService.ListSources:input_type -> plugs.v1.ListSourcesRequest
+	4,  // 17: plugs.v1.SourceService.UpdateSource:input_type -> plugs.v1.UpdateSourceRequest
+	5,  // 18: plugs.v1.SourceService.DeleteSource:input_type -> plugs.v1.DeleteSourceRequest
+	6,  // 19: plugs.v1.SourceService.RotateSecret:input_type -> plugs.v1.RotateSecretRequest
+	7,  // 20: plugs.v1.SourceService.PreviewMapping:input_type -> plugs.v1.PreviewMappingRequest
+	11, // 21: plugs.v1.SourceService.SendTestEvent:input_type -> plugs.v1.SendTestEventRequest
+	14, // 22: plugs.v1.SourceService.CreateSource:output_type -> plugs.v1.Source
+	14, // 23: plugs.v1.SourceService.GetSource:output_type -> plugs.v1.Source
+	3,  // 24: plugs.v1.SourceService.ListSources:output_type -> plugs.v1.ListSourcesResponse
+	14, // 25: plugs.v1.SourceService.UpdateSource:output_type -> plugs.v1.Source
+	21, // 26: plugs.v1.SourceService.DeleteSource:output_type -> google.protobuf.Empty
+	14, // 27: plugs.v1.SourceService.RotateSecret:output_type -> plugs.v1.Source
+	8,  // 28: plugs.v1.SourceService.PreviewMapping:output_type -> plugs.v1.PreviewMappingResponse
+	12, // 29: plugs.v1.SourceService.SendTestEvent:output_type -> plugs.v1.SendTestEventResponse
+	22, // [22:30] is the sub-list for method output_type
+	14, // [14:22] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_plugs_v1_source_service_proto_init() }
@@ -905,7 +1010,7 @@ func file_plugs_v1_source_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plugs_v1_source_service_proto_rawDesc), len(file_plugs_v1_source_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   13,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

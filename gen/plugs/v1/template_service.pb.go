@@ -194,11 +194,111 @@ func (x *GetTemplateRequest) GetId() string {
 	return ""
 }
 
+type PreviewTemplateMappingRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Template id, for example "stripe".
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// The sample request body exactly as a provider would send it, at most
+	// 1 MiB (a new source's limit).
+	Body string `protobuf:"bytes,2,opt,name=body,proto3" json:"body,omitempty"`
+	// Sample request headers, for mappings that read a header.
+	Headers map[string]string `protobuf:"bytes,3,rep,name=headers,proto3" json:"headers,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Content type of body; empty means application/json.
+	ContentType string `protobuf:"bytes,4,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"`
+	// Draft mappings to try instead of the template's defaults.
+	FieldMappings *FieldMappings `protobuf:"bytes,5,opt,name=field_mappings,json=fieldMappings,proto3" json:"field_mappings,omitempty"`
+	// Draft filter; unset keeps every event.
+	EventFilter *EventFilter `protobuf:"bytes,6,opt,name=event_filter,json=eventFilter,proto3" json:"event_filter,omitempty"`
+	// The metric the event would count towards, shown in the event.
+	MetricId      string `protobuf:"bytes,7,opt,name=metric_id,json=metricId,proto3" json:"metric_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PreviewTemplateMappingRequest) Reset() {
+	*x = PreviewTemplateMappingRequest{}
+	mi := &file_plugs_v1_template_service_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PreviewTemplateMappingRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PreviewTemplateMappingRequest) ProtoMessage() {}
+
+func (x *PreviewTemplateMappingRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_plugs_v1_template_service_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PreviewTemplateMappingRequest.ProtoReflect.Descriptor instead.
+func (*PreviewTemplateMappingRequest) Descriptor() ([]byte, []int) {
+	return file_plugs_v1_template_service_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *PreviewTemplateMappingRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *PreviewTemplateMappingRequest) GetBody() string {
+	if x != nil {
+		return x.Body
+	}
+	return ""
+}
+
+func (x *PreviewTemplateMappingRequest) GetHeaders() map[string]string {
+	if x != nil {
+		return x.Headers
+	}
+	return nil
+}
+
+func (x *PreviewTemplateMappingRequest) GetContentType() string {
+	if x != nil {
+		return x.ContentType
+	}
+	return ""
+}
+
+func (x *PreviewTemplateMappingRequest) GetFieldMappings() *FieldMappings {
+	if x != nil {
+		return x.FieldMappings
+	}
+	return nil
+}
+
+func (x *PreviewTemplateMappingRequest) GetEventFilter() *EventFilter {
+	if x != nil {
+		return x.EventFilter
+	}
+	return nil
+}
+
+func (x *PreviewTemplateMappingRequest) GetMetricId() string {
+	if x != nil {
+		return x.MetricId
+	}
+	return ""
+}
+
 var File_plugs_v1_template_service_proto protoreflect.FileDescriptor
 
 const file_plugs_v1_template_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1fplugs/v1/template_service.proto\x12\bplugs.v1\x1a\x18plugs/v1/resources.proto\"\x86\x01\n" +
+	"\x1fplugs/v1/template_service.proto\x12\bplugs.v1\x1a\x18plugs/v1/resources.proto\x1a\x1dplugs/v1/source_service.proto\"\x86\x01\n" +
 	"\x14ListTemplatesRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
@@ -209,10 +309,22 @@ const file_plugs_v1_template_service_proto_rawDesc = "" +
 	"\ttemplates\x18\x01 \x03(\v2\x12.plugs.v1.TemplateR\ttemplates\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"$\n" +
 	"\x12GetTemplateRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id2\xa4\x01\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"\x89\x03\n" +
+	"\x1dPreviewTemplateMappingRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04body\x18\x02 \x01(\tR\x04body\x12N\n" +
+	"\aheaders\x18\x03 \x03(\v24.plugs.v1.PreviewTemplateMappingRequest.HeadersEntryR\aheaders\x12!\n" +
+	"\fcontent_type\x18\x04 \x01(\tR\vcontentType\x12>\n" +
+	"\x0efield_mappings\x18\x05 \x01(\v2\x17.plugs.v1.FieldMappingsR\rfieldMappings\x128\n" +
+	"\fevent_filter\x18\x06 \x01(\v2\x15.plugs.v1.EventFilterR\veventFilter\x12\x1b\n" +
+	"\tmetric_id\x18\a \x01(\tR\bmetricId\x1a:\n" +
+	"\fHeadersEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x012\x89\x02\n" +
 	"\x0fTemplateService\x12P\n" +
 	"\rListTemplates\x12\x1e.plugs.v1.ListTemplatesRequest\x1a\x1f.plugs.v1.ListTemplatesResponse\x12?\n" +
-	"\vGetTemplate\x12\x1c.plugs.v1.GetTemplateRequest\x1a\x12.plugs.v1.TemplateB/Z-github.com/plugshq/plugs/gen/plugs/v1;plugsv1b\x06proto3"
+	"\vGetTemplate\x12\x1c.plugs.v1.GetTemplateRequest\x1a\x12.plugs.v1.Template\x12c\n" +
+	"\x16PreviewTemplateMapping\x12'.plugs.v1.PreviewTemplateMappingRequest\x1a .plugs.v1.PreviewMappingResponseB/Z-github.com/plugshq/plugs/gen/plugs/v1;plugsv1b\x06proto3"
 
 var (
 	file_plugs_v1_template_service_proto_rawDescOnce sync.Once
@@ -226,24 +338,34 @@ func file_plugs_v1_template_service_proto_rawDescGZIP() []byte {
 	return file_plugs_v1_template_service_proto_rawDescData
 }
 
-var file_plugs_v1_template_service_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
+var file_plugs_v1_template_service_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
 var file_plugs_v1_template_service_proto_goTypes = []any{
-	(*ListTemplatesRequest)(nil),  // 0: plugs.v1.ListTemplatesRequest
-	(*ListTemplatesResponse)(nil), // 1: plugs.v1.ListTemplatesResponse
-	(*GetTemplateRequest)(nil),    // 2: plugs.v1.GetTemplateRequest
-	(*Template)(nil),              // 3: plugs.v1.Template
+	(*ListTemplatesRequest)(nil),          // 0: plugs.v1.ListTemplatesRequest
+	(*ListTemplatesResponse)(nil),         // 1: plugs.v1.ListTemplatesResponse
+	(*GetTemplateRequest)(nil),            // 2: plugs.v1.GetTemplateRequest
+	(*PreviewTemplateMappingRequest)(nil), // 3: plugs.v1.PreviewTemplateMappingRequest
+	nil,                                   // 4: plugs.v1.PreviewTemplateMappingRequest.HeadersEntry
+	(*Template)(nil),                      // 5: plugs.v1.Template
+	(*FieldMappings)(nil),                 // 6: plugs.v1.FieldMappings
+	(*EventFilter)(nil),                   // 7: plugs.v1.EventFilter
+	(*PreviewMappingResponse)(nil),        // 8: plugs.v1.PreviewMappingResponse
 }
 var file_plugs_v1_template_service_proto_depIdxs = []int32{
-	3, // 0: plugs.v1.ListTemplatesResponse.templates:type_name -> plugs.v1.Template
-	0, // 1: plugs.v1.TemplateService.ListTemplates:input_type -> plugs.v1.ListTemplatesRequest
-	2, // 2: plugs.v1.TemplateService.GetTemplate:input_type -> plugs.v1.GetTemplateRequest
-	1, // 3: plugs.v1.TemplateService.ListTemplates:output_type -> plugs.v1.ListTemplatesResponse
-	3, // 4: plugs.v1.TemplateService.GetTemplate:output_type -> plugs.v1.Template
-	3, // [3:5] is the sub-list for method output_type
-	1, // [1:3] is the sub-list for method input_type
-	1, // [1:1] is the sub-list for extension type_name
-	1, // [1:1] is the sub-list for extension extendee
-	0, // [0:1] is the sub-list for field type_name
+	5, // 0: plugs.v1.ListTemplatesResponse.templates:type_name -> plugs.v1.Template
+	4, // 1: plugs.v1.PreviewTemplateMappingRequest.headers:type_name -> plugs.v1.PreviewTemplateMappingRequest.HeadersEntry
+	6, // 2: plugs.v1.PreviewTemplateMappingRequest.field_mappings:type_name -> plugs.v1.FieldMappings
+	7, // 3: plugs.v1.PreviewTemplateMappingRequest.event_filter:type_name -> plugs.v1.EventFilter
+	0, // 4: plugs.v1.TemplateService.ListTemplates:input_type -> plugs.v1.ListTemplatesRequest
+	2, // 5: plugs.v1.TemplateService.GetTemplate:input_type -> plugs.v1.GetTemplateRequest
+	3, // 6: plugs.v1.TemplateService.PreviewTemplateMapping:input_type -> plugs.v1.PreviewTemplateMappingRequest
+	1, // 7: plugs.v1.TemplateService.ListTemplates:output_type -> plugs.v1.ListTemplatesResponse
+	5, // 8: plugs.v1.TemplateService.GetTemplate:output_type -> plugs.v1.Template
+	8, // 9: plugs.v1.TemplateService.PreviewTemplateMapping:output_type -> plugs.v1.PreviewMappingResponse
+	7, // [7:10] is the sub-list for method output_type
+	4, // [4:7] is the sub-list for method input_type
+	4, // [4:4] is the sub-list for extension type_name
+	4, // [4:4] is the sub-list for extension extendee
+	0, // [0:4] is the sub-list for field type_name
 }
 
 func init() { file_plugs_v1_template_service_proto_init() }
@@ -252,13 +374,14 @@ func file_plugs_v1_template_service_proto_init() {
 		return
 	}
 	file_plugs_v1_resources_proto_init()
+	file_plugs_v1_source_service_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plugs_v1_template_service_proto_rawDesc), len(file_plugs_v1_template_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   3,
+			NumMessages:   5,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,8 +19,9 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	TemplateService_ListTemplates_FullMethodName = "/plugs.v1.TemplateService/ListTemplates"
-	TemplateService_GetTemplate_FullMethodName   = "/plugs.v1.TemplateService/GetTemplate"
+	TemplateService_ListTemplates_FullMethodName          = "/plugs.v1.TemplateService/ListTemplates"
+	TemplateService_GetTemplate_FullMethodName            = "/plugs.v1.TemplateService/GetTemplate"
+	TemplateService_PreviewTemplateMapping_FullMethodName = "/plugs.v1.TemplateService/PreviewTemplateMapping"
 )
 
 // TemplateServiceClient is the client API for TemplateService service.
@@ -33,6 +34,11 @@ type TemplateServiceClient interface {
 	ListTemplates(ctx context.Context, in *ListTemplatesRequest, opts ...grpc.CallOption) (*ListTemplatesResponse, error)
 	// Gets one template.
 	GetTemplate(ctx context.Context, in *GetTemplateRequest, opts ...grpc.CallOption) (*Template, error)
+	// Runs a sample payload through the template's default field mappings
+	// (or draft ones given in the request) and a draft filter, as
+	// SourceService.PreviewMapping does for a source: a mapping can be tried
+	// before the source exists. Nothing is verified, stored or forwarded.
+	PreviewTemplateMapping(ctx context.Context, in *PreviewTemplateMappingRequest, opts ...grpc.CallOption) (*PreviewMappingResponse, error)
 }
 
 type templateServiceClient struct {
@@ -63,6 +69,16 @@ func (c *templateServiceClient) GetTemplate(ctx context.Context, in *GetTemplate
 	return out, nil
 }
 
+func (c *templateServiceClient) PreviewTemplateMapping(ctx context.Context, in *PreviewTemplateMappingRequest, opts ...grpc.CallOption) (*PreviewMappingResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PreviewMappingResponse)
+	err := c.cc.Invoke(ctx, TemplateService_PreviewTemplateMapping_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // TemplateServiceServer is the server API for TemplateService service.
 // All implementations must embed UnimplementedTemplateServiceServer
 // for forward compatibility.
@@ -73,6 +89,11 @@ type TemplateServiceServer interface {
 	ListTemplates(context.Context, *ListTemplatesRequest) (*ListTemplatesResponse, error)
 	// Gets one template.
 	GetTemplate(context.Context, *GetTemplateRequest) (*Template, error)
+	// Runs a sample payload through the template's default field mappings
+	// (or draft ones given in the request) and a draft filter, as
+	// SourceService.PreviewMapping does for a source: a mapping can be tried
+	// before the source exists. Nothing is verified, stored or forwarded.
+	PreviewTemplateMapping(context.Context, *PreviewTemplateMappingRequest) (*PreviewMappingResponse, error)
 	mustEmbedUnimplementedTemplateServiceServer()
 }
 
@@ -88,6 +109,9 @@ func (UnimplementedTemplateServiceServer) ListTemplates(context.Context, *ListTe
 }
 func (UnimplementedTemplateServiceServer) GetTemplate(context.Context, *GetTemplateRequest) (*Template, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetTemplate not implemented")
+}
+func (UnimplementedTemplateServiceServer) PreviewTemplateMapping(context.Context, *PreviewTemplateMappingRequest) (*PreviewMappingResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method PreviewTemplateMapping not implemented")
 }
 func (UnimplementedTemplateServiceServer) mustEmbedUnimplementedTemplateServiceServer() {}
 func (UnimplementedTemplateServiceServer) testEmbeddedByValue()                         {}
@@ -146,6 +170,24 @@ func _TemplateService_GetTemplate_Handler(srv interface{}, ctx context.Context, 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _TemplateService_PreviewTemplateMapping_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PreviewTemplateMappingRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TemplateServiceServer).PreviewTemplateMapping(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: TemplateService_PreviewTemplateMapping_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TemplateServiceServer).PreviewTemplateMapping(ctx, req.(*PreviewTemplateMappingRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // TemplateService_ServiceDesc is the grpc.ServiceDesc for TemplateService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -160,6 +202,10 @@ var TemplateService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetTemplate",
 			Handler:    _TemplateService_GetTemplate_Handler,
+		},
+		{
+			MethodName: "PreviewTemplateMapping",
+			Handler:    _TemplateService_PreviewTemplateMapping_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
