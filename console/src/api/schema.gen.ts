@@ -42,10 +42,11 @@ export type JwtSchemeBodyHash = "BODY_HASH_UNSPECIFIED" | "BODY_HASH_SHA256_HEX"
 /**
  * What mapping reads.
  *
+ *  - DOCUMENT_UNSPECIFIED: Unset: the request body, as DOCUMENT_BODY.
  *  - DOCUMENT_BODY: The request body as received.
  *  - DOCUMENT_CLAIMS: The token's claims (its payload), which replace the body.
  */
-export type JwtSchemeDocument = "DOCUMENT_BODY" | "DOCUMENT_CLAIMS";
+export type JwtSchemeDocument = "DOCUMENT_UNSPECIFIED" | "DOCUMENT_BODY" | "DOCUMENT_CLAIMS";
 
 /**
  * Root certificates a chain may lead to.

@@ -734,21 +734,25 @@ func (JwtScheme_BodyHash) EnumDescriptor() ([]byte, []int) {
 type JwtScheme_Document int32
 
 const (
+	// Unset: the request body, as DOCUMENT_BODY.
+	JwtScheme_DOCUMENT_UNSPECIFIED JwtScheme_Document = 0
 	// The request body as received.
-	JwtScheme_DOCUMENT_BODY JwtScheme_Document = 0
+	JwtScheme_DOCUMENT_BODY JwtScheme_Document = 1
 	// The token's claims (its payload), which replace the body.
-	JwtScheme_DOCUMENT_CLAIMS JwtScheme_Document = 1
+	JwtScheme_DOCUMENT_CLAIMS JwtScheme_Document = 2
 )
 
 // Enum value maps for JwtScheme_Document.
 var (
 	JwtScheme_Document_name = map[int32]string{
-		0: "DOCUMENT_BODY",
-		1: "DOCUMENT_CLAIMS",
+		0: "DOCUMENT_UNSPECIFIED",
+		1: "DOCUMENT_BODY",
+		2: "DOCUMENT_CLAIMS",
 	}
 	JwtScheme_Document_value = map[string]int32{
-		"DOCUMENT_BODY":   0,
-		"DOCUMENT_CLAIMS": 1,
+		"DOCUMENT_UNSPECIFIED": 0,
+		"DOCUMENT_BODY":        1,
+		"DOCUMENT_CLAIMS":      2,
 	}
 )
 
@@ -3360,7 +3364,7 @@ func (x *JwtScheme) GetDocument() JwtScheme_Document {
 	if x != nil {
 		return x.Document
 	}
-	return JwtScheme_DOCUMENT_BODY
+	return JwtScheme_DOCUMENT_UNSPECIFIED
 }
 
 func (x *JwtScheme) GetDecodeBase64JsonPaths() []string {
@@ -3888,7 +3892,7 @@ const file_plugs_v1_resources_proto_rawDesc = "" +
 	"\x11ALGORITHM_ED25519\x10\a\"=\n" +
 	"\tCanonical\x12\x19\n" +
 	"\x15CANONICAL_UNSPECIFIED\x10\x00\x12\x15\n" +
-	"\x11CANONICAL_AWS_SNS\x10\x01\"\xbc\b\n" +
+	"\x11CANONICAL_AWS_SNS\x10\x01\"\xd6\b\n" +
 	"\tJwtScheme\x12\x16\n" +
 	"\x06header\x18\x01 \x01(\tR\x06header\x12\x16\n" +
 	"\x06prefix\x18\x02 \x01(\tR\x06prefix\x12\x1b\n" +
@@ -3922,10 +3926,11 @@ const file_plugs_v1_resources_proto_rawDesc = "" +
 	"\x14BODY_HASH_SHA256_HEX\x10\x01\x12\x1b\n" +
 	"\x17BODY_HASH_SHA256_BASE64\x10\x02\x12\x1e\n" +
 	"\x1aBODY_HASH_SHA256_BASE64URL\x10\x03\x12\x16\n" +
-	"\x12BODY_HASH_IDENTITY\x10\x04\"2\n" +
-	"\bDocument\x12\x11\n" +
-	"\rDOCUMENT_BODY\x10\x00\x12\x13\n" +
-	"\x0fDOCUMENT_CLAIMS\x10\x01\"\xc0\x06\n" +
+	"\x12BODY_HASH_IDENTITY\x10\x04\"L\n" +
+	"\bDocument\x12\x18\n" +
+	"\x14DOCUMENT_UNSPECIFIED\x10\x00\x12\x11\n" +
+	"\rDOCUMENT_BODY\x10\x01\x12\x13\n" +
+	"\x0fDOCUMENT_CLAIMS\x10\x02\"\xc0\x06\n" +
 	"\tKeySource\x12,\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x18.plugs.v1.KeySource.KindR\x04kind\x122\n" +
 	"\x06format\x18\x02 \x01(\x0e2\x1a.plugs.v1.KeySource.FormatR\x06format\x12\x1d\n" +
