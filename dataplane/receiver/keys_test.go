@@ -35,21 +35,9 @@ func TestFetchedKeyUnavailable(t *testing.T) {
 	ks := verifytest.NewKeyServer(t, host)
 	key := verifytest.RSAKey(t)
 	var mode atomic.Int32 // 0 down, 1 slow, 2 up
-	release := make(chan struct{})
-	t.Cleanup(func() { close(release) })
-	ks.Handle("/jwks", func(w http.ResponseWriter, r *http.Request) {
-		switch mode.Load() {
-		case 0:
-			http.Error(w, "down", http.StatusBadGateway)
-		case 1:
-			select {
-			case <-release:
-			case <-r.Context().Done():
-			}
-		default:
-			_ = json.NewEncoder(w).Encode(map[string]any{"keys": []any{verifytest.JWK(t, &key.PublicKey, "k1")}})
-		}
-	})
+	ks.Handle("/jwks", keyServer(t, &mode, func(w http.ResponseWriter, _ *http.Request) {
+		_ = json.NewEncoder(w).Encode(map[string]any{"keys": []any{verifytest.JWK(t, &key.PublicKey, "k1")}})
+	}))
 	sc := &plugsv1.SourceConfig{Id: id, TenantId: "t", Status: plugsv1.Source_STATUS_ACTIVE,
 		SignatureScheme: &plugsv1.SignatureScheme{Algorithm: plugsv1.SignatureScheme_ALGORITHM_JWT, Jwt: &plugsv1.JwtScheme{
 			Header: "Authorization", Prefix: "Bearer ", Algorithms: []string{"RS256"},
@@ -113,6 +101,27 @@ func TestFetchedKeyUnavailable(t *testing.T) {
 	}
 }
 
+// keyServer answers as a provider's key server in the state mode holds: 0
+// down (an error status), 1 slow (no answer until the test ends or the
+// caller gives up), 2 up (up answers).
+func keyServer(t *testing.T, mode *atomic.Int32, up http.HandlerFunc) http.HandlerFunc {
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	return func(w http.ResponseWriter, r *http.Request) {
+		switch mode.Load() {
+		case 0:
+			http.Error(w, "down", http.StatusBadGateway)
+		case 1:
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+		default:
+			up(w, r)
+		}
+	}
+}
+
 // A public-key source whose key is asked of the provider's key endpoint
 // (Circle's): while the endpoint is down or slow, webhooks are answered 503
 // key_unavailable with Retry-After and nothing is accepted; once it
@@ -122,26 +131,14 @@ func TestKeyEndpointUnavailable(t *testing.T) {
 	ks := verifytest.NewKeyServer(t, host)
 	key := verifytest.ECKey(t)
 	var mode atomic.Int32 // 0 down, 1 slow, 2 up
-	release := make(chan struct{})
-	t.Cleanup(func() { close(release) })
-	ks.Handle("GET /v2/publicKey/{id}", func(w http.ResponseWriter, r *http.Request) {
-		switch mode.Load() {
-		case 0:
-			http.Error(w, "down", http.StatusServiceUnavailable)
-		case 1:
-			select {
-			case <-release:
-			case <-r.Context().Done():
-			}
-		default:
-			if r.Header.Get("Authorization") != "Bearer api-key-0123456789abcdef" || r.PathValue("id") != "k1" {
-				http.Error(w, "no", http.StatusUnauthorized)
-				return
-			}
-			der, _ := x509.MarshalPKIXPublicKey(&key.PublicKey)
-			_ = json.NewEncoder(w).Encode(map[string]any{"data": map[string]any{"publicKey": base64.StdEncoding.EncodeToString(der)}})
+	ks.Handle("GET /v2/publicKey/{id}", keyServer(t, &mode, func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer api-key-0123456789abcdef" || r.PathValue("id") != "k1" {
+			http.Error(w, "no", http.StatusUnauthorized)
+			return
 		}
-	})
+		der, _ := x509.MarshalPKIXPublicKey(&key.PublicKey)
+		_ = json.NewEncoder(w).Encode(map[string]any{"data": map[string]any{"publicKey": base64.StdEncoding.EncodeToString(der)}})
+	}))
 	source := func(path string) *plugsv1.SourceConfig {
 		return &plugsv1.SourceConfig{Id: id, TenantId: "t", Status: plugsv1.Source_STATUS_ACTIVE,
 			SignatureScheme: &plugsv1.SignatureScheme{Algorithm: plugsv1.SignatureScheme_ALGORITHM_PUBLIC_KEY,

@@ -72,12 +72,8 @@ func compileKeySource(ks *plugsv1.KeySource, paths *payload.Paths) (*keySource, 
 		if len(ks.GetAllowedUrls()) == 0 {
 			return nil, errors.New("keys.allowed_urls is required: a certificate URL a request names is fetched only from allowed hosts")
 		}
-		for _, a := range ks.GetAllowedUrls() {
-			p, err := parseURLPattern(a)
-			if err != nil {
-				return nil, fmt.Errorf("keys.allowed_urls: %w", err)
-			}
-			s.patterns = append(s.patterns, p)
+		if err := s.allow(ks.GetAllowedUrls()); err != nil {
+			return nil, err
 		}
 	case plugsv1.KeySource_KIND_JWKS, plugsv1.KeySource_KIND_KEY_ENDPOINT:
 		u, err := url.Parse(strings.ReplaceAll(ks.GetUrl(), "{secret}", "secret.invalid"))
@@ -90,12 +86,8 @@ func compileKeySource(ks *plugsv1.KeySource, paths *payload.Paths) (*keySource, 
 			if len(ks.GetAllowedUrls()) == 0 {
 				return nil, errors.New("keys.allowed_urls is required when keys.url carries {secret}")
 			}
-			for _, a := range ks.GetAllowedUrls() {
-				p, err := parseURLPattern(a)
-				if err != nil {
-					return nil, fmt.Errorf("keys.allowed_urls: %w", err)
-				}
-				s.patterns = append(s.patterns, p)
+			if err := s.allow(ks.GetAllowedUrls()); err != nil {
+				return nil, err
 			}
 			s.withSecret = true
 		}
@@ -139,6 +131,18 @@ func compileKeySource(ks *plugsv1.KeySource, paths *payload.Paths) (*keySource, 
 
 // fetched reports whether keys come from the provider rather than the
 // source's secrets.
+// allow compiles the URLs keys may be fetched from.
+func (s *keySource) allow(urls []string) error {
+	for _, a := range urls {
+		p, err := parseURLPattern(a)
+		if err != nil {
+			return fmt.Errorf("keys.allowed_urls: %w", err)
+		}
+		s.patterns = append(s.patterns, p)
+	}
+	return nil
+}
+
 func (s *keySource) fetched() bool { return s.kind != plugsv1.KeySource_KIND_SECRET }
 
 // keyRequest is what a request says about its key.
