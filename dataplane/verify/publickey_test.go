@@ -10,6 +10,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"hash/crc32"
@@ -116,7 +117,7 @@ func TestPublicKeySchemes(t *testing.T) {
 			var text string
 			switch c.enc {
 			case plugsv1.SignatureScheme_ENCODING_HEX:
-				text = strings.ToUpper(hexOf(sig))
+				text = strings.ToUpper(hex.EncodeToString(sig))
 			case plugsv1.SignatureScheme_ENCODING_BASE64URL:
 				text = base64.RawURLEncoding.EncodeToString(sig)
 			default:
@@ -145,15 +146,6 @@ func TestPublicKeySchemes(t *testing.T) {
 			}
 		})
 	}
-}
-
-func hexOf(b []byte) string {
-	const digits = "0123456789abcdef"
-	out := make([]byte, 2*len(b))
-	for i, c := range b {
-		out[2*i], out[2*i+1] = digits[c>>4], digits[c&15]
-	}
-	return string(out)
 }
 
 // A secret that is not a key is left out and named, not fatal.
