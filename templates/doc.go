@@ -3,6 +3,8 @@ package templates
 import (
 	"bytes"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/plugshq/plugs/dataplane/verify"
@@ -89,6 +91,21 @@ func verification(s *plugsv1.SignatureScheme) string {
 		return "HTTP Basic credentials"
 	case plugsv1.SignatureScheme_ALGORITHM_ED25519:
 		out = "Ed25519 (" + encodingName(s.GetEncoding()) + ") in " + where
+	case plugsv1.SignatureScheme_ALGORITHM_PUBLIC_KEY:
+		out = publicKeyName(s.GetPublicKey()) + " (" + encodingName(s.GetEncoding()) + ") in " + where + ", " + keySourceName(s.GetPublicKey().GetKeys())
+	case plugsv1.SignatureScheme_ALGORITHM_JWT:
+		j := s.GetJwt()
+		where = "`" + j.GetHeader() + "`"
+		switch {
+		case j.GetJsonPath() != "":
+			where = "body field `" + j.GetJsonPath() + "`"
+		case j.GetWholeBody():
+			where = "the body"
+		}
+		out = "JWT (" + strings.Join(j.GetAlgorithms(), ", ") + ") in " + where + ", " + keySourceName(j.GetKeys())
+		if j.GetBodyHashClaim() != "" {
+			out += ", covering the body"
+		}
 	default:
 		out = algorithmName(s.GetAlgorithm()) + " (" + encodingName(s.GetEncoding()) + ") in " + where
 	}
@@ -110,6 +127,55 @@ func handshakeNote(s *plugsv1.SignatureScheme) string {
 		return ", answers its handshake"
 	}
 	return ""
+}
+
+// publicKeyName names a public-key scheme's algorithm, or the algorithms
+// the request may name.
+func publicKeyName(p *plugsv1.PublicKeyScheme) string {
+	names := map[plugsv1.PublicKeyScheme_Algorithm]string{
+		plugsv1.PublicKeyScheme_ALGORITHM_RSA_PKCS1_SHA1:        "RSA SHA-1",
+		plugsv1.PublicKeyScheme_ALGORITHM_RSA_PKCS1_SHA256:      "RSA SHA-256",
+		plugsv1.PublicKeyScheme_ALGORITHM_RSA_PKCS1_SHA512:      "RSA SHA-512",
+		plugsv1.PublicKeyScheme_ALGORITHM_RSA_PSS_SHA256:        "RSA-PSS SHA-256",
+		plugsv1.PublicKeyScheme_ALGORITHM_ECDSA_P256_SHA256:     "ECDSA P-256",
+		plugsv1.PublicKeyScheme_ALGORITHM_ECDSA_P256_SHA256_RAW: "ECDSA P-256",
+		plugsv1.PublicKeyScheme_ALGORITHM_ED25519:               "Ed25519",
+	}
+	if len(p.GetAlgorithmNames()) == 0 {
+		return names[p.GetAlgorithm()]
+	}
+	var all []string
+	for _, k := range slices.Sorted(maps.Keys(p.GetAlgorithmNames())) {
+		if n := names[p.GetAlgorithmNames()[k]]; !slices.Contains(all, n) {
+			all = append(all, n)
+		}
+	}
+	return strings.Join(all, " or ")
+}
+
+// keySourceName says where the keys of a scheme come from.
+func keySourceName(k *plugsv1.KeySource) string {
+	switch k.GetKind() {
+	case plugsv1.KeySource_KIND_CERTIFICATE_URL:
+		where := "`" + k.GetUrlHeader() + "`"
+		if k.GetUrlJsonPath() != "" {
+			where = "`" + k.GetUrlJsonPath() + "`"
+		}
+		return "certificate from the URL in " + where + " (allowed hosts only)"
+	case plugsv1.KeySource_KIND_JWKS:
+		return "keys from " + k.GetUrl()
+	case plugsv1.KeySource_KIND_X5C:
+		if k.GetRoots() == plugsv1.KeySource_ROOTS_APPLE_ROOT_CA_G3 {
+			return "x5c chain to Apple Root CA - G3"
+		}
+		return "x5c chain to the system roots"
+	case plugsv1.KeySource_KIND_KEY_ENDPOINT:
+		return "key fetched by id from the provider's API"
+	}
+	if k.GetFormat() == plugsv1.KeySource_FORMAT_HMAC {
+		return "HMAC key from the source"
+	}
+	return "public key from the source"
 }
 
 func algorithmName(a plugsv1.SignatureScheme_Algorithm) string {

@@ -67,14 +67,14 @@ func TestTemplateHandshakes(t *testing.T) {
 			req := &verify.Request{Method: c.method, URL: "https://hooks.example.com/in?" + c.query, Header: h,
 				Body: payload.New([]byte(c.body), h.Get("Content-Type"))}
 			if c.signed {
-				if ans, _ := v.Handshake(req, c.query, false, recipeNow); ans != nil {
+				if ans, _ := v.Handshake(req, c.query, false, verify.Options{Now: recipeNow}); ans != nil {
 					t.Fatal("a signed handshake was answered before verification")
 				}
 				if err := v.Verify(req, verify.Options{Now: recipeNow}); err != nil {
 					t.Fatalf("the handshake does not verify: %v", err)
 				}
 			}
-			ans, err := v.Handshake(req, c.query, c.signed, recipeNow)
+			ans, err := v.Handshake(req, c.query, c.signed, verify.Options{Now: recipeNow})
 			if err != nil || ans == nil {
 				t.Fatalf("no answer: %v", err)
 			}

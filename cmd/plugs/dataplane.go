@@ -29,6 +29,7 @@ import (
 	dpserver "github.com/plugshq/plugs/dataplane/server"
 	"github.com/plugshq/plugs/dataplane/snapshot"
 	"github.com/plugshq/plugs/dataplane/snapshotfile"
+	"github.com/plugshq/plugs/dataplane/verify"
 	plugsv1 "github.com/plugshq/plugs/gen/plugs/v1"
 	"github.com/plugshq/plugs/internal/metrics"
 	"github.com/plugshq/plugs/internal/ratelimit"
@@ -335,8 +336,17 @@ func startDataPlane(ctx context.Context, f *dpFlags) (*dataPlane, error) {
 		reg = metrics.NewRegistry()
 	}
 	m := metrics.NewDataPlane(reg)
+	guard, err := egress.NewGuard(splitList(f.egressAllow))
+	if err != nil {
+		conn.Close()
+		nc.Close()
+		return nil, usageErr("--egress-allow: " + err.Error())
+	}
+	// Providers' keys (certificate URLs, key sets) are fetched through the
+	// same guard as deliveries.
+	keys := verify.NewFetcher(verify.FetcherOptions{Client: guard.Client(verify.DefaultFetchTimeout), Log: log})
 	popts := pipeline.Options{Log: log, AllowUnverified: f.allowUnverified,
-		Limits: ratelimit.New(f.rateLimit, f.rateBurst), Observer: m, Tracing: f.tracing}
+		Limits: ratelimit.New(f.rateLimit, f.rateBurst), Observer: m, Tracing: f.tracing, Keys: keys}
 	if b := ratelimit.NewBudget(f.rejectedRate, f.rejectedBurst, 0); b != nil {
 		popts.Rejections = b // a nil *Budget in the interface would not be nil
 	}
@@ -366,13 +376,6 @@ func startDataPlane(ctx context.Context, f *dpFlags) (*dataPlane, error) {
 		conn.Close()
 		nc.Close()
 		return nil, err
-	}
-	guard, err := egress.NewGuard(splitList(f.egressAllow))
-	if err != nil {
-		srv.Stop(ctx)
-		conn.Close()
-		nc.Close()
-		return nil, usageErr("--egress-allow: " + err.Error())
 	}
 	var metricsSrv, pprofSrv *http.Server
 	if f.metricsAddr != "" {

@@ -98,11 +98,26 @@ func deleted(kind, id string) func(*emptypb.Empty) []field {
 	return func(*emptypb.Empty) []field { return []field{{"deleted", kind + " " + id}} }
 }
 
+// publicCell shows a public secret in a table cell: whole when it is one
+// short line (a topic ARN, a webhook id), otherwise its start (a PEM key;
+// the JSON output has it whole).
+func publicCell(v string) string {
+	v = strings.Join(strings.Fields(strings.ReplaceAll(v, "-----BEGIN PUBLIC KEY-----", "")), "")
+	if len(v) > 48 {
+		v = v[:45] + "..."
+	}
+	return "[" + v + "]"
+}
+
 // sourceFields are the lines of one source's table.
 func sourceFields(s *plugsv1.Source) []field {
 	secrets := make([]string, len(s.GetSecrets()))
 	for i, sec := range s.GetSecrets() {
 		secrets[i] = sec.GetFingerprint()
+		if v := sec.GetPublicValue(); v != "" {
+			// Not secret (a public key, a topic ARN): shown, one line.
+			secrets[i] += " " + publicCell(v)
+		}
 		if sec.GetExpireTime() != nil {
 			secrets[i] += " (expires " + timeCell(sec.GetExpireTime()) + ")"
 		}

@@ -318,3 +318,14 @@ func TestSourcesHelp(t *testing.T) {
 		}
 	}
 }
+
+func TestPublicSecretCell(t *testing.T) {
+	for in, want := range map[string]string{
+		"arn:aws:sns:us-east-1:123456789012:usage": "[arn:aws:sns:us-east-1:123456789012:usage]",
+		"-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEEDr2LjtURuePQzplybdC+u4CwrqDqBaWjcMMsTbhdbcwHBcepxo7yAQ\n-----END PUBLIC KEY-----\n": "[MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEEDr2LjtUR...]",
+	} {
+		if got := publicCell(in); got != want {
+			t.Errorf("%q: %q, want %q", in, got, want)
+		}
+	}
+}

@@ -9,6 +9,8 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/plugshq/plugs/controlplane/config"
+	"github.com/plugshq/plugs/controlplane/secrets"
+	"github.com/plugshq/plugs/dataplane/verify"
 	"github.com/plugshq/plugs/ent"
 	"github.com/plugshq/plugs/ent/source"
 	plugsv1 "github.com/plugshq/plugs/gen/plugs/v1"
@@ -64,8 +66,30 @@ func (s *Sources) sourceToProto(ctx context.Context, src *ent.Source, secrets []
 	}
 	secrets = slices.Clone(secrets)
 	slices.SortFunc(secrets, func(a, b *ent.Secret) int { return b.CreateTime.Compare(a.CreateTime) })
+	public := verify.PublicSecret(eff.Scheme)
 	for _, sec := range secrets {
-		out.Secrets = append(out.Secrets, secretInfo(sec))
+		info := secretInfo(sec)
+		if public {
+			info.PublicValue = s.publicValue(ctx, sec)
+		}
+		out.Secrets = append(out.Secrets, info)
 	}
 	return out, nil
+}
+
+// publicValue opens a secret the source's scheme makes public (a public
+// key, a value requests carry) to show it back; one that does not open is
+// left out, and the read still succeeds.
+func (s *Sources) publicValue(ctx context.Context, sec *ent.Secret) string {
+	if s.Keyring == nil {
+		return ""
+	}
+	plain, err := s.Keyring.Open(sec.KeyID, sec.Ciphertext, secrets.Binding{
+		TenantID: sec.TenantID.String(), SourceID: sec.SourceID.String(), SecretID: sec.ID.String(),
+	})
+	if err != nil {
+		s.log().WarnContext(ctx, "a public signing key does not open", "secret_id", sec.ID, "error", err)
+		return ""
+	}
+	return string(plain)
 }

@@ -136,6 +136,17 @@ func validateSchemeFields(v *violations, p string, s *plugsv1.SignatureScheme) {
 		return
 	case plugsv1.SignatureScheme_ALGORITHM_BASIC_AUTH:
 		return
+	case plugsv1.SignatureScheme_ALGORITHM_JWT:
+		// Where the token is, its algorithms and its keys are checked by
+		// compiling the scheme (validateScheme), which names the field.
+		if s.GetJwt() == nil {
+			v.add(p+"jwt", "is required with ALGORITHM_JWT")
+		}
+		return
+	}
+	if alg == plugsv1.SignatureScheme_ALGORITHM_PUBLIC_KEY && s.GetPublicKey() == nil {
+		v.add(p+"public_key", "is required with ALGORITHM_PUBLIC_KEY")
+		return
 	}
 	if _, ok := plugsv1.SignatureScheme_Algorithm_name[int32(alg)]; !ok {
 		v.add(p+"algorithm", "unknown algorithm")
@@ -160,7 +171,7 @@ func validateSchemeFields(v *violations, p string, s *plugsv1.SignatureScheme) {
 			v.add(p+"structured.signature_key", "is required")
 		}
 	}
-	if len(s.GetSignedParts()) == 0 {
+	if len(s.GetSignedParts()) == 0 && s.GetPublicKey().GetCanonical() == plugsv1.PublicKeyScheme_CANONICAL_UNSPECIFIED {
 		v.add(p+"signed_parts", "must name at least one part")
 	}
 	usesTimestamp := false
@@ -189,7 +200,8 @@ func validateSchemeFields(v *violations, p string, s *plugsv1.SignatureScheme) {
 		case plugsv1.SignedPart_KIND_TIMESTAMP:
 			usesTimestamp = true
 		case plugsv1.SignedPart_KIND_BODY, plugsv1.SignedPart_KIND_URL,
-			plugsv1.SignedPart_KIND_SORTED_FORM_PARAMS, plugsv1.SignedPart_KIND_METHOD:
+			plugsv1.SignedPart_KIND_SORTED_FORM_PARAMS, plugsv1.SignedPart_KIND_METHOD,
+			plugsv1.SignedPart_KIND_BODY_CRC32:
 		default:
 			v.add(f+".kind", "unknown part kind")
 		}
@@ -360,6 +372,10 @@ func validateSecret(v *violations, field, secret string, scheme *plugsv1.Signatu
 		v.add(field, fmt.Sprintf("must be at most %d characters", MaxSecretLen))
 		return
 	}
+	if ks := keySource(scheme); ks != nil {
+		validateKeySecret(v, field, secret, ks)
+		return
+	}
 	if scheme.GetAlgorithm() == plugsv1.SignatureScheme_ALGORITHM_BASIC_AUTH {
 		// The data plane compares the decoded credentials, which always
 		// hold a colon (RFC 7617): without one no request could match.
@@ -396,5 +412,37 @@ func validateSecret(v *violations, field, secret string, scheme *plugsv1.Signatu
 	}
 	if len(secret) < MinSecretLen {
 		v.add(field, fmt.Sprintf("too short: at least %d characters", MinSecretLen))
+	}
+}
+
+// keySource is the key source of a public-key or token scheme, nil for
+// other schemes.
+func keySource(scheme *plugsv1.SignatureScheme) *plugsv1.KeySource {
+	switch scheme.GetAlgorithm() {
+	case plugsv1.SignatureScheme_ALGORITHM_PUBLIC_KEY:
+		return scheme.GetPublicKey().GetKeys()
+	case plugsv1.SignatureScheme_ALGORITHM_JWT:
+		return scheme.GetJwt().GetKeys()
+	}
+	return nil
+}
+
+// validateKeySecret checks the secret of a public-key or token scheme: a
+// key must parse as the scheme's format says; a value the request carries
+// (a webhook id, a topic ARN, an audience) may be short, since it is not
+// secret; an HMAC key or a key endpoint's credential is held to the length
+// of any shared secret.
+func validateKeySecret(v *violations, field, secret string, ks *plugsv1.KeySource) {
+	switch {
+	case ks.GetKind() == plugsv1.KeySource_KIND_SECRET && ks.GetFormat() != plugsv1.KeySource_FORMAT_HMAC:
+		if _, err := verify.ParsePublicKey(ks.GetFormat(), []byte(secret)); err != nil {
+			v.add(field, fmt.Sprintf("is not a public key in the scheme's format (%s): %v", ks.GetFormat(), err))
+		}
+	case ks.GetKind() == plugsv1.KeySource_KIND_SECRET || ks.GetKind() == plugsv1.KeySource_KIND_KEY_ENDPOINT:
+		if len(secret) < MinSecretLen {
+			v.add(field, fmt.Sprintf("too short: at least %d characters", MinSecretLen))
+		}
+	case strings.TrimSpace(secret) != secret:
+		v.add(field, "must not start or end with white space: requests carry it exactly")
 	}
 }

@@ -45,6 +45,10 @@ const (
 	// CauseNotReady means the data plane has no configuration yet (it just
 	// started): the source may well exist, so the sender should retry.
 	CauseNotReady Cause = "not_ready"
+	// CauseKeyUnavailable means the key that verifies the request comes
+	// from the provider (a certificate URL, a key set) and could not be
+	// had in time: answered 503 with Retry-After, so the provider retries.
+	CauseKeyUnavailable Cause = "key_unavailable"
 	// CauseControlPlaneUnavailable means a handshake delivered a signing
 	// secret that could not be stored because the control plane did not
 	// answer: the provider should retry its handshake.

@@ -122,6 +122,8 @@ type Pipeline struct {
 	secrets         SecretCapturer
 	// tracer is nil when tracing is off.
 	tracer trace.Tracer
+	// keys fetches providers' keys for public-key schemes.
+	keys *verify.Fetcher
 }
 
 // Observer is told of every webhook handled and how long it took
@@ -165,6 +167,10 @@ type Options struct {
 	// Tracing, when set, traces every webhook: an ingest span with verify,
 	// map and store children. Nil (tracing off) costs nothing.
 	Tracing trace.TracerProvider
+	// Keys fetches and caches the keys of schemes whose keys come from
+	// the provider (certificate URLs, key sets); nil refuses such
+	// requests with key_unavailable.
+	Keys *verify.Fetcher
 	// Secrets stores secrets delivered by handshakes (Asana); nil refuses
 	// such handshakes.
 	Secrets SecretCapturer
@@ -177,7 +183,7 @@ func New(config *snapshot.Store, sink Sink, opts Options) *Pipeline {
 		opts.Log = slog.Default()
 	}
 	p := &Pipeline{config: config, sink: sink, log: opts.Log, allowUnverified: opts.AllowUnverified, limits: opts.Limits,
-		rejections: opts.Rejections, observer: opts.Observer, secrets: opts.Secrets}
+		rejections: opts.Rejections, observer: opts.Observer, secrets: opts.Secrets, keys: opts.Keys}
 	if opts.Tracing != nil {
 		p.tracer = opts.Tracing.Tracer(tracerName)
 	}
@@ -250,7 +256,7 @@ func (p *Pipeline) handle(ctx context.Context, req *Request) *Result {
 	// 3. Handshakes that come unsigned (Meta's GET, Microsoft Graph's
 	// validationToken, Asana's X-Hook-Secret): answered before, and
 	// instead of, verification.
-	ans, err := src.Verifier.Handshake(vreq, req.RawQuery, false, now)
+	ans, err := src.Verifier.Handshake(vreq, req.RawQuery, false, verify.Options{Now: now})
 	switch {
 	case err != nil:
 		return res.reject(verifyCause(err), err.Error())
@@ -268,17 +274,25 @@ func (p *Pipeline) handle(ctx context.Context, req *Request) *Result {
 	unverified := req.SkipVerification && p.allowUnverified
 	if !unverified {
 		span := p.startStep(ctx, "verify")
-		err := src.Verifier.Verify(vreq, verify.Options{Now: now, SkipFreshness: req.Replay})
+		err := src.Verifier.Verify(vreq, verify.Options{Now: now, SkipFreshness: req.Replay, Keys: p.keys, Context: ctx})
 		res.Verify = time.Since(start)
 		endStep(span, err, verifyCause)
 		if err != nil {
+			res.RetryAfter = verify.RetryAfter(err)
 			return res.reject(verifyCause(err), err.Error())
 		}
 	}
 	res.Verified = true
+	if vreq.Document != nil {
+		// A verified token's claims, or the body with its encoded fields
+		// decoded: what the provider vouched for is what is mapped.
+		doc = vreq.Document
+	}
 
-	// 5. Handshakes that are signed like events (Slack, Zoom).
-	if ans, err := src.Verifier.Handshake(vreq, req.RawQuery, true, now); err != nil {
+	// 5. Handshakes that are signed like events (Slack, Zoom, AWS SNS's
+	// subscription confirmation, whose URL is visited first).
+	if ans, err := src.Verifier.Handshake(vreq, req.RawQuery, true, verify.Options{Now: now, Keys: p.keys, Context: ctx}); err != nil {
+		res.RetryAfter = verify.RetryAfter(err)
 		return res.reject(verifyCause(err), err.Error())
 	} else if ans != nil {
 		res.Outcome, res.Answer = Handshake, ans
@@ -413,6 +427,10 @@ func verifyCause(err error) Cause {
 		return CauseSignatureMalformed
 	case errors.Is(err, verify.ErrSignatureStale):
 		return CauseSignatureStale
+	case errors.Is(err, verify.ErrKeyUnavailable):
+		return CauseKeyUnavailable
+	case errors.Is(err, payload.ErrUnparsable):
+		return CauseUnparsablePayload
 	}
 	return CauseSignatureInvalid
 }

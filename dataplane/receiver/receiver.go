@@ -167,6 +167,12 @@ func (rc *Receiver) respond(w http.ResponseWriter, res *pipeline.Result, status 
 		w.Header().Set("Allow", "POST")
 	case pipeline.CauseBackboneUnavailable, pipeline.CauseNotReady, pipeline.CauseControlPlaneUnavailable:
 		w.Header().Set("Retry-After", strconv.Itoa(int(rc.opts.RetryAfter.Seconds())))
+	case pipeline.CauseKeyUnavailable:
+		retry := res.RetryAfter
+		if retry <= 0 {
+			retry = rc.opts.RetryAfter
+		}
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(retry.Seconds()))))
 	case pipeline.CauseRateLimited, pipeline.CauseTooManyRejections:
 		// Whole seconds, rounded up: a sender retrying at once would be
 		// refused again.
@@ -204,6 +210,7 @@ var messages = map[pipeline.Cause]string{
 	pipeline.CauseBackboneUnavailable:     "temporarily unable to store the event; retry later",
 	pipeline.CauseNotReady:                "starting up; retry later",
 	pipeline.CauseControlPlaneUnavailable: "the handshake's secret could not be stored yet; retry later",
+	pipeline.CauseKeyUnavailable:          "the provider's signing key could not be fetched; retry later",
 	pipeline.CauseRateLimited:             "too many requests; retry after the time in Retry-After",
 	pipeline.CauseTooManyRejections:       "too many rejected requests for this source; retry after the time in Retry-After",
 }
@@ -220,7 +227,7 @@ func statusOf(c pipeline.Cause) int {
 		return http.StatusBadRequest
 	case pipeline.CauseMappingFailed:
 		return http.StatusUnprocessableEntity
-	case pipeline.CauseBackboneUnavailable, pipeline.CauseNotReady, pipeline.CauseControlPlaneUnavailable:
+	case pipeline.CauseBackboneUnavailable, pipeline.CauseNotReady, pipeline.CauseControlPlaneUnavailable, pipeline.CauseKeyUnavailable:
 		return http.StatusServiceUnavailable
 	case pipeline.CauseRateLimited, pipeline.CauseTooManyRejections:
 		return http.StatusTooManyRequests

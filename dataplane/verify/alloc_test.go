@@ -30,13 +30,13 @@ func TestEventsDoNotAllocate(t *testing.T) {
 		allocs := testing.AllocsPerRun(100, func() {
 			doc.Reset(body, jsonCT)
 			req := verify.Request{Method: http.MethodPost, URL: testURL, Header: h, Body: &doc}
-			if ans, err := v.Handshake(&req, "", false, testNow); ans != nil || err != nil {
+			if ans, err := v.Handshake(&req, "", false, verify.Options{Now: testNow}); ans != nil || err != nil {
 				t.Fatal(ans, err)
 			}
 			if err := v.Verify(&req, verify.Options{Now: testNow}); err != nil {
 				t.Fatal(err)
 			}
-			if ans, err := v.Handshake(&req, "", true, testNow); ans != nil || err != nil {
+			if ans, err := v.Handshake(&req, "", true, verify.Options{Now: testNow}); ans != nil || err != nil {
 				t.Fatal(ans, err)
 			}
 		})

@@ -22,6 +22,13 @@ var (
 	ErrSignatureInvalid = errors.New("verify: signature does not match")
 	// ErrInvalidScheme means a scheme cannot be compiled.
 	ErrInvalidScheme = errors.New("verify: invalid signature scheme")
+	// ErrKeyUnavailable means the key a request needs is fetched from the
+	// provider (a certificate URL, a key set, a key endpoint) and could not
+	// be had in time, or the fetch failed a moment ago. It is not the
+	// sender's fault: the answer is 503 with Retry-After, so the provider
+	// retries; RetryAfter says when. Errors wrapping it are
+	// *KeyUnavailableError.
+	ErrKeyUnavailable = errors.New("verify: signing key unavailable")
 	// ErrCannotSign means Sign cannot produce a signature for the scheme
 	// with what it was given (an Ed25519 scheme needs the private key).
 	ErrCannotSign = errors.New("verify: cannot sign with this scheme")

@@ -13,7 +13,7 @@ import (
 
 var sentinels = []error{
 	verify.ErrSecretMissing, verify.ErrSignatureMissing, verify.ErrSignatureMalformed,
-	verify.ErrSignatureStale, verify.ErrSignatureInvalid,
+	verify.ErrSignatureStale, verify.ErrSignatureInvalid, verify.ErrKeyUnavailable,
 }
 
 func isSentinel(err error) bool {

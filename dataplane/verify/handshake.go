@@ -43,6 +43,9 @@ type handshakeRule struct {
 	answer      *plugsv1.HandshakeAnswer
 	// needsKey is set when the answer holds a MAC of the challenge.
 	needsKey bool
+	// confirm, when set, is where the URL visited before answering is
+	// read (confirm.go).
+	confirm *handshakeInput
 }
 
 type handshakeCond struct {
@@ -127,6 +130,9 @@ func (v *Verifier) compileHandshakes(scheme *plugsv1.SignatureScheme) error {
 		if hr.capture {
 			v.captures = true
 		}
+		if hr.confirm != nil {
+			v.confirms = true
+		}
 		v.handshakes = append(v.handshakes, hr)
 	}
 	return nil
@@ -157,6 +163,16 @@ func compileRule(r *plugsv1.HandshakeRule) (handshakeRule, error) {
 			return hr, fmt.Errorf("verify_token: %w", err)
 		}
 		hr.verifyToken = in
+	}
+	if r.GetConfirmUrl() != nil {
+		in, err := compileInput(r.GetConfirmUrl())
+		if err != nil {
+			return hr, fmt.Errorf("confirm_url: %w", err)
+		}
+		if !hr.signed {
+			return hr, fmt.Errorf("confirm_url needs a signed rule: only a verified request may have the data plane visit a URL")
+		}
+		hr.confirm = in
 	}
 	if hr.capture {
 		if hr.challenge == nil {
@@ -241,8 +257,10 @@ func (v *Verifier) AnswersMethod(method string) bool {
 // answered, and after it (verified true), when only signed ones are.
 // Unsigned handshakes (Meta's subscription check, Twitter's CRC, Microsoft
 // Graph's validationToken, Asana's X-Hook-Secret) prove nothing about the
-// sender and are answered without touching the event path.
-func (v *Verifier) Handshake(req *Request, rawQuery string, verified bool, now time.Time) (*Answer, error) {
+// sender and are answered without touching the event path. opts gives the
+// time, and for a handshake that visits a confirmation URL (AWS SNS) the
+// fetcher and context of the visit.
+func (v *Verifier) Handshake(req *Request, rawQuery string, verified bool, opts Options) (*Answer, error) {
 	if verified && !v.signedHandshakes || !verified && !v.unsignedHandshakes {
 		return nil, nil
 	}
@@ -259,7 +277,7 @@ func (v *Verifier) Handshake(req *Request, rawQuery string, verified bool, now t
 		if !ok {
 			continue
 		}
-		return v.answer(r, &hr, now)
+		return v.answer(r, &hr, &opts)
 	}
 	return nil, nil
 }
@@ -285,7 +303,8 @@ func (r *handshakeRule) matches(hr *handshakeRequest) (bool, error) {
 	return true, nil
 }
 
-func (v *Verifier) answer(r *handshakeRule, hr *handshakeRequest, now time.Time) (*Answer, error) {
+func (v *Verifier) answer(r *handshakeRule, hr *handshakeRequest, opts *Options) (*Answer, error) {
+	now := opts.Now
 	if r.verifyToken != nil {
 		want := v.scheme.GetVerifyToken()
 		if want == "" {
@@ -377,6 +396,18 @@ func (v *Verifier) answer(r *handshakeRule, hr *handshakeRequest, now time.Time)
 			return nil, fmt.Errorf("%w: %s cannot be echoed in a header", ErrSignatureMalformed, r.challenge.text)
 		}
 		ans.Header.Set(h.GetName(), val)
+	}
+	if r.confirm != nil {
+		raw, err := hr.value(r.confirm)
+		if err != nil {
+			return nil, err
+		}
+		if raw == "" {
+			return nil, fmt.Errorf("%w: %s", ErrSignatureMissing, r.confirm.text)
+		}
+		if err := v.visit(raw, opts); err != nil {
+			return nil, err
+		}
 	}
 	return ans, nil
 }

@@ -95,7 +95,7 @@ func TestHandshakeRules(t *testing.T) {
 				body = testBody
 			}
 			v := mustCompile(t, c.scheme, secretsOf(testSecret))
-			ans, err := v.Handshake(newRequest(method, testURL, jsonCT, c.header, body), c.query, c.verified, testNow)
+			ans, err := v.Handshake(newRequest(method, testURL, jsonCT, c.header, body), c.query, c.verified, verify.Options{Now: testNow})
 			wantErr(t, "Handshake", err, c.want)
 			switch {
 			case c.want != nil:
@@ -134,7 +134,7 @@ func TestHandshakeCapturesSecret(t *testing.T) {
 		Answer: &plugsv1.HandshakeAnswer{Headers: []*plugsv1.HandshakeField{{Name: "X-Hook-Secret", Value: &plugsv1.HandshakeValue{}}}}})
 	const hookSecret = "b537207f20cbfa02357cf448134da559e8bd39d61597dcd5631b8012eae53e81"
 	handshake := func(v *verify.Verifier, value string) (*verify.Answer, error) {
-		return v.Handshake(newRequest(http.MethodPost, testURL, jsonCT, headers("X-Hook-Secret", value), ""), "", false, testNow)
+		return v.Handshake(newRequest(http.MethodPost, testURL, jsonCT, headers("X-Hook-Secret", value), ""), "", false, verify.Options{Now: testNow})
 	}
 
 	fresh := mustCompile(t, asana, nil)
@@ -160,7 +160,7 @@ func TestHandshakeCapturesSecret(t *testing.T) {
 		t.Fatalf("after expiry: %+v, %v", ans, err)
 	}
 	// A request without the header is an event, verified as usual.
-	if ans, err := fresh.Handshake(newRequest(http.MethodPost, testURL, jsonCT, nil, testBody), "", false, testNow); ans != nil || err != nil {
+	if ans, err := fresh.Handshake(newRequest(http.MethodPost, testURL, jsonCT, nil, testBody), "", false, verify.Options{Now: testNow}); ans != nil || err != nil {
 		t.Fatalf("event: %+v, %v", ans, err)
 	}
 	// Events verify under the captured secret.

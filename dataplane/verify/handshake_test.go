@@ -33,14 +33,14 @@ func TestDiscordPing(t *testing.T) {
 		if err := v.Verify(req, verify.Options{Now: now}); err != nil {
 			t.Fatal(err)
 		}
-		ans, err := v.Handshake(req, "", true, now)
+		ans, err := v.Handshake(req, "", true, verify.Options{Now: now})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if got := ans != nil && string(ans.Body) == `{"type":1}`; got != wantPong {
 			t.Fatalf("%s: answer %v", body, ans)
 		}
-		if ans, _ := v.Handshake(req, "", false, now); ans != nil {
+		if ans, _ := v.Handshake(req, "", false, verify.Options{Now: now}); ans != nil {
 			t.Fatal("an unverified PING was answered")
 		}
 	}

@@ -20,6 +20,11 @@ const ClockSkew = time.Minute
 // a captured request be accepted a second time, as a new event. Zero for
 // schemes without a timestamp, whose requests never go stale.
 func (v *Verifier) ReplayWindow() time.Duration {
+	if v.jwt != nil && v.jwt.maxAge > 0 {
+		// A token is fresh from max_age (and the leeway) before to the
+		// leeway after its iat.
+		return v.jwt.maxAge + 2*v.jwt.leeway + ClockSkew
+	}
 	switch {
 	case !v.hasTS,
 		v.alg == plugsv1.SignatureScheme_ALGORITHM_TOKEN,

@@ -49,8 +49,11 @@ type Signed struct {
 // time now, exactly as Verify checks it. It serves test events and the
 // `plugs sign` command. Ed25519 schemes need SignEd25519.
 func Sign(scheme *plugsv1.SignatureScheme, secret string, m Message, now time.Time) (*Signed, error) {
-	if scheme.GetAlgorithm() == plugsv1.SignatureScheme_ALGORITHM_ED25519 {
+	switch scheme.GetAlgorithm() {
+	case plugsv1.SignatureScheme_ALGORITHM_ED25519:
 		return nil, fmt.Errorf("%w: Ed25519 needs the private key", ErrCannotSign)
+	case plugsv1.SignatureScheme_ALGORITHM_PUBLIC_KEY, plugsv1.SignatureScheme_ALGORITHM_JWT:
+		return nil, fmt.Errorf("%w: the provider signs with its private key", ErrCannotSign)
 	}
 	return sign(scheme, []byte(secret), nil, m, now)
 }

@@ -64,6 +64,9 @@ type Verifier struct {
 	tsSigned, idSigned bool
 	// Keys whose secrets did not decode; reported by Problems.
 	problems []string
+	// pk and jwt are set for ALGORITHM_PUBLIC_KEY and ALGORITHM_JWT.
+	pk  *pkScheme
+	jwt *jwtScheme
 
 	// Signature locations and signed-string sources beyond one header
 	// (sources.go).
@@ -84,6 +87,9 @@ type Verifier struct {
 	handshakes                           []handshakeRule
 	signedHandshakes, unsignedHandshakes bool
 	captures                             bool
+	// confirms is set when a handshake visits a confirmation URL
+	// (confirm.go).
+	confirms bool
 
 	states sync.Pool // *state
 }
@@ -110,6 +116,9 @@ type key struct {
 	pub    ed25519.PublicKey
 	expire time.Time // zero: never
 	macs   sync.Pool // hash.Hash keyed with raw
+	// pubs are the keys of public-key and token schemes whose secrets are
+	// keys.
+	pubs []publicKey
 }
 
 // state is the scratch space of one verification, pooled.
@@ -217,8 +226,10 @@ func Compile(scheme *plugsv1.SignatureScheme, secrets []*plugsv1.SigningSecret) 
 				return nil, fmt.Errorf("%w: signed_parts[%d]: query parameter name missing", ErrInvalidScheme, i)
 			}
 		case plugsv1.SignedPart_KIND_SECRET:
-			if digestHash(v.alg) == nil {
-				return nil, fmt.Errorf("%w: signed_parts[%d]: KIND_SECRET is only signed by plain-digest algorithms", ErrInvalidScheme, i)
+			// Plain digests hash the secret with the message; public-key
+			// schemes sign a secret value in plain (PayPal's webhook id).
+			if digestHash(v.alg) == nil && v.alg != plugsv1.SignatureScheme_ALGORITHM_PUBLIC_KEY {
+				return nil, fmt.Errorf("%w: signed_parts[%d]: KIND_SECRET is only signed by plain-digest and public-key algorithms", ErrInvalidScheme, i)
 			}
 			hasSecret = true
 		case plugsv1.SignedPart_KIND_UNSPECIFIED:
@@ -246,8 +257,19 @@ func Compile(scheme *plugsv1.SignatureScheme, secrets []*plugsv1.SigningSecret) 
 			return nil, fmt.Errorf("%w: token scheme needs token_header, token_query_param or token_json_path", ErrInvalidScheme)
 		}
 	case v.alg == plugsv1.SignatureScheme_ALGORITHM_BASIC_AUTH:
+	case v.alg == plugsv1.SignatureScheme_ALGORITHM_PUBLIC_KEY, v.alg == plugsv1.SignatureScheme_ALGORITHM_JWT:
+		if err := v.compileAsymmetric(scheme, secrets); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrInvalidScheme, err)
+		}
+		if err := v.checkConfirms(); err != nil {
+			return nil, err
+		}
+		return v, nil
 	default:
 		return nil, fmt.Errorf("%w: algorithm %v", ErrInvalidScheme, v.alg)
+	}
+	if err := v.checkConfirms(); err != nil {
+		return nil, err
 	}
 	if newHash != nil || v.plain || v.alg == plugsv1.SignatureScheme_ALGORITHM_ED25519 {
 		if v.header == "" && v.sigSlot < 0 && v.sigQuery == "" {

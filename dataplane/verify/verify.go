@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"context"
 	"crypto/ed25519"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -9,6 +10,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"hash"
+	"hash/crc32"
 	"net/http"
 	"net/url"
 	"slices"
@@ -31,6 +33,10 @@ type Request struct {
 	Header http.Header
 	// Body is the raw body and its parsed view.
 	Body *payload.Doc
+	// Document is set by Verify when what mapping reads is not the body:
+	// a verified token's claims, or the body with encoded fields decoded
+	// (JwtScheme.document). Nil means the body.
+	Document *payload.Doc
 }
 
 // Options adjust one verification.
@@ -40,6 +46,11 @@ type Options struct {
 	// SkipFreshness skips the timestamp tolerance check, for replaying a
 	// request received earlier. The signature is still checked.
 	SkipFreshness bool
+	// Keys fetches the keys of schemes whose keys come from the provider;
+	// without it such schemes fail with ErrKeyUnavailable.
+	Keys *Fetcher
+	// Context bounds a key fetch; nil means none beyond Keys' own bounds.
+	Context context.Context
 }
 
 // Verify returns nil when the request carries a valid signature (or token)
@@ -62,35 +73,24 @@ func (v *Verifier) verify(req *Request, opts Options) error {
 		return v.verifyToken(req, opts.Now)
 	case plugsv1.SignatureScheme_ALGORITHM_BASIC_AUTH:
 		return v.verifyBasic(req, opts.Now)
+	case plugsv1.SignatureScheme_ALGORITHM_PUBLIC_KEY:
+		return v.verifyPublicKey(req, opts)
+	case plugsv1.SignatureScheme_ALGORITHM_JWT:
+		return v.verifyJWT(req, opts)
 	}
 	st := v.states.Get().(*state)
 	defer v.states.Put(st)
 	st.n = 0
 
-	tsText, err := v.collectAll(st, req)
+	tsText, err := v.collectAll(req, func(sig string) bool { return v.add(st, sig) })
 	if err != nil {
 		return err
 	}
 	if st.n == 0 {
 		return fmt.Errorf("%w: no signature in the expected encoding", ErrSignatureMalformed)
 	}
-	if v.tsSlot >= 0 && v.tsSigned && tsText == "" {
-		// The timestamp is signed but travels in the body (as Mailgun's
-		// does): it has to be read before the MAC can be computed.
-		val, err := v.paths.Get(req.Body, v.tsSlot)
-		if err != nil || !val.Present() {
-			return fmt.Errorf("%w: no timestamp in the body", ErrSignatureMissing)
-		}
-		tsText = val.Text()
-	}
-	if v.hasTS && v.tsSlot < 0 && tsText == "" {
-		if v.tsHeader != "" {
-			return fmt.Errorf("%w: header %s", ErrSignatureMissing, v.tsHeader)
-		}
-		return fmt.Errorf("%w: no timestamp in the signature header", ErrSignatureMalformed)
-	}
-	if v.idSigned && v.headerValue(req.Header, v.idHeader) == "" {
-		return fmt.Errorf("%w: header %s", ErrSignatureMissing, v.idHeader)
+	if tsText, err = v.signedTimestamp(req, tsText); err != nil {
+		return err
 	}
 	matched := false
 	for _, k := range v.keys {
@@ -112,6 +112,12 @@ func (v *Verifier) verify(req *Request, opts Options) error {
 	if err := v.checkBodyHash(req); err != nil {
 		return err
 	}
+	return v.checkFresh(req, tsText, opts)
+}
+
+// checkFresh checks the timestamp of a request whose signature matched
+// against the scheme's tolerance.
+func (v *Verifier) checkFresh(req *Request, tsText string, opts Options) error {
 	if !v.hasTS || opts.SkipFreshness {
 		return nil
 	}
@@ -132,6 +138,31 @@ func (v *Verifier) verify(req *Request, opts Options) error {
 	return nil
 }
 
+// signedTimestamp returns the timestamp text the signature covers, read
+// from the body when it travels there, and checks that the signed headers
+// are present.
+func (v *Verifier) signedTimestamp(req *Request, tsText string) (string, error) {
+	if v.tsSlot >= 0 && v.tsSigned && tsText == "" {
+		// The timestamp is signed but travels in the body (as Mailgun's
+		// does): it has to be read before the MAC can be computed.
+		val, err := v.paths.Get(req.Body, v.tsSlot)
+		if err != nil || !val.Present() {
+			return "", fmt.Errorf("%w: no timestamp in the body", ErrSignatureMissing)
+		}
+		tsText = val.Text()
+	}
+	if v.hasTS && v.tsSlot < 0 && tsText == "" {
+		if v.tsHeader != "" {
+			return "", fmt.Errorf("%w: header %s", ErrSignatureMissing, v.tsHeader)
+		}
+		return "", fmt.Errorf("%w: no timestamp in the signature header", ErrSignatureMalformed)
+	}
+	if v.idSigned && v.headerValue(req.Header, v.idHeader) == "" {
+		return "", fmt.Errorf("%w: header %s", ErrSignatureMissing, v.idHeader)
+	}
+	return tsText, nil
+}
+
 func (v *Verifier) activeKeys(now time.Time) int {
 	n := 0
 	for _, k := range v.keys {
@@ -144,19 +175,27 @@ func (v *Verifier) activeKeys(now time.Time) int {
 
 func (k *key) activeAt(now time.Time) bool { return k.expire.IsZero() || now.Before(k.expire) }
 
-// collectAll decodes every signature the request carries into st and
-// returns the timestamp text it carries with them. The signature header and
-// each of its alternatives present are read, so a request signed under two
-// keys in two headers passes with either.
-func (v *Verifier) collectAll(st *state, req *Request) (string, error) {
+// collectAll hands every signature the request carries to add, which
+// reports whether it took it (decoded it), and returns the timestamp text
+// the request carries with them. The signature header and each of its
+// alternatives present are read, so a request signed under two keys in two
+// headers passes with either.
+func (v *Verifier) collectAll(req *Request, add func(string) bool) (string, error) {
 	if v.sigSlot >= 0 || v.sigQuery != "" {
 		text, err := v.signatureText(req)
 		if err != nil {
 			return "", err
 		}
-		return v.collect(st, text, req)
+		return v.split(text, req, add)
 	}
-	ts, found := "", false
+	ts, found, taken := "", false, 0
+	count := func(sig string) bool {
+		ok := add(sig)
+		if ok {
+			taken++
+		}
+		return ok
+	}
 	var firstErr error
 	for _, h := range v.sigHeaders {
 		vals := req.Header[h]
@@ -164,7 +203,7 @@ func (v *Verifier) collectAll(st *state, req *Request) (string, error) {
 			continue
 		}
 		found = true
-		t, err := v.collect(st, vals[0], req)
+		t, err := v.split(vals[0], req, count)
 		if err != nil {
 			if firstErr == nil {
 				firstErr = err
@@ -178,7 +217,7 @@ func (v *Verifier) collectAll(st *state, req *Request) (string, error) {
 	switch {
 	case !found:
 		return "", fmt.Errorf("%w: header %s", ErrSignatureMissing, v.header)
-	case st.n == 0 && firstErr != nil:
+	case taken == 0 && firstErr != nil:
 		return "", firstErr
 	}
 	return ts, nil
@@ -210,10 +249,10 @@ func (v *Verifier) signatureText(req *Request) (string, error) {
 	return "", fmt.Errorf("%w: no signature location", ErrSignatureMissing)
 }
 
-// collect decodes the signatures of text into st and returns the timestamp
-// text the request carries (from the structured header or the timestamp
-// header).
-func (v *Verifier) collect(st *state, text string, req *Request) (string, error) {
+// split hands each signature text of text to add, in order, and returns
+// the timestamp text the request carries (from the structured header or
+// the timestamp header).
+func (v *Verifier) split(text string, req *Request, add func(string) bool) (string, error) {
 	ts := ""
 	if v.tsHeader != "" {
 		ts = strings.TrimSpace(v.headerValue(req.Header, v.tsHeader))
@@ -229,7 +268,7 @@ func (v *Verifier) collect(st *state, text string, req *Request) (string, error)
 				continue
 			}
 			if sig, ok := strings.CutPrefix(item, v.prefix); ok {
-				v.add(st, sig)
+				add(sig)
 			}
 		}
 	case v.structed != nil:
@@ -242,7 +281,7 @@ func (v *Verifier) collect(st *state, text string, req *Request) (string, error)
 			}
 			switch k {
 			case sigKey:
-				v.add(st, val)
+				add(val)
 			case tsKey:
 				if tsKey != "" {
 					ts = val
@@ -260,32 +299,34 @@ func (v *Verifier) collect(st *state, text string, req *Request) (string, error)
 				// Webhooks' "v1a," next to "v1,"): not ours to check.
 				continue
 			}
-			v.add(st, sig)
+			add(sig)
 		}
 	default:
 		sig, ok := strings.CutPrefix(strings.TrimSpace(text), v.prefix)
 		if !ok {
 			return "", fmt.Errorf("%w: expected prefix %q", ErrSignatureMalformed, v.prefix)
 		}
-		v.add(st, sig)
+		add(sig)
 	}
 	return ts, nil
 }
 
-// add decodes one signature into st; one that does not decode is skipped.
-func (v *Verifier) add(st *state, text string) {
+// add decodes one signature into st; one that does not decode is skipped
+// (and reported false).
+func (v *Verifier) add(st *state, text string) bool {
 	if st.n == maxSignatures || text == "" {
-		return
+		return false
 	}
 	dst := st.sigs[st.n][:]
 	src := append(st.scratch[:0], text...)
 	st.scratch = src[:0]
 	n, err := decode(v.enc, dst, src)
 	if err != nil || n == 0 {
-		return
+		return false
 	}
 	st.lens[st.n] = n
 	st.n++
+	return true
 }
 
 func decode(enc plugsv1.SignatureScheme_Encoding, dst, src []byte) (int, error) {
@@ -446,6 +487,8 @@ func (v *Verifier) appendPart(buf []byte, p part, req *Request, ts string, secre
 		return append(buf, req.URL...), nil
 	case plugsv1.SignedPart_KIND_SORTED_FORM_PARAMS:
 		return appendSortedForm(buf, req.Body)
+	case plugsv1.SignedPart_KIND_BODY_CRC32:
+		return strconv.AppendUint(buf, uint64(crc32.ChecksumIEEE(req.Body.Raw())), 10), nil
 	case plugsv1.SignedPart_KIND_BODY_FIELD:
 		val, err := v.paths.Get(req.Body, p.slot)
 		if err != nil {

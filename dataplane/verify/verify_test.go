@@ -1173,7 +1173,7 @@ func TestHandshake(t *testing.T) {
 				body = testBody
 			}
 			v := mustCompile(t, c.scheme, secrets)
-			ans, err := v.Handshake(newRequest(method, testURL+"&"+c.query, jsonCT, c.header, body), c.query, c.verified, testNow)
+			ans, err := v.Handshake(newRequest(method, testURL+"&"+c.query, jsonCT, c.header, body), c.query, c.verified, verify.Options{Now: testNow})
 			wantErr(t, "Handshake", err, c.want)
 			if c.want != nil {
 				if ans != nil {

@@ -66,6 +66,12 @@ func Sign(spec Spec, now time.Time) (*Webhook, error) {
 	if mappings == nil {
 		mappings = spec.Template.GetFieldMappings()
 	}
+	switch scheme.GetAlgorithm() {
+	case plugsv1.SignatureScheme_ALGORITHM_PUBLIC_KEY, plugsv1.SignatureScheme_ALGORITHM_JWT:
+		// Signed with the provider's private key, which no source holds:
+		// said before anything is done to a body that may be a token.
+		return nil, fmt.Errorf("%w: %s requests are signed with the provider's private key", verify.ErrCannotSign, scheme.GetAlgorithm())
+	}
 	contentType := spec.Template.GetSampleContentType()
 	if contentType == "" {
 		contentType = "application/json"

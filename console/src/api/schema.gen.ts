@@ -32,6 +32,41 @@ export type DestinationServiceRetryDeliveryBody = Record<string, never>;
  */
 export type DestinationSignatureStyle = "SIGNATURE_STYLE_UNSPECIFIED" | "SIGNATURE_STYLE_STANDARD_WEBHOOKS" | "SIGNATURE_STYLE_HUB";
 
+/**
+ * Hashes of the body a claim may carry.
+ *
+ *  - BODY_HASH_IDENTITY: The claim is the body itself, as text (Lago's "data").
+ */
+export type JwtSchemeBodyHash = "BODY_HASH_UNSPECIFIED" | "BODY_HASH_SHA256_HEX" | "BODY_HASH_SHA256_BASE64" | "BODY_HASH_SHA256_BASE64URL" | "BODY_HASH_IDENTITY";
+
+/**
+ * What mapping reads.
+ *
+ *  - DOCUMENT_UNSPECIFIED: Unset: the request body, as DOCUMENT_BODY.
+ *  - DOCUMENT_BODY: The request body as received.
+ *  - DOCUMENT_CLAIMS: The token's claims (its payload), which replace the body.
+ */
+export type JwtSchemeDocument = "DOCUMENT_UNSPECIFIED" | "DOCUMENT_BODY" | "DOCUMENT_CLAIMS";
+
+/**
+ * Root certificates a chain may lead to.
+ *
+ *  - ROOTS_UNSPECIFIED: No chain is checked: the certificate's URL (allowed_urls) is what
+ * vouches for it, as AWS SNS documents. Only for KIND_CERTIFICATE_URL.
+ *  - ROOTS_SYSTEM: The operating system's roots (the public web PKI).
+ *  - ROOTS_APPLE_ROOT_CA_G3: Apple Root CA - G3, embedded in the binary.
+ */
+export type KeySourceRoots = "ROOTS_UNSPECIFIED" | "ROOTS_SYSTEM" | "ROOTS_APPLE_ROOT_CA_G3";
+
+/**
+ * Canonical strings that signed_parts cannot express.
+ *
+ *  - CANONICAL_AWS_SNS: AWS SNS: "Name\nvalue\n" for each signed field of the JSON body, in
+ * the order the type of message (Notification, SubscriptionConfirmation,
+ * UnsubscribeConfirmation) signs them.
+ */
+export type PublicKeySchemeCanonical = "CANONICAL_UNSPECIFIED" | "CANONICAL_AWS_SNS";
+
 export type ReceiptServiceCancelReplayOperationBody = Record<string, never>;
 
 export interface ReceiptServiceReplayReceiptBody {
@@ -71,23 +106,6 @@ export interface ReceiptServiceReplayReceiptsBody {
 export type ReplayOperationState = "STATE_UNSPECIFIED" | "STATE_RUNNING" | "STATE_SUCCEEDED" | "STATE_FAILED" | "STATE_CANCELLED";
 
 /**
- * Algorithm of a scheme.
- *
- *  - ALGORITHM_TOKEN: A shared token compared in constant time, no MAC.
- *  - ALGORITHM_BASIC_AUTH: HTTP Basic credentials: the secret is "user:password".
- *  - ALGORITHM_SHA256: A plain digest (no HMAC) of the signed parts, which must include the
- * secret through KIND_SECRET: Recharge's sha256(secret + body),
- * Midtrans' sha512(fields + server key), Cloudinary's
- * sha1(body + timestamp + secret). Weaker than an HMAC (SHA-1 and
- * SHA-256 allow length extension when the secret comes first), offered
- * because these senders sign no other way.
- *  - ALGORITHM_HMAC_MD5: HMAC-MD5 (Patreon). MD5 is broken for collisions; as an HMAC it still
- * resists forgery without the key, but it is accepted only because the
- * sender offers nothing stronger.
- */
-export type SignatureSchemeAlgorithm = "ALGORITHM_UNSPECIFIED" | "ALGORITHM_HMAC_SHA256" | "ALGORITHM_HMAC_SHA1" | "ALGORITHM_HMAC_SHA512" | "ALGORITHM_ED25519" | "ALGORITHM_TOKEN" | "ALGORITHM_BASIC_AUTH" | "ALGORITHM_SHA256" | "ALGORITHM_SHA1" | "ALGORITHM_SHA512" | "ALGORITHM_HMAC_MD5";
-
-/**
  * Encoding of signature bytes.
  */
 export type SignatureSchemeEncoding = "ENCODING_UNSPECIFIED" | "ENCODING_HEX" | "ENCODING_BASE64" | "ENCODING_BASE64URL";
@@ -113,24 +131,6 @@ export type SignatureSchemeHandshake = "HANDSHAKE_UNSPECIFIED" | "HANDSHAKE_SLAC
  *  - SECRET_ENCODING_WHSEC_BASE64: "whsec_" followed by base64, as Standard Webhooks and Svix issue.
  */
 export type SignatureSchemeSecretEncoding = "SECRET_ENCODING_UNSPECIFIED" | "SECRET_ENCODING_RAW" | "SECRET_ENCODING_WHSEC_BASE64" | "SECRET_ENCODING_BASE64" | "SECRET_ENCODING_HEX";
-
-/**
- * Kinds of signed content.
- *
- *  - KIND_BODY: The raw request body.
- *  - KIND_TIMESTAMP: The timestamp as sent.
- *  - KIND_ID: The value of the scheme's id_header.
- *  - KIND_URL: The full request URL as the provider called it.
- *  - KIND_SORTED_FORM_PARAMS: Form parameters sorted by name, each name followed by its value; the
- * values of a repeated name in sorted order, each after the name.
- *  - KIND_LITERAL: Literal text such as "." or "v0:".
- *  - KIND_HEADER: The value of a named header.
- *  - KIND_METHOD: The HTTP method, for example "POST".
- *  - KIND_BODY_FIELD: The string value at a JSONPath of the body (Mailgun's token).
- *  - KIND_QUERY_PARAM: A query parameter of the request URL (Mercado Pago's data.id).
- *  - KIND_SECRET: The secret itself, for plain-digest algorithms (ALGORITHM_SHA256 …).
- */
-export type SignedPartKind = "KIND_UNSPECIFIED" | "KIND_BODY" | "KIND_TIMESTAMP" | "KIND_ID" | "KIND_URL" | "KIND_SORTED_FORM_PARAMS" | "KIND_LITERAL" | "KIND_HEADER" | "KIND_METHOD" | "KIND_BODY_FIELD" | "KIND_QUERY_PARAM" | "KIND_SECRET";
 
 export interface SourceServicePreviewMappingBody {
   /**
@@ -813,6 +813,16 @@ export interface v1HandshakeRule {
    * The answer.
    */
   answer?: v1HandshakeAnswer;
+  /**
+   * When set, the handshake is answered only once the data plane has
+   * visited (GET, https) the URL read here, as AWS SNS confirms a
+   * subscription by its SubscribeURL. The rule must be signed, and the
+   * scheme a public-key scheme whose keys come from certificate URLs: the
+   * URL must be on a host their allowed_urls allow, checked before any
+   * connection. A visit that fails is answered 503 key_unavailable, so the
+   * provider sends the handshake again.
+   */
+  confirmUrl?: v1HandshakeInput;
 }
 
 /**
@@ -827,7 +837,7 @@ export interface v1HandshakeValue {
    * When set, the value is the MAC of the challenge under the source's
    * newest secret (Zoom's encryptedToken, Twitter's response_token).
    */
-  mac?: SignatureSchemeAlgorithm;
+  mac?: v1SignatureSchemeAlgorithm;
   /**
    * Encoding of the MAC.
    */
@@ -851,6 +861,221 @@ export interface v1HeaderAlternatives {
    */
   alternatives?: string[];
 }
+
+/**
+ * JwtScheme checks a signed token (a JWS in compact form, usually a JWT)
+ * and the claims it makes. The token's "alg" must be one of algorithms and
+ * suit the key (an RSA key never verifies an HMAC, "none" never passes).
+ */
+export interface v1JwtScheme {
+  /**
+   * Where the token is: a header (with prefix, for example "Bearer "), a
+   * JSONPath of the body (Apple's $.signedPayload), or the whole body.
+   */
+  header?: string;
+  prefix?: string;
+  jsonPath?: string;
+  wholeBody?: boolean;
+  /**
+   * Accepted "alg" values: HS256, HS384, HS512, RS256, RS384, RS512, PS256,
+   * PS384, PS512, ES256, ES384, EdDSA.
+   */
+  algorithms?: string[];
+  /**
+   * Where the verification keys come from. With KIND_SECRET and an HS
+   * algorithm the secret is the HMAC key.
+   */
+  keys?: v1KeySource;
+  /**
+   * Accepted "iss" values; empty accepts any.
+   */
+  issuers?: string[];
+  /**
+   * Accepted "aud" values (one must be among the token's); empty accepts
+   * any.
+   */
+  audiences?: string[];
+  /**
+   * Claims (JSONPaths of the claims) whose value must equal the given
+   * text, for example {"$.email": "push@project.iam.gserviceaccount.com"}.
+   */
+  claims?: Record<string, string>;
+  /**
+   * A JSONPath of the claims whose value (or, for an array, one of whose
+   * values) must equal one of the source's secrets: Google's "aud", Apple's
+   * bundle id. Required when keys are fetched and not called with the
+   * secret.
+   */
+  pinClaim?: string;
+  /**
+   * A claim holding a hash of the raw body (Plaid's request_body_sha256),
+   * or the body itself, which must match: the token then covers the body.
+   */
+  bodyHashClaim?: string;
+  /**
+   * The hash and its encoding, for body_hash_claim.
+   */
+  bodyHash?: JwtSchemeBodyHash;
+  /**
+   * How old "iat" may be; unset means not checked. A token without "iat"
+   * is then refused.
+   */
+  maxAge?: string;
+  /**
+   * Clock skew allowed on "exp", "nbf" and "iat"; unset means 60 s.
+   */
+  leeway?: string;
+  /**
+   * Whether a token without "exp" is refused.
+   */
+  requireExpiry?: boolean;
+  /**
+   * What mapping reads once the token verified.
+   */
+  document?: JwtSchemeDocument;
+  /**
+   * JSONPaths of the document whose values are base64 JSON (Pub/Sub's
+   * $.message.data): each is replaced by the JSON it decodes to.
+   */
+  decodeBase64JsonPaths?: string[];
+  /**
+   * JSONPaths of the document whose values are JWS signed like the token
+   * (Apple's $.data.signedTransactionInfo): each is verified the same way
+   * and replaced by its payload.
+   */
+  nestedJwsJsonPaths?: string[];
+  /**
+   * The token is a detached JWS (RFC 7515 appendix F, Fireblocks): its
+   * payload segment is empty and the raw body is the payload, so the body
+   * is what is signed and what claims and pins are read from.
+   */
+  detached?: boolean;
+  /**
+   * JSONPaths of the document whose values are JSON written as a string
+   * (Wix's $.data, then $.data.data): each is replaced by the JSON it
+   * holds, in the order listed.
+   */
+  decodeJsonTextPaths?: string[];
+}
+
+/**
+ * KeyEndpoint calls a provider API for the key of a key id.
+ */
+export interface v1KeyEndpoint {
+  /**
+   * GET (default) or POST.
+   */
+  method?: string;
+  /**
+   * For POST: the JSON body. "{kid}" stands for the key id, "{secret}",
+   * "{secret.user}" and "{secret.password}" for the source's secret (split
+   * at its first ':'), each written as a JSON string's contents.
+   */
+  body?: string;
+  /**
+   * Headers to send, with the same placeholders, for example
+   * {"Authorization": "Bearer {secret}"}.
+   */
+  headers?: Record<string, string>;
+  /**
+   * A JSONPath of the response holding the key: a JWK object, or a PEM or
+   * base64 SPKI string.
+   */
+  keyJsonPath?: string;
+}
+
+/**
+ * KeySource says where verification keys come from and how they are
+ * checked. Fetched keys go through the data plane's egress guard, are
+ * cached (Cache-Control respected within bounds), fetched once for all
+ * requests waiting on them, and a key that cannot be had answers 503 so
+ * the provider retries.
+ */
+export interface v1KeySource {
+  /**
+   * Where the keys are.
+   */
+  kind?: v1KeySourceKind;
+  /**
+   * For KIND_SECRET: how each of the source's secrets writes its key.
+   */
+  format?: v1KeySourceFormat;
+  /**
+   * For KIND_CERTIFICATE_URL: where the request names the certificate's
+   * URL, a header or a JSONPath of the body.
+   */
+  urlHeader?: string;
+  urlJsonPath?: string;
+  /**
+   * For KIND_CERTIFICATE_URL (and a url with "{secret}"): the URLs
+   * accepted, as prefixes such as
+   * "https://sns.*.amazonaws.com/SimpleNotificationService-". A "*" stands
+   * for exactly one label of the host name; the scheme must be https. A URL
+   * matching none is refused before any connection is made.
+   */
+  allowedUrls?: string[];
+  /**
+   * For KIND_JWKS and KIND_KEY_ENDPOINT: the URL, https. For
+   * KIND_KEY_ENDPOINT "{kid}" in it stands for the key id. "{secret}"
+   * stands for the source's secret (a tenant's host, for Kinde): the URL
+   * is then checked against allowed_urls before it is fetched, and the
+   * secret needs no other pin, the key set being the tenant's own.
+   */
+  url?: string;
+  /**
+   * For certificates (KIND_CERTIFICATE_URL, KIND_X5C): the roots the chain
+   * must lead to.
+   */
+  roots?: KeySourceRoots;
+  /**
+   * For certificates: object identifiers of extensions each certificate of
+   * the chain must carry, leaf first ("" for none): Apple's leaf and
+   * intermediate markers.
+   */
+  chainExtensionOids?: string[];
+  /**
+   * For KIND_CERTIFICATE_URL: DNS names the leaf certificate must be
+   * issued to, one of them (PayPal's messageverificationcerts.paypal.com
+   * and its sandbox twin).
+   */
+  leafDnsNames?: string[];
+  /**
+   * Where the request names its key id when it is not a token's "kid": a
+   * header (Circle's X-Circle-Key-Id).
+   */
+  keyIdHeader?: string;
+  /**
+   * For KIND_KEY_ENDPOINT: how the endpoint is called.
+   */
+  endpoint?: v1KeyEndpoint;
+}
+
+/**
+ * How a configured key is written.
+ *
+ *  - FORMAT_PEM: PEM: a PUBLIC KEY (SPKI), RSA PUBLIC KEY (PKCS #1) or CERTIFICATE
+ * block; base64 SPKI DER without the armour is accepted too.
+ *  - FORMAT_SPKI_BASE64: Base64 of the SPKI DER (SendGrid's verification key).
+ *  - FORMAT_ED25519_BASE64: A raw 32-byte Ed25519 key in base64 (Telnyx).
+ *  - FORMAT_ED25519_HEX: A raw 32-byte Ed25519 key in hex (Discord).
+ *  - FORMAT_WHPK: "whpk_" and a base64 raw Ed25519 key (Standard Webhooks).
+ *  - FORMAT_JWK: A JSON Web Key, or a JSON Web Key Set.
+ *  - FORMAT_HMAC: The secret's bytes are an HMAC key (JWT HS algorithms only).
+ */
+export type v1KeySourceFormat = "FORMAT_UNSPECIFIED" | "FORMAT_PEM" | "FORMAT_SPKI_BASE64" | "FORMAT_ED25519_BASE64" | "FORMAT_ED25519_HEX" | "FORMAT_WHPK" | "FORMAT_JWK" | "FORMAT_HMAC";
+
+/**
+ * Kinds of key source.
+ *
+ *  - KIND_SECRET: The source's secrets are the keys (rotation: any active one passes).
+ *  - KIND_CERTIFICATE_URL: An X.509 certificate (PEM, or DER) at a URL the request names;
+ * its public key verifies.
+ *  - KIND_JWKS: A JSON Web Key Set at url; the token's "kid" picks the key.
+ *  - KIND_X5C: The certificate chain in the token's "x5c" header, checked against
+ * roots.
+ *  - KIND_KEY_ENDPOINT: A provider API that returns the key for a key id.
+ */
+export type v1KeySourceKind = "KIND_UNSPECIFIED" | "KIND_SECRET" | "KIND_CERTIFICATE_URL" | "KIND_JWKS" | "KIND_X5C" | "KIND_KEY_ENDPOINT";
 
 export interface v1ListApiKeysResponse {
   apiKeys?: v1ApiKey[];
@@ -1128,6 +1353,58 @@ export interface v1PreviewMappingResponse {
    */
   items?: v1PreviewItem[];
 }
+
+/**
+ * PublicKeyScheme checks a signature made with the sender's private key.
+ * What is signed is the scheme's signed_parts, or the provider's canonical
+ * string; the signature is read as the scheme's header, prefix, separator
+ * and encoding say.
+ *
+ * The source's secrets mean one of three things: the public keys themselves
+ * (keys.kind KIND_SECRET); or, with keys fetched from the provider, values
+ * the request must carry (pin_json_path, or a KIND_SECRET signed part); or
+ * the credential a key endpoint is called with. A fetched-key scheme that
+ * uses its secret none of these ways does not compile: it would accept
+ * whatever the provider signs for anyone.
+ */
+export interface v1PublicKeyScheme {
+  /**
+   * The algorithm, when every request uses the same one.
+   */
+  algorithm?: v1PublicKeySchemeAlgorithm;
+  /**
+   * Where a request names its algorithm (PayPal's PAYPAL-AUTH-ALGO, AWS
+   * SNS's SignatureVersion): a header, or a JSONPath of the body. Only the
+   * names in algorithm_names are accepted.
+   */
+  algorithmHeader?: string;
+  algorithmJsonPath?: string;
+  algorithmNames?: Record<string, v1PublicKeySchemeAlgorithm>;
+  /**
+   * Where the verification keys come from.
+   */
+  keys?: v1KeySource;
+  /**
+   * What is signed, when it is not signed_parts.
+   */
+  canonical?: PublicKeySchemeCanonical;
+  /**
+   * A JSONPath of the body whose value must equal one of the source's
+   * secrets once the signature verified (AWS SNS's TopicArn): a signature
+   * by the provider then also proves the message is this source's.
+   */
+  pinJsonPath?: string;
+}
+
+/**
+ * Public-key signature algorithms.
+ *
+ *  - ALGORITHM_RSA_PKCS1_SHA1: RSASSA-PKCS1-v1_5.
+ *  - ALGORITHM_RSA_PSS_SHA256: RSASSA-PSS, salt length as long as the hash (or any, on verify).
+ *  - ALGORITHM_ECDSA_P256_SHA256: ECDSA on P-256 with SHA-256, the signature ASN.1 DER.
+ *  - ALGORITHM_ECDSA_P256_SHA256_RAW: ECDSA on P-256 with SHA-256, the signature r and s as 32 bytes each.
+ */
+export type v1PublicKeySchemeAlgorithm = "ALGORITHM_UNSPECIFIED" | "ALGORITHM_RSA_PKCS1_SHA1" | "ALGORITHM_RSA_PKCS1_SHA256" | "ALGORITHM_RSA_PKCS1_SHA512" | "ALGORITHM_RSA_PSS_SHA256" | "ALGORITHM_ECDSA_P256_SHA256" | "ALGORITHM_ECDSA_P256_SHA256_RAW" | "ALGORITHM_ED25519";
 
 /**
  * RateLimit is a token bucket: requests_per_second refill, burst capacity.
@@ -1477,6 +1754,14 @@ export interface v1SecretInfo {
    * Output only. When the secret stops being accepted; unset means never.
    */
   expireTime?: string;
+  /**
+   * Output only. The value itself when the source's scheme makes it public
+   * rather than secret: a public key (ALGORITHM_PUBLIC_KEY and ALGORITHM_JWT
+   * with keys.kind KIND_SECRET, except HMAC keys), or a value requests must
+   * carry (a PayPal webhook id, an SNS topic ARN, a token audience). Empty
+   * for shared secrets and credentials.
+   */
+  publicValue?: string;
 }
 
 export interface v1SendTestEventResponse {
@@ -1512,7 +1797,7 @@ export interface v1SignatureScheme {
   /**
    * MAC or signature algorithm.
    */
-  algorithm?: SignatureSchemeAlgorithm;
+  algorithm?: v1SignatureSchemeAlgorithm;
   /**
    * How the signature bytes are written in the header.
    */
@@ -1623,7 +1908,37 @@ export interface v1SignatureScheme {
    * its own).
    */
   itemsJsonPath?: string;
+  /**
+   * For ALGORITHM_PUBLIC_KEY: how the signature over signed_parts (or the
+   * provider's canonical string) is checked, and where the key comes from.
+   */
+  publicKey?: v1PublicKeyScheme;
+  /**
+   * For ALGORITHM_JWT: the signed token a request carries, how it is
+   * checked and what of it is mapped.
+   */
+  jwt?: v1JwtScheme;
 }
+
+/**
+ * Algorithm of a scheme.
+ *
+ *  - ALGORITHM_TOKEN: A shared token compared in constant time, no MAC.
+ *  - ALGORITHM_BASIC_AUTH: HTTP Basic credentials: the secret is "user:password".
+ *  - ALGORITHM_SHA256: A plain digest (no HMAC) of the signed parts, which must include the
+ * secret through KIND_SECRET: Recharge's sha256(secret + body),
+ * Midtrans' sha512(fields + server key), Cloudinary's
+ * sha1(body + timestamp + secret). Weaker than an HMAC (SHA-1 and
+ * SHA-256 allow length extension when the secret comes first), offered
+ * because these senders sign no other way.
+ *  - ALGORITHM_HMAC_MD5: HMAC-MD5 (Patreon). MD5 is broken for collisions; as an HMAC it still
+ * resists forgery without the key, but it is accepted only because the
+ * sender offers nothing stronger.
+ *  - ALGORITHM_PUBLIC_KEY: A signature made with the sender's private key (RSA, ECDSA, Ed25519),
+ * declared by public_key.
+ *  - ALGORITHM_JWT: A signed token (JWS/JWT), declared by jwt.
+ */
+export type v1SignatureSchemeAlgorithm = "ALGORITHM_UNSPECIFIED" | "ALGORITHM_HMAC_SHA256" | "ALGORITHM_HMAC_SHA1" | "ALGORITHM_HMAC_SHA512" | "ALGORITHM_ED25519" | "ALGORITHM_TOKEN" | "ALGORITHM_BASIC_AUTH" | "ALGORITHM_SHA256" | "ALGORITHM_SHA1" | "ALGORITHM_SHA512" | "ALGORITHM_HMAC_MD5" | "ALGORITHM_PUBLIC_KEY" | "ALGORITHM_JWT";
 
 /**
  * SignedPart is one piece of the content a provider signs.
@@ -1632,7 +1947,7 @@ export interface v1SignedPart {
   /**
    * Which piece.
    */
-  kind?: SignedPartKind;
+  kind?: v1SignedPartKind;
   /**
    * For KIND_LITERAL the literal text; for KIND_HEADER the header name; for
    * KIND_BODY_FIELD a JSONPath; for KIND_QUERY_PARAM the parameter name.
@@ -1658,6 +1973,27 @@ export interface v1SignedPart {
    */
   lowercase?: boolean;
 }
+
+/**
+ * Kinds of signed content.
+ *
+ *  - KIND_BODY: The raw request body.
+ *  - KIND_TIMESTAMP: The timestamp as sent.
+ *  - KIND_ID: The value of the scheme's id_header.
+ *  - KIND_URL: The full request URL as the provider called it.
+ *  - KIND_SORTED_FORM_PARAMS: Form parameters sorted by name, each name followed by its value; the
+ * values of a repeated name in sorted order, each after the name.
+ *  - KIND_LITERAL: Literal text such as "." or "v0:".
+ *  - KIND_HEADER: The value of a named header.
+ *  - KIND_METHOD: The HTTP method, for example "POST".
+ *  - KIND_BODY_FIELD: The string value at a JSONPath of the body (Mailgun's token).
+ *  - KIND_QUERY_PARAM: A query parameter of the request URL (Mercado Pago's data.id).
+ *  - KIND_SECRET: The secret itself: for plain-digest algorithms (ALGORITHM_SHA256 …),
+ * and for public-key schemes whose secret is a value the sender signs
+ * in plain (PayPal's webhook id).
+ *  - KIND_BODY_CRC32: The CRC-32 (IEEE) of the raw body, in decimal (PayPal).
+ */
+export type v1SignedPartKind = "KIND_UNSPECIFIED" | "KIND_BODY" | "KIND_TIMESTAMP" | "KIND_ID" | "KIND_URL" | "KIND_SORTED_FORM_PARAMS" | "KIND_LITERAL" | "KIND_HEADER" | "KIND_METHOD" | "KIND_BODY_FIELD" | "KIND_QUERY_PARAM" | "KIND_SECRET" | "KIND_BODY_CRC32";
 
 /**
  * Source is one configured webhook sender. A provider is pointed at the

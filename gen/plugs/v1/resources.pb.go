@@ -99,6 +99,11 @@ const (
 	// resists forgery without the key, but it is accepted only because the
 	// sender offers nothing stronger.
 	SignatureScheme_ALGORITHM_HMAC_MD5 SignatureScheme_Algorithm = 23
+	// A signature made with the sender's private key (RSA, ECDSA, Ed25519),
+	// declared by public_key.
+	SignatureScheme_ALGORITHM_PUBLIC_KEY SignatureScheme_Algorithm = 30
+	// A signed token (JWS/JWT), declared by jwt.
+	SignatureScheme_ALGORITHM_JWT SignatureScheme_Algorithm = 31
 )
 
 // Enum value maps for SignatureScheme_Algorithm.
@@ -115,6 +120,8 @@ var (
 		21: "ALGORITHM_SHA1",
 		22: "ALGORITHM_SHA512",
 		23: "ALGORITHM_HMAC_MD5",
+		30: "ALGORITHM_PUBLIC_KEY",
+		31: "ALGORITHM_JWT",
 	}
 	SignatureScheme_Algorithm_value = map[string]int32{
 		"ALGORITHM_UNSPECIFIED": 0,
@@ -128,6 +135,8 @@ var (
 		"ALGORITHM_SHA1":        21,
 		"ALGORITHM_SHA512":      22,
 		"ALGORITHM_HMAC_MD5":    23,
+		"ALGORITHM_PUBLIC_KEY":  30,
+		"ALGORITHM_JWT":         31,
 	}
 )
 
@@ -365,8 +374,12 @@ const (
 	SignedPart_KIND_BODY_FIELD SignedPart_Kind = 9
 	// A query parameter of the request URL (Mercado Pago's data.id).
 	SignedPart_KIND_QUERY_PARAM SignedPart_Kind = 20
-	// The secret itself, for plain-digest algorithms (ALGORITHM_SHA256 …).
+	// The secret itself: for plain-digest algorithms (ALGORITHM_SHA256 …),
+	// and for public-key schemes whose secret is a value the sender signs
+	// in plain (PayPal's webhook id).
 	SignedPart_KIND_SECRET SignedPart_Kind = 21
+	// The CRC-32 (IEEE) of the raw body, in decimal (PayPal).
+	SignedPart_KIND_BODY_CRC32 SignedPart_Kind = 22
 )
 
 // Enum value maps for SignedPart_Kind.
@@ -384,6 +397,7 @@ var (
 		9:  "KIND_BODY_FIELD",
 		20: "KIND_QUERY_PARAM",
 		21: "KIND_SECRET",
+		22: "KIND_BODY_CRC32",
 	}
 	SignedPart_Kind_value = map[string]int32{
 		"KIND_UNSPECIFIED":        0,
@@ -398,6 +412,7 @@ var (
 		"KIND_BODY_FIELD":         9,
 		"KIND_QUERY_PARAM":        20,
 		"KIND_SECRET":             21,
+		"KIND_BODY_CRC32":         22,
 	}
 )
 
@@ -537,6 +552,428 @@ func (x Batch_Format) Number() protoreflect.EnumNumber {
 // Deprecated: Use Batch_Format.Descriptor instead.
 func (Batch_Format) EnumDescriptor() ([]byte, []int) {
 	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{19, 0}
+}
+
+// Public-key signature algorithms.
+type PublicKeyScheme_Algorithm int32
+
+const (
+	PublicKeyScheme_ALGORITHM_UNSPECIFIED PublicKeyScheme_Algorithm = 0
+	// RSASSA-PKCS1-v1_5.
+	PublicKeyScheme_ALGORITHM_RSA_PKCS1_SHA1   PublicKeyScheme_Algorithm = 1
+	PublicKeyScheme_ALGORITHM_RSA_PKCS1_SHA256 PublicKeyScheme_Algorithm = 2
+	PublicKeyScheme_ALGORITHM_RSA_PKCS1_SHA512 PublicKeyScheme_Algorithm = 3
+	// RSASSA-PSS, salt length as long as the hash (or any, on verify).
+	PublicKeyScheme_ALGORITHM_RSA_PSS_SHA256 PublicKeyScheme_Algorithm = 4
+	// ECDSA on P-256 with SHA-256, the signature ASN.1 DER.
+	PublicKeyScheme_ALGORITHM_ECDSA_P256_SHA256 PublicKeyScheme_Algorithm = 5
+	// ECDSA on P-256 with SHA-256, the signature r and s as 32 bytes each.
+	PublicKeyScheme_ALGORITHM_ECDSA_P256_SHA256_RAW PublicKeyScheme_Algorithm = 6
+	PublicKeyScheme_ALGORITHM_ED25519               PublicKeyScheme_Algorithm = 7
+)
+
+// Enum value maps for PublicKeyScheme_Algorithm.
+var (
+	PublicKeyScheme_Algorithm_name = map[int32]string{
+		0: "ALGORITHM_UNSPECIFIED",
+		1: "ALGORITHM_RSA_PKCS1_SHA1",
+		2: "ALGORITHM_RSA_PKCS1_SHA256",
+		3: "ALGORITHM_RSA_PKCS1_SHA512",
+		4: "ALGORITHM_RSA_PSS_SHA256",
+		5: "ALGORITHM_ECDSA_P256_SHA256",
+		6: "ALGORITHM_ECDSA_P256_SHA256_RAW",
+		7: "ALGORITHM_ED25519",
+	}
+	PublicKeyScheme_Algorithm_value = map[string]int32{
+		"ALGORITHM_UNSPECIFIED":           0,
+		"ALGORITHM_RSA_PKCS1_SHA1":        1,
+		"ALGORITHM_RSA_PKCS1_SHA256":      2,
+		"ALGORITHM_RSA_PKCS1_SHA512":      3,
+		"ALGORITHM_RSA_PSS_SHA256":        4,
+		"ALGORITHM_ECDSA_P256_SHA256":     5,
+		"ALGORITHM_ECDSA_P256_SHA256_RAW": 6,
+		"ALGORITHM_ED25519":               7,
+	}
+)
+
+func (x PublicKeyScheme_Algorithm) Enum() *PublicKeyScheme_Algorithm {
+	p := new(PublicKeyScheme_Algorithm)
+	*p = x
+	return p
+}
+
+func (x PublicKeyScheme_Algorithm) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (PublicKeyScheme_Algorithm) Descriptor() protoreflect.EnumDescriptor {
+	return file_plugs_v1_resources_proto_enumTypes[8].Descriptor()
+}
+
+func (PublicKeyScheme_Algorithm) Type() protoreflect.EnumType {
+	return &file_plugs_v1_resources_proto_enumTypes[8]
+}
+
+func (x PublicKeyScheme_Algorithm) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use PublicKeyScheme_Algorithm.Descriptor instead.
+func (PublicKeyScheme_Algorithm) EnumDescriptor() ([]byte, []int) {
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{21, 0}
+}
+
+// Canonical strings that signed_parts cannot express.
+type PublicKeyScheme_Canonical int32
+
+const (
+	PublicKeyScheme_CANONICAL_UNSPECIFIED PublicKeyScheme_Canonical = 0
+	// AWS SNS: "Name\nvalue\n" for each signed field of the JSON body, in
+	// the order the type of message (Notification, SubscriptionConfirmation,
+	// UnsubscribeConfirmation) signs them.
+	PublicKeyScheme_CANONICAL_AWS_SNS PublicKeyScheme_Canonical = 1
+)
+
+// Enum value maps for PublicKeyScheme_Canonical.
+var (
+	PublicKeyScheme_Canonical_name = map[int32]string{
+		0: "CANONICAL_UNSPECIFIED",
+		1: "CANONICAL_AWS_SNS",
+	}
+	PublicKeyScheme_Canonical_value = map[string]int32{
+		"CANONICAL_UNSPECIFIED": 0,
+		"CANONICAL_AWS_SNS":     1,
+	}
+)
+
+func (x PublicKeyScheme_Canonical) Enum() *PublicKeyScheme_Canonical {
+	p := new(PublicKeyScheme_Canonical)
+	*p = x
+	return p
+}
+
+func (x PublicKeyScheme_Canonical) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (PublicKeyScheme_Canonical) Descriptor() protoreflect.EnumDescriptor {
+	return file_plugs_v1_resources_proto_enumTypes[9].Descriptor()
+}
+
+func (PublicKeyScheme_Canonical) Type() protoreflect.EnumType {
+	return &file_plugs_v1_resources_proto_enumTypes[9]
+}
+
+func (x PublicKeyScheme_Canonical) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use PublicKeyScheme_Canonical.Descriptor instead.
+func (PublicKeyScheme_Canonical) EnumDescriptor() ([]byte, []int) {
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{21, 1}
+}
+
+// Hashes of the body a claim may carry.
+type JwtScheme_BodyHash int32
+
+const (
+	JwtScheme_BODY_HASH_UNSPECIFIED      JwtScheme_BodyHash = 0
+	JwtScheme_BODY_HASH_SHA256_HEX       JwtScheme_BodyHash = 1
+	JwtScheme_BODY_HASH_SHA256_BASE64    JwtScheme_BodyHash = 2
+	JwtScheme_BODY_HASH_SHA256_BASE64URL JwtScheme_BodyHash = 3
+	// The claim is the body itself, as text (Lago's "data").
+	JwtScheme_BODY_HASH_IDENTITY JwtScheme_BodyHash = 4
+)
+
+// Enum value maps for JwtScheme_BodyHash.
+var (
+	JwtScheme_BodyHash_name = map[int32]string{
+		0: "BODY_HASH_UNSPECIFIED",
+		1: "BODY_HASH_SHA256_HEX",
+		2: "BODY_HASH_SHA256_BASE64",
+		3: "BODY_HASH_SHA256_BASE64URL",
+		4: "BODY_HASH_IDENTITY",
+	}
+	JwtScheme_BodyHash_value = map[string]int32{
+		"BODY_HASH_UNSPECIFIED":      0,
+		"BODY_HASH_SHA256_HEX":       1,
+		"BODY_HASH_SHA256_BASE64":    2,
+		"BODY_HASH_SHA256_BASE64URL": 3,
+		"BODY_HASH_IDENTITY":         4,
+	}
+)
+
+func (x JwtScheme_BodyHash) Enum() *JwtScheme_BodyHash {
+	p := new(JwtScheme_BodyHash)
+	*p = x
+	return p
+}
+
+func (x JwtScheme_BodyHash) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (JwtScheme_BodyHash) Descriptor() protoreflect.EnumDescriptor {
+	return file_plugs_v1_resources_proto_enumTypes[10].Descriptor()
+}
+
+func (JwtScheme_BodyHash) Type() protoreflect.EnumType {
+	return &file_plugs_v1_resources_proto_enumTypes[10]
+}
+
+func (x JwtScheme_BodyHash) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use JwtScheme_BodyHash.Descriptor instead.
+func (JwtScheme_BodyHash) EnumDescriptor() ([]byte, []int) {
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{22, 0}
+}
+
+// What mapping reads.
+type JwtScheme_Document int32
+
+const (
+	// Unset: the request body, as DOCUMENT_BODY.
+	JwtScheme_DOCUMENT_UNSPECIFIED JwtScheme_Document = 0
+	// The request body as received.
+	JwtScheme_DOCUMENT_BODY JwtScheme_Document = 1
+	// The token's claims (its payload), which replace the body.
+	JwtScheme_DOCUMENT_CLAIMS JwtScheme_Document = 2
+)
+
+// Enum value maps for JwtScheme_Document.
+var (
+	JwtScheme_Document_name = map[int32]string{
+		0: "DOCUMENT_UNSPECIFIED",
+		1: "DOCUMENT_BODY",
+		2: "DOCUMENT_CLAIMS",
+	}
+	JwtScheme_Document_value = map[string]int32{
+		"DOCUMENT_UNSPECIFIED": 0,
+		"DOCUMENT_BODY":        1,
+		"DOCUMENT_CLAIMS":      2,
+	}
+)
+
+func (x JwtScheme_Document) Enum() *JwtScheme_Document {
+	p := new(JwtScheme_Document)
+	*p = x
+	return p
+}
+
+func (x JwtScheme_Document) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (JwtScheme_Document) Descriptor() protoreflect.EnumDescriptor {
+	return file_plugs_v1_resources_proto_enumTypes[11].Descriptor()
+}
+
+func (JwtScheme_Document) Type() protoreflect.EnumType {
+	return &file_plugs_v1_resources_proto_enumTypes[11]
+}
+
+func (x JwtScheme_Document) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use JwtScheme_Document.Descriptor instead.
+func (JwtScheme_Document) EnumDescriptor() ([]byte, []int) {
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{22, 1}
+}
+
+// Kinds of key source.
+type KeySource_Kind int32
+
+const (
+	KeySource_KIND_UNSPECIFIED KeySource_Kind = 0
+	// The source's secrets are the keys (rotation: any active one passes).
+	KeySource_KIND_SECRET KeySource_Kind = 1
+	// An X.509 certificate (PEM, or DER) at a URL the request names;
+	// its public key verifies.
+	KeySource_KIND_CERTIFICATE_URL KeySource_Kind = 2
+	// A JSON Web Key Set at url; the token's "kid" picks the key.
+	KeySource_KIND_JWKS KeySource_Kind = 3
+	// The certificate chain in the token's "x5c" header, checked against
+	// roots.
+	KeySource_KIND_X5C KeySource_Kind = 4
+	// A provider API that returns the key for a key id.
+	KeySource_KIND_KEY_ENDPOINT KeySource_Kind = 5
+)
+
+// Enum value maps for KeySource_Kind.
+var (
+	KeySource_Kind_name = map[int32]string{
+		0: "KIND_UNSPECIFIED",
+		1: "KIND_SECRET",
+		2: "KIND_CERTIFICATE_URL",
+		3: "KIND_JWKS",
+		4: "KIND_X5C",
+		5: "KIND_KEY_ENDPOINT",
+	}
+	KeySource_Kind_value = map[string]int32{
+		"KIND_UNSPECIFIED":     0,
+		"KIND_SECRET":          1,
+		"KIND_CERTIFICATE_URL": 2,
+		"KIND_JWKS":            3,
+		"KIND_X5C":             4,
+		"KIND_KEY_ENDPOINT":    5,
+	}
+)
+
+func (x KeySource_Kind) Enum() *KeySource_Kind {
+	p := new(KeySource_Kind)
+	*p = x
+	return p
+}
+
+func (x KeySource_Kind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (KeySource_Kind) Descriptor() protoreflect.EnumDescriptor {
+	return file_plugs_v1_resources_proto_enumTypes[12].Descriptor()
+}
+
+func (KeySource_Kind) Type() protoreflect.EnumType {
+	return &file_plugs_v1_resources_proto_enumTypes[12]
+}
+
+func (x KeySource_Kind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use KeySource_Kind.Descriptor instead.
+func (KeySource_Kind) EnumDescriptor() ([]byte, []int) {
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{23, 0}
+}
+
+// How a configured key is written.
+type KeySource_Format int32
+
+const (
+	KeySource_FORMAT_UNSPECIFIED KeySource_Format = 0
+	// PEM: a PUBLIC KEY (SPKI), RSA PUBLIC KEY (PKCS #1) or CERTIFICATE
+	// block; base64 SPKI DER without the armour is accepted too.
+	KeySource_FORMAT_PEM KeySource_Format = 1
+	// Base64 of the SPKI DER (SendGrid's verification key).
+	KeySource_FORMAT_SPKI_BASE64 KeySource_Format = 2
+	// A raw 32-byte Ed25519 key in base64 (Telnyx).
+	KeySource_FORMAT_ED25519_BASE64 KeySource_Format = 3
+	// A raw 32-byte Ed25519 key in hex (Discord).
+	KeySource_FORMAT_ED25519_HEX KeySource_Format = 4
+	// "whpk_" and a base64 raw Ed25519 key (Standard Webhooks).
+	KeySource_FORMAT_WHPK KeySource_Format = 5
+	// A JSON Web Key, or a JSON Web Key Set.
+	KeySource_FORMAT_JWK KeySource_Format = 6
+	// The secret's bytes are an HMAC key (JWT HS algorithms only).
+	KeySource_FORMAT_HMAC KeySource_Format = 7
+)
+
+// Enum value maps for KeySource_Format.
+var (
+	KeySource_Format_name = map[int32]string{
+		0: "FORMAT_UNSPECIFIED",
+		1: "FORMAT_PEM",
+		2: "FORMAT_SPKI_BASE64",
+		3: "FORMAT_ED25519_BASE64",
+		4: "FORMAT_ED25519_HEX",
+		5: "FORMAT_WHPK",
+		6: "FORMAT_JWK",
+		7: "FORMAT_HMAC",
+	}
+	KeySource_Format_value = map[string]int32{
+		"FORMAT_UNSPECIFIED":    0,
+		"FORMAT_PEM":            1,
+		"FORMAT_SPKI_BASE64":    2,
+		"FORMAT_ED25519_BASE64": 3,
+		"FORMAT_ED25519_HEX":    4,
+		"FORMAT_WHPK":           5,
+		"FORMAT_JWK":            6,
+		"FORMAT_HMAC":           7,
+	}
+)
+
+func (x KeySource_Format) Enum() *KeySource_Format {
+	p := new(KeySource_Format)
+	*p = x
+	return p
+}
+
+func (x KeySource_Format) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (KeySource_Format) Descriptor() protoreflect.EnumDescriptor {
+	return file_plugs_v1_resources_proto_enumTypes[13].Descriptor()
+}
+
+func (KeySource_Format) Type() protoreflect.EnumType {
+	return &file_plugs_v1_resources_proto_enumTypes[13]
+}
+
+func (x KeySource_Format) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use KeySource_Format.Descriptor instead.
+func (KeySource_Format) EnumDescriptor() ([]byte, []int) {
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{23, 1}
+}
+
+// Root certificates a chain may lead to.
+type KeySource_Roots int32
+
+const (
+	// No chain is checked: the certificate's URL (allowed_urls) is what
+	// vouches for it, as AWS SNS documents. Only for KIND_CERTIFICATE_URL.
+	KeySource_ROOTS_UNSPECIFIED KeySource_Roots = 0
+	// The operating system's roots (the public web PKI).
+	KeySource_ROOTS_SYSTEM KeySource_Roots = 1
+	// Apple Root CA - G3, embedded in the binary.
+	KeySource_ROOTS_APPLE_ROOT_CA_G3 KeySource_Roots = 2
+)
+
+// Enum value maps for KeySource_Roots.
+var (
+	KeySource_Roots_name = map[int32]string{
+		0: "ROOTS_UNSPECIFIED",
+		1: "ROOTS_SYSTEM",
+		2: "ROOTS_APPLE_ROOT_CA_G3",
+	}
+	KeySource_Roots_value = map[string]int32{
+		"ROOTS_UNSPECIFIED":      0,
+		"ROOTS_SYSTEM":           1,
+		"ROOTS_APPLE_ROOT_CA_G3": 2,
+	}
+)
+
+func (x KeySource_Roots) Enum() *KeySource_Roots {
+	p := new(KeySource_Roots)
+	*p = x
+	return p
+}
+
+func (x KeySource_Roots) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (KeySource_Roots) Descriptor() protoreflect.EnumDescriptor {
+	return file_plugs_v1_resources_proto_enumTypes[14].Descriptor()
+}
+
+func (KeySource_Roots) Type() protoreflect.EnumType {
+	return &file_plugs_v1_resources_proto_enumTypes[14]
+}
+
+func (x KeySource_Roots) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use KeySource_Roots.Descriptor instead.
+func (KeySource_Roots) EnumDescriptor() ([]byte, []int) {
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{23, 2}
 }
 
 // Source is one configured webhook sender. A provider is pointed at the
@@ -910,7 +1347,13 @@ type SecretInfo struct {
 	// Output only.
 	CreateTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	// Output only. When the secret stops being accepted; unset means never.
-	ExpireTime    *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
+	ExpireTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
+	// Output only. The value itself when the source's scheme makes it public
+	// rather than secret: a public key (ALGORITHM_PUBLIC_KEY and ALGORITHM_JWT
+	// with keys.kind KIND_SECRET, except HMAC keys), or a value requests must
+	// carry (a PayPal webhook id, an SNS topic ARN, a token audience). Empty
+	// for shared secrets and credentials.
+	PublicValue   string `protobuf:"bytes,5,opt,name=public_value,json=publicValue,proto3" json:"public_value,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -971,6 +1414,13 @@ func (x *SecretInfo) GetExpireTime() *timestamppb.Timestamp {
 		return x.ExpireTime
 	}
 	return nil
+}
+
+func (x *SecretInfo) GetPublicValue() string {
+	if x != nil {
+		return x.PublicValue
+	}
+	return ""
 }
 
 // SignatureScheme declares how a provider signs a request. It is data, not
@@ -1047,6 +1497,12 @@ type SignatureScheme struct {
 	// verifies only when every item does (batch fan-out checks each item on
 	// its own).
 	ItemsJsonPath string `protobuf:"bytes,45,opt,name=items_json_path,json=itemsJsonPath,proto3" json:"items_json_path,omitempty"`
+	// For ALGORITHM_PUBLIC_KEY: how the signature over signed_parts (or the
+	// provider's canonical string) is checked, and where the key comes from.
+	PublicKey *PublicKeyScheme `protobuf:"bytes,50,opt,name=public_key,json=publicKey,proto3" json:"public_key,omitempty"`
+	// For ALGORITHM_JWT: the signed token a request carries, how it is
+	// checked and what of it is mapped.
+	Jwt           *JwtScheme `protobuf:"bytes,51,opt,name=jwt,proto3" json:"jwt,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1235,6 +1691,20 @@ func (x *SignatureScheme) GetItemsJsonPath() string {
 	return ""
 }
 
+func (x *SignatureScheme) GetPublicKey() *PublicKeyScheme {
+	if x != nil {
+		return x.PublicKey
+	}
+	return nil
+}
+
+func (x *SignatureScheme) GetJwt() *JwtScheme {
+	if x != nil {
+		return x.Jwt
+	}
+	return nil
+}
+
 // HeaderAlternatives names other headers that stand for header.
 type HeaderAlternatives struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1317,7 +1787,15 @@ type HandshakeRule struct {
 	// forged handshake cannot replace the secret.
 	CaptureSecret bool `protobuf:"varint,6,opt,name=capture_secret,json=captureSecret,proto3" json:"capture_secret,omitempty"`
 	// The answer.
-	Answer        *HandshakeAnswer `protobuf:"bytes,7,opt,name=answer,proto3" json:"answer,omitempty"`
+	Answer *HandshakeAnswer `protobuf:"bytes,7,opt,name=answer,proto3" json:"answer,omitempty"`
+	// When set, the handshake is answered only once the data plane has
+	// visited (GET, https) the URL read here, as AWS SNS confirms a
+	// subscription by its SubscribeURL. The rule must be signed, and the
+	// scheme a public-key scheme whose keys come from certificate URLs: the
+	// URL must be on a host their allowed_urls allow, checked before any
+	// connection. A visit that fails is answered 503 key_unavailable, so the
+	// provider sends the handshake again.
+	ConfirmUrl    *HandshakeInput `protobuf:"bytes,8,opt,name=confirm_url,json=confirmUrl,proto3" json:"confirm_url,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1397,6 +1875,13 @@ func (x *HandshakeRule) GetCaptureSecret() bool {
 func (x *HandshakeRule) GetAnswer() *HandshakeAnswer {
 	if x != nil {
 		return x.Answer
+	}
+	return nil
+}
+
+func (x *HandshakeRule) GetConfirmUrl() *HandshakeInput {
+	if x != nil {
+		return x.ConfirmUrl
 	}
 	return nil
 }
@@ -2565,6 +3050,582 @@ func (x *Template) GetCategory() string {
 	return ""
 }
 
+// PublicKeyScheme checks a signature made with the sender's private key.
+// What is signed is the scheme's signed_parts, or the provider's canonical
+// string; the signature is read as the scheme's header, prefix, separator
+// and encoding say.
+//
+// The source's secrets mean one of three things: the public keys themselves
+// (keys.kind KIND_SECRET); or, with keys fetched from the provider, values
+// the request must carry (pin_json_path, or a KIND_SECRET signed part); or
+// the credential a key endpoint is called with. A fetched-key scheme that
+// uses its secret none of these ways does not compile: it would accept
+// whatever the provider signs for anyone.
+type PublicKeyScheme struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The algorithm, when every request uses the same one.
+	Algorithm PublicKeyScheme_Algorithm `protobuf:"varint,1,opt,name=algorithm,proto3,enum=plugs.v1.PublicKeyScheme_Algorithm" json:"algorithm,omitempty"`
+	// Where a request names its algorithm (PayPal's PAYPAL-AUTH-ALGO, AWS
+	// SNS's SignatureVersion): a header, or a JSONPath of the body. Only the
+	// names in algorithm_names are accepted.
+	AlgorithmHeader   string                               `protobuf:"bytes,2,opt,name=algorithm_header,json=algorithmHeader,proto3" json:"algorithm_header,omitempty"`
+	AlgorithmJsonPath string                               `protobuf:"bytes,3,opt,name=algorithm_json_path,json=algorithmJsonPath,proto3" json:"algorithm_json_path,omitempty"`
+	AlgorithmNames    map[string]PublicKeyScheme_Algorithm `protobuf:"bytes,4,rep,name=algorithm_names,json=algorithmNames,proto3" json:"algorithm_names,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value,enum=plugs.v1.PublicKeyScheme_Algorithm"`
+	// Where the verification keys come from.
+	Keys *KeySource `protobuf:"bytes,5,opt,name=keys,proto3" json:"keys,omitempty"`
+	// What is signed, when it is not signed_parts.
+	Canonical PublicKeyScheme_Canonical `protobuf:"varint,6,opt,name=canonical,proto3,enum=plugs.v1.PublicKeyScheme_Canonical" json:"canonical,omitempty"`
+	// A JSONPath of the body whose value must equal one of the source's
+	// secrets once the signature verified (AWS SNS's TopicArn): a signature
+	// by the provider then also proves the message is this source's.
+	PinJsonPath   string `protobuf:"bytes,7,opt,name=pin_json_path,json=pinJsonPath,proto3" json:"pin_json_path,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PublicKeyScheme) Reset() {
+	*x = PublicKeyScheme{}
+	mi := &file_plugs_v1_resources_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PublicKeyScheme) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PublicKeyScheme) ProtoMessage() {}
+
+func (x *PublicKeyScheme) ProtoReflect() protoreflect.Message {
+	mi := &file_plugs_v1_resources_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PublicKeyScheme.ProtoReflect.Descriptor instead.
+func (*PublicKeyScheme) Descriptor() ([]byte, []int) {
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *PublicKeyScheme) GetAlgorithm() PublicKeyScheme_Algorithm {
+	if x != nil {
+		return x.Algorithm
+	}
+	return PublicKeyScheme_ALGORITHM_UNSPECIFIED
+}
+
+func (x *PublicKeyScheme) GetAlgorithmHeader() string {
+	if x != nil {
+		return x.AlgorithmHeader
+	}
+	return ""
+}
+
+func (x *PublicKeyScheme) GetAlgorithmJsonPath() string {
+	if x != nil {
+		return x.AlgorithmJsonPath
+	}
+	return ""
+}
+
+func (x *PublicKeyScheme) GetAlgorithmNames() map[string]PublicKeyScheme_Algorithm {
+	if x != nil {
+		return x.AlgorithmNames
+	}
+	return nil
+}
+
+func (x *PublicKeyScheme) GetKeys() *KeySource {
+	if x != nil {
+		return x.Keys
+	}
+	return nil
+}
+
+func (x *PublicKeyScheme) GetCanonical() PublicKeyScheme_Canonical {
+	if x != nil {
+		return x.Canonical
+	}
+	return PublicKeyScheme_CANONICAL_UNSPECIFIED
+}
+
+func (x *PublicKeyScheme) GetPinJsonPath() string {
+	if x != nil {
+		return x.PinJsonPath
+	}
+	return ""
+}
+
+// JwtScheme checks a signed token (a JWS in compact form, usually a JWT)
+// and the claims it makes. The token's "alg" must be one of algorithms and
+// suit the key (an RSA key never verifies an HMAC, "none" never passes).
+type JwtScheme struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Where the token is: a header (with prefix, for example "Bearer "), a
+	// JSONPath of the body (Apple's $.signedPayload), or the whole body.
+	Header    string `protobuf:"bytes,1,opt,name=header,proto3" json:"header,omitempty"`
+	Prefix    string `protobuf:"bytes,2,opt,name=prefix,proto3" json:"prefix,omitempty"`
+	JsonPath  string `protobuf:"bytes,3,opt,name=json_path,json=jsonPath,proto3" json:"json_path,omitempty"`
+	WholeBody bool   `protobuf:"varint,4,opt,name=whole_body,json=wholeBody,proto3" json:"whole_body,omitempty"`
+	// Accepted "alg" values: HS256, HS384, HS512, RS256, RS384, RS512, PS256,
+	// PS384, PS512, ES256, ES384, EdDSA.
+	Algorithms []string `protobuf:"bytes,5,rep,name=algorithms,proto3" json:"algorithms,omitempty"`
+	// Where the verification keys come from. With KIND_SECRET and an HS
+	// algorithm the secret is the HMAC key.
+	Keys *KeySource `protobuf:"bytes,6,opt,name=keys,proto3" json:"keys,omitempty"`
+	// Accepted "iss" values; empty accepts any.
+	Issuers []string `protobuf:"bytes,7,rep,name=issuers,proto3" json:"issuers,omitempty"`
+	// Accepted "aud" values (one must be among the token's); empty accepts
+	// any.
+	Audiences []string `protobuf:"bytes,8,rep,name=audiences,proto3" json:"audiences,omitempty"`
+	// Claims (JSONPaths of the claims) whose value must equal the given
+	// text, for example {"$.email": "push@project.iam.gserviceaccount.com"}.
+	Claims map[string]string `protobuf:"bytes,9,rep,name=claims,proto3" json:"claims,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// A JSONPath of the claims whose value (or, for an array, one of whose
+	// values) must equal one of the source's secrets: Google's "aud", Apple's
+	// bundle id. Required when keys are fetched and not called with the
+	// secret.
+	PinClaim string `protobuf:"bytes,10,opt,name=pin_claim,json=pinClaim,proto3" json:"pin_claim,omitempty"`
+	// A claim holding a hash of the raw body (Plaid's request_body_sha256),
+	// or the body itself, which must match: the token then covers the body.
+	BodyHashClaim string `protobuf:"bytes,11,opt,name=body_hash_claim,json=bodyHashClaim,proto3" json:"body_hash_claim,omitempty"`
+	// The hash and its encoding, for body_hash_claim.
+	BodyHash JwtScheme_BodyHash `protobuf:"varint,12,opt,name=body_hash,json=bodyHash,proto3,enum=plugs.v1.JwtScheme_BodyHash" json:"body_hash,omitempty"`
+	// How old "iat" may be; unset means not checked. A token without "iat"
+	// is then refused.
+	MaxAge *durationpb.Duration `protobuf:"bytes,13,opt,name=max_age,json=maxAge,proto3" json:"max_age,omitempty"`
+	// Clock skew allowed on "exp", "nbf" and "iat"; unset means 60 s.
+	Leeway *durationpb.Duration `protobuf:"bytes,14,opt,name=leeway,proto3" json:"leeway,omitempty"`
+	// Whether a token without "exp" is refused.
+	RequireExpiry bool `protobuf:"varint,15,opt,name=require_expiry,json=requireExpiry,proto3" json:"require_expiry,omitempty"`
+	// What mapping reads once the token verified.
+	Document JwtScheme_Document `protobuf:"varint,16,opt,name=document,proto3,enum=plugs.v1.JwtScheme_Document" json:"document,omitempty"`
+	// JSONPaths of the document whose values are base64 JSON (Pub/Sub's
+	// $.message.data): each is replaced by the JSON it decodes to.
+	DecodeBase64JsonPaths []string `protobuf:"bytes,17,rep,name=decode_base64_json_paths,json=decodeBase64JsonPaths,proto3" json:"decode_base64_json_paths,omitempty"`
+	// JSONPaths of the document whose values are JWS signed like the token
+	// (Apple's $.data.signedTransactionInfo): each is verified the same way
+	// and replaced by its payload.
+	NestedJwsJsonPaths []string `protobuf:"bytes,18,rep,name=nested_jws_json_paths,json=nestedJwsJsonPaths,proto3" json:"nested_jws_json_paths,omitempty"`
+	// The token is a detached JWS (RFC 7515 appendix F, Fireblocks): its
+	// payload segment is empty and the raw body is the payload, so the body
+	// is what is signed and what claims and pins are read from.
+	Detached bool `protobuf:"varint,19,opt,name=detached,proto3" json:"detached,omitempty"`
+	// JSONPaths of the document whose values are JSON written as a string
+	// (Wix's $.data, then $.data.data): each is replaced by the JSON it
+	// holds, in the order listed.
+	DecodeJsonTextPaths []string `protobuf:"bytes,20,rep,name=decode_json_text_paths,json=decodeJsonTextPaths,proto3" json:"decode_json_text_paths,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
+}
+
+func (x *JwtScheme) Reset() {
+	*x = JwtScheme{}
+	mi := &file_plugs_v1_resources_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *JwtScheme) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*JwtScheme) ProtoMessage() {}
+
+func (x *JwtScheme) ProtoReflect() protoreflect.Message {
+	mi := &file_plugs_v1_resources_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use JwtScheme.ProtoReflect.Descriptor instead.
+func (*JwtScheme) Descriptor() ([]byte, []int) {
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *JwtScheme) GetHeader() string {
+	if x != nil {
+		return x.Header
+	}
+	return ""
+}
+
+func (x *JwtScheme) GetPrefix() string {
+	if x != nil {
+		return x.Prefix
+	}
+	return ""
+}
+
+func (x *JwtScheme) GetJsonPath() string {
+	if x != nil {
+		return x.JsonPath
+	}
+	return ""
+}
+
+func (x *JwtScheme) GetWholeBody() bool {
+	if x != nil {
+		return x.WholeBody
+	}
+	return false
+}
+
+func (x *JwtScheme) GetAlgorithms() []string {
+	if x != nil {
+		return x.Algorithms
+	}
+	return nil
+}
+
+func (x *JwtScheme) GetKeys() *KeySource {
+	if x != nil {
+		return x.Keys
+	}
+	return nil
+}
+
+func (x *JwtScheme) GetIssuers() []string {
+	if x != nil {
+		return x.Issuers
+	}
+	return nil
+}
+
+func (x *JwtScheme) GetAudiences() []string {
+	if x != nil {
+		return x.Audiences
+	}
+	return nil
+}
+
+func (x *JwtScheme) GetClaims() map[string]string {
+	if x != nil {
+		return x.Claims
+	}
+	return nil
+}
+
+func (x *JwtScheme) GetPinClaim() string {
+	if x != nil {
+		return x.PinClaim
+	}
+	return ""
+}
+
+func (x *JwtScheme) GetBodyHashClaim() string {
+	if x != nil {
+		return x.BodyHashClaim
+	}
+	return ""
+}
+
+func (x *JwtScheme) GetBodyHash() JwtScheme_BodyHash {
+	if x != nil {
+		return x.BodyHash
+	}
+	return JwtScheme_BODY_HASH_UNSPECIFIED
+}
+
+func (x *JwtScheme) GetMaxAge() *durationpb.Duration {
+	if x != nil {
+		return x.MaxAge
+	}
+	return nil
+}
+
+func (x *JwtScheme) GetLeeway() *durationpb.Duration {
+	if x != nil {
+		return x.Leeway
+	}
+	return nil
+}
+
+func (x *JwtScheme) GetRequireExpiry() bool {
+	if x != nil {
+		return x.RequireExpiry
+	}
+	return false
+}
+
+func (x *JwtScheme) GetDocument() JwtScheme_Document {
+	if x != nil {
+		return x.Document
+	}
+	return JwtScheme_DOCUMENT_UNSPECIFIED
+}
+
+func (x *JwtScheme) GetDecodeBase64JsonPaths() []string {
+	if x != nil {
+		return x.DecodeBase64JsonPaths
+	}
+	return nil
+}
+
+func (x *JwtScheme) GetNestedJwsJsonPaths() []string {
+	if x != nil {
+		return x.NestedJwsJsonPaths
+	}
+	return nil
+}
+
+func (x *JwtScheme) GetDetached() bool {
+	if x != nil {
+		return x.Detached
+	}
+	return false
+}
+
+func (x *JwtScheme) GetDecodeJsonTextPaths() []string {
+	if x != nil {
+		return x.DecodeJsonTextPaths
+	}
+	return nil
+}
+
+// KeySource says where verification keys come from and how they are
+// checked. Fetched keys go through the data plane's egress guard, are
+// cached (Cache-Control respected within bounds), fetched once for all
+// requests waiting on them, and a key that cannot be had answers 503 so
+// the provider retries.
+type KeySource struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Where the keys are.
+	Kind KeySource_Kind `protobuf:"varint,1,opt,name=kind,proto3,enum=plugs.v1.KeySource_Kind" json:"kind,omitempty"`
+	// For KIND_SECRET: how each of the source's secrets writes its key.
+	Format KeySource_Format `protobuf:"varint,2,opt,name=format,proto3,enum=plugs.v1.KeySource_Format" json:"format,omitempty"`
+	// For KIND_CERTIFICATE_URL: where the request names the certificate's
+	// URL, a header or a JSONPath of the body.
+	UrlHeader   string `protobuf:"bytes,3,opt,name=url_header,json=urlHeader,proto3" json:"url_header,omitempty"`
+	UrlJsonPath string `protobuf:"bytes,4,opt,name=url_json_path,json=urlJsonPath,proto3" json:"url_json_path,omitempty"`
+	// For KIND_CERTIFICATE_URL (and a url with "{secret}"): the URLs
+	// accepted, as prefixes such as
+	// "https://sns.*.amazonaws.com/SimpleNotificationService-". A "*" stands
+	// for exactly one label of the host name; the scheme must be https. A URL
+	// matching none is refused before any connection is made.
+	AllowedUrls []string `protobuf:"bytes,5,rep,name=allowed_urls,json=allowedUrls,proto3" json:"allowed_urls,omitempty"`
+	// For KIND_JWKS and KIND_KEY_ENDPOINT: the URL, https. For
+	// KIND_KEY_ENDPOINT "{kid}" in it stands for the key id. "{secret}"
+	// stands for the source's secret (a tenant's host, for Kinde): the URL
+	// is then checked against allowed_urls before it is fetched, and the
+	// secret needs no other pin, the key set being the tenant's own.
+	Url string `protobuf:"bytes,6,opt,name=url,proto3" json:"url,omitempty"`
+	// For certificates (KIND_CERTIFICATE_URL, KIND_X5C): the roots the chain
+	// must lead to.
+	Roots KeySource_Roots `protobuf:"varint,7,opt,name=roots,proto3,enum=plugs.v1.KeySource_Roots" json:"roots,omitempty"`
+	// For certificates: object identifiers of extensions each certificate of
+	// the chain must carry, leaf first ("" for none): Apple's leaf and
+	// intermediate markers.
+	ChainExtensionOids []string `protobuf:"bytes,8,rep,name=chain_extension_oids,json=chainExtensionOids,proto3" json:"chain_extension_oids,omitempty"`
+	// For KIND_CERTIFICATE_URL: DNS names the leaf certificate must be
+	// issued to, one of them (PayPal's messageverificationcerts.paypal.com
+	// and its sandbox twin).
+	LeafDnsNames []string `protobuf:"bytes,9,rep,name=leaf_dns_names,json=leafDnsNames,proto3" json:"leaf_dns_names,omitempty"`
+	// Where the request names its key id when it is not a token's "kid": a
+	// header (Circle's X-Circle-Key-Id).
+	KeyIdHeader string `protobuf:"bytes,10,opt,name=key_id_header,json=keyIdHeader,proto3" json:"key_id_header,omitempty"`
+	// For KIND_KEY_ENDPOINT: how the endpoint is called.
+	Endpoint      *KeyEndpoint `protobuf:"bytes,11,opt,name=endpoint,proto3" json:"endpoint,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *KeySource) Reset() {
+	*x = KeySource{}
+	mi := &file_plugs_v1_resources_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KeySource) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KeySource) ProtoMessage() {}
+
+func (x *KeySource) ProtoReflect() protoreflect.Message {
+	mi := &file_plugs_v1_resources_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KeySource.ProtoReflect.Descriptor instead.
+func (*KeySource) Descriptor() ([]byte, []int) {
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *KeySource) GetKind() KeySource_Kind {
+	if x != nil {
+		return x.Kind
+	}
+	return KeySource_KIND_UNSPECIFIED
+}
+
+func (x *KeySource) GetFormat() KeySource_Format {
+	if x != nil {
+		return x.Format
+	}
+	return KeySource_FORMAT_UNSPECIFIED
+}
+
+func (x *KeySource) GetUrlHeader() string {
+	if x != nil {
+		return x.UrlHeader
+	}
+	return ""
+}
+
+func (x *KeySource) GetUrlJsonPath() string {
+	if x != nil {
+		return x.UrlJsonPath
+	}
+	return ""
+}
+
+func (x *KeySource) GetAllowedUrls() []string {
+	if x != nil {
+		return x.AllowedUrls
+	}
+	return nil
+}
+
+func (x *KeySource) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *KeySource) GetRoots() KeySource_Roots {
+	if x != nil {
+		return x.Roots
+	}
+	return KeySource_ROOTS_UNSPECIFIED
+}
+
+func (x *KeySource) GetChainExtensionOids() []string {
+	if x != nil {
+		return x.ChainExtensionOids
+	}
+	return nil
+}
+
+func (x *KeySource) GetLeafDnsNames() []string {
+	if x != nil {
+		return x.LeafDnsNames
+	}
+	return nil
+}
+
+func (x *KeySource) GetKeyIdHeader() string {
+	if x != nil {
+		return x.KeyIdHeader
+	}
+	return ""
+}
+
+func (x *KeySource) GetEndpoint() *KeyEndpoint {
+	if x != nil {
+		return x.Endpoint
+	}
+	return nil
+}
+
+// KeyEndpoint calls a provider API for the key of a key id.
+type KeyEndpoint struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// GET (default) or POST.
+	Method string `protobuf:"bytes,1,opt,name=method,proto3" json:"method,omitempty"`
+	// For POST: the JSON body. "{kid}" stands for the key id, "{secret}",
+	// "{secret.user}" and "{secret.password}" for the source's secret (split
+	// at its first ':'), each written as a JSON string's contents.
+	Body string `protobuf:"bytes,2,opt,name=body,proto3" json:"body,omitempty"`
+	// Headers to send, with the same placeholders, for example
+	// {"Authorization": "Bearer {secret}"}.
+	Headers map[string]string `protobuf:"bytes,3,rep,name=headers,proto3" json:"headers,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// A JSONPath of the response holding the key: a JWK object, or a PEM or
+	// base64 SPKI string.
+	KeyJsonPath   string `protobuf:"bytes,4,opt,name=key_json_path,json=keyJsonPath,proto3" json:"key_json_path,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *KeyEndpoint) Reset() {
+	*x = KeyEndpoint{}
+	mi := &file_plugs_v1_resources_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KeyEndpoint) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KeyEndpoint) ProtoMessage() {}
+
+func (x *KeyEndpoint) ProtoReflect() protoreflect.Message {
+	mi := &file_plugs_v1_resources_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KeyEndpoint.ProtoReflect.Descriptor instead.
+func (*KeyEndpoint) Descriptor() ([]byte, []int) {
+	return file_plugs_v1_resources_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *KeyEndpoint) GetMethod() string {
+	if x != nil {
+		return x.Method
+	}
+	return ""
+}
+
+func (x *KeyEndpoint) GetBody() string {
+	if x != nil {
+		return x.Body
+	}
+	return ""
+}
+
+func (x *KeyEndpoint) GetHeaders() map[string]string {
+	if x != nil {
+		return x.Headers
+	}
+	return nil
+}
+
+func (x *KeyEndpoint) GetKeyJsonPath() string {
+	if x != nil {
+		return x.KeyJsonPath
+	}
+	return ""
+}
+
 var File_plugs_v1_resources_proto protoreflect.FileDescriptor
 
 const file_plugs_v1_resources_proto_rawDesc = "" +
@@ -2608,7 +3669,7 @@ const file_plugs_v1_resources_proto_rawDesc = "" +
 	"since_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\tsinceTime\"Q\n" +
 	"\tRateLimit\x12.\n" +
 	"\x13requests_per_second\x18\x01 \x01(\x01R\x11requestsPerSecond\x12\x14\n" +
-	"\x05burst\x18\x02 \x01(\x05R\x05burst\"\xb8\x01\n" +
+	"\x05burst\x18\x02 \x01(\x05R\x05burst\"\xdb\x01\n" +
 	"\n" +
 	"SecretInfo\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12 \n" +
@@ -2616,7 +3677,8 @@ const file_plugs_v1_resources_proto_rawDesc = "" +
 	"\vcreate_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vexpire_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"expireTime\"\xf0\x0e\n" +
+	"expireTime\x12!\n" +
+	"\fpublic_value\x18\x05 \x01(\tR\vpublicValue\"\xfe\x0f\n" +
 	"\x0fSignatureScheme\x12A\n" +
 	"\talgorithm\x18\x01 \x01(\x0e2#.plugs.v1.SignatureScheme.AlgorithmR\talgorithm\x12>\n" +
 	"\bencoding\x18\x02 \x01(\x0e2\".plugs.v1.SignatureScheme.EncodingR\bencoding\x12\x16\n" +
@@ -2644,7 +3706,10 @@ const file_plugs_v1_resources_proto_rawDesc = "" +
 	"\x15signature_query_param\x18* \x01(\tR\x13signatureQueryParam\x12*\n" +
 	"\x11token_query_param\x18+ \x01(\tR\x0ftokenQueryParam\x12&\n" +
 	"\x0ftoken_json_path\x18, \x01(\tR\rtokenJsonPath\x12&\n" +
-	"\x0fitems_json_path\x18- \x01(\tR\ritemsJsonPath\"\x93\x02\n" +
+	"\x0fitems_json_path\x18- \x01(\tR\ritemsJsonPath\x128\n" +
+	"\n" +
+	"public_key\x182 \x01(\v2\x19.plugs.v1.PublicKeySchemeR\tpublicKey\x12%\n" +
+	"\x03jwt\x183 \x01(\v2\x13.plugs.v1.JwtSchemeR\x03jwt\"\xc0\x02\n" +
 	"\tAlgorithm\x12\x19\n" +
 	"\x15ALGORITHM_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15ALGORITHM_HMAC_SHA256\x10\x01\x12\x17\n" +
@@ -2656,7 +3721,9 @@ const file_plugs_v1_resources_proto_rawDesc = "" +
 	"\x10ALGORITHM_SHA256\x10\x14\x12\x12\n" +
 	"\x0eALGORITHM_SHA1\x10\x15\x12\x14\n" +
 	"\x10ALGORITHM_SHA512\x10\x16\x12\x16\n" +
-	"\x12ALGORITHM_HMAC_MD5\x10\x17\"\xe9\x01\n" +
+	"\x12ALGORITHM_HMAC_MD5\x10\x17\x12\x18\n" +
+	"\x14ALGORITHM_PUBLIC_KEY\x10\x1e\x12\x11\n" +
+	"\rALGORITHM_JWT\x10\x1f\"\xe9\x01\n" +
 	"\tHandshake\x12\x19\n" +
 	"\x15HANDSHAKE_UNSPECIFIED\x10\x00\x12$\n" +
 	" HANDSHAKE_SLACK_URL_VERIFICATION\x10\x01\x12 \n" +
@@ -2678,7 +3745,7 @@ const file_plugs_v1_resources_proto_rawDesc = "" +
 	"\x13SECRET_ENCODING_HEX\x10\x04\"P\n" +
 	"\x12HeaderAlternatives\x12\x16\n" +
 	"\x06header\x18\x01 \x01(\tR\x06header\x12\"\n" +
-	"\falternatives\x18\x02 \x03(\tR\falternatives\"\xcc\x02\n" +
+	"\falternatives\x18\x02 \x03(\tR\falternatives\"\x87\x03\n" +
 	"\rHandshakeRule\x12\x16\n" +
 	"\x06method\x18\x01 \x01(\tR\x06method\x12<\n" +
 	"\n" +
@@ -2688,7 +3755,9 @@ const file_plugs_v1_resources_proto_rawDesc = "" +
 	"\x06signed\x18\x04 \x01(\bR\x06signed\x12;\n" +
 	"\fverify_token\x18\x05 \x01(\v2\x18.plugs.v1.HandshakeInputR\vverifyToken\x12%\n" +
 	"\x0ecapture_secret\x18\x06 \x01(\bR\rcaptureSecret\x121\n" +
-	"\x06answer\x18\a \x01(\v2\x19.plugs.v1.HandshakeAnswerR\x06answer\"t\n" +
+	"\x06answer\x18\a \x01(\v2\x19.plugs.v1.HandshakeAnswerR\x06answer\x129\n" +
+	"\vconfirm_url\x18\b \x01(\v2\x18.plugs.v1.HandshakeInputR\n" +
+	"confirmUrl\"t\n" +
 	"\x0eHandshakeInput\x12!\n" +
 	"\vquery_param\x18\x01 \x01(\tH\x00R\n" +
 	"queryParam\x12\x18\n" +
@@ -2721,14 +3790,14 @@ const file_plugs_v1_resources_proto_rawDesc = "" +
 	"\x0eitem_separator\x18\x01 \x01(\tR\ritemSeparator\x12.\n" +
 	"\x13key_value_separator\x18\x02 \x01(\tR\x11keyValueSeparator\x12#\n" +
 	"\rsignature_key\x18\x03 \x01(\tR\fsignatureKey\x12#\n" +
-	"\rtimestamp_key\x18\x04 \x01(\tR\ftimestampKey\"\x8d\x03\n" +
+	"\rtimestamp_key\x18\x04 \x01(\tR\ftimestampKey\"\xa2\x03\n" +
 	"\n" +
 	"SignedPart\x12-\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x19.plugs.v1.SignedPart.KindR\x04kind\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value\x12\x16\n" +
 	"\x06escape\x18\x03 \x01(\tR\x06escape\x12\x1a\n" +
 	"\boptional\x18\x04 \x01(\bR\boptional\x12\x1c\n" +
-	"\tlowercase\x18\x05 \x01(\bR\tlowercase\"\xe7\x01\n" +
+	"\tlowercase\x18\x05 \x01(\bR\tlowercase\"\xfc\x01\n" +
 	"\x04Kind\x12\x14\n" +
 	"\x10KIND_UNSPECIFIED\x10\x00\x12\r\n" +
 	"\tKIND_BODY\x10\x01\x12\x12\n" +
@@ -2741,7 +3810,8 @@ const file_plugs_v1_resources_proto_rawDesc = "" +
 	"\vKIND_METHOD\x10\b\x12\x13\n" +
 	"\x0fKIND_BODY_FIELD\x10\t\x12\x14\n" +
 	"\x10KIND_QUERY_PARAM\x10\x14\x12\x0f\n" +
-	"\vKIND_SECRET\x10\x15\"\xa0\x02\n" +
+	"\vKIND_SECRET\x10\x15\x12\x13\n" +
+	"\x0fKIND_BODY_CRC32\x10\x16\"\xa0\x02\n" +
 	"\x0fTimestampSource\x12\x16\n" +
 	"\x06header\x18\x01 \x01(\tR\x06header\x128\n" +
 	"\x06format\x18\x02 \x01(\x0e2 .plugs.v1.TimestampSource.FormatR\x06format\x12\x1b\n" +
@@ -2799,7 +3869,112 @@ const file_plugs_v1_resources_proto_rawDesc = "" +
 	"\x0efield_mappings\x18\x06 \x01(\v2\x17.plugs.v1.FieldMappingsR\rfieldMappings\x12%\n" +
 	"\x0esample_payload\x18\a \x01(\tR\rsamplePayload\x12.\n" +
 	"\x13sample_content_type\x18\b \x01(\tR\x11sampleContentType\x12\x1a\n" +
-	"\bcategory\x18\t \x01(\tR\bcategoryB/Z-github.com/plugshq/plugs/gen/plugs/v1;plugsv1b\x06proto3"
+	"\bcategory\x18\t \x01(\tR\bcategory\"\xc0\x06\n" +
+	"\x0fPublicKeyScheme\x12A\n" +
+	"\talgorithm\x18\x01 \x01(\x0e2#.plugs.v1.PublicKeyScheme.AlgorithmR\talgorithm\x12)\n" +
+	"\x10algorithm_header\x18\x02 \x01(\tR\x0falgorithmHeader\x12.\n" +
+	"\x13algorithm_json_path\x18\x03 \x01(\tR\x11algorithmJsonPath\x12V\n" +
+	"\x0falgorithm_names\x18\x04 \x03(\v2-.plugs.v1.PublicKeyScheme.AlgorithmNamesEntryR\x0ealgorithmNames\x12'\n" +
+	"\x04keys\x18\x05 \x01(\v2\x13.plugs.v1.KeySourceR\x04keys\x12A\n" +
+	"\tcanonical\x18\x06 \x01(\x0e2#.plugs.v1.PublicKeyScheme.CanonicalR\tcanonical\x12\"\n" +
+	"\rpin_json_path\x18\a \x01(\tR\vpinJsonPath\x1af\n" +
+	"\x13AlgorithmNamesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x129\n" +
+	"\x05value\x18\x02 \x01(\x0e2#.plugs.v1.PublicKeyScheme.AlgorithmR\x05value:\x028\x01\"\xff\x01\n" +
+	"\tAlgorithm\x12\x19\n" +
+	"\x15ALGORITHM_UNSPECIFIED\x10\x00\x12\x1c\n" +
+	"\x18ALGORITHM_RSA_PKCS1_SHA1\x10\x01\x12\x1e\n" +
+	"\x1aALGORITHM_RSA_PKCS1_SHA256\x10\x02\x12\x1e\n" +
+	"\x1aALGORITHM_RSA_PKCS1_SHA512\x10\x03\x12\x1c\n" +
+	"\x18ALGORITHM_RSA_PSS_SHA256\x10\x04\x12\x1f\n" +
+	"\x1bALGORITHM_ECDSA_P256_SHA256\x10\x05\x12#\n" +
+	"\x1fALGORITHM_ECDSA_P256_SHA256_RAW\x10\x06\x12\x15\n" +
+	"\x11ALGORITHM_ED25519\x10\a\"=\n" +
+	"\tCanonical\x12\x19\n" +
+	"\x15CANONICAL_UNSPECIFIED\x10\x00\x12\x15\n" +
+	"\x11CANONICAL_AWS_SNS\x10\x01\"\xd6\b\n" +
+	"\tJwtScheme\x12\x16\n" +
+	"\x06header\x18\x01 \x01(\tR\x06header\x12\x16\n" +
+	"\x06prefix\x18\x02 \x01(\tR\x06prefix\x12\x1b\n" +
+	"\tjson_path\x18\x03 \x01(\tR\bjsonPath\x12\x1d\n" +
+	"\n" +
+	"whole_body\x18\x04 \x01(\bR\twholeBody\x12\x1e\n" +
+	"\n" +
+	"algorithms\x18\x05 \x03(\tR\n" +
+	"algorithms\x12'\n" +
+	"\x04keys\x18\x06 \x01(\v2\x13.plugs.v1.KeySourceR\x04keys\x12\x18\n" +
+	"\aissuers\x18\a \x03(\tR\aissuers\x12\x1c\n" +
+	"\taudiences\x18\b \x03(\tR\taudiences\x127\n" +
+	"\x06claims\x18\t \x03(\v2\x1f.plugs.v1.JwtScheme.ClaimsEntryR\x06claims\x12\x1b\n" +
+	"\tpin_claim\x18\n" +
+	" \x01(\tR\bpinClaim\x12&\n" +
+	"\x0fbody_hash_claim\x18\v \x01(\tR\rbodyHashClaim\x129\n" +
+	"\tbody_hash\x18\f \x01(\x0e2\x1c.plugs.v1.JwtScheme.BodyHashR\bbodyHash\x122\n" +
+	"\amax_age\x18\r \x01(\v2\x19.google.protobuf.DurationR\x06maxAge\x121\n" +
+	"\x06leeway\x18\x0e \x01(\v2\x19.google.protobuf.DurationR\x06leeway\x12%\n" +
+	"\x0erequire_expiry\x18\x0f \x01(\bR\rrequireExpiry\x128\n" +
+	"\bdocument\x18\x10 \x01(\x0e2\x1c.plugs.v1.JwtScheme.DocumentR\bdocument\x127\n" +
+	"\x18decode_base64_json_paths\x18\x11 \x03(\tR\x15decodeBase64JsonPaths\x121\n" +
+	"\x15nested_jws_json_paths\x18\x12 \x03(\tR\x12nestedJwsJsonPaths\x12\x1a\n" +
+	"\bdetached\x18\x13 \x01(\bR\bdetached\x123\n" +
+	"\x16decode_json_text_paths\x18\x14 \x03(\tR\x13decodeJsonTextPaths\x1a9\n" +
+	"\vClaimsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x94\x01\n" +
+	"\bBodyHash\x12\x19\n" +
+	"\x15BODY_HASH_UNSPECIFIED\x10\x00\x12\x18\n" +
+	"\x14BODY_HASH_SHA256_HEX\x10\x01\x12\x1b\n" +
+	"\x17BODY_HASH_SHA256_BASE64\x10\x02\x12\x1e\n" +
+	"\x1aBODY_HASH_SHA256_BASE64URL\x10\x03\x12\x16\n" +
+	"\x12BODY_HASH_IDENTITY\x10\x04\"L\n" +
+	"\bDocument\x12\x18\n" +
+	"\x14DOCUMENT_UNSPECIFIED\x10\x00\x12\x11\n" +
+	"\rDOCUMENT_BODY\x10\x01\x12\x13\n" +
+	"\x0fDOCUMENT_CLAIMS\x10\x02\"\xc0\x06\n" +
+	"\tKeySource\x12,\n" +
+	"\x04kind\x18\x01 \x01(\x0e2\x18.plugs.v1.KeySource.KindR\x04kind\x122\n" +
+	"\x06format\x18\x02 \x01(\x0e2\x1a.plugs.v1.KeySource.FormatR\x06format\x12\x1d\n" +
+	"\n" +
+	"url_header\x18\x03 \x01(\tR\turlHeader\x12\"\n" +
+	"\rurl_json_path\x18\x04 \x01(\tR\vurlJsonPath\x12!\n" +
+	"\fallowed_urls\x18\x05 \x03(\tR\vallowedUrls\x12\x10\n" +
+	"\x03url\x18\x06 \x01(\tR\x03url\x12/\n" +
+	"\x05roots\x18\a \x01(\x0e2\x19.plugs.v1.KeySource.RootsR\x05roots\x120\n" +
+	"\x14chain_extension_oids\x18\b \x03(\tR\x12chainExtensionOids\x12$\n" +
+	"\x0eleaf_dns_names\x18\t \x03(\tR\fleafDnsNames\x12\"\n" +
+	"\rkey_id_header\x18\n" +
+	" \x01(\tR\vkeyIdHeader\x121\n" +
+	"\bendpoint\x18\v \x01(\v2\x15.plugs.v1.KeyEndpointR\bendpoint\"{\n" +
+	"\x04Kind\x12\x14\n" +
+	"\x10KIND_UNSPECIFIED\x10\x00\x12\x0f\n" +
+	"\vKIND_SECRET\x10\x01\x12\x18\n" +
+	"\x14KIND_CERTIFICATE_URL\x10\x02\x12\r\n" +
+	"\tKIND_JWKS\x10\x03\x12\f\n" +
+	"\bKIND_X5C\x10\x04\x12\x15\n" +
+	"\x11KIND_KEY_ENDPOINT\x10\x05\"\xad\x01\n" +
+	"\x06Format\x12\x16\n" +
+	"\x12FORMAT_UNSPECIFIED\x10\x00\x12\x0e\n" +
+	"\n" +
+	"FORMAT_PEM\x10\x01\x12\x16\n" +
+	"\x12FORMAT_SPKI_BASE64\x10\x02\x12\x19\n" +
+	"\x15FORMAT_ED25519_BASE64\x10\x03\x12\x16\n" +
+	"\x12FORMAT_ED25519_HEX\x10\x04\x12\x0f\n" +
+	"\vFORMAT_WHPK\x10\x05\x12\x0e\n" +
+	"\n" +
+	"FORMAT_JWK\x10\x06\x12\x0f\n" +
+	"\vFORMAT_HMAC\x10\a\"L\n" +
+	"\x05Roots\x12\x15\n" +
+	"\x11ROOTS_UNSPECIFIED\x10\x00\x12\x10\n" +
+	"\fROOTS_SYSTEM\x10\x01\x12\x1a\n" +
+	"\x16ROOTS_APPLE_ROOT_CA_G3\x10\x02\"\xd7\x01\n" +
+	"\vKeyEndpoint\x12\x16\n" +
+	"\x06method\x18\x01 \x01(\tR\x06method\x12\x12\n" +
+	"\x04body\x18\x02 \x01(\tR\x04body\x12<\n" +
+	"\aheaders\x18\x03 \x03(\v2\".plugs.v1.KeyEndpoint.HeadersEntryR\aheaders\x12\"\n" +
+	"\rkey_json_path\x18\x04 \x01(\tR\vkeyJsonPath\x1a:\n" +
+	"\fHeadersEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B/Z-github.com/plugshq/plugs/gen/plugs/v1;plugsv1b\x06proto3"
 
 var (
 	file_plugs_v1_resources_proto_rawDescOnce sync.Once
@@ -2813,8 +3988,8 @@ func file_plugs_v1_resources_proto_rawDescGZIP() []byte {
 	return file_plugs_v1_resources_proto_rawDescData
 }
 
-var file_plugs_v1_resources_proto_enumTypes = make([]protoimpl.EnumInfo, 8)
-var file_plugs_v1_resources_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_plugs_v1_resources_proto_enumTypes = make([]protoimpl.EnumInfo, 15)
+var file_plugs_v1_resources_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_plugs_v1_resources_proto_goTypes = []any{
 	(Source_Status)(0),                  // 0: plugs.v1.Source.Status
 	(SignatureScheme_Algorithm)(0),      // 1: plugs.v1.SignatureScheme.Algorithm
@@ -2824,85 +3999,118 @@ var file_plugs_v1_resources_proto_goTypes = []any{
 	(SignedPart_Kind)(0),                // 5: plugs.v1.SignedPart.Kind
 	(TimestampSource_Format)(0),         // 6: plugs.v1.TimestampSource.Format
 	(Batch_Format)(0),                   // 7: plugs.v1.Batch.Format
-	(*Source)(nil),                      // 8: plugs.v1.Source
-	(*ConfigurationError)(nil),          // 9: plugs.v1.ConfigurationError
-	(*RateLimit)(nil),                   // 10: plugs.v1.RateLimit
-	(*SecretInfo)(nil),                  // 11: plugs.v1.SecretInfo
-	(*SignatureScheme)(nil),             // 12: plugs.v1.SignatureScheme
-	(*HeaderAlternatives)(nil),          // 13: plugs.v1.HeaderAlternatives
-	(*HandshakeRule)(nil),               // 14: plugs.v1.HandshakeRule
-	(*HandshakeInput)(nil),              // 15: plugs.v1.HandshakeInput
-	(*HandshakeCondition)(nil),          // 16: plugs.v1.HandshakeCondition
-	(*HandshakeAnswer)(nil),             // 17: plugs.v1.HandshakeAnswer
-	(*HandshakeFields)(nil),             // 18: plugs.v1.HandshakeFields
-	(*HandshakeField)(nil),              // 19: plugs.v1.HandshakeField
-	(*HandshakeValue)(nil),              // 20: plugs.v1.HandshakeValue
-	(*StructuredHeader)(nil),            // 21: plugs.v1.StructuredHeader
-	(*SignedPart)(nil),                  // 22: plugs.v1.SignedPart
-	(*TimestampSource)(nil),             // 23: plugs.v1.TimestampSource
-	(*EventFilter)(nil),                 // 24: plugs.v1.EventFilter
-	(*ValueRef)(nil),                    // 25: plugs.v1.ValueRef
-	(*FieldMappings)(nil),               // 26: plugs.v1.FieldMappings
-	(*Batch)(nil),                       // 27: plugs.v1.Batch
-	(*Template)(nil),                    // 28: plugs.v1.Template
-	nil,                                 // 29: plugs.v1.FieldMappings.PropertiesEntry
-	(*durationpb.Duration)(nil),         // 30: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil),       // 31: google.protobuf.Timestamp
+	(PublicKeyScheme_Algorithm)(0),      // 8: plugs.v1.PublicKeyScheme.Algorithm
+	(PublicKeyScheme_Canonical)(0),      // 9: plugs.v1.PublicKeyScheme.Canonical
+	(JwtScheme_BodyHash)(0),             // 10: plugs.v1.JwtScheme.BodyHash
+	(JwtScheme_Document)(0),             // 11: plugs.v1.JwtScheme.Document
+	(KeySource_Kind)(0),                 // 12: plugs.v1.KeySource.Kind
+	(KeySource_Format)(0),               // 13: plugs.v1.KeySource.Format
+	(KeySource_Roots)(0),                // 14: plugs.v1.KeySource.Roots
+	(*Source)(nil),                      // 15: plugs.v1.Source
+	(*ConfigurationError)(nil),          // 16: plugs.v1.ConfigurationError
+	(*RateLimit)(nil),                   // 17: plugs.v1.RateLimit
+	(*SecretInfo)(nil),                  // 18: plugs.v1.SecretInfo
+	(*SignatureScheme)(nil),             // 19: plugs.v1.SignatureScheme
+	(*HeaderAlternatives)(nil),          // 20: plugs.v1.HeaderAlternatives
+	(*HandshakeRule)(nil),               // 21: plugs.v1.HandshakeRule
+	(*HandshakeInput)(nil),              // 22: plugs.v1.HandshakeInput
+	(*HandshakeCondition)(nil),          // 23: plugs.v1.HandshakeCondition
+	(*HandshakeAnswer)(nil),             // 24: plugs.v1.HandshakeAnswer
+	(*HandshakeFields)(nil),             // 25: plugs.v1.HandshakeFields
+	(*HandshakeField)(nil),              // 26: plugs.v1.HandshakeField
+	(*HandshakeValue)(nil),              // 27: plugs.v1.HandshakeValue
+	(*StructuredHeader)(nil),            // 28: plugs.v1.StructuredHeader
+	(*SignedPart)(nil),                  // 29: plugs.v1.SignedPart
+	(*TimestampSource)(nil),             // 30: plugs.v1.TimestampSource
+	(*EventFilter)(nil),                 // 31: plugs.v1.EventFilter
+	(*ValueRef)(nil),                    // 32: plugs.v1.ValueRef
+	(*FieldMappings)(nil),               // 33: plugs.v1.FieldMappings
+	(*Batch)(nil),                       // 34: plugs.v1.Batch
+	(*Template)(nil),                    // 35: plugs.v1.Template
+	(*PublicKeyScheme)(nil),             // 36: plugs.v1.PublicKeyScheme
+	(*JwtScheme)(nil),                   // 37: plugs.v1.JwtScheme
+	(*KeySource)(nil),                   // 38: plugs.v1.KeySource
+	(*KeyEndpoint)(nil),                 // 39: plugs.v1.KeyEndpoint
+	nil,                                 // 40: plugs.v1.FieldMappings.PropertiesEntry
+	nil,                                 // 41: plugs.v1.PublicKeyScheme.AlgorithmNamesEntry
+	nil,                                 // 42: plugs.v1.JwtScheme.ClaimsEntry
+	nil,                                 // 43: plugs.v1.KeyEndpoint.HeadersEntry
+	(*durationpb.Duration)(nil),         // 44: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),       // 45: google.protobuf.Timestamp
 }
 var file_plugs_v1_resources_proto_depIdxs = []int32{
-	12, // 0: plugs.v1.Source.signature_scheme:type_name -> plugs.v1.SignatureScheme
-	11, // 1: plugs.v1.Source.secrets:type_name -> plugs.v1.SecretInfo
-	24, // 2: plugs.v1.Source.event_filter:type_name -> plugs.v1.EventFilter
-	26, // 3: plugs.v1.Source.field_mappings:type_name -> plugs.v1.FieldMappings
+	19, // 0: plugs.v1.Source.signature_scheme:type_name -> plugs.v1.SignatureScheme
+	18, // 1: plugs.v1.Source.secrets:type_name -> plugs.v1.SecretInfo
+	31, // 2: plugs.v1.Source.event_filter:type_name -> plugs.v1.EventFilter
+	33, // 3: plugs.v1.Source.field_mappings:type_name -> plugs.v1.FieldMappings
 	0,  // 4: plugs.v1.Source.status:type_name -> plugs.v1.Source.Status
-	30, // 5: plugs.v1.Source.dedup_window:type_name -> google.protobuf.Duration
-	31, // 6: plugs.v1.Source.create_time:type_name -> google.protobuf.Timestamp
-	31, // 7: plugs.v1.Source.update_time:type_name -> google.protobuf.Timestamp
-	10, // 8: plugs.v1.Source.rate_limit:type_name -> plugs.v1.RateLimit
-	9,  // 9: plugs.v1.Source.configuration_error:type_name -> plugs.v1.ConfigurationError
-	31, // 10: plugs.v1.ConfigurationError.since_time:type_name -> google.protobuf.Timestamp
-	31, // 11: plugs.v1.SecretInfo.create_time:type_name -> google.protobuf.Timestamp
-	31, // 12: plugs.v1.SecretInfo.expire_time:type_name -> google.protobuf.Timestamp
+	44, // 5: plugs.v1.Source.dedup_window:type_name -> google.protobuf.Duration
+	45, // 6: plugs.v1.Source.create_time:type_name -> google.protobuf.Timestamp
+	45, // 7: plugs.v1.Source.update_time:type_name -> google.protobuf.Timestamp
+	17, // 8: plugs.v1.Source.rate_limit:type_name -> plugs.v1.RateLimit
+	16, // 9: plugs.v1.Source.configuration_error:type_name -> plugs.v1.ConfigurationError
+	45, // 10: plugs.v1.ConfigurationError.since_time:type_name -> google.protobuf.Timestamp
+	45, // 11: plugs.v1.SecretInfo.create_time:type_name -> google.protobuf.Timestamp
+	45, // 12: plugs.v1.SecretInfo.expire_time:type_name -> google.protobuf.Timestamp
 	1,  // 13: plugs.v1.SignatureScheme.algorithm:type_name -> plugs.v1.SignatureScheme.Algorithm
 	3,  // 14: plugs.v1.SignatureScheme.encoding:type_name -> plugs.v1.SignatureScheme.Encoding
-	21, // 15: plugs.v1.SignatureScheme.structured:type_name -> plugs.v1.StructuredHeader
-	22, // 16: plugs.v1.SignatureScheme.signed_parts:type_name -> plugs.v1.SignedPart
-	23, // 17: plugs.v1.SignatureScheme.timestamp:type_name -> plugs.v1.TimestampSource
-	30, // 18: plugs.v1.SignatureScheme.tolerance:type_name -> google.protobuf.Duration
+	28, // 15: plugs.v1.SignatureScheme.structured:type_name -> plugs.v1.StructuredHeader
+	29, // 16: plugs.v1.SignatureScheme.signed_parts:type_name -> plugs.v1.SignedPart
+	30, // 17: plugs.v1.SignatureScheme.timestamp:type_name -> plugs.v1.TimestampSource
+	44, // 18: plugs.v1.SignatureScheme.tolerance:type_name -> google.protobuf.Duration
 	4,  // 19: plugs.v1.SignatureScheme.secret_encoding:type_name -> plugs.v1.SignatureScheme.SecretEncoding
 	2,  // 20: plugs.v1.SignatureScheme.handshake:type_name -> plugs.v1.SignatureScheme.Handshake
-	14, // 21: plugs.v1.SignatureScheme.handshakes:type_name -> plugs.v1.HandshakeRule
-	13, // 22: plugs.v1.SignatureScheme.header_alternatives:type_name -> plugs.v1.HeaderAlternatives
-	16, // 23: plugs.v1.HandshakeRule.conditions:type_name -> plugs.v1.HandshakeCondition
-	15, // 24: plugs.v1.HandshakeRule.challenge:type_name -> plugs.v1.HandshakeInput
-	15, // 25: plugs.v1.HandshakeRule.verify_token:type_name -> plugs.v1.HandshakeInput
-	17, // 26: plugs.v1.HandshakeRule.answer:type_name -> plugs.v1.HandshakeAnswer
-	15, // 27: plugs.v1.HandshakeCondition.input:type_name -> plugs.v1.HandshakeInput
-	20, // 28: plugs.v1.HandshakeAnswer.text:type_name -> plugs.v1.HandshakeValue
-	18, // 29: plugs.v1.HandshakeAnswer.json:type_name -> plugs.v1.HandshakeFields
-	19, // 30: plugs.v1.HandshakeAnswer.headers:type_name -> plugs.v1.HandshakeField
-	19, // 31: plugs.v1.HandshakeFields.fields:type_name -> plugs.v1.HandshakeField
-	20, // 32: plugs.v1.HandshakeField.value:type_name -> plugs.v1.HandshakeValue
-	1,  // 33: plugs.v1.HandshakeValue.mac:type_name -> plugs.v1.SignatureScheme.Algorithm
-	3,  // 34: plugs.v1.HandshakeValue.encoding:type_name -> plugs.v1.SignatureScheme.Encoding
-	5,  // 35: plugs.v1.SignedPart.kind:type_name -> plugs.v1.SignedPart.Kind
-	6,  // 36: plugs.v1.TimestampSource.format:type_name -> plugs.v1.TimestampSource.Format
-	25, // 37: plugs.v1.FieldMappings.event_id:type_name -> plugs.v1.ValueRef
-	25, // 38: plugs.v1.FieldMappings.event_type:type_name -> plugs.v1.ValueRef
-	25, // 39: plugs.v1.FieldMappings.customer_id:type_name -> plugs.v1.ValueRef
-	25, // 40: plugs.v1.FieldMappings.quantity:type_name -> plugs.v1.ValueRef
-	25, // 41: plugs.v1.FieldMappings.timestamp:type_name -> plugs.v1.ValueRef
-	29, // 42: plugs.v1.FieldMappings.properties:type_name -> plugs.v1.FieldMappings.PropertiesEntry
-	27, // 43: plugs.v1.FieldMappings.batch:type_name -> plugs.v1.Batch
-	7,  // 44: plugs.v1.Batch.format:type_name -> plugs.v1.Batch.Format
-	12, // 45: plugs.v1.Template.signature_scheme:type_name -> plugs.v1.SignatureScheme
-	26, // 46: plugs.v1.Template.field_mappings:type_name -> plugs.v1.FieldMappings
-	25, // 47: plugs.v1.FieldMappings.PropertiesEntry.value:type_name -> plugs.v1.ValueRef
-	48, // [48:48] is the sub-list for method output_type
-	48, // [48:48] is the sub-list for method input_type
-	48, // [48:48] is the sub-list for extension type_name
-	48, // [48:48] is the sub-list for extension extendee
-	0,  // [0:48] is the sub-list for field type_name
+	21, // 21: plugs.v1.SignatureScheme.handshakes:type_name -> plugs.v1.HandshakeRule
+	20, // 22: plugs.v1.SignatureScheme.header_alternatives:type_name -> plugs.v1.HeaderAlternatives
+	36, // 23: plugs.v1.SignatureScheme.public_key:type_name -> plugs.v1.PublicKeyScheme
+	37, // 24: plugs.v1.SignatureScheme.jwt:type_name -> plugs.v1.JwtScheme
+	23, // 25: plugs.v1.HandshakeRule.conditions:type_name -> plugs.v1.HandshakeCondition
+	22, // 26: plugs.v1.HandshakeRule.challenge:type_name -> plugs.v1.HandshakeInput
+	22, // 27: plugs.v1.HandshakeRule.verify_token:type_name -> plugs.v1.HandshakeInput
+	24, // 28: plugs.v1.HandshakeRule.answer:type_name -> plugs.v1.HandshakeAnswer
+	22, // 29: plugs.v1.HandshakeRule.confirm_url:type_name -> plugs.v1.HandshakeInput
+	22, // 30: plugs.v1.HandshakeCondition.input:type_name -> plugs.v1.HandshakeInput
+	27, // 31: plugs.v1.HandshakeAnswer.text:type_name -> plugs.v1.HandshakeValue
+	25, // 32: plugs.v1.HandshakeAnswer.json:type_name -> plugs.v1.HandshakeFields
+	26, // 33: plugs.v1.HandshakeAnswer.headers:type_name -> plugs.v1.HandshakeField
+	26, // 34: plugs.v1.HandshakeFields.fields:type_name -> plugs.v1.HandshakeField
+	27, // 35: plugs.v1.HandshakeField.value:type_name -> plugs.v1.HandshakeValue
+	1,  // 36: plugs.v1.HandshakeValue.mac:type_name -> plugs.v1.SignatureScheme.Algorithm
+	3,  // 37: plugs.v1.HandshakeValue.encoding:type_name -> plugs.v1.SignatureScheme.Encoding
+	5,  // 38: plugs.v1.SignedPart.kind:type_name -> plugs.v1.SignedPart.Kind
+	6,  // 39: plugs.v1.TimestampSource.format:type_name -> plugs.v1.TimestampSource.Format
+	32, // 40: plugs.v1.FieldMappings.event_id:type_name -> plugs.v1.ValueRef
+	32, // 41: plugs.v1.FieldMappings.event_type:type_name -> plugs.v1.ValueRef
+	32, // 42: plugs.v1.FieldMappings.customer_id:type_name -> plugs.v1.ValueRef
+	32, // 43: plugs.v1.FieldMappings.quantity:type_name -> plugs.v1.ValueRef
+	32, // 44: plugs.v1.FieldMappings.timestamp:type_name -> plugs.v1.ValueRef
+	40, // 45: plugs.v1.FieldMappings.properties:type_name -> plugs.v1.FieldMappings.PropertiesEntry
+	34, // 46: plugs.v1.FieldMappings.batch:type_name -> plugs.v1.Batch
+	7,  // 47: plugs.v1.Batch.format:type_name -> plugs.v1.Batch.Format
+	19, // 48: plugs.v1.Template.signature_scheme:type_name -> plugs.v1.SignatureScheme
+	33, // 49: plugs.v1.Template.field_mappings:type_name -> plugs.v1.FieldMappings
+	8,  // 50: plugs.v1.PublicKeyScheme.algorithm:type_name -> plugs.v1.PublicKeyScheme.Algorithm
+	41, // 51: plugs.v1.PublicKeyScheme.algorithm_names:type_name -> plugs.v1.PublicKeyScheme.AlgorithmNamesEntry
+	38, // 52: plugs.v1.PublicKeyScheme.keys:type_name -> plugs.v1.KeySource
+	9,  // 53: plugs.v1.PublicKeyScheme.canonical:type_name -> plugs.v1.PublicKeyScheme.Canonical
+	38, // 54: plugs.v1.JwtScheme.keys:type_name -> plugs.v1.KeySource
+	42, // 55: plugs.v1.JwtScheme.claims:type_name -> plugs.v1.JwtScheme.ClaimsEntry
+	10, // 56: plugs.v1.JwtScheme.body_hash:type_name -> plugs.v1.JwtScheme.BodyHash
+	44, // 57: plugs.v1.JwtScheme.max_age:type_name -> google.protobuf.Duration
+	44, // 58: plugs.v1.JwtScheme.leeway:type_name -> google.protobuf.Duration
+	11, // 59: plugs.v1.JwtScheme.document:type_name -> plugs.v1.JwtScheme.Document
+	12, // 60: plugs.v1.KeySource.kind:type_name -> plugs.v1.KeySource.Kind
+	13, // 61: plugs.v1.KeySource.format:type_name -> plugs.v1.KeySource.Format
+	14, // 62: plugs.v1.KeySource.roots:type_name -> plugs.v1.KeySource.Roots
+	39, // 63: plugs.v1.KeySource.endpoint:type_name -> plugs.v1.KeyEndpoint
+	43, // 64: plugs.v1.KeyEndpoint.headers:type_name -> plugs.v1.KeyEndpoint.HeadersEntry
+	32, // 65: plugs.v1.FieldMappings.PropertiesEntry.value:type_name -> plugs.v1.ValueRef
+	8,  // 66: plugs.v1.PublicKeyScheme.AlgorithmNamesEntry.value:type_name -> plugs.v1.PublicKeyScheme.Algorithm
+	67, // [67:67] is the sub-list for method output_type
+	67, // [67:67] is the sub-list for method input_type
+	67, // [67:67] is the sub-list for extension type_name
+	67, // [67:67] is the sub-list for extension extendee
+	0,  // [0:67] is the sub-list for field type_name
 }
 
 func init() { file_plugs_v1_resources_proto_init() }
@@ -2930,8 +4138,8 @@ func file_plugs_v1_resources_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plugs_v1_resources_proto_rawDesc), len(file_plugs_v1_resources_proto_rawDesc)),
-			NumEnums:      8,
-			NumMessages:   22,
+			NumEnums:      15,
+			NumMessages:   29,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
