@@ -139,8 +139,10 @@ func TestUnopenableEntriesAreWithheldUntilTheKeyArrives(t *testing.T) {
 	for _, dialect := range storetest.Dialects(t) {
 		t.Run(dialect, func(t *testing.T) {
 			w := startWithheldWorld(t, dialect)
-			next := w.resealUnderUnknownKey()
+			// The revision before the re-seal: the cache may notice it
+			// before the next line runs.
 			rev := config.Version(w.cp.Cache.Revision())
+			next := w.resealUnderUnknownKey()
 			waitFor(t, "the data plane at the re-sealed revision", func() bool {
 				return config.Version(w.cp.Cache.Revision()) != rev && w.dp.version() == config.Version(w.cp.Cache.Revision())
 			})
