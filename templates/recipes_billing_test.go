@@ -89,4 +89,14 @@ func paymentRecipes(t *testing.T, add func(recipe)) {
 				"X-Ecwid-Webhook-Signature", b64MAC(sha256.New, []byte(secret), "1709374200", ".", "80aece08-40e8-4145-8764-6c2f0d38678a")),
 			tamper: func(b string) string { return strings.Replace(b, "1709374200", "1709374201", 1) }})
 	}
+	{
+		// The site's Shared Key over the raw form body, lowercase hex, as
+		// Maxio's verification examples compute it.
+		secret, body := "b65ca1b9a6eaea838b7c536ca0ca5fe634214b5d", sample(t, "maxio")
+		add(recipe{template: "maxio", source: "https://gist.github.com/mediocretes/a0c4ac069dec105b167e",
+			secret: secret, body: body,
+			header: headers("Content-Type", "application/x-www-form-urlencoded", "X-Chargify-Webhook-Id", "1289012345",
+				"X-Chargify-Webhook-Signature-Hmac-Sha-256", hexMAC(sha256.New, []byte(secret), body)),
+			tamper: func(b string) string { return strings.Replace(b, "renewal_success", "renewal_failure", 1) }})
+	}
 }
