@@ -3,11 +3,31 @@ package templates_test
 import (
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
+	"strings"
 	"testing"
 )
 
 // devtoolsRecipes adds the recipes of developer-tool, productivity, content and platform providers.
 func devtoolsRecipes(t *testing.T, add func(recipe)) {
+	{
+		// The Custom Webhook's Authorization Token is sent as the whole
+		// header value; the stream's Content Format (JSON Array, JSON
+		// Lines, JSON Object) decides how the entries are written.
+		secret, body := "auth0-stream-token-4e7b1c9a", sample(t, "auth0logstreams")
+		var entries []json.RawMessage
+		if err := json.Unmarshal([]byte(body), &entries); err != nil {
+			t.Fatal(err)
+		}
+		var lines []string
+		for _, e := range entries {
+			lines = append(lines, string(e))
+		}
+		for _, b := range []string{body, strings.Join(lines, "\n") + "\n", lines[0]} {
+			add(recipe{template: "auth0logstreams", source: "https://auth0.com/docs/customize/log-streams/custom-log-streams",
+				secret: secret, body: b, header: headers("Content-Type", "application/json", "Authorization", secret)})
+		}
+	}
 	{
 		secret, body, ts := "webflow-client-secret-77b3", sample(t, "webflow"), unixMilli()
 		add(recipe{template: "webflow", source: "https://developers.webflow.com/data/v1.0.0/docs/verifying-webhook-signatures",
