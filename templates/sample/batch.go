@@ -21,7 +21,7 @@ func setItemIDs(body []byte, b *plugsv1.Batch, path string, now time.Time) ([]by
 			if len(bytes.TrimSpace(line)) == 0 {
 				continue
 			}
-			set, err := setEventID(line, "application/json", path, now)
+			set, err := setLineIDs(line, path, now)
 			if err != nil {
 				return nil, err
 			}
@@ -44,6 +44,29 @@ func setItemIDs(body []byte, b *plugsv1.Batch, path string, now time.Time) ([]by
 	// The items are the parsed body's own values: setting a field of one
 	// changes the body.
 	for _, item := range items.Get(data) {
+		if err := x.Set(item, freshIDLike(x.First(item), now)); err != nil {
+			return nil, fmt.Errorf("%w: %s: %w", ErrEventID, path, err)
+		}
+	}
+	return []byte(oj.JSON(data)), nil
+}
+
+// setLineIDs gives the item of an NDJSON line a fresh event id, or each of
+// its items when the line is an array of them (Auth0's JSON Array format).
+func setLineIDs(line []byte, path string, now time.Time) ([]byte, error) {
+	data, err := oj.Parse(line)
+	if err != nil {
+		return nil, fmt.Errorf("%w: a line of the sample payload is not JSON: %w", ErrEventID, err)
+	}
+	list, ok := data.([]any)
+	if !ok {
+		return setEventID(line, "application/json", path, now)
+	}
+	x, err := jp.ParseString(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrEventID, path, err)
+	}
+	for _, item := range list {
 		if err := x.Set(item, freshIDLike(x.First(item), now)); err != nil {
 			return nil, fmt.Errorf("%w: %s: %w", ErrEventID, path, err)
 		}
