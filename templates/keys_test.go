@@ -23,8 +23,12 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"hash/crc32"
+	"maps"
 	"net/http"
+	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -201,6 +205,21 @@ func rsaSign(t *testing.T, k *rsa.PrivateKey, h crypto.Hash, msg string) []byte 
 	return sig
 }
 
+// phpSerialize writes form fields as Paddle's verification recipe has PHP
+// write them: ksort() (every Paddle field name is a non-numeric string, so
+// byte order), then serialize() of the array of strings, lengths in bytes.
+func phpSerialize(form url.Values) string {
+	names := slices.Sorted(maps.Keys(form))
+	var b strings.Builder
+	fmt.Fprintf(&b, "a:%d:{", len(names))
+	for _, n := range names {
+		v := form.Get(n)
+		fmt.Fprintf(&b, "s:%d:\"%s\";s:%d:\"%s\";", len(n), n, len(v), v)
+	}
+	b.WriteString("}")
+	return b.String()
+}
+
 func spki(t *testing.T, pub crypto.PublicKey) []byte {
 	der, err := x509.MarshalPKIXPublicKey(pub)
 	if err != nil {
@@ -271,6 +290,22 @@ func keyRecipes(t *testing.T, e *keyEnv) []keyRecipe {
 				return http.Header{"Content-Type": {"application/json"}, "X-Delivery-Id": {"0d1f4c1e-7b2a-4a7e-9f1a-2b3c4d5e6f70"},
 					"X-Signature-Sha256": {base64.StdEncoding.EncodeToString(rsaSign(t, id.key.(*rsa.PrivateKey), crypto.SHA256, body))}}, body
 			}},
+		{template: "paddleclassic", source: "https://developer.paddle.com/webhook-reference/verifying-webhooks",
+			newIdentity: func(t *testing.T) identity {
+				k := verifytest.RSAKey(t)
+				return identity{secret: verifytest.PublicPEM(t, &k.PublicKey), key: k}
+			},
+			sign: func(t *testing.T, id identity, body string, _ time.Time) (http.Header, string) {
+				form, err := url.ParseQuery(body)
+				if err != nil {
+					t.Fatal(err)
+				}
+				form.Del("p_signature")
+				sig := rsaSign(t, id.key.(*rsa.PrivateKey), crypto.SHA1, phpSerialize(form))
+				form.Set("p_signature", base64.StdEncoding.EncodeToString(sig))
+				return http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}, form.Encode()
+			},
+			tamper: func(b string) string { return strings.Replace(b, "quantity=1", "quantity=9", 1) }},
 		{template: "lago", source: "https://getlago.com/docs/api-reference/webhooks/format---signature",
 			newIdentity: func(t *testing.T) identity {
 				k := verifytest.RSAKey(t)
@@ -453,7 +488,7 @@ func asymmetric(s *plugsv1.SignatureScheme) bool {
 
 // keyTemplates lists the templates with a key recipe, for
 // TestEveryTemplateHasAVector.
-var keyTemplates = []string{"fireblocks", "kinde", "wix", "sendgrid", "standardwebhooksv1a", "wise", "lago", "fusionauth", "vonage", "netlify", "awssns",
+var keyTemplates = []string{"paddleclassic", "fireblocks", "kinde", "wix", "sendgrid", "standardwebhooksv1a", "wise", "lago", "fusionauth", "vonage", "netlify", "awssns",
 	"paypal", "googleplay", "appstore", "plaid", "circle"}
 
 func TestKeyTemplates(t *testing.T) {
@@ -567,6 +602,10 @@ func TestKeyTemplates(t *testing.T) {
 					mb = ""
 				case scheme.GetJwt().GetHeader() != "":
 					mh.Del(scheme.GetJwt().GetHeader())
+				case scheme.GetSignatureJsonPath() != "" && payload.IsForm(h.Get("Content-Type")):
+					form, _ := url.ParseQuery(b)
+					form.Del(strings.TrimPrefix(scheme.GetSignatureJsonPath(), "$."))
+					mb = form.Encode()
 				case scheme.GetSignatureJsonPath() != "":
 					var m map[string]any
 					_ = json.Unmarshal([]byte(b), &m)

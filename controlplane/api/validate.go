@@ -192,6 +192,10 @@ func validateSchemeFields(v *violations, p string, s *plugsv1.SignatureScheme) {
 			if part.GetValue() == "" {
 				v.add(f+".value", "a query parameter part needs the parameter's name")
 			}
+		case plugsv1.SignedPart_KIND_PHP_SERIALIZED_FORM:
+			if s.GetSignatureJsonPath() != "" && part.GetValue() == "" {
+				v.add(f+".value", "name the form field carrying the signature, which is left out of what is signed")
+			}
 		case plugsv1.SignedPart_KIND_SECRET:
 		case plugsv1.SignedPart_KIND_ID:
 			if !headerNameRe.MatchString(s.GetIdHeader()) {

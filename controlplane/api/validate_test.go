@@ -78,6 +78,17 @@ func TestCustomSchemes(t *testing.T) {
 		"query part without a name": {hmac(func(s *plugsv1.SignatureScheme) {
 			s.SignedParts = append(s.SignedParts, &plugsv1.SignedPart{Kind: plugsv1.SignedPart_KIND_QUERY_PARAM})
 		}), false},
+		"PHP-serialized form, signature in a header": {hmac(func(s *plugsv1.SignatureScheme) {
+			s.SignedParts = []*plugsv1.SignedPart{{Kind: plugsv1.SignedPart_KIND_PHP_SERIALIZED_FORM}}
+		}), true},
+		"PHP-serialized form, signature in the form": {hmac(func(s *plugsv1.SignatureScheme) {
+			s.Header, s.SignatureJsonPath = "", "$.sig"
+			s.SignedParts = []*plugsv1.SignedPart{{Kind: plugsv1.SignedPart_KIND_PHP_SERIALIZED_FORM, Value: "sig"}}
+		}), true},
+		"PHP-serialized form signing its own signature": {hmac(func(s *plugsv1.SignatureScheme) {
+			s.Header, s.SignatureJsonPath = "", "$.sig"
+			s.SignedParts = []*plugsv1.SignedPart{{Kind: plugsv1.SignedPart_KIND_PHP_SERIALIZED_FORM}}
+		}), false},
 		"bad alternative header": {hmac(func(s *plugsv1.SignatureScheme) {
 			s.HeaderAlternatives = []*plugsv1.HeaderAlternatives{{Header: "X-Sig", Alternatives: []string{"bad header"}}}
 		}), false},

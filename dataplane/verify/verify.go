@@ -487,6 +487,8 @@ func (v *Verifier) appendPart(buf []byte, p part, req *Request, ts string, secre
 		return append(buf, req.URL...), nil
 	case plugsv1.SignedPart_KIND_SORTED_FORM_PARAMS:
 		return appendSortedForm(buf, req.Body)
+	case plugsv1.SignedPart_KIND_PHP_SERIALIZED_FORM:
+		return appendPHPSerializedForm(buf, req.Body, p.value)
 	case plugsv1.SignedPart_KIND_BODY_CRC32:
 		return strconv.AppendUint(buf, uint64(crc32.ChecksumIEEE(req.Body.Raw())), 10), nil
 	case plugsv1.SignedPart_KIND_BODY_FIELD:

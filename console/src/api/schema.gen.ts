@@ -1950,7 +1950,9 @@ export interface v1SignedPart {
   kind?: v1SignedPartKind;
   /**
    * For KIND_LITERAL the literal text; for KIND_HEADER the header name; for
-   * KIND_BODY_FIELD a JSONPath; for KIND_QUERY_PARAM the parameter name.
+   * KIND_BODY_FIELD a JSONPath; for KIND_QUERY_PARAM the parameter name; for
+   * KIND_PHP_SERIALIZED_FORM the form field left out (the one carrying the
+   * signature).
    */
   value?: string;
   /**
@@ -1992,8 +1994,15 @@ export interface v1SignedPart {
  * and for public-key schemes whose secret is a value the sender signs
  * in plain (PayPal's webhook id).
  *  - KIND_BODY_CRC32: The CRC-32 (IEEE) of the raw body, in decimal (PayPal).
+ *  - KIND_PHP_SERIALIZED_FORM: The form fields, except the one named by value, sorted by name and
+ * written as PHP's serialize() writes an array of strings:
+ * a:<n>:{s:<bytes>:"<name>";s:<bytes>:"<value>";…} (Paddle Classic's
+ * p_signature). As in PHP, a repeated name keeps its last value, and a
+ * name that is a decimal integer is written as an integer key (i:<n>;)
+ * and sorted by value among such names. A body that is not a form
+ * does not verify.
  */
-export type v1SignedPartKind = "KIND_UNSPECIFIED" | "KIND_BODY" | "KIND_TIMESTAMP" | "KIND_ID" | "KIND_URL" | "KIND_SORTED_FORM_PARAMS" | "KIND_LITERAL" | "KIND_HEADER" | "KIND_METHOD" | "KIND_BODY_FIELD" | "KIND_QUERY_PARAM" | "KIND_SECRET" | "KIND_BODY_CRC32";
+export type v1SignedPartKind = "KIND_UNSPECIFIED" | "KIND_BODY" | "KIND_TIMESTAMP" | "KIND_ID" | "KIND_URL" | "KIND_SORTED_FORM_PARAMS" | "KIND_LITERAL" | "KIND_HEADER" | "KIND_METHOD" | "KIND_BODY_FIELD" | "KIND_QUERY_PARAM" | "KIND_SECRET" | "KIND_BODY_CRC32" | "KIND_PHP_SERIALIZED_FORM";
 
 /**
  * Source is one configured webhook sender. A provider is pointed at the

@@ -380,6 +380,14 @@ const (
 	SignedPart_KIND_SECRET SignedPart_Kind = 21
 	// The CRC-32 (IEEE) of the raw body, in decimal (PayPal).
 	SignedPart_KIND_BODY_CRC32 SignedPart_Kind = 22
+	// The form fields, except the one named by value, sorted by name and
+	// written as PHP's serialize() writes an array of strings:
+	// a:<n>:{s:<bytes>:"<name>";s:<bytes>:"<value>";…} (Paddle Classic's
+	// p_signature). As in PHP, a repeated name keeps its last value, and a
+	// name that is a decimal integer is written as an integer key (i:<n>;)
+	// and sorted by value among such names. A body that is not a form
+	// does not verify.
+	SignedPart_KIND_PHP_SERIALIZED_FORM SignedPart_Kind = 23
 )
 
 // Enum value maps for SignedPart_Kind.
@@ -398,21 +406,23 @@ var (
 		20: "KIND_QUERY_PARAM",
 		21: "KIND_SECRET",
 		22: "KIND_BODY_CRC32",
+		23: "KIND_PHP_SERIALIZED_FORM",
 	}
 	SignedPart_Kind_value = map[string]int32{
-		"KIND_UNSPECIFIED":        0,
-		"KIND_BODY":               1,
-		"KIND_TIMESTAMP":          2,
-		"KIND_ID":                 3,
-		"KIND_URL":                4,
-		"KIND_SORTED_FORM_PARAMS": 5,
-		"KIND_LITERAL":            6,
-		"KIND_HEADER":             7,
-		"KIND_METHOD":             8,
-		"KIND_BODY_FIELD":         9,
-		"KIND_QUERY_PARAM":        20,
-		"KIND_SECRET":             21,
-		"KIND_BODY_CRC32":         22,
+		"KIND_UNSPECIFIED":         0,
+		"KIND_BODY":                1,
+		"KIND_TIMESTAMP":           2,
+		"KIND_ID":                  3,
+		"KIND_URL":                 4,
+		"KIND_SORTED_FORM_PARAMS":  5,
+		"KIND_LITERAL":             6,
+		"KIND_HEADER":              7,
+		"KIND_METHOD":              8,
+		"KIND_BODY_FIELD":          9,
+		"KIND_QUERY_PARAM":         20,
+		"KIND_SECRET":              21,
+		"KIND_BODY_CRC32":          22,
+		"KIND_PHP_SERIALIZED_FORM": 23,
 	}
 )
 
@@ -2428,7 +2438,9 @@ type SignedPart struct {
 	// Which piece.
 	Kind SignedPart_Kind `protobuf:"varint,1,opt,name=kind,proto3,enum=plugs.v1.SignedPart_Kind" json:"kind,omitempty"`
 	// For KIND_LITERAL the literal text; for KIND_HEADER the header name; for
-	// KIND_BODY_FIELD a JSONPath; for KIND_QUERY_PARAM the parameter name.
+	// KIND_BODY_FIELD a JSONPath; for KIND_QUERY_PARAM the parameter name; for
+	// KIND_PHP_SERIALIZED_FORM the form field left out (the one carrying the
+	// signature).
 	Value string `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
 	// Characters escaped with a backslash in the value (a backslash itself
 	// is always escaped when this is set): Adyen escapes "\\" and ":" in the
@@ -3790,14 +3802,14 @@ const file_plugs_v1_resources_proto_rawDesc = "" +
 	"\x0eitem_separator\x18\x01 \x01(\tR\ritemSeparator\x12.\n" +
 	"\x13key_value_separator\x18\x02 \x01(\tR\x11keyValueSeparator\x12#\n" +
 	"\rsignature_key\x18\x03 \x01(\tR\fsignatureKey\x12#\n" +
-	"\rtimestamp_key\x18\x04 \x01(\tR\ftimestampKey\"\xa2\x03\n" +
+	"\rtimestamp_key\x18\x04 \x01(\tR\ftimestampKey\"\xc0\x03\n" +
 	"\n" +
 	"SignedPart\x12-\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x19.plugs.v1.SignedPart.KindR\x04kind\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value\x12\x16\n" +
 	"\x06escape\x18\x03 \x01(\tR\x06escape\x12\x1a\n" +
 	"\boptional\x18\x04 \x01(\bR\boptional\x12\x1c\n" +
-	"\tlowercase\x18\x05 \x01(\bR\tlowercase\"\xfc\x01\n" +
+	"\tlowercase\x18\x05 \x01(\bR\tlowercase\"\x9a\x02\n" +
 	"\x04Kind\x12\x14\n" +
 	"\x10KIND_UNSPECIFIED\x10\x00\x12\r\n" +
 	"\tKIND_BODY\x10\x01\x12\x12\n" +
@@ -3811,7 +3823,8 @@ const file_plugs_v1_resources_proto_rawDesc = "" +
 	"\x0fKIND_BODY_FIELD\x10\t\x12\x14\n" +
 	"\x10KIND_QUERY_PARAM\x10\x14\x12\x0f\n" +
 	"\vKIND_SECRET\x10\x15\x12\x13\n" +
-	"\x0fKIND_BODY_CRC32\x10\x16\"\xa0\x02\n" +
+	"\x0fKIND_BODY_CRC32\x10\x16\x12\x1c\n" +
+	"\x18KIND_PHP_SERIALIZED_FORM\x10\x17\"\xa0\x02\n" +
 	"\x0fTimestampSource\x12\x16\n" +
 	"\x06header\x18\x01 \x01(\tR\x06header\x128\n" +
 	"\x06format\x18\x02 \x01(\x0e2 .plugs.v1.TimestampSource.FormatR\x06format\x12\x1b\n" +
