@@ -1,8 +1,10 @@
 package templates_test
 
 import (
+	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/base64"
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -98,5 +100,24 @@ func paymentRecipes(t *testing.T, add func(recipe)) {
 			header: headers("Content-Type", "application/x-www-form-urlencoded", "X-Chargify-Webhook-Id", "1289012345",
 				"X-Chargify-Webhook-Signature-Hmac-Sha-256", hexMAC(sha256.New, []byte(secret), body)),
 			tamper: func(b string) string { return strings.Replace(b, "renewal_success", "renewal_failure", 1) }})
+	}
+	{
+		// Braintree's SDK (braintree_ruby, Digest.hexdigest and
+		// WebhookNotificationGateway#_verify_signature): HMAC-SHA1 of
+		// bt_payload keyed with SHA-1 of the private key, sent as
+		// "public_key|hex"; a pair for another key pair comes first.
+		privateKey := "b8f6a2f1c3d94e7a8b2c5d6e7f8a9b0c"
+		key := sha1.Sum([]byte(privateKey))
+		other := sha1.Sum([]byte("another-private-key"))
+		form, err := url.ParseQuery(sample(t, "braintree"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		bt := form.Get("bt_payload")
+		form.Set("bt_signature", "other_public_key|"+hexMAC(sha1.New, other[:], bt)+"&my_public_key|"+hexMAC(sha1.New, key[:], bt))
+		add(recipe{template: "braintree", source: "https://github.com/braintree/braintree_ruby/blob/master/lib/braintree/webhook_notification_gateway.rb",
+			secret: privateKey, body: form.Encode(),
+			header: headers("Content-Type", "application/x-www-form-urlencoded"),
+			tamper: func(b string) string { return strings.Replace(b, "bt_payload=PG5", "bt_payload=PG6", 1) }})
 	}
 }

@@ -120,6 +120,12 @@ func validateSchemeFields(v *violations, p string, s *plugsv1.SignatureScheme) {
 	if s.GetItemsJsonPath() != "" {
 		checkJSONPath(v, p+"items_json_path", s.GetItemsJsonPath())
 	}
+	for i, x := range s.GetDecodeBase64XmlPaths() {
+		checkJSONPath(v, fmt.Sprintf("%sdecode_base64_xml_paths[%d]", p, i), x)
+	}
+	if l := s.GetSignatureLabelSeparator(); l != "" && l == s.GetSignatureSeparator() {
+		v.add(p+"signature_label_separator", "must differ from signature_separator, which splits the labelled signatures")
+	}
 	alg := s.GetAlgorithm()
 	switch alg {
 	case plugsv1.SignatureScheme_ALGORITHM_UNSPECIFIED:

@@ -89,6 +89,21 @@ func TestCustomSchemes(t *testing.T) {
 			s.Header, s.SignatureJsonPath = "", "$.sig"
 			s.SignedParts = []*plugsv1.SignedPart{{Kind: plugsv1.SignedPart_KIND_PHP_SERIALIZED_FORM}}
 		}), false},
+		"labelled signatures of base64 XML": {hmac(func(s *plugsv1.SignatureScheme) {
+			s.Header, s.SignatureJsonPath, s.SignatureSeparator, s.SignatureLabelSeparator = "", "$.bt_signature", "&", "|"
+			s.SignedParts = []*plugsv1.SignedPart{{Kind: plugsv1.SignedPart_KIND_BODY_FIELD, Value: "$.bt_payload"}}
+			s.SecretEncoding = plugsv1.SignatureScheme_SECRET_ENCODING_SHA1_DIGEST
+			s.DecodeBase64XmlPaths = []string{"$.bt_payload"}
+		}), true},
+		"label separator splitting the list": {hmac(func(s *plugsv1.SignatureScheme) {
+			s.SignatureSeparator, s.SignatureLabelSeparator = "&", "&"
+		}), false},
+		"bad XML path": {hmac(func(s *plugsv1.SignatureScheme) { s.DecodeBase64XmlPaths = []string{"$.["} }), false},
+		"XML with separately signed items": {hmac(func(s *plugsv1.SignatureScheme) {
+			s.Header, s.SignatureJsonPath, s.ItemsJsonPath = "", "$.sig", "$.items[*]"
+			s.SignedParts = []*plugsv1.SignedPart{{Kind: plugsv1.SignedPart_KIND_BODY_FIELD, Value: "$.data"}}
+			s.DecodeBase64XmlPaths = []string{"$.data"}
+		}), false},
 		"bad alternative header": {hmac(func(s *plugsv1.SignatureScheme) {
 			s.HeaderAlternatives = []*plugsv1.HeaderAlternatives{{Header: "X-Sig", Alternatives: []string{"bad header"}}}
 		}), false},

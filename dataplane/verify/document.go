@@ -33,9 +33,9 @@ func (v *Verifier) document(req *Request, opts Options, claims any, payloadJSON 
 	var failed error
 	for _, x := range j.decode {
 		data = modify(x, data, func(s string) (any, error) {
-			raw, err := decodeBase64Loose(s)
+			raw, err := base64Field(x, s)
 			if err != nil {
-				return nil, fmt.Errorf("%w: %s is not base64: %w", payload.ErrUnparsable, x, err)
+				return nil, err
 			}
 			val, err := oj.Parse(raw)
 			if err != nil {
@@ -87,4 +87,13 @@ func modify(x jp.Expr, data any, replace func(string) (any, error), failed *erro
 		*failed = fmt.Errorf("%w: %s: %w", payload.ErrUnparsable, x, err)
 	}
 	return out
+}
+
+// base64Field decodes the base64 text found at x.
+func base64Field(x jp.Expr, s string) ([]byte, error) {
+	raw, err := decodeBase64Loose(s)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s is not base64: %w", payload.ErrUnparsable, x, err)
+	}
+	return raw, nil
 }

@@ -85,7 +85,7 @@ func sign(scheme *plugsv1.SignatureScheme, secret []byte, priv ed25519.PrivateKe
 		case v.tokenQuery != "":
 			out.URL = withQuery(out.URL, v.tokenQuery, string(secret))
 		case v.tokenPath != nil:
-			if out.Body, err = setBodyField(out.Body, v.tokenPath.String(), string(secret)); err != nil {
+			if out.Body, err = setBodyField(out.Body, out.Header.Get("Content-Type"), v.tokenPath.String(), string(secret)); err != nil {
 				return nil, err
 			}
 		default:
@@ -106,7 +106,7 @@ func sign(scheme *plugsv1.SignatureScheme, secret []byte, priv ed25519.PrivateKe
 			out.Header.Set(v.tsHeader, ts)
 		}
 		if v.tsSlot >= 0 {
-			if out.Body, err = setBodyField(out.Body, v.paths.Text(v.tsSlot), ts); err != nil {
+			if out.Body, err = setBodyField(out.Body, out.Header.Get("Content-Type"), v.paths.Text(v.tsSlot), ts); err != nil {
 				return nil, err
 			}
 		}
@@ -156,10 +156,16 @@ func sign(scheme *plugsv1.SignatureScheme, secret []byte, priv ed25519.PrivateKe
 		}
 		out.Header.Set(v.header, value)
 	case v.sigSlot >= 0:
-		if out.Body, err = setBodyField(out.Body, v.paths.Text(v.sigSlot), text); err != nil {
+		if v.labelSep != "" {
+			text = "plugs" + v.labelSep + text
+		}
+		if out.Body, err = setBodyField(out.Body, out.Header.Get("Content-Type"), v.paths.Text(v.sigSlot), text); err != nil {
 			return nil, err
 		}
 	default:
+		if v.labelSep != "" {
+			text = "plugs" + v.labelSep + text
+		}
 		out.Header.Set(v.header, v.prefix+text)
 	}
 	return out, nil
@@ -258,9 +264,13 @@ func FormatTime(t time.Time, format plugsv1.TimestampSource_Format) string {
 	return strconv.FormatInt(t.Unix(), 10)
 }
 
-// setBodyField sets the JSON body's value at path to text, as a number when
-// the value there is a number and as a string otherwise.
-func setBodyField(body []byte, path, text string) ([]byte, error) {
+// setBodyField sets the body's value at path to text: in a form, the field
+// the path names ($.name or $['name']); in JSON, as a number when the
+// value there is a number and as a string otherwise.
+func setBodyField(body []byte, contentType, path, text string) ([]byte, error) {
+	if payload.IsForm(contentType) {
+		return setFormField(body, path, text)
+	}
 	data, err := oj.Parse(body)
 	if err != nil {
 		return nil, fmt.Errorf("%w: body is not JSON: %w", ErrCannotSign, err)
@@ -286,4 +296,27 @@ func randomID() string {
 	var b [12]byte
 	_, _ = rand.Read(b[:])
 	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// setFormField sets the form field a one-name path names.
+func setFormField(body []byte, path, text string) ([]byte, error) {
+	x, err := jp.ParseString(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrCannotSign, err)
+	}
+	name, ok := jp.Child(""), false
+	if len(x) == 2 {
+		if _, root := x[0].(jp.Root); root {
+			name, ok = x[1].(jp.Child)
+		}
+	}
+	if !ok {
+		return nil, fmt.Errorf("%w: %s does not name a form field", ErrCannotSign, path)
+	}
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		return nil, fmt.Errorf("%w: body is not a form: %w", ErrCannotSign, err)
+	}
+	form.Set(string(name), text)
+	return []byte(form.Encode()), nil
 }

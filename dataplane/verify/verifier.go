@@ -10,6 +10,7 @@ package verify
 import (
 	"crypto/ed25519"
 	"crypto/hmac"
+	"crypto/sha1"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
@@ -82,6 +83,12 @@ type Verifier struct {
 	digests sync.Pool
 	// items selects the separately signed items of a body (items.go).
 	items jp.Expr
+	// labelSep splits "<label><sep><signature>" items (Braintree's
+	// "public_key|signature"); the label is dropped.
+	labelSep string
+	// xmlPaths are body fields holding base64 XML, decoded for mapping
+	// once the request verified (xmldoc.go).
+	xmlPaths []jp.Expr
 
 	// Handshakes (handshake.go).
 	handshakes                           []handshakeRule
@@ -192,6 +199,10 @@ func Compile(scheme *plugsv1.SignatureScheme, secrets []*plugsv1.SigningSecret) 
 		v.sigSlot = slot
 	}
 	if err := v.compileSources(scheme); err != nil {
+		return nil, err
+	}
+	v.labelSep = scheme.GetSignatureLabelSeparator()
+	if err := v.compileXMLPaths(scheme); err != nil {
 		return nil, err
 	}
 	hasSecret := false
@@ -351,6 +362,9 @@ func decodeSecret(enc plugsv1.SignatureScheme_SecretEncoding, value []byte) ([]b
 			return nil, fmt.Errorf("not hex: %w", err)
 		}
 		return b, nil
+	case plugsv1.SignatureScheme_SECRET_ENCODING_SHA1_DIGEST:
+		sum := sha1.Sum(value)
+		return sum[:], nil
 	}
 	return value, nil
 }

@@ -60,7 +60,17 @@ func (v *Verifier) Verify(req *Request, opts Options) error {
 	if v.items != nil {
 		return v.verifyItems(req, opts)
 	}
-	return v.verify(req, opts)
+	if err := v.verify(req, opts); err != nil {
+		return err
+	}
+	if len(v.xmlPaths) > 0 {
+		doc, err := v.xmlDocument(req)
+		if err != nil {
+			return err
+		}
+		req.Document = doc
+	}
+	return nil
 }
 
 func (v *Verifier) verify(req *Request, opts Options) error {
@@ -299,16 +309,31 @@ func (v *Verifier) split(text string, req *Request, add func(string) bool) (stri
 				// Webhooks' "v1a," next to "v1,"): not ours to check.
 				continue
 			}
-			add(sig)
+			if sig, ok = v.unlabel(sig); ok {
+				add(sig)
+			}
 		}
 	default:
 		sig, ok := strings.CutPrefix(strings.TrimSpace(text), v.prefix)
 		if !ok {
 			return "", fmt.Errorf("%w: expected prefix %q", ErrSignatureMalformed, v.prefix)
 		}
+		if sig, ok = v.unlabel(sig); !ok {
+			return "", fmt.Errorf("%w: expected <label>%s<signature>", ErrSignatureMalformed, v.labelSep)
+		}
 		add(sig)
 	}
 	return ts, nil
+}
+
+// unlabel drops the label of a "<label><sep><signature>" item when the
+// scheme labels its signatures; false when the item has no label.
+func (v *Verifier) unlabel(item string) (string, bool) {
+	if v.labelSep == "" {
+		return item, true
+	}
+	_, sig, ok := strings.Cut(item, v.labelSep)
+	return sig, ok
 }
 
 // add decodes one signature into st; one that does not decode is skipped

@@ -129,8 +129,10 @@ export type SignatureSchemeHandshake = "HANDSHAKE_UNSPECIFIED" | "HANDSHAKE_SLAC
  *
  *  - SECRET_ENCODING_RAW: The secret's bytes are the key.
  *  - SECRET_ENCODING_WHSEC_BASE64: "whsec_" followed by base64, as Standard Webhooks and Svix issue.
+ *  - SECRET_ENCODING_SHA1_DIGEST: The key is the SHA-1 digest of the secret's bytes (Braintree keys
+ * its HMAC-SHA1 with SHA-1 of the private key).
  */
-export type SignatureSchemeSecretEncoding = "SECRET_ENCODING_UNSPECIFIED" | "SECRET_ENCODING_RAW" | "SECRET_ENCODING_WHSEC_BASE64" | "SECRET_ENCODING_BASE64" | "SECRET_ENCODING_HEX";
+export type SignatureSchemeSecretEncoding = "SECRET_ENCODING_UNSPECIFIED" | "SECRET_ENCODING_RAW" | "SECRET_ENCODING_WHSEC_BASE64" | "SECRET_ENCODING_BASE64" | "SECRET_ENCODING_HEX" | "SECRET_ENCODING_SHA1_DIGEST";
 
 export interface SourceServicePreviewMappingBody {
   /**
@@ -1908,6 +1910,25 @@ export interface v1SignatureScheme {
    * its own).
    */
   itemsJsonPath?: string;
+  /**
+   * When set, each signature is written "<label><separator><signature>"
+   * (Braintree's "public_key|signature", several joined by "&" through
+   * signature_separator): the label, which names the key that signed, is
+   * not signed and is dropped, and an item without the separator is
+   * skipped. Every labelled signature is tried against the source's keys
+   * (at most 16), so one made under another key simply does not match.
+   */
+  signatureLabelSeparator?: string;
+  /**
+   * JSONPaths of the body (a form's fields or JSON) whose values are
+   * base64 of an XML document (Braintree's bt_payload). Once the request
+   * verified, mapping reads the body with each replaced by the tree its XML
+   * makes: {"<root>": …}, an element with child elements an object of
+   * them (a repeated name a list, in order; attributes as "@name"), any
+   * other element its text, trimmed. Not for ALGORITHM_JWT, whose token
+   * says what is mapped.
+   */
+  decodeBase64XmlPaths?: string[];
   /**
    * For ALGORITHM_PUBLIC_KEY: how the signature over signed_parts (or the
    * provider's canonical string) is checked, and where the key comes from.

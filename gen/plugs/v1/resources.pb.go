@@ -301,6 +301,9 @@ const (
 	SignatureScheme_SECRET_ENCODING_WHSEC_BASE64 SignatureScheme_SecretEncoding = 2
 	SignatureScheme_SECRET_ENCODING_BASE64       SignatureScheme_SecretEncoding = 3
 	SignatureScheme_SECRET_ENCODING_HEX          SignatureScheme_SecretEncoding = 4
+	// The key is the SHA-1 digest of the secret's bytes (Braintree keys
+	// its HMAC-SHA1 with SHA-1 of the private key).
+	SignatureScheme_SECRET_ENCODING_SHA1_DIGEST SignatureScheme_SecretEncoding = 5
 )
 
 // Enum value maps for SignatureScheme_SecretEncoding.
@@ -311,6 +314,7 @@ var (
 		2: "SECRET_ENCODING_WHSEC_BASE64",
 		3: "SECRET_ENCODING_BASE64",
 		4: "SECRET_ENCODING_HEX",
+		5: "SECRET_ENCODING_SHA1_DIGEST",
 	}
 	SignatureScheme_SecretEncoding_value = map[string]int32{
 		"SECRET_ENCODING_UNSPECIFIED":  0,
@@ -318,6 +322,7 @@ var (
 		"SECRET_ENCODING_WHSEC_BASE64": 2,
 		"SECRET_ENCODING_BASE64":       3,
 		"SECRET_ENCODING_HEX":          4,
+		"SECRET_ENCODING_SHA1_DIGEST":  5,
 	}
 )
 
@@ -1507,6 +1512,21 @@ type SignatureScheme struct {
 	// verifies only when every item does (batch fan-out checks each item on
 	// its own).
 	ItemsJsonPath string `protobuf:"bytes,45,opt,name=items_json_path,json=itemsJsonPath,proto3" json:"items_json_path,omitempty"`
+	// When set, each signature is written "<label><separator><signature>"
+	// (Braintree's "public_key|signature", several joined by "&" through
+	// signature_separator): the label, which names the key that signed, is
+	// not signed and is dropped, and an item without the separator is
+	// skipped. Every labelled signature is tried against the source's keys
+	// (at most 16), so one made under another key simply does not match.
+	SignatureLabelSeparator string `protobuf:"bytes,46,opt,name=signature_label_separator,json=signatureLabelSeparator,proto3" json:"signature_label_separator,omitempty"`
+	// JSONPaths of the body (a form's fields or JSON) whose values are
+	// base64 of an XML document (Braintree's bt_payload). Once the request
+	// verified, mapping reads the body with each replaced by the tree its XML
+	// makes: {"<root>": …}, an element with child elements an object of
+	// them (a repeated name a list, in order; attributes as "@name"), any
+	// other element its text, trimmed. Not for ALGORITHM_JWT, whose token
+	// says what is mapped.
+	DecodeBase64XmlPaths []string `protobuf:"bytes,47,rep,name=decode_base64_xml_paths,json=decodeBase64XmlPaths,proto3" json:"decode_base64_xml_paths,omitempty"`
 	// For ALGORITHM_PUBLIC_KEY: how the signature over signed_parts (or the
 	// provider's canonical string) is checked, and where the key comes from.
 	PublicKey *PublicKeyScheme `protobuf:"bytes,50,opt,name=public_key,json=publicKey,proto3" json:"public_key,omitempty"`
@@ -1699,6 +1719,20 @@ func (x *SignatureScheme) GetItemsJsonPath() string {
 		return x.ItemsJsonPath
 	}
 	return ""
+}
+
+func (x *SignatureScheme) GetSignatureLabelSeparator() string {
+	if x != nil {
+		return x.SignatureLabelSeparator
+	}
+	return ""
+}
+
+func (x *SignatureScheme) GetDecodeBase64XmlPaths() []string {
+	if x != nil {
+		return x.DecodeBase64XmlPaths
+	}
+	return nil
 }
 
 func (x *SignatureScheme) GetPublicKey() *PublicKeyScheme {
@@ -3690,7 +3724,7 @@ const file_plugs_v1_resources_proto_rawDesc = "" +
 	"createTime\x12;\n" +
 	"\vexpire_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"expireTime\x12!\n" +
-	"\fpublic_value\x18\x05 \x01(\tR\vpublicValue\"\xfe\x0f\n" +
+	"\fpublic_value\x18\x05 \x01(\tR\vpublicValue\"\x92\x11\n" +
 	"\x0fSignatureScheme\x12A\n" +
 	"\talgorithm\x18\x01 \x01(\x0e2#.plugs.v1.SignatureScheme.AlgorithmR\talgorithm\x12>\n" +
 	"\bencoding\x18\x02 \x01(\x0e2\".plugs.v1.SignatureScheme.EncodingR\bencoding\x12\x16\n" +
@@ -3718,7 +3752,9 @@ const file_plugs_v1_resources_proto_rawDesc = "" +
 	"\x15signature_query_param\x18* \x01(\tR\x13signatureQueryParam\x12*\n" +
 	"\x11token_query_param\x18+ \x01(\tR\x0ftokenQueryParam\x12&\n" +
 	"\x0ftoken_json_path\x18, \x01(\tR\rtokenJsonPath\x12&\n" +
-	"\x0fitems_json_path\x18- \x01(\tR\ritemsJsonPath\x128\n" +
+	"\x0fitems_json_path\x18- \x01(\tR\ritemsJsonPath\x12:\n" +
+	"\x19signature_label_separator\x18. \x01(\tR\x17signatureLabelSeparator\x125\n" +
+	"\x17decode_base64_xml_paths\x18/ \x03(\tR\x14decodeBase64XmlPaths\x128\n" +
 	"\n" +
 	"public_key\x182 \x01(\v2\x19.plugs.v1.PublicKeySchemeR\tpublicKey\x12%\n" +
 	"\x03jwt\x183 \x01(\v2\x13.plugs.v1.JwtSchemeR\x03jwt\"\xc0\x02\n" +
@@ -3748,13 +3784,14 @@ const file_plugs_v1_resources_proto_rawDesc = "" +
 	"\x14ENCODING_UNSPECIFIED\x10\x00\x12\x10\n" +
 	"\fENCODING_HEX\x10\x01\x12\x13\n" +
 	"\x0fENCODING_BASE64\x10\x02\x12\x16\n" +
-	"\x12ENCODING_BASE64URL\x10\x03\"\xa1\x01\n" +
+	"\x12ENCODING_BASE64URL\x10\x03\"\xc2\x01\n" +
 	"\x0eSecretEncoding\x12\x1f\n" +
 	"\x1bSECRET_ENCODING_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13SECRET_ENCODING_RAW\x10\x01\x12 \n" +
 	"\x1cSECRET_ENCODING_WHSEC_BASE64\x10\x02\x12\x1a\n" +
 	"\x16SECRET_ENCODING_BASE64\x10\x03\x12\x17\n" +
-	"\x13SECRET_ENCODING_HEX\x10\x04\"P\n" +
+	"\x13SECRET_ENCODING_HEX\x10\x04\x12\x1f\n" +
+	"\x1bSECRET_ENCODING_SHA1_DIGEST\x10\x05\"P\n" +
 	"\x12HeaderAlternatives\x12\x16\n" +
 	"\x06header\x18\x01 \x01(\tR\x06header\x12\"\n" +
 	"\falternatives\x18\x02 \x03(\tR\falternatives\"\x87\x03\n" +
