@@ -41,13 +41,16 @@ func SQLitePath(dataDir string) string { return filepath.Join(dataDir, "plugs.db
 
 // SQLiteURL returns the URL of a SQLite file with the pragmas Plugs needs:
 // foreign keys on, WAL so readers do not block the writer, and a busy timeout
-// so concurrent writers queue instead of failing.
+// so concurrent writers queue instead of failing. Temporary files, such as
+// the statement journal a multi-row insert of receipts outgrows memory with,
+// stay in memory: on disk each was created, written and removed per batch.
 func SQLiteURL(path string) string {
 	q := url.Values{}
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Add("_pragma", "temp_store(MEMORY)")
 	q.Set("_txlock", "immediate")
 	return "file:" + path + "?" + q.Encode()
 }
@@ -93,9 +96,15 @@ func Connect(ctx context.Context, databaseURL, dataDir string) (*DB, error) {
 		// IMMEDIATE so writers queue on the busy timeout instead of failing
 		// when a read transaction tries to upgrade.
 		sqlDB.SetMaxOpenConns(4)
+		sqlDB.SetMaxIdleConns(4)
 	} else {
 		sqlDB.SetMaxOpenConns(20)
+		sqlDB.SetMaxIdleConns(20)
 	}
+	// database/sql keeps two idle connections unless told otherwise: under
+	// load, the indexers, the API and the configuration cache then close
+	// and open connections continually, and each SQLite open reads the
+	// schema again (each PostgreSQL one authenticates again).
 	if err := sqlDB.PingContext(ctx); err != nil {
 		sqlDB.Close()
 		return nil, fmt.Errorf("store: connect: %w", redact(err, databaseURL))
