@@ -47,10 +47,18 @@ type EventStore struct {
 	// Window returns the dedup window of a source; nil or zero means
 	// DefaultDedupWindow.
 	Window func(sourceID string) time.Duration
+	// GroupCommit stores the events of concurrent webhooks together, as
+	// one atomic batch the server syncs to disk once (see groupcommit.go).
+	// Set it when the server syncs every write (--nats-fsync) and
+	// EventsStream allows atomic publishing (StreamOptions.GroupCommit);
+	// otherwise each event is published on its own.
+	GroupCommit bool
 
 	// events is EventsStream, looked up once for reading duplicates.
 	mu     sync.Mutex
 	events jetstream.Stream
+	// group is the committer of GroupCommit, made on first use.
+	group *committer
 }
 
 // Subject is where ev lives: one subject per source, kind of event and
@@ -108,21 +116,30 @@ func (s *EventStore) Enqueue(ctx context.Context, ev *plugsv1.UsageEvent) (bool,
 	// is on the subject alone, so a retry carrying another trace is still
 	// refused; the stored event keeps the first one.
 	tracing.Inject(ctx, msg.Header)
-	_, err = s.JS.PublishMsg(ctx, msg,
-		jetstream.WithExpectLastSequencePerSubject(0),
-		jetstream.WithMsgTTL(window),
-		jetstream.WithExpectStream(EventsStream),
-	)
+	msg.Header.Set(jetstream.ExpectedLastSubjSeqHeader, "0")
+	msg.Header.Set(jetstream.MsgTTLHeader, window.String())
+	msg.Header.Set(jetstream.ExpectedStreamHeader, EventsStream)
+	if s.GroupCommit {
+		err = s.committer().store(ctx, msg)
+	} else {
+		_, err = s.JS.PublishMsg(ctx, msg)
+	}
 	if err == nil {
 		return false, nil
 	}
-	var apiErr *jetstream.APIError
-	if errors.As(err, &apiErr) && (apiErr.ErrorCode == codeWrongLastSubjectSeq ||
-		(apiErr.ErrorCode == codeStoreFailed && apiErr.Description == perSubjectRefusal)) {
+	if isDuplicate(err) {
 		ev.Id = s.storedID(ctx, msg.Subject)
 		return true, nil
 	}
 	return false, fmt.Errorf("%w: %w", ErrUnavailable, err)
+}
+
+// isDuplicate reports whether err is the server refusing an event because
+// its subject already holds one.
+func isDuplicate(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && (apiErr.ErrorCode == codeWrongLastSubjectSeq ||
+		(apiErr.ErrorCode == codeStoreFailed && apiErr.Description == perSubjectRefusal))
 }
 
 // storedID returns the usage event id of the event stored on subject, ""
@@ -150,6 +167,15 @@ func StoredEventID(raw *jetstream.RawStreamMsg) string {
 		return ""
 	}
 	return ev.GetId()
+}
+
+func (s *EventStore) committer() *committer {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.group == nil {
+		s.group = &committer{js: s.JS}
+	}
+	return s.group
 }
 
 func (s *EventStore) eventsStream(ctx context.Context) (jetstream.Stream, error) {

@@ -3,6 +3,7 @@ package backbone_test
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -12,13 +13,22 @@ import (
 )
 
 // BenchmarkStore measures storing a 1 KB usage event with dedup, in each
-// durability mode of the embedded server, from 16 concurrent writers (a
-// data plane serves many webhooks at once).
+// durability mode of the embedded server, from 16 or 128 concurrent writers
+// (a data plane serves many webhooks at once); with fsync, also by group
+// commit.
 func BenchmarkStore(b *testing.B) {
 	for _, mode := range []struct {
-		name string
-		d    backbone.Durability
-	}{{"default", backbone.DurabilityDefault}, {"fsync", backbone.DurabilityFsync}} {
+		name    string
+		d       backbone.Durability
+		group   bool
+		writers int
+	}{
+		{"default", backbone.DurabilityDefault, false, 16},
+		{"fsync", backbone.DurabilityFsync, false, 16},
+		{"fsync-group-commit", backbone.DurabilityFsync, true, 16},
+		{"fsync-128-writers", backbone.DurabilityFsync, false, 128},
+		{"fsync-group-commit-128-writers", backbone.DurabilityFsync, true, 128},
+	} {
 		b.Run(mode.name, func(b *testing.B) {
 			srv, err := backbone.StartEmbeddedWith(b.TempDir(), "127.0.0.1", -1, mode.d, nil)
 			if err != nil {
@@ -30,13 +40,13 @@ func BenchmarkStore(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer conn.Close()
-			if err := backbone.EnsureStreams(context.Background(), conn.JS, backbone.StreamOptions{}); err != nil {
+			if err := backbone.EnsureStreams(context.Background(), conn.JS, backbone.StreamOptions{GroupCommit: mode.group}); err != nil {
 				b.Fatal(err)
 			}
-			store := &backbone.EventStore{JS: conn.JS}
+			store := &backbone.EventStore{JS: conn.JS, GroupCommit: mode.group}
 			props := map[string]string{"payload": strings.Repeat("x", 900)}
 			var n atomic.Int64
-			b.SetParallelism(8) // 16 writers on 2 cores
+			b.SetParallelism(mode.writers / runtime.GOMAXPROCS(0))
 			b.ReportAllocs()
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {

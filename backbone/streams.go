@@ -122,6 +122,9 @@ type StreamOptions struct {
 	// and UnverifiedReceiptsStream: past them the stream discards its
 	// oldest receipts. Zero means the default, negative no bound.
 	ReceiptMaxBytes, UnverifiedReceiptMaxBytes int64
+	// GroupCommit lets EventsStream take atomic batches, which
+	// EventStore.GroupCommit sends (nats-server 2.12 or newer).
+	GroupCommit bool
 }
 
 // maxBytes is a stream's byte limit from an option: def for zero, none
@@ -158,7 +161,8 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, o StreamOptions)
 		Replicas:             o.Replicas,
 		// The server's own publish-id dedup is not needed: subjects are the
 		// ids. Keep its window small.
-		Duplicates: time.Minute,
+		Duplicates:         time.Minute,
+		AllowAtomicPublish: o.GroupCommit,
 	}
 	deliveries := jetstream.StreamConfig{
 		Name:        DeliveriesStream,

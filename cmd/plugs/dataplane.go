@@ -56,8 +56,11 @@ type dpFlags struct {
 	snapshotFile, snapshotKey string
 	// nats reaches the backbone; natsReplicas is the replica count of the
 	// streams created there.
-	nats             natsFlags
-	natsReplicas     int
+	nats         natsFlags
+	natsReplicas int
+	// groupCommit stores the events of concurrent webhooks as atomic
+	// batches: for a server that syncs every write.
+	groupCommit      bool
 	receiptRetention time.Duration
 	// receiptStreamMax and unverifiedStreamMax bound the receipts
 	// streams (0: no bound).
@@ -122,6 +125,8 @@ func (f *dpFlags) register(fs *flag.FlagSet, defIngest string, inProcess bool) {
 		f.nats.defURL, f.nats.urlHelp = "nats://127.0.0.1:4222", "NATS JetStream server or cluster URLs"
 		f.nats.register(fs)
 		fs.IntVar(&f.natsReplicas, "nats-replicas", envInt("PLUGS_NATS_REPLICAS", 1), "replicas of the streams Plugs creates: 3 on a production cluster (PLUGS_NATS_REPLICAS)")
+		fs.BoolVar(&f.groupCommit, "nats-group-commit", envOr("PLUGS_NATS_GROUP_COMMIT", "") == "true",
+			"under load, store the events of concurrent webhooks as one atomic batch the server syncs once; for servers with sync_interval always, nats-server 2.12+ (PLUGS_NATS_GROUP_COMMIT)")
 		fs.DurationVar(&f.receiptRetention, "receipt-retention", envDuration("PLUGS_RECEIPT_RETENTION", backbone.DefaultReceiptRetention),
 			"how long the receipts and delivery-log streams keep their messages; set the control plane's flag to the same (PLUGS_RECEIPT_RETENTION)")
 	}
@@ -327,7 +332,7 @@ func startDataPlane(ctx context.Context, f *dpFlags) (*dataPlane, error) {
 		return nil, err
 	}
 	go ensureStreams(ctx, nc, f.streamOptions(), log)
-	events := &backbone.EventStore{JS: nc.JS, Window: store.DedupWindow}
+	events := &backbone.EventStore{JS: nc.JS, Window: store.DedupWindow, GroupCommit: f.groupCommit}
 	if f.allowUnverified {
 		log.Warn("verification bypass on: requests with " + receiver.SkipVerificationHeader + ": true are accepted unsigned (development only)")
 	}
@@ -481,7 +486,7 @@ func restoreSnapshot(f *dpFlags, store *snapshot.Store, log *slog.Logger) (func(
 
 // streamOptions are the streams' settings from the flags.
 func (f *dpFlags) streamOptions() backbone.StreamOptions {
-	return backbone.StreamOptions{Replicas: f.natsReplicas, ReceiptRetention: f.receiptRetention,
+	return backbone.StreamOptions{Replicas: f.natsReplicas, ReceiptRetention: f.receiptRetention, GroupCommit: f.groupCommit,
 		ReceiptMaxBytes: streamLimit(f.receiptStreamMax), UnverifiedReceiptMaxBytes: streamLimit(f.unverifiedStreamMax)}
 }
 

@@ -99,7 +99,9 @@ set by a flag below: --ingest-addr (webhooks, /healthz, /readyz),
 
 	durability := backbone.DurabilityDefault
 	if *natsFsync {
-		durability = backbone.DurabilityFsync
+		// Every write waits for a sync: group commit lets concurrent
+		// webhooks share one.
+		durability, dp.groupCommit = backbone.DurabilityFsync, true
 	}
 	nats, err := backbone.StartEmbeddedWith(filepath.Join(cp.dataDir, "nats"), *natsHost, *natsPort, durability, nil)
 	if errors.Is(err, backbone.ErrListen) {
