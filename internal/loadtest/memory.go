@@ -29,7 +29,11 @@ type MemoryResult struct {
 	// kernel saw) once every event was delivered.
 	Phase   *Result
 	PeakRSS int64
-	After   Mem
+	// One is the same closed-loop load sent to one source only, in the
+	// same installation just before Phase: the reference the many-source
+	// throughput is judged against. Nil when skipped.
+	One   *Result
+	After Mem
 	// HeapProfile is the data plane's heap profile after the load, when
 	// it serves pprof; HeapTop what holds the most of it.
 	HeapProfile, HeapTop string
@@ -45,7 +49,18 @@ type MemoryConfig struct {
 	Quiet         time.Duration
 	// MemoryLimit is passed as the data plane's --memory-limit.
 	MemoryLimit string
-	Log         *slog.Logger
+	// OneSource runs a one-source phase like Phase before it.
+	OneSource bool
+	Log       *slog.Logger
+}
+
+// SpreadRatio is the throughput with the load spread over every source as
+// a fraction of the one-source throughput; 0 when either is missing.
+func (m *MemoryResult) SpreadRatio() float64 {
+	if m.One == nil || m.Phase == nil || m.One.Throughput() == 0 {
+		return 0
+	}
+	return m.Phase.Throughput() / m.One.Throughput()
 }
 
 // MeasureMemory runs a split installation, measures an empty data plane,
@@ -130,6 +145,20 @@ func MeasureMemory(ctx context.Context, c MemoryConfig) (*MemoryResult, error) {
 			}
 		}
 	})
+	if c.OneSource {
+		// The same load on one source, in the same installation and
+		// with the same connections' worth of workers, drained before the
+		// many-source phase so its backlog does not slow that one.
+		one, err := NewWebhooks(run, endpoints[0])
+		if err != nil {
+			return nil, err
+		}
+		p := c.Phase
+		p.Name += "-one"
+		res.One = Run(ctx, NewClient(p.Workers), one, ledger, p)
+		drain(ctx, ledger, res.One, c.Quiet)
+		log.Info("memory: one source", "rps", int(res.One.Throughput()), "lost", res.One.Delivery.Lost)
+	}
 	res.Phase = Run(ctx, NewClient(c.Phase.Workers), hooks, ledger, c.Phase)
 	if s.PprofURL != "" {
 		// What the data plane's heap holds as the load ends.
@@ -141,8 +170,7 @@ func MeasureMemory(ctx context.Context, c MemoryConfig) (*MemoryResult, error) {
 		}
 	}
 	// Sampling goes on while the forwarder catches up: that is load too.
-	t, drain := ledger.Wait(ctx, c.Phase.Name, c.Quiet)
-	res.Phase.Delivery, res.Phase.Drain = &t, drain
+	drain(ctx, ledger, res.Phase, c.Quiet)
 	close(stop)
 	wg.Wait()
 	res.PeakRSS = peak.Load()

@@ -48,6 +48,9 @@ type Result struct {
 	// the destination has what it will get; Drain is how long that took.
 	Delivery *Tally
 	Drain    time.Duration
+	// Lag is each delivered event's delivery lag, accepted (200 read)
+	// to received at the destination; filled in with Delivery.
+	Lag *Histogram
 }
 
 // Throughput is accepted (200) requests per second.
