@@ -406,7 +406,11 @@ func writeMemory(b *strings.Builder, r *Results) {
 		if mem.Sources > 0 {
 			fmt.Fprintf(b, "\nPer source, idle: %s.\n", bytesf(float64(mem.Loaded.RSS-mem.Empty.RSS)/float64(mem.Sources)))
 		}
-		b.WriteString("\nThe load, round-robin over every source (so each source's pooled verifier state is used):\n\n")
+		if mem.One != nil {
+			b.WriteString("\nThe load, first on one source, then round-robin over every source (so each source's pooled verifier state is used):\n\n")
+		} else {
+			b.WriteString("\nThe load, round-robin over every source (so each source's pooled verifier state is used):\n\n")
+		}
 		phaseHeader(b)
 		if mem.One != nil {
 			phaseRow(b, "Plugs, max, one source", mem.One)
@@ -534,7 +538,7 @@ func writeProfiles(b *strings.Builder, r *Results) {
 			fmt.Fprintf(b, "\nPlugs used %.2f s of CPU in %s (%.2f of %d cores on average)", total.Seconds(), p.Wall,
 				total.Seconds()/p.Wall.Seconds(), r.Machine.Cores)
 			if ok {
-				fmt.Fprintf(b, ", **%s per accepted webhook** (%s accepted/s over the profile's %s)", us(perTotal), rate(m.Max.Throughput()), p.Wall)
+				fmt.Fprintf(b, ", **%s per accepted webhook** (%s accepted over the profile's %s)", us(perTotal), rate(m.Max.Throughput()), p.Wall)
 			}
 			b.WriteString(". Where it went, each sample charged to the first part of Plugs on its stack:\n\n" +
 				"| part | CPU | share | per webhook |\n|---|---:|---:|---:|\n")
