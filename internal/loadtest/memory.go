@@ -30,8 +30,8 @@ type MemoryResult struct {
 	Phase   *Result
 	PeakRSS int64
 	// One is the same closed-loop load sent to one source only, in the
-	// same installation just before Phase: the reference the many-source
-	// throughput is judged against. Nil when skipped.
+	// same installation, in rounds alternating with Phase's: the reference
+	// the many-source throughput is judged against. Nil when skipped.
 	One   *Result
 	After Mem
 	// HeapProfile is the data plane's heap profile after the load, when
@@ -49,7 +49,7 @@ type MemoryConfig struct {
 	Quiet         time.Duration
 	// MemoryLimit is passed as the data plane's --memory-limit.
 	MemoryLimit string
-	// OneSource runs a one-source phase like Phase before it.
+	// OneSource runs a one-source phase like Phase, alternating with it.
 	OneSource bool
 	Log       *slog.Logger
 }
@@ -145,21 +145,40 @@ func MeasureMemory(ctx context.Context, c MemoryConfig) (*MemoryResult, error) {
 			}
 		}
 	})
+	// With a one-source reference, the two loads alternate in two rounds
+	// of half the phase each (one, all, one, all), each round drained
+	// before the next so no backlog slows the following one: other work
+	// on the machine then weighs on both alike.
+	rounds, one := 1, (*Webhooks)(nil)
 	if c.OneSource {
-		// The same load on one source, in the same installation and
-		// with the same connections' worth of workers, drained before the
-		// many-source phase so its backlog does not slow that one.
-		one, err := NewWebhooks(run, endpoints[0])
-		if err != nil {
+		if one, err = NewWebhooks(run, endpoints[0]); err != nil {
 			return nil, err
 		}
+		rounds = 2
+	}
+	allClient, oneClient := NewClient(c.Phase.Workers), NewClient(c.Phase.Workers)
+	for i := range rounds {
 		p := c.Phase
-		p.Name += "-one"
-		res.One = Run(ctx, NewClient(p.Workers), one, ledger, p)
-		drain(ctx, ledger, res.One, c.Quiet)
+		p.Duration /= time.Duration(rounds)
+		if rounds > 1 {
+			p.Name = fmt.Sprintf("%s-r%d", c.Phase.Name, i+1)
+		}
+		if one != nil {
+			po := p
+			po.Name = fmt.Sprintf("%s-one-r%d", c.Phase.Name, i+1)
+			r := Run(ctx, oneClient, one, ledger, po)
+			drain(ctx, ledger, r, c.Quiet)
+			res.One = addRound(res.One, r, c.Phase.Name+"-one")
+		}
+		r := Run(ctx, allClient, hooks, ledger, p)
+		if i < rounds-1 {
+			drain(ctx, ledger, r, c.Quiet)
+		}
+		res.Phase = addRound(res.Phase, r, c.Phase.Name)
+	}
+	if res.One != nil {
 		log.Info("memory: one source", "rps", int(res.One.Throughput()), "lost", res.One.Delivery.Lost)
 	}
-	res.Phase = Run(ctx, NewClient(c.Phase.Workers), hooks, ledger, c.Phase)
 	if s.PprofURL != "" {
 		// What the data plane's heap holds as the load ends.
 		path := filepath.Join(c.Dir, "dataplane-heap.pprof")
@@ -170,7 +189,14 @@ func MeasureMemory(ctx context.Context, c MemoryConfig) (*MemoryResult, error) {
 		}
 	}
 	// Sampling goes on while the forwarder catches up: that is load too.
-	drain(ctx, ledger, res.Phase, c.Quiet)
+	last := fmt.Sprintf("%s-r%d", c.Phase.Name, rounds)
+	if rounds == 1 {
+		last = c.Phase.Name
+	}
+	t, d := ledger.Wait(ctx, last, c.Quiet)
+	res.Phase.Delivery = addTally(res.Phase.Delivery, t)
+	res.Phase.Drain += d
+	res.Phase.Lag = mergeHist(res.Phase.Lag, ledger.Lag(last))
 	close(stop)
 	wg.Wait()
 	res.PeakRSS = peak.Load()

@@ -417,8 +417,9 @@ func writeMemory(b *strings.Builder, r *Results) {
 		}
 		phaseRow(b, "Plugs, max, all sources", mem.Phase)
 		if mem.One != nil {
-			fmt.Fprintf(b, "\nThe one-source phase ran first, in the same installation with the same workers and length, and was "+
-				"drained before the all-sources phase: spread over %s sources the data plane accepts %.2f of its one-source rate.\n",
+			fmt.Fprintf(b, "\nBoth loads ran in the same installation with the same workers, alternating in two rounds of half "+
+				"the phase each (one source, all sources, one, all), each round drained before the next, so other work on the "+
+				"machine weighs on both alike: spread over %s sources the data plane accepts %.2f of its one-source rate.\n",
 				thousands(int64(mem.Sources)), mem.SpreadRatio())
 		}
 	}
