@@ -2,8 +2,9 @@
 // in each durability mode (or targets a running installation), sends signed
 // webhooks at the highest rate it can and at fixed rates, compares the
 // throughput with a bare HMAC-checking handler, checks that every accepted
-// event reached a destination exactly once, measures the data plane's
-// memory with many sources and the backbone's memory per remembered event
+// event reached a destination exactly once and how long it took to get
+// there, measures a data plane that only receives (another one
+// forwarding), the data plane's memory and throughput with many sources and the backbone's memory per remembered event
 // id, and writes a markdown report. `make bench` runs it after the Go
 // benchmarks, whose output it includes (--micro).
 //
@@ -82,10 +83,12 @@ func run(ctx context.Context, args []string) error {
 	memoryDuration := fs.Duration("memory-duration", 5*time.Second, "load phase of the data-plane memory measurement")
 	memoryLimit := fs.String("dataplane-memory-limit", "120MiB",
 		"the data plane's --memory-limit in the memory measurement: 80% of the 150 MB budget, as auto takes 80% of a container's limit; empty for its default")
+	skipOneSource := fs.Bool("skip-one-source", false, "leave out the one-source phase the many-source throughput is compared with")
+	skipRoles := fs.Bool("skip-roles", false, "leave out the receive-role data plane (separate receive and forward processes)")
 	backboneIDs := fs.Int("backbone-ids", 1_000_000, "event ids of the backbone memory measurement; 0 skips it")
 	backboneWriters := fs.Int("backbone-writers", 64, "concurrent writers of the backbone measurement")
 	backboneSettle := fs.Duration("backbone-settle", 12*time.Second, "idle time before the backbone's last memory reading")
-	profile := fs.String("profile", "", "write CPU profiles of the max-rate phases to this directory (the data plane's too, if it serves pprof)")
+	profile := fs.String("profile", "", "write CPU profiles of the max-rate phases to this directory (the data plane's too, if it serves pprof); empty writes them under the work directory, for the CPU per webhook")
 	workDir := fs.String("dir", "", "work directory for data and logs; empty makes a temporary one, removed unless the run fails or --keep")
 	keep := fs.Bool("keep", false, "keep the work directory")
 	targetAPI := fs.String("target-api", "", "REST base URL of a running installation to measure instead of starting plugs dev")
@@ -129,7 +132,10 @@ func run(ctx context.Context, args []string) error {
 	if dir, err = filepath.Abs(dir); err != nil {
 		return err
 	}
-	if *profile != "" {
+	if *profile == "" {
+		*profile = filepath.Join(dir, "profiles")
+	}
+	{
 		if err := os.MkdirAll(*profile, 0o755); err != nil {
 			return err
 		}
@@ -148,6 +154,7 @@ func run(ctx context.Context, args []string) error {
 		},
 		Modes: splitList(*modes), Self: self,
 		Sources: *sources, CreateWorkers: *createWorkers, MemoryDuration: *memoryDuration, MemoryLimit: *memoryLimit,
+		SkipOneSource: *skipOneSource, SkipRoles: *skipRoles,
 		BackboneIDs: *backboneIDs, BackboneWriters: *backboneWriters, BackboneSettle: *backboneSettle,
 		Log: log,
 	}
@@ -157,7 +164,7 @@ func run(ctx context.Context, args []string) error {
 		}
 		cfg.EndToEnd.Remote = loadtest.Remote(*targetAPI, *targetIngest, *apiKey, *targetPprof)
 	}
-	needPlugs := (cfg.EndToEnd.Remote == nil && len(cfg.Modes) > 0) || (cfg.EndToEnd.Remote == nil && *sources > 0)
+	needPlugs := cfg.EndToEnd.Remote == nil && (len(cfg.Modes) > 0 || *sources > 0 || !*skipRoles)
 	if cfg.EndToEnd.Bin == "" && needPlugs {
 		cfg.EndToEnd.Bin = filepath.Join(dir, "plugs")
 		log.Info("building ./cmd/plugs", "out", cfg.EndToEnd.Bin)

@@ -68,6 +68,16 @@ func (m *ModeResult) Ratio() float64 {
 	return m.Max.Throughput() / m.Bare.Throughput()
 }
 
+// EndToEndRatio is the rate of accepted events delivered end to end at
+// maximum rate (Result.Delivered) as a fraction of the bare handler's
+// throughput: what the throughput targets judge.
+func (m *ModeResult) EndToEndRatio() float64 {
+	if m.Bare == nil || m.Max == nil || m.Bare.Throughput() == 0 {
+		return 0
+	}
+	return m.Max.Delivered() / m.Bare.Throughput()
+}
+
 // MeasureMode starts plugs dev in mode (or uses c.Remote) and measures it
 // and the bare handler.
 func MeasureMode(ctx context.Context, c EndToEndConfig, mode string) (*ModeResult, error) {
@@ -222,5 +232,5 @@ func measureBare(ctx context.Context, c EndToEndConfig, run, secret string) (*Re
 // and records the verdict.
 func drain(ctx context.Context, ledger *Ledger, r *Result, quiet time.Duration) {
 	t, d := ledger.Wait(ctx, r.Name, quiet)
-	r.Delivery, r.Drain = &t, d
+	r.Delivery, r.Drain, r.Lag = &t, d, ledger.Lag(r.Name)
 }

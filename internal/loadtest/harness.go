@@ -24,6 +24,11 @@ type Config struct {
 	// measurement, as an operator sets it for a memory budget; empty
 	// leaves the data plane's default.
 	MemoryLimit string
+	// SkipOneSource leaves out the one-source phase of the memory
+	// measurement, which the many-source throughput is judged against.
+	SkipOneSource bool
+	// SkipRoles leaves out the receive-role data plane measurement.
+	SkipRoles bool
 	// BackboneIDs is how many event ids the backbone measurement stores;
 	// 0 skips it. BackboneWriters store them; BackboneSettle is the idle
 	// time before the last reading.
@@ -39,6 +44,7 @@ type Results struct {
 	Elapsed  time.Duration
 	Config   Config
 	Modes    []*ModeResult
+	Roles    *RolesResult
 	Memory   *MemoryResult
 	Backbone *BackboneResult
 	// Errors are measurements that failed; the others still stand.
@@ -46,7 +52,8 @@ type Results struct {
 }
 
 // RunAll runs every measurement of c, in order: end to end in each mode,
-// data-plane memory, backbone memory. A measurement that fails is
+// the receive-role data plane, data-plane memory and many sources,
+// backbone memory. A measurement that fails is
 // recorded and the next one runs.
 func RunAll(ctx context.Context, c Config) *Results {
 	log := c.Log
@@ -69,13 +76,22 @@ func RunAll(ctx context.Context, c Config) *Results {
 			res.Modes = append(res.Modes, m)
 		}
 	}
+	if !c.SkipRoles && c.EndToEnd.Remote == nil && ctx.Err() == nil {
+		log.Info("receive-role data plane")
+		r, err := MeasureRoles(ctx, c.EndToEnd, c.Self)
+		if err != nil {
+			res.Errors = append(res.Errors, fmt.Sprintf("receive-role data plane: %v", err))
+			log.Error("receive-role data plane", "error", err)
+		}
+		res.Roles = r
+	}
 	if c.Sources > 0 && c.EndToEnd.Remote == nil && ctx.Err() == nil {
 		log.Info("data-plane memory", "sources", c.Sources)
 		dir := filepath.Join(c.EndToEnd.Dir, "memory")
 		m, err := MeasureMemory(ctx, MemoryConfig{
 			Bin: c.EndToEnd.Bin, Self: c.Self, Dir: dir, Sources: c.Sources, CreateWorkers: c.CreateWorkers,
 			Phase: Phase{Name: "memory", Workers: c.EndToEnd.Workers, Duration: c.MemoryDuration},
-			Quiet: c.EndToEnd.Quiet, MemoryLimit: c.MemoryLimit, Log: log,
+			Quiet: c.EndToEnd.Quiet, MemoryLimit: c.MemoryLimit, OneSource: !c.SkipOneSource, Log: log,
 		})
 		if err != nil {
 			res.Errors = append(res.Errors, fmt.Sprintf("data-plane memory: %v", err))

@@ -25,6 +25,9 @@ type entry struct {
 	status     int
 	answered   bool
 	deliveries int
+	// answeredAt is when the sender read the answer; deliveredAt when the
+	// first delivery arrived. Their difference is the delivery lag.
+	answeredAt, deliveredAt time.Time
 }
 
 // NewLedger returns an empty ledger.
@@ -52,7 +55,7 @@ func (l *Ledger) Answered(id string, status int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if e := l.events[id]; e != nil {
-		e.status, e.answered = status, true
+		e.status, e.answered, e.answeredAt = status, true, time.Now()
 	}
 }
 
@@ -61,6 +64,9 @@ func (l *Ledger) Delivered(id string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if e := l.events[id]; e != nil {
+		if e.deliveries == 0 {
+			e.deliveredAt = time.Now()
+		}
 		e.deliveries++
 		return
 	}
@@ -152,4 +158,21 @@ func (l *Ledger) Wait(ctx context.Context, phase string, quiet time.Duration) (T
 		}
 	}
 	return t, time.Since(start)
+}
+
+// Lag is the delivery lag of the phase's accepted, delivered events: from
+// the moment the sender read the 200 to the first delivery's arrival at
+// the destination, both on this process's clock. A delivery can overtake
+// the 200 it follows (the forwarder may be quicker than the answer's way
+// back); such lags count as zero.
+func (l *Ledger) Lag(phase string) *Histogram {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	h := &Histogram{}
+	for _, e := range l.events {
+		if e.phase == phase && e.answered && e.status == 200 && e.deliveries > 0 {
+			h.Record(e.deliveredAt.Sub(e.answeredAt))
+		}
+	}
+	return h
 }

@@ -85,3 +85,36 @@ func TestLedgerWait(t *testing.T) {
 		t.Fatalf("waited %v for %+v", waited, got)
 	}
 }
+
+// The lag runs from the 200 to the first delivery, for accepted events
+// only; a delivery that overtakes its 200 counts as zero.
+func TestLedgerLag(t *testing.T) {
+	l := NewLedger()
+	l.Sent("max", "a")
+	l.Answered("a", 200)
+	time.Sleep(20 * time.Millisecond)
+	l.Delivered("a")
+	l.Delivered("a") // a duplicate does not move the lag
+	l.Sent("max", "early")
+	l.Delivered("early")
+	l.Answered("early", 200)
+	l.Sent("max", "refused")
+	l.Answered("refused", 503)
+	l.Delivered("refused")
+	l.Sent("max", "lost")
+	l.Answered("lost", 200)
+	l.Sent("open", "other")
+	l.Answered("other", 200)
+	l.Delivered("other")
+
+	h := l.Lag("max")
+	if h.Count() != 2 {
+		t.Fatalf("%d lags, want 2 (a and early)", h.Count())
+	}
+	if h.Min() != 0 {
+		t.Errorf("a delivery before its 200 lags %v, want 0", h.Min())
+	}
+	if h.Max() < 20*time.Millisecond || h.Max() > 5*time.Second {
+		t.Errorf("lag of a is %v, want about 20ms", h.Max())
+	}
+}

@@ -29,7 +29,11 @@ type MemoryResult struct {
 	// kernel saw) once every event was delivered.
 	Phase   *Result
 	PeakRSS int64
-	After   Mem
+	// One is the same closed-loop load sent to one source only, in the
+	// same installation, in rounds alternating with Phase's: the reference
+	// the many-source throughput is judged against. Nil when skipped.
+	One   *Result
+	After Mem
 	// HeapProfile is the data plane's heap profile after the load, when
 	// it serves pprof; HeapTop what holds the most of it.
 	HeapProfile, HeapTop string
@@ -45,7 +49,18 @@ type MemoryConfig struct {
 	Quiet         time.Duration
 	// MemoryLimit is passed as the data plane's --memory-limit.
 	MemoryLimit string
-	Log         *slog.Logger
+	// OneSource runs a one-source phase like Phase, alternating with it.
+	OneSource bool
+	Log       *slog.Logger
+}
+
+// SpreadRatio is the throughput with the load spread over every source as
+// a fraction of the one-source throughput; 0 when either is missing.
+func (m *MemoryResult) SpreadRatio() float64 {
+	if m.One == nil || m.Phase == nil || m.One.Throughput() == 0 {
+		return 0
+	}
+	return m.Phase.Throughput() / m.One.Throughput()
 }
 
 // MeasureMemory runs a split installation, measures an empty data plane,
@@ -130,7 +145,40 @@ func MeasureMemory(ctx context.Context, c MemoryConfig) (*MemoryResult, error) {
 			}
 		}
 	})
-	res.Phase = Run(ctx, NewClient(c.Phase.Workers), hooks, ledger, c.Phase)
+	// With a one-source reference, the two loads alternate in two rounds
+	// of half the phase each (one, all, one, all), each round drained
+	// before the next so no backlog slows the following one: other work
+	// on the machine then weighs on both alike.
+	rounds, one := 1, (*Webhooks)(nil)
+	if c.OneSource {
+		if one, err = NewWebhooks(run, endpoints[0]); err != nil {
+			return nil, err
+		}
+		rounds = 2
+	}
+	allClient, oneClient := NewClient(c.Phase.Workers), NewClient(c.Phase.Workers)
+	for i := range rounds {
+		p := c.Phase
+		p.Duration /= time.Duration(rounds)
+		if rounds > 1 {
+			p.Name = fmt.Sprintf("%s-r%d", c.Phase.Name, i+1)
+		}
+		if one != nil {
+			po := p
+			po.Name = fmt.Sprintf("%s-one-r%d", c.Phase.Name, i+1)
+			r := Run(ctx, oneClient, one, ledger, po)
+			drain(ctx, ledger, r, c.Quiet)
+			res.One = addRound(res.One, r, c.Phase.Name+"-one")
+		}
+		r := Run(ctx, allClient, hooks, ledger, p)
+		if i < rounds-1 {
+			drain(ctx, ledger, r, c.Quiet)
+		}
+		res.Phase = addRound(res.Phase, r, c.Phase.Name)
+	}
+	if res.One != nil {
+		log.Info("memory: one source", "rps", int(res.One.Throughput()), "lost", res.One.Delivery.Lost)
+	}
 	if s.PprofURL != "" {
 		// What the data plane's heap holds as the load ends.
 		path := filepath.Join(c.Dir, "dataplane-heap.pprof")
@@ -141,8 +189,14 @@ func MeasureMemory(ctx context.Context, c MemoryConfig) (*MemoryResult, error) {
 		}
 	}
 	// Sampling goes on while the forwarder catches up: that is load too.
-	t, drain := ledger.Wait(ctx, c.Phase.Name, c.Quiet)
-	res.Phase.Delivery, res.Phase.Drain = &t, drain
+	last := fmt.Sprintf("%s-r%d", c.Phase.Name, rounds)
+	if rounds == 1 {
+		last = c.Phase.Name
+	}
+	t, d := ledger.Wait(ctx, last, c.Quiet)
+	res.Phase.Delivery = addTally(res.Phase.Delivery, t)
+	res.Phase.Drain += d
+	res.Phase.Lag = mergeHist(res.Phase.Lag, ledger.Lag(last))
 	close(stop)
 	wg.Wait()
 	res.PeakRSS = peak.Load()

@@ -48,6 +48,9 @@ type Result struct {
 	// the destination has what it will get; Drain is how long that took.
 	Delivery *Tally
 	Drain    time.Duration
+	// Lag is each delivered event's delivery lag, accepted (200 read)
+	// to received at the destination; filled in with Delivery.
+	Lag *Histogram
 }
 
 // Throughput is accepted (200) requests per second.
@@ -199,4 +202,57 @@ func Run(ctx context.Context, client *http.Client, target Target, ledger *Ledger
 	}
 	res.OK = res.Status[http.StatusOK]
 	return res
+}
+
+// addRound adds round o of a phase to r, the rounds before it (nil for
+// none), and names the sum name: the rates of the sum are over every
+// round's time.
+func addRound(r, o *Result, name string) *Result {
+	if r == nil {
+		o.Name = name
+		return o
+	}
+	r.Duration += o.Duration
+	r.Elapsed += o.Elapsed
+	r.Sent += o.Sent
+	r.OK += o.OK
+	r.Unsent += o.Unsent
+	for code, n := range o.Status {
+		r.Status[code] += n
+	}
+	r.Latency.Merge(o.Latency)
+	if o.Delivery != nil {
+		r.Delivery = addTally(r.Delivery, *o.Delivery)
+	}
+	r.Drain += o.Drain
+	r.Lag = mergeHist(r.Lag, o.Lag)
+	return r
+}
+
+// addTally adds o to t (nil for none).
+func addTally(t *Tally, o Tally) *Tally {
+	if t == nil {
+		return &o
+	}
+	s := Tally{
+		Accepted: t.Accepted + o.Accepted, Delivered: t.Delivered + o.Delivered, Lost: t.Lost + o.Lost,
+		Duplicated: t.Duplicated + o.Duplicated, ExtraDeliveries: t.ExtraDeliveries + o.ExtraDeliveries,
+		Uncertain: t.Uncertain + o.Uncertain, UncertainDelivered: t.UncertainDelivered + o.UncertainDelivered,
+		// Unexpected deliveries belong to no phase: every tally counts
+		// them all.
+		Unexpected: max(t.Unexpected, o.Unexpected),
+	}
+	return &s
+}
+
+// mergeHist is a histogram of a's and b's samples (either may be nil).
+func mergeHist(a, b *Histogram) *Histogram {
+	h := &Histogram{}
+	if a != nil {
+		h.Merge(a)
+	}
+	if b != nil {
+		h.Merge(b)
+	}
+	return h
 }

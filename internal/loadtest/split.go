@@ -86,32 +86,68 @@ func (s *Split) startControlPlane(ctx context.Context) error {
 // sources sources. It replaces the one started before, which must have
 // been stopped (StopDataPlane).
 func (s *Split) StartDataPlane(ctx context.Context, name string, sources int) error {
-	args := []string{"dataplane", "--controlplane", s.cpGRPC, "--dataplane-token", s.token,
-		"--ingest-addr", s.ingestAddr, "--nats-url", s.natsURL, "--egress-allow", "127.0.0.0/8,localhost",
-		"--node-id", name}
-	if s.MemoryLimit != "" && supportsFlag(s.bin, "dataplane", "memory-limit") {
-		args = append(args, "--memory-limit", s.MemoryLimit)
-	}
-	s.PprofURL = ""
-	if supportsFlag(s.bin, "dataplane", PprofFlag) {
-		addr, err := freeAddr()
-		if err != nil {
-			return err
-		}
-		args = append(args, "--"+PprofFlag, addr)
-		s.PprofURL = "http://" + addr + "/debug/pprof"
-	}
-	p, err := startProcess("plugs dataplane "+name, s.bin, args, nil, filepath.Join(s.dir, name+".log"))
+	p, pprofURL, err := s.launchDataPlane(ctx, name, s.ingestAddr, sources)
 	if err != nil {
 		return err
 	}
+	s.DataPlane, s.PprofURL = p, pprofURL
+	return nil
+}
+
+// StartRoles starts a data plane doing only roles (--roles): "receive"
+// serves the installation's ingest address and becomes DataPlane, whose
+// CPU is profiled; any other listens on an address of its own. It waits
+// until the new data plane holds at least sources sources. Several run
+// at once, so none serves metrics (their default port would clash).
+func (s *Split) StartRoles(ctx context.Context, name, roles string, sources int) (*Process, error) {
+	addr := s.ingestAddr
+	if roles != "receive" {
+		var err error
+		if addr, err = freeAddr(); err != nil {
+			return nil, err
+		}
+	}
+	p, pprofURL, err := s.launchDataPlane(ctx, name, addr, sources, "--roles", roles, "--metrics-addr", "")
+	if err != nil {
+		return nil, err
+	}
+	if roles == "receive" {
+		s.DataPlane, s.PprofURL = p, pprofURL
+	}
+	return p, nil
+}
+
+// launchDataPlane starts `plugs dataplane` listening on ingestAddr with
+// extra flags, and waits for its /readyz to count sources sources.
+func (s *Split) launchDataPlane(ctx context.Context, name, ingestAddr string, sources int, extra ...string) (*Process, string, error) {
+	args := []string{"dataplane", "--controlplane", s.cpGRPC, "--dataplane-token", s.token,
+		"--ingest-addr", ingestAddr, "--nats-url", s.natsURL, "--egress-allow", "127.0.0.0/8,localhost",
+		"--node-id", name}
+	args = append(args, extra...)
+	if s.MemoryLimit != "" && supportsFlag(s.bin, "dataplane", "memory-limit") {
+		args = append(args, "--memory-limit", s.MemoryLimit)
+	}
+	var pprofURL string
+	if supportsFlag(s.bin, "dataplane", PprofFlag) {
+		addr, err := freeAddr()
+		if err != nil {
+			return nil, "", err
+		}
+		args = append(args, "--"+PprofFlag, addr)
+		pprofURL = "http://" + addr + "/debug/pprof"
+	}
+	p, err := startProcess("plugs dataplane "+name, s.bin, args, nil, filepath.Join(s.dir, name+".log"))
+	if err != nil {
+		return nil, "", err
+	}
 	p.Discard()
-	s.DataPlane = p
 	s.procs = append(s.procs, p)
-	return p.waitReady(ctx, fmt.Sprintf("data plane holding %d sources", sources), 5*time.Minute, func() (bool, error) {
-		r, err := s.API.Ready(ctx)
+	probe := &API{Ingest: "http://" + ingestAddr}
+	err = p.waitReady(ctx, fmt.Sprintf("data plane %s holding %d sources", name, sources), 5*time.Minute, func() (bool, error) {
+		r, err := probe.Ready(ctx)
 		return r.Ready && r.Sources >= sources, err
 	})
+	return p, pprofURL, err
 }
 
 // StopDataPlane stops the running data plane.
