@@ -20,7 +20,8 @@ import (
 
 // BenchmarkInsert indexes receipts with a 2 KiB body through Insert in
 // batches of the indexer's size, on SQLite and, when
-// PLUGS_TEST_DATABASE_URL is set, PostgreSQL; ns/op and allocs/op are per
+// PLUGS_TEST_DATABASE_URL is set, PostgreSQL; ns/op, cpu-ns/row (the
+// process's CPU time, steadier on a shared machine) and allocs/op are per
 // receipt.
 func BenchmarkInsert(b *testing.B) {
 	for _, dialect := range storetest.Dialects(b) {
@@ -47,12 +48,14 @@ func BenchmarkInsert(b *testing.B) {
 				}
 				b.ReportAllocs()
 				b.ResetTimer()
+				cpu := storetest.CPUTime()
 				for i := 0; i < len(rows); i += batch {
 					chunk := rows[i:min(i+batch, len(rows))]
 					if err := receipts.Insert(ctx, db.Client, chunk...); err != nil {
 						b.Fatal(err)
 					}
 				}
+				storetest.ReportCPU(b, cpu, len(rows))
 			})
 		}
 	}
