@@ -80,15 +80,20 @@ func Decode(subject string, header nats.Header, data []byte, published time.Time
 	return row, nil
 }
 
-// create builds the insert of a row.
-func (row Row) create(c *ent.Client) *ent.DeliveryAttemptCreate {
-	a := row.Attempt
-	outcome, ok := StoredOutcome(a.GetOutcome())
+// outcome is the row's outcome as stored.
+func (row Row) outcome() deliveryattempt.Outcome {
+	outcome, ok := StoredOutcome(row.Attempt.GetOutcome())
 	if !ok {
 		// A data plane newer than this control plane: keep the entry, its
 		// status and error still tell what happened.
-		outcome = deliveryattempt.OutcomeUnspecified
+		return deliveryattempt.OutcomeUnspecified
 	}
+	return outcome
+}
+
+// create builds the insert of a row.
+func (row Row) create(c *ent.Client) *ent.DeliveryAttemptCreate {
+	a := row.Attempt
 	return c.DeliveryAttempt.Create().
 		SetID(row.ID).
 		SetTenantID(row.TenantID).
@@ -102,7 +107,7 @@ func (row Row) create(c *ent.Client) *ent.DeliveryAttemptCreate {
 		SetStatusCode(a.GetStatusCode()).
 		SetLatencyMs(a.GetLatency().AsDuration().Milliseconds()).
 		SetError(streamindex.Text(a.GetError())).
-		SetOutcome(outcome).
+		SetOutcome(row.outcome()).
 		SetNillableNextRetryTime(row.NextRetry).
 		SetDataPlane(streamindex.Text(a.GetDataPlane())).
 		SetDeliverySeq(row.DeliverySeq)

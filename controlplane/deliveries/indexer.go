@@ -15,7 +15,7 @@ import (
 	"github.com/plugshq/plugs/controlplane/stats"
 	"github.com/plugshq/plugs/controlplane/streamindex"
 	"github.com/plugshq/plugs/ent"
-	"github.com/plugshq/plugs/ent/deliveryattempt"
+	"github.com/plugshq/plugs/ent/migrate"
 )
 
 // ConsumerName is the durable consumer on backbone.AttemptsStream that
@@ -66,24 +66,12 @@ func (t table) Insert(ctx context.Context, rows ...Row) error { return Insert(ct
 // transaction it adds the attempts stored now to the per-minute rollup
 // (package stats).
 func Insert(ctx context.Context, c *ent.Client, rows ...Row) error {
-	return streamindex.InsertNew(ctx, c, rows, table{}.Key,
-		func(ctx context.Context, tx *ent.Client, ids []uuid.UUID) ([]uuid.UUID, error) {
-			return tx.DeliveryAttempt.Query().Where(deliveryattempt.IDIn(ids...)).IDs(ctx)
-		},
+	return streamindex.InsertNew(ctx, c, migrate.DeliveryAttemptsTable, rows, table{}.Key,
+		func(tx *ent.Client, r Row) ent.Mutation { return r.create(tx).Mutation() },
 		func(ctx context.Context, tx *ent.Client, rows []Row) error {
-			builders := make([]*ent.DeliveryAttemptCreate, len(rows))
 			counts := stats.DeliveryCounts{}
-			for i, r := range rows {
-				builders[i] = r.create(tx)
-				outcome, _ := builders[i].Mutation().Outcome()
-				counts.Add(r.TenantID, r.DestinationID, r.AttemptTime, string(outcome))
-			}
-			err := tx.DeliveryAttempt.CreateBulk(builders...).
-				OnConflictColumns(deliveryattempt.FieldID).
-				DoNothing().
-				Exec(ctx)
-			if err != nil {
-				return err
+			for _, r := range rows {
+				counts.Add(r.TenantID, r.DestinationID, r.AttemptTime, string(r.outcome()))
 			}
 			return counts.Save(ctx, tx)
 		})

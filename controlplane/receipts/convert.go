@@ -63,15 +63,23 @@ func Decode(subject string, data []byte, published time.Time) (Row, error) {
 	}, nil
 }
 
-// create builds the insert of a row.
-func (row Row) create(c *ent.Client) *ent.ReceiptCreate {
-	r := row.Receipt
-	outcome, ok := StoredOutcome(r.GetOutcome())
+// outcome is the row's outcome as stored.
+func (row Row) outcome() receipt.Outcome {
+	outcome, ok := StoredOutcome(row.Receipt.GetOutcome())
 	if !ok {
 		// A data plane newer than this control plane: keep the receipt,
 		// its cause and status still tell what happened.
-		outcome = receipt.OutcomeUnspecified
+		return receipt.OutcomeUnspecified
 	}
+	return outcome
+}
+
+// cause is the row's cause as stored.
+func (row Row) cause() string { return streamindex.Text(row.Receipt.GetCause()) }
+
+// create builds the insert of a row.
+func (row Row) create(c *ent.Client) *ent.ReceiptCreate {
+	r := row.Receipt
 	var headers []schema.ReceiptHeader
 	for _, h := range r.GetHeaders() {
 		vals := make([]string, len(h.GetValues()))
@@ -85,8 +93,8 @@ func (row Row) create(c *ent.Client) *ent.ReceiptCreate {
 		SetTenantID(row.TenantID).
 		SetSourceID(row.SourceID).
 		SetReceiveTime(row.ReceiveTime).
-		SetOutcome(outcome).
-		SetCause(streamindex.Text(r.GetCause())).
+		SetOutcome(row.outcome()).
+		SetCause(row.cause()).
 		SetDetail(streamindex.Text(r.GetDetail())).
 		SetField(streamindex.Text(r.GetField())).
 		SetEventType(streamindex.Text(r.GetEventType())).

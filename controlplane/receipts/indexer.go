@@ -15,7 +15,7 @@ import (
 	"github.com/plugshq/plugs/controlplane/stats"
 	"github.com/plugshq/plugs/controlplane/streamindex"
 	"github.com/plugshq/plugs/ent"
-	"github.com/plugshq/plugs/ent/receipt"
+	"github.com/plugshq/plugs/ent/migrate"
 )
 
 // ConsumerName is the durable consumer on backbone.ReceiptsStream that
@@ -83,25 +83,12 @@ func (t table) Insert(ctx context.Context, rows ...Row) error { return Insert(ct
 // transaction it adds the receipts stored now to the per-minute rollup
 // (package stats), so the counts follow the rows.
 func Insert(ctx context.Context, c *ent.Client, rows ...Row) error {
-	return streamindex.InsertNew(ctx, c, rows, table{}.Key,
-		func(ctx context.Context, tx *ent.Client, ids []uuid.UUID) ([]uuid.UUID, error) {
-			return tx.Receipt.Query().Where(receipt.IDIn(ids...)).IDs(ctx)
-		},
+	return streamindex.InsertNew(ctx, c, migrate.ReceiptsTable, rows, table{}.Key,
+		func(tx *ent.Client, r Row) ent.Mutation { return r.create(tx).Mutation() },
 		func(ctx context.Context, tx *ent.Client, rows []Row) error {
-			builders := make([]*ent.ReceiptCreate, len(rows))
 			counts := stats.ReceiptCounts{}
-			for i, r := range rows {
-				builders[i] = r.create(tx)
-				outcome, _ := builders[i].Mutation().Outcome()
-				cause, _ := builders[i].Mutation().Cause()
-				counts.Add(r.TenantID, r.SourceID, r.ReceiveTime, string(outcome), cause)
-			}
-			err := tx.Receipt.CreateBulk(builders...).
-				OnConflictColumns(receipt.FieldID).
-				DoNothing().
-				Exec(ctx)
-			if err != nil {
-				return err
+			for _, r := range rows {
+				counts.Add(r.TenantID, r.SourceID, r.ReceiveTime, string(r.outcome()), r.cause())
 			}
 			return counts.Save(ctx, tx)
 		})

@@ -2,7 +2,13 @@ package streamindex
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
 
+	"entgo.io/ent/dialect/sql/schema"
+	"entgo.io/ent/schema/field"
 	"github.com/google/uuid"
 
 	"github.com/plugshq/plugs/controlplane/store"
@@ -10,46 +16,162 @@ import (
 	"github.com/plugshq/plugs/ent/viewer"
 )
 
+// maxInsertArgs bounds the values of one INSERT statement, under SQLite's
+// limit of 32,766 bound variables (PostgreSQL allows 65,535).
+const maxInsertArgs = 30000
+
 // InsertNew stores the rows of a batch that are not stored yet, in one
-// transaction of c as the system viewer: stored says which of the ids are
-// stored already, and save stores the new rows (each once, in batch order)
-// through the transaction's client, with whatever it keeps alongside them,
-// such as a rollup of their counts. A row indexed twice is then saved once,
-// and what is kept alongside never counts it twice. (On PostgreSQL, two
-// replicas storing the same row in the very same instant, possible only
-// after one held its message past the consumer's ack wait, could both find
-// it new; the row itself is still stored once.)
-func InsertNew[R any](ctx context.Context, c *ent.Client, rows []R, key func(R) uuid.UUID,
-	stored func(context.Context, *ent.Client, []uuid.UUID) ([]uuid.UUID, error),
+// transaction of c as the system viewer. mutation builds a row's create
+// mutation (the ent create builder's), whose fields are the columns of
+// table; the rows are written with multi-row INSERT ... ON CONFLICT (id)
+// DO NOTHING RETURNING id statements, and save is handed the rows the
+// database reports it stored now (each once, in batch order) to keep
+// whatever goes alongside them, such as a rollup of their counts, through
+// the transaction's client. A row indexed twice is then saved once, and
+// what is kept alongside never counts it twice, even when two replicas
+// store the same row at once: the database reports it stored to one.
+//
+// The statements bypass ent's create path, so what its hooks and privacy
+// rules would enforce is checked here: every row names its tenant (the
+// system viewer may create rows of any tenant, never of none).
+func InsertNew[R any](ctx context.Context, c *ent.Client, table *schema.Table, rows []R, key func(R) uuid.UUID,
+	mutation func(*ent.Client, R) ent.Mutation,
 	save func(context.Context, *ent.Client, []R) error,
 ) error {
 	if len(rows) == 0 {
 		return nil
 	}
 	ctx = viewer.System(ctx)
-	ids := make([]uuid.UUID, len(rows))
-	for i, r := range rows {
-		ids[i] = key(r)
+	num, err := numbered(ctx, c)
+	if err != nil {
+		return err
+	}
+	// Rows carried twice in a batch are inserted once.
+	seen := make(map[uuid.UUID]bool, len(rows))
+	unique := make([]R, 0, len(rows))
+	for _, r := range rows {
+		if !seen[key(r)] {
+			seen[key(r)] = true
+			unique = append(unique, r)
+		}
 	}
 	return store.WithTx(ctx, c, func(tx *ent.Tx) error {
-		have, err := stored(ctx, tx.Client(), ids)
-		if err != nil {
-			return err
+		client := tx.Client()
+		per := max(1, maxInsertArgs/len(table.Columns))
+		stored := make(map[uuid.UUID]bool, len(unique))
+		for i := 0; i < len(unique); i += per {
+			chunk := unique[i:min(i+per, len(unique))]
+			if err := insertChunk(ctx, client, table, num, chunk, key, mutation, stored); err != nil {
+				return err
+			}
 		}
-		seen := make(map[uuid.UUID]bool, len(have)+len(rows))
-		for _, id := range have {
-			seen[id] = true
-		}
-		var fresh []R
-		for _, r := range rows {
-			if !seen[key(r)] {
-				seen[key(r)] = true
+		fresh := unique[:0:0]
+		for _, r := range unique {
+			if stored[key(r)] {
 				fresh = append(fresh, r)
 			}
 		}
 		if len(fresh) == 0 {
 			return nil
 		}
-		return save(ctx, tx.Client(), fresh)
+		return save(ctx, client, fresh)
 	})
+}
+
+// tenantSetter is the part of a tenant-owned row's mutation InsertNew
+// checks.
+type tenantSetter interface {
+	TenantID() (uuid.UUID, bool)
+}
+
+// insertChunk inserts rows with one statement and marks in stored the ids
+// the database inserted now.
+func insertChunk[R any](ctx context.Context, c *ent.Client, table *schema.Table, num bool, rows []R, key func(R) uuid.UUID,
+	mutation func(*ent.Client, R) ent.Mutation, stored map[uuid.UUID]bool,
+) error {
+	cols := table.Columns
+	pk := table.PrimaryKey[0].Name
+	args := make([]any, 0, len(rows)*len(cols))
+	for _, r := range rows {
+		m := mutation(c, r)
+		if ts, ok := m.(tenantSetter); ok {
+			if id, set := ts.TenantID(); !set || id == uuid.Nil {
+				return fmt.Errorf("streamindex: %s %s without tenant_id: %w", m.Type(), key(r), ErrNoTenant)
+			}
+		}
+		for _, col := range cols {
+			if col.Name == pk {
+				args = append(args, key(r))
+				continue
+			}
+			v, ok := m.Field(col.Name)
+			switch {
+			case !ok:
+				// What ent's create would take: the field's default, or NULL.
+				v = col.Default
+			case col.Type == field.TypeJSON:
+				b, err := json.Marshal(v)
+				if err != nil {
+					return fmt.Errorf("streamindex: %s.%s: %w", table.Name, col.Name, err)
+				}
+				v = b
+			}
+			args = append(args, v)
+		}
+	}
+	res, err := c.QueryContext(ctx, insertSQL(table, num, len(rows)), args...)
+	if err != nil {
+		return fmt.Errorf("streamindex: insert into %s: %w", table.Name, err)
+	}
+	defer res.Close()
+	for res.Next() {
+		var id uuid.UUID
+		if err := res.Scan(&id); err != nil {
+			return fmt.Errorf("streamindex: insert into %s: %w", table.Name, err)
+		}
+		stored[id] = true
+	}
+	if err := res.Err(); err != nil {
+		return fmt.Errorf("streamindex: insert into %s: %w", table.Name, err)
+	}
+	return nil
+}
+
+// insertSQL is the statement inserting n rows of every column of table,
+// skipping ids stored already and returning the ids it inserted, with
+// numbered parameters ($1) or anonymous ones (?). SQLite (3.35 and later)
+// reads the statement as PostgreSQL does.
+func insertSQL(table *schema.Table, num bool, n int) string {
+	var b strings.Builder
+	b.WriteString(`INSERT INTO "` + table.Name + `" (`)
+	for i, col := range table.Columns {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(`"` + col.Name + `"`)
+	}
+	b.WriteString(") VALUES ")
+	arg := 1
+	for r := range n {
+		if r > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteByte('(')
+		for i := range table.Columns {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			if !num {
+				b.WriteByte('?')
+				continue
+			}
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(arg))
+			arg++
+		}
+		b.WriteByte(')')
+	}
+	pk := table.PrimaryKey[0].Name
+	b.WriteString(` ON CONFLICT ("` + pk + `") DO NOTHING RETURNING "` + pk + `"`)
+	return b.String()
 }

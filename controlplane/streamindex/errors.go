@@ -1,0 +1,11 @@
+package streamindex
+
+import "errors"
+
+// ErrNoTenant means a row to insert names no tenant: it would be visible
+// to none, and the database is never asked to store it.
+var ErrNoTenant = errors.New("streamindex: row without tenant")
+
+// ErrUnknownDatabase means the database answers neither as SQLite nor as
+// PostgreSQL (or does not answer).
+var ErrUnknownDatabase = errors.New("database is neither SQLite nor PostgreSQL, or unreachable")
