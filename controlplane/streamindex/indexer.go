@@ -26,7 +26,8 @@ import (
 const (
 	// DefaultRetentionEvery is how often old rows are deleted.
 	DefaultRetentionEvery = time.Hour
-	// DefaultBatchSize bounds the rows written in one insert.
+	// DefaultBatchSize bounds the rows written in one insert, and the
+	// messages taken at once (each carries one row or a batch of them).
 	DefaultBatchSize = 100
 	// DefaultPruneBatchSize bounds the rows deleted in one statement.
 	DefaultPruneBatchSize = 1000
@@ -334,9 +335,18 @@ func (ix *Indexer[R]) index(ctx context.Context, msgs []jetstream.Msg) {
 			items = append(items, p)
 		}
 	}
-	if len(items) == 0 {
-		return
+	// A message may carry hundreds of rows: the inserts keep to
+	// BatchSize rows each, whatever the messages held.
+	for len(items) > 0 {
+		n := min(len(items), ix.batchSize())
+		ix.insert(ctx, items[:n])
+		items = items[n:]
 	}
+}
+
+// insert stores rows in one insert, or one by one when that fails, and
+// counts each stored row in the messages that carried it.
+func (ix *Indexer[R]) insert(ctx context.Context, items []*pending[R]) {
 	rows := make([]R, len(items))
 	for i, p := range items {
 		rows[i] = p.row
