@@ -27,6 +27,12 @@ const DefaultSize = 10_000
 // batches while records pile up in the buffer (holding raw bodies).
 const DefaultWorkers = 8
 
+// DefaultBatchWorkers is DefaultWorkers of a spool that batches (Group
+// set). A worker takes everything waiting, up to a batch, so while few
+// workers are publishing records pile up into big batches: more would
+// each take a record or two and publish them alone, one message each.
+const DefaultBatchWorkers = 2
+
 // tries bounds the publishes of one batch before its records are dropped.
 const tries = 3
 
@@ -46,8 +52,9 @@ type Options[T any] struct {
 	Size int
 	// Timeout bounds one publish; 0 means 2 s.
 	Timeout time.Duration
-	// Workers is how many publishes may be under way at once; 0 means
-	// DefaultWorkers. Records are published in no particular order.
+	// Workers is how many workers take and publish records at once; 0
+	// means DefaultWorkers, or DefaultBatchWorkers with Group. Records are
+	// published in no particular order.
 	Workers int
 	// MaxBytes bounds the bytes of the records waiting or being
 	// published, as Bytes counts them; 0 means no bound but Size. A record
@@ -80,6 +87,7 @@ type Spool[T any] struct {
 
 	dropped   atomic.Int64
 	published atomic.Int64
+	messages  atomic.Int64 // publishes confirmed, each of one record or a batch
 	bytes     atomic.Int64 // of the records held, when MaxBytes is set
 	once      sync.Once
 	done      chan struct{}
@@ -99,6 +107,9 @@ func New[T any](publish func(context.Context, []T) error, o Options[T]) *Spool[T
 	}
 	if o.Workers <= 0 {
 		o.Workers = DefaultWorkers
+		if o.Group != nil {
+			o.Workers = DefaultBatchWorkers
+		}
 	}
 	if o.BatchRecords <= 0 {
 		o.BatchRecords = DefaultBatchRecords
@@ -156,6 +167,10 @@ func (s *Spool[T]) Dropped() int64 { return s.dropped.Load() }
 
 // Published is how many records the backbone confirmed.
 func (s *Spool[T]) Published() int64 { return s.published.Load() }
+
+// Messages is how many publishes the backbone confirmed, each carrying
+// one record or a batch: Published/Messages is the mean batch.
+func (s *Spool[T]) Messages() int64 { return s.messages.Load() }
 
 // Run publishes until ctx ends, then publishes what is still buffered
 // (each with its usual timeout) and returns.
@@ -281,6 +296,7 @@ func (s *Spool[T]) send(ctx context.Context, vs []T) {
 		cancel()
 		if err == nil {
 			s.published.Add(int64(len(vs)))
+			s.messages.Add(1)
 			return
 		}
 		if i < tries-1 {
