@@ -62,8 +62,8 @@ func DeadSubject(destinationID string) string { return "plugs.dead." + destinati
 
 // ReceiptsStream holds a receipt of every request that named a known
 // source and passed verification, raw body included, published by the
-// data planes off the request path; the control plane indexes them for
-// queries.
+// data planes off the request path, several of one source to a message
+// under load (BatchHeader); the control plane indexes them for queries.
 const ReceiptsStream = "PLUGS_RECEIPTS"
 
 // UnverifiedReceiptsStream holds the receipts of requests that did not
@@ -99,8 +99,9 @@ func UnverifiedReceiptSubject(tenantID, sourceID string) string {
 	return "plugs.unverified-receipts." + tenantID + "." + sourceID
 }
 
-// AttemptsStream holds the delivery log: one message per request a data
-// plane made to a destination, published off the delivery path; the
+// AttemptsStream holds the delivery log: an entry per request a data
+// plane made to a destination (several of one destination to a message
+// under load, see BatchHeader), published off the delivery path; the
 // control plane indexes them for queries. Kept as long as receipts.
 const AttemptsStream = "PLUGS_ATTEMPTS"
 
@@ -207,8 +208,9 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, o StreamOptions)
 // logStream is the configuration of a stream that carries records to the
 // control plane's index (receipts, the delivery log): kept for the receipt
 // retention, within maxBytes (0: no bound), the oldest discarded first.
-// Each record is published with its own id as Nats-Msg-Id, retried within
-// seconds when a confirmation is lost.
+// Each record is published with its own id as Nats-Msg-Id, or a batch of
+// one subject's records with an id derived from theirs (BatchMsgID),
+// retried within seconds when a confirmation is lost.
 func logStream(o StreamOptions, name, subjects, description string, maxBytes int64) jetstream.StreamConfig {
 	return jetstream.StreamConfig{
 		Name:        name,

@@ -60,18 +60,59 @@ func Decode(subject string, header nats.Header, data []byte, published time.Time
 	if err := proto.Unmarshal(data, a); err != nil {
 		return Row{}, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
-	ids, err := streamindex.ParseIDs(subject, backbone.AttemptSubject, a.GetId(), header.Get(forward.HeaderTenantID), "destination_id", a.GetDestinationId())
+	var seq uint64
+	if s := header.Get(forward.HeaderDeliverySeq); s != "" {
+		var err error
+		if seq, err = strconv.ParseUint(s, 10, 64); err != nil {
+			return Row{}, fmt.Errorf("%w: delivery sequence %q", ErrMalformed, s)
+		}
+	}
+	return decoded(subject, header.Get(forward.HeaderTenantID), a, seq, published)
+}
+
+// DecodeMsg reads a message of backbone.AttemptsStream published on
+// subject with header: a batch of attempts when it carries
+// backbone.BatchHeader, else one attempt, as Decode reads it. The tenant
+// header covers the whole batch; every attempt must agree with the
+// subject, and one that does not makes the whole message malformed.
+func DecodeMsg(subject string, header nats.Header, data []byte, published time.Time) ([]Row, error) {
+	if header.Get(backbone.BatchHeader) == "" {
+		row, err := Decode(subject, header, data, published)
+		if err != nil {
+			return nil, err
+		}
+		return []Row{row}, nil
+	}
+	b := &plugsv1.DeliveryAttemptBatch{}
+	if err := proto.Unmarshal(data, b); err != nil {
+		return nil, fmt.Errorf("%w: batch: %w", ErrMalformed, err)
+	}
+	rows := make([]Row, len(b.GetEntries()))
+	for i, e := range b.GetEntries() {
+		a := e.GetAttempt()
+		if a == nil {
+			return nil, fmt.Errorf("%w: batch entry %d without an attempt", ErrMalformed, i)
+		}
+		row, err := decoded(subject, header.Get(forward.HeaderTenantID), a, e.GetDeliverySeq(), published)
+		if err != nil {
+			return nil, fmt.Errorf("batch entry %d: %w", i, err)
+		}
+		rows[i] = row
+	}
+	return rows, nil
+}
+
+// decoded checks an attempt read from a message on subject, filed under
+// tenant.
+func decoded(subject, tenant string, a *plugsv1.DeliveryAttempt, seq uint64, published time.Time) (Row, error) {
+	ids, err := streamindex.ParseIDs(subject, backbone.AttemptSubject, a.GetId(), tenant, "destination_id", a.GetDestinationId())
 	if err != nil {
 		return Row{}, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
 	row := Row{
 		ID: ids.ID, TenantID: ids.Tenant, DestinationID: ids.Owner, Attempt: a,
 		AttemptTime: streamindex.RowTime(a.GetAttemptTime(), published),
-	}
-	if s := header.Get(forward.HeaderDeliverySeq); s != "" {
-		if row.DeliverySeq, err = strconv.ParseUint(s, 10, 64); err != nil {
-			return Row{}, fmt.Errorf("%w: delivery sequence %q", ErrMalformed, s)
-		}
+		DeliverySeq: seq,
 	}
 	if nr := a.GetNextRetryTime(); nr != nil && nr.IsValid() {
 		next := streamindex.Stamp(nr.AsTime())

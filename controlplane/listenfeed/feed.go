@@ -52,13 +52,13 @@ func (f *Feed) Open(ctx context.Context, q api.ListenQuery) (api.ListenReader, e
 			subjects = append(subjects, backbone.SourceEventsFilter(id))
 		}
 	}
-	var resume uint64
+	var resume position
 	if q.Resume != "" {
-		seq, err := decodeCursor(kind, q.Resume)
+		p, err := decodeCursor(kind, q.Resume)
 		if err != nil {
 			return nil, err
 		}
-		resume = seq
+		resume = p
 	}
 	ctx, cancel := context.WithTimeout(ctx, openTimeout)
 	defer cancel()
@@ -71,10 +71,16 @@ func (f *Feed) Open(ctx context.Context, q api.ListenQuery) (api.ListenReader, e
 	// waiting for the stream to reach it would skip what comes first.
 	last := s.CachedInfo().State.LastSeq
 	after := last
-	if q.Resume != "" {
-		after = min(resume, last)
+	r := &reader{js: f.JS, stream: stream, kind: kind, tenant: q.TenantID, log: f.log()}
+	switch {
+	case q.Resume == "":
+	case resume.done > 0 && resume.seq <= last:
+		// Part way through a batch: read it again, skipping what was read.
+		after, r.partial = resume.seq-1, resume
+	default:
+		after = min(resume.seq, last)
 	}
-	r := &reader{js: f.JS, stream: stream, kind: kind, tenant: q.TenantID, last: after, log: f.log()}
+	r.last = after
 	if len(subjects) == 0 {
 		// Nothing to read (a tenant without sources yet): an unfiltered
 		// consumer would read every tenant's webhooks.

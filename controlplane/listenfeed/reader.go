@@ -27,6 +27,14 @@ type reader struct {
 	// last is the stream sequence of the last message read, or where
 	// reading started.
 	last uint64
+	// batch holds the receipts of message last, next the first of them
+	// not returned yet.
+	batch []*plugsv1.Receipt
+	next  int
+	// partial is where a cursor taken part way through a batch pointed:
+	// the first partial.done receipts of message partial.seq were read.
+	// Zero once that message has been read again.
+	partial position
 }
 
 // Next implements api.ListenReader.
@@ -36,6 +44,15 @@ func (r *reader) Next(ctx context.Context) (*plugsv1.ListenEvent, error) {
 		return nil, ctx.Err()
 	}
 	for {
+		if r.next < len(r.batch) {
+			rc := r.batch[r.next]
+			r.next++
+			if ev := r.fromReceipt(rc); ev != nil {
+				return ev, nil
+			}
+			continue
+		}
+		r.batch, r.next = nil, 0
 		msg, err := r.iter.Next(jetstream.NextContext(ctx))
 		if err != nil {
 			if ctx.Err() != nil {
@@ -48,16 +65,49 @@ func (r *reader) Next(ctx context.Context) (*plugsv1.ListenEvent, error) {
 			return nil, fmt.Errorf("%w: message without metadata: %w", ErrBackbone, err)
 		}
 		r.last = md.Sequence.Stream
-		var ev *plugsv1.ListenEvent
 		if r.kind == streamReceipts {
-			ev = r.fromReceipt(msg)
-		} else {
-			ev = r.fromEvent(msg)
+			r.batch = r.receipts(msg)
+			if r.partial.seq == r.last {
+				r.next = min(r.partial.done, len(r.batch))
+			}
+			r.partial = position{}
+			continue
 		}
-		if ev != nil {
+		if ev := r.fromEvent(msg); ev != nil {
 			return ev, nil
 		}
 	}
+}
+
+// receipts reads the receipts a message of the receipts stream carries:
+// one, or a batch (backbone.BatchHeader). Those not filed under the
+// message's subject are left out: the subject is what the consumer
+// filters on, so a receipt of another source must never ride on it. A
+// message that cannot be read gives none.
+func (r *reader) receipts(msg jetstream.Msg) []*plugsv1.Receipt {
+	var rcs []*plugsv1.Receipt
+	if msg.Headers().Get(backbone.BatchHeader) != "" {
+		b := &plugsv1.ReceiptBatch{}
+		if err := proto.Unmarshal(msg.Data(), b); err != nil {
+			r.log.Warn("listen: stored receipt batch cannot be decoded; skipped", "subject", msg.Subject(), "seq", r.last, "error", err)
+			return nil
+		}
+		rcs = b.GetReceipts()
+	} else {
+		rc := &plugsv1.Receipt{}
+		if err := proto.Unmarshal(msg.Data(), rc); err != nil {
+			r.log.Warn("listen: stored receipt cannot be decoded; skipped", "subject", msg.Subject(), "seq", r.last, "error", err)
+			return nil
+		}
+		rcs = []*plugsv1.Receipt{rc}
+	}
+	for i, rc := range rcs {
+		if backbone.ReceiptSubject(rc.GetTenantId(), rc.GetSourceId()) != msg.Subject() {
+			// Keep the positions, which cursors count in; drop the receipt.
+			rcs[i] = nil
+		}
+	}
+	return rcs
 }
 
 // fromEvent reads a stored usage event; nil for one that cannot be read or
@@ -89,11 +139,9 @@ func (r *reader) fromEvent(msg jetstream.Msg) *plugsv1.ListenEvent {
 }
 
 // fromReceipt reads the receipt of an accepted request; nil for any other
-// receipt, one that cannot be read, or one not the tenant's.
-func (r *reader) fromReceipt(msg jetstream.Msg) *plugsv1.ListenEvent {
-	rc := &plugsv1.Receipt{}
-	if err := proto.Unmarshal(msg.Data(), rc); err != nil {
-		r.log.Warn("listen: stored receipt cannot be decoded; skipped", "subject", msg.Subject(), "seq", r.last, "error", err)
+// receipt, or one not the tenant's (or left out, nil).
+func (r *reader) fromReceipt(rc *plugsv1.Receipt) *plugsv1.ListenEvent {
+	if rc == nil {
 		return nil
 	}
 	if rc.GetOutcome() != plugsv1.Receipt_OUTCOME_ACCEPTED || rc.GetTenantId() != r.tenant {
@@ -117,7 +165,16 @@ func (r *reader) fromReceipt(msg jetstream.Msg) *plugsv1.ListenEvent {
 }
 
 // Cursor implements api.ListenReader.
-func (r *reader) Cursor() string { return encodeCursor(r.kind, r.last) }
+func (r *reader) Cursor() string {
+	switch {
+	case r.partial.seq != 0:
+		// Not back at the batch the cursor opened in yet.
+		return encodeCursor(r.kind, r.partial)
+	case r.next < len(r.batch):
+		return encodeCursor(r.kind, position{seq: r.last, done: r.next})
+	}
+	return encodeCursor(r.kind, position{seq: r.last})
+}
 
 // Close implements api.ListenReader: it stops reading and deletes the
 // consumer rather than leaving it to InactiveThreshold.

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -53,6 +54,39 @@ func Decode(subject string, data []byte, published time.Time) (Row, error) {
 	if err := proto.Unmarshal(data, r); err != nil {
 		return Row{}, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
+	return decoded(subject, r, published)
+}
+
+// DecodeMsg reads a message of backbone.ReceiptsStream published on
+// subject with header: a batch of receipts when it carries
+// backbone.BatchHeader, else one receipt, as Decode reads it. Every
+// receipt of a batch must agree with the subject; one that does not makes
+// the whole message malformed.
+func DecodeMsg(subject string, header nats.Header, data []byte, published time.Time) ([]Row, error) {
+	if header.Get(backbone.BatchHeader) == "" {
+		row, err := Decode(subject, data, published)
+		if err != nil {
+			return nil, err
+		}
+		return []Row{row}, nil
+	}
+	b := &plugsv1.ReceiptBatch{}
+	if err := proto.Unmarshal(data, b); err != nil {
+		return nil, fmt.Errorf("%w: batch: %w", ErrMalformed, err)
+	}
+	rows := make([]Row, len(b.GetReceipts()))
+	for i, r := range b.GetReceipts() {
+		row, err := decoded(subject, r, published)
+		if err != nil {
+			return nil, fmt.Errorf("batch item %d: %w", i, err)
+		}
+		rows[i] = row
+	}
+	return rows, nil
+}
+
+// decoded checks a receipt read from a message on subject.
+func decoded(subject string, r *plugsv1.Receipt, published time.Time) (Row, error) {
 	ids, err := streamindex.ParseIDs(subject, receiptSubject(r), r.GetId(), r.GetTenantId(), "source_id", r.GetSourceId())
 	if err != nil {
 		return Row{}, fmt.Errorf("%w: %w", ErrMalformed, err)

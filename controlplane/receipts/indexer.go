@@ -66,8 +66,8 @@ func (kind) Table(c *ent.Client) streamindex.Table[Row] { return table{c} }
 // table is the receipts table as the stream indexer sees it.
 type table struct{ c *ent.Client }
 
-func (t table) Decode(m jetstream.Msg, published time.Time) (Row, error) {
-	return Decode(m.Subject(), m.Data(), published)
+func (t table) Decode(m jetstream.Msg, published time.Time) ([]Row, error) {
+	return DecodeMsg(m.Subject(), m.Headers(), m.Data(), published)
 }
 
 func (table) Key(r Row) uuid.UUID { return r.ID }

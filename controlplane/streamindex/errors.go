@@ -9,3 +9,7 @@ var ErrNoTenant = errors.New("streamindex: row without tenant")
 // ErrUnknownDatabase means the database answers neither as SQLite nor as
 // PostgreSQL (or does not answer).
 var ErrUnknownDatabase = errors.New("database is neither SQLite nor PostgreSQL, or unreachable")
+
+// ErrNoRows means a message decoded into no rows at all (an empty batch):
+// nothing in it can be indexed, so it is terminated as malformed.
+var ErrNoRows = errors.New("streamindex: message holds no rows")

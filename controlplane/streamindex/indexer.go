@@ -26,7 +26,8 @@ import (
 const (
 	// DefaultRetentionEvery is how often old rows are deleted.
 	DefaultRetentionEvery = time.Hour
-	// DefaultBatchSize bounds the rows written in one insert.
+	// DefaultBatchSize bounds the rows written in one insert, and the
+	// messages taken at once (each carries one row or a batch of them).
 	DefaultBatchSize = 100
 	// DefaultPruneBatchSize bounds the rows deleted in one statement.
 	DefaultPruneBatchSize = 1000
@@ -45,11 +46,12 @@ const (
 
 // Table is what an Indexer needs of the rows it keeps.
 type Table[R any] interface {
-	// Decode reads one message, stored in the stream at published. An
+	// Decode reads the rows of one message, stored in the stream at
+	// published: one, or several when a data plane batched them. An
 	// error means no later try could index it either (it does not
 	// decode, or its ids disagree with its subject): the message is
 	// terminated.
-	Decode(msg jetstream.Msg, published time.Time) (R, error)
+	Decode(msg jetstream.Msg, published time.Time) ([]R, error)
 	// Key is a row's id: messages carrying the same row are stored once.
 	Key(R) uuid.UUID
 	// LogAttrs identify a row in the log when it cannot be stored.
@@ -262,15 +264,44 @@ func (ix *Indexer[R]) consume(ctx context.Context, f Feed) error {
 }
 
 // pending is one row to insert and the messages that carried it: a row
-// published twice may arrive twice in one batch.
+// published twice may arrive twice in one batch, in one message or two.
 type pending[R any] struct {
 	row  R
-	msgs []jetstream.Msg
+	msgs []*carrier
+}
+
+// carrier is a message being indexed: acked once all its rows are stored,
+// handed back once if one of them is not.
+type carrier struct {
+	msg     jetstream.Msg
+	waiting int // rows not stored yet
+	settled bool
+}
+
+// stored counts one of the message's rows as stored, acking the message
+// with its last.
+func (c *carrier) stored() {
+	c.waiting--
+	if c.waiting == 0 && !c.settled {
+		c.settled = true
+		// A lost ack only means the rows come back and are found
+		// already indexed.
+		_ = c.msg.Ack()
+	}
+}
+
+// failed hands the message back to be delivered again after delay: its
+// rows stored meanwhile are found already indexed then.
+func (c *carrier) failed(delay time.Duration) {
+	if !c.settled {
+		c.settled = true
+		_ = c.msg.NakWithDelay(delay)
+	}
 }
 
 // index decodes and inserts a batch, then settles each message: acked once
-// its row is stored, terminated when it is malformed, and handed back with
-// a delay when the insert failed.
+// its rows are stored, terminated when it is malformed, and handed back
+// with a delay when an insert of one of its rows failed.
 func (ix *Indexer[R]) index(ctx context.Context, msgs []jetstream.Msg) {
 	var items []*pending[R]
 	byID := map[uuid.UUID]*pending[R]{}
@@ -280,7 +311,10 @@ func (ix *Indexer[R]) index(ctx context.Context, msgs []jetstream.Msg) {
 		if err == nil {
 			published = md.Timestamp
 		}
-		row, err := ix.Table.Decode(m, published)
+		rows, err := ix.Table.Decode(m, published)
+		if err == nil && len(rows) == 0 {
+			err = ErrNoRows
+		}
 		if err != nil {
 			var seq uint64
 			if md != nil {
@@ -290,17 +324,29 @@ func (ix *Indexer[R]) index(ctx context.Context, msgs []jetstream.Msg) {
 			_ = m.TermWithReason("malformed " + ix.One)
 			continue
 		}
-		if p, ok := byID[ix.Table.Key(row)]; ok {
-			p.msgs = append(p.msgs, m)
-			continue
+		c := &carrier{msg: m, waiting: len(rows)}
+		for _, row := range rows {
+			if p, ok := byID[ix.Table.Key(row)]; ok {
+				p.msgs = append(p.msgs, c)
+				continue
+			}
+			p := &pending[R]{row: row, msgs: []*carrier{c}}
+			byID[ix.Table.Key(row)] = p
+			items = append(items, p)
 		}
-		p := &pending[R]{row: row, msgs: []jetstream.Msg{m}}
-		byID[ix.Table.Key(row)] = p
-		items = append(items, p)
 	}
-	if len(items) == 0 {
-		return
+	// A message may carry hundreds of rows: the inserts keep to
+	// BatchSize rows each, whatever the messages held.
+	for len(items) > 0 {
+		n := min(len(items), ix.batchSize())
+		ix.insert(ctx, items[:n])
+		items = items[n:]
 	}
+}
+
+// insert stores rows in one insert, or one by one when that fails, and
+// counts each stored row in the messages that carried it.
+func (ix *Indexer[R]) insert(ctx context.Context, items []*pending[R]) {
 	rows := make([]R, len(items))
 	for i, p := range items {
 		rows[i] = p.row
@@ -308,7 +354,7 @@ func (ix *Indexer[R]) index(ctx context.Context, msgs []jetstream.Msg) {
 	err := ix.Table.Insert(ctx, rows...)
 	if err == nil {
 		for _, p := range items {
-			ack(p.msgs)
+			stored(p.msgs)
 		}
 		return
 	}
@@ -321,20 +367,19 @@ func (ix *Indexer[R]) index(ctx context.Context, msgs []jetstream.Msg) {
 			if ctx.Err() == nil {
 				ix.log().Error(ix.One+" not indexed; retrying", append(ix.Table.LogAttrs(p.row), "error", err)...)
 			}
-			for _, m := range p.msgs {
-				_ = m.NakWithDelay(ix.retryDelay())
+			for _, c := range p.msgs {
+				c.failed(ix.retryDelay())
 			}
 			continue
 		}
-		ack(p.msgs)
+		stored(p.msgs)
 	}
 }
 
-// ack acknowledges messages. A lost ack only means the row comes back and
-// is found already indexed.
-func ack(msgs []jetstream.Msg) {
-	for _, m := range msgs {
-		_ = m.Ack()
+// stored counts a row as stored in each message that carried it.
+func stored(cs []*carrier) {
+	for _, c := range cs {
+		c.stored()
 	}
 }
 

@@ -41,10 +41,23 @@ type AttemptLog = spool.Spool[Attempt]
 // publishes them; run it until the forwarder has stopped, so the attempts
 // finished while stopping are published too.
 func NewAttemptLog(js jetstream.JetStream, node string, size int, log *slog.Logger) *AttemptLog {
-	return spool.New(func(ctx context.Context, a Attempt) error { return PublishAttempt(ctx, js, node, a) },
-		spool.Options[Attempt]{What: "delivery attempt", Size: size, Log: log, Attrs: func(a Attempt) []any {
-			return []any{"attempt", a.ID, "destination", a.DestinationID, "event", a.EventID}
-		}})
+	return spool.New(func(ctx context.Context, as []Attempt) error { return PublishAttempts(ctx, js, node, as) },
+		spool.Options[Attempt]{What: "delivery attempt", Size: size, Log: log,
+			Group: func(a Attempt) string { return backbone.AttemptSubject(a.TenantID, a.DestinationID) },
+			Bytes: attemptBytes,
+			Attrs: func(a Attempt) []any {
+				return []any{"attempt", a.ID, "destination", a.DestinationID, "event", a.EventID}
+			}})
+}
+
+// attemptBytes is about the encoded size of an attempt, to bound a batch:
+// its fixed fields, its strings and its error.
+func attemptBytes(a Attempt) int64 {
+	n := 128 + len(a.ID) + len(a.DestinationID) + len(a.EventID) + len(a.ProviderEventID) + len(a.EventType) + len(a.SourceID)
+	if a.Err != nil {
+		n += len(a.Err.Error())
+	}
+	return int64(n)
 }
 
 // PublishAttempt stores one attempt, made by data-plane node, in the
@@ -66,6 +79,44 @@ func PublishAttempt(ctx context.Context, js jetstream.JetStream, node string, a 
 		m.Header.Set(HeaderDeliverySeq, strconv.FormatUint(a.DeliverySeq, 10))
 	}
 	_, err = js.PublishMsg(ctx, m, jetstream.WithMsgID(a.ID), jetstream.WithExpectStream(backbone.AttemptsStream))
+	return err
+}
+
+// PublishAttempts stores attempts of one tenant's destination, made by
+// data-plane node, in one message of the delivery log (a
+// plugs.v1.DeliveryAttemptBatch marked with backbone.BatchHeader) and
+// waits for the confirmation. The message id derives from the attempts'
+// ids, so a batch retried after a lost confirmation is stored once. A
+// single attempt is published as PublishAttempt does.
+func PublishAttempts(ctx context.Context, js jetstream.JetStream, node string, as []Attempt) error {
+	switch len(as) {
+	case 0:
+		return nil
+	case 1:
+		return PublishAttempt(ctx, js, node, as[0])
+	}
+	first := as[0]
+	if checkID(first.TenantID) != nil || checkID(first.DestinationID) != nil {
+		return fmt.Errorf("%w: tenant %q, destination %q", ErrUnfileableAttempt, first.TenantID, first.DestinationID)
+	}
+	batch := &plugsv1.DeliveryAttemptBatch{Entries: make([]*plugsv1.DeliveryAttemptEntry, len(as))}
+	ids := make([]string, len(as))
+	for i, a := range as {
+		if a.TenantID != first.TenantID || a.DestinationID != first.DestinationID {
+			return fmt.Errorf("%w: destinations %s/%s and %s/%s", ErrMixedBatch, first.TenantID, first.DestinationID, a.TenantID, a.DestinationID)
+		}
+		batch.Entries[i] = &plugsv1.DeliveryAttemptEntry{Attempt: AttemptProto(a, node), DeliverySeq: a.DeliverySeq}
+		ids[i] = a.ID
+	}
+	data, err := proto.Marshal(batch)
+	if err != nil {
+		return err
+	}
+	m := nats.NewMsg(backbone.AttemptSubject(first.TenantID, first.DestinationID))
+	m.Data = data
+	m.Header.Set(HeaderTenantID, first.TenantID)
+	m.Header.Set(backbone.BatchHeader, strconv.Itoa(len(as)))
+	_, err = js.PublishMsg(ctx, m, jetstream.WithMsgID(backbone.BatchMsgID(ids)), jetstream.WithExpectStream(backbone.AttemptsStream))
 	return err
 }
 

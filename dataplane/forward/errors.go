@@ -30,6 +30,10 @@ var (
 	// cannot name its subject in backbone.AttemptsStream, so it is left
 	// out of the delivery log.
 	ErrUnfileableAttempt = errors.New("forward: attempt cannot be filed in the delivery log")
+	// ErrMixedBatch means attempts of different destinations were handed
+	// to PublishAttempts: one message must only carry one destination's
+	// attempts, or a reader filtering by subject would see another's.
+	ErrMixedBatch = errors.New("forward: attempt batch mixes destinations")
 	// ErrRunning means Run was called on a Forwarder that is already
 	// running.
 	ErrRunning = errors.New("forward: already running")

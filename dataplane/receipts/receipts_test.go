@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -64,7 +65,8 @@ func TestBuildRedactsCredentials(t *testing.T) {
 	}
 }
 
-func TestRecorderPublishes(t *testing.T) {
+func backboneConn(t *testing.T) *backbone.Conn {
+	t.Helper()
 	srv, err := backbone.StartEmbedded(t.TempDir(), "127.0.0.1", -1, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -78,9 +80,61 @@ func TestRecorderPublishes(t *testing.T) {
 	if err := backbone.EnsureStreams(context.Background(), conn.JS, backbone.StreamOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	return conn
+}
+
+// stored reads a stream: how many messages it holds and the receipts in
+// them, batched or not.
+func stored(t *testing.T, conn *backbone.Conn, stream string) (msgs int, rcs []*plugsv1.Receipt) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s, err := conn.JS.Stream(ctx, stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for seq := info.State.FirstSeq; info.State.Msgs > 0 && seq <= info.State.LastSeq; seq++ {
+		m, err := s.GetMsg(ctx, seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msgs++
+		if m.Header.Get(backbone.BatchHeader) == "" {
+			rc := &plugsv1.Receipt{}
+			if err := proto.Unmarshal(m.Data, rc); err != nil {
+				t.Fatal(err)
+			}
+			rcs = append(rcs, rc)
+			continue
+		}
+		b := &plugsv1.ReceiptBatch{}
+		if err := proto.Unmarshal(m.Data, b); err != nil {
+			t.Fatal(err)
+		}
+		if m.Header.Get(backbone.BatchHeader) != strconv.Itoa(len(b.GetReceipts())) {
+			t.Fatalf("batch header %q, %d receipts", m.Header.Get(backbone.BatchHeader), len(b.GetReceipts()))
+		}
+		for _, rc := range b.GetReceipts() {
+			if backbone.ReceiptSubject(rc.GetTenantId(), rc.GetSourceId()) != m.Subject &&
+				backbone.UnverifiedReceiptSubject(rc.GetTenantId(), rc.GetSourceId()) != m.Subject {
+				t.Fatalf("receipt of %s in a batch on %s", rc.GetSourceId(), m.Subject)
+			}
+		}
+		rcs = append(rcs, b.GetReceipts()...)
+	}
+	return msgs, rcs
+}
+
+// Receipts waiting together are published in fewer messages than
+// receipts, each receipt once, the verified and the unverified ones each
+// to their own stream.
+func TestRecorderPublishes(t *testing.T) {
+	conn := backboneConn(t)
 	r := receipts.New(conn.JS, 0, nil)
-	ctx, cancel := context.WithCancel(context.Background())
-	go r.Run(ctx)
 	src := gitlabSource(t)
 	for range 20 {
 		r.Record(receipts.Build(receipts.Request{Method: "POST", ReceiveTime: time.Now()},
@@ -90,17 +144,63 @@ func TestRecorderPublishes(t *testing.T) {
 		r.Record(receipts.Build(receipts.Request{Method: "POST", ReceiveTime: time.Now()},
 			&pipeline.Result{Outcome: pipeline.Rejected, Cause: pipeline.CauseSignatureInvalid, Source: src}, 401, 0, "dp"))
 	}
+	// Started after the burst, as a recorder behind a busy backbone is.
+	ctx, cancel := context.WithCancel(context.Background())
+	go r.Run(ctx)
 	cancel()
 	<-r.Done()
-	for stream, want := range map[string]uint64{backbone.ReceiptsStream: 20, backbone.UnverifiedReceiptsStream: 3} {
-		s, _ := conn.JS.Stream(context.Background(), stream)
-		info, err := s.Info(context.Background())
-		if err != nil || info.State.Msgs != want {
-			t.Fatalf("%s: stored %d, want %d (%v)", stream, info.State.Msgs, want, err)
+	for stream, want := range map[string]int{backbone.ReceiptsStream: 20, backbone.UnverifiedReceiptsStream: 3} {
+		msgs, rcs := stored(t, conn, stream)
+		ids := map[string]bool{}
+		for _, rc := range rcs {
+			ids[rc.GetId()] = true
+			if rc.GetUnverified() != (stream == backbone.UnverifiedReceiptsStream) {
+				t.Errorf("receipt unverified=%v in %s", rc.GetUnverified(), stream)
+			}
+		}
+		if len(rcs) != want || len(ids) != want || msgs >= want {
+			t.Fatalf("%s: %d receipts (%d distinct) in %d messages, want %d in fewer", stream, len(rcs), len(ids), msgs, want)
 		}
 	}
 	if r.Published() != 23 || r.Dropped() != 0 {
 		t.Fatalf("published %d, dropped %d", r.Published(), r.Dropped())
+	}
+	// Once idle, a lone receipt is published at once, in the form of
+	// messages from before batches.
+	ctx, cancel = context.WithCancel(context.Background())
+	r2 := receipts.New(conn.JS, 0, nil)
+	go r2.Run(ctx)
+	defer func() { cancel(); <-r2.Done() }()
+	r2.Record(receipts.Build(receipts.Request{Method: "POST", ReceiveTime: time.Now()},
+		&pipeline.Result{Outcome: pipeline.Accepted, Source: src, Verified: true}, 200, 0, "dp"))
+	deadline := time.Now().Add(10 * time.Second)
+	for r2.Published() < 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("a lone receipt was not published")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if msgs, rcs := stored(t, conn, backbone.ReceiptsStream); len(rcs) != 21 {
+		t.Fatalf("%d receipts in %d messages after a lone one, want 21", len(rcs), msgs)
+	}
+}
+
+// A batch published again, as after a lost confirmation, is stored once.
+func TestBatchRetriedIsStoredOnce(t *testing.T) {
+	conn := backboneConn(t)
+	src := gitlabSource(t)
+	var rcs []*plugsv1.Receipt
+	for range 5 {
+		rcs = append(rcs, receipts.Build(receipts.Request{Method: "POST", ReceiveTime: time.Now()},
+			&pipeline.Result{Outcome: pipeline.Accepted, Source: src, Verified: true}, 200, 0, "dp"))
+	}
+	for range 3 {
+		if err := receipts.PublishBatch(context.Background(), conn.JS, rcs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if msgs, got := stored(t, conn, backbone.ReceiptsStream); msgs != 1 || len(got) != 5 {
+		t.Fatalf("%d receipts in %d messages, want 5 in 1", len(got), msgs)
 	}
 }
 

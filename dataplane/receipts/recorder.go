@@ -12,7 +12,9 @@ package receipts
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
 
 	"github.com/nats-io/nats.go"
@@ -49,11 +51,12 @@ type Recorder struct {
 // New returns a recorder with room for size waiting receipts of each kind
 // (0 means DefaultBuffer). Run publishes them.
 func New(js jetstream.JetStream, size int, log *slog.Logger) *Recorder {
-	publish := func(ctx context.Context, rc *plugsv1.Receipt) error { return Publish(ctx, js, rc) }
+	publish := func(ctx context.Context, rcs []*plugsv1.Receipt) error { return PublishBatch(ctx, js, rcs) }
 	opts := func(what string, maxBytes int64) spool.Options[*plugsv1.Receipt] {
 		return spool.Options[*plugsv1.Receipt]{What: what, Size: size, Log: log,
 			MaxBytes: maxBytes,
 			Bytes:    func(rc *plugsv1.Receipt) int64 { return int64(proto.Size(rc)) },
+			Group:    func(rc *plugsv1.Receipt) string { return subject(rc) },
 			Attrs: func(rc *plugsv1.Receipt) []any {
 				return []any{"receipt", rc.GetId(), "source", rc.GetSourceId()}
 			}}
@@ -109,12 +112,56 @@ func Publish(ctx context.Context, js jetstream.JetStream, rc *plugsv1.Receipt) e
 	if err != nil {
 		return err
 	}
-	subject, stream := backbone.ReceiptSubject(rc.GetTenantId(), rc.GetSourceId()), backbone.ReceiptsStream
-	if rc.GetUnverified() {
-		subject, stream = backbone.UnverifiedReceiptSubject(rc.GetTenantId(), rc.GetSourceId()), backbone.UnverifiedReceiptsStream
-	}
-	msg := &nats.Msg{Subject: subject, Data: data, Header: nats.Header{}}
+	msg := &nats.Msg{Subject: subject(rc), Data: data, Header: nats.Header{}}
 	msg.Header.Set(nats.MsgIdHdr, rc.GetId())
-	_, err = js.PublishMsg(ctx, msg, jetstream.WithExpectStream(stream))
+	_, err = js.PublishMsg(ctx, msg, jetstream.WithExpectStream(stream(rc)))
 	return err
+}
+
+// PublishBatch stores receipts of one subject (one source, all verified or
+// none) in one message, a plugs.v1.ReceiptBatch marked with
+// backbone.BatchHeader, and waits for the confirmation. The message id
+// derives from the receipts' ids, so a batch retried after a lost
+// confirmation is stored once. A single receipt is published as Publish
+// does.
+func PublishBatch(ctx context.Context, js jetstream.JetStream, rcs []*plugsv1.Receipt) error {
+	switch len(rcs) {
+	case 0:
+		return nil
+	case 1:
+		return Publish(ctx, js, rcs[0])
+	}
+	ids := make([]string, len(rcs))
+	for i, rc := range rcs {
+		if subject(rc) != subject(rcs[0]) {
+			return fmt.Errorf("%w: %s and %s", ErrMixedBatch, subject(rcs[0]), subject(rc))
+		}
+		ids[i] = rc.GetId()
+	}
+	data, err := proto.Marshal(&plugsv1.ReceiptBatch{Receipts: rcs})
+	if err != nil {
+		return err
+	}
+	msg := &nats.Msg{Subject: subject(rcs[0]), Data: data, Header: nats.Header{}}
+	msg.Header.Set(nats.MsgIdHdr, backbone.BatchMsgID(ids))
+	msg.Header.Set(backbone.BatchHeader, strconv.Itoa(len(rcs)))
+	_, err = js.PublishMsg(ctx, msg, jetstream.WithExpectStream(stream(rcs[0])))
+	return err
+}
+
+// subject is where a receipt is published: its tenant's source, verified
+// or not.
+func subject(rc *plugsv1.Receipt) string {
+	if rc.GetUnverified() {
+		return backbone.UnverifiedReceiptSubject(rc.GetTenantId(), rc.GetSourceId())
+	}
+	return backbone.ReceiptSubject(rc.GetTenantId(), rc.GetSourceId())
+}
+
+// stream is the stream of a receipt's subject.
+func stream(rc *plugsv1.Receipt) string {
+	if rc.GetUnverified() {
+		return backbone.UnverifiedReceiptsStream
+	}
+	return backbone.ReceiptsStream
 }

@@ -17,20 +17,22 @@ var quiet = slog.New(slog.DiscardHandler)
 // sink is a publish function that stores what it is given, failing the
 // first fail calls.
 type sink struct {
-	mu    sync.Mutex
-	got   []int
-	calls int
-	fail  int
+	mu      sync.Mutex
+	got     []int
+	batches [][]int
+	calls   int
+	fail    int
 }
 
-func (s *sink) publish(_ context.Context, v int) error {
+func (s *sink) publish(_ context.Context, vs []int) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls++
 	if s.calls <= s.fail {
 		return errors.New("refused")
 	}
-	s.got = append(s.got, v)
+	s.got = append(s.got, vs...)
+	s.batches = append(s.batches, slices.Clone(vs))
 	return nil
 }
 
@@ -103,7 +105,7 @@ func TestPublishesOverlap(t *testing.T) {
 	var mu sync.Mutex
 	inFlight, most := 0, 0
 	release := make(chan struct{})
-	publish := func(ctx context.Context, v int) error {
+	publish := func(ctx context.Context, _ []int) error {
 		mu.Lock()
 		inFlight++
 		most = max(most, inFlight)
@@ -190,5 +192,87 @@ func TestOfferSaysWhetherQueued(t *testing.T) {
 	}
 	if sp.Dropped() != 2 {
 		t.Fatalf("dropped %d, want 2", sp.Dropped())
+	}
+}
+
+// Records waiting together are published together, a batch per group
+// within BatchRecords and BatchBytes, a record too big to share going
+// alone; each is published once and counted as one.
+func TestBatchesByGroup(t *testing.T) {
+	s := &sink{}
+	group := func(v int) string { return []string{"even", "odd"}[v%2] }
+	size := func(v int) int64 {
+		if v == 1001 {
+			return 1000
+		}
+		return 10
+	}
+	sp := spool.New(s.publish, spool.Options[int]{Log: quiet, Workers: 1, Group: group, Bytes: size,
+		BatchRecords: 8, BatchBytes: 50})
+	// Not running yet: everything waits, as under load.
+	var want []int
+	for i := range 40 {
+		sp.Record(i)
+		want = append(want, i)
+	}
+	sp.Record(1001)
+	want = append(want, 1001)
+	ctx, cancel := context.WithCancel(context.Background())
+	go sp.Run(ctx)
+	cancel()
+	<-sp.Done()
+	got := s.values()
+	slices.Sort(got)
+	if !slices.Equal(got, want) || sp.Published() != int64(len(want)) || sp.Dropped() != 0 {
+		t.Fatalf("published %v (%d), dropped %d", got, sp.Published(), sp.Dropped())
+	}
+	if len(s.batches) >= len(want) {
+		t.Fatalf("%d publishes for %d records", len(s.batches), len(want))
+	}
+	for _, b := range s.batches {
+		if len(b) > 8 || (len(b) > 5 && !slices.Contains(b, 1001)) {
+			t.Errorf("batch %v past its bounds", b)
+		}
+		if slices.Contains(b, 1001) && len(b) != 1 {
+			t.Errorf("batch %v: a record bigger than a batch shares it", b)
+		}
+		for _, v := range b {
+			if group(v) != group(b[0]) {
+				t.Errorf("batch %v mixes groups", b)
+			}
+		}
+	}
+}
+
+// A lone record is published without waiting for company.
+func TestLoneRecordGoesAtOnce(t *testing.T) {
+	s := &sink{}
+	sp := spool.New(s.publish, spool.Options[int]{Log: quiet, Group: func(int) string { return "g" }})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer func() { cancel(); <-sp.Done() }()
+	go sp.Run(ctx)
+	sp.Record(7)
+	deadline := time.Now().Add(10 * time.Second)
+	for sp.Published() < 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("a lone record was not published")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// A batch refused every time drops each of its records and counts each.
+func TestRefusedBatchCountsEachRecord(t *testing.T) {
+	s := &sink{fail: 3}
+	sp := spool.New(s.publish, spool.Options[int]{Log: quiet, Workers: 1, Group: func(int) string { return "g" }})
+	for i := range 5 {
+		sp.Record(i)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go sp.Run(ctx)
+	cancel()
+	<-sp.Done()
+	if sp.Dropped() != 5 || sp.Published() != 0 || s.calls != 3 {
+		t.Fatalf("dropped %d, published %d, %d publishes; want 5, 0, 3", sp.Dropped(), sp.Published(), s.calls)
 	}
 }

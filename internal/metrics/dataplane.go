@@ -222,12 +222,18 @@ func statusClass(code int) string {
 	return "5xx"
 }
 
-// Spool is a bounded publisher whose drops are counted (spool.Spool).
-type Spool interface{ Dropped() int64 }
+// Spool is a bounded publisher whose records and messages are counted
+// (spool.Spool).
+type Spool interface {
+	Dropped() int64
+	Published() int64
+	Messages() int64
+}
 
-// WatchSpools exposes what spools dropped when their buffers were full,
-// by name: records lost ("receipts", "unverified_receipts", "attempts"),
-// never a webhook.
+// WatchSpools exposes, by name ("receipts", "unverified_receipts",
+// "attempts"), what spools dropped (records lost, never a webhook), the
+// records they published and the backbone messages those took: several
+// records share a message under load.
 func (m *DataPlane) WatchSpools(reg prometheus.Registerer, spools map[string]Spool) {
 	for name, s := range spools {
 		if s == nil {
@@ -237,5 +243,13 @@ func (m *DataPlane) WatchSpools(reg prometheus.Registerer, spools map[string]Spo
 			Namespace: Namespace, Name: "spool_dropped_total", ConstLabels: prometheus.Labels{"spool": name},
 			Help: "Records dropped because a spool's buffer was full (receipts, receipts of unverified requests, delivery attempts); webhooks are never dropped.",
 		}, func() float64 { return float64(s.Dropped()) }))
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "spool_published_total", ConstLabels: prometheus.Labels{"spool": name},
+			Help: "Records a spool published and the backbone confirmed.",
+		}, func() float64 { return float64(s.Published()) }))
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "spool_messages_total", ConstLabels: prometheus.Labels{"spool": name},
+			Help: "Backbone messages a spool published, each carrying one record or a batch of one subject's records.",
+		}, func() float64 { return float64(s.Messages()) }))
 	}
 }

@@ -19,6 +19,11 @@ type dropped int64
 
 func (d dropped) Dropped() int64 { return int64(d) }
 
+// Published and Messages are what a spool that dropped d published: ten
+// records per dropped one, in half as many messages.
+func (d dropped) Published() int64 { return 10 * int64(d) }
+func (d dropped) Messages() int64  { return 5 * int64(d) }
+
 // Forward attempts, configuration updates, spool drops and the dead-letter
 // backlog (read from a real JetStream) show in the data plane's series.
 func TestDataPlaneSeries(t *testing.T) {
@@ -109,6 +114,12 @@ func TestDataPlaneSeries(t *testing.T) {
 	}
 	if got := fams["plugs_spool_dropped_total"].Sum(map[string]string{"spool": "receipts"}); got != 3 {
 		t.Errorf("receipts dropped %v", got)
+	}
+	if got := fams["plugs_spool_published_total"].Sum(map[string]string{"spool": "receipts"}); got != 30 {
+		t.Errorf("receipts published %v", got)
+	}
+	if got := fams["plugs_spool_messages_total"].Sum(map[string]string{"spool": "receipts"}); got != 15 {
+		t.Errorf("receipt messages %v", got)
 	}
 	if got := fams["plugs_spool_dropped_total"].Sum(map[string]string{"spool": "unverified_receipts"}); got != 5 {
 		t.Errorf("unverified receipts dropped %v", got)

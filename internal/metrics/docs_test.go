@@ -60,7 +60,9 @@ func exported(t *testing.T) []string {
 
 type spool struct{}
 
-func (spool) Dropped() int64 { return 0 }
+func (spool) Dropped() int64   { return 0 }
+func (spool) Published() int64 { return 0 }
+func (spool) Messages() int64  { return 0 }
 
 // documented is every series name in the metrics table of
 // docs/operations.md, labels left out.
