@@ -166,11 +166,11 @@ func writeTargets(b *strings.Builder, rep Report) {
 		if h := halfMax(m); h != nil {
 			p99 := h.Latency.Quantile(0.99)
 			fmt.Fprintf(b, "| p99 latency at half the maximum rate (%s, %s), at most %s | %s | %s |\n",
-				m.Mode, rate(h.Rate), ms(TargetP99), ms(p99), verdict(float64(p99)/1e6, float64(TargetP99)/1e6, false, msf))
+				m.Mode, rate(h.Rate), TargetP99, ms(p99), verdict(float64(p99)/1e6, float64(TargetP99)/1e6, false, msf))
 			if h.Lag != nil && h.Lag.Count() > 0 {
 				lag := h.Lag.Quantile(0.99)
 				fmt.Fprintf(b, "| p99 delivery lag (200 to destination) at half the maximum rate (%s, %s), at most %s | %s | %s |\n",
-					m.Mode, rate(h.Rate), ms(TargetLagP99), ms(lag), verdict(float64(lag)/1e6, float64(TargetLagP99)/1e6, false, msf))
+					m.Mode, rate(h.Rate), TargetLagP99, ms(lag), verdict(float64(lag)/1e6, float64(TargetLagP99)/1e6, false, msf))
 			}
 		}
 		if per, _, ok := cpuPerWebhook(m); ok {

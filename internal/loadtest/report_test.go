@@ -79,8 +79,8 @@ func TestWriteReport(t *testing.T) {
 		"at least 0.35 of the bare handler | 0.20 (200/s delivered end to end, 400/s accepted, vs 1,000/s) | " +
 			"**missed** by 0.15 (43% short); aim of 0.50 missed by 0.30 |",
 		"fsync durability, at least 0.20 of the bare handler | 0.25 (250/s delivered end to end, 250/s accepted, vs 1,000/s) | met |",
-		"p99 latency at half the maximum rate (default, 200/s), at most 10.00 ms | 15.00 ms | **missed** by 5.00 ms (50% over) |",
-		"p99 delivery lag (200 to destination) at half the maximum rate (default, 200/s), at most 1000.00 ms | 1500.00 ms | **missed** by 500.00 ms (50% over) |",
+		"p99 latency at half the maximum rate (default, 200/s), at most 10ms | 15.00 ms | **missed** by 5.00 ms (50% over) |",
+		"p99 delivery lag (200 to destination) at half the maximum rate (default, 200/s), at most 1s | 1500.00 ms | **missed** by 500.00 ms (50% over) |",
 		"| data-plane CPU per accepted webhook at maximum rate (default; no target, parts under CPU profiles) | 2000.0 µs | – |",
 		"| forwarder | 0.60 s | 75% | 1500.0 µs |",
 		"`--roles receive` (forwarding in another), at least 0.60 of the bare handler | 0.50 (500/s vs 1,000/s) | **missed** by 0.10 (17% short) |",
