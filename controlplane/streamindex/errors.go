@@ -13,3 +13,8 @@ var ErrUnknownDatabase = errors.New("database is neither SQLite nor PostgreSQL, 
 // ErrNoRows means a message decoded into no rows at all (an empty batch):
 // nothing in it can be indexed, so it is terminated as malformed.
 var ErrNoRows = errors.New("streamindex: message holds no rows")
+
+// ErrUnsetColumn means a row's mutation leaves a NOT NULL column unset
+// whose default ent would compute in Go: the multi-row insert cannot
+// supply it, so the row is refused rather than stored with NULL.
+var ErrUnsetColumn = errors.New("streamindex: required column not set")

@@ -106,6 +106,11 @@ func insertChunk[R any](ctx context.Context, c *ent.Client, table *schema.Table,
 			}
 			v, ok := m.Field(col.Name)
 			switch {
+			case !ok && col.Default == nil && !col.Nullable:
+				// A default computed in Go (DefaultFunc) lives in ent's
+				// create builder, which this statement bypasses: such a field
+				// must be set by the row's mutation.
+				return fmt.Errorf("streamindex: %s.%s: not set, and no default the schema states: %w", table.Name, col.Name, ErrUnsetColumn)
 			case !ok:
 				// What ent's create would take: the field's default, or NULL.
 				v = col.Default
