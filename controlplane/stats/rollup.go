@@ -18,6 +18,7 @@ import (
 	"slices"
 	"time"
 
+	"entgo.io/ent/dialect/sql"
 	"github.com/google/uuid"
 
 	"github.com/plugshq/plugs/ent"
@@ -47,9 +48,11 @@ func (c ReceiptCounts) Add(tenantID, sourceID uuid.UUID, t time.Time, outcome, c
 }
 
 // Save adds the counts to the rollup through client, which should be the
-// transaction that stored the receipts. Rows are written in key order, so
-// two replicas saving overlapping rows at once wait for each other instead
-// of deadlocking.
+// transaction that stored the receipts, with multi-row upserts: a batch
+// of receipts spread over thousands of sources costs a few statements, not
+// one per source and minute. Rows are written in key order, so two
+// replicas saving overlapping rows at once wait for each other instead of
+// deadlocking.
 func (c ReceiptCounts) Save(ctx context.Context, client *ent.Client) error {
 	keys := slices.SortedFunc(maps.Keys(c), func(a, b ReceiptKey) int {
 		return cmp.Or(
@@ -59,17 +62,22 @@ func (c ReceiptCounts) Save(ctx context.Context, client *ent.Client) error {
 			cmp.Compare(a.Cause, b.Cause),
 		)
 	})
-	for _, k := range keys {
-		n := c[k]
-		err := client.ReceiptRollup.Create().
-			SetTenantID(k.TenantID).
-			SetSourceID(k.SourceID).
-			SetMinute(k.Minute).
-			SetOutcome(k.Outcome).
-			SetCause(k.Cause).
-			SetCount(n).
-			OnConflictColumns(receiptrollup.FieldSourceID, receiptrollup.FieldMinute, receiptrollup.FieldOutcome, receiptrollup.FieldCause).
-			AddCount(n).
+	for chunk := range slices.Chunk(keys, maxUpsertRows) {
+		rows := make([]*ent.ReceiptRollupCreate, len(chunk))
+		for i, k := range chunk {
+			rows[i] = client.ReceiptRollup.Create().
+				SetTenantID(k.TenantID).
+				SetSourceID(k.SourceID).
+				SetMinute(k.Minute).
+				SetOutcome(k.Outcome).
+				SetCause(k.Cause).
+				SetCount(c[k])
+		}
+		err := client.ReceiptRollup.CreateBulk(rows...).
+			OnConflict(
+				sql.ConflictColumns(receiptrollup.FieldSourceID, receiptrollup.FieldMinute, receiptrollup.FieldOutcome, receiptrollup.FieldCause),
+				addExcluded(receiptrollup.FieldCount),
+			).
 			Exec(ctx)
 		if err != nil {
 			return fmt.Errorf("stats: receipt rollup: %w", err)
@@ -104,20 +112,42 @@ func (c DeliveryCounts) Save(ctx context.Context, client *ent.Client) error {
 			cmp.Compare(a.Outcome, b.Outcome),
 		)
 	})
-	for _, k := range keys {
-		n := c[k]
-		err := client.DeliveryRollup.Create().
-			SetTenantID(k.TenantID).
-			SetDestinationID(k.DestinationID).
-			SetMinute(k.Minute).
-			SetOutcome(k.Outcome).
-			SetCount(n).
-			OnConflictColumns(deliveryrollup.FieldDestinationID, deliveryrollup.FieldMinute, deliveryrollup.FieldOutcome).
-			AddCount(n).
+	for chunk := range slices.Chunk(keys, maxUpsertRows) {
+		rows := make([]*ent.DeliveryRollupCreate, len(chunk))
+		for i, k := range chunk {
+			rows[i] = client.DeliveryRollup.Create().
+				SetTenantID(k.TenantID).
+				SetDestinationID(k.DestinationID).
+				SetMinute(k.Minute).
+				SetOutcome(k.Outcome).
+				SetCount(c[k])
+		}
+		err := client.DeliveryRollup.CreateBulk(rows...).
+			OnConflict(
+				sql.ConflictColumns(deliveryrollup.FieldDestinationID, deliveryrollup.FieldMinute, deliveryrollup.FieldOutcome),
+				addExcluded(deliveryrollup.FieldCount),
+			).
 			Exec(ctx)
 		if err != nil {
 			return fmt.Errorf("stats: delivery rollup: %w", err)
 		}
 	}
 	return nil
+}
+
+// maxUpsertRows bounds the rows of one upsert statement: seven values a
+// row stay well under SQLite's 32,766 bound variables.
+const maxUpsertRows = 1000
+
+// addExcluded resolves a conflicting row of a multi-row upsert by adding
+// the count the statement brought (EXCLUDED) to the stored one: each row
+// adds its own count, which a constant increment could not. Keys are
+// unique within a Save, so no statement updates a row twice, which
+// PostgreSQL refuses.
+func addExcluded(column string) sql.ConflictOption {
+	return sql.ResolveWith(func(u *sql.UpdateSet) {
+		u.Set(column, sql.ExprFunc(func(b *sql.Builder) {
+			b.WriteString(u.Table().C(column)).WriteString(" + excluded.").Ident(column)
+		}))
+	})
 }

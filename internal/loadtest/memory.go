@@ -32,8 +32,12 @@ type MemoryResult struct {
 	// One is the same closed-loop load sent to one source only, in the
 	// same installation, in rounds alternating with Phase's: the reference
 	// the many-source throughput is judged against. Nil when skipped.
-	One   *Result
-	After Mem
+	One *Result
+	// OneCPU and PhaseCPU are the CPU time each process used during the
+	// one-source and all-source load phases (drains left out), to tell
+	// which part costs more per webhook when the load is spread.
+	OneCPU, PhaseCPU CPUUse
+	After            Mem
 	// HeapProfile is the data plane's heap profile after the load, when
 	// it serves pprof; HeapTop what holds the most of it.
 	HeapProfile, HeapTop string
@@ -157,6 +161,13 @@ func MeasureMemory(ctx context.Context, c MemoryConfig) (*MemoryResult, error) {
 		rounds = 2
 	}
 	allClient, oneClient := NewClient(c.Phase.Workers), NewClient(c.Phase.Workers)
+	var procs []*Process
+	for _, p := range s.procs {
+		if p != s.DataPlane {
+			procs = append(procs, p)
+		}
+	}
+	procs = append(procs, s.DataPlane)
 	for i := range rounds {
 		p := c.Phase
 		p.Duration /= time.Duration(rounds)
@@ -166,11 +177,15 @@ func MeasureMemory(ctx context.Context, c MemoryConfig) (*MemoryResult, error) {
 		if one != nil {
 			po := p
 			po.Name = fmt.Sprintf("%s-one-r%d", c.Phase.Name, i+1)
+			m := newCPUMeter(procs...)
 			r := Run(ctx, oneClient, one, ledger, po)
+			m.add(&res.OneCPU, r.Status[200])
 			drain(ctx, ledger, r, c.Quiet)
 			res.One = addRound(res.One, r, c.Phase.Name+"-one")
 		}
+		m := newCPUMeter(procs...)
 		r := Run(ctx, allClient, hooks, ledger, p)
+		m.add(&res.PhaseCPU, r.Status[200])
 		if i < rounds-1 {
 			drain(ctx, ledger, r, c.Quiet)
 		}

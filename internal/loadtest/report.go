@@ -421,12 +421,41 @@ func writeMemory(b *strings.Builder, r *Results) {
 				"the phase each (one source, all sources, one, all), each round drained before the next, so other work on the "+
 				"machine weighs on both alike: spread over %s sources the data plane accepts %.2f of its one-source rate.\n",
 				thousands(int64(mem.Sources)), mem.SpreadRatio())
+			writeSpreadCPU(b, mem)
 		}
 	}
 	if mem.HeapTop != "" {
 		fmt.Fprintf(b, "\nWhat the data plane's Go heap holds as the load ends (`%s`):\n\n```\n%s\n```\n", mem.HeapProfile, mem.HeapTop)
 	}
 	b.WriteString("\n")
+}
+
+// writeSpreadCPU compares each process's CPU per accepted webhook with the
+// load on one source and spread over all: where the spread load costs more.
+func writeSpreadCPU(b *strings.Builder, mem *MemoryResult) {
+	if len(mem.PhaseCPU.Names) == 0 || mem.OneCPU.Accepted == 0 || mem.PhaseCPU.Accepted == 0 {
+		return
+	}
+	b.WriteString("\nCPU per accepted webhook of each process during those phases (`/proc/<pid>/stat`, drains left out):\n\n")
+	b.WriteString("| process | one source | all sources | ratio |\n|---|---:|---:|---:|\n")
+	var one, all time.Duration
+	for _, name := range mem.PhaseCPU.Names {
+		o, a := mem.OneCPU.PerWebhook(name), mem.PhaseCPU.PerWebhook(name)
+		one, all = one+o, all+a
+		fmt.Fprintf(b, "| %s | %s | %s | %s |\n", name, micros(o), micros(a), cpuRatio(a, o))
+	}
+	fmt.Fprintf(b, "| all of Plugs and NATS | %s | %s | %s |\n", micros(one), micros(all), cpuRatio(all, one))
+}
+
+func micros(d time.Duration) string {
+	return fmt.Sprintf("%.1f µs", float64(d)/float64(time.Microsecond))
+}
+
+func cpuRatio(a, b time.Duration) string {
+	if b == 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.2f", float64(a)/float64(b))
 }
 
 func writeBackbone(b *strings.Builder, r *Results) {

@@ -65,7 +65,9 @@ func TestWriteReport(t *testing.T) {
 	fsync := &ModeResult{Mode: ModeFsync, Bare: phase("bare", 0, 1000, time.Millisecond), Max: phase("max", 0, 250, time.Millisecond)}
 	roles := &RolesResult{Bare: phase("bare", 0, 1000, time.Millisecond), Max: phase("roles-max", 0, 500, time.Millisecond)}
 	mem := &MemoryResult{Sources: 10_000, One: phase("memory-one", 0, 1000, time.Millisecond), Phase: phase("memory", 0, 950, time.Millisecond),
-		PeakRSS: 100 << 20}
+		PeakRSS:  100 << 20,
+		OneCPU:   CPUUse{Names: []string{"backbone"}, CPU: map[string]time.Duration{"backbone": 100 * time.Millisecond}, Accepted: 1000},
+		PhaseCPU: CPUUse{Names: []string{"backbone"}, CPU: map[string]time.Duration{"backbone": 114 * time.Millisecond}, Accepted: 950}}
 	res := &Results{Machine: Machine{CPU: "Test CPU", Cores: 2, GoVersion: "go1.26"}, Started: time.Unix(1700000000, 0),
 		Modes: []*ModeResult{m, fsync}, Roles: roles, Memory: mem, Config: Config{EndToEnd: EndToEndConfig{Workers: 32, Duration: time.Second}}}
 	var b strings.Builder
@@ -86,6 +88,7 @@ func TestWriteReport(t *testing.T) {
 		"`--roles receive` (forwarding in another), at least 0.60 of the bare handler | 0.50 (500/s vs 1,000/s) | **missed** by 0.10 (17% short) |",
 		"with 10,000 active sources within 10% of one source's (ratio at least 0.90) | 0.95 (950/s vs 1,000/s) | met |",
 		"| Plugs, max, one source | max | 1,000/s |",
+		"| backbone | 100.0 µs | 120.0 µs | 1.20 |",
 		"| 100.14 ms | 1500.00 ms | 1500.00 ms |", // p50 to within its bucket, never understated
 		"exactly once (6 phases)",
 		"| 503: 2 |",
