@@ -91,7 +91,7 @@ func RunAll(ctx context.Context, c Config) *Results {
 		m, err := MeasureMemory(ctx, MemoryConfig{
 			Bin: c.EndToEnd.Bin, Self: c.Self, Dir: dir, Sources: c.Sources, CreateWorkers: c.CreateWorkers,
 			Phase: Phase{Name: "memory", Workers: c.EndToEnd.Workers, Duration: c.MemoryDuration},
-			Quiet: c.EndToEnd.Quiet, MemoryLimit: c.MemoryLimit, OneSource: !c.SkipOneSource, Log: log,
+			Quiet: c.EndToEnd.Quiet, MemoryLimit: c.MemoryLimit, OneSource: !c.SkipOneSource, ProfileDir: c.EndToEnd.ProfileDir, Log: log,
 		})
 		if err != nil {
 			res.Errors = append(res.Errors, fmt.Sprintf("data-plane memory: %v", err))

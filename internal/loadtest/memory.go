@@ -37,7 +37,12 @@ type MemoryResult struct {
 	// one-source and all-source load phases (drains left out), to tell
 	// which part costs more per webhook when the load is spread.
 	OneCPU, PhaseCPU CPUUse
-	After            Mem
+	// OneProfile and PhaseProfile are CPU profiles of the last round of
+	// each load, when the data plane serves pprof and ProfileDir is set;
+	// OneRate and PhaseRate the accepted rate of those rounds.
+	OneProfile, PhaseProfile *Profiles
+	OneRate, PhaseRate       float64
+	After                    Mem
 	// HeapProfile is the data plane's heap profile after the load, when
 	// it serves pprof; HeapTop what holds the most of it.
 	HeapProfile, HeapTop string
@@ -55,7 +60,10 @@ type MemoryConfig struct {
 	MemoryLimit string
 	// OneSource runs a one-source phase like Phase, alternating with it.
 	OneSource bool
-	Log       *slog.Logger
+	// ProfileDir, when set, receives CPU profiles of the data plane during
+	// the last round of each load.
+	ProfileDir string
+	Log        *slog.Logger
 }
 
 // SpreadRatio is the throughput with the load spread over every source as
@@ -178,14 +186,24 @@ func MeasureMemory(ctx context.Context, c MemoryConfig) (*MemoryResult, error) {
 			po := p
 			po.Name = fmt.Sprintf("%s-one-r%d", c.Phase.Name, i+1)
 			m := newCPUMeter(procs...)
+			pr := c.profile(ctx, s, "sources-one", i == rounds-1, po.Duration)
 			r := Run(ctx, oneClient, one, ledger, po)
 			m.add(&res.OneCPU, r.Status[200])
+			if pr != nil {
+				p := pr.stop()
+				res.OneProfile, res.OneRate = &p, r.Throughput()
+			}
 			drain(ctx, ledger, r, c.Quiet)
 			res.One = addRound(res.One, r, c.Phase.Name+"-one")
 		}
 		m := newCPUMeter(procs...)
+		pr := c.profile(ctx, s, "sources-all", i == rounds-1 && one != nil, p.Duration)
 		r := Run(ctx, allClient, hooks, ledger, p)
 		m.add(&res.PhaseCPU, r.Status[200])
+		if pr != nil {
+			prof := pr.stop()
+			res.PhaseProfile, res.PhaseRate = &prof, r.Throughput()
+		}
 		if i < rounds-1 {
 			drain(ctx, ledger, r, c.Quiet)
 		}
@@ -219,6 +237,15 @@ func MeasureMemory(ctx context.Context, c MemoryConfig) (*MemoryResult, error) {
 		return nil, err
 	}
 	return res, nil
+}
+
+// profile starts a CPU profile of the data plane named name when on and
+// profiles are asked for; nil otherwise.
+func (c MemoryConfig) profile(ctx context.Context, s *Split, name string, on bool, d time.Duration) *profiler {
+	if !on || c.ProfileDir == "" || s.PprofURL == "" {
+		return nil
+	}
+	return startProfile(ctx, filepath.Join(c.ProfileDir, name), s.PprofURL, d)
 }
 
 // createSources creates n Stripe sources, each with its own secret, and

@@ -445,6 +445,44 @@ func writeSpreadCPU(b *strings.Builder, mem *MemoryResult) {
 		fmt.Fprintf(b, "| %s | %s | %s | %s |\n", name, micros(o), micros(a), cpuRatio(a, o))
 	}
 	fmt.Fprintf(b, "| all of Plugs and NATS | %s | %s | %s |\n", micros(one), micros(all), cpuRatio(all, one))
+	writeSpreadParts(b, mem)
+}
+
+// writeSpreadParts compares the data plane's CPU per accepted webhook, part
+// by part, in the profiles of the last one-source and all-source rounds.
+func writeSpreadParts(b *strings.Builder, mem *MemoryResult) {
+	po, pa := mem.OneProfile, mem.PhaseProfile
+	if po == nil || pa == nil || len(po.PlugsParts) == 0 || len(pa.PlugsParts) == 0 || mem.OneRate <= 0 || mem.PhaseRate <= 0 {
+		return
+	}
+	per := func(p *Profiles, rate float64) map[string]time.Duration {
+		out := map[string]time.Duration{}
+		n := rate * p.Wall.Seconds()
+		for _, s := range p.PlugsParts {
+			out[s.Part] = time.Duration(float64(s.CPU) / n)
+		}
+		return out
+	}
+	one, all := per(po, mem.OneRate), per(pa, mem.PhaseRate)
+	fmt.Fprintf(b, "\nThe data plane's CPU per accepted webhook by part, from its profiles of the last round of each load "+
+		"(`%s`, `%s`), the parts that cost more when the load is spread first:\n\n", po.Plugs, pa.Plugs)
+	b.WriteString("| part | one source | all sources | difference |\n|---|---:|---:|---:|\n")
+	names := make([]string, 0, len(all))
+	for _, s := range pa.PlugsParts {
+		names = append(names, s.Part)
+	}
+	for _, s := range po.PlugsParts {
+		if _, ok := all[s.Part]; !ok {
+			names = append(names, s.Part)
+		}
+	}
+	sort.SliceStable(names, func(i, j int) bool { return all[names[i]]-one[names[i]] > all[names[j]]-one[names[j]] })
+	for _, n := range names {
+		fmt.Fprintf(b, "| %s | %s | %s | %+.1f µs |\n", n, micros(one[n]), micros(all[n]), float64(all[n]-one[n])/float64(time.Microsecond))
+	}
+	if pa.Err != nil || po.Err != nil {
+		fmt.Fprintf(b, "\nProfile errors: %v %v\n", po.Err, pa.Err)
+	}
 }
 
 func micros(d time.Duration) string {

@@ -67,7 +67,11 @@ func TestWriteReport(t *testing.T) {
 	mem := &MemoryResult{Sources: 10_000, One: phase("memory-one", 0, 1000, time.Millisecond), Phase: phase("memory", 0, 950, time.Millisecond),
 		PeakRSS:  100 << 20,
 		OneCPU:   CPUUse{Names: []string{"backbone"}, CPU: map[string]time.Duration{"backbone": 100 * time.Millisecond}, Accepted: 1000},
-		PhaseCPU: CPUUse{Names: []string{"backbone"}, CPU: map[string]time.Duration{"backbone": 114 * time.Millisecond}, Accepted: 950}}
+		PhaseCPU: CPUUse{Names: []string{"backbone"}, CPU: map[string]time.Duration{"backbone": 114 * time.Millisecond}, Accepted: 950},
+		// 100 and 120 µs per webhook of the forwarder at 1,000/s over 2 s.
+		OneProfile:   &Profiles{Wall: 2 * time.Second, PlugsParts: []Share{{Part: "forwarder", CPU: 200 * time.Millisecond}}},
+		PhaseProfile: &Profiles{Wall: 2 * time.Second, PlugsParts: []Share{{Part: "forwarder", CPU: 240 * time.Millisecond}}},
+		OneRate:      1000, PhaseRate: 1000}
 	res := &Results{Machine: Machine{CPU: "Test CPU", Cores: 2, GoVersion: "go1.26"}, Started: time.Unix(1700000000, 0),
 		Modes: []*ModeResult{m, fsync}, Roles: roles, Memory: mem, Config: Config{EndToEnd: EndToEndConfig{Workers: 32, Duration: time.Second}}}
 	var b strings.Builder
@@ -89,6 +93,7 @@ func TestWriteReport(t *testing.T) {
 		"with 10,000 active sources within 10% of one source's (ratio at least 0.90) | 0.95 (950/s vs 1,000/s) | met |",
 		"| Plugs, max, one source | max | 1,000/s |",
 		"| backbone | 100.0 µs | 120.0 µs | 1.20 |",
+		"| forwarder | 100.0 µs | 120.0 µs | +20.0 µs |",
 		"| 100.14 ms | 1500.00 ms | 1500.00 ms |", // p50 to within its bucket, never understated
 		"exactly once (6 phases)",
 		"| 503: 2 |",
