@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plugshq/plugs/backbone"
 	"github.com/plugshq/plugs/dataplane/forward"
 	plugsv1 "github.com/plugshq/plugs/gen/plugs/v1"
 )
@@ -152,4 +153,77 @@ func TestCircuitProbesAtOnceAfterAChange(t *testing.T) {
 	eventually(t, 10*time.Second, func() bool { return r.count() == len(ids) }, "not delivered after the URL was fixed")
 	e.settled("d1")
 	r.exactlyOnce(ids)
+}
+
+// The pull under way when a destination's circuit opens is read to its
+// end, not given up: a delivery the server sends to it after the circuit
+// opened reaches the deliverer and is held. Given up, the server would
+// keep sending to it until it noticed the subscriber gone, and a delivery
+// sent meanwhile would come back counted once more without a request:
+// the attempt numbers of the backlog would overcount, and max_attempts be
+// spent on a destination never asked. Here every delivery is out with the
+// deliverer, none lost, and each is delivered at attempt 1 once the
+// destination answers.
+func TestCircuitOpeningLosesNoDelivery(t *testing.T) {
+	e := newEnv(t)
+	r := newReceiver(t, []byte("k"), "")
+	var down atomic.Bool
+	down.Store(true)
+	r.answer = func(int, http.ResponseWriter, *http.Request) int {
+		if down.Load() {
+			return http.StatusServiceUnavailable
+		}
+		return http.StatusOK
+	}
+	d := destination("d1", "t1", r, "k")
+	d.MaxConcurrency = 10
+	d.RetryPolicy.MaxAttempts = 2
+	e.dests.add(d)
+	var opened atomic.Bool
+	e.start(forward.Options{
+		// No probe until the configuration changes.
+		CircuitThreshold: 1, ProbeBackoff: time.Hour, MaxProbeBackoff: time.Hour,
+		OnCircuit: func(_ string, s forward.CircuitState) {
+			if s == forward.CircuitOpen {
+				opened.Store(true)
+			}
+		},
+	})
+	first := e.put("t1", "src", "first", 1)
+	eventually(t, 10*time.Second, opened.Load, "the circuit did not open")
+	// Queued after the circuit opened, while the pull that brought the
+	// first still waits for more.
+	later := e.put("t1", "src", "later", 5)
+	ctx := context.Background()
+	eventually(t, 10*time.Second, func() bool {
+		c, err := e.conn.JS.Consumer(ctx, backbone.DeliveriesStream, forward.ConsumerName("d1"))
+		if err != nil {
+			return false
+		}
+		info, err := c.Info(ctx)
+		if err != nil {
+			return false
+		}
+		// The first is held after its retry came back, or waits for it;
+		// the later ones are held.
+		return info.NumPending == 0 && info.NumAckPending == 6
+	}, "the deliveries sent after the circuit opened are not with the deliverer")
+	if n := r.requests.Load(); n != 1 {
+		t.Fatalf("%d requests while the circuit is open, want the one that opened it", n)
+	}
+
+	down.Store(false)
+	// A change of configuration probes at once.
+	e.dests.update("d1", func(c *plugsv1.DestinationConfig) { c.Url = r.srv.URL + "/hook?v=2" })
+	e.settled("d1")
+	r.exactlyOnce(append(first, later...))
+	for _, a := range e.attemptsFor("d1") {
+		want := 1
+		if a.EventID == first[0] && a.Outcome == forward.Delivered {
+			want = 2
+		}
+		if a.Number != want {
+			t.Fatalf("event %s: attempt %d (%v), want %d", a.EventID, a.Number, a.Outcome, want)
+		}
+	}
 }

@@ -39,6 +39,16 @@ const deadLetterRetry = 5 * time.Second
 // stream has none, the fetch is made again.
 const probeFetchWait = time.Second
 
+// pullWait bounds each pull for deliveries while the circuit is closed:
+// while the destination has none, an idle deliverer asks the server again
+// this often. Under 10 s, so the pull has no heartbeat whose loss would end
+// it early (see pull).
+const pullWait = 9 * time.Second
+
+// pullRetry is the pause after a pull that failed (the connection is
+// down, say) before the next.
+const pullRetry = time.Second
+
 // userAgent identifies deliveries in the destination's logs.
 const userAgent = "Plugs-Forwarder/1"
 
@@ -69,15 +79,17 @@ type deliverer struct {
 	// that many failing events would hold up every other delivery to the
 	// destination until their backoff ended.
 	sem chan struct{}
-	// done is closed when the deliverer stops.
-	done chan struct{}
+	// done is closed when the deliverer stops; cancel ends the pull under
+	// way then, and pulled is closed once pull has returned.
+	done   chan struct{}
+	cancel context.CancelFunc
+	pulled chan struct{}
 
 	mu       sync.Mutex
 	stopping bool
-	// cc pulls the deliveries; nil while the circuit is open.
-	cc jetstream.ConsumeContext
-	// broken is set when pulling could not be started again: the
-	// deliverer is then replaced by reconciliation.
+	// broken is set when pulling ended on its own (the consumer was
+	// deleted, the connection closed): the deliverer is then replaced by
+	// reconciliation.
 	broken  bool
 	circuit *circuit
 	// held are the deliveries handed over while the circuit was open, at
@@ -114,17 +126,14 @@ func (f *Forwarder) startDeliverer(ctx context.Context, d *destination) (*delive
 	if err != nil {
 		return nil, fmt.Errorf("%w: consumer %s: %w", ErrBackbone, ConsumerName(d.id), err)
 	}
+	pctx, pcancel := context.WithCancel(context.Background())
 	dl := &deliverer{
 		f: f, cons: cons, sem: make(chan struct{}, d.maxConc), done: make(chan struct{}), changed: make(chan struct{}),
+		cancel: pcancel, pulled: make(chan struct{}),
 		circuit: newCircuit(f.opts.CircuitThreshold, f.opts.ProbeBackoff, f.opts.MaxProbeBackoff),
 	}
 	dl.dest.Store(d)
-	dl.mu.Lock()
-	err = dl.pullLocked()
-	dl.mu.Unlock()
-	if err != nil {
-		return nil, err
-	}
+	go dl.pull(pctx)
 	go dl.keepHeld()
 	dl.report(CircuitClosed)
 	return dl, nil
@@ -142,31 +151,93 @@ func maxAckPending(maxConc int) int {
 	return min(max(100*maxConc, 1000), 10_000)
 }
 
-// pullLocked starts pulling deliveries, unless already pulling. dl.mu is
-// held.
-func (dl *deliverer) pullLocked() error {
-	if dl.cc != nil || dl.stopping {
-		return nil
+// pull hands the destination's deliveries to receive while the circuit is
+// closed, one fetch of up to max_concurrency deliveries at a time, until
+// the deliverer stops.
+//
+// Why fetches and not a continuous consume: the attempt number of a
+// delivery is the server's count of its deliveries (md.NumDelivered), so a
+// delivery the server sends that the deliverer never sees spends an
+// attempt of max_attempts without a request. Stopping a consume part way
+// leaves its pull request with the server, which keeps sending to it until
+// it notices the subscriber is gone; what it sent meanwhile is lost, and
+// comes back counted once more (at once, when the server sees the send
+// fail: it then does not take back the count of a first delivery), though
+// no request was made. The circuit stops pulling each time it opens, so a
+// consume stopped there overcounted some of the backlog at each outage. A
+// fetch is never given up while the circuit changes: every delivery it
+// brings is received, attempted or held, and the next fetch is only made
+// while the circuit is closed. Its end is the server's (its batch full, or
+// its expiry answered), so nothing is sent to it after.
+//
+// Deliveries handed over while the deliverer stops are still counted once
+// more each, as receive says; so are those of a fetch ended by a lost
+// connection.
+func (dl *deliverer) pull(ctx context.Context) {
+	defer close(dl.pulled)
+	for {
+		dl.mu.Lock()
+		for !dl.stopping && dl.circuit.state != CircuitClosed {
+			changed := dl.changed
+			dl.mu.Unlock()
+			<-changed
+			dl.mu.Lock()
+		}
+		stopping := dl.stopping
+		dl.mu.Unlock()
+		if stopping {
+			return
+		}
+		err := dl.fetch(ctx)
+		switch {
+		case err == nil:
+			continue
+		case ctx.Err() != nil:
+			return
+		case errors.Is(err, jetstream.ErrConsumerDeleted), errors.Is(err, jetstream.ErrConsumerNotFound),
+			errors.Is(err, nats.ErrNoResponders), errors.Is(err, nats.ErrConnectionClosed), errors.Is(err, jetstream.ErrNoHeartbeat):
+			// The consumer is gone, or the connection: reconciliation
+			// starts the deliverer again, creating the consumer anew.
+			dl.f.log.Warn("deliveries no longer pulled", "destination", dl.dest.Load().id, "error", err)
+			dl.mu.Lock()
+			dl.broken = true
+			dl.mu.Unlock()
+			return
+		}
+		dl.f.log.Warn("deliveries not pulled; pulling again", "destination", dl.dest.Load().id, "error", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(pullRetry):
+		}
 	}
-	d := dl.dest.Load()
-	cc, err := dl.cons.Consume(dl.receive,
-		jetstream.PullMaxMessages(d.maxConc),
-		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
-			dl.f.log.Warn("deliveries consumer", "destination", d.id, "error", err)
-		}))
+}
+
+// fetch makes one pull and hands each delivery it brings to receive, until
+// the server ends it. The pull expires before ctx's deadline (FetchContext
+// gives the server 90% of the time left), so the deadline only ends it
+// when the server's answer is lost.
+func (dl *deliverer) fetch(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, pullWait)
+	defer cancel()
+	batch, err := dl.cons.Fetch(dl.dest.Load().maxConc, jetstream.FetchContext(ctx))
 	if err != nil {
-		dl.broken = true
-		return fmt.Errorf("%w: consume %s: %w", ErrBackbone, ConsumerName(d.id), err)
+		return fmt.Errorf("%w: pull %s: %w", ErrBackbone, ConsumerName(dl.dest.Load().id), err)
 	}
-	dl.cc = cc
+	for msg := range batch.Messages() {
+		dl.receive(msg)
+	}
+	if err := batch.Error(); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%w: pull %s: %w", ErrBackbone, ConsumerName(dl.dest.Load().id), err)
+	}
 	return nil
 }
 
-// receive is the consumer's callback: once a slot is free it hands the
-// delivery to an attempt of its own and returns, or holds it while the
+// receive takes each delivery pull brings: once a slot is free it hands
+// the delivery to an attempt of its own and returns, or holds it while the
 // circuit is open. While the half-open circuit's probe is in flight it
-// waits for its outcome. Either wait holds up the consumer: nothing more
-// is pulled meanwhile.
+// waits for its outcome. Either wait holds up pull: nothing more is
+// pulled meanwhile.
 func (dl *deliverer) receive(msg jetstream.Msg) {
 	dl.sem <- struct{}{}
 	dl.mu.Lock()
@@ -256,16 +327,10 @@ func (dl *deliverer) settle(probe bool, t tried) {
 	}
 }
 
-// openLocked stops pulling until the next probe, in wait.
+// openLocked stops pulling until the next probe, in wait. The pull under
+// way is not cut short (see pull): what it still brings is held, at most a
+// pull batch, and no further pull is made until the circuit closes.
 func (dl *deliverer) openLocked(wait time.Duration, cause error) {
-	if dl.cc != nil {
-		// What the consumer already holds is handed to receive, which
-		// holds it in turn. A delivery the server was sending as the
-		// pull ended comes back at once, counted once more: at most a
-		// pull batch, once per outage, since probes are fetched.
-		dl.cc.Drain()
-		dl.cc = nil
-	}
 	dl.timer = time.AfterFunc(wait, dl.probeDue)
 	dl.signalLocked(CircuitOpen)
 	log := dl.f.log.With("destination", dl.dest.Load().id, "circuit", CircuitOpen,
@@ -323,10 +388,10 @@ func (dl *deliverer) probeLocked() {
 	}
 }
 
-// fetchProbe pulls one delivery to probe with. A fetch, unlike a consumer
-// stopped part way, leaves no pull request behind: the server counts a
-// delivery it sends to a pull request whose subscriber is gone, which
-// would spend an attempt of that event without a request.
+// fetchProbe pulls one delivery to probe with. Like pull, it never gives
+// up a fetch part way: the server counts a delivery it sends to a pull
+// request whose subscriber is gone, which would spend an attempt of that
+// event without a request.
 func (dl *deliverer) fetchProbe() {
 	defer dl.inflight.Done()
 	for {
@@ -391,23 +456,20 @@ func (dl *deliverer) closeLocked() {
 	for _, msg := range held {
 		dl.attemptLater(msg, false)
 	}
-	dl.signalLocked(CircuitClosed)
-	if err := dl.pullLocked(); err != nil {
-		dl.f.log.Warn("deliveries not pulled again; restarting them", "destination", dl.dest.Load().id, "error", err)
-	}
+	dl.signalLocked(CircuitClosed) // wakes pull
 	dl.f.log.Info("destination answering again: circuit closed, deliveries resume",
 		"destination", dl.dest.Load().id, "circuit", CircuitClosed, "failed_for", time.Since(dl.circuit.openedAt).Round(time.Millisecond),
 		"probes_failed", dl.circuit.probesFailed, "held", len(held))
 }
 
-// signalLocked wakes the receive waiting on a probe and reports the
-// circuit's new state.
+// signalLocked wakes the receive waiting on a probe, and pull waiting for
+// the circuit to close, and reports the circuit's new state.
 func (dl *deliverer) signalLocked(s CircuitState) {
 	dl.wakeLocked()
 	dl.report(s)
 }
 
-// wakeLocked wakes the receive waiting on a probe.
+// wakeLocked wakes the receive waiting on a probe, and pull.
 func (dl *deliverer) wakeLocked() {
 	close(dl.changed)
 	dl.changed = make(chan struct{})
@@ -445,7 +507,7 @@ func (dl *deliverer) keepHeld() {
 func (dl *deliverer) stop() {
 	dl.mu.Lock()
 	dl.stopping = true
-	cc, held := dl.cc, dl.held
+	held := dl.held
 	dl.held = nil
 	if dl.timer != nil {
 		dl.timer.Stop()
@@ -453,43 +515,27 @@ func (dl *deliverer) stop() {
 	dl.wakeLocked() // a receive waiting on a probe gives its delivery back
 	dl.mu.Unlock()
 	close(dl.done)
+	// The pull under way is given up rather than waited for: what it
+	// already brought is given back by receive; what the server was still
+	// sending comes back counted once more, as receive says.
+	dl.cancel()
 	for _, msg := range held {
 		_ = msg.Nak()
 	}
-	if cc != nil {
-		cc.Drain()
-		select {
-		case <-cc.Closed():
-		case <-time.After(dl.dest.Load().timeout + ackMargin):
-			// The connection is down and the drain cannot complete; what
-			// is still buffered is redelivered after AckWait.
-		}
-	}
+	<-dl.pulled
 	dl.inflight.Wait()
 	dl.mu.Lock()
 	dl.report(CircuitStopped)
 	dl.mu.Unlock()
 }
 
-// closed reports whether consuming ended on its own (the consumer was
+// closed reports whether pulling ended on its own (the consumer was
 // deleted, the connection closed), so reconciliation starts it again. A
 // circuit that stopped pulling is not that.
 func (dl *deliverer) closed() bool {
 	dl.mu.Lock()
-	cc, broken := dl.cc, dl.broken
-	dl.mu.Unlock()
-	if broken {
-		return true
-	}
-	if cc == nil {
-		return false
-	}
-	select {
-	case <-cc.Closed():
-		return true
-	default:
-		return false
-	}
+	defer dl.mu.Unlock()
+	return dl.broken
 }
 
 // tried is what an attempt told about the destination.
