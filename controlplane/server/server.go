@@ -334,8 +334,20 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	s.background.Add(5)
 	go func() { defer s.background.Done(); cache.Follow(bg, cfg.DB.Revisions) }()
 	go func() { defer s.background.Done(); status.Run(bg) }()
-	go func() { defer s.background.Done(); _ = indexer.Run(bg) }()
-	go func() { defer s.background.Done(); _ = attempts.Run(bg) }()
+	// An indexer's Run fails only when it is set up wrong (a database of
+	// a dialect it cannot write for): say so rather than index nothing.
+	go func() {
+		defer s.background.Done()
+		if err := indexer.Run(bg); err != nil {
+			log.Error("receipts not indexed", "error", err)
+		}
+	}()
+	go func() {
+		defer s.background.Done()
+		if err := attempts.Run(bg); err != nil {
+			log.Error("delivery attempts not indexed", "error", err)
+		}
+	}()
 	go func() { defer s.background.Done(); _ = replays.Run(bg) }()
 	go func() {
 		if err := gs.Serve(gl); err != nil {
