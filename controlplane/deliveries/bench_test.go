@@ -48,7 +48,7 @@ func BenchmarkInsert(b *testing.B) {
 				b.ResetTimer()
 				cpu := storetest.CPUTime()
 				for i := 0; i < len(rows); i += batch {
-					if err := deliveries.Insert(ctx, db.Client, rows[i:min(i+batch, len(rows))]...); err != nil {
+					if err := deliveries.Insert(ctx, db, rows[i:min(i+batch, len(rows))]...); err != nil {
 						b.Fatal(err)
 					}
 				}

@@ -76,30 +76,17 @@ func Decode(subject string, header nats.Header, data []byte, published time.Time
 // header covers the whole batch; every attempt must agree with the
 // subject, and one that does not makes the whole message malformed.
 func DecodeMsg(subject string, header nats.Header, data []byte, published time.Time) ([]Row, error) {
-	if header.Get(backbone.BatchHeader) == "" {
-		row, err := Decode(subject, header, data, published)
-		if err != nil {
-			return nil, err
-		}
-		return []Row{row}, nil
-	}
-	b := &plugsv1.DeliveryAttemptBatch{}
-	if err := proto.Unmarshal(data, b); err != nil {
-		return nil, fmt.Errorf("%w: batch: %w", ErrMalformed, err)
-	}
-	rows := make([]Row, len(b.GetEntries()))
-	for i, e := range b.GetEntries() {
-		a := e.GetAttempt()
-		if a == nil {
-			return nil, fmt.Errorf("%w: batch entry %d without an attempt", ErrMalformed, i)
-		}
-		row, err := decoded(subject, header.Get(forward.HeaderTenantID), a, e.GetDeliverySeq(), published)
-		if err != nil {
-			return nil, fmt.Errorf("batch entry %d: %w", i, err)
-		}
-		rows[i] = row
-	}
-	return rows, nil
+	tenant := header.Get(forward.HeaderTenantID)
+	return streamindex.DecodeMsg(header, data, ErrMalformed, "entry",
+		func() (Row, error) { return Decode(subject, header, data, published) },
+		(*plugsv1.DeliveryAttemptBatch).GetEntries,
+		func(e *plugsv1.DeliveryAttemptEntry) (Row, error) {
+			a := e.GetAttempt()
+			if a == nil {
+				return Row{}, fmt.Errorf("%w: without an attempt", ErrMalformed)
+			}
+			return decoded(subject, tenant, a, e.GetDeliverySeq(), published)
+		})
 }
 
 // decoded checks an attempt read from a message on subject, filed under

@@ -89,7 +89,7 @@ func (w *world) log() *slog.Logger {
 }
 
 func (w *world) indexer() *deliveries.Indexer {
-	return &deliveries.Indexer{Client: w.db.Client, JS: w.js, Settings: streamindex.Settings{RetryDelay: 50 * time.Millisecond}, Log: w.log()}
+	return &deliveries.Indexer{DB: w.db, JS: w.js, Settings: streamindex.Settings{RetryDelay: 50 * time.Millisecond}, Log: w.log()}
 }
 
 // start runs an indexer until the test ends.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/plugshq/plugs/backbone"
 	"github.com/plugshq/plugs/controlplane/stats"
+	"github.com/plugshq/plugs/controlplane/store"
 	"github.com/plugshq/plugs/controlplane/streamindex"
 	"github.com/plugshq/plugs/ent"
 	"github.com/plugshq/plugs/ent/migrate"
@@ -44,10 +45,10 @@ func (kind) Spec() streamindex.Spec {
 	}
 }
 
-func (kind) Table(c *ent.Client) streamindex.Table[Row] { return table{c} }
+func (kind) Table(db *store.DB) streamindex.Table[Row] { return table{db} }
 
 // table is the delivery log as the stream indexer sees it.
-type table struct{ c *ent.Client }
+type table struct{ db *store.DB }
 
 func (t table) Decode(m jetstream.Msg, published time.Time) ([]Row, error) {
 	return DecodeMsg(m.Subject(), m.Headers(), m.Data(), published)
@@ -59,14 +60,14 @@ func (table) LogAttrs(r Row) []any {
 	return []any{"attempt_id", r.ID, "tenant_id", r.TenantID, "destination_id", r.DestinationID}
 }
 
-func (t table) Insert(ctx context.Context, rows ...Row) error { return Insert(ctx, t.c, rows...) }
+func (t table) Insert(ctx context.Context, rows ...Row) error { return Insert(ctx, t.db, rows...) }
 
 // Insert stores attempts, skipping those already stored: an attempt's id
 // is its own, so indexing a message again changes nothing. In the same
 // transaction it adds the attempts stored now to the per-minute rollup
 // (package stats).
-func Insert(ctx context.Context, c *ent.Client, rows ...Row) error {
-	return streamindex.InsertNew(ctx, c, migrate.DeliveryAttemptsTable, rows, table{}.Key,
+func Insert(ctx context.Context, db *store.DB, rows ...Row) error {
+	return streamindex.InsertNew(ctx, db, migrate.DeliveryAttemptsTable, rows, table{}.Key,
 		func(tx *ent.Client, r Row) ent.Mutation { return r.create(tx).Mutation() },
 		func(ctx context.Context, tx *ent.Client, rows []Row) error {
 			counts := stats.DeliveryCounts{}

@@ -87,7 +87,7 @@ func TestSameAttemptIndexedTwiceIsOneRow(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := deliveries.Insert(context.Background(), w.db.Client, row, row); err != nil {
+		if err := deliveries.Insert(context.Background(), w.db, row, row); err != nil {
 			t.Fatal(err)
 		}
 		if n := len(w.rows()); n != 2 {
@@ -173,10 +173,10 @@ func TestRetentionDeletesOldAttempts(t *testing.T) {
 				keep = append(keep, rows[i].ID.String())
 			}
 		}
-		if err := deliveries.Insert(ctx, w.db.Client, rows...); err != nil {
+		if err := deliveries.Insert(ctx, w.db, rows...); err != nil {
 			t.Fatal(err)
 		}
-		ix := &deliveries.Indexer{Client: w.db.Client, Settings: streamindex.Settings{PruneBatchSize: 3}, Log: w.log()}
+		ix := &deliveries.Indexer{DB: w.db, Settings: streamindex.Settings{PruneBatchSize: 3}, Log: w.log()}
 		n, err := ix.Prune(ctx, now.Add(-backbone.DefaultReceiptRetention))
 		if err != nil || n != 7 {
 			t.Fatalf("pruned %d (%v), want 7", n, err)
@@ -186,10 +186,10 @@ func TestRetentionDeletesOldAttempts(t *testing.T) {
 		// The job itself, on a short retention: everything older than
 		// an hour goes, by the job's own clock.
 		young := decoded(t, newAttempt(tenant, dest, now.Add(-time.Minute)))
-		if err := deliveries.Insert(ctx, w.db.Client, young); err != nil {
+		if err := deliveries.Insert(ctx, w.db, young); err != nil {
 			t.Fatal(err)
 		}
-		w.start(&deliveries.Indexer{Client: w.db.Client, Settings: streamindex.Settings{Retention: time.Hour, RetentionEvery: 20 * time.Millisecond}, Log: w.log()})
+		w.start(&deliveries.Indexer{DB: w.db, Settings: streamindex.Settings{Retention: time.Hour, RetentionEvery: 20 * time.Millisecond}, Log: w.log()})
 		waitFor(t, func() bool { return len(w.rows()) == 1 }, func() string { return "old attempts not deleted" })
 		assertIDs(t, w.rows(), []string{young.ID.String()})
 	})
@@ -272,7 +272,7 @@ func TestUnknownOutcomeIsKept(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := deliveries.Insert(context.Background(), w.db.Client, row); err != nil {
+	if err := deliveries.Insert(context.Background(), w.db, row); err != nil {
 		t.Fatal(err)
 	}
 	got, err := w.db.Client.DeliveryAttempt.Get(viewer.System(context.Background()), row.ID)
@@ -287,7 +287,7 @@ func TestAttemptsAreTenantScoped(t *testing.T) {
 	ctx := context.Background()
 	a, b, dest := uuid.New(), uuid.New(), uuid.New()
 	row := decoded(t, newAttempt(a, dest, time.Now()))
-	if err := deliveries.Insert(ctx, w.db.Client, row); err != nil {
+	if err := deliveries.Insert(ctx, w.db, row); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := w.db.Client.DeliveryAttempt.Get(viewer.ForTenant(ctx, b), row.ID); !ent.IsNotFound(err) {

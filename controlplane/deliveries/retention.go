@@ -13,10 +13,10 @@ import (
 // and the rollup minutes that ended before it.
 func (t table) PruneBatch(ctx context.Context, cutoff time.Time, n int) (int, bool, error) {
 	ctx = viewer.System(ctx)
-	if _, err := stats.PruneDeliveries(ctx, t.c, cutoff); err != nil {
+	if _, err := stats.PruneDeliveries(ctx, t.db.Client, cutoff); err != nil {
 		return 0, false, err
 	}
-	ids, err := t.c.DeliveryAttempt.Query().
+	ids, err := t.db.Client.DeliveryAttempt.Query().
 		Where(deliveryattempt.AttemptTimeLT(cutoff)).
 		Order(deliveryattempt.ByAttemptTime()).
 		Limit(n).
@@ -24,6 +24,6 @@ func (t table) PruneBatch(ctx context.Context, cutoff time.Time, n int) (int, bo
 	if err != nil || len(ids) == 0 {
 		return 0, false, err
 	}
-	deleted, err := t.c.DeliveryAttempt.Delete().Where(deliveryattempt.IDIn(ids...)).Exec(ctx)
+	deleted, err := t.db.Client.DeliveryAttempt.Delete().Where(deliveryattempt.IDIn(ids...)).Exec(ctx)
 	return deleted, len(ids) == n, err
 }

@@ -51,7 +51,7 @@ func BenchmarkInsert(b *testing.B) {
 				cpu := storetest.CPUTime()
 				for i := 0; i < len(rows); i += batch {
 					chunk := rows[i:min(i+batch, len(rows))]
-					if err := receipts.Insert(ctx, db.Client, chunk...); err != nil {
+					if err := receipts.Insert(ctx, db, chunk...); err != nil {
 						b.Fatal(err)
 					}
 				}

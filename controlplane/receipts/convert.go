@@ -63,26 +63,10 @@ func Decode(subject string, data []byte, published time.Time) (Row, error) {
 // receipt of a batch must agree with the subject; one that does not makes
 // the whole message malformed.
 func DecodeMsg(subject string, header nats.Header, data []byte, published time.Time) ([]Row, error) {
-	if header.Get(backbone.BatchHeader) == "" {
-		row, err := Decode(subject, data, published)
-		if err != nil {
-			return nil, err
-		}
-		return []Row{row}, nil
-	}
-	b := &plugsv1.ReceiptBatch{}
-	if err := proto.Unmarshal(data, b); err != nil {
-		return nil, fmt.Errorf("%w: batch: %w", ErrMalformed, err)
-	}
-	rows := make([]Row, len(b.GetReceipts()))
-	for i, r := range b.GetReceipts() {
-		row, err := decoded(subject, r, published)
-		if err != nil {
-			return nil, fmt.Errorf("batch item %d: %w", i, err)
-		}
-		rows[i] = row
-	}
-	return rows, nil
+	return streamindex.DecodeMsg(header, data, ErrMalformed, "item",
+		func() (Row, error) { return Decode(subject, data, published) },
+		(*plugsv1.ReceiptBatch).GetReceipts,
+		func(r *plugsv1.Receipt) (Row, error) { return decoded(subject, r, published) })
 }
 
 // decoded checks a receipt read from a message on subject.

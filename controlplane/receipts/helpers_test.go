@@ -98,7 +98,7 @@ func (w *world) start(ix *receipts.Indexer) {
 }
 
 func (w *world) indexer() *receipts.Indexer {
-	return &receipts.Indexer{Client: w.db.Client, JS: w.js, Settings: streamindex.Settings{RetryDelay: 50 * time.Millisecond}, Log: w.log()}
+	return &receipts.Indexer{DB: w.db, JS: w.js, Settings: streamindex.Settings{RetryDelay: 50 * time.Millisecond}, Log: w.log()}
 }
 
 // publish stores a receipt on its subject, as a data plane does.

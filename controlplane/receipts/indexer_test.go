@@ -98,7 +98,7 @@ func TestSameReceiptIndexedTwiceIsOneRow(t *testing.T) {
 			t.Fatal(err)
 		}
 		for range 2 {
-			if err := receipts.Insert(context.Background(), w.db.Client, row, row); err != nil {
+			if err := receipts.Insert(context.Background(), w.db, row, row); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -185,6 +185,32 @@ func TestRunTwiceAndStop(t *testing.T) {
 	}
 }
 
+// A database whose dialect is missing is refused, by Run at once and by
+// Insert before any statement, rather than written to with parameters of
+// the wrong style; so is an indexer without a database.
+func TestUnknownDialectIsRefused(t *testing.T) {
+	w := newWorld(t, "sqlite", false)
+	odd := *w.db
+	odd.Dialect = ""
+	tenant, src := uuid.New(), uuid.New()
+	row, err := receipts.Decode(backbone.ReceiptSubject(tenant.String(), src.String()), mustMarshal(t, newReceipt(tenant, src, time.Now())), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := receipts.Insert(context.Background(), &odd, row); !errors.Is(err, streamindex.ErrUnknownDialect) {
+		t.Fatalf("Insert: %v, want ErrUnknownDialect", err)
+	}
+	if err := (&receipts.Indexer{DB: &odd, Log: w.log()}).Run(context.Background()); !errors.Is(err, streamindex.ErrUnknownDialect) {
+		t.Fatalf("Run: %v, want ErrUnknownDialect", err)
+	}
+	if err := (&receipts.Indexer{Log: w.log()}).Run(context.Background()); !errors.Is(err, streamindex.ErrNoDatabase) {
+		t.Fatalf("Run without DB: %v, want ErrNoDatabase", err)
+	}
+	if len(w.rows()) != 0 {
+		t.Fatal("a row was stored")
+	}
+}
+
 func TestRetentionDeletesOldReceipts(t *testing.T) {
 	eachDialect(t, func(t *testing.T, dialect string) {
 		w := newWorld(t, dialect, false)
@@ -210,14 +236,14 @@ func TestRetentionDeletesOldReceipts(t *testing.T) {
 				keep = append(keep, r.GetId())
 			}
 		}
-		if err := receipts.Insert(ctx, w.db.Client, rows...); err != nil {
+		if err := receipts.Insert(ctx, w.db, rows...); err != nil {
 			t.Fatal(err)
 		}
 		if len(keep) != 3 {
 			t.Fatalf("test set up %d receipts to keep", len(keep))
 		}
 		// Batches of three: the seven old receipts take three deletes.
-		ix := &receipts.Indexer{Client: w.db.Client, Settings: streamindex.Settings{PruneBatchSize: 3}, Log: w.log()}
+		ix := &receipts.Indexer{DB: w.db, Settings: streamindex.Settings{PruneBatchSize: 3}, Log: w.log()}
 		n, err := ix.Prune(ctx, now.Add(-backbone.DefaultReceiptRetention))
 		if err != nil || n != 7 {
 			t.Fatalf("pruned %d (%v), want 7", n, err)
@@ -231,10 +257,10 @@ func TestRetentionDeletesOldReceipts(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := receipts.Insert(ctx, w.db.Client, row); err != nil {
+		if err := receipts.Insert(ctx, w.db, row); err != nil {
 			t.Fatal(err)
 		}
-		w.start(&receipts.Indexer{Client: w.db.Client, Settings: streamindex.Settings{Retention: time.Hour, RetentionEvery: 20 * time.Millisecond}, Log: w.log()})
+		w.start(&receipts.Indexer{DB: w.db, Settings: streamindex.Settings{Retention: time.Hour, RetentionEvery: 20 * time.Millisecond}, Log: w.log()})
 		waitFor(t, func() bool { return len(w.rows()) == 1 }, func() string { return "old receipts not deleted" })
 		assertIDs(t, w.rows(), []string{young.GetId()})
 	})
@@ -290,7 +316,7 @@ func TestUnknownOutcomeIsKept(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := receipts.Insert(context.Background(), w.db.Client, row); err != nil {
+	if err := receipts.Insert(context.Background(), w.db, row); err != nil {
 		t.Fatal(err)
 	}
 	got, err := w.db.Client.Receipt.Get(viewer.System(context.Background()), row.ID)
@@ -309,7 +335,7 @@ func TestReceiptsAreTenantScoped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := receipts.Insert(ctx, w.db.Client, row); err != nil {
+	if err := receipts.Insert(ctx, w.db, row); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := w.db.Client.Receipt.Get(viewer.ForTenant(ctx, b), row.ID); !ent.IsNotFound(err) {
@@ -410,12 +436,12 @@ func TestByteLimits(t *testing.T) {
 			}
 			rows = append(rows, row)
 		}
-		if err := receipts.Insert(ctx, w.db.Client, rows...); err != nil {
+		if err := receipts.Insert(ctx, w.db, rows...); err != nil {
 			t.Fatal(err)
 		}
 		prune := func(max, maxUnverified float64, want int) {
 			t.Helper()
-			ix := &receipts.Indexer{Client: w.db.Client, Log: w.log(), Settings: streamindex.Settings{
+			ix := &receipts.Indexer{DB: w.db, Log: w.log(), Settings: streamindex.Settings{
 				MaxBytes: int64(max * float64(size)), MaxExpendableBytes: int64(maxUnverified * float64(size)), PruneBatchSize: 1}}
 			if n, err := ix.PruneBytes(ctx); err != nil || n != want {
 				t.Fatalf("pruned %d (%v), want %d", n, err, want)
@@ -431,7 +457,7 @@ func TestByteLimits(t *testing.T) {
 		prune(4.5, 0, 2)
 		assertIDs(t, w.rows(), verified)
 		// Then the oldest verified ones, by the retention job itself.
-		w.start(&receipts.Indexer{Client: w.db.Client, Log: w.log(), Settings: streamindex.Settings{
+		w.start(&receipts.Indexer{DB: w.db, Log: w.log(), Settings: streamindex.Settings{
 			Retention: 24 * time.Hour, RetentionEvery: 20 * time.Millisecond, MaxBytes: int64(2.5 * float64(size))}})
 		waitFor(t, func() bool { return len(w.rows()) == 2 }, func() string { return fmt.Sprintf("%d receipts left, want 2", len(w.rows())) })
 		assertIDs(t, w.rows(), verified[2:])

@@ -18,10 +18,10 @@ import (
 // first, and the rollup minutes that ended before it.
 func (t table) PruneBatch(ctx context.Context, cutoff time.Time, n int) (int, bool, error) {
 	ctx = viewer.System(ctx)
-	if _, err := stats.PruneReceipts(ctx, t.c, cutoff); err != nil {
+	if _, err := stats.PruneReceipts(ctx, t.db.Client, cutoff); err != nil {
 		return 0, false, err
 	}
-	ids, err := t.c.Receipt.Query().
+	ids, err := t.db.Client.Receipt.Query().
 		Where(receipt.ReceiveTimeLT(cutoff)).
 		Order(receipt.ByReceiveTime()).
 		Limit(n).
@@ -29,7 +29,7 @@ func (t table) PruneBatch(ctx context.Context, cutoff time.Time, n int) (int, bo
 	if err != nil || len(ids) == 0 {
 		return 0, false, err
 	}
-	deleted, err := t.c.Receipt.Delete().Where(receipt.IDIn(ids...)).Exec(ctx)
+	deleted, err := t.db.Client.Receipt.Delete().Where(receipt.IDIn(ids...)).Exec(ctx)
 	return deleted, len(ids) == n, err
 }
 
@@ -37,10 +37,10 @@ func (t table) PruneBatch(ctx context.Context, cutoff time.Time, n int) (int, bo
 // and those of unverified requests alone (streamindex.SizedTable).
 func (t table) Bytes(ctx context.Context) (all, unverified int64, err error) {
 	ctx = viewer.System(ctx)
-	if all, err = t.sumSize(ctx, t.c.Receipt.Query()); err != nil {
+	if all, err = t.sumSize(ctx, t.db.Client.Receipt.Query()); err != nil {
 		return 0, 0, err
 	}
-	unverified, err = t.sumSize(ctx, t.c.Receipt.Query().Where(receipt.Unverified(true)))
+	unverified, err = t.sumSize(ctx, t.db.Client.Receipt.Query().Where(receipt.Unverified(true)))
 	return all, unverified, err
 }
 
@@ -60,7 +60,7 @@ func (table) sumSize(ctx context.Context, q *ent.ReceiptQuery) (int64, error) {
 // Oldest returns at most n receipts, oldest first, those of unverified
 // requests only when unverified is set (streamindex.SizedTable).
 func (t table) Oldest(ctx context.Context, unverified bool, n int) ([]streamindex.Sized, error) {
-	q := t.c.Receipt.Query()
+	q := t.db.Client.Receipt.Query()
 	if unverified {
 		q = q.Where(receipt.Unverified(true))
 	}
@@ -78,5 +78,5 @@ func (t table) Oldest(ctx context.Context, unverified bool, n int) ([]streaminde
 
 // Delete deletes receipts by id (streamindex.SizedTable).
 func (t table) Delete(ctx context.Context, ids []uuid.UUID) (int, error) {
-	return t.c.Receipt.Delete().Where(receipt.IDIn(ids...)).Exec(viewer.System(ctx))
+	return t.db.Client.Receipt.Delete().Where(receipt.IDIn(ids...)).Exec(viewer.System(ctx))
 }

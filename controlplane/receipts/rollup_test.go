@@ -38,10 +38,10 @@ func TestRollupCountsEachReceiptOnce(t *testing.T) {
 		a := row(now, plugsv1.Receipt_OUTCOME_ACCEPTED, "")
 		b := row(now, plugsv1.Receipt_OUTCOME_REJECTED, "signature_invalid")
 		c := row(now, plugsv1.Receipt_OUTCOME_REJECTED, "signature_invalid")
-		if err := receipts.Insert(ctx, w.db.Client, old, a, b, a); err != nil {
+		if err := receipts.Insert(ctx, w.db, old, a, b, a); err != nil {
 			t.Fatal(err)
 		}
-		if err := receipts.Insert(ctx, w.db.Client, b, c); err != nil {
+		if err := receipts.Insert(ctx, w.db, b, c); err != nil {
 			t.Fatal(err)
 		}
 		counts := func() map[string]int64 {
@@ -68,7 +68,7 @@ func TestRollupCountsEachReceiptOnce(t *testing.T) {
 		if got := counts(); !maps.Equal(got, want) {
 			t.Fatalf("rollup %v, want %v", got, want)
 		}
-		ix := &receipts.Indexer{Client: w.db.Client, Settings: streamindex.Settings{PruneBatchSize: 10}, Log: w.log()}
+		ix := &receipts.Indexer{DB: w.db, Settings: streamindex.Settings{PruneBatchSize: 10}, Log: w.log()}
 		if _, err := ix.Prune(ctx, now.Add(-backbone.DefaultReceiptRetention)); err != nil {
 			t.Fatal(err)
 		}

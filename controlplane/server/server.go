@@ -327,15 +327,27 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	store.Watch(bg, cfg.DB, cfg.PollInterval, log)
 	// Without JetStream no receipt arrives, but those indexed before still
 	// age out, so the indexer runs either way.
-	indexer := &receipts.Indexer{Client: cfg.DB.Client, JS: cfg.JetStream, Log: log, Settings: streamindex.Settings{Retention: cfg.ReceiptRetention,
+	indexer := &receipts.Indexer{DB: cfg.DB, JS: cfg.JetStream, Log: log, Settings: streamindex.Settings{Retention: cfg.ReceiptRetention,
 		MaxBytes: cfg.ReceiptIndexMaxBytes, MaxExpendableBytes: cfg.UnverifiedReceiptIndexMaxBytes}}
 	// The delivery log is kept as long as receipts, like its stream.
-	attempts := &deliveries.Indexer{Client: cfg.DB.Client, JS: cfg.JetStream, Settings: streamindex.Settings{Retention: cfg.ReceiptRetention}, Log: log}
+	attempts := &deliveries.Indexer{DB: cfg.DB, JS: cfg.JetStream, Settings: streamindex.Settings{Retention: cfg.ReceiptRetention}, Log: log}
 	s.background.Add(5)
 	go func() { defer s.background.Done(); cache.Follow(bg, cfg.DB.Revisions) }()
 	go func() { defer s.background.Done(); status.Run(bg) }()
-	go func() { defer s.background.Done(); _ = indexer.Run(bg) }()
-	go func() { defer s.background.Done(); _ = attempts.Run(bg) }()
+	// An indexer's Run fails only when it is set up wrong (a database of
+	// a dialect it cannot write for): say so rather than index nothing.
+	go func() {
+		defer s.background.Done()
+		if err := indexer.Run(bg); err != nil {
+			log.Error("receipts not indexed", "error", err)
+		}
+	}()
+	go func() {
+		defer s.background.Done()
+		if err := attempts.Run(bg); err != nil {
+			log.Error("delivery attempts not indexed", "error", err)
+		}
+	}()
 	go func() { defer s.background.Done(); _ = replays.Run(bg) }()
 	go func() {
 		if err := gs.Serve(gl); err != nil {

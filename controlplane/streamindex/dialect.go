@@ -1,45 +1,24 @@
 package streamindex
 
 import (
-	"context"
 	"fmt"
-	"sync"
 
-	"github.com/plugshq/plugs/ent"
+	"entgo.io/ent/dialect"
 )
 
-// placeholders says, for each client InsertNew has seen, whether its
-// database takes numbered parameters ($1, PostgreSQL) rather than
-// anonymous ones (?, SQLite). SQLite reads $1 too, but looks each numbered
-// parameter up among those before it while parsing: for a statement of a
-// few thousand values that costs more than the insert.
-var placeholders sync.Map // *ent.Client → bool
-
-// numbered says whether c's database takes numbered parameters, asking it
-// once: only SQLite has sqlite_version(), and PostgreSQL has version().
-func numbered(ctx context.Context, c *ent.Client) (bool, error) {
-	if v, ok := placeholders.Load(c); ok {
-		return v.(bool), nil
+// numbered says whether a database of dialect (store.DB's) takes numbered
+// parameters ($1, PostgreSQL) rather than anonymous ones (?, SQLite).
+// SQLite reads $1 too, but looks each numbered parameter up among those
+// before it while parsing: for a statement of a few thousand values that
+// costs more than the insert. Any other dialect, an empty one included, is
+// an error rather than a guess: the wrong style is a statement PostgreSQL
+// refuses, or one SQLite takes longer to parse than to run.
+func numbered(d string) (bool, error) {
+	switch d {
+	case dialect.Postgres:
+		return true, nil
+	case dialect.SQLite:
+		return false, nil
 	}
-	probe := func(q string) bool {
-		rows, err := c.QueryContext(ctx, q)
-		if err != nil {
-			return false
-		}
-		defer rows.Close()
-		for rows.Next() {
-		}
-		return rows.Err() == nil
-	}
-	var num bool
-	switch {
-	case probe("SELECT sqlite_version()"):
-		num = false
-	case probe("SELECT version()"):
-		num = true
-	default:
-		return false, fmt.Errorf("streamindex: %w", ErrUnknownDatabase)
-	}
-	placeholders.Store(c, num)
-	return num, nil
+	return false, fmt.Errorf("streamindex: dialect %q: %w", d, ErrUnknownDialect)
 }

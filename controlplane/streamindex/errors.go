@@ -6,9 +6,13 @@ import "errors"
 // to none, and the database is never asked to store it.
 var ErrNoTenant = errors.New("streamindex: row without tenant")
 
-// ErrUnknownDatabase means the database answers neither as SQLite nor as
-// PostgreSQL (or does not answer).
-var ErrUnknownDatabase = errors.New("database is neither SQLite nor PostgreSQL, or unreachable")
+// ErrUnknownDialect means the database's dialect (store.DB.Dialect) is
+// neither SQLite nor PostgreSQL, or was left empty: the multi-row insert
+// would not know how to number its parameters.
+var ErrUnknownDialect = errors.New("database dialect is neither SQLite nor PostgreSQL")
+
+// ErrNoDatabase means a Service was run without its DB.
+var ErrNoDatabase = errors.New("streamindex: no database")
 
 // ErrNoRows means a message decoded into no rows at all (an empty batch):
 // nothing in it can be indexed, so it is terminated as malformed.

@@ -21,7 +21,9 @@ import (
 const maxInsertArgs = 30000
 
 // InsertNew stores the rows of a batch that are not stored yet, in one
-// transaction of c as the system viewer. mutation builds a row's create
+// transaction of db as the system viewer; db's Dialect says how the
+// statements number their parameters, and one that is neither SQLite nor
+// PostgreSQL is ErrUnknownDialect. mutation builds a row's create
 // mutation (the ent create builder's), whose fields are the columns of
 // table; the rows are written with multi-row INSERT ... ON CONFLICT (id)
 // DO NOTHING RETURNING id statements, and save is handed the rows the
@@ -34,18 +36,18 @@ const maxInsertArgs = 30000
 // The statements bypass ent's create path, so what its hooks and privacy
 // rules would enforce is checked here: every row names its tenant (the
 // system viewer may create rows of any tenant, never of none).
-func InsertNew[R any](ctx context.Context, c *ent.Client, table *schema.Table, rows []R, key func(R) uuid.UUID,
+func InsertNew[R any](ctx context.Context, db *store.DB, table *schema.Table, rows []R, key func(R) uuid.UUID,
 	mutation func(*ent.Client, R) ent.Mutation,
 	save func(context.Context, *ent.Client, []R) error,
 ) error {
 	if len(rows) == 0 {
 		return nil
 	}
-	ctx = viewer.System(ctx)
-	num, err := numbered(ctx, c)
+	num, err := numbered(db.Dialect)
 	if err != nil {
 		return err
 	}
+	ctx = viewer.System(ctx)
 	// Rows carried twice in a batch are inserted once.
 	seen := make(map[uuid.UUID]bool, len(rows))
 	unique := make([]R, 0, len(rows))
@@ -55,7 +57,7 @@ func InsertNew[R any](ctx context.Context, c *ent.Client, table *schema.Table, r
 			unique = append(unique, r)
 		}
 	}
-	return store.WithTx(ctx, c, func(tx *ent.Tx) error {
+	return store.WithTx(ctx, db.Client, func(tx *ent.Tx) error {
 		client := tx.Client()
 		per := max(1, maxInsertArgs/len(table.Columns))
 		stored := make(map[uuid.UUID]bool, len(unique))

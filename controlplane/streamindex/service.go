@@ -7,7 +7,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/plugshq/plugs/ent"
+	"github.com/plugshq/plugs/controlplane/store"
 )
 
 // Kind is what one package keeps with an Indexer: the receipts, the
@@ -16,8 +16,8 @@ import (
 type Kind[R any] interface {
 	// Spec says which stream, consumer and names.
 	Spec() Spec
-	// Table is the package's table on c.
-	Table(c *ent.Client) Table[R]
+	// Table is the package's table in db.
+	Table(db *store.DB) Table[R]
 }
 
 // Spec is what tells one kind's indexer from another's, its table aside.
@@ -39,9 +39,10 @@ type Spec struct {
 // Service indexes one kind's stream and applies its retention: what a
 // package exports as its Indexer. Set the fields before Run.
 type Service[R any, K Kind[R]] struct {
-	// Client is the control plane's database; the indexer acts as the
-	// system viewer, across tenants.
-	Client *ent.Client
+	// DB is the control plane's database, required: its Dialect says how
+	// the inserts are written. The indexer acts as the system viewer,
+	// across tenants.
+	DB *store.DB
 	// JS reaches the backbone. Nil runs the retention job alone: rows
 	// indexed before still age out.
 	JS jetstream.JetStream
@@ -54,11 +55,19 @@ type Service[R any, K Kind[R]] struct {
 }
 
 // Run indexes and prunes until ctx is done or Stop is called, and returns
-// nil then; the kind's ErrRunning when the indexer is already running.
-// Failures to reach JetStream or the database are logged and retried. The
-// streams are created by the data planes: until one has, Run waits for
-// the kind's stream.
+// nil then; the kind's ErrRunning when the indexer is already running, and
+// ErrNoDatabase or ErrUnknownDialect at once when DB is missing or of a
+// dialect the inserts cannot be written for (retried, they would fail
+// forever). Failures to reach JetStream or the database are logged and
+// retried. The streams are created by the data planes: until one has, Run
+// waits for the kind's stream.
 func (s *Service[R, K]) Run(ctx context.Context) error {
+	if s.DB == nil {
+		return ErrNoDatabase
+	}
+	if _, err := numbered(s.DB.Dialect); err != nil {
+		return err
+	}
 	if !s.runner.Run(ctx, s.indexer().Run) {
 		var k K
 		return k.Spec().ErrRunning
@@ -90,7 +99,7 @@ func (s *Service[R, K]) indexer() *Indexer[R] {
 		settings.Retention = spec.DefaultRetention
 	}
 	return &Indexer[R]{
-		Table:       k.Table(s.Client),
+		Table:       k.Table(s.DB),
 		JS:          s.JS,
 		Stream:      spec.Stream,
 		Consumer:    spec.Consumer,
