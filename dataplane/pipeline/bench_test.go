@@ -148,3 +148,58 @@ func BenchmarkHandle(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkVerifyFilterMapSpread is BenchmarkVerifyFilterMap with the
+// requests spread round-robin over many sources, each with its own secret:
+// what a data plane holding 10,000 active sources does per webhook, each
+// source's verifier state cold when its next request comes.
+func BenchmarkVerifyFilterMapSpread(b *testing.B) {
+	for _, n := range []int{1, 10_000} {
+		b.Run(fmt.Sprintf("sources=%d", n), func(b *testing.B) {
+			tpl, err := templates.MustBuiltin().Get("stripe")
+			if err != nil {
+				b.Fatal(err)
+			}
+			now := time.Unix(1700000000, 0)
+			body := stripeEvent()
+			srcs := make([]*snapshot.Source, n)
+			headers := make([]http.Header, n)
+			for i := range srcs {
+				secret := fmt.Sprintf("whsec_bench_%08d", i)
+				sc := &plugsv1.SourceConfig{
+					Id: fmt.Sprintf("0192d1a0-0000-7000-8000-%012d", i), TenantId: "t", Status: plugsv1.Source_STATUS_ACTIVE,
+					SignatureScheme: tpl.GetSignatureScheme(), FieldMappings: tpl.GetFieldMappings(),
+					EventFilter: &plugsv1.EventFilter{EventTypes: []string{"customer.subscription.*", "invoice.*"}},
+					Secrets:     []*plugsv1.SigningSecret{{Id: "s", Value: []byte(secret)}},
+				}
+				if srcs[i], err = snapshot.Compile(sc); err != nil {
+					b.Fatal(err)
+				}
+				signed, err := verify.Sign(tpl.GetSignatureScheme(), secret, verify.Message{Body: body, ContentType: "application/json"}, now)
+				if err != nil {
+					b.Fatal(err)
+				}
+				headers[i] = signed.Header
+			}
+			var doc payload.Doc
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				src, h := srcs[i], headers[i]
+				if i++; i == n {
+					i = 0
+				}
+				doc.Reset(body, "application/json")
+				req := verify.Request{Method: "POST", Header: h, Body: &doc}
+				if err := src.Verifier.Verify(&req, verify.Options{Now: now}); err != nil {
+					b.Fatal(err)
+				}
+				ev := plugsv1.UsageEvent{}
+				if _, err := src.Mapper.Map(mapping.Input{Body: &doc, Header: h, ReceiveTime: now}, &ev); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

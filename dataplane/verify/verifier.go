@@ -14,6 +14,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"hash"
 	"net/textproto"
 	"strings"
 	"sync"
@@ -97,8 +98,6 @@ type Verifier struct {
 	// confirms is set when a handshake visits a confirmation URL
 	// (confirm.go).
 	confirms bool
-
-	states sync.Pool // *state
 }
 
 type part struct {
@@ -122,11 +121,16 @@ type key struct {
 	value  []byte
 	pub    ed25519.PublicKey
 	expire time.Time // zero: never
-	macs   sync.Pool // hash.Hash keyed with raw
+	macs   macPool   // hash.Hash keyed with raw
 	// pubs are the keys of public-key and token schemes whose secrets are
 	// keys.
 	pubs []publicKey
 }
+
+// states pools the scratch space of verifications. It is shared by every
+// verifier: nothing in it belongs to a scheme, and a pool per verifier would
+// be empty whenever a source among thousands gets its next request.
+var states = sync.Pool{New: func() any { return &state{scratch: make([]byte, 0, 512)} }}
 
 // state is the scratch space of one verification, pooled.
 type state struct {
@@ -156,7 +160,6 @@ func Compile(scheme *plugsv1.SignatureScheme, secrets []*plugsv1.SigningSecret) 
 		token:         canonical(scheme.GetTokenHeader()),
 		idHeader:      canonical(scheme.GetIdHeader()),
 	}
-	v.states.New = func() any { return &state{scratch: make([]byte, 0, 512)} }
 	if st := scheme.GetStructured(); proto.Size(st) > 0 {
 		if st.GetItemSeparator() == "" || st.GetKeyValueSeparator() == "" || st.GetSignatureKey() == "" {
 			return nil, fmt.Errorf("%w: structured header needs item and key/value separators and a signature key", ErrInvalidScheme)
@@ -318,7 +321,7 @@ func Compile(scheme *plugsv1.SignatureScheme, secrets []*plugsv1.SigningSecret) 
 		}
 		if newHash != nil {
 			raw := kk.raw
-			kk.macs.New = func() any { return hmac.New(newHash, raw) }
+			kk.macs.newMAC = func() hash.Hash { return hmac.New(newHash, raw) }
 		}
 		v.keys = append(v.keys, kk)
 	}

@@ -88,8 +88,8 @@ func (v *Verifier) verify(req *Request, opts Options) error {
 	case plugsv1.SignatureScheme_ALGORITHM_JWT:
 		return v.verifyJWT(req, opts)
 	}
-	st := v.states.Get().(*state)
-	defer v.states.Put(st)
+	st := states.Get().(*state)
+	defer states.Put(st)
 	st.n = 0
 
 	tsText, err := v.collectAll(req, func(sig string) bool { return v.add(st, sig) })
@@ -427,12 +427,15 @@ func (v *Verifier) check(st *state, k *key, req *Request, ts string) (bool, erro
 		}
 		return false, nil
 	}
-	pool := &k.macs
+	var h hash.Hash
 	if v.plain {
-		pool = &v.digests
+		h = v.digests.Get().(hash.Hash)
+		defer v.digests.Put(h)
+	} else {
+		m := k.macs.get()
+		defer k.macs.put(m)
+		h = m.h
 	}
-	h := pool.Get().(hash.Hash)
-	defer pool.Put(h)
 	h.Reset()
 	if err := v.writeMessage(h, st, req, ts, k.raw); err != nil {
 		return false, err
