@@ -2,7 +2,6 @@ package receipts
 
 import (
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -130,7 +129,7 @@ func (row Row) create(c *ent.Client) *ent.ReceiptCreate {
 		SetBodyTruncated(r.GetBodyTruncated()).
 		SetTest(r.GetTest()).
 		SetBodySize(r.GetBodySize()).
-		SetBodySha256(text(r.GetBodySha256())).
+		SetBodySha256(streamindex.Text(r.GetBodySha256())).
 		SetUnverified(r.GetUnverified()).
 		SetItemCount(r.GetItemCount()).
 		SetItems(storedItems(r.GetItems())).
@@ -157,13 +156,6 @@ func storedItems(items []*plugsv1.ReceiptItem) []schema.ReceiptItem {
 		}
 	}
 	return out
-}
-
-// text makes a string storable everywhere: PostgreSQL refuses NUL in text
-// and in jsonb, and a sender controls much of what a receipt quotes. The
-// raw bytes of the body are kept as they are.
-func text(s string) string {
-	return strings.ReplaceAll(s, "\x00", "\uFFFD")
 }
 
 // ToProto renders a stored receipt. Headers, body and a batch's items are
