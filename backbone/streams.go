@@ -99,6 +99,24 @@ func UnverifiedReceiptSubject(tenantID, sourceID string) string {
 	return "plugs.unverified-receipts." + tenantID + "." + sourceID
 }
 
+// receiptBatchToken takes a source id's place in the subject of a batch of
+// receipts of several sources; source ids are UUIDs, so no source's
+// subject is a batch's.
+const receiptBatchToken = "batch"
+
+// ReceiptBatchSubject is where a batch of receipts of several of a
+// tenant's sources is published (a batch of one source's receipts goes to
+// that source's subject). Without it, load spread over many sources would
+// make every batch a single receipt. Readers of one source's receipts
+// read this subject too, keeping that source's.
+func ReceiptBatchSubject(tenantID string) string { return ReceiptSubject(tenantID, receiptBatchToken) }
+
+// UnverifiedReceiptBatchSubject is ReceiptBatchSubject for receipts of
+// requests that did not pass verification.
+func UnverifiedReceiptBatchSubject(tenantID string) string {
+	return UnverifiedReceiptSubject(tenantID, receiptBatchToken)
+}
+
 // AttemptsStream holds the delivery log: an entry per request a data
 // plane made to a destination (several of one destination to a message
 // under load, see BatchHeader), published off the delivery path; the

@@ -91,11 +91,60 @@ func TestRawReadsBatches(t *testing.T) {
 	quiet(t, r)
 }
 
-// Receipts of different sources are never published in one message.
+// Receipts of different tenants, or of verified and unverified requests,
+// are never published in one message.
 func TestPublishBatchRefusesMixedSubjects(t *testing.T) {
 	conn := backboneConn(t)
-	err := receipts.PublishBatch(context.Background(), conn.JS, []*plugsv1.Receipt{accepted(tenant, srcA, "a"), accepted(tenant, srcB, "b")})
-	if !errors.Is(err, receipts.ErrMixedBatch) {
-		t.Fatalf("a batch of two sources: %v", err)
+	for name, rcs := range map[string][]*plugsv1.Receipt{
+		"two tenants":             {accepted(tenant, srcA, "a"), accepted(otherTenant, srcA, "b")},
+		"verified and unverified": {accepted(tenant, srcA, "a"), {Id: uuid.NewString(), TenantId: tenant, SourceId: srcA, Unverified: true}},
+	} {
+		if err := receipts.PublishBatch(context.Background(), conn.JS, rcs); !errors.Is(err, receipts.ErrMixedBatch) {
+			t.Fatalf("a batch of %s: %v", name, err)
+		}
+	}
+}
+
+// Receipts of several of a tenant's sources share one message on the
+// tenant's batch subject; a session reads those of its own sources out of
+// it and no other's, not even one of another tenant slipped into it.
+func TestRawReadsTenantBatches(t *testing.T) {
+	conn := backboneConn(t)
+	f := &listenfeed.Feed{JS: conn.JS}
+	open := func(q api.ListenQuery) api.ListenReader {
+		r, err := f.Open(context.Background(), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(r.Close)
+		return r
+	}
+	ra := open(api.ListenQuery{TenantID: tenant, SourceIDs: []string{srcA}, Raw: true})
+	rb := open(api.ListenQuery{TenantID: tenant, SourceIDs: []string{srcB}, Raw: true})
+	rab := open(api.ListenQuery{TenantID: tenant, SourceIDs: []string{srcA, srcB}, Raw: true})
+	ro := open(api.ListenQuery{TenantID: otherTenant, SourceIDs: []string{srcA}, Raw: true})
+	batch(t, conn, accepted(tenant, srcA, "a_0"), accepted(tenant, srcB, "b_0"), accepted(tenant, srcA, "a_1"))
+	forged := &plugsv1.ReceiptBatch{Receipts: []*plugsv1.Receipt{accepted(otherTenant, srcA, "other_tenant"), accepted(tenant, srcB, "b_1")}}
+	data, err := proto.Marshal(forged)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := nats.NewMsg(backbone.ReceiptBatchSubject(tenant))
+	m.Data = data
+	m.Header.Set(backbone.BatchHeader, "2")
+	if _, err := conn.JS.PublishMsg(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+	if got := read(t, ra, 2); fmt.Sprint(got) != "[a_0 a_1]" {
+		t.Fatalf("srcA read %v", got)
+	}
+	if got := read(t, rb, 2); fmt.Sprint(got) != "[b_0 b_1]" {
+		t.Fatalf("srcB read %v", got)
+	}
+	if got := read(t, rab, 4); fmt.Sprint(got) != "[a_0 b_0 a_1 b_1]" {
+		t.Fatalf("both read %v", got)
+	}
+	for _, r := range []api.ListenReader{ra, rb, rab, ro} {
+		quiet(t, r)
 	}
 }

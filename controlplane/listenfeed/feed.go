@@ -45,12 +45,19 @@ func (f *Feed) Open(ctx context.Context, q api.ListenQuery) (api.ListenReader, e
 	if q.Raw {
 		stream, kind = backbone.ReceiptsStream, streamReceipts
 	}
+	sources := make(map[string]bool, len(q.SourceIDs))
 	for _, id := range q.SourceIDs {
+		sources[id] = true
 		if q.Raw {
 			subjects = append(subjects, backbone.ReceiptSubject(q.TenantID, id))
 		} else {
 			subjects = append(subjects, backbone.SourceEventsFilter(id))
 		}
+	}
+	if q.Raw && len(subjects) > 0 {
+		// Receipts of several of the tenant's sources share a message on
+		// its batch subject; the reader keeps those of the sources asked.
+		subjects = append(subjects, backbone.ReceiptBatchSubject(q.TenantID))
 	}
 	var resume position
 	if q.Resume != "" {
@@ -71,7 +78,7 @@ func (f *Feed) Open(ctx context.Context, q api.ListenQuery) (api.ListenReader, e
 	// waiting for the stream to reach it would skip what comes first.
 	last := s.CachedInfo().State.LastSeq
 	after := last
-	r := &reader{js: f.JS, stream: stream, kind: kind, tenant: q.TenantID, log: f.log()}
+	r := &reader{js: f.JS, stream: stream, kind: kind, tenant: q.TenantID, sources: sources, log: f.log()}
 	switch {
 	case q.Resume == "":
 	case resume.done > 0 && resume.seq <= last:

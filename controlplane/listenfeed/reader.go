@@ -20,7 +20,10 @@ type reader struct {
 	stream string
 	kind   string
 	tenant string
-	log    *slog.Logger
+	// sources are the source ids read, whose receipts are kept from a
+	// batch on the tenant's batch subject.
+	sources map[string]bool
+	log     *slog.Logger
 	// cons and iter are nil when there is nothing to read.
 	cons jetstream.Consumer
 	iter jetstream.MessagesContext
@@ -82,8 +85,10 @@ func (r *reader) Next(ctx context.Context) (*plugsv1.ListenEvent, error) {
 // receipts reads the receipts a message of the receipts stream carries:
 // one, or a batch (backbone.BatchHeader). Those not filed under the
 // message's subject are left out: the subject is what the consumer
-// filters on, so a receipt of another source must never ride on it. A
-// message that cannot be read gives none.
+// filters on, so a receipt of another source must never ride on it. On
+// the tenant's batch subject, which carries receipts of several of its
+// sources, those of the tenant's sources asked for are kept. A message
+// that cannot be read gives none.
 func (r *reader) receipts(msg jetstream.Msg) []*plugsv1.Receipt {
 	var rcs []*plugsv1.Receipt
 	if msg.Headers().Get(backbone.BatchHeader) != "" {
@@ -101,8 +106,13 @@ func (r *reader) receipts(msg jetstream.Msg) []*plugsv1.Receipt {
 		}
 		rcs = []*plugsv1.Receipt{rc}
 	}
+	shared := msg.Subject() == backbone.ReceiptBatchSubject(r.tenant)
 	for i, rc := range rcs {
-		if backbone.ReceiptSubject(rc.GetTenantId(), rc.GetSourceId()) != msg.Subject() {
+		mine := backbone.ReceiptSubject(rc.GetTenantId(), rc.GetSourceId()) == msg.Subject()
+		if shared {
+			mine = rc.GetTenantId() == r.tenant && r.sources[rc.GetSourceId()]
+		}
+		if !mine {
 			// Keep the positions, which cursors count in; drop the receipt.
 			rcs[i] = nil
 		}

@@ -29,8 +29,10 @@ func (w *world) streamMsgs(stream string) uint64 {
 	return info.State.Msgs
 }
 
-// A burst of receipts, recorded as a data plane records them, is stored
-// in fewer messages than receipts and indexed a row each, among single
+// A burst of receipts of three sources, recorded as a data plane records
+// them, is stored in fewer messages than receipts (several sources to a
+// message, on the tenant's batch subject) and indexed a row each, under
+// its own source, among single
 // receipts published as before batches; a receipt carried again by
 // another batch, or by a batch published again, is still one row.
 func TestIndexesBatches(t *testing.T) {
@@ -40,9 +42,11 @@ func TestIndexesBatches(t *testing.T) {
 		tenant := uuid.New()
 		sources := []uuid.UUID{uuid.New(), uuid.New(), uuid.New()}
 		want := map[string]bool{}
+		source := map[string]uuid.UUID{}
 		for i := range 600 {
 			r := newReceipt(tenant, sources[i%3], time.Now())
 			want[r.GetId()] = true
+			source[r.GetId()] = sources[i%3]
 			if !rec.Record(r) {
 				t.Fatal("receipt dropped")
 			}
@@ -77,6 +81,9 @@ func TestIndexesBatches(t *testing.T) {
 			if !want[r.ID.String()] {
 				t.Fatalf("row %s not published", r.ID)
 			}
+			if s, ok := source[r.ID.String()]; ok && r.SourceID != s {
+				t.Fatalf("row %s of source %s, published for %s", r.ID, r.SourceID, s)
+			}
 			delete(want, r.ID.String())
 		}
 		if len(want) != 0 || len(w.rows()) != len(rows) {
@@ -86,12 +93,13 @@ func TestIndexesBatches(t *testing.T) {
 }
 
 // A batch that does not decode, or holds one receipt filed under another
-// tenant's subject, is terminated whole; its neighbours are indexed.
+// tenant's subject (a source's, or the tenant's batch subject), is
+// terminated whole; its neighbours are indexed.
 func TestMalformedBatchesAreTerminated(t *testing.T) {
 	w := newWorld(t, "sqlite", true)
 	tenant, src := uuid.New(), uuid.New()
 	subject := backbone.ReceiptSubject(tenant.String(), src.String())
-	publishBatch := func(data []byte) {
+	publishOn := func(subject string, data []byte) {
 		m := nats.NewMsg(subject)
 		m.Data = data
 		m.Header.Set(backbone.BatchHeader, "2")
@@ -99,6 +107,7 @@ func TestMalformedBatchesAreTerminated(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	publishBatch := func(data []byte) { publishOn(subject, data) }
 	publishBatch([]byte{0xff, 0xff, 0xff})
 	mixed, err := proto.Marshal(&plugsv1.ReceiptBatch{Receipts: []*plugsv1.Receipt{
 		newReceipt(tenant, src, time.Now()), newReceipt(uuid.New(), src, time.Now())}})
@@ -106,6 +115,12 @@ func TestMalformedBatchesAreTerminated(t *testing.T) {
 		t.Fatal(err)
 	}
 	publishBatch(mixed)
+	otherTenant, err := proto.Marshal(&plugsv1.ReceiptBatch{Receipts: []*plugsv1.Receipt{
+		newReceipt(tenant, src, time.Now()), newReceipt(uuid.New(), uuid.New(), time.Now())}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	publishOn(backbone.ReceiptBatchSubject(tenant.String()), otherTenant)
 	empty, _ := proto.Marshal(&plugsv1.ReceiptBatch{})
 	publishBatch(empty)
 	good := []*plugsv1.Receipt{newReceipt(tenant, src, time.Now()), newReceipt(tenant, src, time.Now())}
@@ -115,8 +130,8 @@ func TestMalformedBatchesAreTerminated(t *testing.T) {
 	w.start(w.indexer())
 	w.waitRows(2)
 	w.waitSettled()
-	if n := strings.Count(w.logs.String(), "receipt cannot be indexed; dropped"); n != 3 {
-		t.Fatalf("%d malformed messages logged, want 3:\n%s", n, w.logs)
+	if n := strings.Count(w.logs.String(), "receipt cannot be indexed; dropped"); n != 4 {
+		t.Fatalf("%d malformed messages logged, want 4:\n%s", n, w.logs)
 	}
 }
 

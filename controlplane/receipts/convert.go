@@ -68,8 +68,14 @@ func DecodeMsg(subject string, header nats.Header, data []byte, published time.T
 		func(r *plugsv1.Receipt) (Row, error) { return decoded(subject, r, published) })
 }
 
-// decoded checks a receipt read from a message on subject.
+// decoded checks a receipt read from a message on subject. A receipt of a
+// batch on its tenant's batch subject (backbone.ReceiptBatchSubject) is
+// checked as if on its own source's subject: the batch subject names its
+// tenant, so a receipt of another tenant is still refused.
 func decoded(subject string, r *plugsv1.Receipt, published time.Time) (Row, error) {
+	if r.GetTenantId() != "" && subject == batchSubject(r)(r.GetTenantId()) {
+		subject = receiptSubject(r)(r.GetTenantId(), r.GetSourceId())
+	}
 	ids, err := streamindex.ParseIDs(subject, receiptSubject(r), r.GetId(), r.GetTenantId(), "source_id", r.GetSourceId())
 	if err != nil {
 		return Row{}, fmt.Errorf("%w: %w", ErrMalformed, err)
@@ -201,6 +207,15 @@ func ToProto(r *ent.Receipt, full bool) *plugsv1.Receipt {
 		out.Body = r.Body
 	}
 	return out
+}
+
+// batchSubject is how the data planes name the subject of a batch of r's
+// tenant's receipts of several sources.
+func batchSubject(r *plugsv1.Receipt) func(tenantID string) string {
+	if r.GetUnverified() {
+		return backbone.UnverifiedReceiptBatchSubject
+	}
+	return backbone.ReceiptBatchSubject
 }
 
 // receiptSubject is how the data planes name the subject of r: receipts

@@ -56,7 +56,7 @@ func New(js jetstream.JetStream, size int, log *slog.Logger) *Recorder {
 		return spool.Options[*plugsv1.Receipt]{What: what, Size: size, Log: log,
 			MaxBytes: maxBytes,
 			Bytes:    func(rc *plugsv1.Receipt) int64 { return int64(proto.Size(rc)) },
-			Group:    func(rc *plugsv1.Receipt) string { return subject(rc) },
+			Group:    func(rc *plugsv1.Receipt) string { return batchSubject(rc) },
 			Attrs: func(rc *plugsv1.Receipt) []any {
 				return []any{"receipt", rc.GetId(), "source", rc.GetSourceId()}
 			}}
@@ -118,12 +118,13 @@ func Publish(ctx context.Context, js jetstream.JetStream, rc *plugsv1.Receipt) e
 	return err
 }
 
-// PublishBatch stores receipts of one subject (one source, all verified or
-// none) in one message, a plugs.v1.ReceiptBatch marked with
-// backbone.BatchHeader, and waits for the confirmation. The message id
-// derives from the receipts' ids, so a batch retried after a lost
-// confirmation is stored once. A single receipt is published as Publish
-// does.
+// PublishBatch stores receipts of one tenant, all verified or none, in one
+// message, a plugs.v1.ReceiptBatch marked with backbone.BatchHeader, and
+// waits for the confirmation: on their source's subject when they are all
+// of one source, else on the tenant's batch subject
+// (backbone.ReceiptBatchSubject). The message id derives from the
+// receipts' ids, so a batch retried after a lost confirmation is stored
+// once. A single receipt is published as Publish does.
 func PublishBatch(ctx context.Context, js jetstream.JetStream, rcs []*plugsv1.Receipt) error {
 	switch len(rcs) {
 	case 0:
@@ -132,9 +133,13 @@ func PublishBatch(ctx context.Context, js jetstream.JetStream, rcs []*plugsv1.Re
 		return Publish(ctx, js, rcs[0])
 	}
 	ids := make([]string, len(rcs))
+	to := subject(rcs[0])
 	for i, rc := range rcs {
-		if subject(rc) != subject(rcs[0]) {
-			return fmt.Errorf("%w: %s and %s", ErrMixedBatch, subject(rcs[0]), subject(rc))
+		if batchSubject(rc) != batchSubject(rcs[0]) {
+			return fmt.Errorf("%w: %s and %s", ErrMixedBatch, batchSubject(rcs[0]), batchSubject(rc))
+		}
+		if subject(rc) != to {
+			to = batchSubject(rc)
 		}
 		ids[i] = rc.GetId()
 	}
@@ -142,20 +147,29 @@ func PublishBatch(ctx context.Context, js jetstream.JetStream, rcs []*plugsv1.Re
 	if err != nil {
 		return err
 	}
-	msg := &nats.Msg{Subject: subject(rcs[0]), Data: data, Header: nats.Header{}}
+	msg := &nats.Msg{Subject: to, Data: data, Header: nats.Header{}}
 	msg.Header.Set(nats.MsgIdHdr, backbone.BatchMsgID(ids))
 	msg.Header.Set(backbone.BatchHeader, strconv.Itoa(len(rcs)))
 	_, err = js.PublishMsg(ctx, msg, jetstream.WithExpectStream(stream(rcs[0])))
 	return err
 }
 
-// subject is where a receipt is published: its tenant's source, verified
-// or not.
+// subject is where a receipt is published alone, or with others of its
+// source: its tenant's source, verified or not.
 func subject(rc *plugsv1.Receipt) string {
 	if rc.GetUnverified() {
 		return backbone.UnverifiedReceiptSubject(rc.GetTenantId(), rc.GetSourceId())
 	}
 	return backbone.ReceiptSubject(rc.GetTenantId(), rc.GetSourceId())
+}
+
+// batchSubject is where a receipt is published with others of its tenant's
+// sources: the receipts that may share a publish.
+func batchSubject(rc *plugsv1.Receipt) string {
+	if rc.GetUnverified() {
+		return backbone.UnverifiedReceiptBatchSubject(rc.GetTenantId())
+	}
+	return backbone.ReceiptBatchSubject(rc.GetTenantId())
 }
 
 // stream is the stream of a receipt's subject.
