@@ -44,6 +44,13 @@ func SQLitePath(dataDir string) string { return filepath.Join(dataDir, "plugs.db
 // so concurrent writers queue instead of failing. Temporary files, such as
 // the statement journal a multi-row insert of receipts outgrows memory with,
 // stay in memory: on disk each was created, written and removed per batch.
+//
+// The WAL is checkpointed every 16,000 pages (64 MiB at 4 KiB pages) rather
+// than SQLite's 1,000: the receipts index rewrites the same index leaves in
+// commit after commit, and a checkpoint copies each page once however many
+// frames it has, so fewer checkpoints copy less (BenchmarkInsert: 0.8× the
+// CPU per receipt spread over 10,000 sources, about 0.95× for one). The file
+// is cut back to 64 MiB after a checkpoint that a long reader let grow it.
 func SQLiteURL(path string) string {
 	q := url.Values{}
 	q.Add("_pragma", "foreign_keys(1)")
@@ -51,6 +58,8 @@ func SQLiteURL(path string) string {
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "synchronous(NORMAL)")
 	q.Add("_pragma", "temp_store(MEMORY)")
+	q.Add("_pragma", "wal_autocheckpoint(16000)")
+	q.Add("_pragma", "journal_size_limit(67108864)")
 	q.Set("_txlock", "immediate")
 	return "file:" + path + "?" + q.Encode()
 }
