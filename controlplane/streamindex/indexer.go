@@ -33,10 +33,11 @@ const (
 	DefaultPruneBatchSize = 1000
 	// DefaultCommitEvery is the least time between two inserts of one
 	// feed. Under load, messages arriving meanwhile go into the same
-	// transaction: each commit rewrites the index pages it touched and
-	// updates the rollups once, so 50 ms of rows in one commit cost a
-	// fraction of the same rows in dozens. An idle feed's message is
-	// indexed at once.
+	// transaction, which writes the index pages its rows share and
+	// upserts their rollups once. The rows themselves cost most, so the
+	// saving is modest (BenchmarkInsert: 104 µs a receipt at 500 rows a
+	// transaction, 114 µs at 6). An idle feed's message is indexed at
+	// once.
 	DefaultCommitEvery = 50 * time.Millisecond
 	// DefaultRetryDelay is the wait before setting up the consumer again,
 	// and before a message whose insert failed is delivered again.
