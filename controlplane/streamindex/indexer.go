@@ -270,40 +270,48 @@ func (ix *Indexer[R]) consume(ctx context.Context, f Feed) error {
 		case <-cc.Closed():
 			return errConsumeClosed
 		case m := <-msgs:
-			batch, bytes := []jetstream.Msg{m}, len(m.Data())
-			full := func() bool { return len(batch) >= size || bytes >= maxBatchBytes }
-		fill:
-			for !full() {
-				select {
-				case m := <-msgs:
-					batch = append(batch, m)
-					bytes += len(m.Data())
-				default:
-					break fill
-				}
-			}
-			// Too soon after the last insert: gather what arrives until
-			// CommitEvery has passed since it, or the batch is full.
-			if wait := every - time.Since(last); wait > 0 && !full() {
-				t := time.NewTimer(wait)
-			gather:
-				for !full() {
-					select {
-					case m := <-msgs:
-						batch = append(batch, m)
-						bytes += len(m.Data())
-					case <-t.C:
-						break gather
-					case <-ctx.Done():
-						break gather
-					}
-				}
-				t.Stop()
-			}
+			// What has arrived meanwhile joins m; too soon after the last
+			// insert, so does what arrives until CommitEvery has passed
+			// since it.
+			batch := gather(ctx, m, msgs, size, every-time.Since(last))
 			last = time.Now()
 			ix.index(ctx, batch)
 		}
 	}
+}
+
+// gather is first and the messages that join it from msgs, up to size of
+// them or maxBatchBytes: those already waiting, and for wait (when
+// positive) those that arrive meanwhile.
+func gather(ctx context.Context, first jetstream.Msg, msgs <-chan jetstream.Msg, size int, wait time.Duration) []jetstream.Msg {
+	batch, bytes := []jetstream.Msg{first}, len(first.Data())
+	var until <-chan time.Time
+	if wait > 0 {
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		until = t.C
+	}
+	for len(batch) < size && bytes < maxBatchBytes {
+		var m jetstream.Msg
+		if until == nil {
+			select {
+			case m = <-msgs:
+			default:
+				return batch
+			}
+		} else {
+			select {
+			case m = <-msgs:
+			case <-until:
+				return batch
+			case <-ctx.Done():
+				return batch
+			}
+		}
+		batch = append(batch, m)
+		bytes += len(m.Data())
+	}
+	return batch
 }
 
 // pending is one row to insert and the messages that carried it: a row

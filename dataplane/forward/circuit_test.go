@@ -24,15 +24,7 @@ import (
 func TestCircuitHoldsTheBacklogOfADestinationThatIsDown(t *testing.T) {
 	const events, probeBackoff = 300, 50 * time.Millisecond
 	e := newEnv(t)
-	r := newReceiver(t, []byte("k"), "")
-	var down atomic.Bool
-	down.Store(true)
-	r.answer = func(int, http.ResponseWriter, *http.Request) int {
-		if down.Load() {
-			return http.StatusServiceUnavailable
-		}
-		return http.StatusOK
-	}
+	r, down := newDownReceiver(t, []byte("k"))
 	d := destination("d1", "t1", r, "k")
 	d.MaxConcurrency = 10
 	// Without the circuit, 10 attempts 10 to 50 ms apart would be spent
@@ -166,15 +158,7 @@ func TestCircuitProbesAtOnceAfterAChange(t *testing.T) {
 // destination answers.
 func TestCircuitOpeningLosesNoDelivery(t *testing.T) {
 	e := newEnv(t)
-	r := newReceiver(t, []byte("k"), "")
-	var down atomic.Bool
-	down.Store(true)
-	r.answer = func(int, http.ResponseWriter, *http.Request) int {
-		if down.Load() {
-			return http.StatusServiceUnavailable
-		}
-		return http.StatusOK
-	}
+	r, down := newDownReceiver(t, []byte("k"))
 	d := destination("d1", "t1", r, "k")
 	d.MaxConcurrency = 10
 	d.RetryPolicy.MaxAttempts = 2

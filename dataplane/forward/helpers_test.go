@@ -270,6 +270,21 @@ func newReceiver(t *testing.T, key []byte, hub string) *receiver {
 	return r
 }
 
+// newDownReceiver is a receiver that answers 503 while down is set, as it
+// is at first, and as newReceiver's does after.
+func newDownReceiver(t *testing.T, key []byte) (*receiver, *atomic.Bool) {
+	r := newReceiver(t, key, "")
+	down := &atomic.Bool{}
+	down.Store(true)
+	r.answer = func(int, http.ResponseWriter, *http.Request) int {
+		if down.Load() {
+			return http.StatusServiceUnavailable
+		}
+		return http.StatusOK
+	}
+	return r, down
+}
+
 func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
 	n := int(r.requests.Add(1))
 	cur := r.inFlight.Add(1)

@@ -132,16 +132,19 @@ func PublishBatch(ctx context.Context, js jetstream.JetStream, rcs []*plugsv1.Re
 	case 1:
 		return Publish(ctx, js, rcs[0])
 	}
+	first := rcs[0]
 	ids := make([]string, len(rcs))
-	to := subject(rcs[0])
+	oneSource := true
 	for i, rc := range rcs {
-		if batchSubject(rc) != batchSubject(rcs[0]) {
-			return fmt.Errorf("%w: %s and %s", ErrMixedBatch, batchSubject(rcs[0]), batchSubject(rc))
+		if rc.GetTenantId() != first.GetTenantId() || rc.GetUnverified() != first.GetUnverified() {
+			return fmt.Errorf("%w: %s and %s", ErrMixedBatch, batchSubject(first), batchSubject(rc))
 		}
-		if subject(rc) != to {
-			to = batchSubject(rc)
-		}
+		oneSource = oneSource && rc.GetSourceId() == first.GetSourceId()
 		ids[i] = rc.GetId()
+	}
+	to := batchSubject(first)
+	if oneSource {
+		to = subject(first)
 	}
 	data, err := proto.Marshal(&plugsv1.ReceiptBatch{Receipts: rcs})
 	if err != nil {
@@ -150,7 +153,7 @@ func PublishBatch(ctx context.Context, js jetstream.JetStream, rcs []*plugsv1.Re
 	msg := &nats.Msg{Subject: to, Data: data, Header: nats.Header{}}
 	msg.Header.Set(nats.MsgIdHdr, backbone.BatchMsgID(ids))
 	msg.Header.Set(backbone.BatchHeader, strconv.Itoa(len(rcs)))
-	_, err = js.PublishMsg(ctx, msg, jetstream.WithExpectStream(stream(rcs[0])))
+	_, err = js.PublishMsg(ctx, msg, jetstream.WithExpectStream(stream(first)))
 	return err
 }
 

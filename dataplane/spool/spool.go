@@ -6,7 +6,8 @@
 // describes, and never loses either.
 //
 // A worker takes what is waiting, not more than one batch's worth, and
-// publishes the records of one group (one subject) together: under load a
+// publishes the records of one group (records that may share a subject)
+// together: under load a
 // message carries many records, while a lone record is published at once,
 // alone.
 package spool
@@ -64,8 +65,8 @@ type Options[T any] struct {
 	MaxBytes int64
 	// Bytes is the size of a record, for MaxBytes and BatchBytes.
 	Bytes func(T) int64
-	// Group names the records that may share a publish (their subject);
-	// nil publishes each record alone.
+	// Group names the records that may share a publish (the subject they
+	// would share); nil publishes each record alone.
 	Group func(T) string
 	// BatchRecords bounds the records of one publish; 0 means
 	// DefaultBatchRecords.
@@ -83,7 +84,7 @@ type Options[T any] struct {
 type Spool[T any] struct {
 	publish func(context.Context, []T) error
 	opts    Options[T]
-	buf     chan T
+	buf     chan held[T]
 
 	dropped   atomic.Int64
 	published atomic.Int64
@@ -123,7 +124,14 @@ func New[T any](publish func(context.Context, []T) error, o Options[T]) *Spool[T
 	if o.Log == nil {
 		o.Log = slog.Default()
 	}
-	return &Spool[T]{publish: publish, opts: o, buf: make(chan T, o.Size), done: make(chan struct{})}
+	return &Spool[T]{publish: publish, opts: o, buf: make(chan held[T], o.Size), done: make(chan struct{})}
+}
+
+// held is a record waiting, with its size as Options.Bytes counts it (0
+// without Bytes), counted once when it is offered.
+type held[T any] struct {
+	v T
+	n int64
 }
 
 // Record queues v for publishing. It never blocks: with the buffer full
@@ -133,16 +141,20 @@ func (s *Spool[T]) Record(v T) { s.Offer(v) }
 // Offer is Record that says whether v was queued: false when it was
 // dropped for want of room.
 func (s *Spool[T]) Offer(v T) bool {
-	if n := s.size(v); n > 0 && s.bytes.Add(n) > s.opts.MaxBytes {
-		s.bytes.Add(-n)
+	h := held[T]{v: v}
+	if s.opts.Bytes != nil {
+		h.n = s.opts.Bytes(v)
+	}
+	if c := s.charge(h); c > 0 && s.bytes.Add(c) > s.opts.MaxBytes {
+		s.bytes.Add(-c)
 		s.drop()
 		return false
 	}
 	select {
-	case s.buf <- v:
+	case s.buf <- h:
 		return true
 	default:
-		s.bytes.Add(-s.size(v))
+		s.bytes.Add(-s.charge(h))
 		s.drop()
 		return false
 	}
@@ -154,12 +166,12 @@ func (s *Spool[T]) drop() {
 	}
 }
 
-// size is what v counts against MaxBytes, 0 without a bound.
-func (s *Spool[T]) size(v T) int64 {
+// charge is what h counts against MaxBytes, 0 without a bound.
+func (s *Spool[T]) charge(h held[T]) int64 {
 	if s.opts.MaxBytes <= 0 || s.opts.Bytes == nil {
 		return 0
 	}
-	return max(s.opts.Bytes(v), 1)
+	return max(h.n, 1)
 }
 
 // Dropped is how many records were dropped since start.
@@ -188,13 +200,13 @@ func (s *Spool[T]) Run(ctx context.Context) {
 func (s *Spool[T]) work(ctx context.Context) {
 	for {
 		select {
-		case v := <-s.buf:
-			s.sendAll(context.WithoutCancel(ctx), s.take(v))
+		case h := <-s.buf:
+			s.sendAll(context.WithoutCancel(ctx), s.take(h))
 		case <-ctx.Done():
 			for {
 				select {
-				case v := <-s.buf:
-					s.sendAll(context.WithoutCancel(ctx), s.take(v))
+				case h := <-s.buf:
+					s.sendAll(context.WithoutCancel(ctx), s.take(h))
 				default:
 					return
 				}
@@ -207,39 +219,31 @@ func (s *Spool[T]) work(ctx context.Context) {
 // records and bytes: it never waits for more, so a lone record goes at
 // once, and while a publish is under way the next records pile up into
 // the next batch.
-func (s *Spool[T]) take(first T) []T {
-	vs := []T{first}
+func (s *Spool[T]) take(first held[T]) []held[T] {
+	hs := []held[T]{first}
 	if s.opts.Group == nil {
-		return vs
+		return hs
 	}
-	bytes := s.recordBytes(first)
-	for len(vs) < s.opts.BatchRecords && bytes < s.opts.BatchBytes {
+	bytes := first.n
+	for len(hs) < s.opts.BatchRecords && bytes < s.opts.BatchBytes {
 		select {
-		case v := <-s.buf:
-			vs = append(vs, v)
-			bytes += s.recordBytes(v)
+		case h := <-s.buf:
+			hs = append(hs, h)
+			bytes += h.n
 		default:
-			return vs
+			return hs
 		}
 	}
-	return vs
-}
-
-// recordBytes is what v counts against BatchBytes, 0 without Bytes.
-func (s *Spool[T]) recordBytes(v T) int64 {
-	if s.opts.Bytes == nil {
-		return 0
-	}
-	return s.opts.Bytes(v)
+	return hs
 }
 
 // batches splits records into those published together: of one group,
 // within BatchRecords and BatchBytes, in the order taken.
-func (s *Spool[T]) batches(vs []T) [][]T {
-	if s.opts.Group == nil || len(vs) == 1 {
-		out := make([][]T, len(vs))
-		for i := range vs {
-			out[i] = vs[i : i+1 : i+1]
+func (s *Spool[T]) batches(hs []held[T]) [][]held[T] {
+	if s.opts.Group == nil || len(hs) == 1 {
+		out := make([][]held[T], len(hs))
+		for i := range hs {
+			out[i] = hs[i : i+1 : i+1]
 		}
 		return out
 	}
@@ -247,18 +251,18 @@ func (s *Spool[T]) batches(vs []T) [][]T {
 		i     int // in out
 		bytes int64
 	}
-	var out [][]T
+	var out [][]held[T]
 	groups := map[string]*open{}
-	for _, v := range vs {
-		n, g := s.recordBytes(v), s.opts.Group(v)
+	for _, h := range hs {
+		g := s.opts.Group(h.v)
 		o := groups[g]
-		if o == nil || len(out[o.i]) >= s.opts.BatchRecords || o.bytes+n > s.opts.BatchBytes {
+		if o == nil || len(out[o.i]) >= s.opts.BatchRecords || o.bytes+h.n > s.opts.BatchBytes {
 			o = &open{i: len(out)}
 			groups[g] = o
 			out = append(out, nil)
 		}
-		out[o.i] = append(out[o.i], v)
-		o.bytes += n
+		out[o.i] = append(out[o.i], h)
+		o.bytes += h.n
 	}
 	return out
 }
@@ -266,8 +270,8 @@ func (s *Spool[T]) batches(vs []T) [][]T {
 // sendAll publishes the records taken, the batches of different groups at
 // once: the worker's next take waits for all of them, so a worker has at
 // most a batch's worth of records in flight.
-func (s *Spool[T]) sendAll(ctx context.Context, vs []T) {
-	bs := s.batches(vs)
+func (s *Spool[T]) sendAll(ctx context.Context, hs []held[T]) {
+	bs := s.batches(hs)
 	if len(bs) == 1 {
 		s.send(ctx, bs[0])
 		return
@@ -282,12 +286,14 @@ func (s *Spool[T]) sendAll(ctx context.Context, vs []T) {
 // Done is closed when Run has returned.
 func (s *Spool[T]) Done() <-chan struct{} { return s.done }
 
-func (s *Spool[T]) send(ctx context.Context, vs []T) {
-	defer func() {
-		for _, v := range vs {
-			s.bytes.Add(-s.size(v))
-		}
-	}()
+func (s *Spool[T]) send(ctx context.Context, hs []held[T]) {
+	vs := make([]T, len(hs))
+	var charged int64
+	for i, h := range hs {
+		vs[i] = h.v
+		charged += s.charge(h)
+	}
+	defer s.bytes.Add(-charged)
 	var err error
 	wait := 100 * time.Millisecond
 	for i := range tries {
